@@ -1,0 +1,229 @@
+"""Typed IMAP commands: what the grammar produces and handlers consume.
+
+One frozen dataclass per command (RFC 3501 §6 and the extensions mailframe
+offers).  ``tag`` is the client's tag as text.  Mailbox names are already
+decoded from modified UTF-7 (RFC 3501 §5.1.3), use ``/`` as separator, and
+``INBOX`` in any case is normalised to ``"INBOX"``.  UID forms set ``uid``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mailframe.imap.types import (
+    AppendMessage,
+    FetchAtt,
+    ListOptions,
+    SearchKey,
+    SequenceSet,
+)
+
+
+@dataclass(frozen=True)
+class Command:
+    tag: str
+
+
+# --- any state (RFC 3501 §6.1) ----------------------------------------------
+
+
+@dataclass(frozen=True)
+class Capability(Command):
+    pass
+
+
+@dataclass(frozen=True)
+class Noop(Command):
+    pass
+
+
+@dataclass(frozen=True)
+class Logout(Command):
+    pass
+
+
+@dataclass(frozen=True)
+class Id(Command):
+    """ID (RFC 2971); ``params`` None for NIL."""
+
+    params: tuple[tuple[str, str | None], ...] | None
+
+
+# --- not authenticated (§6.2) -----------------------------------------------
+
+
+@dataclass(frozen=True)
+class StartTLS(Command):
+    pass
+
+
+@dataclass(frozen=True)
+class Authenticate(Command):
+    """AUTHENTICATE mechanism [initial-response] (RFC 3501 §6.2.2, SASL-IR
+    RFC 4959).  ``initial`` is the still-base64 initial response, ``b"="``
+    for an empty one, None when absent."""
+
+    mechanism: str
+    initial: bytes | None = None
+
+
+@dataclass(frozen=True)
+class Login(Command):
+    username: str
+    password: str
+
+
+# --- authenticated (§6.3) ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Select(Command):
+    """SELECT, or EXAMINE when ``readonly``.  ``condstore`` for the
+    (CONDSTORE) parameter; ``qresync`` (uidvalidity, modseq, known-uids)
+    for RFC 7162 §3.2.5."""
+
+    mailbox: str
+    readonly: bool = False
+    condstore: bool = False
+    qresync: tuple[int, int, SequenceSet | None] | None = None
+
+
+@dataclass(frozen=True)
+class Create(Command):
+    mailbox: str
+    special_use: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class Delete(Command):
+    mailbox: str
+
+
+@dataclass(frozen=True)
+class Rename(Command):
+    old: str
+    new: str
+
+
+@dataclass(frozen=True)
+class Subscribe(Command):
+    mailbox: str
+
+
+@dataclass(frozen=True)
+class Unsubscribe(Command):
+    mailbox: str
+
+
+@dataclass(frozen=True)
+class List(Command):
+    """LIST / LSUB (``lsub``).  ``reference`` and ``patterns`` are decoded
+    from modified UTF-7 but keep their ``%`` and ``*`` wildcards."""
+
+    reference: str
+    patterns: tuple[str, ...]
+    lsub: bool = False
+    options: ListOptions = ListOptions()
+
+
+@dataclass(frozen=True)
+class Namespace(Command):
+    pass
+
+
+@dataclass(frozen=True)
+class Status(Command):
+    """STATUS mailbox (items); items upper-cased."""
+
+    mailbox: str
+    items: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Append(Command):
+    mailbox: str
+    messages: tuple[AppendMessage, ...]
+
+
+@dataclass(frozen=True)
+class Enable(Command):
+    capabilities: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Idle(Command):
+    pass
+
+
+# --- selected (§6.4) --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Check(Command):
+    pass
+
+
+@dataclass(frozen=True)
+class Close(Command):
+    pass
+
+
+@dataclass(frozen=True)
+class Unselect(Command):
+    pass
+
+
+@dataclass(frozen=True)
+class Expunge(Command):
+    """EXPUNGE, or UID EXPUNGE set (RFC 4315) when ``uids`` is given."""
+
+    uids: SequenceSet | None = None
+
+
+@dataclass(frozen=True)
+class Search(Command):
+    """SEARCH / UID SEARCH.  ``charset`` upper-cased or None; ``returns``
+    the ESEARCH RETURN options (RFC 4731), None when absent."""
+
+    key: SearchKey
+    uid: bool = False
+    charset: str | None = None
+    returns: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class Fetch(Command):
+    """FETCH / UID FETCH; ``changedsince`` and ``vanished`` per RFC 7162."""
+
+    numbers: SequenceSet
+    items: tuple[FetchAtt, ...]
+    uid: bool = False
+    changedsince: int | None = None
+    vanished: bool = False
+
+
+@dataclass(frozen=True)
+class Store(Command):
+    """STORE / UID STORE.  ``mode`` is ``"set"``, ``"add"`` or
+    ``"remove"`` (FLAGS, +FLAGS, -FLAGS); ``silent`` for .SILENT."""
+
+    numbers: SequenceSet
+    mode: str
+    flags: frozenset[str]
+    silent: bool = False
+    uid: bool = False
+    unchangedsince: int | None = None
+
+
+@dataclass(frozen=True)
+class Copy(Command):
+    numbers: SequenceSet
+    mailbox: str
+    uid: bool = False
+
+
+@dataclass(frozen=True)
+class Move(Command):
+    numbers: SequenceSet
+    mailbox: str
+    uid: bool = False
