@@ -118,3 +118,14 @@ class IMailbox(Interface):
         """Register ``callback()`` (no arguments) to be called, soon, after
         any change to this mailbox by anyone.  Returns a zero-argument
         function that unregisters it."""
+
+
+class IUserDirectory(Interface):
+    """Who has a mailbox here: SMTP/LMTP ask it at RCPT time.
+
+    Checkers that know their users (a passwd-file, the ``--user`` list)
+    provide it alongside twisted.cred's ICredentialsChecker.
+    """
+
+    def exists(username: str):  # type: ignore[no-untyped-def]
+        """Deferred[bool]: whether ``username`` may receive mail."""
