@@ -1,0 +1,91 @@
+"""Text decoding for search: RFC 2047 encoded words, charsets, HTML.
+
+Nothing here raises: unknown charsets fall back to UTF-8 with
+replacement, then Latin-1 for raw 8-bit octets.
+"""
+
+from __future__ import annotations
+
+import binascii
+import codecs
+import html
+import re
+
+__all__ = ["decode_words", "to_text", "html_to_text", "fold_case"]
+
+# RFC 2047 §2: =?charset[*lang]?B|Q?text?=  (kept lenient: no length cap)
+_WORD = re.compile(rb"=\?([^?\s]+)\?([BbQq])\?([^?\s]*)\?=")
+_BETWEEN_WORDS = re.compile(rb"\?=[ \t\r\n]+=\?")
+_Q_HEX = re.compile(rb"=([0-9A-Fa-f]{2})")
+
+
+def _charset(name: bytes) -> str:
+    name_s = name.decode("ascii", "replace").split("*", 1)[0].strip().lower()
+    try:
+        return codecs.lookup(name_s).name
+    except LookupError:
+        return "utf-8"
+
+
+def to_text(data: bytes, charset: bytes | str = b"") -> str:
+    """Bytes in a declared charset as text (UTF-8 / Latin-1 fallbacks)."""
+    cs = charset if isinstance(charset, str) else (_charset(charset) if charset else "")
+    if cs and cs not in ("utf-8", "ascii"):
+        try:
+            return data.decode(cs)
+        except Exception:
+            pass
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data.decode("latin-1")
+
+
+def _decode_word(m: re.Match[bytes]) -> str:
+    charset, enc, text = m.group(1), m.group(2), m.group(3)
+    if enc in (b"B", b"b"):
+        text = re.sub(rb"[^A-Za-z0-9+/]", b"", text)
+        text += b"=" * (-len(text) % 4)
+        try:
+            data = binascii.a2b_base64(text)
+        except binascii.Error:
+            data = b""
+    else:
+        data = _Q_HEX.sub(lambda h: bytes([int(h.group(1), 16)]), text.replace(b"_", b" "))
+    return to_text(data, _charset(charset))
+
+
+def decode_words(value: bytes) -> str:
+    """An unfolded header value with RFC 2047 encoded words decoded.
+
+    Whitespace between adjacent encoded words is dropped (RFC 2047 §6.2);
+    the rest is taken as UTF-8 (RFC 6532) or Latin-1.
+    """
+    if b"=?" not in value:
+        return to_text(value)
+    value = _BETWEEN_WORDS.sub(b"?==?", value)
+    out: list[str] = []
+    pos = 0
+    for m in _WORD.finditer(value):
+        if m.start() > pos:
+            out.append(to_text(value[pos : m.start()]))
+        out.append(_decode_word(m))
+        pos = m.end()
+    out.append(to_text(value[pos:]))
+    return "".join(out)
+
+
+_TAG = re.compile(r"<(script|style)\b.*?</\1\s*>|<!--.*?-->|<[^>]*>", re.S | re.I)
+
+
+def html_to_text(text: str) -> str:
+    """HTML as searchable text: tags, scripts and comments removed,
+    entities unescaped."""
+    return html.unescape(_TAG.sub(" ", text))
+
+
+def fold_case(text: str) -> str:
+    """Case folding for substring search (RFC 9051 §6.4.4 leaves the
+    comparator to the server; full Unicode case folding, as Dovecot's
+    i;unicode-casemap)."""
+    return text.casefold()

@@ -1,0 +1,231 @@
+"""Header blocks: finding them, splitting them into fields, and reading
+MIME header values (RFC 5322 §2.2, §3.2.2; RFC 2045 §5.1; RFC 2183).
+
+Everything here works on ``bytes`` as stored: line endings may be CRLF or
+bare LF, header octets may be 8-bit, and nothing raises on malformed input.
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = [
+    "header_end",
+    "iter_fields",
+    "first_values",
+    "unfold",
+    "header_fields",
+    "parse_mime_value",
+    "first_token",
+]
+
+_FIELD_START = re.compile(rb"^[^ \t\r\n]", re.MULTILINE)
+
+
+def header_end(raw: bytes, start: int, end: int) -> int:
+    """Offset just after the blank line that ends the header at ``start``.
+
+    The header block of RFC 5322 §2.1 runs up to and including the first
+    empty line; bare LF is accepted as a line ending.  With no empty line
+    the whole region is header and the body is empty.
+    """
+    if raw.startswith(b"\r\n", start, end):
+        return start + 2
+    if raw.startswith(b"\n", start, end):
+        return start + 1
+    crlf = raw.find(b"\n\r\n", start, end)
+    lf = raw.find(b"\n\n", start, end)
+    if crlf < 0 and lf < 0:
+        return end
+    if lf < 0 or (0 <= crlf < lf):
+        return crlf + 3
+    return lf + 2
+
+
+def _blank_start(block: bytes) -> int:
+    """Where the terminating blank line of ``block`` starts (or its end)."""
+    if block.endswith(b"\n\r\n"):
+        return len(block) - 2
+    if block.endswith(b"\n\n"):
+        return len(block) - 1
+    if block in (b"\r\n", b"\n"):
+        return 0
+    return len(block)
+
+
+def iter_fields(block: bytes) -> list[tuple[bytes, int, int]]:
+    """The fields of a header block as ``(lower-case name, start, end)``.
+
+    ``block[start:end]`` is the whole field as stored: the name, the colon,
+    the value and every folded continuation line with its line break
+    (RFC 5322 §2.2.3).  A line without a colon counts as a field whose name
+    is the whole line (Dovecot does the same), so broken headers still split.
+    """
+    stop = _blank_start(block)
+    starts = [m.start() for m in _FIELD_START.finditer(block, 0, stop)]
+    out: list[tuple[bytes, int, int]] = []
+    for i, s in enumerate(starts):
+        e = starts[i + 1] if i + 1 < len(starts) else stop
+        colon = block.find(b":", s, e)
+        if colon < 0:
+            nl = block.find(b"\n", s, e)
+            name = block[s : (e if nl < 0 else nl)]
+        else:
+            name = block[s:colon]
+        out.append((name.strip().lower(), s, e))
+    return out
+
+
+def field_value(block: bytes, start: int, end: int) -> bytes:
+    """The raw value of the field at ``block[start:end]`` (after the colon)."""
+    colon = block.find(b":", start, end)
+    if colon < 0:
+        return b""
+    return block[colon + 1 : end]
+
+
+def unfold(value: bytes) -> bytes:
+    """Unfold (RFC 5322 §2.2.3: remove CR and LF) and trim whitespace."""
+    if b"\n" in value or b"\r" in value:
+        value = value.replace(b"\r", b"").replace(b"\n", b"")
+    return value.strip(b" \t")
+
+
+def first_values(block: bytes, names: frozenset[bytes]) -> dict[bytes, bytes]:
+    """The unfolded value of the first occurrence of each wanted field."""
+    out: dict[bytes, bytes] = {}
+    for name, s, e in iter_fields(block):
+        if name in names and name not in out:
+            out[name] = unfold(field_value(block, s, e))
+    return out
+
+
+def header_fields(header_block: bytes, fields: tuple[str, ...], exclude: bool) -> bytes:
+    """``HEADER.FIELDS`` / ``HEADER.FIELDS.NOT`` of a header block.
+
+    RFC 3501 §6.4.5: the subset holds the named fields (or all others) as
+    stored, folded continuation lines included, and always ends with the
+    blank line that ends a header.  Names match case-insensitively; every
+    occurrence of a repeated field is kept, in the original order.
+    """
+    wanted = {f.strip().lower().encode("ascii", "replace") for f in fields}
+    parts: list[bytes] = []
+    for name, s, e in iter_fields(header_block):
+        if (name in wanted) != exclude:
+            chunk = header_block[s:e]
+            if not chunk.endswith(b"\n"):
+                chunk += b"\r\n"
+            parts.append(chunk)
+    parts.append(b"\r\n")
+    return b"".join(parts)
+
+
+# --- structured MIME values (RFC 2045 §5.1, RFC 2183 §2) ---------------------
+
+_TSPECIALS = b'()<>@,;:\\"/[]?= \t\r\n'
+_TOKEN = re.compile(rb'[^()<>@,;:\\"/\[\]?= \t\r\n]+')
+
+
+def _skip_cfws(value: bytes, i: int) -> int:
+    """Skip whitespace and (nested) comments from ``i``."""
+    n = len(value)
+    while i < n:
+        c = value[i]
+        if c in (0x20, 0x09, 0x0D, 0x0A):
+            i += 1
+        elif c == 0x28:  # (
+            depth = 0
+            while i < n:
+                c = value[i]
+                if c == 0x5C:
+                    i += 2
+                    continue
+                if c == 0x28:
+                    depth += 1
+                elif c == 0x29:
+                    depth -= 1
+                    if depth == 0:
+                        i += 1
+                        break
+                i += 1
+        else:
+            break
+    return i
+
+
+def _quoted(value: bytes, i: int) -> tuple[bytes, int]:
+    """Read a quoted-string starting at the opening quote ``value[i]``."""
+    out = bytearray()
+    i += 1
+    n = len(value)
+    while i < n:
+        c = value[i]
+        if c == 0x5C and i + 1 < n:
+            out.append(value[i + 1])
+            i += 2
+        elif c == 0x22:
+            return bytes(out), i + 1
+        else:
+            out.append(c)
+            i += 1
+    return bytes(out), i
+
+
+def _word(value: bytes, i: int, stop: bytes) -> tuple[bytes, int]:
+    """A token or quoted-string at ``i``; tolerant: reads up to ``stop``."""
+    if i < len(value) and value[i] == 0x22:
+        return _quoted(value, i)
+    m = _TOKEN.match(value, i)
+    if m:
+        return m.group(), m.end()
+    return b"", i
+
+
+def first_token(value: bytes) -> bytes:
+    """The first token of a value (Content-Transfer-Encoding)."""
+    i = _skip_cfws(value, 0)
+    m = _TOKEN.match(value, i)
+    return m.group() if m else b""
+
+
+def parse_mime_value(
+    value: bytes, slash: bool
+) -> tuple[bytes, bytes, list[tuple[bytes, bytes]]]:
+    """Parse ``type/subtype; a=b; c="d"`` (or ``disposition; a=b``).
+
+    Returns ``(type, subtype, params)`` with names and values as sent
+    (quoted-strings unquoted); RFC 2231 continuations are kept as separate
+    parameters, exactly as sent.  ``subtype`` is empty when ``slash`` is
+    false or the value has none.  Never raises.
+    """
+    n = len(value)
+    i = _skip_cfws(value, 0)
+    mtype, i = _word(value, i, b";")
+    subtype = b""
+    i = _skip_cfws(value, i)
+    if slash and i < n and value[i] == 0x2F:
+        i = _skip_cfws(value, i + 1)
+        subtype, i = _word(value, i, b";")
+    params: list[tuple[bytes, bytes]] = []
+    while i < n:
+        semi = value.find(b";", i)
+        if semi < 0:
+            break
+        i = _skip_cfws(value, semi + 1)
+        m = _TOKEN.match(value, i)
+        if not m:
+            continue
+        name = m.group()
+        i = _skip_cfws(value, m.end())
+        if i >= n or value[i] != 0x3D:
+            continue
+        i = _skip_cfws(value, i + 1)
+        if i < n and value[i] == 0x22:
+            pval, i = _quoted(value, i)
+        else:
+            j = i
+            while j < n and value[j] not in b"; \t\r\n(":
+                j += 1
+            pval, i = value[i:j], j
+        params.append((name, pval))
+    return mtype, subtype, params

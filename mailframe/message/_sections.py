@@ -1,0 +1,168 @@
+"""FETCH sections as byte ranges, and BINARY decoding.
+
+Part numbering follows RFC 3501 §6.4.5: the parts of a multipart are
+numbered 1..n; a ``message/rfc822`` part's own sub-parts are the parts of
+the encapsulated message's body (its multipart children, or ``1`` for a
+non-multipart body); part 1 of a non-multipart message is its body.
+``HEADER`` / ``TEXT`` of a part apply to a ``message/rfc822`` part (the
+encapsulated message's header / body); ``MIME`` is a part's own MIME header.
+BINARY is RFC 3516.
+"""
+
+from __future__ import annotations
+
+import binascii
+import re
+from typing import TYPE_CHECKING
+
+from mailframe.errors import UnknownCTE
+
+from ._structure import MESSAGE, MULTIPART, Node
+
+if TYPE_CHECKING:
+    from ._info import MessageInfo
+
+__all__ = [
+    "find_part",
+    "section_range",
+    "part_header_range",
+    "decode_binary",
+    "binary_size",
+    "decode_cte",
+]
+
+
+def find_part(info: MessageInfo, part: tuple[int, ...]) -> Node | None:
+    """The node addressed by a part number, or None (RFC 3501 §6.4.5).
+
+    ``()`` is the whole message.  For a non-multipart message (or a
+    message/rfc822 part whose message is not multipart) number 1 is the
+    same node, addressed as a body.
+    """
+    node: Node = info.tree
+    is_message = True
+    first = True
+    for n in part:
+        if not first and node[0] == MESSAGE:
+            node = node[8][0]
+            is_message = True
+        first = False
+        if node[0] == MULTIPART:
+            kids = node[8]
+            if not 1 <= n <= len(kids):
+                return None
+            node = kids[n - 1]
+        elif is_message and n == 1:
+            pass
+        else:
+            return None
+        is_message = False
+    return node
+
+
+def section_range(info: MessageInfo, part: tuple[int, ...], text: str | None) -> tuple[int, int] | None:
+    """Byte range ``[start, end)`` of raw for ``BODY[<part>[.<text>]]``.
+
+    ``text`` is None, ``"HEADER"``, ``"TEXT"`` or ``"MIME"`` (for
+    ``HEADER.FIELDS[.NOT]`` use :func:`part_header_range` and
+    :func:`header_fields`).  None when the part does not exist, when
+    ``MIME`` is asked of the whole message, or when ``HEADER``/``TEXT`` is
+    asked of a part that is not a message/rfc822.
+    """
+    if text is not None:
+        text = text.upper()
+        if text.startswith("HEADER"):
+            text = "HEADER"
+    if not part:
+        root = info.tree
+        if text is None:
+            return (0, info.size)
+        if text == "HEADER":
+            return (root[1], root[2])
+        if text == "TEXT":
+            return (root[2], info.size)
+        return None
+    node = find_part(info, part)
+    if node is None:
+        return None
+    if text is None:
+        return (node[2], node[3])
+    if text == "MIME":
+        return (node[1], node[2])
+    if node[0] != MESSAGE:
+        return None
+    inner = node[8][0]
+    if text == "HEADER":
+        return (inner[1], inner[2])
+    if text == "TEXT":
+        return (inner[2], inner[3])
+    return None
+
+
+def part_header_range(info: MessageInfo, part: tuple[int, ...]) -> tuple[int, int] | None:
+    """The header block that ``BODY[<part>.HEADER.FIELDS (...)]`` filters:
+    the top-level header for ``()``, the encapsulated message's header for
+    a message/rfc822 part; None otherwise."""
+    return section_range(info, part, "HEADER")
+
+
+_IDENTITY = frozenset({b"", b"7bit", b"8bit", b"binary"})
+_B64_JUNK = re.compile(rb"[^A-Za-z0-9+/]")
+
+
+def _b64(body: bytes) -> bytes:
+    """Lenient base64 (RFC 2045 §6.8): characters outside the alphabet are
+    ignored, padding is repaired, a trailing partial quantum dropped."""
+    data = _B64_JUNK.sub(b"", body)
+    extra = len(data) % 4
+    if extra == 1:
+        data = data[:-1]
+    elif extra:
+        data += b"=" * (4 - extra)
+    try:
+        return binascii.a2b_base64(data)
+    except binascii.Error:  # pragma: no cover - data is clean by now
+        return b""
+
+
+def decode_cte(cte: bytes, body: bytes) -> bytes | None:
+    """Decode ``body`` by its transfer encoding; None for an unknown one."""
+    cte = cte.lower()
+    if cte in _IDENTITY:
+        return body
+    if cte == b"base64":
+        return _b64(body)
+    if cte == b"quoted-printable":
+        return binascii.a2b_qp(body)
+    return None
+
+
+def decode_binary(info: MessageInfo, part: tuple[int, ...], body: bytes) -> bytes:
+    """``BINARY[<part>]`` (RFC 3516 §4.2) from the bytes of ``BODY[<part>]``.
+
+    base64 and quoted-printable are decoded; 7bit, 8bit and binary are
+    returned as is; any other encoding raises
+    :class:`mailframe.errors.UnknownCTE` (answered ``NO [UNKNOWN-CTE]``).
+    The whole message (``()``) and multipart or message parts carry no
+    encoding of their own and come back unchanged.
+    """
+    if not part:
+        return body
+    node = find_part(info, part)
+    if node is None or node[0] != 0:
+        return body
+    out = decode_cte(node[6], body)
+    if out is None:
+        raise UnknownCTE(f"Unknown Content-Transfer-Encoding {node[6].decode('latin-1')!r}")
+    return out
+
+
+def binary_size(info: MessageInfo, part: tuple[int, ...], body: bytes) -> int:
+    """``BINARY.SIZE[<part>]`` (RFC 3516 §4.2): the decoded size; raises
+    :class:`UnknownCTE` like :func:`decode_binary`."""
+    if not part:
+        return len(body)
+    node = find_part(info, part)
+    if node is None or node[0] != 0 or node[6] in _IDENTITY:
+        return len(body)
+    return len(decode_binary(info, part, body))
