@@ -1,0 +1,226 @@
+"""Splitting the client's byte stream into commands (RFC 3501 §2.2, §4.3).
+
+Sans-IO: :meth:`Framer.feed` takes whatever bytes arrived and returns
+events.  A command is one line, or several lines joined by literals:
+
+- ``{n}`` synchronizing literal (RFC 3501 §4.3): the server must answer a
+  continuation request before the client sends the ``n`` octets, so the
+  framer emits :class:`ContinuationRequest` — or refuses an oversized one
+  *before* its bytes are sent (``NO [TOOBIG]``), and the client drops the
+  command;
+- ``{n+}`` non-synchronizing literal (RFC 7888 LITERAL+ / LITERAL-): the
+  octets follow at once, so an oversized one is read and thrown away, with
+  the rest of its command, before the error is emitted; the stream stays in
+  step;
+- ``~{n}`` / ``~{n+}`` literal8 (RFC 3516 §4.4): framed the same way; the
+  grammar sees the ``~``.
+
+Lines end in CRLF; a bare LF is accepted too (as Dovecot does).  The framer
+knows nothing of IDLE or AUTHENTICATE: their continuation lines come out as
+one-part frames for the session to interpret.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Union
+
+from mailframe.imap._chars import read_tag
+from mailframe.imap.limits import Limits
+
+__all__ = ["Frame", "ContinuationRequest", "FrameError", "Event", "Framer", "literal_marker"]
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One complete client command: its lines and literals, in order.
+
+    ``parts[0]`` is the first line (no CRLF); then, alternately, literal data
+    and the text of the following line.  ``b'a LOGIN {3}\\r\\nfoo {3}\\r\\nbar\\r\\n'``
+    gives ``(b'a LOGIN {3}', b'foo', b' {3}', b'bar', b'')``.
+    """
+
+    parts: tuple[bytes, ...]
+
+
+@dataclass(frozen=True)
+class ContinuationRequest:
+    """A synchronizing literal was accepted: the adapter now writes
+    ``+ Ready for literal data`` (RFC 3501 §7.5)."""
+
+
+@dataclass(frozen=True)
+class FrameError:
+    """The command could not be framed; the adapter answers
+    ``<tag or *> <status> [<code>] <text>``.  The framer has already
+    re-synchronised on the next command."""
+
+    tag: str | None
+    status: str
+    text: str
+    code: str | None = None
+
+
+Event = Union[Frame, ContinuationRequest, FrameError]
+
+# More digits than this in a literal length is absurd: treat it as too big
+# without converting (int() of a huge digit string is slow).
+_MAX_LENGTH_DIGITS = 20
+_HUGE = 1 << 80
+
+
+def literal_marker(line: bytes) -> tuple[int, bool, bool] | None:
+    """``(length, non_sync, literal8)`` when ``line`` ends in a literal
+    marker ``[~]{n[+]}`` (RFC 3501 §9 ``literal``, RFC 7888, RFC 3516),
+    else None.  Scans from the end only: constant work per line."""
+    if not line.endswith(b"}"):
+        return None
+    start = line.rfind(b"{", max(0, len(line) - _MAX_LENGTH_DIGITS - 64))
+    if start < 0:
+        return None
+    digits = line[start + 1 : -1]
+    non_sync = digits.endswith(b"+")
+    if non_sync:
+        digits = digits[:-1]
+    if not digits or not digits.isdigit() or not digits.isascii():
+        return None
+    length = int(digits) if len(digits) <= _MAX_LENGTH_DIGITS else _HUGE
+    literal8 = start > 0 and line[start - 1] == 0x7E  # "~"
+    return length, non_sync, literal8
+
+
+class Framer:
+    """Bytes in, :data:`Event` list out.  One per connection."""
+
+    def __init__(self, limits: Limits = Limits()) -> None:
+        self.limits = limits
+        self._buf = bytearray()
+        self._pos = 0  # first unconsumed octet of _buf
+        self._scan = 0  # where to resume looking for LF
+        self._reset_command()
+        self._skip_line = False  # dropping octets up to the next LF
+
+    def _reset_command(self) -> None:
+        self._parts: list[bytes] = []
+        self._tag: str | None = None
+        self._size = 0  # octets of the command so far
+        self._literal_left = 0
+        self._literal_chunks: list[bytes] = []
+        self._discarding = False  # dropping the rest of a refused command
+        self._pending: FrameError | None = None
+
+    def discard_buffered(self) -> None:
+        """Forget every buffered octet and any partial command (after
+        STARTTLS, plaintext that followed the command must be ignored:
+        RFC 3501 §6.2.1, RFC 2595 §3.1)."""
+        self._buf = bytearray()
+        self._pos = self._scan = 0
+        self._skip_line = False
+        self._reset_command()
+
+    def feed(self, data: bytes) -> list[Event]:
+        """Take newly received octets; return the events they complete."""
+        buf = self._buf
+        buf += data
+        events: list[Event] = []
+        while True:
+            if self._literal_left:
+                if not self._take_literal():
+                    break
+                continue
+            nl = buf.find(b"\n", self._scan)
+            if nl < 0:
+                self._scan = len(buf)
+                if len(buf) - self._pos > self.limits.max_line + 1:
+                    # Too long already: answer now, skip to the next LF.
+                    if not self._skip_line:
+                        events.append(self._error("BAD", "Command line too long"))
+                        self._skip_line = True
+                    self._pos = self._scan = len(buf)
+                break
+            line = bytes(buf[self._pos : nl])
+            self._pos = self._scan = nl + 1
+            if line.endswith(b"\r"):
+                line = line[:-1]
+            if self._skip_line:
+                self._skip_line = False
+                continue
+            self._line(line, events)
+        if self._pos:
+            del buf[: self._pos]
+            self._scan -= self._pos
+            self._pos = 0
+        return events
+
+    def _take_literal(self) -> bool:
+        """Consume literal octets; False when the buffer is exhausted."""
+        avail = len(self._buf) - self._pos
+        if not avail:
+            return False
+        take = min(avail, self._literal_left)
+        if not self._discarding:
+            self._literal_chunks.append(bytes(self._buf[self._pos : self._pos + take]))
+        self._pos += take
+        self._scan = self._pos
+        self._literal_left -= take
+        if not self._literal_left and not self._discarding:
+            self._parts.append(b"".join(self._literal_chunks))
+            self._literal_chunks = []
+        return True
+
+    def _error(self, status: str, text: str, code: str | None = None) -> FrameError:
+        """A FrameError for the current command, which is abandoned."""
+        err = FrameError(self._tag, status, text, code)
+        self._reset_command()
+        return err
+
+    def _line(self, line: bytes, events: list[Event]) -> None:
+        """One complete line of the current command."""
+        limits = self.limits
+        if not self._parts and not self._discarding:
+            self._tag = read_tag(line)
+        if len(line) > limits.max_line:
+            events.append(self._error("BAD", "Command line too long"))
+            return
+        self._size += len(line) + 2
+        marker = literal_marker(line)
+        if self._discarding:
+            if marker is not None and marker[1]:
+                self._literal_left = marker[0]  # still arriving: drop it too
+            else:
+                # End of the refused command (a sync literal will not be
+                # sent until we say "+", which we never do).
+                assert self._pending is not None
+                events.append(self._pending)
+                self._reset_command()
+            return
+        if marker is None:
+            if self._size > limits.max_command:
+                events.append(self._error("BAD", "Command too long"))
+                return
+            self._parts.append(line)
+            events.append(Frame(tuple(self._parts)))
+            self._reset_command()
+            return
+        length, non_sync, _ = marker
+        limit = min(limits.max_literal, limits.max_nonsync_literal) if non_sync else limits.max_literal
+        if length > limit or self._size + length > limits.max_command:
+            if not non_sync:
+                # RFC 3501 §7.5: refusing the continuation makes the client
+                # abandon the command; its literal is never sent.
+                events.append(self._error("NO", "Literal too big", "TOOBIG"))
+                return
+            # RFC 7888 §4: the octets are on their way; read and drop them.
+            self._pending = FrameError(self._tag, "BAD", "Non-synchronizing literal too big", "TOOBIG")
+            self._parts = []
+            self._discarding = True
+            self._literal_left = length
+            return
+        self._parts.append(line)
+        self._size += length
+        if not non_sync:
+            events.append(ContinuationRequest())
+        if length:
+            self._literal_left = length
+        else:
+            self._parts.append(b"")

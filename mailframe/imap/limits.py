@@ -1,0 +1,30 @@
+"""Resource limits the framer and the grammar enforce on client input.
+
+The defaults follow common server practice: Dovecot's
+``imap_max_line_length`` is 64 KiB; RFC 7888 §4 fixes LITERAL- at 4096
+octets for non-synchronizing literals.  A deployment that advertises
+LITERAL+ instead should set ``max_nonsync_literal`` to ``max_literal``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Bounds on one client's commands (sizes in octets)."""
+
+    #: One command line, without its literals (RFC 7162 §4 asks servers to
+    #: accept lines of at least 8192 octets).
+    max_line: int = 65536
+    #: One literal (APPEND content, usually).
+    max_literal: int = 64 * 1024 * 1024
+    #: One whole command: every line and literal of it.
+    max_command: int = 64 * 1024 * 1024 + 1024 * 1024
+    #: Parenthesis nesting in one command (search keys, lists).
+    max_depth: int = 64
+    #: Largest non-synchronizing literal ``{n+}`` (RFC 7888 §4, LITERAL-).
+    max_nonsync_literal: int = 4096
+    #: Commands queued from one client (enforced by the session).
+    max_pending: int = 32
