@@ -92,7 +92,9 @@ class Transaction:
 class StoredMessage:
     """One recipient's copy (twisted.mail IMessage)."""
 
-    def __init__(self, session: DeliverySession, user: smtp.User, rcpt: Recipient, username: str) -> None:
+    def __init__(
+        self, session: DeliverySession, user: smtp.User, rcpt: Recipient, username: str
+    ) -> None:
         self.session = session
         self.user = user
         self.rcpt = rcpt
@@ -137,7 +139,9 @@ class StoreMessageDelivery:
     def __init__(self, session: DeliverySession) -> None:
         self.session = session
 
-    def receivedHeader(self, helo: tuple[bytes | None, bytes], origin: smtp.Address, recipients: list[smtp.User]) -> bytes:
+    def receivedHeader(
+        self, helo: tuple[bytes | None, bytes], origin: smtp.Address, recipients: list[smtp.User]
+    ) -> bytes:
         s = self.session
         return received_header(
             helo=helo[0],
@@ -165,7 +169,9 @@ class StoreMessageDelivery:
 
         def found(username: str | None) -> Any:
             if username is None:
-                raise smtp.SMTPBadRcpt(user, 550, f"5.1.1 <{addr}>: Recipient address rejected: User unknown")
+                raise smtp.SMTPBadRcpt(
+                    user, 550, f"5.1.1 <{addr}>: Recipient address rejected: User unknown"
+                )
             return lambda: StoredMessage(s, user, rcpt, username)
 
         def failed(f: Failure) -> Failure:

@@ -129,7 +129,9 @@ class DeliverySession(smtp.ESMTP):
             )
         smtp.ESMTP.sendCode(self, code, message)
 
-    def _cbFromValidate(self, fromEmail: Any, code: int = 250, msg: bytes = b"2.1.0 Sender OK") -> None:
+    def _cbFromValidate(
+        self, fromEmail: Any, code: int = 250, msg: bytes = b"2.1.0 Sender OK"
+    ) -> None:
         smtp.ESMTP._cbFromValidate(self, fromEmail, code, msg)
         self._resume()
 
@@ -137,7 +139,9 @@ class DeliverySession(smtp.ESMTP):
         smtp.ESMTP._ebFromValidate(self, failure)
         self._resume()
 
-    def _cbToValidate(self, to: Any, user: Any = None, code: int = 250, msg: bytes = b"2.1.5 Recipient OK") -> None:
+    def _cbToValidate(
+        self, to: Any, user: Any = None, code: int = 250, msg: bytes = b"2.1.5 Recipient OK"
+    ) -> None:
         smtp.ESMTP._cbToValidate(self, to, user, code, msg)
         self._resume()
 

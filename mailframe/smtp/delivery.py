@@ -74,7 +74,9 @@ class Delivery:
         receiving host fold case), then ``local@domain`` for directories
         keyed by full address.
         """
-        candidates = _unique([local, local.lower()] + ([f"{local}@{domain}".lower()] if domain else []))
+        candidates = _unique(
+            [local, local.lower()] + ([f"{local}@{domain}".lower()] if domain else [])
+        )
         return Deferred.fromCoroutine(self._lookup(candidates))
 
     async def _lookup(self, candidates: Iterable[str]) -> str | None:

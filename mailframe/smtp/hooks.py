@@ -41,7 +41,9 @@ class DeliveryRefused(Exception):
     enhanced status code from RFC 3463).  ``code`` 4xx is temporary (the
     sender retries), 5xx permanent."""
 
-    def __init__(self, code: int = 550, status: str = "5.7.1", text: str = "Delivery refused") -> None:
+    def __init__(
+        self, code: int = 550, status: str = "5.7.1", text: str = "Delivery refused"
+    ) -> None:
         super().__init__(f"{code} {status} {text}")
         self.code = code
         self.status = status

@@ -43,15 +43,20 @@ def received_header(
 ) -> bytes:
     """A folded ``Received:`` header + CRLF (RFC 5321 §4.4, RFC 5322 §3.6.7)::
 
-        Received: from HELO ([PEER])
-                by BY (mailframe) with PROTOCOL id QUEUEID
-                for <RCPT>; DATE
+    Received: from HELO ([PEER])
+            by BY (mailframe) with PROTOCOL id QUEUEID
+            for <RCPT>; DATE
     """
     when = when or datetime.now(UTC)
     helo_b = _clean(helo) or b"unknown"
     lines = [
         b"Received: from " + helo_b + b" ([" + _clean(peer) + b"])",
-        b"\tby " + _clean(by) + b" (mailframe) with " + _clean(protocol) + b" id " + _clean(queue_id),
+        b"\tby "
+        + _clean(by)
+        + b" (mailframe) with "
+        + _clean(protocol)
+        + b" id "
+        + _clean(queue_id),
     ]
     stamp = format_datetime(when).encode("ascii")
     if recipient:

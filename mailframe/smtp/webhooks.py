@@ -186,7 +186,9 @@ class WebhookNotifier(DeliveryHook):
             mac = hmac.new(self.secret, job.body, hashlib.sha256).hexdigest()
             headers[b"X-Mailframe-Signature"] = [b"sha256=" + mac.encode()]
         try:
-            response = await self._http.post(job.url, data=job.body, headers=headers, timeout=self.timeout)
+            response = await self._http.post(
+                job.url, data=job.body, headers=headers, timeout=self.timeout
+            )
             await response.content()  # drain, so the connection can be reused
             if 200 <= response.code < 300:
                 self.sent += 1
@@ -203,7 +205,12 @@ class WebhookNotifier(DeliveryHook):
             return
         if job.attempt >= self.max_attempts:
             self.failed += 1
-            _log.warn("webhook {url} gave up after {n} attempts: {reason}", url=job.url, n=job.attempt, reason=reason)
+            _log.warn(
+                "webhook {url} gave up after {n} attempts: {reason}",
+                url=job.url,
+                n=job.attempt,
+                reason=reason,
+            )
             return
         delay = min(self.max_backoff, self.backoff * 2 ** (job.attempt - 1))
         delay *= 0.5 + random.random() / 2  # jitter: spread retries out

@@ -29,7 +29,9 @@ class SMTPTests(unittest.TestCase):
     def setUp(self) -> None:
         self.store = MemoryStore()
         self.delivery = Delivery(self.store, Users("alice", "bob", "carol"))
-        factory = smtp_factory(self.delivery, ["example.org"], max_size=20_000, hostname="mx.example.org")
+        factory = smtp_factory(
+            self.delivery, ["example.org"], max_size=20_000, hostname="mx.example.org"
+        )
         self.port, self.portno = listen(factory)
         self.addCleanup(self.port.stopListening)
 
@@ -60,11 +62,19 @@ class SMTPTests(unittest.TestCase):
     async def _two_recipients_and_detail(self) -> None:
         account = await self.store.account("carol")
         await account.create_mailbox("lists")
-        await self.sendmail("<>", ["Alice@EXAMPLE.org", "carol+lists@example.org", "bob+nosuch@example.org"], MESSAGE)
+        await self.sendmail(
+            "<>",
+            ["Alice@EXAMPLE.org", "carol+lists@example.org", "bob+nosuch@example.org"],
+            MESSAGE,
+        )
         [a] = await read_mailbox(self.store, "alice")
         [c] = await read_mailbox(self.store, "carol", "lists")
         [b] = await read_mailbox(self.store, "bob")  # no such folder: INBOX
-        for stored, rcpt in ((a, b"Alice@EXAMPLE.org"), (c, b"carol+lists@example.org"), (b, b"bob+nosuch@example.org")):
+        for stored, rcpt in (
+            (a, b"Alice@EXAMPLE.org"),
+            (c, b"carol+lists@example.org"),
+            (b, b"bob+nosuch@example.org"),
+        ):
             self.assertTrue(stored.startswith(b"Return-Path: <>\r\n"))
             self.assertIn(b"\tfor <" + rcpt + b">; ", stored)
             self.assertTrue(stored.endswith(MESSAGE))
@@ -110,7 +120,10 @@ class SMTPTests(unittest.TestCase):
                 s.rcpt("alice@example.org")
                 return s.data(big)
 
-        self.assertEqual(await in_thread(declared), (552, b"5.3.4 Message size exceeds fixed maximum message size"))
+        self.assertEqual(
+            await in_thread(declared),
+            (552, b"5.3.4 Message size exceeds fixed maximum message size"),
+        )
         code, text = await in_thread(undeclared)
         self.assertEqual((code, text[:5]), (552, b"5.3.4"))
         self.assertEqual(await read_mailbox(self.store, "alice"), [])
@@ -155,7 +168,16 @@ class SMTPTests(unittest.TestCase):
         codes = await in_thread(run)
         self.assertEqual(
             codes,
-            [b"250 2.1.0", b"550 5.1.1", b"250 2.1.5", b"354 Conti", b"250 2.0.0", b"250 2.1.0", b"250 2.0.0", b"221 2.0.0"],
+            [
+                b"250 2.1.0",
+                b"550 5.1.1",
+                b"250 2.1.5",
+                b"354 Conti",
+                b"250 2.0.0",
+                b"250 2.1.0",
+                b"250 2.0.0",
+                b"221 2.0.0",
+            ],
         )
         [stored] = await read_mailbox(self.store, "alice")
         self.assertTrue(stored.endswith(b"Subject: p\r\n\r\nbody\r\n"))
@@ -196,7 +218,15 @@ def test_received_header_shape() -> None:
     from mailframe.smtp.trace import received_header, return_path_header
 
     when = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
-    h = received_header(helo=b"c\r\nX: evil", peer="10.0.0.1", by="mx", protocol="LMTP", recipient="a@b", queue_id="Q1", when=when)
+    h = received_header(
+        helo=b"c\r\nX: evil",
+        peer="10.0.0.1",
+        by="mx",
+        protocol="LMTP",
+        recipient="a@b",
+        queue_id="Q1",
+        when=when,
+    )
     assert h == (
         b"Received: from c??X: evil ([10.0.0.1])\r\n\tby mx (mailframe) with LMTP id Q1\r\n"
         b"\tfor <a@b>; Fri, 02 Jan 2026 03:04:05 +0000\r\n"
