@@ -1,0 +1,279 @@
+"""Maildir file names, flag letters, durable writes and the dotlock.
+
+File names follow the Maildir spec (cr.yp.to/proto/maildir.html) with
+Dovecot's extensions: ``<base>:2,<flags>`` where the base carries
+``,S=<size>`` and the flags are the system letters ``D F P R S T`` in
+ASCII order followed by keyword letters ``a``-``z``, each the index of a
+keyword in ``dovecot-keywords``.  Anything after a ``,`` in the flags field
+is not ours and is kept as is.
+
+Writes are durable before they are acknowledged: the message goes to
+``tmp/``, is fsynced, renamed into ``cur/`` and the directory fsynced.
+Writers of ``dovecot-uidlist`` hold ``dovecot-uidlist.lock``, created with
+``O_EXCL`` (Dovecot's dotlock); a lock whose owner is dead or that is
+older than Dovecot's two-minute stale timeout is broken.
+"""
+
+from __future__ import annotations
+
+import errno
+import itertools
+import os
+import socket
+import time
+from collections.abc import Iterable, Sequence
+
+__all__ = [
+    "SYSTEM_LETTERS",
+    "DotLock",
+    "LockTimeout",
+    "base_of",
+    "flags_from_name",
+    "info_for",
+    "new_base",
+    "fsync_dir",
+    "write_durably",
+    "read_keywords",
+    "write_keywords",
+]
+
+#: Maildir info letters (cr.yp.to/proto/maildir.html) ⇄ IMAP flags.
+SYSTEM_LETTERS: dict[str, str] = {
+    "D": "\\Draft",
+    "F": "\\Flagged",
+    "P": "$Forwarded",
+    "R": "\\Answered",
+    "S": "\\Seen",
+    "T": "\\Deleted",
+}
+_LETTER_FOR = {flag.lower(): letter for letter, flag in SYSTEM_LETTERS.items()}
+_KEYWORD_LETTERS = "abcdefghijklmnopqrstuvwxyz"
+_HOST = socket.gethostname().replace("/", "\\057").replace(":", "\\072")
+_counter = itertools.count(1)
+
+#: Dovecot's MAILDIR_UIDLIST_LOCK_STALE_TIMEOUT, seconds.
+STALE_TIMEOUT = 120.0
+
+
+def base_of(filename: str) -> str:
+    """The part of a Maildir file name before ``:`` — stable across flag
+    changes, the key of ``dovecot-uidlist``."""
+    i = filename.find(":")
+    return filename if i < 0 else filename[:i]
+
+
+def new_base(size: int) -> str:
+    """A unique base name: ``<secs>.M<usecs>P<pid>Q<n>.<host>,S=<size>``."""
+    now = time.time()
+    secs = int(now)
+    usecs = int((now - secs) * 1_000_000)
+    return f"{secs}.M{usecs}P{os.getpid()}Q{next(_counter)}.{_HOST},S={size}"
+
+
+def flags_from_name(filename: str, keywords: Sequence[str]) -> tuple[set[str], str]:
+    """Flags named by ``filename``'s ``:2,`` info, and the unknown rest
+    (letters we cannot map plus anything after a comma), kept verbatim."""
+    flags: set[str] = set()
+    i = filename.find(":2,")
+    if i < 0:
+        return flags, ""
+    info = filename[i + 3 :]
+    extra = ""
+    comma = info.find(",")
+    if comma >= 0:
+        info, extra = info[:comma], info[comma:]
+    unknown = []
+    for ch in info:
+        flag = SYSTEM_LETTERS.get(ch)
+        if flag is not None:
+            flags.add(flag)
+        elif "a" <= ch <= "z" and ord(ch) - 97 < len(keywords):
+            flags.add(keywords[ord(ch) - 97])
+        else:
+            unknown.append(ch)
+    return flags, "".join(unknown) + extra
+
+
+def info_for(flags: Iterable[str], keywords: Sequence[str], unknown: str = "") -> str:
+    """The ``:2,...`` suffix for ``flags``; keywords missing from
+    ``keywords`` are left out (the caller adds them first)."""
+    letters: set[str] = set()
+    kw_index = {k.lower(): i for i, k in enumerate(keywords)}
+    for flag in flags:
+        letter = _LETTER_FOR.get(flag.lower())
+        if letter is not None:
+            letters.add(letter)
+            continue
+        i = kw_index.get(flag.lower())
+        if i is not None and i < len(_KEYWORD_LETTERS):
+            letters.add(_KEYWORD_LETTERS[i])
+    comma = unknown.find(",")
+    plain, extra = (unknown, "") if comma < 0 else (unknown[:comma], unknown[comma:])
+    letters.update(plain)
+    return ":2," + "".join(sorted(letters)) + extra
+
+
+def fsync_dir(path: str) -> None:
+    """fsync a directory so a rename or unlink in it is durable."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_durably(tmp_dir: str, data: bytes, mtime: float | None = None) -> str:
+    """Write ``data`` to a fresh file in ``tmp_dir``, fsynced, with
+    ``mtime`` (the INTERNALDATE, Dovecot's convention); return its path."""
+    for _ in range(100):
+        path = os.path.join(tmp_dir, new_base(len(data)))
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            continue
+        break
+    else:  # pragma: no cover - 100 collisions of unique names
+        raise OSError(errno.EEXIST, "cannot create a unique file in tmp/")
+    try:
+        view = memoryview(data)
+        while view:
+            n = os.write(fd, view)
+            view = view[n:]
+        os.fsync(fd)
+    except BaseException:
+        os.close(fd)
+        os.unlink(path)
+        raise
+    os.close(fd)
+    if mtime is not None:
+        os.utime(path, (mtime, mtime))
+    return path
+
+
+def read_keywords(path: str) -> list[str]:
+    """``dovecot-keywords``: lines ``<index> <keyword>``; index i is the
+    letter ``chr(97 + i)``.  Holes are kept as empty strings."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            text = f.read()
+    except FileNotFoundError:
+        return []
+    out: list[str] = []
+    for line in text.splitlines():
+        num, _, word = line.partition(" ")
+        if not num.isdigit() or not word:
+            continue
+        i = int(num)
+        if i >= 26:
+            continue
+        while len(out) <= i:
+            out.append("")
+        out[i] = word
+    return out
+
+
+def write_keywords(path: str, keywords: Sequence[str]) -> None:
+    """Replace ``dovecot-keywords`` by rename (never modified in place)."""
+    tmp = f"{path}.tmp.{os.getpid()}"
+    with open(tmp, "w", encoding="utf-8") as f:
+        for i, word in enumerate(keywords):
+            if word:
+                f.write(f"{i} {word}\n")
+        f.flush()
+        os.fsync(f.fileno())
+    os.rename(tmp, path)
+
+
+class LockTimeout(OSError):
+    """The uidlist lock could not be taken in time."""
+
+
+def _owner_dead(path: str) -> bool:
+    try:
+        with open(path, "rb") as f:
+            head = f.read(128)
+    except OSError:
+        return False
+    pid_s, _, host = head.decode("ascii", "replace").strip().partition(":")
+    if not pid_s.isdigit() or host != _HOST:
+        return False
+    pid = int(pid_s)
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return _is_zombie(pid)
+
+
+def _is_zombie(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()[0] == b"Z"
+    except (OSError, IndexError):
+        return False
+
+
+class DotLock:
+    """``dovecot-uidlist.lock``: held while the uidlist, keywords or our
+    index are written.  Re-entrant within one object."""
+
+    def __init__(self, path: str, timeout: float = 30.0) -> None:
+        self.path = path
+        self.timeout = timeout
+        self._depth = 0
+
+    def __enter__(self) -> DotLock:
+        if self._depth == 0:
+            self._acquire()
+        self._depth += 1
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._depth -= 1
+        if self._depth == 0:
+            try:
+                os.unlink(self.path)
+            except FileNotFoundError:
+                pass
+
+    @property
+    def held(self) -> bool:
+        return self._depth > 0
+
+    def _acquire(self) -> None:
+        deadline = time.monotonic() + self.timeout
+        delay = 0.001
+        payload = f"{os.getpid()}:{_HOST}".encode()
+        while True:
+            try:
+                fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            except FileExistsError:
+                if self._stale():
+                    try:
+                        os.unlink(self.path)
+                    except FileNotFoundError:
+                        pass
+                    continue
+                if time.monotonic() > deadline:
+                    raise LockTimeout(errno.EAGAIN, f"{self.path} is held") from None
+                time.sleep(delay)
+                delay = min(delay * 2, 0.05)
+                continue
+            try:
+                os.write(fd, payload)
+            finally:
+                os.close(fd)
+            return
+
+    def _stale(self) -> bool:
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            return False
+        if time.time() - st.st_mtime > STALE_TIMEOUT:
+            return True
+        return _owner_dead(self.path)

@@ -1,0 +1,723 @@
+"""One Maildir folder: the synchronous engine behind a Maildir mailbox.
+
+A :class:`Folder` keeps a :class:`~mailframe.store._log.MailboxLog` (the
+shared modseq/tombstone/\\Recent bookkeeping) in step with three things on
+disk: the message files in ``cur/`` and ``new/``, ``dovecot-uidlist`` and
+``mailframe-index`` (see :mod:`._maildir_index`).  Every change — ours, a
+second mailframe process's, or a file renamed by mutt or dropped into
+``new/`` by an MDA — becomes an event line in the index, written under
+``dovecot-uidlist.lock``, and is then applied to the log by the same
+replay code, so all processes agree on UIDs and modseqs.
+
+Other writers are noticed by ``stat()`` of the index and of ``cur/`` and
+``new/`` (their mtimes), which costs three system calls per command; the
+directories are listed only when they changed, and once more a second
+later if they changed within the same second (mtime granularity, as
+Dovecot does).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterable
+from datetime import datetime, timedelta, timezone
+from typing import Any, BinaryIO
+
+from twisted.logger import Logger
+
+from mailframe.errors import ExpungeIssued
+from mailframe.message import MessageInfo, parse
+from mailframe.records import FlagState, MessageRecord, StoreResult
+from mailframe.store._log import MailboxLog, apply_mode
+from mailframe.store._maildir_files import (
+    SYSTEM_LETTERS,
+    DotLock,
+    base_of,
+    flags_from_name,
+    fsync_dir,
+    info_for,
+    new_base,
+    read_keywords,
+    write_durably,
+    write_keywords,
+)
+from mailframe.store._maildir_index import (
+    CacheFile,
+    CorruptIndex,
+    Event,
+    IndexFile,
+    Meta,
+    format_add,
+    format_expunge,
+    format_flags,
+)
+from mailframe.store._maildir_uidlist import CorruptUidList, UidList
+
+__all__ = ["Folder", "make_maildir"]
+
+_logger = Logger()
+
+_SYSTEM = {f.lower() for f in SYSTEM_LETTERS.values()}
+_RECHECK = 1.0
+_INFO_CACHE = 50_000
+
+
+def make_maildir(path: str, subfolder: bool) -> None:
+    """Create ``cur/ new/ tmp/`` (and ``maildirfolder`` for a Maildir++
+    sub-folder) under ``path``."""
+    for sub in ("cur", "new", "tmp"):
+        os.makedirs(os.path.join(path, sub), mode=0o700, exist_ok=True)
+    if subfolder:
+        marker = os.path.join(path, "maildirfolder")
+        if not os.path.exists(marker):
+            open(marker, "wb").close()
+
+
+def _tz_minutes(dt: datetime) -> int:
+    off = dt.utcoffset()
+    return 0 if off is None else int(off.total_seconds() // 60)
+
+
+class Folder:
+    """The state and operations of one Maildir folder (synchronous)."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.cur = os.path.join(path, "cur")
+        self.new = os.path.join(path, "new")
+        self.tmp = os.path.join(path, "tmp")
+        self.uidlist = UidList(os.path.join(path, "dovecot-uidlist"))
+        self.lock = DotLock(os.path.join(path, "dovecot-uidlist.lock"))
+        self.index = IndexFile(os.path.join(path, "mailframe-index"))
+        self.cache = CacheFile(os.path.join(path, "mailframe-cache"))
+        self._kw_path = os.path.join(path, "dovecot-keywords")
+        self._kw_stamp: tuple[int, int] | None = None
+        self.keywords: list[str] = []
+        self.log: MailboxLog | None = None
+        self.meta: dict[int, Meta] = {}
+        self._uid_of_base: dict[str, int] = {}
+        self._infos: dict[int, MessageInfo] = {}
+        self._stamp: tuple[int, int] = (-1, -1)
+        self._recheck_at: float | None = None
+        self._events_since_checkpoint = 0
+        self._watchers: list[Any] = []
+
+    # ------------------------------------------------------------ loading
+
+    def refresh(self) -> MailboxLog:
+        """Bring the log up to date with the disk (the cheap path is three
+        ``stat()`` calls); returns it."""
+        if self.log is None or self.index.stat_changed():
+            self._catch_up()
+        stamp = self._dir_stamp()
+        if stamp != self._stamp or (
+            self._recheck_at is not None and time.time() >= self._recheck_at
+        ):
+            self.scan()
+        assert self.log is not None
+        return self.log
+
+    def _dir_stamp(self) -> tuple[int, int]:
+        return (os.stat(self.cur).st_mtime_ns, os.stat(self.new).st_mtime_ns)
+
+    def _catch_up(self) -> None:
+        """Read index events written since we last looked (by anyone)."""
+        try:
+            checkpoint, events = self.index.read()
+            if checkpoint is None and self.log is None:
+                raise CorruptIndex("no index")
+            if checkpoint is not None:
+                self._install(checkpoint)
+            self._apply(events)
+        except (CorruptIndex, CorruptUidList, KeyError, TypeError, ValueError):
+            self.rebuild()
+
+    def _install(self, cp: dict[str, Any]) -> None:
+        self.uidlist.refresh()
+        if cp.get("uidvalidity") != self.uidlist.uidvalidity:
+            raise CorruptIndex("index belongs to another UIDVALIDITY")
+        state = dict(cp["state"])
+        old = self.log
+        if old is not None:
+            lo, _hi = old.claim_recent()
+            state["recent_floor"] = lo
+        else:
+            state["recent_floor"] = int(state["uidnext"])
+        log = MailboxLog.from_state(state)
+        meta = {}
+        for uid, name, size, mtime, tz, coff, clen in cp["meta"]:
+            meta[int(uid)] = Meta(name, size, mtime, tz, coff, clen)
+        if set(meta) != set(log.uids):
+            raise CorruptIndex("checkpoint meta does not match its messages")
+        self.log = log
+        self.meta = meta
+        self._uid_of_base = {base_of(m.name[4:]): u for u, m in meta.items()}
+        self._infos.clear()
+        self.cache.close()
+        self._events_since_checkpoint = 0
+        log.watch(self._notify)
+        if old is not None and (
+            old.highestmodseq != log.highestmodseq or old.uidnext != log.uidnext
+        ):
+            self._notify()
+
+    def _apply(self, events: list[Event]) -> None:
+        """Replay events on the log, each at its recorded modseq."""
+        log = self.log
+        assert log is not None
+        if not events:
+            return
+        self._events_since_checkpoint += len(events)
+        with log.batch():
+            for kind, modseq, payload in events:
+                if kind == "A" and payload[0] in log:
+                    continue
+                log.highestmodseq = modseq - 1
+                if kind == "A":
+                    uid, meta, flags = payload
+                    keep_next = log.uidnext
+                    log.uidnext = uid
+                    log.append(flags, meta.size)
+                    log.uidnext = max(keep_next, uid + 1)
+                    self.meta[uid] = meta
+                    self._uid_of_base[base_of(meta.name[4:])] = uid
+                elif kind == "F":
+                    uid, name, flags = payload
+                    m = self.meta.get(uid)
+                    if m is not None:
+                        self._uid_of_base.pop(base_of(m.name[4:]), None)
+                        m.name = name
+                        self._uid_of_base[base_of(name[4:])] = uid
+                        log.set_flags(uid, flags)
+                else:
+                    log.expunge(payload)
+                    for uid in payload:
+                        m = self.meta.pop(uid, None)
+                        self._infos.pop(uid, None)
+                        if m is not None:
+                            self._uid_of_base.pop(base_of(m.name[4:]), None)
+                log.highestmodseq = max(log.highestmodseq, modseq)
+
+    def _write(self, lines: list[str], events: list[Event]) -> None:
+        """Persist then apply our own events (lock held, caught up)."""
+        if not lines:
+            return
+        self.index.append("".join(lines))
+        self._apply(events)
+
+    # ----------------------------------------------------------- rebuild
+
+    def rebuild(self) -> None:
+        """Recreate the index from ``dovecot-uidlist`` and the directory:
+        used when the index is missing, stale or corrupt."""
+        with self.lock:
+            try:
+                self.uidlist.refresh()
+            except CorruptUidList:
+                self.uidlist.create()
+            if not self.uidlist.exists:
+                self.uidlist.create()
+            self._read_keywords()
+            names = self._list_and_move()
+            old_hms = self.log.highestmodseq if self.log is not None else 0
+            if names or self.uidlist.last_uid or old_hms:
+                # modseqs handed out before the index was lost must stay
+                # below every new one (RFC 7162 §3.1.2: they only grow)
+                base_modseq = max(old_hms + 1, int(time.time() * 1000))
+            else:
+                base_modseq = 1  # a new, empty mailbox (RFC 7162 §7)
+            nxt = self.uidlist.next_uid
+            assign: list[tuple[str, str]] = []
+            found: list[tuple[int, str]] = []
+            taken: set[int] = set()
+            for base, name in sorted(names.items()):
+                uid = self.uidlist.by_base.get(base)
+                if uid is None or uid in taken:
+                    assign.append((base, name))
+                else:
+                    taken.add(uid)
+                    found.append((uid, name))
+            new_records = []
+            for base, name in assign:
+                new_records.append((nxt, name[4:]))
+                found.append((nxt, name))
+                nxt += 1
+            self.uidlist.append(new_records)
+            self.cache.reset()
+            messages = []
+            meta_rows = []
+            for uid, name in sorted(found):
+                try:
+                    meta, flags = self._meta_for_file(uid, name)
+                except FileNotFoundError:
+                    continue
+                messages.append([uid, sorted(flags), base_modseq, meta.size])
+                meta_rows.append(
+                    [uid, meta.name, meta.size, meta.mtime, meta.tzmin, meta.coff, meta.clen]
+                )
+            state = {
+                "uidvalidity": self.uidlist.uidvalidity,
+                "uidnext": max(nxt, self.uidlist.next_uid),
+                "highestmodseq": base_modseq,
+                "messages": messages,
+                "tombstones": [],
+            }
+            cp = {"uidvalidity": self.uidlist.uidvalidity, "state": state, "meta": meta_rows}
+            self.index.write_checkpoint(cp)
+            self._install(cp)
+
+    def checkpoint(self) -> None:
+        """Compact the index to one checkpoint line (lock held)."""
+        log = self.log
+        assert log is not None
+        state = log.to_state()
+        cp = {
+            "uidvalidity": log.uidvalidity,
+            "state": state,
+            "meta": [
+                [u, m.name, m.size, m.mtime, m.tzmin, m.coff, m.clen]
+                for u, m in self.meta.items()
+            ],
+        }
+        self.index.write_checkpoint(cp)
+        self._events_since_checkpoint = 0
+
+    def _maybe_compact(self) -> None:
+        log = self.log
+        assert log is not None
+        if self._events_since_checkpoint > max(2000, 2 * len(log)):
+            self.checkpoint()
+        dead = len(self.uidlist.names) - len(log)
+        if dead > max(100, len(log)):
+            self.uidlist.rewrite({u: m.name[4:] for u, m in self.meta.items()})
+
+    # -------------------------------------------------------------- scan
+
+    def _list_and_move(self) -> dict[str, str]:
+        """base → "cur/<name>" for every message file; files in ``new/``
+        are moved to ``cur/`` with an empty ``:2,`` info (lock held)."""
+        out: dict[str, str] = {}
+        moved = False
+        for name in os.listdir(self.new):
+            if name.startswith(".") or "\t" in name or "\n" in name:
+                continue
+            target = name if ":2," in name else name + ":2,"
+            try:
+                os.rename(os.path.join(self.new, name), os.path.join(self.cur, target))
+            except FileNotFoundError:
+                continue
+            moved = True
+            out[base_of(target)] = "cur/" + target
+        if moved:
+            fsync_dir(self.cur)
+            fsync_dir(self.new)
+        for name in os.listdir(self.cur):
+            if name.startswith(".") or "\t" in name or "\n" in name:
+                continue
+            out[base_of(name)] = "cur/" + name
+        return out
+
+    def scan(self) -> None:
+        """List ``new/`` and ``cur/`` and turn what others did into events."""
+        with self.lock:
+            self._catch_up()
+            log = self.log
+            assert log is not None
+            try:
+                self.uidlist.refresh()
+            except CorruptUidList:
+                self.rebuild()
+                return
+            if self.uidlist.uidvalidity != log.uidvalidity:
+                self.rebuild()
+                return
+            self._read_keywords()
+            before = self._dir_stamp()
+            started = time.time()
+            names = self._list_and_move()
+            lines: list[str] = []
+            events: list[Event] = []
+            gone: list[int] = []
+            modseq = log.highestmodseq
+            for uid, m in self.meta.items():
+                base = base_of(m.name[4:])
+                actual = names.pop(base, None)
+                if actual is None:
+                    gone.append(uid)
+                elif actual != m.name:
+                    old = log.get(uid)
+                    flags = self._flags_of(actual, old.flags if old else frozenset())
+                    modseq += 1
+                    lines.append(format_flags(uid, modseq, actual, flags))
+                    events.append(("F", modseq, (uid, actual, frozenset(flags))))
+            if gone:
+                modseq += 1
+                gone.sort()
+                lines.append(format_expunge(modseq, gone))
+                events.append(("X", modseq, gone))
+            if names:
+                modseq = self._add_found(names, modseq, lines, events)
+            self._write(lines, events)
+            after = self._dir_stamp()
+            self._stamp = after
+            recent = max(before) / 1e9 > started - _RECHECK or after != before
+            self._recheck_at = started + _RECHECK if recent else None
+            self._maybe_compact()
+
+    def _add_found(
+        self, names: dict[str, str], modseq: int, lines: list[str], events: list[Event]
+    ) -> int:
+        """Files no index entry knows: take their uidlist UID when it is
+        above every UID handed out, else a new one."""
+        log = self.log
+        assert log is not None
+        floor = log.uidnext
+        nxt = max(self.uidlist.next_uid, floor)
+        known: list[tuple[int, str]] = []
+        fresh: list[tuple[int, str]] = []
+        for base, name in sorted(names.items()):
+            uid = self.uidlist.by_base.get(base)
+            if uid is not None and uid >= floor and uid not in log:
+                known.append((uid, name))
+            else:
+                fresh.append((nxt, name))
+                nxt += 1
+        self.uidlist.append([(u, n[4:]) for u, n in fresh])
+        seen: set[int] = set()
+        for uid, name in sorted(known + fresh):
+            if uid in seen:
+                continue
+            seen.add(uid)
+            try:
+                meta, flags = self._meta_for_file(uid, name)
+            except FileNotFoundError:
+                continue
+            modseq += 1
+            lines.append(format_add(uid, modseq, meta, flags))
+            events.append(("A", modseq, (uid, meta, frozenset(flags))))
+        return modseq
+
+    def _meta_for_file(self, uid: int, name: str) -> tuple[Meta, set[str]]:
+        path = os.path.join(self.path, name)
+        with open(path, "rb") as f:
+            st = os.fstat(f.fileno())
+            data = f.read()
+        info = parse(data)
+        coff, clen = self.cache.add(b"%d\n" % uid + info.dump())
+        self._infos[uid] = info
+        meta = Meta(name, len(data), st.st_mtime, 0, coff, clen)
+        flags, _ = flags_from_name(name, self.keywords)
+        return meta, flags
+
+    def _flags_of(self, name: str, previous: frozenset[str]) -> set[str]:
+        """Flags of a renamed file, keeping keywords a file name cannot
+        carry (beyond the 26 letters)."""
+        flags, _ = flags_from_name(name, self.keywords)
+        lower = {k.lower() for k in self.keywords if k}
+        for f in previous:
+            if f.lower() not in _SYSTEM and f.lower() not in lower:
+                flags.add(f)
+        return flags
+
+    # ---------------------------------------------------------- keywords
+
+    def _read_keywords(self) -> None:
+        try:
+            st = os.stat(self._kw_path)
+            stamp = (st.st_ino, st.st_mtime_ns)
+        except FileNotFoundError:
+            stamp = (0, 0)
+        if stamp != self._kw_stamp:
+            self.keywords = read_keywords(self._kw_path)
+            self._kw_stamp = stamp
+
+    def _ensure_keywords(self, flags: Iterable[str]) -> None:
+        """Give letters to new keywords (lock held); Dovecot's file holds
+        at most 26, the rest live in the index only."""
+        self._read_keywords()
+        have = {k.lower() for k in self.keywords if k}
+        added = False
+        for f in sorted(flags):
+            if f.lower() in _SYSTEM or f.lower() in have or f.startswith("\\"):
+                continue
+            if len([k for k in self.keywords if k]) >= 26:
+                break
+            if "" in self.keywords:
+                self.keywords[self.keywords.index("")] = f
+            else:
+                self.keywords.append(f)
+            have.add(f.lower())
+            added = True
+        if added:
+            write_keywords(self._kw_path, self.keywords)
+            self._kw_stamp = None
+            self._read_keywords()
+
+    # ------------------------------------------------------------ writes
+
+    def _own_change(self, stamp_before: tuple[int, int]) -> None:
+        """After our own renames: no rescan unless someone else also
+        changed the directories (then the next refresh lists them)."""
+        if stamp_before == self._stamp:
+            self._stamp = self._dir_stamp()
+            self._recheck_at = time.time() + _RECHECK
+
+    def _locked_refresh(self) -> tuple[int, int]:
+        self._catch_up()
+        self.uidlist.refresh()
+        stamp = self._dir_stamp()
+        if stamp != self._stamp:
+            self.scan()
+            stamp = self._dir_stamp()
+        return stamp
+
+    def append_many(
+        self, items: list[tuple[bytes, frozenset[str], datetime | None]]
+    ) -> list[int]:
+        """Deliver messages durably; their UIDs, ascending."""
+        with self.lock:
+            stamp = self._locked_refresh()
+            log = self.log
+            assert log is not None
+            self._ensure_keywords(f for _, flags, _ in items for f in flags)
+            uid = max(self.uidlist.next_uid, log.uidnext)
+            records: list[tuple[int, str]] = []
+            lines: list[str] = []
+            events: list[Event] = []
+            modseq = log.highestmodseq
+            for content, flags, when in items:
+                flags = frozenset(flags) - {"\\Recent"}
+                mtime = when.timestamp() if when is not None else time.time()
+                tz = _tz_minutes(when) if when is not None else 0
+                tmp = write_durably(self.tmp, content, mtime)
+                name = os.path.basename(tmp) + info_for(flags, self.keywords)
+                os.rename(tmp, os.path.join(self.cur, name))
+                info = parse(content)
+                coff, clen = self.cache.add(b"%d\n" % uid + info.dump())
+                self._infos[uid] = info
+                meta = Meta("cur/" + name, len(content), mtime, tz, coff, clen)
+                modseq += 1
+                records.append((uid, name))
+                lines.append(format_add(uid, modseq, meta, flags))
+                events.append(("A", modseq, (uid, meta, flags)))
+                uid += 1
+            fsync_dir(self.cur)
+            self.uidlist.append(records)
+            self._write(lines, events)
+            self._own_change(stamp)
+            self._maybe_compact()
+            return [u for u, _ in records]
+
+    def store(
+        self, uids: Iterable[int], mode: str, flags: frozenset[str], unchangedsince: int | None
+    ) -> StoreResult:
+        with self.lock:
+            stamp = self._locked_refresh()
+            log = self.log
+            assert log is not None
+            self._ensure_keywords(flags)
+            failed: list[int] = []
+            lines: list[str] = []
+            events: list[Event] = []
+            modseq = log.highestmodseq + 1
+            for uid in sorted(set(uids)):
+                old = log.get(uid)
+                if old is None:
+                    continue
+                if unchangedsince is not None and old.modseq > unchangedsince:
+                    failed.append(uid)
+                    continue
+                new = apply_mode(old.flags, mode, flags)
+                if new == old.flags:
+                    continue
+                m = self.meta[uid]
+                fname = m.name[4:]
+                _, unknown = flags_from_name(fname, self.keywords)
+                target = "cur/" + base_of(fname) + info_for(new, self.keywords, unknown)
+                if target != m.name:
+                    try:
+                        os.rename(os.path.join(self.path, m.name), os.path.join(self.path, target))
+                    except FileNotFoundError:
+                        continue  # gone under us; the next scan reports it
+                lines.append(format_flags(uid, modseq, target, new))
+                events.append(("F", modseq, (uid, target, new)))
+            if lines:
+                fsync_dir(self.cur)
+            self._write(lines, events)
+            self._own_change(stamp)
+            self._maybe_compact()
+            changed = tuple(s for s in log.states(e[2][0] for e in events))
+            return StoreResult(changed=changed, failed=tuple(failed))
+
+    def remove(self, uids: list[int]) -> list[int]:
+        """Expunge exactly ``uids`` (those that exist); lock held by caller
+        or taken here."""
+        with self.lock:
+            stamp = self._locked_refresh()
+            log = self.log
+            assert log is not None
+            gone = [u for u in sorted(set(uids)) if u in log]
+            if not gone:
+                return []
+            for uid in gone:
+                try:
+                    os.unlink(os.path.join(self.path, self.meta[uid].name))
+                except FileNotFoundError:
+                    pass
+            fsync_dir(self.cur)
+            modseq = log.highestmodseq + 1
+            self._write([format_expunge(modseq, gone)], [("X", modseq, gone)])
+            self._own_change(stamp)
+            self._maybe_compact()
+            return gone
+
+    def expunge(self, uids: Iterable[int] | None) -> list[int]:
+        log = self.refresh()
+        targets = log.deleted_uids(uids)
+        if not targets:
+            return []
+        with self.lock:
+            self._locked_refresh()
+            assert self.log is not None
+            return self.remove(self.log.deleted_uids(targets))
+
+    def copy_into(self, dest: Folder, uids: Iterable[int]) -> list[tuple[int, int]]:
+        """Copy messages (hard links where possible: Maildir files never
+        change) into ``dest``; (source uid, new uid) pairs."""
+        log = self.refresh()
+        wanted = [u for u in sorted(set(uids)) if u in log]
+        if not wanted:
+            return []
+        with dest.lock:
+            stamp = dest._locked_refresh()
+            dlog = dest.log
+            assert dlog is not None
+            all_flags = {f for u in wanted for f in log.get(u).flags}  # type: ignore[union-attr]
+            dest._ensure_keywords(all_flags)
+            uid = max(dest.uidlist.next_uid, dlog.uidnext)
+            modseq = dlog.highestmodseq
+            pairs: list[tuple[int, int]] = []
+            records: list[tuple[int, str]] = []
+            lines: list[str] = []
+            events: list[Event] = []
+            for src in wanted:
+                state = log.get(src)
+                m = self.meta.get(src)
+                if state is None or m is None:
+                    continue
+                src_path = os.path.join(self.path, m.name)
+                name = new_base(m.size) + info_for(state.flags, dest.keywords)
+                target = os.path.join(dest.cur, name)
+                try:
+                    os.link(src_path, target)
+                except FileNotFoundError:
+                    continue
+                except OSError:
+                    with open(src_path, "rb") as f:
+                        data = f.read()
+                    tmp = write_durably(dest.tmp, data, m.mtime)
+                    os.rename(tmp, target)
+                info = self.info(src)
+                coff, clen = dest.cache.add(b"%d\n" % uid + info.dump())
+                dest._infos[uid] = info
+                meta = Meta("cur/" + name, m.size, m.mtime, m.tzmin, coff, clen)
+                modseq += 1
+                records.append((uid, name))
+                lines.append(format_add(uid, modseq, meta, state.flags))
+                events.append(("A", modseq, (uid, meta, state.flags)))
+                pairs.append((src, uid))
+                uid += 1
+            fsync_dir(dest.cur)
+            dest.uidlist.append(records)
+            dest._write(lines, events)
+            dest._own_change(stamp)
+            dest._maybe_compact()
+        return pairs
+
+    # ------------------------------------------------------------- reads
+
+    def info(self, uid: int) -> MessageInfo:
+        """The parsed message, from memory, the cache file, or the file."""
+        info = self._infos.get(uid)
+        if info is not None:
+            return info
+        m = self.meta[uid]
+        blob = self.cache.get(m.coff, m.clen)
+        prefix = b"%d\n" % uid
+        if blob is not None and blob.startswith(prefix):
+            try:
+                info = MessageInfo.load(blob[len(prefix) :])
+            except Exception:
+                info = None
+        if info is None:
+            with self.open_file(uid) as f:
+                info = parse(f.read())
+        if len(self._infos) >= _INFO_CACHE:
+            self._infos.clear()
+        self._infos[uid] = info
+        return info
+
+    def records(self, uids: Iterable[int]) -> list[MessageRecord]:
+        log = self.refresh()
+        out = []
+        for uid in sorted(set(uids)):
+            state = log.get(uid)
+            if state is None:
+                continue
+            m = self.meta[uid]
+            try:
+                info = self.info(uid)
+            except ExpungeIssued:
+                continue
+            tz = timezone(timedelta(minutes=m.tzmin))
+            out.append(
+                MessageRecord(
+                    uid=uid,
+                    flags=state.flags,
+                    modseq=state.modseq,
+                    size=m.size,
+                    internaldate=datetime.fromtimestamp(int(m.mtime), tz),
+                    info=info,
+                )
+            )
+        return out
+
+    def open_file(self, uid: int) -> BinaryIO:
+        """The message file, opened for reading; ExpungeIssued if gone."""
+        for attempt in range(2):
+            m = self.meta.get(uid)
+            if m is None:
+                break
+            try:
+                return open(os.path.join(self.path, m.name), "rb")
+            except FileNotFoundError:
+                if attempt == 0:
+                    self.scan()
+        raise ExpungeIssued(f"message UID {uid} has been expunged")
+
+    def flag_states(self) -> list[FlagState]:
+        return list(self.refresh().snapshot().messages)
+
+    # ---------------------------------------------------------- watchers
+
+    def _notify(self) -> None:
+        for cb in list(self._watchers):
+            try:
+                cb()
+            except Exception:
+                _logger.failure("maildir watcher {cb!r} failed", cb=cb)
+
+    def watch(self, callback: Any) -> Any:
+        self._watchers.append(callback)
+
+        def unregister() -> None:
+            try:
+                self._watchers.remove(callback)
+            except ValueError:
+                pass
+
+        return unregister
+
+    def close(self) -> None:
+        self.cache.close()

@@ -1,0 +1,228 @@
+"""``mailframe-index`` and ``mailframe-cache``: a Maildir folder's own log.
+
+The index lets SELECT of a large mailbox start without listing or opening
+its files, and carries what Maildir itself cannot: modseqs (RFC 7162),
+expunge tombstones, INTERNALDATE time zones and the parsed
+:class:`~mailframe.message.MessageInfo` of every message.
+
+``mailframe-index`` is a checkpoint line followed by event lines::
+
+    MFIDX1 <json: {"uidvalidity", "state": MailboxLog.to_state(), "meta"}>
+    A <uid> <modseq> <size> <mtime> <tzmin> <cache off> <cache len> <name> <flags>
+    F <uid> <modseq> <name> <flags>
+    X <modseq> <uid>,<uid>,...
+
+Fields are tab-separated; flags space-separated.  Every process writes
+events at the end while holding ``dovecot-uidlist.lock``, after reading the
+events others wrote, so the file is also how several mailframe processes
+share one modseq sequence.  A compaction rewrites the checkpoint and
+renames the file into place (readers notice the new inode).  Whatever is
+missing, stale (another UIDVALIDITY) or corrupt is rebuilt from
+``dovecot-uidlist`` and the directory listing; the lost modseqs restart
+above the current time in milliseconds so they still only grow.
+
+``mailframe-cache`` holds ``MessageInfo.dump()`` blobs, append-only,
+addressed by (offset, length) from the ``A`` events; a blob that cannot be
+loaded is recomputed from the message file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["Meta", "Event", "IndexFile", "CorruptIndex", "MAGIC"]
+
+MAGIC = "MFIDX1 "
+
+
+class CorruptIndex(ValueError):
+    """The index cannot be parsed; it is rebuilt."""
+
+
+@dataclass(slots=True)
+class Meta:
+    """Per-message facts the log does not keep."""
+
+    name: str  # current file name, relative to the folder ("cur/...")
+    size: int
+    mtime: float  # INTERNALDATE, seconds since the epoch
+    tzmin: int  # INTERNALDATE zone, minutes east of UTC
+    coff: int  # cache blob offset (-1: none)
+    clen: int
+
+
+# (kind, modseq, payload)
+Event = tuple[str, int, Any]
+
+
+def _flags_text(flags: Any) -> str:
+    return " ".join(sorted(flags))
+
+
+def format_add(uid: int, modseq: int, meta: Meta, flags: Any) -> str:
+    return (
+        f"A\t{uid}\t{modseq}\t{meta.size}\t{meta.mtime!r}\t{meta.tzmin}\t{meta.coff}"
+        f"\t{meta.clen}\t{meta.name}\t{_flags_text(flags)}\n"
+    )
+
+
+def format_flags(uid: int, modseq: int, name: str, flags: Any) -> str:
+    return f"F\t{uid}\t{modseq}\t{name}\t{_flags_text(flags)}\n"
+
+
+def format_expunge(modseq: int, uids: list[int]) -> str:
+    return f"X\t{modseq}\t{','.join(map(str, uids))}\n"
+
+
+def parse_event(line: str) -> Event:
+    """One event line (without its newline) → (kind, modseq, payload)."""
+    f = line.split("\t")
+    kind = f[0]
+    try:
+        if kind == "A" and len(f) == 10:
+            meta = Meta(f[8], int(f[3]), float(f[4]), int(f[5]), int(f[6]), int(f[7]))
+            flags = frozenset(f[9].split()) if f[9] else frozenset()
+            return kind, int(f[2]), (int(f[1]), meta, flags)
+        if kind == "F" and len(f) == 5:
+            flags = frozenset(f[4].split()) if f[4] else frozenset()
+            return kind, int(f[2]), (int(f[1]), f[3], flags)
+        if kind == "X" and len(f) == 3:
+            return kind, int(f[1]), [int(u) for u in f[2].split(",") if u]
+    except ValueError as e:
+        raise CorruptIndex(f"bad index line {line[:80]!r}") from e
+    raise CorruptIndex(f"bad index line {line[:80]!r}")
+
+
+class IndexFile:
+    """Reader/writer of one folder's ``mailframe-index``."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._ino = -1
+        self._offset = 0
+
+    def stat_changed(self) -> bool:
+        """Cheap check: has anyone written or replaced the file since we
+        last read it?"""
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            return self._ino != -1
+        return st.st_ino != self._ino or st.st_size != self._offset
+
+    def read(self) -> tuple[dict[str, Any] | None, list[Event]]:
+        """Catch up.  Returns (checkpoint, events): the checkpoint when the
+        file is new to us (read from its start; None if it is missing),
+        else None and only the events appended since the last read."""
+        try:
+            f = open(self.path, "rb")
+        except FileNotFoundError:
+            self._ino, self._offset = -1, 0
+            return None, []
+        with f:
+            st = os.fstat(f.fileno())
+            fresh = st.st_ino != self._ino or st.st_size < self._offset
+            if fresh:
+                self._offset = 0
+            else:
+                f.seek(self._offset)
+            data = f.read()
+        end = data.rfind(b"\n") + 1
+        text = data[:end].decode("utf-8", "surrogateescape")
+        lines = text.split("\n")[:-1]
+        checkpoint: dict[str, Any] | None = None
+        if fresh:
+            if not lines or not lines[0].startswith(MAGIC):
+                raise CorruptIndex("missing checkpoint")
+            try:
+                checkpoint = json.loads(lines[0][len(MAGIC) :])
+            except ValueError as e:
+                raise CorruptIndex("bad checkpoint") from e
+            if not isinstance(checkpoint, dict):
+                raise CorruptIndex("bad checkpoint")
+            lines = lines[1:]
+        events = [parse_event(line) for line in lines]
+        self._ino = st.st_ino
+        self._offset += end
+        return checkpoint, events
+
+    def append(self, text: str) -> None:
+        """Append event lines (caller holds the lock and has caught up),
+        cutting off a torn tail first; fdatasync'ed so modseqs handed to
+        clients survive a crash."""
+        data = text.encode("utf-8", "surrogateescape")
+        fd = os.open(self.path, os.O_WRONLY)
+        try:
+            if os.fstat(fd).st_size != self._offset:
+                os.ftruncate(fd, self._offset)
+            os.lseek(fd, self._offset, os.SEEK_SET)
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fdatasync(fd)
+        finally:
+            os.close(fd)
+        self._offset += len(data)
+
+    def write_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Replace the whole file with a checkpoint (compaction/rebuild)."""
+        data = (MAGIC + json.dumps(checkpoint, separators=(",", ":")) + "\n").encode(
+            "utf-8", "surrogateescape"
+        )
+        tmp = f"{self.path}.tmp.{os.getpid()}"
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.rename(tmp, self.path)
+        self._ino = os.stat(self.path).st_ino
+        self._offset = len(data)
+
+    @property
+    def size(self) -> int:
+        return self._offset
+
+
+class CacheFile:
+    """``mailframe-cache``: append-only ``MessageInfo.dump()`` blobs."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._fd: int | None = None
+
+    def _open(self) -> int:
+        if self._fd is None:
+            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
+        return self._fd
+
+    def add(self, blob: bytes) -> tuple[int, int]:
+        """Append ``blob``; (offset, length).  Not fsynced: a lost blob is
+        recomputed from the message."""
+        fd = self._open()
+        off = os.lseek(fd, 0, os.SEEK_END)
+        os.write(fd, blob)
+        return off, len(blob)
+
+    def get(self, off: int, length: int) -> bytes | None:
+        if off < 0:
+            return None
+        try:
+            data = os.pread(self._open(), length, off)
+        except OSError:
+            return None
+        return data if len(data) == length else None
+
+    def reset(self) -> None:
+        """Start an empty cache (on rebuild)."""
+        self.close()
+        tmp = f"{self.path}.tmp.{os.getpid()}"
+        open(tmp, "wb").close()
+        os.rename(tmp, self.path)
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None

@@ -1,0 +1,210 @@
+"""``dovecot-uidlist``: the UID ⇄ file name map, in Dovecot's format v3.
+
+Format (Dovecot's maildir-uidlist.c, documented in Dovecot's Maildir
+page)::
+
+    3 V<uidvalidity> N<nextuid> G<guid hex> [other fields]
+    <uid> [<key><value> ...] :<last known file name>
+
+Records are in ascending UID order.  The file is read without a lock;
+writers hold ``dovecot-uidlist.lock`` and either append whole lines at the
+end or replace the file with ``rename()``.  A last line without its
+newline is a write in progress (or torn by a crash) and is ignored; the
+next writer cuts it off before appending.  The next UID is the larger of
+the header's ``N`` and the last record's UID + 1, as appends leave the
+header alone.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+
+from mailframe.store._maildir_files import base_of
+
+__all__ = ["UidList", "CorruptUidList"]
+
+
+class CorruptUidList(ValueError):
+    """The file cannot be parsed; it is rebuilt from the directory."""
+
+
+_last_validity = 0
+
+
+def new_uidvalidity() -> int:
+    """Seconds since the epoch, as Dovecot does, but never the same value
+    twice in one process (a mailbox deleted and recreated within a second
+    must not keep its UIDVALIDITY, RFC 3501 §2.3.1.1)."""
+    global _last_validity
+    v = max(int(time.time()), _last_validity + 1) & 0xFFFFFFFF
+    _last_validity = v
+    return v
+
+
+class UidList:
+    """In-memory view of one ``dovecot-uidlist``, refreshed incrementally."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.uidvalidity = 0
+        self.header_next = 1
+        self.guid = ""
+        self.extra_header: list[str] = []
+        self.by_base: dict[str, int] = {}
+        self.names: dict[int, str] = {}
+        self.last_uid = 0
+        self._ino = -1
+        self._offset = 0  # bytes of complete lines consumed
+
+    @property
+    def next_uid(self) -> int:
+        return max(self.header_next, self.last_uid + 1)
+
+    @property
+    def exists(self) -> bool:
+        return self._ino != -1
+
+    def refresh(self) -> bool:
+        """Catch up with the file; True when anything changed.  Raises
+        :class:`CorruptUidList`."""
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            changed = self._ino != -1
+            self._reset()
+            return changed
+        if st.st_ino != self._ino or st.st_size < self._offset:
+            self._reset()
+            return self._read(full=True)
+        if st.st_size == self._offset:
+            return False
+        return self._read(full=False)
+
+    def _reset(self) -> None:
+        self.uidvalidity = 0
+        self.header_next = 1
+        self.guid = ""
+        self.extra_header = []
+        self.by_base = {}
+        self.names = {}
+        self.last_uid = 0
+        self._ino = -1
+        self._offset = 0
+
+    def _read(self, full: bool) -> bool:
+        with open(self.path, "rb") as f:
+            st = os.fstat(f.fileno())
+            if not full:
+                f.seek(self._offset)
+            data = f.read()
+        end = data.rfind(b"\n") + 1
+        if end == 0:
+            if full:
+                self._ino = st.st_ino
+            return False
+        lines = data[:end].decode("utf-8", "surrogateescape").split("\n")[:-1]
+        if full:
+            self._parse_header(lines[0])
+            lines = lines[1:]
+            self._ino = st.st_ino
+        last = self.last_uid
+        by_base, names = self.by_base, self.names
+        for line in lines:
+            head, sep, fname = line.partition(" :")
+            if not sep:
+                # version-1 style "<uid> <filename>"
+                head, _, fname = line.partition(" ")
+            uid_s = head.split(" ", 1)[0]
+            if not uid_s.isdigit() or not fname:
+                raise CorruptUidList(f"bad uidlist line {line!r}")
+            uid = int(uid_s)
+            if uid <= last:
+                raise CorruptUidList("uidlist UIDs not ascending")
+            last = uid
+            by_base[base_of(fname)] = uid
+            names[uid] = fname
+        self.last_uid = last
+        self._offset += end
+        return True
+
+    def _parse_header(self, line: str) -> None:
+        fields = line.split()
+        if not fields or fields[0] not in ("1", "3"):
+            raise CorruptUidList("unknown uidlist version")
+        if fields[0] == "1":
+            if len(fields) < 3 or not (fields[1].isdigit() and fields[2].isdigit()):
+                raise CorruptUidList("bad v1 header")
+            self.uidvalidity, self.header_next = int(fields[1]), int(fields[2])
+            return
+        for field in fields[1:]:
+            key, value = field[:1], field[1:]
+            if key == "V" and value.isdigit():
+                self.uidvalidity = int(value)
+            elif key == "N" and value.isdigit():
+                self.header_next = int(value)
+            elif key == "G":
+                self.guid = value
+            else:
+                self.extra_header.append(field)
+        if not self.uidvalidity:
+            raise CorruptUidList("uidlist without uidvalidity")
+
+    # -- writing (caller holds the dotlock) ------------------------------
+
+    def create(self, uidvalidity: int | None = None) -> None:
+        """Write a fresh, empty uidlist."""
+        self._reset()
+        self.uidvalidity = uidvalidity or new_uidvalidity()
+        self.guid = uuid.uuid4().hex
+        self.rewrite({})
+
+    def append(self, records: list[tuple[int, str]]) -> None:
+        """Append ``(uid, file name)`` records (ascending, above
+        :attr:`last_uid`), fsynced."""
+        if not records:
+            return
+        text = "".join(f"{uid} :{name}\n" for uid, name in records)
+        fd = os.open(self.path, os.O_WRONLY)
+        try:
+            size = os.fstat(fd).st_size
+            if size > self._offset:
+                # a torn line left by a crashed writer
+                os.ftruncate(fd, self._offset)
+            os.lseek(fd, self._offset, os.SEEK_SET)
+            data = text.encode("utf-8", "surrogateescape")
+            os.write(fd, data)
+            os.fdatasync(fd)
+        finally:
+            os.close(fd)
+        self._offset += len(data)
+        for uid, name in records:
+            self.by_base[base_of(name)] = uid
+            self.names[uid] = name
+            self.last_uid = uid
+
+    def rewrite(self, live: dict[int, str]) -> None:
+        """Replace the file by rename with just the ``live`` records (uid →
+        current file name), keeping UIDVALIDITY and the next UID."""
+        nxt = self.next_uid
+        header = [f"3 V{self.uidvalidity} N{nxt}"]
+        if self.guid:
+            header.append(f"G{self.guid}")
+        header.extend(self.extra_header)
+        lines = [" ".join(header) + "\n"]
+        lines.extend(f"{uid} :{live[uid]}\n" for uid in sorted(live))
+        data = "".join(lines).encode("utf-8", "surrogateescape")
+        tmp = f"{self.path}.tmp.{os.getpid()}"
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.rename(tmp, self.path)
+        st = os.stat(self.path)
+        self._ino = st.st_ino
+        self._offset = len(data)
+        self.header_next = nxt
+        self.by_base = {base_of(n): u for u, n in live.items()}
+        self.names = dict(live)
+        self.last_uid = max(live) if live else 0
