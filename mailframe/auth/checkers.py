@@ -1,0 +1,259 @@
+"""Credential checkers over user tables: a Dovecot passwd-file and ``--user``.
+
+Both accept the credentials of every mechanism (LOGIN/PLAIN, CRAM-MD5 when
+the password is stored in clear, SCRAM-SHA-256 when the entry is a
+``{SCRAM-SHA-256}`` one or in clear), and both are an
+:class:`~mailframe.interfaces.IUserDirectory` for SMTP/LMTP.  Hash
+verification runs in the reactor's thread pool (``deferToThread``), so an
+argon2 hash never stalls other connections.
+
+:func:`open_checker` resolves a ``--users`` string: ``passwd-file:PATH``,
+``http://...`` / ``https://...`` (:mod:`mailframe.auth.http_checker`) or any
+name registered in the ``mailframe.checkers`` entry-point group.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+from collections.abc import Callable, Iterable, Mapping
+from importlib.metadata import entry_points
+from typing import Any
+
+from twisted.cred.checkers import ICredentialsChecker
+from twisted.cred.credentials import IUsernameHashedPassword, IUsernamePassword
+from twisted.cred.error import UnauthorizedLogin
+from twisted.internet.defer import Deferred, fail, succeed
+from twisted.internet.threads import deferToThread
+from twisted.logger import Logger
+from zope.interface import implementer
+
+from mailframe.auth.credentials import (
+    IScramCredentials, IScramSecretSource, normalize_username,
+)
+from mailframe.auth.scram_math import ScramSecrets
+from mailframe.auth.schemes import plaintext_of, scram_secrets_of, verify_password
+from mailframe.interfaces import IUserDirectory
+
+__all__ = ["UserTableChecker", "InMemoryChecker", "PasswdFileChecker", "CheckerError",
+           "passwd_file_from_url", "open_checker", "parse_user_option"]
+
+_log = Logger()
+BlockingRunner = Callable[..., "Deferred[Any]"]
+
+
+class CheckerError(ValueError):
+    """A ``--users`` string that cannot be opened (a one-line message)."""
+
+
+@implementer(ICredentialsChecker, IUserDirectory, IScramSecretSource)
+class UserTableChecker:
+    """Checks credentials against ``{SCHEME}stored`` passwords looked up by name.
+
+    Subclasses provide :meth:`stored_password`.  ``run_blocking`` runs the
+    hash verification (``deferToThread`` by default).
+    """
+
+    credentialInterfaces = (IUsernamePassword, IUsernameHashedPassword, IScramCredentials)
+
+    def __init__(self, default_scheme: str = "CRYPT",
+                 normalize: Callable[[str], str] = normalize_username,
+                 run_blocking: BlockingRunner = deferToThread) -> None:
+        self.default_scheme = default_scheme
+        self.normalize = normalize
+        self.run_blocking = run_blocking
+        self._salt_key = secrets.token_bytes(32)
+        self._scram_cache: dict[tuple[str, str], ScramSecrets] = {}
+
+    def stored_password(self, username: str) -> str | None:
+        """The stored ``{SCHEME}...`` string for a normalised name, or None."""
+        raise NotImplementedError
+
+    def _lookup(self, username: Any) -> tuple[str, str | None]:
+        if isinstance(username, bytes):
+            username = username.decode("utf-8", "replace")
+        try:
+            name = self.normalize(username)
+        except ValueError:
+            return str(username), None
+        return name, self.stored_password(name)
+
+    # ICredentialsChecker
+    def requestAvatarId(self, credentials: Any) -> Deferred[Any]:
+        name, stored = self._lookup(credentials.username)
+        if stored is None:
+            return fail(UnauthorizedLogin("unknown user"))
+        if IScramCredentials.providedBy(credentials):
+            return self.scram_secrets(name).addCallback(
+                lambda s: self._result(name, s is not None and credentials.check(s)))
+        if IUsernamePassword.providedBy(credentials):
+            d = self.run_blocking(verify_password, stored, credentials.password, self.default_scheme)
+            return d.addCallback(lambda ok: self._result(name, ok))
+        if IUsernameHashedPassword.providedBy(credentials):
+            clear = plaintext_of(stored, self.default_scheme)
+            return self._result(name, clear is not None and credentials.checkPassword(clear),
+                                deferred=True)
+        return fail(UnauthorizedLogin("unsupported credentials"))
+
+    @staticmethod
+    def _result(name: str, ok: bool, deferred: bool = False) -> Any:
+        if not ok:
+            if deferred:
+                return fail(UnauthorizedLogin("bad password"))
+            raise UnauthorizedLogin("bad password")
+        return succeed(name) if deferred else name
+
+    # IUserDirectory
+    def exists(self, username: str) -> Deferred[bool]:
+        return succeed(self._lookup(username)[1] is not None)
+
+    # IScramSecretSource
+    def scram_secrets(self, username: str) -> Deferred[ScramSecrets | None]:
+        name, stored = self._lookup(username)
+        if stored is None:
+            return succeed(None)
+        cached = self._scram_cache.get((name, stored))
+        if cached is not None:
+            return succeed(cached)
+        salt = hmac.new(self._salt_key, name.encode("utf-8"), hashlib.sha256).digest()[:16]
+
+        def remember(result: ScramSecrets | None) -> ScramSecrets | None:
+            if result is not None:
+                self._scram_cache[(name, stored)] = result
+            return result
+
+        d = self.run_blocking(scram_secrets_of, stored, self.default_scheme, salt)
+        return d.addCallback(remember)
+
+
+class InMemoryChecker(UserTableChecker):
+    """Users given on the command line (``--user NAME:PASSWORD``) or in code.
+
+    Passwords without a ``{SCHEME}`` prefix are clear text.
+    """
+
+    def __init__(self, users: Mapping[str, str] | Iterable[tuple[str, str]] = (),
+                 **kwargs: Any) -> None:
+        kwargs.setdefault("default_scheme", "PLAIN")
+        super().__init__(**kwargs)
+        self.users: dict[str, str] = {}
+        for name, password in (users.items() if isinstance(users, Mapping) else users):
+            self.add_user(name, password)
+
+    def add_user(self, name: str, password: str) -> None:
+        self.users[self.normalize(name)] = password
+
+    def stored_password(self, username: str) -> str | None:
+        return self.users.get(username)
+
+
+def parse_user_option(spec: str) -> tuple[str, str]:
+    """``NAME:PASSWORD`` (the password may contain colons) → (name, password)."""
+    name, sep, password = spec.partition(":")
+    if not sep or not name or not password:
+        raise CheckerError(f"--user wants NAME:PASSWORD, got {spec!r}")
+    try:
+        normalize_username(name)
+    except ValueError:
+        raise CheckerError(f"--user: invalid user name {name!r}") from None
+    return name, password
+
+
+class PasswdFileChecker(UserTableChecker):
+    """A Dovecot passwd-file: ``user:{SCHEME}hash:uid:gid:gecos:home:shell:extra``.
+
+    Only the first two fields matter here.  Blank lines and ``#`` comments are
+    skipped.  The file is re-read when its mtime, size or inode changes
+    (checked at each lookup; a stat is cheap).  If a re-read fails, the last
+    good table stays in use and the failure is logged.
+    """
+
+    def __init__(self, path: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.path = path
+        self._signature: tuple[int, int, int] | None = None
+        self._table: dict[str, str] = {}
+        try:
+            self._reload(os.stat(path))
+        except OSError as e:
+            raise CheckerError(f"passwd-file {path}: {e.strerror or e}") from None
+
+    def _reload(self, st: os.stat_result) -> None:
+        table: dict[str, str] = {}
+        with open(self.path, encoding="utf-8", errors="replace") as f:
+            for lineno, line in enumerate(f, 1):
+                line = line.rstrip("\r\n")
+                if not line.strip() or line.lstrip().startswith("#"):
+                    continue
+                fields = line.split(":")
+                try:
+                    name = self.normalize(fields[0])
+                except ValueError:
+                    _log.warn("passwd-file {path}:{lineno}: invalid user name skipped",
+                              path=self.path, lineno=lineno)
+                    continue
+                if len(fields) < 2 or not fields[1]:
+                    continue  # no password: cannot log in
+                table[name] = fields[1]
+        self._table = table
+        self._signature = (st.st_mtime_ns, st.st_size, st.st_ino)
+        _log.info("passwd-file {path}: {count} users", path=self.path, count=len(table))
+
+    def _refresh(self) -> None:
+        try:
+            st = os.stat(self.path)
+            if (st.st_mtime_ns, st.st_size, st.st_ino) != self._signature:
+                self._reload(st)
+        except OSError as e:
+            _log.error("passwd-file {path} unreadable, keeping previous users: {err}",
+                       path=self.path, err=e)
+
+    def stored_password(self, username: str) -> str | None:
+        self._refresh()
+        return self._table.get(username)
+
+
+def passwd_file_from_url(url: str) -> PasswdFileChecker:
+    """``passwd-file:PATH`` → a :class:`PasswdFileChecker` (entry point target)."""
+    scheme, sep, path = url.partition(":")
+    if scheme != "passwd-file" or not sep or not path:
+        raise CheckerError(f"not a passwd-file URL: {url!r}")
+    return PasswdFileChecker(path)
+
+
+def _http_from_url(url: str) -> ICredentialsChecker:
+    from mailframe.auth.http_checker import HTTPChecker
+    return HTTPChecker(url)
+
+
+_BUILTIN: dict[str, Callable[[str], Any]] = {
+    "passwd-file": passwd_file_from_url, "http": _http_from_url, "https": _http_from_url,
+}
+
+
+def open_checker(url: str) -> Any:
+    """A checker from a ``--users`` string; CheckerError with a one-line reason."""
+    scheme, sep, _ = url.partition(":")
+    if not sep or not scheme:
+        raise CheckerError(f"--users wants SCHEME:ARGS (e.g. passwd-file:/etc/mailframe/users), got {url!r}")
+    factory: Callable[[str], Any] | None = None
+    if scheme in ("http", "https"):
+        factory = _BUILTIN[scheme]
+    else:
+        for ep in entry_points(group="mailframe.checkers"):
+            if ep.name == scheme:
+                try:
+                    factory = ep.load()
+                except Exception as e:  # a broken third-party plugin: report, do not crash
+                    raise CheckerError(f"checker plugin {scheme!r} failed to load: {e}") from None
+                break
+        if factory is None:
+            factory = _BUILTIN.get(scheme)
+    if factory is None:
+        raise CheckerError(f"unknown users scheme {scheme!r}")
+    checker = factory(url)
+    if not ICredentialsChecker.providedBy(checker):
+        raise CheckerError(f"{scheme!r} did not give a credentials checker")
+    return checker
