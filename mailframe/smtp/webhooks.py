@@ -81,7 +81,7 @@ class WebhookNotifier(DeliveryHook):
             from twisted.internet import reactor as default_reactor
 
             reactor = default_reactor
-        import treq
+        from treq.client import HTTPClient
 
         self.urls = list(urls)
         self.max_queue = max_queue
@@ -94,7 +94,7 @@ class WebhookNotifier(DeliveryHook):
         self._reactor = reactor
         self._pool = HTTPConnectionPool(reactor, persistent=True)
         self._pool.maxPersistentPerHost = concurrency
-        self._http = treq.HTTPClient(Agent(reactor, connectTimeout=timeout, pool=self._pool))
+        self._http = HTTPClient(Agent(reactor, connectTimeout=timeout, pool=self._pool))
         self._queue: deque[_Job] = deque()
         self._retrying: dict[int, tuple[_Job, IDelayedCall]] = {}
         self._in_flight: set[Deferred[Any]] = set()
