@@ -134,6 +134,9 @@ class Framer:
                 if len(buf) - self._pos > self.limits.max_line + 1:
                     # Too long already: answer now, skip to the next LF.
                     if not self._skip_line:
+                        if not self._parts and not self._discarding:
+                            head = bytes(buf[self._pos : self._pos + 1024])
+                            self._tag = read_tag(head) if b" " in head else None
                         events.append(self._error("BAD", "Command line too long"))
                         self._skip_line = True
                     self._pos = self._scan = len(buf)

@@ -1,0 +1,211 @@
+"""The framer: lines, literals, limits and re-synchronisation."""
+
+from __future__ import annotations
+
+import pytest
+
+from mailframe.imap.framing import ContinuationRequest, Event, Frame, Framer, FrameError, literal_marker
+from mailframe.imap.limits import Limits
+
+CONT = ContinuationRequest()
+
+
+def feed_bytewise(framer: Framer, data: bytes) -> list[Event]:
+    events: list[Event] = []
+    for i in range(len(data)):
+        events += framer.feed(data[i : i + 1])
+    return events
+
+
+def test_single_line() -> None:
+    assert Framer().feed(b"a NOOP\r\n") == [Frame((b"a NOOP",))]
+
+
+def test_brief_example_sync_literals() -> None:
+    data = b"a LOGIN {3}\r\nfoo {3}\r\nbar\r\n"
+    assert Framer().feed(data) == [CONT, CONT, Frame((b"a LOGIN {3}", b"foo", b" {3}", b"bar", b""))]
+
+
+def test_continuation_emitted_before_literal_arrives() -> None:
+    f = Framer()
+    assert f.feed(b"a LOGIN {3}\r\n") == [CONT]
+    assert f.feed(b"fo") == []
+    assert f.feed(b"o {3}\r\n") == [CONT]
+    assert f.feed(b"bar\r\n") == [Frame((b"a LOGIN {3}", b"foo", b" {3}", b"bar", b""))]
+
+
+def test_literals_split_byte_by_byte() -> None:
+    data = b"a APPEND box (\\Seen) {12}\r\nhello\r\nworld\r\nb NOOP\r\n"
+    events = feed_bytewise(Framer(), data)
+    assert events == [
+        CONT,
+        Frame((b"a APPEND box (\\Seen) {12}", b"hello\r\nworld", b"")),
+        Frame((b"b NOOP",)),
+    ]
+
+
+def test_literal_containing_crlf_and_braces_is_data() -> None:
+    data = b"a X {8}\r\n{3}\r\nabc\r\n"
+    assert Framer().feed(data) == [CONT, Frame((b"a X {8}", b"{3}\r\nabc", b""))]
+
+
+def test_literal_plus_sends_no_continuation() -> None:
+    data = b"a LOGIN {3+}\r\nfoo {3+}\r\nbar\r\n"
+    assert Framer().feed(data) == [Frame((b"a LOGIN {3+}", b"foo", b" {3+}", b"bar", b""))]
+
+
+def test_literal8_and_literal8_plus() -> None:
+    data = b"a APPEND x ~{2}\r\n\x00\xff ~{1+}\r\n\x00\r\n"
+    events = feed_bytewise(Framer(), data)
+    assert events == [CONT, Frame((b"a APPEND x ~{2}", b"\x00\xff", b" ~{1+}", b"\x00", b""))]
+
+
+def test_empty_literal() -> None:
+    assert Framer().feed(b"a LOGIN {0}\r\n {0+}\r\n\r\n") == [
+        CONT,
+        Frame((b"a LOGIN {0}", b"", b" {0+}", b"", b"")),
+    ]
+
+
+def test_bare_lf_line_ends() -> None:
+    assert Framer().feed(b"a NOOP\nb LOGIN {1}\nx\n") == [
+        Frame((b"a NOOP",)),
+        CONT,
+        Frame((b"b LOGIN {1}", b"x", b"")),
+    ]
+
+
+def test_pipelined_commands_in_one_feed() -> None:
+    data = b"".join(b"t%d NOOP\r\n" % i for i in range(1000))
+    events = Framer().feed(data)
+    assert events == [Frame((b"t%d NOOP" % i,)) for i in range(1000)]
+
+
+def test_oversized_sync_literal_refused_before_data() -> None:
+    f = Framer(Limits(max_literal=10))
+    assert f.feed(b"a APPEND x {11}\r\n") == [FrameError("a", "NO", "Literal too big", "TOOBIG")]
+    # The client does not send the literal; the next command works.
+    assert f.feed(b"b NOOP\r\n") == [Frame((b"b NOOP",))]
+
+
+def test_oversized_sync_literal_in_later_line() -> None:
+    f = Framer(Limits(max_literal=5))
+    assert f.feed(b"a LOGIN {3}\r\n") == [CONT]
+    assert f.feed(b"foo {6}\r\n") == [FrameError("a", "NO", "Literal too big", "TOOBIG")]
+    assert f.feed(b"b NOOP\r\n") == [Frame((b"b NOOP",))]
+
+
+def test_oversized_nonsync_literal_is_skipped_in_step() -> None:
+    f = Framer(Limits(max_nonsync_literal=4))
+    data = b"a APPEND x {8+}\r\nb NOOP\r\n {3+}\r\nabc more\r\nc NOOP\r\n"
+    # The 8 octets "b NOOP\r\n" are literal data, not a command; the rest of
+    # the command (another literal, then text) is dropped as well.
+    events = feed_bytewise(f, data)
+    assert events == [
+        FrameError("a", "BAD", "Non-synchronizing literal too big", "TOOBIG"),
+        Frame((b"c NOOP",)),
+    ]
+
+
+def test_oversized_nonsync_literal_whole_feed() -> None:
+    f = Framer(Limits(max_literal=3, max_nonsync_literal=100))
+    events = f.feed(b"a X {5+}\r\n12345\r\nb NOOP\r\n")
+    assert events == [FrameError("a", "BAD", "Non-synchronizing literal too big", "TOOBIG"), Frame((b"b NOOP",))]
+
+
+def test_nonsync_within_limit_accepted() -> None:
+    f = Framer(Limits(max_nonsync_literal=4))
+    assert f.feed(b"a X {4+}\r\nabcd\r\n") == [Frame((b"a X {4+}", b"abcd", b""))]
+
+
+def test_max_command_counts_all_literals() -> None:
+    f = Framer(Limits(max_command=40))
+    assert f.feed(b"a X {10}\r\n") == [CONT]
+    assert f.feed(b"0123456789 {20}\r\n") == [FrameError("a", "NO", "Literal too big", "TOOBIG")]
+    assert f.feed(b"b NOOP\r\n") == [Frame((b"b NOOP",))]
+
+
+def test_absurd_literal_length_is_too_big() -> None:
+    f = Framer()
+    events = f.feed(b"a X {99999999999999999999999999}\r\nb NOOP\r\n")
+    assert events == [FrameError("a", "NO", "Literal too big", "TOOBIG"), Frame((b"b NOOP",))]
+
+
+def test_long_line_gets_bad_and_skips_to_next_line() -> None:
+    f = Framer(Limits(max_line=100))
+    events = f.feed(b"a " + b"x" * 200)
+    assert events == [FrameError("a", "BAD", "Command line too long")]
+    assert f.feed(b"y" * 10_000) == []  # still skipping, nothing buffered
+    assert len(f._buf) == 0
+    assert f.feed(b"zz\r\nb NOOP\r\n") == [Frame((b"b NOOP",))]
+
+
+def test_long_line_arriving_whole() -> None:
+    f = Framer(Limits(max_line=100))
+    events = f.feed(b"a " + b"x" * 200 + b"\r\nb NOOP\r\n")
+    assert events == [FrameError("a", "BAD", "Command line too long"), Frame((b"b NOOP",))]
+
+
+def test_line_at_limit_is_fine() -> None:
+    line = b"a " + b"x" * 98
+    assert Framer(Limits(max_line=100)).feed(line + b"\r\n") == [Frame((line,))]
+
+
+def test_long_line_without_valid_tag() -> None:
+    f = Framer(Limits(max_line=10))
+    assert f.feed(b"+" * 50 + b"\r\n") == [FrameError(None, "BAD", "Command line too long")]
+
+
+def test_discard_buffered_drops_partial_input() -> None:
+    f = Framer()
+    assert f.feed(b"a STARTTLS\r\nb NO") == [Frame((b"a STARTTLS",))]
+    f.discard_buffered()
+    assert f.feed(b"OP\r\nc NOOP\r\n") == [Frame((b"OP",)), Frame((b"c NOOP",))]
+
+
+def test_discard_buffered_mid_literal() -> None:
+    f = Framer()
+    assert f.feed(b"a LOGIN {10}\r\nabc") == [CONT]
+    f.discard_buffered()
+    assert f.feed(b"b NOOP\r\n") == [Frame((b"b NOOP",))]
+
+
+def test_idle_done_and_sasl_lines_are_one_part_frames() -> None:
+    f = Framer()
+    assert f.feed(b"DONE\r\nAGZvbwBiYXI=\r\n*\r\n") == [
+        Frame((b"DONE",)),
+        Frame((b"AGZvbwBiYXI=",)),
+        Frame((b"*",)),
+    ]
+
+
+@pytest.mark.parametrize(
+    "line, expected",
+    [
+        (b"a {3}", (3, False, False)),
+        (b"a {3+}", (3, True, False)),
+        (b"a ~{3}", (3, False, True)),
+        (b"a ~{12+}", (12, True, True)),
+        (b"{0}", (0, False, False)),
+        (b"a {}", None),
+        (b"a {+}", None),
+        (b"a {3", None),
+        (b"a {x}", None),
+        (b"a {-1}", None),
+        (b"a }", None),
+        (b"a {\xd9\xa3}", None),  # non-ASCII digit
+    ],
+)
+def test_literal_marker(line: bytes, expected: tuple[int, bool, bool] | None) -> None:
+    assert literal_marker(line) == expected
+
+
+def test_large_literal_in_chunks_is_linear() -> None:
+    f = Framer()
+    size = 4 * 1024 * 1024
+    assert f.feed(b"a APPEND x {%d}\r\n" % size) == [CONT]
+    chunk = b"x" * 65536
+    for _ in range(size // len(chunk)):
+        assert f.feed(chunk) == []
+    [frame] = f.feed(b"\r\n")
+    assert isinstance(frame, Frame) and len(frame.parts[1]) == size
