@@ -16,9 +16,10 @@ Address = tuple[bytes | None, bytes | None, bytes | None, bytes | None]
 
 MISSING_MAILBOX = b"MISSING_MAILBOX"
 MISSING_DOMAIN = b"MISSING_DOMAIN"
+SYNTAX_ERROR = b"SYNTAX_ERROR"
 
-# token kinds
-_ATOM, _QUOTED, _COMMENT, _SPECIAL, _LITERAL = range(5)
+# token kinds (_BROKEN: a quoted-string that never ends)
+_ATOM, _QUOTED, _COMMENT, _SPECIAL, _LITERAL, _BROKEN = range(6)
 _SPECIALS = frozenset(b"<>@,;:.")
 _WS = frozenset(b" \t\r\n")
 
@@ -43,8 +44,8 @@ def _tokenize(value: bytes) -> list[Token]:
                     i += 1
                 buf.append(value[i])
                 i += 1
+            out.append((_QUOTED if i < n else _BROKEN, bytes(buf), ws))
             i += 1
-            out.append((_QUOTED, bytes(buf), ws))
         elif c == 0x28:  # comment, nested
             depth, j = 0, i
             while j < n:
@@ -120,16 +121,16 @@ def _addr_spec(tokens: list[Token]) -> tuple[bytes, bytes]:
 
 
 def _local_text(tok: Token) -> bytes:
-    kind, text, _ = tok
-    if kind == _QUOTED:
-        return b'"' + text.replace(b"\\", b"\\\\").replace(b'"', b'\\"') + b'"'
-    return text
+    """Local-part text: quoted-strings unquoted (as Dovecot sends them)."""
+    return tok[1]
 
 
 def _mailbox(tokens: list[Token]) -> Address | None:
     """One mailbox: ``[phrase] <[route:]addr-spec>`` or ``addr-spec``."""
     if not tokens:
         return None
+    if any(t[0] == _BROKEN for t in tokens):
+        return (None, None, MISSING_MAILBOX, MISSING_DOMAIN)
     lt = next((k for k, t in enumerate(tokens) if t[0] == _SPECIAL and t[1] == b"<"), None)
     if lt is None:
         if all(t[0] == _COMMENT for t in tokens):
@@ -137,7 +138,11 @@ def _mailbox(tokens: list[Token]) -> Address | None:
         local, domain = _addr_spec(tokens)
         return (_comment(tokens), None, local, domain)
     gt = next(
-        (k for k in range(lt + 1, len(tokens)) if tokens[k][0] == _SPECIAL and tokens[k][1] == b">"),
+        (
+            k
+            for k in range(lt + 1, len(tokens))
+            if tokens[k][0] == _SPECIAL and tokens[k][1] == b">"
+        ),
         len(tokens),
     )
     name = _phrase(tokens[:lt])
@@ -152,6 +157,8 @@ def _mailbox(tokens: list[Token]) -> Address | None:
     if not [t for t in inner if t[0] != _COMMENT]:
         return (name, adl, MISSING_MAILBOX, MISSING_DOMAIN)
     local, domain = _addr_spec(inner)
+    if gt == len(tokens) and domain == MISSING_DOMAIN:
+        domain = SYNTAX_ERROR  # "<local@" never closed
     return (name, adl, local, domain)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime
 from email.utils import _parsedate_tz
+from typing import Any
 
 from mailframe.imap.serialize import Value
 
@@ -34,18 +35,26 @@ ENVELOPE_FIELDS = frozenset(
 )
 
 
-def _addresses(value: bytes | None) -> Value:
-    if value is None:
+def _addresses(values: list[bytes] | None) -> Value:
+    if not values:
         return None
-    addrs = parse_addresses(value)
+    addrs = [a for v in values for a in parse_addresses(v)]
     if not addrs:
         return None
     return [list(a) for a in addrs]
 
 
-def envelope_value(fields: dict[bytes, bytes]) -> Value:
-    """The ENVELOPE value from first-occurrence unfolded header values."""
-    get = fields.get
+def envelope_value(fields: dict[bytes, list[bytes]]) -> Value:
+    """The ENVELOPE value from the unfolded values of each header field.
+
+    A repeated address field contributes all its addresses, a repeated
+    text field its last value (as Dovecot does).
+    """
+    fields = dict(fields)
+    for key in (b"date", b"subject", b"in-reply-to", b"message-id"):
+        if key in fields:
+            fields[key] = fields[key][-1]  # type: ignore[assignment]
+    get: Any = fields.get
     frm = _addresses(get(b"from"))
     sender = _addresses(get(b"sender"))
     reply_to = _addresses(get(b"reply-to"))

@@ -13,6 +13,7 @@ __all__ = [
     "header_end",
     "iter_fields",
     "first_values",
+    "all_values",
     "unfold",
     "header_fields",
     "parse_mime_value",
@@ -84,10 +85,18 @@ def field_value(block: bytes, start: int, end: int) -> bytes:
     return block[colon + 1 : end]
 
 
+_FOLD = re.compile(rb"\r?\n[ \t]")
+
+
 def unfold(value: bytes) -> bytes:
-    """Unfold (RFC 5322 §2.2.3: remove CR and LF) and trim whitespace."""
+    """Unfold (RFC 5322 §2.2.3) and trim whitespace.
+
+    A line break plus the whitespace that starts a continuation line
+    becomes one space (so a TAB-folded value reads with a space, as in
+    Dovecot); stray CR / LF are dropped.
+    """
     if b"\n" in value or b"\r" in value:
-        value = value.replace(b"\r", b"").replace(b"\n", b"")
+        value = _FOLD.sub(b" ", value).replace(b"\r", b"").replace(b"\n", b"")
     return value.strip(b" \t")
 
 
@@ -97,6 +106,15 @@ def first_values(block: bytes, names: frozenset[bytes]) -> dict[bytes, bytes]:
     for name, s, e in iter_fields(block):
         if name in names and name not in out:
             out[name] = unfold(field_value(block, s, e))
+    return out
+
+
+def all_values(block: bytes, names: frozenset[bytes]) -> dict[bytes, list[bytes]]:
+    """The unfolded values of every occurrence of each wanted field."""
+    out: dict[bytes, list[bytes]] = {}
+    for name, s, e in iter_fields(block):
+        if name in names:
+            out.setdefault(name, []).append(unfold(field_value(block, s, e)))
     return out
 
 
@@ -188,9 +206,7 @@ def first_token(value: bytes) -> bytes:
     return m.group() if m else b""
 
 
-def parse_mime_value(
-    value: bytes, slash: bool
-) -> tuple[bytes, bytes, list[tuple[bytes, bytes]]]:
+def parse_mime_value(value: bytes, slash: bool) -> tuple[bytes, bytes, list[tuple[bytes, bytes]]]:
     """Parse ``type/subtype; a=b; c="d"`` (or ``disposition; a=b``).
 
     Returns ``(type, subtype, params)`` with names and values as sent
@@ -228,4 +244,43 @@ def parse_mime_value(
                 j += 1
             pval, i = value[i:j], j
         params.append((name, pval))
+    if any(b"*" in name for name, _ in params):
+        params = merge_continuations(params)
     return mtype, subtype, params
+
+
+_CONTINUATION = re.compile(rb"^(.+?)\*([0-9]+)(\*?)$")
+
+
+def merge_continuations(params: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """Join RFC 2231 §3 continuations (``name*0*``, ``name*1*``...) into
+    one ``name*`` (or ``name`` when no segment is extended) parameter at
+    the place of the first segment; values stay encoded as sent (Dovecot
+    does the same)."""
+    segments: dict[bytes, list[tuple[int, bool, bytes]]] = {}
+    order: list[tuple[bytes, bytes] | bytes] = []
+    for name, val in params:
+        m = _CONTINUATION.match(name)
+        if m is None:
+            order.append((name, val))
+            continue
+        base = m.group(1)
+        key = base.lower()
+        if key not in segments:
+            segments[key] = []
+            order.append(key)
+        segments[key].append((int(m.group(2)), bool(m.group(3)), val))
+    out: list[tuple[bytes, bytes]] = []
+    bases = {}
+    for name, _ in params:
+        m = _CONTINUATION.match(name)
+        if m is not None:
+            bases.setdefault(m.group(1).lower(), m.group(1))
+    for item in order:
+        if isinstance(item, tuple):
+            out.append(item)
+            continue
+        segs = sorted(segments[item], key=lambda t: t[0])
+        extended = segs[0][1]
+        out.append((bases[item] + (b"*" if extended else b""), b"".join(v for _, _, v in segs)))
+    return out

@@ -60,7 +60,9 @@ def find_part(info: MessageInfo, part: tuple[int, ...]) -> Node | None:
     return node
 
 
-def section_range(info: MessageInfo, part: tuple[int, ...], text: str | None) -> tuple[int, int] | None:
+def section_range(
+    info: MessageInfo, part: tuple[int, ...], text: str | None
+) -> tuple[int, int] | None:
     """Byte range ``[start, end)`` of raw for ``BODY[<part>[.<text>]]``.
 
     ``text`` is None, ``"HEADER"``, ``"TEXT"`` or ``"MIME"`` (for

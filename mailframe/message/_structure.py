@@ -26,7 +26,7 @@ from typing import Any
 from mailframe.imap.serialize import Raw, Value, encode
 
 from ._envelope import ENVELOPE_FIELDS, envelope_value
-from ._headers import first_token, first_values, header_end, parse_mime_value
+from ._headers import all_values, first_token, header_end, parse_mime_value
 
 __all__ = ["Node", "LEAF", "MULTIPART", "MESSAGE", "build", "MAX_DEPTH", "MAX_PARTS"]
 
@@ -147,19 +147,15 @@ def _language(value: bytes | None) -> Value:
     tags = [t for t in tags if t]
     if not tags:
         return None
-    if len(tags) == 1:
-        return tags[0]
     return list(tags)
 
 
 def _lines(raw: bytes, s: int, e: int) -> int:
-    """Line count of a body: LFs, plus a last line without one."""
-    if e <= s:
-        return 0
-    n = raw.count(b"\n", s, e)
-    if raw[e - 1] != 0x0A:
-        n += 1
-    return n
+    """Line count of a body (RFC 3501 §7.4.2 body-fld-lines): the number
+    of line breaks, so a last line without one (as in every multipart
+    child, whose final CRLF belongs to the delimiter) is not counted --
+    Dovecot counts the same way."""
+    return raw.count(b"\n", s, e)
 
 
 BsPair = tuple[Value, Value]  # (BODYSTRUCTURE value, BODY value)
@@ -184,7 +180,8 @@ def build(
         budget = _Budget()
     budget.parts += 1
     bstart = header_end(raw, hstart, end) if has_header else hstart
-    fields = first_values(raw[hstart:bstart], _ALL_FIELDS) if bstart > hstart else {}
+    values = all_values(raw[hstart:bstart], _ALL_FIELDS) if bstart > hstart else {}
+    fields = {k: v[0] for k, v in values.items()}
     ctype = fields.get(b"content-type")
     mtype_s, msub_s = default_type
     params: list[tuple[bytes, bytes]] = []
@@ -200,7 +197,7 @@ def build(
         if name.lower() == b"charset":
             charset = val.lower()
             break
-    env = envelope_value(fields) if want_env else None
+    env = envelope_value(values) if want_env else None
     deep = depth >= MAX_DEPTH or budget.parts >= MAX_PARTS
 
     disposition = _disposition(fields.get(b"content-disposition"))
@@ -225,8 +222,10 @@ def build(
                 bs_kids.append(Raw(encode(bs)))
                 body_kids.append(Raw(encode(bd)))
         else:
-            # No usable boundary: the whole body is one headerless part.
-            node, (bs, bd), _ = build(raw, bstart, end, depth + 1, budget, (b"text", b"plain"), False)
+            # No usable boundary (RFC 2046 requires one) or no delimiter
+            # line: the body is all preamble and the multipart gets one
+            # empty text/plain part at its end, as Dovecot reports it.
+            node, (bs, bd), _ = build(raw, end, end, depth + 1, budget, (b"text", b"plain"), False)
             children.append(node)
             bs_kids.append(Raw(encode(bs)))
             body_kids.append(Raw(encode(bd)))
@@ -241,7 +240,13 @@ def build(
         return node_t, ([bs_val], [body_val]), env
 
     if deep and mtype in (b"multipart", b"message"):
-        mtype_s, msub_s, mtype, msub, params = b"application", b"octet-stream", b"application", b"octet-stream", []
+        mtype_s, msub_s, mtype, msub, params = (
+            b"application",
+            b"octet-stream",
+            b"application",
+            b"octet-stream",
+            [],
+        )
 
     size = end - bstart
     pvals = _params(params)
@@ -277,4 +282,3 @@ def build(
     body_list: list[Value] = basic + extra_body
     node_t = (kind, hstart, bstart, end, mtype, msub, cte, charset, kids)
     return node_t, (bs_list, body_list), env
-
