@@ -1,0 +1,82 @@
+"""Mailbox backends and the store-URL resolver.
+
+A store is named by a short URL-like string (DESIGN.md, "Configuration and
+launch"): ``memory``, ``maildir:/var/mail/%u``, ``postgresql://...``.  The
+scheme (the text before the first ``:``, or the whole string) names an entry
+point in the ``mailframe.stores`` group whose target is a factory
+``from_url(url: str) -> IMailStore``; third-party backends plug in by
+declaring one.  A built-in table covers mailframe's own backends so a
+source checkout works without installation.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+from collections.abc import Callable
+from typing import Any
+
+from mailframe.errors import StoreUnavailable
+
+__all__ = ["open_store", "store_factory", "BUILTIN_STORES"]
+
+#: scheme → "module:function" for mailframe's own backends.
+BUILTIN_STORES: dict[str, str] = {
+    "memory": "mailframe.store.memory:from_url",
+    "maildir": "mailframe.store.maildir:from_url",
+}
+
+
+def _scheme(url: str) -> str:
+    scheme, _, _ = url.partition(":")
+    return scheme.strip().lower()
+
+
+def store_factory(scheme: str) -> Callable[[str], Any]:
+    """The ``from_url`` factory for ``scheme``: an installed
+    ``mailframe.stores`` entry point first, then :data:`BUILTIN_STORES`.
+    Raises StoreUnavailable when neither knows it or it cannot be loaded."""
+    target: str | None = None
+    for ep in importlib.metadata.entry_points(group="mailframe.stores"):
+        if ep.name.lower() == scheme:
+            try:
+                return ep.load()  # type: ignore[no-any-return]
+            except Exception as exc:  # a broken plugin: fall back, then report
+                error = f"store {scheme!r} could not be loaded: {exc}"
+                target = BUILTIN_STORES.get(scheme)
+                if target is None:
+                    raise StoreUnavailable(error) from exc
+            break
+    target = target or BUILTIN_STORES.get(scheme)
+    if target is None:
+        known = sorted(
+            set(BUILTIN_STORES)
+            | {ep.name for ep in importlib.metadata.entry_points(group="mailframe.stores")}
+        )
+        raise StoreUnavailable(f"unknown store {scheme!r} (known: {', '.join(known)})")
+    module_name, _, attr = target.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+        return getattr(module, attr)  # type: ignore[no-any-return]
+    except (ImportError, AttributeError) as exc:
+        raise StoreUnavailable(f"store {scheme!r} is not available: {exc}") from exc
+
+
+def open_store(url: str) -> Any:
+    """Open the store named by ``url`` and return its IMailStore.
+
+    Any failure (unknown scheme, bad path, unreachable server) becomes
+    StoreUnavailable with a one-line reason, so ``twistd mailframe`` can
+    print it and exit with status 1 rather than a traceback.
+    """
+    if not isinstance(url, str) or not url.strip():
+        raise StoreUnavailable("empty store URL")
+    url = url.strip()
+    factory = store_factory(_scheme(url))
+    try:
+        return factory(url)
+    except StoreUnavailable:
+        raise
+    except Exception as exc:
+        reason = " ".join(str(exc).split()) or type(exc).__name__
+        raise StoreUnavailable(f"cannot open store {url!r}: {reason}") from exc

@@ -1,0 +1,114 @@
+"""The memory backend: the whole conformance suite, plus what only it has."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from twisted.internet import defer
+from twisted.trial.unittest import TestCase
+
+from mailframe.errors import StoreUnavailable, TryCreate
+from mailframe.message import parse
+from mailframe.store import open_store
+from mailframe.store.memory import MemoryStore, from_url
+from mailframe.testing import SIMPLE, BackendConformance
+
+
+class MemoryConformance(BackendConformance, TestCase):
+    def make_store(self) -> MemoryStore:
+        return MemoryStore()
+
+
+class MemorySpecific(TestCase):
+    async def test_records_carry_the_parsed_message(self) -> None:
+        box = await (await MemoryStore().account("u")).mailbox("INBOX")
+        uid = await box.append(SIMPLE, frozenset(), None)
+        (record,) = await box.records([uid])
+        self.assertEqual(record.info, parse(SIMPLE))
+
+    async def test_default_internaldate_is_now_utc(self) -> None:
+        box = await (await MemoryStore().account("u")).mailbox("INBOX")
+        before = datetime.now(UTC).replace(microsecond=0)
+        uid = await box.append(SIMPLE, frozenset(), None)
+        (record,) = await box.records([uid])
+        assert before <= record.internaldate <= datetime.now(UTC), record.internaldate
+
+    def test_every_method_returns_a_deferred_even_on_failure(self) -> None:
+        store = MemoryStore()
+        d = store.account("u")
+        self.assertIsInstance(d, defer.Deferred)
+        account = self.successResultOf(d)
+        for result in (
+            account.mailbox("missing"),
+            account.create_mailbox("a//b"),
+            account.delete_mailbox("INBOX"),
+            account.rename_mailbox("x", "y"),
+            account.list_mailboxes(),
+            account.subscriptions(),
+        ):
+            self.assertIsInstance(result, defer.Deferred)
+            result.addErrback(lambda f: None)
+        box = self.successResultOf(account.mailbox("INBOX"))
+        opened = box.open(99)
+        self.assertIsInstance(opened, defer.Deferred)
+        self.failureResultOf(opened)
+        self.assertIsInstance(box.claim_recent(), defer.Deferred)
+
+    async def test_deleted_mailbox_object_refuses_appends(self) -> None:
+        account = await MemoryStore().account("u")
+        await account.create_mailbox("Temp")
+        box = await account.mailbox("Temp")
+        await box.append(SIMPLE, frozenset(), None)
+        heard: list[int] = []
+        box.watch(lambda: heard.append(1))
+        await account.delete_mailbox("Temp")
+        self.assertEqual(heard, [1])  # selected sessions hear of the expunge
+        self.assertEqual((await box.changes_since(0)).expunged, (1,))
+        with self.assertRaises(TryCreate):
+            await box.append(SIMPLE, frozenset(), None)
+
+    async def test_unknown_special_use_is_refused(self) -> None:
+        account = await MemoryStore().account("u")
+        try:
+            await account.create_mailbox("X", frozenset({"\\Bogus"}))
+        except Exception as exc:
+            self.assertEqual(getattr(exc, "code", None), "USEATTR")
+        else:
+            self.fail("expected USEATTR")
+
+    async def test_copy_notifies_the_destination_once(self) -> None:
+        account = await MemoryStore().account("u")
+        inbox = await account.mailbox("INBOX")
+        for _ in range(5):
+            await inbox.append(SIMPLE, frozenset(), None)
+        await account.create_mailbox("Dst")
+        dst = await account.mailbox("Dst")
+        heard: list[int] = []
+        dst.watch(lambda: heard.append(1))
+        pairs = await inbox.copy([1, 2, 3, 4, 5], dst)
+        self.assertEqual(pairs, [(1, 1), (2, 2), (3, 3), (4, 4), (5, 5)])
+        self.assertEqual(heard, [1])
+
+
+class StoreURLs(TestCase):
+    def test_memory_urls(self) -> None:
+        for url in ("memory", "memory:", "MEMORY", " memory: "):
+            self.assertIsInstance(open_store(url), MemoryStore)
+        self.assertIsInstance(from_url("memory"), MemoryStore)
+
+    def test_memory_refuses_arguments(self) -> None:
+        with self.assertRaises(ValueError):
+            from_url("memory:/tmp/x")
+        with self.assertRaises(StoreUnavailable) as caught:
+            open_store("memory:/tmp/x")
+        assert "\n" not in str(caught.exception)
+
+    def test_unknown_scheme_is_one_line(self) -> None:
+        for url in ("nosuch:/x", "", "   ", "postgresqlx://db"):
+            with self.assertRaises(StoreUnavailable) as caught:
+                open_store(url)
+            message = str(caught.exception)
+            assert message and "\n" not in message, message
+        with self.assertRaises(StoreUnavailable) as caught:
+            open_store("nosuch:/x")
+        assert "memory" in str(caught.exception)  # lists the known schemes
