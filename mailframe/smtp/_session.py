@@ -42,7 +42,7 @@ _DEFAULT_STATUS = {
     500: b"5.5.2", 501: b"5.5.4", 502: b"5.5.1", 503: b"5.5.1", 504: b"5.5.4",
     550: b"5.0.0", 552: b"5.3.4", 553: b"5.1.3", 554: b"5.0.0",
 }  # fmt: skip
-_NO_STATUS = {220, 354}
+_NO_STATUS = {354}
 
 
 class DeliverySession(smtp.ESMTP):
@@ -98,6 +98,13 @@ class DeliverySession(smtp.ESMTP):
         ext[b"PIPELINING"] = None
         ext[b"ENHANCEDSTATUSCODES"] = None
         return ext
+
+    def connectionMade(self) -> None:
+        self._plain_reply = True  # the greeting carries no status code
+        try:
+            smtp.ESMTP.connectionMade(self)
+        finally:
+            self._plain_reply = False
 
     def do_EHLO(self, rest: bytes) -> None:
         self._ehlo = True
