@@ -27,6 +27,7 @@ __all__ = [
     "SYSTEM_LETTERS",
     "DotLock",
     "LockTimeout",
+    "LockGone",
     "base_of",
     "flags_from_name",
     "info_for",
@@ -188,6 +189,10 @@ class LockTimeout(OSError):
     """The uidlist lock could not be taken in time."""
 
 
+class LockGone(FileNotFoundError):
+    """The folder of the lock no longer exists (the mailbox was deleted)."""
+
+
 def _owner_dead(path: str) -> bool:
     try:
         with open(path, "rb") as f:
@@ -251,6 +256,8 @@ class DotLock:
         while True:
             try:
                 fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            except FileNotFoundError:
+                raise LockGone(errno.ENOENT, f"{os.path.dirname(self.path)} is gone") from None
             except FileExistsError:
                 if self._stale():
                     try:

@@ -26,7 +26,7 @@ from typing import Any, BinaryIO
 
 from twisted.logger import Logger
 
-from mailframe.errors import ExpungeIssued
+from mailframe.errors import ExpungeIssued, NonexistentMailbox
 from mailframe.message import MessageInfo, parse
 from mailframe.records import FlagState, MessageRecord, StoreResult
 from mailframe.store._log import MailboxLog, apply_mode
@@ -108,14 +108,28 @@ class Folder:
     def refresh(self) -> MailboxLog:
         """Bring the log up to date with the disk (the cheap path is three
         ``stat()`` calls); returns it."""
+        try:
+            stamp = self._dir_stamp()
+        except FileNotFoundError:
+            return self._vanished()
         if self.log is None or self.index.stat_changed():
             self._catch_up()
-        stamp = self._dir_stamp()
         if stamp != self._stamp or (
             self._recheck_at is not None and time.time() >= self._recheck_at
         ):
             self.scan()
         assert self.log is not None
+        return self.log
+
+    def _vanished(self) -> MailboxLog:
+        """The folder was deleted (by us or anyone): it reads as empty from
+        now on, and writes fail with NonexistentMailbox."""
+        if self.log is None:
+            raise NonexistentMailbox(f"mailbox folder {self.path} is gone")
+        self.log.expunge(self.log.uids)
+        self.meta.clear()
+        self._infos.clear()
+        self._uid_of_base.clear()
         return self.log
 
     def _dir_stamp(self) -> tuple[int, int]:
@@ -464,6 +478,8 @@ class Folder:
             self._recheck_at = time.time() + _RECHECK
 
     def _locked_refresh(self) -> tuple[int, int]:
+        if not os.path.isdir(self.cur):
+            raise NonexistentMailbox(f"mailbox folder {self.path} is gone")
         self._catch_up()
         self.uidlist.refresh()
         stamp = self._dir_stamp()

@@ -40,6 +40,7 @@ from mailframe.errors import (
 )
 from mailframe.interfaces import IAccount, IMailbox, IMailStore
 from mailframe.records import Changes, MailboxEntry, MailboxStatus, Snapshot, StoreResult
+from mailframe.store._maildir_files import LockGone
 from mailframe.store._maildir_folder import Folder, make_maildir
 from mailframe.store._maildir_names import INBOX, check_name, folder_for, name_for
 
@@ -56,6 +57,8 @@ def _call(fn: Callable[..., T], *args: Any) -> defer.Deferred[T]:
     """Run ``fn`` now; its result or exception as a fired Deferred."""
     try:
         return defer.succeed(fn(*args))
+    except LockGone:
+        return defer.fail(NonexistentMailbox("the mailbox has been deleted"))
     except Exception:
         return defer.fail()
 
