@@ -1,0 +1,61 @@
+"""Commands valid in any state (RFC 3501 §6.1), ID (RFC 2971) and ENABLE
+(RFC 5161)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mailframe.imap.command import Capability, Enable, Id, Logout, Noop
+from mailframe.imap.commands import ANY, AUTHENTICATED, Reply, State, command
+from mailframe.imap.serialize import Atom
+
+
+@command(Capability, ANY)
+async def capability(session: Any, cmd: Capability) -> Reply:
+    session.untagged(*[Atom(c) for c in ["CAPABILITY", *session.capabilities()]])
+    return Reply("Capability completed")
+
+
+@command(Noop, ANY)
+async def noop(session: Any, cmd: Noop) -> Reply:
+    # The catch-up after every command is what NOOP is for (§6.1.2).
+    return Reply("NOOP completed")
+
+
+@command(Logout, ANY)
+async def logout(session: Any, cmd: Logout) -> Reply:
+    session.io.write(b"* BYE Logging out\r\n")
+    session.deselect()
+    session.state = State.LOGOUT
+    return Reply("Logout completed")
+
+
+@command(Id, ANY)
+async def ident(session: Any, cmd: Id) -> Reply:
+    """RFC 2971 §3.1: answer with our own field list."""
+    from mailframe.imap.session import SERVER_ID
+
+    fields: list[Any] = []
+    for k, v in SERVER_ID:
+        fields += [k, v]
+    session.untagged(Atom("ID"), fields)
+    return Reply("ID completed")
+
+
+# Extensions that change what the server sends once enabled (RFC 5161 §3.2).
+ENABLEABLE = {"CONDSTORE"}
+
+
+@command(Enable, AUTHENTICATED)
+async def enable(session: Any, cmd: Enable) -> Reply:
+    """RFC 5161: report only what was newly enabled and is supported."""
+    newly = []
+    for cap in cmd.capabilities:
+        cap = cap.upper()
+        if cap == "CONDSTORE" and not session.config.condstore:
+            continue
+        if cap in ENABLEABLE and cap not in session.enabled:
+            session.enabled.add(cap)
+            newly.append(cap)
+    session.untagged(*[Atom(w) for w in ["ENABLED", *newly]])
+    return Reply("ENABLE completed")

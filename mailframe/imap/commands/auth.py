@@ -1,0 +1,99 @@
+"""STARTTLS, LOGIN and AUTHENTICATE (RFC 3501 §6.2, SASL-IR RFC 4959)."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+from mailframe.errors import (
+    AuthenticationFailed,
+    CannotDo,
+    MailframeError,
+    PrivacyRequired,
+    ProtocolError,
+)
+from mailframe.imap.command import Authenticate, Login, StartTLS
+from mailframe.imap.commands import NOT_AUTHENTICATED, SILENT, Reply, State, command
+from mailframe.imap.serialize import status_line
+
+
+@command(StartTLS, NOT_AUTHENTICATED)
+async def starttls(session: Any, cmd: StartTLS) -> Reply | None:
+    """RFC 3501 §6.2.1.  Anything the client pipelined after STARTTLS is
+    discarded (the adapter drops buffered plaintext), so no command can be
+    injected into the TLS session (CVE-2011-0411)."""
+    if session.io.secure:
+        raise ProtocolError("TLS is already active")
+    if not session.io.tls_available():
+        raise CannotDo("TLS is not configured on this server")
+    session.io.write(status_line(cmd.tag, "OK", "Begin TLS negotiation now"))
+    session.io.start_tls()
+    return SILENT
+
+
+def _ok_with_capabilities(session: Any, text: str) -> Reply:
+    return Reply(text, "CAPABILITY " + " ".join(session.capabilities()))
+
+
+async def _failed(session: Any, error: MailframeError) -> None:
+    session.auth_attempts += 1
+    if session.auth_attempts >= session.config.max_auth_attempts:
+        session.io.write(b"* BYE Too many invalid authentication attempts\r\n")
+        session.state = State.LOGOUT
+    raise error
+
+
+@command(Login, NOT_AUTHENTICATED)
+async def login(session: Any, cmd: Login) -> Reply:
+    if not session.auth.plaintext_allowed(session.io.secure, session.io.peer):
+        raise PrivacyRequired("Plaintext authentication disallowed on non-secure connections")
+    try:
+        account = await session.auth.login(
+            cmd.username, cmd.password, session.io.secure, session.io.peer
+        )
+    except (AuthenticationFailed, PrivacyRequired) as e:
+        await _failed(session, e)
+        raise
+    session.authenticated(account)
+    return _ok_with_capabilities(session, "Logged in")
+
+
+@command(Authenticate, NOT_AUTHENTICATED)
+async def authenticate(session: Any, cmd: Authenticate) -> Reply | None:
+    """RFC 3501 §6.2.2: challenges as ``+ base64``, ``*`` cancels."""
+    from mailframe.imap.session import b64decode
+
+    exchange = session.auth.start(cmd.mechanism.upper(), session.io.secure, session.io.peer)
+    if cmd.initial is None:
+        response: bytes | None = None
+    elif cmd.initial == b"=":
+        response = b""
+    else:
+        response = b64decode(cmd.initial)
+    try:
+        while True:
+            result = await exchange.step(response)
+            if hasattr(result, "account"):
+                final = getattr(result, "final", None)
+                if final:
+                    # Additional data with success goes as a last
+                    # challenge that the client answers empty (§6.2.2).
+                    session.continuation(base64.b64encode(final).decode("ascii"))
+                    frame = await session.next_frame()
+                    if frame is None:
+                        return SILENT
+                session.authenticated(result.account)
+                return _ok_with_capabilities(session, "Logged in")
+            session.continuation(base64.b64encode(result.data).decode("ascii"))
+            frame = await session.next_frame()
+            if frame is None:
+                return SILENT
+            line = frame.parts[0].strip()
+            if line == b"*":
+                if hasattr(exchange, "cancel"):
+                    exchange.cancel()
+                raise ProtocolError("Authentication cancelled")
+            response = b64decode(line)
+    except (AuthenticationFailed, PrivacyRequired) as e:
+        await _failed(session, e)
+        raise

@@ -1,0 +1,300 @@
+"""FETCH and UID FETCH (RFC 3501 §6.4.5, §7.4.2; BINARY RFC 3516;
+CONDSTORE RFC 7162 §3.1.4).
+
+Metadata comes from the backend's records (ENVELOPE and BODYSTRUCTURE are
+pre-encoded at delivery, so fetching them parses nothing); message bytes
+are read only for the sections asked, and large literals are streamed in
+chunks with backpressure so a slow reader never makes the server hold a
+whole mailbox (DESIGN.md, "Backends").
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, BinaryIO
+
+from mailframe import message as mm
+from mailframe.errors import ExpungeIssued
+from mailframe.imap.command import Fetch
+from mailframe.imap.commands import SELECTED, Reply, command, not_by_sequence
+from mailframe.imap.serialize import encode, string
+from mailframe.imap.types import FetchAtt, Section
+
+SEEN = "\\Seen"
+BATCH = 256  # messages per backend records() call
+CHUNK = 64 * 1024  # bytes per write while streaming a literal
+INLINE_MAX = 64 * 1024  # read sections up to this size in one go
+
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+#: Items answered from the session view alone, without backend records.
+_VIEW_ONLY = frozenset({"UID", "FLAGS", "MODSEQ"})
+
+
+def imap_datetime(when: datetime) -> bytes:
+    """``date-time`` (RFC 3501 §9): ``"17-Jul-1996 02:44:25 -0700"``."""
+    if when.tzinfo is None:
+        when = when.astimezone()
+    off = when.utcoffset()
+    minutes = int(off.total_seconds() // 60) if off is not None else 0
+    sign = "-" if minutes < 0 else "+"
+    minutes = abs(minutes)
+    text = "%2d-%s-%04d %02d:%02d:%02d %s%02d%02d" % (
+        when.day, _MONTHS[when.month - 1], when.year, when.hour, when.minute, when.second,
+        sign, minutes // 60, minutes % 60,
+    )
+    return b'"' + text.encode("ascii") + b'"'
+
+
+def section_text(section: Section) -> str:
+    """The section spec as echoed in the response (``1.2.HEADER.FIELDS (A B)``)."""
+    spec = ".".join(str(p) for p in section.part)
+    if section.text:
+        spec = f"{spec}.{section.text}" if spec else section.text
+        if section.fields:
+            spec += " (" + " ".join(section.fields) + ")"
+    return spec
+
+
+def sets_seen(att: FetchAtt) -> bool:
+    """Items that set ``\\Seen`` implicitly (RFC 3501 §6.4.5)."""
+    return (att.name in ("BODY[]", "BINARY[]") and not att.peek) or att.name in ("RFC822", "RFC822.TEXT")
+
+
+class _Message:
+    """One message's bytes, opened lazily, read by range."""
+
+    def __init__(self, mailbox: Any, uid: int) -> None:
+        self.mailbox = mailbox
+        self.uid = uid
+        self.file: BinaryIO | None = None
+
+    async def read(self, start: int, end: int) -> bytes:
+        if self.file is None:
+            self.file = await self.mailbox.open(self.uid)
+        self.file.seek(start)
+        return self.file.read(end - start)
+
+    def close(self) -> None:
+        if self.file is not None:
+            self.file.close()
+
+
+class _Stream:
+    """A literal to stream from a byte range of the message."""
+
+    def __init__(self, msg: _Message, start: int, end: int) -> None:
+        self.msg, self.start, self.end = msg, start, end
+
+
+def _needs_records(items: tuple[FetchAtt, ...]) -> bool:
+    return any(a.name not in _VIEW_ONLY for a in items)
+
+
+@command(Fetch, SELECTED, expunge_ok=not_by_sequence)
+async def fetch(session: Any, cmd: Fetch) -> Reply:
+    view = session.view
+    mailbox = session.mailbox
+    pairs = view.resolve(cmd.numbers, cmd.uid)
+    items = list(cmd.items)
+    if cmd.uid and not any(a.name == "UID" for a in items):
+        items.insert(0, FetchAtt("UID"))
+    if cmd.changedsince is not None or any(a.name == "MODSEQ" for a in items):
+        session.enabled.add("CONDSTORE")
+        if not any(a.name == "MODSEQ" for a in items):
+            items.append(FetchAtt("MODSEQ"))
+    if cmd.changedsince is not None:
+        pairs = [(s, u) for s, u in pairs if view.modseqs.get(u, 0) > cmd.changedsince]
+    seen = not view.readonly and any(sets_seen(a) for a in items)
+    need_records = _needs_records(tuple(items))
+    missing = False
+    for i in range(0, len(pairs), BATCH):
+        chunk = [(s, u) for s, u in pairs[i : i + BATCH] if u not in view.ghosts]
+        missing = missing or len(chunk) < len(pairs[i : i + BATCH])
+        records: dict[int, Any] = {}
+        if need_records and chunk:
+            records = {r.uid: r for r in await mailbox.records([u for _, u in chunk])}
+        newly_seen: set[int] = set()
+        if seen:
+            unseen = [u for _, u in chunk if SEEN not in view.flags.get(u, ()) and (u in records or not need_records)]
+            if unseen:
+                result = await mailbox.store(unseen, "add", frozenset({SEEN}))
+                for st in result.changed:
+                    view.set_flags(st)
+                    newly_seen.add(st.uid)
+        for seq, uid in chunk:
+            record = records.get(uid)
+            if need_records and record is None:
+                missing = True
+                continue
+            await _respond(session, seq, uid, record, items, uid in newly_seen)
+    if missing and not cmd.uid:
+        raise ExpungeIssued("Some of the requested messages no longer exist")
+    return Reply("Fetch completed")
+
+
+async def _respond(
+    session: Any, seq: int, uid: int, record: Any, items: list[FetchAtt], add_flags: bool
+) -> None:
+    """Write one ``* n FETCH (...)`` response, streaming big literals."""
+    view = session.view
+    msg = _Message(session.mailbox, uid)
+    parts: list[bytes | _Stream] = [b"* %d FETCH (" % seq]
+    try:
+        first = True
+        wrote_flags = False
+        for att in items:
+            if not first:
+                parts.append(b" ")
+            first = False
+            wrote_flags = wrote_flags or att.name == "FLAGS"
+            await _item(parts, att, view, uid, record, msg)
+        if add_flags and not wrote_flags:
+            parts.append(b" FLAGS " + encode(view.flags_value(uid)))
+        parts.append(b")\r\n")
+        await _write(session, parts)
+    finally:
+        msg.close()
+
+
+async def _item(
+    parts: list[bytes | _Stream], att: FetchAtt, view: Any, uid: int, record: Any, msg: _Message
+) -> None:
+    name = att.name
+    if name == "UID":
+        parts.append(b"UID %d" % uid)
+    elif name == "FLAGS":
+        parts.append(b"FLAGS " + encode(view.flags_value(uid)))
+    elif name == "MODSEQ":
+        parts.append(b"MODSEQ (%d)" % view.modseqs.get(uid, 0))
+    elif name == "INTERNALDATE":
+        parts.append(b"INTERNALDATE " + imap_datetime(record.internaldate))
+    elif name == "RFC822.SIZE":
+        parts.append(b"RFC822.SIZE %d" % record.size)
+    elif name == "ENVELOPE":
+        parts.append(b"ENVELOPE " + record.info.envelope_wire)
+    elif name == "BODYSTRUCTURE":
+        parts.append(b"BODYSTRUCTURE " + record.info.bodystructure_wire)
+    elif name == "BODY":
+        parts.append(b"BODY " + record.info.body_wire)
+    elif name == "RFC822":
+        parts.append(b"RFC822 ")
+        _literal(parts, msg, 0, record.size)
+    elif name == "RFC822.HEADER":
+        parts.append(b"RFC822.HEADER " + string(record.info.header))
+    elif name == "RFC822.TEXT":
+        parts.append(b"RFC822.TEXT ")
+        _literal(parts, msg, len(record.info.header), record.size)
+    elif name == "BODY[]":
+        await _body_section(parts, att, record, msg)
+    elif name == "BINARY[]":
+        await _binary_section(parts, att, record, msg)
+    elif name == "BINARY.SIZE":
+        section = att.section or Section()
+        data = await _section_bytes(section, record, msg)
+        size = 0 if data is None else mm.binary_size(record.info, section.part, data)
+        parts.append(b"BINARY.SIZE[%s] %d" % (section_text(section).encode(), size))
+    else:  # the grammar only produces the names above
+        raise AssertionError(f"unknown fetch item {name}")
+
+
+def _literal(parts: list[bytes | _Stream], msg: _Message, start: int, end: int) -> None:
+    parts.append(b"{%d}\r\n" % (end - start))
+    parts.append(_Stream(msg, start, end))
+
+
+def _partial(att: FetchAtt, start: int, end: int) -> tuple[int, int, bytes]:
+    """Apply ``<origin.count>`` to a range; returns the echo suffix."""
+    if att.partial is None:
+        return start, end, b""
+    origin, count = att.partial
+    s = min(start + origin, end)
+    return s, min(s + count, end), b"<%d>" % origin
+
+
+async def _section_bytes(section: Section, record: Any, msg: _Message) -> bytes | None:
+    """The bytes of a section, or None when the part does not exist."""
+    info = record.info
+    if section.text in ("HEADER.FIELDS", "HEADER.FIELDS.NOT"):
+        exclude = section.text == "HEADER.FIELDS.NOT"
+        if not section.part:
+            block = info.header
+        else:
+            rng = mm.part_header_range(info, section.part)
+            if rng is None:
+                return None
+            block = await msg.read(*rng)
+        return mm.header_fields(block, section.fields, exclude)
+    if not section.part and section.text == "HEADER":
+        return info.header
+    rng = mm.section_range(info, section.part, section.text)
+    if rng is None:
+        return None
+    return await msg.read(*rng)
+
+
+async def _body_section(parts: list[bytes | _Stream], att: FetchAtt, record: Any, msg: _Message) -> None:
+    """BODY[section]<partial>; NIL for a part that does not exist."""
+    section = att.section or Section()
+    name = b"BODY[" + section_text(section).encode("utf-8") + b"]"
+    if section.text in ("HEADER.FIELDS", "HEADER.FIELDS.NOT") or (not section.part and section.text == "HEADER"):
+        # Header blocks are small and (at the top level) cached.
+        data = await _section_bytes(section, record, msg)
+        if data is None:
+            parts.append(name + b" NIL")
+            return
+        start, end, suffix = _partial(att, 0, len(data))
+        parts.append(name + suffix + b" " + string(data[start:end]))
+        return
+    rng = mm.section_range(record.info, section.part, section.text)
+    if rng is None:
+        parts.append(name + b" NIL")
+        return
+    start, end, suffix = _partial(att, *rng)
+    if end - start > INLINE_MAX:
+        parts.append(name + suffix + b" ")
+        _literal(parts, msg, start, end)
+    else:
+        parts.append(name + suffix + b" " + string(await msg.read(start, end)))
+
+
+async def _binary_section(parts: list[bytes | _Stream], att: FetchAtt, record: Any, msg: _Message) -> None:
+    """RFC 3516 §4.2: the decoded part, as literal8 when it holds NUL."""
+    section = att.section or Section()
+    name = b"BINARY[" + section_text(section).encode("utf-8") + b"]"
+    raw = await _section_bytes(section, record, msg)
+    if raw is None:
+        parts.append(name + b" NIL")
+        return
+    data = mm.decode_binary(record.info, section.part, raw)
+    start, end, suffix = _partial(att, 0, len(data))
+    data = data[start:end]
+    if b"\x00" in data:
+        parts.append(name + suffix + b" ~{%d}\r\n" % len(data) + data)
+    else:
+        parts.append(name + suffix + b" " + string(data))
+
+
+async def _write(session: Any, parts: list[bytes | _Stream]) -> None:
+    """Write the pieces, streaming ranges chunk by chunk with backpressure."""
+    io = session.io
+    buffered: list[bytes] = []
+    for part in parts:
+        if isinstance(part, bytes):
+            buffered.append(part)
+            continue
+        if buffered:
+            io.write(b"".join(buffered))
+            buffered = []
+        pos = part.start
+        while pos < part.end:
+            n = min(CHUNK, part.end - pos)
+            data = await part.msg.read(pos, pos + n)
+            if len(data) != n:  # the file changed under us: keep the stream in sync
+                data = data.ljust(n, b" ")
+            io.write(data)
+            pos += n
+            await io.drain()
+    if buffered:
+        io.write(b"".join(buffered))
+    await io.drain()

@@ -1,0 +1,149 @@
+"""LIST and LSUB (RFC 3501 §6.3.8/§6.3.9), LIST-EXTENDED (RFC 5258),
+LIST-STATUS (RFC 5819), SPECIAL-USE (RFC 6154) and CHILDREN (RFC 3348)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from mailframe.imap.command import List
+from mailframe.imap.commands import AUTHENTICATED, Reply, command
+from mailframe.imap.commands.mailbox import mailbox_value, status_values
+from mailframe.imap.serialize import Atom, Value
+
+SEP = "/"
+SPECIAL_USE = frozenset(
+    {"\\All", "\\Archive", "\\Drafts", "\\Flagged", "\\Junk", "\\Sent", "\\Trash", "\\Important"}
+)
+
+
+def pattern_regex(pattern: str) -> re.Pattern[str]:
+    """``*`` matches anything, ``%`` anything but the separator (§6.3.8).
+    A leading INBOX is matched in any case (§5.1)."""
+    if pattern[:5].upper() == "INBOX" and (len(pattern) == 5 or pattern[5] in "/%*"):
+        pattern = "INBOX" + pattern[5:]
+    out = []
+    for ch in pattern:
+        if ch == "*":
+            out.append(".*")
+        elif ch == "%":
+            out.append("[^/]*")
+        else:
+            out.append(re.escape(ch))
+    return re.compile("".join(out), re.DOTALL)
+
+
+def _order(name: str) -> tuple[int, str]:
+    return (0 if name == "INBOX" else 1, name)
+
+
+def _with_parents(names: dict[str, frozenset[str]], missing: str) -> dict[str, frozenset[str]]:
+    """Add every absent parent level as ``missing`` (``\\Noselect`` in
+    RFC 3501 terms, ``\\NonExistent`` for LIST-EXTENDED)."""
+    out = dict(names)
+    for name in names:
+        parts = name.split(SEP)
+        for i in range(1, len(parts)):
+            parent = SEP.join(parts[:i])
+            if parent and parent not in out:
+                out[parent] = frozenset({missing})
+    return out
+
+
+@command(List, AUTHENTICATED)
+async def list_mailboxes(session: Any, cmd: List) -> Reply:
+    account = session.account
+    word = "LSUB" if cmd.lsub else "LIST"
+    select, returns = cmd.options.select, cmd.options.return_
+    extended = bool(select or returns) and not cmd.lsub
+
+    if len(cmd.patterns) == 1 and cmd.patterns[0] == "" and not extended:
+        # §6.3.8: the hierarchy delimiter and root of the reference.
+        root = cmd.reference.split(SEP)[0] if SEP in cmd.reference else ""
+        session.untagged(Atom(word), [Atom("\\Noselect")], b"/", root.encode() if root else b"")
+        return Reply(f"{word} completed")
+
+    entries = {e.name: frozenset(e.attributes) for e in await account.list_mailboxes()}
+    want_subs = cmd.lsub or "SUBSCRIBED" in select or "SUBSCRIBED" in returns
+    subs: set[str] = set(await account.subscriptions()) if want_subs else set()
+
+    regexes = [pattern_regex(cmd.reference + p) for p in cmd.patterns]
+
+    def matches(name: str) -> bool:
+        return any(r.fullmatch(name) for r in regexes)
+
+    all_names = _with_parents(entries, "\\NonExistent" if extended else "\\Noselect")
+
+    def has_children(name: str) -> bool:
+        prefix = name + SEP
+        return any(n.startswith(prefix) for n in entries)
+
+    results: list[tuple[str, set[str], list[Value]]] = []
+    if cmd.lsub:
+        for name in sorted(subs, key=_order):
+            if matches(name):
+                attrs = set(entries.get(name, frozenset({"\\Noselect"})))
+                results.append((name, attrs, []))
+        # §6.3.9: with "%", a parent of a subscribed mailbox that is not
+        # itself subscribed is listed \Noselect.
+        listed = {r[0] for r in results}
+        for name in sorted(subs, key=_order):
+            parts = name.split(SEP)
+            for i in range(1, len(parts)):
+                parent = SEP.join(parts[:i])
+                if parent not in listed and parent not in subs and matches(parent):
+                    results.append((parent, {"\\Noselect"}, []))
+                    listed.add(parent)
+    elif "SUBSCRIBED" in select:
+        recursive = "RECURSIVEMATCH" in select
+        names = set(subs)
+        if recursive:
+            names |= set(all_names)
+        for name in sorted(names, key=_order):
+            if not matches(name):
+                continue
+            extra: list[Value] = []
+            if name in subs:
+                attrs = set(entries.get(name, frozenset({"\\NonExistent"}))) | {"\\Subscribed"}
+            else:
+                prefix = name + SEP
+                if not any(s.startswith(prefix) for s in subs):
+                    continue
+                attrs = set(all_names.get(name, frozenset()))
+                extra = [b"CHILDINFO", [b"SUBSCRIBED"]]
+            results.append((name, attrs, extra))
+    else:
+        for name in sorted(all_names, key=_order):
+            if matches(name):
+                results.append((name, set(all_names[name]), []))
+
+    if "SPECIAL-USE" in select:
+        results = [r for r in results if r[1] & SPECIAL_USE]
+
+    for name, attrs, extra in results:
+        if "\\NonExistent" in attrs:
+            attrs.add("\\Noselect")
+        elif not cmd.lsub:
+            attrs.add("\\HasChildren" if has_children(name) else "\\HasNoChildren")
+        if "SUBSCRIBED" in returns and name in subs:
+            attrs.add("\\Subscribed")
+        values: list[Value] = [Atom(a) for a in _attr_order(attrs)]
+        line: list[Value] = [Atom(word), values, b"/", mailbox_value(name)]
+        if extra:
+            line.append(extra)
+        session.untagged(*line)
+        if "STATUS" in returns and not attrs & {"\\Noselect", "\\NonExistent"}:
+            try:
+                mailbox = await account.mailbox(name)
+                st = await mailbox.status()
+            except Exception:  # vanished between LIST and STATUS: skip it
+                continue
+            session.untagged(
+                Atom("STATUS"), mailbox_value(name), status_values(st, cmd.options.status_items)
+            )
+    return Reply(f"{word} completed")
+
+
+def _attr_order(attrs: set[str]) -> list[str]:
+    first = ["\\NonExistent", "\\Noselect", "\\Subscribed", "\\HasChildren", "\\HasNoChildren"]
+    return [a for a in first if a in attrs] + sorted(a for a in attrs if a not in first)

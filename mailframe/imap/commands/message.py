@@ -1,0 +1,127 @@
+"""Message commands that change state (RFC 3501 §6.4): STORE, COPY,
+EXPUNGE, CLOSE, CHECK; MOVE (RFC 6851), UNSELECT (RFC 3691), UID EXPUNGE
+and the UIDPLUS response codes (RFC 4315), UNCHANGEDSINCE (RFC 7162)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mailframe.errors import CannotDo, NonexistentMailbox, TryCreate
+from mailframe.imap.command import Check, Close, Copy, Expunge, Move, Store, Unselect
+from mailframe.imap.commands import SELECTED, Reply, command, not_by_sequence
+from mailframe.imap.commands.mailbox import storable, uid_set
+from mailframe.imap.serialize import Atom, Value
+
+
+def _writable(session: Any) -> None:
+    if session.view.readonly:
+        raise CannotDo("Mailbox is read-only")
+
+
+@command(Check, SELECTED)
+async def check(session: Any, cmd: Check) -> Reply:
+    return Reply("Check completed")
+
+
+@command(Store, SELECTED, expunge_ok=not_by_sequence)
+async def store(session: Any, cmd: Store) -> Reply:
+    """RFC 3501 §6.4.6: answer with each message's flags unless .SILENT."""
+    _writable(session)
+    view = session.view
+    pairs = view.resolve(cmd.numbers, cmd.uid)
+    condstore = cmd.unchangedsince is not None or "CONDSTORE" in session.enabled
+    if cmd.unchangedsince is not None:
+        session.enabled.add("CONDSTORE")
+    uids = [u for _, u in pairs if u not in view.ghosts]
+    result = await session.mailbox.store(uids, cmd.mode, storable(cmd.flags), cmd.unchangedsince)
+    changed = {}
+    for st in result.changed:
+        view.set_flags(st)
+        changed[st.uid] = st
+    failed = set(result.failed)
+    for seq, uid in pairs:
+        if uid in failed or uid in view.ghosts or not view.has(uid):
+            continue
+        if cmd.silent and not (condstore and uid in changed):
+            continue
+        items: list[Value] = []
+        if cmd.uid:
+            items += [Atom("UID"), uid]
+        if not cmd.silent:
+            items += [Atom("FLAGS"), view.flags_value(uid)]
+        if condstore:
+            items += [Atom("MODSEQ"), [view.modseqs.get(uid, 0)]]
+        session.untagged(seq, Atom("FETCH"), items)
+    if failed:
+        numbers = sorted(failed) if cmd.uid else sorted(view.seq_of(u) for u in failed if view.has(u))
+        return Reply("Conditional STORE failed", f"MODIFIED {uid_set(numbers)}")
+    return Reply("Store completed")
+
+
+async def _destination(session: Any, name: str) -> Any:
+    try:
+        return await session.account.mailbox(name)
+    except NonexistentMailbox as e:
+        raise TryCreate("Mailbox does not exist") from e
+
+
+def _copyuid(dest: Any, mapping: list[tuple[int, int]]) -> str:
+    return f"COPYUID {dest.uidvalidity} {uid_set([s for s, _ in mapping])} {uid_set([d for _, d in mapping])}"
+
+
+@command(Copy, SELECTED)
+async def copy(session: Any, cmd: Copy) -> Reply:
+    """RFC 3501 §6.4.7 with COPYUID (RFC 4315 §3)."""
+    view = session.view
+    pairs = view.resolve(cmd.numbers, cmd.uid)
+    dest = await _destination(session, cmd.mailbox)
+    uids = [u for _, u in pairs if u not in view.ghosts]
+    mapping = sorted(await session.mailbox.copy(uids, dest))
+    if not mapping:
+        return Reply("No messages copied")
+    return Reply("Copy completed", _copyuid(dest, mapping))
+
+
+@command(Move, SELECTED)
+async def move(session: Any, cmd: Move) -> Reply:
+    """RFC 6851 §3.3: COPYUID in an untagged OK, then the EXPUNGEs."""
+    _writable(session)
+    view = session.view
+    pairs = view.resolve(cmd.numbers, cmd.uid)
+    dest = await _destination(session, cmd.mailbox)
+    uids = [u for _, u in pairs if u not in view.ghosts]
+    mapping = sorted(await session.mailbox.move(uids, dest))
+    if mapping:
+        session.untagged_ok("Moved UIDs.", _copyuid(dest, mapping))
+    for response in view.drop(s for s, _ in mapping):
+        session.untagged(*response)
+    return Reply("Move completed")
+
+
+@command(Expunge, SELECTED)
+async def expunge(session: Any, cmd: Expunge) -> Reply:
+    """RFC 3501 §6.4.3; UID EXPUNGE limits it to a UID set (RFC 4315 §2.1)."""
+    _writable(session)
+    view = session.view
+    uids = None if cmd.uids is None else [u for _, u in view.resolve(cmd.uids, True)]
+    if uids == []:
+        return Reply("Expunge completed")
+    gone = await session.mailbox.expunge(uids)
+    for response in view.drop(gone):
+        session.untagged(*response)
+    return Reply("Expunge completed")
+
+
+@command(Close, SELECTED)
+async def close(session: Any, cmd: Close) -> Reply:
+    """RFC 3501 §6.4.2: expunge silently (unless read-only), deselect."""
+    if not session.view.readonly:
+        await session.mailbox.expunge(None)
+    session.deselect()
+    return Reply("Close completed")
+
+
+@command(Unselect, SELECTED)
+async def unselect(session: Any, cmd: Unselect) -> Reply:
+    session.deselect()
+    return Reply("Unselect completed")

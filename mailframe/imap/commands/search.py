@@ -1,0 +1,198 @@
+"""SEARCH and UID SEARCH (RFC 3501 §6.4.4), ESEARCH results (RFC 4731),
+MODSEQ (RFC 7162 §3.1.5) and OLDER/YOUNGER (RFC 5032).
+
+Keys are evaluated per message against the cheapest source that answers
+them: the session view (flags, numbers, modseqs), then backend records
+(dates, sizes, cached headers), and only for BODY/TEXT the message bytes,
+one message at a time.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from mailframe import message as mm
+from mailframe.errors import BadCharset
+from mailframe.imap.command import Search
+from mailframe.imap.commands import SELECTED, Reply, command, not_by_sequence
+from mailframe.imap.commands.mailbox import uid_set
+from mailframe.imap.serialize import Atom, Value
+from mailframe.imap.types import (
+    SearchAll,
+    SearchAnd,
+    SearchBody,
+    SearchDate,
+    SearchFlag,
+    SearchHeader,
+    SearchKey,
+    SearchModSeq,
+    SearchNot,
+    SearchOr,
+    SearchSet,
+    SearchSize,
+    SearchWithin,
+)
+
+CHARSETS = ("US-ASCII", "UTF-8")
+BATCH = 512
+
+VIEW, RECORD, CONTENT = 0, 1, 2
+
+
+def needs(key: SearchKey) -> int:
+    """The deepest source a key needs: VIEW, RECORD or CONTENT."""
+    if isinstance(key, SearchBody):
+        return CONTENT
+    if isinstance(key, (SearchDate, SearchSize, SearchHeader, SearchWithin)):
+        return RECORD
+    if isinstance(key, SearchNot):
+        return needs(key.key)
+    if isinstance(key, SearchOr):
+        return max(needs(key.left), needs(key.right))
+    if isinstance(key, SearchAnd):
+        return max((needs(k) for k in key.keys), default=VIEW)
+    return VIEW
+
+
+def uses_modseq(key: SearchKey) -> bool:
+    if isinstance(key, SearchModSeq):
+        return True
+    if isinstance(key, SearchNot):
+        return uses_modseq(key.key)
+    if isinstance(key, SearchOr):
+        return uses_modseq(key.left) or uses_modseq(key.right)
+    if isinstance(key, SearchAnd):
+        return any(uses_modseq(k) for k in key.keys)
+    return False
+
+
+class _Context:
+    """What one message's evaluation may look at."""
+
+    def __init__(self, view: Any, now: float) -> None:
+        self.view = view
+        self.now = now
+        self.largest_uid = view.uids[-1] if view.uids else 0
+        self.exists = view.exists
+        self.seq = 0
+        self.uid = 0
+        self.record: Any = None
+        self.raw: bytes = b""
+
+
+def matches(key: SearchKey, c: _Context) -> bool:
+    """Evaluate ``key`` for the message in ``c`` (RFC 3501 §6.4.4)."""
+    if isinstance(key, SearchAll):
+        return True
+    if isinstance(key, SearchFlag):
+        flags = c.view.flags_of(c.uid)
+        want = key.flag.lower()
+        return any(f.lower() == want for f in flags) == key.present
+    if isinstance(key, SearchSet):
+        if key.numbers.saved:
+            return False
+        if key.uid:
+            return key.numbers.contains(c.uid, c.largest_uid)
+        return key.numbers.contains(c.seq, c.exists)
+    if isinstance(key, SearchAnd):
+        return all(matches(k, c) for k in key.keys)
+    if isinstance(key, SearchOr):
+        return matches(key.left, c) or matches(key.right, c)
+    if isinstance(key, SearchNot):
+        return not matches(key.key, c)
+    if isinstance(key, SearchModSeq):
+        return c.view.modseqs.get(c.uid, 0) >= key.modseq
+    if isinstance(key, SearchSize):
+        if key.op == "larger":
+            return c.record.size > key.size
+        return c.record.size < key.size
+    if isinstance(key, SearchDate):
+        # "disregarding time and timezone": the date as it stands in the
+        # message's own zone.
+        day = c.record.info.sent_date if key.sent else c.record.internaldate.date()
+        if day is None:
+            return False
+        if key.op == "before":
+            return day < key.when
+        if key.op == "on":
+            return day == key.when
+        return day >= key.when
+    if isinstance(key, SearchWithin):
+        age = c.now - c.record.internaldate.timestamp()
+        return age >= key.seconds if key.op == "older" else age <= key.seconds
+    if isinstance(key, SearchHeader):
+        return mm.header_matches(c.record.info, key.name, key.value)
+    if isinstance(key, SearchBody):
+        if key.text:
+            return mm.text_matches(c.record.info, c.raw, key.value)
+        return mm.body_matches(c.record.info, c.raw, key.value)
+    raise AssertionError(f"unknown search key {key!r}")
+
+
+async def run_search(session: Any, key: SearchKey) -> list[tuple[int, int]]:
+    """(seq, uid) of every message in the view that matches ``key``."""
+    view = session.view
+    mailbox = session.mailbox
+    level = needs(key)
+    c = _Context(view, time.time())
+    pairs = [(i + 1, u) for i, u in enumerate(view.uids) if u not in view.ghosts]
+    found: list[tuple[int, int]] = []
+    for i in range(0, len(pairs), BATCH):
+        batch = pairs[i : i + BATCH]
+        records: dict[int, Any] = {}
+        if level >= RECORD:
+            records = {r.uid: r for r in await mailbox.records([u for _, u in batch])}
+        for seq, uid in batch:
+            c.seq, c.uid = seq, uid
+            if level >= RECORD:
+                c.record = records.get(uid)
+                if c.record is None:
+                    continue
+            if level >= CONTENT:
+                f = await mailbox.open(uid)
+                try:
+                    c.raw = f.read()
+                finally:
+                    f.close()
+            if matches(key, c):
+                found.append((seq, uid))
+        c.raw = b""
+    return found
+
+
+@command(Search, SELECTED, expunge_ok=not_by_sequence)
+async def search(session: Any, cmd: Search) -> Reply:
+    if cmd.charset is not None and cmd.charset.upper() not in CHARSETS:
+        raise BadCharset(f"Unsupported charset {cmd.charset}")
+    modseq = uses_modseq(cmd.key)
+    if modseq:
+        session.enabled.add("CONDSTORE")
+    found = await run_search(session, cmd.key)
+    view = session.view
+    numbers = [u if cmd.uid else s for s, u in found]
+    highest = max((view.modseqs.get(u, 0) for _, u in found), default=0)
+    if cmd.returns is None:
+        values: list[Value] = [Atom("SEARCH"), *numbers]
+        if modseq and found:
+            values.append([Atom("MODSEQ"), highest])
+        session.untagged(*values)
+        return Reply("Search completed")
+    # ESEARCH (RFC 4731 §3.1): an empty RETURN list means ALL.
+    wanted = {r.upper() for r in cmd.returns} or {"ALL"}
+    out: list[Value] = [Atom("ESEARCH"), [Atom("TAG"), cmd.tag.encode()]]
+    if cmd.uid:
+        out.append(Atom("UID"))
+    if numbers:
+        if "MIN" in wanted:
+            out += [Atom("MIN"), min(numbers)]
+        if "MAX" in wanted:
+            out += [Atom("MAX"), max(numbers)]
+        if "ALL" in wanted:
+            out += [Atom("ALL"), Atom(uid_set(sorted(numbers)))]
+    if "COUNT" in wanted:
+        out += [Atom("COUNT"), len(numbers)]
+    if modseq and numbers:
+        out += [Atom("MODSEQ"), highest]
+    session.untagged(*out)
+    return Reply("Search completed")

@@ -1,0 +1,309 @@
+"""One IMAP connection's session: states, the command loop, catching up.
+
+The session is sans-IO: the Twisted adapter (:mod:`mailframe.server`)
+hands it an :class:`SessionIO` to write bytes and wait for the next client
+frame, and runs :meth:`Session.run` as a coroutine.  Backend Deferreds and
+the IO's awaitables are awaited directly, so nothing here imports twisted.
+
+Flow per command (DESIGN.md, "Data walks one way"): frame → grammar →
+state check → handler → catch up the selected mailbox → tagged response.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Awaitable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from mailframe import __version__
+from mailframe.errors import MailframeError, ProtocolError
+from mailframe.imap import serialize
+from mailframe.imap.commands import REGISTRY, SILENT, Reply, State, load_all
+from mailframe.imap.framing import Frame, FrameError
+from mailframe.imap.grammar import ParseError, parse_command
+from mailframe.imap.limits import Limits
+from mailframe.imap.serialize import Atom, Value
+from mailframe.imap.view import SelectedView
+
+load_all()
+
+
+class Wakeup:
+    """An IO event meaning "the selected mailbox may have changed"."""
+
+
+WAKEUP = Wakeup()
+
+
+class SessionIO(Protocol):
+    """What the session needs from the transport side."""
+
+    secure: bool
+    peer: str
+
+    def write(self, data: bytes) -> None: ...
+
+    def drain(self) -> Awaitable[None]:
+        """Wait until the peer has taken what was written (backpressure)."""
+        ...
+
+    def next_event(self) -> Awaitable[Frame | FrameError | Wakeup | None]:
+        """The next client frame; a Wakeup after :meth:`Session.changed`
+        while waiting; None when the connection is gone."""
+        ...
+
+    def start_tls(self) -> None:
+        """Begin the TLS handshake now, discarding buffered plaintext."""
+        ...
+
+    def tls_available(self) -> bool: ...
+
+    def set_timeout(self, seconds: float | None) -> None: ...
+
+    def close(self) -> None: ...
+
+    def wakeup(self) -> None:
+        """Make a pending :meth:`next_event` return a :data:`WAKEUP`."""
+        ...
+
+    def log_error(self, message: str, error: BaseException) -> None: ...
+
+
+class Authenticator(Protocol):
+    """Login and SASL (implemented over twisted.cred in mailframe.auth)."""
+
+    def mechanisms(self, secure: bool, peer: str) -> list[str]: ...
+
+    def plaintext_allowed(self, secure: bool, peer: str) -> bool: ...
+
+    def login(self, username: str, password: str, secure: bool, peer: str) -> Awaitable[Any]: ...
+
+    def start(self, mechanism: str, secure: bool, peer: str) -> Any: ...
+
+
+@dataclass
+class ServerConfig:
+    """Per-server settings shared by every session."""
+
+    limits: Limits = field(default_factory=Limits)
+    name: str = "mailframe"
+    idle_keepalive: float = 120.0
+    timeout_preauth: float = 60.0
+    timeout_auth: float = 30 * 60.0
+    max_auth_attempts: int = 3
+    condstore: bool = True
+
+
+BASE_CAPABILITIES = (
+    "IMAP4rev1",
+    "LITERAL+",
+    "SASL-IR",
+    "ID",
+    "ENABLE",
+    "IDLE",
+    "NAMESPACE",
+    "UNSELECT",
+    "UIDPLUS",
+    "MOVE",
+    "CHILDREN",
+    "SPECIAL-USE",
+    "LIST-EXTENDED",
+    "LIST-STATUS",
+    "ESEARCH",
+    "BINARY",
+)
+
+
+class Session:
+    """State and loop of one connection (RFC 3501 §3)."""
+
+    def __init__(self, io: SessionIO, authenticator: Authenticator, config: ServerConfig) -> None:
+        self.io = io
+        self.auth = authenticator
+        self.config = config
+        self.state = State.NOT_AUTHENTICATED
+        self.account: Any = None
+        self.mailbox: Any = None
+        self.view: SelectedView | None = None
+        self.enabled: set[str] = set()
+        self.auth_attempts = 0
+        self.idling = False
+        self._unwatch: Any = None
+
+    # --- capabilities ------------------------------------------------------
+
+    def capabilities(self) -> list[str]:
+        """CAPABILITY words for this moment (RFC 3501 §6.1.1)."""
+        caps = list(BASE_CAPABILITIES)
+        caps.append(f"APPENDLIMIT={self.config.limits.max_literal}")
+        if self.config.condstore:
+            caps.append("CONDSTORE")
+        if self.state is State.NOT_AUTHENTICATED:
+            if not self.io.secure and self.io.tls_available():
+                caps.append("STARTTLS")
+            if not self.auth.plaintext_allowed(self.io.secure, self.io.peer):
+                caps.append("LOGINDISABLED")
+            caps.extend("AUTH=" + m for m in self.auth.mechanisms(self.io.secure, self.io.peer))
+        return caps
+
+    # --- output ------------------------------------------------------------
+
+    def untagged(self, *values: Value) -> None:
+        self.io.write(serialize.untagged(*values))
+
+    def untagged_ok(self, text: str, code: str | None = None) -> None:
+        self.io.write(serialize.status_line("*", "OK", text, code))
+
+    def continuation(self, text: str) -> None:
+        self.io.write(serialize.continuation(text))
+
+    # --- loop --------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Greet, then answer frames until LOGOUT or disconnection."""
+        self.io.set_timeout(self.config.timeout_preauth)
+        caps = " ".join(self.capabilities())
+        self.io.write(
+            serialize.status_line("*", "OK", f"{self.config.name} ready.", f"CAPABILITY {caps}")
+        )
+        try:
+            while self.state is not State.LOGOUT:
+                event = await self.io.next_event()
+                if event is None:
+                    break
+                if isinstance(event, Wakeup):
+                    continue
+                if isinstance(event, FrameError):
+                    self.io.write(
+                        serialize.status_line(event.tag or "*", event.status, event.text, event.code)
+                    )
+                    continue
+                await self.execute(event)
+        finally:
+            self.deselect()
+        if self.state is State.LOGOUT:
+            self.io.close()
+
+    async def next_frame(self) -> Frame | None:
+        """The next client frame (for IDLE's DONE and SASL responses);
+        None when the connection is gone."""
+        while True:
+            event = await self.io.next_event()
+            if event is None or isinstance(event, Frame):
+                return event
+            if isinstance(event, FrameError):
+                return None
+
+    async def execute(self, frame: Frame) -> None:
+        """Parse and run one command, always ending in a tagged reply."""
+        try:
+            cmd = parse_command(frame, self.config.limits)
+        except ParseError as e:
+            self.io.write(serialize.status_line(e.tag or "*", "BAD", e.text, e.code))
+            return
+        tag = cmd.tag
+        handler = REGISTRY.get(type(cmd))
+        if handler is None:
+            self.io.write(serialize.status_line(tag, "BAD", "Command not implemented"))
+            return
+        if self.state not in handler.states:
+            self.io.write(serialize.status_line(tag, "BAD", _state_reason(self.state, handler.states)))
+            return
+        status, code, text = "OK", None, f"{handler.name} completed"
+        try:
+            reply = await handler.fn(self, cmd)
+            if reply is SILENT:
+                return
+            if isinstance(reply, Reply):
+                code, text = reply.code, reply.text
+        except MailframeError as e:
+            status, code, text = e.status, e.code, e.text
+        except Exception as e:  # a backend bug must not kill the connection
+            self.io.log_error(f"{handler.name} failed", e)
+            status, code, text = "NO", "SERVERBUG", "Internal error; the failure was logged"
+        if self.state is State.LOGOUT:
+            self.io.write(serialize.status_line(tag, status, text, code))
+            return
+        try:
+            await self.catch_up(handler.expunge_ok(cmd), getattr(cmd, "uid", False))
+        except Exception as e:
+            self.io.log_error("catching up the selected mailbox failed", e)
+        self.io.write(serialize.status_line(tag, status, text, code))
+
+    # --- selected mailbox --------------------------------------------------
+
+    async def catch_up(self, allow_expunge: bool, with_uid: bool = False) -> None:
+        """Tell the client what changed in the selected mailbox since it
+        last heard (RFC 3501 §7.3, §7.4; RFC 2180 §4)."""
+        if self.view is None:
+            return
+        view = self.view
+        changes = await self.mailbox.changes_since(view.modseq)
+        if self.view is not view:
+            return
+        condstore = "CONDSTORE" in self.enabled
+        responses, new = view.catch_up(changes, allow_expunge, with_uid, condstore)
+        for r in responses:
+            self.untagged(*r)
+        if new:
+            if not view.readonly:
+                lo, hi = await self.mailbox.claim_recent()
+                view.recent.update(u for u in new if lo <= u < hi)
+            self.untagged(view.exists, Atom("EXISTS"))
+            self.untagged(len(view.recent), Atom("RECENT"))
+
+    def select(self, mailbox: Any, view: SelectedView) -> None:
+        self.deselect()
+        self.mailbox = mailbox
+        self.view = view
+        self.state = State.SELECTED
+        self._unwatch = mailbox.watch(self.changed)
+
+    def deselect(self) -> None:
+        if self._unwatch is not None:
+            try:
+                self._unwatch()
+            except Exception as e:
+                self.io.log_error("unwatching a mailbox failed", e)
+        self._unwatch = None
+        self.mailbox = None
+        self.view = None
+        if self.state is State.SELECTED:
+            self.state = State.AUTHENTICATED
+
+    def changed(self) -> None:
+        """Backend hint: the selected mailbox changed.  Only an IDLE
+        session is told at once; the others catch up at their next
+        command (RFC 3501 §5.2)."""
+        if self.idling:
+            self.io.wakeup()
+
+    # --- authentication ----------------------------------------------------
+
+    def authenticated(self, account: Any) -> None:
+        self.account = account
+        self.state = State.AUTHENTICATED
+        self.io.set_timeout(self.config.timeout_auth)
+
+
+def b64decode(data: bytes) -> bytes:
+    """Strict base64 for SASL responses (RFC 4422 §5); BAD otherwise."""
+    try:
+        return base64.b64decode(data, validate=True)
+    except (ValueError, TypeError) as e:
+        raise ProtocolError("Invalid base64 data") from e
+
+
+def _state_reason(state: State, allowed: frozenset[State]) -> str:
+    if state is State.NOT_AUTHENTICATED:
+        return "Not authenticated"
+    if State.SELECTED in allowed and State.AUTHENTICATED not in allowed:
+        return "No mailbox selected"
+    if State.NOT_AUTHENTICATED in allowed:
+        return "Already authenticated"
+    return f"Command not allowed in the {state.value} state"
+
+
+SERVER_ID = (("name", "mailframe"), ("version", __version__), ("vendor", "mailframe"))
+__all__ = ["Session", "SessionIO", "ServerConfig", "Authenticator", "WAKEUP", "Wakeup", "b64decode", "SERVER_ID"]

@@ -1,0 +1,177 @@
+"""The selected-mailbox view: the only place that knows sequence numbers.
+
+DESIGN.md: a backend knows UIDs and a log of changes; each session keeps a
+sorted UID list of what *it* has told its client, plus what it has not told
+yet.  :meth:`SelectedView.catch_up` folds a backend :class:`Changes` into the
+view and returns the untagged responses RFC 3501 allows at that moment:
+
+- ``EXPUNGE`` only when ``allow_expunge`` (never while answering FETCH,
+  STORE or SEARCH by sequence number, nor outside a command — §7.4.1);
+  until then the expunged message keeps its sequence number (a "ghost").
+- ``EXISTS`` (and ``RECENT``) when new messages arrived (§7.3.1, §7.3.2).
+- ``FETCH (FLAGS ...)`` for flag changes made by anyone else (§7.4.2).
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from collections.abc import Iterable
+
+from mailframe.errors import ProtocolError
+from mailframe.imap.serialize import Atom, Value, flag_list
+from mailframe.imap.types import STAR, SequenceSet
+from mailframe.records import Changes, FlagState, Snapshot
+
+RECENT = "\\Recent"
+
+
+class SelectedView:
+    """One session's picture of its selected mailbox."""
+
+    def __init__(self, snapshot: Snapshot, readonly: bool, recent: Iterable[int] = ()) -> None:
+        self.readonly = readonly
+        self.uidvalidity = snapshot.uidvalidity
+        self.uidnext = snapshot.uidnext
+        self.modseq = snapshot.highestmodseq
+        self.uids: list[int] = [m.uid for m in snapshot.messages]
+        self.flags: dict[int, frozenset[str]] = {m.uid: m.flags for m in snapshot.messages}
+        self.modseqs: dict[int, int] = {m.uid: m.modseq for m in snapshot.messages}
+        self.recent: set[int] = set(recent)
+        self.ghosts: set[int] = set()  # expunged in the store, not yet told
+
+    # --- numbers -------------------------------------------------------------
+
+    @property
+    def exists(self) -> int:
+        return len(self.uids)
+
+    def seq_of(self, uid: int) -> int:
+        """1-based sequence number of ``uid`` (which must be in the view)."""
+        return bisect_left(self.uids, uid) + 1
+
+    def has(self, uid: int) -> bool:
+        i = bisect_left(self.uids, uid)
+        return i < len(self.uids) and self.uids[i] == uid
+
+    def resolve(self, numbers: SequenceSet, uid: bool) -> list[tuple[int, int]]:
+        """(seq, uid) pairs for a sequence set, ascending.
+
+        For sequence numbers, a number past EXISTS is an error (RFC 3501
+        §9, seq-number: "a number ... greater than the number of messages
+        ... is invalid"); ``*`` on an empty mailbox likewise.  For UIDs,
+        numbers that are not in use simply match nothing (§6.4.8); ``*``
+        is the largest UID in use.
+        """
+        if uid:
+            if not self.uids:
+                return []
+            largest = self.uids[-1]
+            out: list[tuple[int, int]] = []
+            for lo, hi in numbers.bounded(largest):
+                i = bisect_left(self.uids, lo)
+                while i < len(self.uids) and self.uids[i] <= hi:
+                    out.append((i + 1, self.uids[i]))
+                    i += 1
+            return sorted(set(out))
+        count = len(self.uids)
+        for lo, hi in numbers.ranges:
+            for n in (lo, hi):
+                if n == STAR and count == 0:
+                    raise ProtocolError("No messages: * is invalid")
+                if n != STAR and n > count:
+                    raise ProtocolError("Invalid sequence number: message %d does not exist" % n)
+        seqs = numbers.resolve(count)
+        return [(s, self.uids[s - 1]) for s in seqs]
+
+    # --- flags -------------------------------------------------------------
+
+    def flags_of(self, uid: int) -> frozenset[str]:
+        """Flags as the client sees them: stored flags plus ``\\Recent``."""
+        stored = self.flags.get(uid, frozenset())
+        return stored | {RECENT} if uid in self.recent else stored
+
+    def flags_value(self, uid: int) -> list[Value]:
+        return flag_list(self.flags_of(uid))
+
+    def set_flags(self, state: FlagState) -> None:
+        if state.uid in self.flags:
+            self.flags[state.uid] = state.flags
+            self.modseqs[state.uid] = state.modseq
+
+    def keywords(self) -> set[str]:
+        """Every keyword in use in the mailbox (for the FLAGS response)."""
+        out: set[str] = set()
+        for f in self.flags.values():
+            out.update(k for k in f if not k.startswith("\\"))
+        return out
+
+    def first_unseen(self) -> int | None:
+        for i, u in enumerate(self.uids):
+            if "\\Seen" not in self.flags.get(u, ()):
+                return i + 1
+        return None
+
+    # --- catching up -------------------------------------------------------
+
+    def catch_up(
+        self,
+        changes: Changes,
+        allow_expunge: bool,
+        with_uid: bool = False,
+        with_modseq: bool = False,
+    ) -> tuple[list[list[Value] | tuple[Value, ...]], list[int]]:
+        """Fold ``changes`` in; return (untagged responses, new UIDs).
+
+        The caller claims \\Recent for the returned new UIDs and reports
+        EXISTS/RECENT with :meth:`announce_new`.
+        """
+        out: list[list[Value] | tuple[Value, ...]] = []
+        for uid in changes.expunged:
+            if self.has(uid):
+                self.ghosts.add(uid)
+        last = self.uids[-1] if self.uids else 0
+        new: list[int] = []
+        for st in changes.changed:
+            if st.uid > last:
+                new.append(st.uid)
+                self.flags[st.uid] = st.flags
+                self.modseqs[st.uid] = st.modseq
+                continue
+            if st.uid in self.ghosts or st.uid not in self.flags:
+                continue
+            old = self.flags[st.uid]
+            self.modseqs[st.uid] = st.modseq
+            if old != st.flags:
+                self.flags[st.uid] = st.flags
+                items: list[Value] = []
+                if with_uid:
+                    items += [Atom("UID"), st.uid]
+                items += [Atom("FLAGS"), self.flags_value(st.uid)]
+                if with_modseq:
+                    items += [Atom("MODSEQ"), [st.modseq]]
+                out.append((self.seq_of(st.uid), Atom("FETCH"), items))
+        if allow_expunge:
+            out.extend(self.drop(sorted(self.ghosts)))
+        self.uids.extend(new)
+        self.modseq = max(self.modseq, changes.highestmodseq)
+        self.uidnext = max(self.uidnext, changes.uidnext)
+        return out, new
+
+    def drop(self, uids: Iterable[int]) -> list[tuple[Value, ...]]:
+        """Remove ``uids`` from the view, returning the EXPUNGE responses
+        in the order RFC 3501 §7.4.1 needs (each number as of its
+        moment)."""
+        wanted = set(uids)
+        gone = sorted(u for u in wanted if self.has(u))
+        self.ghosts.difference_update(wanted)
+        out: list[tuple[Value, ...]] = []
+        for removed, uid in enumerate(gone):
+            out.append((self.seq_of(uid) - removed, Atom("EXPUNGE")))
+        if gone:
+            drop = set(gone)
+            self.uids = [u for u in self.uids if u not in drop]
+            for uid in gone:
+                self.flags.pop(uid, None)
+                self.modseqs.pop(uid, None)
+                self.recent.discard(uid)
+        return out

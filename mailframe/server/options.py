@@ -1,0 +1,127 @@
+"""``twistd mailframe`` options (DESIGN.md, "Configuration and launch").
+
+Every listener is a Twisted endpoint string and may be repeated; the store
+and the users are short URL-like strings resolved through entry points.
+Anything wrong is a one-line usage error and exit status 1.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from twisted.python import usage
+
+from mailframe.imap.limits import Limits
+
+DEFAULT_DATA = "mailframe-data"
+DEFAULT_IMAP = "tcp:1143:interface=127.0.0.1"
+DEFAULT_SMTP = "tcp:2525:interface=127.0.0.1"
+
+
+class Options(usage.Options):
+    synopsis = "[options]"
+    longdesc = (
+        "Run the mailframe IMAP server (and SMTP/LMTP delivery into the same store). "
+        "With no options: IMAP on localhost:1143, SMTP on localhost:2525, Maildir "
+        "store and users file under ./mailframe-data."
+    )
+
+    optParameters = [
+        ["data-dir", "d", DEFAULT_DATA, "Directory for the default store, users file and TLS certificate."],
+        ["store", "s", None, "Mail store: memory, maildir:PATH (%u = user name), or a plugin's URL. "
+                             "Default: maildir:<data-dir>/mail"],
+        ["users", "u", None, "Users: passwd-file:PATH, http(s)://URL or a plugin's URL. "
+                             "Default: passwd-file:<data-dir>/users"],
+        ["tls-cert", None, None, "PEM certificate (chain) for STARTTLS and SMTP STARTTLS."],
+        ["tls-key", None, None, "PEM private key for --tls-cert."],
+        ["domain-name", None, "localhost", "Host name for greetings and SASL."],
+        ["max-line", None, str(Limits.max_line), "Longest command line in bytes."],
+        ["max-literal", None, str(Limits.max_literal), "Largest literal (APPEND size) in bytes."],
+        ["max-depth", None, str(Limits.max_depth), "Deepest parenthesis nesting in a command."],
+        ["max-connections-per-ip", None, "50", "Concurrent connections from one address (0: no limit)."],
+        ["max-size", None, str(50 * 1024 * 1024), "Largest message accepted by SMTP/LMTP."],
+        ["timeout", None, "1800", "Autologout after this many idle seconds once logged in (RFC 3501 §5.4)."],
+        ["timeout-preauth", None, "60", "Seconds an unauthenticated connection may stay idle."],
+    ]
+    optFlags = [
+        ["no-smtp", None, "Do not start the default SMTP listener."],
+        ["no-tls", None, "Do not offer STARTTLS (no certificate is generated)."],
+        ["allow-plaintext", None, "Allow LOGIN/PLAIN on unencrypted connections from any address "
+                                  "(by default only from loopback)."],
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self["imap"] = []
+        self["imaps"] = []
+        self["smtp"] = []
+        self["lmtp"] = []
+        self["user"] = []
+        self["domain"] = []
+        self["webhooks"] = []
+
+    def opt_imap(self, endpoint: str) -> None:
+        """IMAP listener endpoint (repeatable). Default: tcp:1143:interface=127.0.0.1"""
+        self["imap"].append(endpoint)
+
+    def opt_imaps(self, endpoint: str) -> None:
+        """Implicit-TLS IMAP listener, e.g. ssl:993:privateKey=key.pem:certKey=cert.pem (repeatable)."""
+        self["imaps"].append(endpoint)
+
+    def opt_smtp(self, endpoint: str) -> None:
+        """SMTP listener endpoint (repeatable). Default: tcp:2525:interface=127.0.0.1"""
+        self["smtp"].append(endpoint)
+
+    def opt_lmtp(self, endpoint: str) -> None:
+        """LMTP listener endpoint, e.g. unix:/run/mailframe/lmtp (repeatable)."""
+        self["lmtp"].append(endpoint)
+
+    def opt_user(self, spec: str) -> None:
+        """NAME:PASSWORD, a user for quick trials and tests (repeatable)."""
+        self["user"].append(spec)
+
+    def opt_domain(self, name: str) -> None:
+        """A mail domain SMTP/LMTP accept mail for (repeatable). Default: localhost"""
+        self["domain"].append(name)
+
+    def opt_webhook(self, url: str) -> None:
+        """URL to POST mail events to (repeatable)."""
+        self["webhooks"].append(url)
+
+    def postOptions(self) -> None:
+        for name in ("max-line", "max-literal", "max-depth", "max-connections-per-ip", "max-size"):
+            self[name] = _int(self, name)
+        for name in ("timeout", "timeout-preauth"):
+            self[name] = _number(self, name)
+        if bool(self["tls-cert"]) != bool(self["tls-key"]):
+            raise usage.UsageError("--tls-cert and --tls-key go together")
+        data = self["data-dir"]
+        if self["store"] is None:
+            self["store"] = "maildir:" + os.path.join(data, "mail")
+        if not self["imap"] and not self["imaps"]:
+            self["imap"] = [DEFAULT_IMAP]
+        if not self["smtp"] and not self["no-smtp"]:
+            self["smtp"] = [DEFAULT_SMTP]
+        if not self["domain"]:
+            self["domain"] = ["localhost"]
+
+
+def _int(opts: Any, name: str) -> int:
+    try:
+        value = int(opts[name])
+    except ValueError:
+        raise usage.UsageError(f"--{name} wants a whole number, got {opts[name]!r}") from None
+    if value < 0:
+        raise usage.UsageError(f"--{name} must not be negative")
+    return value
+
+
+def _number(opts: Any, name: str) -> float:
+    try:
+        value = float(opts[name])
+    except ValueError:
+        raise usage.UsageError(f"--{name} wants a number of seconds, got {opts[name]!r}") from None
+    if value <= 0:
+        raise usage.UsageError(f"--{name} must be positive")
+    return value

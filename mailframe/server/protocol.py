@@ -1,0 +1,240 @@
+"""The Twisted adapter: socket bytes ⇄ the sans-IO IMAP session.
+
+``dataReceived`` feeds the framer; frames queue for the session's command
+loop (pipelined commands are answered in order); synchronizing-literal
+continuations go out at once.  Outgoing data is flow-controlled: the
+protocol registers itself as the transport's push producer, so a slow
+reader pauses FETCH streaming (:meth:`drain`) instead of making the server
+buffer a mailbox.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from twisted.internet import reactor as _reactor
+from twisted.internet.defer import Deferred, succeed
+from twisted.internet.interfaces import IPushProducer, ISSLTransport
+from twisted.internet.protocol import Factory, Protocol
+from twisted.logger import Logger
+from twisted.protocols.policies import TimeoutMixin
+from twisted.python.failure import Failure
+from zope.interface import implementer
+
+from mailframe.imap.framing import ContinuationRequest, Frame, Framer, FrameError
+from mailframe.imap.serialize import continuation
+from mailframe.imap.session import WAKEUP, ServerConfig, Session, Wakeup
+
+log = Logger()
+
+
+@dataclass
+class ServerContext:
+    """What every IMAP connection of one listener shares."""
+
+    authenticator: Any
+    config: ServerConfig = field(default_factory=ServerConfig)
+    tls: Any = None  # a context factory for STARTTLS, or None
+    limiter: Any = None  # mailframe.auth.throttle.ConnectionLimiter, or None
+    clock: Any = None
+
+
+@implementer(IPushProducer)
+class IMAPServerProtocol(Protocol, TimeoutMixin):
+    """One IMAP connection."""
+
+    def __init__(self, context: ServerContext) -> None:
+        self.context = context
+        self.clock = context.clock or _reactor
+        self.framer = Framer(context.config.limits)
+        self.queue: deque[Frame | FrameError] = deque()
+        self.waiter: Deferred[Frame | FrameError | Wakeup | None] | None = None
+        self.drainers: list[Deferred[None]] = []
+        self.paused = False
+        self.reading_paused = False
+        self.lost = False
+        self.secure = False
+        self.peer = ""
+        self.session: Session | None = None
+        self._counted = False
+        self._keepalive: Any = None
+        self._tls_starting = False
+
+    # --- connection ---------------------------------------------------------
+
+    def connectionMade(self) -> None:
+        peer = self.transport.getPeer()  # type: ignore[union-attr]
+        self.peer = getattr(peer, "host", "") or ""
+        self.secure = ISSLTransport.providedBy(self.transport)
+        limiter = self.context.limiter
+        if limiter is not None:
+            if not limiter.acquire(self.peer):
+                log.info("refused connection from {peer}: too many connections", peer=self.peer)
+                self.transport.write(b"* BYE Too many connections from your address\r\n")  # type: ignore[union-attr]
+                self.transport.loseConnection()  # type: ignore[union-attr]
+                return
+            self._counted = True
+        self.transport.registerProducer(self, True)  # type: ignore[union-attr]
+        self.session = Session(self, self.context.authenticator, self.context.config)
+        d = Deferred.fromCoroutine(self.session.run())
+        d.addErrback(self._session_failed)
+        d.addBoth(lambda _: self._finish())
+
+    def _session_failed(self, failure: Failure) -> None:
+        log.failure("IMAP session failed", failure)
+        if not self.lost:
+            self.transport.write(b"* BYE Internal server error\r\n")  # type: ignore[union-attr]
+
+    def _finish(self) -> None:
+        if not self.lost:
+            self.transport.loseConnection()  # type: ignore[union-attr]
+
+    def connectionLost(self, reason: Failure = None) -> None:  # type: ignore[assignment]
+        self.lost = True
+        self.setTimeout(None)
+        self._stop_keepalive()
+        if self._counted and self.context.limiter is not None:
+            self.context.limiter.release(self.peer)
+            self._counted = False
+        if self.waiter is not None:
+            w, self.waiter = self.waiter, None
+            w.callback(None)
+        self._release_drainers()
+
+    def dataReceived(self, data: bytes) -> None:
+        self.resetTimeout()
+        for event in self.framer.feed(data):
+            if self._tls_starting:
+                # Plaintext pipelined after STARTTLS is dropped, never run
+                # inside the TLS session (CVE-2011-0411).
+                break
+            if isinstance(event, ContinuationRequest):
+                self.transport.write(continuation())  # type: ignore[union-attr]
+            else:
+                self._deliver(event)
+        self._tls_starting = False
+
+    def _deliver(self, event: Frame | FrameError) -> None:
+        if self.waiter is not None:
+            w, self.waiter = self.waiter, None
+            w.callback(event)
+            return
+        self.queue.append(event)
+        if len(self.queue) >= self.context.config.limits.max_pending and not self.reading_paused:
+            # Stop reading until the session catches up (TCP pushes back).
+            self.reading_paused = True
+            self.transport.pauseProducing()  # type: ignore[union-attr]
+
+    def timeoutConnection(self) -> None:
+        log.info("autologout of {peer}", peer=self.peer)
+        self.transport.write(b"* BYE Autologout; idle for too long\r\n")  # type: ignore[union-attr]
+        self.transport.loseConnection()  # type: ignore[union-attr]
+
+    # --- SessionIO ------------------------------------------------------------
+
+    def write(self, data: bytes) -> None:
+        if not self.lost:
+            self.transport.write(data)  # type: ignore[union-attr]
+
+    def drain(self) -> Deferred[None]:
+        if not self.paused or self.lost:
+            return succeed(None)
+        d: Deferred[None] = Deferred()
+        self.drainers.append(d)
+        return d
+
+    def next_event(self) -> Deferred[Frame | FrameError | Wakeup | None]:
+        if self.queue:
+            event = self.queue.popleft()
+            if self.reading_paused and len(self.queue) < self.context.config.limits.max_pending // 2:
+                self.reading_paused = False
+                self.transport.resumeProducing()  # type: ignore[union-attr]
+            return succeed(event)
+        if self.lost:
+            return succeed(None)
+        self.waiter = Deferred()
+        return self.waiter
+
+    def wakeup(self) -> None:
+        # Called from another session's backend call: let it finish first.
+        self.clock.callLater(0, self._wake)
+
+    def _wake(self) -> None:
+        if self.waiter is not None and self.session is not None and self.session.idling:
+            w, self.waiter = self.waiter, None
+            w.callback(WAKEUP)
+
+    def start_tls(self) -> None:
+        self._tls_starting = True
+        self.framer.discard_buffered()
+        self.queue.clear()
+        self.transport.startTLS(self.context.tls)  # type: ignore[union-attr]
+        self.secure = True
+
+    def tls_available(self) -> bool:
+        return self.context.tls is not None
+
+    def set_timeout(self, seconds: float | None) -> None:
+        self.setTimeout(seconds)
+        if seconds is None:
+            self._start_keepalive()
+        else:
+            self._stop_keepalive()
+
+    def close(self) -> None:
+        if not self.lost:
+            self.transport.loseConnection()  # type: ignore[union-attr]
+
+    def log_error(self, message: str, error: BaseException) -> None:
+        log.failure(message, Failure(error))
+
+    # --- IDLE keepalive (Dovecot sends "* OK Still here" every 2 minutes) ----
+
+    def _start_keepalive(self) -> None:
+        self._stop_keepalive()
+        interval = self.context.config.idle_keepalive
+        if interval > 0:
+            self._keepalive = self.clock.callLater(interval, self._ping)
+
+    def _ping(self) -> None:
+        self._keepalive = None
+        if not self.lost:
+            self.write(b"* OK Still here\r\n")
+            self._start_keepalive()
+
+    def _stop_keepalive(self) -> None:
+        if self._keepalive is not None and self._keepalive.active():
+            self._keepalive.cancel()
+        self._keepalive = None
+
+    # --- IPushProducer: the transport tells us when its buffer is full -------
+
+    def pauseProducing(self) -> None:
+        self.paused = True
+
+    def resumeProducing(self) -> None:
+        self.paused = False
+        self._release_drainers()
+
+    def stopProducing(self) -> None:
+        self.paused = False
+        self._release_drainers()
+
+    def _release_drainers(self) -> None:
+        drainers, self.drainers = self.drainers, []
+        for d in drainers:
+            d.callback(None)
+
+
+class IMAPFactory(Factory):
+    """Builds :class:`IMAPServerProtocol` for one listener."""
+
+    def __init__(self, context: ServerContext) -> None:
+        self.context = context
+
+    def buildProtocol(self, addr: Any) -> IMAPServerProtocol:
+        proto = IMAPServerProtocol(self.context)
+        proto.factory = self
+        return proto

@@ -1,0 +1,144 @@
+"""Build the running server from options: one store, one cred portal,
+IMAP, SMTP and LMTP listeners sharing them (DESIGN.md, "Configuration and
+launch"; issue 6, "One process, one config")."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from twisted.application import service, strports
+from twisted.cred.portal import Portal
+from twisted.internet import reactor
+from twisted.internet.endpoints import serverFromString
+from twisted.logger import Logger
+from twisted.python import usage
+
+from mailframe.auth.authenticator import Authenticator
+from mailframe.auth.checkers import CheckerError, InMemoryChecker, open_checker, parse_user_option
+from mailframe.auth.realm import MailRealm
+from mailframe.auth.throttle import ConnectionLimiter
+from mailframe.errors import StoreUnavailable
+from mailframe.imap.limits import Limits
+from mailframe.imap.session import ServerConfig
+from mailframe.server.protocol import IMAPFactory, ServerContext
+from mailframe.store import open_store
+
+log = Logger()
+
+
+@dataclass
+class Prepared:
+    """Everything opened while checking the options, before listening."""
+
+    store: Any
+    checkers: list[Any] = field(default_factory=list)
+
+
+def prepare(opts: Any) -> Prepared:
+    """Open the store and the users, and check every endpoint string;
+    any problem becomes a one-line UsageError (exit status 1)."""
+    for kind in ("imap", "imaps", "smtp", "lmtp"):
+        for desc in opts[kind]:
+            try:
+                serverFromString(reactor, desc)
+            except (ValueError, KeyError, TypeError) as e:
+                raise usage.UsageError(f"--{kind} {desc!r}: {e}") from None
+    checkers: list[Any] = []
+    try:
+        if opts["user"]:
+            checkers.append(InMemoryChecker([parse_user_option(u) for u in opts["user"]]))
+        users = opts["users"]
+        if users is None:
+            path = os.path.join(opts["data-dir"], "users")
+            os.makedirs(opts["data-dir"], exist_ok=True)
+            if not os.path.exists(path):
+                with open(path, "a", encoding="utf-8"):
+                    pass
+            users = "passwd-file:" + path
+        checkers.append(open_checker(users))
+    except (CheckerError, OSError) as e:
+        raise usage.UsageError(str(e)) from None
+    try:
+        store = open_store(opts["store"])
+    except StoreUnavailable as e:
+        raise usage.UsageError(f"--store {opts['store']!r}: {e}") from None
+    return Prepared(store, checkers)
+
+
+class _StoreService(service.Service):
+    """Closes the store when the server stops."""
+
+    def __init__(self, store: Any) -> None:
+        self.store = store
+
+    def stopService(self) -> Any:
+        super().stopService()
+        return self.store.close()
+
+
+def make_service(opts: Any) -> service.MultiService:
+    prepared: Prepared = opts.prepared if hasattr(opts, "prepared") else prepare(opts)
+    store = prepared.store
+    root = service.MultiService()
+    _StoreService(store).setServiceParent(root)
+
+    checker = chain(prepared.checkers)
+    portal = Portal(MailRealm(store), [checker])
+    authenticator = Authenticator(
+        portal,
+        allow_insecure_plaintext=bool(opts["allow-plaintext"]),
+        hostname=opts["domain-name"],
+    )
+    limits = Limits(max_line=opts["max-line"], max_literal=opts["max-literal"], max_depth=opts["max-depth"])
+    config = ServerConfig(
+        limits=limits,
+        timeout_auth=opts["timeout"],
+        timeout_preauth=opts["timeout-preauth"],
+    )
+    tls = None if opts["no-tls"] else _tls(opts)
+    per_ip = opts["max-connections-per-ip"] or None
+    context = ServerContext(authenticator, config, tls, ConnectionLimiter(per_ip=per_ip, per_user=None))
+    factory = IMAPFactory(context)
+    for desc in opts["imap"] + opts["imaps"]:
+        strports.service(desc, factory).setServiceParent(root)
+
+    if opts["smtp"] or opts["lmtp"]:
+        from mailframe.smtp.delivery import Delivery
+        from mailframe.smtp.esmtp import smtp_factory
+        from mailframe.smtp.lmtp import lmtp_factory
+
+        hooks: list[Any] = []
+        if opts["webhooks"]:
+            from mailframe.smtp.webhooks import WebhookNotifier
+
+            hooks.append(WebhookNotifier(opts["webhooks"]))
+        delivery = Delivery(store, checker, hooks)
+        for desc in opts["smtp"]:
+            f = smtp_factory(delivery, opts["domain"], opts["max-size"], tls, opts["domain-name"])
+            strports.service(desc, f).setServiceParent(root)
+        for desc in opts["lmtp"]:
+            f = lmtp_factory(delivery, opts["domain"], opts["max-size"], None, opts["domain-name"])
+            strports.service(desc, f).setServiceParent(root)
+    return root
+
+
+def chain(checkers: list[Any]) -> Any:
+    """One checker for the portal: the only one, or the first that knows
+    the user (``--user`` entries before the users file)."""
+    if len(checkers) == 1:
+        return checkers[0]
+    from mailframe.auth.chain import ChainedChecker
+
+    return ChainedChecker(checkers)
+
+
+def _tls(opts: Any) -> Any:
+    """The STARTTLS context factory: the given certificate, or a
+    self-signed one generated into the data directory on first run."""
+    from mailframe.server import tls
+
+    if opts["tls-cert"]:
+        return tls.context_factory(opts["tls-cert"], opts["tls-key"])
+    return tls.self_signed_context_factory(opts["data-dir"], opts["domain-name"])
