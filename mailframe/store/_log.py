@@ -151,10 +151,21 @@ class MailboxLog:
             lo, hi = hi, lo
         return self._uids[bisect_left(self._uids, lo) : bisect_right(self._uids, hi)]
 
-    def states(self, uids: Iterable[int]) -> list[FlagState]:
-        """States of those of ``uids`` that exist, in UID order; O(k log k)."""
+    def existing(self, uids: Iterable[int]) -> list[int]:
+        """Those of ``uids`` that exist, ascending, de-duplicated.
+
+        O(k log k) for k asked UIDs; a ``range`` (step 1) is answered by
+        bisection, so ``range(1, 2**32)`` costs only what exists.
+        """
+        if isinstance(uids, range) and uids.step == 1:
+            return self.uid_range(uids.start, uids.stop - 1) if uids else []
         live = self._live
-        return [live[u] for u in sorted(set(uids)) if u in live]
+        return [u for u in sorted(set(uids)) if u in live]
+
+    def states(self, uids: Iterable[int]) -> list[FlagState]:
+        """States of those of ``uids`` that exist, in UID order."""
+        live = self._live
+        return [live[u] for u in self.existing(uids)]
 
     def snapshot(self) -> Snapshot:
         """The whole mailbox at ``highestmodseq``: what SELECT starts from."""
@@ -204,7 +215,7 @@ class MailboxLog:
             if not self._deleted:
                 return []
             return [u for u in self._uids if DELETED in live[u].flags]
-        return [u for u in sorted(set(uids)) if u in live and DELETED in live[u].flags]
+        return [u for u in self.existing(uids) if DELETED in live[u].flags]
 
     @property
     def recent_count(self) -> int:
@@ -255,10 +266,8 @@ class MailboxLog:
             raise ValueError(f"unknown store mode {mode!r}")
         failed: list[int] = []
         updates: list[tuple[FlagState, frozenset[str]]] = []
-        for uid in sorted(set(uids)):
-            old = self._live.get(uid)
-            if old is None:
-                continue
+        for uid in self.existing(uids):
+            old = self._live[uid]
             if unchangedsince is not None and old.modseq > unchangedsince:
                 failed.append(uid)
                 continue
@@ -290,7 +299,7 @@ class MailboxLog:
         """Remove ``uids`` (whatever their flags; the caller chose them,
         e.g. with :meth:`deleted_uids`), leaving tombstones at one new
         modseq.  Returns the UIDs actually removed, ascending."""
-        gone = [u for u in sorted(set(uids)) if u in self._live]
+        gone = self.existing(uids)
         if not gone:
             return []
         modseq = self._next_modseq()
@@ -347,6 +356,10 @@ class MailboxLog:
     @property
     def watcher_count(self) -> int:
         return len(self._watchers)
+
+    def clear_watchers(self) -> None:
+        """Forget every watcher (the store is closing)."""
+        self._watchers.clear()
 
     def notify(self) -> None:
         """Call every watcher now.  An exception from one is logged

@@ -434,7 +434,7 @@ class MemoryStore:
     def close(self) -> None:
         for account in self._accounts.values():
             for box in account._mailboxes.values():
-                box.log._watchers.clear()
+                box.log.clear_watchers()
 
 
 def from_url(url: str = "memory") -> MemoryStore:

@@ -191,6 +191,18 @@ class LogDetails(TestCase):
         self.assertEqual([s.uid for s in log.states([5, 3, 1, 1])], [1, 5])
         self.assertEqual(log.expunged_since(0), [3])
 
+    def test_huge_uid_ranges_cost_what_exists(self) -> None:
+        log = MailboxLog(3)
+        for _ in range(4):
+            log.append()
+        everything = range(1, 2**32)
+        self.assertEqual(log.existing(everything), [1, 2, 3, 4])
+        self.assertEqual(log.existing(range(3, 2)), [])
+        self.assertEqual([s.uid for s in log.states(range(2, 4))], [2, 3])
+        log.store(everything, "add", frozenset({"\\Deleted"}))
+        self.assertEqual(log.deleted_uids(everything), [1, 2, 3, 4])
+        self.assertEqual(log.expunge(everything), [1, 2, 3, 4])
+
     def test_claim_recent_empty_range_is_at_uidnext(self) -> None:
         log = MailboxLog(3)
         self.assertEqual(log.claim_recent(), (1, 1))
