@@ -71,10 +71,15 @@ def _err(msg: str) -> None:
 
 
 async def run(
-    args: argparse.Namespace, data: bytes, store: Any = None, directory: Any = None
+    args: argparse.Namespace,
+    data: bytes,
+    store: Any = None,
+    directory: Any = None,
+    hooks: Sequence[Any] = (),
 ) -> int:
     """Deliver ``data`` as ``args`` say; the exit status.  ``store`` and
-    ``directory`` override ``--store`` / ``--users`` (for embedding, tests)."""
+    ``directory`` override ``--store`` / ``--users``; ``hooks`` are
+    delivery hooks (for embedding and tests)."""
     from mailframe.errors import MailframeError, OverQuota, StoreUnavailable
     from mailframe.smtp.delivery import Delivery
     from mailframe.smtp.hooks import DeliveryRefused, DeliveryRequest
