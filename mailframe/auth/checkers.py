@@ -25,7 +25,7 @@ from typing import Any
 from twisted.cred.checkers import ICredentialsChecker
 from twisted.cred.credentials import IUsernameHashedPassword, IUsernamePassword
 from twisted.cred.error import UnauthorizedLogin
-from twisted.internet.defer import Deferred, fail, succeed
+from twisted.internet.defer import Deferred, fail, maybeDeferred, succeed
 from twisted.internet.threads import deferToThread
 from twisted.logger import Logger
 from zope.interface import implementer
@@ -89,7 +89,10 @@ class UserTableChecker:
             return self.scram_secrets(name).addCallback(
                 lambda s: self._result(name, s is not None and credentials.check(s)))
         if IUsernamePassword.providedBy(credentials):
-            d = self.run_blocking(verify_password, stored, credentials.password, self.default_scheme)
+            # A clear-text comparison is cheap: no thread for it.
+            run = maybeDeferred if plaintext_of(stored, self.default_scheme) is not None \
+                else self.run_blocking
+            d = run(verify_password, stored, credentials.password, self.default_scheme)
             return d.addCallback(lambda ok: self._result(name, ok))
         if IUsernameHashedPassword.providedBy(credentials):
             clear = plaintext_of(stored, self.default_scheme)
