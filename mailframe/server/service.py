@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from twisted.application import service, strports
+from twisted.application.internet import StreamServerEndpointService
 from twisted.cred.portal import Portal
 from twisted.internet import reactor
 from twisted.internet.endpoints import serverFromString
@@ -101,8 +102,20 @@ def make_service(opts: Any) -> service.MultiService:
     per_ip = opts["max-connections-per-ip"] or None
     context = ServerContext(authenticator, config, tls, ConnectionLimiter(per_ip=per_ip, per_user=None))
     factory = IMAPFactory(context)
-    for desc in opts["imap"] + opts["imaps"]:
+    reloadable = [tls] if tls is not None else []
+    for desc in opts["imap"]:
         strports.service(desc, factory).setServiceParent(root)
+    for desc in opts["imaps"]:
+        from mailframe.server.tls import server_endpoint
+
+        endpoint, tls_factory = server_endpoint(reactor, desc)
+        if tls_factory is not None:
+            reloadable.append(tls_factory)
+        StreamServerEndpointService(endpoint, factory).setServiceParent(root)
+    if reloadable:
+        from mailframe.server.tls import install_sighup_reload
+
+        install_sighup_reload(reloadable)
 
     if opts["smtp"] or opts["lmtp"]:
         from mailframe.smtp.delivery import Delivery
@@ -137,8 +150,9 @@ def chain(checkers: list[Any]) -> Any:
 def _tls(opts: Any) -> Any:
     """The STARTTLS context factory: the given certificate, or a
     self-signed one generated into the data directory on first run."""
-    from mailframe.server import tls
+    from mailframe.server.tls import ReloadableContextFactory, ensure_certificate
 
     if opts["tls-cert"]:
-        return tls.context_factory(opts["tls-cert"], opts["tls-key"])
-    return tls.self_signed_context_factory(opts["data-dir"], opts["domain-name"])
+        return ReloadableContextFactory(opts["tls-cert"], opts["tls-key"])
+    cert, key = ensure_certificate(opts["data-dir"], opts["domain-name"])
+    return ReloadableContextFactory(cert, key)
