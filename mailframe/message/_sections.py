@@ -35,28 +35,32 @@ __all__ = [
 def find_part(info: MessageInfo, part: tuple[int, ...]) -> Node | None:
     """The node addressed by a part number, or None (RFC 3501 §6.4.5).
 
-    ``()`` is the whole message.  For a non-multipart message (or a
-    message/rfc822 part whose message is not multipart) number 1 is the
-    same node, addressed as a body.
+    ``()`` is the whole message.  "Part 1 of a non-multipart message is
+    its body": a message (the top level, or the message inside a
+    message/rfc822 part) whose body is not multipart takes the number 1
+    once, meaning that body.  Like Dovecot, a non-multipart part of a
+    multipart also takes one extra ``.1`` meaning itself (``4.1.1`` is
+    ``4.1`` when ``4.1`` is an image).  After a message/rfc822 part,
+    numbering continues inside the encapsulated message.
     """
     node: Node = info.tree
-    is_message = True
+    may_be_one = True
     first = True
     for n in part:
         if not first and node[0] == MESSAGE:
             node = node[8][0]
-            is_message = True
+            may_be_one = True
         first = False
         if node[0] == MULTIPART:
             kids = node[8]
             if not 1 <= n <= len(kids):
                 return None
             node = kids[n - 1]
-        elif is_message and n == 1:
-            pass
+            may_be_one = True
+        elif n == 1 and may_be_one:
+            may_be_one = False
         else:
             return None
-        is_message = False
     return node
 
 
@@ -114,7 +118,11 @@ _B64_JUNK = re.compile(rb"[^A-Za-z0-9+/]")
 
 def _b64(body: bytes) -> bytes:
     """Lenient base64 (RFC 2045 §6.8): characters outside the alphabet are
-    ignored, padding is repaired, a trailing partial quantum dropped."""
+    ignored, decoding stops at the first ``=`` (padding ends the data),
+    missing padding is repaired and a lone trailing character dropped."""
+    pad = body.find(b"=")
+    if pad >= 0:
+        body = body[:pad]
     data = _B64_JUNK.sub(b"", body)
     extra = len(data) % 4
     if extra == 1:

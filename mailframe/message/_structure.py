@@ -266,6 +266,9 @@ def build(
     extra_bs: list[Value] = []
     extra_body: list[Value] = []
     if mtype == b"message" and msub in (b"rfc822", b"global"):
+        # body-type-msg (RFC 3501 §9) spells the type; Dovecot sends it
+        # in lower case whatever the header said, and so do we.
+        basic[0], basic[1] = mtype, msub
         inner, (ibs, ibody), ienv = build(raw, bstart, end, depth + 1, budget, want_env=True)
         kids = (inner,)
         kind = MESSAGE

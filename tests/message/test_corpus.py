@@ -99,6 +99,7 @@ DEVIATIONS = {
     "06-forward-rfc822-multipart": {"BODYSTRUCTURE", "BODY"},
     "28-digest": {"BODYSTRUCTURE", "BODY"},
     "44-digest-nested-rfc822": {"BODYSTRUCTURE", "BODY"},
+    "48-rfc3501-section-example": {"BODYSTRUCTURE", "BODY"},
     # Dovecot stores bare-LF mail as CRLF and reports those sizes; we
     # report octets as stored.
     "15-bare-lf-multipart": {"BODYSTRUCTURE", "BODY"},
