@@ -42,12 +42,15 @@ __all__ = [
 SYSTEM_LETTERS: dict[str, str] = {
     "D": "\\Draft",
     "F": "\\Flagged",
-    "P": "$Forwarded",
     "R": "\\Answered",
     "S": "\\Seen",
     "T": "\\Deleted",
 }
 _LETTER_FOR = {flag.lower(): letter for letter, flag in SYSTEM_LETTERS.items()}
+#: "P" (passed: resent/forwarded/bounced) is read as ``$Forwarded`` (RFC
+#: 5788 registry) but, as Dovecot does, ``$Forwarded`` is written as a
+#: keyword letter, so Dovecot sees it too.
+_READ_ONLY_LETTERS = {"P": "$Forwarded"}
 _KEYWORD_LETTERS = "abcdefghijklmnopqrstuvwxyz"
 _HOST = socket.gethostname().replace("/", "\\057").replace(":", "\\072")
 _counter = itertools.count(1)
@@ -85,7 +88,7 @@ def flags_from_name(filename: str, keywords: Sequence[str]) -> tuple[set[str], s
         info, extra = info[:comma], info[comma:]
     unknown = []
     for ch in info:
-        flag = SYSTEM_LETTERS.get(ch)
+        flag = SYSTEM_LETTERS.get(ch) or _READ_ONLY_LETTERS.get(ch)
         if flag is not None:
             flags.add(flag)
         elif "a" <= ch <= "z" and ord(ch) - 97 < len(keywords):

@@ -18,6 +18,7 @@ Dovecot does).
 
 from __future__ import annotations
 
+import io
 import os
 import time
 from collections.abc import Iterable
@@ -72,6 +73,12 @@ def make_maildir(path: str, subfolder: bool) -> None:
         marker = os.path.join(path, "maildirfolder")
         if not os.path.exists(marker):
             open(marker, "wb").close()
+
+
+def needs_crlf(data: bytes) -> bool:
+    """A file with LF line ends and no CR at all was written by an MDA or
+    by Dovecot (which stores LF); IMAP sees it with CRLF."""
+    return b"\n" in data and b"\r" not in data
 
 
 def _tz_minutes(dt: datetime) -> int:
@@ -160,8 +167,8 @@ class Folder:
             state["recent_floor"] = int(state["uidnext"])
         log = MailboxLog.from_state(state)
         meta = {}
-        for uid, name, size, mtime, tz, coff, clen in cp["meta"]:
-            meta[int(uid)] = Meta(name, size, mtime, tz, coff, clen)
+        for uid, name, size, mtime, tz, coff, clen, conv in cp["meta"]:
+            meta[int(uid)] = Meta(name, size, mtime, tz, coff, clen, bool(conv))
         if set(meta) != set(log.uids):
             raise CorruptIndex("checkpoint meta does not match its messages")
         self.log = log
@@ -268,7 +275,8 @@ class Folder:
                     continue
                 messages.append([uid, sorted(flags), base_modseq, meta.size])
                 meta_rows.append(
-                    [uid, meta.name, meta.size, meta.mtime, meta.tzmin, meta.coff, meta.clen]
+                    [uid, meta.name, meta.size, meta.mtime, meta.tzmin, meta.coff, meta.clen,
+                     int(meta.conv)]
                 )
             state = {
                 "uidvalidity": self.uidlist.uidvalidity,
@@ -290,7 +298,7 @@ class Folder:
             "uidvalidity": log.uidvalidity,
             "state": state,
             "meta": [
-                [u, m.name, m.size, m.mtime, m.tzmin, m.coff, m.clen]
+                [u, m.name, m.size, m.mtime, m.tzmin, m.coff, m.clen, int(m.conv)]
                 for u, m in self.meta.items()
             ],
         }
@@ -417,10 +425,13 @@ class Folder:
         with open(path, "rb") as f:
             st = os.fstat(f.fileno())
             data = f.read()
+        conv = needs_crlf(data)
+        if conv:
+            data = data.replace(b"\n", b"\r\n")
         info = parse(data)
         coff, clen = self.cache.add(b"%d\n" % uid + info.dump())
         self._infos[uid] = info
-        meta = Meta(name, len(data), st.st_mtime, 0, coff, clen)
+        meta = Meta(name, len(data), st.st_mtime, 0, coff, clen, conv)
         flags, _ = flags_from_name(name, self.keywords)
         return meta, flags
 
@@ -637,7 +648,7 @@ class Folder:
                 info = self.info(src)
                 coff, clen = dest.cache.add(b"%d\n" % uid + info.dump())
                 dest._infos[uid] = info
-                meta = Meta("cur/" + name, m.size, m.mtime, m.tzmin, coff, clen)
+                meta = Meta("cur/" + name, m.size, m.mtime, m.tzmin, coff, clen, m.conv)
                 modseq += 1
                 records.append((uid, name))
                 lines.append(format_add(uid, modseq, meta, state.flags))
@@ -706,10 +717,15 @@ class Folder:
             if m is None:
                 break
             try:
-                return open(os.path.join(self.path, m.name), "rb")
+                f = open(os.path.join(self.path, m.name), "rb")
             except FileNotFoundError:
                 if attempt == 0:
                     self.scan()
+                continue
+            if not m.conv:
+                return f
+            with f:
+                return io.BytesIO(f.read().replace(b"\n", b"\r\n"))
         raise ExpungeIssued(f"message UID {uid} has been expunged")
 
     def flag_states(self) -> list[FlagState]:

@@ -8,7 +8,7 @@ expunge tombstones, INTERNALDATE time zones and the parsed
 ``mailframe-index`` is a checkpoint line followed by event lines::
 
     MFIDX1 <json: {"uidvalidity", "state": MailboxLog.to_state(), "meta"}>
-    A <uid> <modseq> <size> <mtime> <tzmin> <cache off> <cache len> <name> <flags>
+    A <uid> <modseq> <size> <mtime> <tzmin> <cache off> <cache len> <lf> <name> <flags>
     F <uid> <modseq> <name> <flags>
     X <modseq> <uid>,<uid>,...
 
@@ -52,6 +52,9 @@ class Meta:
     tzmin: int  # INTERNALDATE zone, minutes east of UTC
     coff: int  # cache blob offset (-1: none)
     clen: int
+    #: the file has bare LF line ends (written by Dovecot or an MDA): it is
+    #: served with CRLF, as IMAP requires (RFC 3501 §2.3.4 counts CRLF).
+    conv: bool = False
 
 
 # (kind, modseq, payload)
@@ -65,7 +68,7 @@ def _flags_text(flags: Any) -> str:
 def format_add(uid: int, modseq: int, meta: Meta, flags: Any) -> str:
     return (
         f"A\t{uid}\t{modseq}\t{meta.size}\t{meta.mtime!r}\t{meta.tzmin}\t{meta.coff}"
-        f"\t{meta.clen}\t{meta.name}\t{_flags_text(flags)}\n"
+        f"\t{meta.clen}\t{int(meta.conv)}\t{meta.name}\t{_flags_text(flags)}\n"
     )
 
 
@@ -82,9 +85,9 @@ def parse_event(line: str) -> Event:
     f = line.split("\t")
     kind = f[0]
     try:
-        if kind == "A" and len(f) == 10:
-            meta = Meta(f[8], int(f[3]), float(f[4]), int(f[5]), int(f[6]), int(f[7]))
-            flags = frozenset(f[9].split()) if f[9] else frozenset()
+        if kind == "A" and len(f) == 11:
+            meta = Meta(f[9], int(f[3]), float(f[4]), int(f[5]), int(f[6]), int(f[7]), f[8] == "1")
+            flags = frozenset(f[10].split()) if f[10] else frozenset()
             return kind, int(f[2]), (int(f[1]), meta, flags)
         if kind == "F" and len(f) == 5:
             flags = frozenset(f[4].split()) if f[4] else frozenset()
