@@ -40,6 +40,7 @@ from mailframe.testing.conformance_mailbox import (
     StoreConformance,
 )
 from mailframe.testing.conformance_persist import PersistenceConformance
+from mailframe.testing.conformance_random import RandomWalkConformance
 
 __all__ = [
     "BackendConformance",
@@ -50,6 +51,7 @@ __all__ = [
     "RecentCopyWatchConformance",
     "AccountConformance",
     "PersistenceConformance",
+    "RandomWalkConformance",
     "INVALID_NAMES",
     "SIMPLE",
     "AWKWARD",
@@ -63,6 +65,7 @@ class BackendConformance(
     StoreConformance,
     RecentCopyWatchConformance,
     AccountConformance,
+    RandomWalkConformance,
 ):
     """Every conformance test for an IMailStore; mix with a trial TestCase
     and define ``make_store()``."""

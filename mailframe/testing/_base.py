@@ -159,5 +159,5 @@ class BackendFixture:
         while not predicate():
             if waited >= self.watch_timeout:
                 raise AssertionError(f"timed out waiting for {what}")
-            await task.deferLater(reactor, 0.01, lambda: None)  # type: ignore[arg-type]
+            await task.deferLater(reactor, 0.01, lambda: None)
             waited += 0.01
