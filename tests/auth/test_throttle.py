@@ -1,0 +1,108 @@
+"""Abuse limits: failed-login delays, per-connection attempt cap, connection limits."""
+
+from __future__ import annotations
+
+import pytest
+from twisted.internet.task import Clock
+from twisted.logger import globalLogPublisher
+
+from mailframe.auth.throttle import AttemptCounter, ConnectionLimiter, LoginThrottle
+from mailframe.errors import LimitExceeded
+
+
+def fired_after(throttle: LoginThrottle, clock: Clock, peer: str, user: str | None) -> float:
+    d = throttle.record_failure(peer, user)
+    out: list[object] = []
+    d.addBoth(out.append)
+    waited = 0.0
+    while not out:
+        clock.advance(0.125)
+        waited += 0.125
+    return waited
+
+
+def test_delay_grows_per_address_and_is_capped() -> None:
+    clock = Clock()
+    t = LoginThrottle(clock, base=0.125, maximum=1.0)
+    assert [fired_after(t, clock, "10.0.0.1", None) for _ in range(6)] == \
+        [0.125, 0.25, 0.5, 1.0, 1.0, 1.0]
+    # another address starts from the base
+    assert fired_after(t, clock, "10.0.0.2", None) == 0.125
+
+
+def test_delay_grows_per_user_across_addresses() -> None:
+    clock = Clock()
+    t = LoginThrottle(clock, base=0.125, maximum=8.0)
+    delays = [fired_after(t, clock, f"10.0.0.{i}", "alice") for i in range(4)]
+    assert delays == [0.125, 0.25, 0.5, 1.0]
+    assert t.failures("10.0.0.99", "alice") == 4
+    assert t.failures("10.0.0.99", "bob") == 0
+
+
+def test_failures_forgotten_and_success_clears() -> None:
+    clock = Clock()
+    t = LoginThrottle(clock, base=0.125, maximum=8.0, forget_after=60)
+    for _ in range(3):
+        fired_after(t, clock, "10.0.0.1", "alice")
+    assert t.failures("10.0.0.1", "alice") == 3
+    clock.advance(61)
+    assert t.failures("10.0.0.1", "alice") == 0
+    for _ in range(2):
+        fired_after(t, clock, "10.0.0.1", "alice")
+    t.record_success("10.0.0.1", "alice")
+    assert t.failures("10.0.0.1", "alice") == 0
+
+
+def test_lockout_then_forgiven() -> None:
+    clock = Clock()
+    t = LoginThrottle(clock, base=0.125, maximum=0.125, forget_after=30, lockout_after=3)
+    for _ in range(3):
+        fired_after(t, clock, "10.0.0.1", None)
+    with pytest.raises(LimitExceeded) as info:
+        t.check("10.0.0.1")
+    assert info.value.code == "LIMIT"
+    t.check("10.0.0.2")  # others unaffected
+    clock.advance(31)
+    t.check("10.0.0.1")
+
+
+def test_attempt_counter() -> None:
+    c = AttemptCounter(limit=2)
+    c.attempt()
+    assert not c.exhausted
+    c.attempt()
+    assert c.exhausted
+    with pytest.raises(LimitExceeded):
+        c.attempt()
+    assert AttemptCounter(limit=2).used == 0  # per connection
+
+
+def test_connection_limits_per_ip_and_user_with_log_lines() -> None:
+    events: list[dict[str, object]] = []
+    globalLogPublisher.addObserver(events.append)
+    try:
+        lim = ConnectionLimiter(per_ip=2, per_user=1)
+        assert lim.acquire("10.0.0.1") and lim.acquire("10.0.0.1")
+        assert not lim.acquire("10.0.0.1")
+        assert lim.acquire("10.0.0.2")  # other addresses unaffected
+        lim.release("10.0.0.1")
+        assert lim.connections("10.0.0.1") == 1
+        assert lim.acquire("10.0.0.1")
+        assert lim.acquire_user("alice")
+        assert not lim.acquire_user("alice")
+        assert lim.acquire_user("bob")
+        lim.release_user("alice")
+        assert lim.acquire_user("alice")
+        for peer in ("10.0.0.1", "10.0.0.1", "10.0.0.2"):
+            lim.release(peer)
+        lim.release("10.0.0.9")  # releasing an unknown peer is harmless
+        assert lim.connections("10.0.0.1") == 0 and lim.connections("10.0.0.9") == 0
+    finally:
+        globalLogPublisher.removeObserver(events.append)
+    refusals = [e for e in events if str(e.get("log_format", "")).startswith("refused connection")]
+    assert [(e["what"], e["key"]) for e in refusals] == [("address", "10.0.0.1"), ("user", "alice")]
+
+
+def test_unlimited() -> None:
+    lim = ConnectionLimiter(per_ip=None, per_user=None)
+    assert all(lim.acquire("10.0.0.1") for _ in range(1000))
