@@ -189,6 +189,31 @@ class AccountConformance(BackendFixture):
         assert uid > last, "INBOX keeps its UIDVALIDITY, so UIDs are not reused"
         self.assertEqual((await inbox.status()).messages, 1)
 
+    async def test_delete_child_keeps_parent(self) -> None:
+        account = await self.account()
+        await account.create_mailbox("r/s")
+        parent = await account.mailbox("r")
+        uid = await self.append(parent, message(1))
+        await account.delete_mailbox("r/s")
+        self.assertEqual(set(await self.names()), {"INBOX", "r"})
+        self.assertEqual(await self.read(await account.mailbox("r"), uid), message(1))
+
+    async def test_rename_noselect_parent_moves_children(self) -> None:
+        account = await self.account()
+        await account.create_mailbox("n/kid")
+        await account.delete_mailbox("n")
+        await account.rename_mailbox("n", "m")
+        names = await self.names()
+        assert NOSELECT in names["m"] and "m/kid" in names and "n" not in names, names
+        await account.mailbox("m/kid")
+
+    async def test_mailbox_names_are_per_account(self) -> None:
+        alice = await self.account("alice")
+        await alice.create_mailbox("Private")
+        self.assertEqual(set(await self.names("bob")), {"INBOX"})
+        bob = await self.account("bob")
+        await self.fails(NonexistentMailbox, bob.mailbox("Private"))
+
     async def test_subscriptions(self) -> None:
         account = await self.account()
         self.assertEqual(await account.subscriptions(), set())
@@ -203,3 +228,4 @@ class AccountConformance(BackendFixture):
         self.assertEqual(await account.subscriptions(), {"News"})
         other = await self.account("bob")
         self.assertEqual(await other.subscriptions(), set())
+        await self.fails(InvalidMailboxName, account.subscribe("a//b"))

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from mailframe.errors import ExpungeIssued
+from mailframe.errors import CommandFailed, ExpungeIssued
 from mailframe.records import Changes, MailboxStatus, Snapshot, StoreResult
 from mailframe.testing._base import AWKWARD, DATE, SIMPLE, BackendFixture, message
 
@@ -345,6 +345,44 @@ class RecentCopyWatchConformance(BackendFixture):
         self.assertEqual(await self.read(dst, new[0]), AWKWARD)
         self.assertEqual((await src.status()).messages, 2)
         self.assertEqual((await dst.status()).messages, 3)
+
+    async def test_copy_into_the_same_mailbox(self) -> None:
+        box = await self.mailbox()
+        a = await self.append(box, AWKWARD, {SEEN})
+        pairs = await box.copy([a], box)
+        self.assertEqual(len(pairs), 1)
+        src, new = pairs[0]
+        assert src == a and new > a, pairs
+        self.assertEqual(await self.flags(box, new), frozenset({SEEN}))
+        self.assertEqual(await self.read(box, new), AWKWARD)
+        self.assertEqual((await box.status()).messages, 2)
+
+    async def test_copy_or_move_into_a_deleted_mailbox_loses_nothing(self) -> None:
+        account = await self.account()
+        src = await self.mailbox()
+        a = await self.append(src, SIMPLE)
+        gone = await self.new_mailbox("Gone")
+        await account.delete_mailbox("Gone")
+        for action in (src.copy, src.move):
+            try:
+                pairs = await action([a], gone)
+            except CommandFailed:
+                pass
+            else:
+                raise AssertionError(f"{action.__name__} into a deleted mailbox gave {pairs!r}")
+        self.assertEqual(await self.read(src, a), SIMPLE)
+        self.assertNotIn("Gone", await self.names())
+
+    async def test_two_objects_for_one_mailbox_share_state(self) -> None:
+        first = await self.mailbox()
+        second = await self.mailbox()
+        uid = await self.append(first)
+        await second.store([uid], "add", frozenset({FLAGGED}))
+        self.assertEqual(await self.flags(first, uid), frozenset({FLAGGED}))
+        self.assertEqual(await first.snapshot(), await second.snapshot())
+        await first.store([uid], "add", frozenset({DELETED}))
+        self.assertEqual(await second.expunge(), [uid])
+        self.assertEqual((await first.status()).messages, 0)
 
     async def test_move_expunges_sources(self) -> None:
         src = await self.mailbox()

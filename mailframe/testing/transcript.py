@@ -65,7 +65,9 @@ class _Conn:
             self.lines.append(line)
 
 
-def context_for(store: Any, users: dict[str, str] | None = None, config: ServerConfig | None = None) -> ServerContext:
+def context_for(
+    store: Any, users: dict[str, str] | None = None, config: ServerConfig | None = None
+) -> ServerContext:
     """A ServerContext over ``store`` with in-memory users and no login
     delays, as tests want."""
     checker = InMemoryChecker(users or {"alice": "secret", "bob": "hunter2"})
@@ -136,7 +138,9 @@ async def run_transcript(
                     skipping[n] = False
                     break
                 if not skipping.get(n):
-                    raise TranscriptMismatch(f"line {lineno}: expected {body!r}\n{' ' * 10}got {text_got!r}")
+                    raise TranscriptMismatch(
+                        f"line {lineno}: expected {body!r}\n{' ' * 10}got {text_got!r}"
+                    )
         for n, c in conns.items():
             await deferLater(reactor, 0.01, lambda: None)
             c.collect()
