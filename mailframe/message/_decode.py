@@ -75,13 +75,23 @@ def decode_words(value: bytes) -> str:
     return "".join(out)
 
 
-_TAG = re.compile(r"<(script|style)\b.*?</\1\s*>|<!--.*?-->|<[^>]*>", re.S | re.I)
+_DROP = re.compile(r"<(script|style|head)\b.*?</\1\s*>|<!--.*?-->", re.S | re.I)
+_BLOCK = re.compile(
+    r"</?(p|br|div|tr|td|th|li|ul|ol|table|h[1-6]|blockquote|pre|hr|title|body|html)\b[^>]*>",
+    re.I,
+)
+_TAG = re.compile(r"<[^>]*>")
+_SPACE = re.compile(r"\s+")
 
 
 def html_to_text(text: str) -> str:
-    """HTML as searchable text: tags, scripts and comments removed,
-    entities unescaped."""
-    return html.unescape(_TAG.sub(" ", text))
+    """HTML as searchable text: scripts, styles and comments dropped,
+    block tags read as a space, inline tags removed (so ``<b>x</b>y`` is
+    ``xy``), whitespace runs collapsed, entities unescaped."""
+    text = _DROP.sub(" ", text)
+    text = _BLOCK.sub(" ", text)
+    text = _TAG.sub("", text)
+    return html.unescape(_SPACE.sub(" ", text))
 
 
 def fold_case(text: str) -> str:

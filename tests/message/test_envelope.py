@@ -1,0 +1,135 @@
+"""ENVELOPE pieces (RFC 3501 §7.4.2): address lists, unfolding, defaults,
+sent date."""
+
+from __future__ import annotations
+
+import datetime
+
+import pytest
+
+from mailframe.message import parse
+from mailframe.message._address import parse_addresses
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (b"a@b.c", [(None, None, b"a", b"b.c")]),
+        (b"Fred <f@x.org>", [(b"Fred", None, b"f", b"x.org")]),
+        (b'"Doe, John" <j@x>', [(b"Doe, John", None, b"j", b"x")]),
+        (b'"a \\"q\\" b" <j@x>', [(b'a "q" b', None, b"j", b"x")]),
+        (b"John Q. Public <q@x>", [(b"John Q. Public", None, b"q", b"x")]),
+        (b"=?utf-8?q?J=C3=B6rg?= <j@x>", [(b"=?utf-8?q?J=C3=B6rg?=", None, b"j", b"x")]),
+        (b"u@x (Real Name)", [(b"Real Name", None, b"u", b"x")]),
+        (
+            b"Pete(A nice \\) chap) <pete(his account)@silly.test(his host)>",
+            [(b"Pete", None, b"pete", b"silly.test")],
+        ),
+        (b"<@r1,@r2:u@x>", [(None, b"@r1,@r2", b"u", b"x")]),
+        (b'"odd local"@x', [(None, None, b"odd local", b"x")]),
+        (b"u@[192.0.2.1]", [(None, None, b"u", b"[192.0.2.1]")]),
+        (b"a@b, c@d", [(None, None, b"a", b"b"), (None, None, b"c", b"d")]),
+        (b"a@b,, ,c@d", [(None, None, b"a", b"b"), (None, None, b"c", b"d")]),
+        (b"", []),
+        (b"   ", []),
+    ],
+)
+def test_addresses(value: bytes, expected: list[tuple[bytes | None, ...]]) -> None:
+    assert parse_addresses(value) == expected
+
+
+def test_groups() -> None:
+    assert parse_addresses(b"undisclosed-recipients:;") == [
+        (None, None, b"undisclosed-recipients", None),
+        (None, None, None, None),
+    ]
+    assert parse_addresses(b"Team: a@x, B <b@y>; c@z") == [
+        (None, None, b"Team", None),
+        (None, None, b"a", b"x"),
+        (b"B", None, b"b", b"y"),
+        (None, None, None, None),
+        (None, None, b"c", b"z"),
+    ]
+    # an unterminated group is closed for the client
+    assert parse_addresses(b"G: a@x") == [
+        (None, None, b"G", None),
+        (None, None, b"a", b"x"),
+        (None, None, None, None),
+    ]
+
+
+def test_broken_addresses_follow_dovecot() -> None:
+    assert parse_addresses(b"<>") == [(None, None, b"MISSING_MAILBOX", b"MISSING_DOMAIN")]
+    assert parse_addresses(b"name") == [(None, None, b"name", b"MISSING_DOMAIN")]
+    assert parse_addresses(b"@x") == [(None, None, b"MISSING_MAILBOX", b"x")]
+    assert parse_addresses(b"<u@") == [(None, None, b"u", b"SYNTAX_ERROR")]
+    assert parse_addresses(b'"open <q@x>') == [(None, None, b"MISSING_MAILBOX", b"MISSING_DOMAIN")]
+
+
+def test_addresses_never_raise_on_junk() -> None:
+    for junk in (b"<<<>>>", b"((((", b"\\", b'"', b":;:;", b"@@@", b"[", b"\x00\xff<a@b>", b")a@b"):
+        parse_addresses(junk)
+
+
+def _env(header: bytes) -> bytes:
+    return parse(header + b"\r\nbody\r\n").envelope_wire
+
+
+def test_envelope_field_order_and_defaults() -> None:
+    wire = _env(
+        b"Message-ID: <m@x>\r\nIn-Reply-To: <p@x>\r\nBcc: b@x\r\nCc: c@x\r\nTo: t@x\r\n"
+        b"From: f@x\r\nSubject: s\r\nDate: d\r\n"
+    )
+    f = b'((NIL NIL "f" "x"))'
+    assert wire == (
+        b'("d" "s" ' + f + b" " + f + b" " + f + b' ((NIL NIL "t" "x")) ((NIL NIL "c" "x")) '
+        b'((NIL NIL "b" "x")) "<p@x>" "<m@x>")'
+    )
+
+
+def test_empty_sender_and_reply_to_default_to_from() -> None:
+    wire = _env(b"From: f@x\r\nSender:\r\nReply-To: \r\n")
+    assert (
+        wire
+        == b'(NIL NIL ((NIL NIL "f" "x")) ((NIL NIL "f" "x")) ((NIL NIL "f" "x")) NIL NIL NIL NIL NIL)'
+    )
+
+
+def test_empty_subject_is_empty_string_missing_is_nil() -> None:
+    assert _env(b"Subject:\r\n").startswith(b'(NIL "" ')
+    assert _env(b"X: y\r\n").startswith(b"(NIL NIL ")
+
+
+def test_unfolding() -> None:
+    assert _env(b"Subject: a\r\n b\r\n\tc\r\n").startswith(b'(NIL "a b c" ')
+    assert _env(b"Subject: a\n b\n").startswith(b'(NIL "a b" ')
+
+
+def test_eight_bit_subject_goes_as_literal() -> None:
+    wire = _env("Subject: Grüße\r\n".encode())
+    assert wire.startswith(b"(NIL {7}\r\nGr\xc3\xbc\xc3\x9fe NIL")
+
+
+def test_quotes_and_backslashes_in_values_are_escaped() -> None:
+    assert _env(b'Subject: say "hi" \\o/\r\n').startswith(b'(NIL "say \\"hi\\" \\\\o/" ')
+
+
+@pytest.mark.parametrize(
+    ("date", "expected"),
+    [
+        (b"Mon, 7 Feb 1994 21:52:25 -0800", datetime.date(1994, 2, 7)),
+        (b"7 Feb 1994 23:59:59 -1200", datetime.date(1994, 2, 7)),  # the header's own zone
+        (b"Tue, 1 Jan 2030 00:00:01 +1400", datetime.date(2030, 1, 1)),
+        (b"Fri, 21 Nov 97 09:55:06 GMT", datetime.date(1997, 11, 21)),
+        (b"not a date", None),
+        (b"Mon, 31 Feb 2011 10:00:00 +0000", None),
+        (b"", None),
+    ],
+)
+def test_sent_date(date: bytes, expected: datetime.date | None) -> None:
+    info = parse(b"Date: " + date + b"\r\n\r\nx")
+    assert info.sent_date == expected
+
+
+def test_no_date_header() -> None:
+    assert parse(b"Subject: x\r\n\r\n").sent_date is None
