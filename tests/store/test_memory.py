@@ -7,10 +7,9 @@ from datetime import UTC, datetime
 from twisted.internet import defer
 from twisted.trial.unittest import TestCase
 
-from mailframe.errors import StoreUnavailable, TryCreate
+from mailframe.errors import TryCreate
 from mailframe.message import parse
-from mailframe.store import open_store
-from mailframe.store.memory import MemoryStore, from_url
+from mailframe.store.memory import MemoryStore
 from mailframe.testing import SIMPLE, BackendConformance
 
 
@@ -88,27 +87,3 @@ class MemorySpecific(TestCase):
         pairs = await inbox.copy([1, 2, 3, 4, 5], dst)
         self.assertEqual(pairs, [(1, 1), (2, 2), (3, 3), (4, 4), (5, 5)])
         self.assertEqual(heard, [1])
-
-
-class StoreURLs(TestCase):
-    def test_memory_urls(self) -> None:
-        for url in ("memory", "memory:", "MEMORY", " memory: "):
-            self.assertIsInstance(open_store(url), MemoryStore)
-        self.assertIsInstance(from_url("memory"), MemoryStore)
-
-    def test_memory_refuses_arguments(self) -> None:
-        with self.assertRaises(ValueError):
-            from_url("memory:/tmp/x")
-        with self.assertRaises(StoreUnavailable) as caught:
-            open_store("memory:/tmp/x")
-        assert "\n" not in str(caught.exception)
-
-    def test_unknown_scheme_is_one_line(self) -> None:
-        for url in ("nosuch:/x", "", "   ", "postgresqlx://db"):
-            with self.assertRaises(StoreUnavailable) as caught:
-                open_store(url)
-            message = str(caught.exception)
-            assert message and "\n" not in message, message
-        with self.assertRaises(StoreUnavailable) as caught:
-            open_store("nosuch:/x")
-        assert "memory" in str(caught.exception)  # lists the known schemes
