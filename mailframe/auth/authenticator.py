@@ -25,10 +25,19 @@ from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
 from mailframe.auth.credentials import (
-    IScramCredentials, IScramSecretSource, LoginMind, UsernamePassword, normalize_username,
+    IScramCredentials,
+    IScramSecretSource,
+    LoginMind,
+    UsernamePassword,
+    normalize_username,
 )
 from mailframe.auth.sasl import (
-    CramMD5Exchange, LoginExchange, PlainExchange, SaslChallenge, SaslExchange, SaslSuccess,
+    CramMD5Exchange,
+    LoginExchange,
+    PlainExchange,
+    SaslChallenge,
+    SaslExchange,
+    SaslSuccess,
 )
 from mailframe.auth.sasl_scram import ScramSha256Exchange
 from mailframe.auth.throttle import LoginThrottle

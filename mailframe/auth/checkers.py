@@ -31,10 +31,12 @@ from twisted.logger import Logger
 from zope.interface import implementer
 
 from mailframe.auth.credentials import (
-    IScramCredentials, IScramSecretSource, normalize_username,
+    IScramCredentials,
+    IScramSecretSource,
+    normalize_username,
 )
-from mailframe.auth.scram_math import ScramSecrets
 from mailframe.auth.schemes import plaintext_of, scram_secrets_of, verify_password
+from mailframe.auth.scram_math import ScramSecrets
 from mailframe.interfaces import IUserDirectory
 
 __all__ = ["UserTableChecker", "InMemoryChecker", "PasswdFileChecker", "CheckerError",

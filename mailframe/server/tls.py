@@ -163,7 +163,7 @@ def ensure_certificate(data_dir: str, hostname: str = "localhost") -> tuple[str,
         return str(cert_path), str(key_path)
     directory.mkdir(parents=True, exist_ok=True)
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     hosts = dict.fromkeys([hostname, "localhost", "127.0.0.1", "::1"])
     cert = (x509.CertificateBuilder().subject_name(_name(hostname)).issuer_name(_name(hostname))
             .public_key(key.public_key()).serial_number(x509.random_serial_number())
@@ -230,7 +230,7 @@ class CertificateAuthority:
 
     def __init__(self, common_name: str = "mailframe test CA") -> None:
         self.key = ec.generate_private_key(ec.SECP256R1())
-        now = datetime.datetime.now(datetime.timezone.utc)
+        now = datetime.datetime.now(datetime.UTC)
         self.cert = (x509.CertificateBuilder().subject_name(_name(common_name))
                      .issuer_name(_name(common_name)).public_key(self.key.public_key())
                      .serial_number(x509.random_serial_number())
@@ -254,7 +254,7 @@ class CertificateAuthority:
         """Write ``name.pem`` (leaf then CA) and ``name.key``; return their paths."""
         hosts = list(hostnames)
         key = ec.generate_private_key(ec.SECP256R1())
-        now = datetime.datetime.now(datetime.timezone.utc)
+        now = datetime.datetime.now(datetime.UTC)
         cert = (x509.CertificateBuilder().subject_name(_name(hosts[0])).issuer_name(self.cert.subject)
                 .public_key(key.public_key()).serial_number(x509.random_serial_number())
                 .not_valid_before(now - datetime.timedelta(minutes=5))

@@ -67,3 +67,14 @@ def result_of(d: Deferred[Any]) -> Any:
     if hasattr(value, "raiseException"):
         value.raiseException()
     return value
+
+
+def temp_path(case: Any) -> str:
+    """A fresh path in the system temp directory, removed after the test
+    (trial's ``mktemp`` would create it under the current directory)."""
+    import shutil
+    import tempfile
+
+    base = tempfile.mkdtemp(prefix="mailframe-auth-")
+    case.addCleanup(shutil.rmtree, base, True)
+    return base + "/p"

@@ -19,7 +19,11 @@ from mailframe.auth.credentials import normalize_username
 from mailframe.auth.realm import MailRealm
 from mailframe.auth.scram_math import derive_secrets
 from mailframe.errors import (
-    AuthenticationFailed, CannotDo, LimitExceeded, PrivacyRequired, ProtocolError,
+    AuthenticationFailed,
+    CannotDo,
+    LimitExceeded,
+    PrivacyRequired,
+    ProtocolError,
 )
 from tests.auth.helpers import AccountsStore, make_authenticator, result_of, sync_checker
 
@@ -284,7 +288,7 @@ class ScramTests(SynchronousTestCase):
         without = f"c=biws,r={attrs['r']}"
         auth_msg = f"n=alice,r=cnonce,{first},{without}".encode()
         sig = hmac.new(hashlib.sha256(client_key).digest(), auth_msg, hashlib.sha256).digest()
-        proof = base64.b64encode(bytes(a ^ b for a, b in zip(client_key, sig))).decode()
+        proof = base64.b64encode(bytes(a ^ b for a, b in zip(client_key, sig, strict=True))).decode()
         done = result_of(ex.step(f"{without},p={proof}".encode()))
         server_key = hmac.new(salted, b"Server Key", hashlib.sha256).digest()
         self.assertEqual(done.final, b"v=" + base64.b64encode(
@@ -305,8 +309,9 @@ class ScramTests(SynchronousTestCase):
     def test_scram_not_offered_without_secret_source(self) -> None:
         from twisted.cred.checkers import InMemoryUsernamePasswordDatabaseDontUse
         portal = Portal(MailRealm(AccountsStore()), [InMemoryUsernamePasswordDatabaseDontUse(a=b"b")])
-        from mailframe.auth.authenticator import Authenticator
         from twisted.internet.task import Clock
+
+        from mailframe.auth.authenticator import Authenticator
         auth = Authenticator(portal, clock=Clock())
         self.assertEqual(auth.mechanisms(True, LOCAL), ["PLAIN", "LOGIN", "CRAM-MD5"])
 

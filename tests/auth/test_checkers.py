@@ -13,14 +13,18 @@ from twisted.internet.defer import inlineCallbacks
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 from mailframe.auth.checkers import (
-    CheckerError, InMemoryChecker, PasswdFileChecker, open_checker, parse_user_option,
+    CheckerError,
+    InMemoryChecker,
+    PasswdFileChecker,
+    open_checker,
+    parse_user_option,
     passwd_file_from_url,
 )
 from mailframe.auth.credentials import LoginMind, UsernamePassword
 from mailframe.auth.realm import MailRealm
 from mailframe.auth.schemes import hash_password
 from mailframe.interfaces import IAccount, IUserDirectory
-from tests.auth.helpers import AccountsStore, result_of
+from tests.auth.helpers import AccountsStore, result_of, temp_path
 
 PASSWD = """\
 # Dovecot passwd-file
@@ -44,7 +48,7 @@ class PasswdFileTests(TestCase):
     """Real deferToThread: verification happens off the reactor thread."""
 
     def setUp(self) -> None:
-        self.path = Path(self.mktemp())
+        self.path = Path(temp_path(self))
         self.path.write_text(PASSWD)
         self.checker = PasswdFileChecker(str(self.path))
 

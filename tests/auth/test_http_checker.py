@@ -11,9 +11,9 @@ from twisted.cred.portal import Portal
 from twisted.internet import reactor
 from twisted.internet.defer import inlineCallbacks
 from twisted.internet.ssl import Certificate, trustRootFromCertificates
+from twisted.trial.unittest import TestCase
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET, Site
-from twisted.trial.unittest import TestCase
 
 from mailframe.auth.authenticator import Authenticator
 from mailframe.auth.credentials import UsernamePassword
@@ -22,7 +22,7 @@ from mailframe.auth.realm import MailRealm
 from mailframe.auth.throttle import LoginThrottle
 from mailframe.errors import AuthenticationFailed
 from mailframe.server.tls import CertificateAuthority, ReloadableContextFactory
-from tests.auth.helpers import AccountsStore
+from tests.auth.helpers import AccountsStore, temp_path
 
 USERS = {"alice": "wonderland"}
 
@@ -149,7 +149,7 @@ class HTTPCheckerTests(TestCase):
     @inlineCallbacks
     def test_https_verified(self):  # type: ignore[no-untyped-def]
         ca = CertificateAuthority()
-        cert, key = ca.issue(self.mktemp(), hostnames=("localhost",))
+        cert, key = ca.issue(temp_path(self), hostnames=("localhost",))
         tls_port = yield reactor.listenSSL(0, Site(self.service), ReloadableContextFactory(cert, key),
                                            interface="127.0.0.1")
         self.addCleanup(tls_port.stopListening)

@@ -13,7 +13,12 @@ import subprocess
 import pytest
 
 from mailframe.auth.schemes import (
-    HASH_SCHEMES, hash_password, plaintext_of, scram_secrets_of, split_scheme, verify_password,
+    HASH_SCHEMES,
+    hash_password,
+    plaintext_of,
+    scram_secrets_of,
+    split_scheme,
+    verify_password,
 )
 from mailframe.auth.shacrypt import sha_crypt
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from cryptography import x509
 from OpenSSL import SSL
 from twisted.internet import reactor
-from twisted.internet.defer import Deferred, inlineCallbacks
+from twisted.internet.defer import inlineCallbacks
 from twisted.internet.protocol import Factory, Protocol
 from twisted.internet.task import deferLater
 from twisted.internet.threads import deferToThread
@@ -22,9 +22,16 @@ from twisted.protocols.wire import Echo
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 from mailframe.server.tls import (
-    CertificateAuthority, ReloadableContextFactory, TLSConfigError, build_context,
-    ensure_certificate, install_sighup_reload, server_endpoint, tls_server_endpoint,
+    CertificateAuthority,
+    ReloadableContextFactory,
+    TLSConfigError,
+    build_context,
+    ensure_certificate,
+    install_sighup_reload,
+    server_endpoint,
+    tls_server_endpoint,
 )
+from tests.auth.helpers import temp_path
 
 
 def client_context(ca_path: str, **kw: object) -> ssl.SSLContext:
@@ -47,7 +54,7 @@ def tls_roundtrip(port: int, ctx: ssl.SSLContext, payload: bytes = b"ping") -> t
 
 class ImplicitTLSTests(TestCase):
     def setUp(self) -> None:
-        self.dir = Path(self.mktemp())
+        self.dir = Path(temp_path(self))
         self.ca = CertificateAuthority()
         self.ca_path = self.ca.write_ca(str(self.dir.parent / f"{self.dir.name}-ca.pem"))
         self.cert, self.key = self.ca.issue(str(self.dir))
@@ -172,7 +179,7 @@ class ImplicitTLSTests(TestCase):
 class ContextTests(SynchronousTestCase):
     def test_no_compression_and_tls12_floor(self) -> None:
         ca = CertificateAuthority()
-        cert, key = ca.issue(self.mktemp())
+        cert, key = ca.issue(temp_path(self))
         ctx = build_context(cert, key)
         options = ctx.set_options(0)
         self.assertTrue(options & SSL.OP_NO_COMPRESSION)
@@ -183,7 +190,7 @@ class ContextTests(SynchronousTestCase):
             ReloadableContextFactory("/nonexistent/cert.pem", "/nonexistent/key.pem")
         self.assertNotIn("\n", str(cm.exception))
         ca = CertificateAuthority()
-        d = self.mktemp()
+        d = temp_path(self)
         cert, _key = ca.issue(d, name="a")
         _cert2, key2 = ca.issue(d, name="b")
         with self.assertRaises(TLSConfigError):
@@ -193,7 +200,7 @@ class ContextTests(SynchronousTestCase):
         events: list[dict[str, object]] = []
         globalLogPublisher.addObserver(events.append)
         self.addCleanup(globalLogPublisher.removeObserver, events.append)
-        data = self.mktemp()
+        data = temp_path(self)
         cert, key = ensure_certificate(data, "mail.example.org")
         self.assertEqual(stat.S_IMODE(os.stat(key).st_mode), 0o600)
         loaded = x509.load_pem_x509_certificate(Path(cert).read_bytes())
