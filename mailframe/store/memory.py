@@ -170,6 +170,8 @@ class MemoryMailbox:
         content = bytes(content)
         if internaldate is None:
             internaldate = datetime.now(UTC).replace(microsecond=0)
+        elif internaldate.tzinfo is None:  # INTERNALDATE always has a zone (RFC 3501 §2.3.3)
+            internaldate = internaldate.replace(tzinfo=UTC)
         if info is None:
             info = _parse(content)
         uid = self.log.uidnext

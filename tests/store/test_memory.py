@@ -32,6 +32,12 @@ class MemorySpecific(TestCase):
         (record,) = await box.records([uid])
         assert before <= record.internaldate <= datetime.now(UTC), record.internaldate
 
+    async def test_naive_internaldate_is_taken_as_utc(self) -> None:
+        box = await (await MemoryStore().account("u")).mailbox("INBOX")
+        uid = await box.append(SIMPLE, frozenset(), datetime(2020, 1, 2, 3, 4, 5))
+        (record,) = await box.records([uid])
+        self.assertEqual(record.internaldate, datetime(2020, 1, 2, 3, 4, 5, tzinfo=UTC))
+
     def test_every_method_returns_a_deferred_even_on_failure(self) -> None:
         store = MemoryStore()
         d = store.account("u")
@@ -87,3 +93,26 @@ class MemorySpecific(TestCase):
         pairs = await inbox.copy([1, 2, 3, 4, 5], dst)
         self.assertEqual(pairs, [(1, 1), (2, 2), (3, 3), (4, 4), (5, 5)])
         self.assertEqual(heard, [1])
+
+    async def test_copy_and_move_into_another_backend(self) -> None:
+        """COPY/MOVE into a mailbox of another IMailStore go through its
+        interface (here a real Maildir store)."""
+        from mailframe.store import open_store
+
+        maildir = open_store("maildir:" + self.mktemp() + "/%u")
+        self.addCleanup(maildir.close)
+        dst = await (await maildir.account("u")).mailbox("INBOX")
+        box = await (await MemoryStore().account("u")).mailbox("INBOX")
+        date = datetime(2024, 5, 6, 7, 8, 9, tzinfo=UTC)
+        a = await box.append(SIMPLE, frozenset({"\\Seen"}), date)
+        b = await box.append(b"Subject: two\r\n\r\nx\r\n", frozenset(), date)
+        pairs = await box.copy([a, 99], dst)
+        self.assertEqual([src for src, _ in pairs], [a])
+        (record,) = await dst.records([pairs[0][1]])
+        self.assertEqual((record.flags, record.internaldate), (frozenset({"\\Seen"}), date))
+        moved = await box.move([b], dst)
+        self.assertEqual([src for src, _ in moved], [b])
+        self.assertEqual([m.uid for m in (await box.snapshot()).messages], [a])
+        stream = await dst.open(moved[0][1])
+        self.assertEqual(stream.read(), b"Subject: two\r\n\r\nx\r\n")
+        stream.close()
