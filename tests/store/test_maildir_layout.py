@@ -1,0 +1,249 @@
+"""Maildir specifics: on-disk names, file formats, other writers, repair."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from twisted.internet import defer, task
+
+from mailframe.errors import InvalidMailboxName
+from mailframe.store._maildir_files import flags_from_name, info_for
+from mailframe.store._maildir_names import check_name, folder_for, mutf7_decode, mutf7_encode, name_for
+from mailframe.store.maildir import MaildirStore, from_url
+
+MSG = b"From: a@example.org\r\nSubject: hi %d\r\n\r\nbody %d\r\n"
+
+
+def result(d: defer.Deferred[Any]) -> Any:
+    out: list[Any] = []
+    d.addBoth(out.append)
+    assert out, "Deferred did not fire"
+    if hasattr(out[0], "raiseException"):
+        out[0].raiseException()
+    return out[0]
+
+
+@pytest.fixture
+def root() -> Iterator[str]:
+    path = tempfile.mkdtemp(prefix="mf-layout-")
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def inbox(path: str, clock: Any = None) -> Any:
+    store = MaildirStore(path, clock=clock)
+    return result(result(store.account("u")).mailbox("INBOX"))
+
+
+# -- names -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "folder"),
+    [
+        ("INBOX", ""),
+        ("Work", ".Work"),
+        ("Work/Sub", ".Work.Sub"),
+        ("Café", ".Caf&AOk-"),
+        ("a&b", ".a&-b"),
+        ("v1.2", ".v1\\2e2"),
+        ("back\\slash", ".back\\5cslash"),
+        ("INBOX/child", ".INBOX.child"),
+        ("日本語/x", ".&ZeVnLIqe-.x"),
+    ],
+)
+def test_folder_names_round_trip(name: str, folder: str) -> None:
+    assert folder_for(check_name(name)) == folder
+    if name != "INBOX":
+        assert name_for(folder) == name
+
+
+@pytest.mark.parametrize(
+    "bad", ["", "/a", "a/", "a//b", "..", "a/../b", ".", "x\x00y", "tab\there", "del\x7f", "a*", "b%"]
+)
+def test_unsafe_names_are_refused(bad: str) -> None:
+    with pytest.raises(InvalidMailboxName):
+        check_name(bad)
+
+
+def test_internal_entries_are_not_mailboxes() -> None:
+    for entry in ("cur", "new", "tmp", "dovecot-uidlist", ".", "..", "..x", ".a..b", ".INBOX"):
+        assert name_for(entry) is None, entry
+
+
+def test_mutf7_matches_rfc3501_example() -> None:
+    # RFC 3501 §5.1.3
+    name = "~peter/mail/台北/日本語"
+    assert mutf7_encode(name) == "~peter/mail/&U,BTFw-/&ZeVnLIqe-"
+    assert mutf7_decode("~peter/mail/&U,BTFw-/&ZeVnLIqe-") == name
+
+
+def test_flag_letters() -> None:
+    kw = ["$Junk", "Work"]
+    assert info_for({"\\Seen", "\\Flagged", "Work", "\\Recent"}, kw) == ":2,FSb"
+    flags, unknown = flags_from_name("123.host,S=5:2,DFPRSTab,extra", kw)
+    assert flags == {"\\Draft", "\\Flagged", "$Forwarded", "\\Answered", "\\Seen", "\\Deleted", "$Junk", "Work"}
+    assert unknown == ",extra"
+    flags, unknown = flags_from_name("123.host:2,Sz", kw)
+    assert flags == {"\\Seen"} and unknown == "z"
+    assert info_for({"\\Seen"}, kw, unknown) == ":2,Sz"
+
+
+# -- files -------------------------------------------------------------
+
+
+def test_files_are_dovecot_format(root: str) -> None:
+    box = inbox(root)
+    when = datetime(2022, 3, 4, 5, 6, 7, tzinfo=UTC)
+    uid = result(box.append(MSG % (1, 1), frozenset({"\\Seen", "$Junk"}), when))
+    assert uid == 1
+    maildir = os.path.join(root, "u")
+    with open(os.path.join(maildir, "dovecot-uidlist")) as f:
+        lines = f.read().splitlines()
+    head = lines[0].split()
+    assert head[0] == "3" and head[1] == "V%d" % box.uidvalidity and head[2].startswith("N")
+    assert head[3].startswith("G") and len(head[3]) == 33
+    assert lines[1].startswith("1 :") and lines[1].endswith(":2,Sa")
+    with open(os.path.join(maildir, "dovecot-keywords")) as f:
+        assert f.read() == "0 $Junk\n"
+    (name,) = os.listdir(os.path.join(maildir, "cur"))
+    assert name == lines[1][3:] and ",S=%d:" % len(MSG % (1, 1)) in name
+    assert os.stat(os.path.join(maildir, "cur", name)).st_mtime == when.timestamp()
+    assert os.listdir(os.path.join(maildir, "tmp")) == []
+
+
+def test_subscriptions_file_is_dovecot_v2(root: str) -> None:
+    account = result(MaildirStore(root).account("u"))
+    result(account.subscribe("Lists/python"))
+    with open(os.path.join(root, "u", "subscriptions")) as f:
+        assert f.read() == "V\t2\n\nLists\tpython\n"
+
+
+def test_per_user_roots(root: str) -> None:
+    store = from_url(f"maildir:{root}/mail/%u/Maildir")
+    result(store.account("bob"))
+    assert os.path.isdir(os.path.join(root, "mail", "bob", "Maildir", "cur"))
+    plain = from_url(f"maildir:{root}/plain")
+    result(plain.account("carol"))
+    assert os.path.isdir(os.path.join(root, "plain", "carol", "new"))
+    for bad in ("..", "a/b", "", "x\x00"):
+        failure: list[Any] = []
+        store.account(bad).addErrback(failure.append)
+        assert failure and failure[0].check(InvalidMailboxName), bad
+
+
+# -- other writers -----------------------------------------------------
+
+
+def test_mda_delivery_and_foreign_renames_are_noticed(root: str) -> None:
+    box = inbox(root)
+    result(box.append(MSG % (1, 1), frozenset(), None))
+    before = result(box.snapshot())
+    maildir = os.path.join(root, "u")
+    # an MDA drops a file with LF line ends into new/
+    with open(os.path.join(maildir, "tmp", "999.mda.host"), "wb") as f:
+        f.write(b"Subject: via mda\n\nhello\n")
+    os.rename(os.path.join(maildir, "tmp", "999.mda.host"), os.path.join(maildir, "new", "999.mda.host"))
+    changes = result(box.changes_since(before.highestmodseq))
+    assert [s.uid for s in changes.changed] == [2]
+    with result(box.open(2)) as f:
+        assert f.read() == b"Subject: via mda\r\n\r\nhello\r\n"
+    (rec,) = result(box.records([2]))
+    assert rec.size == len(b"Subject: via mda\r\n\r\nhello\r\n")
+    assert os.listdir(os.path.join(maildir, "new")) == []
+    # mutt marks it seen and flagged by renaming
+    (name,) = [n for n in os.listdir(os.path.join(maildir, "cur")) if n.startswith("999.")]
+    os.rename(os.path.join(maildir, "cur", name), os.path.join(maildir, "cur", "999.mda.host:2,FS"))
+    mark = result(box.status()).highestmodseq
+    changes = result(box.changes_since(mark - 1))
+    assert [(s.uid, s.flags) for s in changes.changed] == [(2, frozenset({"\\Seen", "\\Flagged"}))]
+    # ... and deletes message 1 behind our back
+    (first,) = [n for n in os.listdir(os.path.join(maildir, "cur")) if not n.startswith("999.")]
+    os.unlink(os.path.join(maildir, "cur", first))
+    changes = result(box.changes_since(mark))
+    assert changes.expunged == (1,)
+    assert [s.uid for s in result(box.snapshot()).messages] == [2]
+
+
+def test_second_store_sees_changes_and_shares_modseqs(root: str) -> None:
+    one, two = inbox(root), inbox(root)
+    u1 = result(one.append(MSG % (1, 1), frozenset(), None))
+    u2 = result(two.append(MSG % (2, 2), frozenset(), None))
+    assert (u1, u2) == (1, 2)
+    result(one.store([2], "add", frozenset({"\\Seen"})))
+    s1, s2 = result(one.snapshot()), result(two.snapshot())
+    assert s1 == s2
+    assert s2.messages[1].flags == {"\\Seen"}
+
+
+def test_watchers_hear_other_processes_by_polling(root: str) -> None:
+    clock = task.Clock()
+    box = inbox(root, clock)
+    calls: list[int] = []
+    box.watch(lambda: calls.append(1))
+    other = inbox(root)
+    result(other.append(MSG % (1, 1), frozenset(), None))
+    assert calls == []
+    clock.advance(1.0)
+    assert calls, "the poll should have noticed the other store's append"
+
+
+def test_index_repairs_itself(root: str) -> None:
+    box = inbox(root)
+    for i in range(5):
+        result(box.append(MSG % (i, i), frozenset({"\\Seen"} if i % 2 else ()), None))
+    result(box.store([3], "add", frozenset({"\\Deleted"})))
+    result(box.expunge())
+    good = result(box.snapshot())
+    index = os.path.join(root, "u", "mailframe-index")
+    for damage in (b"", b"MFIDX1 {not json\n", b"\xff\xfe garbage"):
+        with open(index, "wb") as f:
+            f.write(damage)
+        fresh = inbox(root)
+        snap = result(fresh.snapshot())
+        assert snap.uidvalidity == good.uidvalidity
+        assert [(s.uid, s.flags) for s in snap.messages] == [(s.uid, s.flags) for s in good.messages]
+        assert snap.highestmodseq > good.highestmodseq  # modseqs never go back
+        assert snap.uidnext == good.uidnext
+        with result(fresh.open(5)) as f:
+            assert f.read() == MSG % (4, 4)
+    os.unlink(index)
+    assert [s.uid for s in result(inbox(root).snapshot()).messages] == [1, 2, 4, 5]
+
+
+def test_lost_uidlist_means_new_uidvalidity(root: str) -> None:
+    box = inbox(root)
+    result(box.append(MSG % (1, 1), frozenset(), None))
+    old = box.uidvalidity
+    os.unlink(os.path.join(root, "u", "dovecot-uidlist"))
+    fresh = inbox(root)
+    snap = result(fresh.snapshot())
+    assert snap.uidvalidity != old
+    assert len(snap.messages) == 1
+
+
+def test_stale_lock_of_a_dead_process_is_broken(root: str) -> None:
+    box = inbox(root)
+    lock = os.path.join(root, "u", "dovecot-uidlist.lock")
+    import socket
+
+    with open(lock, "w") as f:
+        f.write(f"999999999:{socket.gethostname()}")
+    assert result(box.append(MSG % (1, 1), frozenset(), None)) == 1
+    assert not os.path.exists(lock)
+
+
+def test_many_keywords_beyond_26_letters(root: str) -> None:
+    box = inbox(root)
+    uid = result(box.append(MSG % (1, 1), frozenset(), None))
+    words = frozenset(f"kw{i}" for i in range(30))
+    result(box.store([uid], "add", words))
+    assert result(box.snapshot()).messages[0].flags == words
+    fresh = inbox(root)
+    assert result(fresh.snapshot()).messages[0].flags == words
