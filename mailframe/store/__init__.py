@@ -7,6 +7,10 @@ point in the ``mailframe.stores`` group whose target is a factory
 ``from_url(url: str) -> IMailStore``; third-party backends plug in by
 declaring one.  A built-in table covers mailframe's own backends so a
 source checkout works without installation.
+
+Backend authors can build on :class:`MailboxLog` (the "mailbox is a log"
+bookkeeping: UIDs, modseqs, tombstones, \\Recent, watchers) and check their
+store with :mod:`mailframe.testing`.
 """
 
 from __future__ import annotations
@@ -17,8 +21,9 @@ from collections.abc import Callable
 from typing import Any
 
 from mailframe.errors import StoreUnavailable
+from mailframe.store._log import MailboxLog, new_uidvalidity
 
-__all__ = ["open_store", "store_factory", "BUILTIN_STORES"]
+__all__ = ["open_store", "store_factory", "BUILTIN_STORES", "MailboxLog", "new_uidvalidity"]
 
 #: scheme → "module:function" for mailframe's own backends.
 BUILTIN_STORES: dict[str, str] = {

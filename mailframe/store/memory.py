@@ -363,8 +363,8 @@ class MemoryAccount:
         box = self._mailboxes.pop(name)
         if has_children:
             self._noselect.add(name)
+        box.deleted = True  # before watchers hear of the expunge
         box._expunge_now(box.log.uids)
-        box.deleted = True
 
     @_deferred
     def rename_mailbox(self, old: str, new: str) -> None:
