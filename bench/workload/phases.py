@@ -1,0 +1,464 @@
+"""The benchmark phases (issue 7), each timed and each checking its
+answers against the corpus so that a fast wrong answer shows as WRONG.
+
+Every phase returns a :class:`PhaseResult`; :func:`run_workload` runs them
+in order against one server given host, port, user and password.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import re
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from .client import Client, ImapError, Result, quote
+from .corpus import BASE_DATE, BODY_TOKENS, KIND_ALTERNATIVE, KIND_ATTACHMENT, SUBJECT_TOKENS, Corpus
+from .memory import raise_nofile, tree_memory_kb
+
+FETCH_SEQ = re.compile(rb"^\* (\d+) FETCH ", re.I)
+SIZE = re.compile(rb"RFC822\.SIZE (\d+)", re.I)
+UID = re.compile(rb"\bUID (\d+)", re.I)
+FLAGS = re.compile(rb"FLAGS \(([^)]*)\)", re.I)
+INTERNALDATE = re.compile(rb'INTERNALDATE "([^"]+)"', re.I)
+SEARCH = re.compile(rb"^\* SEARCH ?(.*)$", re.I)
+EXISTS = re.compile(rb"^\* (\d+) EXISTS", re.I | re.M)
+
+HEADER_SYNC = (b"FETCH 1:* (UID FLAGS INTERNALDATE RFC822.SIZE "
+               b"BODY.PEEK[HEADER.FIELDS (FROM TO CC SUBJECT DATE MESSAGE-ID)])")
+
+
+@dataclass
+class PhaseResult:
+    """One phase's figure.  ``higher_is_better`` is False for costs (ms,
+    KB); ``status`` is ``ok``, ``WRONG: why`` or ``ERROR: why``."""
+
+    name: str
+    value: float | None
+    unit: str
+    status: str = "ok"
+    higher_is_better: bool = True
+    seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+
+class Wrong(Exception):
+    """A phase's answer did not match the corpus."""
+
+
+def internal_date(index: int) -> datetime:
+    return BASE_DATE + timedelta(minutes=7 * index)
+
+
+def imap_date(index: int) -> bytes:
+    """RFC 3501 date-time for APPEND."""
+    return internal_date(index).strftime('"%d-%b-%Y %H:%M:%S %z"').encode()
+
+
+def parse_imap_date(text: bytes) -> datetime:
+    return datetime.strptime(text.decode().strip(), "%d-%b-%Y %H:%M:%S %z")
+
+
+def fetches(result: Result) -> dict[int, list]:
+    """Untagged FETCH responses by sequence number (several per number
+    are possible when the server adds unsolicited flag updates)."""
+    out: dict[int, list] = {}
+    for response in result.untagged:
+        match = FETCH_SEQ.match(response.line)
+        if match:
+            out.setdefault(int(match.group(1)), []).append(response)
+    return out
+
+
+def search_numbers(result: Result) -> list[int]:
+    numbers: list[int] = []
+    for response in result.untagged:
+        match = SEARCH.match(response.line)
+        if match:
+            numbers.extend(int(n) for n in match.group(1).split())
+    return numbers
+
+
+def flag_set(line: bytes) -> set[bytes]:
+    match = FLAGS.search(line)
+    return set(match.group(1).lower().split()) if match else set()
+
+
+class Workload:
+    """Phases against one server; shared state (the UID of each sequence
+    number) flows from the header sync to later phases."""
+
+    def __init__(self, host: str, port: int, user: str, password: str, corpus: Corpus,
+                 *, server_pid: int | None = None, mixed_seconds: float = 10.0,
+                 sessions: int = 8, connections: int = 1000, bodies: int = 500) -> None:
+        self.host, self.port, self.user, self.password = host, port, user, password
+        self.corpus = corpus
+        self.server_pid = server_pid
+        self.mixed_seconds = mixed_seconds
+        self.sessions = sessions
+        self.connections = connections
+        self.bodies = bodies
+        self.uids: list[int] = []
+        self.client: Client | None = None
+
+    async def session(self) -> Client:
+        client = await Client.connect(self.host, self.port)
+        await client.login(self.user, self.password)
+        return client
+
+    # -- phases ---------------------------------------------------------
+
+    async def append(self) -> PhaseResult:
+        """Durable APPEND (RFC 3501 §6.3.11) of the whole corpus, one at a
+        time: each waits for its tagged OK before the next is sent."""
+        client = self.client = await self.session()
+        sizes = self.corpus._sizes = []
+        total = 0
+        start = time.perf_counter()
+        for i, meta in enumerate(self.corpus.metas):
+            data = self.corpus.message(i)
+            sizes.append(len(data))
+            total += len(data)
+            flags = b"(\\Flagged)" if meta.flagged else b"()"
+            await client.run_with_literal(b"APPEND INBOX " + flags + b" " + imap_date(i), data)
+        elapsed = time.perf_counter() - start
+        n = self.corpus.n
+        return PhaseResult("APPEND (durable, 1 conn)", n / elapsed, "msg/s", seconds=elapsed,
+                           notes=[f"{total / elapsed / 1e6:.1f} MB/s"])
+
+    async def select(self) -> PhaseResult:
+        assert self.client is not None
+        start = time.perf_counter()
+        result = await self.client.run(b"SELECT INBOX")
+        elapsed = time.perf_counter() - start
+        exists = [int(m.group(1)) for r in result.untagged for m in [EXISTS.match(r.line)] if m]
+        out = PhaseResult("SELECT INBOX", elapsed * 1000, "ms", higher_is_better=False,
+                          seconds=elapsed)
+        if exists[-1:] != [self.corpus.n]:
+            out.status = f"WRONG: EXISTS {exists} for {self.corpus.n} messages"
+        return out
+
+    async def header_sync(self) -> PhaseResult:
+        assert self.client is not None
+        start = time.perf_counter()
+        result = await self.client.run(HEADER_SYNC)
+        elapsed = time.perf_counter() - start
+        out = PhaseResult("FETCH 1:* header sync", self.corpus.n / elapsed, "msg/s",
+                          seconds=elapsed)
+        by_seq = fetches(result)
+        sizes = self.corpus.sizes()
+        uids: list[int] = []
+        try:
+            if sorted(by_seq) != list(range(1, self.corpus.n + 1)):
+                raise Wrong(f"{len(by_seq)} FETCH responses for {self.corpus.n} messages")
+            for seq in range(1, self.corpus.n + 1):
+                i = seq - 1
+                meta = self.corpus.metas[i]
+                responses = by_seq[seq]
+                line = b" ".join(r.line for r in responses)
+                literals = [lit for r in responses for lit in r.literals]
+                size = SIZE.search(line)
+                uid = UID.search(line)
+                date = INTERNALDATE.search(line)
+                if not (size and uid and date):
+                    raise Wrong(f"message {seq}: missing UID/RFC822.SIZE/INTERNALDATE: {line[:200]!r}")
+                if int(size.group(1)) != sizes[i]:
+                    raise Wrong(f"message {seq}: RFC822.SIZE {size.group(1)!r}, expected {sizes[i]}")
+                if parse_imap_date(date.group(1)) != internal_date(i):
+                    raise Wrong(f"message {seq}: INTERNALDATE {date.group(1)!r}")
+                if (b"\\flagged" in flag_set(line)) != meta.flagged:
+                    raise Wrong(f"message {seq}: FLAGS {flag_set(line)} flagged={meta.flagged}")
+                header = b"".join(literals) or line
+                if (b"Message-ID: " + meta.message_id.encode() not in header
+                        or b"Subject: [" + meta.subject_token.encode() + b"]" not in header
+                        or b"MIME-Version" in header):
+                    raise Wrong(f"message {seq}: header fields {header[:300]!r}")
+                uids.append(int(uid.group(1)))
+            if uids != sorted(set(uids)):
+                raise Wrong("UIDs not strictly ascending")
+        except Wrong as exc:
+            out.status = f"WRONG: {exc}"
+        self.uids = uids
+        return out
+
+    async def envelope(self) -> PhaseResult:
+        assert self.client is not None
+        start = time.perf_counter()
+        result = await self.client.run(b"FETCH 1:* (ENVELOPE BODYSTRUCTURE)")
+        elapsed = time.perf_counter() - start
+        out = PhaseResult("FETCH 1:* ENVELOPE BODYSTRUCTURE", self.corpus.n / elapsed, "msg/s",
+                          seconds=elapsed)
+        by_seq = fetches(result)
+        try:
+            if sorted(by_seq) != list(range(1, self.corpus.n + 1)):
+                raise Wrong(f"{len(by_seq)} FETCH responses for {self.corpus.n} messages")
+            for seq, responses in by_seq.items():
+                meta = self.corpus.metas[seq - 1]
+                text = b" ".join(r.line + b"".join(r.literals) for r in responses)
+                upper = text.upper()
+                subtype = {KIND_ALTERNATIVE: b'"ALTERNATIVE"',
+                           KIND_ATTACHMENT: b'"MIXED"'}.get(meta.kind, b'"TEXT" "PLAIN"')
+                if (b"ENVELOPE (" not in upper or b"BODYSTRUCTURE (" not in upper
+                        or meta.message_id.encode() not in text
+                        or meta.subject_token.encode() not in text
+                        or f'"{meta.sender}" "example.org"'.encode() not in text
+                        or subtype not in upper):
+                    raise Wrong(f"message {seq}: {text[:400]!r}")
+        except Wrong as exc:
+            out.status = f"WRONG: {exc}"
+        return out
+
+    async def bodies_phase(self) -> PhaseResult:
+        assert self.client is not None
+        count = min(self.bodies, self.corpus.n)
+        start = time.perf_counter()
+        result = await self.client.run(b"FETCH 1:%d BODY.PEEK[]" % count)
+        elapsed = time.perf_counter() - start
+        total = sum(self.corpus.sizes()[:count])
+        out = PhaseResult(f"FETCH 1:{count} BODY.PEEK[]", count / elapsed, "msg/s",
+                          seconds=elapsed, notes=[f"{total / elapsed / 1e6:.1f} MB/s"])
+        by_seq = fetches(result)
+        try:
+            if sorted(by_seq) != list(range(1, count + 1)):
+                raise Wrong(f"{len(by_seq)} FETCH responses for {count} messages")
+            for seq, responses in by_seq.items():
+                literals = [lit for r in responses for lit in r.literals]
+                expected = self.corpus.message(seq - 1)
+                if literals != [expected]:
+                    got = literals[0][:80] if literals else b"(no literal)"
+                    raise Wrong(f"message {seq}: body differs ({len(b''.join(literals))} bytes, "
+                                f"expected {len(expected)}): {got!r}")
+        except Wrong as exc:
+            out.status = f"WRONG: {exc}"
+        return out
+
+    async def _search(self, name: str, queries: list[tuple[bytes, list[int]]]) -> PhaseResult:
+        """Run each query, compare its sequence numbers with the corpus."""
+        assert self.client is not None
+        elapsed = 0.0
+        status = "ok"
+        for command, expected in queries:
+            start = time.perf_counter()
+            result = await self.client.run(command)
+            elapsed += time.perf_counter() - start
+            got = sorted(search_numbers(result))
+            if got != expected and status == "ok":
+                status = (f"WRONG: {command.decode()} gave {len(got)} results, "
+                          f"expected {len(expected)}")
+        n = self.corpus.n * len(queries)
+        return PhaseResult(name, n / elapsed, "msg/s", status=status, seconds=elapsed,
+                           notes=[f"{len(queries)} searches, {elapsed / len(queries) * 1000:.0f} ms each"])
+
+    def _seqs(self, predicate: Callable[[int], bool]) -> list[int]:
+        return [i + 1 for i in range(self.corpus.n) if predicate(i)]
+
+    async def search_header(self) -> PhaseResult:
+        metas = self.corpus.metas
+        sub = SUBJECT_TOKENS[0]
+        return await self._search("SEARCH header (SUBJECT, FROM)", [
+            (b"SEARCH SUBJECT " + quote(sub),
+             self._seqs(lambda i: metas[i].subject_token == sub)),
+            (b"SEARCH FROM " + quote("ben@example"),
+             self._seqs(lambda i: metas[i].sender == "ben")),
+        ])
+
+    async def search_body(self) -> PhaseResult:
+        metas = self.corpus.metas
+        token = BODY_TOKENS[1]
+        return await self._search("SEARCH BODY text", [
+            (b"SEARCH BODY " + quote(token), self._seqs(lambda i: metas[i].body_token == token)),
+        ])
+
+    async def search_flag(self) -> PhaseResult:
+        metas = self.corpus.metas
+        return await self._search("SEARCH flag (FLAGGED, UNSEEN)", [
+            (b"SEARCH FLAGGED", self._seqs(lambda i: metas[i].flagged)),
+            (b"SEARCH UNSEEN", self._seqs(lambda i: True)),
+        ])
+
+    async def store(self) -> PhaseResult:
+        """``STORE 1:* +FLAGS (\\Seen)`` (every message answers with its
+        FLAGS, RFC 3501 §6.4.6) then ``-FLAGS.SILENT``; both checked."""
+        assert self.client is not None
+        n = self.corpus.n
+        start = time.perf_counter()
+        added = await self.client.run(b"STORE 1:* +FLAGS (\\Seen)")
+        mid = time.perf_counter()
+        seen = search_numbers(await self.client.run(b"SEARCH SEEN"))
+        mid2 = time.perf_counter()
+        await self.client.run(b"STORE 1:* -FLAGS.SILENT (\\Seen)")
+        end = time.perf_counter()
+        elapsed = (mid - start) + (end - mid2)
+        out = PhaseResult("STORE 1:* +FLAGS / -FLAGS.SILENT", 2 * n / elapsed, "msg/s",
+                          seconds=elapsed)
+        by_seq = fetches(added)
+        bad = [s for s in range(1, n + 1)
+               if not any(b"\\seen" in flag_set(r.line) for r in by_seq.get(s, []))]
+        unseen = search_numbers(await self.client.run(b"SEARCH UNSEEN"))
+        if bad:
+            out.status = f"WRONG: {len(bad)} messages without FETCH (FLAGS (\\Seen)), first {bad[0]}"
+        elif sorted(seen) != list(range(1, n + 1)):
+            out.status = f"WRONG: SEARCH SEEN gave {len(seen)} after +FLAGS, expected {n}"
+        elif len(unseen) != n:
+            out.status = f"WRONG: SEARCH UNSEEN gave {len(unseen)} after -FLAGS, expected {n}"
+        return out
+
+    async def mixed(self) -> PhaseResult:
+        """``sessions`` concurrent sessions doing a mix of single-message
+        body fetches, range flag fetches, per-session keyword stores,
+        subject searches, STATUS, NOOP and APPEND to another mailbox, for
+        ``mixed_seconds``; every answer checked."""
+        assert self.client is not None
+        try:
+            await self.client.run(b"CREATE BenchMixed")
+        except ImapError:
+            pass
+        clients = [await self.session() for _ in range(self.sessions)]
+        for c in clients:
+            await c.run(b"SELECT INBOX")
+        deadline = time.perf_counter() + self.mixed_seconds
+        counts = [0] * self.sessions
+        errors: list[str] = []
+        start = time.perf_counter()
+        await asyncio.gather(*(self._mixed_session(k, c, deadline, counts, errors)
+                               for k, c in enumerate(clients)))
+        elapsed = time.perf_counter() - start
+        for c in clients:
+            await c.logout()
+        ops = sum(counts)
+        out = PhaseResult(f"mixed, {self.sessions} sessions", ops / elapsed, "ops/s",
+                          seconds=elapsed, notes=[f"{ops} operations"])
+        if errors:
+            out.status = ("WRONG: " if errors[0].startswith("wrong") else "ERROR: ") + errors[0]
+        return out
+
+    async def _mixed_session(self, k: int, client: Client, deadline: float,
+                             counts: list[int], errors: list[str]) -> None:
+        rnd = random.Random(1000 + k)
+        n = self.corpus.n
+        sizes = self.corpus.sizes()
+        keyword = b"$mix%d" % k
+        metas = self.corpus.metas
+        while time.perf_counter() < deadline and not errors:
+            roll = rnd.random()
+            try:
+                if roll < 0.35:
+                    i = rnd.randrange(n)
+                    result = await client.run(b"UID FETCH %d BODY.PEEK[]" % self.uids[i])
+                    lits = [lit for r in result.untagged if FETCH_SEQ.match(r.line)
+                            for lit in r.literals]
+                    if lits != [self.corpus.message(i)]:
+                        raise Wrong(f"UID FETCH {self.uids[i]} BODY.PEEK[]: body differs")
+                elif roll < 0.55:
+                    a = rnd.randrange(n) + 1
+                    b = min(n, a + 49)
+                    result = await client.run(b"FETCH %d:%d (UID RFC822.SIZE FLAGS)" % (a, b))
+                    got = {int(m.group(1)): int(s.group(1)) for r in result.untagged
+                           for m in [FETCH_SEQ.match(r.line)] for s in [SIZE.search(r.line)] if m and s}
+                    if got != {s: sizes[s - 1] for s in range(a, b + 1)}:
+                        raise Wrong(f"FETCH {a}:{b} RFC822.SIZE wrong")
+                elif roll < 0.70:
+                    i = rnd.randrange(n)
+                    sign = b"+" if rnd.random() < 0.5 else b"-"
+                    result = await client.run(b"UID STORE %d %sFLAGS (%s)" % (self.uids[i], sign, keyword))
+                    mine = [r.line for r in result.untagged
+                            if FETCH_SEQ.match(r.line) and b"UID %d" % self.uids[i] in r.line]
+                    if not mine or (keyword.lower() in flag_set(mine[-1])) != (sign == b"+"):
+                        raise Wrong(f"UID STORE {self.uids[i]} {sign.decode()}FLAGS: {mine!r}")
+                elif roll < 0.75:
+                    token = rnd.choice(SUBJECT_TOKENS)
+                    got = search_numbers(await client.run(b"SEARCH SUBJECT " + quote(token)))
+                    if len(got) != sum(1 for m in metas if m.subject_token == token):
+                        raise Wrong(f"SEARCH SUBJECT {token}: {len(got)}")
+                elif roll < 0.85:
+                    result = await client.run(b"STATUS BenchMixed (MESSAGES)")
+                    if not result.named(b"STATUS"):
+                        raise Wrong("STATUS without untagged STATUS")
+                elif roll < 0.93:
+                    await client.run(b"NOOP")
+                else:
+                    data = self.corpus.message(rnd.randrange(min(n, 200)))
+                    await client.run_with_literal(b"APPEND BenchMixed ()", data)
+                counts[k] += 1
+            except Wrong as exc:
+                errors.append(f"wrong: {exc}")
+            except ImapError as exc:
+                errors.append(f"{exc}")
+
+    async def idle_memory(self) -> list[PhaseResult]:
+        """Resident memory per idle selected connection: the server's
+        process tree before and after ``connections`` sessions have
+        logged in and selected INBOX (RSS as the brief asks, and PSS,
+        which is fair to servers with a process per connection)."""
+        if self.server_pid is None:
+            return [PhaseResult("idle selected connection", None, "KB/conn",
+                                status="ERROR: no server pid given", higher_is_better=False)]
+        raise_nofile(self.connections * 2 + 256)
+        await asyncio.sleep(0.5)
+        before = tree_memory_kb(self.server_pid)
+        clients: list[Client] = []
+        sem = asyncio.Semaphore(32)
+        status = "ok"
+
+        async def open_one() -> None:
+            async with sem:
+                client = await self.session()
+                result = await client.run(b"SELECT INBOX")
+                if not any(EXISTS.match(r.line) for r in result.untagged):
+                    raise Wrong("SELECT without EXISTS")
+                clients.append(client)
+
+        start = time.perf_counter()
+        try:
+            await asyncio.gather(*(open_one() for _ in range(self.connections)))
+        except (ImapError, OSError, Wrong) as exc:
+            status = f"ERROR: after {len(clients)} connections: {exc}"
+        elapsed = time.perf_counter() - start
+        await asyncio.sleep(1.0)
+        after = tree_memory_kb(self.server_pid)
+        for client in clients:
+            client.close()
+        count = max(1, len(clients))
+        note = f"{len(clients)} connections opened in {elapsed:.1f} s"
+        return [
+            PhaseResult("idle selected conn, RSS", (after[0] - before[0]) / count, "KB/conn",
+                        status=status, higher_is_better=False, seconds=elapsed, notes=[note]),
+            PhaseResult("idle selected conn, PSS", (after[1] - before[1]) / count, "KB/conn",
+                        status=status, higher_is_better=False, seconds=elapsed),
+        ]
+
+
+PHASES = ("append", "select", "header_sync", "envelope", "bodies_phase", "search_header",
+          "search_body", "search_flag", "store", "mixed", "idle_memory")
+
+
+async def run_workload(workload: Workload, log: Callable[[str], None] = print,
+                       phases: tuple[str, ...] = PHASES) -> list[PhaseResult]:
+    """Run the phases in order; a phase that errors is recorded and the
+    ones needing its state are skipped."""
+    results: list[PhaseResult] = []
+    for name in phases:
+        method: Callable[[], Awaitable[PhaseResult | list[PhaseResult]]] = getattr(workload, name)
+        try:
+            outcome = await method()
+        except (ImapError, OSError, asyncio.TimeoutError, Wrong) as exc:
+            outcome = PhaseResult(name, None, "", status=f"ERROR: {exc}"[:300])
+            if name in ("append", "select", "header_sync"):
+                results.append(outcome)
+                log(f"  {name}: {outcome.status}; stopping")
+                break
+        for result in outcome if isinstance(outcome, list) else [outcome]:
+            results.append(result)
+            value = "-" if result.value is None else f"{result.value:,.1f} {result.unit}"
+            extra = ("; " + "; ".join(result.notes)) if result.notes else ""
+            log(f"  {result.name}: {value} ({result.seconds:.2f} s){extra} [{result.status}]")
+    if workload.client is not None:
+        await workload.client.logout()
+    return results
