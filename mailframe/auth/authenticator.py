@@ -86,7 +86,7 @@ class Authenticator:
                  nonce_factory: Callable[[], str] = lambda: secrets.token_urlsafe(18)) -> None:
         if throttle is None:
             if clock is None:
-                from twisted.internet import reactor as clock  # type: ignore[assignment]
+                from twisted.internet import reactor as clock
             throttle = LoginThrottle(clock)  # type: ignore[arg-type]
         self.portal = portal
         self.throttle = throttle

@@ -107,7 +107,7 @@ class IScramCredentials(ICredentials):
 
     username = Attribute("str: the (normalised) authentication identity")
 
-    def check(secrets: ScramSecrets) -> bool:  # type: ignore[misc]
+    def check(secrets: ScramSecrets) -> bool:
         """Whether the proof was made with the password behind ``secrets``."""
 
 

@@ -70,8 +70,9 @@ class HTTPChecker:
         self.negative_ttl = negative_ttl
         self.service = service
         self.reactor = reactor
-        self.headers = {"Content-Type": "application/json", "Accept": "application/json",
-                        **(headers or {})}
+        self.headers: dict[bytes | str, bytes | str] = {
+            "Content-Type": "application/json", "Accept": "application/json"}
+        self.headers.update(headers or {})
         self.normalize = normalize
         self.cache_size = cache_size
         self._cache: OrderedDict[tuple[str, str, bytes], tuple[bool, float]] = OrderedDict()

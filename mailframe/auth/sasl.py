@@ -13,7 +13,7 @@ SCRAM-SHA-256 lives in :mod:`mailframe.auth.sasl_scram`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NoReturn, Protocol
 
 from twisted.internet.defer import Deferred, ensureDeferred
 
@@ -96,7 +96,7 @@ class SaslExchange:
     async def _step(self, response: bytes | None) -> SaslChallenge | SaslSuccess:
         raise NotImplementedError
 
-    async def _fail(self, reason: str, username: str | None = None) -> Any:
+    async def _fail(self, reason: str, username: str | None = None) -> NoReturn:
         """Malformed client data: counted and delayed like a bad password."""
         await self.backend.refuse(reason, self.peer, username)
         raise AuthenticationFailed(reason)

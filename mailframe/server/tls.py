@@ -125,7 +125,11 @@ def install_sighup_reload(factories: Iterable[ReloadableContextFactory],
         reactor.callFromThread(reload_all)
 
     previous = signal.signal(signal.SIGHUP, handler)
-    return lambda: signal.signal(signal.SIGHUP, previous) and None
+
+    def restore() -> None:
+        signal.signal(signal.SIGHUP, previous)
+
+    return restore
 
 
 def _write_private(path: Path, data: bytes) -> None:
