@@ -42,7 +42,7 @@ from mailframe.auth.throttle import LoginThrottle
 from mailframe.imap.session import ServerConfig
 from mailframe.server.protocol import IMAPServerProtocol, ServerContext
 
-_LINE = re.compile(r"^(C|S|S~|S\*)(\d?)[:]? ?(.*)$")
+_LINE = re.compile(r"^(S~|S\*|C|S)(\d?)[:]? ?(.*)$")
 
 
 class TranscriptMismatch(AssertionError):

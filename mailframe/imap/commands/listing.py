@@ -85,9 +85,12 @@ async def list_mailboxes(session: Any, cmd: List) -> Reply:
                 attrs = set(entries.get(name, frozenset({"\\Noselect"})))
                 results.append((name, attrs, []))
         # §6.3.9: with "%", a parent of a subscribed mailbox that is not
-        # itself subscribed is listed \Noselect.
+        # itself subscribed (and that the pattern reaches while the child
+        # is too deep for it) is listed \Noselect.
         listed = {r[0] for r in results}
         for name in sorted(subs, key=_order):
+            if matches(name):
+                continue
             parts = name.split(SEP)
             for i in range(1, len(parts)):
                 parent = SEP.join(parts[:i])
