@@ -23,10 +23,9 @@ one-part frames for the session to interpret.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Union
 
 from mailframe.imap._chars import read_tag
-from mailframe.imap.limits import Limits
+from mailframe.imap.limits import DEFAULT_LIMITS, Limits
 
 __all__ = ["Frame", "ContinuationRequest", "FrameError", "Event", "Framer", "literal_marker"]
 
@@ -61,7 +60,7 @@ class FrameError:
     code: str | None = None
 
 
-Event = Union[Frame, ContinuationRequest, FrameError]
+Event = Frame | ContinuationRequest | FrameError
 
 # More digits than this in a literal length is absurd: treat it as too big
 # without converting (int() of a huge digit string is slow).
@@ -92,7 +91,7 @@ def literal_marker(line: bytes) -> tuple[int, bool, bool] | None:
 class Framer:
     """Bytes in, :data:`Event` list out.  One per connection."""
 
-    def __init__(self, limits: Limits = Limits()) -> None:
+    def __init__(self, limits: Limits = DEFAULT_LIMITS) -> None:
         self.limits = limits
         self._buf = bytearray()
         self._pos = 0  # first unconsumed octet of _buf

@@ -22,7 +22,7 @@ from mailframe.imap.framing import Frame
 from mailframe.imap.grammar_fetch import fetch_atts
 from mailframe.imap.grammar_reader import MAX_MODSEQ, ParseError, Reader
 from mailframe.imap.grammar_search import parse_search
-from mailframe.imap.limits import Limits
+from mailframe.imap.limits import DEFAULT_LIMITS, Limits
 from mailframe.imap.types import AppendMessage, ListOptions, SequenceSet
 
 __all__ = ["ParseError", "parse_command", "STATUS_ITEMS"]
@@ -48,7 +48,7 @@ _BASE64 = re.compile(rb"[A-Za-z0-9+/]*={0,2}")
 Parser = Callable[[Reader, str, bool], c.Command]
 
 
-def parse_command(frame: Frame, limits: Limits = Limits()) -> c.Command:
+def parse_command(frame: Frame, limits: Limits = DEFAULT_LIMITS) -> c.Command:
     """The command ``frame`` holds (RFC 3501 §9 ``command``).
 
     ``tag SP command-name [SP arguments]``; raises :class:`ParseError`.

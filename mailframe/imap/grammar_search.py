@@ -35,7 +35,7 @@ __all__ = ["parse_search", "search_key", "RETURN_OPTIONS"]
 #: ``search-return-opt`` (RFC 4731 §3, SAVE from RFC 5182 §2).
 RETURN_OPTIONS = frozenset({"MIN", "MAX", "ALL", "COUNT", "SAVE"})
 
-_FLAG_KEYS = {
+_FLAG_KEYS: dict[str, SearchKey] = {
     "ANSWERED": SearchFlag("\\Answered"),
     "DELETED": SearchFlag("\\Deleted"),
     "DRAFT": SearchFlag("\\Draft"),

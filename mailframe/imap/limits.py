@@ -28,3 +28,7 @@ class Limits:
     max_nonsync_literal: int = 4096
     #: Commands queued from one client (enforced by the session).
     max_pending: int = 32
+
+
+#: The default limits (a module-level instance: ``Limits`` is immutable).
+DEFAULT_LIMITS = Limits()

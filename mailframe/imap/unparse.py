@@ -17,7 +17,7 @@ from mailframe.imap import command as c
 from mailframe.imap import mutf7
 from mailframe.imap._chars import ASTRING_CHARS, LIST_CHARS
 from mailframe.imap.framing import ContinuationRequest, Frame, Framer
-from mailframe.imap.limits import Limits
+from mailframe.imap.limits import DEFAULT_LIMITS, Limits
 from mailframe.imap.types import (
     STAR,
     FetchAtt,
@@ -305,7 +305,7 @@ def _search(cmd: c.Search, w: _Writer) -> bytes:
     return out + b" " + search_key(key, w, codec)
 
 
-def frame_of(data: bytes, limits: Limits = Limits()) -> Frame:
+def frame_of(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Frame:
     """The single :class:`Frame` that ``data`` (one whole command) makes,
     continuation requests aside.  Raises ValueError otherwise."""
     events = Framer(limits).feed(data)

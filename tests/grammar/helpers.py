@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from mailframe.imap.command import Command
 from mailframe.imap.grammar import parse_command
-from mailframe.imap.limits import Limits
+from mailframe.imap.limits import DEFAULT_LIMITS, Limits
 from mailframe.imap.unparse import frame_of, unparse
 
 
-def parse(line: bytes, limits: Limits = Limits()) -> Command:
+def parse(line: bytes, limits: Limits = DEFAULT_LIMITS) -> Command:
     """Parse one command given as wire bytes (CRLF added when missing)."""
     if not line.endswith(b"\n"):
         line += b"\r\n"

@@ -42,7 +42,7 @@ U32 = 0xFFFFFFFF
 U63 = 0x7FFFFFFFFFFFFFFF
 
 _ATOM_ALPHABET = "".join(sorted(chr(b) for b in ATOM_CHARS))
-text = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=12)
+text = st.text(st.characters(exclude_categories=["Cs"], exclude_characters="\x00"), max_size=12)
 atoms = st.text(_ATOM_ALPHABET, min_size=1, max_size=8)
 upper_atoms = atoms.map(str.upper)
 tags = st.text(_ATOM_ALPHABET.replace("+", "") + "]", min_size=1, max_size=6)

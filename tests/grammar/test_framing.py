@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from mailframe.imap.framing import ContinuationRequest, Event, Frame, Framer, FrameError, literal_marker
+from mailframe.imap.framing import (
+    ContinuationRequest,
+    Event,
+    Frame,
+    FrameError,
+    Framer,
+    literal_marker,
+)
 from mailframe.imap.limits import Limits
 
 CONT = ContinuationRequest()

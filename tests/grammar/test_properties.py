@@ -6,7 +6,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mailframe.imap.command import Command
-from mailframe.imap.framing import ContinuationRequest, Frame, Framer, FrameError
+from mailframe.imap.framing import ContinuationRequest, Frame, FrameError, Framer
 from mailframe.imap.grammar import ParseError, parse_command
 from mailframe.imap.limits import Limits
 from mailframe.imap.unparse import unparse
@@ -29,7 +29,7 @@ def test_parse_unparse_round_trip(cmd: Command) -> None:
 def test_framing_does_not_depend_on_chunking(cmd: Command, cuts: list[int]) -> None:
     data = unparse(cmd)
     points = sorted({min(c, len(data)) for c in cuts})
-    chunks = [data[a:b] for a, b in zip([0] + points, points + [len(data)])]
+    chunks = [data[a:b] for a, b in zip([0] + points, points + [len(data)], strict=True)]
     whole = Framer().feed(data)
     framer = Framer()
     pieces = [ev for chunk in chunks for ev in framer.feed(chunk)]
