@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import ipaddress
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from twisted.cred.credentials import IUsernameHashedPassword, IUsernamePassword
@@ -48,7 +48,7 @@ __all__ = ["Authenticator", "SaslChallenge", "SaslSuccess", "SaslExchange", "is_
            "DEFAULT_MECHANISMS"]
 
 _log = Logger()
-DEFAULT_MECHANISMS = ("PLAIN", "LOGIN", "CRAM-MD5", "SCRAM-SHA-256")
+DEFAULT_MECHANISMS = ("PLAIN", "LOGIN", "CRAM-MD5", "SCRAM-SHA-256", "SCRAM-SHA-256-PLUS")
 _PLAINTEXT = frozenset({"PLAIN", "LOGIN"})
 
 
@@ -104,7 +104,7 @@ class Authenticator:
             return IUsernamePassword in ifaces
         if mechanism == "CRAM-MD5":
             return IUsernameHashedPassword in ifaces
-        if mechanism == "SCRAM-SHA-256":
+        if mechanism in ("SCRAM-SHA-256", "SCRAM-SHA-256-PLUS"):
             return self._scram_source() is not None
         return False
 
@@ -117,10 +117,18 @@ class Authenticator:
         return secure or self.allow_insecure_plaintext or (
             self.allow_local_plaintext and is_local_peer(peer))
 
-    def mechanisms(self, secure: bool, peer: str) -> list[str]:
-        """``AUTH=`` names for CAPABILITY, without those refused here."""
+    def mechanisms(self, secure: bool, peer: str,
+                   channel_binding: Mapping[str, bytes] | None = None) -> list[str]:
+        """``AUTH=`` names for CAPABILITY, without those refused here.
+
+        ``channel_binding`` is the connection's binding data
+        (:func:`mailframe.server.tls.channel_bindings`); SCRAM-SHA-256-PLUS is
+        offered only on a TLS connection that has some.
+        """
         plain_ok = self.plaintext_allowed(secure, peer)
-        return [m for m in self._mechanisms if plain_ok or m not in _PLAINTEXT]
+        plus_ok = secure and bool(channel_binding)
+        return [m for m in self._mechanisms if (plain_ok or m not in _PLAINTEXT)
+                and (plus_ok or m != "SCRAM-SHA-256-PLUS")]
 
     # -- LOGIN command ------------------------------------------------------
     def login(self, username: str, password: str | bytes, secure: bool, peer: str) -> Deferred[Any]:
@@ -140,11 +148,13 @@ class Authenticator:
         return await self.authenticate(UsernamePassword(name, pw), name, peer, secure)
 
     # -- AUTHENTICATE -------------------------------------------------------
-    def start(self, mechanism: str, secure: bool, peer: str) -> SaslExchange:
+    def start(self, mechanism: str, secure: bool, peer: str,
+              channel_binding: Mapping[str, bytes] | None = None) -> SaslExchange:
         """A new exchange; CannotDo for an unknown mechanism, PrivacyRequired
-        for a plaintext one on an unencrypted non-local connection."""
+        for a plaintext one on an unencrypted non-local connection.  Pass the
+        same ``channel_binding`` as to :meth:`mechanisms`."""
         mech = mechanism.upper()
-        if mech not in self._mechanisms:
+        if mech not in self.mechanisms(True, "", channel_binding if secure else None):
             raise CannotDo(f"Unsupported authentication mechanism {mechanism[:40]}")
         if mech in _PLAINTEXT and not self.plaintext_allowed(secure, peer):
             _log.info("refused AUTHENTICATE {mech} in plaintext from {peer}", mech=mech, peer=peer)
@@ -156,7 +166,9 @@ class Authenticator:
             return LoginExchange(self, secure, peer)
         if mech == "CRAM-MD5":
             return CramMD5Exchange(self, secure, peer, self.hostname)
-        return ScramSha256Exchange(self, secure, peer, self._scram_source(), self.nonce_factory)
+        bindings = channel_binding if secure else None
+        return ScramSha256Exchange(self, secure, peer, self._scram_source(), self.nonce_factory,
+                                   bindings=bindings, plus=mech == "SCRAM-SHA-256-PLUS")
 
     # -- shared path (the exchanges call these) ---------------------------------
     async def refuse(self, reason: str, peer: str, username: str | None) -> None:

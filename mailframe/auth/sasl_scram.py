@@ -2,8 +2,13 @@
 
 Client-first (§5.1), server-first with the salt and iteration count, client
 final with the proof, server-final ``v=<ServerSignature>`` returned as
-:attr:`SaslSuccess.final`.  Channel binding is not offered (no -PLUS):
-a ``p=`` GS2 flag fails; ``y`` is accepted since we do not advertise PLUS.
+:attr:`SaslSuccess.final`.
+
+Channel binding (RFC 5802 §6): SCRAM-SHA-256-PLUS takes ``p=<type>`` with a
+type the connection offers (``tls-server-end-point``, RFC 5929;
+``tls-exporter``, RFC 9266) and checks the binding data in ``c=``.  Plain
+SCRAM-SHA-256 takes ``n``, and ``y`` only when PLUS was not offered on this
+connection (``y`` with PLUS on offer means a downgrade attack).
 An unknown user gets a stable fake salt so the exchange does not reveal who
 exists (RFC 5802 §9); it fails at the proof like a wrong password.
 """
@@ -15,7 +20,7 @@ import binascii
 import hashlib
 import hmac
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from mailframe.auth.credentials import ScramCredentials
@@ -65,8 +70,14 @@ class ScramSha256Exchange(SaslExchange):
     mechanism = "SCRAM-SHA-256"
 
     def __init__(self, backend: AuthBackend, secure: bool, peer: str, source: Any,
-                 nonce_factory: Callable[[], str] = lambda: secrets.token_urlsafe(18)) -> None:
+                 nonce_factory: Callable[[], str] = lambda: secrets.token_urlsafe(18),
+                 bindings: Mapping[str, bytes] | None = None, plus: bool = False) -> None:
         super().__init__(backend, secure, peer)
+        self.bindings = dict(bindings or {})
+        self.plus = plus
+        if plus:
+            self.mechanism = "SCRAM-SHA-256-PLUS"
+        self._cbind_data = b""
         self.source = source
         self.nonce_factory = nonce_factory
         self._state = "start"
@@ -97,8 +108,18 @@ class ScramSha256Exchange(SaslExchange):
         # gs2-header = gs2-cbind-flag "," [ authzid ] ","   (RFC 5802 §7)
         flag, sep1, rest = text.partition(",")
         authz, sep2, bare = rest.partition(",")
-        if not (sep1 and sep2) or flag not in ("n", "y"):
-            return await self._fail("Unsupported SCRAM channel binding or malformed header")
+        if not (sep1 and sep2):
+            return await self._fail("Malformed SCRAM GS2 header")
+        if self.plus:
+            cb_type = flag[2:] if flag.startswith("p=") else ""
+            if cb_type not in self.bindings:
+                return await self._fail("SCRAM-SHA-256-PLUS needs a channel binding type "
+                                        f"this connection offers: {', '.join(sorted(self.bindings))}")
+            self._cbind_data = self.bindings[cb_type]
+        elif flag == "y" and self.bindings:
+            return await self._fail("Channel binding downgrade: the server offers SCRAM-SHA-256-PLUS")
+        elif flag not in ("n", "y"):
+            return await self._fail("Channel binding needs SCRAM-SHA-256-PLUS")
         try:
             if authz:
                 if not authz.startswith("a="):
@@ -138,7 +159,8 @@ class ScramSha256Exchange(SaslExchange):
             attrs = _attrs(without_proof)
             if len(attrs) < 2 or attrs[0][0] != "c" or attrs[1][0] != "r":
                 raise ValueError("client-final needs c= then r=")
-            if base64.b64decode(attrs[0][1], validate=True) != self._gs2:
+            if not hmac.compare_digest(base64.b64decode(attrs[0][1], validate=True),
+                                       self._gs2 + self._cbind_data):
                 raise ValueError("channel binding data does not match")
             if attrs[1][1] != self._nonce:
                 raise ValueError("nonce mismatch")

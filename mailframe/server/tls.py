@@ -35,7 +35,8 @@ from twisted.internet.interfaces import IOpenSSLServerConnectionCreator
 from twisted.logger import Logger
 from zope.interface import implementer
 
-__all__ = ["ReloadableContextFactory", "TLSConfigError", "install_sighup_reload",
+__all__ = ["ReloadableContextFactory", "TLSConfigError", "install_sighup_reload", "channel_bindings",
+           "tls_server_end_point_hash",
            "ensure_certificate", "tls_server_endpoint", "server_endpoint", "CertificateAuthority"]
 
 _log = Logger()
@@ -106,6 +107,44 @@ class ReloadableContextFactory:
     def certificate(self) -> x509.Certificate:
         """The leaf certificate now in use (e.g. for tls-server-end-point binding)."""
         return x509.load_pem_x509_certificate(Path(self.cert_path).read_bytes())
+
+
+def tls_server_end_point_hash(der: bytes) -> bytes:
+    """RFC 5929 §4.1: the certificate's hash with its signature algorithm's
+    hash function, SHA-256 if that is MD5 or SHA-1 (or unknown)."""
+    cert = x509.load_der_x509_certificate(der)
+    algorithm = cert.signature_hash_algorithm
+    if algorithm is None or algorithm.name in ("md5", "sha1"):
+        algorithm = hashes.SHA256()
+    digest = hashes.Hash(algorithm)
+    digest.update(der)
+    return digest.finalize()
+
+
+def channel_bindings(transport: Any) -> dict[str, bytes]:
+    """SASL channel-binding data of a TLS connection, for SCRAM-SHA-256-PLUS.
+
+    ``tls-server-end-point`` (RFC 5929 §4.1): a hash of our own certificate,
+    with the certificate's signature hash, SHA-256 when that is MD5 or SHA-1.
+    ``tls-exporter`` (RFC 9266): 32 bytes of exported keying material,
+    offered on TLS 1.3 only (RFC 9266 §3).  Empty for a plain connection
+    or before the handshake completed.
+    """
+    try:
+        conn = transport.getHandle()
+        cert = conn.get_certificate(as_cryptography=True)
+        version = conn.get_protocol_version_name()
+    except (AttributeError, SSL.Error, TypeError):
+        return {}
+    if not isinstance(conn, SSL.Connection) or cert is None:
+        return {}
+    out = {"tls-server-end-point": tls_server_end_point_hash(cert.public_bytes(serialization.Encoding.DER))}
+    if version == "TLSv1.3":
+        try:
+            out["tls-exporter"] = conn.export_keying_material(b"EXPORTER-Channel-Binding", 32, None)
+        except SSL.Error:
+            pass
+    return out
 
 
 def install_sighup_reload(factories: Iterable[ReloadableContextFactory],
