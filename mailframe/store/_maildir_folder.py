@@ -27,7 +27,7 @@ from typing import Any, BinaryIO
 
 from twisted.logger import Logger
 
-from mailframe.errors import ExpungeIssued, NonexistentMailbox
+from mailframe.errors import ExpungeIssued, NonexistentMailbox, TryCreate
 from mailframe.message import MessageInfo, parse
 from mailframe.records import FlagState, MessageRecord, StoreResult
 from mailframe.store._log import MailboxLog, apply_mode
@@ -488,6 +488,12 @@ class Folder:
             self._stamp = self._dir_stamp()
             self._recheck_at = time.time() + _RECHECK
 
+    def _check_exists(self) -> None:
+        """A deleted folder takes no new mail: NO [TRYCREATE] (RFC 3501
+        §6.3.11, §6.4.7)."""
+        if not os.path.isdir(self.cur):
+            raise TryCreate(f"mailbox folder {os.path.basename(self.path)} is gone")
+
     def _locked_refresh(self) -> tuple[int, int]:
         if not os.path.isdir(self.cur):
             raise NonexistentMailbox(f"mailbox folder {self.path} is gone")
@@ -503,6 +509,7 @@ class Folder:
         self, items: list[tuple[bytes, frozenset[str], datetime | None]]
     ) -> list[int]:
         """Deliver messages durably; their UIDs, ascending."""
+        self._check_exists()
         with self.lock:
             stamp = self._locked_refresh()
             log = self.log
@@ -616,6 +623,7 @@ class Folder:
         wanted = [u for u in sorted(set(uids)) if u in log]
         if not wanted:
             return []
+        dest._check_exists()
         with dest.lock:
             stamp = dest._locked_refresh()
             dlog = dest.log

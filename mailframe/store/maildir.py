@@ -43,6 +43,7 @@ from mailframe.records import Changes, MailboxEntry, MailboxStatus, Snapshot, St
 from mailframe.store._maildir_files import LockGone
 from mailframe.store._maildir_folder import Folder, make_maildir
 from mailframe.store._maildir_names import INBOX, check_name, folder_for, name_for
+from mailframe.store.memory import SPECIAL_USE
 
 __all__ = ["MaildirStore", "MaildirAccount", "MaildirMailbox", "from_url"]
 
@@ -263,6 +264,12 @@ class MaildirAccount:
     ) -> defer.Deferred[None]:
         def run() -> None:
             checked = check_name(name)
+            unknown = frozenset(special_use) - SPECIAL_USE
+            if unknown:
+                # RFC 6154 §3: CREATE-SPECIAL-USE with an unknown attribute
+                raise CannotDo(
+                    f"unsupported special-use attribute {sorted(unknown)[0]}", code="USEATTR"
+                )
             if checked == INBOX or self._selectable(checked):
                 raise MailboxExists(f"mailbox {name!r} exists")
             levels = checked.split("/")
