@@ -82,11 +82,28 @@ class Authenticator(Protocol):
     def start(self, mechanism: str, secure: bool, peer: str) -> Any: ...
 
 
+def server_limits(
+    max_line: int = Limits.max_line,
+    max_literal: int = Limits.max_literal,
+    max_depth: int = Limits.max_depth,
+) -> Limits:
+    """Limits for a server that advertises LITERAL+: a non-synchronizing
+    literal may be as large as any literal (RFC 7888 §3; the 4096-octet cap
+    is LITERAL-'s, §4)."""
+    return Limits(
+        max_line=max_line,
+        max_literal=max_literal,
+        max_command=max_literal + max_line + 1024 * 1024,
+        max_depth=max_depth,
+        max_nonsync_literal=max_literal,
+    )
+
+
 @dataclass
 class ServerConfig:
     """Per-server settings shared by every session."""
 
-    limits: Limits = field(default_factory=Limits)
+    limits: Limits = field(default_factory=lambda: server_limits())
     name: str = "mailframe"
     idle_keepalive: float = 120.0
     timeout_preauth: float = 60.0
@@ -97,7 +114,6 @@ class ServerConfig:
 
 BASE_CAPABILITIES = (
     "IMAP4rev1",
-    "LITERAL+",
     "SASL-IR",
     "ID",
     "ENABLE",
@@ -136,6 +152,8 @@ class Session:
     def capabilities(self) -> list[str]:
         """CAPABILITY words for this moment (RFC 3501 §6.1.1)."""
         caps = list(BASE_CAPABILITIES)
+        limits = self.config.limits
+        caps.insert(1, "LITERAL+" if limits.max_nonsync_literal >= limits.max_literal else "LITERAL-")
         caps.append(f"APPENDLIMIT={self.config.limits.max_literal}")
         if self.config.condstore:
             caps.append("CONDSTORE")

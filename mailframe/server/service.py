@@ -21,8 +21,7 @@ from mailframe.auth.checkers import CheckerError, InMemoryChecker, open_checker,
 from mailframe.auth.realm import MailRealm
 from mailframe.auth.throttle import ConnectionLimiter
 from mailframe.errors import StoreUnavailable
-from mailframe.imap.limits import Limits
-from mailframe.imap.session import ServerConfig
+from mailframe.imap.session import ServerConfig, server_limits
 from mailframe.server.protocol import IMAPFactory, ServerContext
 from mailframe.store import open_store
 
@@ -92,7 +91,7 @@ def make_service(opts: Any) -> service.MultiService:
         allow_insecure_plaintext=bool(opts["allow-plaintext"]),
         hostname=opts["domain-name"],
     )
-    limits = Limits(max_line=opts["max-line"], max_literal=opts["max-literal"], max_depth=opts["max-depth"])
+    limits = server_limits(opts["max-line"], opts["max-literal"], opts["max-depth"])
     config = ServerConfig(
         limits=limits,
         timeout_auth=opts["timeout"],
