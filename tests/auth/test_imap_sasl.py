@@ -1,0 +1,196 @@
+"""Every SASL mechanism and the plaintext policy through the real IMAP
+adapter over real sockets, driven by Python's imaplib (in a thread)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import imaplib
+import secrets
+import socket
+import ssl
+from collections.abc import Callable
+from typing import Any
+
+from twisted.cred.portal import Portal
+from twisted.internet import reactor
+from twisted.internet.defer import inlineCallbacks
+from twisted.internet.threads import deferToThread
+from twisted.trial.unittest import TestCase
+
+from mailframe.auth.authenticator import Authenticator
+from mailframe.auth.checkers import InMemoryChecker
+from mailframe.auth.realm import MailRealm
+from mailframe.auth.schemes import hash_password
+from mailframe.auth.throttle import ConnectionLimiter, LoginThrottle
+from mailframe.imap.session import ServerConfig
+from mailframe.server.protocol import IMAPFactory, ServerContext
+from mailframe.server.tls import CertificateAuthority, ReloadableContextFactory, tls_server_endpoint
+from mailframe.store.memory import MemoryStore
+from tests.auth.helpers import temp_path
+
+USERS = {"alice": "wonderland", "bob": hash_password("builder", "SCRAM-SHA-256"),
+         "carol": hash_password("c4rol", "SHA512-CRYPT")}
+
+
+def scram_client(user: str, password: str) -> Callable[[bytes], bytes | None]:
+    """An imaplib authobject speaking SCRAM-SHA-256 (RFC 5802 §3) and
+    checking the server's signature."""
+    cnonce = secrets.token_urlsafe(12)
+    bare = f"n={user},r={cnonce}"
+    state: dict[str, Any] = {"step": 0}
+
+    def step(challenge: bytes) -> bytes | None:
+        state["step"] += 1
+        if state["step"] == 1:
+            return b"n,," + bare.encode()
+        if state["step"] == 2:
+            attrs = dict(kv.split("=", 1) for kv in challenge.decode().split(","))
+            assert attrs["r"].startswith(cnonce)
+            salted = hashlib.pbkdf2_hmac("sha256", password.encode(), base64.b64decode(attrs["s"]),
+                                         int(attrs["i"]))
+            ck = hmac.new(salted, b"Client Key", hashlib.sha256).digest()
+            without = f"c=biws,r={attrs['r']}"
+            msg = f"{bare},{challenge.decode()},{without}".encode()
+            sig = hmac.new(hashlib.sha256(ck).digest(), msg, hashlib.sha256).digest()
+            sk = hmac.new(salted, b"Server Key", hashlib.sha256).digest()
+            state["expect"] = b"v=" + base64.b64encode(hmac.new(sk, msg, hashlib.sha256).digest())
+            proof = base64.b64encode(bytes(a ^ b for a, b in zip(ck, sig, strict=True))).decode()
+            return f"{without},p={proof}".encode()
+        state["verified"] = challenge == state["expect"]
+        return b"" if state["verified"] else None
+
+    step.state = state  # type: ignore[attr-defined]
+    return step
+
+
+class IMAPSaslTests(TestCase):
+    timeout = 60
+
+    @inlineCallbacks
+    def setUp(self):  # type: ignore[no-untyped-def]
+        ca = CertificateAuthority()
+        base = temp_path(self)
+        cert, key = ca.issue(base)
+        self.ca_pem = ca.cert_pem.decode()
+        self.tls = ReloadableContextFactory(cert, key)
+        self.auth = Authenticator(Portal(MailRealm(MemoryStore()), [InMemoryChecker(USERS)]),
+                                  throttle=LoginThrottle(reactor, base=0.05, maximum=0.1),
+                                  allow_local_plaintext=False)
+        self.limiter = ConnectionLimiter(per_ip=3, per_user=None)
+        context = ServerContext(self.auth, ServerConfig(), self.tls, self.limiter)
+        self.port = yield reactor.listenTCP(0, IMAPFactory(context), interface="127.0.0.1")
+        self.addCleanup(self.port.stopListening)
+        self.tls_port = yield tls_server_endpoint(reactor, 0, self.tls, "127.0.0.1").listen(
+            IMAPFactory(context))
+        self.addCleanup(self.tls_port.stopListening)
+
+    def ctx(self) -> ssl.SSLContext:
+        return ssl.create_default_context(cadata=self.ca_pem)
+
+    def client(self, tls: bool = False) -> imaplib.IMAP4:
+        if tls:
+            return imaplib.IMAP4_SSL("localhost", self.tls_port.getHost().port, ssl_context=self.ctx(),
+                                     timeout=20)
+        return imaplib.IMAP4("127.0.0.1", self.port.getHost().port, timeout=20)
+
+    def in_thread(self, f: Callable[[], Any]) -> Any:
+        return deferToThread(f)
+
+    @inlineCallbacks
+    def test_plaintext_policy_then_starttls(self):  # type: ignore[no-untyped-def]
+        def run() -> tuple[Any, ...]:
+            c = self.client()
+            before = c.capabilities
+            try:
+                c.login("alice", "wonderland")
+                refused = ""
+            except imaplib.IMAP4.error as e:
+                refused = str(e)
+            c.starttls(self.ctx())
+            after = c.capabilities
+            typ, _ = c.login("alice", "wonderland")
+            c.logout()
+            return before, refused, after, typ
+
+        before, refused, after, typ = yield self.in_thread(run)
+        self.assertIn("LOGINDISABLED", before)
+        self.assertNotIn("AUTH=PLAIN", before)
+        self.assertIn("AUTH=SCRAM-SHA-256", before)
+        self.assertIn("STARTTLS", before)
+        self.assertIn("PRIVACYREQUIRED", refused)
+        self.assertNotIn("LOGINDISABLED", after)
+        self.assertIn("AUTH=PLAIN", after)
+        self.assertEqual(typ, "OK")
+
+    @inlineCallbacks
+    def test_each_mechanism_over_implicit_tls(self):  # type: ignore[no-untyped-def]
+        def run() -> list[str]:
+            results = []
+            c = self.client(tls=True)
+            results.append(c.authenticate("PLAIN", lambda _: b"\x00alice\x00wonderland")[0])
+            c.logout()
+            c = self.client(tls=True)
+            answers = iter([b"carol", b"c4rol"])
+            results.append(c.authenticate("LOGIN", lambda _: next(answers))[0])
+            c.logout()
+            c = self.client(tls=True)
+            results.append(c.login_cram_md5("alice", "wonderland")[0])
+            c.logout()
+            c = self.client(tls=True)
+            scram = scram_client("bob", "builder")
+            results.append(c.authenticate("SCRAM-SHA-256", scram)[0])
+            results.append(str(scram.state["verified"]))  # type: ignore[attr-defined]
+            c.select("INBOX")
+            c.logout()
+            return results
+
+        self.assertEqual((yield self.in_thread(run)), ["OK", "OK", "OK", "OK", "True"])
+
+    @inlineCallbacks
+    def test_scram_without_tls_is_allowed(self):  # type: ignore[no-untyped-def]
+        def run() -> str:
+            c = self.client()
+            typ = c.authenticate("SCRAM-SHA-256", scram_client("bob", "builder"))[0]
+            c.logout()
+            return typ
+
+        self.assertEqual((yield self.in_thread(run)), "OK")
+
+    @inlineCallbacks
+    def test_failures_cancel_and_connection_lives(self):  # type: ignore[no-untyped-def]
+        def run() -> list[str]:
+            out = []
+            c = self.client(tls=True)
+            for attempt in (lambda: c.login("alice", "wrong"),
+                            lambda: c.authenticate("SCRAM-SHA-256", scram_client("bob", "wrong")),
+                            lambda: c.authenticate("PLAIN", lambda _: None)):
+                try:
+                    attempt()
+                    out.append("OK?")
+                except imaplib.IMAP4.error as e:
+                    out.append(str(e))
+            out.append(c.noop()[0])
+            return out
+
+        out = yield self.in_thread(run)
+        self.assertIn("[AUTHENTICATIONFAILED]", out[0])
+        self.assertIn("[AUTHENTICATIONFAILED]", out[1])
+        self.assertIn("cancel", out[2].lower())
+        self.assertEqual(out[3], "OK")
+
+    @inlineCallbacks
+    def test_connection_limit_per_ip(self):  # type: ignore[no-untyped-def]
+        def run() -> tuple[bytes, str]:
+            held = [self.client() for _ in range(3)]
+            with socket.create_connection(("127.0.0.1", self.port.getHost().port), timeout=10) as s:
+                refused = s.recv(200)
+            typ = held[0].noop()[0]  # the others are unaffected
+            for c in held:
+                c.logout()
+            return refused, typ
+
+        refused, typ = yield self.in_thread(run)
+        self.assertTrue(refused.startswith(b"* BYE"), refused)
+        self.assertEqual(typ, "OK")
