@@ -50,7 +50,7 @@ _LIST = _run(LIST_CHARS)
 _DIGITS = re.compile(rb"[0-9]+")
 _QUOTED_RUN = re.compile(rb'[^"\\\r\n\x00]+')
 _LITERAL = re.compile(rb"(~?)\{([0-9]{1,20})(\+?)\}")
-_DATE_TIME = re.compile(rb'"( [0-9]|[0-9]{2})-([A-Za-z]{3})-([0-9]{4}) ([0-9]{2}):([0-9]{2}):([0-9]{2}) ([+-])([0-9]{2})([0-9]{2})"')
+_DATE_TIME = re.compile(rb'"( [0-9]|[0-9]{1,2})-([A-Za-z]{3})-([0-9]{4}) ([0-9]{2}):([0-9]{2}):([0-9]{2}) ([+-])([0-9]{2})([0-9]{2})"')
 _DATE = re.compile(rb"([0-9]{1,2})-([A-Za-z]{3})-([0-9]{4})")
 
 MONTHS = {m: i + 1 for i, m in enumerate(
@@ -85,7 +85,10 @@ class Reader:
 
     def peek(self) -> int:
         """The next octet, or -1 at the end of the current text part."""
-        return self.text[self.pos] if self.pos < len(self.text) else -1
+        try:
+            return self.text[self.pos]
+        except IndexError:  # cheaper than a length test on the hot path
+            return -1
 
     def at_end(self) -> bool:
         return self.pos >= len(self.text) and self.idx >= len(self.parts) - 1
@@ -97,15 +100,17 @@ class Reader:
 
     def sp(self) -> None:
         """``SP``"""
-        if self.peek() != 0x20:
+        if not self.skip(0x20):
             self.fail("Expected a space")
-        self.pos += 1
 
     def skip(self, octet: int) -> bool:
         """Consume ``octet`` if it is next."""
-        if self.peek() == octet:
-            self.pos += 1
-            return True
+        try:
+            if self.text[self.pos] == octet:
+                self.pos += 1
+                return True
+        except IndexError:
+            pass
         return False
 
     def expect(self, octet: int, what: str) -> None:
