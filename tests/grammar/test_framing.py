@@ -216,3 +216,33 @@ def test_large_literal_in_chunks_is_linear() -> None:
         assert f.feed(chunk) == []
     [frame] = f.feed(b"\r\n")
     assert isinstance(frame, Frame) and len(frame.parts[1]) == size
+
+
+def test_oversized_nonsync_then_sync_marker_ends_the_refused_command() -> None:
+    # After the dropped literal, the client's next line asks for a sync
+    # literal; we never send "+", so the client stops there: error now.
+    f = Framer(Limits(max_nonsync_literal=2))
+    events = f.feed(b"a APPEND x {3+}\r\nabc {5}\r\n")
+    assert events == [FrameError("a", "BAD", "Non-synchronizing literal too big", "TOOBIG")]
+    assert f.feed(b"b NOOP\r\n") == [Frame((b"b NOOP",))]
+
+
+def test_long_continuation_line_after_literal() -> None:
+    f = Framer(Limits(max_line=20))
+    assert f.feed(b"a LOGIN {1}\r\n") == [CONT]
+    assert f.feed(b"x " + b"y" * 40 + b"\r\nb NOOP\r\n") == [
+        FrameError("a", "BAD", "Command line too long"),
+        Frame((b"b NOOP",)),
+    ]
+
+
+def test_command_too_long_without_literals_in_last_line() -> None:
+    f = Framer(Limits(max_line=30, max_command=40))
+    assert f.feed(b"a LOGIN {5+}\r\n12345 " + b"z" * 25 + b"\r\nb NOOP\r\n") == [
+        FrameError("a", "BAD", "Command too long"),
+        Frame((b"b NOOP",)),
+    ]
+
+
+def test_empty_lines_are_empty_frames() -> None:
+    assert Framer().feed(b"\r\n\n") == [Frame((b"",)), Frame((b"",))]
