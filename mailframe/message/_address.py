@@ -10,6 +10,9 @@ display name.  Broken addresses follow Dovecot: a missing local part is
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
+
 __all__ = ["parse_addresses", "Address"]
 
 Address = tuple[bytes | None, bytes | None, bytes | None, bytes | None]
@@ -26,63 +29,73 @@ _WS = frozenset(b" \t\r\n")
 Token = tuple[int, bytes, bool]  # kind, text, preceded by whitespace
 
 
-def _tokenize(value: bytes) -> list[Token]:
-    out: list[Token] = []
-    i, n = 0, len(value)
-    ws = False
+_TOKEN_RE = re.compile(
+    rb"""
+     (?P<ws>[ \t\r\n]+)
+    |(?P<q>"(?:[^"\\]|\\.)*)(?P<qend>"?)
+    |(?P<c>\()
+    |(?P<lit>\[[^\]]*(?:\]|\Z))
+    |(?P<sp>[<>@,;:.])
+    |(?P<atom>[^ \t\r\n"()\[\]\\<>@,;:.]+)
+    |(?P<junk>.)
+    """,
+    re.VERBOSE | re.DOTALL,
+)
+_UNESCAPE = re.compile(rb"\\(.)", re.DOTALL)
+
+
+def _comment_end(value: bytes, i: int) -> int:
+    """Index just past the (possibly nested) comment opening at ``i``."""
+    depth, n = 0, len(value)
     while i < n:
-        c = value[i]
-        if c in _WS:
-            ws = True
-            i += 1
+        d = value[i]
+        if d == 0x5C:
+            i += 2
             continue
-        if c == 0x22:  # quoted-string
-            buf = bytearray()
-            i += 1
-            while i < n and value[i] != 0x22:
-                if value[i] == 0x5C and i + 1 < n:
-                    i += 1
-                buf.append(value[i])
-                i += 1
-            out.append((_QUOTED if i < n else _BROKEN, bytes(buf), ws))
-            i += 1
-        elif c == 0x28:  # comment, nested
-            depth, j = 0, i
-            while j < n:
-                d = value[j]
-                if d == 0x5C:
-                    j += 2
-                    continue
-                if d == 0x28:
-                    depth += 1
-                elif d == 0x29:
-                    depth -= 1
-                    if depth == 0:
-                        break
-                j += 1
-            out.append((_COMMENT, value[i + 1 : j].strip(), ws))
-            i = j + 1
-        elif c == 0x5B:  # domain-literal
-            j = value.find(b"]", i)
-            j = n - 1 if j < 0 else j
-            out.append((_LITERAL, value[i : j + 1], ws))
-            i = j + 1
-        elif c in _SPECIALS:
-            out.append((_SPECIAL, value[i : i + 1], ws))
-            i += 1
-        elif c == 0x29 or c == 0x5D or c == 0x5C:  # stray closers: skip
-            i += 1
-        else:
-            j = i
-            while j < n:
-                d = value[j]
-                if d in _WS or d in _SPECIALS or d in b'"()[]\\':
-                    break
-                j += 1
-            out.append((_ATOM, value[i:j], ws))
-            i = j
+        if d == 0x28:
+            depth += 1
+        elif d == 0x29:
+            depth -= 1
+            if depth == 0:
+                return i + 1
+        i += 1
+    return n
+
+
+def _tokenize(value: bytes) -> Iterator[Token]:
+    """RFC 5322 §3.2 lexical tokens: atoms, quoted-strings (unquoted),
+    comments (text only), domain literals and specials; stray ``)`` ``]``
+    and ``\\`` are dropped."""
+    pos, n = 0, len(value)
+    ws = False
+    match = _TOKEN_RE.match
+    while pos < n:
+        m = match(value, pos)
+        assert m is not None  # the junk alternative matches any octet
+        kind = m.lastgroup
+        end = m.end()
+        if kind == "ws":
+            ws = True
+            pos = end
+            continue
+        if kind == "atom":
+            yield (_ATOM, m.group(), ws)
+        elif kind == "sp":
+            yield (_SPECIAL, m.group(), ws)
+        elif kind == "q" or kind == "qend":
+            inner = m.group("q")[1:]
+            if b"\\" in inner:
+                inner = _UNESCAPE.sub(rb"\1", inner)
+            yield (_QUOTED if m.group("qend") else _BROKEN, inner, ws)
+        elif kind == "c":
+            end = _comment_end(value, pos)
+            stop = end - 1 if value[end - 1] == 0x29 else end
+            yield (_COMMENT, value[pos + 1 : stop].strip(), ws)
+        elif kind == "lit":
+            yield (_LITERAL, m.group(), ws)
+        # junk: skipped
+        pos = end
         ws = False
-    return out
 
 
 def _phrase(tokens: list[Token]) -> bytes | None:
@@ -129,6 +142,13 @@ def _mailbox(tokens: list[Token]) -> Address | None:
     """One mailbox: ``[phrase] <[route:]addr-spec>`` or ``addr-spec``."""
     if not tokens:
         return None
+    if (
+        len(tokens) == 3
+        and tokens[1][1] == b"@"
+        and tokens[0][0] == _ATOM
+        and tokens[2][0] == _ATOM
+    ):
+        return (None, None, tokens[0][1], tokens[2][1])  # plain local@domain
     if any(t[0] == _BROKEN for t in tokens):
         return (None, None, MISSING_MAILBOX, MISSING_DOMAIN)
     lt = next((k for k, t in enumerate(tokens) if t[0] == _SPECIAL and t[1] == b"<"), None)
@@ -162,10 +182,42 @@ def _mailbox(tokens: list[Token]) -> Address | None:
     return (name, adl, local, domain)
 
 
+#: At most this many addresses per header field are reported; a million
+#: recipients in a spam header must not cost seconds at delivery.
+MAX_ADDRESSES = 5000
+
+_SIMPLE = re.compile(
+    rb"[ \t\r\n]*([^\s\"(),.:;<>@\[\]\\]+(?:\.[^\s\"(),.:;<>@\[\]\\]+)*)"
+    rb"@([^\s\"(),:;<>@\[\]\\]+)[ \t\r\n]*(?:,|\Z)"
+)
+
+
+def _simple_list(value: bytes) -> list[Address] | None:
+    """Fast path: a list of bare ``local@domain`` only (most mail)."""
+    out: list[Address] = []
+    pos, n = 0, len(value)
+    match = _SIMPLE.match
+    while pos < n:
+        m = match(value, pos)
+        if m is None:
+            if value[pos:].strip(b" \t\r\n,"):
+                return None
+            break
+        out.append((None, None, m.group(1), m.group(2)))
+        if len(out) >= MAX_ADDRESSES:
+            break
+        pos = m.end()
+    return out
+
+
 def parse_addresses(value: bytes) -> list[Address]:
-    """An address-list (RFC 5322 §3.4) as ENVELOPE address structures."""
+    """An address-list (RFC 5322 §3.4) as ENVELOPE address structures
+    (at most :data:`MAX_ADDRESSES`)."""
     try:
-        return _parse(value)
+        simple = _simple_list(value)
+        if simple is not None:
+            return simple
+        return _parse(value)[:MAX_ADDRESSES]
     except Exception:  # pragma: no cover - defensive: never raise
         return []
 
@@ -177,6 +229,8 @@ def _parse(value: bytes) -> list[Address]:
     in_group = False
     angle = 0
     for tok in tokens:
+        if len(out) >= MAX_ADDRESSES:
+            break
         kind, text, _ = tok
         if kind == _SPECIAL:
             if text == b"<":

@@ -1,7 +1,7 @@
 """ENVELOPE (RFC 3501 §7.4.2, RFC 9051 §7.5.2) and the sent date.
 
-``envelope_value`` turns a message's header fields into the ENVELOPE value
-for :func:`mailframe.imap.serialize.encode`: date, subject, from, sender,
+``envelope_wire`` turns a message's header fields into the ENVELOPE in
+wire form: date, subject, from, sender,
 reply-to, to, cc, bcc, in-reply-to, message-id.  Values are unfolded and
 trimmed but otherwise as sent (8-bit octets go out as literals); a missing
 or empty Sender / Reply-To takes the From value (RFC 3501 §7.4.2).
@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import datetime
 from email.utils import _parsedate_tz
-from typing import Any
 
-from mailframe.imap.serialize import Value
+from mailframe.imap.serialize import NIL, nstring, string
 
 from ._address import parse_addresses
 
-__all__ = ["ENVELOPE_FIELDS", "envelope_value", "sent_date"]
+__all__ = ["ENVELOPE_FIELDS", "envelope_wire", "sent_date"]
 
 ENVELOPE_FIELDS = frozenset(
     {
@@ -35,41 +34,52 @@ ENVELOPE_FIELDS = frozenset(
 )
 
 
-def _addresses(values: list[bytes] | None) -> Value:
+def _address_list(values: list[bytes] | None) -> bytes:
+    """An address list in wire form, NIL when empty (RFC 3501 §7.4.2)."""
     if not values:
-        return None
+        return NIL
     addrs = [a for v in values for a in parse_addresses(v)]
     if not addrs:
-        return None
-    return [list(a) for a in addrs]
+        return NIL
+    return (
+        b"("
+        + b" ".join(
+            b"(%s %s %s %s)" % (nstring(n), nstring(r), nstring(m), nstring(h))
+            for n, r, m, h in addrs
+        )
+        + b")"
+    )
 
 
-def envelope_value(fields: dict[bytes, list[bytes]]) -> Value:
-    """The ENVELOPE value from the unfolded values of each header field.
+def _last(values: list[bytes] | None) -> bytes:
+    return NIL if not values else string(values[-1])
+
+
+def envelope_wire(fields: dict[bytes, list[bytes]]) -> bytes:
+    """The ENVELOPE in wire form from the unfolded values of each header
+    field (built from :mod:`mailframe.imap.serialize` primitives).
 
     A repeated address field contributes all its addresses, a repeated
     text field its last value (as Dovecot does).
     """
-    fields = dict(fields)
-    for key in (b"date", b"subject", b"in-reply-to", b"message-id"):
-        if key in fields:
-            fields[key] = fields[key][-1]  # type: ignore[assignment]
-    get: Any = fields.get
-    frm = _addresses(get(b"from"))
-    sender = _addresses(get(b"sender"))
-    reply_to = _addresses(get(b"reply-to"))
-    return [
-        get(b"date"),
-        get(b"subject"),
-        frm,
-        frm if sender is None else sender,
-        frm if reply_to is None else reply_to,
-        _addresses(get(b"to")),
-        _addresses(get(b"cc")),
-        _addresses(get(b"bcc")),
-        get(b"in-reply-to"),
-        get(b"message-id"),
-    ]
+    get = fields.get
+    frm = _address_list(get(b"from"))
+    sender = _address_list(get(b"sender"))
+    reply_to = _address_list(get(b"reply-to"))
+    return b"(%s)" % b" ".join(
+        (
+            _last(get(b"date")),
+            _last(get(b"subject")),
+            frm,
+            frm if sender == NIL else sender,
+            frm if reply_to == NIL else reply_to,
+            _address_list(get(b"to")),
+            _address_list(get(b"cc")),
+            _address_list(get(b"bcc")),
+            _last(get(b"in-reply-to")),
+            _last(get(b"message-id")),
+        )
+    )
 
 
 def sent_date(value: bytes | None) -> datetime.date | None:

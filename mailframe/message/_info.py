@@ -99,7 +99,15 @@ class MessageInfo:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, MessageInfo):
             return NotImplemented
-        return self.dump() == other.dump()
+        return (
+            self.size == other.size
+            and self.header == other.header
+            and self.envelope_wire == other.envelope_wire
+            and self.bodystructure_wire == other.bodystructure_wire
+            and self.body_wire == other.body_wire
+            and self.sent_date == other.sent_date
+            and self.tree == other.tree
+        )
 
     def __hash__(self) -> int:
         return hash((self.size, self.header, self.bodystructure_wire))
@@ -115,9 +123,7 @@ def parse(raw: bytes) -> MessageInfo:
         node, (bs, body), env = build(raw, 0, len(raw), 0, want_env=True)
         header = raw[node[1] : node[2]]
         date = first_values(header, frozenset({b"date"})).get(b"date")
-        return MessageInfo(
-            len(raw), header, encode(env), encode(bs), encode(body), sent_date(date), node
-        )
+        return MessageInfo(len(raw), header, env, encode(bs), encode(body), sent_date(date), node)
     except RecursionError:  # pragma: no cover - MAX_DEPTH keeps us far away
         return _fallback(raw)
     except Exception:  # pragma: no cover - defensive: never raise

@@ -25,7 +25,7 @@ from typing import Any
 
 from mailframe.imap.serialize import Raw, Value, encode
 
-from ._envelope import ENVELOPE_FIELDS, envelope_value
+from ._envelope import ENVELOPE_FIELDS, envelope_wire
 from ._headers import all_values, first_token, header_end, parse_mime_value
 
 __all__ = ["Node", "LEAF", "MULTIPART", "MESSAGE", "build", "MAX_DEPTH", "MAX_PARTS"]
@@ -103,7 +103,7 @@ def split_multipart(raw: bytes, start: int, end: int, boundary: bytes) -> list[t
             closed = True
             break
         cur = pos = nxt
-        if len(regions) > MAX_PARTS:
+        if len(regions) >= MAX_PARTS:
             break
     if not closed and cur is not None:
         regions.append((cur, end))
@@ -170,7 +170,7 @@ def build(
     default_type: tuple[bytes, bytes] = (b"text", b"plain"),
     has_header: bool = True,
     want_env: bool = False,
-) -> tuple[Node, BsPair, Value]:
+) -> tuple[Node, BsPair, bytes]:
     """Parse the part occupying ``raw[hstart:end]``.
 
     Returns the node, its (BODYSTRUCTURE, BODY) values and its ENVELOPE
@@ -197,7 +197,7 @@ def build(
         if name.lower() == b"charset":
             charset = val.lower()
             break
-    env = envelope_value(values) if want_env else None
+    env = envelope_wire(values) if want_env else b""
     deep = depth >= MAX_DEPTH or budget.parts >= MAX_PARTS
 
     disposition = _disposition(fields.get(b"content-disposition"))
@@ -272,7 +272,7 @@ def build(
         inner, (ibs, ibody), ienv = build(raw, bstart, end, depth + 1, budget, want_env=True)
         kids = (inner,)
         kind = MESSAGE
-        env_raw = Raw(encode(ienv))
+        env_raw = Raw(ienv)
         lines = _lines(raw, bstart, end)
         extra_bs = [env_raw, Raw(encode(ibs)), lines]
         extra_body = [env_raw, Raw(encode(ibody)), lines]
