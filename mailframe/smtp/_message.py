@@ -66,25 +66,28 @@ class Transaction:
         self.max_size = max_size
         self.queue_id = secrets.token_hex(6).upper()
         self.messages: list[StoredMessage] = []
-        self._lines: list[bytes] = []
+        self._chunks: list[bytes] = []
         self._size = 0
         self._body: bytes | None = None
 
     def feed(self, message: StoredMessage, line: bytes) -> None:
-        if message is not self.messages[0]:
-            return
-        self._size += len(line) + 2
+        """One line (without CRLF) from Twisted's per-line DATA path."""
+        if message is self.messages[0]:
+            self.feed_bulk(line + b"\r\n")
+
+    def feed_bulk(self, data: bytes) -> None:
+        """Whole CRLF-ended lines, already dot-unstuffed (the fast path)."""
+        self._size += len(data)
         if self._size > self.max_size:
-            self._lines = []
+            self._chunks = []
             raise smtp.SMTPServerError(552, "5.3.4 Message size exceeds fixed maximum message size")
-        self._lines.append(line)
+        self._chunks.append(data)
 
     def body(self) -> bytes:
         """The data as received, dot-unstuffed, every line CRLF-ended."""
         if self._body is None:
-            self._lines.append(b"")
-            self._body = b"\r\n".join(self._lines)
-            self._lines = []
+            self._body = b"".join(self._chunks)
+            self._chunks = []
         return self._body
 
 
