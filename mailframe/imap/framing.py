@@ -111,7 +111,11 @@ class Framer:
     def discard_buffered(self) -> None:
         """Forget every buffered octet and any partial command (after
         STARTTLS, plaintext that followed the command must be ignored:
-        RFC 3501 §6.2.1, RFC 2595 §3.1)."""
+        RFC 3501 §6.2.1, RFC 2595 §3.1).
+
+        Events already returned by :meth:`feed` are not recalled: a caller
+        that gets ``[Frame(STARTTLS), Frame(...)]`` from one ``feed`` must
+        drop the events after the STARTTLS frame itself."""
         self._buf = bytearray()
         self._pos = self._scan = 0
         self._skip_line = False
