@@ -5,7 +5,8 @@ with and without UNCHANGEDSINCE, EXPUNGE, UID EXPUNGE, COPY, MOVE, \\Recent
 claims) catch bookkeeping slips that the focused tests miss.  After every
 step the backend's snapshot and counters must equal the model, and
 ``changes_since`` from every earlier point must cover exactly what changed
-since then (DESIGN.md, "the mailbox is a log").  Deterministic: the seed is
+since then (DESIGN.md, "the mailbox is a log").  Persistent backends are
+restarted at random points of the walk too.  Deterministic: the seed is
 fixed, so a failure reproduces.
 """
 
@@ -68,12 +69,21 @@ class RandomWalkConformance(BackendFixture):
         ever: set[int] = set()
         history: list[tuple[int, dict[int, frozenset[str]]]] = []
         n = 0
+        # A persistent backend (PersistenceConformance) is also restarted now
+        # and then: the log must carry on exactly where it was.
+        restartable = callable(getattr(self, "restart", None))
         for _step in range(self.random_walk_steps):
             history.append(((await box.status()).highestmodseq, dict(model)))
             kind = rng.choices(
-                ["append", "store", "expunge", "copy", "move", "recent"],
-                weights=[5, 6, 2, 1, 1, 1],
+                ["append", "store", "expunge", "copy", "move", "recent", "restart"],
+                weights=[5, 6, 2, 1, 1, 1, 1 if restartable else 0],
             )[0]
+            if kind == "restart":
+                await self.restart()  # type: ignore[attr-defined]
+                box = await self.mailbox()
+                other = await self.mailbox("Walk/Other")
+                await self._check(box, model, history, ever)
+                continue
             flags = frozenset(rng.sample(_FLAGS, rng.randint(0, 3)))
             some = rng.sample(sorted(model), min(len(model), rng.randint(1, 4))) if model else []
             gone = sorted(ever - set(model))
