@@ -10,7 +10,7 @@ or empty Sender / Reply-To takes the From value (RFC 3501 §7.4.2).
 from __future__ import annotations
 
 import datetime
-from email.utils import _parsedate_tz
+from email._parseaddr import _parsedate_tz
 
 from mailframe.imap.serialize import NIL, nstring, string
 

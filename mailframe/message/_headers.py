@@ -109,12 +109,24 @@ def first_values(block: bytes, names: frozenset[bytes]) -> dict[bytes, bytes]:
     return out
 
 
-def all_values(block: bytes, names: frozenset[bytes]) -> dict[bytes, list[bytes]]:
-    """The unfolded values of every occurrence of each wanted field."""
+_FIELD = re.compile(rb"^([^ \t\r\n:][^:\r\n]*):([^\n]*(?:\n[ \t][^\n]*)*)", re.MULTILINE)
+
+
+def all_values(
+    raw: bytes, names: frozenset[bytes], start: int = 0, end: int | None = None
+) -> dict[bytes, list[bytes]]:
+    """Unfolded values of every occurrence of each wanted field in the
+    header block ``raw[start:end]`` (which must start at a line start).
+
+    One C-level regex pass over the block: fields are ``name:`` at a line
+    start plus their continuation lines (RFC 5322 §2.2); lines without a
+    colon are skipped.
+    """
     out: dict[bytes, list[bytes]] = {}
-    for name, s, e in iter_fields(block):
-        if name in names:
-            out.setdefault(name, []).append(unfold(field_value(block, s, e)))
+    for name, value in _FIELD.findall(raw, start, len(raw) if end is None else end):
+        key = name.rstrip(b" \t").lower()
+        if key in names:
+            out.setdefault(key, []).append(unfold(value))
     return out
 
 
@@ -271,7 +283,7 @@ def merge_continuations(params: list[tuple[bytes, bytes]]) -> list[tuple[bytes, 
             order.append(key)
         segments[key].append((int(m.group(2)), bool(m.group(3)), val))
     out: list[tuple[bytes, bytes]] = []
-    bases = {}
+    bases: dict[bytes, bytes] = {}
     for name, _ in params:
         m = _CONTINUATION.match(name)
         if m is not None:

@@ -14,8 +14,6 @@ import datetime
 import marshal
 from typing import Any
 
-from mailframe.imap.serialize import encode
-
 from ._envelope import sent_date
 from ._headers import first_values
 from ._structure import LEAF, Node, build
@@ -120,10 +118,10 @@ def parse(raw: bytes) -> MessageInfo:
     """Parse a message; never raises for any bytes (RFC 5322, MIME)."""
     raw = bytes(raw)
     try:
-        node, (bs, body), env = build(raw, 0, len(raw), 0, want_env=True)
+        node, bs, body, env = build(raw, 0, len(raw), 0, want_env=True)
         header = raw[node[1] : node[2]]
         date = first_values(header, frozenset({b"date"})).get(b"date")
-        return MessageInfo(len(raw), header, env, encode(bs), encode(body), sent_date(date), node)
+        return MessageInfo(len(raw), header, env, bs, body, sent_date(date), node)
     except RecursionError:  # pragma: no cover - MAX_DEPTH keeps us far away
         return _fallback(raw)
     except Exception:  # pragma: no cover - defensive: never raise

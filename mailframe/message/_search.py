@@ -35,7 +35,7 @@ def decoded_headers(info: MessageInfo) -> list[tuple[str, str]]:
             for name, s, e in iter_fields(block)
         ]
         cache["headers"] = got
-    return got  # type: ignore[no-any-return]
+    return got
 
 
 def header_matches(info: MessageInfo, name: str, needle: str) -> bool:

@@ -20,10 +20,9 @@ wire values keep the case as sent.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
-from mailframe.imap.serialize import Raw, Value, encode
+from mailframe.imap.serialize import NIL, nstring, string
 
 from ._envelope import ENVELOPE_FIELDS, envelope_wire
 from ._headers import all_values, first_token, header_end, parse_mime_value
@@ -54,57 +53,67 @@ _MIME_FIELDS = frozenset(
 )
 _ALL_FIELDS = _MIME_FIELDS | ENVELOPE_FIELDS
 
-_DEFAULT_PARAMS: list[Value] = [b"charset", b"us-ascii"]
+_DEFAULT_PARAMS = b'("charset" "us-ascii")'
 
-_boundary_cache: dict[bytes, re.Pattern[bytes]] = {}
+_PADDING = frozenset(b" \t\r")
 
 
-def _delimiter(boundary: bytes) -> re.Pattern[bytes]:
-    """The delimiter / close-delimiter line of RFC 2046 §5.1.1 (bare LF ok,
-    trailing transport padding allowed)."""
-    pat = _boundary_cache.get(boundary)
-    if pat is None:
-        if len(_boundary_cache) > 512:
-            _boundary_cache.clear()
-        pat = re.compile(rb"^--" + re.escape(boundary) + rb"(--)?[ \t]*\r?$", re.MULTILINE)
-        _boundary_cache[boundary] = pat
-    return pat
+def _delimiter_at(raw: bytes, i: int, end: int, dash: bytes) -> tuple[int, bool] | None:
+    """If a delimiter line (RFC 2046 §5.1.1) starts at ``i`` (a line
+    start), return (offset after its line, is-close-delimiter)."""
+    j = i + len(dash)
+    close = raw.startswith(b"--", j, end)
+    if close:
+        j += 2
+    nl = raw.find(b"\n", j, end)
+    stop = end if nl < 0 else nl
+    if stop > j and not _PADDING.issuperset(raw[j:stop]):
+        return None  # something else on the line: not a delimiter
+    return (end if nl < 0 else nl + 1), close
 
 
 def split_multipart(raw: bytes, start: int, end: int, boundary: bytes) -> list[tuple[int, int]]:
     """Regions ``[s, e)`` of the body parts of a multipart body.
 
-    An unterminated multipart's last part runs to ``end``; text before the
-    first delimiter (preamble) and after the close delimiter (epilogue) is
-    not a part.
+    The delimiter is ``--boundary`` at the start of a line, optionally
+    ``--`` (close), then only transport padding (RFC 2046 §5.1.1; bare LF
+    accepted).  An unterminated multipart's last part runs to ``end``;
+    preamble and epilogue are not parts.  Uses ``bytes.find`` so a 5 MB
+    body is scanned at memchr speed.
     """
-    pat = _delimiter(boundary)
+    dash = b"--" + boundary
+    needle = b"\n" + dash
     regions: list[tuple[int, int]] = []
     cur: int | None = None
-    pos = start
     closed = False
-    while True:
-        m = pat.search(raw, pos, end)
-        if m is None:
-            break
-        ds = m.start()
-        lower = start if cur is None else cur
-        pe = ds
-        if pe > lower and raw[pe - 1] == 0x0A:
-            pe -= 1
-            if pe > lower and raw[pe - 1] == 0x0D:
+    # a delimiter may open the body with no line break before it
+    pos = start
+    if raw.startswith(dash, start, end):
+        hit: int = start
+    else:
+        found = raw.find(needle, start, end)
+        hit = -1 if found < 0 else found + 1
+    while hit >= 0:
+        got = _delimiter_at(raw, hit, end, dash)
+        if got is not None:
+            lower = start if cur is None else cur
+            pe = hit
+            if pe > lower and raw[pe - 1] == 0x0A:
                 pe -= 1
-        if cur is not None:
-            regions.append((cur, max(cur, pe)))
-        nxt = m.end()
-        if nxt < end and raw[nxt] == 0x0A:
-            nxt += 1
-        if m.group(1):
-            closed = True
-            break
-        cur = pos = nxt
-        if len(regions) >= MAX_PARTS:
-            break
+                if pe > lower and raw[pe - 1] == 0x0D:
+                    pe -= 1
+            if cur is not None:
+                regions.append((cur, max(cur, pe)))
+            nxt, closed = got
+            if closed:
+                break
+            cur = pos = nxt
+            if len(regions) >= MAX_PARTS:
+                break
+        else:
+            pos = hit + 1
+        found = raw.find(needle, pos - 1 if pos > start else start, end)
+        hit = -1 if found < 0 else found + 1
     if not closed and cur is not None:
         regions.append((cur, end))
     return regions
@@ -117,37 +126,32 @@ class _Budget:
         self.parts = 0
 
 
-def _nstr(v: bytes | None) -> Value:
-    return v
-
-
-def _params(params: list[tuple[bytes, bytes]]) -> Value:
+def _params(params: list[tuple[bytes, bytes]]) -> bytes:
+    """body-fld-param: ``("name" "value" ...)`` or NIL."""
     if not params:
-        return None
-    out: list[Value] = []
-    for name, val in params:
-        out.append(name)
-        out.append(val)
-    return out
+        return NIL
+    return b"(%s)" % b" ".join(string(n) + b" " + string(v) for n, v in params)
 
 
-def _disposition(value: bytes | None) -> Value:
+def _disposition(value: bytes | None) -> bytes:
+    """body-fld-dsp (RFC 2183): ``("type" params)`` or NIL."""
     if not value:
-        return None
+        return NIL
     dtype, _, params = parse_mime_value(value, slash=False)
     if not dtype:
-        return None
-    return [dtype, _params(params)]
+        return NIL
+    return b"(%s %s)" % (string(dtype), _params(params))
 
 
-def _language(value: bytes | None) -> Value:
+def _language(value: bytes | None) -> bytes:
+    """body-fld-lang (RFC 3282 tags): always a list, as Dovecot sends it."""
     if not value:
-        return None
+        return NIL
     tags = [t.strip(b" \t") for t in value.split(b",")]
     tags = [t for t in tags if t]
     if not tags:
-        return None
-    return list(tags)
+        return NIL
+    return b"(%s)" % b" ".join(string(t) for t in tags)
 
 
 def _lines(raw: bytes, s: int, e: int) -> int:
@@ -156,9 +160,6 @@ def _lines(raw: bytes, s: int, e: int) -> int:
     child, whose final CRLF belongs to the delimiter) is not counted --
     Dovecot counts the same way."""
     return raw.count(b"\n", s, e)
-
-
-BsPair = tuple[Value, Value]  # (BODYSTRUCTURE value, BODY value)
 
 
 def build(
@@ -170,25 +171,25 @@ def build(
     default_type: tuple[bytes, bytes] = (b"text", b"plain"),
     has_header: bool = True,
     want_env: bool = False,
-) -> tuple[Node, BsPair, bytes]:
+) -> tuple[Node, bytes, bytes, bytes]:
     """Parse the part occupying ``raw[hstart:end]``.
 
-    Returns the node, its (BODYSTRUCTURE, BODY) values and its ENVELOPE
-    value (meaningful when the part is a whole message).
+    Returns the node and its BODYSTRUCTURE, BODY and (for a whole message,
+    when ``want_env``) ENVELOPE in wire form.
     """
     if budget is None:
         budget = _Budget()
     budget.parts += 1
     bstart = header_end(raw, hstart, end) if has_header else hstart
-    values = all_values(raw[hstart:bstart], _ALL_FIELDS) if bstart > hstart else {}
+    values = all_values(raw, _ALL_FIELDS, hstart, bstart) if bstart > hstart else {}
     fields = {k: v[0] for k, v in values.items()}
     ctype = fields.get(b"content-type")
     mtype_s, msub_s = default_type
     params: list[tuple[bytes, bytes]] = []
     if ctype:
-        t, s, p = parse_mime_value(ctype, slash=True)
-        if t and s:
-            mtype_s, msub_s, params = t, s, p
+        t, st, p = parse_mime_value(ctype, slash=True)
+        if t and st:
+            mtype_s, msub_s, params = t, st, p
     mtype, msub = mtype_s.lower(), msub_s.lower()
     cte_s = first_token(fields.get(b"content-transfer-encoding", b""))
     cte = cte_s.lower()
@@ -200,9 +201,13 @@ def build(
     env = envelope_wire(values) if want_env else b""
     deep = depth >= MAX_DEPTH or budget.parts >= MAX_PARTS
 
-    disposition = _disposition(fields.get(b"content-disposition"))
-    language = _language(fields.get(b"content-language"))
-    location = _nstr(fields.get(b"content-location"))
+    get = fields.get
+    # extension data shared by both forms (RFC 3501 §7.4.2)
+    tail = b"%s %s %s" % (
+        _disposition(get(b"content-disposition")),
+        _language(get(b"content-language")),
+        nstring(get(b"content-location")),
+    )
 
     if mtype == b"multipart" and not deep:
         boundary = b""
@@ -212,76 +217,61 @@ def build(
                 break
         child_default = (b"message", b"rfc822") if msub == b"digest" else (b"text", b"plain")
         children: list[Node] = []
-        bs_kids: list[Value] = []
-        body_kids: list[Value] = []
+        bs_kids: list[bytes] = []
+        body_kids: list[bytes] = []
         regions = split_multipart(raw, bstart, end, boundary) if boundary else []
-        if regions:
-            for s, e in regions:
-                node, (bs, bd), _ = build(raw, s, e, depth + 1, budget, child_default)
-                children.append(node)
-                bs_kids.append(Raw(encode(bs)))
-                body_kids.append(Raw(encode(bd)))
-        else:
+        if not regions:
             # No usable boundary (RFC 2046 requires one) or no delimiter
             # line: the body is all preamble and the multipart gets one
             # empty text/plain part at its end, as Dovecot reports it.
-            node, (bs, bd), _ = build(raw, end, end, depth + 1, budget, (b"text", b"plain"), False)
+            node, bs, bd, _ = build(raw, end, end, depth + 1, budget, (b"text", b"plain"), False)
             children.append(node)
-            bs_kids.append(Raw(encode(bs)))
-            body_kids.append(Raw(encode(bd)))
-        sub: Value = msub_s
-        bs_val = Raw(
-            b"".join(encode(k) for k in bs_kids)
-            + b" "
-            + encode([sub, _params(params), disposition, language, location])[1:-1]
-        )
-        body_val = Raw(b"".join(encode(k) for k in body_kids) + b" " + encode(sub))
+            bs_kids.append(bs)
+            body_kids.append(bd)
+        for rstart, rend in regions:
+            node, bs, bd, _ = build(raw, rstart, rend, depth + 1, budget, child_default)
+            children.append(node)
+            bs_kids.append(bs)
+            body_kids.append(bd)
+        sub = string(msub_s)
+        bs_wire = b"(%s %s %s %s)" % (b"".join(bs_kids), sub, _params(params), tail)
+        body_wire = b"(%s %s)" % (b"".join(body_kids), sub)
         node_t: Node = (MULTIPART, hstart, bstart, end, mtype, msub, cte, charset, tuple(children))
-        return node_t, ([bs_val], [body_val]), env
+        return node_t, bs_wire, body_wire, env
 
     if deep and mtype in (b"multipart", b"message"):
-        mtype_s, msub_s, mtype, msub, params = (
-            b"application",
-            b"octet-stream",
-            b"application",
-            b"octet-stream",
-            [],
-        )
+        mtype_s = msub_s = b""
+        mtype, msub, params = b"application", b"octet-stream", []
 
-    size = end - bstart
     pvals = _params(params)
-    if pvals is None and mtype == b"text":
-        pvals = list(_DEFAULT_PARAMS)
-    basic: list[Value] = [
-        mtype_s,
-        msub_s,
-        pvals,
-        _nstr(fields.get(b"content-id")),
-        _nstr(fields.get(b"content-description")),
-        cte_s or b"7bit",
-        size,
-    ]
+    if not params and mtype == b"text":
+        pvals = _DEFAULT_PARAMS
     kids: tuple[Any, ...] = ()
     kind = LEAF
-    extra_bs: list[Value] = []
-    extra_body: list[Value] = []
     if mtype == b"message" and msub in (b"rfc822", b"global"):
         # body-type-msg (RFC 3501 §9) spells the type; Dovecot sends it
         # in lower case whatever the header said, and so do we.
-        basic[0], basic[1] = mtype, msub
-        inner, (ibs, ibody), ienv = build(raw, bstart, end, depth + 1, budget, want_env=True)
+        mtype_s, msub_s = mtype, msub
+        inner, ibs, ibody, ienv = build(raw, bstart, end, depth + 1, budget, want_env=True)
         kids = (inner,)
         kind = MESSAGE
-        env_raw = Raw(ienv)
         lines = _lines(raw, bstart, end)
-        extra_bs = [env_raw, Raw(encode(ibs)), lines]
-        extra_body = [env_raw, Raw(encode(ibody)), lines]
+        extra_bs = b" %s %s %d" % (ienv, ibs, lines)
+        extra_body = b" %s %s %d" % (ienv, ibody, lines)
     elif mtype == b"text":
-        lines = _lines(raw, bstart, end)
-        extra_bs = [lines]
-        extra_body = [lines]
-    ext: list[Value] = [_nstr(fields.get(b"content-md5")), disposition, language, location]
-    bs_list: list[Value] = basic + extra_bs + ext
-    body_list: list[Value] = basic + extra_body
+        extra_bs = extra_body = b" %d" % _lines(raw, bstart, end)
+    else:
+        extra_bs = extra_body = b""
+    basic = b"%s %s %s %s %s %s %d" % (
+        string(mtype_s or mtype),
+        string(msub_s or msub),
+        pvals,
+        nstring(get(b"content-id")),
+        nstring(get(b"content-description")),
+        string(cte_s or b"7bit"),
+        end - bstart,
+    )
+    bs_wire = b"(%s%s %s %s)" % (basic, extra_bs, nstring(get(b"content-md5")), tail)
+    body_wire = b"(%s%s)" % (basic, extra_body)
     node_t = (kind, hstart, bstart, end, mtype, msub, cte, charset, kids)
-    return node_t, (bs_list, body_list), env
+    return node_t, bs_wire, body_wire, env
