@@ -3,11 +3,12 @@ protocol, against every backend."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
 from twisted.internet import defer
+from twisted.trial.unittest import TestCase
 
 from mailframe.store.maildir import from_url as maildir_from_url
 from mailframe.store.memory import MemoryStore
@@ -16,36 +17,54 @@ from mailframe.testing.transcript import TranscriptMismatch, run_transcript
 HERE = Path(__file__).resolve().parent.parent / "transcripts"
 TRANSCRIPTS = sorted(HERE.glob("*.imap"))
 
-STORES = {
-    "memory": lambda tmp: MemoryStore(),
-    "maildir": lambda tmp: maildir_from_url(f"maildir:{tmp}/mail"),
-}
 
+class _TranscriptTests(TestCase):
+    def make_store(self) -> Any:
+        raise NotImplementedError
 
-def _run(coro: Any) -> None:
-    """Drive a coroutine on the real reactor until it finishes."""
-    from tests.support.reactor import run_on_reactor
-
-    run_on_reactor(coro)
-
-
-@pytest.mark.parametrize("store_name", sorted(STORES))
-@pytest.mark.parametrize("path", TRANSCRIPTS, ids=[p.stem for p in TRANSCRIPTS])
-def test_transcript(path: Path, store_name: str, tmp_path: Path) -> None:
-    text = path.read_text(encoding="utf-8")
-    store = STORES[store_name](tmp_path)
-
-    async def play() -> None:
+    async def play(self, path: Path) -> None:
+        store = self.make_store()
         try:
-            await run_transcript(text, store)
+            await run_transcript(path.read_text(encoding="utf-8"), store)
         finally:
             await defer.maybeDeferred(store.close)
 
-    _run(play())
+
+def _test_for(path: Path) -> Callable[[Any], Any]:
+    async def test(self: _TranscriptTests) -> None:
+        await self.play(path)
+
+    test.__name__ = "test_" + path.stem
+    test.__doc__ = f"tests/transcripts/{path.name}"
+    return test
 
 
-def test_a_wrong_line_is_reported(tmp_path: Path) -> None:
-    """The runner itself fails on a difference (so a passing transcript
-    means something)."""
-    with pytest.raises(TranscriptMismatch, match="expected 'a1 OK nope'"):
-        _run(run_transcript("C: a1 NOOP\nS: * OK [CAPABILITY .*\nS: a1 OK nope\n".replace("S: * OK [CAPABILITY .*", "S~ \\* OK \\[CAPABILITY .*"), MemoryStore()))
+for _path in TRANSCRIPTS:
+    setattr(_TranscriptTests, "test_" + _path.stem, _test_for(_path))
+
+
+class MemoryTranscripts(_TranscriptTests):
+    def make_store(self) -> Any:
+        return MemoryStore()
+
+
+class MaildirTranscripts(_TranscriptTests):
+    def make_store(self) -> Any:
+        return maildir_from_url(f"maildir:{self.mktemp()}/mail")
+
+
+del _TranscriptTests  # only the concrete classes are collected
+
+
+class RunnerTests(TestCase):
+    async def test_a_wrong_line_is_reported(self) -> None:
+        """The runner fails on a difference, so a passing transcript means
+        something."""
+        script = "S~ \\* OK \\[CAPABILITY .*\nC: a1 NOOP\nS: a1 OK nope\n"
+        with self.assertRaisesRegex(TranscriptMismatch, "expected 'a1 OK nope'"):
+            await run_transcript(script, MemoryStore())
+
+    async def test_unexpected_output_is_reported(self) -> None:
+        script = "S~ \\* OK \\[CAPABILITY .*\nC: a1 CAPABILITY\nS~ \\* CAPABILITY .*\n"
+        with self.assertRaisesRegex(TranscriptMismatch, "said more than expected"):
+            await run_transcript(script, MemoryStore())
