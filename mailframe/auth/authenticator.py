@@ -75,7 +75,10 @@ class Authenticator:
     ``allow_insecure_plaintext`` lets LOGIN/PLAIN/LOGIN-mechanism through on
     unencrypted connections from anywhere; ``allow_local_plaintext`` (default)
     from loopback only.  ``mechanisms`` limits and orders what is offered;
-    mechanisms the portal's checkers cannot serve are dropped.
+    mechanisms the portal's checkers cannot serve are dropped, and with
+    ``only_universal_mechanisms`` (default) so are CRAM-MD5 and SCRAM when
+    the checker says some of its users' stored passwords cannot serve them
+    (clients that pick the strongest advertised mechanism would fail).
     """
 
     def __init__(self, portal: Portal, *, throttle: LoginThrottle | None = None,
@@ -83,6 +86,7 @@ class Authenticator:
                  allow_insecure_plaintext: bool = False, allow_local_plaintext: bool = True,
                  mechanisms: Sequence[str] = DEFAULT_MECHANISMS, hostname: str = "localhost",
                  normalize: Callable[[str], str] = normalize_username,
+                 only_universal_mechanisms: bool = True,
                  nonce_factory: Callable[[], str] = lambda: secrets.token_urlsafe(18)) -> None:
         if throttle is None:
             if clock is None:
@@ -95,6 +99,7 @@ class Authenticator:
         self.hostname = hostname
         self.normalize = normalize
         self.nonce_factory = nonce_factory
+        self.only_universal_mechanisms = only_universal_mechanisms
         self._mechanisms = [m.upper() for m in mechanisms if self._servable(m.upper())]
 
     # -- capability -------------------------------------------------------
@@ -127,8 +132,21 @@ class Authenticator:
         """
         plain_ok = self.plaintext_allowed(secure, peer)
         plus_ok = secure and bool(channel_binding)
+        cram = self._checker_allows(IUsernameHashedPassword)
+        scram = self._checker_allows(IScramCredentials)
         return [m for m in self._mechanisms if (plain_ok or m not in _PLAINTEXT)
-                and (plus_ok or m != "SCRAM-SHA-256-PLUS")]
+                and (plus_ok or m != "SCRAM-SHA-256-PLUS")
+                and (m != "CRAM-MD5" or cram is None or m in cram)
+                and (not m.startswith("SCRAM") or scram is None or m in scram)]
+
+    def _checker_allows(self, interface: Any) -> frozenset[str] | None:
+        """What the checker for ``interface`` says all its users can do
+        (``sasl_mechanisms()``), or None when it does not say."""
+        if not self.only_universal_mechanisms:
+            return None
+        checker = self.portal.checkers.get(interface)
+        probe = getattr(checker, "sasl_mechanisms", None)
+        return probe() if callable(probe) else None
 
     # -- LOGIN command ------------------------------------------------------
     def login(self, username: str, password: str | bytes, secure: bool, peer: str) -> Deferred[Any]:

@@ -35,11 +35,11 @@ from mailframe.auth.credentials import (
     IScramSecretSource,
     normalize_username,
 )
-from mailframe.auth.schemes import plaintext_of, scram_secrets_of, verify_password
+from mailframe.auth.schemes import plaintext_of, scram_secrets_of, split_scheme, verify_password
 from mailframe.auth.scram_math import ScramSecrets
 from mailframe.interfaces import IUserDirectory
 
-__all__ = ["UserTableChecker", "InMemoryChecker", "PasswdFileChecker", "CheckerError",
+__all__ = ["UserTableChecker", "InMemoryChecker", "PasswdFileChecker", "CheckerError", "mechanisms_for",
            "passwd_file_from_url", "open_checker", "parse_user_option"]
 
 _log = Logger()
@@ -73,6 +73,24 @@ class UserTableChecker:
         """The stored ``{SCHEME}...`` string for a normalised name, or None."""
         raise NotImplementedError
 
+    def all_stored(self) -> Iterable[str] | None:
+        """Every stored password, or None when the table cannot tell."""
+        return None
+
+    def sasl_mechanisms(self) -> frozenset[str] | None:
+        """The challenge-response mechanisms that work for *every* user here
+        (CRAM-MD5 needs clear-text passwords; SCRAM-SHA-256 clear-text or
+        ``{SCRAM-SHA-256}`` ones), so a client that picks the strongest
+        advertised mechanism is never offered one that must fail.  None:
+        unknown (everything is offered)."""
+        stored = self.all_stored()
+        return None if stored is None else mechanisms_for(stored, self.default_scheme)
+
+    def decoy(self) -> str | None:
+        """A stored password to verify against for an unknown user, so the
+        answer takes as long as for a known one (no user enumeration by timing)."""
+        return _first_hashed(self.all_stored() or (), self.default_scheme)
+
     def _lookup(self, username: Any) -> tuple[str, str | None]:
         if isinstance(username, bytes):
             username = username.decode("utf-8", "replace")
@@ -86,6 +104,11 @@ class UserTableChecker:
     def requestAvatarId(self, credentials: Any) -> Deferred[Any]:
         name, stored = self._lookup(credentials.username)
         if stored is None:
+            decoy = self.decoy()
+            if decoy is not None and IUsernamePassword.providedBy(credentials):
+                d = self.run_blocking(verify_password, decoy, credentials.password,
+                                      self.default_scheme)
+                return d.addCallback(lambda _: self._result(name, False))
             return fail(UnauthorizedLogin("unknown user"))
         if IScramCredentials.providedBy(credentials):
             return self.scram_secrets(name).addCallback(
@@ -133,6 +156,27 @@ class UserTableChecker:
         return d.addCallback(remember)
 
 
+def _first_hashed(stored: Iterable[str], default_scheme: str) -> str | None:
+    return next((v for v in stored if plaintext_of(v, default_scheme) is None), None)
+
+
+_ALL_CHALLENGE = frozenset({"CRAM-MD5", "SCRAM-SHA-256", "SCRAM-SHA-256-PLUS"})
+_SCRAM_ONLY = frozenset({"SCRAM-SHA-256", "SCRAM-SHA-256-PLUS"})
+
+
+def mechanisms_for(stored: Iterable[str], default_scheme: str = "CRYPT") -> frozenset[str]:
+    """Challenge-response mechanisms every one of ``stored`` can serve."""
+    result = _ALL_CHALLENGE
+    for value in stored:
+        scheme = split_scheme(value, default_scheme)[0]
+        if scheme in ("PLAIN", "CLEAR", "CLEARTEXT"):
+            continue
+        result = result & _SCRAM_ONLY if scheme == "SCRAM-SHA-256" else frozenset()
+        if not result:
+            break
+    return result
+
+
 class InMemoryChecker(UserTableChecker):
     """Users given on the command line (``--user NAME:PASSWORD``) or in code.
 
@@ -152,6 +196,9 @@ class InMemoryChecker(UserTableChecker):
 
     def stored_password(self, username: str) -> str | None:
         return self.users.get(username)
+
+    def all_stored(self) -> Iterable[str]:
+        return self.users.values()
 
 
 def parse_user_option(spec: str) -> tuple[str, str]:
@@ -203,6 +250,8 @@ class PasswdFileChecker(UserTableChecker):
                     continue  # no password: cannot log in
                 table[name] = fields[1]
         self._table = table
+        self._mechanisms = mechanisms_for(table.values(), self.default_scheme)
+        self._decoy = _first_hashed(table.values(), self.default_scheme)
         self._signature = (st.st_mtime_ns, st.st_size, st.st_ino)
         _log.info("passwd-file {path}: {count} users", path=self.path, count=len(table))
 
@@ -218,6 +267,16 @@ class PasswdFileChecker(UserTableChecker):
     def stored_password(self, username: str) -> str | None:
         self._refresh()
         return self._table.get(username)
+
+    def all_stored(self) -> Iterable[str]:
+        return self._table.values()
+
+    def sasl_mechanisms(self) -> frozenset[str]:
+        self._refresh()
+        return self._mechanisms
+
+    def decoy(self) -> str | None:
+        return self._decoy
 
 
 def passwd_file_from_url(url: str) -> PasswdFileChecker:

@@ -28,6 +28,7 @@ from mailframe.errors import (
 from tests.auth.helpers import AccountsStore, make_authenticator, result_of, sync_checker
 
 REMOTE = "203.0.113.7"
+CLEAR = sync_checker({"alice": "wonderland", "admin": "root-pw"})
 LOCAL = "127.0.0.1"
 
 
@@ -84,16 +85,29 @@ class LoginCommandTests(SynchronousTestCase):
     def test_plaintext_policy_configurable(self) -> None:
         open_auth, _c, _ = make_authenticator(allow_insecure_plaintext=True)
         self.assertTrue(open_auth.plaintext_allowed(False, REMOTE))
-        strict, _c, _ = make_authenticator(allow_local_plaintext=False)
+        strict, _c, _ = make_authenticator(CLEAR, allow_local_plaintext=False)
         self.assertFalse(strict.plaintext_allowed(False, LOCAL))
         self.assertEqual(strict.mechanisms(False, LOCAL), ["CRAM-MD5", "SCRAM-SHA-256"])
 
     def test_mechanisms_listing(self) -> None:
-        auth, _clock, _ = make_authenticator()
+        auth, _clock, _ = make_authenticator(CLEAR)
         self.assertEqual(auth.mechanisms(True, REMOTE), ["PLAIN", "LOGIN", "CRAM-MD5", "SCRAM-SHA-256"])
         self.assertEqual(auth.mechanisms(False, REMOTE), ["CRAM-MD5", "SCRAM-SHA-256"])
-        only, _c, _ = make_authenticator(mechanisms=("scram-sha-256", "PLAIN", "GSSAPI"))
+        only, _c, _ = make_authenticator(CLEAR, mechanisms=("scram-sha-256", "PLAIN", "GSSAPI"))
         self.assertEqual(only.mechanisms(True, LOCAL), ["SCRAM-SHA-256", "PLAIN"])
+
+    def test_mechanisms_only_those_every_user_can_use(self) -> None:
+        mixed, _c, _ = make_authenticator()  # bob has a SHA512-CRYPT hash
+        self.assertEqual(mixed.mechanisms(True, REMOTE), ["PLAIN", "LOGIN"])
+        with self.assertRaises(CannotDo):
+            mixed.start("CRAM-MD5", True, REMOTE)
+        scram = sync_checker({"a": "{SCRAM-SHA-256}" + derive_secrets("x", b"salt").dovecot(),
+                              "b": "clear"})
+        auth, _c, _ = make_authenticator(scram)
+        self.assertEqual(auth.mechanisms(True, REMOTE), ["PLAIN", "LOGIN", "SCRAM-SHA-256"])
+        forced, _c, _ = make_authenticator(only_universal_mechanisms=False)
+        self.assertEqual(forced.mechanisms(True, REMOTE),
+                         ["PLAIN", "LOGIN", "CRAM-MD5", "SCRAM-SHA-256"])
 
     def test_failed_delay_grows_then_resets_on_success(self) -> None:
         auth, clock, _ = make_authenticator(base=1.0, maximum=4.0)
@@ -203,7 +217,7 @@ class LoginMechanismTests(SynchronousTestCase):
 
 class CramMD5Tests(SynchronousTestCase):
     def test_cram_md5_exchange(self) -> None:
-        auth, _clock, _ = make_authenticator(hostname="mail.example")
+        auth, _clock, _ = make_authenticator(CLEAR, hostname="mail.example")
         ex = auth.start("CRAM-MD5", False, REMOTE)
         challenge = result_of(ex.step(None)).data
         self.assertRegex(challenge, rb"^<\d+\.\d+@mail\.example>$")
@@ -220,14 +234,14 @@ class CramMD5Tests(SynchronousTestCase):
         self.assertFalse(creds.checkPassword(b"tanstaaf"))
 
     def test_cram_md5_hashed_password_cannot_work(self) -> None:
-        auth, clock, _ = make_authenticator()
+        auth, clock, _ = make_authenticator(only_universal_mechanisms=False)
         ex = auth.start("CRAM-MD5", False, REMOTE)
         challenge = result_of(ex.step(None)).data
         digest = hmac.new(b"secret", challenge, hashlib.md5).hexdigest().encode()
         self.assertIsInstance(failure_of(ex.step(b"bob " + digest), clock), AuthenticationFailed)
 
     def test_cram_md5_refuses_initial_response_and_garbage(self) -> None:
-        auth, clock, _ = make_authenticator()
+        auth, clock, _ = make_authenticator(CLEAR)
         self.assertIsInstance(failure_of(auth.start("CRAM-MD5", True, LOCAL).step(b"x"), clock),
                               AuthenticationFailed)
         ex = auth.start("CRAM-MD5", True, LOCAL)

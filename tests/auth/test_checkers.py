@@ -168,3 +168,44 @@ def test_open_checker_errors_are_one_line(url: str) -> None:
     with pytest.raises(CheckerError) as info:
         open_checker(url)
     assert "\n" not in str(info.value)
+
+
+def test_mechanisms_for() -> None:
+    from mailframe.auth.checkers import mechanisms_for
+    scram = "{SCRAM-SHA-256}4096,c2FsdA==,AAAA,AAAA"
+    assert mechanisms_for([]) == {"CRAM-MD5", "SCRAM-SHA-256", "SCRAM-SHA-256-PLUS"}
+    assert mechanisms_for(["{PLAIN}a", "{CLEAR}b"]) == {"CRAM-MD5", "SCRAM-SHA-256",
+                                                          "SCRAM-SHA-256-PLUS"}
+    assert mechanisms_for(["{PLAIN}a", scram]) == {"SCRAM-SHA-256", "SCRAM-SHA-256-PLUS"}
+    assert mechanisms_for(["{PLAIN}a", "$6$x$y"]) == frozenset()
+    assert mechanisms_for(["plain-by-default"], "PLAIN") == {"CRAM-MD5", "SCRAM-SHA-256",
+                                                               "SCRAM-SHA-256-PLUS"}
+
+
+class MechanismAndDecoyTests(TestCase):
+    def test_passwd_file_mechanisms_follow_reloads(self) -> None:
+        path = Path(temp_path(self))
+        path.write_text("a:{PLAIN}x\nb:{CLEAR}y\n")
+        checker = PasswdFileChecker(str(path))
+        self.assertIn("CRAM-MD5", checker.sasl_mechanisms())
+        write(path, "a:{PLAIN}x\nb:{SHA256-CRYPT}$5$n4gWjVe6TSpI.PKT$bFhnU4zAjytITLGCMIEH5abVksGYM6MoW7mTkpXvolC\n")
+        self.assertEqual(checker.sasl_mechanisms(), frozenset())
+
+    @inlineCallbacks
+    def test_unknown_user_costs_a_hash_verification(self):  # type: ignore[no-untyped-def]
+        path = Path(temp_path(self))
+        path.write_text(PASSWD)
+        checker = PasswdFileChecker(str(path))
+        calls: list[tuple[object, ...]] = []
+        import mailframe.auth.checkers as mod
+        real = mod.verify_password
+
+        def spy(*a):  # type: ignore[no-untyped-def]
+            calls.append(a)
+            return real(*a)
+
+        self.patch(mod, "verify_password", spy)
+        with self.assertRaises(UnauthorizedLogin):
+            yield checker.requestAvatarId(UsernamePassword("ghost", b"secret"))
+        self.assertEqual(len(calls), 1)
+        self.assertTrue(str(calls[0][0]).startswith("{"))

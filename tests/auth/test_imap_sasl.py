@@ -77,7 +77,7 @@ class IMAPSaslTests(TestCase):
         self.tls = ReloadableContextFactory(cert, key)
         self.auth = Authenticator(Portal(MailRealm(MemoryStore()), [InMemoryChecker(USERS)]),
                                   throttle=LoginThrottle(reactor, base=0.05, maximum=0.1),
-                                  allow_local_plaintext=False)
+                                  allow_local_plaintext=False, only_universal_mechanisms=False)
         self.limiter = ConnectionLimiter(per_ip=3, per_user=None)
         context = ServerContext(self.auth, ServerConfig(), self.tls, self.limiter)
         self.port = yield reactor.listenTCP(0, IMAPFactory(context), interface="127.0.0.1")
