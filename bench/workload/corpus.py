@@ -19,7 +19,7 @@ from __future__ import annotations
 import base64
 import random
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
 SUBJECT_TOKENS = ("kiwi-sub", "mango-sub", "papaya-sub", "quince-sub", "durian-sub")
@@ -34,7 +34,7 @@ KIND_TEXT = "text"
 KIND_ALTERNATIVE = "alternative"
 KIND_ATTACHMENT = "attachment"
 
-BASE_DATE = datetime(2024, 1, 1, 8, 0, 0, tzinfo=timezone.utc)
+BASE_DATE = datetime(2024, 1, 1, 8, 0, 0, tzinfo=UTC)
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from .client import Client, ImapError, Result, quote
-from .corpus import BASE_DATE, BODY_TOKENS, KIND_ALTERNATIVE, KIND_ATTACHMENT, SUBJECT_TOKENS, Corpus
+from .corpus import (
+    BASE_DATE,
+    BODY_TOKENS,
+    KIND_ALTERNATIVE,
+    KIND_ATTACHMENT,
+    SUBJECT_TOKENS,
+    Corpus,
+)
 from .memory import raise_nofile, tree_memory_kb
 
 FETCH_SEQ = re.compile(rb"^\* (\d+) FETCH ", re.I)
@@ -108,6 +115,22 @@ class Workload:
         self.uids: list[int] = []
         self.client: Client | None = None
 
+    def title(self, phase: str) -> str:
+        """The table row of ``phase`` (a method name in :data:`PHASES`)."""
+        return {
+            "append": "APPEND (durable, 1 conn)",
+            "select": "SELECT INBOX",
+            "header_sync": "FETCH 1:* header sync",
+            "envelope": "FETCH 1:* ENVELOPE BODYSTRUCTURE",
+            "bodies_phase": f"FETCH 1:{min(self.bodies, self.corpus.n)} BODY.PEEK[]",
+            "search_header": "SEARCH header (SUBJECT, FROM)",
+            "search_body": "SEARCH BODY text",
+            "search_flag": "SEARCH flag (FLAGGED, UNSEEN)",
+            "store": "STORE 1:* +FLAGS / -FLAGS.SILENT",
+            "mixed": f"mixed, {self.sessions} sessions",
+            "idle_memory": "idle selected conn, RSS",
+        }.get(phase, phase)
+
     async def session(self) -> Client:
         client = await Client.connect(self.host, self.port)
         await client.login(self.user, self.password)
@@ -130,7 +153,7 @@ class Workload:
             await client.run_with_literal(b"APPEND INBOX " + flags + b" " + imap_date(i), data)
         elapsed = time.perf_counter() - start
         n = self.corpus.n
-        return PhaseResult("APPEND (durable, 1 conn)", n / elapsed, "msg/s", seconds=elapsed,
+        return PhaseResult(self.title("append"), n / elapsed, "msg/s", seconds=elapsed,
                            notes=[f"{total / elapsed / 1e6:.1f} MB/s"])
 
     async def select(self) -> PhaseResult:
@@ -139,7 +162,7 @@ class Workload:
         result = await self.client.run(b"SELECT INBOX")
         elapsed = time.perf_counter() - start
         exists = [int(m.group(1)) for r in result.untagged for m in [EXISTS.match(r.line)] if m]
-        out = PhaseResult("SELECT INBOX", elapsed * 1000, "ms", higher_is_better=False,
+        out = PhaseResult(self.title("select"), elapsed * 1000, "ms", higher_is_better=False,
                           seconds=elapsed)
         if exists[-1:] != [self.corpus.n]:
             out.status = f"WRONG: EXISTS {exists} for {self.corpus.n} messages"
@@ -150,11 +173,15 @@ class Workload:
         start = time.perf_counter()
         result = await self.client.run(HEADER_SYNC)
         elapsed = time.perf_counter() - start
-        out = PhaseResult("FETCH 1:* header sync", self.corpus.n / elapsed, "msg/s",
+        out = PhaseResult(self.title("header_sync"), self.corpus.n / elapsed, "msg/s",
                           seconds=elapsed)
         by_seq = fetches(result)
         sizes = self.corpus.sizes()
-        uids: list[int] = []
+        uids = []
+        for seq in sorted(by_seq):
+            uid = UID.search(b" ".join(r.line for r in by_seq[seq]))
+            uids.append(int(uid.group(1)) if uid else 0)
+        self.uids = uids
         try:
             if sorted(by_seq) != list(range(1, self.corpus.n + 1)):
                 raise Wrong(f"{len(by_seq)} FETCH responses for {self.corpus.n} messages")
@@ -180,12 +207,10 @@ class Workload:
                         or b"Subject: [" + meta.subject_token.encode() + b"]" not in header
                         or b"MIME-Version" in header):
                     raise Wrong(f"message {seq}: header fields {header[:300]!r}")
-                uids.append(int(uid.group(1)))
             if uids != sorted(set(uids)):
                 raise Wrong("UIDs not strictly ascending")
         except Wrong as exc:
             out.status = f"WRONG: {exc}"
-        self.uids = uids
         return out
 
     async def envelope(self) -> PhaseResult:
@@ -193,7 +218,7 @@ class Workload:
         start = time.perf_counter()
         result = await self.client.run(b"FETCH 1:* (ENVELOPE BODYSTRUCTURE)")
         elapsed = time.perf_counter() - start
-        out = PhaseResult("FETCH 1:* ENVELOPE BODYSTRUCTURE", self.corpus.n / elapsed, "msg/s",
+        out = PhaseResult(self.title("envelope"), self.corpus.n / elapsed, "msg/s",
                           seconds=elapsed)
         by_seq = fetches(result)
         try:
@@ -222,7 +247,7 @@ class Workload:
         result = await self.client.run(b"FETCH 1:%d BODY.PEEK[]" % count)
         elapsed = time.perf_counter() - start
         total = sum(self.corpus.sizes()[:count])
-        out = PhaseResult(f"FETCH 1:{count} BODY.PEEK[]", count / elapsed, "msg/s",
+        out = PhaseResult(self.title("bodies_phase"), count / elapsed, "msg/s",
                           seconds=elapsed, notes=[f"{total / elapsed / 1e6:.1f} MB/s"])
         by_seq = fetches(result)
         try:
@@ -262,7 +287,7 @@ class Workload:
     async def search_header(self) -> PhaseResult:
         metas = self.corpus.metas
         sub = SUBJECT_TOKENS[0]
-        return await self._search("SEARCH header (SUBJECT, FROM)", [
+        return await self._search(self.title("search_header"), [
             (b"SEARCH SUBJECT " + quote(sub),
              self._seqs(lambda i: metas[i].subject_token == sub)),
             (b"SEARCH FROM " + quote("ben@example"),
@@ -272,13 +297,13 @@ class Workload:
     async def search_body(self) -> PhaseResult:
         metas = self.corpus.metas
         token = BODY_TOKENS[1]
-        return await self._search("SEARCH BODY text", [
+        return await self._search(self.title("search_body"), [
             (b"SEARCH BODY " + quote(token), self._seqs(lambda i: metas[i].body_token == token)),
         ])
 
     async def search_flag(self) -> PhaseResult:
         metas = self.corpus.metas
-        return await self._search("SEARCH flag (FLAGGED, UNSEEN)", [
+        return await self._search(self.title("search_flag"), [
             (b"SEARCH FLAGGED", self._seqs(lambda i: metas[i].flagged)),
             (b"SEARCH UNSEEN", self._seqs(lambda i: True)),
         ])
@@ -296,7 +321,7 @@ class Workload:
         await self.client.run(b"STORE 1:* -FLAGS.SILENT (\\Seen)")
         end = time.perf_counter()
         elapsed = (mid - start) + (end - mid2)
-        out = PhaseResult("STORE 1:* +FLAGS / -FLAGS.SILENT", 2 * n / elapsed, "msg/s",
+        out = PhaseResult(self.title("store"), 2 * n / elapsed, "msg/s",
                           seconds=elapsed)
         by_seq = fetches(added)
         bad = [s for s in range(1, n + 1)
@@ -333,7 +358,7 @@ class Workload:
         for c in clients:
             await c.logout()
         ops = sum(counts)
-        out = PhaseResult(f"mixed, {self.sessions} sessions", ops / elapsed, "ops/s",
+        out = PhaseResult(self.title("mixed"), ops / elapsed, "ops/s",
                           seconds=elapsed, notes=[f"{ops} operations"])
         if errors:
             out.status = ("WRONG: " if errors[0].startswith("wrong") else "ERROR: ") + errors[0]
@@ -346,6 +371,7 @@ class Workload:
         sizes = self.corpus.sizes()
         keyword = b"$mix%d" % k
         metas = self.corpus.metas
+        has_keyword: set[int] = set()
         while time.perf_counter() < deadline and not errors:
             roll = rnd.random()
             try:
@@ -370,8 +396,18 @@ class Workload:
                     result = await client.run(b"UID STORE %d %sFLAGS (%s)" % (self.uids[i], sign, keyword))
                     mine = [r.line for r in result.untagged
                             if FETCH_SEQ.match(r.line) and b"UID %d" % self.uids[i] in r.line]
-                    if not mine or (keyword.lower() in flag_set(mine[-1])) != (sign == b"+"):
+                    wanted = sign == b"+"
+                    # RFC 3501 §6.4.6 lets a server skip the FETCH when
+                    # nothing changed (Dovecot does): then the flag must
+                    # already have been as asked.
+                    unchanged = (i in has_keyword) == wanted
+                    if (mine and (keyword.lower() in flag_set(mine[-1])) != wanted) or (
+                            not mine and not unchanged):
                         raise Wrong(f"UID STORE {self.uids[i]} {sign.decode()}FLAGS: {mine!r}")
+                    if wanted:
+                        has_keyword.add(i)
+                    else:
+                        has_keyword.discard(i)
                 elif roll < 0.75:
                     token = rnd.choice(SUBJECT_TOKENS)
                     got = search_numbers(await client.run(b"SEARCH SUBJECT " + quote(token)))
@@ -398,7 +434,7 @@ class Workload:
         logged in and selected INBOX (RSS as the brief asks, and PSS,
         which is fair to servers with a process per connection)."""
         if self.server_pid is None:
-            return [PhaseResult("idle selected connection", None, "KB/conn",
+            return [PhaseResult(self.title("idle_memory"), None, "KB/conn",
                                 status="ERROR: no server pid given", higher_is_better=False)]
         raise_nofile(self.connections * 2 + 256)
         await asyncio.sleep(0.5)
@@ -428,7 +464,7 @@ class Workload:
         count = max(1, len(clients))
         note = f"{len(clients)} connections opened in {elapsed:.1f} s"
         return [
-            PhaseResult("idle selected conn, RSS", (after[0] - before[0]) / count, "KB/conn",
+            PhaseResult(self.title("idle_memory"), (after[0] - before[0]) / count, "KB/conn",
                         status=status, higher_is_better=False, seconds=elapsed, notes=[note]),
             PhaseResult("idle selected conn, PSS", (after[1] - before[1]) / count, "KB/conn",
                         status=status, higher_is_better=False, seconds=elapsed),
@@ -440,20 +476,42 @@ PHASES = ("append", "select", "header_sync", "envelope", "bodies_phase", "search
 
 
 async def run_workload(workload: Workload, log: Callable[[str], None] = print,
-                       phases: tuple[str, ...] = PHASES) -> list[PhaseResult]:
-    """Run the phases in order; a phase that errors is recorded and the
-    ones needing its state are skipped."""
+                       phases: tuple[str, ...] = PHASES, phase_timeout: float = 600.0,
+                       hook: Callable[[str, str], None] | None = None) -> list[PhaseResult]:
+    """Run the phases in order; a phase that errors or takes longer than
+    ``phase_timeout`` is recorded (ERROR / TIMEOUT) and the run goes on
+    with a fresh selected connection, unless the phase was one the later
+    ones depend on.  ``hook(phase, "start" | "end")`` brackets each phase
+    (the comparison uses it to profile one phase at a time)."""
     results: list[PhaseResult] = []
     for name in phases:
         method: Callable[[], Awaitable[PhaseResult | list[PhaseResult]]] = getattr(workload, name)
+        if hook:
+            hook(name, "start")
         try:
-            outcome = await method()
-        except (ImapError, OSError, asyncio.TimeoutError, Wrong) as exc:
-            outcome = PhaseResult(name, None, "", status=f"ERROR: {exc}"[:300])
+            outcome = await asyncio.wait_for(method(), phase_timeout)
+        except (TimeoutError, ImapError, OSError, Wrong) as exc:
+            if isinstance(exc, asyncio.TimeoutError):
+                status = f"TIMEOUT: over {phase_timeout:.0f} s"
+            else:
+                status = f"ERROR: {exc}"[:300]
+            outcome = PhaseResult(workload.title(name), None, "", status=status)
             if name in ("append", "select", "header_sync"):
                 results.append(outcome)
                 log(f"  {name}: {outcome.status}; stopping")
                 break
+            try:
+                if workload.client is not None:
+                    workload.client.close()
+                workload.client = await workload.session()
+                await workload.client.run(b"SELECT INBOX")
+            except (ImapError, OSError) as again:
+                results.append(outcome)
+                log(f"  {name}: {outcome.status}; cannot reconnect ({again}); stopping")
+                break
+        finally:
+            if hook:
+                hook(name, "end")
         for result in outcome if isinstance(outcome, list) else [outcome]:
             results.append(result)
             value = "-" if result.value is None else f"{result.value:,.1f} {result.unit}"

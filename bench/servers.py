@@ -1,0 +1,225 @@
+"""Launch the servers the comparison runs against, each on a free
+loopback port in its own temporary directory, with users alice/secret:
+
+- mailframe (``twistd -n mailframe``, Maildir store) via tests/support;
+- Dovecot from Debian (``dovecot -F -c <conf>``, passwd-file, Maildir);
+- pymap from PyPI (``pymap maildir``).
+
+Each launcher raises :class:`Unavailable` with a one-line reason when the
+server is missing or does not come up, so the table can say why.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.support.server import ServerProcess, free_port  # noqa: E402
+
+USER, PASSWORD = "alice", "secret"
+
+
+class Unavailable(Exception):
+    """The server cannot be installed or started here (the reason)."""
+
+
+def wait_greeting(port: int, proc: subprocess.Popen[bytes], timeout: float, log: Path) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            tail = log.read_text(errors="replace")[-800:] if log.exists() else ""
+            raise Unavailable(f"exited with status {proc.returncode}: {tail.strip()}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
+                if s.recv(200).startswith(b"* OK"):
+                    return
+        except OSError:
+            time.sleep(0.1)
+    raise Unavailable(f"no IMAP greeting on port {port} within {timeout:.0f} s")
+
+
+class Server:
+    """A started server: ``name``, ``port``, ``pid`` (for memory), ``stop()``."""
+
+    name = "?"
+    port = 0
+    pid: int | None = None
+    version = ""
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+
+class Mailframe(Server):
+    name = "mailframe"
+
+    def __init__(self, workdir: Path) -> None:
+        import mailframe
+        self.version = getattr(mailframe, "__version__", "") + " (Maildir)"
+        self.proc = ServerProcess(workdir, "--max-connections-per-ip", "0",
+                                  users={USER: PASSWORD})
+        try:
+            self.proc.start(timeout=30)
+        except RuntimeError as exc:
+            raise Unavailable(str(exc).splitlines()[0][:200]) from exc
+        self.port = self.proc.imap_port
+        self.pid = self.proc.proc.pid if self.proc.proc else None
+
+    def stop(self) -> None:
+        self.proc.stop()
+
+
+DOVECOT_CONF = """\
+base_dir = {d}/run
+state_dir = {d}/state
+log_path = {d}/dovecot.log
+protocols = imap
+listen = 127.0.0.1
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+mail_location = maildir:{d}/mail/%u
+mail_max_userip_connections = 4000
+default_process_limit = 4000
+default_client_limit = 8000
+default_vsz_limit = 0
+passdb {{
+  driver = passwd-file
+  args = scheme=PLAIN {d}/passwd
+}}
+userdb {{
+  driver = passwd-file
+  args = {d}/passwd
+}}
+service imap-login {{
+  inet_listener imap {{
+    address = 127.0.0.1
+    port = {port}
+  }}
+  inet_listener imaps {{
+    port = 0
+  }}
+}}
+service imap {{
+  process_limit = 4000
+}}
+service anvil {{
+  client_limit = 8100
+}}
+service auth {{
+  client_limit = 8100
+}}
+"""
+
+
+class Dovecot(Server):
+    """Dovecot as installed by Debian's ``dovecot-imapd``, configured only
+    by a file in ``workdir`` (no systemd, no /etc/dovecot)."""
+
+    name = "dovecot"
+
+    def __init__(self, workdir: Path) -> None:
+        binary = shutil.which("dovecot") or "/usr/sbin/dovecot"
+        if not os.path.exists(binary):
+            raise Unavailable("dovecot not installed (apt-get install -y dovecot-imapd)")
+        self.version = subprocess.run([binary, "--version"], capture_output=True,
+                                      text=True).stdout.split()[0]
+        workdir.mkdir(parents=True, exist_ok=True)
+        for sub in ("run", "state", "mail"):
+            (workdir / sub).mkdir(exist_ok=True)
+        # Mail processes may not run as root: use nobody, who must reach the mail.
+        uid, gid = 65534, 65534
+        for path in (workdir, *workdir.parents):
+            if str(path) == "/":
+                break
+            os.chmod(path, os.stat(path).st_mode | 0o711)
+        os.chown(workdir / "mail", uid, gid)
+        (workdir / "passwd").write_text(
+            f"{USER}:{{PLAIN}}{PASSWORD}:{uid}:{gid}::{workdir}/mail/{USER}::\n")
+        self.port = free_port()
+        conf = workdir / "dovecot.conf"
+        conf.write_text(DOVECOT_CONF.format(d=workdir, port=self.port))
+        log = workdir / "dovecot.log"
+        self.proc = subprocess.Popen([binary, "-F", "-c", str(conf)], stdout=subprocess.DEVNULL,
+                                     stderr=open(log, "ab"))
+        self.pid = self.proc.pid
+        try:
+            wait_greeting(self.port, self.proc, 20, log)
+        except Unavailable:
+            self.stop()
+            raise
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def pbkdf2_record(password: str, rounds: int = 1000) -> str:
+    """A pysasl BuiltinHash string with few rounds, so pymap's LOGIN costs
+    what a plain passwd-file costs the other servers."""
+    salt = b"benchsaltbenchsa"
+    digest = hashlib.pbkdf2_hmac("sha256", password.encode(), salt, rounds)
+    return (f"$pbkdf2-sha256${rounds}${base64.b64encode(salt).decode()}"
+            f"${base64.b64encode(digest).decode()}")
+
+
+class Pymap(Server):
+    """pymap (PyPI) with its maildir backend and a users file in ``workdir``."""
+
+    name = "pymap"
+
+    def __init__(self, workdir: Path) -> None:
+        binary = Path(sys.executable).parent / "pymap"
+        if not binary.exists():
+            found = shutil.which("pymap")
+            if not found:
+                raise Unavailable("pymap not installed (pip install pymap)")
+            binary = Path(found)
+        try:
+            from importlib.metadata import version
+            self.version = version("pymap")
+        except Exception:  # noqa: BLE001 - the version is only shown
+            self.version = "?"
+        base = workdir / "maildir"
+        base.mkdir(parents=True, exist_ok=True)
+        (base / "pymap-etc-passwd").write_text(f"{USER}:::::{USER}:\n")
+        (base / "pymap-etc-shadow").write_text(f"{USER}:{pbkdf2_record(PASSWORD)}:::::::\n")
+        self.port = free_port()
+        log = workdir / "pymap.log"
+        self.proc = subprocess.Popen(
+            [str(binary), "--host", "127.0.0.1", "--port", str(self.port), "--no-tls",
+             "--no-service", "admin", "maildir", str(base)],
+            stdout=subprocess.DEVNULL, stderr=open(log, "ab"), cwd=workdir)
+        self.pid = self.proc.pid
+        try:
+            wait_greeting(self.port, self.proc, 30, log)
+        except Unavailable:
+            self.stop()
+            raise
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+LAUNCHERS: dict[str, type[Server]] = {"mailframe": Mailframe, "dovecot": Dovecot, "pymap": Pymap}
