@@ -104,7 +104,7 @@ class Framer:
         self._tag: str | None = None
         self._size = 0  # octets of the command so far
         self._literal_left = 0
-        self._literal_chunks: list[bytes] = []
+        self._literal = bytearray()  # one buffer: a trickle of tiny reads costs no per-read objects
         self._discarding = False  # dropping the rest of a refused command
         self._pending: FrameError | None = None
 
@@ -165,13 +165,14 @@ class Framer:
             return False
         take = min(avail, self._literal_left)
         if not self._discarding:
-            self._literal_chunks.append(bytes(self._buf[self._pos : self._pos + take]))
+            with memoryview(self._buf) as view:  # released before _buf is resized
+                self._literal += view[self._pos : self._pos + take]
         self._pos += take
         self._scan = self._pos
         self._literal_left -= take
         if not self._literal_left and not self._discarding:
-            self._parts.append(b"".join(self._literal_chunks))
-            self._literal_chunks = []
+            self._parts.append(bytes(self._literal))
+            self._literal = bytearray()
         return True
 
     def _error(self, status: str, text: str, code: str | None = None) -> FrameError:

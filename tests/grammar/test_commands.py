@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
@@ -125,7 +125,7 @@ CASES: list[tuple[bytes, c.Command]] = [
     (b"a APPEND x () {1}\r\nm", c.Append("a", "x", (AppendMessage(b"m"),))),
     (
         b'a APPEND x "7-feb-1994 21:52:25 +0000" {1}\r\nm',  # one-digit day, as some clients send
-        c.Append("a", "x", (AppendMessage(b"m", internaldate=datetime(1994, 2, 7, 21, 52, 25, tzinfo=timezone.utc)),))),
+        c.Append("a", "x", (AppendMessage(b"m", internaldate=datetime(1994, 2, 7, 21, 52, 25, tzinfo=UTC)),))),
     (
         b"A003 APPEND saved-messages (\\Seen) {3}\r\nabc {3}\r\ndef ~{2}\r\n\x00\x01",
         c.Append("A003", "saved-messages", (

@@ -74,3 +74,23 @@ def test_mutated_commands_never_crash(cmd: Command, data: st.DataObject) -> None
             wire[pos] = byte
     _drive(bytes(wire) + b"\r\n", Limits())
     _drive(bytes(wire) + b"\r\n", SMALL)
+
+
+_wire_bytes = st.lists(
+    st.one_of(
+        st.sampled_from([b"a ", b"{3}", b"{2+}", b"~{1}", b"{300}", b"{17+}", b"\r\n", b"\n", b" ", b"(", b'"']),
+        st.binary(max_size=30),
+    ),
+    max_size=30,
+).map(b"".join)
+
+
+@SETTINGS
+@given(_wire_bytes, st.lists(st.integers(0, 1000), max_size=8))
+def test_any_stream_frames_the_same_in_any_chunks(data: bytes, cuts: list[int]) -> None:
+    points = sorted({min(c, len(data)) for c in cuts})
+    chunks = [data[a:b] for a, b in zip([0] + points, points + [len(data)], strict=True)]
+    for limits in (Limits(), SMALL):
+        whole = Framer(limits).feed(data)
+        framer = Framer(limits)
+        assert [ev for chunk in chunks for ev in framer.feed(chunk)] == whole
