@@ -5,7 +5,9 @@
   user (``base`` · 2^(n-1), capped at ``maximum``); failures are forgotten
   ``forget_after`` seconds after the last one, and a success clears the
   user's count and the address's.  An address with ``lockout_after`` recent
-  failures is refused at once (``[LIMIT]``) until it is forgiven.
+  failures is refused at once (``[LIMIT]``) until it is forgiven.  IPv6
+  addresses count per /64 (one host usually owns a whole /64); the tables
+  are bounded (``max_entries``, oldest dropped first).
 - :class:`AttemptCounter` — the session's cap on authentication attempts per
   connection (RFC 4959 leaves it to the server; RFC 3501 §6.2.2 allows
   closing after repeated failures).
@@ -16,6 +18,7 @@ Every refusal is logged with twisted.logger.
 
 from __future__ import annotations
 
+import ipaddress
 from collections import Counter
 from dataclasses import dataclass
 
@@ -26,9 +29,22 @@ from twisted.logger import Logger
 
 from mailframe.errors import LimitExceeded
 
-__all__ = ["LoginThrottle", "AttemptCounter", "ConnectionLimiter"]
+__all__ = ["LoginThrottle", "AttemptCounter", "ConnectionLimiter", "address_key"]
 
 _log = Logger()
+
+
+def address_key(peer: str, ipv6_prefix: int = 64) -> str:
+    """The key a peer's failures count under: IPv4 as is, IPv6 by prefix."""
+    try:
+        addr = ipaddress.ip_address(peer.split("%", 1)[0])
+    except ValueError:
+        return peer
+    if isinstance(addr, ipaddress.IPv6Address):
+        if addr.ipv4_mapped is not None:
+            return str(addr.ipv4_mapped)
+        return str(ipaddress.IPv6Network((addr, ipv6_prefix), strict=False))
+    return str(addr)
 
 
 @dataclass
@@ -41,12 +57,15 @@ class LoginThrottle:
     """Failed-login delays growing per address and per user."""
 
     def __init__(self, clock: IReactorTime, base: float = 1.0, maximum: float = 15.0,
-                 forget_after: float = 600.0, lockout_after: int | None = 50) -> None:
+                 forget_after: float = 600.0, lockout_after: int | None = 50,
+                 ipv6_prefix: int = 64, max_entries: int = 100_000) -> None:
         self.clock = clock
         self.base = base
         self.maximum = maximum
         self.forget_after = forget_after
         self.lockout_after = lockout_after
+        self.ipv6_prefix = ipv6_prefix
+        self.max_entries = max_entries
         self._by_peer: dict[str, _Failures] = {}
         self._by_user: dict[str, _Failures] = {}
 
@@ -61,7 +80,7 @@ class LoginThrottle:
 
     def failures(self, peer: str, username: str | None = None) -> int:
         """Recent failures counted against this address or user (the larger)."""
-        n = self._count(self._by_peer, peer)
+        n = self._count(self._by_peer, address_key(peer, self.ipv6_prefix))
         if username:
             n = max(n, self._count(self._by_user, username))
         return n
@@ -73,24 +92,37 @@ class LoginThrottle:
 
     def check(self, peer: str) -> None:
         """Raise LimitExceeded if ``peer`` is locked out; call before checking credentials."""
-        if self.lockout_after is not None and self._count(self._by_peer, peer) >= self.lockout_after:
+        key = address_key(peer, self.ipv6_prefix)
+        if self.lockout_after is not None and self._count(self._by_peer, key) >= self.lockout_after:
             _log.warn("refused authentication from {peer}: too many failures", peer=peer)
             raise LimitExceeded("Too many failed authentication attempts; try later")
 
     def record_failure(self, peer: str, username: str | None) -> Deferred[None]:
         """Count a failure; the Deferred fires after the delay the client must wait."""
         now = self.clock.seconds()
-        keys = [(self._by_peer, peer)] + ([(self._by_user, username)] if username else [])
+        keys = [(self._by_peer, address_key(peer, self.ipv6_prefix))]
+        if username:
+            keys.append((self._by_user, username))
         for table, key in keys:
             count = self._count(table, key)
+            table.pop(key, None)  # re-insert: the dict's order is "least recent first"
             table[key] = _Failures(count + 1, now)
+            self._bound(table, now)
         delay = self.delay_for(self.failures(peer, username))
         _log.info("authentication failed for {user!r} from {peer}; answering in {delay:.2f}s",
                   user=username, peer=peer, delay=delay)
         return deferLater(self.clock, delay, lambda: None)
 
+    def _bound(self, table: dict[str, _Failures], now: float) -> None:
+        if len(table) <= self.max_entries:
+            return
+        for key in [k for k, v in table.items() if now - v.last > self.forget_after]:
+            del table[key]
+        while len(table) > self.max_entries:
+            del table[next(iter(table))]
+
     def record_success(self, peer: str, username: str) -> None:
-        self._by_peer.pop(peer, None)
+        self._by_peer.pop(address_key(peer, self.ipv6_prefix), None)
         self._by_user.pop(username, None)
 
 

@@ -106,3 +106,30 @@ def test_connection_limits_per_ip_and_user_with_log_lines() -> None:
 def test_unlimited() -> None:
     lim = ConnectionLimiter(per_ip=None, per_user=None)
     assert all(lim.acquire("10.0.0.1") for _ in range(1000))
+
+
+def test_ipv6_counts_per_prefix() -> None:
+    clock = Clock()
+    t = LoginThrottle(clock, base=0.125, maximum=8.0)
+    delays = [fired_after(t, clock, f"2001:db8:1:2::{i}", None) for i in range(1, 4)]
+    assert delays == [0.125, 0.25, 0.5]
+    assert fired_after(t, clock, "2001:db8:1:3::1", None) == 0.125  # another /64
+    assert t.failures("2001:db8:1:2:ffff::9") == 3
+
+
+@pytest.mark.parametrize(("peer", "key"), [
+    ("192.0.2.1", "192.0.2.1"), ("2001:db8::1", "2001:db8::/64"), ("::ffff:192.0.2.1", "192.0.2.1"),
+    ("fe80::1%eth0", "fe80::/64"), ("unix", "unix"),
+])
+def test_address_key(peer: str, key: str) -> None:
+    from mailframe.auth.throttle import address_key
+    assert address_key(peer) == key
+
+
+def test_tables_are_bounded() -> None:
+    clock = Clock()
+    t = LoginThrottle(clock, base=0.0, maximum=0.0, max_entries=100)
+    for i in range(1000):
+        t.record_failure(f"10.0.{i // 256}.{i % 256}", f"user{i}")
+    assert len(t._by_peer) <= 100 and len(t._by_user) <= 100
+    assert t.failures("10.0.3.231", "user999") == 1  # the newest are kept
