@@ -5,7 +5,9 @@ the password is stored in clear, SCRAM-SHA-256 when the entry is a
 ``{SCRAM-SHA-256}`` one or in clear), and both are an
 :class:`~mailframe.interfaces.IUserDirectory` for SMTP/LMTP.  Hash
 verification runs in the reactor's thread pool (``deferToThread``), so an
-argon2 hash never stalls other connections.
+argon2 hash never stalls other connections; at most one hash per CPU runs
+at once (:func:`hash_in_thread`), so a burst of logins cannot pile up
+argon2's memory (64 MiB each by default) across the whole pool.
 
 :func:`open_checker` resolves a ``--users`` string: ``passwd-file:PATH``,
 ``http://...`` / ``https://...`` (:mod:`mailframe.auth.http_checker`) or any
@@ -25,7 +27,7 @@ from typing import Any
 from twisted.cred.checkers import ICredentialsChecker
 from twisted.cred.credentials import IUsernameHashedPassword, IUsernamePassword
 from twisted.cred.error import UnauthorizedLogin
-from twisted.internet.defer import Deferred, fail, maybeDeferred, succeed
+from twisted.internet.defer import Deferred, DeferredSemaphore, fail, maybeDeferred, succeed
 from twisted.internet.threads import deferToThread
 from twisted.logger import Logger
 from zope.interface import implementer
@@ -39,11 +41,17 @@ from mailframe.auth.schemes import plaintext_of, scram_secrets_of, split_scheme,
 from mailframe.auth.scram_math import ScramSecrets
 from mailframe.interfaces import IUserDirectory
 
-__all__ = ["UserTableChecker", "InMemoryChecker", "PasswdFileChecker", "CheckerError", "mechanisms_for",
+__all__ = ["hash_in_thread", "UserTableChecker", "InMemoryChecker", "PasswdFileChecker", "CheckerError", "mechanisms_for",
            "passwd_file_from_url", "open_checker", "parse_user_option"]
 
 _log = Logger()
 BlockingRunner = Callable[..., "Deferred[Any]"]
+_HASH_SLOTS = DeferredSemaphore(max(1, os.cpu_count() or 1))
+
+
+def hash_in_thread(f: Callable[..., Any], *args: Any) -> Deferred[Any]:
+    """``deferToThread`` with at most one CPU-bound hash per core at a time."""
+    return _HASH_SLOTS.run(deferToThread, f, *args)
 
 
 class CheckerError(ValueError):
@@ -55,14 +63,14 @@ class UserTableChecker:
     """Checks credentials against ``{SCHEME}stored`` passwords looked up by name.
 
     Subclasses provide :meth:`stored_password`.  ``run_blocking`` runs the
-    hash verification (``deferToThread`` by default).
+    hash verification (:func:`hash_in_thread` by default).
     """
 
     credentialInterfaces = (IUsernamePassword, IUsernameHashedPassword, IScramCredentials)
 
     def __init__(self, default_scheme: str = "CRYPT",
                  normalize: Callable[[str], str] = normalize_username,
-                 run_blocking: BlockingRunner = deferToThread) -> None:
+                 run_blocking: BlockingRunner = hash_in_thread) -> None:
         self.default_scheme = default_scheme
         self.normalize = normalize
         self.run_blocking = run_blocking

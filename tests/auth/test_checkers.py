@@ -209,3 +209,29 @@ class MechanismAndDecoyTests(TestCase):
             yield checker.requestAvatarId(UsernamePassword("ghost", b"secret"))
         self.assertEqual(len(calls), 1)
         self.assertTrue(str(calls[0][0]).startswith("{"))
+
+
+class HashConcurrencyTests(TestCase):
+    @inlineCallbacks
+    def test_at_most_one_hash_per_cpu(self):  # type: ignore[no-untyped-def]
+        import time
+
+        from twisted.internet.defer import gatherResults
+
+        import mailframe.auth.checkers as mod
+
+        running = [0]
+        peak = [0]
+        lock = threading.Lock()
+
+        def work() -> None:
+            with lock:
+                running[0] += 1
+                peak[0] = max(peak[0], running[0])
+            time.sleep(0.02)
+            with lock:
+                running[0] -= 1
+
+        yield gatherResults([mod.hash_in_thread(work) for _ in range(12)])
+        self.assertLessEqual(peak[0], max(1, os.cpu_count() or 1))
+        self.assertGreaterEqual(peak[0], 1)
