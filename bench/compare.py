@@ -27,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
@@ -55,7 +56,7 @@ def machine() -> str:
 
 
 def run_one(name: str, n: int, args: argparse.Namespace, corpus: Corpus,
-            log: callable) -> tuple[list[PhaseResult] | None, str]:
+            log: Callable[[str], None]) -> tuple[list[PhaseResult] | None, str]:
     """Start server ``name``, run the workload, stop it; (results, note)."""
     workdir = Path(tempfile.mkdtemp(prefix=f"bench-{name}-", dir=args.tmp))
     server: Server | None = None
@@ -67,9 +68,11 @@ def run_one(name: str, n: int, args: argparse.Namespace, corpus: Corpus,
                             connections=args.connections, bodies=min(500, n))
         hook = Profiler(server.pid, Path(args.profile), n, log) if (
             args.profile and name == REFERENCE and server.pid) else None
+        load = os.getloadavg()[0]
         results = asyncio.run(run_workload(workload, log=log, phase_timeout=args.phase_timeout,
                                            hook=hook))
-        return results, f"{name} {server.version}"
+        return results, (f"{name} {server.version}; load average {load:.1f} at start, "
+                         f"{os.getloadavg()[0]:.1f} at end")
     except Unavailable as exc:
         log(f"{name}: unavailable: {exc}")
         return None, f"{name}: not run: {exc}"
@@ -85,7 +88,7 @@ class Profiler:
     collapsed stacks and their summary (bench/profile_summary.py) to
     ``<dir>/<N>-<phase>.txt`` / ``.summary.txt``."""
 
-    def __init__(self, pid: int, directory: Path, n: int, log: callable) -> None:
+    def __init__(self, pid: int, directory: Path, n: int, log: Callable[[str], None]) -> None:
         self.pid, self.directory, self.n, self.log = pid, directory, n, log
         self.directory.mkdir(parents=True, exist_ok=True)
         self.proc: subprocess.Popen[bytes] | None = None
@@ -139,7 +142,7 @@ def table(n: int, runs: dict[str, list[PhaseResult] | None], notes: list[str]) -
         for r in results or []:
             if (r.name, r.unit) not in phases:
                 phases.append((r.name, r.unit))
-    header = ["phase (N = %d)" % n, "unit", *names] + [f"{REFERENCE} vs {o}" for o in others]
+    header = [f"phase (N = {n})", "unit", *names] + [f"{REFERENCE} vs {o}" for o in others]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for name, unit in phases:
         row = {s: next((r for r in runs[s] or [] if r.name == name), None) for s in names}

@@ -56,6 +56,9 @@ class Server:
     pid: int | None = None
     version = ""
 
+    def __init__(self, workdir: Path) -> None:
+        raise NotImplementedError
+
     def stop(self) -> None:
         raise NotImplementedError
 

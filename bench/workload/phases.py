@@ -410,9 +410,9 @@ class Workload:
                         has_keyword.discard(i)
                 elif roll < 0.75:
                     token = rnd.choice(SUBJECT_TOKENS)
-                    got = search_numbers(await client.run(b"SEARCH SUBJECT " + quote(token)))
-                    if len(got) != sum(1 for m in metas if m.subject_token == token):
-                        raise Wrong(f"SEARCH SUBJECT {token}: {len(got)}")
+                    found = search_numbers(await client.run(b"SEARCH SUBJECT " + quote(token)))
+                    if len(found) != sum(1 for m in metas if m.subject_token == token):
+                        raise Wrong(f"SEARCH SUBJECT {token}: {len(found)}")
                 elif roll < 0.85:
                     result = await client.run(b"STATUS BenchMixed (MESSAGES)")
                     if not result.named(b"STATUS"):
