@@ -186,14 +186,23 @@ def _mailbox(tokens: list[Token]) -> Address | None:
 #: recipients in a spam header must not cost seconds at delivery.
 MAX_ADDRESSES = 5000
 
+_LOCAL = rb"[^\s\"(),.:;<>@\[\]\\]+(?:\.[^\s\"(),.:;<>@\[\]\\]+)*"
+_DOMAIN = rb"[^\s\"(),:;<>@\[\]\\]+"
+_WORD = rb"[^\s\"(),:;<>@\[\]\\]+"
 _SIMPLE = re.compile(
-    rb"[ \t\r\n]*([^\s\"(),.:;<>@\[\]\\]+(?:\.[^\s\"(),.:;<>@\[\]\\]+)*)"
-    rb"@([^\s\"(),:;<>@\[\]\\]+)[ \t\r\n]*(?:,|\Z)"
+    rb"[ \t\r\n]*(?:(?P<l1>" + _LOCAL + rb")@(?P<d1>" + _DOMAIN + rb")"
+    rb"|(?:\"(?P<q>[^\"\\\r\n]*)\"|(?P<p>" + _WORD + rb"(?:[ \t\r\n]+" + _WORD + rb")*))?"
+    rb"[ \t\r\n]*<(?P<l2>" + _LOCAL + rb")@(?P<d2>" + _DOMAIN + rb")>)"
+    rb"[ \t\r\n]*(?:,|\Z)"
 )
+_WS_RUN = re.compile(rb"[ \t\r\n]+")
 
 
 def _simple_list(value: bytes) -> list[Address] | None:
-    """Fast path: a list of bare ``local@domain`` only (most mail)."""
+    """Fast path for the common shapes: ``local@domain``, ``Name
+    <local@domain>`` and ``"Quoted Name" <local@domain>``, comma-separated,
+    without comments, routes or groups.  None when anything else appears;
+    the full parser then gives the same answer for these shapes."""
     out: list[Address] = []
     pos, n = 0, len(value)
     match = _SIMPLE.match
@@ -203,7 +212,16 @@ def _simple_list(value: bytes) -> list[Address] | None:
             if value[pos:].strip(b" \t\r\n,"):
                 return None
             break
-        out.append((None, None, m.group(1), m.group(2)))
+        local = m.group("l1")
+        if local is not None:
+            out.append((None, None, local, m.group("d1")))
+        else:
+            name = m.group("q")
+            if name is None:
+                name = m.group("p")
+                if name is not None:
+                    name = _WS_RUN.sub(b" ", name)
+            out.append((name, None, m.group("l2"), m.group("d2")))
         if len(out) >= MAX_ADDRESSES:
             break
         pos = m.end()

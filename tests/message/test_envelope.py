@@ -6,9 +6,11 @@ from __future__ import annotations
 import datetime
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mailframe.message import parse
-from mailframe.message._address import parse_addresses
+from mailframe.message._address import _parse, _simple_list, parse_addresses
 
 
 @pytest.mark.parametrize(
@@ -133,3 +135,35 @@ def test_sent_date(date: bytes, expected: datetime.date | None) -> None:
 
 def test_no_date_header() -> None:
     assert parse(b"Subject: x\r\n\r\n").sent_date is None
+
+
+_ADDR_BITS = st.sampled_from(
+    [
+        b"a",
+        b"b.c",
+        b"@",
+        b"<",
+        b">",
+        b",",
+        b" ",
+        b"\r\n ",
+        b'"',
+        b'"x y"',
+        b"Name",
+        b"Q.",
+        b"=?utf-8?q?x?=",
+        b"(c)",
+        b":",
+        b";",
+        b".",
+    ]
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(_ADDR_BITS, max_size=14))
+def test_fast_path_agrees_with_full_parser(bits: list[bytes]) -> None:
+    value = b"".join(bits)
+    fast = _simple_list(value)
+    if fast is not None:
+        assert fast == _parse(value)
