@@ -77,7 +77,7 @@ class _Search:
         raw = self.r.astring("search value")
         try:
             return raw.decode(self.codec or "utf-8")
-        except (UnicodeDecodeError, LookupError):
+        except (ValueError, LookupError):  # UnicodeError is a ValueError
             self.r.fail("Search string not valid in its charset")
 
     def key(self) -> SearchKey:
@@ -205,6 +205,22 @@ _KEYS: dict[str, Callable[[_Search], SearchKey]] = {
 }
 
 
+# Python codecs that are not MIME charsets, though they decode bytes to text.
+_NOT_CHARSETS = frozenset({
+    "undefined", "unicode_escape", "raw_unicode_escape", "idna", "punycode", "mbcs", "oem",
+})
+
+
+def _text_charset(name: str) -> bool:
+    """True when ``name`` is a charset Python can decode (RFC 3501 §6.4.4
+    lets the server choose; an unknown one is ``NO [BADCHARSET]``)."""
+    try:
+        info = codecs.lookup(name)
+    except (LookupError, ValueError):
+        return False
+    return bool(getattr(info, "_is_text_encoding", True)) and info.name.replace("-", "_") not in _NOT_CHARSETS
+
+
 def search_key(r: Reader, charset: str | None = None) -> SearchKey:
     """One ``search-key`` read from ``r``."""
     return _Search(r, charset).key()
@@ -235,13 +251,10 @@ def parse_search(r: Reader, tag: str, uid: bool) -> Search:
         r.word("CHARSET")
         r.sp()
         charset = r.text_of(r.astring("charset"), "charset").upper()
-        if charset not in ("US-ASCII", "UTF-8"):
-            try:
-                codecs.lookup(charset)
-            except (LookupError, ValueError):
-                raise ParseError(
-                    f"Unsupported charset {charset}", r.tag, "BADCHARSET (US-ASCII UTF-8)", "NO"
-                ) from None
+        if charset not in ("US-ASCII", "UTF-8") and not _text_charset(charset):
+            raise ParseError(
+                f"Unsupported charset {charset}", r.tag, "BADCHARSET (US-ASCII UTF-8)", "NO"
+            )
         r.sp()
     s = _Search(r, charset)
     keys = [s.key()]

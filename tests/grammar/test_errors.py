@@ -106,9 +106,10 @@ def test_bad(line: bytes, tag: str | None, reason: str) -> None:
     assert isinstance(err, ProtocolError)
 
 
-def test_unknown_charset_is_no_badcharset() -> None:
+@pytest.mark.parametrize("charset", [b"X-NOPE", b"undefined", b"unicode_escape", b"uu", b"rot13", b"hex", b"idna"])
+def test_unknown_charset_is_no_badcharset(charset: bytes) -> None:
     with pytest.raises(ParseError) as info:
-        parse(b"a SEARCH CHARSET X-NOPE TEXT hi")
+        parse(b"a SEARCH CHARSET " + charset + b" TEXT {1}\r\n\xff")
     assert (info.value.tag, info.value.status, info.value.code) == ("a", "NO", "BADCHARSET (US-ASCII UTF-8)")
 
 
