@@ -60,7 +60,10 @@ def parse_command(frame: Frame, limits: Limits = DEFAULT_LIMITS) -> c.Command:
     parser = _COMMANDS.get(name)
     if parser is None:
         r.fail(f"Unknown command {name}")
-    cmd = parser(r, tag, False)
+    try:
+        cmd = parser(r, tag, False)
+    except RecursionError:  # only if max_depth is set beyond Python's stack
+        r.fail("Too deeply nested")
     r.end()
     return cmd
 

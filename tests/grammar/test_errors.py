@@ -178,3 +178,9 @@ def test_pathological_inputs_are_fast() -> None:
         except ParseError:
             pass
         assert time.perf_counter() - start < 0.5, line[:40]
+
+
+def test_depth_limit_beyond_python_stack_still_bad() -> None:
+    limits = Limits(max_depth=1_000_000, max_line=1 << 20)
+    with pytest.raises(ParseError, match="^Too deeply nested$"):
+        parse(b"a SEARCH " + b"(" * 50_000 + b"ALL" + b")" * 50_000, limits)

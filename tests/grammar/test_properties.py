@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -14,7 +16,9 @@ from mailframe.imap.unparse import unparse
 from .helpers import round_trips
 from .strategies import commands
 
-SETTINGS = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# MAILFRAME_FUZZ_EXAMPLES=20000 for a long fuzzing run; the default keeps the suite fast.
+EXAMPLES = int(os.environ.get("MAILFRAME_FUZZ_EXAMPLES", "400"))
+SETTINGS = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 SMALL = Limits(max_line=200, max_literal=64, max_command=400, max_depth=8, max_nonsync_literal=16)
 
 
