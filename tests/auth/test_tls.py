@@ -13,7 +13,7 @@ from pathlib import Path
 from cryptography import x509
 from OpenSSL import SSL
 from twisted.internet import reactor
-from twisted.internet.defer import inlineCallbacks
+from twisted.internet.defer import Deferred, inlineCallbacks
 from twisted.internet.protocol import Factory, Protocol
 from twisted.internet.task import deferLater
 from twisted.internet.threads import deferToThread
@@ -130,6 +130,39 @@ class ImplicitTLSTests(TestCase):
             return held.recv(100)
 
         self.assertEqual((yield deferToThread(use_held)), b"still here")
+
+    @inlineCallbacks
+    def test_twisted_client_checks_identity_with_service_identity(self):  # type: ignore[no-untyped-def]
+        from twisted.internet.endpoints import SSL4ClientEndpoint, connectProtocol
+        from twisted.internet.ssl import Certificate, optionsForClientTLS
+
+        port = yield self.listen()
+        root = Certificate.loadPEM(self.ca.cert_pem)
+
+        class Client(Protocol):
+            def __init__(self) -> None:
+                self.got: Deferred[bytes] = Deferred()
+
+            def connectionMade(self) -> None:
+                self.transport.write(b"ping")  # type: ignore[union-attr]
+
+            def dataReceived(self, data: bytes) -> None:
+                self.got.callback(data)
+                self.transport.loseConnection()  # type: ignore[union-attr]
+
+            def connectionLost(self, reason: object = None) -> None:
+                if not self.got.called:
+                    self.got.errback(reason)  # type: ignore[arg-type]
+
+        for host, ok in (("localhost", True), ("imap.example.org", False)):
+            ep = SSL4ClientEndpoint(reactor, "127.0.0.1", port, optionsForClientTLS(host, trustRoot=root))
+            client = yield connectProtocol(ep, Client())
+            if ok:
+                self.assertEqual((yield client.got), b"ping")
+            else:
+                from service_identity import VerificationError
+                with self.assertRaises((SSL.Error, VerificationError)):
+                    yield client.got
 
     def test_failed_reload_keeps_previous(self) -> None:
         before = self.factory.getContext()
