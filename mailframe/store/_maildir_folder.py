@@ -29,7 +29,7 @@ from twisted.logger import Logger
 
 from mailframe.errors import ExpungeIssued, NonexistentMailbox, TryCreate
 from mailframe.message import MessageInfo, parse
-from mailframe.records import FlagState, MessageRecord, StoreResult
+from mailframe.records import FlagState, MessageRecord, Snapshot, StoreResult
 from mailframe.store._log import MailboxLog, apply_mode
 from mailframe.store._maildir_files import (
     SYSTEM_LETTERS,
@@ -52,6 +52,7 @@ from mailframe.store._maildir_index import (
     format_add,
     format_expunge,
     format_flags,
+    format_stamp,
 )
 from mailframe.store._maildir_uidlist import CorruptUidList, UidList
 
@@ -103,9 +104,11 @@ class Folder:
         self.keywords: list[str] = []
         self.log: MailboxLog | None = None
         self.meta: dict[int, Meta] = {}
-        self._uid_of_base: dict[str, int] = {}
+        self._bases: dict[str, int] | None = None  # base name → uid, built lazily
+        self._snap: tuple[tuple[int, int, int, int], Snapshot] | None = None
         self._infos: dict[int, MessageInfo] = {}
         self._stamp: tuple[int, int] = (-1, -1)
+        self._trusted_stamp: tuple[int, int] | None = None
         self._recheck_at: float | None = None
         self._events_since_checkpoint = 0
         self._watchers: list[Any] = []
@@ -121,12 +124,23 @@ class Folder:
             return self._vanished()
         if self.log is None or self.index.stat_changed():
             self._catch_up()
-        if stamp != self._stamp or (
-            self._recheck_at is not None and time.time() >= self._recheck_at
-        ):
-            self.scan()
+        self._scan_if_changed(stamp)
         assert self.log is not None
         return self.log
+
+    def _scan_if_changed(self, stamp: tuple[int, int]) -> None:
+        """Full scan when ``cur/`` changed (renames, unlinks), just ``new/``
+        when only new mail arrived (an MDA never touches ``cur/``)."""
+        due = self._recheck_at is not None and time.time() >= self._recheck_at
+        if stamp == self._trusted_stamp and (due or stamp != self._stamp):
+            # another scan (maybe by another process) saw exactly this
+            self._stamp = stamp
+            self._recheck_at = None
+            return
+        if due or stamp[0] != self._stamp[0]:
+            self.scan(full=True)
+        elif stamp[1] != self._stamp[1]:
+            self.scan(full=False)
 
     def _vanished(self) -> MailboxLog:
         """The folder was deleted (by us or anyone): it reads as empty from
@@ -136,7 +150,7 @@ class Folder:
         self.log.expunge(self.log.uids)
         self.meta.clear()
         self._infos.clear()
-        self._uid_of_base.clear()
+        self._bases = None
         return self.log
 
     def _dir_stamp(self) -> tuple[int, int]:
@@ -173,11 +187,15 @@ class Folder:
             raise CorruptIndex("checkpoint meta does not match its messages")
         self.log = log
         self.meta = meta
-        self._uid_of_base = {base_of(m.name[4:]): u for u, m in meta.items()}
+        self._bases = None
         self._infos.clear()
         self.cache.close()
         self._events_since_checkpoint = 0
         log.watch(self._notify)
+        stamp = cp.get("stamp")
+        self._trusted_stamp = None
+        if isinstance(stamp, list) and len(stamp) == 3:
+            self._trust((int(stamp[0]), int(stamp[1]), float(stamp[2])))
         if old is not None and (
             old.highestmodseq != log.highestmodseq or old.uidnext != log.uidnext
         ):
@@ -192,6 +210,9 @@ class Folder:
         self._events_since_checkpoint += len(events)
         with log.batch():
             for kind, modseq, payload in events:
+                if kind == "S":
+                    self._trust(payload)
+                    continue
                 if kind == "A" and payload[0] in log:
                     continue
                 log.highestmodseq = modseq - 1
@@ -202,23 +223,44 @@ class Folder:
                     log.append(flags, meta.size)
                     log.uidnext = max(keep_next, uid + 1)
                     self.meta[uid] = meta
-                    self._uid_of_base[base_of(meta.name[4:])] = uid
+                    if self._bases is not None:
+                        self._bases[base_of(meta.name[4:])] = uid
                 elif kind == "F":
                     uid, name, flags = payload
                     m = self.meta.get(uid)
                     if m is not None:
-                        self._uid_of_base.pop(base_of(m.name[4:]), None)
-                        m.name = name
-                        self._uid_of_base[base_of(name[4:])] = uid
+                        m.name = name  # the base (the key) never changes
                         log.set_flags(uid, flags)
                 else:
                     log.expunge(payload)
                     for uid in payload:
                         m = self.meta.pop(uid, None)
                         self._infos.pop(uid, None)
-                        if m is not None:
-                            self._uid_of_base.pop(base_of(m.name[4:]), None)
+                        if m is not None and self._bases is not None:
+                            self._bases.pop(base_of(m.name[4:]), None)
                 log.highestmodseq = max(log.highestmodseq, modseq)
+
+    def _base_map(self) -> dict[str, int]:
+        if self._bases is None:
+            self._bases = {base_of(m.name[4:]): u for u, m in self.meta.items()}
+        return self._bases
+
+    def snapshot(self) -> Snapshot:
+        """The log's snapshot, reused while nothing changes (a frozen value,
+        so every session may share it): warm SELECT of a large mailbox
+        costs the three ``stat()`` calls of :meth:`refresh`."""
+        log = self.refresh()
+        key = (id(log), log.highestmodseq, log.uidnext, len(log))
+        if self._snap is None or self._snap[0] != key:
+            self._snap = (key, log.snapshot())
+        return self._snap[1]
+
+    def _trust(self, payload: tuple[int, int, float]) -> None:
+        cur_ns, new_ns, at = payload
+        if max(cur_ns, new_ns) / 1e9 < at - _RECHECK:
+            self._trusted_stamp = (cur_ns, new_ns)
+        else:
+            self._trusted_stamp = None
 
     def _write(self, lines: list[str], events: list[Event]) -> None:
         """Persist then apply our own events (lock held, caught up)."""
@@ -288,6 +330,8 @@ class Folder:
             cp = {"uidvalidity": self.uidlist.uidvalidity, "state": state, "meta": meta_rows}
             self.index.write_checkpoint(cp)
             self._install(cp)
+            self._stamp = self._dir_stamp()
+            self._recheck_at = time.time() + _RECHECK
 
     def checkpoint(self) -> None:
         """Compact the index to one checkpoint line (lock held)."""
@@ -302,6 +346,8 @@ class Folder:
                 for u, m in self.meta.items()
             ],
         }
+        if self._trusted_stamp is not None:
+            cp["stamp"] = [*self._trusted_stamp, time.time()]
         self.index.write_checkpoint(cp)
         self._events_since_checkpoint = 0
 
@@ -316,9 +362,10 @@ class Folder:
 
     # -------------------------------------------------------------- scan
 
-    def _list_and_move(self) -> dict[str, str]:
-        """base → "cur/<name>" for every message file; files in ``new/``
-        are moved to ``cur/`` with an empty ``:2,`` info (lock held)."""
+    def _list_and_move(self, include_cur: bool = True) -> dict[str, str]:
+        """base → "cur/<name>" for every message file (only those that were
+        in ``new/`` unless ``include_cur``); files in ``new/`` are moved to
+        ``cur/`` with an empty ``:2,`` info (lock held)."""
         out: dict[str, str] = {}
         moved = False
         for name in os.listdir(self.new):
@@ -334,14 +381,17 @@ class Folder:
         if moved:
             fsync_dir(self.cur)
             fsync_dir(self.new)
+        if not include_cur:
+            return out
         for name in os.listdir(self.cur):
             if name.startswith(".") or "\t" in name or "\n" in name:
                 continue
             out[base_of(name)] = "cur/" + name
         return out
 
-    def scan(self) -> None:
-        """List ``new/`` and ``cur/`` and turn what others did into events."""
+    def scan(self, full: bool = True) -> None:
+        """List ``new/`` (and ``cur/`` when ``full``) and turn what others
+        did into events."""
         with self.lock:
             self._catch_up()
             log = self.log
@@ -357,12 +407,18 @@ class Folder:
             self._read_keywords()
             before = self._dir_stamp()
             started = time.time()
-            names = self._list_and_move()
+            names = self._list_and_move(include_cur=full)
             lines: list[str] = []
             events: list[Event] = []
             gone: list[int] = []
             modseq = log.highestmodseq
-            for uid, m in self.meta.items():
+            if full:
+                todo = list(self.meta.items())
+            else:
+                bases = self._base_map()
+                known = (bases.get(b) for b in names)
+                todo = [(u, self.meta[u]) for u in known if u is not None]
+            for uid, m in todo:
                 base = base_of(m.name[4:])
                 actual = names.pop(base, None)
                 if actual is None:
@@ -384,7 +440,11 @@ class Folder:
             after = self._dir_stamp()
             self._stamp = after
             recent = max(before) / 1e9 > started - _RECHECK or after != before
-            self._recheck_at = started + _RECHECK if recent else None
+            if full or self._recheck_at is None:
+                self._recheck_at = started + _RECHECK if recent else None
+            if full and not recent and after != self._trusted_stamp:
+                self.index.append(format_stamp(after[0], after[1], started))
+                self._trusted_stamp = after
             self._maybe_compact()
 
     def _add_found(
@@ -501,7 +561,7 @@ class Folder:
         self.uidlist.refresh()
         stamp = self._dir_stamp()
         if stamp != self._stamp:
-            self.scan()
+            self._scan_if_changed(stamp)
             stamp = self._dir_stamp()
         return stamp
 

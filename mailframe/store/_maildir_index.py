@@ -11,6 +11,12 @@ expunge tombstones, INTERNALDATE time zones and the parsed
     A <uid> <modseq> <size> <mtime> <tzmin> <cache off> <cache len> <lf> <name> <flags>
     F <uid> <modseq> <name> <flags>
     X <modseq> <uid>,<uid>,...
+    S <cur/ mtime ns> <new/ mtime ns> <when>
+
+An ``S`` line says "at <when>, cur/ and new/ had these mtimes and the
+index matched them", so a process opening the folder later lists neither
+directory if they still have those mtimes (and the mtimes were at least a
+second older than <when>: same-second changes are not trusted).
 
 Fields are tab-separated; flags space-separated.  Every process writes
 events at the end while holding ``dovecot-uidlist.lock``, after reading the
@@ -80,6 +86,10 @@ def format_expunge(modseq: int, uids: list[int]) -> str:
     return f"X\t{modseq}\t{','.join(map(str, uids))}\n"
 
 
+def format_stamp(cur_ns: int, new_ns: int, at: float) -> str:
+    return f"S\t{cur_ns}\t{new_ns}\t{at!r}\n"
+
+
 def parse_event(line: str) -> Event:
     """One event line (without its newline) → (kind, modseq, payload)."""
     f = line.split("\t")
@@ -92,6 +102,8 @@ def parse_event(line: str) -> Event:
         if kind == "F" and len(f) == 5:
             flags = frozenset(f[4].split()) if f[4] else frozenset()
             return kind, int(f[2]), (int(f[1]), f[3], flags)
+        if kind == "S" and len(f) == 4:
+            return kind, 0, (int(f[1]), int(f[2]), float(f[3]))
         if kind == "X" and len(f) == 3:
             return kind, int(f[1]), [int(u) for u in f[2].split(",") if u]
     except ValueError as e:

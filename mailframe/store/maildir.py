@@ -410,7 +410,7 @@ class MaildirMailbox:
         return _call(lambda: self.folder.refresh().status())
 
     def snapshot(self) -> defer.Deferred[Snapshot]:
-        return _call(lambda: self.folder.refresh().snapshot())
+        return _call(self.folder.snapshot)
 
     def changes_since(self, modseq: int) -> defer.Deferred[Changes]:
         return _call(lambda: self.folder.refresh().changes_since(modseq))

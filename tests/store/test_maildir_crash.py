@@ -42,6 +42,8 @@ def result(d):
 path, tag, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
 box = result(result(MaildirStore(path).account("u")).mailbox("INBOX"))
 print("READY", flush=True)
+if count >= 0:
+    sys.stdin.readline()  # wait for "GO", so that writers really overlap
 i = 0
 while count < 0 or i < count:
     body = b"%s-%d " % (tag.encode(), i) * 50
@@ -77,6 +79,7 @@ def spawn(path: str, tag: str, count: int) -> subprocess.Popen[bytes]:
     env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
     proc = subprocess.Popen(
         [sys.executable, "-c", CHILD, path, tag, str(count)],
+        stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         env=env,
     )
@@ -174,6 +177,10 @@ def _concurrent_writers(path: str) -> None:
     maildir = os.path.join(path, "u")
     a = spawn(path, "a", 40)
     b = spawn(path, "b", 40)
+    for proc in (a, b):
+        assert proc.stdin is not None
+        proc.stdin.write(b"GO\n")
+        proc.stdin.flush()
     dropped = []
     for i in range(25):
         data = b"Subject: mda %d\n\nbody %d\n" % (i, i)
@@ -184,13 +191,19 @@ def _concurrent_writers(path: str) -> None:
         os.rename(tmp, os.path.join(maildir, "new", name))
         dropped.append(data.replace(b"\n", b"\r\n"))
         time.sleep(0.01)
-    out_a, _ = a.communicate(timeout=50)
-    out_b, _ = b.communicate(timeout=50)
+    # read through the same buffered pipe spawn() used (communicate() with
+    # a timeout would bypass what readline() buffered)
+    assert a.stdout is not None and b.stdout is not None
+    out_a, out_b = a.stdout.read(), b.stdout.read()
+    a.wait(50)
+    b.wait(50)
     assert a.returncode == 0 and b.returncode == 0
     acks_a, acks_b = acks(out_a.splitlines()), acks(out_b.splitlines())
     assert len(acks_a) == len(acks_b) == 40
     uids_a, uids_b = [u for u, _ in acks_a], [u for u, _ in acks_b]
     assert uids_a == sorted(uids_a) and uids_b == sorted(uids_b)
+    # the writers did overlap: neither got one contiguous block of UIDs
+    assert max(uids_a) > min(uids_b) and max(uids_b) > min(uids_a), (uids_a, uids_b)
     assert not set(uids_a) & set(uids_b), "two processes handed out one UID"
     acked = {u: expected_message("a", i) for u, i in acks_a}
     acked.update({u: expected_message("b", i) for u, i in acks_b})
