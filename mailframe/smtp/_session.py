@@ -302,6 +302,8 @@ class DeliverySession(smtp.ESMTP):
             term = chunk.find(b"\r\n.\r\n")
             term = term + 2 if term >= 0 else -1
         body = chunk if term < 0 else chunk[:term]
+        if len(body) > DATA_LINE_LIMIT and max(map(len, body.split(b"\r\n"))) > DATA_LINE_LIMIT:
+            self._fail_data(smtp.SMTPServerError(500, "5.5.2 Line too long"))
         if body and getattr(self, "datafailed", None) is None:
             if body[:1] == b".":
                 body = body[1:]

@@ -90,3 +90,14 @@ def test_size_limit_in_bulk_path() -> None:
     assert b"552 5.3.4 Message size exceeds fixed maximum message size\r\n" in replies
     assert stored(store, "alice") == []
     assert replies.endswith(b"221 2.0.0 Bye\r\n")
+
+
+def test_overlong_line_refused_however_split() -> None:
+    lines = [b"Subject: l", b"", b"z" * 300_000, b"after"]
+    for cuts in ([], [200], list(range(0, 310_000, 65536)), [150_000]):
+        replies, store = run_session(session_bytes(lines), cuts)
+        assert b"\r\n500 5.5.2 Line too long\r\n221 2.0.0 Bye\r\n" in replies, (
+            cuts,
+            replies[-200:],
+        )
+        assert stored(store, "alice") == []
