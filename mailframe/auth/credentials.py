@@ -4,7 +4,8 @@ Each mechanism ends in one credentials object handed to the Portal, so a
 user's own checker plugs in by accepting the interface:
 
 - LOGIN command, PLAIN and LOGIN mechanisms: ``IUsernamePassword``
-  (:class:`UsernamePassword`; ``username`` is ``str``, ``password`` bytes);
+  (:class:`UsernamePassword`; ``username`` and ``password`` are bytes, as
+  twisted.cred's own checkers expect — the name is the normalised one, UTF-8);
 - CRAM-MD5 (RFC 2195): ``IUsernameHashedPassword`` (:class:`CramMD5Credentials`);
 - SCRAM-SHA-256 (RFC 5802 / RFC 7677): :class:`IScramCredentials`, checked
   against a checker that also provides :class:`IScramSecretSource` (the
@@ -58,10 +59,13 @@ def normalize_username(name: str | bytes, lowercase: bool = True) -> str:
 
 @implementer(IUsernamePassword)
 class UsernamePassword:
-    """A user name (normalised ``str``) and the password as sent (bytes)."""
+    """A user name (normalised, given as ``str``, kept as UTF-8 ``username``
+    bytes like twisted.cred's own class, and as ``name``) and the password
+    exactly as sent (bytes)."""
 
     def __init__(self, username: str, password: bytes) -> None:
-        self.username = username
+        self.name = username
+        self.username = username.encode("utf-8")
         self.password = password
 
     def checkPassword(self, password: bytes | str) -> bool:
@@ -80,11 +84,13 @@ class CramMD5Credentials:
 
     def __init__(self, hostname: str = "localhost") -> None:
         self.challenge = f"<{secrets.randbelow(2**62)}.{int(time.time())}@{hostname}>".encode("ascii")
-        self.username = ""
+        self.name = ""
+        self.username = b""
         self.response = b""
 
     def set_response(self, username: str, hexdigest: bytes) -> None:
-        self.username = username
+        self.name = username
+        self.username = username.encode("utf-8")  # bytes, like twisted.cred's
         self.response = hexdigest.lower()
 
     def checkPassword(self, password: bytes | str) -> bool:

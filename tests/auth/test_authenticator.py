@@ -25,7 +25,7 @@ from mailframe.errors import (
     PrivacyRequired,
     ProtocolError,
 )
-from tests.auth.helpers import AccountsStore, make_authenticator, result_of, sync_checker
+from tests.auth.helpers import AccountsStore, make_authenticator, result_of, sync_checker, temp_path
 
 REMOTE = "203.0.113.7"
 CLEAR = sync_checker({"alice": "wonderland", "admin": "root-pw"})
@@ -351,3 +351,31 @@ def test_normalize_username_canonical() -> None:
     assert normalize_username("e\u0301") == "\u00e9"
     assert normalize_username(b"Bob") == "bob"
     assert normalize_username("Bob", lowercase=False) == "Bob"
+
+
+class TwistedCheckerTests(SynchronousTestCase):
+    """A user's own twisted.cred checker plugs in unchanged."""
+
+    def test_file_password_db(self) -> None:
+        from twisted.cred.checkers import FilePasswordDB
+        from twisted.internet.task import Clock
+
+        from mailframe.auth.authenticator import Authenticator
+        from mailframe.auth.throttle import LoginThrottle
+
+        path = temp_path(self)
+        with open(path, "wb") as f:
+            f.write(b"alice:wonderland\n")
+        clock = Clock()
+        auth = Authenticator(Portal(MailRealm(AccountsStore()), [FilePasswordDB(path, cache=True)]),
+                             throttle=LoginThrottle(clock, base=0.1))
+        self.assertEqual(auth.mechanisms(True, LOCAL), ["PLAIN", "LOGIN", "CRAM-MD5"])
+        self.assertEqual(result_of(auth.login("Alice", "wonderland", True, LOCAL)).username, "alice")
+        ex = auth.start("PLAIN", True, LOCAL)
+        self.assertEqual(result_of(ex.step(b"\x00alice\x00wonderland")).account.username, "alice")
+        ex = auth.start("CRAM-MD5", True, LOCAL)
+        challenge = result_of(ex.step(None)).data
+        digest = hmac.new(b"wonderland", challenge, hashlib.md5).hexdigest().encode()
+        self.assertEqual(result_of(ex.step(b"alice " + digest)).account.username, "alice")
+        self.assertIsInstance(failure_of(auth.login("alice", "nope", True, LOCAL), clock),
+                              AuthenticationFailed)
