@@ -7,7 +7,7 @@ Never imports twisted; nothing here raises on malformed mail.
 
 from ._headers import header_fields
 from ._info import FORMAT_VERSION, MessageInfo, parse
-from ._search import body_matches, header_matches, text_matches
+from ._search import SEARCH_CHARSETS, body_matches, check_charset, header_matches, text_matches
 from ._sections import (
     binary_size,
     decode_binary,
@@ -29,4 +29,6 @@ __all__ = [
     "header_matches",
     "body_matches",
     "text_matches",
+    "check_charset",
+    "SEARCH_CHARSETS",
 ]

@@ -76,8 +76,8 @@ def decode_words(value: bytes) -> str:
 
 
 _DROP = re.compile(r"<(script|style|head)\b.*?</\1\s*>|<!--.*?-->", re.S | re.I)
-_BLOCK = re.compile(
-    r"</?(p|br|div|tr|td|th|li|ul|ol|table|h[1-6]|blockquote|pre|hr|title|body|html)\b[^>]*>",
+_INLINE = re.compile(
+    r"</?(?:a|b|i|u|s|em|strong|span|font|small|big|sub|sup|code|tt|strike|mark|abbr|wbr)\b[^>]*>",
     re.I,
 )
 _TAG = re.compile(r"<[^>]*>")
@@ -85,13 +85,17 @@ _SPACE = re.compile(r"\s+")
 
 
 def html_to_text(text: str) -> str:
-    """HTML as searchable text: scripts, styles and comments dropped,
-    block tags read as a space, inline tags removed (so ``<b>x</b>y`` is
-    ``xy``), whitespace runs collapsed, entities unescaped."""
-    text = _DROP.sub(" ", text)
-    text = _BLOCK.sub(" ", text)
-    text = _TAG.sub("", text)
-    return html.unescape(_SPACE.sub(" ", text))
+    """HTML as searchable text: scripts, styles, the head and comments
+    dropped; inline tags removed (``<b>x</b>y`` reads ``xy``), other tags
+    read as a space; whitespace runs collapsed; entities unescaped."""
+    if "<" in text:
+        lowered = text.lower()
+        if "<script" in lowered or "<style" in lowered or "<head" in lowered or "<!--" in text:
+            text = _DROP.sub(" ", text)
+        text = _TAG.sub(" ", _INLINE.sub("", text))
+    if "&" in text:
+        text = html.unescape(text)
+    return _SPACE.sub(" ", text)
 
 
 def fold_case(text: str) -> str:

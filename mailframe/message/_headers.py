@@ -93,10 +93,13 @@ def unfold(value: bytes) -> bytes:
 
     A line break plus the whitespace that starts a continuation line
     becomes one space (so a TAB-folded value reads with a space, as in
-    Dovecot); stray CR / LF are dropped.
+    Dovecot); stray CR / LF and NUL octets (which no IMAP string may
+    carry) are dropped.
     """
     if b"\n" in value or b"\r" in value:
         value = _FOLD.sub(b" ", value).replace(b"\r", b"").replace(b"\n", b"")
+    if b"\x00" in value:
+        value = value.replace(b"\x00", b"")  # CHAR8 excludes NUL (RFC 3501 §9)
     return value.strip(b" \t")
 
 

@@ -9,33 +9,64 @@ searches over cached messages cost no re-parsing.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+from mailframe.errors import BadCharset
 
 from ._decode import decode_words, fold_case, html_to_text, to_text
-from ._headers import field_value, iter_fields, unfold
+from ._headers import _FIELD, unfold
 from ._sections import decode_cte
 from ._structure import MESSAGE, MULTIPART, Node
 
 if TYPE_CHECKING:
     from ._info import MessageInfo
 
-__all__ = ["header_matches", "body_matches", "text_matches", "decoded_headers"]
+__all__ = ["header_matches", "body_matches", "text_matches", "decoded_headers", "check_charset"]
+
+#: SEARCH CHARSET values we accept (RFC 3501 §6.4.4 requires US-ASCII and
+#: UTF-8; RFC 9051 §6.4.4 only UTF-8).
+SEARCH_CHARSETS = frozenset({"UTF-8", "US-ASCII"})
+
+
+def check_charset(charset: str | None) -> None:
+    """Validate ``SEARCH CHARSET x``; raise :class:`BadCharset`
+    (``NO [BADCHARSET (US-ASCII UTF-8)]``) for any other charset."""
+    if charset is not None and charset.upper() not in SEARCH_CHARSETS:
+        raise BadCharset(f"Unsupported charset {charset}")
+
+
+def _fields(info: MessageInfo) -> tuple[dict[str, Any], list[tuple[str, bytes]]]:
+    """The per-info search cache and the top-level fields as
+    ``(lower-case name, raw value)`` (one regex pass, done once)."""
+    cache = info._cache
+    if cache is None:
+        cache = info._cache = {}
+    fields = cache.get("fields")
+    if fields is None:
+        fields = cache["fields"] = [
+            (name.rstrip(b" \t").lower().decode("latin-1"), value)
+            for name, value in _FIELD.findall(info.header)
+        ]
+    return cache, fields
+
+
+def _decoded(info: MessageInfo, lname: str) -> list[str]:
+    """Case-folded, RFC 2047-decoded values of the fields called ``lname``."""
+    cache, fields = _fields(info)
+    key = "h:" + lname
+    got: list[str] | None = cache.get(key)
+    if got is None:
+        got = cache[key] = [fold_case(decode_words(unfold(v))) for n, v in fields if n == lname]
+    return got
 
 
 def decoded_headers(info: MessageInfo) -> list[tuple[str, str]]:
     """``(lower-case name, folded decoded value)`` for every top-level field."""
-    cache = info._cache
-    if cache is None:
-        cache = info._cache = {}
-    got = cache.get("headers")
-    if got is None:
-        block = info.header
-        got = [
-            (name.decode("latin-1"), fold_case(decode_words(unfold(field_value(block, s, e)))))
-            for name, s, e in iter_fields(block)
-        ]
-        cache["headers"] = got
-    return got
+    _, fields = _fields(info)
+    out: list[tuple[str, str]] = []
+    for lname in dict.fromkeys(n for n, _ in fields):
+        out.extend((lname, v) for v in _decoded(info, lname))
+    return out
 
 
 def header_matches(info: MessageInfo, name: str, needle: str) -> bool:
@@ -43,14 +74,11 @@ def header_matches(info: MessageInfo, name: str, needle: str) -> bool:
 
     True when some field called ``name`` (case-insensitive) contains
     ``needle`` after RFC 2047 decoding, case-insensitively; an empty needle
-    matches any message that has the field (RFC 3501 §6.4.4).
+    matches any message that has the field (RFC 3501 §6.4.4).  Only the
+    fields asked for are decoded, and the result is cached on ``info``.
     """
-    lname = name.lower()
     folded = fold_case(needle)
-    for fname, value in decoded_headers(info):
-        if fname == lname and folded in value:
-            return True
-    return False
+    return any(folded in value for value in _decoded(info, name.lower()))
 
 
 def _text_leaves(node: Node, out: list[Node]) -> None:
@@ -65,15 +93,29 @@ def _text_leaves(node: Node, out: list[Node]) -> None:
         out.append(node)
 
 
-def _part_text(raw: bytes, node: Node) -> str:
+_HTML = (b"html", b"xhtml+xml")
+# charsets whose ASCII bytes do not mean ASCII text (stateful or wide)
+_NOT_ASCII_COMPATIBLE = (b"iso-2022", b"utf-16", b"utf-32", b"utf-7", b"hz", b"ucs")
+
+
+def _part_matches(raw: bytes, node: Node, folded: str, ascii_needle: bytes | None) -> bool:
+    """Whether the decoded text of a text/* leaf contains ``folded``."""
     body = raw[node[2] : node[3]]
     decoded = decode_cte(node[6], body)
     if decoded is None:
         decoded = body
+    html_part = node[5] in _HTML
+    if (
+        ascii_needle is not None
+        and not html_part
+        and decoded.isascii()
+        and not node[7].startswith(_NOT_ASCII_COMPATIBLE)
+    ):
+        return ascii_needle in decoded.lower()  # exact for ASCII text
     text = to_text(decoded, node[7])
-    if node[5] in (b"html", b"xhtml+xml"):
+    if html_part:
         text = html_to_text(text)
-    return text
+    return folded in fold_case(text)
 
 
 def body_matches(info: MessageInfo, raw: bytes, needle: str) -> bool:
@@ -83,7 +125,8 @@ def body_matches(info: MessageInfo, raw: bytes, needle: str) -> bool:
         return True
     leaves: list[Node] = []
     _text_leaves(info.tree, leaves)
-    return any(folded in fold_case(_part_text(raw, n)) for n in leaves)
+    ascii_needle = folded.encode("ascii") if folded.isascii() else None
+    return any(_part_matches(raw, n, folded, ascii_needle) for n in leaves)
 
 
 def text_matches(info: MessageInfo, raw: bytes, needle: str) -> bool:

@@ -129,3 +129,11 @@ def test_load_rejects_foreign_data() -> None:
 
     with pytest.raises(ValueError):
         MessageInfo.load(marshal.dumps((999, 1, 2)))
+
+
+def test_nul_never_reaches_wire_strings() -> None:
+    raw = b'Subject: a\x00b\r\nFrom: N\x00ame <a@b>\r\nContent-Type: text/plain; name="x\x00y"\r\n\r\nbody'
+    info = parse(raw)
+    assert b"\x00" not in info.envelope_wire
+    assert b"\x00" not in info.bodystructure_wire
+    assert info.envelope_wire.startswith(b'(NIL "ab" (("Name" NIL "a" "b"))')

@@ -109,3 +109,15 @@ def test_header_cache_survives_dump_load() -> None:
     assert header_matches(info, "subject", "café")  # type: ignore[arg-type]
     again = type(info).load(info.dump())  # type: ignore[attr-defined]
     assert header_matches(again, "subject", "café")
+
+
+def test_search_charsets() -> None:
+    from mailframe.errors import BadCharset
+    from mailframe.message import check_charset
+
+    check_charset(None)
+    check_charset("utf-8")
+    check_charset("US-ASCII")
+    with pytest.raises(BadCharset) as err:
+        check_charset("ISO-8859-1")
+    assert err.value.code == "BADCHARSET (US-ASCII UTF-8)"
