@@ -225,7 +225,9 @@ class PasswdFileChecker(UserTableChecker):
     """A Dovecot passwd-file: ``user:{SCHEME}hash:uid:gid:gecos:home:shell:extra``.
 
     Only the first two fields matter here.  Blank lines and ``#`` comments are
-    skipped.  The file is re-read when its mtime, size or inode changes
+    skipped; for a name listed twice the first entry counts.  User names are
+    normalised (:func:`~mailframe.auth.credentials.normalize_username`:
+    lower-cased), so ``Alice`` and ``alice`` are one user.  The file is re-read when its mtime, size or inode changes
     (checked at each lookup; a stat is cheap).  If a re-read fails, the last
     good table stays in use and the failure is logged.
     """
@@ -242,7 +244,7 @@ class PasswdFileChecker(UserTableChecker):
 
     def _reload(self, st: os.stat_result) -> None:
         table: dict[str, str] = {}
-        with open(self.path, encoding="utf-8", errors="replace") as f:
+        with open(self.path, encoding="utf-8-sig", errors="replace") as f:
             for lineno, line in enumerate(f, 1):
                 line = line.rstrip("\r\n")
                 if not line.strip() or line.lstrip().startswith("#"):
@@ -256,6 +258,10 @@ class PasswdFileChecker(UserTableChecker):
                     continue
                 if len(fields) < 2 or not fields[1]:
                     continue  # no password: cannot log in
+                if name in table:
+                    _log.warn("passwd-file {path}:{lineno}: {user} listed again; the first entry "
+                              "counts", path=self.path, lineno=lineno, user=name)
+                    continue
                 table[name] = fields[1]
         self._table = table
         self._mechanisms = mechanisms_for(table.values(), self.default_scheme)

@@ -105,6 +105,13 @@ class PasswdFileTests(TestCase):
         self.assertTrue((yield self.checker.exists("alice")))
         self.flushLoggedErrors()
 
+    @inlineCallbacks
+    def test_bom_crlf_and_duplicates(self):  # type: ignore[no-untyped-def]
+        write(self.path, "\ufeffeve:{PLAIN}one\r\nEVE:{PLAIN}two\r\n")
+        self.assertEqual((yield self.checker.requestAvatarId(UsernamePassword("eve", b"one"))), "eve")
+        with self.assertRaises(UnauthorizedLogin):
+            yield self.checker.requestAvatarId(UsernamePassword("eve", b"two"))
+
     def test_missing_file_is_one_line_error(self) -> None:
         with self.assertRaises(CheckerError) as cm:
             PasswdFileChecker("/nonexistent/users")
