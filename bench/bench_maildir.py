@@ -47,7 +47,9 @@ def result(d: defer.Deferred[Any]) -> Any:
 
 
 def message(i: int) -> bytes:
-    body = b"".join(b"Line %d of message %d, some words to search in.\r\n" % (j, i) for j in range(40))
+    body = b"".join(
+        b"Line %d of message %d, some words to search in.\r\n" % (j, i) for j in range(40)
+    )
     if i % 97 == 0:
         body += b"The needle is here.\r\n"
     return (
@@ -98,7 +100,10 @@ def bench(n: int, path: str, prebuild: bool, appends: int) -> None:
     for data in msgs:
         result(box.append(data, frozenset(), None))
     dt = time.perf_counter() - t
-    line(f"durable APPEND x{appends}", f"{appends / dt:,.0f} msgs/s ({dt * 1000 / appends:.2f} ms each)")
+    line(
+        f"durable APPEND x{appends}",
+        f"{appends / dt:,.0f} msgs/s ({dt * 1000 / appends:.2f} ms each)",
+    )
     total = len(result(box.snapshot()).messages)
 
     dt, snap = timed(lambda: result(open_box(path).snapshot()))
@@ -135,7 +140,10 @@ def bench(n: int, path: str, prebuild: bool, appends: int) -> None:
         return size
 
     dt, size = timed(read_all)
-    line("FETCH BODY.PEEK[] all (open+read)", f"{size / dt / 1e6:,.1f} MB/s ({min(len(uids), 20000) / dt:,.0f} msgs/s)")
+    line(
+        "FETCH BODY.PEEK[] all (open+read)",
+        f"{size / dt / 1e6:,.1f} MB/s ({min(len(uids), 20000) / dt:,.0f} msgs/s)",
+    )
     big = b"Subject: big\r\n\r\n" + (b"x" * 998 + b"\r\n") * 10_000
     big_uid = result(box.append(big, frozenset(), None))
 
@@ -150,14 +158,18 @@ def bench(n: int, path: str, prebuild: bool, appends: int) -> None:
     dt, size = timed(read_big)
     line("FETCH BODY.PEEK[] of a 10 MB message", f"{size / dt / 1e6:,.0f} MB/s")
 
-    dt, hits = timed(lambda: [s.uid for s in result(box.snapshot()).messages if "\\Seen" not in s.flags])
+    dt, hits = timed(
+        lambda: [s.uid for s in result(box.snapshot()).messages if "\\Seen" not in s.flags]
+    )
     line("SEARCH UNSEEN (flags)", f"{dt * 1000:.1f} ms, {len(hits)} hits")
 
     needle = b"message %d" % (n + 42)
 
     def search_header() -> list[int]:
         return [
-            r.uid for r in result(box.records(uids)) if needle in header_fields(r.info.header, ("SUBJECT",), False)
+            r.uid
+            for r in result(box.records(uids))
+            if needle in header_fields(r.info.header, ("SUBJECT",), False)
         ]
 
     dt, hits = timed(search_header)
@@ -175,14 +187,19 @@ def bench(n: int, path: str, prebuild: bool, appends: int) -> None:
     line("SEARCH BODY (open every file)", f"{dt * 1000:.0f} ms, {len(hits)} hits")
 
     dt, res = timed(lambda: result(box.store(uids, "add", frozenset({"\\Seen"}))))
-    line("STORE 1:* +FLAGS (\\Seen)", f"{dt * 1000:.0f} ms, {len(res.changed)} changed ({len(res.changed) / max(dt, 1e-9):,.0f}/s)")
+    line(
+        "STORE 1:* +FLAGS (\\Seen)",
+        f"{dt * 1000:.0f} ms, {len(res.changed)} changed ({len(res.changed) / max(dt, 1e-9):,.0f}/s)",
+    )
     size = os.path.getsize(os.path.join(path, "bench", "mailframe-index"))
     csize = os.path.getsize(os.path.join(path, "bench", "mailframe-cache"))
     line("index / cache file size", f"{size / 1e6:.1f} MB / {csize / 1e6:.1f} MB")
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--n", type=int, default=2000)
     ap.add_argument("--big", action="store_true", help="also run N = 100 000")
     ap.add_argument("--dir", default=None, help="where to build (default: a temp dir)")

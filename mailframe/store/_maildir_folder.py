@@ -302,7 +302,7 @@ class Folder:
                     taken.add(uid)
                     found.append((uid, name))
             new_records = []
-            for base, name in assign:
+            for _base, name in assign:
                 new_records.append((nxt, name[4:]))
                 found.append((nxt, name))
                 nxt += 1
@@ -317,8 +317,16 @@ class Folder:
                     continue
                 messages.append([uid, sorted(flags), base_modseq, meta.size])
                 meta_rows.append(
-                    [uid, meta.name, meta.size, meta.mtime, meta.tzmin, meta.coff, meta.clen,
-                     int(meta.conv)]
+                    [
+                        uid,
+                        meta.name,
+                        meta.size,
+                        meta.mtime,
+                        meta.tzmin,
+                        meta.coff,
+                        meta.clen,
+                        int(meta.conv),
+                    ]
                 )
             state = {
                 "uidvalidity": self.uidlist.uidvalidity,
@@ -565,9 +573,7 @@ class Folder:
             stamp = self._dir_stamp()
         return stamp
 
-    def append_many(
-        self, items: list[tuple[bytes, frozenset[str], datetime | None]]
-    ) -> list[int]:
+    def append_many(self, items: list[tuple[bytes, frozenset[str], datetime | None]]) -> list[int]:
         """Deliver messages durably; their UIDs, ascending."""
         self._check_exists()
         with self.lock:

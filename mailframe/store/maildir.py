@@ -147,7 +147,7 @@ class MaildirStore:
         if clock is None:
             from twisted.internet import reactor
 
-            clock = reactor  # type: ignore[assignment]
+            clock = reactor
         assert clock is not None
         self._poll = clock.callLater(POLL_INTERVAL, self._tick)
 
@@ -285,7 +285,9 @@ class MaildirAccount:
     def _trash(self, path: str) -> None:
         """Remove a directory tree: rename it out of sight first, so a
         crash half-way leaves no half-mailbox (as Dovecot does)."""
-        hidden = os.path.join(self.root, f"..mailframe-deleted.{os.getpid()}.{next(_trash_counter)}")
+        hidden = os.path.join(
+            self.root, f"..mailframe-deleted.{os.getpid()}.{next(_trash_counter)}"
+        )
         os.rename(path, hidden)
         shutil.rmtree(hidden, ignore_errors=True)
 
@@ -426,9 +428,14 @@ class MaildirMailbox:
         return _call(run)
 
     def append(
-        self, content: bytes, flags: frozenset[str] = frozenset(), internaldate: datetime | None = None
+        self,
+        content: bytes,
+        flags: frozenset[str] = frozenset(),
+        internaldate: datetime | None = None,
     ) -> defer.Deferred[int]:
-        return _call(lambda: self.folder.append_many([(bytes(content), frozenset(flags), internaldate)])[0])
+        return _call(
+            lambda: self.folder.append_many([(bytes(content), frozenset(flags), internaldate)])[0]
+        )
 
     def store(
         self,

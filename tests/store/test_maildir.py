@@ -33,7 +33,9 @@ class MaildirSpecific(TestCase):
         uid = await box.append(SIMPLE, frozenset(), None)
         (record,) = await box.records([uid])
         self.assertEqual(record.info, parse(SIMPLE))
-        (again,) = await (await (await MaildirStore(self.path).account("u")).mailbox("INBOX")).records([uid])
+        (again,) = await (
+            await (await MaildirStore(self.path).account("u")).mailbox("INBOX")
+        ).records([uid])
         self.assertEqual(again.info, parse(SIMPLE))  # from mailframe-cache
 
     async def test_deleted_mailbox_object_refuses_appends(self) -> None:

@@ -137,7 +137,7 @@ class Dovecot:
             return
         for sub in ("mail", "home"):
             top = os.path.join(self.root, sub)
-            for dirpath, dirnames, filenames in os.walk(top):
+            for dirpath, _dirnames, filenames in os.walk(top):
                 os.chown(dirpath, self.uid, self.gid)
                 for name in filenames:
                     os.chown(os.path.join(dirpath, name), self.uid, self.gid)
@@ -185,7 +185,9 @@ def fetch_flags(c: imaplib.IMAP4) -> dict[int, frozenset[str]]:
 def select(c: imaplib.IMAP4, name: str) -> int:
     typ, _ = c.select(name)
     assert typ == "OK"
-    return int(c.untagged_responses["UIDVALIDITY"][0])
+    value = c.untagged_responses["UIDVALIDITY"][0]
+    assert isinstance(value, bytes)
+    return int(value)
 
 
 def test_mailframe_opens_what_dovecot_wrote(dovecot: Dovecot) -> None:

@@ -14,7 +14,13 @@ from twisted.internet import defer, task
 
 from mailframe.errors import InvalidMailboxName
 from mailframe.store._maildir_files import flags_from_name, info_for
-from mailframe.store._maildir_names import check_name, folder_for, mutf7_decode, mutf7_encode, name_for
+from mailframe.store._maildir_names import (
+    check_name,
+    folder_for,
+    mutf7_decode,
+    mutf7_encode,
+    name_for,
+)
 from mailframe.store.maildir import MaildirStore, from_url
 
 MSG = b"From: a@example.org\r\nSubject: hi %d\r\n\r\nbody %d\r\n"
@@ -65,7 +71,8 @@ def test_folder_names_round_trip(name: str, folder: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "bad", ["", "/a", "a/", "a//b", "..", "a/../b", ".", "x\x00y", "tab\there", "del\x7f", "a*", "b%"]
+    "bad",
+    ["", "/a", "a/", "a//b", "..", "a/../b", ".", "x\x00y", "tab\there", "del\x7f", "a*", "b%"],
 )
 def test_unsafe_names_are_refused(bad: str) -> None:
     with pytest.raises(InvalidMailboxName):
@@ -88,7 +95,16 @@ def test_flag_letters() -> None:
     kw = ["$Junk", "Work"]
     assert info_for({"\\Seen", "\\Flagged", "Work", "\\Recent"}, kw) == ":2,FSb"
     flags, unknown = flags_from_name("123.host,S=5:2,DFPRSTab,extra", kw)
-    assert flags == {"\\Draft", "\\Flagged", "$Forwarded", "\\Answered", "\\Seen", "\\Deleted", "$Junk", "Work"}
+    assert flags == {
+        "\\Draft",
+        "\\Flagged",
+        "$Forwarded",
+        "\\Answered",
+        "\\Seen",
+        "\\Deleted",
+        "$Junk",
+        "Work",
+    }
     assert unknown == ",extra"
     flags, unknown = flags_from_name("123.host:2,Sz", kw)
     assert flags == {"\\Seen"} and unknown == "z"
@@ -107,13 +123,13 @@ def test_files_are_dovecot_format(root: str) -> None:
     with open(os.path.join(maildir, "dovecot-uidlist")) as f:
         lines = f.read().splitlines()
     head = lines[0].split()
-    assert head[0] == "3" and head[1] == "V%d" % box.uidvalidity and head[2].startswith("N")
+    assert head[0] == "3" and head[1] == f"V{box.uidvalidity}" and head[2].startswith("N")
     assert head[3].startswith("G") and len(head[3]) == 33
     assert lines[1].startswith("1 :") and lines[1].endswith(":2,Sa")
     with open(os.path.join(maildir, "dovecot-keywords")) as f:
         assert f.read() == "0 $Junk\n"
     (name,) = os.listdir(os.path.join(maildir, "cur"))
-    assert name == lines[1][3:] and ",S=%d:" % len(MSG % (1, 1)) in name
+    assert name == lines[1][3:] and f",S={len(MSG % (1, 1))}:" in name
     assert os.stat(os.path.join(maildir, "cur", name)).st_mtime == when.timestamp()
     assert os.listdir(os.path.join(maildir, "tmp")) == []
 
@@ -149,7 +165,9 @@ def test_mda_delivery_and_foreign_renames_are_noticed(root: str) -> None:
     # an MDA drops a file with LF line ends into new/
     with open(os.path.join(maildir, "tmp", "999.mda.host"), "wb") as f:
         f.write(b"Subject: via mda\n\nhello\n")
-    os.rename(os.path.join(maildir, "tmp", "999.mda.host"), os.path.join(maildir, "new", "999.mda.host"))
+    os.rename(
+        os.path.join(maildir, "tmp", "999.mda.host"), os.path.join(maildir, "new", "999.mda.host")
+    )
     changes = result(box.changes_since(before.highestmodseq))
     assert [s.uid for s in changes.changed] == [2]
     with result(box.open(2)) as f:
@@ -208,7 +226,9 @@ def test_index_repairs_itself(root: str) -> None:
         fresh = inbox(root)
         snap = result(fresh.snapshot())
         assert snap.uidvalidity == good.uidvalidity
-        assert [(s.uid, s.flags) for s in snap.messages] == [(s.uid, s.flags) for s in good.messages]
+        assert [(s.uid, s.flags) for s in snap.messages] == [
+            (s.uid, s.flags) for s in good.messages
+        ]
         assert snap.highestmodseq > good.highestmodseq  # modseqs never go back
         assert snap.uidnext == good.uidnext
         with result(fresh.open(5)) as f:
