@@ -80,6 +80,12 @@ class DeliverySession(smtp.ESMTP):
         self._plain_reply = False
         self._data_lines = 0
 
+    @property
+    def _tr(self) -> Any:
+        """The transport (TCP, TLS or UNIX), untyped: Twisted declares it
+        Optional[ITransport], which lacks ``disconnecting`` and producers."""
+        return self.transport
+
     # -- identity ----------------------------------------------------------
 
     def with_protocol(self) -> str:
@@ -92,13 +98,13 @@ class DeliverySession(smtp.ESMTP):
     _ehlo = False
 
     def extensions(self) -> dict[bytes, list[bytes] | None]:
-        ext = smtp.ESMTP.extensions(self)
+        ext: dict[bytes, list[bytes] | None] = smtp.ESMTP.extensions(self)
         ext.pop(b"AUTH", None)
         ext[b"SIZE"] = [str(self.max_size).encode()]
         ext[b"8BITMIME"] = None
         ext[b"PIPELINING"] = None
         ext[b"ENHANCEDSTATUSCODES"] = None
-        return ext
+        return dict(ext)
 
     def connectionMade(self) -> None:
         self._plain_reply = True  # the greeting carries no status code
@@ -216,7 +222,7 @@ class DeliverySession(smtp.ESMTP):
 
     def do_QUIT(self, rest: bytes) -> None:
         self.sendCode(221, b"2.0.0 Bye")
-        self.transport.loseConnection()
+        self._tr.loseConnection()
 
     def do_VRFY(self, rest: bytes) -> None:
         self.sendCode(252, b"2.5.2 Cannot VRFY user, but will accept message")
@@ -250,7 +256,7 @@ class DeliverySession(smtp.ESMTP):
             data = self._partial + data
             self._partial = b""
         start = 0
-        while not self.transport.disconnecting:
+        while not self._tr.disconnecting:
             if self._bulk_ok():
                 start = self._bulk_data(data, start)
                 if self._bulk_ok():
@@ -341,7 +347,7 @@ class DeliverySession(smtp.ESMTP):
             self._queue.append(line)
             if len(self._queue) > _QUEUE_PAUSE and not self._paused:
                 self._paused = True
-                self.transport.pauseProducing()
+                self._tr.pauseProducing()
             return
         self._dispatch(line)
 
@@ -371,13 +377,13 @@ class DeliverySession(smtp.ESMTP):
             return
         self._draining = True
         try:
-            while self._queue and not self._busy and not self.transport.disconnecting:
+            while self._queue and not self._busy and not self._tr.disconnecting:
                 self._dispatch(self._queue.popleft())
         finally:
             self._draining = False
         if self._paused and not self._queue:
             self._paused = False
-            self.transport.resumeProducing()
+            self._tr.resumeProducing()
 
     def connectionLost(self, reason: Any = None) -> None:
         self._queue.clear()

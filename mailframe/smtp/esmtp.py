@@ -28,7 +28,7 @@ class ESMTPDelivery(DeliverySession):
 class DeliveryFactory(ServerFactory):
     """Builds one :class:`DeliverySession` subclass per connection."""
 
-    protocol: type[DeliverySession]  # type: ignore[assignment]
+    protocol: type[DeliverySession]
 
     def __init__(
         self,

@@ -29,7 +29,8 @@ class LMTPDelivery(DeliverySession):
     protocol_name = "LMTP"
 
     def greeting(self) -> bytes:
-        return self.host + b" LMTP ready"
+        host: bytes = self.host
+        return host + b" LMTP ready"
 
     def with_protocol(self) -> str:
         return "LMTPS" if self.startedTLS else "LMTP"
@@ -50,7 +51,7 @@ class LMTPDelivery(DeliverySession):
 
     def reply_data_failed(self, error: smtp.SMTPServerError) -> None:
         """RFC 2033 §4.2: even a failed DATA gets one reply per recipient."""
-        for _ in self.transaction.messages or [None]:
+        for _ in range(max(1, len(self.transaction.messages))):
             DeliverySession.reply_data_failed(self, error)
 
 

@@ -157,7 +157,8 @@ class WebhookNotifier(DeliveryHook):
         for d in list(self._in_flight):
             d.cancel()
         self._check_idle()
-        return self._pool.closeCachedConnections()
+        closed: Deferred[None] = self._pool.closeCachedConnections()
+        return closed
 
     # -- workers -------------------------------------------------------------
 
@@ -181,7 +182,10 @@ class WebhookNotifier(DeliveryHook):
 
     async def _post(self, job: _Job) -> None:
         job.attempt += 1
-        headers = {b"Content-Type": [b"application/json"], b"User-Agent": [b"mailframe-webhook"]}
+        headers: dict[bytes | str, list[bytes | str]] = {
+            b"Content-Type": [b"application/json"],
+            b"User-Agent": [b"mailframe-webhook"],
+        }
         if self.secret is not None:
             mac = hmac.new(self.secret, job.body, hashlib.sha256).hexdigest()
             headers[b"X-Mailframe-Signature"] = [b"sha256=" + mac.encode()]
