@@ -1,6 +1,6 @@
-"""One Maildir folder: the synchronous engine behind a Maildir mailbox.
+"""One Maildir folder: its state, loading, scanning and reads.
 
-A :class:`Folder` keeps a :class:`~mailframe.store._log.MailboxLog` (the
+A folder (:class:`FolderCore`, with its writes in :mod:`._maildir_writes`) keeps a :class:`~mailframe.store._log.MailboxLog` (the
 shared modseq/tombstone/\\Recent bookkeeping) in step with three things on
 disk: the message files in ``cur/`` and ``new/``, ``dovecot-uidlist`` and
 ``mailframe-index`` (see :mod:`._maildir_index`).  Every change — ours, a
@@ -27,20 +27,17 @@ from typing import Any, BinaryIO
 
 from twisted.logger import Logger
 
-from mailframe.errors import ExpungeIssued, NonexistentMailbox, TryCreate
+from mailframe.errors import ExpungeIssued, NonexistentMailbox
 from mailframe.message import MessageInfo, parse
-from mailframe.records import FlagState, MessageRecord, Snapshot, StoreResult
-from mailframe.store._log import MailboxLog, apply_mode
+from mailframe.records import FlagState, MessageRecord, Snapshot
+from mailframe.store._log import MailboxLog
 from mailframe.store._maildir_files import (
     SYSTEM_LETTERS,
     DotLock,
     base_of,
     flags_from_name,
     fsync_dir,
-    info_for,
-    new_base,
     read_keywords,
-    write_durably,
     write_keywords,
 )
 from mailframe.store._maildir_index import (
@@ -56,12 +53,12 @@ from mailframe.store._maildir_index import (
 )
 from mailframe.store._maildir_uidlist import CorruptUidList, UidList
 
-__all__ = ["Folder", "make_maildir"]
+__all__ = ["FolderCore", "make_maildir", "needs_crlf"]
 
 _logger = Logger()
 
 _SYSTEM = {f.lower() for f in SYSTEM_LETTERS.values()}
-_RECHECK = 1.0
+RECHECK = 1.0
 _INFO_CACHE = 50_000
 
 
@@ -82,12 +79,7 @@ def needs_crlf(data: bytes) -> bool:
     return b"\n" in data and b"\r" not in data
 
 
-def _tz_minutes(dt: datetime) -> int:
-    off = dt.utcoffset()
-    return 0 if off is None else int(off.total_seconds() // 60)
-
-
-class Folder:
+class FolderCore:
     """The state and operations of one Maildir folder (synchronous)."""
 
     def __init__(self, path: str) -> None:
@@ -257,7 +249,7 @@ class Folder:
 
     def _trust(self, payload: tuple[int, int, float]) -> None:
         cur_ns, new_ns, at = payload
-        if max(cur_ns, new_ns) / 1e9 < at - _RECHECK:
+        if max(cur_ns, new_ns) / 1e9 < at - RECHECK:
             self._trusted_stamp = (cur_ns, new_ns)
         else:
             self._trusted_stamp = None
@@ -339,7 +331,7 @@ class Folder:
             self.index.write_checkpoint(cp)
             self._install(cp)
             self._stamp = self._dir_stamp()
-            self._recheck_at = time.time() + _RECHECK
+            self._recheck_at = time.time() + RECHECK
 
     def checkpoint(self) -> None:
         """Compact the index to one checkpoint line (lock held)."""
@@ -447,9 +439,9 @@ class Folder:
             self._write(lines, events)
             after = self._dir_stamp()
             self._stamp = after
-            recent = max(before) / 1e9 > started - _RECHECK or after != before
+            recent = max(before) / 1e9 > started - RECHECK or after != before
             if full or self._recheck_at is None:
-                self._recheck_at = started + _RECHECK if recent else None
+                self._recheck_at = started + RECHECK if recent else None
             if full and not recent and after != self._trusted_stamp:
                 self.index.append(format_stamp(after[0], after[1], started))
                 self._trusted_stamp = after
@@ -546,195 +538,6 @@ class Folder:
             write_keywords(self._kw_path, self.keywords)
             self._kw_stamp = None
             self._read_keywords()
-
-    # ------------------------------------------------------------ writes
-
-    def _own_change(self, stamp_before: tuple[int, int]) -> None:
-        """After our own renames: no rescan unless someone else also
-        changed the directories (then the next refresh lists them)."""
-        if stamp_before == self._stamp:
-            self._stamp = self._dir_stamp()
-            self._recheck_at = time.time() + _RECHECK
-
-    def _check_exists(self) -> None:
-        """A deleted folder takes no new mail: NO [TRYCREATE] (RFC 3501
-        §6.3.11, §6.4.7)."""
-        if not os.path.isdir(self.cur):
-            raise TryCreate(f"mailbox folder {os.path.basename(self.path)} is gone")
-
-    def _locked_refresh(self) -> tuple[int, int]:
-        if not os.path.isdir(self.cur):
-            raise NonexistentMailbox(f"mailbox folder {self.path} is gone")
-        self._catch_up()
-        self.uidlist.refresh()
-        stamp = self._dir_stamp()
-        if stamp != self._stamp:
-            self._scan_if_changed(stamp)
-            stamp = self._dir_stamp()
-        return stamp
-
-    def append_many(self, items: list[tuple[bytes, frozenset[str], datetime | None]]) -> list[int]:
-        """Deliver messages durably; their UIDs, ascending."""
-        self._check_exists()
-        with self.lock:
-            stamp = self._locked_refresh()
-            log = self.log
-            assert log is not None
-            self._ensure_keywords(f for _, flags, _ in items for f in flags)
-            uid = max(self.uidlist.next_uid, log.uidnext)
-            records: list[tuple[int, str]] = []
-            lines: list[str] = []
-            events: list[Event] = []
-            modseq = log.highestmodseq
-            for content, flags, when in items:
-                flags = frozenset(flags) - {"\\Recent"}
-                mtime = when.timestamp() if when is not None else time.time()
-                tz = _tz_minutes(when) if when is not None else 0
-                tmp = write_durably(self.tmp, content, mtime)
-                name = os.path.basename(tmp) + info_for(flags, self.keywords)
-                os.rename(tmp, os.path.join(self.cur, name))
-                info = parse(content)
-                coff, clen = self.cache.add(b"%d\n" % uid + info.dump())
-                self._infos[uid] = info
-                meta = Meta("cur/" + name, len(content), mtime, tz, coff, clen)
-                modseq += 1
-                records.append((uid, name))
-                lines.append(format_add(uid, modseq, meta, flags))
-                events.append(("A", modseq, (uid, meta, flags)))
-                uid += 1
-            fsync_dir(self.cur)
-            self.uidlist.append(records)
-            self._write(lines, events)
-            self._own_change(stamp)
-            self._maybe_compact()
-            return [u for u, _ in records]
-
-    def store(
-        self, uids: Iterable[int], mode: str, flags: frozenset[str], unchangedsince: int | None
-    ) -> StoreResult:
-        with self.lock:
-            stamp = self._locked_refresh()
-            log = self.log
-            assert log is not None
-            self._ensure_keywords(flags)
-            failed: list[int] = []
-            lines: list[str] = []
-            events: list[Event] = []
-            modseq = log.highestmodseq + 1
-            for uid in sorted(set(uids)):
-                old = log.get(uid)
-                if old is None:
-                    continue
-                if unchangedsince is not None and old.modseq > unchangedsince:
-                    failed.append(uid)
-                    continue
-                new = apply_mode(old.flags, mode, flags)
-                if new == old.flags:
-                    continue
-                m = self.meta[uid]
-                fname = m.name[4:]
-                _, unknown = flags_from_name(fname, self.keywords)
-                target = "cur/" + base_of(fname) + info_for(new, self.keywords, unknown)
-                if target != m.name:
-                    try:
-                        os.rename(os.path.join(self.path, m.name), os.path.join(self.path, target))
-                    except FileNotFoundError:
-                        continue  # gone under us; the next scan reports it
-                lines.append(format_flags(uid, modseq, target, new))
-                events.append(("F", modseq, (uid, target, new)))
-            if lines:
-                fsync_dir(self.cur)
-            self._write(lines, events)
-            self._own_change(stamp)
-            self._maybe_compact()
-            changed = tuple(s for s in log.states(e[2][0] for e in events))
-            return StoreResult(changed=changed, failed=tuple(failed))
-
-    def remove(self, uids: list[int]) -> list[int]:
-        """Expunge exactly ``uids`` (those that exist); lock held by caller
-        or taken here."""
-        with self.lock:
-            stamp = self._locked_refresh()
-            log = self.log
-            assert log is not None
-            gone = [u for u in sorted(set(uids)) if u in log]
-            if not gone:
-                return []
-            for uid in gone:
-                try:
-                    os.unlink(os.path.join(self.path, self.meta[uid].name))
-                except FileNotFoundError:
-                    pass
-            fsync_dir(self.cur)
-            modseq = log.highestmodseq + 1
-            self._write([format_expunge(modseq, gone)], [("X", modseq, gone)])
-            self._own_change(stamp)
-            self._maybe_compact()
-            return gone
-
-    def expunge(self, uids: Iterable[int] | None) -> list[int]:
-        log = self.refresh()
-        targets = log.deleted_uids(uids)
-        if not targets:
-            return []
-        with self.lock:
-            self._locked_refresh()
-            assert self.log is not None
-            return self.remove(self.log.deleted_uids(targets))
-
-    def copy_into(self, dest: Folder, uids: Iterable[int]) -> list[tuple[int, int]]:
-        """Copy messages (hard links where possible: Maildir files never
-        change) into ``dest``; (source uid, new uid) pairs."""
-        log = self.refresh()
-        wanted = [u for u in sorted(set(uids)) if u in log]
-        if not wanted:
-            return []
-        dest._check_exists()
-        with dest.lock:
-            stamp = dest._locked_refresh()
-            dlog = dest.log
-            assert dlog is not None
-            all_flags = {f for u in wanted for f in log.get(u).flags}  # type: ignore[union-attr]
-            dest._ensure_keywords(all_flags)
-            uid = max(dest.uidlist.next_uid, dlog.uidnext)
-            modseq = dlog.highestmodseq
-            pairs: list[tuple[int, int]] = []
-            records: list[tuple[int, str]] = []
-            lines: list[str] = []
-            events: list[Event] = []
-            for src in wanted:
-                state = log.get(src)
-                m = self.meta.get(src)
-                if state is None or m is None:
-                    continue
-                src_path = os.path.join(self.path, m.name)
-                name = new_base(m.size) + info_for(state.flags, dest.keywords)
-                target = os.path.join(dest.cur, name)
-                try:
-                    os.link(src_path, target)
-                except FileNotFoundError:
-                    continue
-                except OSError:
-                    with open(src_path, "rb") as f:
-                        data = f.read()
-                    tmp = write_durably(dest.tmp, data, m.mtime)
-                    os.rename(tmp, target)
-                info = self.info(src)
-                coff, clen = dest.cache.add(b"%d\n" % uid + info.dump())
-                dest._infos[uid] = info
-                meta = Meta("cur/" + name, m.size, m.mtime, m.tzmin, coff, clen, m.conv)
-                modseq += 1
-                records.append((uid, name))
-                lines.append(format_add(uid, modseq, meta, state.flags))
-                events.append(("A", modseq, (uid, meta, state.flags)))
-                pairs.append((src, uid))
-                uid += 1
-            fsync_dir(dest.cur)
-            dest.uidlist.append(records)
-            dest._write(lines, events)
-            dest._own_change(stamp)
-            dest._maybe_compact()
-        return pairs
 
     # ------------------------------------------------------------- reads
 

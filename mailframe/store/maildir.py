@@ -41,8 +41,8 @@ from mailframe.errors import (
 from mailframe.interfaces import IAccount, IMailbox, IMailStore
 from mailframe.records import Changes, MailboxEntry, MailboxStatus, Snapshot, StoreResult
 from mailframe.store._maildir_files import LockGone
-from mailframe.store._maildir_folder import Folder, make_maildir
 from mailframe.store._maildir_names import INBOX, check_name, folder_for, name_for
+from mailframe.store._maildir_writes import Folder, make_maildir
 from mailframe.store.memory import SPECIAL_USE
 
 __all__ = ["MaildirStore", "MaildirAccount", "MaildirMailbox", "from_url"]

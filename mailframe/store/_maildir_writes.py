@@ -1,0 +1,237 @@
+"""Writes to a Maildir folder: APPEND, STORE, EXPUNGE, COPY.
+
+Each takes ``dovecot-uidlist.lock``, catches up with what others wrote,
+does the file-system work durably (``tmp/`` write, fsync, rename, fsync of
+the directory; see :mod:`._maildir_files`), appends the matching events to
+``mailframe-index`` and applies them to the log, in that order, so a
+watcher never hears of a change it cannot read and a crash loses nothing
+that was acknowledged.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterable
+from datetime import datetime
+
+from mailframe.errors import NonexistentMailbox, TryCreate
+from mailframe.message import parse
+from mailframe.records import StoreResult
+from mailframe.store._log import apply_mode
+from mailframe.store._maildir_files import (
+    base_of,
+    flags_from_name,
+    fsync_dir,
+    info_for,
+    new_base,
+    write_durably,
+)
+from mailframe.store._maildir_folder import RECHECK, FolderCore, make_maildir, needs_crlf
+from mailframe.store._maildir_index import (
+    Event,
+    Meta,
+    format_add,
+    format_expunge,
+    format_flags,
+)
+
+__all__ = ["Folder", "make_maildir", "needs_crlf"]
+
+
+def _tz_minutes(dt: datetime) -> int:
+    off = dt.utcoffset()
+    return 0 if off is None else int(off.total_seconds() // 60)
+
+
+class Folder(FolderCore):
+    """A Maildir folder with its write operations (all synchronous)."""
+
+    # ------------------------------------------------------------ writes
+
+    def _own_change(self, stamp_before: tuple[int, int]) -> None:
+        """After our own renames: no rescan unless someone else also
+        changed the directories (then the next refresh lists them)."""
+        if stamp_before == self._stamp:
+            self._stamp = self._dir_stamp()
+            self._recheck_at = time.time() + RECHECK
+
+    def _check_exists(self) -> None:
+        """A deleted folder takes no new mail: NO [TRYCREATE] (RFC 3501
+        §6.3.11, §6.4.7)."""
+        if not os.path.isdir(self.cur):
+            raise TryCreate(f"mailbox folder {os.path.basename(self.path)} is gone")
+
+    def _locked_refresh(self) -> tuple[int, int]:
+        if not os.path.isdir(self.cur):
+            raise NonexistentMailbox(f"mailbox folder {self.path} is gone")
+        self._catch_up()
+        self.uidlist.refresh()
+        stamp = self._dir_stamp()
+        if stamp != self._stamp:
+            self._scan_if_changed(stamp)
+            stamp = self._dir_stamp()
+        return stamp
+
+    def append_many(self, items: list[tuple[bytes, frozenset[str], datetime | None]]) -> list[int]:
+        """Deliver messages durably; their UIDs, ascending."""
+        self._check_exists()
+        with self.lock:
+            stamp = self._locked_refresh()
+            log = self.log
+            assert log is not None
+            self._ensure_keywords(f for _, flags, _ in items for f in flags)
+            uid = max(self.uidlist.next_uid, log.uidnext)
+            records: list[tuple[int, str]] = []
+            lines: list[str] = []
+            events: list[Event] = []
+            modseq = log.highestmodseq
+            for content, flags, when in items:
+                flags = frozenset(flags) - {"\\Recent"}
+                mtime = when.timestamp() if when is not None else time.time()
+                tz = _tz_minutes(when) if when is not None else 0
+                tmp = write_durably(self.tmp, content, mtime)
+                name = os.path.basename(tmp) + info_for(flags, self.keywords)
+                os.rename(tmp, os.path.join(self.cur, name))
+                info = parse(content)
+                coff, clen = self.cache.add(b"%d\n" % uid + info.dump())
+                self._infos[uid] = info
+                meta = Meta("cur/" + name, len(content), mtime, tz, coff, clen)
+                modseq += 1
+                records.append((uid, name))
+                lines.append(format_add(uid, modseq, meta, flags))
+                events.append(("A", modseq, (uid, meta, flags)))
+                uid += 1
+            fsync_dir(self.cur)
+            self.uidlist.append(records)
+            self._write(lines, events)
+            self._own_change(stamp)
+            self._maybe_compact()
+            return [u for u, _ in records]
+
+    def store(
+        self, uids: Iterable[int], mode: str, flags: frozenset[str], unchangedsince: int | None
+    ) -> StoreResult:
+        with self.lock:
+            stamp = self._locked_refresh()
+            log = self.log
+            assert log is not None
+            self._ensure_keywords(flags)
+            failed: list[int] = []
+            lines: list[str] = []
+            events: list[Event] = []
+            modseq = log.highestmodseq + 1
+            for uid in sorted(set(uids)):
+                old = log.get(uid)
+                if old is None:
+                    continue
+                if unchangedsince is not None and old.modseq > unchangedsince:
+                    failed.append(uid)
+                    continue
+                new = apply_mode(old.flags, mode, flags)
+                if new == old.flags:
+                    continue
+                m = self.meta[uid]
+                fname = m.name[4:]
+                _, unknown = flags_from_name(fname, self.keywords)
+                target = "cur/" + base_of(fname) + info_for(new, self.keywords, unknown)
+                if target != m.name:
+                    try:
+                        os.rename(os.path.join(self.path, m.name), os.path.join(self.path, target))
+                    except FileNotFoundError:
+                        continue  # gone under us; the next scan reports it
+                lines.append(format_flags(uid, modseq, target, new))
+                events.append(("F", modseq, (uid, target, new)))
+            if lines:
+                fsync_dir(self.cur)
+            self._write(lines, events)
+            self._own_change(stamp)
+            self._maybe_compact()
+            changed = tuple(s for s in log.states(e[2][0] for e in events))
+            return StoreResult(changed=changed, failed=tuple(failed))
+
+    def remove(self, uids: list[int]) -> list[int]:
+        """Expunge exactly ``uids`` (those that exist); lock held by caller
+        or taken here."""
+        with self.lock:
+            stamp = self._locked_refresh()
+            log = self.log
+            assert log is not None
+            gone = [u for u in sorted(set(uids)) if u in log]
+            if not gone:
+                return []
+            for uid in gone:
+                try:
+                    os.unlink(os.path.join(self.path, self.meta[uid].name))
+                except FileNotFoundError:
+                    pass
+            fsync_dir(self.cur)
+            modseq = log.highestmodseq + 1
+            self._write([format_expunge(modseq, gone)], [("X", modseq, gone)])
+            self._own_change(stamp)
+            self._maybe_compact()
+            return gone
+
+    def expunge(self, uids: Iterable[int] | None) -> list[int]:
+        log = self.refresh()
+        targets = log.deleted_uids(uids)
+        if not targets:
+            return []
+        with self.lock:
+            self._locked_refresh()
+            assert self.log is not None
+            return self.remove(self.log.deleted_uids(targets))
+
+    def copy_into(self, dest: Folder, uids: Iterable[int]) -> list[tuple[int, int]]:
+        """Copy messages (hard links where possible: Maildir files never
+        change) into ``dest``; (source uid, new uid) pairs."""
+        log = self.refresh()
+        wanted = [u for u in sorted(set(uids)) if u in log]
+        if not wanted:
+            return []
+        dest._check_exists()
+        with dest.lock:
+            stamp = dest._locked_refresh()
+            dlog = dest.log
+            assert dlog is not None
+            all_flags = {f for u in wanted for f in log.get(u).flags}  # type: ignore[union-attr]
+            dest._ensure_keywords(all_flags)
+            uid = max(dest.uidlist.next_uid, dlog.uidnext)
+            modseq = dlog.highestmodseq
+            pairs: list[tuple[int, int]] = []
+            records: list[tuple[int, str]] = []
+            lines: list[str] = []
+            events: list[Event] = []
+            for src in wanted:
+                state = log.get(src)
+                m = self.meta.get(src)
+                if state is None or m is None:
+                    continue
+                src_path = os.path.join(self.path, m.name)
+                name = new_base(m.size) + info_for(state.flags, dest.keywords)
+                target = os.path.join(dest.cur, name)
+                try:
+                    os.link(src_path, target)
+                except FileNotFoundError:
+                    continue
+                except OSError:
+                    with open(src_path, "rb") as f:
+                        data = f.read()
+                    tmp = write_durably(dest.tmp, data, m.mtime)
+                    os.rename(tmp, target)
+                info = self.info(src)
+                coff, clen = dest.cache.add(b"%d\n" % uid + info.dump())
+                dest._infos[uid] = info
+                meta = Meta("cur/" + name, m.size, m.mtime, m.tzmin, coff, clen, m.conv)
+                modseq += 1
+                records.append((uid, name))
+                lines.append(format_add(uid, modseq, meta, state.flags))
+                events.append(("A", modseq, (uid, meta, state.flags)))
+                pairs.append((src, uid))
+                uid += 1
+            fsync_dir(dest.cur)
+            dest.uidlist.append(records)
+            dest._write(lines, events)
+            dest._own_change(stamp)
+            dest._maybe_compact()
+        return pairs
