@@ -13,7 +13,10 @@ answers ``NO [UNAVAILABLE]`` rather than pretend the password was wrong.
 HTTPS certificates are verified (Twisted's browser-like policy, the
 platform's trust store unless ``trust_root`` is given).  Answers are cached
 briefly, keyed by a keyed hash of the password (never the password itself):
-``positive_ttl`` for yes, ``negative_ttl`` for no.
+``positive_ttl`` for yes, ``negative_ttl`` for no.  Identical questions
+asked at the same time share one request, and at most ``max_concurrent``
+requests are in flight, so a login storm does not become a storm on the
+auth service.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from treq.client import HTTPClient
 from twisted.cred.checkers import ICredentialsChecker
 from twisted.cred.credentials import IUsernamePassword
 from twisted.cred.error import UnauthorizedLogin
-from twisted.internet.defer import Deferred, ensureDeferred
+from twisted.internet.defer import Deferred, DeferredSemaphore, ensureDeferred
 from twisted.logger import Logger
 from twisted.web.client import Agent, BrowserLikePolicyForHTTPS, HTTPConnectionPool
 from zope.interface import implementer
@@ -57,7 +60,7 @@ class HTTPChecker:
     def __init__(self, url: str, *, timeout: float = 5.0, positive_ttl: float = 60.0,
                  negative_ttl: float = 5.0, service: str = "imap", reactor: Any = None,
                  trust_root: Any = None, headers: dict[str, str] | None = None,
-                 persistent: bool = True, cache_size: int = 10_000,
+                 persistent: bool = True, cache_size: int = 10_000, max_concurrent: int = 20,
                  normalize: Callable[[str], str] = normalize_username) -> None:
         if not url.startswith(("http://", "https://")):
             raise ValueError(f"HTTP checker wants an http:// or https:// URL, got {url!r}")
@@ -77,6 +80,8 @@ class HTTPChecker:
         self.cache_size = cache_size
         self._cache: OrderedDict[tuple[str, str, bytes], tuple[bool, float]] = OrderedDict()
         self._key = secrets.token_bytes(32)
+        self._inflight: dict[tuple[str, str, bytes], list[Deferred[bool]]] = {}
+        self._slots = DeferredSemaphore(max_concurrent)
         self._pool = HTTPConnectionPool(reactor, persistent=persistent)
         policy = BrowserLikePolicyForHTTPS(trustRoot=trust_root)
         self._client = HTTPClient(Agent(reactor, contextFactory=policy, pool=self._pool))
@@ -138,11 +143,24 @@ class HTTPChecker:
         hit = self._cache_get(key)
         if hit is not None:
             return hit
+        waiters = self._inflight.get(key)
+        if waiters is not None:  # the same question is already being asked
+            waiter: Deferred[bool] = Deferred()
+            waiters.append(waiter)
+            return await waiter
+        self._inflight[key] = []
         body: dict[str, Any] = {"action": action, "username": username, "service": self.service}
         if password is not None:
             body["password"] = password.decode("utf-8")
-        ok = await self._ask(body)
+        try:
+            ok = await self._slots.run(lambda: ensureDeferred(self._ask(body)))
+        except BaseException as e:
+            for w in self._inflight.pop(key):
+                w.errback(e)
+            raise
         self._cache_put(key, ok)
+        for w in self._inflight.pop(key):
+            w.callback(ok)
         return ok
 
     # -- ICredentialsChecker / IUserDirectory ---------------------------------

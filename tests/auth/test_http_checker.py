@@ -107,6 +107,26 @@ class HTTPCheckerTests(TestCase):
         self.assertEqual(len(self.service.requests), 4)
 
     @inlineCallbacks
+    def test_concurrent_identical_questions_share_a_request(self):  # type: ignore[no-untyped-def]
+        from twisted.internet.defer import gatherResults
+        c = self.checker(positive_ttl=0, negative_ttl=0)
+        names = yield gatherResults([c.requestAvatarId(UsernamePassword("alice", b"wonderland"))
+                                     for _ in range(5)])
+        self.assertEqual(names, ["alice"] * 5)
+        self.assertEqual(len(self.service.requests), 1)
+
+    @inlineCallbacks
+    def test_shared_failure_reaches_every_waiter(self):  # type: ignore[no-untyped-def]
+        from twisted.internet.defer import DeferredList
+        c = self.checker(timeout=0.2)
+        results = yield DeferredList([c.requestAvatarId(UsernamePassword("slow", b"x"))
+                                      for _ in range(3)], consumeErrors=True)
+        self.assertEqual([ok for ok, _ in results], [False] * 3)
+        for _, failure in results:
+            self.assertTrue(failure.check(AuthServiceUnavailable))
+        self.assertEqual(len(self.service.requests), 1)
+
+    @inlineCallbacks
     def test_timeout(self):  # type: ignore[no-untyped-def]
         c = self.checker(timeout=0.2)
         started = reactor.seconds()
