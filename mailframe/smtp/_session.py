@@ -112,22 +112,37 @@ class DeliverySession(smtp.ESMTP):
             smtp.ESMTP.connectionMade(self)
         finally:
             self._plain_reply = False
+        self._helo = (None, self._peer())
+
+    def _peer(self) -> bytes:
+        """The client's address for Received: an IP, or ``local`` on a
+        UNIX socket (where Twisted's own EHLO would fail)."""
+        host = getattr(self._tr.getPeer(), "host", None)
+        if host is None:
+            return b"local"
+        return host.encode("ascii", "replace") if isinstance(host, str) else bytes(host)
+
+    def _hello(self, rest: bytes, extended: bool) -> None:
+        """HELO / EHLO / LHLO (RFC 5321 §4.1.1.1): a new session."""
+        self._ehlo = extended
+        peer = self._peer()
+        self._helo = (rest, peer)
+        self._from = None
+        self._to = []
+        text = self.host + b" Hello " + peer + b", nice to meet you"
+        if extended:
+            text += b"\n" + self.listExtensions()
+        self._plain_reply = True  # RFC 2034 §3: no status codes on EHLO
+        try:
+            self.sendCode(250, text)
+        finally:
+            self._plain_reply = False
 
     def do_EHLO(self, rest: bytes) -> None:
-        self._ehlo = True
-        self._plain_reply = True
-        try:
-            smtp.ESMTP.do_EHLO(self, rest)
-        finally:
-            self._plain_reply = False
+        self._hello(rest, True)
 
     def do_HELO(self, rest: bytes) -> None:
-        self._ehlo = False
-        self._plain_reply = True
-        try:
-            smtp.ESMTP.do_HELO(self, rest)
-        finally:
-            self._plain_reply = False
+        self._hello(rest, False)
 
     # -- replies -------------------------------------------------------------
 

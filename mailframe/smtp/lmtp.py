@@ -36,7 +36,7 @@ class LMTPDelivery(DeliverySession):
         return "LMTPS" if self.startedTLS else "LMTP"
 
     def do_LHLO(self, rest: bytes) -> None:
-        DeliverySession.do_EHLO(self, rest)
+        self._hello(rest, True)
 
     def do_HELO(self, rest: bytes) -> None:
         self.sendCode(500, b"5.5.1 Use LHLO (this is LMTP, RFC 2033)")

@@ -112,3 +112,36 @@ class LMTPTests(unittest.TestCase):
 
     def test_python_lmtp_client(self) -> Deferred[None]:
         return Deferred.fromCoroutine(self._smtplib_lmtp())
+
+
+class LMTPUnixSocketTests(unittest.TestCase):
+    """LMTP is usually served on a UNIX socket behind Postfix."""
+
+    def setUp(self) -> None:
+        from twisted.internet import reactor
+
+        self.store = MemoryStore()
+        factory = lmtp_factory(
+            Delivery(self.store, Users("alice")), ["example.org"], hostname="lmtp.test"
+        )
+        import shutil
+        import tempfile
+
+        tmp = tempfile.mkdtemp(prefix="mf-lmtp-")  # short: sun_path is ~108 bytes
+        self.addCleanup(shutil.rmtree, tmp, True)
+        self.path = tmp + "/lmtp"
+        self.port = reactor.listenUNIX(self.path, factory)
+        self.addCleanup(self.port.stopListening)
+
+    async def _unix(self) -> None:
+        def run() -> dict:
+            with smtplib.LMTP(self.path) as s:
+                return s.sendmail("x@example.net", ["alice@example.org"], BODY)
+
+        self.assertEqual(await in_thread(run), {})
+        [stored] = await read_mailbox(self.store, "alice")
+        self.assertTrue(stored.endswith(BODY))
+        self.assertIn(b" with LMTP id ", stored)
+
+    def test_delivery_over_unix_socket(self) -> Deferred[None]:
+        return Deferred.fromCoroutine(self._unix())
