@@ -65,7 +65,9 @@ def scram_client(user: str, password: str) -> Callable[[bytes], bytes | None]:
     return step
 
 
-class IMAPSaslTests(TestCase):
+class ServerCase(TestCase):
+    """An in-process IMAP server (plain and implicit-TLS listeners, STARTTLS)."""
+
     timeout = 60
 
     @inlineCallbacks
@@ -97,6 +99,9 @@ class IMAPSaslTests(TestCase):
 
     def in_thread(self, f: Callable[[], Any]) -> Any:
         return deferToThread(f)
+
+
+class IMAPSaslTests(ServerCase):
 
     @inlineCallbacks
     def test_plaintext_policy_then_starttls(self):  # type: ignore[no-untyped-def]
@@ -194,3 +199,65 @@ class IMAPSaslTests(TestCase):
         refused, typ = yield self.in_thread(run)
         self.assertTrue(refused.startswith(b"* BYE"), refused)
         self.assertEqual(typ, "OK")
+
+
+class InjectionAndDelayTests(ServerCase):
+    """STARTTLS command injection (CVE-2011-0411) and failed-login delays
+    that hold back only the failing connection."""
+
+    @inlineCallbacks
+    def test_starttls_injection_is_discarded(self):  # type: ignore[no-untyped-def]
+        def run() -> list[bytes]:
+            with socket.create_connection(("127.0.0.1", self.port.getHost().port), timeout=10) as raw:
+                f = raw.makefile("rb")
+                f.readline()  # greeting
+                raw.sendall(b"a STARTTLS\r\nb LOGIN alice wonderland\r\nc CAPABILITY\r\n")
+                first = f.readline()
+                with self.ctx().wrap_socket(raw, server_hostname="localhost") as s:
+                    s.sendall(b"d NOOP\r\n")
+                    lines = [first]
+                    buf = b""
+                    while not buf.endswith(b"\r\n") or b"d OK" not in buf:
+                        chunk = s.recv(4096)
+                        if not chunk:
+                            break
+                        buf += chunk
+                    lines += buf.split(b"\r\n")
+                    return lines
+
+        lines = yield self.in_thread(run)
+        self.assertTrue(lines[0].startswith(b"a OK"), lines)
+        self.assertFalse([ln for ln in lines if ln.startswith((b"b ", b"c ", b"* CAPABILITY"))], lines)
+        self.assertTrue([ln for ln in lines if ln.startswith(b"d OK")], lines)
+
+    @inlineCallbacks
+    def test_failed_login_delay_does_not_hold_others(self):  # type: ignore[no-untyped-def]
+        self.auth.throttle.base = self.auth.throttle.maximum = 1.5
+        import time
+
+        def failing() -> tuple[str, float]:
+            c = self.client(tls=True)
+            t = time.monotonic()
+            try:
+                c.login("alice", "wrong")
+                return "OK?", 0.0
+            except imaplib.IMAP4.error as e:
+                return str(e), time.monotonic() - t
+            finally:
+                c.shutdown()
+
+        def succeeding() -> float:
+            time.sleep(0.2)  # while the other one waits out its delay
+            c = self.client(tls=True)
+            t = time.monotonic()
+            c.login("carol", "c4rol")
+            took = time.monotonic() - t
+            c.logout()
+            return took
+
+        from twisted.internet.defer import gatherResults
+        (error, waited), took = yield gatherResults([self.in_thread(failing),
+                                                     self.in_thread(succeeding)])
+        self.assertIn("AUTHENTICATIONFAILED", error)
+        self.assertGreaterEqual(waited, 1.4)
+        self.assertLess(took, 1.0)
