@@ -17,7 +17,7 @@ SMTP and LMTP answer 250 only then.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -45,7 +45,9 @@ class Delivery:
     """Deliver messages into ``store`` for the users ``directory`` knows.
 
     ``store`` provides IMailStore, ``directory`` IUserDirectory, ``hooks``
-    IDeliveryHook (see :mod:`mailframe.smtp.hooks`).
+    IDeliveryHook (see :mod:`mailframe.smtp.hooks`).  ``aliases`` maps
+    local parts (case-insensitive) to usernames, e.g. ``{"postmaster":
+    "admin"}`` (RFC 5321 §4.5.1 wants postmaster to reach someone).
     """
 
     def __init__(
@@ -55,11 +57,13 @@ class Delivery:
         hooks: Sequence[Any] = (),
         *,
         create_folders: bool = False,
+        aliases: Mapping[str, str] | None = None,
     ) -> None:
         self.store = store
         self.directory = directory
         self.hooks: list[Any] = [IDeliveryHook(h) for h in hooks]
         self.create_folders = create_folders
+        self.aliases = {k.lower(): v for k, v in (aliases or {}).items()}
 
     def add_hook(self, hook: Any) -> None:
         """Append a hook (called after the ones given at construction)."""
@@ -70,12 +74,15 @@ class Delivery:
     def lookup(self, local: str, domain: str = "") -> Deferred[str | None]:
         """Deferred[str | None]: the user a local part names, or None.
 
-        Tries ``local`` as written, then lower-cased (RFC 5321 §2.4 lets the
+        Tries an alias first, then ``local`` as written, then lower-cased (RFC 5321 §2.4 lets the
         receiving host fold case), then ``local@domain`` for directories
         keyed by full address.
         """
+        alias = self.aliases.get(local.lower())
         candidates = _unique(
-            [local, local.lower()] + ([f"{local}@{domain}".lower()] if domain else [])
+            ([alias] if alias else [])
+            + [local, local.lower()]
+            + ([f"{local}@{domain}".lower()] if domain else [])
         )
         return Deferred.fromCoroutine(self._lookup(candidates))
 

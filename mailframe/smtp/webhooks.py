@@ -14,6 +14,12 @@ The document (``Content-Type: application/json``)::
      "from": "Bob <bob@example.org>", "subject": "hi", "size": 1234,
      "message_id": "<...>"}
 
+Other events (see :func:`flags_event`, :func:`expunge_event`)::
+
+    {"event": "flags", "user": "alice", "mailbox": "INBOX", "uid": 7,
+     "flags": ["\\Seen"]}
+    {"event": "expunge", "user": "alice", "mailbox": "INBOX", "uids": [7, 8]}
+
 With ``secret`` set, ``X-Mailframe-Signature: sha256=<hex HMAC of body>``.
 """
 
@@ -24,7 +30,7 @@ import hmac
 import json
 import random
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,7 +41,7 @@ from twisted.web.client import Agent, HTTPConnectionPool
 
 from mailframe.smtp.hooks import DeliveredMessage, DeliveryHook
 
-__all__ = ["WebhookNotifier", "new_message_event"]
+__all__ = ["WebhookNotifier", "expunge_event", "flags_event", "new_message_event"]
 
 _log = Logger()
 
@@ -52,6 +58,16 @@ def new_message_event(message: DeliveredMessage) -> dict[str, Any]:
         "size": message.size,
         "message_id": message.message_id,
     }
+
+
+def flags_event(user: str, mailbox: str, uid: int, flags: Iterable[str]) -> dict[str, Any]:
+    """The ``"flags"`` event: a message's flags are now ``flags``."""
+    return {"event": "flags", "user": user, "mailbox": mailbox, "uid": uid, "flags": sorted(flags)}
+
+
+def expunge_event(user: str, mailbox: str, uids: Iterable[int]) -> dict[str, Any]:
+    """The ``"expunge"`` event: these UIDs are gone."""
+    return {"event": "expunge", "user": user, "mailbox": mailbox, "uids": sorted(uids)}
 
 
 @dataclass

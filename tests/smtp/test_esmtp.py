@@ -28,7 +28,9 @@ MESSAGE = (
 class SMTPTests(unittest.TestCase):
     def setUp(self) -> None:
         self.store = MemoryStore()
-        self.delivery = Delivery(self.store, Users("alice", "bob", "carol"))
+        self.delivery = Delivery(
+            self.store, Users("alice", "bob", "carol"), aliases={"PostMaster": "carol"}
+        )
         factory = smtp_factory(
             self.delivery, ["example.org"], max_size=20_000, hostname="mx.example.org"
         )
@@ -79,6 +81,14 @@ class SMTPTests(unittest.TestCase):
             self.assertIn(b"\tfor <" + rcpt + b">; ", stored)
             self.assertTrue(stored.endswith(MESSAGE))
         self.assertEqual(await read_mailbox(self.store, "carol"), [])
+
+    async def _postmaster(self) -> None:
+        await self.sendmail("<>", ["postmaster@example.org"], MESSAGE)
+        [c] = await read_mailbox(self.store, "carol")
+        self.assertIn(b"\tfor <postmaster@example.org>; ", c)
+
+    def test_alias_postmaster(self) -> Deferred[None]:
+        return Deferred.fromCoroutine(self._postmaster())
 
     def test_each_recipient_own_copy_and_detail_folder(self) -> Deferred[None]:
         return Deferred.fromCoroutine(self._two_recipients_and_detail())

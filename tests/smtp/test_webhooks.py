@@ -16,6 +16,7 @@ from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET, Site
 
 from mailframe.smtp import Delivery, WebhookNotifier, smtp_factory
+from mailframe.smtp.webhooks import expunge_event, flags_event
 from mailframe.store.memory import MemoryStore
 from tests.smtp._support import Users, in_thread, listen
 
@@ -148,11 +149,20 @@ class WebhookTests(unittest.TestCase):
     async def _retries(self) -> None:
         rec = Recorder(codes=[500, 503])
         notifier = self.notifier([self.start_web(rec)], backoff=0.01)
-        notifier.notify({"event": "flags", "user": "alice", "uid": 3, "flags": ["\\Seen"]})
+        notifier.notify(flags_event("alice", "INBOX", 3, {"\\Seen", "$Work"}))
         await rec.wait_for(1)
         await notifier.when_idle()
         self.assertEqual(
-            rec.bodies, [{"event": "flags", "user": "alice", "uid": 3, "flags": ["\\Seen"]}]
+            rec.bodies,
+            [
+                {
+                    "event": "flags",
+                    "user": "alice",
+                    "mailbox": "INBOX",
+                    "uid": 3,
+                    "flags": ["$Work", "\\Seen"],
+                }
+            ],
         )
         self.assertEqual((notifier.sent, notifier.failed), (1, 0))
 
@@ -162,7 +172,7 @@ class WebhookTests(unittest.TestCase):
     async def _gives_up(self) -> None:
         rec = Recorder(codes=[500] * 10)
         notifier = self.notifier([self.start_web(rec)], backoff=0.01, max_attempts=3)
-        notifier.notify({"event": "expunge", "uid": 1})
+        notifier.notify(expunge_event("alice", "INBOX", [2, 1]))
         await notifier.when_idle()
         self.assertEqual((notifier.sent, notifier.failed, len(rec.codes)), (0, 1, 7))
 
