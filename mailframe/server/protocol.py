@@ -48,6 +48,7 @@ class IMAPServerProtocol(Protocol, TimeoutMixin):
     def __init__(self, context: ServerContext) -> None:
         self.context = context
         self.clock = context.clock or _reactor
+        self.callLater = self.clock.callLater  # TimeoutMixin's timer source
         self.framer = Framer(context.config.limits)
         self.queue: deque[Frame | FrameError] = deque()
         self.waiter: Deferred[Frame | FrameError | Wakeup | None] | None = None
