@@ -69,6 +69,15 @@ def decoded_headers(info: MessageInfo) -> list[tuple[str, str]]:
     return out
 
 
+def _header_text(info: MessageInfo) -> str:
+    """The whole top-level header as folded text: ``name: value`` lines."""
+    cache, fields = _fields(info)
+    got: str | None = cache.get("text")
+    if got is None:
+        got = cache["text"] = "\n".join(f"{n}: {v}" for n, v in decoded_headers(info))
+    return got
+
+
 def header_matches(info: MessageInfo, name: str, needle: str) -> bool:
     """``HEADER name needle`` (also FROM, TO, CC, BCC, SUBJECT).
 
@@ -81,15 +90,20 @@ def header_matches(info: MessageInfo, name: str, needle: str) -> bool:
     return any(folded in value for value in _decoded(info, name.lower()))
 
 
+_SEARCHED_TYPES = (b"text", b"message")
+
+
 def _text_leaves(node: Node, out: list[Node]) -> None:
-    """The text/* leaves of a tree, encapsulated messages included."""
+    """The leaves BODY searches: text/* and message/* leaves (such as
+    message/delivery-status), encapsulated messages included -- the parts
+    Dovecot searches too; application/*, image/* ... are not text."""
     kind = node[0]
     if kind == MULTIPART:
         for kid in node[8]:
             _text_leaves(kid, out)
     elif kind == MESSAGE:
         _text_leaves(node[8][0], out)
-    elif node[4] == b"text":
+    elif node[4] in _SEARCHED_TYPES:
         out.append(node)
 
 
@@ -114,7 +128,8 @@ def _part_matches(raw: bytes, node: Node, folded: str, ascii_needle: bytes | Non
         return ascii_needle in decoded.lower()  # exact for ASCII text
     text = to_text(decoded, node[7])
     if html_part:
-        text = html_to_text(text)
+        # HTML matches as source (what Dovecot searches) or as rendered text
+        return folded in fold_case(text) or folded in fold_case(html_to_text(text))
     return folded in fold_case(text)
 
 
@@ -130,12 +145,16 @@ def body_matches(info: MessageInfo, raw: bytes, needle: str) -> bool:
 
 
 def text_matches(info: MessageInfo, raw: bytes, needle: str) -> bool:
-    """``TEXT needle``: the header or the body (RFC 3501 §6.4.4); headers of
-    encapsulated messages count as body text."""
+    """``TEXT needle``: the header or the body (RFC 3501 §6.4.4).
+
+    The header is searched as text, field names included (``TEXT
+    "subject:"`` matches, as in Dovecot), values RFC 2047-decoded; MIME
+    headers of parts and headers of encapsulated messages count as body
+    text."""
     folded = fold_case(needle)
     if not folded:
         return True
-    if any(folded in v or folded in n for n, v in decoded_headers(info)):
+    if folded in _header_text(info):
         return True
     if body_matches(info, raw, needle):
         return True
@@ -143,12 +162,13 @@ def text_matches(info: MessageInfo, raw: bytes, needle: str) -> bool:
 
 
 def _nested_headers_match(node: Node, raw: bytes, folded: str) -> bool:
-    kind = node[0]
-    if kind == MULTIPART:
-        return any(_nested_headers_match(k, raw, folded) for k in node[8])
-    if kind == MESSAGE:
-        inner = node[8][0]
-        if folded in fold_case(decode_words(raw[inner[1] : inner[2]])):
+    """Whether some header below the top level -- a part's MIME header or
+    an encapsulated message's header -- contains ``folded``: TEXT searches
+    the whole body as written, and Dovecot finds those too."""
+    kids: tuple[Node, ...] = node[8]
+    for kid in kids:
+        if kid[2] > kid[1] and folded in fold_case(decode_words(raw[kid[1] : kid[2]])):
             return True
-        return _nested_headers_match(inner, raw, folded)
+        if _nested_headers_match(kid, raw, folded):
+            return True
     return False

@@ -72,6 +72,55 @@ def _value(data: list[Any]) -> str | int | None:
     return re.sub(rb"\\(.)", rb"\1", v[1:-1]).decode("latin-1")
 
 
+#: (search key, needle) pairs whose UID SEARCH answers are recorded.
+SEARCHES = [
+    ("SUBJECT", "café"),
+    ("SUBJECT", "Übergrößenträgår"),
+    ("SUBJECT", "こんにちは"),
+    ("SUBJECT", "привет мир"),
+    ("SUBJECT", "€uro"),
+    ("SUBJECT", "grüße aus"),
+    ("SUBJECT", "second"),
+    ("SUBJECT", "first"),
+    ("SUBJECT", ""),
+    ("FROM", "andré"),
+    ("FROM", "jürgen"),
+    ("FROM", "pete"),
+    ("FROM", "MISSING"),
+    ("TO", "keld jørn"),
+    ("TO", "undisclosed"),
+    ("BCC", ""),
+    ("CC", "team"),
+    ("HEADER MESSAGE-ID", "child@"),
+    ("HEADER X-LONG", "y y"),
+    ("HEADER CONTENT-TYPE", "multipart"),
+    ("BODY", "hello wörld"),
+    ("BODY", "café crème"),
+    ("BODY", "привет"),
+    ("BODY", "html version"),
+    ("BODY", "5 €"),
+    ("BODY", "color: red"),
+    ("BODY", "original html"),
+    ("BODY", "alice"),
+    ("BODY", "afternoon"),
+    ("BODY", "soft break"),
+    ("BODY", "cmVwb3J0"),
+    ("BODY", "part 3.2 = qp"),
+    ("BODY", "grüße"),
+    ("BODY", "ünïcödé"),
+    ("BODY", "version: 1"),
+    ("BODY", "final-recipient"),
+    ("BODY", "lf part"),
+    ("BODY", "PART 4.2.2.2"),
+    ("TEXT", "afternoon meeting"),
+    ("TEXT", "alice@example.org"),
+    ("TEXT", "subject:"),
+    ("TEXT", "m1-inner"),
+    ("TEXT", "hallo zoë"),
+    ("TEXT", "content-type: text/plain"),
+]
+
+
 def main(host: str, port: int, version: str = "2.3.19") -> None:
     c = imaplib.IMAP4(host, port)
     c.login("t", "pass")
@@ -129,7 +178,17 @@ def main(host: str, port: int, version: str = "2.3.19") -> None:
                 else "ERROR " + " ".join(x.decode() for x in data if isinstance(x, bytes))
             )
         sections[eml.stem] = res
+    searches: dict[str, list[str] | None] = {}
+    names = [name for name, wire in fetched.items() if wire is not None]
+    for key, needle in SEARCHES:
+        query = f'{key} "{needle}"'.encode()
+        typ, data = c.uid("SEARCH", "CHARSET", "UTF-8", query)
+        uids = [int(x) for x in data[0].split()] if typ == "OK" and data[0] else []
+        searches[f"{key} {needle}"] = sorted(names[u - 1] for u in uids) if typ == "OK" else None
     c.logout()
+    (DATA / f"dovecot-{version}-search.json").write_text(
+        json.dumps(searches, indent=0, ensure_ascii=False)
+    )
     (DATA / f"dovecot-{version}-fetch.json").write_text(json.dumps(fetched, indent=0))
     (DATA / f"dovecot-{version}-sections.json").write_text(
         json.dumps(sections, indent=0, sort_keys=True)
