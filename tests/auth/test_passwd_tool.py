@@ -51,3 +51,44 @@ def test_doveadm_accepts_output() -> None:
     result = subprocess.run(["doveadm", "pw", "-t", out.strip(), "-p", "s3cret"],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
+
+
+def test_file_update_keeps_other_lines_and_fields(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import os
+    import stat
+
+    from mailframe.auth.checkers import PasswdFileChecker
+    from tests.auth.helpers import result_of
+    users = tmp_path / "users"
+    users.write_text("# comment\nalice:{PLAIN}old:1000:1000::/home/alice::quota=1G\nbob:{PLAIN}b\n")
+    os.chmod(users, 0o640)
+    code, out, _ = run(["--user", "Alice", "--file", str(users), "-s", "SHA256-CRYPT"], "new-pw\n")
+    assert (code, out) == (0, f"updated alice in {users}\n")
+    lines = users.read_text().splitlines()
+    assert lines[0] == "# comment" and lines[2] == "bob:{PLAIN}b"
+    fields = lines[1].split(":")
+    assert fields[0] == "alice" and fields[1].startswith("{SHA256-CRYPT}$5$")
+    assert fields[2:] == ["1000", "1000", "", "/home/alice", "", "quota=1G"]
+    assert stat.S_IMODE(os.stat(users).st_mode) == 0o640
+    code, out, _ = run(["-u", "carol", "-f", str(users), "-p", "c"])
+    assert (code, out) == (0, f"added carol in {users}\n")
+    checker = PasswdFileChecker(str(users), run_blocking=_inline)
+    assert result_of(checker.exists("carol"))
+    from mailframe.auth.credentials import UsernamePassword
+    assert result_of(checker.requestAvatarId(UsernamePassword("alice", b"new-pw"))) == "alice"
+
+
+def test_file_created_private(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import os
+    import stat
+    users = tmp_path / "new-users"
+    assert run(["-u", "dave", "-f", str(users), "-p", "d"])[0] == 0
+    assert stat.S_IMODE(os.stat(users).st_mode) == 0o600
+    assert users.read_text().startswith("dave:{ARGON2ID}$argon2id$")
+    assert run(["-f", str(users), "-p", "d"])[0] == 2  # --file needs --user
+    assert run(["-u", "x", "-f", str(tmp_path / "no" / "dir"), "-p", "d"])[0] == 1
+
+
+def _inline(f, *a):  # type: ignore[no-untyped-def]
+    from twisted.internet.defer import maybeDeferred
+    return maybeDeferred(f, *a)
