@@ -59,7 +59,7 @@ _logger = Logger()
 
 _SYSTEM = {f.lower() for f in SYSTEM_LETTERS.values()}
 RECHECK = 1.0
-_INFO_CACHE = 50_000
+_INFO_CACHE = 10_000
 
 
 def make_maildir(path: str, subfolder: bool) -> None:

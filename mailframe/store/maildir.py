@@ -40,7 +40,7 @@ from mailframe.errors import (
 )
 from mailframe.interfaces import IAccount, IMailbox, IMailStore
 from mailframe.records import Changes, MailboxEntry, MailboxStatus, Snapshot, StoreResult
-from mailframe.store._maildir_files import LockGone
+from mailframe.store._maildir_files import LockGone, fsync_dir
 from mailframe.store._maildir_names import INBOX, check_name, folder_for, name_for
 from mailframe.store._maildir_writes import Folder, make_maildir
 from mailframe.store.memory import SPECIAL_USE
@@ -258,6 +258,7 @@ class MaildirAccount:
         if special_use:
             with open(os.path.join(path, _SPECIAL_USE), "w", encoding="utf-8") as f:
                 f.write(" ".join(sorted(special_use)) + "\n")
+        fsync_dir(self.root)
 
     def create_mailbox(
         self, name: str, special_use: frozenset[str] = frozenset()
@@ -289,6 +290,7 @@ class MaildirAccount:
             self.root, f"..mailframe-deleted.{os.getpid()}.{next(_trash_counter)}"
         )
         os.rename(path, hidden)
+        fsync_dir(os.path.dirname(hidden))
         shutil.rmtree(hidden, ignore_errors=True)
 
     def delete_mailbox(self, name: str) -> defer.Deferred[None]:
@@ -345,6 +347,7 @@ class MaildirAccount:
                 self._forget(self._path(a))
             for a, b in moves:
                 os.rename(self._path(a), self._path(b))
+            fsync_dir(self.root)
 
         return _call(run)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -267,3 +268,42 @@ def test_many_keywords_beyond_26_letters(root: str) -> None:
     assert result(box.snapshot()).messages[0].flags == words
     fresh = inbox(root)
     assert result(fresh.snapshot()).messages[0].flags == words
+
+
+def test_reopening_a_quiet_folder_lists_and_opens_nothing(
+    root: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A SELECT of a big mailbox must not list or open every file: once a
+    scan has seen the directories quiet, their mtimes go into the index
+    and a later open trusts them."""
+    box = inbox(root)
+    for i in range(20):
+        result(box.append(MSG % (i, i), frozenset(), None))
+    time.sleep(1.1)  # past the same-second window: the next scan is trusted
+    result(box.snapshot())
+    listed: list[str] = []
+    opened: list[str] = []
+    real_listdir, real_open = os.listdir, open
+
+    def listdir(path: Any = ".") -> list[str]:
+        listed.append(str(path))
+        return real_listdir(path)
+
+    def spy_open(file: Any, *args: Any, **kwargs: Any) -> Any:
+        if "/cur/" in str(file) or "/new/" in str(file):
+            opened.append(str(file))
+        return real_open(file, *args, **kwargs)
+
+    monkeypatch.setattr(os, "listdir", listdir)
+    monkeypatch.setattr("builtins.open", spy_open)
+    fresh = inbox(root)
+    snap = result(fresh.snapshot())
+    records = result(fresh.records([s.uid for s in snap.messages]))
+    assert len(records) == 20 and records[5].info.header.startswith(b"From:")
+    assert not [p for p in listed if p.endswith(("cur", "new"))], listed
+    assert opened == []
+    # ... yet a message dropped into new/ afterwards is still noticed
+    monkeypatch.undo()
+    with open(os.path.join(root, "u", "new", "1.drop.host"), "wb") as f:
+        f.write(b"Subject: late\r\n\r\nx\r\n")
+    assert len(result(fresh.snapshot()).messages) == 21
