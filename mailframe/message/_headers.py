@@ -12,7 +12,6 @@ import re
 __all__ = [
     "header_end",
     "iter_fields",
-    "first_values",
     "all_values",
     "unfold",
     "header_fields",
@@ -77,14 +76,6 @@ def iter_fields(block: bytes) -> list[tuple[bytes, int, int]]:
     return out
 
 
-def field_value(block: bytes, start: int, end: int) -> bytes:
-    """The raw value of the field at ``block[start:end]`` (after the colon)."""
-    colon = block.find(b":", start, end)
-    if colon < 0:
-        return b""
-    return block[colon + 1 : end]
-
-
 _FOLD = re.compile(rb"\r?\n[ \t]")
 
 
@@ -101,15 +92,6 @@ def unfold(value: bytes) -> bytes:
     if b"\x00" in value:
         value = value.replace(b"\x00", b"")  # CHAR8 excludes NUL (RFC 3501 §9)
     return value.strip(b" \t")
-
-
-def first_values(block: bytes, names: frozenset[bytes]) -> dict[bytes, bytes]:
-    """The unfolded value of the first occurrence of each wanted field."""
-    out: dict[bytes, bytes] = {}
-    for name, s, e in iter_fields(block):
-        if name in names and name not in out:
-            out[name] = unfold(field_value(block, s, e))
-    return out
 
 
 _FIELD = re.compile(rb"^([^ \t\r\n:][^:\r\n]*):([^\n]*(?:\n[ \t][^\n]*)*)", re.MULTILINE)
