@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-__all__ = ["Recipient", "detail_mailbox", "parse_recipient", "DEFAULT_DELIMITER"]
+__all__ = ["Recipient", "detail_mailbox", "parse_recipient", "valid_folder", "DEFAULT_DELIMITER"]
 
 DEFAULT_DELIMITER = "+"
 
@@ -46,10 +46,15 @@ class Recipient:
         return f"{local}@{self.domain}" if self.domain else local
 
 
+_QUOTED = re.compile(r'^"((?:[^"\\]|\\.)*)"(.*)$', re.S)
+
+
 def _dequote(local: str) -> str:
-    """Undo an RFC 5321 §4.1.2 Quoted-string local part."""
-    if len(local) >= 2 and local[0] == '"' and local[-1] == '"':
-        return re.sub(r"\\(.)", r"\1", local[1:-1])
+    """Undo an RFC 5321 §4.1.2 Quoted-string local part (keeping any
+    text after the closing quote, such as a ``+detail``)."""
+    m = _QUOTED.match(local)
+    if m:
+        return re.sub(r"\\(.)", r"\1", m.group(1)) + m.group(2)
     return local
 
 
@@ -71,13 +76,20 @@ def parse_recipient(local: str, domain: str, delimiter: str = DEFAULT_DELIMITER)
     return Recipient(local=local, detail=detail, domain=domain.lower().rstrip("."))
 
 
+def valid_folder(name: str) -> bool:
+    """Whether ``name`` may be used (or created) as a delivery folder."""
+    return not (
+        not name
+        or _BAD_DETAIL.search(name)
+        or name.startswith("/")
+        or name.endswith("/")
+        or "//" in name
+    )
+
+
 def detail_mailbox(detail: str | None) -> str:
     """The folder a ``+detail`` names, or ``"INBOX"`` (see module docs)."""
-    if not detail or detail.upper() == "INBOX":
-        return "INBOX"
-    if _BAD_DETAIL.search(detail):
-        return "INBOX"
-    if detail.startswith("/") or detail.endswith("/") or "//" in detail:
+    if not detail or detail.upper() == "INBOX" or not valid_folder(detail):
         return "INBOX"
     if detail.upper().startswith("INBOX/"):
         return "INBOX" + detail[5:]

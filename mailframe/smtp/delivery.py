@@ -5,7 +5,8 @@ Folder rule (documented once, applied everywhere): a copy goes to the
 mailbox asked for (``INBOX`` by default; a ``+detail`` address asks for
 ``detail``, see :mod:`mailframe.smtp.addressing`).  When that mailbox does
 not exist — or cannot take messages (``\\Noselect``), or its name is not
-valid — the copy goes to INBOX instead, the Dovecot
+valid (see :func:`~mailframe.smtp.addressing.valid_folder`) — the copy
+goes to INBOX instead, the Dovecot
 ``lmtp_save_to_detail_mailbox`` behaviour, so an address typo never bounces
 or loses mail.  With ``create_folders=True`` a missing folder is created
 first (Dovecot's ``lda_mailbox_autocreate``).
@@ -32,6 +33,7 @@ from mailframe.errors import (
     NonexistentMailbox,
     TryCreate,
 )
+from mailframe.smtp.addressing import valid_folder
 from mailframe.smtp.hooks import DeliveredMessage, DeliveryRequest, IDeliveryHook
 
 __all__ = ["Delivery"]
@@ -155,7 +157,7 @@ class Delivery:
             await account.mailbox(name)
             return name
         except _FALLBACK_ERRORS:
-            if not self.create_folders:
+            if not self.create_folders or not valid_folder(name):
                 return INBOX
         try:
             await account.create_mailbox(name)
