@@ -23,7 +23,7 @@ from twisted.protocols.policies import TimeoutMixin
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from mailframe.imap.framing import ContinuationRequest, Frame, Framer, FrameError
+from mailframe.imap.framing import ContinuationRequest, Frame, FrameError, Framer
 from mailframe.imap.serialize import continuation
 from mailframe.imap.session import WAKEUP, ServerConfig, Session, Wakeup
 

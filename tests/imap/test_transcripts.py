@@ -31,7 +31,7 @@ class _TranscriptTests(TestCase):
 
 
 def _test_for(path: Path) -> Callable[[Any], Any]:
-    async def test(self: _TranscriptTests) -> None:
+    async def test(self: Any) -> None:
         await self.play(path)
 
     test.__name__ = "test_" + path.stem

@@ -88,7 +88,7 @@ async def select(session: Any, cmd: Select) -> Reply:
     session.untagged(len(view.recent), Atom("RECENT"))
     unseen = view.first_unseen()
     if unseen is not None:
-        session.untagged_ok(f"First unseen.", f"UNSEEN {unseen}")
+        session.untagged_ok("First unseen.", f"UNSEEN {unseen}")
     session.untagged_ok("UIDs valid", f"UIDVALIDITY {view.uidvalidity}")
     session.untagged_ok("Predicted next UID", f"UIDNEXT {view.uidnext}")
     if session.config.condstore:
