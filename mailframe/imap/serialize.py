@@ -52,7 +52,7 @@ class Raw:
     data: bytes
 
 
-Value = Union[None, int, bytes, str, Atom, Literal, Raw, list["Value"], tuple["Value", ...]]
+Value = Union[None, int, bytes, str, Atom, Literal, Raw, list["Value"], tuple["Value", ...]]  # noqa: UP007
 
 NIL = b"NIL"
 

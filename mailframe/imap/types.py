@@ -196,7 +196,7 @@ class SearchAnd:
     keys: tuple[SearchKey, ...]
 
 
-SearchKey = Union[
+SearchKey = Union[  # noqa: UP007
     SearchAll,
     SearchFlag,
     SearchDate,
