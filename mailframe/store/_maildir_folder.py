@@ -101,6 +101,7 @@ class FolderCore:
         self._infos: dict[int, MessageInfo] = {}
         self._stamp: tuple[int, int] = (-1, -1)
         self._trusted_stamp: tuple[int, int] | None = None
+        self._foreign_checked = 0  # uidlist's last UID when we last looked for foreign UIDs
         self._recheck_at: float | None = None
         self._events_since_checkpoint = 0
         self._watchers: list[Any] = []

@@ -68,7 +68,16 @@ class Folder(FolderCore):
         self._catch_up()
         self.uidlist.refresh()
         stamp = self._dir_stamp()
-        if stamp != self._stamp:
+        assert self.log is not None
+        last = self.uidlist.last_uid
+        if last >= self.log.uidnext and last != self._foreign_checked:
+            self._foreign_checked = last
+            # UIDs given by a writer that keeps no mailframe index (Dovecot):
+            # find their files before handing out the next UID, whatever
+            # the directory mtimes say
+            self.scan(full=True)
+            stamp = self._dir_stamp()
+        elif stamp != self._stamp:
             self._scan_if_changed(stamp)
             stamp = self._dir_stamp()
         return stamp

@@ -307,3 +307,26 @@ def test_reopening_a_quiet_folder_lists_and_opens_nothing(
     with open(os.path.join(root, "u", "new", "1.drop.host"), "wb") as f:
         f.write(b"Subject: late\r\n\r\nx\r\n")
     assert len(result(fresh.snapshot()).messages) == 21
+
+
+def test_uids_given_by_dovecot_are_kept_even_in_the_same_mtime_tick(root: str) -> None:
+    """Dovecot appends a file and its uidlist record; even if cur/'s mtime
+    looks unchanged (same tick), our next APPEND finds it first, keeps its
+    UID and takes the one after."""
+    box = inbox(root)
+    assert result(box.append(MSG % (1, 1), frozenset(), None)) == 1
+    maildir = os.path.join(root, "u")
+    cur = os.path.join(maildir, "cur")
+    st = os.stat(cur)
+    with open(os.path.join(cur, "1700000000.M1P2.dovecot,S=20:2,S"), "wb") as f:
+        f.write(b"Subject: dovecot\r\n\r\n")
+    with open(os.path.join(maildir, "dovecot-uidlist"), "a") as f:
+        f.write("2 :1700000000.M1P2.dovecot,S=20:2,S\n")
+    os.utime(cur, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert result(box.append(MSG % (3, 3), frozenset(), None)) == 3
+    snap = result(box.snapshot())
+    assert [(s.uid, s.flags) for s in snap.messages] == [
+        (1, frozenset()),
+        (2, frozenset({"\\Seen"})),
+        (3, frozenset()),
+    ]
