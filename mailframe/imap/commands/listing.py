@@ -82,7 +82,8 @@ async def list_mailboxes(session: Any, cmd: List) -> Reply:
     if cmd.lsub:
         for name in sorted(subs, key=_order):
             if matches(name):
-                attrs = set(entries.get(name, frozenset({"\\Noselect"})))
+                # LSUB shows selectability only (RFC 3501 §7.2.3), as Dovecot does.
+                attrs = set(entries.get(name, frozenset({"\\Noselect"}))) & {"\\Noselect"}
                 results.append((name, attrs, []))
         # §6.3.9: with "%", a parent of a subscribed mailbox that is not
         # itself subscribed (and that the pattern reaches while the child
