@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import signal
 import socket
@@ -26,6 +27,7 @@ from mailframe.server.tls import (
     ReloadableContextFactory,
     TLSConfigError,
     build_context,
+    channel_bindings,
     ensure_certificate,
     install_sighup_reload,
     server_endpoint,
@@ -186,6 +188,7 @@ class ImplicitTLSTests(TestCase):
     @inlineCallbacks
     def test_starttls_with_the_factory(self):  # type: ignore[no-untyped-def]
         factory = self.factory
+        seen: list[dict[str, bytes]] = []
 
         class StartTLS(Protocol):
             def dataReceived(self, data: bytes) -> None:
@@ -193,20 +196,27 @@ class ImplicitTLSTests(TestCase):
                     self.transport.write(b"OK begin\r\n")  # type: ignore[union-attr]
                     self.transport.startTLS(factory)  # type: ignore[union-attr]
                 else:
+                    bindings = channel_bindings(self.transport)
+                    seen.append(bindings)
                     self.transport.write(b"tls:" + data)  # type: ignore[union-attr]
 
         port = yield reactor.listenTCP(0, Factory.forProtocol(StartTLS), interface="127.0.0.1")
         self.addCleanup(port.stopListening)
 
-        def client() -> bytes:
+        def client() -> tuple[bytes, bytes]:
             with socket.create_connection(("127.0.0.1", port.getHost().port), timeout=10) as raw:
                 raw.sendall(b"STARTTLS\r\n")
                 assert raw.recv(100) == b"OK begin\r\n"
                 with client_context(self.ca_path).wrap_socket(raw, server_hostname="localhost") as s:
                     s.sendall(b"hello")
-                    return s.recv(100)
+                    der = s.getpeercert(binary_form=True)
+                    assert der is not None
+                    return s.recv(100), der
 
-        self.assertEqual((yield deferToThread(client)), b"tls:hello")
+        echoed, der = yield deferToThread(client)
+        self.assertEqual(echoed, b"tls:hello")
+        # channel binding data is available after STARTTLS too (SCRAM-PLUS)
+        self.assertEqual(seen[0]["tls-server-end-point"], hashlib.sha256(der).digest())
 
 
 class ContextTests(SynchronousTestCase):
