@@ -100,15 +100,18 @@ _FIELD = re.compile(rb"^([^ \t\r\n:][^:\r\n]*):([^\n]*(?:\n[ \t][^\n]*)*)", re.M
 def all_values(
     raw: bytes, names: frozenset[bytes], start: int = 0, end: int | None = None
 ) -> dict[bytes, list[bytes]]:
-    """Unfolded values of every occurrence of each wanted field in the
-    header block ``raw[start:end]`` (which must start at a line start).
+    """Unfolded values of every occurrence of each wanted (lower-case)
+    field name in the header block ``raw[start:end]``, which must start at
+    a line start.
 
-    One C-level regex pass over the block: fields are ``name:`` at a line
-    start plus their continuation lines (RFC 5322 §2.2); lines without a
-    colon are skipped.
+    One C-level regex pass: a field is ``name:`` at a line start plus its
+    continuation lines (RFC 5322 §2.2); lines without a colon are skipped.
+    (A regex matching only the wanted names, case-insensitively, measured
+    slower.)
     """
     out: dict[bytes, list[bytes]] = {}
-    for name, value in _FIELD.findall(raw, start, len(raw) if end is None else end):
+    stop = len(raw) if end is None else end
+    for name, value in _FIELD.findall(raw, start, stop):
         key = name.rstrip(b" \t").lower()
         if key in names:
             out.setdefault(key, []).append(unfold(value))

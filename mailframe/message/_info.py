@@ -15,16 +15,13 @@ import marshal
 from typing import Any
 
 from ._envelope import sent_date
-from ._headers import all_values
-from ._structure import LEAF, Node, build
+from ._structure import LEAF, Budget, Node, build
 
 __all__ = ["MessageInfo", "parse", "FORMAT_VERSION"]
 
 #: Bumped whenever the dump layout or the meaning of a field changes;
 #: ``load`` refuses other versions (re-parse the message then).
 FORMAT_VERSION = 1
-
-_DATE = frozenset({b"date"})
 
 
 class MessageInfo:
@@ -120,9 +117,10 @@ def parse(raw: bytes) -> MessageInfo:
     """Parse a message; never raises for any bytes (RFC 5322, MIME)."""
     raw = bytes(raw)
     try:
-        node, bs, body, env = build(raw, 0, len(raw), 0, want_env=True)
+        budget = Budget()
+        node, bs, body, env = build(raw, 0, len(raw), 0, budget, want_env=True)
         header = raw[node[1] : node[2]]
-        dates = all_values(raw, _DATE, 0, node[2]).get(b"date")
+        dates = budget.top.get(b"date")
         date = dates[-1] if dates else None  # the ENVELOPE's date
         return MessageInfo(len(raw), header, env, bs, body, sent_date(date), node)
     except RecursionError:  # pragma: no cover - MAX_DEPTH keeps us far away

@@ -27,7 +27,7 @@ from mailframe.imap.serialize import NIL, nstring, string
 from ._envelope import ENVELOPE_FIELDS, envelope_wire
 from ._headers import all_values, first_token, header_end, parse_mime_value
 
-__all__ = ["Node", "LEAF", "MULTIPART", "MESSAGE", "build", "MAX_DEPTH", "MAX_PARTS"]
+__all__ = ["Node", "LEAF", "MULTIPART", "MESSAGE", "build", "Budget", "MAX_DEPTH", "MAX_PARTS"]
 
 LEAF, MULTIPART, MESSAGE = 0, 1, 2
 
@@ -119,11 +119,15 @@ def split_multipart(raw: bytes, start: int, end: int, boundary: bytes) -> list[t
     return regions
 
 
-class _Budget:
-    __slots__ = ("parts",)
+class Budget:
+    """Per-parse state: the part count (for :data:`MAX_PARTS`) and the
+    top-level header values (so the sent date needs no second pass)."""
+
+    __slots__ = ("parts", "top")
 
     def __init__(self) -> None:
         self.parts = 0
+        self.top: dict[bytes, list[bytes]] = {}
 
 
 def _params(params: list[tuple[bytes, bytes]]) -> bytes:
@@ -167,7 +171,7 @@ def build(
     hstart: int,
     end: int,
     depth: int,
-    budget: _Budget | None = None,
+    budget: Budget | None = None,
     default_type: tuple[bytes, bytes] = (b"text", b"plain"),
     has_header: bool = True,
     want_env: bool = False,
@@ -178,10 +182,12 @@ def build(
     when ``want_env``) ENVELOPE in wire form.
     """
     if budget is None:
-        budget = _Budget()
+        budget = Budget()
     budget.parts += 1
     bstart = header_end(raw, hstart, end) if has_header else hstart
     values = all_values(raw, _ALL_FIELDS, hstart, bstart) if bstart > hstart else {}
+    if depth == 0:
+        budget.top = values
     fields = {k: v[0] for k, v in values.items()}
     ctype = fields.get(b"content-type")
     mtype_s, msub_s = default_type
