@@ -1,0 +1,66 @@
+"""Helpers for the command-line client tests: finding binaries, seeding mail
+over IMAP, and running a tool with a time limit."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import pytest
+
+from tests.interop.conftest import Account
+from tests.interop.imaplib_support import connect, ok
+
+
+def need(binary: str, package: str) -> str:
+    """The path of ``binary``; skip the test (naming the Debian package) if
+    it is not installed."""
+    path = shutil.which(binary)
+    if path is None:
+        pytest.skip(f"{binary} not installed (Debian package {package})")
+    return path
+
+
+def run(cmd: Sequence[str], cwd: Path | None = None, timeout: float = 60.0,
+        env: dict[str, str] | None = None, input: bytes | None = None,
+        ok_codes: Iterable[int] = (0,)) -> subprocess.CompletedProcess[bytes]:
+    """Run a client; fail the test with its output if the exit status is not
+    in ``ok_codes``."""
+    proc = subprocess.run(list(cmd), cwd=cwd, env=env, input=input, capture_output=True,
+                          timeout=timeout)
+    if proc.returncode not in tuple(ok_codes):
+        pytest.fail(
+            f"{cmd[0]} exited {proc.returncode}\nstdout:\n{proc.stdout.decode(errors='replace')}"
+            f"\nstderr:\n{proc.stderr.decode(errors='replace')}")
+    return proc
+
+
+def seed(account: Account, folder: str, messages: Iterable[tuple[bytes, str | None]]) -> None:
+    """APPEND ``(message, flags)`` pairs to ``folder`` (created if needed)."""
+    c = connect(account)
+    if folder.upper() != "INBOX":
+        c.create(folder)
+    for message, flags in messages:
+        ok(c.append(folder, flags, None, message))
+    c.logout()
+
+
+def server_view(account: Account, folder: str) -> dict[bytes, set[bytes]]:
+    """``{Message-ID header value: flags}`` of every message in ``folder``,
+    as the server reports them (flags without \\Recent)."""
+    c = connect(account)
+    ok(c.select(folder, readonly=True))
+    from imapclient.response_parser import parse_fetch_response
+
+    data = ok(c.fetch("1:*", "(FLAGS BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])"))
+    c.logout()
+    if data == [None]:
+        return {}
+    out: dict[bytes, set[bytes]] = {}
+    for item in parse_fetch_response(data, True, False).values():
+        mid = item[b"BODY[HEADER.FIELDS (MESSAGE-ID)]"].split(b":", 1)[1].strip()
+        assert mid not in out, f"duplicate message {mid!r} in {folder}"
+        out[mid] = set(item[b"FLAGS"]) - {b"\\Recent"}
+    return out
