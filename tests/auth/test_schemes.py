@@ -122,7 +122,8 @@ def test_doveadm_generated(scheme: str) -> None:
 
 
 @pytest.mark.skipif(DOVEADM is None, reason="doveadm (Debian dovecot-core) not installed")
-@pytest.mark.parametrize("scheme", ["ARGON2ID", "BLF-CRYPT", "SHA512-CRYPT", "SHA256-CRYPT", "PBKDF2"])
+@pytest.mark.parametrize("scheme", ["ARGON2ID", "BLF-CRYPT", "SHA512-CRYPT", "SHA256-CRYPT", "PBKDF2",
+                                    "SCRAM-SHA-256"])
 def test_doveadm_verifies_ours(scheme: str) -> None:
     stored = hash_password("s3cret-ß", scheme)
     ok = subprocess.run([DOVEADM, "pw", "-t", stored, "-p", "s3cret-ß"], capture_output=True,
