@@ -34,12 +34,13 @@ def header_end(raw: bytes, start: int, end: int) -> int:
     if raw.startswith(b"\n", start, end):
         return start + 1
     crlf = raw.find(b"\n\r\n", start, end)
-    lf = raw.find(b"\n\n", start, end)
-    if crlf < 0 and lf < 0:
-        return end
-    if lf < 0 or (0 <= crlf < lf):
+    # only look for a bare-LF blank line before the CRLF one (no full scan)
+    lf = raw.find(b"\n\n", start, end if crlf < 0 else crlf + 1)
+    if lf >= 0:
+        return lf + 2
+    if crlf >= 0:
         return crlf + 3
-    return lf + 2
+    return end
 
 
 def _blank_start(block: bytes) -> int:
