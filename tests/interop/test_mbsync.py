@@ -1,0 +1,125 @@
+"""mbsync (Debian ``isync``): two-way sync of several folders with flags,
+changes on both sides, synced again, no duplicates, nothing lost."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.interop import messages as M
+from tests.interop.cli_support import need, run, seed, server_view
+from tests.interop.conftest import Account
+from tests.interop.imaplib_support import connect, ok
+from tests.interop.maildir_view import deliver, folder_view, remove, set_flags
+
+SEEN, FLAGGED, ANSWERED = b"\\Seen", b"\\Flagged", b"\\Answered"
+
+
+def _config(account: Account, home: Path) -> Path:
+    cfg = home / "mbsyncrc"
+    (home / "mail").mkdir()
+    cfg.write_text(f"""\
+IMAPAccount test
+Host {account.host}
+Port {account.port}
+User {account.user}
+Pass {account.password}
+SSLType None
+AuthMechs LOGIN
+
+IMAPStore remote
+Account test
+
+MaildirStore local
+Path {home}/mail/
+Inbox {home}/inbox
+SubFolders Verbatim
+
+Channel sync
+Far :remote:
+Near :local:
+Patterns *
+Create Both
+Remove None
+Expunge Both
+Sync All
+SyncState *
+""")
+    return cfg
+
+
+def _mbsync(cfg: Path) -> None:
+    mbsync = need("mbsync", "isync")
+    run([mbsync, "-c", str(cfg), "-a"], timeout=60)
+
+
+def _mid(message: bytes) -> bytes:
+    return message.split(b"Message-ID: ", 1)[1].split(b"\r\n", 1)[0]
+
+
+def test_mbsync_two_way(account: Account, tmp_path: Path) -> None:
+    need("mbsync", "isync")
+    a1, a2 = M.plain("a1"), M.plain("a2")
+    p1, p2 = M.plain("python-1"), M.plain("python-2")
+    seed(account, "INBOX", [(M.SIMPLE, r"(\Seen)"), (M.MULTIPART, r"(\Flagged)"), (a1, None)])
+    seed(account, "Lists/python", [(p1, r"(\Seen \Answered)"), (p2, None)])
+    seed(account, "Archive", [(a2, r"(\Seen)")])
+    cfg = _config(account, tmp_path)
+    _mbsync(cfg)
+
+    inbox, python, archive = tmp_path / "inbox", tmp_path / "mail/Lists/python", tmp_path / "mail/Archive"
+    expected = {
+        "INBOX": {_mid(M.SIMPLE): {SEEN}, _mid(M.MULTIPART): {FLAGGED}, _mid(a1): set()},
+        "Lists/python": {_mid(p1): {SEEN, ANSWERED}, _mid(p2): set()},
+        "Archive": {_mid(a2): {SEEN}},
+    }
+    assert folder_view(inbox) == expected["INBOX"]
+    assert folder_view(python) == expected["Lists/python"]
+    assert folder_view(archive) == expected["Archive"]
+    # Bodies arrive intact (mbsync stores LF line ends locally).
+    files = [p for p in (inbox / "cur").iterdir()] + [p for p in (inbox / "new").iterdir()]
+    assert any(p.read_bytes().endswith(b"\n\n" + M.MULTIPART_TEXT.replace(b"\r\n", b"\n"))
+               for p in files)
+
+    # Changes on the server: flag, new mail, expunge.
+    c = connect(account)
+    ok(c.select("INBOX"))
+    ok(c.store("3", "+FLAGS.SILENT", r"(\Flagged \Seen)"))       # a1
+    ok(c.store("1", "+FLAGS.SILENT", r"\Deleted"))               # SIMPLE
+    ok(c.expunge())
+    a3 = M.plain("a3-server-new")
+    ok(c.append("Archive", r"(\Answered)", None, a3))
+    c.logout()
+    # Changes locally: flags, a new message, a deletion, a new folder.
+    set_flags(python, _mid(p2), "S")
+    set_flags(inbox, _mid(M.MULTIPART), "")
+    remove(archive, _mid(a2))
+    p3 = M.plain("python-3-local")
+    deliver(python, "1700000000.local1.host", p3)
+    d1 = M.plain("draft-local")
+    deliver(tmp_path / "mail/Drafts", "1700000001.local2.host", d1)
+
+    _mbsync(cfg)
+    expected = {
+        "INBOX": {_mid(M.MULTIPART): set(), _mid(a1): {FLAGGED, SEEN}},
+        "Lists/python": {_mid(p1): {SEEN, ANSWERED}, _mid(p2): {SEEN}, _mid(p3): set()},
+        "Archive": {_mid(a3): {ANSWERED}},
+        "Drafts": {_mid(d1): set()},
+    }
+    for folder, want in expected.items():
+        assert server_view(account, folder) == want, folder
+    assert folder_view(inbox) == expected["INBOX"]
+    assert folder_view(python) == expected["Lists/python"]
+    assert folder_view(archive) == expected["Archive"]
+    assert folder_view(tmp_path / "mail/Drafts") == expected["Drafts"]
+
+    # A third run changes nothing and duplicates nothing.
+    _mbsync(cfg)
+    for folder, want in expected.items():
+        assert server_view(account, folder) == want, folder
+    assert folder_view(python) == expected["Lists/python"]
+    c = connect(account)
+    assert sorted(ok(c.list())) == sorted([
+        b'(\\HasNoChildren) "/" INBOX', b'(\\HasNoChildren) "/" Archive',
+        b'(\\HasNoChildren) "/" Drafts', b'(\\HasChildren) "/" Lists',
+        b'(\\HasNoChildren) "/" Lists/python'])
+    c.logout()
