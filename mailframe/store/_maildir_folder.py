@@ -162,8 +162,7 @@ class FolderCore:
             self.rebuild()
 
     def _install(self, cp: dict[str, Any]) -> None:
-        self.uidlist.refresh()
-        if cp.get("uidvalidity") != self.uidlist.uidvalidity:
+        if cp.get("uidvalidity") != self.uidlist.peek_uidvalidity():
             raise CorruptIndex("index belongs to another UIDVALIDITY")
         state = dict(cp["state"])
         old = self.log

@@ -151,6 +151,23 @@ class UidList:
         if not self.uidvalidity:
             raise CorruptUidList("uidlist without uidvalidity")
 
+    def peek_uidvalidity(self) -> int:
+        """UIDVALIDITY from the header line alone (0 when missing or
+        unreadable): enough to open a folder without parsing every record."""
+        if self._ino != -1:
+            return self.uidvalidity
+        try:
+            with open(self.path, "rb") as f:
+                head = f.readline(4096).decode("ascii", "replace")
+        except OSError:
+            return 0
+        probe = UidList(self.path)
+        try:
+            probe._parse_header(head)
+        except CorruptUidList:
+            return 0
+        return probe.uidvalidity
+
     # -- writing (caller holds the dotlock) ------------------------------
 
     def create(self, uidvalidity: int | None = None) -> None:

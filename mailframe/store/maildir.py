@@ -73,7 +73,7 @@ def from_url(url: str) -> MaildirStore:
         raise StoreUnavailable(f"not a maildir URL: {url!r}")
     if path.startswith("//"):
         path = path[2:]
-    path = os.path.expanduser(path)
+    path = os.path.abspath(os.path.expanduser(path))  # immune to a later chdir
     base = os.path.dirname(path.split("%u", 1)[0]) if "%u" in path else path
     try:
         os.makedirs(base or ".", mode=0o700, exist_ok=True)
