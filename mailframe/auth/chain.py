@@ -27,5 +27,5 @@ class ChainedChecker(UserTableChecker):
                 # Keep each table's own default scheme explicit.
                 if not stored.startswith("{"):
                     stored = "{%s}%s" % (table.default_scheme, stored)  # type: ignore[attr-defined]
-                return stored
+                return str(stored)
         return None

@@ -52,7 +52,7 @@ class Options(usage.Options):
     ]
 
     def __init__(self) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]
         self["imap"] = []
         self["imaps"] = []
         self["smtp"] = []

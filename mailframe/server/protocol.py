@@ -48,7 +48,7 @@ class IMAPServerProtocol(Protocol, TimeoutMixin):
     def __init__(self, context: ServerContext) -> None:
         self.context = context
         self.clock = context.clock or _reactor
-        self.callLater = self.clock.callLater  # TimeoutMixin's timer source
+        self.callLater = self.clock.callLater  # type: ignore[method-assign,assignment]  # TimeoutMixin's timer
         self.framer = Framer(context.config.limits)
         self.queue: deque[Frame | FrameError] = deque()
         self.waiter: Deferred[Frame | FrameError | Wakeup | None] | None = None
@@ -94,7 +94,7 @@ class IMAPServerProtocol(Protocol, TimeoutMixin):
 
     def connectionLost(self, reason: Failure = None) -> None:  # type: ignore[assignment]
         self.lost = True
-        self.setTimeout(None)
+        self.setTimeout(None)  # type: ignore[no-untyped-call]
         self._stop_keepalive()
         if self._counted and self.context.limiter is not None:
             self.context.limiter.release(self.peer)
@@ -105,7 +105,7 @@ class IMAPServerProtocol(Protocol, TimeoutMixin):
         self._release_drainers()
 
     def dataReceived(self, data: bytes) -> None:
-        self.resetTimeout()
+        self.resetTimeout()  # type: ignore[no-untyped-call]
         for event in self.framer.feed(data):
             if self._tls_starting:
                 # Plaintext pipelined after STARTTLS is dropped, never run
@@ -178,7 +178,7 @@ class IMAPServerProtocol(Protocol, TimeoutMixin):
         return self.context.tls is not None
 
     def set_timeout(self, seconds: float | None) -> None:
-        self.setTimeout(seconds)
+        self.setTimeout(seconds)  # type: ignore[no-untyped-call]
         if seconds is None:
             self._start_keepalive()
         else:

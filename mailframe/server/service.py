@@ -74,7 +74,7 @@ class _StoreService(service.Service):
         self.store = store
 
     def stopService(self) -> Any:
-        super().stopService()
+        super().stopService()  # type: ignore[no-untyped-call]
         return self.store.close()
 
 
@@ -82,7 +82,7 @@ def make_service(opts: Any) -> service.MultiService:
     prepared: Prepared = opts.prepared if hasattr(opts, "prepared") else prepare(opts)
     store = prepared.store
     root = service.MultiService()
-    _StoreService(store).setServiceParent(root)
+    _StoreService(store).setServiceParent(root)  # type: ignore[no-untyped-call]
 
     checker = chain(prepared.checkers)
     portal = Portal(MailRealm(store), [checker])

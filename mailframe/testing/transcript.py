@@ -80,7 +80,7 @@ def context_for(
 def connect(context: ServerContext) -> _Conn:
     transport = StringTransport(peerAddress=IPv4Address("TCP", "127.0.0.1", 40000))
     proto = IMAPServerProtocol(context)
-    proto.makeConnection(transport)
+    proto.makeConnection(transport)  # type: ignore[no-untyped-call]
     return _Conn(proto, transport)
 
 

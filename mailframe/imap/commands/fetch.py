@@ -226,7 +226,7 @@ async def _section_bytes(section: Section, record: Any, msg: _Message) -> bytes 
             block = await msg.read(*rng)
         return mm.header_fields(block, section.fields, exclude)
     if not section.part and section.text == "HEADER":
-        return info.header
+        return bytes(info.header)
     rng = mm.section_range(info, section.part, section.text)
     if rng is None:
         return None

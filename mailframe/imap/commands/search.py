@@ -83,6 +83,10 @@ class _Context:
 
 def matches(key: SearchKey, c: _Context) -> bool:
     """Evaluate ``key`` for the message in ``c`` (RFC 3501 §6.4.4)."""
+    return bool(_matches(key, c))
+
+
+def _matches(key: SearchKey, c: _Context) -> Any:
     if isinstance(key, SearchAll):
         return True
     if isinstance(key, SearchFlag):
