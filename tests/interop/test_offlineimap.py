@@ -1,0 +1,90 @@
+"""offlineimap (Debian ``offlineimap3``): sync to a local Maildir, then a
+second sync carrying flag changes and new mail both ways."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.interop import messages as M
+from tests.interop.cli_support import need, run, seed, server_view
+from tests.interop.conftest import Account
+from tests.interop.imaplib_support import connect, ok
+from tests.interop.maildir_view import deliver, folder_view, set_flags
+
+SEEN, FLAGGED, ANSWERED = b"\\Seen", b"\\Flagged", b"\\Answered"
+
+
+def _mid(message: bytes) -> bytes:
+    return message.split(b"Message-ID: ", 1)[1].split(b"\r\n", 1)[0]
+
+
+def _config(account: Account, home: Path) -> Path:
+    cfg = home / "offlineimaprc"
+    cfg.write_text(f"""\
+[general]
+accounts = test
+metadata = {home}/meta
+ui = basic
+
+[Account test]
+localrepository = local
+remoterepository = remote
+
+[Repository local]
+type = Maildir
+localfolders = {home}/mail
+
+[Repository remote]
+type = IMAP
+remotehost = {account.host}
+remoteport = {account.port}
+remoteuser = {account.user}
+remotepass = {account.password}
+ssl = no
+starttls = no
+""")
+    return cfg
+
+
+def _sync(cfg: Path) -> None:
+    binary = need("offlineimap", "offlineimap3")
+    proc = run([binary, "-c", str(cfg), "-o", "-u", "basic"], timeout=90)
+    err = proc.stdout + proc.stderr
+    assert b"ERROR" not in err, err.decode(errors="replace")
+
+
+def test_offlineimap_sync(account: Account, tmp_path: Path) -> None:
+    need("offlineimap", "offlineimap3")
+    a1, p1 = M.plain("oi-a1"), M.plain("oi-python-1")
+    seed(account, "INBOX", [(M.SIMPLE, r"(\Seen)"), (M.MULTIPART, r"(\Flagged)"), (a1, None)])
+    seed(account, "Lists/python", [(p1, r"(\Seen \Answered)")])
+    cfg = _config(account, tmp_path)
+    _sync(cfg)
+
+    inbox, python = tmp_path / "mail/INBOX", tmp_path / "mail/Lists.python"
+    assert folder_view(inbox) == {
+        _mid(M.SIMPLE): {SEEN}, _mid(M.MULTIPART): {FLAGGED}, _mid(a1): set()}
+    assert folder_view(python) == {_mid(p1): {SEEN, ANSWERED}}
+    bodies = {p.read_bytes() for sub in ("cur", "new") for p in (inbox / sub).iterdir()}
+    assert any(b.endswith(M.MULTIPART_TEXT) or b.endswith(M.MULTIPART_TEXT.replace(b"\r\n", b"\n"))
+               for b in bodies)
+
+    # Server side: a flag and a new message; local side: a flag and new mail.
+    c = connect(account)
+    ok(c.select("INBOX"))
+    ok(c.store("3", "+FLAGS.SILENT", r"\Answered"))
+    a2 = M.plain("oi-a2-server")
+    ok(c.append("INBOX", None, None, a2))
+    c.logout()
+    set_flags(inbox, _mid(M.MULTIPART), "FS")
+    p2 = M.plain("oi-python-2-local")
+    deliver(python, "1700000000.oi1.host", p2)
+
+    _sync(cfg)
+    want_inbox = {_mid(M.SIMPLE): {SEEN}, _mid(M.MULTIPART): {FLAGGED, SEEN},
+                  _mid(a1): {ANSWERED}, _mid(a2): set()}
+    want_python = {_mid(p1): {SEEN, ANSWERED}, _mid(p2): set()}
+    assert folder_view(inbox) == want_inbox
+    assert folder_view(python) == want_python
+    assert server_view(account, "INBOX") == want_inbox
+    assert server_view(account, "Lists/python") == want_python
