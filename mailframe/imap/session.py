@@ -218,7 +218,9 @@ class Session:
         try:
             cmd = parse_command(frame, self.config.limits)
         except ParseError as e:
-            self.io.write(serialize.status_line(e.tag or "*", "BAD", e.text, e.code))
+            # Mostly BAD; a few refusals found while parsing are NO
+            # (an unknown CHARSET, RFC 3501 §6.4.4).
+            self.io.write(serialize.status_line(e.tag or "*", e.status, e.text, e.code))
             return
         tag = cmd.tag
         handler = REGISTRY.get(type(cmd))
