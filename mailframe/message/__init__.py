@@ -26,7 +26,6 @@ empty string then (not NIL), so should we.  SEARCH: ``header_matches``,
 ``body_matches``, ``text_matches``, ``info.sent_date``, ``check_charset``.
 """
 
-
 from ._headers import header_fields
 from ._info import FORMAT_VERSION, MessageInfo, parse
 from ._search import SEARCH_CHARSETS, body_matches, check_charset, header_matches, text_matches

@@ -9,12 +9,14 @@ searches over cached messages cost no re-parsing.
 
 from __future__ import annotations
 
+import functools
+import re
 from typing import TYPE_CHECKING, Any
 
 from mailframe.errors import BadCharset
 
 from ._decode import decode_words, fold_case, html_to_text, to_text
-from ._headers import _FIELD, unfold
+from ._headers import _FIELD, _FOLD, unfold
 from ._sections import decode_cte
 from ._structure import MESSAGE, MULTIPART, Node
 
@@ -63,18 +65,19 @@ def _decoded(info: MessageInfo, lname: str) -> list[str]:
 def decoded_headers(info: MessageInfo) -> list[tuple[str, str]]:
     """``(lower-case name, folded decoded value)`` for every top-level field."""
     _, fields = _fields(info)
-    out: list[tuple[str, str]] = []
-    for lname in dict.fromkeys(n for n, _ in fields):
-        out.extend((lname, v) for v in _decoded(info, lname))
-    return out
+    return [(n, fold_case(decode_words(unfold(v)))) for n, v in fields]
 
 
 def _header_text(info: MessageInfo) -> str:
-    """The whole top-level header as folded text: ``name: value`` lines."""
-    cache, fields = _fields(info)
+    """The whole top-level header as one case-folded text, unfolded and
+    RFC 2047-decoded, field names included, one field per line."""
+    cache = info._cache
+    if cache is None:
+        cache = info._cache = {}
     got: str | None = cache.get("text")
     if got is None:
-        got = cache["text"] = "\n".join(f"{n}: {v}" for n, v in decoded_headers(info))
+        unfolded = _FOLD.sub(b" ", info.header).replace(b"\r", b"")
+        got = cache["text"] = fold_case(decode_words(unfolded))
     return got
 
 
@@ -128,9 +131,21 @@ def _part_matches(raw: bytes, node: Node, folded: str, ascii_needle: bytes | Non
         return ascii_needle in decoded.lower()  # exact for ASCII text
     text = to_text(decoded, node[7])
     if html_part:
-        # HTML matches as source (what Dovecot searches) or as rendered text
-        return folded in fold_case(text) or folded in fold_case(html_to_text(text))
+        # HTML matches as source (what Dovecot searches) or as rendered
+        # text, where any whitespace run in the needle matches any run
+        if folded in fold_case(text):
+            return True
+        rendered = fold_case(html_to_text(text))
+        if any(c.isspace() for c in folded):
+            return _spaced(folded).search(rendered) is not None
+        return folded in rendered
     return folded in fold_case(text)
+
+
+@functools.lru_cache(maxsize=64)
+def _spaced(folded: str) -> re.Pattern[str]:
+    """``folded`` as a regex where each whitespace run matches any run."""
+    return re.compile(r"\s+".join(re.escape(w) for w in folded.split()))
 
 
 def body_matches(info: MessageInfo, raw: bytes, needle: str) -> bool:
