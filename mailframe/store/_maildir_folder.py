@@ -59,6 +59,9 @@ _logger = Logger()
 
 _SYSTEM = {f.lower() for f in SYSTEM_LETTERS.values()}
 RECHECK = 1.0
+#: expunge tombstones kept for VANISHED (RFC 7162 §3.2.5.1); older ones go at
+#: the next compaction, and a client asking from before them resynchronises.
+MAX_TOMBSTONES = 50_000
 _INFO_CACHE = 10_000
 
 
@@ -334,10 +337,23 @@ class FolderCore:
             self._recheck_at = time.time() + RECHECK
 
     def checkpoint(self) -> None:
-        """Compact the index to one checkpoint line (lock held)."""
+        """Compact the index to one checkpoint line (lock held); drop the
+        oldest tombstones beyond :data:`MAX_TOMBSTONES` and the cache blobs
+        of expunged messages."""
         log = self.log
         assert log is not None
         state = log.to_state()
+        tombs = state["tombstones"]
+        if len(tombs) > MAX_TOMBSTONES:
+            cut = tombs[len(tombs) - MAX_TOMBSTONES - 1][0]
+            log.forget_tombstones(cut)
+            state["tombstones"] = [t for t in tombs if t[0] > cut]
+        live = sum(m.clen for m in self.meta.values())
+        if self.cache.file_size() > 2 * live + (1 << 20):
+            blobs = sorted((m.coff, u, m.clen) for u, m in self.meta.items() if m.coff >= 0)
+            moved = self.cache.compact([(u, off, length) for off, u, length in blobs])
+            for u, (off, length) in moved.items():
+                self.meta[u].coff, self.meta[u].clen = off, length
         cp = {
             "uidvalidity": log.uidvalidity,
             "state": state,

@@ -222,6 +222,8 @@ class CacheFile:
         return off, len(blob)
 
     def get(self, off: int, length: int) -> bytes | None:
+        """The blob at (off, length), or None.  Callers check its
+        ``b"<uid>\\n"`` prefix: offsets from an older cache file miss."""
         if off < 0:
             return None
         try:
@@ -236,6 +238,32 @@ class CacheFile:
         tmp = f"{self.path}.tmp.{os.getpid()}"
         open(tmp, "wb").close()
         os.rename(tmp, self.path)
+
+    def file_size(self) -> int:
+        try:
+            return os.path.getsize(self.path)
+        except OSError:
+            return 0
+
+    def compact(self, blobs: list[tuple[int, int, bytes]]) -> dict[int, tuple[int, int]]:
+        """Rewrite the cache with just ``(key, offset, length)`` blobs
+        (lock held); returns key → new (offset, length).  Blobs that cannot
+        be read are dropped (offset -1: recomputed on use)."""
+        out: dict[int, tuple[int, int]] = {}
+        tmp = f"{self.path}.tmp.{os.getpid()}"
+        with open(tmp, "wb") as f:
+            pos = 0
+            for key, off, length in blobs:
+                data = self.get(off, length)
+                if data is None or not data.startswith(b"%d\n" % key):
+                    out[key] = (-1, 0)
+                    continue
+                f.write(data)
+                out[key] = (pos, length)
+                pos += length
+        self.close()
+        os.rename(tmp, self.path)
+        return out
 
     def close(self) -> None:
         if self._fd is not None:

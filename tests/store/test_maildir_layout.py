@@ -330,3 +330,28 @@ def test_uids_given_by_dovecot_are_kept_even_in_the_same_mtime_tick(root: str) -
         (2, frozenset({"\\Seen"})),
         (3, frozenset()),
     ]
+
+
+def test_compaction_keeps_state_and_shrinks_files(root: str) -> None:
+    box = inbox(root)
+    uids = [result(box.append(MSG % (i, i) * 40, frozenset(), None)) for i in range(30)]
+    result(box.store(uids[:25], "add", frozenset({"\\Deleted"})))
+    result(box.expunge())
+    folder = box.folder
+    with folder.lock:
+        folder._catch_up()
+        big = os.path.getsize(folder.cache.path)
+        folder.cache.file_size = lambda: 10**9  # force the cache rewrite
+        folder.checkpoint()
+    assert os.path.getsize(folder.cache.path) < big / 2
+    fresh = inbox(root)
+    snap = result(fresh.snapshot())
+    assert [s.uid for s in snap.messages] == uids[25:]
+    assert result(fresh.changes_since(0)).expunged == tuple(uids[:25])
+    for rec in result(fresh.records(uids[25:])):
+        assert rec.info.header.startswith(b"From: a@example.org")
+    # the writer that compacted still reads its blobs at their new offsets
+    folder._infos.clear()
+    assert folder.info(uids[-1]).header.startswith(b"From:")
+    with open(os.path.join(root, "u", "mailframe-index")) as f:
+        assert len(f.read().splitlines()) == 1  # one checkpoint line
