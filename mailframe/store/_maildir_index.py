@@ -245,7 +245,7 @@ class CacheFile:
         except OSError:
             return 0
 
-    def compact(self, blobs: list[tuple[int, int, bytes]]) -> dict[int, tuple[int, int]]:
+    def compact(self, blobs: list[tuple[int, int, int]]) -> dict[int, tuple[int, int]]:
         """Rewrite the cache with just ``(key, offset, length)`` blobs
         (lock held); returns key → new (offset, length).  Blobs that cannot
         be read are dropped (offset -1: recomputed on use)."""
