@@ -79,6 +79,7 @@ class DeliverySession(smtp.ESMTP):
         self._discarding = False
         self._plain_reply = False
         self._data_lines = 0
+        self._drop_rest = False
 
     @property
     def _tr(self) -> Any:
@@ -252,6 +253,7 @@ class DeliverySession(smtp.ESMTP):
             self._to = []
             self._queue.clear()
             self._partial = b""
+            self._drop_rest = True  # dataReceived drops the rest of its packet
 
     def validateFrom(self, helo: Any, origin: Any) -> Any:
         d = smtp.ESMTP.validateFrom(self, helo, origin)
@@ -289,6 +291,9 @@ class DeliverySession(smtp.ESMTP):
                 self._line_too_long()
                 continue
             self.lineReceived(line)
+            if self._drop_rest:  # STARTTLS: what followed was plaintext
+                self._drop_rest = False
+                return
         rest = data[start:]
         if len(rest) > DATA_LINE_LIMIT:
             if not self._discarding:
