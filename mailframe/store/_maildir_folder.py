@@ -51,7 +51,7 @@ from mailframe.store._maildir_index import (
     format_flags,
     format_stamp,
 )
-from mailframe.store._maildir_uidlist import CorruptUidList, UidList
+from mailframe.store._maildir_uidlist import CorruptUidList, UidList, reserve_uidvalidity
 
 __all__ = ["FolderCore", "make_maildir", "needs_crlf"]
 
@@ -85,8 +85,12 @@ def needs_crlf(data: bytes) -> bool:
 class FolderCore:
     """The state and operations of one Maildir folder (synchronous)."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, root: str | None = None) -> None:
         self.path = path
+        #: the Maildir root (where ``dovecot-uidvalidity`` lives)
+        self.root = root or (
+            os.path.dirname(path) if os.path.basename(path).startswith(".") else path
+        )
         self.cur = os.path.join(path, "cur")
         self.new = os.path.join(path, "new")
         self.tmp = os.path.join(path, "tmp")
@@ -273,9 +277,9 @@ class FolderCore:
             try:
                 self.uidlist.refresh()
             except CorruptUidList:
-                self.uidlist.create()
+                self.uidlist.create(reserve_uidvalidity(self.root))
             if not self.uidlist.exists:
-                self.uidlist.create()
+                self.uidlist.create(reserve_uidvalidity(self.root))
             self._read_keywords()
             names = self._list_and_move()
             old_hms = self.log.highestmodseq if self.log is not None else 0

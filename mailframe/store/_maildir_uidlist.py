@@ -23,7 +23,7 @@ import uuid
 
 from mailframe.store._maildir_files import base_of
 
-__all__ = ["UidList", "CorruptUidList"]
+__all__ = ["UidList", "CorruptUidList", "reserve_uidvalidity"]
 
 
 class CorruptUidList(ValueError):
@@ -41,6 +41,39 @@ def new_uidvalidity() -> int:
     v = max(int(time.time()), _last_validity + 1) & 0xFFFFFFFF
     _last_validity = v
     return v
+
+
+def reserve_uidvalidity(root: str) -> int:
+    """A UIDVALIDITY never used before under this Maildir root, shared with
+    Dovecot the way Dovecot does it: ``dovecot-uidvalidity`` holds the last
+    value (hex) and ``dovecot-uidvalidity.<hex>``, created with O_EXCL,
+    reserves it, so two processes creating mailboxes at once (or a mailbox
+    deleted and recreated within a second) never get the same value
+    (RFC 3501 §2.3.1.1)."""
+    path = os.path.join(root, "dovecot-uidvalidity")
+    try:
+        with open(path, encoding="ascii") as f:
+            last = int(f.read().strip() or "0", 16)
+    except (OSError, ValueError):
+        last = 0
+    value = max(new_uidvalidity(), last + 1) & 0xFFFFFFFF or 1
+    for _ in range(1000):
+        marker = f"{path}.{value:08x}"
+        try:
+            os.close(os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444))
+            break
+        except FileExistsError:
+            value = (value + 1) & 0xFFFFFFFF or 1
+    tmp = f"{path}.tmp.{os.getpid()}"
+    with open(tmp, "w", encoding="ascii") as f:
+        f.write(f"{value:08x}")
+    os.rename(tmp, path)
+    if last and last != value:
+        try:
+            os.unlink(f"{path}.{last:08x}")
+        except OSError:
+            pass
+    return value
 
 
 class UidList:

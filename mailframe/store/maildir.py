@@ -185,7 +185,7 @@ class MaildirAccount:
         path = self._path(name)
         folder = self._folders.get(path)
         if folder is None:
-            folder = self._folders[path] = Folder(path)
+            folder = self._folders[path] = Folder(path, self.root)
         return folder
 
     def _forget(self, prefix_dir: str) -> None:

@@ -355,3 +355,18 @@ def test_compaction_keeps_state_and_shrinks_files(root: str) -> None:
     assert folder.info(uids[-1]).header.startswith(b"From:")
     with open(os.path.join(root, "u", "mailframe-index")) as f:
         assert len(f.read().splitlines()) == 1  # one checkpoint line
+
+
+def test_uidvalidity_is_reserved_across_processes_like_dovecot(root: str) -> None:
+    seen = set()
+    for _ in range(5):
+        # a new store object each time: no in-process memory of past values
+        account = result(MaildirStore(root).account("u"))
+        result(account.create_mailbox("Again"))
+        seen.add(result(account.mailbox("Again")).uidvalidity)
+        result(account.delete_mailbox("Again"))
+    assert len(seen) == 5
+    with open(os.path.join(root, "u", "dovecot-uidvalidity")) as f:
+        last = int(f.read(), 16)
+    assert last == max(seen)
+    assert os.path.exists(os.path.join(root, "u", f"dovecot-uidvalidity.{last:08x}"))
