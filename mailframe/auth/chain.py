@@ -3,7 +3,7 @@ users file (the portal takes one checker per credential type)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from mailframe.auth.checkers import CheckerError, UserTableChecker
 
@@ -29,3 +29,15 @@ class ChainedChecker(UserTableChecker):
                     stored = "{%s}%s" % (table.default_scheme, stored)  # type: ignore[attr-defined]
                 return str(stored)
         return None
+
+    def all_stored(self) -> Iterable[str] | None:
+        """Every table's passwords with their schemes spelt out, so the
+        mechanisms offered work for every user of every table."""
+        out: list[str] = []
+        for table in self.tables:
+            stored = table.all_stored()  # type: ignore[attr-defined]
+            if stored is None:
+                return None
+            scheme = table.default_scheme  # type: ignore[attr-defined]
+            out.extend(s if s.startswith("{") else "{%s}%s" % (scheme, s) for s in stored)
+        return out

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from mailframe import __version__
-from mailframe.errors import MailframeError, ProtocolError
+from mailframe.errors import LimitExceeded, MailframeError, ProtocolError
 from mailframe.imap import serialize
 from mailframe.imap.commands import REGISTRY, SILENT, Reply, State, load_all
 from mailframe.imap.framing import Frame, FrameError
@@ -59,6 +59,15 @@ class SessionIO(Protocol):
 
     def tls_available(self) -> bool: ...
 
+    def channel_binding(self) -> dict[str, bytes] | None:
+        """SASL channel-binding data of the TLS layer (RFC 5929, RFC 9266)."""
+        ...
+
+    def admit_user(self, username: str) -> bool:
+        """Count a logged-in session of ``username``; False when the
+        per-user connection limit is reached."""
+        ...
+
     def set_timeout(self, seconds: float | None) -> None: ...
 
     def close(self) -> None: ...
@@ -73,13 +82,17 @@ class SessionIO(Protocol):
 class Authenticator(Protocol):
     """Login and SASL (implemented over twisted.cred in mailframe.auth)."""
 
-    def mechanisms(self, secure: bool, peer: str) -> list[str]: ...
+    def mechanisms(
+        self, secure: bool, peer: str, channel_binding: dict[str, bytes] | None = None
+    ) -> list[str]: ...
 
     def plaintext_allowed(self, secure: bool, peer: str) -> bool: ...
 
     def login(self, username: str, password: str, secure: bool, peer: str) -> Awaitable[Any]: ...
 
-    def start(self, mechanism: str, secure: bool, peer: str) -> Any: ...
+    def start(
+        self, mechanism: str, secure: bool, peer: str, channel_binding: dict[str, bytes] | None = None
+    ) -> Any: ...
 
 
 def server_limits(
@@ -162,7 +175,8 @@ class Session:
                 caps.append("STARTTLS")
             if not self.auth.plaintext_allowed(self.io.secure, self.io.peer):
                 caps.append("LOGINDISABLED")
-            caps.extend("AUTH=" + m for m in self.auth.mechanisms(self.io.secure, self.io.peer))
+            mechanisms = self.auth.mechanisms(self.io.secure, self.io.peer, self.io.channel_binding())
+            caps.extend("AUTH=" + m for m in mechanisms)
         return caps
 
     # --- output ------------------------------------------------------------
@@ -302,6 +316,8 @@ class Session:
     # --- authentication ----------------------------------------------------
 
     def authenticated(self, account: Any) -> None:
+        if not self.io.admit_user(str(account.username)):
+            raise LimitExceeded("Too many connections for this user")
         self.account = account
         self.state = State.AUTHENTICATED
         self.io.set_timeout(self.config.timeout_auth)

@@ -40,6 +40,7 @@ class Options(usage.Options):
         ["max-literal", None, str(Limits.max_literal), "Largest literal (APPEND size) in bytes."],
         ["max-depth", None, str(Limits.max_depth), "Deepest parenthesis nesting in a command."],
         ["max-connections-per-ip", None, "50", "Concurrent connections from one address (0: no limit)."],
+        ["max-connections-per-user", None, "50", "Concurrent logged-in sessions of one user (0: no limit)."],
         ["max-size", None, str(50 * 1024 * 1024), "Largest message accepted by SMTP/LMTP."],
         ["timeout", None, "1800", "Autologout after this many idle seconds once logged in (RFC 3501 §5.4)."],
         ["timeout-preauth", None, "60", "Seconds an unauthenticated connection may stay idle."],
@@ -90,7 +91,8 @@ class Options(usage.Options):
         self["webhooks"].append(url)
 
     def postOptions(self) -> None:
-        for name in ("max-line", "max-literal", "max-depth", "max-connections-per-ip", "max-size"):
+        for name in ("max-line", "max-literal", "max-depth", "max-connections-per-ip",
+                     "max-connections-per-user", "max-size"):
             self[name] = _int(self, name)
         for name in ("timeout", "timeout-preauth"):
             self[name] = _number(self, name)

@@ -60,6 +60,7 @@ class IMAPServerProtocol(Protocol, TimeoutMixin):
         self.peer = ""
         self.session: Session | None = None
         self._counted = False
+        self._user: str | None = None
         self._keepalive: Any = None
         self._tls_starting = False
 
@@ -99,6 +100,9 @@ class IMAPServerProtocol(Protocol, TimeoutMixin):
         if self._counted and self.context.limiter is not None:
             self.context.limiter.release(self.peer)
             self._counted = False
+        if self._user is not None and self.context.limiter is not None:
+            self.context.limiter.release_user(self._user)
+            self._user = None
         if self.waiter is not None:
             w, self.waiter = self.waiter, None
             w.callback(None)
@@ -176,6 +180,23 @@ class IMAPServerProtocol(Protocol, TimeoutMixin):
 
     def tls_available(self) -> bool:
         return self.context.tls is not None
+
+    def channel_binding(self) -> dict[str, bytes] | None:
+        if not self.secure:
+            return None
+        from mailframe.server.tls import channel_bindings
+
+        return channel_bindings(self.transport) or None
+
+    def admit_user(self, username: str) -> bool:
+        limiter = self.context.limiter
+        if limiter is None or self._user is not None:
+            return True
+        if not limiter.acquire_user(username):
+            log.info("refused login of {user} from {peer}: too many connections", user=username, peer=self.peer)
+            return False
+        self._user = username
+        return True
 
     def set_timeout(self, seconds: float | None) -> None:
         self.setTimeout(seconds)  # type: ignore[no-untyped-call]

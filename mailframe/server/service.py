@@ -98,8 +98,11 @@ def make_service(opts: Any) -> service.MultiService:
         timeout_preauth=opts["timeout-preauth"],
     )
     tls = None if opts["no-tls"] else _tls(opts)
-    per_ip = opts["max-connections-per-ip"] or None
-    context = ServerContext(authenticator, config, tls, ConnectionLimiter(per_ip=per_ip, per_user=None))
+    limiter = ConnectionLimiter(
+        per_ip=opts["max-connections-per-ip"] or None,
+        per_user=opts["max-connections-per-user"] or None,
+    )
+    context = ServerContext(authenticator, config, tls, limiter)
     factory = IMAPFactory(context)
     reloadable = [tls] if tls is not None else []
     for desc in opts["imap"]:

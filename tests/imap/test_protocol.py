@@ -142,6 +142,24 @@ class LimitTests(SynchronousTestCase):
         self.assertTrue(fourth.transport.value().startswith(b"* OK"))
 
 
+class UserLimitTests(TestCase):
+    async def test_sessions_per_user(self) -> None:
+        context = context_for(MemoryStore())
+        context.limiter = ConnectionLimiter(per_ip=None, per_user=1)
+        first, second = opened(self, context), opened(self, context)
+        first.protocol.dataReceived(b"a1 LOGIN alice secret\r\n")
+        second.protocol.dataReceived(b"b1 LOGIN alice secret\r\nb2 LOGIN bob hunter2\r\n")
+        await deferLater(reactor, 0.02, lambda: None)
+        self.assertIn(b"a1 OK", first.transport.value())
+        self.assertIn(b"b1 NO [LIMIT] Too many connections for this user", second.transport.value())
+        self.assertIn(b"b2 OK", second.transport.value())  # still usable, for someone else
+        first.protocol.connectionLost(None)  # type: ignore[arg-type]
+        third = opened(self, context)
+        third.protocol.dataReceived(b"c1 LOGIN alice secret\r\n")
+        await deferLater(reactor, 0.02, lambda: None)
+        self.assertIn(b"c1 OK", third.transport.value())
+
+
 class FailedLoginTests(TestCase):
     async def test_too_many_failed_logins_end_the_connection(self) -> None:
         conn = opened(self, context_for(MemoryStore()))

@@ -63,7 +63,9 @@ async def authenticate(session: Any, cmd: Authenticate) -> Reply | None:
     """RFC 3501 §6.2.2: challenges as ``+ base64``, ``*`` cancels."""
     from mailframe.imap.session import b64decode
 
-    exchange = session.auth.start(cmd.mechanism.upper(), session.io.secure, session.io.peer)
+    exchange = session.auth.start(
+        cmd.mechanism.upper(), session.io.secure, session.io.peer, session.io.channel_binding()
+    )
     if cmd.initial is None:
         response: bytes | None = None
     elif cmd.initial == b"=":
