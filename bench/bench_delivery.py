@@ -22,13 +22,15 @@ from typing import Any
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-from twisted.internet import reactor  # noqa: E402
+from twisted.internet import reactor as _reactor  # noqa: E402
 from twisted.internet.defer import Deferred, succeed  # noqa: E402
 from twisted.internet.threads import blockingCallFromThread  # noqa: E402
 from zope.interface import implementer  # noqa: E402
 
 from mailframe.interfaces import IUserDirectory  # noqa: E402
 from mailframe.smtp import Delivery, lmtp_factory, smtp_factory  # noqa: E402
+
+reactor: Any = _reactor
 
 CLIENT = r"""
 import smtplib, sys
@@ -75,7 +77,7 @@ def run_one(kind: str, proto: str, messages: int, clients: int, size: int) -> tu
         make = lmtp_factory if proto == "lmtp" else smtp_factory
         factory = make(delivery, ["example.org"], hostname="bench.test")
         port = blockingCallFromThread(reactor, reactor.listenTCP, 0, factory, interface="127.0.0.1")
-        n = port.getHost().port
+        n: int = port.getHost().port
         per = messages // clients
         users = [f"user{i}" for i in range(clients)]
         t0 = time.perf_counter()
@@ -100,9 +102,8 @@ def run_one(kind: str, proto: str, messages: int, clients: int, size: int) -> tu
                 raise SystemExit(f"client failed with status {p.returncode}")
         elapsed = time.perf_counter() - t0
         cpu = time.process_time() - c0
-        stored = blockingCallFromThread(
-            reactor, lambda: Deferred.fromCoroutine(_count(store, users))
-        )
+        count: Any = lambda: Deferred.fromCoroutine(_count(store, users))  # noqa: E731
+        stored: int = blockingCallFromThread(reactor, count)
         assert stored == per * clients, (stored, per * clients)
         blockingCallFromThread(reactor, port.stopListening)
         close = getattr(store, "close", None)
