@@ -5,10 +5,12 @@ same.  Hypothesis drives message lines and split points."""
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from twisted.internet.address import IPv4Address
+from twisted.internet.defer import Deferred
 from twisted.internet.testing import StringTransport
 
 from mailframe.smtp import Delivery, lmtp_factory, smtp_factory
@@ -101,3 +103,65 @@ def test_overlong_line_refused_however_split() -> None:
             replies[-200:],
         )
         assert stored(store, "alice") == []
+
+
+class _Gate:
+    """Wraps a store so every append waits until the test opens the gate
+    (a store whose disk is slow): the reply must wait too."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.pending: list[tuple[Deferred[int], Deferred[Any]]] = []
+
+    def account(self, username: str) -> Deferred[Any]:
+        return self.inner.account(username).addCallback(lambda a: _GatedAccount(a, self))
+
+
+class _GatedAccount:
+    def __init__(self, inner: Any, gate: _Gate) -> None:
+        self.inner, self.gate = inner, gate
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def mailbox(self, name: str) -> Deferred[Any]:
+        return self.inner.mailbox(name).addCallback(lambda b: _GatedBox(b, self.gate))
+
+
+class _GatedBox:
+    def __init__(self, inner: Any, gate: _Gate) -> None:
+        self.inner, self.gate = inner, gate
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def append(self, *args: Any) -> Deferred[int]:
+        opened: Deferred[Any] = Deferred()
+        done: Deferred[int] = opened.addCallback(lambda _: self.inner.append(*args))
+        self.gate.pending.append((done, opened))
+        return done
+
+
+def test_reply_waits_until_every_copy_is_stored() -> None:
+    for lmtp in (False, True):
+        gate = _Gate(MemoryStore())
+        make = lmtp_factory if lmtp else smtp_factory
+        proto = make(Delivery(gate, Users("alice", "bob")), ["example.org"]).buildProtocol(None)
+        transport = StringTransport(peerAddress=IPv4Address("TCP", "192.0.2.1", 40000))
+        proto.makeConnection(transport)
+        proto.dataReceived(
+            session_bytes([b"Subject: slow", b"", b"body"], b"LHLO c" if lmtp else b"EHLO c")
+        )
+        assert b"354 " in transport.value()
+        after_data = transport.value().split(b"354 ", 1)[1]
+        assert b"250 2.0.0" not in after_data and b"221" not in after_data  # QUIT waits too
+        assert len(gate.pending) == 2
+        gate.pending[0][1].callback(None)
+        after_data = transport.value().split(b"354 ", 1)[1]
+        assert b"250 2.0.0" not in after_data  # one copy is not enough
+        gate.pending[1][1].callback(None)
+        tail = transport.value().split(b"354 ", 1)[1].split(b"\r\n")[1:]
+        expected = 2 if lmtp else 1
+        assert [ln[:9] for ln in tail[:expected]] == [b"250 2.0.0"] * expected, tail
+        assert tail[expected] == b"221 2.0.0 Bye"
+        proto.connectionLost(None)
