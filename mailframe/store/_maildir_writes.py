@@ -15,7 +15,7 @@ import time
 from collections.abc import Iterable
 from datetime import datetime
 
-from mailframe.errors import NonexistentMailbox, TryCreate
+from mailframe.errors import CannotDo, NonexistentMailbox, TryCreate
 from mailframe.message import parse
 from mailframe.records import StoreResult
 from mailframe.store._log import apply_mode
@@ -42,6 +42,14 @@ __all__ = ["Folder", "make_maildir", "needs_crlf"]
 def _tz_minutes(dt: datetime) -> int:
     off = dt.utcoffset()
     return 0 if off is None else int(off.total_seconds() // 60)
+
+
+def _check_flags(flags: Iterable[str]) -> None:
+    """Flags are atoms (RFC 3501 §9 flag-keyword): no space, no control
+    character, nothing that could break a file name or an index line."""
+    for flag in flags:
+        if not flag or any(c in '()*%"{]' or ord(c) < 0x21 or ord(c) == 0x7F for c in flag):
+            raise CannotDo(f"invalid flag {flag!r}")
 
 
 class Folder(FolderCore):
@@ -85,6 +93,8 @@ class Folder(FolderCore):
     def append_many(self, items: list[tuple[bytes, frozenset[str], datetime | None]]) -> list[int]:
         """Deliver messages durably; their UIDs, ascending."""
         self._check_exists()
+        for _, flags, _ in items:
+            _check_flags(flags)
         with self.lock:
             stamp = self._locked_refresh()
             log = self.log
@@ -121,6 +131,7 @@ class Folder(FolderCore):
     def store(
         self, uids: Iterable[int], mode: str, flags: frozenset[str], unchangedsince: int | None
     ) -> StoreResult:
+        _check_flags(flags)
         with self.lock:
             stamp = self._locked_refresh()
             log = self.log

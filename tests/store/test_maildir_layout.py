@@ -370,3 +370,15 @@ def test_uidvalidity_is_reserved_across_processes_like_dovecot(root: str) -> Non
         last = int(f.read(), 16)
     assert last == max(seen)
     assert os.path.exists(os.path.join(root, "u", f"dovecot-uidvalidity.{last:08x}"))
+
+
+def test_flags_that_could_break_the_files_are_refused(root: str) -> None:
+    from mailframe.errors import CannotDo
+
+    box = inbox(root)
+    uid = result(box.append(MSG % (1, 1), frozenset({"$a:b/c,d"}), None))
+    for bad in ("two words", "tab\there", "new\nline", "", "paren("):
+        failures: list[Any] = []
+        box.store([uid], "add", frozenset({bad})).addErrback(failures.append)
+        assert failures and failures[0].check(CannotDo), bad
+    assert result(inbox(root).snapshot()).messages[0].flags == {"$a:b/c,d"}
