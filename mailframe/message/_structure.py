@@ -142,8 +142,8 @@ def _disposition(value: bytes | None) -> bytes:
     if not value:
         return NIL
     dtype, _, params = parse_mime_value(value, slash=False)
-    if not dtype:
-        return NIL
+    if not dtype and not params:
+        return NIL  # a type-less disposition keeps its parameters (Dovecot)
     return b"(%s %s)" % (string(dtype), _params(params))
 
 
@@ -216,16 +216,16 @@ def build(
     )
 
     if mtype == b"multipart" and not deep:
-        boundary = b""
+        boundary: bytes | None = None
         for name, val in params:
             if name.lower() == b"boundary":
-                boundary = val
+                boundary = val  # may be empty: then "--" lines delimit (Dovecot)
                 break
         child_default = (b"message", b"rfc822") if msub == b"digest" else (b"text", b"plain")
         children: list[Node] = []
         bs_kids: list[bytes] = []
         body_kids: list[bytes] = []
-        regions = split_multipart(raw, bstart, end, boundary) if boundary else []
+        regions = [] if boundary is None else split_multipart(raw, bstart, end, boundary)
         if not regions:
             # No usable boundary (RFC 2046 requires one) or no delimiter
             # line: the body is all preamble and the multipart gets one

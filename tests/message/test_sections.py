@@ -90,6 +90,11 @@ DEVIATIONS = {
     # leaves it out when the message itself has none (header-only mail).
     ("25-header-only-no-blank", "BODY.PEEK[HEADER.FIELDS (SUBJECT FROM)]"),
     ("25-header-only-no-blank", "BODY.PEEK[HEADER.FIELDS.NOT (SUBJECT FROM)]"),
+    ("50-rfc822-base64-encoded", "BODY.PEEK[1.HEADER.FIELDS (SUBJECT)]"),
+    # An empty Content-Transfer-Encoding reads as 7bit for us (RFC 2045
+    # §6.1 default); Dovecot answers UNKNOWN-CTE.
+    ("55-empty-content-type", "BINARY.PEEK[1]"),
+    ("55-empty-content-type", "BINARY.SIZE[1]"),
     # message/global is an encapsulated message for us (RFC 9051 §9),
     # a leaf for Dovecot 2.3.
     ("32-message-global", "BINARY.PEEK[1.1]"),
@@ -114,12 +119,15 @@ CRLF_QUIRK = {
     "28-digest",
     "44-digest-nested-rfc822",
     "48-rfc3501-section-example",
+    "50-rfc822-base64-encoded",
 }
 
-CASES = [(name, item) for name, items in sorted(DOVECOT.items()) for item in sorted(items)]
+#: Messages whose structure differs from Dovecot's on purpose (see
+#: test_corpus.DEVIATIONS): their sections are not compared.
+STRUCTURE_DIFFERS = {"56-same-boundary-nested"}
 
 
-@pytest.mark.parametrize("name", sorted(DOVECOT), ids=str)
+@pytest.mark.parametrize("name", sorted(set(DOVECOT) - STRUCTURE_DIFFERS), ids=str)
 def test_agrees_with_dovecot(name: str) -> None:
     raw = (DATA / "messages" / f"{name}.eml").read_bytes()
     info = parse(raw)
