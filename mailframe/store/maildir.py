@@ -21,6 +21,7 @@ from __future__ import annotations
 import itertools
 import os
 import shutil
+import time
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any, BinaryIO, TypeVar
@@ -120,6 +121,7 @@ class MaildirStore:
                 root = self.root_for(username)
                 make_maildir(root, subfolder=False)
                 acct = self._accounts[username] = MaildirAccount(self, username, root)
+                acct._sweep()
             return acct
 
         return _call(get)
@@ -177,6 +179,23 @@ class MaildirAccount:
         self.username = username
         self.root = root
         self._folders: dict[str, Folder] = {}
+
+    def _sweep(self) -> None:
+        """Finish what a crash interrupted: mailbox trees renamed out of
+        sight by DELETE, and ``tmp/`` files older than 36 hours (the
+        Maildir spec's rule) in the INBOX."""
+        now = time.time()
+        for entry in os.listdir(self.root):
+            if entry.startswith("..mailframe-deleted."):
+                shutil.rmtree(os.path.join(self.root, entry), ignore_errors=True)
+        tmp = os.path.join(self.root, "tmp")
+        for entry in os.listdir(tmp):
+            path = os.path.join(tmp, entry)
+            try:
+                if now - os.stat(path).st_mtime > 36 * 3600:
+                    os.unlink(path)
+            except OSError:
+                pass
 
     def _path(self, name: str) -> str:
         return os.path.join(self.root, folder_for(name))

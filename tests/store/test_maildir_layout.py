@@ -382,3 +382,20 @@ def test_flags_that_could_break_the_files_are_refused(root: str) -> None:
         box.store([uid], "add", frozenset({bad})).addErrback(failures.append)
         assert failures and failures[0].check(CannotDo), bad
     assert result(inbox(root).snapshot()).messages[0].flags == {"$a:b/c,d"}
+
+
+def test_leftovers_of_a_crash_are_swept(root: str) -> None:
+    account = result(MaildirStore(root).account("u"))
+    result(account.create_mailbox("Gone"))
+    maildir = os.path.join(root, "u")
+    os.rename(os.path.join(maildir, ".Gone"), os.path.join(maildir, "..mailframe-deleted.1.0"))
+    old = os.path.join(maildir, "tmp", "123.half.written")
+    fresh = os.path.join(maildir, "tmp", "124.being.written")
+    for path in (old, fresh):
+        with open(path, "wb") as f:
+            f.write(b"Subject: half")
+    os.utime(old, (time.time() - 40 * 3600,) * 2)
+    account = result(MaildirStore(root).account("u"))
+    assert sorted(os.listdir(os.path.join(maildir, "tmp"))) == ["124.being.written"]
+    assert not [e for e in os.listdir(maildir) if e.startswith("..")]
+    assert {e.name for e in result(account.list_mailboxes())} == {"INBOX"}
