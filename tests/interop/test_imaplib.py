@@ -12,7 +12,6 @@ import re
 import time
 
 import pytest
-
 from imapclient.response_parser import parse_fetch_response
 
 from tests.interop import messages as M
