@@ -35,7 +35,7 @@ def test_login_capabilities_namespace_id(account: Account) -> None:
     assert ns.personal == (("", "/"),)
     assert ns.other is None and ns.shared is None
     server_id = c.id_({"name": "interop-test"})
-    fields = dict(zip(server_id[0][::2], server_id[0][1::2]))
+    fields = dict(zip(server_id[0][::2], server_id[0][1::2], strict=True))
     assert fields[b"name"] == b"mailframe" and fields[b"vendor"] == b"mailframe"
     c.logout()
 
