@@ -120,8 +120,17 @@ def _inner(part: Message, number: tuple[int, ...], out: dict[tuple[int, ...], Me
 @given(tree(3), st.sampled_from(["\r\n", "\n"]))
 def test_sections_equal_stdlib_parts(msg: EmailMessage, linesep: str) -> None:
     msg["From"] = "x@example.com"
-    raw = msg.as_bytes(policy=email.policy.default.clone(linesep=linesep))
+    policy = email.policy.default.clone(linesep=linesep)
+    raw = msg.as_bytes(policy=policy)
     info = parse(raw)
+    # MIME header + body of every part is that part as the generator wrote it
+    originals: dict[tuple[int, ...], Message] = {}
+    _parts(msg, (), originals, top=True)
+    for number, original in originals.items():
+        mime = section_range(info, number, "MIME")
+        whole = section_range(info, number, None)
+        assert mime is not None and whole is not None, number
+        assert raw[mime[0] : whole[1]] == original.as_bytes(policy=policy), number
     oracle = email.message_from_bytes(raw, policy=email.policy.compat32)
     numbers: dict[tuple[int, ...], Message] = {}
     _parts(oracle, (), numbers, top=True)
