@@ -274,6 +274,8 @@ class FolderCore:
         """Recreate the index from ``dovecot-uidlist`` and the directory:
         used when the index is missing, stale or corrupt."""
         with self.lock:
+            if self._rebuilt_by_another():
+                return
             try:
                 self.uidlist.refresh()
             except CorruptUidList:
@@ -339,6 +341,23 @@ class FolderCore:
             self._install(cp)
             self._stamp = self._dir_stamp()
             self._recheck_at = time.time() + RECHECK
+
+    def _rebuilt_by_another(self) -> bool:
+        """Under the lock: did another process rebuild the index while we
+        waited for it?  Then read theirs instead of rebuilding again."""
+        if self.log is not None:
+            return False
+        try:
+            checkpoint, events = self.index.read()
+            if checkpoint is None:
+                return False
+            self._install(checkpoint)
+            self._apply(events)
+        except (CorruptIndex, CorruptUidList, KeyError, TypeError, ValueError):
+            self.log = None
+            self.index.forget()
+            return False
+        return True
 
     def checkpoint(self) -> None:
         """Compact the index to one checkpoint line (lock held); drop the

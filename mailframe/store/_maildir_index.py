@@ -164,6 +164,10 @@ class IndexFile:
         self._offset += end
         return checkpoint, events
 
+    def forget(self) -> None:
+        """Read the file from its start next time."""
+        self._ino, self._offset = -1, 0
+
     def append(self, text: str) -> None:
         """Append event lines (caller holds the lock and has caught up),
         cutting off a torn tail first; fdatasync'ed so modseqs handed to
