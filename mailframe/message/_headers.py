@@ -245,10 +245,16 @@ def parse_mime_value(value: bytes, slash: bool) -> tuple[bytes, bytes, list[tupl
                 j += 1
             pval, i = value[i:j], j
         params.append((name, pval))
+        if len(params) >= MAX_PARAMS:
+            break
     if any(b"*" in name for name, _ in params):
         params = merge_continuations(params)
     return mtype, subtype, params
 
+
+#: Parameters kept per header value; the rest is ignored (a header with
+#: 100 000 parameters must not make a megabyte BODYSTRUCTURE).
+MAX_PARAMS = 256
 
 _CONTINUATION = re.compile(rb"^(.+?)\*([0-9]+)(\*?)$")
 

@@ -137,3 +137,11 @@ def test_nul_never_reaches_wire_strings() -> None:
     assert b"\x00" not in info.envelope_wire
     assert b"\x00" not in info.bodystructure_wire
     assert info.envelope_wire.startswith(b'(NIL "ab" (("Name" NIL "a" "b"))')
+
+
+def test_parameter_count_is_capped() -> None:
+    from mailframe.message._headers import MAX_PARAMS
+
+    raw = b"Content-Type: text/plain" + b"; a=b" * 100_000 + b"\r\n\r\nx"
+    info = parse(raw)
+    assert info.bodystructure_wire.count(b'"a" "b"') == MAX_PARAMS
