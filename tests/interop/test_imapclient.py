@@ -78,8 +78,8 @@ def test_append_select_fetch_parsed(account: Account) -> None:
     got = c.fetch([1], ["FLAGS", "INTERNALDATE", "RFC822.SIZE", "ENVELOPE", "BODYSTRUCTURE",
                         "BODY.PEEK[1]", "BINARY.PEEK[1]"])[1]
     assert set(got[b"FLAGS"]) == {b"\\Seen", b"$Label1", b"\\Recent"}
-    assert got[b"INTERNALDATE"].replace(tzinfo=None) == when.astimezone().replace(tzinfo=None) \
-        or got[b"INTERNALDATE"] == when
+    # IMAPClient gives INTERNALDATE as a naive local time.
+    assert got[b"INTERNALDATE"] == when.astimezone().replace(tzinfo=None)
     assert got[b"RFC822.SIZE"] == len(M.MULTIPART)
     env: Envelope = got[b"ENVELOPE"]
     assert env.subject == b"=?utf-8?q?Gr=C3=BC=C3=9Fe?= and a file"
@@ -116,8 +116,7 @@ def test_search_store_copy_move_expunge(account: Account) -> None:
     assert c.search(["BODY", "日本語"], charset="UTF-8") == [2]
     assert c.search(["SINCE", dt.date(2000, 1, 1)]) == [1, 2, 3]
 
-    assert c.add_flags([1], [b"$Todo", b"\\Answered"]) == {1: (b"\\Answered", b"\\Recent", b"$Todo")} \
-        or set(c.get_flags([1])[1]) == {b"\\Answered", b"\\Recent", b"$Todo"}
+    assert c.add_flags([1], [b"$Todo", b"\\Answered"]) == {1: (b"\\Answered", b"\\Recent", b"$Todo")}
     c.remove_flags([1], [b"\\Answered"])
     c.set_flags([3], [b"\\Draft"])
     flags = c.get_flags([1, 2, 3])
@@ -163,7 +162,7 @@ def test_idle_hears_other_session(account: Account) -> None:
     assert (1, b"EXISTS") in responses
     assert elapsed < 1.2 + 0.2
     text, _ = c.idle_done()
-    assert text.startswith(b"IDLE") or text  # tagged OK text
+    assert text == b"Idle completed"
     # After IDLE the client is still in the mailbox and sees the message.
     assert c.search(["ALL"]) == [1]
     other.logout()

@@ -105,8 +105,7 @@ def test_append_literal_8bit_flags_date_and_select(account: Account) -> None:
     lines = c.take()
     assert b"* 2 EXISTS" in lines
     assert b"* 2 RECENT" in lines
-    assert b"* OK [UIDVALIDITY %d] UIDs valid" % uidvalidity in lines or any(
-        line.startswith(b"* OK [UIDVALIDITY %d]" % uidvalidity) for line in lines)
+    assert any(line.startswith(b"* OK [UIDVALIDITY %d]" % uidvalidity) for line in lines)
     assert any(line.startswith(b"* OK [UIDNEXT 3]") for line in lines)
     assert any(line.startswith(b"* OK [UNSEEN 2]") for line in lines)
     flags = [line for line in lines if line.startswith(b"* FLAGS ")]
@@ -118,8 +117,7 @@ def test_append_literal_8bit_flags_date_and_select(account: Account) -> None:
     # The stored message is byte-identical, with its flags and date.
     data = ok(c.uid("FETCH", "1", "(FLAGS INTERNALDATE RFC822.SIZE BODY.PEEK[])"))
     head = data[0][0]
-    assert b"FLAGS (\\Recent \\Seen $Label1)" in head or b"FLAGS (\\Seen $Label1 \\Recent)" in head \
-        or sorted(re.search(rb"FLAGS \(([^)]*)\)", head).group(1).split()) == \
+    assert sorted(re.search(rb"FLAGS \(([^)]*)\)", head).group(1).split()) == \
         sorted([b"\\Recent", b"\\Seen", b"$Label1"])
     assert b"RFC822.SIZE %d" % len(M.MULTIPART) in head
     assert data[0][1] == M.MULTIPART
@@ -225,8 +223,7 @@ def test_fetch_rfc822_items_uid_and_seen(loaded: RecordingIMAP4) -> None:
     assert b"\\Seen" in b"".join(x if isinstance(x, bytes) else x[0] for x in data)
     data = ok(c.fetch("2", "(RFC822)"))
     assert data[0][1] == M.MULTIPART
-    assert ok(c.fetch("2", "(FLAGS)")) == [b"2 (FLAGS (\\Flagged \\Recent \\Seen))"] or \
-        sorted(ok(c.fetch("2", "(FLAGS)"))[0][10:-2].split()) == [b"\\Flagged", b"\\Recent", b"\\Seen"]
+    assert ok(c.fetch("2", "(FLAGS)")) == [b"2 (FLAGS (\\Flagged \\Recent \\Seen))"]
     ok(c.store("1:2", "-FLAGS.SILENT", "\\Seen"))
     data = ok(c.uid("FETCH", "2", "(BODY[1])"))
     assert data[0][1] == M.TEXT_PART_BODY[:-2]
@@ -306,8 +303,7 @@ def test_store_flags_and_keywords(loaded: RecordingIMAP4) -> None:
     assert ok(c.store("2", "+FLAGS.SILENT", r"(\Flagged NonJunk)")) == [None]
     assert not [line for line in c.take() if b"FETCH" in line]
     assert ok(c.uid("STORE", "2", "-FLAGS", r"(\Draft)")) == [
-        b"2 (FLAGS (\\Answered \\Flagged \\Recent NonJunk) UID 2)"] or ok(
-        c.fetch("2", "(FLAGS)")) == [b"2 (FLAGS (\\Answered \\Flagged \\Recent NonJunk))"]
+        b"2 (UID 2 FLAGS (\\Answered \\Flagged \\Recent NonJunk))"]
     # Keywords are now in the mailbox's FLAGS on the next SELECT.
     c.take()
     ok(c.select("INBOX"))
