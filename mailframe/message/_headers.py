@@ -261,33 +261,28 @@ _CONTINUATION = re.compile(rb"^(.+?)\*([0-9]+)(\*?)$")
 
 def merge_continuations(params: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
     """Join RFC 2231 §3 continuations (``name*0*``, ``name*1*``...) into
-    one ``name*`` (or ``name`` when no segment is extended) parameter at
-    the place of the first segment; values stay encoded as sent (Dovecot
-    does the same)."""
+    one ``name*`` (or ``name`` when no segment is extended) parameter;
+    values stay encoded as sent.  As in Dovecot, plain parameters come
+    first in their order, then the RFC 2231 ones (``name*`` included)
+    sorted by name."""
     segments: dict[bytes, list[tuple[int, bool, bytes]]] = {}
-    order: list[tuple[bytes, bytes] | bytes] = []
+    bases: dict[bytes, bytes] = {}
+    plain: list[tuple[bytes, bytes]] = []
     for name, val in params:
         m = _CONTINUATION.match(name)
-        if m is None:
-            order.append((name, val))
-            continue
-        base = m.group(1)
-        key = base.lower()
-        if key not in segments:
-            segments[key] = []
-            order.append(key)
-        segments[key].append((int(m.group(2)), bool(m.group(3)), val))
-    out: list[tuple[bytes, bytes]] = []
-    bases: dict[bytes, bytes] = {}
-    for name, _ in params:
-        m = _CONTINUATION.match(name)
         if m is not None:
-            bases.setdefault(m.group(1).lower(), m.group(1))
-    for item in order:
-        if isinstance(item, tuple):
-            out.append(item)
+            base, number, extended = m.group(1), int(m.group(2)), bool(m.group(3))
+        elif name.endswith(b"*") and len(name) > 1:
+            base, number, extended = name[:-1], 0, True
+        else:
+            plain.append((name, val))
             continue
-        segs = sorted(segments[item], key=lambda t: t[0])
-        extended = segs[0][1]
-        out.append((bases[item] + (b"*" if extended else b""), b"".join(v for _, _, v in segs)))
+        key = base.lower()
+        bases.setdefault(key, base)
+        segments.setdefault(key, []).append((number, extended, val))
+    out = plain
+    for key in sorted(segments):
+        segs = sorted(segments[key], key=lambda t: t[0])
+        name = bases[key] + (b"*" if segs[0][1] else b"")
+        out.append((name, b"".join(v for _, _, v in segs)))
     return out

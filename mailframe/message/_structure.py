@@ -53,7 +53,6 @@ _MIME_FIELDS = frozenset(
 )
 _ALL_FIELDS = _MIME_FIELDS | ENVELOPE_FIELDS
 
-_DEFAULT_PARAMS = b'("charset" "us-ascii")'
 
 _PADDING = frozenset(b" \t\r")
 
@@ -72,48 +71,102 @@ def _delimiter_at(raw: bytes, i: int, end: int, dash: bytes) -> tuple[int, bool]
     return (end if nl < 0 else nl + 1), close
 
 
+def _next_delimiter(
+    raw: bytes, pos: int, start: int, end: int, dash: bytes
+) -> tuple[int, int, bool] | None:
+    """The first delimiter line at or after ``pos`` inside ``[start, end)``:
+    ``(line start, offset after the line, is-close)``, or None."""
+    if pos == start and raw.startswith(dash, start, end):
+        hit = start  # a delimiter may open the body with no line break
+    else:
+        found = raw.find(b"\n" + dash, pos - 1 if pos > start else start, end)
+        if found < 0:
+            return None
+        hit = found + 1
+    while True:
+        got = _delimiter_at(raw, hit, end, dash)
+        if got is not None:
+            return hit, got[0], got[1]
+        found = raw.find(b"\n" + dash, hit, end)
+        if found < 0:
+            return None
+        hit = found + 1
+
+
+_CTYPE = frozenset({b"content-type"})
+
+
+def _reuses_boundary(raw: bytes, part: int, end: int, boundary: bytes) -> bool:
+    """Whether the part starting at ``part`` is a multipart declaring the
+    same boundary as its parent (Outlook Express for Mac did this)."""
+    hend = header_end(raw, part, end)
+    if raw.find(boundary, part, hend) < 0:
+        return False  # cheap test first: the header does not even mention it
+    ctype = all_values(raw, _CTYPE, part, hend).get(b"content-type")
+    if not ctype:
+        return False
+    mtype, _, params = parse_mime_value(ctype[0], slash=True)
+    return mtype.lower() == b"multipart" and any(
+        n.lower() == b"boundary" and v == boundary for n, v in params
+    )
+
+
+def _skip_same_boundary(raw: bytes, part: int, end: int, boundary: bytes, depth: int) -> int:
+    """Offset after the close delimiter of the same-boundary multipart at
+    ``part`` (nested ones included), or ``end``: the delimiter lines it
+    claims are not its parent's."""
+    dash = b"--" + boundary
+    body = header_end(raw, part, end)
+    pos = body
+    while True:
+        found = _next_delimiter(raw, pos, body, end, dash)
+        if found is None:
+            return end
+        _, after, close = found
+        if close:
+            return after
+        pos = after
+        if depth < MAX_DEPTH and _reuses_boundary(raw, after, end, boundary):
+            pos = _skip_same_boundary(raw, after, end, boundary, depth + 1)
+
+
 def split_multipart(raw: bytes, start: int, end: int, boundary: bytes) -> list[tuple[int, int]]:
     """Regions ``[s, e)`` of the body parts of a multipart body.
 
     The delimiter is ``--boundary`` at the start of a line, optionally
     ``--`` (close), then only transport padding (RFC 2046 §5.1.1; bare LF
     accepted).  An unterminated multipart's last part runs to ``end``;
-    preamble and epilogue are not parts.  Uses ``bytes.find`` so a 5 MB
-    body is scanned at memchr speed.
+    preamble and epilogue are not parts.  A part that is itself a
+    multipart with the *same* boundary (broken, but real: Outlook Express
+    for Mac) keeps the delimiter lines up to its own close delimiter, as
+    Dovecot and the stdlib ``email`` package read it.  Uses ``bytes.find``
+    so a 5 MB body is scanned at memchr speed.
     """
     dash = b"--" + boundary
-    needle = b"\n" + dash
     regions: list[tuple[int, int]] = []
     cur: int | None = None
     closed = False
-    # a delimiter may open the body with no line break before it
     pos = start
-    if raw.startswith(dash, start, end):
-        hit: int = start
-    else:
-        found = raw.find(needle, start, end)
-        hit = -1 if found < 0 else found + 1
-    while hit >= 0:
-        got = _delimiter_at(raw, hit, end, dash)
-        if got is not None:
-            lower = start if cur is None else cur
-            pe = hit
-            if pe > lower and raw[pe - 1] == 0x0A:
+    while True:
+        found = _next_delimiter(raw, pos, start, end, dash)
+        if found is None:
+            break
+        hit, nxt, closed = found
+        lower = start if cur is None else cur
+        pe = hit
+        if pe > lower and raw[pe - 1] == 0x0A:
+            pe -= 1
+            if pe > lower and raw[pe - 1] == 0x0D:
                 pe -= 1
-                if pe > lower and raw[pe - 1] == 0x0D:
-                    pe -= 1
-            if cur is not None:
-                regions.append((cur, max(cur, pe)))
-            nxt, closed = got
-            if closed:
-                break
-            cur = pos = nxt
-            if len(regions) >= MAX_PARTS:
-                break
-        else:
-            pos = hit + 1
-        found = raw.find(needle, pos - 1 if pos > start else start, end)
-        hit = -1 if found < 0 else found + 1
+        if cur is not None:
+            regions.append((cur, max(cur, pe)))
+        if closed:
+            break
+        cur = pos = nxt
+        if len(regions) >= MAX_PARTS:
+            break  # the rest is one last part
+        if _reuses_boundary(raw, nxt, end, boundary):
+            pos = _skip_same_boundary(raw, nxt, end, boundary, 0)
     if not closed and cur is not None:
         regions.append((cur, end))
     return regions
@@ -249,9 +302,10 @@ def build(
         mtype_s = msub_s = b""
         mtype, msub, params = b"application", b"octet-stream", []
 
+    if mtype == b"text" and not any(n.lower() == b"charset" for n, _ in params):
+        # RFC 2045 §5.2 default, spelled out the way Dovecot does
+        params = params + [(b"charset", b"us-ascii")]
     pvals = _params(params)
-    if not params and mtype == b"text":
-        pvals = _DEFAULT_PARAMS
     kids: tuple[Any, ...] = ()
     kind = LEAF
     if mtype == b"message" and msub in (b"rfc822", b"global"):

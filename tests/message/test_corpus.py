@@ -121,9 +121,6 @@ DEVIATIONS = {
     # A lone "title*" (RFC 2231 §4, no continuation) stays "title*";
     # Dovecot renames it "title*2*" after the preceding continuation.
     "54-rfc2231-mixed-segments": {"BODYSTRUCTURE", "BODY"},
-    # A nested multipart reusing its parent's boundary: we split the outer
-    # body first (two parts), Dovecot lets the inner one claim the lines.
-    "56-same-boundary-nested": {"BODYSTRUCTURE", "BODY"},
 }
 
 
