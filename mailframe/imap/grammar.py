@@ -48,12 +48,14 @@ _BASE64 = re.compile(rb"[A-Za-z0-9+/]*={0,2}")
 Parser = Callable[[Reader, str, bool], c.Command]
 
 
-def parse_command(frame: Frame, limits: Limits = DEFAULT_LIMITS) -> c.Command:
+def parse_command(frame: Frame, limits: Limits = DEFAULT_LIMITS, *, utf8: bool = False) -> c.Command:
     """The command ``frame`` holds (RFC 3501 §9 ``command``).
 
     ``tag SP command-name [SP arguments]``; raises :class:`ParseError`.
+    ``utf8``: the client has enabled UTF8=ACCEPT or IMAP4rev2, so mailbox
+    names are UTF-8 rather than modified UTF-7 (RFC 6855 §3, RFC 9051 §5.1).
     """
-    r = Reader(frame.parts, limits)
+    r = Reader(frame.parts, limits, utf8)
     tag = r.tag_token()
     r.sp()
     name = r.keyword("command name")

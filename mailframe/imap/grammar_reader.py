@@ -67,7 +67,7 @@ MAX_MODSEQ = 0x7FFFFFFFFFFFFFFF  # mod-sequence-value (RFC 7162 §7)
 class Reader:
     """Token reader over one frame's parts."""
 
-    def __init__(self, parts: tuple[bytes, ...], limits: Limits) -> None:
+    def __init__(self, parts: tuple[bytes, ...], limits: Limits, utf8: bool = False) -> None:
         if not parts:
             parts = (b"",)
         self.parts = parts
@@ -77,6 +77,7 @@ class Reader:
         self.tag: str | None = None
         self.depth = 0
         self.limits = limits
+        self.utf8 = utf8  # mailbox names in UTF-8, not modified UTF-7
 
     # --- basics -------------------------------------------------------------
 
@@ -267,29 +268,29 @@ class Reader:
     # --- IMAP values --------------------------------------------------------
 
     def mailbox(self) -> str:
-        """``mailbox = "INBOX" / astring``, decoded from modified UTF-7
-        (RFC 3501 §5.1.3); 8-bit names are taken as UTF-8 (RFC 9051 §5.1)."""
-        return self.mailbox_name(self.astring("mailbox name"))
-
-    def mailbox_name(self, raw: bytes) -> str:
-        if raw.isascii():
-            try:
-                name = mutf7.decode(raw)
-            except ValueError as exc:
-                self.fail(f"Invalid modified UTF-7 mailbox name: {exc}")
-        else:
-            name = self.text_of(raw, "mailbox name")
+        """``mailbox = "INBOX" / astring``, decoded (see :meth:`name_text`);
+        INBOX in any case is ``"INBOX"`` (RFC 3501 §5.1)."""
+        name = self.name_text(self.astring("mailbox name"), "mailbox name")
         return "INBOX" if name.upper() == "INBOX" else name
 
-    def list_mailbox_astring(self) -> str:
-        """The LIST reference: a ``mailbox``, decoded but not normalised."""
-        raw = self.astring("mailbox name")
-        if raw.isascii():
+    def name_text(self, raw: bytes, what: str) -> str:
+        """A mailbox name or pattern as text.
+
+        In IMAP4rev1 names are modified UTF-7 (RFC 3501 §5.1.3; invalid is
+        BAD), though 8-bit names are taken as UTF-8.  Once the client has
+        enabled UTF8=ACCEPT or IMAP4rev2 (``utf8``), names are plain UTF-8
+        (RFC 6855 §3, RFC 9051 §5.1) and ``&`` is just a character.
+        """
+        if raw.isascii() and not self.utf8:
             try:
                 return mutf7.decode(raw)
             except ValueError as exc:
                 self.fail(f"Invalid modified UTF-7 mailbox name: {exc}")
-        return self.text_of(raw, "mailbox name")
+        return self.text_of(raw, what)
+
+    def list_mailbox_astring(self) -> str:
+        """The LIST reference: a ``mailbox``, decoded but not normalised."""
+        return self.name_text(self.astring("mailbox name"), "mailbox name")
 
     def list_mailbox(self) -> str:
         """``list-mailbox = 1*list-char / string`` (wildcards kept)."""
@@ -300,12 +301,7 @@ class Reader:
             raw = self._match(_LIST)
             if not raw:
                 self.fail("Expected mailbox pattern")
-        if raw.isascii():
-            try:
-                return mutf7.decode(raw)
-            except ValueError as exc:
-                self.fail(f"Invalid modified UTF-7 mailbox name: {exc}")
-        return self.text_of(raw, "mailbox pattern")
+        return self.name_text(raw, "mailbox pattern")
 
     def flag(self) -> str:
         """``flag``: a system flag (canonical spelling), ``\\`` atom

@@ -51,8 +51,13 @@ _HEADER_KEYS = frozenset({"FROM", "TO", "CC", "BCC", "SUBJECT"})
 class _Writer:
     """Accumulates one command's bytes."""
 
-    def __init__(self, literal_plus: bool) -> None:
+    def __init__(self, literal_plus: bool, utf8: bool = False) -> None:
         self.marker = b"+}" if literal_plus else b"}"
+        self.utf8 = utf8
+
+    def name(self, name: str) -> bytes:
+        """A mailbox name's octets: modified UTF-7, or UTF-8 when enabled."""
+        return name.encode("utf-8") if self.utf8 else mutf7.encode(name)
 
     def literal(self, data: bytes, binary: bool = False) -> bytes:
         return (b"~{" if binary else b"{") + str(len(data)).encode() + self.marker + b"\r\n" + data
@@ -69,10 +74,10 @@ class _Writer:
         return self.string(data)
 
     def mailbox(self, name: str) -> bytes:
-        return self.astring(mutf7.encode(name))
+        return self.astring(self.name(name))
 
     def pattern(self, name: str) -> bytes:
-        raw = mutf7.encode(name)
+        raw = self.name(name)
         return raw if raw and LIST_CHARS.issuperset(raw) else self.string(raw)
 
 
@@ -178,9 +183,10 @@ def fetch_att(att: FetchAtt) -> bytes:
     return att.name.encode("ascii")
 
 
-def unparse(cmd: c.Command, literal_plus: bool = False) -> bytes:
-    """``cmd`` as a client would send it, CRLF included."""
-    w = _Writer(literal_plus)
+def unparse(cmd: c.Command, literal_plus: bool = False, utf8: bool = False) -> bytes:
+    """``cmd`` as a client would send it, CRLF included; ``utf8`` writes
+    mailbox names in UTF-8 (after ENABLE UTF8=ACCEPT, RFC 6855 §3)."""
+    w = _Writer(literal_plus, utf8)
     return cmd.tag.encode("ascii") + b" " + _body(cmd, w) + b"\r\n"
 
 
@@ -268,12 +274,12 @@ def _body(cmd: c.Command, w: _Writer) -> bytes:  # noqa: C901 - one branch per c
 def _list(cmd: c.List, w: _Writer) -> bytes:
     """LIST / LSUB, with LIST-EXTENDED options (RFC 5258 §6)."""
     if cmd.lsub:
-        return b"LSUB " + w.astring(mutf7.encode(cmd.reference)) + b" " + w.pattern(cmd.patterns[0])
+        return b"LSUB " + w.astring(w.name(cmd.reference)) + b" " + w.pattern(cmd.patterns[0])
     opts = cmd.options
     out = b"LIST "
     if opts.select:
         out += _paren(o.encode() for o in sorted(opts.select)) + b" "
-    out += w.astring(mutf7.encode(cmd.reference))
+    out += w.astring(w.name(cmd.reference))
     if len(cmd.patterns) == 1:
         out += b" " + w.pattern(cmd.patterns[0])
     else:

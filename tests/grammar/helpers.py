@@ -8,11 +8,11 @@ from mailframe.imap.limits import DEFAULT_LIMITS, Limits
 from mailframe.imap.unparse import frame_of, unparse
 
 
-def parse(line: bytes, limits: Limits = DEFAULT_LIMITS) -> Command:
+def parse(line: bytes, limits: Limits = DEFAULT_LIMITS, utf8: bool = False) -> Command:
     """Parse one command given as wire bytes (CRLF added when missing)."""
     if not line.endswith(b"\n"):
         line += b"\r\n"
-    return parse_command(frame_of(line, limits), limits)
+    return parse_command(frame_of(line, limits), limits, utf8=utf8)
 
 
 def round_trips(cmd: Command) -> bool:
@@ -21,4 +21,5 @@ def round_trips(cmd: Command) -> bool:
     return (
         parse_command(frame_of(unparse(cmd), limits), limits) == cmd
         and parse_command(frame_of(unparse(cmd, literal_plus=True), limits), limits) == cmd
+        and parse_command(frame_of(unparse(cmd, utf8=True), limits), limits, utf8=True) == cmd
     )

@@ -186,3 +186,19 @@ def test_every_command_class_is_covered() -> None:
         if isinstance(cls, type) and issubclass(cls, c.Command) and cls is not c.Command
     }
     assert every - covered == set()
+
+
+@pytest.mark.parametrize(
+    "line, expected",
+    [
+        (b"a SELECT Tom&Jerry", c.Select("a", "Tom&Jerry")),
+        (b"a SELECT &U,BTFw-", c.Select("a", "&U,BTFw-")),
+        (b'a CREATE "Entw\xc3\xbcrfe"', c.Create("a", "Entw\u00fcrfe")),
+        (b'a LIST "" "&*"', c.List("a", "", ("&*",))),
+        (b"a RENAME inbox A&B", c.Rename("a", "INBOX", "A&B")),
+    ],
+)
+def test_utf8_mailbox_names(line: bytes, expected: c.Command) -> None:
+    """After ENABLE UTF8=ACCEPT / IMAP4rev2, names are UTF-8 (RFC 6855 §3)."""
+    assert parse(line, utf8=True) == expected
+    assert round_trips(expected)
