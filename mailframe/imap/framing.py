@@ -66,6 +66,8 @@ Event = Frame | ContinuationRequest | FrameError
 # without converting (int() of a huge digit string is slow).
 _MAX_LENGTH_DIGITS = 20
 _HUGE = 1 << 80
+# Octets kept from the end of an over-long line: enough for any marker.
+_TAIL = 64
 
 
 def literal_marker(line: bytes) -> tuple[int, bool, bool] | None:
@@ -97,7 +99,8 @@ class Framer:
         self._pos = 0  # first unconsumed octet of _buf
         self._scan = 0  # where to resume looking for LF
         self._reset_command()
-        self._skip_line = False  # dropping octets up to the next LF
+        self._skip_line = False  # inside an over-long line: dropping octets up to LF
+        self._skip_tail = b""  # its last octets, to see a literal marker at its end
 
     def _reset_command(self) -> None:
         self._parts: list[bytes] = []
@@ -119,6 +122,7 @@ class Framer:
         self._buf = bytearray()
         self._pos = self._scan = 0
         self._skip_line = False
+        self._skip_tail = b""
         self._reset_command()
 
     def feed(self, data: bytes) -> list[Event]:
@@ -135,13 +139,17 @@ class Framer:
             if nl < 0:
                 self._scan = len(buf)
                 if len(buf) - self._pos > self.limits.max_line + 1:
-                    # Too long already: answer now, skip to the next LF.
+                    # Too long already: answer now, drop octets up to the LF.
                     if not self._skip_line:
-                        if not self._parts and not self._discarding:
-                            head = bytes(buf[self._pos : self._pos + 1024])
-                            self._tag = read_tag(head) if b" " in head else None
-                        events.append(self._error("BAD", "Command line too long"))
                         self._skip_line = True
+                        if not self._discarding:
+                            if not self._parts:
+                                head = bytes(buf[self._pos : self._pos + 1024])
+                                self._tag = read_tag(head) if b" " in head else None
+                            events.append(self._error("BAD", "Command line too long"))
+                            self._discarding = True  # answered: drop the rest silently
+                    tail = bytes(buf[max(self._pos, len(buf) - _TAIL) :])
+                    self._skip_tail = (self._skip_tail + tail)[-_TAIL:]
                     self._pos = self._scan = len(buf)
                 break
             line = bytes(buf[self._pos : nl])
@@ -149,8 +157,10 @@ class Framer:
             if line.endswith(b"\r"):
                 line = line[:-1]
             if self._skip_line:
+                # The end of an over-long line: only its literal marker matters.
+                line = self._skip_tail + line
                 self._skip_line = False
-                continue
+                self._skip_tail = b""
             self._line(line, events)
         if self._pos:
             del buf[: self._pos]
@@ -164,13 +174,18 @@ class Framer:
         if not avail:
             return False
         take = min(avail, self._literal_left)
-        if not self._discarding:
-            with memoryview(self._buf) as view:  # released before _buf is resized
-                self._literal += view[self._pos : self._pos + take]
-        self._pos += take
-        self._scan = self._pos
+        start = self._pos
+        self._pos = self._scan = start + take
         self._literal_left -= take
-        if not self._literal_left and not self._discarding:
+        if self._discarding:
+            return True
+        if not self._literal_left and not self._literal:
+            # The whole literal arrived in one read: a single copy.
+            self._parts.append(bytes(self._buf[start : start + take]))
+            return True
+        with memoryview(self._buf) as view:  # released before _buf is resized
+            self._literal += view[start : start + take]
+        if not self._literal_left:
             self._parts.append(bytes(self._literal))
             self._literal = bytearray()
         return True
@@ -184,23 +199,26 @@ class Framer:
     def _line(self, line: bytes, events: list[Event]) -> None:
         """One complete line of the current command."""
         limits = self.limits
-        if not self._parts and not self._discarding:
-            self._tag = read_tag(line)
-        if len(line) > limits.max_line:
-            events.append(self._error("BAD", "Command line too long"))
-            return
-        self._size += len(line) + 2
+        if not self._discarding:
+            if not self._parts:
+                self._tag = read_tag(line)
+            if len(line) > limits.max_line:
+                events.append(self._error("BAD", "Command line too long"))
+                self._discarding = True  # answered: drop the rest silently
         marker = literal_marker(line)
         if self._discarding:
             if marker is not None and marker[1]:
-                self._literal_left = marker[0]  # still arriving: drop it too
+                # A non-synchronizing literal is on its way: drop it too, or
+                # its octets would be read as commands.
+                self._literal_left = marker[0]
             else:
                 # End of the refused command (a sync literal will not be
                 # sent until we say "+", which we never do).
-                assert self._pending is not None
-                events.append(self._pending)
+                if self._pending is not None:
+                    events.append(self._pending)
                 self._reset_command()
             return
+        self._size += len(line) + 2
         if marker is None:
             if self._size > limits.max_command:
                 events.append(self._error("BAD", "Command too long"))

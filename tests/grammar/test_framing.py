@@ -246,3 +246,29 @@ def test_command_too_long_without_literals_in_last_line() -> None:
 
 def test_empty_lines_are_empty_frames() -> None:
     assert Framer().feed(b"\r\n\n") == [Frame((b"",)), Frame((b"",))]
+
+
+@pytest.mark.parametrize("bytewise", [False, True])
+def test_long_line_ending_in_nonsync_literal_drops_the_literal(bytewise: bool) -> None:
+    # The literal's octets must not run as a command ("b NOOP" here).
+    data = b"a X " + b"x" * 200 + b" {8+}\r\nb NOOP\r\n {2+}\r\nzz more\r\nc NOOP\r\n"
+    f = Framer(Limits(max_line=100))
+    events = feed_bytewise(f, data) if bytewise else f.feed(data)
+    assert events == [FrameError("a", "BAD", "Command line too long"), Frame((b"c NOOP",))]
+
+
+def test_long_line_ending_in_sync_literal_ends_the_command() -> None:
+    f = Framer(Limits(max_line=100))
+    data = b"a X " + b"x" * 200 + b" {8}\r\nb NOOP\r\n"
+    assert f.feed(data) == [FrameError("a", "BAD", "Command line too long"), Frame((b"b NOOP",))]
+
+
+def test_long_line_while_discarding_a_refused_command_gives_one_error() -> None:
+    f = Framer(Limits(max_line=50, max_nonsync_literal=2))
+    data = b"a X {3+}\r\nabc " + b"y" * 100 + b"\r\nb NOOP\r\n"
+    events = feed_bytewise(f, data)
+    assert events == [
+        FrameError("a", "BAD", "Non-synchronizing literal too big", "TOOBIG"),
+        Frame((b"b NOOP",)),
+    ]
+    assert Framer(Limits(max_line=50, max_nonsync_literal=2)).feed(data) == events
