@@ -114,6 +114,7 @@ def part_header_range(info: MessageInfo, part: tuple[int, ...]) -> tuple[int, in
 
 _IDENTITY = frozenset({b"", b"7bit", b"8bit", b"binary"})
 _B64_JUNK = re.compile(rb"[^A-Za-z0-9+/]")
+_QP_TRAILING = re.compile(rb"[ \t]+(?=\r?\n|\Z)")
 
 
 def _b64(body: bytes) -> bytes:
@@ -143,6 +144,16 @@ def decode_cte(cte: bytes, body: bytes) -> bytes | None:
     if cte == b"base64":
         return _b64(body)
     if cte == b"quoted-printable":
+        # RFC 2045 §6.7 (3): trailing whitespace on a line was added in
+        # transport and is deleted when decoding (a2b_qp keeps it)
+        if (
+            b" \r" in body
+            or b" \n" in body
+            or b"\t\r" in body
+            or b"\t\n" in body
+            or body[-1:] in (b" ", b"\t")
+        ):
+            body = _QP_TRAILING.sub(b"", body)
         return binascii.a2b_qp(body)
     return None
 

@@ -170,7 +170,14 @@ def main(host: str, port: int, version: str = "2.3.19") -> None:
             ]
         res: dict[str, Any] = {}
         for it in items:
-            typ, data = c.uid("FETCH", str(uid), f"({it})")
+            try:
+                typ, data = c.uid("FETCH", str(uid), f"({it})")
+            except imaplib.IMAP4.abort as e:  # Dovecot hangs up on bad base64
+                res[it] = f"ERROR {e}"
+                c = imaplib.IMAP4(host, port)
+                c.login("t", "pass")
+                c.select("ref")
+                continue
             ok = typ == "OK"
             res[it] = (
                 _value(data)

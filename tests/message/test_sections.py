@@ -319,3 +319,9 @@ def test_binary_size() -> None:
     info = parse(raw)
     assert binary_size(info, (1,), b"aGVsbG8=\r\n") == 5
     assert binary_size(info, (), raw) == len(raw)
+
+
+def test_binary_quoted_printable_drops_trailing_whitespace() -> None:
+    # RFC 2045 §6.7 rule 3; "=20" is the way to keep a trailing space
+    body = b"a b \t\r\nc=20\r\nd \nend  "
+    assert _binary(_single(b"quoted-printable", body), (1,)) == b"a b\r\nc \r\nd\nend"
