@@ -395,6 +395,9 @@ class FolderCore:
         assert log is not None
         if self._events_since_checkpoint > max(2000, 2 * len(log)):
             self.checkpoint()
+        if not self.uidlist.exists:
+            return  # not read yet: nothing known to be dead
+        self.uidlist.refresh()
         dead = len(self.uidlist.names) - len(log)
         if dead > max(100, len(log)):
             self.uidlist.rewrite({u: m.name[4:] for u, m in self.meta.items()})
@@ -435,13 +438,8 @@ class FolderCore:
             self._catch_up()
             log = self.log
             assert log is not None
-            try:
-                self.uidlist.refresh()
-            except CorruptUidList:
-                self.rebuild()
-                return
-            if self.uidlist.uidvalidity != log.uidvalidity:
-                self.rebuild()
+            if self.uidlist.peek_uidvalidity() != log.uidvalidity:
+                self.rebuild()  # the uidlist was lost or replaced
                 return
             self._read_keywords()
             before = self._dir_stamp()
@@ -449,32 +447,36 @@ class FolderCore:
             names = self._list_and_move(include_cur=full)
             lines: list[str] = []
             events: list[Event] = []
-            gone: list[int] = []
             modseq = log.highestmodseq
-            if full:
-                todo = list(self.meta.items())
-            else:
-                bases = self._base_map()
-                known = (bases.get(b) for b in names)
-                todo = [(u, self.meta[u]) for u in known if u is not None]
-            for uid, m in todo:
-                base = base_of(m.name[4:])
-                actual = names.pop(base, None)
-                if actual is None:
-                    gone.append(uid)
-                elif actual != m.name:
+            bases = self._base_map()
+            meta = self.meta
+            unknown: dict[str, str] = {}
+            seen: set[int] = set()
+            for base, actual in names.items():
+                uid = bases.get(base)
+                m = meta.get(uid) if uid is not None else None
+                if uid is None or m is None or uid in seen:
+                    unknown[base] = actual
+                    continue
+                seen.add(uid)
+                if actual != m.name:
                     old = log.get(uid)
                     flags = self._flags_of(actual, old.flags if old else frozenset())
                     modseq += 1
                     lines.append(format_flags(uid, modseq, actual, flags))
                     events.append(("F", modseq, (uid, actual, frozenset(flags))))
+            gone = sorted(set(meta) - seen) if full else []
             if gone:
                 modseq += 1
-                gone.sort()
                 lines.append(format_expunge(modseq, gone))
                 events.append(("X", modseq, gone))
-            if names:
-                modseq = self._add_found(names, modseq, lines, events)
+            if unknown:
+                try:
+                    self.uidlist.refresh()
+                except CorruptUidList:
+                    self.rebuild()
+                    return
+                modseq = self._add_found(unknown, modseq, lines, events)
             self._write(lines, events)
             after = self._dir_stamp()
             self._stamp = after

@@ -186,9 +186,8 @@ class UidList:
 
     def peek_uidvalidity(self) -> int:
         """UIDVALIDITY from the header line alone (0 when missing or
-        unreadable): enough to open a folder without parsing every record."""
-        if self._ino != -1:
-            return self.uidvalidity
+        unreadable): enough to open a folder without parsing every record,
+        and to notice a uidlist replaced under us."""
         try:
             with open(self.path, "rb") as f:
                 head = f.readline(4096).decode("ascii", "replace")
