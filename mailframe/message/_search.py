@@ -1,10 +1,12 @@
 """SEARCH matching primitives (RFC 3501 §6.4.4, RFC 9051 §6.4.4).
 
-Matching is a case-insensitive substring test on decoded text: header
-values with RFC 2047 encoded words decoded, and bodies with base64 /
-quoted-printable removed, converted from their charset, HTML reduced to
-text.  Decoded headers are cached on the :class:`MessageInfo` so repeated
-searches over cached messages cost no re-parsing.
+Matching is a case-insensitive (Unicode case folding) substring test on
+decoded text: header values with RFC 2047 encoded words decoded; bodies of
+text/* and message/* leaves with base64 / quoted-printable removed and
+converted from their charset, HTML matched both as source (as Dovecot
+does) and as rendered text.  Checked against Dovecot 2.3's answers
+(``tests/data/dovecot-2.3.19-search.json``).  Decoded headers are cached
+on the :class:`MessageInfo`, so repeated searches cost no re-parsing.
 """
 
 from __future__ import annotations
