@@ -181,7 +181,8 @@ class Framer:
             return True
         if not self._literal_left and not self._literal:
             # The whole literal arrived in one read: a single copy.
-            self._parts.append(bytes(self._buf[start : start + take]))
+            with memoryview(self._buf) as view:
+                self._parts.append(bytes(view[start : start + take]))
             return True
         with memoryview(self._buf) as view:  # released before _buf is resized
             self._literal += view[start : start + take]
