@@ -29,8 +29,13 @@ def run(cmd: Sequence[str], cwd: Path | None = None, timeout: float = 60.0,
         ok_codes: Iterable[int] = (0,)) -> subprocess.CompletedProcess[bytes]:
     """Run a client; fail the test with its output if the exit status is not
     in ``ok_codes``."""
-    proc = subprocess.run(list(cmd), cwd=cwd, env=env, input=input, capture_output=True,
-                          timeout=timeout)
+    try:
+        proc = subprocess.run(list(cmd), cwd=cwd, env=env, input=input, capture_output=True,
+                              timeout=timeout)
+    except subprocess.TimeoutExpired as e:
+        out = (e.stdout or b"").decode(errors="replace")[-4000:]
+        err = (e.stderr or b"").decode(errors="replace")[-4000:]
+        pytest.fail(f"{cmd[0]} still running after {timeout}s\nstdout:\n{out}\nstderr:\n{err}")
     if proc.returncode not in tuple(ok_codes):
         pytest.fail(
             f"{cmd[0]} exited {proc.returncode}\nstdout:\n{proc.stdout.decode(errors='replace')}"
