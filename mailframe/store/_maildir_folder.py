@@ -1,7 +1,8 @@
 """One Maildir folder: its state, loading, scanning and reads.
 
-A folder (:class:`FolderCore`, with its writes in :mod:`._maildir_writes`) keeps a :class:`~mailframe.store._log.MailboxLog` (the
-shared modseq/tombstone/\\Recent bookkeeping) in step with three things on
+A folder (:class:`FolderCore`; its writes are in :mod:`._maildir_writes`)
+keeps a :class:`~mailframe.store._log.MailboxLog` (the shared
+modseq/tombstone/\\Recent bookkeeping) in step with three things on
 disk: the message files in ``cur/`` and ``new/``, ``dovecot-uidlist`` and
 ``mailframe-index`` (see :mod:`._maildir_index`).  Every change — ours, a
 second mailframe process's, or a file renamed by mutt or dropped into
