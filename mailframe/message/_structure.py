@@ -38,6 +38,9 @@ Node = tuple[int, int, int, int, bytes, bytes, bytes, bytes, tuple[Any, ...]]
 MAX_DEPTH = 64
 #: At most this many parts per message; the rest stay inside their parent.
 MAX_PARTS = 5000
+#: Delimiter lines examined per message while resolving nested multiparts
+#: that reuse their parent's boundary (hostile input stays linear).
+MAX_SCANS = 4096
 
 _MIME_FIELDS = frozenset(
     {
@@ -111,14 +114,21 @@ def _reuses_boundary(raw: bytes, part: int, end: int, boundary: bytes) -> bool:
     )
 
 
-def _skip_same_boundary(raw: bytes, part: int, end: int, boundary: bytes, depth: int) -> int:
+def _skip_same_boundary(
+    raw: bytes, part: int, end: int, boundary: bytes, depth: int, budget: Budget
+) -> int:
     """Offset after the close delimiter of the same-boundary multipart at
     ``part`` (nested ones included), or ``end``: the delimiter lines it
-    claims are not its parent's."""
+    claims are not its parent's.  Each delimiter visited costs one unit of
+    ``budget.scans``; when that runs out the part takes the rest (bounded
+    work for hostile nesting)."""
     dash = b"--" + boundary
     body = header_end(raw, part, end)
     pos = body
     while True:
+        budget.scans += 1
+        if budget.scans > MAX_SCANS:
+            return end
         found = _next_delimiter(raw, pos, body, end, dash)
         if found is None:
             return end
@@ -127,10 +137,12 @@ def _skip_same_boundary(raw: bytes, part: int, end: int, boundary: bytes, depth:
             return after
         pos = after
         if depth < MAX_DEPTH and _reuses_boundary(raw, after, end, boundary):
-            pos = _skip_same_boundary(raw, after, end, boundary, depth + 1)
+            pos = _skip_same_boundary(raw, after, end, boundary, depth + 1, budget)
 
 
-def split_multipart(raw: bytes, start: int, end: int, boundary: bytes) -> list[tuple[int, int]]:
+def split_multipart(
+    raw: bytes, start: int, end: int, boundary: bytes, budget: Budget | None = None
+) -> list[tuple[int, int]]:
     """Regions ``[s, e)`` of the body parts of a multipart body.
 
     The delimiter is ``--boundary`` at the start of a line, optionally
@@ -142,6 +154,8 @@ def split_multipart(raw: bytes, start: int, end: int, boundary: bytes) -> list[t
     Dovecot and the stdlib ``email`` package read it.  Uses ``bytes.find``
     so a 5 MB body is scanned at memchr speed.
     """
+    if budget is None:
+        budget = Budget()
     dash = b"--" + boundary
     regions: list[tuple[int, int]] = []
     cur: int | None = None
@@ -165,8 +179,8 @@ def split_multipart(raw: bytes, start: int, end: int, boundary: bytes) -> list[t
         cur = pos = nxt
         if len(regions) >= MAX_PARTS:
             break  # the rest is one last part
-        if _reuses_boundary(raw, nxt, end, boundary):
-            pos = _skip_same_boundary(raw, nxt, end, boundary, 0)
+        if budget.scans <= MAX_SCANS and _reuses_boundary(raw, nxt, end, boundary):
+            pos = _skip_same_boundary(raw, nxt, end, boundary, 0, budget)
     if not closed and cur is not None:
         regions.append((cur, end))
     return regions
@@ -176,10 +190,11 @@ class Budget:
     """Per-parse state: the part count (for :data:`MAX_PARTS`) and the
     top-level header values (so the sent date needs no second pass)."""
 
-    __slots__ = ("parts", "top")
+    __slots__ = ("parts", "scans", "top")
 
     def __init__(self) -> None:
         self.parts = 0
+        self.scans = 0
         self.top: dict[bytes, list[bytes]] = {}
 
 
@@ -278,7 +293,7 @@ def build(
         children: list[Node] = []
         bs_kids: list[bytes] = []
         body_kids: list[bytes] = []
-        regions = [] if boundary is None else split_multipart(raw, bstart, end, boundary)
+        regions = [] if boundary is None else split_multipart(raw, bstart, end, boundary, budget)
         if not regions:
             # No usable boundary (RFC 2046 requires one) or no delimiter
             # line: the body is all preamble and the multipart gets one

@@ -145,3 +145,15 @@ def test_parameter_count_is_capped() -> None:
     raw = b"Content-Type: text/plain" + b"; a=b" * 100_000 + b"\r\n\r\nx"
     info = parse(raw)
     assert info.bodystructure_wire.count(b'"a" "b"') == MAX_PARAMS
+
+
+def test_hostile_boundary_reuse_is_bounded() -> None:
+    n = 20_000
+    raw = (
+        b"Content-Type: multipart/mixed; boundary=s\r\n\r\n"
+        + b"--s\r\nContent-Type: multipart/mixed; boundary=s\r\n\r\n" * n
+        + b"--s--\r\n" * n
+    )
+    info = parse(raw)  # linear work: MAX_SCANS caps the delimiter lookups
+    assert info.bodystructure_wire.startswith(b"((((")
+    assert MessageInfo.load(info.dump()) == info
