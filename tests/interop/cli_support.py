@@ -43,13 +43,18 @@ def run(cmd: Sequence[str], cwd: Path | None = None, timeout: float = 60.0,
     return proc
 
 
+def quote(name: str) -> str:
+    """A mailbox name as an IMAP quoted string (imaplib sends names as given)."""
+    return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
 def seed(account: Account, folder: str, messages: Iterable[tuple[bytes, str | None]]) -> None:
     """APPEND ``(message, flags)`` pairs to ``folder`` (created if needed)."""
     c = connect(account)
     if folder.upper() != "INBOX":
-        c.create(folder)
+        c.create(quote(folder))
     for message, flags in messages:
-        ok(c.append(folder, flags, None, message))
+        ok(c.append(quote(folder), flags, None, message))
     c.logout()
 
 
@@ -57,7 +62,7 @@ def server_view(account: Account, folder: str) -> dict[bytes, set[bytes]]:
     """``{Message-ID header value: flags}`` of every message in ``folder``,
     as the server reports them (flags without \\Recent)."""
     c = connect(account)
-    if ok(c.select(folder, readonly=True)) == [b"0"]:
+    if ok(c.select(quote(folder), readonly=True)) == [b"0"]:
         c.logout()
         return {}
     data = ok(c.fetch("1:*", "(FLAGS BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])"))

@@ -63,6 +63,8 @@ def test_mbsync_two_way(account: Account, tmp_path: Path) -> None:
     seed(account, "INBOX", [(M.SIMPLE, r"(\Seen)"), (M.MULTIPART, r"(\Flagged)"), (a1, None)])
     seed(account, "Lists/python", [(p1, r"(\Seen \Answered)"), (p2, None)])
     seed(account, "Archive", [(a2, r"(\Seen)")])
+    s1 = M.plain("sent-1")
+    seed(account, "Sent Items", [(s1, r"(\Seen \Draft)")])
     cfg = _config(account, tmp_path)
     _mbsync(cfg)
 
@@ -72,6 +74,7 @@ def test_mbsync_two_way(account: Account, tmp_path: Path) -> None:
         "Lists/python": {_mid(p1): {SEEN, ANSWERED}, _mid(p2): set()},
         "Archive": {_mid(a2): {SEEN}},
     }
+    assert folder_view(tmp_path / "mail/Sent Items") == {_mid(s1): {SEEN, b"\\Draft"}}
     assert folder_view(inbox) == expected["INBOX"]
     assert folder_view(python) == expected["Lists/python"]
     assert folder_view(archive) == expected["Archive"]
@@ -104,6 +107,7 @@ def test_mbsync_two_way(account: Account, tmp_path: Path) -> None:
         "Lists/python": {_mid(p1): {SEEN, ANSWERED}, _mid(p2): {SEEN}, _mid(p3): set()},
         "Archive": {_mid(a3): {ANSWERED}},
         "Drafts": {_mid(d1): set()},
+        "Sent Items": {_mid(s1): {SEEN, b"\\Draft"}},
     }
     for folder, want in expected.items():
         assert server_view(account, folder) == want, folder
@@ -121,5 +125,5 @@ def test_mbsync_two_way(account: Account, tmp_path: Path) -> None:
     assert sorted(ok(c.list())) == sorted([
         b'(\\HasNoChildren) "/" INBOX', b'(\\HasNoChildren) "/" Archive',
         b'(\\HasNoChildren) "/" Drafts', b'(\\HasChildren) "/" Lists',
-        b'(\\HasNoChildren) "/" Lists/python'])
+        b'(\\HasNoChildren) "/" Lists/python', b'(\\HasNoChildren) "/" "Sent Items"'])
     c.logout()

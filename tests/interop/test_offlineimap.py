@@ -9,7 +9,7 @@ from tests.interop import messages as M
 from tests.interop.cli_support import need, run, seed, server_view
 from tests.interop.conftest import Account
 from tests.interop.imaplib_support import connect, ok
-from tests.interop.maildir_view import deliver, folder_view, set_flags
+from tests.interop.maildir_view import deliver, folder_view, remove, set_flags
 
 SEEN, FLAGGED, ANSWERED = b"\\Seen", b"\\Flagged", b"\\Answered"
 
@@ -84,6 +84,21 @@ def test_offlineimap_sync(account: Account, tmp_path: Path) -> None:
     want_inbox = {_mid(M.SIMPLE): {SEEN}, _mid(M.MULTIPART): {FLAGGED, SEEN},
                   _mid(a1): {ANSWERED}, _mid(a2): set()}
     want_python = {_mid(p1): {SEEN, ANSWERED}, _mid(p2): set()}
+    assert folder_view(inbox) == want_inbox
+    assert folder_view(python) == want_python
+    assert server_view(account, "INBOX") == want_inbox
+    assert server_view(account, "Lists/python") == want_python
+
+    # Deletions both ways: one expunged on the server, one removed locally.
+    c = connect(account)
+    ok(c.select("INBOX"))
+    ok(c.store("1", "+FLAGS.SILENT", r"\Deleted"))  # SIMPLE
+    ok(c.expunge())
+    c.logout()
+    remove(python, _mid(p1))
+    _sync(cfg)
+    del want_inbox[_mid(M.SIMPLE)]
+    del want_python[_mid(p1)]
     assert folder_view(inbox) == want_inbox
     assert folder_view(python) == want_python
     assert server_view(account, "INBOX") == want_inbox
