@@ -56,3 +56,20 @@ def test_curl_fetch_by_uid_and_section(account: Account) -> None:
     assert b"Subject: three\r\n" in _curl(account, "INBOX/;MAILINDEX=2")
     # Searching through the URL query.
     assert _curl(account, "INBOX?SUBJECT%20three").strip() == b"* SEARCH 2"
+
+
+def test_curl_append_and_custom_commands(account: Account, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """``curl -T`` APPENDs a file; ``-X`` sends any command on the mailbox
+    and prints the untagged answers."""
+    message = tmp_path / "upload.eml"
+    message.write_bytes(M.MULTIPART)
+    _curl(account, "INBOX", "-T", str(message))
+    assert _curl(account, "INBOX/;UID=1") == M.MULTIPART
+    # curl fetched BODY[] (not PEEK) above, so the message is now Seen.
+    out = _curl(account, "INBOX", "-X", "STORE 1 +FLAGS (\\Flagged $Curl)")
+    assert out.splitlines() == [b"* 1 FETCH (FLAGS (\\Flagged \\Seen $Curl))"]
+    out = _curl(account, "INBOX", "-X", "UID FETCH 1 (FLAGS RFC822.SIZE)")
+    assert out.splitlines() == [
+        b"* 1 FETCH (UID 1 FLAGS (\\Flagged \\Seen $Curl) RFC822.SIZE %d)" % len(M.MULTIPART)]
+    out = _curl(account, "", "-X", 'STATUS INBOX (MESSAGES UNSEEN)')
+    assert out.splitlines() == [b"* STATUS INBOX (MESSAGES 1 UNSEEN 0)"]
