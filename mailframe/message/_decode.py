@@ -75,12 +75,14 @@ def decode_words(value: bytes) -> str:
     return "".join(out)
 
 
-_DROP = re.compile(r"<(script|style|head)\b.*?</\1\s*>|<!--.*?-->", re.S | re.I)
+# Every pattern stays linear on hostile input: an unclosed script/comment
+# runs to the end (one match), and tags cannot span another "<".
+_DROP = re.compile(r"<(script|style|head)\b.*?(?:</\1\s*>|\Z)|<!--.*?(?:-->|\Z)", re.S | re.I)
 _INLINE = re.compile(
-    r"</?(?:a|b|i|u|s|em|strong|span|font|small|big|sub|sup|code|tt|strike|mark|abbr|wbr)\b[^>]*>",
+    r"</?(?:a|b|i|u|s|em|strong|span|font|small|big|sub|sup|code|tt|strike|mark|abbr|wbr)\b[^<>]*>",
     re.I,
 )
-_TAG = re.compile(r"<[^>]*>")
+_TAG = re.compile(r"<[^<>]*>")
 
 
 def html_to_text(text: str) -> str:

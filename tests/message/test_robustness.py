@@ -157,3 +157,25 @@ def test_hostile_boundary_reuse_is_bounded() -> None:
     info = parse(raw)  # linear work: MAX_SCANS caps the delimiter lookups
     assert info.bodystructure_wire.startswith(b"((((")
     assert MessageInfo.load(info.dump()) == info
+
+
+@pytest.mark.parametrize(
+    ("ctype", "cte", "body"),
+    [
+        (b"text/html", b"7bit", b"<" * 200_000),
+        (b"text/html", b"7bit", b"<b" * 100_000),
+        (b"text/html", b"7bit", b"<script>" * 30_000),
+        (b"text/html", b"7bit", b"<!--" * 50_000),
+        (b"text/plain", b"quoted-printable", b" " * 200_000 + b"x"),
+        (b"text/plain", b"base64", b"=" * 200_000),
+        (b"text/plain", b"7bit", b"=?" * 200_000),
+    ],
+)
+def test_search_is_linear_on_hostile_bodies(ctype: bytes, cte: bytes, body: bytes) -> None:
+    from mailframe.message import body_matches, text_matches
+
+    raw = b"Subject: " + body[:100_000] + b"\r\nContent-Type: " + ctype
+    raw += b"\r\nContent-Transfer-Encoding: " + cte + b"\r\n\r\n" + body
+    info = parse(raw)
+    assert not body_matches(info, raw, "needle")
+    assert not text_matches(info, raw, "needle")
