@@ -223,3 +223,78 @@ def _concurrent_writers(path: str) -> None:
     assert listed == sorted(set(listed))
     assert set(uids) <= set(listed)
     result(store.close())
+
+
+@pytest.mark.timeout(90)
+def test_two_servers_and_an_mda_over_imap() -> None:
+    """Two ``twistd mailframe`` processes on one Maildir, clients appending
+    through both while an MDA drops files into new/: every message gets one
+    UID, both servers agree on them, and a session selected on one server
+    hears of the other's mail on NOOP."""
+    import imaplib
+    import threading
+    from pathlib import Path
+
+    from tests.support.server import ServerProcess
+
+    work = tempfile.mkdtemp(prefix="mf-2srv-")
+    store = "maildir:" + os.path.join(work, "mail")
+    one = ServerProcess(Path(work) / "one", store=store)
+    two = ServerProcess(Path(work) / "two", store=store)
+    try:
+        one.start()
+        two.start()
+        watcher = imaplib.IMAP4("127.0.0.1", one.imap_port)
+        watcher.login("alice", "secret")
+        watcher.select("INBOX")
+        maildir = os.path.join(work, "mail", "alice")
+        uids: dict[str, list[int]] = {"one": [], "two": []}
+
+        def client(name: str, port: int) -> None:
+            c = imaplib.IMAP4("127.0.0.1", port)
+            c.login("alice", "secret")
+            for i in range(15):
+                typ, data = c.append(
+                    "INBOX", None, None, b"Subject: %s %d\r\n\r\nx\r\n" % (name.encode(), i)
+                )
+                assert typ == "OK", data
+                m = data[0].split(b"APPENDUID ")[1].split(b"]")[0].split()
+                uids[name].append(int(m[1]))
+            c.logout()
+
+        threads = [
+            threading.Thread(target=client, args=("one", one.imap_port)),
+            threading.Thread(target=client, args=("two", two.imap_port)),
+        ]
+        for t in threads:
+            t.start()
+        for i in range(10):
+            name = f"{int(time.time())}.mda{i}.testhost"
+            with open(os.path.join(maildir, "tmp", name), "wb") as f:
+                f.write(b"Subject: mda %d\n\nbody\n" % i)
+            os.rename(os.path.join(maildir, "tmp", name), os.path.join(maildir, "new", name))
+            time.sleep(0.03)
+        for t in threads:
+            t.join(60)
+        assert len(uids["one"]) == len(uids["two"]) == 15
+        assert not set(uids["one"]) & set(uids["two"])
+        seen = []
+        for server in (one, two):
+            c = imaplib.IMAP4("127.0.0.1", server.imap_port)
+            c.login("alice", "secret")
+            c.select("INBOX")
+            typ, data = c.uid("SEARCH", "ALL")
+            assert typ == "OK"
+            seen.append([int(u) for u in data[0].split()])
+            c.logout()
+        assert seen[0] == seen[1]
+        assert len(seen[0]) == len(set(seen[0])) == 40
+        assert set(uids["one"]) | set(uids["two"]) <= set(seen[0])
+        typ, _ = watcher.noop()
+        exists = watcher.untagged_responses.get("EXISTS", [b"0"])[-1]
+        assert isinstance(exists, bytes) and int(exists) == 40, exists
+        watcher.logout()
+    finally:
+        one.stop()
+        two.stop()
+        shutil.rmtree(work, ignore_errors=True)
