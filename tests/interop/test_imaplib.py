@@ -43,6 +43,14 @@ def test_authenticate_plain(account: Account) -> None:
     c.logout()
 
 
+def test_login_cram_md5(account: Account) -> None:
+    c = connect(account, login=False)
+    assert "AUTH=CRAM-MD5" in c.capabilities
+    ok(c.login_cram_md5(account.user, account.password))
+    assert c.state == "AUTH"
+    c.logout()
+
+
 def test_create_list_rename_delete(account: Account) -> None:
     c = connect(account)
     ok(c.create("Projects"))

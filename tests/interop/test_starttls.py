@@ -38,6 +38,21 @@ def test_imaplib_starttls_verified(account: Account) -> None:
     c.logout()
 
 
+def test_imapclient_starttls_verified(account: Account) -> None:
+    from imapclient import IMAPClient
+
+    context = ssl.create_default_context(cafile=str(cert_file(account)))
+    c = IMAPClient("localhost", port=account.port, ssl=False, timeout=10)
+    c.starttls(context)
+    c.login(account.user, account.password)
+    c.append("INBOX", M.SIMPLE, flags=(b"\\Answered",))
+    c.select_folder("INBOX")
+    got = c.fetch([1], ["FLAGS", "BODY.PEEK[]"])[1]
+    assert got[b"BODY[]"] == M.SIMPLE
+    assert set(got[b"FLAGS"]) == {b"\\Answered", b"\\Recent"}
+    c.logout()
+
+
 def test_imaplib_starttls_rejects_wrong_name(account: Account) -> None:
     """The certificate names localhost (and the loopback addresses), so a
     client expecting another name must refuse it: the check is real."""

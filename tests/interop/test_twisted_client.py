@@ -129,6 +129,22 @@ class TwistedClientTests(TestCase):
         yield c.logout()
 
     @defer.inlineCallbacks
+    def test_sasl_mechanisms(self):  # type: ignore[no-untyped-def]
+        """AUTHENTICATE with each SASL mechanism Twisted's client has."""
+        for authenticator in (imap4.CramMD5ClientAuthenticator, imap4.PLAINAuthenticator,
+                              imap4.LOGINAuthenticator):
+            c = yield self.connect(login=False)
+            c.registerAuthenticator(authenticator(self.user.encode()))
+            yield c.authenticate(self.password.encode())
+            info = yield c.select("INBOX")
+            self.assertEqual(info["EXISTS"], 0)
+            yield c.logout()
+        c = yield self.connect(login=False)
+        c.registerAuthenticator(imap4.CramMD5ClientAuthenticator(self.user.encode()))
+        with self.assertRaises(imap4.IMAP4Exception):
+            yield c.authenticate(b"not the password")
+
+    @defer.inlineCallbacks
     def test_append_select_fetch(self):  # type: ignore[no-untyped-def]
         c = yield self.connect()
         yield c.append("INBOX", io.BytesIO(M.MULTIPART), ("\\Seen", "$Label1"),
