@@ -298,3 +298,57 @@ def test_two_servers_and_an_mda_over_imap() -> None:
         one.stop()
         two.stop()
         shutil.rmtree(work, ignore_errors=True)
+
+
+@pytest.mark.timeout(60)
+def test_idle_on_one_server_hears_mail_delivered_by_another_program() -> None:
+    """RFC 2177 IDLE on a twistd mailframe hears, within a few seconds,
+    mail that another program dropped into new/ (the watcher poll)."""
+    import socket
+    from pathlib import Path
+
+    from tests.support.server import ServerProcess
+
+    work = tempfile.mkdtemp(prefix="mf-idle-")
+    server = ServerProcess(Path(work) / "srv", store="maildir:" + os.path.join(work, "mail"))
+    try:
+        server.start()
+        sock = socket.create_connection(("127.0.0.1", server.imap_port), timeout=10)
+        f = sock.makefile("rwb")
+
+        def command(line: bytes) -> list[bytes]:
+            f.write(line + b"\r\n")
+            f.flush()
+            out = []
+            while True:
+                got = f.readline()
+                assert got, out
+                out.append(got)
+                if got.startswith(line.split()[0] + b" "):
+                    return out
+
+        f.readline()  # greeting
+        assert command(b"a LOGIN alice secret")[-1].startswith(b"a OK")
+        assert command(b"b SELECT INBOX")[-1].startswith(b"b OK")
+        f.write(b"c IDLE\r\n")
+        f.flush()
+        assert f.readline().startswith(b"+")
+        maildir = os.path.join(work, "mail", "alice")
+        name = f"{int(time.time())}.idle.testhost"
+        with open(os.path.join(maildir, "tmp", name), "wb") as out:
+            out.write(b"Subject: while idling\n\nhello\n")
+        started = time.monotonic()
+        os.rename(os.path.join(maildir, "tmp", name), os.path.join(maildir, "new", name))
+        sock.settimeout(8)
+        line = f.readline()
+        assert line == b"* 1 EXISTS\r\n", line
+        assert time.monotonic() - started < 5
+        f.write(b"DONE\r\n")
+        f.flush()
+        while not (line := f.readline()).startswith(b"c "):
+            assert line
+        assert line.startswith(b"c OK")
+        sock.close()
+    finally:
+        server.stop()
+        shutil.rmtree(work, ignore_errors=True)
