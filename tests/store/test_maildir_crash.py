@@ -319,7 +319,7 @@ def test_idle_on_one_server_hears_mail_delivered_by_another_program() -> None:
         def command(line: bytes) -> list[bytes]:
             f.write(line + b"\r\n")
             f.flush()
-            out = []
+            out: list[bytes] = []
             while True:
                 got = f.readline()
                 assert got, out
