@@ -136,13 +136,13 @@ def main(host: str, port: int, version: str = "2.3.19") -> None:
     uid = 0
     for eml in sorted((DATA / "messages").glob("*.eml")):
         raw = eml.read_bytes()
-        typ, _ = c.append("ref", None, None, raw)  # type: ignore[arg-type]
+        typ, _ = c.append("ref", None, None, raw)
         if typ != "OK":
             fetched[eml.stem] = None
             continue
         uid += 1
         typ, data = c.uid("FETCH", str(uid), "(ENVELOPE BODYSTRUCTURE BODY RFC822.SIZE)")
-        wire = b"".join(x[0] + b"\r\n" + x[1] if isinstance(x, tuple) else x for x in data)  # type: ignore[operator]
+        wire = b"".join(x[0] + b"\r\n" + x[1] if isinstance(x, tuple) else x for x in data)
         fetched[eml.stem] = wire.decode("latin-1")
         if raw.count(b"\n") != raw.count(b"\r\n"):
             continue  # Dovecot rewrites bare LF: sections would not compare
@@ -189,7 +189,7 @@ def main(host: str, port: int, version: str = "2.3.19") -> None:
     names = [name for name, wire in fetched.items() if wire is not None]
     for key, needle in SEARCHES:
         query = f'{key} "{needle}"'.encode()
-        typ, data = c.uid("SEARCH", "CHARSET", "UTF-8", query)
+        typ, data = c.uid("SEARCH", "CHARSET", "UTF-8", query)  # type: ignore[arg-type]
         uids = [int(x) for x in data[0].split()] if typ == "OK" and data[0] else []
         searches[f"{key} {needle}"] = sorted(names[u - 1] for u in uids) if typ == "OK" else None
     c.logout()

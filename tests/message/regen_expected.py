@@ -25,7 +25,7 @@ def render(raw: bytes) -> str:
         ("BODYSTRUCTURE", info.bodystructure_wire),
         ("BODY", info.body_wire),
     ):
-        lines.append(key + " " + codecs.escape_encode(wire)[0].decode("ascii"))  # type: ignore[attr-defined]
+        lines.append(key + " " + codecs.escape_encode(wire)[0].decode("ascii"))
     lines.append("SENTDATE " + (info.sent_date.isoformat() if info.sent_date else "NIL"))
     return "\n".join(lines) + "\n"
 

@@ -31,7 +31,7 @@ def _expected(path: Path) -> dict[str, bytes]:
     out = {}
     for line in path.with_suffix(".expected").read_text().splitlines():
         key, _, value = line.partition(" ")
-        out[key] = codecs.escape_decode(value.encode("ascii"))[0]  # type: ignore[attr-defined]
+        out[key] = codecs.escape_decode(value.encode("ascii"))[0]
     return out
 
 

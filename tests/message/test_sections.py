@@ -133,7 +133,7 @@ def test_agrees_with_dovecot(name: str) -> None:
     raw = (DATA / "messages" / f"{name}.eml").read_bytes()
     info = parse(raw)
     checked = 0
-    for item, theirs in sorted(DOVECOT[name].items()):
+    for item, answer in sorted(DOVECOT[name].items()):
         if (name, item) in DEVIATIONS:
             continue
         if _binary_on_container(info, item):
@@ -142,12 +142,13 @@ def test_agrees_with_dovecot(name: str) -> None:
             ours: bytes | int | str = fetch(info, raw, item)
         except UnknownCTE:
             ours = "UNKNOWN-CTE"
-        if isinstance(theirs, str) and theirs.startswith("ERROR [UNKNOWN-CTE]"):
+        theirs: bytes | int | str
+        if isinstance(answer, str) and answer.startswith("ERROR [UNKNOWN-CTE]"):
             theirs = "UNKNOWN-CTE"
-        elif isinstance(theirs, str):
-            theirs = theirs.encode("latin-1")  # type: ignore[assignment]
-        elif theirs is None:
-            theirs = b""  # type: ignore[assignment]
+        elif isinstance(answer, str):
+            theirs = answer.encode("latin-1")
+        else:
+            theirs = b"" if answer is None else answer
         if name in CRLF_QUIRK and isinstance(ours, bytes) and ours + b"\r\n" == theirs:
             continue
         assert ours == theirs, item
