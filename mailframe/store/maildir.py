@@ -42,7 +42,14 @@ from mailframe.errors import (
 from mailframe.interfaces import IAccount, IMailbox, IMailStore
 from mailframe.records import Changes, MailboxEntry, MailboxStatus, Snapshot, StoreResult
 from mailframe.store._maildir_files import LockGone, fsync_dir
-from mailframe.store._maildir_names import INBOX, check_name, folder_for, name_for
+from mailframe.store._maildir_names import (
+    INBOX,
+    check_name,
+    folder_for,
+    mutf7_decode,
+    mutf7_encode,
+    name_for,
+)
 from mailframe.store._maildir_writes import Folder, make_maildir
 from mailframe.store.memory import SPECIAL_USE
 
@@ -376,18 +383,29 @@ class MaildirAccount:
         return os.path.join(self.root, "subscriptions")
 
     def _read_subs(self) -> set[str]:
+        """Dovecot's version 2 file: ``V<tab>2``, a blank line, then one
+        name a line, its levels in modified UTF-7 joined by tabs (older
+        files: one name a line)."""
         try:
             with open(self._subs_path(), encoding="utf-8", errors="replace") as f:
                 lines = f.read().split("\n")
         except FileNotFoundError:
             return set()
         if lines and lines[0].startswith("V\t"):
-            lines = lines[2:]
-            return {line.replace("\t", "/") for line in lines if line}
+            out = set()
+            for line in lines[2:]:
+                if line:
+                    try:
+                        out.add("/".join(mutf7_decode(level) for level in line.split("\t")))
+                    except InvalidMailboxName:
+                        out.add(line.replace("\t", "/"))
+            return out
         return {line for line in lines if line}
 
     def _write_subs(self, names: set[str]) -> None:
-        text = "V\t2\n\n" + "".join(n.replace("/", "\t") + "\n" for n in sorted(names))
+        text = "V\t2\n\n" + "".join(
+            "\t".join(mutf7_encode(level) for level in n.split("/")) + "\n" for n in sorted(names)
+        )
         tmp = f"{self._subs_path()}.tmp.{os.getpid()}"
         with open(tmp, "w", encoding="utf-8") as f:
             f.write(text)

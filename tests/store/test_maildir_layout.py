@@ -138,8 +138,11 @@ def test_files_are_dovecot_format(root: str) -> None:
 def test_subscriptions_file_is_dovecot_v2(root: str) -> None:
     account = result(MaildirStore(root).account("u"))
     result(account.subscribe("Lists/python"))
+    result(account.subscribe("Café/Sub"))
     with open(os.path.join(root, "u", "subscriptions")) as f:
-        assert f.read() == "V\t2\n\nLists\tpython\n"
+        # as Dovecot 2.3 writes it: levels in modified UTF-7, tab-separated
+        assert f.read() == "V\t2\n\nCaf&AOk-\tSub\nLists\tpython\n"
+    assert result(account.subscriptions()) == {"Lists/python", "Café/Sub"}
 
 
 def test_per_user_roots(root: str) -> None:
