@@ -625,7 +625,13 @@ class FolderCore:
         return info
 
     def records(self, uids: Iterable[int]) -> list[MessageRecord]:
+        """FETCH's view of ``uids`` (those that exist, in UID order), with
+        the parsed messages from the cache file: no message file opened."""
         log = self.refresh()
+        with _no_gc():
+            return self._records(log, uids)
+
+    def _records(self, log: MailboxLog, uids: Iterable[int]) -> list[MessageRecord]:
         out = []
         for uid in sorted(set(uids)):
             state = log.get(uid)
