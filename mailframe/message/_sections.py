@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING
 
 from mailframe.errors import UnknownCTE
 
-from ._structure import MESSAGE, MULTIPART, Node
+from ._headers import iter_fields
+from ._structure import LEAF, MESSAGE, MULTIPART, Node
 
 if TYPE_CHECKING:
     from ._info import MessageInfo
@@ -159,32 +160,86 @@ def decode_cte(cte: bytes, body: bytes) -> bytes | None:
     return None
 
 
-def decode_binary(info: MessageInfo, part: tuple[int, ...], body: bytes) -> bytes:
-    """``BINARY[<part>]`` (RFC 3516 §4.2) from the bytes of ``BODY[<part>]``.
+def _unknown(cte: bytes) -> UnknownCTE:
+    return UnknownCTE(f"Unknown Content-Transfer-Encoding {cte.decode('latin-1')!r}")
 
-    base64 and quoted-printable are decoded; 7bit, 8bit and binary are
-    returned as is; any other encoding raises
+
+def _encoded_leaves(node: Node, out: list[Node]) -> None:
+    """Leaves below ``node`` (itself included) whose body is encoded."""
+    kind = node[0]
+    if kind == MULTIPART:
+        for kid in node[8]:
+            _encoded_leaves(kid, out)
+    elif kind == MESSAGE:
+        _encoded_leaves(node[8][0], out)
+    elif node[6] not in _IDENTITY:
+        out.append(node)
+
+
+_BINARY_CTE = b"Content-Transfer-Encoding: binary"
+
+
+def _rewrite_cte(header: bytes) -> bytes:
+    """A MIME header whose Content-Transfer-Encoding now says binary: the
+    old field is dropped and the new one goes last, before the blank line
+    (where Dovecot puts it)."""
+    kept: list[bytes] = []
+    blank = len(header)
+    for name, s, e in iter_fields(header):
+        if name != b"content-transfer-encoding":
+            kept.append(header[s:e])
+        blank = e
+    eol = b"\n" if header.endswith(b"\n\n") or header == b"\n" else b"\r\n"
+    return b"".join(kept) + _BINARY_CTE + eol + header[blank:]
+
+
+def decode_binary(info: MessageInfo, part: tuple[int, ...], body: bytes) -> bytes:
+    """``BINARY[<part>]`` (RFC 3516 §4.2) from the bytes of ``BODY[<part>]``
+    (the whole message for ``()``).
+
+    A leaf's base64 or quoted-printable body is decoded; 7bit, 8bit and
+    binary are returned as is; any other encoding raises
     :class:`mailframe.errors.UnknownCTE` (answered ``NO [UNKNOWN-CTE]``).
-    The whole message (``()``) and multipart or message parts carry no
-    encoding of their own and come back unchanged.
+    For the whole message, a multipart or a message/rfc822 part, every
+    encoded leaf inside is decoded in place and its header says
+    ``Content-Transfer-Encoding: binary`` -- what Dovecot answers.
     """
-    if not part:
+    if part:
+        node = find_part(info, part)
+        if node is None:
+            return body
+        if node[0] == LEAF:
+            out = decode_cte(node[6], body)
+            if out is None:
+                raise _unknown(node[6])
+            return out
+        base = node[2]
+    else:
+        node, base = info.tree, 0
+    leaves: list[Node] = []
+    _encoded_leaves(node, leaves)
+    if not leaves:
         return body
-    node = find_part(info, part)
-    if node is None or node[0] != 0:
-        return body
-    out = decode_cte(node[6], body)
-    if out is None:
-        raise UnknownCTE(f"Unknown Content-Transfer-Encoding {node[6].decode('latin-1')!r}")
-    return out
+    pieces: list[bytes] = []
+    pos = 0
+    for leaf in leaves:
+        hs, bs, be = leaf[1] - base, leaf[2] - base, leaf[3] - base
+        if hs < pos or be > len(body):
+            return body  # not the bytes of this section: leave them alone
+        decoded = decode_cte(leaf[6], body[bs:be])
+        if decoded is None:
+            raise _unknown(leaf[6])
+        pieces += (body[pos:hs], _rewrite_cte(body[hs:bs]), decoded)
+        pos = be
+    pieces.append(body[pos:])
+    return b"".join(pieces)
 
 
 def binary_size(info: MessageInfo, part: tuple[int, ...], body: bytes) -> int:
-    """``BINARY.SIZE[<part>]`` (RFC 3516 §4.2): the decoded size; raises
-    :class:`UnknownCTE` like :func:`decode_binary`."""
-    if not part:
-        return len(body)
-    node = find_part(info, part)
-    if node is None or node[0] != 0 or node[6] in _IDENTITY:
-        return len(body)
+    """``BINARY.SIZE[<part>]`` (RFC 3516 §4.2): the size
+    :func:`decode_binary` returns; raises :class:`UnknownCTE` like it."""
+    if part:
+        node = find_part(info, part)
+        if node is None or (node[0] == LEAF and node[6] in _IDENTITY):
+            return len(body)
     return len(decode_binary(info, part, body))
