@@ -32,11 +32,13 @@ set wait_key=no
 set sort=date
 set charset="utf-8"
 set mark_old=no
+set confirmappend=no
+set delete=yes
 """)
     cmd = (f"{neomutt} -n -F {rc} -f imap://{account.host}:{account.port}/INBOX "
            f"-e 'push \"{keys}\"'")
     env = dict(os.environ, TERM="xterm", LC_ALL="C.UTF-8", HOME=str(home))
-    return run([script, "-qec", cmd, "/dev/null"], env=env, timeout=60).stdout
+    return run([script, "-qec", cmd, "/dev/null"], env=env, timeout=20).stdout
 
 
 def test_neomutt_reads_and_flags(account: Account, tmp_path: Path) -> None:
@@ -56,3 +58,26 @@ def test_neomutt_reads_and_flags(account: Account, tmp_path: Path) -> None:
     view = server_view(account, "INBOX")
     assert view[b"<multi-1@example.de>"] == {b"\\Flagged"}
     assert view[b"<simple-1@example.org>"] == set()
+
+
+def test_neomutt_server_search_save_and_delete(account: Account, tmp_path: Path) -> None:
+    """``=b`` makes neomutt search message bodies on the server (UID SEARCH
+    BODY); saving to another folder copies the message there and deletes it
+    from INBOX when neomutt syncs (UID COPY/MOVE, STORE \\Deleted, EXPUNGE)."""
+    need("neomutt", "neomutt")
+    keep = M.plain("quarterly figures", "the numbers are in\r\n")
+    seed(account, "INBOX", [(M.SIMPLE, None), (keep, None), (M.plain("other"), None)])
+    seed(account, "Archive", [])
+    out = tmp_path / "found.txt"
+    _neomutt(account, tmp_path, (
+        "<limit>=b numbers<enter>"
+        f"<pipe-message>cat > {out}<enter>"
+        "<save-message>=Archive<enter><sync-mailbox><quit>"))
+    assert out.read_bytes() == keep.replace(b"\r\n", b"\n")
+    inbox = server_view(account, "INBOX")
+    assert sorted(inbox) == sorted([b"<simple-1@example.org>", keep_id(M.plain("other"))])
+    assert list(server_view(account, "Archive")) == [keep_id(keep)]
+
+
+def keep_id(message: bytes) -> bytes:
+    return message.split(b"Message-ID: ", 1)[1].split(b"\r\n", 1)[0]
