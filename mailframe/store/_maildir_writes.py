@@ -91,42 +91,58 @@ class Folder(FolderCore):
         return stamp
 
     def append_many(self, items: list[tuple[bytes, frozenset[str], datetime | None]]) -> list[int]:
-        """Deliver messages durably; their UIDs, ascending."""
+        """Deliver messages durably; their UIDs, ascending.
+
+        Parsing and the fsynced write into ``tmp/`` happen before the lock
+        is taken, so other writers wait only for the renames and the two
+        small appends (uidlist, index)."""
         self._check_exists()
-        for _, flags, _ in items:
-            _check_flags(flags)
-        with self.lock:
-            stamp = self._locked_refresh()
-            log = self.log
-            assert log is not None
-            self._ensure_keywords(f for _, flags, _ in items for f in flags)
-            uid = max(self.uidlist.next_uid, log.uidnext)
-            records: list[tuple[int, str]] = []
-            lines: list[str] = []
-            events: list[Event] = []
-            modseq = log.highestmodseq
+        prepared: list[tuple[str, frozenset[str], float, int, int, bytes]] = []
+        try:
             for content, flags, when in items:
-                flags = frozenset(flags) - {"\\Recent"}
+                _check_flags(flags)
                 mtime = when.timestamp() if when is not None else time.time()
                 tz = _tz_minutes(when) if when is not None else 0
+                blob = parse(content).dump()
                 tmp = write_durably(self.tmp, content, mtime)
-                name = os.path.basename(tmp) + info_for(flags, self.keywords)
-                os.rename(tmp, os.path.join(self.cur, name))
-                info = parse(content)
-                coff, clen = self.cache.add(b"%d\n" % uid + info.dump())
-                self._infos[uid] = info
-                meta = Meta("cur/" + name, len(content), mtime, tz, coff, clen)
-                modseq += 1
-                records.append((uid, name))
-                lines.append(format_add(uid, modseq, meta, flags))
-                events.append(("A", modseq, (uid, meta, flags)))
-                uid += 1
-            fsync_dir(self.cur)
-            self.uidlist.append(records)
-            self._write(lines, events)
-            self._own_change(stamp)
-            self._maybe_compact()
-            return [u for u, _ in records]
+                prepared.append(
+                    (tmp, frozenset(flags) - {"\\Recent"}, mtime, tz, len(content), blob)
+                )
+            with self.lock:
+                return self._deliver(prepared)
+        finally:
+            for tmp, *_ in prepared:
+                if os.path.exists(tmp):  # not delivered: an error came first
+                    os.unlink(tmp)
+
+    def _deliver(
+        self, prepared: list[tuple[str, frozenset[str], float, int, int, bytes]]
+    ) -> list[int]:
+        stamp = self._locked_refresh()
+        log = self.log
+        assert log is not None
+        self._ensure_keywords(f for _, flags, *_ in prepared for f in flags)
+        uid = max(self.uidlist.next_uid, log.uidnext)
+        records: list[tuple[int, str]] = []
+        lines: list[str] = []
+        events: list[Event] = []
+        modseq = log.highestmodseq
+        for tmp, flags, mtime, tz, size, blob in prepared:
+            name = os.path.basename(tmp) + info_for(flags, self.keywords)
+            os.rename(tmp, os.path.join(self.cur, name))
+            coff, clen = self.cache.add(b"%d\n" % uid + blob)
+            meta = Meta("cur/" + name, size, mtime, tz, coff, clen)
+            modseq += 1
+            records.append((uid, name))
+            lines.append(format_add(uid, modseq, meta, flags))
+            events.append(("A", modseq, (uid, meta, flags)))
+            uid += 1
+        fsync_dir(self.cur)
+        self.uidlist.append(records)
+        self._write(lines, events)
+        self._own_change(stamp)
+        self._maybe_compact()
+        return [u for u, _ in records]
 
     def store(
         self, uids: Iterable[int], mode: str, flags: frozenset[str], unchangedsince: int | None
