@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import mailbox
 import os
+import sys
 from pathlib import Path
 
 from tests.interop import messages as M
 from tests.interop.cli_support import need, run, seed, server_view
 from tests.interop.conftest import Account
 from tests.interop.imaplib_support import connect, ok
+from tests.support.server import PLUGIN_ROOT
 
 
 def _mid(message: bytes) -> bytes:
@@ -72,3 +74,32 @@ def test_fetchmail_keep_then_delete(account: Account, tmp_path: Path) -> None:
     _fetch(account, tmp_path, mda, "fetchall", "no keep")
     assert sorted(_box_ids(box)[3:]) == sorted([_mid(M.MULTIPART), _mid(w1), _mid(w2), _mid(w3)])
     assert server_view(account, "Work") == {}
+
+
+def test_fetchmail_into_mailframe_deliver(account: Account, tmp_path: Path,
+                                          account_factory) -> None:  # type: ignore[no-untyped-def]
+    """fetchmail pulls from one account and hands each message to
+    ``mailframe deliver`` (our MDA), which stores it in another user's
+    folder in the Maildir the running server serves: an IMAP client of that
+    user then reads it."""
+    need("fetchmail", "fetchmail")
+    target = account_factory()
+    w1 = M.plain("fm-relay-1", "relayed body\r\n")
+    seed(account, "Work", [(M.MULTIPART, None), (w1, None)])
+    mda = tmp_path / "deliver.sh"
+    mda.write_text(
+        "#!/bin/sh\n"
+        f"PYTHONPATH='{PLUGIN_ROOT}' exec '{sys.executable}' -m mailframe.smtp.deliver_tool"
+        f" --store '{account.server.store}' -u {target.user} -m Fetched --create\n")
+    mda.chmod(0o755)
+    _fetch(account, tmp_path, mda, "fetchall", "no keep")
+    assert server_view(account, "Work") == {}
+    got = server_view(target, "Fetched")
+    assert got == {_mid(M.MULTIPART): set(), _mid(w1): set()}
+    c = connect(target)
+    ok(c.select("Fetched"))
+    data = ok(c.uid("SEARCH", "BODY", "relayed"))
+    assert len(data[0].split()) == 1
+    body = ok(c.fetch(data[0].decode(), "(BODY.PEEK[TEXT])"))[0][1]
+    assert body == b"relayed body\r\n"
+    c.logout()
