@@ -52,7 +52,20 @@ def machine() -> str:
     mem = subprocess.run(["free", "-h"], capture_output=True, text=True).stdout.splitlines()
     total = mem[1].split()[1] if len(mem) > 1 else "?"
     return (f"{os.cpu_count()} CPUs ({cpu}), {total} RAM, Linux {platform.release()}, "
-            f"Python {platform.python_version()}")
+            f"Python {platform.python_version()}, mailframe tree {tree_version()}")
+
+
+def tree_version() -> str:
+    """The commit mailframe runs from, and whether its files differ from it."""
+    root = Path(__file__).resolve().parent.parent
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root,
+                              capture_output=True, text=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "mailframe"], cwd=root,
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "?"
+    return head + (" + uncommitted changes in mailframe/" if dirty else "")
 
 
 def run_one(name: str, n: int, args: argparse.Namespace, corpus: Corpus,
