@@ -465,7 +465,13 @@ class FolderCore:
             self._read_keywords()
             before = self._dir_stamp()
             started = time.time()
-            names = self._list_and_move(include_cur=full)
+            if full and self._unchanged():
+                names: dict[str, str] = {}
+                full = False  # nothing to compare: the quick check did it
+                quick = True
+            else:
+                names = self._list_and_move(include_cur=full)
+                quick = False
             lines: list[str] = []
             events: list[Event] = []
             modseq = log.highestmodseq
@@ -502,12 +508,22 @@ class FolderCore:
             after = self._dir_stamp()
             self._stamp = after
             recent = max(before) / 1e9 > started - RECHECK or after != before
-            if full or self._recheck_at is None:
+            if full or quick or self._recheck_at is None:
                 self._recheck_at = started + RECHECK if recent else None
-            if full and not recent and after != self._trusted_stamp:
+            if (full or quick) and not recent and after != self._trusted_stamp:
                 self.index.append(format_stamp(after[0], after[1], started))
                 self._trusted_stamp = after
             self._maybe_compact()
+
+    def _unchanged(self) -> bool:
+        """The cheap full check (C-speed listing and set comparison, no
+        per-file work): ``new/`` is empty and ``cur/`` holds exactly the
+        names the index knows.  Most rechecks end here."""
+        if any(not n.startswith(".") for n in os.listdir(self.new)):
+            return False
+        listing = os.listdir(self.cur)
+        known = {m.name[4:] for m in self.meta.values()}
+        return len(listing) == len(known) and known.issuperset(listing)
 
     def _add_found(
         self, names: dict[str, str], modseq: int, lines: list[str], events: list[Event]
