@@ -70,6 +70,7 @@ class Mailframe(Server):
         import mailframe
         self.version = getattr(mailframe, "__version__", "") + " (Maildir)"
         self.proc = ServerProcess(workdir, "--max-connections-per-ip", "0",
+                                  "--max-connections-per-user", "0",
                                   users={USER: PASSWORD})
         try:
             self.proc.start(timeout=30)
