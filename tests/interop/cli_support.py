@@ -4,6 +4,7 @@ over IMAP, and running a tool with a time limit."""
 from __future__ import annotations
 
 import shutil
+import socket
 import subprocess
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -56,6 +57,35 @@ def seed(account: Account, folder: str, messages: Iterable[tuple[bytes, str | No
     for message, flags in messages:
         ok(c.append(quote(folder), flags, None, message))
     c.logout()
+
+
+def bulk_append(account: Account, folder: str,
+                messages: Sequence[tuple[bytes, str | None]]) -> None:
+    """APPEND many messages fast: every command pipelined with LITERAL+
+    (RFC 7888) in one write, then all the tagged answers read. (imaplib
+    sends a literal and its closing CRLF in two writes, which costs a
+    delayed-ACK round trip, ~40 ms, per APPEND.)"""
+    with socket.create_connection((account.host, account.port), timeout=30) as sock:
+        f = sock.makefile("rb")
+        assert f.readline().startswith(b"* OK")
+        out = [b"L LOGIN %s %s\r\n" % (quote(account.user).encode(), quote(account.password).encode())]
+        for i, (message, flags) in enumerate(messages):
+            out.append(b"A%d APPEND %s %s{%d+}\r\n%s\r\n" % (
+                i, quote(folder).encode(), (flags + " ").encode() if flags else b"",
+                len(message), message))
+        out.append(b"Z LOGOUT\r\n")
+        sock.sendall(b"".join(out))
+        answers = {}
+        while True:
+            line = f.readline()
+            assert line, "connection closed early"
+            tag, _, rest = line.partition(b" ")
+            if tag != b"*" and tag != b"+":
+                answers[tag] = rest
+            if tag == b"Z":
+                break
+        for i in range(len(messages)):
+            assert answers[b"A%d" % i].startswith(b"OK"), answers[b"A%d" % i]
 
 
 def server_view(account: Account, folder: str) -> dict[bytes, set[bytes]]:
