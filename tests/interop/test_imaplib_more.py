@@ -122,3 +122,45 @@ def test_idle_hears_flags_and_expunge(account: Account) -> None:
     assert ok(watcher.fetch("1:*", "(UID)")) == [b"1 (UID 2)", b"2 (UID 3)"]
     other.logout()
     watcher.logout()
+
+
+def test_list_status_esearch_and_special_use(account: Account) -> None:
+    """What modern clients (K-9, Thunderbird) lean on: LIST-STATUS
+    (RFC 5819), ESEARCH (RFC 4731) and SPECIAL-USE (RFC 6154) -- the last
+    through IMAPClient's find_special_folder()."""
+    from imapclient import IMAPClient
+    from imapclient.imapclient import ARCHIVE
+
+    c = connect(account)
+    for i in range(5):
+        ok(c.append("INBOX", r"(\Seen)" if i in (0, 2) else None, None, M.plain(f"es {i}")))
+    c.take()
+    ok(c._simple_command("LIST", '""', "INBOX", "RETURN", "(STATUS (MESSAGES UNSEEN UIDNEXT))"))
+    lines = c.take()
+    assert lines[:2] == [b'* LIST (\\HasNoChildren) "/" INBOX',
+                         b"* STATUS INBOX (MESSAGES 5 UNSEEN 3 UIDNEXT 6)"]
+
+    ok(c.select("INBOX"))
+    c.take()
+    tag = c._command("SEARCH", "RETURN", "(MIN MAX COUNT ALL)", "UNSEEN")
+    c._command_complete("SEARCH", tag)
+    esearch = [line for line in c.take() if line.startswith(b"* ESEARCH")]
+    assert len(esearch) == 1
+    head = b'* ESEARCH (TAG "%s") ' % tag
+    assert esearch[0].startswith(head)
+    words = esearch[0][len(head):].split()
+    assert dict(zip(words[::2], words[1::2], strict=True)) == {
+        b"MIN": b"2", b"MAX": b"5", b"COUNT": b"3", b"ALL": b"2,4:5"}
+
+    tag = c._command("UID", "SEARCH", "RETURN", "(COUNT)", "SEEN")
+    c._command_complete("UID", tag)
+    assert [line for line in c.take() if line.startswith(b"* ESEARCH")] == [
+        b'* ESEARCH (TAG "%s") UID COUNT 2' % tag]
+
+    # A name no client would guess, so only SPECIAL-USE can find it.
+    ok(c._simple_command("CREATE", '"Old Stuff"', "(USE (\\Archive))"))
+    c.logout()
+    client = IMAPClient(account.host, port=account.port, ssl=False, timeout=10)
+    client.login(account.user, account.password)
+    assert client.find_special_folder(ARCHIVE) == "Old Stuff"
+    client.logout()
