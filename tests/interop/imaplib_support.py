@@ -4,6 +4,7 @@ can assert exact wire bytes and *when* untagged responses arrived."""
 from __future__ import annotations
 
 import imaplib
+from typing import Any
 
 from tests.interop.conftest import Account
 
@@ -17,7 +18,7 @@ class RecordingIMAP4(imaplib.IMAP4):
         super().__init__(host, port, timeout=timeout)
 
     def _get_line(self) -> bytes:
-        line = super()._get_line()
+        line: bytes = super()._get_line()  # type: ignore[misc]
         self.lines.append(line)
         return line
 
@@ -43,8 +44,8 @@ def connect(account: Account, login: bool = True) -> RecordingIMAP4:
     return client
 
 
-def ok(result: tuple[str, list]) -> list:  # type: ignore[type-arg]
+def ok(result: tuple[str, Any]) -> list[Any]:
     """Assert an imaplib result is OK and return its data."""
     typ, data = result
     assert typ == "OK", data
-    return data
+    return list(data)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import mailbox
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from tests.interop import messages as M
@@ -56,9 +57,10 @@ def test_fetchmail_keep_then_delete(account: Account, tmp_path: Path) -> None:
     # Keep: unseen messages only (fetchmail's default), left on the server and now \Seen.
     _fetch(account, tmp_path, mda, "keep")
     assert _box_ids(box) == [_mid(M.MULTIPART), _mid(w2)]
-    got = mailbox.mbox(box)[0]
-    assert got.get_payload()[1].get_payload(decode=True) == M.ATTACHMENT
-    assert got.get_payload()[0].get_payload(decode=True) == M.TEXT_PART_BODY[:-2]
+    got = next(iter(mailbox.mbox(box)))
+    text, attachment = got.get_payload()  # type: ignore[str-unpack]
+    assert attachment.get_payload(decode=True) == M.ATTACHMENT  # type: ignore[union-attr]
+    assert text.get_payload(decode=True) == M.TEXT_PART_BODY[:-2]  # type: ignore[union-attr]
     assert server_view(account, "Work") == {
         _mid(M.MULTIPART): {b"\\Seen"}, _mid(w1): {b"\\Seen"}, _mid(w2): {b"\\Seen"}}
 
@@ -77,7 +79,7 @@ def test_fetchmail_keep_then_delete(account: Account, tmp_path: Path) -> None:
 
 
 def test_fetchmail_into_mailframe_deliver(account: Account, tmp_path: Path,
-                                          account_factory) -> None:  # type: ignore[no-untyped-def]
+                                          account_factory: Callable[[], Account]) -> None:
     """fetchmail pulls from one account and hands each message to
     ``mailframe deliver`` (our MDA), which stores it in another user's
     folder in the Maildir the running server serves: an IMAP client of that

@@ -86,7 +86,7 @@ def test_create_list_rename_delete(account: Account) -> None:
         b'(\\HasNoChildren) "/" Archive/&AMQ-rger',
     ])
     typ, data = c.select("Projects/2023")
-    assert typ == "NO" and b"[NONEXISTENT]" in data[0]
+    assert typ == "NO" and b"[NONEXISTENT]" in bytes(data[0] or b"")
 
     ok(c.delete("Archive/&AMQ-rger"))
     ok(c.delete("Archive/2023"))
@@ -123,12 +123,13 @@ def test_append_literal_8bit_flags_date_and_select(account: Account) -> None:
     assert lines[-1].endswith(b"OK [READ-WRITE] Select completed")
 
     # The stored message is byte-identical, with its flags and date.
-    data = ok(c.uid("FETCH", "1", "(FLAGS INTERNALDATE RFC822.SIZE BODY.PEEK[])"))
-    head = data[0][0]
-    assert sorted(re.search(rb"FLAGS \(([^)]*)\)", head).group(1).split()) == \
-        sorted([b"\\Recent", b"\\Seen", b"$Label1"])
+    fetched = ok(c.uid("FETCH", "1", "(FLAGS INTERNALDATE RFC822.SIZE BODY.PEEK[])"))
+    head: bytes = fetched[0][0]
+    flag_match = re.search(rb"FLAGS \(([^)]*)\)", head)
+    assert flag_match is not None
+    assert sorted(flag_match.group(1).split()) == sorted([b"\\Recent", b"\\Seen", b"$Label1"])
     assert b"RFC822.SIZE %d" % len(M.MULTIPART) in head
-    assert data[0][1] == M.MULTIPART
+    assert fetched[0][1] == M.MULTIPART
     internal = imaplib.Internaldate2tuple(head)
     assert internal is not None and time.mktime(internal) == pytest.approx(
         time.mktime(time.localtime(DATE_TS)))
@@ -274,9 +275,9 @@ def test_search_keys(account: Account) -> None:
     assert search("TO", "bob@example.net") == [1, 2]
     assert search("NEW") == [1, 3]
     # Encoded-word subjects match in their decoded form (RFC 3501 6.4.4).
-    c.literal = "Grüße".encode()
+    c.literal = "Grüße".encode()  # type: ignore[assignment]
     assert ok(c.search("UTF-8", "SUBJECT")) == [b"2"]
-    c.literal = "Köln".encode()
+    c.literal = "Köln".encode()  # type: ignore[assignment]
     assert ok(c.uid("SEARCH", "CHARSET", "UTF-8", "BODY")) == [b"2"]
     ok(c.store("1", "+FLAGS", "\\Deleted"))
     assert ok(c.uid("SEARCH", "DELETED")) == [b"1"]
@@ -414,8 +415,8 @@ def test_two_sessions_flags_and_expunge_rules(account: Account) -> None:
     assert ok(a.fetch("2:3", "(UID)")) == [b"2 (UID 2)", b"3 (UID 3)"]
     # The expunged message 1 may still be fetched or answered NO
     # [EXPUNGEISSUED] (RFC 2180 4.1.2/4.1.3) -- but never with an EXPUNGE.
-    typ, data = a.fetch("1", "(UID)")
-    assert typ == "OK" or b"[EXPUNGEISSUED]" in data[0], data
+    typ, answer = a.fetch("1", "(UID)")
+    assert typ == "OK" or b"[EXPUNGEISSUED]" in answer[0], answer  # type: ignore[operator]
     ok(a.store("3", "+FLAGS", "\\Answered"))
     ok(a.search(None, "ALL"))
     assert not [line for line in a.take() if line.startswith(b"* ") and line.endswith(b"EXPUNGE")]

@@ -60,7 +60,7 @@ def test_imaplib_imaps(account: Account) -> None:
     assert c.append("INBOX", r"(\Seen)", None, M.MULTIPART)[0] == "OK"
     assert c.select("INBOX") == ("OK", [b"1"])
     typ, data = c.fetch("1", "(BINARY.PEEK[2])")
-    assert data[0][1] == M.ATTACHMENT
+    assert typ == "OK" and isinstance(data[0], tuple) and data[0][1] == M.ATTACHMENT
     c.logout()
 
 

@@ -27,6 +27,7 @@ def test_imaplib_starttls_verified(account: Account) -> None:
     c = imaplib.IMAP4("localhost", account.port, timeout=10)
     assert "STARTTLS" in c.capabilities
     ok(c.starttls(ssl_context=context))
+    assert isinstance(c.sock, ssl.SSLSocket)
     assert c.sock.version() in ("TLSv1.2", "TLSv1.3")
     # After STARTTLS the capability list is fetched again and no longer
     # offers STARTTLS (RFC 3501 6.2.1).

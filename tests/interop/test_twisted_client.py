@@ -1,3 +1,4 @@
+# mypy: disable-error-code="no-untyped-call"
 """Twisted's own ``twisted.mail.imap4.IMAP4Client`` against a real
 ``twistd mailframe`` child process, driven by the reactor in trial tests."""
 
@@ -12,7 +13,9 @@ from typing import Any
 from twisted.internet import defer, reactor
 from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
 from twisted.internet.interfaces import ISSLTransport
+from twisted.internet.protocol import connectionDone
 from twisted.mail import imap4
+from twisted.python.failure import Failure
 from twisted.trial.unittest import TestCase
 
 from tests.interop import messages as M
@@ -32,7 +35,7 @@ class RecordingClient(imap4.IMAP4Client):
         self.exists_seen: defer.Deferred[int] | None = None
         self.lost: defer.Deferred[None] = defer.Deferred()
 
-    def connectionLost(self, reason: Any) -> None:
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
         super().connectionLost(reason)
         self.lost.callback(None)
 
