@@ -103,3 +103,23 @@ def test_offlineimap_sync(account: Account, tmp_path: Path) -> None:
     assert folder_view(python) == want_python
     assert server_view(account, "INBOX") == want_inbox
     assert server_view(account, "Lists/python") == want_python
+
+
+def test_offlineimap_utf8_folder_names(account: Account, tmp_path: Path) -> None:
+    """With ``utf8foldernames`` offlineimap decodes modified UTF-7 names
+    (RFC 3501 5.1.3) to UTF-8 directories, and encodes new local ones."""
+    need("offlineimap", "offlineimap3")
+    m1 = M.plain("utf8-1")
+    seed(account, "R&AOk-sum&AOk-", [(m1, r"(\Seen)")])  # "Résumé"
+    cfg = _config(account, tmp_path)
+    cfg.write_text(cfg.read_text().replace("[Account test]\n", "[Account test]\nutf8foldernames = yes\n"))
+    _sync(cfg)
+    assert folder_view(tmp_path / "mail/Résumé") == {_mid(m1): {SEEN}}
+    m2 = M.plain("utf8-2")
+    deliver(tmp_path / "mail/Ünïcödé", "1700000002.oi3.host", m2)
+    _sync(cfg)
+    c = connect(account)
+    names = sorted(ok(c.list()))
+    c.logout()
+    assert b'(\\HasNoChildren) "/" &ANw-n&AO8-c&APY-d&AOk-' in names, names
+    assert server_view(account, "&ANw-n&AO8-c&APY-d&AOk-") == {_mid(m2): set()}
