@@ -186,3 +186,35 @@ SyncState *
     from tests.interop.maildir_view import folder_view
 
     assert folder_view(tmp_path / "inbox") == {b"<simple-1@example.org>": {b"\\Flagged"}}
+
+
+def test_getmail_imaps(account: Account, tmp_path: Path) -> None:
+    binary = need("getmail", "getmail6")
+    seed(account, "INBOX", [(M.MULTIPART, None)])
+    out = tmp_path / "out"
+    out.mkdir()
+    rc = tmp_path / "getmailrc"
+    rc.write_text(f"""\
+[retriever]
+type = SimpleIMAPSSLRetriever
+server = localhost
+port = {_imaps(account)}
+username = {account.user}
+password = {account.password}
+ca_certs = {account.server.__dict__['ca_file']}
+
+[destination]
+type = MDA_external
+path = /bin/sh
+arguments = ("-c", "cat > $(mktemp -p {out} msg.XXXXXX)")
+allow_root_commands = true
+
+[options]
+read_all = false
+delete = false
+""")
+    run([binary, "--rcfile", str(rc), "--getmaildir", str(tmp_path)], timeout=30)
+    (got,) = [p.read_bytes() for p in out.iterdir()]
+    assert got.replace(b"\r\n", b"\n").endswith(M.MULTIPART_TEXT.replace(b"\r\n", b"\n"))
+    # getmail reads with BODY.PEEK and keeps its own record of what it has.
+    assert server_view(account, "INBOX") == {b"<multi-1@example.de>": set()}
