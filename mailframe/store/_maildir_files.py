@@ -284,15 +284,35 @@ class DotLock:
         return self._depth > 0
 
     def _acquire(self) -> None:
+        """Take the dotlock.  Our lock file carries ``pid:host`` from the
+        instant it exists: it is written under ``tmp/`` and hard-linked into
+        place (link() fails if the name exists, like O_EXCL), so a process
+        killed at any moment never leaves an anonymous lock behind — an
+        empty lock file is then someone else's (Dovecot writes the new
+        uidlist into it) and is only broken after Dovecot's two minutes."""
         deadline = time.monotonic() + self.timeout
         delay = 0.001
-        payload = f"{os.getpid()}:{_HOST}".encode()
-        while True:
-            try:
-                fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            except FileNotFoundError:
-                raise LockGone(errno.ENOENT, f"{os.path.dirname(self.path)} is gone") from None
-            except FileExistsError:
+        folder = os.path.dirname(self.path)
+        mine = os.path.join(folder, "tmp", f"lock.{os.getpid()}.{_HOST}")
+        try:
+            fd = os.open(mine, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        except FileNotFoundError:
+            if not os.path.isdir(folder):
+                raise LockGone(errno.ENOENT, f"{folder} is gone") from None
+            raise
+        try:
+            os.write(fd, f"{os.getpid()}:{_HOST}".encode())
+        finally:
+            os.close(fd)
+        try:
+            while True:
+                try:
+                    os.link(mine, self.path)
+                    return
+                except FileNotFoundError:
+                    raise LockGone(errno.ENOENT, f"{folder} is gone") from None
+                except FileExistsError:
+                    pass
                 if self._stale():
                     try:
                         os.unlink(self.path)
@@ -300,15 +320,19 @@ class DotLock:
                         pass
                     continue
                 if time.monotonic() > deadline:
-                    raise LockTimeout(errno.EAGAIN, f"{self.path} is held") from None
+                    try:
+                        with open(self.path, "rb") as f:
+                            owner = f.read(100).decode("ascii", "replace") or "an empty lock"
+                    except OSError:
+                        owner = "?"
+                    raise LockTimeout(errno.EAGAIN, f"{self.path} is held by {owner}")
                 time.sleep(delay)
                 delay = min(delay * 2, 0.01)
-                continue
+        finally:
             try:
-                os.write(fd, payload)
-            finally:
-                os.close(fd)
-            return
+                os.unlink(mine)
+            except FileNotFoundError:
+                pass
 
     def _stale(self) -> bool:
         try:

@@ -402,3 +402,23 @@ def test_leftovers_of_a_crash_are_swept(root: str) -> None:
     assert sorted(os.listdir(os.path.join(maildir, "tmp"))) == ["124.being.written"]
     assert not [e for e in os.listdir(maildir) if e.startswith("..")]
     assert {e.name for e in result(account.list_mailboxes())} == {"INBOX"}
+
+
+def test_an_empty_lock_is_dovecots_and_is_respected_until_stale(root: str) -> None:
+    """Dovecot writes the new uidlist into its (at first empty) lock file:
+    a young empty lock is waited for, one older than Dovecot's two-minute
+    stale timeout is broken.  Our own lock files always name their owner."""
+    from mailframe.store._maildir_files import LockTimeout
+
+    box = inbox(root)
+    lock = os.path.join(root, "u", "dovecot-uidlist.lock")
+    open(lock, "wb").close()
+    box.folder.lock.timeout = 0.2
+    failures: list[Any] = []
+    box.append(MSG % (1, 1), frozenset(), None).addErrback(failures.append)
+    assert failures and failures[0].check(LockTimeout)
+    assert os.path.exists(lock)
+    os.utime(lock, (time.time() - 200,) * 2)
+    assert result(box.append(MSG % (1, 1), frozenset(), None)) == 1
+    assert not os.path.exists(lock)
+    assert os.listdir(os.path.join(root, "u", "tmp")) == []
