@@ -164,3 +164,23 @@ def test_list_status_esearch_and_special_use(account: Account) -> None:
     client.login(account.user, account.password)
     assert client.find_special_folder(ARCHIVE) == "Old Stuff"
     client.logout()
+
+
+def test_append_over_appendlimit_refused_before_data(account: Account) -> None:
+    """A synchronizing literal over APPENDLIMIT (RFC 7889) is refused with
+    NO [TOOBIG] instead of a continuation, so imaplib never sends the data;
+    the connection then keeps working."""
+    c = connect(account, login=False)
+    limits = [cap for cap in c.capabilities if cap.startswith("APPENDLIMIT=")]
+    assert len(limits) == 1
+    limit = int(limits[0].split("=", 1)[1])
+    ok(c.login(account.user, account.password))
+    big = b"Subject: too big\r\n\r\n" + b"x" * (limit + 1 - 20)
+    assert len(big) == limit + 1
+    started = time.monotonic()
+    typ, data = c.append("INBOX", None, None, big)
+    assert typ == "NO" and b"[TOOBIG]" in data[0]
+    assert time.monotonic() - started < 5
+    ok(c.append("INBOX", None, None, M.SIMPLE))
+    assert ok(c.status("INBOX", "(MESSAGES)")) == [b"INBOX (MESSAGES 1)"]
+    c.logout()
