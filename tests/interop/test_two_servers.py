@@ -53,9 +53,9 @@ def test_append_on_one_seen_with_same_uid_on_other(account: Account) -> None:
     assert ok(b.status("INBOX", "(MESSAGES UIDNEXT UIDVALIDITY)")) == [
         b"INBOX (MESSAGES 1 UIDNEXT 2 UIDVALIDITY %s)" % m.group(1)]
     ok(b.select("INBOX"))
-    data = ok(b.uid("FETCH", m.group(2).decode(), "(FLAGS BODY.PEEK[])"))
-    assert data[0][1] == M.MULTIPART
-    assert b"\\Flagged" in data[0][0]
+    fetched = ok(b.uid("FETCH", m.group(2).decode(), "(FLAGS BODY.PEEK[])"))
+    assert fetched[0][1] == M.MULTIPART
+    assert b"\\Flagged" in fetched[0][0]
     a.logout()
     b.logout()
 
