@@ -32,7 +32,7 @@ def test_curl_examine(account: Account) -> None:
     seed(account, "INBOX", [(M.SIMPLE, r"(\Seen)"), (M.MULTIPART, None), (M.plain("x"), None)])
     out = _curl(account, "INBOX", "-X", "EXAMINE INBOX").splitlines()
     assert b"* 3 EXISTS" in out
-    assert b"* OK [UNSEEN 2] First unseen." in out
+    assert any(line.startswith(b"* OK [UNSEEN 2]") for line in out)
     assert any(re.fullmatch(rb"\* OK \[UIDVALIDITY \d+\].*", line) for line in out)
     assert any(line.startswith(b"* OK [UIDNEXT 4]") for line in out)
     assert any(line.startswith(b"* OK [PERMANENTFLAGS ()]") for line in out)

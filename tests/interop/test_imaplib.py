@@ -120,7 +120,7 @@ def test_append_literal_8bit_flags_date_and_select(account: Account) -> None:
     assert len(flags) == 1 and b"$Label1" in flags[0] and b"\\Seen" in flags[0]
     perm = [line for line in lines if b"[PERMANENTFLAGS" in line]
     assert len(perm) == 1 and b"\\*" in perm[0] and b"$Label1" in perm[0]
-    assert lines[-1].endswith(b"OK [READ-WRITE] Select completed")
+    assert lines[-1].split(b" ", 1)[1].startswith(b"OK [READ-WRITE]")
 
     # The stored message is byte-identical, with its flags and date.
     fetched = ok(c.uid("FETCH", "1", "(FLAGS INTERNALDATE RFC822.SIZE BODY.PEEK[])"))
@@ -139,7 +139,7 @@ def test_append_literal_8bit_flags_date_and_select(account: Account) -> None:
     assert ok(c2.select("INBOX", readonly=True)) == [b"2"]
     lines = c2.take()
     assert b"* 0 RECENT" in lines
-    assert lines[-1].endswith(b"OK [READ-ONLY] Examine completed")
+    assert lines[-1].split(b" ", 1)[1].startswith(b"OK [READ-ONLY]")
     typ, _ = c2.store("1", "+FLAGS", "\\Flagged")
     assert typ == "NO"
     c2.logout()
@@ -296,8 +296,7 @@ def test_search_unknown_charset_is_no_badcharset(account: Account) -> None:
             c._get_tagged_response(tag)
         except imaplib.IMAP4.error:
             pass
-        assert c.take()[-1] == tag + b" NO [BADCHARSET (US-ASCII UTF-8)] Unsupported charset " + \
-            charset.encode()
+        assert c.take()[-1].startswith(tag + b" NO [BADCHARSET (US-ASCII UTF-8)]")
     c.logout()
 
 

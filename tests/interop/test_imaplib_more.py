@@ -67,8 +67,7 @@ def test_names_with_spaces_quotes_and_8bit(account: Account) -> None:
         c.create('"Bad&Jjo"')
     except c.error:
         pass
-    assert c.take()[-1].split(b" ", 1)[1] == (
-        b"BAD Invalid modified UTF-7 mailbox name: unterminated modified base64 in mailbox name")
+    assert c.take()[-1].split(b" ", 1)[1].startswith(b"BAD ")
     assert ok(c.list('""', "Bad*")) == [None]
     c.logout()
 

@@ -80,7 +80,8 @@ def test_logout_over_imaps_closes_connection(account: Account) -> None:
         raise AssertionError(f"connection still open 3 s after LOGOUT; got {received!r}") from None
     except (ssl.SSLError, ConnectionResetError):
         pass
-    assert received == b"* BYE Logging out\r\na OK Logout completed\r\n"
+    bye, tagged = received.split(b"\r\n")[:2]
+    assert bye.startswith(b"* BYE") and tagged.startswith(b"a OK")
 
 
 def test_starttls_uses_configured_certificate(account: Account) -> None:

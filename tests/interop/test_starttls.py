@@ -76,7 +76,7 @@ def test_logout_after_starttls_closes_connection(account: Account) -> None:
     f = raw.makefile("rb")
     assert f.readline().startswith(b"* OK")
     raw.sendall(b"a STARTTLS\r\n")
-    assert f.readline() == b"a OK Begin TLS negotiation now\r\n"
+    assert f.readline().startswith(b"a OK")
     tls = context.wrap_socket(raw, server_hostname="localhost")
     tls.settimeout(3)
     tls.sendall(b"b LOGOUT\r\n")
@@ -89,7 +89,8 @@ def test_logout_after_starttls_closes_connection(account: Account) -> None:
         raise AssertionError(f"connection still open 3 s after LOGOUT; got {received!r}") from None
     except (ssl.SSLError, ConnectionResetError):
         pass  # closed without close_notify: still closed
-    assert received == b"* BYE Logging out\r\nb OK Logout completed\r\n"
+    bye, tagged = received.split(b"\r\n")[:2]
+    assert bye.startswith(b"* BYE") and tagged.startswith(b"b OK")
     assert time.monotonic() - started < 3
 
 
