@@ -68,6 +68,19 @@ def test_imaplib_starttls_rejects_wrong_name(account: Account) -> None:
         raise AssertionError("certificate for localhost accepted for imap.example.org")
 
 
+def test_logout_without_tls_closes_connection(account: Account) -> None:
+    """The plaintext baseline of the test below."""
+    raw = socket.create_connection((account.host, account.port), timeout=3)
+    assert raw.recv(4096).startswith(b"* OK")
+    raw.sendall(b"a LOGOUT\r\n")
+    received = b""
+    while chunk := raw.recv(65536):
+        received += chunk
+    bye, tagged = received.split(b"\r\n")[:2]
+    assert bye.startswith(b"* BYE") and tagged.startswith(b"a OK")
+    raw.close()
+
+
 def test_logout_after_starttls_closes_connection(account: Account) -> None:
     """LOGOUT: BYE, tagged OK, then the server closes the connection
     (RFC 3501 6.1.3) -- over TLS too."""
