@@ -27,7 +27,7 @@ from mailframe.store._maildir_files import (
     new_base,
     write_durably,
 )
-from mailframe.store._maildir_folder import RECHECK, FolderCore, make_maildir, needs_crlf
+from mailframe.store._maildir_folder import RECHECK, make_maildir, needs_crlf
 from mailframe.store._maildir_index import (
     Event,
     Meta,
@@ -35,6 +35,7 @@ from mailframe.store._maildir_index import (
     format_expunge,
     format_flags,
 )
+from mailframe.store._maildir_sync import FolderSync
 
 __all__ = ["Folder", "make_maildir", "needs_crlf"]
 
@@ -52,7 +53,7 @@ def _check_flags(flags: Iterable[str]) -> None:
             raise CannotDo(f"invalid flag {flag!r}")
 
 
-class Folder(FolderCore):
+class Folder(FolderSync):
     """A Maildir folder with its write operations (all synchronous)."""
 
     # ------------------------------------------------------------ writes
