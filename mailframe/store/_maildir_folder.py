@@ -1,8 +1,9 @@
 """One Maildir folder: its state, loading and reads.
 
 A folder (:class:`FolderCore`; rebuilds and scans are in
-:mod:`._maildir_sync`, writes in :mod:`._maildir_writes`) keeps a :class:`~mailframe.store._log.MailboxLog` (the shared
-modseq/tombstone/\\Recent bookkeeping) in step with three things on
+:mod:`._maildir_sync`, writes in :mod:`._maildir_writes`) keeps a
+:class:`~mailframe.store._log.MailboxLog` (the shared modseq/tombstone/
+\\Recent bookkeeping) in step with three things on
 disk: the message files in ``cur/`` and ``new/``, ``dovecot-uidlist`` and
 ``mailframe-index`` (see :mod:`._maildir_index`).  Every change — ours, a
 second mailframe process's, or a file renamed by mutt or dropped into
