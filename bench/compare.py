@@ -179,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--connections", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--quick", action="store_true",
-                        help="smoke run: N=300, 3 s mixed workload, 200 connections")
+                        help="smoke run: N=200, 2 s mixed workload, 100 connections")
     parser.add_argument("--tmp", default=None, help="parent of the servers' temp dirs")
     parser.add_argument("--keep", action="store_true", help="keep the servers' temp dirs")
     parser.add_argument("--phase-timeout", type=float, default=600.0,
@@ -189,8 +189,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--markdown", help="also write the tables to this file")
     args = parser.parse_args(argv)
     if args.quick:
-        args.messages = args.messages or [300]
-        args.mixed_seconds, args.connections = 3.0, 200
+        args.messages = args.messages or [200]
+        args.mixed_seconds, args.connections = 2.0, 100
     sizes = args.messages or [2000, 20000]
     servers = [s.strip() for s in args.servers.split(",") if s.strip()]
     unknown = [s for s in servers if s not in LAUNCHERS]

@@ -143,11 +143,14 @@ class Dovecot(Server):
             (workdir / sub).mkdir(exist_ok=True)
         # Mail processes may not run as root: use nobody, who must reach the mail.
         uid, gid = 65534, 65534
-        for path in (workdir, *workdir.parents):
-            if str(path) == "/":
-                break
-            os.chmod(path, os.stat(path).st_mode | 0o711)
-        os.chown(workdir / "mail", uid, gid)
+        try:
+            for path in (workdir, *workdir.parents):
+                if str(path) == "/":
+                    break
+                os.chmod(path, os.stat(path).st_mode | 0o711)
+            os.chown(workdir / "mail", uid, gid)
+        except OSError as exc:
+            raise Unavailable(f"needs root to run its mail processes as nobody: {exc}") from exc
         (workdir / "passwd").write_text(
             f"{USER}:{{PLAIN}}{PASSWORD}:{uid}:{gid}::{workdir}/mail/{USER}::\n")
         self.port = free_port()

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import email
 import email.policy
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -96,9 +97,9 @@ def test_client_splits_literals_and_statuses() -> None:
 
 
 @pytest.fixture(scope="module")
-def memory_server(tmp_path_factory: pytest.TempPathFactory):
+def memory_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     with ServerProcess(tmp_path_factory.mktemp("bench") / "mf", "--max-connections-per-ip", "0",
-                       store="memory") as proc:
+                       "--max-connections-per-user", "0", store="memory") as proc:
         yield proc
 
 
@@ -164,3 +165,10 @@ def test_profile_summary_counts_inclusive_and_self(tmp_path: Path) -> None:
     assert text.startswith("10 samples")
     assert "   100.0%  outer (a/y.py)" in text
     assert "    60.0%  leaf (a/z.py)" in text.split("self")[1]
+
+
+def test_uid_of_does_not_confuse_16_with_163() -> None:
+    from bench.workload.phases import _uid_of, flag_set
+    assert _uid_of(b"* 163 FETCH (UID 163 FLAGS (\\Flagged $mix5))") == 163
+    assert _uid_of(b"* 16 FETCH (FLAGS ($Mix1) UID 16)") == 16
+    assert flag_set(b"* 16 FETCH (FLAGS ($Mix1 \\Seen) UID 16)") == {b"$mix1", b"\\seen"}

@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from .client import Client, ImapError, Result, quote
+from .client import Client, ImapError, Response, Result, quote
 from .corpus import (
     BASE_DATE,
     BODY_TOKENS,
@@ -73,10 +73,10 @@ def parse_imap_date(text: bytes) -> datetime:
     return datetime.strptime(text.decode().strip(), "%d-%b-%Y %H:%M:%S %z")
 
 
-def fetches(result: Result) -> dict[int, list]:
+def fetches(result: Result) -> dict[int, list[Response]]:
     """Untagged FETCH responses by sequence number (several per number
     are possible when the server adds unsolicited flag updates)."""
-    out: dict[int, list] = {}
+    out: dict[int, list[Response]] = {}
     for response in result.untagged:
         match = FETCH_SEQ.match(response.line)
         if match:
@@ -91,6 +91,11 @@ def search_numbers(result: Result) -> list[int]:
         if match:
             numbers.extend(int(n) for n in match.group(1).split())
     return numbers
+
+
+def _uid_of(line: bytes) -> int | None:
+    match = UID.search(line)
+    return int(match.group(1)) if match else None
 
 
 def flag_set(line: bytes) -> set[bytes]:
@@ -395,7 +400,7 @@ class Workload:
                     sign = b"+" if rnd.random() < 0.5 else b"-"
                     result = await client.run(b"UID STORE %d %sFLAGS (%s)" % (self.uids[i], sign, keyword))
                     mine = [r.line for r in result.untagged
-                            if FETCH_SEQ.match(r.line) and b"UID %d" % self.uids[i] in r.line]
+                            if FETCH_SEQ.match(r.line) and _uid_of(r.line) == self.uids[i]]
                     wanted = sign == b"+"
                     # RFC 3501 §6.4.6 lets a server skip the FETCH when
                     # nothing changed (Dovecot does): then the flag must
