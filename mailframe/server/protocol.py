@@ -10,6 +10,7 @@ buffer a mailbox.
 
 from __future__ import annotations
 
+import socket
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
@@ -110,7 +111,10 @@ class IMAPServerProtocol(Protocol, TimeoutMixin):
 
     def dataReceived(self, data: bytes) -> None:
         self.resetTimeout()  # type: ignore[no-untyped-call]
-        for event in self.framer.feed(data):
+        events = self.framer.feed(data)
+        if not events:
+            self._quick_ack()
+        for event in events:
             if self._tls_starting:
                 # Plaintext pipelined after STARTTLS is dropped, never run
                 # inside the TLS session (CVE-2011-0411).
@@ -120,6 +124,26 @@ class IMAPServerProtocol(Protocol, TimeoutMixin):
             else:
                 self._deliver(event)
         self._tls_starting = False
+
+    def _quick_ack(self) -> None:
+        """Acknowledge at once a packet that completed no command.
+
+        A client that sends a literal and its closing CRLF in two writes
+        (Python's imaplib does) has the CRLF held back by Nagle until this
+        packet is acknowledged, while Linux delays the ACK because we have
+        nothing to say yet: 40 ms lost per APPEND.  TCP_QUICKACK is one-shot,
+        so it is set each time we wait for the rest of a command.
+        """
+        transport: Any = self.transport
+        for _ in range(3):  # through TLS wrappers down to the TCP socket
+            handle = getattr(transport, "socket", None)  # tcp.Connection, even after startTLS
+            if isinstance(handle, socket.socket):
+                try:
+                    handle.setsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK, 1)
+                except (AttributeError, OSError):  # not TCP, or not Linux
+                    pass
+                return
+            transport = getattr(transport, "transport", None)
 
     def _deliver(self, event: Frame | FrameError) -> None:
         if self.waiter is not None:
