@@ -12,7 +12,7 @@ state check → handler → catch up the selected mailbox → tagged response.
 from __future__ import annotations
 
 import base64
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -123,6 +123,9 @@ class ServerConfig:
     timeout_auth: float = 30 * 60.0
     max_auth_attempts: int = 3
     condstore: bool = True
+    #: Called with a small JSON-able dict for each flag change and expunge a
+    #: client makes (the webhook notifier's ``notify``); never awaited.
+    events: Callable[[dict[str, Any]], object] | None = None
 
 
 BASE_CAPABILITIES = (
@@ -312,6 +315,30 @@ class Session:
         command (RFC 3501 §5.2)."""
         if self.idling:
             self.io.wakeup()
+
+    # --- events for webhooks ------------------------------------------------
+
+    def flags_changed(self, states: Iterable[Any]) -> None:
+        """Report flag changes (``FlagState``) of the selected mailbox."""
+        if self.config.events is None or self.mailbox is None:
+            return
+        for st in states:
+            self._emit({"event": "flags", "uid": st.uid, "flags": sorted(st.flags)})
+
+    def expunged(self, uids: Iterable[int]) -> None:
+        """Report UIDs this session expunged from the selected mailbox."""
+        uids = sorted(uids)
+        if self.config.events is None or self.mailbox is None or not uids:
+            return
+        self._emit({"event": "expunge", "uids": uids})
+
+    def _emit(self, event: dict[str, Any]) -> None:
+        assert self.config.events is not None
+        event = {**event, "user": str(self.account.username), "mailbox": self.mailbox.name}
+        try:
+            self.config.events(event)
+        except Exception as e:  # a notifier must never break a command
+            self.io.log_error("event notifier failed", e)
 
     # --- authentication ----------------------------------------------------
 

@@ -67,22 +67,23 @@ def prepare(opts: Any) -> Prepared:
     return Prepared(store, checkers)
 
 
-class _StoreService(service.Service):
-    """Closes the store when the server stops."""
+class _Stopping(service.Service):
+    """Runs ``stop`` (which may return a Deferred) when the server stops:
+    closing the store, flushing the webhook queue."""
 
-    def __init__(self, store: Any) -> None:
-        self.store = store
+    def __init__(self, stop: Any) -> None:
+        self.stop = stop
 
     def stopService(self) -> Any:
         super().stopService()  # type: ignore[no-untyped-call]
-        return self.store.close()
+        return self.stop()
 
 
 def make_service(opts: Any) -> service.MultiService:
     prepared: Prepared = opts.prepared if hasattr(opts, "prepared") else prepare(opts)
     store = prepared.store
     root = service.MultiService()
-    _StoreService(store).setServiceParent(root)  # type: ignore[no-untyped-call]
+    _Stopping(store.close).setServiceParent(root)  # type: ignore[no-untyped-call]
 
     checker = chain(prepared.checkers)
     portal = Portal(MailRealm(store), [checker])
@@ -98,6 +99,13 @@ def make_service(opts: Any) -> service.MultiService:
         timeout_preauth=opts["timeout-preauth"],
     )
     tls = None if opts["no-tls"] else _tls(opts)
+    notifier = None
+    if opts["webhooks"]:
+        from mailframe.smtp.webhooks import WebhookNotifier
+
+        notifier = WebhookNotifier(opts["webhooks"])
+        config.events = notifier.notify
+        _Stopping(notifier.stop).setServiceParent(root)
     limiter = ConnectionLimiter(
         per_ip=opts["max-connections-per-ip"] or None,
         per_user=opts["max-connections-per-user"] or None,
@@ -124,12 +132,7 @@ def make_service(opts: Any) -> service.MultiService:
         from mailframe.smtp.esmtp import smtp_factory
         from mailframe.smtp.lmtp import lmtp_factory
 
-        hooks: list[Any] = []
-        if opts["webhooks"]:
-            from mailframe.smtp.webhooks import WebhookNotifier
-
-            hooks.append(WebhookNotifier(opts["webhooks"]))
-        delivery = Delivery(store, checker, hooks)
+        delivery = Delivery(store, checker, [notifier] if notifier is not None else [])
         for desc in opts["smtp"]:
             f = smtp_factory(delivery, opts["domain"], opts["max-size"], tls, opts["domain-name"])
             strports.service(desc, f).setServiceParent(root)

@@ -226,3 +226,31 @@ class ArbitraryInputTests(SynchronousTestCase):
         self.assertIn(b"zz9 OK NOOP completed\r\n", out)
         self.assertNotIn(b"SERVERBUG", out)
 
+
+
+class EventTests(TestCase):
+    async def test_flag_changes_and_expunges_are_reported(self) -> None:
+        """What the webhook notifier receives from IMAP clients' changes."""
+        events: list[dict[str, Any]] = []
+        store = MemoryStore()
+        inbox = await (await store.account("alice")).mailbox("INBOX")
+        for i in range(3):
+            await inbox.append(message(i, 100), frozenset(), None)
+        conn = opened(self, context_for(store, config=ServerConfig(events=events.append)))
+        conn.protocol.dataReceived(
+            b"a1 LOGIN alice secret\r\na2 SELECT INBOX\r\n"
+            b"a3 STORE 1:2 +FLAGS (\\Deleted)\r\na4 STORE 1 +FLAGS (\\Deleted)\r\n"
+            b"a5 FETCH 3 BODY[TEXT]\r\na6 EXPUNGE\r\n"
+        )
+        await deferLater(reactor, 0.02, lambda: None)
+        self.assertIn(b"a6 OK", conn.transport.value())
+        base = {"user": "alice", "mailbox": "INBOX"}
+        self.assertEqual(
+            events,
+            [
+                {**base, "event": "flags", "uid": 1, "flags": ["\\Deleted"]},
+                {**base, "event": "flags", "uid": 2, "flags": ["\\Deleted"]},
+                {**base, "event": "flags", "uid": 3, "flags": ["\\Seen"]},
+                {**base, "event": "expunge", "uids": [1, 2]},
+            ],
+        )

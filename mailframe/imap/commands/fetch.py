@@ -119,6 +119,7 @@ async def fetch(session: Any, cmd: Fetch) -> Reply:
             unseen = [u for _, u in chunk if SEEN not in view.flags.get(u, ()) and (u in records or not need_records)]
             if unseen:
                 result = await mailbox.store(unseen, "add", frozenset({SEEN}))
+                session.flags_changed(result.changed)
                 for st in result.changed:
                     view.set_flags(st)
                     newly_seen.add(st.uid)

@@ -38,6 +38,7 @@ async def store(session: Any, cmd: Store) -> Reply:
     for st in result.changed:
         view.set_flags(st)
         changed[st.uid] = st
+    session.flags_changed(result.changed)
     failed = set(result.failed)
     for seq, uid in pairs:
         if uid in failed or uid in view.ghosts or not view.has(uid):
@@ -91,6 +92,7 @@ async def move(session: Any, cmd: Move) -> Reply:
     dest = await _destination(session, cmd.mailbox)
     uids = [u for _, u in pairs if u not in view.ghosts]
     mapping = sorted(await session.mailbox.move(uids, dest))
+    session.expunged(s for s, _ in mapping)
     if mapping:
         session.untagged_ok("Moved UIDs.", _copyuid(dest, mapping))
     for response in view.drop(s for s, _ in mapping):
@@ -107,6 +109,7 @@ async def expunge(session: Any, cmd: Expunge) -> Reply:
     if uids == []:
         return Reply("Expunge completed")
     gone = await session.mailbox.expunge(uids)
+    session.expunged(gone)
     for response in view.drop(gone):
         session.untagged(*response)
     return Reply("Expunge completed")
@@ -116,7 +119,7 @@ async def expunge(session: Any, cmd: Expunge) -> Reply:
 async def close(session: Any, cmd: Close) -> Reply:
     """RFC 3501 §6.4.2: expunge silently (unless read-only), deselect."""
     if not session.view.readonly:
-        await session.mailbox.expunge(None)
+        session.expunged(await session.mailbox.expunge(None))
     session.deselect()
     return Reply("Close completed")
 
