@@ -105,7 +105,7 @@ def make_service(opts: Any) -> service.MultiService:
 
         notifier = WebhookNotifier(opts["webhooks"])
         config.events = notifier.notify
-        _Stopping(notifier.stop).setServiceParent(root)
+        _Stopping(notifier.stop).setServiceParent(root)  # type: ignore[no-untyped-call]
     limiter = ConnectionLimiter(
         per_ip=opts["max-connections-per-ip"] or None,
         per_user=opts["max-connections-per-user"] or None,
