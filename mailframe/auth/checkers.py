@@ -129,7 +129,7 @@ class UserTableChecker:
             return d.addCallback(lambda ok: self._result(name, ok))
         if IUsernameHashedPassword.providedBy(credentials):
             clear = plaintext_of(stored, self.default_scheme)
-            return self._result(name, clear is not None and credentials.checkPassword(clear),
+            return self._result(name, clear is not None and credentials.checkPassword(clear),  # type: ignore[no-any-return]
                                 deferred=True)
         return fail(UnauthorizedLogin("unsupported credentials"))
 

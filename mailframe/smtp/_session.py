@@ -132,7 +132,7 @@ class DeliverySession(smtp.ESMTP):
         self._to = []
         text = self.host + b" Hello " + peer + b", nice to meet you"
         if extended:
-            text += b"\n" + self.listExtensions()
+            text += b"\n" + self.listExtensions()  # type: ignore[no-untyped-call]
         self._plain_reply = True  # RFC 2034 §3: no status codes on EHLO
         try:
             self.sendCode(250, text)
@@ -338,7 +338,7 @@ class DeliverySession(smtp.ESMTP):
                 self.transaction.feed_bulk(body)
             except smtp.SMTPServerError as e:
                 self._fail_data(e)
-        self.resetTimeout()
+        self.resetTimeout()  # type: ignore[no-untyped-call]
         if term < 0:
             return last + 2
         self.lineReceived(b".")
