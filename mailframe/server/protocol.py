@@ -30,6 +30,9 @@ from mailframe.imap.session import WAKEUP, ServerConfig, Session, Wakeup
 
 log = Logger()
 
+#: Seconds a closing TLS peer has to answer our close_notify.
+CLOSE_GRACE = 2.0
+
 
 @dataclass
 class ServerContext:
@@ -64,6 +67,8 @@ class IMAPServerProtocol(Protocol, TimeoutMixin):
         self._user: str | None = None
         self._keepalive: Any = None
         self._tls_starting = False
+        self._registered = False
+        self._closing: Any = None
 
     # --- connection ---------------------------------------------------------
 
@@ -76,10 +81,11 @@ class IMAPServerProtocol(Protocol, TimeoutMixin):
             if not limiter.acquire(self.peer):
                 log.info("refused connection from {peer}: too many connections", peer=self.peer)
                 self.transport.write(b"* BYE Too many connections from your address\r\n")  # type: ignore[union-attr]
-                self.transport.loseConnection()  # type: ignore[union-attr]
+                self._close()
                 return
             self._counted = True
         self.transport.registerProducer(self, True)  # type: ignore[union-attr]
+        self._registered = True
         self.session = Session(self, self.context.authenticator, self.context.config)
         d = Deferred.fromCoroutine(self.session.run())
         d.addErrback(self._session_failed)
@@ -91,11 +97,35 @@ class IMAPServerProtocol(Protocol, TimeoutMixin):
             self.transport.write(b"* BYE Internal server error\r\n")  # type: ignore[union-attr]
 
     def _finish(self) -> None:
+        self._close()
+
+    def _close(self) -> None:
+        """Close the connection, TLS included.
+
+        Twisted's TLS layer starts its shutdown only once no producer is
+        registered, so unregister first; and a peer that never answers our
+        close_notify must not keep the connection open (mbsync does not), so
+        abort it after a grace period (RFC 3501 §6.1.3: after LOGOUT's OK the
+        server closes the connection)."""
+        if self.lost or self._closing is not None:
+            return
+        if self._registered:
+            self._registered = False
+            self.transport.unregisterProducer()  # type: ignore[union-attr]
+        self.transport.loseConnection()  # type: ignore[union-attr]
         if not self.lost:
-            self.transport.loseConnection()  # type: ignore[union-attr]
+            self._closing = self.clock.callLater(CLOSE_GRACE, self._abort)
+
+    def _abort(self) -> None:
+        self._closing = None
+        if not self.lost:
+            self.transport.abortConnection()  # type: ignore[union-attr]
 
     def connectionLost(self, reason: Failure = None) -> None:  # type: ignore[assignment]
         self.lost = True
+        if self._closing is not None and self._closing.active():
+            self._closing.cancel()
+        self._closing = None
         self.setTimeout(None)  # type: ignore[no-untyped-call]
         self._stop_keepalive()
         if self._counted and self.context.limiter is not None:
@@ -159,7 +189,7 @@ class IMAPServerProtocol(Protocol, TimeoutMixin):
     def timeoutConnection(self) -> None:
         log.info("autologout of {peer}", peer=self.peer)
         self.transport.write(b"* BYE Autologout; idle for too long\r\n")  # type: ignore[union-attr]
-        self.transport.loseConnection()  # type: ignore[union-attr]
+        self._close()
 
     # --- SessionIO ------------------------------------------------------------
 
@@ -230,8 +260,7 @@ class IMAPServerProtocol(Protocol, TimeoutMixin):
             self._stop_keepalive()
 
     def close(self) -> None:
-        if not self.lost:
-            self.transport.loseConnection()  # type: ignore[union-attr]
+        self._close()
 
     def log_error(self, message: str, error: BaseException) -> None:
         log.failure(message, Failure(error))
