@@ -18,11 +18,13 @@ from bisect import bisect_left
 from collections.abc import Iterable
 
 from mailframe.errors import ProtocolError
-from mailframe.imap.serialize import Atom, Value, flag_list
+from mailframe.imap.serialize import Atom, Value, encode, flag_list
 from mailframe.imap.types import STAR, SequenceSet
 from mailframe.records import Changes, FlagState, Snapshot
 
 RECENT = "\\Recent"
+
+_FLAGS_WIRE: dict[frozenset[str], bytes] = {}
 
 
 class SelectedView:
@@ -92,6 +94,17 @@ class SelectedView:
 
     def flags_value(self, uid: int) -> list[Value]:
         return flag_list(self.flags_of(uid))
+
+    def flags_wire(self, uid: int) -> bytes:
+        """``(\\Seen ...)`` for FETCH; most messages share a few flag sets,
+        so their encodings are remembered."""
+        flags = self.flags_of(uid)
+        wire = _FLAGS_WIRE.get(flags)
+        if wire is None:
+            wire = encode(flag_list(flags))
+            if len(_FLAGS_WIRE) < 4096:
+                _FLAGS_WIRE[flags] = wire
+        return wire
 
     def set_flags(self, state: FlagState) -> None:
         if state.uid in self.flags:

@@ -8,6 +8,7 @@ bare LF, header octets may be 8-bit, and nothing raises on malformed input.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 __all__ = [
     "header_end",
@@ -119,6 +120,11 @@ def all_values(
     return out
 
 
+@lru_cache(maxsize=256)
+def _wanted(fields: tuple[str, ...]) -> frozenset[bytes]:
+    return frozenset(f.strip().lower().encode("ascii", "replace") for f in fields)
+
+
 def header_fields(header_block: bytes, fields: tuple[str, ...], exclude: bool) -> bytes:
     """``HEADER.FIELDS`` / ``HEADER.FIELDS.NOT`` of a header block.
 
@@ -127,7 +133,7 @@ def header_fields(header_block: bytes, fields: tuple[str, ...], exclude: bool) -
     blank line that ends a header.  Names match case-insensitively; every
     occurrence of a repeated field is kept, in the original order.
     """
-    wanted = {f.strip().lower().encode("ascii", "replace") for f in fields}
+    wanted = _wanted(fields)
     parts: list[bytes] = []
     for name, s, e in iter_fields(header_block):
         if (name in wanted) != exclude:

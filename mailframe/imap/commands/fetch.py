@@ -11,13 +11,14 @@ whole mailbox (DESIGN.md, "Backends").
 from __future__ import annotations
 
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, BinaryIO
 
 from mailframe import message as mm
 from mailframe.errors import ExpungeIssued
 from mailframe.imap.command import Fetch
 from mailframe.imap.commands import SELECTED, Reply, command, not_by_sequence
-from mailframe.imap.serialize import encode, string
+from mailframe.imap.serialize import string
 from mailframe.imap.types import FetchAtt, Section
 
 SEEN = "\\Seen"
@@ -31,6 +32,7 @@ _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct",
 _VIEW_ONLY = frozenset({"UID", "FLAGS", "MODSEQ"})
 
 
+@lru_cache(maxsize=8192)
 def imap_datetime(when: datetime) -> bytes:
     """``date-time`` (RFC 3501 §9): ``"17-Jul-1996 02:44:25 -0700"``."""
     if when.tzinfo is None:
@@ -46,6 +48,7 @@ def imap_datetime(when: datetime) -> bytes:
     return b'"' + text.encode("ascii") + b'"'
 
 
+@lru_cache(maxsize=1024)
 def section_text(section: Section) -> str:
     """The section spec as echoed in the response (``1.2.HEADER.FIELDS (A B)``)."""
     spec = ".".join(str(p) for p in section.part)
@@ -151,7 +154,7 @@ async def _respond(
             wrote_flags = wrote_flags or att.name == "FLAGS"
             await _item(parts, att, view, uid, record, msg)
         if add_flags and not wrote_flags:
-            parts.append(b" FLAGS " + encode(view.flags_value(uid)))
+            parts.append(b" FLAGS " + view.flags_wire(uid))
         parts.append(b")\r\n")
         await _write(session, parts)
     finally:
@@ -165,7 +168,7 @@ async def _item(
     if name == "UID":
         parts.append(b"UID %d" % uid)
     elif name == "FLAGS":
-        parts.append(b"FLAGS " + encode(view.flags_value(uid)))
+        parts.append(b"FLAGS " + view.flags_wire(uid))
     elif name == "MODSEQ":
         parts.append(b"MODSEQ (%d)" % view.modseqs.get(uid, 0))
     elif name == "INTERNALDATE":
