@@ -48,6 +48,11 @@ class SessionIO(Protocol):
         """Wait until the peer has taken what was written (backpressure)."""
         ...
 
+    def pause(self) -> Awaitable[None]:
+        """Give other connections a turn (long FETCH and SEARCH call this
+        between batches so one big command does not stall the server)."""
+        ...
+
     def next_event(self) -> Awaitable[Frame | FrameError | Wakeup | None]:
         """The next client frame; a Wakeup after :meth:`Session.changed`
         while waiting; None when the connection is gone."""

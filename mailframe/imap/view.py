@@ -36,7 +36,11 @@ class SelectedView:
         self.uidnext = snapshot.uidnext
         self.modseq = snapshot.highestmodseq
         self.uids: list[int] = [m.uid for m in snapshot.messages]
-        self.flags: dict[int, frozenset[str]] = {m.uid: m.flags for m in snapshot.messages}
+        # Most messages share a handful of flag sets: keep one object each.
+        shared: dict[frozenset[str], frozenset[str]] = {}
+        self.flags: dict[int, frozenset[str]] = {
+            m.uid: shared.setdefault(m.flags, m.flags) for m in snapshot.messages
+        }
         self.modseqs: dict[int, int] = {m.uid: m.modseq for m in snapshot.messages}
         self.recent: set[int] = set(recent)
         self.ghosts: set[int] = set()  # expunged in the store, not yet told

@@ -204,6 +204,11 @@ class IMAPServerProtocol(Protocol, TimeoutMixin):
         self.drainers.append(d)
         return d
 
+    def pause(self) -> Deferred[None]:
+        d: Deferred[None] = Deferred()
+        self.clock.callLater(0, d.callback, None)
+        return d
+
     def next_event(self) -> Deferred[Frame | FrameError | Wakeup | None]:
         if self.queue:
             event = self.queue.popleft()

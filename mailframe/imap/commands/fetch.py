@@ -112,6 +112,8 @@ async def fetch(session: Any, cmd: Fetch) -> Reply:
     need_records = _needs_records(tuple(items))
     missing = False
     for i in range(0, len(pairs), BATCH):
+        if i:
+            await session.io.pause()  # let other sessions run between batches
         chunk = [(s, u) for s, u in pairs[i : i + BATCH] if u not in view.ghosts]
         missing = missing or len(chunk) < len(pairs[i : i + BATCH])
         records: dict[int, Any] = {}

@@ -90,9 +90,7 @@ def _matches(key: SearchKey, c: _Context) -> Any:
     if isinstance(key, SearchAll):
         return True
     if isinstance(key, SearchFlag):
-        flags = c.view.flags_of(c.uid)
-        want = key.flag.lower()
-        return any(f.lower() == want for f in flags) == key.present
+        return _has_flag(c.view, c.uid, key.flag) == key.present
     if isinstance(key, SearchSet):
         if key.numbers.saved:
             return False
@@ -134,6 +132,20 @@ def _matches(key: SearchKey, c: _Context) -> Any:
     raise AssertionError(f"unknown search key {key!r}")
 
 
+def _has_flag(view: Any, uid: int, flag: str) -> bool:
+    """System flags are stored in their RFC spelling; keywords compare
+    without regard to case (RFC 3501 §2.3.2 names them atoms)."""
+    if flag == "\\Recent":
+        return uid in view.recent
+    flags = view.flags.get(uid, ())
+    if flag in flags:
+        return True
+    if flag.startswith("\\") or not flags:
+        return False
+    want = flag.lower()
+    return any(f.lower() == want for f in flags)
+
+
 async def run_search(session: Any, key: SearchKey) -> list[tuple[int, int]]:
     """(seq, uid) of every message in the view that matches ``key``."""
     view = session.view
@@ -143,6 +155,8 @@ async def run_search(session: Any, key: SearchKey) -> list[tuple[int, int]]:
     pairs = [(i + 1, u) for i, u in enumerate(view.uids) if u not in view.ghosts]
     found: list[tuple[int, int]] = []
     for i in range(0, len(pairs), BATCH):
+        if i:
+            await session.io.pause()  # let other sessions run between batches
         batch = pairs[i : i + BATCH]
         records: dict[int, Any] = {}
         if level >= RECORD:
