@@ -36,6 +36,7 @@ from typing import Any
 from twisted.logger import Logger
 
 from mailframe.records import Changes, FlagState, MailboxStatus, Snapshot, StoreResult
+from mailframe.store._watchers import Watchers
 
 __all__ = [
     "MailboxLog",
@@ -119,7 +120,7 @@ class MailboxLog:
         self._deleted = 0
         #: UIDs >= this are \Recent for whoever claims them next.
         self._recent_floor = uidnext
-        self._watchers: list[Callable[[], object]] = []
+        self._watchers = Watchers()
         self._batch_depth = 0
         self._dirty = False
 
@@ -343,15 +344,7 @@ class MailboxLog:
     def watch(self, callback: Callable[[], object]) -> Callable[[], None]:
         """Call ``callback()`` after each committed change; returns the
         unregister function (safe to call twice)."""
-        self._watchers.append(callback)
-
-        def unregister() -> None:
-            try:
-                self._watchers.remove(callback)
-            except ValueError:
-                pass
-
-        return unregister
+        return self._watchers.add(callback)
 
     @property
     def watcher_count(self) -> int:
@@ -364,11 +357,7 @@ class MailboxLog:
     def notify(self) -> None:
         """Call every watcher now.  An exception from one is logged
         (twisted.logger) and does not stop the others or the change."""
-        for callback in list(self._watchers):
-            try:
-                callback()
-            except Exception:
-                _log.failure("mailbox watcher {callback!r} failed", callback=callback)
+        self._watchers.notify()
 
     @contextmanager
     def batch(self) -> Iterator[MailboxLog]:

@@ -50,6 +50,7 @@ from mailframe.store._maildir_index import (
     Meta,
 )
 from mailframe.store._maildir_uidlist import CorruptUidList, UidList
+from mailframe.store._watchers import Watchers
 
 __all__ = ["FolderCore", "make_maildir", "needs_crlf"]
 
@@ -123,7 +124,7 @@ class FolderCore:
         self._foreign_checked = 0  # uidlist's last UID when we last looked for foreign UIDs
         self._recheck_at: float | None = None
         self._events_since_checkpoint = 0
-        self._watchers: list[Any] = []
+        self._watchers = Watchers()
 
     # ------------------------------------------------------------ loading
 
@@ -403,22 +404,10 @@ class FolderCore:
     # ---------------------------------------------------------- watchers
 
     def _notify(self) -> None:
-        for cb in list(self._watchers):
-            try:
-                cb()
-            except Exception:
-                _logger.failure("maildir watcher {cb!r} failed", cb=cb)
+        self._watchers.notify()
 
     def watch(self, callback: Any) -> Any:
-        self._watchers.append(callback)
-
-        def unregister() -> None:
-            try:
-                self._watchers.remove(callback)
-            except ValueError:
-                pass
-
-        return unregister
+        return self._watchers.add(callback)
 
     def close(self) -> None:
         self.cache.close()
