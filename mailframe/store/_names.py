@@ -20,7 +20,8 @@ def normalize_name(name: str) -> str:
 
     ``INBOX`` is case-insensitive (RFC 3501 §5.1), and so is it as the first
     level of a hierarchy (``inbox/x`` is ``INBOX/x``).  Refused: the empty
-    name, empty levels (``a//b``), a leading or trailing separator, and
+    name, empty levels (``a//b``), ``.`` and ``..`` levels, a leading or
+    trailing separator, and
     control characters (U+0000..U+001F, U+007F), which no client can type
     and many cannot display.
     """
@@ -31,6 +32,10 @@ def normalize_name(name: str) -> str:
     levels = name.split(SEPARATOR)
     if any(level == "" for level in levels):
         raise InvalidMailboxName("empty hierarchy level in mailbox name")
+    if any(level in (".", "..") for level in levels):
+        # Harmless as a name here, but a path in most stores: refuse it
+        # everywhere alike (Dovecot refuses it too).
+        raise InvalidMailboxName("'.' and '..' are not mailbox names")
     if levels[0].upper() == INBOX:
         levels[0] = INBOX
     return SEPARATOR.join(levels)
