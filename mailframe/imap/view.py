@@ -14,6 +14,7 @@ view and returns the untagged responses RFC 3501 allows at that moment:
 
 from __future__ import annotations
 
+from array import array
 from bisect import bisect_left
 from collections.abc import Iterable
 
@@ -35,13 +36,14 @@ class SelectedView:
         self.uidvalidity = snapshot.uidvalidity
         self.uidnext = snapshot.uidnext
         self.modseq = snapshot.highestmodseq
-        self.uids: list[int] = [m.uid for m in snapshot.messages]
+        # 4 bytes a message instead of a list slot and an int object: a
+        # session's view of a 100 000-message mailbox stays small.
+        self.uids = array("L", [m.uid for m in snapshot.messages])
         # Most messages share a handful of flag sets: keep one object each.
         shared: dict[frozenset[str], frozenset[str]] = {}
         self.flags: dict[int, frozenset[str]] = {
             m.uid: shared.setdefault(m.flags, m.flags) for m in snapshot.messages
         }
-        self.modseqs: dict[int, int] = {m.uid: m.modseq for m in snapshot.messages}
         self.recent: set[int] = set(recent)
         self.ghosts: set[int] = set()  # expunged in the store, not yet told
 
@@ -113,7 +115,6 @@ class SelectedView:
     def set_flags(self, state: FlagState) -> None:
         if state.uid in self.flags:
             self.flags[state.uid] = state.flags
-            self.modseqs[state.uid] = state.modseq
 
     def keywords(self) -> set[str]:
         """Every keyword in use in the mailbox (for the FLAGS response)."""
@@ -152,12 +153,10 @@ class SelectedView:
             if st.uid > last:
                 new.append(st.uid)
                 self.flags[st.uid] = st.flags
-                self.modseqs[st.uid] = st.modseq
                 continue
             if st.uid in self.ghosts or st.uid not in self.flags:
                 continue
             old = self.flags[st.uid]
-            self.modseqs[st.uid] = st.modseq
             if old != st.flags:
                 self.flags[st.uid] = st.flags
                 items: list[Value] = []
@@ -186,9 +185,8 @@ class SelectedView:
             out.append((self.seq_of(uid) - removed, Atom("EXPUNGE")))
         if gone:
             drop = set(gone)
-            self.uids = [u for u in self.uids if u not in drop]
+            self.uids = array("L", [u for u in self.uids if u not in drop])
             for uid in gone:
                 self.flags.pop(uid, None)
-                self.modseqs.pop(uid, None)
                 self.recent.discard(uid)
         return out

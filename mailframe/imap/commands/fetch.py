@@ -29,7 +29,7 @@ INLINE_MAX = 64 * 1024  # read sections up to this size in one go
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 #: Items answered from the session view alone, without backend records.
-_VIEW_ONLY = frozenset({"UID", "FLAGS", "MODSEQ"})
+_VIEW_ONLY = frozenset({"UID", "FLAGS"})
 
 
 @lru_cache(maxsize=8192)
@@ -107,7 +107,10 @@ async def fetch(session: Any, cmd: Fetch) -> Reply:
         if not any(a.name == "MODSEQ" for a in items):
             items.append(FetchAtt("MODSEQ"))
     if cmd.changedsince is not None:
-        pairs = [(s, u) for s, u in pairs if view.modseqs.get(u, 0) > cmd.changedsince]
+        # The log answers "what changed since": no per-message scan.
+        changes = await mailbox.changes_since(cmd.changedsince)
+        changed = {st.uid for st in changes.changed}
+        pairs = [(s, u) for s, u in pairs if u in changed]
     seen = not view.readonly and any(sets_seen(a) for a in items)
     need_records = _needs_records(tuple(items))
     missing = False
@@ -172,7 +175,7 @@ async def _item(
     elif name == "FLAGS":
         parts.append(b"FLAGS " + view.flags_wire(uid))
     elif name == "MODSEQ":
-        parts.append(b"MODSEQ (%d)" % view.modseqs.get(uid, 0))
+        parts.append(b"MODSEQ (%d)" % record.modseq)
     elif name == "INTERNALDATE":
         parts.append(b"INTERNALDATE " + imap_datetime(record.internaldate))
     elif name == "RFC822.SIZE":

@@ -40,6 +40,13 @@ async def store(session: Any, cmd: Store) -> Reply:
         changed[st.uid] = st
     session.flags_changed(result.changed)
     failed = set(result.failed)
+    modseqs = {uid: st.modseq for uid, st in changed.items()}
+    if condstore:
+        # RFC 7162 §3.1.3: every FETCH after a STORE carries MODSEQ, also
+        # for messages whose flags did not change.
+        rest = [u for u in uids if u not in modseqs]
+        if rest:
+            modseqs.update((r.uid, r.modseq) for r in await session.mailbox.records(rest))
     for seq, uid in pairs:
         if uid in failed or uid in view.ghosts or not view.has(uid):
             continue
@@ -51,7 +58,7 @@ async def store(session: Any, cmd: Store) -> Reply:
         if not cmd.silent:
             items += [Atom("FLAGS"), view.flags_value(uid)]
         if condstore:
-            items += [Atom("MODSEQ"), [view.modseqs.get(uid, 0)]]
+            items += [Atom("MODSEQ"), [modseqs.get(uid, 0)]]
         session.untagged(seq, Atom("FETCH"), items)
     if failed:
         numbers = sorted(failed) if cmd.uid else sorted(view.seq_of(u) for u in failed if view.has(u))

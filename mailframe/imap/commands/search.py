@@ -2,7 +2,7 @@
 MODSEQ (RFC 7162 §3.1.5) and OLDER/YOUNGER (RFC 5032).
 
 Keys are evaluated per message against the cheapest source that answers
-them: the session view (flags, numbers, modseqs), then backend records
+them: the session view (flags, numbers), then backend records
 (dates, sizes, cached headers), and only for BODY/TEXT the message bytes,
 one message at a time.
 """
@@ -44,7 +44,7 @@ def needs(key: SearchKey) -> int:
     """The deepest source a key needs: VIEW, RECORD or CONTENT."""
     if isinstance(key, SearchBody):
         return CONTENT
-    if isinstance(key, (SearchDate, SearchSize, SearchHeader, SearchWithin)):
+    if isinstance(key, (SearchDate, SearchSize, SearchHeader, SearchWithin, SearchModSeq)):
         return RECORD
     if isinstance(key, SearchNot):
         return needs(key.key)
@@ -104,7 +104,7 @@ def _matches(key: SearchKey, c: _Context) -> Any:
     if isinstance(key, SearchNot):
         return not matches(key.key, c)
     if isinstance(key, SearchModSeq):
-        return c.view.modseqs.get(c.uid, 0) >= key.modseq
+        return bool(c.record.modseq >= key.modseq)
     if isinstance(key, SearchSize):
         if key.op == "larger":
             return c.record.size > key.size
@@ -146,14 +146,15 @@ def _has_flag(view: Any, uid: int, flag: str) -> bool:
     return any(f.lower() == want for f in flags)
 
 
-async def run_search(session: Any, key: SearchKey) -> list[tuple[int, int]]:
-    """(seq, uid) of every message in the view that matches ``key``."""
+async def run_search(session: Any, key: SearchKey) -> list[tuple[int, int, int]]:
+    """(seq, uid, modseq) of every message in the view that matches
+    ``key`` (modseq 0 when the search did not need records)."""
     view = session.view
     mailbox = session.mailbox
     level = needs(key)
     c = _Context(view, time.time())
     pairs = [(i + 1, u) for i, u in enumerate(view.uids) if u not in view.ghosts]
-    found: list[tuple[int, int]] = []
+    found: list[tuple[int, int, int]] = []
     for i in range(0, len(pairs), BATCH):
         if i:
             await session.io.pause()  # let other sessions run between batches
@@ -174,7 +175,7 @@ async def run_search(session: Any, key: SearchKey) -> list[tuple[int, int]]:
                 finally:
                     f.close()
             if matches(key, c):
-                found.append((seq, uid))
+                found.append((seq, uid, c.record.modseq if c.record is not None else 0))
         c.raw = b""
     return found
 
@@ -187,9 +188,8 @@ async def search(session: Any, cmd: Search) -> Reply:
     if modseq:
         session.enabled.add("CONDSTORE")
     found = await run_search(session, cmd.key)
-    view = session.view
-    numbers = [u if cmd.uid else s for s, u in found]
-    highest = max((view.modseqs.get(u, 0) for _, u in found), default=0)
+    numbers = [u if cmd.uid else s for s, u, _ in found]
+    highest = max((m for _, _, m in found), default=0)
     if cmd.returns is None:
         values: list[Value] = [Atom("SEARCH"), *numbers]
         if modseq and found:
