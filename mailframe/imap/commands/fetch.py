@@ -124,7 +124,7 @@ async def fetch(session: Any, cmd: Fetch) -> Reply:
             records = {r.uid: r for r in await mailbox.records([u for _, u in chunk])}
         newly_seen: set[int] = set()
         if seen:
-            unseen = [u for _, u in chunk if SEEN not in view.flags.get(u, ()) and (u in records or not need_records)]
+            unseen = [u for _, u in chunk if SEEN not in view.stored_flags(u) and (u in records or not need_records)]
             if unseen:
                 result = await mailbox.store(unseen, "add", frozenset({SEEN}))
                 session.flags_changed(result.changed)

@@ -137,7 +137,7 @@ def _has_flag(view: Any, uid: int, flag: str) -> bool:
     without regard to case (RFC 3501 §2.3.2 names them atoms)."""
     if flag == "\\Recent":
         return uid in view.recent
-    flags = view.flags.get(uid, ())
+    flags = view.stored_flags(uid)
     if flag in flags:
         return True
     if flag.startswith("\\") or not flags:
