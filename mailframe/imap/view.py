@@ -87,6 +87,10 @@ class SelectedView:
                     i += 1
             return sorted(set(out))
         count = len(self.uids)
+        if count == 0 and all(STAR in r for r in numbers.ranges):
+            # "1:*" on an empty mailbox: clients send it right after SELECT;
+            # answer with nothing rather than BAD.
+            return []
         for lo, hi in numbers.ranges:
             for n in (lo, hi):
                 if n == STAR and count == 0:
