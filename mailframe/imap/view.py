@@ -107,6 +107,10 @@ class SelectedView:
         stored = self.stored_flags(uid)
         return stored | {RECENT} if uid in self.recent else stored
 
+    def uid_flags(self) -> Iterable[tuple[int, frozenset[str]]]:
+        """(uid, stored flags) of every message, in sequence order."""
+        return zip(self.uids, self._flags, strict=True)
+
     def stored_flags(self, uid: int) -> frozenset[str]:
         """Flags as stored (no ``\\Recent``); empty for an unknown UID."""
         i = self._index(uid)

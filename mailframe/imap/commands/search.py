@@ -10,6 +10,7 @@ one message at a time.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from mailframe import message as mm
@@ -146,12 +147,70 @@ def _has_flag(view: Any, uid: int, flag: str) -> bool:
     return any(f.lower() == want for f in flags)
 
 
+#: A compiled view-level key: (seq, uid, stored flags, recent?) -> bool.
+ViewPredicate = Callable[[int, int, frozenset[str], bool], bool]
+
+
+def compile_view_key(key: SearchKey, largest_uid: int, exists: int) -> ViewPredicate:
+    """Turn a key that needs only the view (flags, numbers; ``needs(key)
+    == VIEW``) into one closure, so a search over a big mailbox does not
+    interpret the key tree message by message."""
+    if isinstance(key, SearchAll):
+        return lambda seq, uid, flags, recent: True
+    if isinstance(key, SearchFlag):
+        flag, present = key.flag, key.present
+        if flag == "\\Recent":
+            return lambda seq, uid, flags, recent: recent == present
+        if flag.startswith("\\"):
+            return lambda seq, uid, flags, recent: (flag in flags) == present
+        want = flag.lower()
+        return lambda seq, uid, flags, recent: (
+            flag in flags or any(f.lower() == want for f in flags)
+        ) == present
+    if isinstance(key, SearchSet):
+        numbers = key.numbers
+        if numbers.saved:
+            return lambda seq, uid, flags, recent: False
+        if key.uid:
+            return lambda seq, uid, flags, recent: numbers.contains(uid, largest_uid)
+        return lambda seq, uid, flags, recent: numbers.contains(seq, exists)
+    if isinstance(key, SearchNot):
+        inner = compile_view_key(key.key, largest_uid, exists)
+        return lambda seq, uid, flags, recent: not inner(seq, uid, flags, recent)
+    if isinstance(key, SearchOr):
+        left = compile_view_key(key.left, largest_uid, exists)
+        right = compile_view_key(key.right, largest_uid, exists)
+        return lambda seq, uid, flags, recent: left(seq, uid, flags, recent) or right(
+            seq, uid, flags, recent
+        )
+    if isinstance(key, SearchAnd):
+        parts = [compile_view_key(k, largest_uid, exists) for k in key.keys]
+        return lambda seq, uid, flags, recent: all(p(seq, uid, flags, recent) for p in parts)
+    raise AssertionError(f"{key!r} needs more than the view")
+
+
+def _search_view(view: Any, key: SearchKey) -> list[tuple[int, int, int]]:
+    """A view-level search: one pass over the UID and flag lists."""
+    largest = view.uids[-1] if view.uids else 0
+    test = compile_view_key(key, largest, view.exists)
+    recent, ghosts = view.recent, view.ghosts
+    found: list[tuple[int, int, int]] = []
+    for i, (uid, flags) in enumerate(view.uid_flags()):
+        if ghosts and uid in ghosts:
+            continue
+        if test(i + 1, uid, flags, uid in recent):
+            found.append((i + 1, uid, 0))
+    return found
+
+
 async def run_search(session: Any, key: SearchKey) -> list[tuple[int, int, int]]:
     """(seq, uid, modseq) of every message in the view that matches
     ``key`` (modseq 0 when the search did not need records)."""
     view = session.view
     mailbox = session.mailbox
     level = needs(key)
+    if level == VIEW:
+        return _search_view(view, key)
     c = _Context(view, time.time())
     pairs = [(i + 1, u) for i, u in enumerate(view.uids) if u not in view.ghosts]
     found: list[tuple[int, int, int]] = []
