@@ -51,9 +51,10 @@ class ServerProcess:
             sys.executable, "-c", "from twisted.scripts.twistd import run; run()",
             "-n", "--pidfile=", "--logfile", str(self.log), "mailframe",
             "--data-dir", str(self.workdir / "data"),
-            "--store", self.store,
             "--imap", f"tcp:{self.imap_port}:interface=127.0.0.1",
         ]
+        if self.store != "default":  # "default": leave the store to the server
+            cmd += ["--store", self.store]
         if self.smtp_port:
             cmd += ["--smtp", f"tcp:{self.smtp_port}:interface=127.0.0.1"]
         else:
