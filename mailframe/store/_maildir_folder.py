@@ -27,6 +27,7 @@ import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
+from functools import lru_cache
 from typing import Any, BinaryIO
 
 from twisted.logger import Logger
@@ -93,6 +94,12 @@ def _no_gc() -> Iterator[None]:
     finally:
         if was:
             gc.enable()
+
+
+@lru_cache(maxsize=64)
+def _zone(minutes: int) -> timezone:
+    """The (few) time zones internal dates come in, built once each."""
+    return timezone(timedelta(minutes=minutes))
 
 
 class FolderCore:
@@ -370,7 +377,7 @@ class FolderCore:
                 info = self.info(uid)
             except ExpungeIssued:
                 continue
-            tz = timezone(timedelta(minutes=m.tzmin))
+            tz = _zone(m.tzmin)
             out.append(
                 MessageRecord(
                     uid=uid,
