@@ -48,6 +48,17 @@ def wait_greeting(port: int, proc: subprocess.Popen[bytes], timeout: float, log:
     raise Unavailable(f"no IMAP greeting on port {port} within {timeout:.0f} s")
 
 
+def stop_process(proc: subprocess.Popen[bytes]) -> None:
+    """Terminate a reference server, then kill it if it lingers."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 class Server:
     """A started server: ``name``, ``port``, ``pid`` (for memory), ``stop()``."""
 
@@ -167,13 +178,7 @@ class Dovecot(Server):
             raise
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
 
 
 def pbkdf2_record(password: str, rounds: int = 1000) -> str:
@@ -220,13 +225,7 @@ class Pymap(Server):
             raise
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
 
 
 LAUNCHERS: dict[str, type[Server]] = {"mailframe": Mailframe, "dovecot": Dovecot, "pymap": Pymap}

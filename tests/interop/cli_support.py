@@ -103,3 +103,37 @@ def server_view(account: Account, folder: str) -> dict[bytes, set[bytes]]:
         assert mid not in out, f"duplicate message {mid!r} in {folder}"
         out[mid] = set(item[b"FLAGS"]) - {b"\\Recent"}
     return out
+
+
+def mbsync_pull_over_tls(mbsync: str, account: Account, port: int, ssl_type: str,
+                         ca_file: str, tmp_path: Path) -> Path:
+    """Pull INBOX with mbsync over TLS (``ssl_type`` IMAPS or STARTTLS),
+    verifying the server against ``ca_file``; returns the local Maildir."""
+    (tmp_path / "mail").mkdir()
+    cfg = tmp_path / "mbsyncrc"
+    cfg.write_text(f"""\
+IMAPAccount tls
+Host localhost
+Port {port}
+User {account.user}
+Pass {account.password}
+SSLType {ssl_type}
+CertificateFile {ca_file}
+
+IMAPStore remote
+Account tls
+
+MaildirStore local
+Path {tmp_path}/mail/
+Inbox {tmp_path}/inbox
+
+Channel pull
+Far :remote:
+Near :local:
+Patterns INBOX
+Create Near
+Sync Pull
+SyncState *
+""")
+    run([mbsync, "-V", "-c", str(cfg), "-a"], timeout=15)
+    return tmp_path / "inbox"

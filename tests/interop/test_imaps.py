@@ -17,7 +17,7 @@ import pytest
 
 from mailframe.server.tls import CertificateAuthority
 from tests.interop import messages as M
-from tests.interop.cli_support import need, run, seed, server_view
+from tests.interop.cli_support import mbsync_pull_over_tls, need, run, seed, server_view
 from tests.interop.conftest import Account, spare_users
 from tests.support.server import ServerProcess, free_port
 
@@ -157,36 +157,10 @@ def test_fetchmail_imaps(account: Account, tmp_path: Path) -> None:
 def test_mbsync_imaps(account: Account, tmp_path: Path) -> None:
     mbsync = need("mbsync", "isync")
     seed(account, "INBOX", [(M.SIMPLE, r"(\Flagged)")])
-    (tmp_path / "mail").mkdir()
-    cfg = tmp_path / "mbsyncrc"
-    cfg.write_text(f"""\
-IMAPAccount tls
-Host localhost
-Port {_imaps(account)}
-User {account.user}
-Pass {account.password}
-SSLType IMAPS
-CertificateFile {account.server.__dict__['ca_file']}
-
-IMAPStore remote
-Account tls
-
-MaildirStore local
-Path {tmp_path}/mail/
-Inbox {tmp_path}/inbox
-
-Channel pull
-Far :remote:
-Near :local:
-Patterns INBOX
-Create Near
-Sync Pull
-SyncState *
-""")
-    run([mbsync, "-V", "-c", str(cfg), "-a"], timeout=15)
+    inbox = mbsync_pull_over_tls(mbsync, account, _imaps(account), "IMAPS", account.server.__dict__['ca_file'], tmp_path)
     from tests.interop.maildir_view import folder_view
 
-    assert folder_view(tmp_path / "inbox") == {b"<simple-1@example.org>": {b"\\Flagged"}}
+    assert folder_view(inbox) == {b"<simple-1@example.org>": {b"\\Flagged"}}
 
 
 def test_getmail_imaps(account: Account, tmp_path: Path) -> None:

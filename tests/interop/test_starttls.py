@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from tests.interop import messages as M
-from tests.interop.cli_support import need, run, seed, server_view
+from tests.interop.cli_support import mbsync_pull_over_tls, need, run, seed, server_view
 from tests.interop.conftest import Account
 from tests.interop.imaplib_support import ok
 
@@ -119,34 +119,8 @@ def test_curl_starttls_verified(account: Account) -> None:
 def test_mbsync_starttls_verified(account: Account, tmp_path: Path) -> None:
     mbsync = need("mbsync", "isync")
     seed(account, "INBOX", [(M.SIMPLE, r"(\Seen)"), (M.MULTIPART, None)])
-    (tmp_path / "mail").mkdir()
-    cfg = tmp_path / "mbsyncrc"
-    cfg.write_text(f"""\
-IMAPAccount tls
-Host localhost
-Port {account.port}
-User {account.user}
-Pass {account.password}
-SSLType STARTTLS
-CertificateFile {cert_file(account)}
-
-IMAPStore remote
-Account tls
-
-MaildirStore local
-Path {tmp_path}/mail/
-Inbox {tmp_path}/inbox
-
-Channel pull
-Far :remote:
-Near :local:
-Patterns INBOX
-Create Near
-Sync Pull
-SyncState *
-""")
-    run([mbsync, "-V", "-c", str(cfg), "-a"], timeout=15)
+    inbox = mbsync_pull_over_tls(mbsync, account, account.port, "STARTTLS", cert_file(account), tmp_path)
     from tests.interop.maildir_view import folder_view
 
-    assert folder_view(tmp_path / "inbox") == server_view(account, "INBOX") == {
+    assert folder_view(inbox) == server_view(account, "INBOX") == {
         b"<simple-1@example.org>": {b"\\Seen"}, b"<multi-1@example.de>": set()}
