@@ -92,7 +92,25 @@ def header_matches(info: MessageInfo, name: str, needle: str) -> bool:
     fields asked for are decoded, and the result is cached on ``info``.
     """
     folded = fold_case(needle)
+    if folded and _surely_absent(info, folded):
+        return False
     return any(folded in value for value in _decoded(info, name.lower()))
+
+
+def _surely_absent(info: MessageInfo, folded: str) -> bool:
+    """A cheap "no" for the common case, before any decoding: when the
+    header holds no encoded word, no 8-bit octet, no NUL and no CR outside
+    CRLF, decoding and unfolding can only turn a folded line break into a
+    space -- so a needle without white space that is not in the lower-cased
+    raw header is in no decoded field either."""
+    if not folded.isascii() or " " in folded or "\t" in folded:
+        return False
+    header = info.header
+    if b"=?" in header or b"\x00" in header or not header.isascii():
+        return False
+    if header.count(b"\r") != header.count(b"\r\n"):
+        return False
+    return folded.encode("ascii") not in header.lower()
 
 
 _SEARCHED_TYPES = (b"text", b"message")
