@@ -77,8 +77,9 @@ def nstring(data: bytes | None) -> bytes:
 
 
 def astring(data: bytes) -> bytes:
-    """An astring: an atom when possible (RFC 3501 §9), else a string."""
-    if data and _is_atom(data, allow=b"]"):
+    """An astring: an atom when possible (RFC 3501 §9), else a string.
+    ``NIL`` is quoted, so a parser expecting an nstring cannot misread it."""
+    if data and data.upper() != NIL and _is_atom(data, allow=b"]"):
         return data
     return string(data)
 

@@ -16,7 +16,6 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from mailframe import __version__
 from mailframe.errors import LimitExceeded, MailframeError, ProtocolError
 from mailframe.imap import serialize
 from mailframe.imap.commands import REGISTRY, SILENT, Reply, State, load_all
@@ -373,5 +372,4 @@ def _state_reason(state: State, allowed: frozenset[State]) -> str:
     return f"Command not allowed in the {state.value} state"
 
 
-SERVER_ID = (("name", "mailframe"), ("version", __version__), ("vendor", "mailframe"))
-__all__ = ["Session", "SessionIO", "ServerConfig", "Authenticator", "WAKEUP", "Wakeup", "b64decode", "SERVER_ID"]
+__all__ = ["Session", "SessionIO", "ServerConfig", "Authenticator", "WAKEUP", "Wakeup", "b64decode"]

@@ -19,7 +19,7 @@ from bisect import bisect_left
 from collections.abc import Iterable
 
 from mailframe.errors import ProtocolError
-from mailframe.imap.serialize import Atom, Value, encode, flag_list
+from mailframe.imap.serialize import Atom, Raw, Value, encode, flag_list
 from mailframe.imap.types import STAR, SequenceSet
 from mailframe.records import Changes, FlagState, Snapshot
 
@@ -116,9 +116,6 @@ class SelectedView:
         i = self._index(uid)
         return self._flags[i] if i >= 0 else frozenset()
 
-    def flags_value(self, uid: int) -> list[Value]:
-        return flag_list(self.flags_of(uid))
-
     def flags_wire(self, uid: int) -> bytes:
         """``(\\Seen ...)`` for FETCH; most messages share a few flag sets,
         so their encodings are remembered."""
@@ -182,7 +179,7 @@ class SelectedView:
                 items: list[Value] = []
                 if with_uid:
                     items += [Atom("UID"), st.uid]
-                items += [Atom("FLAGS"), self.flags_value(st.uid)]
+                items += [Atom("FLAGS"), Raw(self.flags_wire(st.uid))]
                 if with_modseq:
                     items += [Atom("MODSEQ"), [st.modseq]]
                 out.append((self.seq_of(st.uid), Atom("FETCH"), items))

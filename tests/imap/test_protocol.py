@@ -141,6 +141,13 @@ class LimitTests(SynchronousTestCase):
         fourth = opened(self, context)
         self.assertTrue(fourth.transport.value().startswith(b"* OK"))
 
+    def test_line_too_long_is_refused_and_connection_lives(self) -> None:
+        conn = opened(self, context_for(MemoryStore()))
+        conn.protocol.dataReceived(b"a1 NOOP " + b"x" * 70000 + b"\r\na2 NOOP\r\n")
+        out = conn.transport.value()
+        self.assertRegex(out, rb"a1 BAD [^\r]*(long|Line)")
+        self.assertIn(b"a2 OK NOOP completed", out)
+
 
 class UserLimitTests(TestCase):
     async def test_sessions_per_user(self) -> None:
@@ -173,13 +180,6 @@ class FailedLoginTests(TestCase):
         self.assertIn(b"* BYE Too many invalid authentication attempts\r\n", out)
         self.assertNotIn(b"a4 OK", out)
         self.assertTrue(conn.transport.disconnecting)
-
-    def test_line_too_long_is_refused_and_connection_lives(self) -> None:
-        conn = opened(self, context_for(MemoryStore()))
-        conn.protocol.dataReceived(b"a1 NOOP " + b"x" * 70000 + b"\r\na2 NOOP\r\n")
-        out = conn.transport.value()
-        self.assertRegex(out, rb"a1 BAD [^\r]*(long|Line)")
-        self.assertIn(b"a2 OK NOOP completed", out)
 
 
 class _BrokenMailbox:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from mailframe import __version__
 from mailframe.imap.command import Capability, Enable, Id, Logout, Noop
 from mailframe.imap.commands import ANY, AUTHENTICATED, Reply, State, command
 from mailframe.imap.serialize import Atom
@@ -30,11 +31,12 @@ async def logout(session: Any, cmd: Logout) -> Reply:
     return Reply("Logout completed")
 
 
+SERVER_ID = (("name", "mailframe"), ("version", __version__), ("vendor", "mailframe"))
+
+
 @command(Id, ANY)
 async def ident(session: Any, cmd: Id) -> Reply:
     """RFC 2971 §3.1: answer with our own field list."""
-    from mailframe.imap.session import SERVER_ID
-
     fields: list[Any] = []
     for k, v in SERVER_ID:
         fields += [k, v]

@@ -26,20 +26,16 @@ from mailframe.imap.command import (
     Unsubscribe,
 )
 from mailframe.imap.commands import AUTHENTICATED, Reply, command
-from mailframe.imap.serialize import Atom, Value, flag_list
+from mailframe.imap.serialize import Atom, Raw, Value, astring, flag_list
 from mailframe.imap.view import SelectedView
 
 SYSTEM_FLAGS = ("\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft")
-_ATOM_BAD = frozenset(b'(){ %*"\\]') | frozenset(range(0x21)) | {0x7F}
 
 
 def mailbox_value(name: str) -> Value:
     """A mailbox name for a response: modified UTF-7, as an atom when it
     can be one (as Dovecot does), else a string."""
-    raw = mutf7.encode(name)
-    if raw and raw.upper() != b"NIL" and not any(b in _ATOM_BAD or b > 0x7E for b in raw):
-        return Atom(raw.decode("ascii"))
-    return raw
+    return Raw(astring(mutf7.encode(name)))
 
 
 def uid_set(uids: list[int]) -> str:

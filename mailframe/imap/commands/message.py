@@ -10,7 +10,7 @@ from mailframe.errors import CannotDo, NonexistentMailbox, TryCreate
 from mailframe.imap.command import Check, Close, Copy, Expunge, Move, Store, Unselect
 from mailframe.imap.commands import SELECTED, Reply, command, not_by_sequence
 from mailframe.imap.commands.mailbox import storable, uid_set
-from mailframe.imap.serialize import Atom, Value
+from mailframe.imap.serialize import Atom, Raw, Value
 
 
 def _writable(session: Any) -> None:
@@ -56,7 +56,7 @@ async def store(session: Any, cmd: Store) -> Reply:
         if cmd.uid:
             items += [Atom("UID"), uid]
         if not cmd.silent:
-            items += [Atom("FLAGS"), view.flags_value(uid)]
+            items += [Atom("FLAGS"), Raw(view.flags_wire(uid))]
         if condstore:
             items += [Atom("MODSEQ"), [modseqs.get(uid, 0)]]
         session.untagged(seq, Atom("FETCH"), items)

@@ -10,7 +10,7 @@ one message at a time.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from mailframe import message as mm
@@ -41,31 +41,35 @@ BATCH = 512
 VIEW, RECORD, CONTENT = 0, 1, 2
 
 
-def needs(key: SearchKey) -> int:
-    """The deepest source a key needs: VIEW, RECORD or CONTENT."""
+def leaves(key: SearchKey) -> Iterator[SearchKey]:
+    """Every key below NOT / OR / AND."""
+    if isinstance(key, SearchNot):
+        yield from leaves(key.key)
+    elif isinstance(key, SearchOr):
+        yield from leaves(key.left)
+        yield from leaves(key.right)
+    elif isinstance(key, SearchAnd):
+        for k in key.keys:
+            yield from leaves(k)
+    else:
+        yield key
+
+
+def _level(key: SearchKey) -> int:
     if isinstance(key, SearchBody):
         return CONTENT
     if isinstance(key, (SearchDate, SearchSize, SearchHeader, SearchWithin, SearchModSeq)):
         return RECORD
-    if isinstance(key, SearchNot):
-        return needs(key.key)
-    if isinstance(key, SearchOr):
-        return max(needs(key.left), needs(key.right))
-    if isinstance(key, SearchAnd):
-        return max((needs(k) for k in key.keys), default=VIEW)
     return VIEW
 
 
+def needs(key: SearchKey) -> int:
+    """The deepest source a key needs: VIEW, RECORD or CONTENT."""
+    return max(map(_level, leaves(key)), default=VIEW)
+
+
 def uses_modseq(key: SearchKey) -> bool:
-    if isinstance(key, SearchModSeq):
-        return True
-    if isinstance(key, SearchNot):
-        return uses_modseq(key.key)
-    if isinstance(key, SearchOr):
-        return uses_modseq(key.left) or uses_modseq(key.right)
-    if isinstance(key, SearchAnd):
-        return any(uses_modseq(k) for k in key.keys)
-    return False
+    return any(isinstance(k, SearchModSeq) for k in leaves(key))
 
 
 class _Context:
@@ -134,11 +138,14 @@ def _matches(key: SearchKey, c: _Context) -> Any:
 
 
 def _has_flag(view: Any, uid: int, flag: str) -> bool:
-    """System flags are stored in their RFC spelling; keywords compare
-    without regard to case (RFC 3501 §2.3.2 names them atoms)."""
     if flag == "\\Recent":
         return uid in view.recent
-    flags = view.stored_flags(uid)
+    return flag_in(view.stored_flags(uid), flag)
+
+
+def flag_in(flags: frozenset[str], flag: str) -> bool:
+    """System flags are stored in their RFC spelling; keywords compare
+    without regard to case (RFC 3501 §2.3.2 names them atoms)."""
     if flag in flags:
         return True
     if flag.startswith("\\") or not flags:
@@ -163,10 +170,7 @@ def compile_view_key(key: SearchKey, largest_uid: int, exists: int) -> ViewPredi
             return lambda seq, uid, flags, recent: recent == present
         if flag.startswith("\\"):
             return lambda seq, uid, flags, recent: (flag in flags) == present
-        want = flag.lower()
-        return lambda seq, uid, flags, recent: (
-            flag in flags or any(f.lower() == want for f in flags)
-        ) == present
+        return lambda seq, uid, flags, recent: flag_in(flags, flag) == present
     if isinstance(key, SearchSet):
         numbers = key.numbers
         if numbers.saved:
