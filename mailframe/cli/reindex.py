@@ -1,0 +1,10 @@
+"""placeholder"""
+HELP = "x"
+
+
+def configure(p):
+    pass
+
+
+def run(args):
+    return 1
