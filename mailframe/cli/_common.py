@@ -100,8 +100,8 @@ def wait(work: Coroutine[Any, Any, T] | Any) -> T:
     if not box:
         from twisted.internet import reactor
 
-        d.addBoth(lambda _: reactor.stop())  # type: ignore[attr-defined]
-        reactor.run()  # type: ignore[attr-defined]
+        d.addBoth(lambda _: reactor.stop())
+        reactor.run()
     result = box[0]
     if isinstance(result, Failure):
         result.raiseException()

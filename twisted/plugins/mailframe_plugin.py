@@ -22,7 +22,6 @@ class _MailframeServiceMaker:
             def opt_version(self) -> None:
                 """Print mailframe's version (and Twisted's) and exit."""
                 import twisted
-
                 from mailframe import __version__
 
                 print(f"mailframe {__version__}")
