@@ -17,6 +17,7 @@ commands:
   serve     run the server in the foreground (same options as `twistd -n mailframe`)
   passwd    print a password hash for a passwd-file users file
   deliver   deliver a message read from standard input into a user's mailbox
+  queue     list, flush or delete outbound mail (`mailframe queue --help`)
 """
 
 
@@ -34,6 +35,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from mailframe.smtp.deliver_tool import main as deliver
 
         return deliver(rest)
+    if command == "queue":
+        from mailframe.smtp.queue_tool import main as queue
+
+        return queue(rest)
     if command == "serve":
         return serve(rest)
     sys.stderr.write(f"mailframe: unknown command {command!r}\n{USAGE}")
