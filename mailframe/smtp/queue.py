@@ -97,6 +97,7 @@ class OutboundQueue(service.Service):
         self._limit = DeferredSemaphore(max(1, parallel))
         self._loop: LoopingCall | None = None
         self._running_work: set[Deferred[Any]] = set()
+        self._ready: Deferred[None] | None = None
 
     # -- lifecycle -------------------------------------------------------------
 
@@ -105,20 +106,23 @@ class OutboundQueue(service.Service):
         d = deferToThread(self._load_sync)
         d.addCallback(self._loaded)
         d.addErrback(lambda f: _log.failure("cannot load the outbound queue", f))
+        self._ready = d  # enqueue waits: the start-up cleanup must run alone
         self._loop = LoopingCall(self._check_flush)
         self._loop.clock = self.clock
         self._loop.start(self.poll, now=False).addErrback(
             lambda f: _log.failure("queue poll failed", f))
 
-    def _load_sync(self) -> list[Entry]:
+    def _load_sync(self) -> tuple[list[Entry], bool]:
         self.store.ensure()
-        self.store.take_flush()
-        return self.store.load()
+        flush = self.store.take_flush()
+        return self.store.load(cleanup=True), flush
 
-    def _loaded(self, entries: list[Entry]) -> None:
+    def _loaded(self, loaded: tuple[list[Entry], bool]) -> None:
+        entries, flush = loaded
         for entry in entries:
             self.entries[entry.id] = entry
-            self._schedule(entry.id, max(0.0, entry.next_attempt - self.now()))
+            delay = 0.0 if flush else max(0.0, entry.next_attempt - self.now())
+            self._schedule(entry.id, delay)
         if entries:
             _log.info("outbound queue: {n} entries loaded", n=len(entries))
 
@@ -146,7 +150,7 @@ class OutboundQueue(service.Service):
                   created=now, next_attempt=now, smtputf8=smtputf8, size=len(content))
             for domain, rcpts in sorted(by_domain.items())
         ]
-        d = deferToThread(self.store.add, entries, content)
+        d = Deferred.fromCoroutine(self._add(entries, content))
 
         def added(_: None) -> list[Entry]:
             for entry in entries:
@@ -155,6 +159,13 @@ class OutboundQueue(service.Service):
             return entries
 
         return d.addCallback(added)
+
+    async def _add(self, entries: list[Entry], content: bytes) -> None:
+        if self._ready is not None and not self._ready.called:
+            waiter: Deferred[None] = Deferred()
+            self._ready.addBoth(lambda r: (waiter.callback(None), r)[1])
+            await waiter
+        await deferToThread(self.store.add, entries, content)
 
     # -- scheduling --------------------------------------------------------------
 

@@ -168,16 +168,17 @@ class QueueStore:
         except FileNotFoundError:
             return None
 
-    def load(self) -> list[Entry]:
-        """Every live entry, oldest first; cleans up what a crash left
-        (entries marked done, messages without envelope, temporary files)."""
+    def load(self, cleanup: bool = False) -> list[Entry]:
+        """Every live entry, oldest first.  With ``cleanup`` (only when no
+        one else writes: at server start) also remove what a crash left:
+        entries marked done, messages without envelope, temporary files."""
         try:
             names = sorted(os.listdir(self.directory))
         except FileNotFoundError:
             return []
         entries: list[Entry] = []
         ids = {n[:-5] for n in names if n.endswith(".json")}
-        for name in names:
+        for name in names if cleanup else ():
             path = os.path.join(self.directory, name)
             if ".tmp" in name or (name.endswith(".eml") and name[:-4] not in ids):
                 _unlink(path)
@@ -186,7 +187,8 @@ class QueueStore:
             if entry is None:
                 continue
             if entry.state == "done" or not (entry.recipients or entry.failed):
-                self.remove(entry_id)
+                if cleanup:
+                    self.remove(entry_id)
                 continue
             entries.append(entry)
         return entries

@@ -2,8 +2,9 @@
 
 - ``list`` — one line per entry: id, age, attempts, sender, recipients
   still pending, last error;
-- ``flush`` — make every entry due now; a running server picks the
-  request up within its poll interval (a ``flush`` marker file);
+- ``flush`` — ask for every entry to be tried now: a running server picks
+  the request (a ``flush`` marker file) up within its poll interval, a
+  stopped one when it starts;
 - ``delete ID... | --all`` — remove entries (no bounce is sent).
 
 ``--queue-dir DIR`` (or ``--data-dir DIR``, meaning ``DIR/queue``) names the
@@ -63,12 +64,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{len(entries)} entr{'y' if len(entries) == 1 else 'ies'} in {directory}")
         return 0
     if args.command == "flush":
+        # only a marker: the server owns the entries' state (rewriting it
+        # here could undo a delivery it just recorded)
         entries = store.load() if os.path.isdir(directory) else []
-        for e in entries:
-            e.next_attempt = 0.0
-            store.save(e)
         store.request_flush()
-        print(f"{len(entries)} entries due now")
+        print(f"flush requested for {len(entries)} entries")
         return 0
     # delete
     if not args.ids and not args.all:
