@@ -97,16 +97,18 @@ class OutboundQueue(service.Service):
         self._limit = DeferredSemaphore(max(1, parallel))
         self._loop: LoopingCall | None = None
         self._running_work: set[Deferred[Any]] = set()
-        self._ready: Deferred[None] | None = None
+        self._ready = True  # False while the start-up load runs
+        self._ready_waiters: list[Deferred[None]] = []
 
     # -- lifecycle -------------------------------------------------------------
 
     def startService(self) -> None:
         super().startService()  # type: ignore[no-untyped-call]
+        self._ready = False  # enqueue waits: the start-up cleanup must run alone
         d = deferToThread(self._load_sync)
         d.addCallback(self._loaded)
         d.addErrback(lambda f: _log.failure("cannot load the outbound queue", f))
-        self._ready = d  # enqueue waits: the start-up cleanup must run alone
+        d.addBoth(self._now_ready)
         self._loop = LoopingCall(self._check_flush)
         self._loop.clock = self.clock
         self._loop.start(self.poll, now=False).addErrback(
@@ -160,10 +162,16 @@ class OutboundQueue(service.Service):
 
         return d.addCallback(added)
 
+    def _now_ready(self, _: object) -> None:
+        self._ready = True
+        waiters, self._ready_waiters = self._ready_waiters, []
+        for waiter in waiters:
+            waiter.callback(None)
+
     async def _add(self, entries: list[Entry], content: bytes) -> None:
-        if self._ready is not None and not self._ready.called:
+        if not self._ready:
             waiter: Deferred[None] = Deferred()
-            self._ready.addBoth(lambda r: (waiter.callback(None), r)[1])
+            self._ready_waiters.append(waiter)
             await waiter
         await deferToThread(self.store.add, entries, content)
 
