@@ -35,6 +35,7 @@ MESSAGE = b"From: alice@example.org\r\nTo: carol@remote.test\r\nSubject: queued\
 
 class ProcessCase(unittest.TestCase):
     timeout = 120
+    inbound = False  # also run --smtp and --lmtp listeners
 
     def setUp(self) -> None:
         self.dir = Path(tempfile.mkdtemp(prefix="mailframe-subp-"))
@@ -58,6 +59,7 @@ class ProcessCase(unittest.TestCase):
             "--relay-ca", self.ca_file,
             "--dkim-key", f"example.org:sel:{keyfile}",
             "--queue-retry", "0.2", "--queue-retry-max", "0.5",
+            smtp=self.inbound, lmtp=self.inbound,
         )  # fmt: skip
         self.addCleanup(self.server.stop)
         self.queue_dir = self.dir / "srv" / "data" / "queue"
@@ -182,6 +184,42 @@ class SwaksTests(ProcessCase):
 
     def test_swaks_starttls_and_implicit_tls(self) -> Deferred[None]:
         return Deferred.fromCoroutine(self._swaks())
+
+
+class NoRelayTests(ProcessCase):
+    """With a smarthost configured, no port relays without AUTH."""
+
+    inbound = True
+
+    async def _no_relay(self) -> None:
+        self.start_sink()
+        await in_thread(self.server.start)
+
+        def attempt(port: int, lmtp: bool = False) -> tuple[Any, ...]:
+            cls = smtplib.LMTP if lmtp else smtplib.SMTP
+            with cls("127.0.0.1", port, timeout=20) as s:
+                s.ehlo("c")  # LHLO for LMTP
+                auth = s.has_extn("auth")
+                mail = s.mail("alice@example.org")
+                rcpt = s.rcpt("carol@remote.test")
+                return auth, mail, rcpt
+
+        assert self.server.smtp_port is not None and self.server.lmtp_port is not None
+        auth, mail, rcpt = await in_thread(attempt, self.server.smtp_port)
+        self.assertFalse(auth)
+        self.assertEqual(rcpt[0], 550)
+        self.assertTrue(rcpt[1].startswith(b"5.7.1 <carol@remote.test>"), rcpt)
+        auth, mail, rcpt = await in_thread(attempt, self.server.lmtp_port, True)
+        self.assertEqual(rcpt[0], 550)
+        self.assertTrue(rcpt[1].startswith(b"5.7.1 <carol@remote.test>"), rcpt)
+        auth, mail, rcpt = await in_thread(attempt, self.sub_port)
+        self.assertEqual(mail, (530, b"5.7.0 Authentication required"))
+        self.assertEqual(rcpt[0], 503)
+        self.assertEqual(self.queue_files(), [])
+        self.assertEqual(self.sink.connections, 0)
+
+    def test_no_port_relays_without_auth(self) -> Deferred[None]:
+        return Deferred.fromCoroutine(self._no_relay())
 
 
 class QueueToolTests(unittest.TestCase):
