@@ -128,7 +128,7 @@ def make_service(opts: Any) -> service.MultiService:
     if opts["submission"] or opts["submissions"]:
         from mailframe.smtp.sending import add_submission
 
-        reloadable += add_submission(opts, root, delivery, authenticator, tls, reactor)
+        reloadable += add_submission(opts, root, delivery, authenticator, tls, reactor, limiter)
     if reloadable:
         from mailframe.server.tls import install_sighup_reload
 

@@ -32,7 +32,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from twisted.application import service
-from twisted.internet.defer import Deferred, DeferredSemaphore
+from twisted.internet.defer import Deferred, DeferredList, DeferredSemaphore
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.internet.task import LoopingCall
 from twisted.internet.threads import deferToThread
@@ -77,6 +77,7 @@ class OutboundQueue(service.Service):
         lifetime: float = DEFAULT_LIFETIME,
         poll: float = 5.0,
         parallel: int = 20,
+        stop_grace: float = 30.0,
         now: Callable[[], float] = time.time,
     ) -> None:
         if clock is None:
@@ -91,6 +92,7 @@ class OutboundQueue(service.Service):
         self.lifetime = lifetime
         self.poll = poll
         self.now = now
+        self.stop_grace = stop_grace
         self.entries: dict[str, Entry] = {}
         self._calls: dict[str, IDelayedCall] = {}
         self._busy: set[str] = set()
@@ -136,6 +138,21 @@ class OutboundQueue(service.Service):
             if call.active():
                 call.cancel()
         self._calls.clear()
+        if not self._running_work:
+            return None
+        # let attempts in flight record their outcome (a delivery the
+        # remote side acknowledged must be written down), for a while
+        done: Deferred[None] = Deferred()
+
+        def finished(_: object = None) -> None:
+            if not done.called:
+                if timer.active():
+                    timer.cancel()
+                done.callback(None)
+
+        timer = self.clock.callLater(self.stop_grace, finished)
+        DeferredList(list(self._running_work), consumeErrors=True).addBoth(finished)
+        return done
 
     # -- enqueue -------------------------------------------------------------
 

@@ -68,7 +68,7 @@ def make_queue(opts: Any, delivery: Delivery, reactor: Any) -> OutboundQueue:
 
 
 def add_submission(opts: Any, root: service.MultiService, delivery: Delivery,
-                   authenticator: Any, tls: Any, reactor: Any) -> list[Any]:
+                   authenticator: Any, tls: Any, reactor: Any, limiter: Any = None) -> list[Any]:
     """Add the queue and every submission listener to ``root``; returns
     the implicit-TLS context factories (for SIGHUP reloading)."""
     from mailframe.smtp.submission import SubmissionFactory
@@ -89,7 +89,7 @@ def add_submission(opts: Any, root: service.MultiService, delivery: Delivery,
         return SubmissionFactory(
             delivery, opts["domain"], authenticator, queue, max_size=opts["max-size"],
             tls=tls_for_starttls, hostname=opts["domain-name"], signer=signer,
-            addresses=realm_addresses if callable(realm_addresses) else None)
+            addresses=realm_addresses if callable(realm_addresses) else None, limiter=limiter)
 
     for desc in opts["submission"]:
         strports.service(desc, factory(tls)).setServiceParent(root)

@@ -122,6 +122,7 @@ class SubmissionFactory(ServerFactory):
         max_auth_failures: int = 3,
         delimiter: str = "+",
         timeout: int = 300,
+        limiter: Any = None,
     ) -> None:
         self.delivery = delivery
         self.domains = [d.lower().rstrip(".") for d in domains]
@@ -136,6 +137,7 @@ class SubmissionFactory(ServerFactory):
         self.max_auth_failures = max_auth_failures
         self.delimiter = delimiter
         self.timeout = timeout
+        self.limiter = limiter  # a ConnectionLimiter shared with IMAP, or None
 
     def own_addresses(self, username: str) -> set[str]:
         """The envelope senders ``username`` may use (lower-cased)."""
@@ -183,7 +185,18 @@ class SubmissionSession(DeliverySession):
 
     # -- connection state --------------------------------------------------
 
+    _counted = False
+
     def connectionMade(self) -> None:
+        limiter = self.sub.limiter
+        if limiter is not None:
+            if not limiter.acquire(self.peer):
+                _log.info("submission: refused {peer}: too many connections", peer=self.peer)
+                self._plain_reply = True
+                self.sendCode(421, b"4.7.0 Too many connections from your address")
+                self._tr.loseConnection()
+                return
+            self._counted = True
         DeliverySession.connectionMade(self)
         self.implicit_tls = ISSLTransport.providedBy(self.transport) and not self.startedTLS
 
@@ -619,6 +632,9 @@ class SubmissionSession(DeliverySession):
         return not (sender.isascii() and all(a.isascii() for a in remote) and head.isascii())
 
     def connectionLost(self, reason: Any = None) -> None:
+        if self._counted:
+            self._counted = False
+            self.sub.limiter.release(self.peer)
         self._exchange = None
         DeliverySession.connectionLost(self, reason)
 

@@ -65,6 +65,7 @@ class SubmissionCase(unittest.TestCase):
     sink_up = True
     retry = 0.05
     lifetime = 3600.0
+    limiter: Any = None
 
     def setUp(self) -> Any:
         self.dir = tempfile.mkdtemp(prefix="mailframe-sub-")
@@ -119,7 +120,8 @@ class SubmissionCase(unittest.TestCase):
 
         def factory(tls: Any) -> SubmissionFactory:
             return Factory(self.delivery, ["example.org"], self.auth, self.queue,
-                           tls=tls, hostname="mail.example.org", signer=signer)
+                           tls=tls, hostname="mail.example.org", signer=signer,
+                           limiter=self.limiter)
 
         self.addCleanup(self.settle)
 

@@ -13,6 +13,7 @@ from typing import Any
 import dkim
 from twisted.internet.defer import Deferred
 
+from mailframe.auth.throttle import ConnectionLimiter
 from mailframe.smtp.submission import MECHANISMS
 from tests.auth.test_imap_sasl import scram_client
 from tests.smtp._submit_support import SubmissionCase, dkim_dns
@@ -280,6 +281,31 @@ class OffLoopbackTests(SubmissionCase):
 
     def test_no_auth_before_tls_off_loopback(self) -> Deferred[None]:
         return Deferred.fromCoroutine(self._no_auth_before_tls())
+
+
+class ConnectionLimitTests(SubmissionCase):
+    """The IMAP side's per-address connection limit applies to submission."""
+
+    limiter = ConnectionLimiter(per_ip=1, per_user=None)
+
+    async def _limit(self) -> None:
+        def run() -> tuple[list[bytes], list[bytes], list[bytes]]:
+            first = RawClient(self.portno)
+            greeting = first.reply()
+            second = RawClient(self.portno)
+            refused = second.reply()
+            second.close()
+            first.command(b"QUIT")
+            first.close()
+            return greeting, refused, []
+
+        greeting, refused, _ = await in_thread(run)
+        self.assertTrue(greeting[0].startswith(b"220 "), greeting)
+        self.assertEqual(refused, [b"421 4.7.0 Too many connections from your address"])
+        await self.wait_until(lambda: self.limiter.connections("127.0.0.1") == 0)
+
+    def test_connections_per_address_limited(self) -> Deferred[None]:
+        return Deferred.fromCoroutine(self._limit())
 
 
 class ExpiryTests(SubmissionCase):
