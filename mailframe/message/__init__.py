@@ -22,7 +22,8 @@ BINARY.SIZE[<p>]           ``binary_size(info, part, body_bytes)``
 =========================  ================================================
 
 A ``None`` range means the section does not exist; Dovecot answers an
-empty string then (not NIL), so should we.  SEARCH: ``header_matches``,
+empty string then (not NIL), and so does mailframe.  Every section goes as
+a literal (``binary_decodes`` says when BINARY needs a ``literal8``).  SEARCH: ``header_matches``,
 ``body_matches``, ``text_matches``, ``info.sent_date``, ``check_charset``.
 """
 
@@ -30,6 +31,7 @@ from ._headers import header_fields
 from ._info import FORMAT_VERSION, MessageInfo, parse
 from ._search import SEARCH_CHARSETS, body_matches, check_charset, header_matches, text_matches
 from ._sections import (
+    binary_decodes,
     binary_size,
     decode_binary,
     find_part,
@@ -46,6 +48,7 @@ __all__ = [
     "header_fields",
     "decode_binary",
     "binary_size",
+    "binary_decodes",
     "find_part",
     "header_matches",
     "body_matches",
