@@ -15,6 +15,7 @@ import marshal
 from typing import Any
 
 from ._envelope import sent_date
+from ._headers import unfold
 from ._structure import LEAF, Budget, Node, build
 
 __all__ = ["MessageInfo", "parse", "FORMAT_VERSION"]
@@ -121,7 +122,7 @@ def parse(raw: bytes) -> MessageInfo:
         node, bs, body, env = build(raw, 0, len(raw), 0, budget, want_env=True)
         header = raw[node[1] : node[2]]
         dates = budget.top.get(b"date")
-        date = dates[-1] if dates else None  # the ENVELOPE's date
+        date = unfold(dates[-1]) if dates else None  # the ENVELOPE's date
         return MessageInfo(len(raw), header, env, bs, body, sent_date(date), node)
     except RecursionError:  # pragma: no cover - MAX_DEPTH keeps us far away
         return _fallback(raw)

@@ -25,7 +25,7 @@ from typing import Any
 from mailframe.imap.serialize import NIL, nstring, string
 
 from ._envelope import ENVELOPE_FIELDS, envelope_wire
-from ._headers import all_values, first_token, header_end, parse_mime_value
+from ._headers import all_values, first_token, header_end, parse_mime_value, unfold
 
 __all__ = ["Node", "LEAF", "MULTIPART", "MESSAGE", "build", "Budget", "MAX_DEPTH", "MAX_PARTS"]
 
@@ -198,7 +198,7 @@ def _header_closed(raw: bytes, hstart: int, bstart: int) -> bool:
 
 class Budget:
     """Per-parse state: the part count (for :data:`MAX_PARTS`) and the
-    top-level header values (so the sent date needs no second pass)."""
+    top-level header values, raw (so the sent date needs no second pass)."""
 
     __slots__ = ("parts", "scans", "top")
 
@@ -271,10 +271,11 @@ def build(
         budget = Budget()
     budget.parts += 1
     bstart = header_end(raw, hstart, end) if has_header else hstart
-    values = all_values(raw, _ALL_FIELDS, hstart, bstart) if bstart > hstart else {}
+    # raw values: ENVELOPE unfolds them its own way (Dovecot's)
+    values = all_values(raw, _ALL_FIELDS, hstart, bstart, unfolded=False) if bstart > hstart else {}
     if depth == 0:
         budget.top = values
-    fields = {k: v[0] for k, v in values.items()}
+    fields = {k: unfold(v[0]) for k, v in values.items()}
     ctype = fields.get(b"content-type")
     mtype_s, msub_s = default_type
     params: list[tuple[bytes, bytes]] = []

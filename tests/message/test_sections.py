@@ -72,10 +72,9 @@ def fetch(info: MessageInfo, raw: bytes, item: str) -> bytes | int:
 
 #: (message, item) pairs where we deliberately differ from Dovecot.
 DEVIATIONS = {
-    # RFC 3501 §6.4.5: HEADER.FIELDS[.NOT] ends with the blank line; Dovecot
-    # leaves it out when the message itself has none (header-only mail).
-    ("25-header-only-no-blank", "BODY.PEEK[HEADER.FIELDS (SUBJECT FROM)]"),
-    ("25-header-only-no-blank", "BODY.PEEK[HEADER.FIELDS.NOT (SUBJECT FROM)]"),
+    # An encapsulated "header" that is one line without a colon: Dovecot
+    # sees no header field at all and answers "", we answer the blank line
+    # (RFC 3501 §6.4.5: the subset ends with it).
     ("50-rfc822-base64-encoded", "BODY.PEEK[1.HEADER.FIELDS (SUBJECT)]"),
     # An empty Content-Transfer-Encoding reads as 7bit for us (RFC 2045
     # §6.1 default); Dovecot answers UNKNOWN-CTE.
@@ -229,12 +228,44 @@ def test_header_fields_not() -> None:
 
 def test_header_fields_nothing_matches_is_blank_line() -> None:
     assert header_fields(HEADER, ("NOPE",), False) == b"\r\n"
-    assert header_fields(b"", ("A",), True) == b"\r\n"
+    assert header_fields(HEADER, ("received", "subject", "x-test", "to"), True) == b"\r\n"
+    assert header_fields(b"", ("A",), True) == b""
 
 
 def test_header_fields_bare_lf_and_no_blank_line() -> None:
     assert header_fields(b"A: 1\nB: 2\n c\n\n", ("b",), False) == b"B: 2\n c\n\r\n"
-    assert header_fields(b"A: 1\r\nB: 2", ("b",), False) == b"B: 2\r\n\r\n"
+    assert header_fields(b"A: 1\r\nB: 2", ("b",), False) == b"B: 2\r\n"
+
+
+#: A header without the blank line (header-only mail): (message, item) ->
+#: what Dovecot 2.3.19 answers (issue 11 defect 14).
+NO_BLANK = {
+    (b"From: a@example.com\r\nSubject: no body\r\n and folded", "FIELDS", ("SUBJECT",)): (
+        b"Subject: no body\r\n and folded\r\n"
+    ),
+    (b"From: a@example.com\r\nSubject: no body\r\n and folded", "FIELDS", ("FROM",)): (
+        b"From: a@example.com\r\n\r\n"
+    ),
+    (b"From: a@example.com\r\nSubject: no body\r\n and folded", "FIELDS", ("X",)): b"\r\n",
+    (b"From: a@example.com\r\nSubject: no body\r\n and folded", "NOT", ("SUBJECT",)): (
+        b"From: a@example.com\r\n"
+    ),
+    (b"From: a@example.com\r\nSubject: no body\r\n and folded", "NOT", ("FROM",)): (
+        b"Subject: no body\r\n and folded"
+    ),
+    (b"From: a@example.com\r\nSubject: no body\r\n and folded", "NOT", ("FROM", "SUBJECT")): b"",
+    (b"From: a@example.com\r\nSubject: x\r\n", "FIELDS", ("SUBJECT",)): b"Subject: x\r\n\r\n",
+    (b"From: a@example.com\r\nSubject: x\r\n", "NOT", ("SUBJECT", "X")): b"From: a@example.com\r\n",
+    (b"From: a@example.com\r\nSubject: x\r\n", "NOT", ("FROM",)): b"Subject: x\r\n",
+    (b"From: a@example.com\r\nSubject: x\r\n\r\n", "NOT", ("FROM",)): b"Subject: x\r\n\r\n",
+    (b"From: a@example.com\r\nSubject: x\r\n\r\n", "NOT", ("FROM", "SUBJECT")): b"\r\n",
+}
+
+
+@pytest.mark.parametrize("key", sorted(NO_BLANK), ids=repr)
+def test_header_fields_without_blank_line_like_dovecot(key: tuple[bytes, str, tuple[str, ...]]) -> None:
+    header, kind, names = key
+    assert header_fields(header, names, kind == "NOT") == NO_BLANK[key]
 
 
 def test_header_fields_does_not_match_prefixes() -> None:
