@@ -3,7 +3,8 @@
 :class:`MessageInfo`, then serve FETCH sections and SEARCH matches from it.
 Never imports twisted; nothing here raises on malformed mail.
 
-At delivery a backend calls ``info = parse(raw)`` and stores
+At delivery a backend converts bare LF line ends (``raw = to_crlf(raw)``,
+as Dovecot does when it saves), calls ``info = parse(raw)`` and stores
 ``info.dump()`` (``MessageInfo.load(blob)`` gets it back, ~2 µs).  The
 FETCH items then map to (``raw`` read lazily by the backend):
 
@@ -27,6 +28,7 @@ a literal (``binary_decodes`` says when BINARY needs a ``literal8``).  SEARCH: `
 ``body_matches``, ``text_matches``, ``info.sent_date``, ``check_charset``.
 """
 
+from ._crlf import CRLFStream, crlf_chunks, to_crlf
 from ._headers import header_fields
 from ._info import FORMAT_VERSION, MessageInfo, parse
 from ._search import SEARCH_CHARSETS, body_matches, check_charset, header_matches, text_matches
@@ -40,6 +42,9 @@ from ._sections import (
 )
 
 __all__ = [
+    "to_crlf",
+    "CRLFStream",
+    "crlf_chunks",
     "FORMAT_VERSION",
     "MessageInfo",
     "parse",

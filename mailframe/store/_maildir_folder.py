@@ -33,7 +33,7 @@ from typing import Any, BinaryIO
 from twisted.logger import Logger
 
 from mailframe.errors import ExpungeIssued, NonexistentMailbox
-from mailframe.message import MessageInfo, parse
+from mailframe.message import MessageInfo, parse, to_crlf
 from mailframe.records import MessageRecord, Snapshot
 from mailframe.store._log import MailboxLog
 from mailframe.store._maildir_files import (
@@ -405,7 +405,7 @@ class FolderCore:
             if not m.conv:
                 return f
             with f:
-                return io.BytesIO(f.read().replace(b"\n", b"\r\n"))
+                return io.BytesIO(to_crlf(f.read()))
         raise ExpungeIssued(f"message UID {uid} has been expunged")
 
     # ---------------------------------------------------------- watchers
