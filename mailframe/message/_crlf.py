@@ -12,10 +12,11 @@ that never hold a whole message.
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import Iterable, Iterator
 
-__all__ = ["to_crlf", "CRLFStream", "crlf_chunks"]
+__all__ = ["to_crlf", "CRLFStream", "crlf_chunks", "binary_to_base64"]
 
 _BARE_LF = re.compile(rb"(?<!\r)\n")
 
@@ -54,3 +55,42 @@ def crlf_chunks(chunks: Iterable[bytes]) -> Iterator[bytes]:
     stream = CRLFStream()
     for chunk in chunks:
         yield stream.feed(chunk)
+
+
+_BINARY_CTE = re.compile(rb"(?im)^(content-transfer-encoding[ \t]*:\s*)binary\b")
+
+
+def binary_to_base64(raw: bytes) -> bytes:
+    """A message APPENDed as binary (``literal8``, RFC 3516 §4.4) in the
+    form Dovecot 2.3 saves it: every part whose Content-Transfer-Encoding
+    is ``binary`` is re-encoded as base64 (76-character lines, the field
+    now says ``base64``) so its octets survive, and everything else gets
+    CRLF line ends (:func:`to_crlf`).  BINARY[] of such a part still
+    answers the exact octets that were sent."""
+    if not _BINARY_CTE.search(raw):
+        return to_crlf(raw)
+    from ._info import parse
+    from ._structure import LEAF, MESSAGE, MULTIPART
+
+    leaves: list[tuple[int, int, int]] = []
+
+    def walk(node: tuple[object, ...]) -> None:
+        kind, kids = node[0], node[8]
+        if kind == MULTIPART:
+            for kid in kids:  # type: ignore[attr-defined]
+                walk(kid)
+        elif kind == MESSAGE:
+            walk(kids[0])  # type: ignore[index]
+        elif kind == LEAF and node[6] == b"binary":
+            leaves.append((node[1], node[2], node[3]))  # type: ignore[arg-type]
+
+    walk(parse(raw).tree)
+    out: list[bytes] = []
+    pos = 0
+    for hstart, bstart, bend in leaves:
+        out.append(to_crlf(raw[pos:hstart]))
+        out.append(to_crlf(_BINARY_CTE.sub(rb"\1base64", raw[hstart:bstart], count=1)))
+        out.append(base64.encodebytes(raw[bstart:bend]).rstrip(b"\n").replace(b"\n", b"\r\n"))
+        pos = bend
+    out.append(to_crlf(raw[pos:]))
+    return b"".join(out)

@@ -98,3 +98,23 @@ class BodySectionLiteralTests(TestCase):
         self.assertIn(b"* 2 FETCH (BODY[5] {3}\r\nx\x80y)\r\n", out)
         whole = MULTI.replace(b"\x00", b"\x80")
         self.assertIn(b"* 2 FETCH (BODY[] {%d}\r\n%s)\r\n" % (len(MULTI), whole), out)
+
+
+class BinaryAppendTests(TestCase):
+    async def test_literal8_append_keeps_binary_octets_as_base64(self) -> None:
+        """imaptest append-binary: a binary part APPENDed as literal8 is
+        saved base64-encoded (as Dovecot does), so BODY[1] is 7-bit text
+        and BINARY[1] gives back the exact octets sent."""
+        raw = (
+            b"From: user@domain.org\r\nMime-Version: 1.0\r\n"
+            b"Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: binary\r\n\r\n"
+            b"\x00-\xe4\n\r\n\n"
+        )
+        out = await session(
+            b"APPEND INBOX ~{%d+}\r\n%s" % (len(raw), raw),
+            b"FETCH 3 (BODY.PEEK[1] BINARY.SIZE[1] BINARY.PEEK[1])",
+        )
+        self.assertIn(
+            b"* 3 FETCH (BODY[1] {12}\r\nAC3kCg0KCg== BINARY.SIZE[1] 7 BINARY[1] ~{7}\r\n\x00-\xe4\n\r\n\n)",
+            out,
+        )
