@@ -28,7 +28,7 @@ a literal (``binary_decodes`` says when BINARY needs a ``literal8``).  SEARCH: `
 ``body_matches``, ``text_matches``, ``info.sent_date``, ``check_charset``.
 """
 
-from ._crlf import CRLFStream, binary_to_base64, crlf_chunks, to_crlf
+from ._crlf import CRLFStream, binary_to_base64, crlf_chunks, has_bare_lf, to_crlf
 from ._headers import header_fields
 from ._info import FORMAT_VERSION, MessageInfo, parse
 from ._search import SEARCH_CHARSETS, body_matches, check_charset, header_matches, text_matches
@@ -43,6 +43,7 @@ from ._sections import (
 
 __all__ = [
     "to_crlf",
+    "has_bare_lf",
     "binary_to_base64",
     "CRLFStream",
     "crlf_chunks",

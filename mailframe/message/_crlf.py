@@ -16,16 +16,21 @@ import base64
 import re
 from collections.abc import Iterable, Iterator
 
-__all__ = ["to_crlf", "CRLFStream", "crlf_chunks", "binary_to_base64"]
+__all__ = ["to_crlf", "has_bare_lf", "CRLFStream", "crlf_chunks", "binary_to_base64"]
 
 _BARE_LF = re.compile(rb"(?<!\r)\n")
+
+
+def has_bare_lf(data: bytes) -> bool:
+    """Whether some LF in ``data`` has no CR before it (two C-speed counts)."""
+    lf = data.count(b"\n")
+    return lf != 0 and lf != data.count(b"\r\n")
 
 
 def to_crlf(data: bytes) -> bytes:
     """``data`` with every bare LF turned into CRLF; ``data`` itself (no
     copy) when it has none."""
-    lf = data.count(b"\n")
-    if not lf or lf == data.count(b"\r\n"):
+    if not has_bare_lf(data):
         return data
     return _BARE_LF.sub(b"\r\n", data)
 
