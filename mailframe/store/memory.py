@@ -83,6 +83,12 @@ def _parse(content: bytes) -> MessageInfo:
     return parse(content)
 
 
+def to_crlf(content: bytes) -> bytes:
+    from mailframe.message import to_crlf as convert
+
+    return convert(content)
+
+
 @dataclass(frozen=True)
 class _Stored:
     """One message's bytes and what was computed when it arrived."""
@@ -168,6 +174,9 @@ class MemoryMailbox:
     ) -> int:
         self._check_alive()
         content = bytes(content)
+        crlf = to_crlf(content)  # bare LF is stored as CRLF, as Dovecot saves it
+        if crlf is not content:
+            content, info = crlf, None
         if internaldate is None:
             internaldate = datetime.now(UTC).replace(microsecond=0)
         elif internaldate.tzinfo is None:  # INTERNALDATE always has a zone (RFC 3501 §2.3.3)

@@ -28,6 +28,7 @@ from mailframe.imap.command import (
 from mailframe.imap.commands import AUTHENTICATED, Reply, command
 from mailframe.imap.serialize import Atom, Raw, Value, astring, flag_list
 from mailframe.imap.view import SelectedView
+from mailframe.message import binary_to_base64
 
 SYSTEM_FLAGS = ("\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft")
 
@@ -193,5 +194,6 @@ async def append(session: Any, cmd: Append) -> Reply:
         if not msg.content:
             raise ProtocolError("Empty message")
         when = msg.internaldate or datetime.now().astimezone()
-        uids.append(await mailbox.append(msg.content, storable(msg.flags), when))
+        content = binary_to_base64(msg.content) if msg.binary else msg.content  # RFC 3516 §4.4
+        uids.append(await mailbox.append(content, storable(msg.flags), when))
     return Reply("Append completed", f"APPENDUID {mailbox.uidvalidity} {uid_set(sorted(uids))}")

@@ -117,9 +117,9 @@ def _matches(key: SearchKey, c: _Context) -> Any:
     if isinstance(key, SearchDate):
         # "disregarding time and timezone": the date as it stands in the
         # message's own zone.
-        day = c.record.info.sent_date if key.sent else c.record.internaldate.date()
-        if day is None:
-            return False
+        day = c.record.info.sent_date if key.sent else None
+        if day is None:  # no Date, or none that parses: the internal date (RFC 5256 §2.2)
+            day = c.record.internaldate.date()
         if key.op == "before":
             return day < key.when
         if key.op == "on":
