@@ -65,9 +65,12 @@ def parse_command(frame: Frame, limits: Limits = DEFAULT_LIMITS, *, utf8: bool =
         r.fail(f"Unknown command {name}")
     try:
         cmd = parser(r, tag, False)
+        r.end()
     except RecursionError:  # only if max_depth is set beyond Python's stack
         r.fail("Too deeply nested")
-    r.end()
+    except ParseError as e:
+        e.command = name
+        raise
     return cmd
 
 

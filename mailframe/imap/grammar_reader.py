@@ -36,6 +36,8 @@ class ParseError(ProtocolError):
         super().__init__(text, code)
         self.tag = tag
         self.status = status
+        #: The command name, once read ("" before).
+        self.command = ""
 
 
 def _run(chars: frozenset[int]) -> re.Pattern[bytes]:

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 from mailframe.errors import LimitExceeded, MailframeError, ProtocolError
 from mailframe.imap import serialize
+from mailframe.imap.command import Select
 from mailframe.imap.commands import REGISTRY, SILENT, Reply, State, load_all
 from mailframe.imap.commands.mailbox import announce_flags, recent_range
 from mailframe.imap.commands.params import refusal
@@ -242,7 +243,11 @@ class Session:
             cmd = parse_command(frame, self.config.limits)
         except ParseError as e:
             # Mostly BAD; a few refusals found while parsing are NO
-            # (an unknown CHARSET, RFC 3501 §6.4.4).
+            # (an unknown CHARSET, RFC 3501 §6.4.4; a mailbox name that is
+            # not modified UTF-7).  A SELECT refused that way has still
+            # failed: no mailbox stays selected (RFC 3501 §6.3.1).
+            if e.status == "NO" and e.command in ("SELECT", "EXAMINE"):
+                self.close_selected()
             self.io.write(serialize.status_line(e.tag or "*", e.status, e.text, e.code))
             return
         tag = cmd.tag
@@ -255,6 +260,8 @@ class Session:
             return
         refused = refusal(self, cmd)
         if refused is not None:
+            if isinstance(cmd, Select):
+                self.close_selected()  # as Dovecot does for (QRESYNC ...)
             self.io.write(serialize.status_line(tag, "BAD", refused))
             return
         view_before = self.view
@@ -325,6 +332,14 @@ class Session:
         keywords = view.announce_keywords()
         if keywords is not None:
             announce_flags(self, keywords, view.readonly)
+
+    def close_selected(self) -> None:
+        """SELECT and EXAMINE first close the selected mailbox, so a
+        failed one leaves none selected (RFC 3501 §6.3.1); the client
+        hears OK [CLOSED] (RFC 7162 §3.2.11, as Dovecot says it always)."""
+        if self.view is not None:
+            self.deselect()
+            self.untagged_ok("Previous mailbox closed.", "CLOSED")
 
     def select(self, mailbox: Any, view: SelectedView) -> None:
         self.deselect()

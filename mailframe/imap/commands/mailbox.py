@@ -91,9 +91,7 @@ async def recent_range(mailbox: Any, readonly: bool) -> tuple[int, int]:
 @command(Select, AUTHENTICATED)
 async def select(session: Any, cmd: Select) -> Reply:
     """RFC 3501 §6.3.1/§6.3.2, with the untagged data in Dovecot's order."""
-    if session.view is not None:
-        session.deselect()
-        session.untagged_ok("Previous mailbox closed.", "CLOSED")
+    session.close_selected()
     mailbox = await session.account.mailbox(cmd.mailbox)
     snapshot = await mailbox.snapshot()
     lo, hi = await recent_range(mailbox, cmd.readonly)
