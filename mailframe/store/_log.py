@@ -329,6 +329,12 @@ class MailboxLog:
         self._recent_floor = hi
         return (lo, hi) if lo < hi else (hi, hi)
 
+    def peek_recent(self) -> tuple[int, int]:
+        """The range :meth:`claim_recent` would give, without claiming it:
+        what EXAMINE shows as ``\\Recent`` (RFC 3501 §6.3.2)."""
+        lo, hi = self._recent_floor, self.uidnext
+        return (lo, hi) if lo < hi else (hi, hi)
+
     def forget_tombstones(self, upto_modseq: int) -> int:
         """Drop tombstones with modseq <= ``upto_modseq`` (a backend's
         housekeeping); returns how many went.  ``changes_since`` for an older

@@ -205,6 +205,25 @@ class MemoryMailbox:
         return self._append_now(content, flags, internaldate, None)
 
     @_deferred
+    def append_many(
+        self, items: Iterable[tuple[bytes, frozenset[str], datetime | None]]
+    ) -> list[int]:
+        """MULTIAPPEND (RFC 3502): all stored in one log batch (watchers
+        hear once, after the last), or none: a failure part-way removes the
+        ones already stored inside the same batch."""
+        self._check_alive()
+        batch = [(bytes(c), frozenset(f), d) for c, f, d in items]
+        uids: list[int] = []
+        with self.log.batch():
+            try:
+                for content, flags, when in batch:
+                    uids.append(self._append_now(content, flags, when, None))
+            except BaseException:
+                self._expunge_now(uids)
+                raise
+        return uids
+
+    @_deferred
     def store(
         self,
         uids: Iterable[int],
@@ -280,6 +299,11 @@ class MemoryMailbox:
     def claim_recent(self) -> tuple[int, int]:
         """RFC 3501 §2.3.2; see :meth:`MailboxLog.claim_recent`."""
         return self.log.claim_recent()
+
+    @_deferred
+    def peek_recent(self) -> tuple[int, int]:
+        """What :meth:`claim_recent` would give, unclaimed (for EXAMINE)."""
+        return self.log.peek_recent()
 
     def watch(self, callback: Callable[[], object]) -> Callable[[], None]:
         """Synchronous hints after each change; returns the unregister."""
