@@ -44,6 +44,10 @@ class Options(usage.Options):
         ["max-size", None, str(50 * 1024 * 1024), "Largest message accepted by SMTP/LMTP."],
         ["timeout", None, "1800", "Autologout after this many idle seconds once logged in (RFC 3501 §5.4)."],
         ["timeout-preauth", None, "60", "Seconds an unauthenticated connection may stay idle."],
+        # Operations (mailframe.ops): log level, Prometheus metrics, health checks.
+        ["log-level", None, "info", "Drop log events below this level: debug, info, warn, error, critical."],
+        ["metrics", None, None, "Endpoint serving Prometheus metrics, e.g. tcp:9100:interface=127.0.0.1"],
+        ["health", None, None, "Endpoint answering health checks (200 or 503), e.g. tcp:8080:interface=127.0.0.1"],
     ]
     optFlags = [
         ["no-smtp", None, "Do not start the default SMTP listener."],
@@ -96,6 +100,12 @@ class Options(usage.Options):
             self[name] = _int(self, name)
         for name in ("timeout", "timeout-preauth"):
             self[name] = _number(self, name)
+        from mailframe.ops.loglevel import parse_level
+
+        try:
+            self["log-level"] = parse_level(self["log-level"])
+        except ValueError as e:
+            raise usage.UsageError(f"--log-level: {e}") from None
         if bool(self["tls-cert"]) != bool(self["tls-key"]):
             raise usage.UsageError("--tls-cert and --tls-key go together")
         data = self["data-dir"]
