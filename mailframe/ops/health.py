@@ -161,8 +161,12 @@ class HealthResource(Resource):
 
     def render_GET(self, request: Request) -> Any:
         d = Deferred.fromCoroutine(self.health.check())
+        gone: list[bool] = []
+        request.notifyFinish().addErrback(lambda _: gone.append(True))
 
         def answer(problems: list[str]) -> None:
+            if gone:
+                return  # the client hung up before the checks ended
             request.setHeader(b"Content-Type", b"text/plain; charset=utf-8")
             request.setHeader(b"Cache-Control", b"no-store")
             if problems:
@@ -174,6 +178,8 @@ class HealthResource(Resource):
             request.finish()
 
         def failed(failure: Failure) -> None:
+            if gone:
+                return
             request.setResponseCode(503)
             request.write(f"health check failed: {failure.getErrorMessage()}\n".encode())
             request.finish()

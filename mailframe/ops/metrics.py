@@ -25,7 +25,7 @@ from typing import Any, Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
-from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.exposition import generate_latest
 from prometheus_client.registry import Collector
 from twisted.application.internet import StreamServerEndpointService
 from twisted.internet.endpoints import serverFromString
@@ -37,6 +37,10 @@ __all__ = [
     "CONNECTIONS", "CONNECTIONS_REFUSED", "LOGINS", "COMMANDS", "COMMAND_SECONDS",
     "BYTES_IN", "BYTES_OUT", "DELIVERIES", "DELIVERY_SECONDS",
 ]
+
+#: The text format every Prometheus version reads (names and labels here
+#: need no escaping).
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 #: The registry ``--metrics`` serves.
 REGISTRY = CollectorRegistry(auto_describe=True)
@@ -156,7 +160,7 @@ class MetricsResource(Resource):
         self.registry = registry
 
     def render_GET(self, request: Request) -> bytes:
-        request.setHeader(b"Content-Type", CONTENT_TYPE_LATEST.encode("ascii"))
+        request.setHeader(b"Content-Type", CONTENT_TYPE.encode("ascii"))
         return generate_latest(self.registry)
 
 
