@@ -4,7 +4,7 @@ refused.
 :class:`WatchedAuthenticator` stands between the session and the shared
 authenticator (:class:`mailframe.auth.authenticator.Authenticator`) of one
 connection.  It passes every call through unchanged and tells the
-connection's :class:`~mailframe.ops.events.ImapConnection` the outcome of
+connection's :class:`mailframe.ops.events.ImapConnection` the outcome of
 LOGIN (RFC 3501 §6.2.3) and of each AUTHENTICATE exchange (§6.2.2).
 
 The user name of a refused SASL login is read from the client's response
