@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
 import time
 from collections.abc import Callable
+from typing import Any
 
 from twisted.logger import Logger
 
@@ -38,6 +40,28 @@ _PREFIX = f"{os.getpid() % 0x10000:04x}"
 
 def _next_id() -> str:
     return f"{_PREFIX}-{next(_ids)}"
+
+
+# Label children looked up once: ``labels()`` costs a lock and a dict
+# lookup per call, several times a command otherwise.
+_OCTETS = metrics.OCTETS["imap"]
+
+#: A character that cannot be in a tag (RFC 3501 §9: tag = 1*<any
+#: ASTRING-CHAR except "+">).
+_NOT_TAG = re.compile(rb'[^\x21-\x7e]|[+(){%*"\\]')
+_COMMANDS: dict[tuple[str, str], Any] = {}
+_SECONDS: dict[str, Any] = {}
+
+
+def _command_done(command: str, status: str, seconds: float) -> None:
+    counter = _COMMANDS.get((command, status))
+    if counter is None:
+        counter = _COMMANDS[command, status] = metrics.COMMANDS.labels(command, status)
+    histogram = _SECONDS.get(command)
+    if histogram is None:
+        histogram = _SECONDS[command] = metrics.COMMAND_SECONDS.labels(command)
+    counter.inc()
+    histogram.observe(seconds)
 
 
 def _yes(flag: bool) -> str:
@@ -141,14 +165,15 @@ class ImapConnection:
     # --- traffic ------------------------------------------------------------
 
     def received(self, data: bytes) -> None:
+        """Count ``data`` coming in."""
         self.bytes_in += len(data)
-        metrics.BYTES_IN.labels("imap").inc(len(data))
+        _OCTETS.received += len(data)
 
     def sent(self, data: bytes) -> None:
         """Count ``data`` going out; a tagged status line ends the command
         in progress (RFC 3501 §2.2.2)."""
         self.bytes_out += len(data)
-        metrics.BYTES_OUT.labels("imap").inc(len(data))
+        _OCTETS.sent += len(data)
         if self._command is not None and data.startswith(self._tag) and data.endswith(b"\r\n"):
             status = data[len(self._tag):len(self._tag) + 4]
             for word in (b"OK ", b"NO ", b"BAD "):
@@ -161,7 +186,7 @@ class ImapConnection:
         if self._command is not None:
             return  # a continuation inside AUTHENTICATE or IDLE's DONE
         tag = first_line.split(b" ", 1)[0]
-        if not tag or any(c in b'+(){%*"\\]' or c < 0x21 or c > 0x7E for c in tag):
+        if not tag or _NOT_TAG.search(tag):
             return  # no valid tag (RFC 3501 §9): the reply is untagged
         self._command = metrics.command_label(first_line)
         self._tag = tag + b" "
@@ -176,8 +201,7 @@ class ImapConnection:
             # allowed, a malformed command): the server's own reply text.
             reason = text.decode("utf-8", "replace").strip()[:200]
             self.login_refused(None, LOGIN_COMMAND if command == "LOGIN" else "-", reason)
-        metrics.COMMANDS.labels(command, status).inc()
-        metrics.COMMAND_SECONDS.labels(command).observe(self._clock() - self._started)
+        _command_done(command, status, self._clock() - self._started)
 
 
 def delivery(protocol: str, *, queue_id: str, sender: str, recipient: str, user: str,
