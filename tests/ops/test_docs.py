@@ -1,13 +1,16 @@
 """The docs in the repository hold together: every relative link in
 README.md and docs/*.md names an existing file and, with ``#anchor``, an
 existing heading (GitHub's slug rules); every ``--option`` the user guide
-mentions in code is one the server or twistd knows."""
+mentions in code is one the server, the ``mailframe`` command or twistd
+knows."""
 
 from __future__ import annotations
 
+import argparse
 import re
 from pathlib import Path
 
+from mailframe.cli import build_parser
 from mailframe.server.options import Options
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -40,14 +43,26 @@ def test_relative_links_resolve() -> None:
                 assert anchor in anchors(dest), f"{page.name}: no heading for {target}"
 
 
+def _cli_options(parser: argparse.ArgumentParser) -> set[str]:
+    """Every ``--long`` option of the ``mailframe`` command and its subcommands."""
+    found: set[str] = set()
+    for action in parser._actions:
+        found |= {o[2:] for o in action.option_strings if o.startswith("--")}
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                found |= _cli_options(sub)
+    return found
+
+
 def test_options_in_the_guide_exist() -> None:
     known = {name for name, *_ in Options.optParameters} | {n for n, *_ in Options.optFlags}
     known |= {m[4:].replace("_", "-") for m in dir(Options) if m.startswith("opt_")}
+    known |= _cli_options(build_parser())
     guide = (ROOT / "docs" / "user-guide.md").read_text()
     code = " ".join(re.findall(r"`([^`]+)`", guide)) + " ".join(
         re.findall(r"^    .*$", guide, re.M))
     mentioned = set(re.findall(r"(?<![\w-])--([a-z][a-z-]+)", code))
-    # options of other commands in the examples: mailframe passwd, useradd, systemctl
-    others = {"file", "scheme", "system", "home-dir", "shell", "now"}
+    # options of other commands in the examples: useradd, systemctl
+    others = {"system", "home-dir", "shell", "now"}
     unknown = mentioned - known - TWISTD_OPTIONS - others
     assert not unknown, unknown
