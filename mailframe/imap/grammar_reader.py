@@ -1,6 +1,6 @@
 """The cursor the grammar reads a framed command with (RFC 3501 §9 tokens).
 
-:class:`Reader` walks a :class:`~mailframe.imap.framing.Frame`: text parts,
+:class:`Reader` walks a :class:`mailframe.imap.framing.Frame`: text parts,
 and the literal data that follows a text part ending in ``{n}``.  Each
 method reads one ABNF token and advances, or raises :class:`ParseError`.
 Token runs are matched with single-character-class regexes (linear, no

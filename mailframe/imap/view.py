@@ -195,7 +195,7 @@ class SelectedView:
         """Fold ``changes`` in; return (untagged responses, new UIDs).
 
         The caller claims \\Recent for the returned new UIDs and reports
-        EXISTS/RECENT with :meth:`announce_new`.
+        EXISTS/RECENT itself (:meth:`mailframe.imap.session.Session.catch_up`).
         """
         out: list[list[Value] | tuple[Value, ...]] = []
         for uid in changes.expunged:

@@ -55,6 +55,10 @@ class Options(usage.Options):
         ["queue-retry-max", None, str(4 * 3600), "Longest wait between retries, in seconds."],
         ["dns", None, None, "HOST:PORT of the DNS server for MX lookups (default: resolv.conf)."],
         ["mx-port", None, "25", "Port to connect to on MX hosts."],
+        # Operations (mailframe.ops): log level, Prometheus metrics, health checks.
+        ["log-level", None, "info", "Drop log events below this level: debug, info, warn, error, critical."],
+        ["metrics", None, None, "Endpoint serving Prometheus metrics, e.g. tcp:9100:interface=127.0.0.1"],
+        ["health", None, None, "Endpoint answering health checks (200 or 503), e.g. tcp:8080:interface=127.0.0.1"],
     ]
     optFlags = [
         ["no-smtp", None, "Do not start the default SMTP listener."],
@@ -132,6 +136,12 @@ class Options(usage.Options):
                 raise usage.UsageError(str(e)) from None
         if self["queue-dir"] is None:
             self["queue-dir"] = os.path.join(self["data-dir"], "queue")
+        from mailframe.ops.loglevel import parse_level
+
+        try:
+            self["log-level"] = parse_level(self["log-level"])
+        except ValueError as e:
+            raise usage.UsageError(f"--log-level: {e}") from None
         if bool(self["tls-cert"]) != bool(self["tls-key"]):
             raise usage.UsageError("--tls-cert and --tls-key go together")
         data = self["data-dir"]

@@ -6,7 +6,7 @@ STARTTLS hygiene, size limits).
 What submission adds:
 
 - SMTP AUTH (RFC 4954) with PLAIN, LOGIN and SCRAM-SHA-256 through the
-  :class:`~mailframe.auth.authenticator.Authenticator` the IMAP side uses
+  :class:`mailframe.auth.authenticator.Authenticator` the IMAP side uses
   (same cred portal, checkers and failed-login throttle).  AUTH is neither
   offered nor accepted before TLS except from loopback (538 5.7.11, RFC
   4954 §6); three failures end the connection (421 4.7.0).
@@ -19,8 +19,8 @@ What submission adds:
   ``Received: ... with ESMTPSA`` trace (RFC 3848), then a DKIM signature
   when a key is configured for the sender's domain.
 - Recipients in a local domain must exist (550 5.1.1) and are delivered
-  through :class:`~mailframe.smtp.delivery.Delivery`; the others go to the
-  :class:`~mailframe.smtp.queue.OutboundQueue`, one entry per domain; 250 is
+  through :class:`mailframe.smtp.delivery.Delivery`; the others go to the
+  :class:`mailframe.smtp.queue.OutboundQueue`, one entry per domain; 250 is
   sent only once local copies are stored and queue entries are on disk.
 - CHUNKING (RFC 3030 ``BDAT``), SMTPUTF8 (RFC 6531: UTF-8 addresses with
   the ``SMTPUTF8`` MAIL parameter, 553 5.6.7 without it), 8BITMIME

@@ -5,7 +5,7 @@ needs apart from the message bytes and their parsed structure:
 
 - ``uidvalidity``, ``uidnext`` and ``highestmodseq`` (RFC 3501 §2.3.1.1,
   RFC 7162 §3.1);
-- the flags and modseq of every message (:class:`~mailframe.records.FlagState`),
+- the flags and modseq of every message (:class:`mailframe.records.FlagState`),
   by UID;
 - expunge tombstones ``(modseq, uid)`` so that :meth:`MailboxLog.changes_since`
   can report VANISHED UIDs (RFC 7162 §3.2.5);

@@ -2,7 +2,7 @@
 
 Each takes ``dovecot-uidlist.lock``, catches up with what others wrote,
 does the file-system work durably (``tmp/`` write, fsync, rename, fsync of
-the directory; see :mod:`._maildir_files`), appends the matching events to
+the directory; see :mod:`mailframe.store._maildir_files`), appends the matching events to
 ``mailframe-index`` and applies them to the log, in that order, so a
 watcher never hears of a change it cannot read and a crash loses nothing
 that was acknowledged.

@@ -3,10 +3,10 @@
 ``maildir:PATH`` keeps each user's Maildir in ``PATH/<username>/``;
 ``maildir:/var/mail/%u`` names each user's Maildir root directly (``%u`` is
 the username).  The layout is Maildir++ as Dovecot writes it (see
-:mod:`._maildir_names`, :mod:`._maildir_files`, :mod:`._maildir_uidlist`),
+:mod:`mailframe.store._maildir_names`, :mod:`mailframe.store._maildir_files`, :mod:`mailframe.store._maildir_uidlist`),
 so Dovecot and mailframe can serve the same Maildir, one after the other
 or at once.  Each folder keeps a persistent index with modseqs and parsed
-messages (:mod:`._maildir_index`) so SELECT of a large mailbox lists no
+messages (:mod:`mailframe.store._maildir_index`) so SELECT of a large mailbox lists no
 directory and opens no message.
 
 All methods return Deferreds that have already fired: the file system
