@@ -197,7 +197,7 @@ class Authenticator:
     async def authenticate(self, credentials: Any, username: str, peer: str, secure: bool,
                            authzid: str | None = None) -> Any:
         """Portal login with the throttle around it; returns the IAccount."""
-        self.throttle.check(peer)
+        self.throttle.check(peer, username)
         mind = LoginMind(authzid=authzid, peer=peer, secure=secure)
         try:
             _iface, account, _logout = await self.portal.login(credentials, mind, IAccount)
