@@ -213,5 +213,11 @@ class Authenticator:
             raise AuthenticationFailed("Authentication service temporarily unavailable",
                                        code="UNAVAILABLE") from None
         self.throttle.record_success(peer, username)
-        _log.info("authenticated {user!r} from {peer}", user=authzid or username, peer=peer)
+        served = str(getattr(account, "username", authzid or username))
+        if served != username:
+            # SASL authzid (RFC 4616 §2): who logged in, and whom they act as.
+            _log.info("authenticated {authcid!r} as {authzid!r} from {peer}",
+                      authcid=username, authzid=served, peer=peer)
+        else:
+            _log.info("authenticated {user!r} from {peer}", user=username, peer=peer)
         return account

@@ -203,6 +203,21 @@ class PlainTests(SynchronousTestCase):
         res = result_of(auth.start("PLAIN", True, LOCAL).step(b"Bob\x00admin\x00root-pw"))
         self.assertIs(res.account, store.accounts["bob"])
 
+    def test_login_as_another_user_logs_both_identities_and_no_password(self) -> None:
+        """Issue 11 defect 21: authcid admin acting as bob is logged as both."""
+        from twisted.logger import formatEvent, globalLogPublisher
+
+        events: list[dict[str, object]] = []
+        globalLogPublisher.addObserver(events.append)
+        try:
+            auth, _clock, _ = make_authenticator(admins=("admin",))
+            result_of(auth.start("PLAIN", True, LOCAL).step(b"bob\x00admin\x00root-pw"))
+        finally:
+            globalLogPublisher.removeObserver(events.append)
+        lines = [formatEvent(e) for e in events]
+        self.assertIn("authenticated 'admin' as 'bob' from 127.0.0.1", lines)
+        self.assertFalse([ln for ln in lines if "root-pw" in ln], lines)
+
     def test_plain_admin_needs_realm_permission(self) -> None:
         auth, clock, _ = make_authenticator()  # no admins
         err = failure_of(auth.start("PLAIN", True, LOCAL).step(b"bob\x00admin\x00root-pw"), clock)
