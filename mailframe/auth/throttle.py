@@ -199,7 +199,7 @@ class ConnectionLimiter:
     """
 
     def __init__(self, per_ip: int | None = 20, per_user: int | None = 10,
-                 preauth_per_ip: int | None = 10) -> None:
+                 preauth_per_ip: int | None = 100) -> None:
         self.per_ip = per_ip
         self.per_user = per_user
         self.preauth_per_ip = preauth_per_ip

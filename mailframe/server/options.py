@@ -43,7 +43,7 @@ class Options(usage.Options):
                                                         "in bytes."],
         ["max-connections-per-ip", None, "50", "Concurrent logged-in connections from one address "
                                                "(0: no limit)."],
-        ["max-preauth-connections-per-ip", None, "10",
+        ["max-preauth-connections-per-ip", None, "100",
          "Concurrent connections from one address not yet logged in; past it the oldest idle one is "
          "closed to admit a new one (0: no limit)."],
         ["max-connections-per-user", None, "50", "Concurrent logged-in sessions of one user (0: no limit)."],
