@@ -24,7 +24,8 @@ against ``max_line`` (Dovecot counts them against
 ``imap_max_line_length`` the same way), so a LOGIN or SELECT argument can
 never make the server wait for gigabytes.  Before login the adapter gives
 the framer :meth:`Limits.preauth` limits and sets :attr:`Framer.hold`, so an
-unauthenticated client can make the server buffer only a few kilobytes.
+unauthenticated client can make the server buffer one command of at most
+``max_line`` octets, with literals of a few kilobytes.
 Literal lengths may have leading zeros; a length of any size is compared
 without converting more than 20 significant digits.
 

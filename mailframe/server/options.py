@@ -39,8 +39,8 @@ class Options(usage.Options):
         ["max-line", None, str(Limits.max_line), "Longest command line in bytes."],
         ["max-literal", None, str(Limits.max_literal), "Largest literal (APPEND size) in bytes."],
         ["max-depth", None, str(Limits.max_depth), "Deepest parenthesis nesting in a command."],
-        ["max-preauth", None, str(Limits.max_preauth), "Largest command (line and literals) before login, "
-                                                        "in bytes."],
+        ["max-preauth-literal", None, str(Limits.max_preauth_literal),
+         "Largest literal before login, in bytes (a whole command before login is bounded by --max-line)."],
         ["max-connections-per-ip", None, "50", "Concurrent logged-in connections from one address "
                                                "(0: no limit)."],
         ["max-preauth-connections-per-ip", None, "100",
@@ -104,7 +104,7 @@ class Options(usage.Options):
         self["webhooks"].append(url)
 
     def postOptions(self) -> None:
-        for name in ("max-line", "max-literal", "max-depth", "max-preauth", "max-connections-per-ip",
+        for name in ("max-line", "max-literal", "max-depth", "max-preauth-literal", "max-connections-per-ip",
                      "max-preauth-connections-per-ip", "max-connections-per-user", "max-size",
                      "login-lockout", "login-lockout-address"):
             self[name] = _int(self, name)

@@ -9,7 +9,7 @@ buffer a mailbox.
 
 Before login the framer runs on :meth:`~mailframe.imap.limits.Limits.preauth`
 limits and frames one command at a time (reading pauses while it runs), so
-an unauthenticated client can make the server hold only a few kilobytes; a
+an unauthenticated client can make the server hold one bounded command; a
 framing error that ends the stream (a huge non-synchronizing literal) is
 answered in turn, then ``* BYE`` and the connection closes.
 """

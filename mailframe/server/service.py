@@ -164,7 +164,7 @@ def make_service(opts: Any) -> service.MultiService:
         hostname=opts["domain-name"],
     )
     limits = replace(server_limits(opts["max-line"], opts["max-literal"], opts["max-depth"]),
-                     max_preauth=opts["max-preauth"])
+                     max_preauth_literal=opts["max-preauth-literal"])
     config = ServerConfig(
         limits=limits,
         timeout_auth=opts["timeout"],

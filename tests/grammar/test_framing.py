@@ -353,9 +353,9 @@ def test_huge_nonsync_after_a_long_line_closes_with_an_untagged_answer() -> None
 
 
 def test_preauth_limits_are_small() -> None:
-    limits = Limits(max_preauth=8192, max_nonsync_literal=Limits.max_literal).preauth()
+    limits = Limits(max_preauth_literal=8192, max_nonsync_literal=Limits.max_literal).preauth()
     assert (limits.max_line, limits.max_literal, limits.max_command, limits.max_nonsync_literal) == \
-        (8192, 8192, 8192, 8192)
+        (65536, 8192, 65536, 8192)
     f = Framer(limits)
     assert f.feed(b"a LOGIN {8193}\r\n") == [FrameError("a", "NO", "Literal too big", "TOOBIG")]
     assert f.feed(b"b APPEND x {9000}\r\n") == [FrameError("b", "NO", "Literal too big", "TOOBIG")]

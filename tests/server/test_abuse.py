@@ -151,11 +151,14 @@ def test_sync_literals_outside_append_are_bounded_and_the_connection_lives(serve
     c.close()
 
 
-def test_prelogin_line_is_bounded(server: ServerProcess) -> None:
+def test_prelogin_commands_are_bounded(server: ServerProcess) -> None:
     c = Client(server.imap_port)
-    c.send(b"a ID (" + b"x" * 20000 + b")\r\nb NOOP\r\n")
-    out = c.read_until(b"b OK")
-    assert b"a BAD Command line too long" in out, out
+    fields = b" ".join(b'"f%d" "%s"' % (i, b"v" * 1000) for i in range(30))
+    c.send(b"a ID (" + fields + b")\r\n")  # ~32 KiB, as imaptest's ID test sends
+    assert b"a OK" in c.read_until(b"a OK")
+    c.send(b"b ID (" + b"x" * 70000 + b")\r\nc ID {9000}\r\nd NOOP\r\n")
+    out = c.read_until(b"d OK")
+    assert b"b BAD Command line too long" in out and b"c NO [TOOBIG]" in out, out
     c.close()
 
 
