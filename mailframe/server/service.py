@@ -54,6 +54,10 @@ def prepare(opts: Any) -> Prepared:
                 endpoint = serverFromString(reactor, desc)
             except (ValueError, KeyError, TypeError) as e:
                 raise usage.UsageError(f"--{kind} {desc!r}: {e}") from None
+            except OSError as e:  # an ssl: listener's certificate or key file
+                where = f" {e.filename}" if e.filename else ""
+                raise usage.UsageError(f"--{kind} {desc}:{where}: {(e.strerror or str(e)).lower()}") \
+                    from None
             _probe(kind, desc, endpoint)
     checkers: list[Any] = []
     try:

@@ -63,6 +63,13 @@ def build_context(cert_path: str, key_path: str | None = None) -> SSL.Context:
                     | SSL.OP_SINGLE_DH_USE | SSL.OP_SINGLE_ECDH_USE | SSL.OP_NO_RENEGOTIATION)
     ctx.set_cipher_list(CIPHERS_TLS12)
     ctx.set_session_id(b"mailframe")
+    for path in dict.fromkeys([cert_path, key_path or cert_path]):
+        try:
+            with open(path, "rb"):
+                pass
+        except OSError as e:
+            raise TLSConfigError(f"TLS certificate or key {path}: {(e.strerror or str(e)).lower()}") \
+                from None
     try:
         ctx.use_certificate_chain_file(cert_path)
         ctx.use_privatekey_file(key_path or cert_path)

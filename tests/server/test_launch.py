@@ -26,6 +26,10 @@ TWISTD = [sys.executable, "-c", "from twisted.scripts.twistd import run; run()",
         (["--no-such-option"], "not recognized"),
         (["--users", "passwd-file:/nonexistent/users"], "No such file"),
         (["--user", "nocolon"], "NAME:PASSWORD"),
+        (["--imaps", "ssl:0:privateKey=/nonexistent/key.pem"], "/nonexistent/key.pem: no such file"),
+        (["--tls-cert", "/nonexistent/c.pem", "--tls-key", "/nonexistent/k.pem"],
+         "/nonexistent/c.pem: no such file"),
+        (["--login-delay", "-1"], "--login-delay must be zero or more"),
     ],
 )
 def test_wrong_option_is_one_line_and_status_1(tmp_path: Path, args: list[str], reason: str) -> None:
