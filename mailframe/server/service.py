@@ -27,6 +27,7 @@ from mailframe.errors import StoreUnavailable
 from mailframe.imap.session import ServerConfig, server_limits
 from mailframe.interfaces import IUserDirectory
 from mailframe.server.protocol import IMAPFactory, ServerContext
+from mailframe.server.workers import adopt, is_primary, supervisor_service, worker_index
 from mailframe.store import open_store
 
 log = Logger()
@@ -59,7 +60,8 @@ def prepare(opts: Any) -> Prepared:
                 where = f" {e.filename}" if e.filename else ""
                 raise usage.UsageError(f"--{kind} {desc}:{where}: {(e.strerror or str(e)).lower()}") \
                     from None
-            _probe(kind, desc, endpoint)
+            if worker_index() is None:  # in a worker the supervisor holds the port
+                _probe(kind, desc, endpoint)
     checkers: list[Any] = []
     try:
         if opts["user"]:
@@ -134,6 +136,7 @@ def _listen(health: Any, kind: str, desc: str, factory: Any, endpoint: Any = Non
     the health check."""
     if endpoint is None:
         endpoint = serverFromString(reactor, desc)
+    endpoint = adopt(reactor, kind, desc, endpoint)
     return _Listener(kind, desc, health.watch(f"{kind} {desc}", endpoint), factory)
 
 
@@ -150,6 +153,11 @@ class _Stopping(service.Service):
 
 
 def make_service(opts: Any) -> service.MultiService:
+    note = getattr(opts, "workers_note", None)
+    if note:
+        log.warn("{note}", note=note)
+    if opts.get("workers", 1) > 1 and worker_index() is None:
+        return supervisor_service(opts, reactor, opts["workers"], _endpoint_for(opts))
     prepared: Prepared = opts.prepared if hasattr(opts, "prepared") else prepare(opts)
     store = prepared.store
     root = service.MultiService()
@@ -231,21 +239,40 @@ def make_service(opts: Any) -> service.MultiService:
     return root
 
 
+def _endpoint_for(opts: Any) -> Any:
+    """How the --workers supervisor makes each listener's endpoint: as the
+    single process would (``ssl:`` through :func:`server_endpoint`)."""
+    from mailframe.server.tls import server_endpoint
+
+    def endpoint_for(kind: str, desc: str) -> Any:
+        if kind in ("imaps", "submissions"):
+            return server_endpoint(reactor, desc)[0]
+        return serverFromString(reactor, desc)
+
+    return endpoint_for
+
+
 def _operations(opts: Any, root: service.MultiService, store: Any) -> Any:
     """--log-level, --metrics and --health (mailframe.ops); returns the
-    Health every listener registers with."""
+    Health every listener registers with.  Under --workers the primary
+    worker alone serves --metrics and --health (on the supervisor's
+    sockets): its own counters, and the store and listeners all share."""
     from mailframe.ops.health import Health, health_service
     from mailframe.ops.loglevel import LogLevelService
 
     if opts.get("log-level") is not None:
         LogLevelService(opts["log-level"]).setServiceParent(root)  # type: ignore[no-untyped-call]
     health = Health(reactor, store)
-    if opts.get("metrics"):
+    if opts.get("metrics") and is_primary():
         from mailframe.ops.metrics import metrics_service
 
-        metrics_service(reactor, opts["metrics"]).setServiceParent(root)
-    if opts.get("health"):
-        health_service(health, opts["health"]).setServiceParent(root)
+        svc = metrics_service(reactor, opts["metrics"])
+        svc.endpoint = adopt(reactor, "metrics", opts["metrics"], svc.endpoint)
+        svc.setServiceParent(root)
+    if opts.get("health") and is_primary():
+        svc = health_service(health, opts["health"])
+        svc.endpoint = adopt(reactor, "health", opts["health"], svc.endpoint)
+        svc.setServiceParent(root)
     return health
 
 

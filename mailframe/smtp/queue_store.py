@@ -33,6 +33,10 @@ from typing import Any
 __all__ = ["Entry", "QueueStore", "Failure", "FLUSH_MARKER"]
 
 FLUSH_MARKER = "flush"
+#: Raised by a --workers worker that queued mail: the primary loads it.
+NEW_MARKER = "new"
+#: Leftovers younger than this are another process's write in progress.
+_ORPHAN_AGE = 300.0
 
 
 @dataclass
@@ -181,7 +185,8 @@ class QueueStore:
         for name in names if cleanup else ():
             path = os.path.join(self.directory, name)
             if ".tmp" in name or (name.endswith(".eml") and name[:-4] not in ids):
-                _unlink(path)
+                if _age(path) > _ORPHAN_AGE:  # else maybe another worker writing it now
+                    _unlink(path)
         for entry_id in sorted(ids):
             entry = self.read(entry_id)
             if entry is None:
@@ -200,6 +205,21 @@ class QueueStore:
         with open(os.path.join(self.directory, FLUSH_MARKER), "wb"):
             pass
 
+    def request_load(self) -> None:
+        """Tell the process that delivers (the primary of --workers) that
+        new entries were written."""
+        self.ensure()
+        with open(os.path.join(self.directory, NEW_MARKER), "wb"):
+            pass
+
+    def take_load(self) -> bool:
+        """Whether another process wrote new entries (and forget it)."""
+        try:
+            os.unlink(os.path.join(self.directory, NEW_MARKER))
+            return True
+        except FileNotFoundError:
+            return False
+
     def take_flush(self) -> bool:
         """Whether a flush was asked for (and forget the request)."""
         try:
@@ -207,6 +227,13 @@ class QueueStore:
             return True
         except FileNotFoundError:
             return False
+
+
+def _age(path: str) -> float:
+    try:
+        return time.time() - os.stat(path).st_mtime
+    except FileNotFoundError:
+        return 0.0
 
 
 def _unlink(path: str) -> None:

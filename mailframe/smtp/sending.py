@@ -81,7 +81,15 @@ def add_submission(opts: Any, root: service.MultiService, delivery: Delivery,
             signer = DkimSigner.from_specs(opts["dkim-key"])
         except (OSError, ValueError) as e:
             raise usage.UsageError(f"--dkim-key: {e}") from None
+    from mailframe.server.workers import adopt, is_primary, worker_index
+
     queue = make_queue(opts, delivery, reactor)
+    if not is_primary():
+        # --workers: the primary worker alone delivers; this one writes new
+        # entries into the queue directory and tells it (no double delivery)
+        queue.deliver = False
+    elif worker_index() is not None:
+        queue.poll = min(queue.poll, 1.0)  # hear the other workers' entries soon
     queue.setServiceParent(root)  # type: ignore[no-untyped-call]
     realm_addresses = getattr(authenticator.portal.realm, "sender_addresses", None)
 
@@ -92,7 +100,9 @@ def add_submission(opts: Any, root: service.MultiService, delivery: Delivery,
             addresses=realm_addresses if callable(realm_addresses) else None, limiter=limiter)
 
     for desc in opts["submission"]:
-        strports.service(desc, factory(tls)).setServiceParent(root)
+        svc = strports.service(desc, factory(tls))
+        svc.endpoint = adopt(reactor, "submission", desc, svc.endpoint)
+        svc.setServiceParent(root)
     reloadable = []
     for desc in opts["submissions"]:
         from mailframe.server.tls import server_endpoint
@@ -100,5 +110,6 @@ def add_submission(opts: Any, root: service.MultiService, delivery: Delivery,
         endpoint, tls_factory = server_endpoint(reactor, desc)
         if tls_factory is not None:
             reloadable.append(tls_factory)
+        endpoint = adopt(reactor, "submissions", desc, endpoint)
         StreamServerEndpointService(endpoint, factory(None)).setServiceParent(root)
     return reloadable
