@@ -27,7 +27,7 @@ from mailframe.errors import StoreUnavailable
 from mailframe.imap.session import ServerConfig, server_limits
 from mailframe.interfaces import IUserDirectory
 from mailframe.server.protocol import IMAPFactory, ServerContext
-from mailframe.server.workers import adopt, is_primary, supervisor_service, worker_index
+from mailframe.server.workers import adopt, inherited, supervisor_service, worker_index
 from mailframe.store import open_store
 
 log = Logger()
@@ -52,6 +52,8 @@ def prepare(opts: Any) -> Prepared:
     for kind in ("imap", "imaps", "smtp", "lmtp", "submission", "submissions", "metrics", "health"):
         value = opts.get(kind)
         for desc in value if isinstance(value, list) else [value] if value else []:
+            if inherited(kind, desc) or (kind in ("metrics", "health") and worker_index() is not None):
+                continue  # the --workers supervisor's (it checked them)
             try:
                 endpoint = serverFromString(reactor, desc)
             except (ValueError, KeyError, TypeError) as e:
@@ -60,8 +62,7 @@ def prepare(opts: Any) -> Prepared:
                 where = f" {e.filename}" if e.filename else ""
                 raise usage.UsageError(f"--{kind} {desc}:{where}: {(e.strerror or str(e)).lower()}") \
                     from None
-            if worker_index() is None:  # in a worker the supervisor holds the port
-                _probe(kind, desc, endpoint)
+            _probe(kind, desc, endpoint)
     checkers: list[Any] = []
     try:
         if opts["user"]:
@@ -134,9 +135,9 @@ class _Listener(StreamServerEndpointService):
 def _listen(health: Any, kind: str, desc: str, factory: Any, endpoint: Any = None) -> _Listener:
     """A listener on ``desc`` (or the prepared ``endpoint``), watched by
     the health check."""
-    if endpoint is None:
-        endpoint = serverFromString(reactor, desc)
-    endpoint = adopt(reactor, kind, desc, endpoint)
+    made = endpoint
+    endpoint = adopt(reactor, kind, desc,
+                     lambda: made if made is not None else serverFromString(reactor, desc))
     return _Listener(kind, desc, health.watch(f"{kind} {desc}", endpoint), factory)
 
 
@@ -254,25 +255,34 @@ def _endpoint_for(opts: Any) -> Any:
 
 def _operations(opts: Any, root: service.MultiService, store: Any) -> Any:
     """--log-level, --metrics and --health (mailframe.ops); returns the
-    Health every listener registers with.  Under --workers the primary
-    worker alone serves --metrics and --health (on the supervisor's
-    sockets): its own counters, and the store and listeners all share."""
+    Health every listener registers with.  Under --workers the
+    supervisor serves --metrics and --health, asking each worker on its
+    private socket (:mod:`mailframe.server._worker_ops`)."""
     from mailframe.ops.health import Health, health_service
     from mailframe.ops.loglevel import LogLevelService
 
     if opts.get("log-level") is not None:
         LogLevelService(opts["log-level"]).setServiceParent(root)  # type: ignore[no-untyped-call]
     health = Health(reactor, store)
-    if opts.get("metrics") and is_primary():
+    index = worker_index()
+    if index is not None:
+        from twisted.internet.endpoints import UNIXServerEndpoint
+
+        from mailframe.server._worker_ops import socket_path, worker_site
+        from mailframe.server.workers import DIR_ENV
+
+        path = socket_path(os.environ[DIR_ENV], index)
+        if os.path.exists(path):
+            os.unlink(path)  # the previous run of this worker's
+        StreamServerEndpointService(UNIXServerEndpoint(reactor, path), worker_site(health)) \
+            .setServiceParent(root)
+        return health
+    if opts.get("metrics"):
         from mailframe.ops.metrics import metrics_service
 
-        svc = metrics_service(reactor, opts["metrics"])
-        svc.endpoint = adopt(reactor, "metrics", opts["metrics"], svc.endpoint)
-        svc.setServiceParent(root)
-    if opts.get("health") and is_primary():
-        svc = health_service(health, opts["health"])
-        svc.endpoint = adopt(reactor, "health", opts["health"], svc.endpoint)
-        svc.setServiceParent(root)
+        metrics_service(reactor, opts["metrics"]).setServiceParent(root)
+    if opts.get("health"):
+        health_service(health, opts["health"]).setServiceParent(root)
     return health
 
 

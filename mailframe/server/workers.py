@@ -24,7 +24,10 @@ them all and waits.  Workers log through a pipe to the supervisor
 
 Worker 0 (the *primary*) also runs what must run once: the outbound
 submission queue (the others only write new entries into its directory
-and raise a marker it polls), ``--metrics`` and ``--health``.
+and raise a marker it polls).  ``--metrics`` and ``--health`` are served
+by the supervisor alone, from every worker's answers on private sockets
+(:mod:`mailframe.server._worker_ops`): the sums of all workers' metrics,
+and healthy only when every worker is.
 """
 
 from __future__ import annotations
@@ -52,8 +55,13 @@ log = Logger(namespace="mailframe.workers")
 WORKER_ENV = "MAILFRAME_WORKER"
 #: Set in a worker's environment: JSON ``{"KIND DESC": [fd, family]}``.
 LISTEN_ENV = "MAILFRAME_LISTEN_FDS"
+#: Set in a worker's environment: the supervisor's runtime directory,
+#: where the worker answers metrics and health on ``worker-N.sock``.
+DIR_ENV = "MAILFRAME_WORKER_DIR"
 #: The worker's end of its log pipe.
 LOG_FD = 3
+#: The worker's descriptor of the first listening socket (then 11, 12...).
+FIRST_LISTEN_FD = 10
 #: A worker that ran this long before dying is restarted at once.
 STABLE_AFTER = 10.0
 #: Longest wait before restarting a crash-looping worker (seconds).
@@ -116,16 +124,25 @@ class AdoptedEndpoint:
         return defer.succeed(port)
 
 
-def adopt(reactor: Any, kind: str, desc: str, endpoint: Any) -> Any:
+def inherited(kind: str, desc: str) -> bool:
+    """Whether the supervisor bound listener ``--KIND DESC`` for us."""
+    return f"{kind} {desc}" in _inherited()
+
+
+def adopt(reactor: Any, kind: str, desc: str, make: Callable[[], Any]) -> Any:
     """In a worker, the endpoint for listener ``--KIND DESC`` on the
     supervisor's socket; elsewhere (or for a listener the supervisor did
-    not bind) ``endpoint`` unchanged."""
-    fds = _inherited()
-    entry = fds.get(f"{kind} {desc}")
+    not bind) ``make()``.  A worker calls ``make`` only for an ``ssl:``
+    listener, to learn its TLS context (a ``systemd:`` one could not be
+    parsed again: its descriptors were the supervisor's)."""
+    entry = _inherited().get(f"{kind} {desc}")
     if entry is None:
-        return endpoint
+        return make()
     fd, family = entry
-    return AdoptedEndpoint(reactor, fd, family, getattr(endpoint, "_sslContextFactory", None))
+    tls = None
+    if desc.startswith("ssl:"):
+        tls = getattr(make(), "_sslContextFactory", None)
+    return AdoptedEndpoint(reactor, fd, family, tls)
 
 
 @implementer(ILogObserver)
@@ -234,6 +251,12 @@ class Supervisor(service.Service):
         self._restarts: dict[int, Any] = {}
         self._stopping = False
         self._old_hup: Any = None
+        #: runtime directory for the workers' private sockets
+        self.directory = ""
+
+    def worker_state(self) -> tuple[str, int, list[int]]:
+        """(runtime directory, worker count, indexes running now)."""
+        return self.directory, self.count, sorted(self.workers)
 
     # -- start ------------------------------------------------------------
 
@@ -254,6 +277,9 @@ class Supervisor(service.Service):
 
     def startService(self) -> None:
         super().startService()  # type: ignore[no-untyped-call]
+        import tempfile
+
+        self.directory = tempfile.mkdtemp(prefix="mailframe-workers-")
         self._old_hup = signal.signal(signal.SIGHUP, self._hup)
         log.info("supervisor pid={pid}: starting {n} workers", pid=os.getpid(), n=self.count)
         for index in range(self.count):
@@ -262,10 +288,11 @@ class Supervisor(service.Service):
     def _inherit(self) -> tuple[dict[int, Any], dict[str, list[int]]]:
         fds: dict[int, Any] = {0: "w", 1: "r", 2: "r", LOG_FD: "r"}
         table: dict[str, list[int]] = {}
-        for key, port in self.ports.items():
-            fd = port.fileno()
-            fds[fd] = fd
-            table[key] = [fd, int(port.socket.family)]
+        for n, (key, port) in enumerate(self.ports.items()):
+            # fixed numbers in the worker: the supervisor's own may be any,
+            # 3 included (systemd's first socket, freed once adopted)
+            fds[FIRST_LISTEN_FD + n] = port.fileno()
+            table[key] = [FIRST_LISTEN_FD + n, int(port.socket.family)]
         return fds, table
 
     def _spawn(self, index: int) -> None:
@@ -276,6 +303,7 @@ class Supervisor(service.Service):
         env = dict(os.environ)
         env[WORKER_ENV] = str(index)
         env[LISTEN_ENV] = json.dumps(table)
+        env[DIR_ENV] = self.directory
         args = [sys.executable, "-c", "from twisted.scripts.twistd import run; run()",
                 "--nodaemon", "--pidfile=", "--logger", "mailframe.server.workers.log_observer",
                 "mailframe", *self.argv]
@@ -331,6 +359,10 @@ class Supervisor(service.Service):
         def close(_: object) -> defer.Deferred[Any]:
             if kill.active():
                 kill.cancel()
+            import shutil
+
+            if self.directory:
+                shutil.rmtree(self.directory, ignore_errors=True)
             return defer.DeferredList([defer.maybeDeferred(p.stopListening)
                                        for p in self.ports.values()])
 
@@ -339,17 +371,28 @@ class Supervisor(service.Service):
 
 def supervisor_service(opts: Any, reactor: Any, count: int,
                        endpoint_for: Callable[[str, str], Any]) -> service.MultiService:
-    """The supervisor's service tree for ``opts`` (every listener kind
-    the workers share; --metrics and --health are the primary worker's)."""
+    """The supervisor's service tree for ``opts``: every mail listener
+    bound for the workers; --metrics and --health served here."""
+    from twisted.application.internet import StreamServerEndpointService
+    from twisted.web.server import Site
+
     from mailframe.ops.loglevel import LogLevelService
+    from mailframe.server._worker_ops import AggregateHealth, AggregateMetrics
 
     root = service.MultiService()
     if opts.get("log-level") is not None:
         LogLevelService(opts["log-level"]).setServiceParent(root)  # type: ignore[no-untyped-call]
     listeners = []
-    for kind in ("imap", "imaps", "smtp", "lmtp", "submission", "submissions", "metrics", "health"):
-        value = opts.get(kind)
-        for desc in value if isinstance(value, list) else [value] if value else []:
+    for kind in ("imap", "imaps", "smtp", "lmtp", "submission", "submissions"):
+        for desc in opts.get(kind) or []:
             listeners.append((kind, desc, endpoint_for(kind, desc)))
-    Supervisor(reactor, count, list(opts.argv), listeners).setServiceParent(root)  # type: ignore[no-untyped-call]
+    supervisor = Supervisor(reactor, count, list(opts.argv), listeners)
+    supervisor.setServiceParent(root)  # type: ignore[no-untyped-call]
+    for kind, resource in (("metrics", AggregateMetrics), ("health", AggregateHealth)):
+        if opts.get(kind):
+            site = Site(resource(reactor, supervisor.worker_state))
+            site.noisy = False
+            svc = StreamServerEndpointService(endpoint_for(kind, opts[kind]), site)
+            svc._raiseSynchronously = True
+            svc.setServiceParent(root)
     return root

@@ -104,6 +104,9 @@ class OutboundQueue(service.Service):
         #: False in a --workers worker other than the primary: entries are
         #: written to the directory for the primary to deliver, never tried here.
         self.deliver = True
+        #: Start-up cleanup spares leftovers younger than this (seconds):
+        #: set under --workers, where they may be another worker's writes.
+        self.orphan_age = 0.0
 
     # -- lifecycle -------------------------------------------------------------
 
@@ -124,7 +127,7 @@ class OutboundQueue(service.Service):
     def _load_sync(self) -> tuple[list[Entry], bool]:
         self.store.ensure()
         flush = self.store.take_flush()
-        return self.store.load(cleanup=True), flush
+        return self.store.load(cleanup=True, orphan_age=self.orphan_age), flush
 
     def _loaded(self, loaded: tuple[list[Entry], bool]) -> None:
         entries, flush = loaded

@@ -35,8 +35,6 @@ __all__ = ["Entry", "QueueStore", "Failure", "FLUSH_MARKER"]
 FLUSH_MARKER = "flush"
 #: Raised by a --workers worker that queued mail: the primary loads it.
 NEW_MARKER = "new"
-#: Leftovers younger than this are another process's write in progress.
-_ORPHAN_AGE = 300.0
 
 
 @dataclass
@@ -172,10 +170,12 @@ class QueueStore:
         except FileNotFoundError:
             return None
 
-    def load(self, cleanup: bool = False) -> list[Entry]:
+    def load(self, cleanup: bool = False, orphan_age: float = 0.0) -> list[Entry]:
         """Every live entry, oldest first.  With ``cleanup`` (only when no
         one else writes: at server start) also remove what a crash left:
-        entries marked done, messages without envelope, temporary files."""
+        entries marked done, messages without envelope, temporary files;
+        with ``orphan_age``, only files older than that many seconds (under
+        --workers another process may be writing one right now)."""
         try:
             names = sorted(os.listdir(self.directory))
         except FileNotFoundError:
@@ -185,7 +185,7 @@ class QueueStore:
         for name in names if cleanup else ():
             path = os.path.join(self.directory, name)
             if ".tmp" in name or (name.endswith(".eml") and name[:-4] not in ids):
-                if _age(path) > _ORPHAN_AGE:  # else maybe another worker writing it now
+                if orphan_age <= 0 or _age(path) > orphan_age:  # else another process's write?
                     _unlink(path)
         for entry_id in sorted(ids):
             entry = self.read(entry_id)
