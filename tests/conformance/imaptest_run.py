@@ -190,7 +190,11 @@ def run_imaptest(exe: str, name: str, store: str, workdir: Path, args: list[str]
     out = workdir / "imaptest.out"
     result = Result(name, store, out)
     started = time.monotonic()
-    server = start_server(workdir, store)
+    try:
+        server = start_server(workdir, store)
+    except RuntimeError as e:
+        result.problem = f"server did not start: {e}"
+        return result
     try:
         cmd = [exe, "host=127.0.0.1", f"port={server.imap_port}", f"user={USER}",
                f"pass={PASSWORD}", *args]
@@ -204,6 +208,7 @@ def run_imaptest(exe: str, name: str, store: str, workdir: Path, args: list[str]
             except subprocess.TimeoutExpired:
                 rc = None
     finally:
+        died = server.proc is not None and server.proc.poll() is not None
         server.stop()
     result.seconds = time.monotonic() - started
     text = out.read_text(errors="replace")
@@ -212,6 +217,8 @@ def run_imaptest(exe: str, name: str, store: str, workdir: Path, args: list[str]
         result.problem = f"imaptest did not finish in {timeout:.0f} s"
     elif rc not in (0, 2) or (rc != 0 and not scripted):  # scripted: 2 = some test failed
         result.problem = result.problem or f"imaptest exited with {rc}"
+    if died:
+        result.problem = f"the server exited during the run ({server.proc and server.proc.returncode})"
     result.tracebacks = server_tracebacks(server.read_log())
     return result
 
