@@ -1,6 +1,6 @@
 """The object the IMAP session authenticates through.
 
-It wraps a twisted.cred Portal (realm: :class:`~mailframe.auth.realm.MailRealm`)
+It wraps a twisted.cred Portal (realm: :class:`mailframe.auth.realm.MailRealm`)
 and adds what IMAP needs around it: which SASL mechanisms to advertise, the
 plaintext policy (LOGINDISABLED, ``[PRIVACYREQUIRED]``; RFC 3501 §6.2.3,
 RFC 9051 §11.1), and failed-login delays (:class:`LoginThrottle`).

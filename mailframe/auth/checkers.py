@@ -3,7 +3,7 @@
 Both accept the credentials of every mechanism (LOGIN/PLAIN, CRAM-MD5 when
 the password is stored in clear, SCRAM-SHA-256 when the entry is a
 ``{SCRAM-SHA-256}`` one or in clear), and both are an
-:class:`~mailframe.interfaces.IUserDirectory` for SMTP/LMTP.  Hash
+:class:`mailframe.interfaces.IUserDirectory` for SMTP/LMTP.  Hash
 verification runs in the reactor's thread pool (``deferToThread``), so an
 argon2 hash never stalls other connections; at most one hash per CPU runs
 at once (:func:`hash_in_thread`), so a burst of logins cannot pile up
@@ -226,7 +226,7 @@ class PasswdFileChecker(UserTableChecker):
 
     Only the first two fields matter here.  Blank lines and ``#`` comments are
     skipped; for a name listed twice the first entry counts.  User names are
-    normalised (:func:`~mailframe.auth.credentials.normalize_username`:
+    normalised (:func:`mailframe.auth.credentials.normalize_username`:
     lower-cased), so ``Alice`` and ``alice`` are one user.  The file is re-read when its mtime, size or inode changes
     (checked at each lookup; a stat is cheap).  If a re-read fails, the last
     good table stays in use and the failure is logged.

@@ -27,6 +27,8 @@ from zope.interface import implementer
 from mailframe.imap.framing import ContinuationRequest, Frame, FrameError, Framer
 from mailframe.imap.serialize import continuation
 from mailframe.imap.session import WAKEUP, ServerConfig, Session, Wakeup
+from mailframe.ops.authwatch import WatchedAuthenticator
+from mailframe.ops.events import ImapConnection, refused_connection
 
 log = Logger()
 
@@ -69,6 +71,7 @@ class IMAPServerProtocol(Protocol, TimeoutMixin):
         self._tls_starting = False
         self._registered = False
         self._closing: Any = None
+        self.ops: ImapConnection | None = None  # log lines and metrics (mailframe.ops)
 
     # --- connection ---------------------------------------------------------
 
@@ -79,17 +82,23 @@ class IMAPServerProtocol(Protocol, TimeoutMixin):
         limiter = self.context.limiter
         if limiter is not None:
             if not limiter.acquire(self.peer):
-                log.info("refused connection from {peer}: too many connections", peer=self.peer)
+                refused_connection("imap", self.peer, "too many connections from this address")
                 self.transport.write(b"* BYE Too many connections from your address\r\n")  # type: ignore[union-attr]
                 self._close()
                 return
             self._counted = True
         self.transport.registerProducer(self, True)  # type: ignore[union-attr]
         self._registered = True
-        self.session = Session(self, self.context.authenticator, self.context.config)
+        self.ops = ImapConnection(self.peer, self.secure, self._state_name)
+        self.ops.opened()
+        auth = WatchedAuthenticator(self.context.authenticator, self.ops)
+        self.session = Session(self, auth, self.context.config)
         d = Deferred.fromCoroutine(self.session.run())
         d.addErrback(self._session_failed)
         d.addBoth(lambda _: self._finish())
+
+    def _state_name(self) -> str:
+        return self.session.state.value if self.session is not None else "not authenticated"
 
     def _session_failed(self, failure: Failure) -> None:
         log.failure("IMAP session failed", failure)
@@ -138,9 +147,13 @@ class IMAPServerProtocol(Protocol, TimeoutMixin):
             w, self.waiter = self.waiter, None
             w.callback(None)
         self._release_drainers()
+        if self.ops is not None:
+            self.ops.closed()
 
     def dataReceived(self, data: bytes) -> None:
         self.resetTimeout()  # type: ignore[no-untyped-call]
+        if self.ops is not None:
+            self.ops.received(data)
         events = self.framer.feed(data)
         if not events:
             self._quick_ack()
@@ -177,6 +190,8 @@ class IMAPServerProtocol(Protocol, TimeoutMixin):
 
     def _deliver(self, event: Frame | FrameError) -> None:
         if self.waiter is not None:
+            if self.ops is not None and isinstance(event, Frame):
+                self.ops.command_taken(event.parts[0])
             w, self.waiter = self.waiter, None
             w.callback(event)
             return
@@ -195,6 +210,8 @@ class IMAPServerProtocol(Protocol, TimeoutMixin):
 
     def write(self, data: bytes) -> None:
         if not self.lost:
+            if self.ops is not None:
+                self.ops.sent(data)
             self.transport.write(data)  # type: ignore[union-attr]
 
     def drain(self) -> Deferred[None]:
@@ -212,6 +229,8 @@ class IMAPServerProtocol(Protocol, TimeoutMixin):
     def next_event(self) -> Deferred[Frame | FrameError | Wakeup | None]:
         if self.queue:
             event = self.queue.popleft()
+            if self.ops is not None and isinstance(event, Frame):
+                self.ops.command_taken(event.parts[0])
             if self.reading_paused and len(self.queue) < self.context.config.limits.max_pending // 2:
                 self.reading_paused = False
                 self.transport.resumeProducing()  # type: ignore[union-attr]
@@ -236,6 +255,8 @@ class IMAPServerProtocol(Protocol, TimeoutMixin):
         self.queue.clear()
         self.transport.startTLS(self.context.tls)  # type: ignore[union-attr]
         self.secure = True
+        if self.ops is not None:
+            self.ops.tls_started()
 
     def tls_available(self) -> bool:
         return self.context.tls is not None
@@ -248,11 +269,19 @@ class IMAPServerProtocol(Protocol, TimeoutMixin):
         return channel_bindings(self.transport) or None
 
     def admit_user(self, username: str) -> bool:
+        admitted = self._admit_user(username)
+        if self.ops is not None:
+            if admitted:
+                self.ops.admitted(username)
+            else:
+                self.ops.not_admitted(username, "too many connections for this user")
+        return admitted
+
+    def _admit_user(self, username: str) -> bool:
         limiter = self.context.limiter
         if limiter is None or self._user is not None:
             return True
         if not limiter.acquire_user(username):
-            log.info("refused login of {user} from {peer}: too many connections", user=username, peer=self.peer)
             return False
         self._user = username
         return True

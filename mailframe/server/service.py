@@ -8,8 +8,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from twisted.application import service, strports
-from twisted.application.internet import StreamServerEndpointService
+from twisted.application import service
 from twisted.cred.portal import Portal
 from twisted.internet import reactor
 from twisted.internet.endpoints import serverFromString
@@ -39,8 +38,10 @@ class Prepared:
 def prepare(opts: Any) -> Prepared:
     """Open the store and the users, and check every endpoint string;
     any problem becomes a one-line UsageError (exit status 1)."""
-    for kind in ("imap", "imaps", "smtp", "lmtp"):
-        for desc in opts[kind]:
+    for kind in ("imap", "imaps", "smtp", "lmtp", "submission", "submissions", "metrics", "health"):
+        value = opts.get(kind)
+        descs = value if isinstance(value, list) else [value] if value else []
+        for desc in descs:
             try:
                 serverFromString(reactor, desc)
             except (ValueError, KeyError, TypeError) as e:
@@ -84,6 +85,7 @@ def make_service(opts: Any) -> service.MultiService:
     store = prepared.store
     root = service.MultiService()
     _Stopping(store.close).setServiceParent(root)  # type: ignore[no-untyped-call]
+    health = _operations(opts, root, store)
 
     checker = chain(prepared.checkers)
     portal = Portal(MailRealm(store), [checker])
@@ -114,32 +116,55 @@ def make_service(opts: Any) -> service.MultiService:
     factory = IMAPFactory(context)
     reloadable = [tls] if tls is not None else []
     for desc in opts["imap"]:
-        strports.service(desc, factory).setServiceParent(root)
+        health.listener_service("imap", desc, factory).setServiceParent(root)
     for desc in opts["imaps"]:
         from mailframe.server.tls import server_endpoint
 
         endpoint, tls_factory = server_endpoint(reactor, desc)
         if tls_factory is not None:
             reloadable.append(tls_factory)
-        StreamServerEndpointService(endpoint, factory).setServiceParent(root)
+        health.listener_service("imaps", desc, factory, endpoint).setServiceParent(root)
+    from mailframe.smtp.delivery import Delivery
+
+    delivery = Delivery(store, checker, [notifier] if notifier is not None else [])
+    if opts["submission"] or opts["submissions"]:
+        from mailframe.smtp.sending import add_submission
+
+        reloadable += add_submission(opts, root, delivery, authenticator, tls, reactor, limiter)
     if reloadable:
         from mailframe.server.tls import install_sighup_reload
 
         install_sighup_reload(reloadable)
 
     if opts["smtp"] or opts["lmtp"]:
-        from mailframe.smtp.delivery import Delivery
         from mailframe.smtp.esmtp import smtp_factory
         from mailframe.smtp.lmtp import lmtp_factory
 
-        delivery = Delivery(store, checker, [notifier] if notifier is not None else [])
         for desc in opts["smtp"]:
             f = smtp_factory(delivery, opts["domain"], opts["max-size"], tls, opts["domain-name"])
-            strports.service(desc, f).setServiceParent(root)
+            health.listener_service("smtp", desc, f).setServiceParent(root)
         for desc in opts["lmtp"]:
             f = lmtp_factory(delivery, opts["domain"], opts["max-size"], None, opts["domain-name"])
-            strports.service(desc, f).setServiceParent(root)
+            health.listener_service("lmtp", desc, f).setServiceParent(root)
     return root
+
+
+def _operations(opts: Any, root: service.MultiService, store: Any) -> Any:
+    """--log-level, --metrics and --health (mailframe.ops); returns the
+    Health every listener registers with."""
+    from mailframe.ops.health import Health, health_service
+    from mailframe.ops.loglevel import LogLevelService
+
+    if opts.get("log-level") is not None:
+        LogLevelService(opts["log-level"]).setServiceParent(root)  # type: ignore[no-untyped-call]
+    health = Health(reactor, store)
+    if opts.get("metrics"):
+        from mailframe.ops.metrics import metrics_service
+
+        metrics_service(reactor, opts["metrics"]).setServiceParent(root)
+    if opts.get("health"):
+        health_service(health, opts["health"]).setServiceParent(root)
+    return health
 
 
 def chain(checkers: list[Any]) -> Any:

@@ -2,7 +2,7 @@
 
 - :class:`ReloadableContextFactory` — a server context from certificate and
   key files (TLS 1.2 minimum, no compression, forward-secret AEAD ciphers
-  for TLS 1.2).  :meth:`~ReloadableContextFactory.reload` swaps in a new
+  for TLS 1.2).  :meth:`ReloadableContextFactory.reload` swaps in a new
   context; connections already up keep theirs, new ones get the new
   certificate.  :func:`install_sighup_reload` reloads on SIGHUP.
 - :func:`ensure_certificate` — a self-signed certificate generated into the

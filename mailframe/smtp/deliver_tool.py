@@ -1,7 +1,7 @@
 """``mailframe deliver``: a local delivery agent (MDA) for use from a pipe.
 
 Reads one message on stdin and stores it through the same
-:class:`~mailframe.smtp.delivery.Delivery` path as SMTP and LMTP, e.g. as
+:class:`mailframe.smtp.delivery.Delivery` path as SMTP and LMTP, e.g. as
 Postfix's ``mailbox_command``::
 
     mailframe deliver --store maildir:/var/mail/%u -a "$RECIPIENT" -f "$SENDER"
@@ -24,6 +24,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any, BinaryIO
 
+from mailframe.message import to_crlf
 from mailframe.smtp.addressing import parse_recipient
 
 __all__ = ["main", "run", "normalize_input"]
@@ -32,11 +33,11 @@ EX_OK, EX_USAGE, EX_DATAERR, EX_NOUSER, EX_TEMPFAIL, EX_NOPERM = 0, 64, 65, 67, 
 
 
 def normalize_input(data: bytes) -> bytes:
-    """Drop a leading mbox ``From `` line; make every line end in CRLF."""
+    """Drop a leading mbox ``"From "`` line; make every line end in CRLF."""
     if data.startswith(b"From "):
         nl = data.find(b"\n")
         data = b"" if nl < 0 else data[nl + 1 :]
-    data = data.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+    data = to_crlf(data)
     if data and not data.endswith(b"\r\n"):
         data += b"\r\n"
     return data

@@ -1,11 +1,11 @@
 """One Maildir folder: its state, loading and reads.
 
 A folder (:class:`FolderCore`; rebuilds and scans are in
-:mod:`._maildir_sync`, writes in :mod:`._maildir_writes`) keeps a
-:class:`~mailframe.store._log.MailboxLog` (the shared modseq/tombstone/
+:mod:`mailframe.store._maildir_sync`, writes in :mod:`mailframe.store._maildir_writes`) keeps a
+:class:`mailframe.store._log.MailboxLog` (the shared modseq/tombstone/
 \\Recent bookkeeping) in step with three things on
 disk: the message files in ``cur/`` and ``new/``, ``dovecot-uidlist`` and
-``mailframe-index`` (see :mod:`._maildir_index`).  Every change — ours, a
+``mailframe-index`` (see :mod:`mailframe.store._maildir_index`).  Every change — ours, a
 second mailframe process's, or a file renamed by mutt or dropped into
 ``new/`` by an MDA — becomes an event line in the index, written under
 ``dovecot-uidlist.lock``, and is then applied to the log by the same
@@ -33,7 +33,7 @@ from typing import Any, BinaryIO
 from twisted.logger import Logger
 
 from mailframe.errors import ExpungeIssued, NonexistentMailbox
-from mailframe.message import MessageInfo, parse
+from mailframe.message import MessageInfo, has_bare_lf, parse, to_crlf
 from mailframe.records import MessageRecord, Snapshot
 from mailframe.store._log import MailboxLog
 from mailframe.store._maildir_files import (
@@ -77,9 +77,10 @@ def make_maildir(path: str, subfolder: bool) -> None:
 
 
 def needs_crlf(data: bytes) -> bool:
-    """A file with LF line ends and no CR at all was written by an MDA or
-    by Dovecot (which stores LF); IMAP sees it with CRLF."""
-    return b"\n" in data and b"\r" not in data
+    """A file with bare LF line ends (all or some) was written by an MDA
+    or by Dovecot (which stores LF); IMAP sees it with CRLF
+    (:func:`mailframe.message.to_crlf`)."""
+    return has_bare_lf(data)
 
 
 @contextmanager
@@ -405,7 +406,7 @@ class FolderCore:
             if not m.conv:
                 return f
             with f:
-                return io.BytesIO(f.read().replace(b"\n", b"\r\n"))
+                return io.BytesIO(to_crlf(f.read()))
         raise ExpungeIssued(f"message UID {uid} has been expunged")
 
     # ---------------------------------------------------------- watchers

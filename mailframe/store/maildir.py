@@ -3,10 +3,10 @@
 ``maildir:PATH`` keeps each user's Maildir in ``PATH/<username>/``;
 ``maildir:/var/mail/%u`` names each user's Maildir root directly (``%u`` is
 the username).  The layout is Maildir++ as Dovecot writes it (see
-:mod:`._maildir_names`, :mod:`._maildir_files`, :mod:`._maildir_uidlist`),
+:mod:`mailframe.store._maildir_names`, :mod:`mailframe.store._maildir_files`, :mod:`mailframe.store._maildir_uidlist`),
 so Dovecot and mailframe can serve the same Maildir, one after the other
 or at once.  Each folder keeps a persistent index with modseqs and parsed
-messages (:mod:`._maildir_index`) so SELECT of a large mailbox lists no
+messages (:mod:`mailframe.store._maildir_index`) so SELECT of a large mailbox lists no
 directory and opens no message.
 
 All methods return Deferreds that have already fired: the file system
@@ -477,6 +477,18 @@ class MaildirMailbox:
             lambda: self.folder.append_many([(bytes(content), frozenset(flags), internaldate)])[0]
         )
 
+    def append_many(
+        self, items: Iterable[tuple[bytes, frozenset[str], datetime | None]]
+    ) -> defer.Deferred[list[int]]:
+        """MULTIAPPEND (RFC 3502): all of ``items`` (content, flags,
+        internal date) or none.  Each is written and fsynced into ``tmp/``
+        first; then, under the lock, all are renamed into ``cur/`` and get
+        their UIDs in one uidlist update.  A failure before that update
+        removes what was renamed, so nothing becomes visible.  Their UIDs,
+        ascending."""
+        batch = [(bytes(c), frozenset(f), d) for c, f, d in items]
+        return _call(lambda: self.folder.append_many(batch))
+
     def store(
         self,
         uids: Iterable[int],
@@ -501,9 +513,9 @@ class MaildirMailbox:
 
     def move(self, uids: Iterable[int], destination: Any) -> defer.Deferred[list[tuple[int, int]]]:
         def run() -> list[tuple[int, int]]:
+            # Into the mailbox itself too: new UIDs, the old ones expunged
+            # (RFC 6851 §3.3, as Dovecot does).
             dest = self._dest(destination)
-            if dest is self.folder:
-                return []
             pairs = self.folder.copy_into(dest, list(uids))
             self.folder.remove([s for s, _ in pairs])
             return pairs
@@ -512,6 +524,10 @@ class MaildirMailbox:
 
     def claim_recent(self) -> defer.Deferred[tuple[int, int]]:
         return _call(lambda: self.folder.refresh().claim_recent())
+
+    def peek_recent(self) -> defer.Deferred[tuple[int, int]]:
+        """What :meth:`claim_recent` would give, unclaimed (for EXAMINE)."""
+        return _call(lambda: self.folder.refresh().peek_recent())
 
     def watch(self, callback: Callable[[], object]) -> Callable[[], None]:
         unregister = self.folder.watch(callback)

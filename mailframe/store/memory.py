@@ -83,6 +83,12 @@ def _parse(content: bytes) -> MessageInfo:
     return parse(content)
 
 
+def to_crlf(content: bytes) -> bytes:
+    from mailframe.message import to_crlf as convert
+
+    return convert(content)
+
+
 @dataclass(frozen=True)
 class _Stored:
     """One message's bytes and what was computed when it arrived."""
@@ -168,6 +174,9 @@ class MemoryMailbox:
     ) -> int:
         self._check_alive()
         content = bytes(content)
+        crlf = to_crlf(content)  # bare LF is stored as CRLF, as Dovecot saves it
+        if crlf is not content:
+            content, info = crlf, None
         if internaldate is None:
             internaldate = datetime.now(UTC).replace(microsecond=0)
         elif internaldate.tzinfo is None:  # INTERNALDATE always has a zone (RFC 3501 §2.3.3)
@@ -194,6 +203,25 @@ class MemoryMailbox:
         """APPEND (RFC 3501 §6.3.11): parse once, keep bytes and record.
         ``internaldate`` defaults to now (UTC)."""
         return self._append_now(content, flags, internaldate, None)
+
+    @_deferred
+    def append_many(
+        self, items: Iterable[tuple[bytes, frozenset[str], datetime | None]]
+    ) -> list[int]:
+        """MULTIAPPEND (RFC 3502): all stored in one log batch (watchers
+        hear once, after the last), or none: a failure part-way removes the
+        ones already stored inside the same batch."""
+        self._check_alive()
+        batch = [(bytes(c), frozenset(f), d) for c, f, d in items]
+        uids: list[int] = []
+        with self.log.batch():
+            try:
+                for content, flags, when in batch:
+                    uids.append(self._append_now(content, flags, when, None))
+            except BaseException:
+                self._expunge_now(uids)
+                raise
+        return uids
 
     @_deferred
     def store(
@@ -271,6 +299,11 @@ class MemoryMailbox:
     def claim_recent(self) -> tuple[int, int]:
         """RFC 3501 §2.3.2; see :meth:`MailboxLog.claim_recent`."""
         return self.log.claim_recent()
+
+    @_deferred
+    def peek_recent(self) -> tuple[int, int]:
+        """What :meth:`claim_recent` would give, unclaimed (for EXAMINE)."""
+        return self.log.peek_recent()
 
     def watch(self, callback: Callable[[], object]) -> Callable[[], None]:
         """Synchronous hints after each change; returns the unregister."""

@@ -18,7 +18,17 @@ class _MailframeServiceMaker:
     def options(self) -> Any:
         from mailframe.server.twistd import TwistdOptions
 
-        return TwistdOptions
+        class Options(TwistdOptions):
+            def opt_version(self) -> None:
+                """Print mailframe's version (and Twisted's) and exit."""
+                import twisted
+                from mailframe import __version__
+
+                print(f"mailframe {__version__}")
+                print(f"Twisted {twisted.__version__}")
+                raise SystemExit(0)
+
+        return Options
 
     def makeService(self, options: Any) -> Any:
         from mailframe.server.service import make_service

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from datetime import date
 from typing import Any
 
 from mailframe import message as mm
@@ -91,6 +92,10 @@ def matches(key: SearchKey, c: _Context) -> bool:
     return bool(_matches(key, c))
 
 
+#: The sent date of a message with no usable Date header (Dovecot's choice).
+NO_SENT_DATE = date(1970, 1, 1)
+
+
 def _matches(key: SearchKey, c: _Context) -> Any:
     if isinstance(key, SearchAll):
         return True
@@ -117,9 +122,13 @@ def _matches(key: SearchKey, c: _Context) -> Any:
     if isinstance(key, SearchDate):
         # "disregarding time and timezone": the date as it stands in the
         # message's own zone.
-        day = c.record.info.sent_date if key.sent else c.record.internaldate.date()
-        if day is None:
-            return False
+        if not key.sent:
+            day = c.record.internaldate.date()
+        else:
+            # No Date, or one that does not parse: Dovecot 2.3 takes the
+            # epoch (1-Jan-1970) as the sent date, so SENTBEFORE matches
+            # such a message and SENTSINCE does not; we answer as it does.
+            day = c.record.info.sent_date or NO_SENT_DATE
         if key.op == "before":
             return day < key.when
         if key.op == "on":
@@ -274,6 +283,18 @@ async def search(session: Any, cmd: Search) -> Reply:
     if "COUNT" in wanted:
         out += [Atom("COUNT"), len(numbers)]
     if modseq and numbers:
-        out += [Atom("MODSEQ"), highest]
+        out += [Atom("MODSEQ"), _esearch_modseq(found, wanted, cmd.uid)]
     session.untagged(*out)
     return Reply("Search completed")
+
+
+def _esearch_modseq(found: list[tuple[int, int, int]], wanted: set[str], uid: bool) -> int:
+    """The MODSEQ of an ESEARCH answer (RFC 7162 §3.1.5 with RFC 4731 §3.2):
+    with only MIN and/or MAX asked, the highest modseq of the message(s)
+    returned; with ALL or COUNT, the highest of every match."""
+    if wanted & {"ALL", "COUNT"}:
+        return max(m for _, _, m in found)
+    index = 1 if uid else 0
+    ends = [min(found, key=lambda f: f[index]), max(found, key=lambda f: f[index])]
+    picked = [e for e, name in zip(ends, ("MIN", "MAX"), strict=True) if name in wanted]
+    return max(m for _, _, m in picked)
