@@ -177,6 +177,7 @@ def start_server(workdir: Path, store: str) -> ServerProcess:
     """mailframe through its twistd plugin, fresh data directory, limits raised for 50 clients."""
     return ServerProcess(
         workdir, "--max-connections-per-ip", CONNECTION_LIMIT,
+        "--max-preauth-connections-per-ip", CONNECTION_LIMIT,
         "--max-connections-per-user", CONNECTION_LIMIT,
         users={USER: PASSWORD}, store="default" if store == "maildir" else store,
     ).start()
