@@ -66,6 +66,24 @@ class SessionIO(Protocol):
 
     def tls_available(self) -> bool: ...
 
+    @property
+    def compressing(self) -> bool:
+        """COMPRESS=DEFLATE is active (RFC 4978)."""
+        ...
+
+    def compress_available(self) -> bool:
+        """Whether COMPRESS=DEFLATE may be offered (RFC 4978)."""
+        ...
+
+    def start_compress(self) -> None:
+        """Compress both ways from now on (after the tagged OK)."""
+        ...
+
+    def unauthenticated(self) -> None:
+        """The session left the authenticated state (RFC 8437): give back
+        the per-user count and apply the pre-login limits again."""
+        ...
+
     def channel_binding(self) -> dict[str, bytes] | None:
         """SASL channel-binding data of the TLS layer (RFC 5929, RFC 9266)."""
         ...
@@ -153,6 +171,9 @@ BASE_CAPABILITIES = (
     "BINARY",
 )
 
+#: Offered once logged in (RFC 8437 §3: UNAUTHENTICATE is only valid then).
+AUTHENTICATED_CAPABILITIES = ("UNAUTHENTICATE",)
+
 
 class Session:
     """State and loop of one connection (RFC 3501 §3)."""
@@ -180,6 +201,10 @@ class Session:
         caps.append(f"APPENDLIMIT={self.config.limits.max_literal}")
         if self.config.condstore:
             caps.append("CONDSTORE")
+        if self.state is not State.NOT_AUTHENTICATED:
+            caps.extend(AUTHENTICATED_CAPABILITIES)
+            if self.io.compress_available():
+                caps.append("COMPRESS=DEFLATE")  # RFC 4978: command-auth
         if self.state is State.NOT_AUTHENTICATED:
             if not self.io.secure and self.io.tls_available():
                 caps.append("STARTTLS")
@@ -392,6 +417,16 @@ class Session:
             self.io.log_error("event notifier failed", e)
 
     # --- authentication ----------------------------------------------------
+
+    def unauthenticate(self) -> None:
+        """Leave the authenticated state (RFC 8437 §3)."""
+        self.deselect()
+        self.account = None
+        self.enabled.clear()
+        self.auth_attempts = 0
+        self.state = State.NOT_AUTHENTICATED
+        self.io.unauthenticated()
+        self.io.set_timeout(self.config.timeout_preauth)
 
     def authenticated(self, account: Any) -> None:
         if not self.io.admit_user(str(account.username)):
