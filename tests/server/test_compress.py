@@ -90,7 +90,7 @@ def test_header_sync_is_identical_and_smaller(server: ServerProcess) -> None:
 
 
 def test_large_literal_both_ways(server: ServerProcess) -> None:
-    """A 6 MB message: APPEND compressed, FETCH back streamed in chunks
+    """A 3 MB message: APPEND compressed, FETCH back streamed in chunks
     under the transport's backpressure, octet for octet."""
     user = _user(server)
     z = _logged_in(server, user)
@@ -98,7 +98,7 @@ def test_large_literal_both_ways(server: ServerProcess) -> None:
     rng = random.Random(7)
     body = b"".join(
         b"%08x %s\r\n" % (i, bytes(rng.choice(b"abcdefghij KLMNOP") for _ in range(60)))
-        for i in range(80000))
+        for i in range(40000))
     msg = b"Subject: big\r\n\r\n" + body
     assert z.append(b"INBOX", msg).ok
     assert z.command(b"SELECT INBOX").ok
@@ -175,3 +175,24 @@ def test_garbage_after_compress_closes_with_bye(server: ServerProcess) -> None:
         z.read_line()
     z.close()
 
+
+
+def test_unauthenticate_keeps_compression(server: ServerProcess) -> None:
+    """UNAUTHENTICATE (RFC 8437) on a real socket: DEFLATE stays on, the
+    next user logs in on the same connection and sees their own mail;
+    STARTTLS is refused once COMPRESS is active."""
+    first, second = _user(server), _user(server)
+    z = _logged_in(server, first)
+    assert b"UNAUTHENTICATE" in z.command(b"CAPABILITY").untagged[0].split()
+    assert z.compress().ok
+    assert z.append(b"INBOX", b"Subject: mine\r\n\r\nx\r\n").ok
+    assert z.command(b"SELECT INBOX").ok
+    assert z.command(b"UNAUTHENTICATE").ok
+    caps = z.command(b"CAPABILITY").untagged[0].split()
+    assert b"UNAUTHENTICATE" not in caps and b"AUTH=PLAIN" in caps
+    assert z.command(b"STARTTLS").status.startswith(b"z")  # answered, not run
+    assert not z.command(b"STARTTLS").ok
+    assert z.login(*second).ok
+    got = z.command(b"STATUS INBOX (MESSAGES)")
+    assert got.untagged == [b"* STATUS INBOX (MESSAGES 0)"]
+    z.close()
