@@ -124,17 +124,38 @@ def server_limits(
     max_line: int = Limits.max_line,
     max_literal: int = Limits.max_literal,
     max_depth: int = Limits.max_depth,
+    max_nonsync_literal: int | None = None,
 ) -> Limits:
-    """Limits for a server that advertises LITERAL+: a non-synchronizing
-    literal may be as large as any literal (RFC 7888 §3; the 4096-octet cap
-    is LITERAL-'s, §4)."""
+    """Limits for a server; by default one that advertises LITERAL+: a
+    non-synchronizing literal may be as large as any literal (RFC 7888 §3).
+    ``max_nonsync_literal`` 4096 makes it LITERAL- (§4); see
+    :func:`literal_capability`."""
     return Limits(
         max_line=max_line,
         max_literal=max_literal,
         max_command=max_literal + max_line + 1024 * 1024,
         max_depth=max_depth,
-        max_nonsync_literal=max_literal,
+        max_nonsync_literal=max_literal if max_nonsync_literal is None else max_nonsync_literal,
     )
+
+
+#: The size RFC 7888 §4 lets a LITERAL- client send without waiting.
+LITERAL_MINUS_SIZE = 4096
+
+
+def literal_capability(limits: Limits) -> str | None:
+    """Which non-synchronizing literal capability ``limits`` honour
+    (RFC 7888): LITERAL+ when every literal the server takes may be sent
+    without waiting (§3); LITERAL- when non-synchronizing literals are
+    capped at exactly 4096 octets, so that one of up to 4096 is taken and
+    a larger one refused with ``BAD [TOOBIG]`` as §4 and §5 want
+    (LITERAL+ is a superset: never both); otherwise neither -- the framer
+    still takes ``{n+}`` up to its cap, but nothing is promised."""
+    if limits.max_nonsync_literal >= limits.max_literal:
+        return "LITERAL+"
+    if limits.max_nonsync_literal == LITERAL_MINUS_SIZE:
+        return "LITERAL-"
+    return None
 
 
 @dataclass
@@ -196,8 +217,9 @@ class Session:
     def capabilities(self) -> list[str]:
         """CAPABILITY words for this moment (RFC 3501 §6.1.1)."""
         caps = list(BASE_CAPABILITIES)
-        limits = self.config.limits
-        caps.insert(1, "LITERAL+" if limits.max_nonsync_literal >= limits.max_literal else "LITERAL-")
+        literal = literal_capability(self.config.limits)
+        if literal is not None:
+            caps.insert(1, literal)
         caps.append(f"APPENDLIMIT={self.config.limits.max_literal}")
         if self.config.condstore:
             caps.append("CONDSTORE")

@@ -172,7 +172,8 @@ def make_service(opts: Any) -> service.MultiService:
         allow_insecure_plaintext=bool(opts["allow-plaintext"]),
         hostname=opts["domain-name"],
     )
-    limits = replace(server_limits(opts["max-line"], opts["max-literal"], opts["max-depth"]),
+    limits = replace(server_limits(opts["max-line"], opts["max-literal"], opts["max-depth"],
+                                   opts["max-nonsync-literal"] or None),
                      max_preauth_literal=opts["max-preauth-literal"])
     config = ServerConfig(
         limits=limits,
