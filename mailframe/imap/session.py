@@ -190,6 +190,7 @@ BASE_CAPABILITIES = (
     "LIST-STATUS",
     "ESEARCH",
     "BINARY",
+    "STATUS=SIZE",
 )
 
 #: Offered once logged in (RFC 8437 §3: UNAUTHENTICATE is only valid then).
