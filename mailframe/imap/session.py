@@ -191,6 +191,7 @@ BASE_CAPABILITIES = (
     "ESEARCH",
     "BINARY",
     "STATUS=SIZE",
+    "CREATE-SPECIAL-USE",
 )
 
 #: Offered once logged in (RFC 8437 §3: UNAUTHENTICATE is only valid then).
