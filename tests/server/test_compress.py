@@ -196,3 +196,22 @@ def test_unauthenticate_keeps_compression(server: ServerProcess) -> None:
     got = z.command(b"STATUS INBOX (MESSAGES)")
     assert got.untagged == [b"* STATUS INBOX (MESSAGES 0)"]
     z.close()
+
+
+def test_starttls_then_compress(server: ServerProcess) -> None:
+    """STARTTLS, LOGIN, COMPRESS: DEFLATE runs inside the TLS session the
+    client started (RFC 4978 §3's example)."""
+    user = _user(server)
+    ctx = ssl.create_default_context(cafile=server.__dict__["ca_file"])
+    z = _client(server)
+    assert z.starttls(ctx).ok
+    caps = z.command(b"CAPABILITY").untagged[0].split()
+    assert b"STARTTLS" not in caps and b"COMPRESS=DEFLATE" not in caps  # only once logged in
+    assert z.login(*user).ok
+    assert z.compress().ok
+    assert z.append(b"INBOX", b"Subject: tls+deflate\r\n\r\nok\r\n").ok
+    assert z.command(b"SELECT INBOX").ok
+    got = z.command(b"FETCH 1 BODY.PEEK[HEADER.FIELDS (SUBJECT)]")
+    assert b"Subject: tls+deflate" in got.untagged[0]
+    assert z.command(b"LOGOUT").ok
+    z.close()

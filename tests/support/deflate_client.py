@@ -118,6 +118,14 @@ class DeflateClient:
     def login(self, user: str, password: str) -> Response:
         return self.command(b"LOGIN " + user.encode() + b" " + password.encode())
 
+    def starttls(self, ctx: ssl.SSLContext, server_hostname: str = "localhost") -> Response:
+        """STARTTLS (RFC 3501 §6.2.1), then TLS on this socket."""
+        resp = self.command(b"STARTTLS")
+        if resp.ok:
+            assert not self.buf, "plaintext after STARTTLS's OK"
+            self.sock = ctx.wrap_socket(self.sock, server_hostname=server_hostname)
+        return resp
+
     def compress(self) -> Response:
         """``COMPRESS DEFLATE``; compression starts after an OK (RFC 4978 §3)."""
         resp = self.command(b"COMPRESS DEFLATE")
