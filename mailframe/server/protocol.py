@@ -43,7 +43,7 @@ from mailframe.imap.serialize import continuation
 from mailframe.imap.session import WAKEUP, ServerConfig, Session, Wakeup
 from mailframe.ops.authwatch import WatchedAuthenticator
 from mailframe.ops.events import ImapConnection, refused_connection
-from mailframe.server.compress import CompressionError, Deflate
+from mailframe.server.compress import DEFAULT_LEVEL, CompressionError, Deflate
 
 log = Logger()
 
@@ -61,7 +61,7 @@ class ServerContext:
     limiter: Any = None  # mailframe.auth.throttle.ConnectionLimiter, or None
     clock: Any = None
     #: zlib level for COMPRESS=DEFLATE (RFC 4978); None: COMPRESS not offered.
-    compress_level: int | None = 6
+    compress_level: int | None = DEFAULT_LEVEL
 
 
 @implementer(IPushProducer)

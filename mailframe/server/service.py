@@ -193,7 +193,8 @@ def make_service(opts: Any) -> service.MultiService:
         per_user=opts["max-connections-per-user"] or None,
         preauth_per_ip=opts["max-preauth-connections-per-ip"] or None,
     )
-    context = ServerContext(authenticator, config, tls, limiter)
+    context = ServerContext(authenticator, config, tls, limiter,
+                            compress_level=opts["compress-level"] or None)
     factory = IMAPFactory(context)
     reloadable = [tls] if tls is not None else []
     for desc in opts["imap"]:

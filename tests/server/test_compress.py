@@ -11,6 +11,7 @@ import random
 import ssl
 import zlib
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -215,3 +216,27 @@ def test_starttls_then_compress(server: ServerProcess) -> None:
     assert b"Subject: tls+deflate" in got.untagged[0]
     assert z.command(b"LOGOUT").ok
     z.close()
+
+
+def test_compress_level_zero_turns_compress_off(tmp_path: Path) -> None:
+    with ServerProcess(tmp_path, "--compress-level", "0", users={"alice": "secret"}) as off:
+        c = DeflateClient("127.0.0.1", off.imap_port)
+        assert c.login("alice", "secret").ok
+        assert b"COMPRESS=DEFLATE" not in c.command(b"CAPABILITY").untagged[0].split()
+        refused = c.command(b"COMPRESS DEFLATE")
+        assert refused.status == b"z3 BAD Unknown command COMPRESS"
+        assert c.command(b"NOOP").ok  # still plain text
+        c.close()
+
+
+def test_compress_level_is_checked() -> None:
+    from twisted.python import usage
+
+    from mailframe.server.options import Options
+
+    for bad in ("10", "-1", "fast"):
+        with pytest.raises(usage.UsageError, match="compress-level"):
+            Options().parseOptions(["--data-dir", "/tmp/d", "--compress-level", bad])  # type: ignore[no-untyped-call]
+    o = Options()
+    o.parseOptions(["--data-dir", "/tmp/d", "--compress-level", "1"])  # type: ignore[no-untyped-call]
+    assert o["compress-level"] == 1

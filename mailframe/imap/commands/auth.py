@@ -125,7 +125,7 @@ async def compress(session: Any, cmd: Compress) -> Reply | None:
     (as Dovecot answers)."""
     io = session.io
     if not io.compress_available():
-        raise CannotDo("COMPRESS is not offered on this server")
+        raise ProtocolError("Unknown command COMPRESS")  # not offered: as if unknown (§3)
     if io.compressing:
         raise CommandFailed("DEFLATE compression is already active", "COMPRESSIONACTIVE")
     io.write(status_line(cmd.tag, "OK", "DEFLATE active"))
