@@ -208,3 +208,34 @@ class ProtocolTests(TestCase):
         self.read()
         self.assertTrue(self.text.startswith(b"* BYE Invalid compressed data"))
         self.assertTrue(self.transport.disconnecting)
+
+    async def test_large_literal_waits_for_the_transport(self) -> None:
+        """A 2 MB FETCH literal under COMPRESS streams chunk by chunk: while
+        the transport says "pause" (its push producer) the session writes
+        no more than the chunk in hand, and after "resume" the rest
+        follows; the client inflates exactly the message."""
+        await self.compressed_session()
+        body = b"".join(b"line %07d of a large message, not very random\r\n" % i for i in range(40000))
+        msg = b"Subject: big\r\n\r\n" + body
+        self.send(b"p APPEND INBOX {%d+}\r\n%s\r\n" % (len(msg), msg))
+        await self.until(b"p OK")
+        self.send(b"s SELECT INBOX\r\n")
+        await self.until(b"s OK")
+        self.text = b""
+        self.proto.pauseProducing()  # the transport's buffer is "full"
+        self.send(b"f FETCH 1 BODY.PEEK[]\r\n")
+        await self.turn(20)
+        self.read()
+        self.assertLess(len(self.text), 3 * 64 * 1024)  # one chunk or two, not 2 MB
+        self.assertTrue(self.proto.drainers)  # the session waits on drain()
+        self.proto.resumeProducing()
+        for _ in range(500):
+            self.read()
+            if b"f OK" in self.text:
+                break
+            self.proto.resumeProducing()  # StringTransport never pauses again
+            await self.turn(1)
+        head = b"* 1 FETCH (BODY[] {%d}\r\n" % len(msg)
+        self.assertTrue(self.text.startswith(head), self.text[:80])
+        self.assertEqual(self.text[len(head):len(head) + len(msg)], msg)
+        self.assertTrue(self.text.endswith(b")\r\nf OK Fetch completed\r\n"))
