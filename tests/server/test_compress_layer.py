@@ -239,3 +239,26 @@ class ProtocolTests(TestCase):
         self.assertTrue(self.text.startswith(head), self.text[:80])
         self.assertEqual(self.text[len(head):len(head) + len(msg)], msg)
         self.assertTrue(self.text.endswith(b")\r\nf OK Fetch completed\r\n"))
+
+    async def test_compressed_input_split_anywhere(self) -> None:
+        """The compressed stream cut at arbitrary points (one octet at a
+        time, then random sizes) still frames every command, literals
+        included."""
+        import random
+
+        await self.compressed_session()
+        rng = random.Random(4978)
+        assert self.deflater is not None
+        commands = b"".join(
+            b"t%d APPEND INBOX {%d+}\r\n%s\r\nn%d NOOP\r\n" % (i, 10 + i, b"y" * (10 + i), i)
+            for i in range(40))
+        data = self.deflater.compress(commands) + self.deflater.flush(zlib.Z_SYNC_FLUSH)
+        pos = 0
+        while pos < len(data):
+            step = 1 if pos < 200 else rng.randint(1, 50)
+            self.proto.dataReceived(data[pos:pos + step])
+            pos += step
+        await self.until(b"n39 OK")
+        for i in range(40):
+            self.assertIn(b"t%d OK [APPENDUID " % i, self.text)
+            self.assertIn(b"n%d OK NOOP completed" % i, self.text)
