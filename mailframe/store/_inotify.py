@@ -1,17 +1,21 @@
 """Change hints from other processes within milliseconds (Linux inotify).
 
 Several processes serve one Maildir (``--workers``, Dovecot, an MDA, mutt):
-each commits a change as a file renamed into ``new/`` or ``cur/`` and an
-event line appended to ``mailframe-index`` (see
-:mod:`mailframe.store._maildir_folder`).  The store's ``stat()`` poll
-notices them within about a second; a :class:`FolderNotifier` makes that a
-few milliseconds by asking the kernel (``inotify(7)``, through
-:mod:`twisted.internet.inotify`, on the reactor) to report those names
-changing in every folder someone watches (an IDLE session, or any selected
-mailbox).  Each burst of events becomes one ``refresh()`` of the folder a
-short moment later (:data:`SETTLE` seconds), which reads what changed and
-tells its watchers.  The poll stays as the fallback (other systems,
-network file systems, a full inotify watch table).
+a mailframe process commits each change by appending an event line to
+``mailframe-index`` after its renames (see
+:mod:`mailframe.store._maildir_folder`), Dovecot by rewriting
+``dovecot-uidlist``, an MDA by a file appearing in ``new/``.  The store's
+``stat()`` poll notices all of them within about a second; a
+:class:`FolderNotifier` makes those three a few milliseconds by asking the
+kernel (``inotify(7)``, through :mod:`twisted.internet.inotify`, on the
+reactor) to report them in every folder someone watches (an IDLE session,
+or any selected mailbox).  Each burst of events becomes one ``refresh()``
+of the folder a moment later (:data:`SETTLE` seconds), which reads what
+changed and tells its watchers.  ``cur/`` is not watched: mailframe's own
+renames there are always followed by their index line (reacting to the
+rename would only race the writer), and a rename by another program (a
+flag set by mutt or Dovecot) is left to the poll, as is everything on
+systems without inotify or with a full watch table.
 """
 
 from __future__ import annotations
@@ -26,9 +30,9 @@ __all__ = ["FolderNotifier", "open_notifier", "SETTLE"]
 
 _log = Logger()
 
-#: Seconds between the first event of a burst and the refresh: long
-#: enough for a writer's rename and its index line to land together.
-SETTLE = 0.005
+#: Seconds between the first event of a burst and the refresh (one
+#: refresh for a writer's several lines).
+SETTLE = 0.002
 
 #: The folder files whose change means another writer committed something
 #: (not ``mailframe-cache``, which readers fill in).
@@ -48,8 +52,8 @@ class FolderNotifier:
         self._pending: dict[str, Any] = {}
 
     def watch(self, path: str, refresh: Callable[[], object]) -> bool:
-        """Watch the Maildir folder at ``path`` (its directory, ``new/``
-        and ``cur/``); ``refresh`` runs after each burst of changes.
+        """Watch the Maildir folder at ``path`` (its index and uidlist, and
+        ``new/``); ``refresh`` runs after each burst of changes.
         False if the kernel refused (the poll still covers it)."""
         if path in self._folders:
             return True
@@ -60,12 +64,10 @@ class FolderNotifier:
             self._notifier.watch(top, mask=_in.IN_MODIFY | _in.IN_MOVED_TO | _in.IN_CREATE,
                                  callbacks=[self._event(path, files_only=True)])
             entries.append(top)
-            for sub in (b"new", b"cur"):
-                fp = top.child(sub)
-                self._notifier.watch(
-                    fp, mask=_in.IN_CREATE | _in.IN_MOVED_TO | _in.IN_MOVED_FROM | _in.IN_DELETE,
-                    callbacks=[self._event(path, files_only=False)])
-                entries.append(fp)
+            new = top.child(b"new")
+            self._notifier.watch(new, mask=_in.IN_CREATE | _in.IN_MOVED_TO,
+                                 callbacks=[self._event(path, files_only=False)])
+            entries.append(new)
         except Exception as e:  # INotifyError: ENOSPC (watch table full), EACCES ...
             _log.warn("inotify watch of {path} failed ({error}); changes by other processes "
                       "are seen by polling", path=path, error=e)

@@ -5,6 +5,7 @@ one-second poll switched off, so only the kernel's notice can deliver it."""
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Any
 
@@ -57,3 +58,16 @@ class InotifyTests(unittest.TestCase):
     def test_flag_change_elsewhere_is_heard_without_polling(self) -> None:
         snap = yield self._heard(lambda mb: mb.store([1], "add", frozenset({"\\Seen"})))
         self.assertIn("\\Seen", snap.messages[0].flags)
+
+    @defer.inlineCallbacks
+    def test_mda_drop_into_new_is_heard_without_polling(self) -> None:
+        def drop(mb: Any) -> Any:
+            root = self.a.root_for("alice")
+            tmp = os.path.join(root, "tmp", "1700000000.mda.host")
+            with open(tmp, "wb") as f:
+                f.write(MESSAGE)
+            os.rename(tmp, os.path.join(root, "new", "1700000000.mda.host"))
+            return defer.succeed(None)
+
+        snap = yield self._heard(drop)
+        self.assertEqual(len(snap.messages), 2)
