@@ -12,11 +12,11 @@ directory and opens no message.
 All methods return Deferreds that have already fired: the file system
 work, fsyncs included, is done before the method returns, so an APPEND is
 durable when its Deferred fires.  Watchers are told at once of changes made
-through this process and, within milliseconds on Linux, of changes made by
-other processes (``--workers``, Dovecot, an MDA: inotify, see
-:mod:`mailframe.store._inotify`); elsewhere, within about a second (a
-``stat()`` poll on the reactor clock while anyone watches, also kept as
-the fallback).
+through this process; within milliseconds on Linux, of other mailframe
+processes' changes (``--workers``) and of new mail from Dovecot or an MDA
+(inotify, see :mod:`mailframe.store._inotify`); and within about a second
+of anything else (a ``stat()`` poll on the reactor clock while anyone
+watches, the fallback everywhere).
 """
 
 from __future__ import annotations
