@@ -242,3 +242,46 @@ def test_one_worker_is_one_process(tmp_path: Path) -> None:
         children = Path(f"/proc/{srv.proc.pid}/task/{srv.proc.pid}/children").read_text().split()
         assert children == []
         assert "supervisor" not in srv.read_log()
+
+
+def test_sigkill_of_a_worker_then_of_the_whole_group_loses_no_acknowledged_append(
+        tmp_path: Path) -> None:
+    store = "maildir:" + str(tmp_path / "mail")
+    acked: list[bytes] = []
+    srv = ServerProcess(tmp_path / "one", "--workers", "2", store=store).start()
+    try:
+        a, b = two_workers(srv)
+        ca, cb = connect_to(srv, a), connect_to(srv, b)
+        for i in range(20):
+            subject = b"m%d" % i
+            conn = ca if i % 2 else cb
+            assert conn.append("INBOX", None, None, MESSAGE.replace(b"hi", subject))[0] == "OK"
+            acked.append(subject)
+        # an APPEND in flight when its worker is killed: never acknowledged
+        ca.send(b"X1 APPEND INBOX {%d+}\r\n" % len(MESSAGE) + MESSAGE + b"\r\n")
+        os.kill(a, signal.SIGKILL)
+        for i in range(20, 30):
+            subject = b"m%d" % i
+            assert cb.append("INBOX", None, None, MESSAGE.replace(b"hi", subject))[0] == "OK"
+            acked.append(subject)
+        new = wait_for("worker 0 restarted", lambda: workers(srv)[0] != a and workers(srv)[0])
+        # then the whole group at once, supervisor first
+        assert srv.proc is not None
+        for pid in (srv.proc.pid, new, b):
+            os.kill(pid, signal.SIGKILL)
+        srv.proc.wait(30)
+        for pid in (new, b):
+            wait_for(f"worker {pid} gone", lambda pid=pid: not _alive(pid))
+    finally:
+        srv.stop()
+    with ServerProcess(tmp_path / "two", "--workers", "1", store=store) as again:
+        m = imaplib.IMAP4("127.0.0.1", again.imap_port, timeout=30)
+        m.login("alice", "secret")
+        m.select("INBOX")
+        typ, data = m.uid("FETCH", "1:*", "(UID BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+        m.logout()
+    subjects = [part[1].split(b":", 1)[1].strip() for part in data if isinstance(part, tuple)]
+    uids = [re.search(rb"UID (\d+)", part[0]).group(1)  # type: ignore[union-attr]
+            for part in data if isinstance(part, tuple)]
+    assert set(acked) <= set(subjects)
+    assert len(uids) == len(set(uids)) and len(subjects) in (len(acked), len(acked) + 1)
