@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 from mailframe.imap.command import Search
 from mailframe.imap.grammar_reader import MAX_MODSEQ, ParseError, Reader
+from mailframe.imap.grammar_return import return_options
 from mailframe.imap.types import (
     SearchAll,
     SearchAnd,
@@ -32,7 +33,8 @@ from mailframe.imap.types import (
 
 __all__ = ["parse_search", "search_key", "RETURN_OPTIONS"]
 
-#: ``search-return-opt`` (RFC 4731 §3, SAVE from RFC 5182 §2).
+#: The argument-less ``search-return-opt`` (RFC 4731 §3, SAVE from RFC
+#: 5182 §2); PARTIAL (RFC 9394 §3.1) takes a range: see grammar_return.
 RETURN_OPTIONS = frozenset({"MIN", "MAX", "ALL", "COUNT", "SAVE"})
 
 _FLAG_KEYS: dict[str, SearchKey] = {
@@ -231,20 +233,11 @@ def parse_search(r: Reader, tag: str, uid: bool) -> Search:
     — from just after ``SEARCH``."""
     r.sp()
     returns: tuple[str, ...] | None = None
+    partial: tuple[int, int] | None = None
     if r.peek_word() == "RETURN":
         r.word("RETURN")
         r.sp()
-        r.open()
-        opts: list[str] = []
-        if r.peek() != 0x29:
-            opts.append(r.keyword("return option"))
-            while r.skip(0x20):
-                opts.append(r.keyword("return option"))
-        r.close()
-        for opt in opts:
-            if opt not in RETURN_OPTIONS:
-                r.fail(f"Unknown search return option {opt}")
-        returns = tuple(dict.fromkeys(opts))
+        returns, partial = return_options(r)
         r.sp()
     charset: str | None = None
     if r.peek_word() == "CHARSET":
@@ -262,4 +255,4 @@ def parse_search(r: Reader, tag: str, uid: bool) -> Search:
         keys.append(s.key())
     r.end()
     key = keys[0] if len(keys) == 1 else SearchAnd(tuple(keys))
-    return Search(tag, key, uid=uid, charset=charset, returns=returns)
+    return Search(tag, key, uid=uid, charset=charset, returns=returns, partial=partial)

@@ -151,6 +151,16 @@ BASE_CAPABILITIES = (
     "LIST-STATUS",
     "ESEARCH",
     "BINARY",
+    "MULTIAPPEND",
+    # RFC 5256 / 5957 / 5267 / 9394 / 5182 / 5032 (mailframe/imap/commands/sort.py ...)
+    "SORT",
+    "SORT=DISPLAY",
+    "THREAD=ORDEREDSUBJECT",
+    "THREAD=REFERENCES",
+    "ESORT",
+    "PARTIAL",
+    "SEARCHRES",
+    "WITHIN",
 )
 
 

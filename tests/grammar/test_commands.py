@@ -13,7 +13,9 @@ from mailframe.imap.types import (
     FetchAtt,
     ListOptions,
     SearchAll,
+    SearchAnd,
     SearchFlag,
+    SearchSet,
     SequenceSet,
 )
 
@@ -166,6 +168,21 @@ CASES: list[tuple[bytes, c.Command]] = [
     (b"a UID COPY 4827313:4828442 inbox", c.Copy("a", seq((4827313, 4828442)), "INBOX", uid=True)),
     (b"a MOVE 1:3 Trash", c.Move("a", seq((1, 3)), "Trash")),
     (b"a uid move 42 Archive/2024", c.Move("a", seq((42, 42)), "Archive/2024", uid=True)),
+    # SORT / THREAD (RFC 5256 §4), ESORT (RFC 5267), PARTIAL (RFC 9394)
+    (
+        b"a SORT (SUBJECT REVERSE DATE) UTF-8 ALL",
+        c.Sort("a", (("SUBJECT", False), ("DATE", True)), SearchAll(), "UTF-8")),
+    (
+        b"a uid sort return (min count partial 4:2) (displayfrom) us-ascii seen 1:5",
+        c.Sort(
+            "a", (("DISPLAYFROM", False),),
+            SearchAnd((SearchFlag("\\Seen"), SearchSet(seq((1, 5))))),
+            "US-ASCII", uid=True, returns=("MIN", "COUNT", "PARTIAL"), partial=(2, 4))),
+    (
+        b"a SEARCH RETURN (PARTIAL -1:-100) UNDELETED",
+        c.Search("a", SearchFlag("\\Deleted", False), returns=("PARTIAL",), partial=(-1, -100))),
+    (b"a THREAD REFERENCES UTF-8 ALL", c.Thread("a", "REFERENCES", SearchAll(), "UTF-8")),
+    (b"a UID THREAD orderedsubject US-ASCII ALL", c.Thread("a", "ORDEREDSUBJECT", SearchAll(), "US-ASCII", uid=True)),
 ]
 
 

@@ -94,4 +94,6 @@ def load_all() -> None:
         mailbox,
         message,
         search,
+        sort,
+        thread,
     )

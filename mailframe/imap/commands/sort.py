@@ -1,0 +1,90 @@
+"""SORT and UID SORT (RFC 5256 §3), DISPLAYFROM / DISPLAYTO (RFC 5957),
+ESORT return options (RFC 5267 §3) with PARTIAL (RFC 9394) and SAVE
+(RFC 5182).
+
+The messages are found as SEARCH finds them, their keys come from the
+shared cache (:mod:`.sortkeys_cache`), and the sort is a chain of stable
+sorts, last criterion first, over mailbox order: ties fall to the
+sequence number, ascending even under REVERSE (RFC 5256 §3; Dovecot and
+imaptest agree).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from operator import attrgetter
+from typing import Any
+
+from mailframe.imap.command import Sort
+from mailframe.imap.commands import SELECTED, Reply, command, not_by_sequence
+from mailframe.imap.commands.results import ordered_set, partial_value, save_result
+from mailframe.imap.commands.search import run_search
+from mailframe.imap.commands.sortkeys_cache import keys_for
+from mailframe.imap.serialize import Atom, Value
+from mailframe.message.sortkeys import SortKeys
+
+__all__ = ["sort_messages", "SORT_ATTRS"]
+
+#: The SortKeys attribute each sort key compares (RFC 5256 §3, RFC 5957).
+SORT_ATTRS: dict[str, Callable[[SortKeys], Any]] = {
+    "ARRIVAL": attrgetter("arrival"),
+    "CC": attrgetter("cc"),
+    "DATE": attrgetter("date"),
+    "FROM": attrgetter("from_"),
+    "SIZE": attrgetter("size"),
+    "SUBJECT": attrgetter("subject"),
+    "TO": attrgetter("to"),
+    "DISPLAYFROM": attrgetter("displayfrom"),
+    "DISPLAYTO": attrgetter("displayto"),
+}
+
+
+def sort_messages(
+    items: list[tuple[int, int, SortKeys]], criteria: tuple[tuple[str, bool], ...]
+) -> list[tuple[int, int, SortKeys]]:
+    """``items`` (seq, uid, keys) in mailbox order, sorted by ``criteria``
+    ((key, reverse) pairs, most significant first)."""
+    out = list(items)
+    for name, reverse in reversed(criteria):
+        get = SORT_ATTRS[name]
+        out.sort(key=lambda item: get(item[2]), reverse=reverse)
+    return out
+
+
+@command(Sort, SELECTED, expunge_ok=not_by_sequence)
+async def sort(session: Any, cmd: Sort) -> Reply:
+    view = session.view
+    saving = cmd.returns is not None and "SAVE" in cmd.returns
+    if saving:
+        view.saved = frozenset()  # a failed SORT leaves $ empty (RFC 5182 §2.1)
+    found = await run_search(session, cmd.key)
+    keys = await keys_for(session, [u for _, u, _ in found])
+    items = [(s, u, keys[u]) for s, u, _ in found if u in keys]
+    ordered = sort_messages(items, cmd.criteria)
+    numbers = [u if cmd.uid else s for s, u, _ in ordered]
+    if cmd.returns is None:
+        session.untagged(Atom("SORT"), *numbers)
+        return Reply("Sort completed")
+    wanted = set(cmd.returns) - {"SAVE", "PARTIAL"}
+    if saving:
+        save_result(view, [u for _, u, _ in ordered], wanted)
+        if not wanted and cmd.partial is None:
+            return Reply("Sort completed")  # SAVE alone: no ESEARCH (RFC 5182 §2.1)
+    if not wanted and cmd.partial is None:
+        wanted = {"ALL"}  # an empty RETURN list means ALL (RFC 4731 §3.1)
+    out: list[Value] = [Atom("ESEARCH"), [Atom("TAG"), cmd.tag.encode()]]
+    if cmd.uid:
+        out.append(Atom("UID"))
+    if numbers:
+        if "MIN" in wanted:
+            out += [Atom("MIN"), numbers[0]]
+        if "MAX" in wanted:
+            out += [Atom("MAX"), numbers[-1]]
+        if "ALL" in wanted:
+            out += [Atom("ALL"), Atom(ordered_set(numbers))]
+    if "COUNT" in wanted:
+        out += [Atom("COUNT"), len(numbers)]
+    if cmd.partial is not None:
+        out += partial_value(numbers, cmd.partial)
+    session.untagged(*out)
+    return Reply("Sort completed")
