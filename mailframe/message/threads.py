@@ -190,14 +190,9 @@ def _merge_subjects(roots: list[Node]) -> list[Node]:
         if old is None:
             subjects[subject] = node
             continue
-        old_msg = _subject_of(old)
-        if (old.keys is not None and node.keys is None) or (
-            old_msg is not None
-            and old_msg.keys is not None
-            and old_msg.keys.reply
-            and node.keys is not None
-            and not node.keys.reply
-        ):
+        # RFC 5256 §2.2 step 5.B: a dummy, or a non-reply over a reply,
+        # takes the place of a message (never of a dummy)
+        if old.keys is not None and (node.keys is None or (old.keys.reply and not node.keys.reply)):
             subjects[subject] = node
     out: list[Node] = []
     replaced: dict[int, Node] = {}
