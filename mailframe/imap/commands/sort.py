@@ -20,10 +20,11 @@ from mailframe.imap.commands import SELECTED, Reply, command, not_by_sequence
 from mailframe.imap.commands.results import ordered_set, partial_value, save_result
 from mailframe.imap.commands.search import run_search
 from mailframe.imap.commands.sortkeys_cache import keys_for
-from mailframe.imap.serialize import Atom, Value
+from mailframe.imap.serialize import Atom, Raw, Value
+from mailframe.imap.types import SearchAll, SearchKey
 from mailframe.message.sortkeys import SortKeys
 
-__all__ = ["sort_messages", "SORT_ATTRS"]
+__all__ = ["sort_messages", "found_with_keys", "SORT_ATTRS"]
 
 #: The SortKeys attribute each sort key compares (RFC 5256 §3, RFC 5957).
 SORT_ATTRS: dict[str, Callable[[SortKeys], Any]] = {
@@ -44,11 +45,24 @@ def sort_messages(
 ) -> list[tuple[int, int, SortKeys]]:
     """``items`` (seq, uid, keys) in mailbox order, sorted by ``criteria``
     ((key, reverse) pairs, most significant first)."""
-    out = list(items)
+    order = list(range(len(items)))
     for name, reverse in reversed(criteria):
-        get = SORT_ATTRS[name]
-        out.sort(key=lambda item: get(item[2]), reverse=reverse)
-    return out
+        values = list(map(SORT_ATTRS[name], (k for _, _, k in items)))
+        order.sort(key=values.__getitem__, reverse=reverse)
+    return [items[i] for i in order]
+
+
+async def found_with_keys(session: Any, key: SearchKey) -> list[tuple[int, int, SortKeys]]:
+    """(seq, uid, keys) of the messages matching ``key``, in mailbox
+    order; ALL skips the search."""
+    view = session.view
+    if isinstance(key, SearchAll):
+        ghosts = view.ghosts
+        pairs = [(i + 1, u) for i, u in enumerate(view.uids) if not ghosts or u not in ghosts]
+    else:
+        pairs = [(s, u) for s, u, _ in await run_search(session, key)]
+    keys = await keys_for(session, [u for _, u in pairs])
+    return [(s, u, k) for (s, u), k in zip(pairs, keys, strict=True) if k is not None]
 
 
 @command(Sort, SELECTED, expunge_ok=not_by_sequence)
@@ -57,13 +71,13 @@ async def sort(session: Any, cmd: Sort) -> Reply:
     saving = cmd.returns is not None and "SAVE" in cmd.returns
     if saving:
         view.saved = frozenset()  # a failed SORT leaves $ empty (RFC 5182 §2.1)
-    found = await run_search(session, cmd.key)
-    keys = await keys_for(session, [u for _, u, _ in found])
-    items = [(s, u, keys[u]) for s, u, _ in found if u in keys]
-    ordered = sort_messages(items, cmd.criteria)
+    ordered = sort_messages(await found_with_keys(session, cmd.key), cmd.criteria)
     numbers = [u if cmd.uid else s for s, u, _ in ordered]
     if cmd.returns is None:
-        session.untagged(Atom("SORT"), *numbers)
+        if numbers:
+            session.untagged(Atom("SORT"), Raw(" ".join(map(str, numbers)).encode()))
+        else:
+            session.untagged(Atom("SORT"))
         return Reply("Sort completed")
     wanted = set(cmd.returns) - {"SAVE", "PARTIAL"}
     if saving:

@@ -19,44 +19,42 @@ __all__ = ["keys_for"]
 
 BATCH = 512
 
-_CACHES: weakref.WeakKeyDictionary[Any, dict[tuple[int, int], SortKeys]] = weakref.WeakKeyDictionary()
+#: owner -> UIDVALIDITY -> UID -> keys
+_CACHES: weakref.WeakKeyDictionary[Any, dict[int, dict[int, SortKeys]]] = weakref.WeakKeyDictionary()
 
 
-def _cache(mailbox: Any) -> dict[tuple[int, int], SortKeys]:
+def _cache(mailbox: Any, validity: int) -> dict[int, SortKeys]:
     owner = getattr(mailbox, "folder", mailbox)
     try:
-        cache = _CACHES.get(owner)
-        if cache is None:
-            cache = _CACHES[owner] = {}
-        return cache
+        by_validity = _CACHES.get(owner)
+        if by_validity is None:
+            by_validity = _CACHES[owner] = {}
     except TypeError:  # an owner that cannot be weakly referenced: no sharing
         return {}
+    cache = by_validity.get(validity)
+    if cache is None:
+        by_validity.clear()  # a new UIDVALIDITY: the old UIDs mean nothing now
+        cache = by_validity[validity] = {}
+    return cache
 
 
-async def keys_for(session: Any, uids: list[int]) -> dict[int, SortKeys]:
-    """The sort keys of ``uids`` of the selected mailbox (those still in
-    the store); parses nothing twice."""
+async def keys_for(session: Any, uids: list[int]) -> list[SortKeys | None]:
+    """The sort keys of ``uids`` of the selected mailbox, index for index
+    (None for a message gone from the store); parses nothing twice."""
     mailbox = session.mailbox
     view = session.view
-    validity = view.uidvalidity
-    cache = _cache(mailbox)
-    out: dict[int, SortKeys] = {}
-    missing: list[int] = []
-    get = cache.get
-    for uid in uids:
-        k = get((validity, uid))
-        if k is None:
-            missing.append(uid)
-        else:
-            out[uid] = k
+    cache = _cache(mailbox, view.uidvalidity)
+    out: list[SortKeys | None] = list(map(cache.get, uids))
+    missing = [uid for uid, k in zip(uids, out, strict=True) if k is None]
     for i in range(0, len(missing), BATCH):
         if i:
             await session.io.pause()  # other sessions run between batches
         for r in await mailbox.records(missing[i : i + BATCH]):
-            k = sort_keys(r.info, r.size, r.internaldate)
-            cache[(validity, r.uid)] = out[r.uid] = k
-    if missing and len(cache) > 2 * len(view.uids) + 1024:
-        live = set(view.uids)
-        for key in [key for key in cache if key[0] != validity or key[1] not in live]:
-            del cache[key]
+            cache[r.uid] = sort_keys(r.info, r.size, r.internaldate)
+    if missing:
+        out = list(map(cache.get, uids))
+        if len(cache) > 2 * len(view.uids) + 1024:
+            live = set(view.uids)
+            for uid in [uid for uid in cache if uid not in live]:
+                del cache[uid]
     return out
