@@ -206,6 +206,13 @@ class Sort(Command):
 
 
 @dataclass(frozen=True)
+class CancelUpdate(Command):
+    """CANCELUPDATE tag-string... (RFC 5267 §4.3.5)."""
+
+    tags: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Thread(Command):
     """THREAD / UID THREAD (RFC 5256 §3); ``algorithm`` upper-cased."""
 

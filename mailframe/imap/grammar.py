@@ -22,7 +22,7 @@ from mailframe.imap.framing import Frame
 from mailframe.imap.grammar_fetch import fetch_atts
 from mailframe.imap.grammar_reader import MAX_MODSEQ, ParseError, Reader
 from mailframe.imap.grammar_search import parse_search
-from mailframe.imap.grammar_sort import parse_sort, parse_thread
+from mailframe.imap.grammar_sort import parse_cancelupdate, parse_sort, parse_thread
 from mailframe.imap.limits import DEFAULT_LIMITS, Limits
 from mailframe.imap.types import AppendMessage, ListOptions, SequenceSet
 
@@ -490,6 +490,7 @@ _COMMANDS: dict[str, Parser] = {
     "SEARCH": _search,
     "SORT": parse_sort,
     "THREAD": parse_thread,
+    "CANCELUPDATE": parse_cancelupdate,
     "FETCH": _fetch,
     "STORE": _store,
     "COPY": _copy_move(c.Copy),

@@ -7,7 +7,8 @@ from mailframe.imap.grammar_reader import MAX_NUMBER, Reader
 
 __all__ = ["return_options"]
 
-_OPTIONS = frozenset({"MIN", "MAX", "ALL", "COUNT", "SAVE", "PARTIAL"})
+#: RFC 4731 §3, RFC 5182 §2, RFC 9394 §3.1, RFC 5267 §4.1 (CONTEXT, UPDATE)
+_OPTIONS = frozenset({"MIN", "MAX", "ALL", "COUNT", "SAVE", "PARTIAL", "CONTEXT", "UPDATE"})
 
 
 def _partial(r: Reader) -> tuple[int, int]:

@@ -3,13 +3,13 @@
 
 from __future__ import annotations
 
-from mailframe.imap.command import Sort, Thread
+from mailframe.imap.command import CancelUpdate, Sort, Thread
 from mailframe.imap.grammar_reader import ParseError, Reader
 from mailframe.imap.grammar_return import return_options
 from mailframe.imap.grammar_search import search_key
 from mailframe.imap.types import SearchAnd
 
-__all__ = ["parse_sort", "parse_thread", "SORT_KEYS", "THREAD_ALGORITHMS"]
+__all__ = ["parse_sort", "parse_thread", "parse_cancelupdate", "SORT_KEYS", "THREAD_ALGORITHMS"]
 
 #: ``sort-key`` (RFC 5256 §4) and DISPLAYFROM / DISPLAYTO (RFC 5957 §4).
 SORT_KEYS = frozenset(
@@ -82,3 +82,15 @@ def parse_thread(r: Reader, tag: str, uid: bool) -> Thread:
     key = _keys(r, charset)
     one = key.keys[0] if len(key.keys) == 1 else key
     return Thread(tag, algorithm, one, charset, uid=uid)
+
+
+def parse_cancelupdate(r: Reader, tag: str, uid: bool) -> CancelUpdate:
+    """``"CANCELUPDATE" 1*(SP tag-string)`` (RFC 5267 §4.3.5), ``tag-string
+    = string``, from just after CANCELUPDATE."""
+    tags = []
+    while True:
+        r.sp()
+        tags.append(r.text_of(r.string(), "tag"))
+        if r.at_end():
+            break
+    return CancelUpdate(tag, tuple(tags))

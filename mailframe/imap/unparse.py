@@ -256,6 +256,8 @@ def _body(cmd: c.Command, w: _Writer) -> bytes:  # noqa: C901 - one branch per c
         crit = _paren((b"REVERSE " if rev else b"") + k.encode() for k, rev in cmd.criteria)
         out = b"SORT " + _returns(cmd.returns, cmd.partial) + crit + b" " + cmd.charset.encode()
         return uid + out + b" " + _keys(cmd.key, w, "utf-8")
+    if isinstance(cmd, c.CancelUpdate):
+        return b"CANCELUPDATE " + b" ".join(w.string(t.encode()) for t in cmd.tags)
     if isinstance(cmd, c.Thread):
         out = b"THREAD " + cmd.algorithm.encode() + b" " + cmd.charset.encode()
         return uid + out + b" " + _keys(cmd.key, w, "utf-8")

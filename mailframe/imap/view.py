@@ -58,6 +58,8 @@ class SelectedView:
         self.condstore_announced = False
         #: UIDs of the result saved by RETURN (SAVE), read as ``$`` (RFC 5182).
         self.saved: frozenset[int] = frozenset()
+        #: Results followed for RETURN (UPDATE), by tag (RFC 5267 §4).
+        self.contexts: dict[str, object] = {}
 
     # --- numbers -------------------------------------------------------------
 

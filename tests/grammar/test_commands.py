@@ -182,6 +182,10 @@ CASES: list[tuple[bytes, c.Command]] = [
         b"a SEARCH RETURN (PARTIAL -1:-100) UNDELETED",
         c.Search("a", SearchFlag("\\Deleted", False), returns=("PARTIAL",), partial=(-1, -100))),
     (b"a THREAD REFERENCES UTF-8 ALL", c.Thread("a", "REFERENCES", SearchAll(), "UTF-8")),
+    (b'a CANCELUPDATE "b1" "b 2"', c.CancelUpdate("a", ("b1", "b 2"))),
+    (
+        b"a SEARCH RETURN (UPDATE CONTEXT COUNT) SEEN",
+        c.Search("a", SearchFlag("\\Seen"), returns=("UPDATE", "CONTEXT", "COUNT"))),
     (b"a UID THREAD orderedsubject US-ASCII ALL", c.Thread("a", "ORDEREDSUBJECT", SearchAll(), "US-ASCII", uid=True)),
 ]
 

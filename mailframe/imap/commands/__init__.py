@@ -88,6 +88,7 @@ def load_all() -> None:
     from mailframe.imap.commands import (  # noqa: F401
         any_state,
         auth,
+        context,
         fetch,
         idle,
         listing,

@@ -18,6 +18,7 @@ from mailframe import message as mm
 from mailframe.errors import BadCharset
 from mailframe.imap.command import Search
 from mailframe.imap.commands import SELECTED, Reply, command, not_by_sequence
+from mailframe.imap.commands.context import register
 from mailframe.imap.commands.mailbox import uid_set
 from mailframe.imap.commands.results import partial_value, save_result
 from mailframe.imap.serialize import Atom, Value
@@ -276,12 +277,15 @@ async def search(session: Any, cmd: Search) -> Reply:
         return Reply("Search completed")
     # ESEARCH (RFC 4731 §3.1): an empty RETURN list means ALL; SAVE alone
     # answers nothing (RFC 5182 §2.1).
-    wanted = {r.upper() for r in cmd.returns} - {"SAVE", "PARTIAL"}
+    wanted = {r.upper() for r in cmd.returns} - {"SAVE", "PARTIAL", "UPDATE", "CONTEXT"}
+    update = "UPDATE" in cmd.returns  # RFC 5267 §4: follow the result
+    if update:
+        register(session, cmd.tag, cmd.key, cmd.uid, [u for _, u, _ in found])
     if saving:
         save_result(session.view, [u for _, u, _ in found], wanted)
-        if not wanted and cmd.partial is None:
+        if not wanted and cmd.partial is None and not update:
             return Reply("Search completed")
-    if not wanted and cmd.partial is None:
+    if not wanted and cmd.partial is None and not update:
         wanted = {"ALL"}
     out: list[Value] = [Atom("ESEARCH"), [Atom("TAG"), cmd.tag.encode()]]
     if cmd.uid:

@@ -17,6 +17,7 @@ from typing import Any
 
 from mailframe.imap.command import Sort
 from mailframe.imap.commands import SELECTED, Reply, command, not_by_sequence
+from mailframe.imap.commands.context import register
 from mailframe.imap.commands.results import ordered_set, partial_value, save_result
 from mailframe.imap.commands.search import run_search
 from mailframe.imap.commands.sortkeys_cache import keys_for
@@ -79,12 +80,15 @@ async def sort(session: Any, cmd: Sort) -> Reply:
         else:
             session.untagged(Atom("SORT"))
         return Reply("Sort completed")
-    wanted = set(cmd.returns) - {"SAVE", "PARTIAL"}
+    wanted = set(cmd.returns) - {"SAVE", "PARTIAL", "UPDATE", "CONTEXT"}
+    update = "UPDATE" in cmd.returns  # RFC 5267 §4: follow the result
+    if update:
+        register(session, cmd.tag, cmd.key, cmd.uid, [u for _, u, _ in ordered])
     if saving:
         save_result(view, [u for _, u, _ in ordered], wanted)
-        if not wanted and cmd.partial is None:
+        if not wanted and cmd.partial is None and not update:
             return Reply("Sort completed")  # SAVE alone: no ESEARCH (RFC 5182 §2.1)
-    if not wanted and cmd.partial is None:
+    if not wanted and cmd.partial is None and not update:
         wanted = {"ALL"}  # an empty RETURN list means ALL (RFC 4731 §3.1)
     out: list[Value] = [Atom("ESEARCH"), [Atom("TAG"), cmd.tag.encode()]]
     if cmd.uid:
