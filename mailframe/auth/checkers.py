@@ -37,7 +37,13 @@ from mailframe.auth.credentials import (
     IScramSecretSource,
     normalize_username,
 )
-from mailframe.auth.schemes import plaintext_of, scram_secrets_of, split_scheme, verify_password
+from mailframe.auth.schemes import (
+    plaintext_of,
+    scram_secrets_of,
+    split_scheme,
+    stored_problem,
+    verify_password,
+)
 from mailframe.auth.scram_math import ScramSecrets
 from mailframe.interfaces import IUserDirectory
 
@@ -83,6 +89,10 @@ class UserTableChecker:
 
     def all_stored(self) -> Iterable[str] | None:
         """Every stored password, or None when the table cannot tell."""
+        return None
+
+    def user_names(self) -> Iterable[str] | None:
+        """Every user name here (normalised), or None when the table cannot tell."""
         return None
 
     def sasl_mechanisms(self) -> frozenset[str] | None:
@@ -208,6 +218,9 @@ class InMemoryChecker(UserTableChecker):
     def all_stored(self) -> Iterable[str]:
         return self.users.values()
 
+    def user_names(self) -> Iterable[str]:
+        return self.users.keys()
+
 
 def parse_user_option(spec: str) -> tuple[str, str]:
     """``NAME:PASSWORD`` (the password may contain colons) → (name, password)."""
@@ -258,6 +271,10 @@ class PasswdFileChecker(UserTableChecker):
                     continue
                 if len(fields) < 2 or not fields[1]:
                     continue  # no password: cannot log in
+                problem = stored_problem(fields[1], self.default_scheme)
+                if problem is not None:
+                    _log.warn("passwd-file {path}:{lineno}: {problem}; {user} cannot log in",
+                              path=self.path, lineno=lineno, problem=problem, user=name)
                 if name in table:
                     _log.warn("passwd-file {path}:{lineno}: {user} listed again; the first entry "
                               "counts", path=self.path, lineno=lineno, user=name)
@@ -266,8 +283,10 @@ class PasswdFileChecker(UserTableChecker):
         self._table = table
         self._mechanisms = mechanisms_for(table.values(), self.default_scheme)
         self._decoy = _first_hashed(table.values(), self.default_scheme)
+        first = self._signature is None
         self._signature = (st.st_mtime_ns, st.st_size, st.st_ino)
-        _log.info("passwd-file {path}: {count} users", path=self.path, count=len(table))
+        if not first:  # the first load is counted with every other table at startup
+            _log.info("passwd-file {path} re-read: {count} users", path=self.path, count=len(table))
 
     def _refresh(self) -> None:
         try:
@@ -284,6 +303,12 @@ class PasswdFileChecker(UserTableChecker):
 
     def all_stored(self) -> Iterable[str]:
         return self._table.values()
+
+    def user_names(self) -> Iterable[str]:
+        return self._table.keys()
+
+    def describe(self) -> str:
+        return f"passwd-file {self.path}"
 
     def sasl_mechanisms(self) -> frozenset[str]:
         self._refresh()

@@ -62,16 +62,6 @@ class Health:
         self.listeners.append(listener)
         return WatchedEndpoint(endpoint, listener)
 
-    def listener_service(self, kind: str, description: str, factory: Any,
-                         endpoint: Any = None) -> StreamServerEndpointService:
-        """A listening service like ``strports.service(description,
-        factory)``, watched."""
-        if endpoint is None:
-            endpoint = serverFromString(self.reactor, description)
-        service = StreamServerEndpointService(self.watch(f"{kind} {description}", endpoint), factory)
-        service._raiseSynchronously = True
-        return service
-
     async def check(self) -> list[str]:
         """The problems found now; empty when healthy."""
         problems = []

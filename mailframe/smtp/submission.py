@@ -187,10 +187,22 @@ class SubmissionSession(DeliverySession):
 
     _counted = False
 
+    # ConnectionLimiter's view (mailframe.auth.throttle.Evictable): a
+    # submission connection stays in its address's pre-login count; one that
+    # has not authenticated may be closed to make room for a newer one.
+    @property
+    def idle(self) -> bool:
+        return self.username is None and self._exchange is None
+
+    def evict(self) -> None:
+        self._counted = False  # the limiter has forgotten us already
+        self.sendCode(421, b"4.7.0 Too many connections from your address; closing this one")
+        self._tr.loseConnection()
+
     def connectionMade(self) -> None:
         limiter = self.sub.limiter
         if limiter is not None:
-            if not limiter.acquire(self.peer):
+            if not limiter.admit(self.peer, self):
                 _log.info("submission: refused {peer}: too many connections", peer=self.peer)
                 self._plain_reply = True
                 self.sendCode(421, b"4.7.0 Too many connections from your address")
@@ -634,7 +646,7 @@ class SubmissionSession(DeliverySession):
     def connectionLost(self, reason: Any = None) -> None:
         if self._counted:
             self._counted = False
-            self.sub.limiter.release(self.peer)
+            self.sub.limiter.release(self.peer, self, False)
         self._exchange = None
         DeliverySession.connectionLost(self, reason)
 
