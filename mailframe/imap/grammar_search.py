@@ -53,6 +53,8 @@ _FLAG_KEYS: dict[str, SearchKey] = {
     # NEW = RECENT UNSEEN, OLD = NOT RECENT (RFC 3501 §6.4.4)
     "NEW": SearchAnd((SearchFlag("\\Recent"), SearchFlag("\\Seen", False))),
     "OLD": SearchNot(SearchFlag("\\Recent")),
+    # RFC 8514 §3: every mailbox of every store mailframe ships has save dates
+    "SAVEDATESUPPORTED": SearchAll(),
 }
 
 _DATE_KEYS = {
@@ -63,6 +65,9 @@ _DATE_KEYS = {
     "SENTON": ("on", True),
     "SENTSINCE": ("since", True),
 }
+
+#: RFC 8514 §3: the save date ("disregarding time and timezone").
+_SAVED_KEYS = {"SAVEDBEFORE": "before", "SAVEDON": "on", "SAVEDSINCE": "since"}
 
 _HEADER_KEYS = frozenset({"FROM", "TO", "CC", "BCC", "SUBJECT"})
 
@@ -157,6 +162,15 @@ def _date(name: str) -> Callable[[_Search], SearchKey]:
     return parse
 
 
+def _saved(name: str) -> Callable[[_Search], SearchKey]:
+    op = _SAVED_KEYS[name]
+
+    def parse(s: _Search) -> SearchKey:
+        return SearchDate(op, s.r.date(), saved=True)
+
+    return parse
+
+
 def _hdr(name: str) -> Callable[[_Search], SearchKey]:
     def parse(s: _Search) -> SearchKey:
         return SearchHeader(name, s.value())
@@ -203,6 +217,7 @@ _KEYS: dict[str, Callable[[_Search], SearchKey]] = {
     "OLDER": _within("older"),
     "YOUNGER": _within("younger"),
     **{name: _date(name) for name in _DATE_KEYS},
+    **{name: _saved(name) for name in _SAVED_KEYS},
     **{name: _hdr(name) for name in _HEADER_KEYS},
 }
 

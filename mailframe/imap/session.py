@@ -164,6 +164,7 @@ BASE_CAPABILITIES = (
     "WITHIN",
     "CONTEXT=SEARCH",
     "CONTEXT=SORT",
+    "SAVEDATE",
 )
 
 

@@ -139,7 +139,8 @@ def search_key(key: SearchKey, w: _Writer | None = None, codec: str = "utf-8") -
             return name.encode()
         return b"NOT RECENT" if name == "RECENT" else b"UN" + name.encode()
     if isinstance(key, SearchDate):
-        return ((b"SENT" if key.sent else b"") + key.op.upper().encode() + b" " + _date(key.when))
+        prefix = b"SAVED" if key.saved else b"SENT" if key.sent else b""
+        return prefix + key.op.upper().encode() + b" " + _date(key.when)
     if isinstance(key, SearchSize):
         return key.op.upper().encode() + b" " + str(key.size).encode()
     if isinstance(key, SearchHeader):

@@ -124,7 +124,9 @@ def _matches(key: SearchKey, c: _Context) -> Any:
     if isinstance(key, SearchDate):
         # "disregarding time and timezone": the date as it stands in the
         # message's own zone.
-        if not key.sent:
+        if key.saved:  # RFC 8514 §3; no save date: the internal date
+            day = (c.record.savedate or c.record.internaldate).date()
+        elif not key.sent:
             day = c.record.internaldate.date()
         else:
             # No Date, or one that does not parse: Dovecot 2.3 takes the
