@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 
@@ -14,6 +14,7 @@ from mailframe.imap.types import (
     ListOptions,
     SearchAll,
     SearchAnd,
+    SearchDate,
     SearchFlag,
     SearchSet,
     SequenceSet,
@@ -183,6 +184,9 @@ CASES: list[tuple[bytes, c.Command]] = [
         c.Search("a", SearchFlag("\\Deleted", False), returns=("PARTIAL",), partial=(-1, -100))),
     (b"a THREAD REFERENCES UTF-8 ALL", c.Thread("a", "REFERENCES", SearchAll(), "UTF-8")),
     (b'a CANCELUPDATE "b1" "b 2"', c.CancelUpdate("a", ("b1", "b 2"))),
+    (b"a SEARCH SAVEDSINCE 1-Feb-2024", c.Search("a", SearchDate("since", date(2024, 2, 1), saved=True))),
+    (b"a SEARCH SAVEDATESUPPORTED", c.Search("a", SearchAll())),
+    (b"a FETCH 1 (SAVEDATE UID)", c.Fetch("a", seq((1, 1)), (FetchAtt("SAVEDATE"), FetchAtt("UID")))),
     (
         b"a SEARCH RETURN (UPDATE CONTEXT COUNT) SEEN",
         c.Search("a", SearchFlag("\\Seen"), returns=("UPDATE", "CONTEXT", "COUNT"))),
