@@ -113,42 +113,55 @@ def references(messages: Sequence[tuple[int, SortKeys]]) -> list[Node]:
         prev: Node | None = None
         for ref in refs:
             cur = container(ref)
-            if prev is not None and cur.parent is None and not _ancestor(cur, prev):
-                _link(prev, cur)
+            # (only a container with children can be above another)
+            if prev is not None and cur.parent is None and cur is not prev:
+                if not cur.children or not _ancestor(cur, prev):
+                    _link(prev, cur)
             prev = cur
         # (1B) the last reference is the parent of this message
         if node.parent is not None:
             node.parent.children.remove(node)
             node.parent = None
-        if prev is not None and not _ancestor(node, prev):
-            _link(prev, node)
+        if prev is not None and prev is not node:
+            if not node.children or not _ancestor(node, prev):
+                _link(prev, node)
     # (2) the root set; (3) the table is no longer needed
     roots = [n for n in table.values() if n.parent is None]
     seen = {id(n) for n in roots}
     roots += [n for n in nodes if n.parent is None and id(n) not in seen]
     # (4) prune dummies
-    roots = _prune(roots, top=True)
+    roots = _prune(roots)
     # (5) sort the root set, dummies by their first child
-    for r in roots:
-        _sort_tree(r)
+    _sort_trees(roots)
     roots.sort(key=Node.sort_key)
     # (5) merge threads with the same base subject
     roots = _merge_subjects(roots)
     # (6) sort every level
-    for r in roots:
-        _sort_tree(r)
+    _sort_trees(roots)
     roots.sort(key=Node.sort_key)
     return roots
 
 
-def _prune(level: list[Node], top: bool) -> list[Node]:
-    """Step 4: dummies without children go; a dummy's children take its
-    place, except at the top when there is more than one of them."""
+def _descendants_first(roots: Sequence[Node]) -> list[Node]:
+    """Every node below ``roots`` (included), each after all of its
+    descendants: no recursion, so a thread thousands of messages deep
+    costs no stack."""
+    order: list[Node] = []
+    stack = list(roots)
+    while stack:
+        node = stack.pop()
+        order.append(node)
+        stack.extend(node.children)
+    order.reverse()
+    return order
+
+
+def _prune_level(level: list[Node], top: bool) -> list[Node]:
+    """Step 4 on one list of siblings whose own children are pruned:
+    dummies without children go; a dummy's children take its place,
+    except at the top when there is more than one of them."""
     out: list[Node] = []
     for node in level:
-        node.children = _prune(node.children, top=False)
-        for child in node.children:
-            child.parent = node
         if node.keys is not None:
             out.append(node)
         elif not node.children:
@@ -163,10 +176,21 @@ def _prune(level: list[Node], top: bool) -> list[Node]:
     return out
 
 
-def _sort_tree(node: Node) -> None:
-    for child in node.children:
-        _sort_tree(child)
-    node.children.sort(key=Node.sort_key)
+def _prune(roots: list[Node]) -> list[Node]:
+    for node in _descendants_first(roots):
+        if node.children:
+            node.children = _prune_level(node.children, top=False)
+            for child in node.children:
+                child.parent = node
+    return _prune_level(roots, top=True)
+
+
+def _sort_trees(roots: Sequence[Node]) -> None:
+    """Sort every list of siblings below ``roots``, the deepest first (a
+    dummy sorts as its first child, which must be in place)."""
+    for node in _descendants_first(roots):
+        if len(node.children) > 1:
+            node.children.sort(key=Node.sort_key)
 
 
 def _subject_of(node: Node) -> Node | None:
@@ -233,30 +257,29 @@ def _merge_subjects(roots: list[Node]) -> list[Node]:
 
 def thread_wire(roots: Sequence[Node]) -> str:
     """``1*thread-list`` text (RFC 5256 §4): a chain of single children
-    as numbers, several children as nested lists."""
+    as numbers, several children as nested lists.  Iterative, so any
+    depth is fine."""
     parts: list[str] = []
-
-    def members(node: Node | None) -> None:
+    stack: list[str | Node] = []
+    for root in reversed(roots):
+        stack += [")", root, "("]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            parts.append(item)
+            continue
+        node = item
         words: list[str] = []
-        while node is not None:
+        while True:
             if node.number is not None:
                 words.append(str(node.number))
-            if len(node.children) == 1:
-                node = node.children[0]
-                continue
-            if node.children:
-                parts.append(" ".join(words) + (" " if words else ""))
-                words = []
-                for child in node.children:
-                    parts.append("(")
-                    members(child)
-                    parts.append(")")
-            break
-        if words:
+            if len(node.children) != 1:
+                break
+            node = node.children[0]
+        if node.children:
+            parts.append(" ".join(words) + (" " if words else ""))
+            for child in reversed(node.children):
+                stack += [")", child, "("]
+        else:
             parts.append(" ".join(words))
-
-    for root in roots:
-        parts.append("(")
-        members(root)
-        parts.append(")")
     return "".join(parts)

@@ -84,3 +84,18 @@ def test_references_loops_and_duplicates_terminate() -> None:
     out = thread_wire(references(messages))
     assert sorted(int(n) for n in out.replace("(", " ").replace(")", " ").split()) == [1, 2, 3, 4]
     assert out == "(2 1)(3)(4)"  # b was a parent of a before message 2 arrived
+
+
+def test_deep_threads_need_no_recursion() -> None:
+    """A 5 000-message reply chain, and one where every message also has
+    a second reply (nesting 2 500 lists deep), thread without hitting
+    Python's recursion limit."""
+    chain = numbered(*(msg("s", i, f"m{i}", irt=(f"m{i - 1}",) if i else ()) for i in range(5000)))
+    assert thread_wire(references(chain)) == "(" + " ".join(str(n) for n in range(1, 5001)) + ")"
+    keys = []
+    for i in range(2500):
+        keys.append(msg(f"c{i}", 2 * i, f"c{i}", irt=(f"c{i - 1}",) if i else ()))
+        keys.append(msg(f"l{i}", 2 * i + 1, f"l{i}", irt=(f"c{i}",)))
+    out = thread_wire(references(numbered(*keys)))
+    assert out.count("(") == out.count(")") == 1 + 2 * 2499
+    assert ordered_subject(chain)[0].number == 1
