@@ -11,6 +11,8 @@ Dovecot 2.3: header text RFC 2047-decoded, then mapped with
 
 from __future__ import annotations
 
+import calendar
+import functools
 import re
 import unicodedata
 from email.utils import _parsedate_tz  # type: ignore[attr-defined]
@@ -45,21 +47,30 @@ def ascii_casemap(text: str) -> str:
 _ASCII_UPPER = {c: c - 32 for c in range(0x61, 0x7B)}
 
 
-def _title(ch: str) -> str:
-    """The simple titlecase mapping of one character (UnicodeData field
-    14); characters whose titlecase is several characters stay as they are,
-    as in Dovecot's tables."""
+@functools.lru_cache(maxsize=4096)
+def _casemap_char(ch: str) -> str:
+    """One character of :func:`unicode_casemap`: its simple titlecase
+    mapping (UnicodeData field 14; a character whose titlecase is several
+    characters stays), then its compatibility decomposition, not cased
+    again.  Titlecase digraphs (category Lt: ǅ ǈ ǋ ǲ) stay whole.  Each
+    rule measured against Dovecot 2.3.19's SORT: ``Ｆ`` sorts as ``F``,
+    ``Ⅸ`` as ``IX``, ``ſ`` as ``S``, ``µ`` as ``Μ``, ``ﬁ`` as ``fi``
+    (lower case, after ``Z``), ``ß`` and ``ǅ`` as themselves."""
     t = ch.title()
-    return t if len(t) == 1 else ch
+    if len(t) != 1:
+        t = ch
+    if unicodedata.category(t) == "Lt":
+        return t
+    return unicodedata.normalize("NFKD", t)
 
 
 def unicode_casemap(text: str) -> str:
-    """The ``i;unicode-casemap`` collation key (RFC 5051 §2): each
-    character replaced by its titlecase form, then the whole string in
-    canonical decomposition (NFD).  Dovecot's SORT uses this collation."""
+    """The ``i;unicode-casemap`` collation key (RFC 5051 §2) as Dovecot
+    2.3 computes it: each character titlecased, then decomposed (see
+    :func:`_casemap_char`).  Dovecot's SORT uses this collation."""
     if text.isascii():
         return text.upper()
-    return unicodedata.normalize("NFD", "".join(map(_title, unicodedata.normalize("NFD", text))))
+    return "".join(map(_casemap_char, text))
 
 
 # --- base subject (RFC 5256 §2.1) ----------------------------------------
@@ -173,8 +184,6 @@ def parse_date(value: bytes | None) -> float | None:
         t = _parsedate_tz(value.decode("latin-1"))
         if not t:
             return None
-        import calendar
-
         stamp = calendar.timegm((t[0], t[1], t[2], t[3], t[4], t[5], 0, 1, 0))
         return float(stamp - (t[9] or 0))
     except Exception:

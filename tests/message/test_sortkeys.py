@@ -58,6 +58,12 @@ def test_unicode_casemap_titlecases_and_decomposes() -> None:
     assert unicode_casemap("caf\u00e9") == unicode_casemap("cafe\u0301")
     assert unicode_casemap("ǆemal") == "ǅEMAL"  # titlecase, not uppercase (RFC 5051 §2)
     assert unicode_casemap("straße") == "STRAßE"  # no one-character titlecase: kept
+    # compatibility decomposition after titlecase, as Dovecot 2.3.19 sorts
+    assert unicode_casemap("Ｆiy") == "FIY"
+    assert unicode_casemap("Ⅸ") == "IX"
+    assert unicode_casemap("ſa") == "SA"
+    assert unicode_casemap("ﬁx") == "fiX"  # decomposed, not cased again
+    assert unicode_casemap("Ǳ") == "ǲ"  # a titlecase digraph stays whole
 
 
 def test_ascii_casemap_leaves_non_ascii() -> None:

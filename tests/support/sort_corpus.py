@@ -16,6 +16,8 @@ DATA = Path(__file__).resolve().parent.parent / "data" / "messages"
 SUBJECT_BASES = [
     "Meeting", "meeting", "Budget 2024", "Ünïcödé tëst", "Café", "straße", "ǅemal", "σίσυφος",
     "Привет", "[list] announcement", "x", "", "Re", "Fwd", "The (fwd) thing", "a  b\tc",
+    # collation corners (titlecase, compatibility decomposition, digraphs)
+    "Ｆiy", "Ⅸ", "ix", "ﬁx", "fiz", "ǆa", "Ǳb", "ſa", "µa", "²a", "Ĳb", "cafe\u0301", "Å", "Ω", "ß",
 ]
 DECORATIONS = [
     "{}", "Re: {}", "RE: re: {}", "Fwd: {}", "Fw: {}", "FWD:{}", "[list] Re: {}", "Re: [list] {}",
