@@ -18,6 +18,9 @@ from mailframe.message.sortkeys import SortKeys, sort_keys
 __all__ = ["keys_for"]
 
 BATCH = 512
+#: Keys kept over all mailboxes (a few hundred bytes each); past it the
+#: other mailboxes' keys are dropped (recomputed when next needed).
+MAX_CACHED = 250_000
 
 #: owner -> UIDVALIDITY -> UID -> keys
 _CACHES: weakref.WeakKeyDictionary[Any, dict[int, dict[int, SortKeys]]] = weakref.WeakKeyDictionary()
@@ -52,9 +55,20 @@ async def keys_for(session: Any, uids: list[int]) -> list[SortKeys | None]:
         for r in await mailbox.records(missing[i : i + BATCH]):
             cache[r.uid] = sort_keys(r.info, r.size, r.internaldate)
     if missing:
+        _trim(cache)
         out = list(map(cache.get, uids))
         if len(cache) > 2 * len(view.uids) + 1024:
             live = set(view.uids)
             for uid in [uid for uid in cache if uid not in live]:
                 del cache[uid]
     return out
+
+
+def _trim(keep: dict[int, SortKeys]) -> None:
+    """Hold the cache under :data:`MAX_CACHED` keys, sparing ``keep``."""
+    caches = [c for by_validity in list(_CACHES.values()) for c in by_validity.values()]
+    if sum(map(len, caches)) <= MAX_CACHED:
+        return
+    for c in caches:
+        if c is not keep:
+            c.clear()
