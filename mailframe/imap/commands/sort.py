@@ -11,7 +11,7 @@ imaptest agree).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from operator import attrgetter
 from typing import Any
 
@@ -25,7 +25,7 @@ from mailframe.imap.serialize import Atom, Raw, Value
 from mailframe.imap.types import SearchAll, SearchKey
 from mailframe.message.sortkeys import SortKeys
 
-__all__ = ["sort_messages", "found_with_keys", "SORT_ATTRS"]
+__all__ = ["sort_order", "sort_messages", "found_with_keys", "Found", "SORT_ATTRS"]
 
 #: The SortKeys attribute each sort key compares (RFC 5256 §3, RFC 5957).
 SORT_ATTRS: dict[str, Callable[[SortKeys], Any]] = {
@@ -41,29 +41,58 @@ SORT_ATTRS: dict[str, Callable[[SortKeys], Any]] = {
 }
 
 
+class Found:
+    """The matching messages as parallel lists in mailbox order (no
+    tuple per message: a SORT of a big mailbox then allocates a few lists,
+    and the cyclic collector has nothing to walk)."""
+
+    __slots__ = ("seqs", "uids", "keys")
+
+    def __init__(self, seqs: Sequence[int], uids: Sequence[int], keys: list[SortKeys]) -> None:
+        self.seqs = seqs
+        self.uids = uids
+        self.keys = keys
+
+
+def sort_order(keys: list[SortKeys], criteria: tuple[tuple[str, bool], ...]) -> list[int]:
+    """Indexes into ``keys`` (mailbox order) sorted by ``criteria``
+    ((key, reverse) pairs, most significant first): stable sorts, last
+    criterion first, so ties keep mailbox order."""
+    order = list(range(len(keys)))
+    for name, reverse in reversed(criteria):
+        values = list(map(SORT_ATTRS[name], keys))
+        order.sort(key=values.__getitem__, reverse=reverse)
+    return order
+
+
 def sort_messages(
     items: list[tuple[int, int, SortKeys]], criteria: tuple[tuple[str, bool], ...]
 ) -> list[tuple[int, int, SortKeys]]:
-    """``items`` (seq, uid, keys) in mailbox order, sorted by ``criteria``
-    ((key, reverse) pairs, most significant first)."""
-    order = list(range(len(items)))
-    for name, reverse in reversed(criteria):
-        values = list(map(SORT_ATTRS[name], (k for _, _, k in items)))
-        order.sort(key=values.__getitem__, reverse=reverse)
-    return [items[i] for i in order]
+    """``items`` (seq, uid, keys) in mailbox order, sorted by ``criteria``."""
+    return [items[i] for i in sort_order([k for _, _, k in items], criteria)]
 
 
-async def found_with_keys(session: Any, key: SearchKey) -> list[tuple[int, int, SortKeys]]:
-    """(seq, uid, keys) of the messages matching ``key``, in mailbox
-    order; ALL skips the search."""
+async def found_with_keys(session: Any, key: SearchKey) -> Found:
+    """The messages matching ``key`` with their sort keys; ALL skips the
+    search."""
     view = session.view
-    if isinstance(key, SearchAll):
+    seqs: Sequence[int]
+    uids: Sequence[int]
+    if isinstance(key, SearchAll) and not view.ghosts:
+        seqs, uids = range(1, len(view.uids) + 1), view.uids
+    elif isinstance(key, SearchAll):
         ghosts = view.ghosts
-        pairs = [(i + 1, u) for i, u in enumerate(view.uids) if not ghosts or u not in ghosts]
+        seqs = [i + 1 for i, u in enumerate(view.uids) if u not in ghosts]
+        uids = [view.uids[i - 1] for i in seqs]
     else:
-        pairs = [(s, u) for s, u, _ in await run_search(session, key)]
-    keys = await keys_for(session, [u for _, u in pairs])
-    return [(s, u, k) for (s, u), k in zip(pairs, keys, strict=True) if k is not None]
+        found = await run_search(session, key)
+        seqs, uids = [s for s, _, _ in found], [u for _, u, _ in found]
+    keys = await keys_for(session, list(uids))
+    if None in keys:  # gone from the store since the view last heard
+        keep = [i for i, k in enumerate(keys) if k is not None]
+        seqs, uids = [seqs[i] for i in keep], [uids[i] for i in keep]
+        return Found(seqs, uids, [k for k in keys if k is not None])
+    return Found(seqs, uids, keys)  # type: ignore[arg-type]
 
 
 @command(Sort, SELECTED, expunge_ok=not_by_sequence)
@@ -72,8 +101,10 @@ async def sort(session: Any, cmd: Sort) -> Reply:
     saving = cmd.returns is not None and "SAVE" in cmd.returns
     if saving:
         view.saved = frozenset()  # a failed SORT leaves $ empty (RFC 5182 §2.1)
-    ordered = sort_messages(await found_with_keys(session, cmd.key), cmd.criteria)
-    numbers = [u if cmd.uid else s for s, u, _ in ordered]
+    found = await found_with_keys(session, cmd.key)
+    order = sort_order(found.keys, cmd.criteria)
+    ordered_uids = [found.uids[i] for i in order]
+    numbers = ordered_uids if cmd.uid else [found.seqs[i] for i in order]
     if cmd.returns is None:
         if numbers:
             session.untagged(Atom("SORT"), Raw(" ".join(map(str, numbers)).encode()))
@@ -83,9 +114,9 @@ async def sort(session: Any, cmd: Sort) -> Reply:
     wanted = set(cmd.returns) - {"SAVE", "PARTIAL", "UPDATE", "CONTEXT"}
     update = "UPDATE" in cmd.returns  # RFC 5267 §4: follow the result
     if update:
-        register(session, cmd.tag, cmd.key, cmd.uid, [u for _, u, _ in ordered])
+        register(session, cmd.tag, cmd.key, cmd.uid, ordered_uids)
     if saving:
-        save_result(view, [u for _, u, _ in ordered], wanted)
+        save_result(view, ordered_uids, wanted)
         if not wanted and cmd.partial is None and not update:
             return Reply("Sort completed")  # SAVE alone: no ESEARCH (RFC 5182 §2.1)
     if not wanted and cmd.partial is None and not update:

@@ -15,7 +15,8 @@ from mailframe.message.threads import ordered_subject, references, thread_wire
 @command(Thread, SELECTED, expunge_ok=not_by_sequence)
 async def thread(session: Any, cmd: Thread) -> Reply:
     found = await found_with_keys(session, cmd.key)
-    messages = [(u if cmd.uid else s, k) for s, u, k in found]
+    numbers = found.uids if cmd.uid else found.seqs
+    messages = list(zip(numbers, found.keys, strict=True))
     algorithm = ordered_subject if cmd.algorithm == "ORDEREDSUBJECT" else references
     wire = thread_wire(algorithm(messages))
     if wire:
