@@ -3,6 +3,7 @@ over the cached sort keys of the matching messages."""
 
 from __future__ import annotations
 
+import gc
 from typing import Any
 
 from mailframe.imap.command import Thread
@@ -18,7 +19,16 @@ async def thread(session: Any, cmd: Thread) -> Reply:
     numbers = found.uids if cmd.uid else found.seqs
     messages = list(zip(numbers, found.keys, strict=True))
     algorithm = ordered_subject if cmd.algorithm == "ORDEREDSUBJECT" else references
-    wire = thread_wire(algorithm(messages))
+    # One container per message, linked both ways: the cyclic collector
+    # would walk them (and every cached key) many times while they are
+    # built; they are freed together afterwards.
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        wire = thread_wire(algorithm(messages))
+    finally:
+        if was:
+            gc.enable()
     if wire:
         session.untagged(Atom("THREAD"), Raw(wire.encode()))
     else:
