@@ -6,6 +6,7 @@ from __future__ import annotations
 from mailframe.imap.command import CancelUpdate, Sort, Thread
 from mailframe.imap.grammar_reader import ParseError, Reader
 from mailframe.imap.grammar_return import return_options
+from mailframe.imap.grammar_search import _text_charset as text_charset
 from mailframe.imap.grammar_search import search_key
 from mailframe.imap.types import SearchAnd
 
@@ -20,9 +21,10 @@ SORT_KEYS = frozenset(
 THREAD_ALGORITHMS = frozenset({"ORDEREDSUBJECT", "REFERENCES"})
 
 def _charset(r: Reader) -> str:
-    """The mandatory ``search-charset`` of SORT and THREAD."""
+    """The mandatory ``search-charset`` of SORT and THREAD: the charsets
+    SEARCH takes (RFC 5256 §3 requires US-ASCII and UTF-8)."""
     charset = r.text_of(r.astring("charset"), "charset").upper()
-    if charset not in ("US-ASCII", "UTF-8"):
+    if charset not in ("US-ASCII", "UTF-8") and not text_charset(charset):
         raise ParseError(f"Unsupported charset {charset}", r.tag, "BADCHARSET (US-ASCII UTF-8)", "NO")
     return charset
 
