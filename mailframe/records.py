@@ -38,6 +38,9 @@ class MessageRecord:
     size: int
     internaldate: datetime
     info: MessageInfo
+    #: When the message was saved into this mailbox (RFC 8514 SAVEDATE),
+    #: None when the store cannot tell.
+    savedate: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -96,6 +96,7 @@ class _Stored:
     content: bytes
     internaldate: datetime
     info: MessageInfo
+    saved: datetime  # SAVEDATE (RFC 8514): when it entered this mailbox
 
 
 @implementer(IMailbox)
@@ -151,6 +152,7 @@ class MemoryMailbox:
                     size=len(stored.content),
                     internaldate=stored.internaldate,
                     info=stored.info,
+                    savedate=stored.saved,
                 )
             )
         return out
@@ -185,7 +187,8 @@ class MemoryMailbox:
             info = _parse(content)
         uid = self.log.uidnext
         # Store the bytes before the log announces the UID to watchers.
-        self._messages[uid] = _Stored(content, internaldate, info)
+        saved = datetime.now(UTC).replace(microsecond=0)
+        self._messages[uid] = _Stored(content, internaldate, info, saved)
         try:
             state = self.log.append(frozenset(flags), len(content))
         except BaseException:

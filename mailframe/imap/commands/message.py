@@ -9,6 +9,7 @@ from typing import Any
 from mailframe.errors import CannotDo, NonexistentMailbox, TryCreate
 from mailframe.imap.command import Check, Close, Copy, Expunge, Move, Store, Unselect
 from mailframe.imap.commands import SELECTED, Reply, command, not_by_sequence
+from mailframe.imap.commands.context import expunging
 from mailframe.imap.commands.mailbox import storable, uid_set
 from mailframe.imap.serialize import Atom, Raw, Value
 
@@ -108,6 +109,7 @@ async def move(session: Any, cmd: Move) -> Reply:
     session.expunged(s for s, _ in mapping)
     if mapping:
         session.untagged_ok("Moved UIDs.", _copyuid(dest, mapping))
+    expunging(session, [s for s, _ in mapping])
     for response in view.drop(s for s, _ in mapping):
         session.untagged(*response)
     return Reply("Move completed")
@@ -123,6 +125,7 @@ async def expunge(session: Any, cmd: Expunge) -> Reply:
         return Reply("Expunge completed")
     gone = await session.mailbox.expunge(uids)
     session.expunged(gone)
+    expunging(session, gone)
     for response in view.drop(gone):
         session.untagged(*response)
     return Reply("Expunge completed")
