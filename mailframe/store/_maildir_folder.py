@@ -426,7 +426,7 @@ class FolderCore:
                 return f
             with f:
                 return io.BytesIO(to_crlf(f.read()))
-        raise ExpungeIssued(f"message UID {uid} has been expunged")
+        raise ExpungeIssued(f"message UID {uid} no longer exists")
 
     # ---------------------------------------------------------- watchers
 
