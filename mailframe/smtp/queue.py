@@ -101,11 +101,19 @@ class OutboundQueue(service.Service):
         self._running_work: set[Deferred[Any]] = set()
         self._ready = True  # False while the start-up load runs
         self._ready_waiters: list[Deferred[None]] = []
+        #: False in a --workers worker other than the primary: entries are
+        #: written to the directory for the primary to deliver, never tried here.
+        self.deliver = True
+        #: Start-up cleanup spares leftovers younger than this (seconds):
+        #: set under --workers, where they may be another worker's writes.
+        self.orphan_age = 0.0
 
     # -- lifecycle -------------------------------------------------------------
 
     def startService(self) -> None:
         super().startService()  # type: ignore[no-untyped-call]
+        if not self.deliver:
+            return
         self._ready = False  # enqueue waits: the start-up cleanup must run alone
         d = deferToThread(self._load_sync)
         d.addCallback(self._loaded)
@@ -119,7 +127,7 @@ class OutboundQueue(service.Service):
     def _load_sync(self) -> tuple[list[Entry], bool]:
         self.store.ensure()
         flush = self.store.take_flush()
-        return self.store.load(cleanup=True), flush
+        return self.store.load(cleanup=True, orphan_age=self.orphan_age), flush
 
     def _loaded(self, loaded: tuple[list[Entry], bool]) -> None:
         entries, flush = loaded
@@ -172,6 +180,8 @@ class OutboundQueue(service.Service):
         d = Deferred.fromCoroutine(self._add(entries, content))
 
         def added(_: None) -> list[Entry]:
+            if not self.deliver:
+                return entries
             for entry in entries:
                 self.entries[entry.id] = entry
                 self._schedule(entry.id, 0)
@@ -191,6 +201,8 @@ class OutboundQueue(service.Service):
             self._ready_waiters.append(waiter)
             await waiter
         await deferToThread(self.store.add, entries, content)
+        if not self.deliver:
+            await deferToThread(self.store.request_load)
 
     # -- scheduling --------------------------------------------------------------
 
@@ -206,11 +218,19 @@ class OutboundQueue(service.Service):
         d = deferToThread(self._flush_sync)
         return d.addCallback(self._flushed)
 
-    def _flush_sync(self) -> list[Entry] | None:
-        return self.store.load() if self.store.take_flush() else None
+    def _flush_sync(self) -> list[Entry] | tuple[list[Entry]] | None:
+        if self.store.take_flush():
+            return self.store.load()
+        return (self.store.load(),) if self.store.take_load() else None
 
-    def _flushed(self, entries: list[Entry] | None) -> None:
+    def _flushed(self, entries: list[Entry] | tuple[list[Entry]] | None) -> None:
         if entries is None:
+            return
+        if isinstance(entries, tuple):  # other workers' new entries
+            for entry in entries[0]:
+                if entry.id not in self.entries and entry.id not in self._busy:
+                    self.entries[entry.id] = entry
+                    self._schedule(entry.id, max(0.0, entry.next_attempt - self.now()))
             return
         live = {e.id: e for e in entries}
         for entry_id in list(self.entries):

@@ -162,7 +162,7 @@ class MemoryMailbox:
         """The exact appended bytes; ExpungeIssued if ``uid`` is gone."""
         stored = self._messages.get(uid)
         if stored is None:
-            raise ExpungeIssued(f"message UID {uid} has been expunged")
+            raise ExpungeIssued(f"message UID {uid} no longer exists")
         return io.BytesIO(stored.content)
 
     # ----------------------------------------------------------------- writes
