@@ -101,6 +101,7 @@ class OutboundQueue(service.Service):
         self._running_work: set[Deferred[Any]] = set()
         self._ready = True  # False while the start-up load runs
         self._ready_waiters: list[Deferred[None]] = []
+        self._loading: Deferred[Any] | None = None  # the start-up scan, while it runs
         #: False in a --workers worker other than the primary: entries are
         #: written to the directory for the primary to deliver, never tried here.
         self.deliver = True
@@ -119,6 +120,7 @@ class OutboundQueue(service.Service):
         d.addCallback(self._loaded)
         d.addErrback(lambda f: _log.failure("cannot load the outbound queue", f))
         d.addBoth(self._now_ready)
+        self._loading = d
         self._loop = LoopingCall(self._check_flush)
         self._loop.clock = self.clock
         self._loop.start(self.poll, now=False).addErrback(
@@ -146,10 +148,14 @@ class OutboundQueue(service.Service):
             if call.active():
                 call.cancel()
         self._calls.clear()
-        if not self._running_work:
+        pending: list[Deferred[Any]] = list(self._running_work)
+        if not self._ready and self._loading is not None:
+            pending.append(self._loading)  # the start-up scan still runs in its thread
+        if not pending:
             return None
         # let attempts in flight record their outcome (a delivery the
-        # remote side acknowledged must be written down), for a while
+        # remote side acknowledged must be written down), and the start-up
+        # scan finish before the directory may go away, for a while
         done: Deferred[None] = Deferred()
 
         def finished(_: object = None) -> None:
@@ -159,7 +165,7 @@ class OutboundQueue(service.Service):
                 done.callback(None)
 
         timer = self.clock.callLater(self.stop_grace, finished)
-        DeferredList(list(self._running_work), consumeErrors=True).addBoth(finished)
+        DeferredList(pending, consumeErrors=True).addBoth(finished)
         return done
 
     # -- enqueue -------------------------------------------------------------
