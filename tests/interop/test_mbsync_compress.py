@@ -6,6 +6,7 @@ message arrives byte for byte."""
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 
 from tests.interop.cli_support import bulk_append
@@ -25,8 +26,14 @@ def test_mbsync_pulls_through_compress(account: Account, tmp_path: Path) -> None
     got = sorted(_X_TUID.sub(b"", p.read_bytes())
                  for sub in ("new", "cur") for p in (tmp_path / "inbox" / sub).iterdir())
     assert got == sorted(m.replace(b"\r\n", b"\n") for m in corpus)  # mbsync stores LF
-    # the connection closed: its line is in the log (written at close)
-    lines = _COMPRESS_LINE.findall(account.server.read_log())[before:]
+    # the connection closed: its line is in the log (written at close, and
+    # relayed by the supervisor a little later when workers run)
+    deadline = time.monotonic() + 20
+    while True:
+        lines = _COMPRESS_LINE.findall(account.server.read_log())[before:]
+        if lines or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
     assert lines, "mbsync did not use COMPRESS"
     plain_out, wire_out = max((int(a), int(b)) for a, b, _, _ in lines)
     assert plain_out > 200_000 and wire_out * 2 < plain_out

@@ -152,7 +152,7 @@ def test_checker_without_user_directory_is_said_at_startup(tmp_path: Path, monke
         m = imaplib.IMAP4("127.0.0.1", srv.imap_port, timeout=20)
         assert m.login("carol", "pw")[0] == "OK"
         m.logout()
-        log = srv.read_log()
+        log = srv.wait_for_log("IUserDirectory")
     said = [ln for ln in log.splitlines() if "IUserDirectory" in ln]
     assert len(said) == 1, log
     assert "--users nodir:x" in said[0] and "451" in said[0]
@@ -171,7 +171,7 @@ def test_users_file_problems_are_warned_with_line_numbers_and_users_counted(tmp_
         "erin:{SSHA256}" + "A" * 10 + "\n"
     )
     with ServerProcess(tmp_path / "srv", "--users", f"passwd-file:{users}", users={"zed": "pw"}) as srv:
-        log = srv.read_log()
+        log = srv.wait_for_log("users: ")
     assert f"passwd-file {users}:3: unknown password scheme {{NOSUCH}}; bob cannot log in" in log
     assert f"passwd-file {users}:4: malformed {{SHA512-CRYPT}} hash; carol cannot log in" in log
     assert f"passwd-file {users}:5: malformed {{SHA256}} hash; dave cannot log in" in log

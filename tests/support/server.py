@@ -95,6 +95,17 @@ class ServerProcess:
         except OSError:
             return ""
 
+    def wait_for_log(self, text: str, timeout: float = 20.0) -> str:
+        """The log once ``text`` is in it (workers' lines reach the log
+        through the supervisor, a little after they happen); the log as it
+        stands when ``timeout`` runs out, for the caller's assert to show."""
+        deadline = time.monotonic() + timeout
+        log = self.read_log()
+        while text not in log and time.monotonic() < deadline:
+            time.sleep(0.05)
+            log = self.read_log()
+        return log
+
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.terminate()
