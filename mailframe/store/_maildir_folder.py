@@ -34,7 +34,7 @@ from twisted.logger import Logger
 
 from mailframe.errors import ExpungeIssued, NonexistentMailbox
 from mailframe.message import MessageInfo, parse
-from mailframe.records import MessageRecord, Snapshot
+from mailframe.records import MessageRecord, MessageState, Snapshot
 from mailframe.store._log import MailboxLog
 from mailframe.store._maildir_files import (
     SYSTEM_LETTERS,
@@ -389,6 +389,29 @@ class FolderCore:
                 )
             )
         return out
+
+    def states(self, uids: Iterable[int]) -> list[MessageState]:
+        """The cheap state of ``uids`` (those that exist, in UID order):
+        from the index alone, no cache entry decoded, no file opened."""
+        log = self.refresh()
+        out = []
+        for state in log.states(uids):
+            m = self.meta[state.uid]
+            when = datetime.fromtimestamp(int(m.mtime), _zone(m.tzmin))
+            out.append(MessageState(state.uid, state.flags, state.modseq, m.size, when))
+        return out
+
+    def read_range(self, uid: int, start: int, end: int | None) -> bytes:
+        """Bytes ``[start:end]`` of the message as served (CRLF line
+        ends); ExpungeIssued if gone.  Reads only that range from the file
+        unless the file needs line-end conversion."""
+        m = self.meta.get(uid)
+        f = self.open_file(uid)
+        with f:
+            if m is not None and not m.conv:
+                f.seek(start)
+                return f.read(-1 if end is None else max(0, end - start))
+            return f.read()[start:end]
 
     def open_file(self, uid: int) -> BinaryIO:
         """The message file, opened for reading; ExpungeIssued if gone."""

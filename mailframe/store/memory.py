@@ -12,32 +12,21 @@ Every method returns a Deferred (already fired: nothing here waits).
 
 from __future__ import annotations
 
-import io
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any, ParamSpec, TypeVar
 
 from twisted.internet import defer
+from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from mailframe.errors import (
     CannotDo,
-    ExpungeIssued,
     MailboxExists,
     MailboxHasChildren,
     NonexistentMailbox,
-    TryCreate,
 )
 from mailframe.interfaces import IAccount, IMailbox, IMailStore
-from mailframe.records import (
-    Changes,
-    MailboxEntry,
-    MailboxStatus,
-    MessageRecord,
-    Snapshot,
-    StoreResult,
-)
+from mailframe.records import MailboxEntry
 from mailframe.store._log import MailboxLog, new_uidvalidity
 from mailframe.store._names import (
     INBOX,
@@ -46,26 +35,19 @@ from mailframe.store._names import (
     parents_of,
     rename_inferior,
 )
-
-if TYPE_CHECKING:
-    from mailframe.message import MessageInfo
+from mailframe.store.base import LogMailbox, StoredMessage, StoredMeta
+from mailframe.vocabulary import NOSELECT, SPECIAL_USE
 
 __all__ = ["MemoryStore", "MemoryAccount", "MemoryMailbox", "from_url", "SPECIAL_USE"]
 
-#: The special-use attributes of RFC 6154 §2.
-SPECIAL_USE = frozenset(
-    {"\\All", "\\Archive", "\\Drafts", "\\Flagged", "\\Junk", "\\Sent", "\\Trash"}
-)
-
-NOSELECT = "\\Noselect"
-
 T = TypeVar("T")
+P = ParamSpec("P")
 
 
-def _deferred(fn: Callable[..., T]) -> Callable[..., defer.Deferred[T]]:
+def _deferred(fn: Callable[P, T]) -> Callable[P, defer.Deferred[T]]:
     """Run ``fn`` now; its result or exception as a fired Deferred."""
 
-    def wrapper(*args: Any, **kwargs: Any) -> defer.Deferred[T]:
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> defer.Deferred[T]:
         try:
             return defer.succeed(fn(*args, **kwargs))
         except Exception:
@@ -77,24 +59,20 @@ def _deferred(fn: Callable[..., T]) -> Callable[..., defer.Deferred[T]]:
     return wrapper
 
 
-def _parse(content: bytes) -> MessageInfo:
-    from mailframe.message import parse
-
-    return parse(content)
-
-
-@dataclass(frozen=True)
-class _Stored:
-    """One message's bytes and what was computed when it arrived."""
-
-    content: bytes
-    internaldate: datetime
-    info: MessageInfo
+def _now(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a :class:`LogMailbox` coroutine to its end now: the memory
+    primitives never wait, so it finishes before this returns."""
+    results: list[T] = []
+    failures: list[Failure] = []
+    defer.Deferred.fromCoroutine(coro).addCallbacks(results.append, failures.append)
+    if failures:
+        failures[0].raiseException()
+    assert results, "a memory-store coroutine waited"
+    return results[0]
 
 
-@implementer(IMailbox)
-class MemoryMailbox:
-    """One mailbox: a :class:`MailboxLog` plus the messages' bytes.
+class MemoryMailbox(LogMailbox):
+    """One mailbox: a :class:`LogMailbox` whose primitives are a dict.
 
     A mailbox object outlives RENAME (it takes the new name) and DELETE:
     after DELETE its messages are expunged (so selected sessions hear of
@@ -102,179 +80,32 @@ class MemoryMailbox:
     """
 
     def __init__(self, account: MemoryAccount, name: str, uidvalidity: int) -> None:
+        super().__init__(name, MailboxLog(uidvalidity))
         self.account = account
-        self.name = name
-        self.log = MailboxLog(uidvalidity)
         self.special_use: frozenset[str] = frozenset()
-        self.deleted = False
-        self._messages: dict[int, _Stored] = {}
+        self._messages: dict[int, tuple[bytes, StoredMeta]] = {}
 
     @property
     def uidvalidity(self) -> int:
+        """Cheap here (no I/O); not part of the interface."""
         return self.log.uidvalidity
 
     def __repr__(self) -> str:
         return f"<MemoryMailbox {self.account.username}:{self.name} uidvalidity={self.uidvalidity}>"
 
-    # ------------------------------------------------------------------ reads
+    def put_messages(self, messages: Sequence[StoredMessage]) -> None:
+        for m in messages:
+            self._messages[m.uid] = (m.content, m.meta)
 
-    @_deferred
-    def status(self) -> MailboxStatus:
-        """RFC 3501 §6.3.10 counters, O(log n)."""
-        return self.log.status()
+    def message_meta(self, uid: int) -> StoredMeta:
+        return self._messages[uid][1]
 
-    @_deferred
-    def snapshot(self) -> Snapshot:
-        return self.log.snapshot()
+    def read_range(self, uid: int, start: int, end: int | None) -> bytes:
+        return self._messages[uid][0][start:end]
 
-    @_deferred
-    def changes_since(self, modseq: int) -> Changes:
-        return self.log.changes_since(modseq)
-
-    @_deferred
-    def records(self, uids: Iterable[int]) -> list[MessageRecord]:
-        """Records of those ``uids`` that still exist, in UID order."""
-        out = []
-        for state in self.log.states(uids):
-            stored = self._messages[state.uid]
-            out.append(
-                MessageRecord(
-                    uid=state.uid,
-                    flags=state.flags,
-                    modseq=state.modseq,
-                    size=len(stored.content),
-                    internaldate=stored.internaldate,
-                    info=stored.info,
-                )
-            )
-        return out
-
-    @_deferred
-    def open(self, uid: int) -> BinaryIO:
-        """The exact appended bytes; ExpungeIssued if ``uid`` is gone."""
-        stored = self._messages.get(uid)
-        if stored is None:
-            raise ExpungeIssued(f"message UID {uid} has been expunged")
-        return io.BytesIO(stored.content)
-
-    # ----------------------------------------------------------------- writes
-
-    def _check_alive(self) -> None:
-        if self.deleted:
-            raise TryCreate(f"mailbox {self.name!r} has been deleted")
-
-    def _append_now(
-        self, content: bytes, flags: Iterable[str], internaldate: datetime | None, info: Any
-    ) -> int:
-        self._check_alive()
-        content = bytes(content)
-        if internaldate is None:
-            internaldate = datetime.now(UTC).replace(microsecond=0)
-        elif internaldate.tzinfo is None:  # INTERNALDATE always has a zone (RFC 3501 §2.3.3)
-            internaldate = internaldate.replace(tzinfo=UTC)
-        if info is None:
-            info = _parse(content)
-        uid = self.log.uidnext
-        # Store the bytes before the log announces the UID to watchers.
-        self._messages[uid] = _Stored(content, internaldate, info)
-        try:
-            state = self.log.append(frozenset(flags), len(content))
-        except BaseException:
-            del self._messages[uid]
-            raise
-        return state.uid
-
-    @_deferred
-    def append(
-        self,
-        content: bytes,
-        flags: frozenset[str] = frozenset(),
-        internaldate: datetime | None = None,
-    ) -> int:
-        """APPEND (RFC 3501 §6.3.11): parse once, keep bytes and record.
-        ``internaldate`` defaults to now (UTC)."""
-        return self._append_now(content, flags, internaldate, None)
-
-    @_deferred
-    def store(
-        self,
-        uids: Iterable[int],
-        mode: str,
-        flags: frozenset[str],
-        unchangedsince: int | None = None,
-    ) -> StoreResult:
-        """STORE; see :meth:`MailboxLog.store` for the exact semantics."""
-        return self.log.store(uids, mode, frozenset(flags), unchangedsince)
-
-    def _expunge_now(self, uids: Iterable[int]) -> list[int]:
-        gone = self.log.expunge(uids)
-        for uid in gone:
-            del self._messages[uid]
-        return gone
-
-    @_deferred
-    def expunge(self, uids: Iterable[int] | None = None) -> list[int]:
-        """EXPUNGE / UID EXPUNGE (RFC 3501 §6.4.3, RFC 4315 §2.1)."""
-        return self._expunge_now(self.log.deleted_uids(uids))
-
-    def _copy_now(self, uids: Iterable[int], destination: MemoryMailbox) -> list[tuple[int, int]]:
-        destination._check_alive()
-        pairs = []
-        with destination.log.batch():
-            for state in self.log.states(uids):
-                stored = self._messages[state.uid]
-                new = destination._append_now(
-                    stored.content, state.flags, stored.internaldate, stored.info
-                )
-                pairs.append((state.uid, new))
-        return pairs
-
-    def copy(self, uids: Iterable[int], destination: Any) -> defer.Deferred[list[tuple[int, int]]]:
-        """COPY (RFC 3501 §6.4.7): flags and internal date kept, new UIDs in
-        the destination, (source, new) pairs for COPYUID (RFC 4315 §3)."""
-        if isinstance(destination, MemoryMailbox):
-            return _deferred(self._copy_now)(list(uids), destination)
-        return defer.Deferred.fromCoroutine(self._copy_foreign(list(uids), destination))
-
-    async def _copy_foreign(self, uids: list[int], destination: Any) -> list[tuple[int, int]]:
-        """Copy into another backend's mailbox through its interface."""
-        pairs = []
-        for state in self.log.states(uids):
-            stored = self._messages.get(state.uid)
-            if stored is None:
-                continue
-            new = await destination.append(stored.content, state.flags, stored.internaldate)
-            pairs.append((state.uid, new))
-        return pairs
-
-    def move(self, uids: Iterable[int], destination: Any) -> defer.Deferred[list[tuple[int, int]]]:
-        """MOVE (RFC 6851 §3.1): copy, then expunge the sources (whatever
-        their flags), as one step."""
-        uids = list(uids)
-        if isinstance(destination, MemoryMailbox):
-
-            def both() -> list[tuple[int, int]]:
-                pairs = self._copy_now(uids, destination)
-                self._expunge_now([src for src, _ in pairs])
-                return pairs
-
-            return _deferred(both)()
-
-        async def foreign() -> list[tuple[int, int]]:
-            pairs = await self._copy_foreign(uids, destination)
-            self._expunge_now([src for src, _ in pairs])
-            return pairs
-
-        return defer.Deferred.fromCoroutine(foreign())
-
-    @_deferred
-    def claim_recent(self) -> tuple[int, int]:
-        """RFC 3501 §2.3.2; see :meth:`MailboxLog.claim_recent`."""
-        return self.log.claim_recent()
-
-    def watch(self, callback: Callable[[], object]) -> Callable[[], None]:
-        """Synchronous hints after each change; returns the unregister."""
-        return self.log.watch(callback)
+    def drop_messages(self, uids: Sequence[int]) -> None:
+        for uid in uids:
+            self._messages.pop(uid, None)
 
 
 @implementer(IAccount)
@@ -315,7 +146,7 @@ class MemoryAccount:
         return sorted(entries, key=lambda e: e.name)
 
     @_deferred
-    def mailbox(self, name: str) -> MemoryMailbox:
+    def mailbox(self, name: str) -> IMailbox:
         name = normalize_name(name)
         box = self._mailboxes.get(name)
         if box is None:
@@ -363,8 +194,7 @@ class MemoryAccount:
         box = self._mailboxes.pop(name)
         if has_children:
             self._noselect.add(name)
-        box.deleted = True  # before watchers hear of the expunge
-        box._expunge_now(box.log.uids)
+        _now(box.mark_deleted())
 
     @_deferred
     def rename_mailbox(self, old: str, new: str) -> None:
@@ -384,8 +214,9 @@ class MemoryAccount:
         if old == INBOX:
             inbox = self._mailboxes[INBOX]
             target = self._new_mailbox(new)
-            inbox._copy_now(inbox.log.uids, target)
-            inbox._expunge_now(inbox.log.uids)
+            uids = inbox.log.uids
+            _now(inbox.copy_into(uids, target))
+            _now(inbox.expunge_uids(uids))
             return
         for name in [old, *self._children(old)]:
             moved = rename_inferior(name, old, new)
@@ -426,7 +257,7 @@ class MemoryStore:
         return self._last_uidvalidity
 
     @_deferred
-    def account(self, username: str) -> MemoryAccount:
+    def account(self, username: str) -> IAccount:
         account = self._accounts.get(username)
         if account is None:
             account = self._accounts[username] = MemoryAccount(self, username)

@@ -222,8 +222,7 @@ def test_mailframe_opens_what_dovecot_wrote(dovecot: Dovecot) -> None:
     assert expected[1] == {"\\Seen", "$Label1"}
     assert expected[3] == {"$Forwarded", "\\Seen"}
     assert expected[4] == {"Custom", "\\Answered"}
-    with result(inbox.open(3)) as f:
-        assert f.read() == MSG % (2, 2, 2)
+    assert result(inbox.read(3)) == MSG % (2, 2, 2)
     sub = result(account.mailbox("Work/Sub"))
     sub_snap = result(sub.snapshot())
     assert sub_snap.uidvalidity == sub_validity

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from functools import lru_cache
-from typing import Any, BinaryIO
+from typing import Any
 
 from mailframe import message as mm
 from mailframe.errors import ExpungeIssued
@@ -20,6 +20,7 @@ from mailframe.imap.command import Fetch
 from mailframe.imap.commands import SELECTED, Reply, command, not_by_sequence
 from mailframe.imap.serialize import string
 from mailframe.imap.types import FetchAtt, Section
+from mailframe.records import StoreMode
 
 SEEN = "\\Seen"
 BATCH = 256  # messages per backend records() call
@@ -30,6 +31,8 @@ _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct",
 
 #: Items answered from the session view alone, without backend records.
 _VIEW_ONLY = frozenset({"UID", "FLAGS"})
+#: Items answered from the cheap per-message state (IMailbox.states).
+_STATE_ONLY = frozenset({"UID", "FLAGS", "MODSEQ", "INTERNALDATE", "RFC822.SIZE"})
 
 
 @lru_cache(maxsize=8192)
@@ -65,22 +68,19 @@ def sets_seen(att: FetchAtt) -> bool:
 
 
 class _Message:
-    """One message's bytes, opened lazily, read by range."""
+    """One message's bytes, read by range from the store (IMailbox.read):
+    never more than the response needs."""
 
     def __init__(self, mailbox: Any, uid: int) -> None:
         self.mailbox = mailbox
         self.uid = uid
-        self.file: BinaryIO | None = None
 
     async def read(self, start: int, end: int) -> bytes:
-        if self.file is None:
-            self.file = await self.mailbox.open(self.uid)
-        self.file.seek(start)
-        return self.file.read(end - start)
+        data: bytes = await self.mailbox.read(self.uid, start, end)
+        return data
 
     def close(self) -> None:
-        if self.file is not None:
-            self.file.close()
+        """Nothing held open between reads."""
 
 
 class _Stream:
@@ -92,6 +92,11 @@ class _Stream:
 
 def _needs_records(items: tuple[FetchAtt, ...]) -> bool:
     return any(a.name not in _VIEW_ONLY for a in items)
+
+
+def _needs_structure(items: tuple[FetchAtt, ...]) -> bool:
+    """Whether any item needs the parsed structure (not just the state)."""
+    return any(a.name not in _STATE_ONLY for a in items)
 
 
 @command(Fetch, SELECTED, expunge_ok=not_by_sequence)
@@ -113,6 +118,7 @@ async def fetch(session: Any, cmd: Fetch) -> Reply:
         pairs = [(s, u) for s, u in pairs if u in changed]
     seen = not view.readonly and any(sets_seen(a) for a in items)
     need_records = _needs_records(tuple(items))
+    need_structure = _needs_structure(tuple(items))
     missing = False
     for i in range(0, len(pairs), BATCH):
         if i:
@@ -121,12 +127,14 @@ async def fetch(session: Any, cmd: Fetch) -> Reply:
         missing = missing or len(chunk) < len(pairs[i : i + BATCH])
         records: dict[int, Any] = {}
         if need_records and chunk:
-            records = {r.uid: r for r in await mailbox.records([u for _, u in chunk])}
+            wanted = [u for _, u in chunk]
+            found = await (mailbox.records(wanted) if need_structure else mailbox.states(wanted))
+            records = {r.uid: r for r in found}
         newly_seen: set[int] = set()
         if seen:
             unseen = [u for _, u in chunk if SEEN not in view.stored_flags(u) and (u in records or not need_records)]
             if unseen:
-                result = await mailbox.store(unseen, "add", frozenset({SEEN}))
+                result = await mailbox.store(unseen, StoreMode.ADD, frozenset({SEEN}))
                 session.flags_changed(result.changed)
                 for st in result.changed:
                     view.set_flags(st)

@@ -28,6 +28,7 @@ from mailframe.imap.command import (
 from mailframe.imap.commands import AUTHENTICATED, Reply, command
 from mailframe.imap.serialize import Atom, Raw, Value, astring, flag_list
 from mailframe.imap.view import SelectedView
+from mailframe.records import NewMessage
 
 SYSTEM_FLAGS = ("\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft")
 
@@ -188,10 +189,15 @@ async def append(session: Any, cmd: Append) -> Reply:
         mailbox = await session.account.mailbox(cmd.mailbox)
     except NonexistentMailbox as e:
         raise TryCreate("Mailbox does not exist") from e
-    uids: list[int] = []
     for msg in cmd.messages:
         if not msg.content:
             raise ProtocolError("Empty message")
-        when = msg.internaldate or datetime.now().astimezone()
-        uids.append(await mailbox.append(msg.content, storable(msg.flags), when))
-    return Reply("Append completed", f"APPENDUID {mailbox.uidvalidity} {uid_set(sorted(uids))}")
+    # All or none (RFC 3502 §6.3.11): one batch, stored entirely or not at all.
+    result = await mailbox.append_many(
+        [
+            NewMessage(msg.content, storable(msg.flags), msg.internaldate or datetime.now().astimezone())
+            for msg in cmd.messages
+        ]
+    )
+    uids = list(result.uids)
+    return Reply("Append completed", f"APPENDUID {result.uidvalidity} {uid_set(sorted(uids))}")

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from mailframe.crossstore import copy_messages, move_messages
 from mailframe.errors import CannotDo, NonexistentMailbox, TryCreate
 from mailframe.imap.command import Check, Close, Copy, Expunge, Move, Store, Unselect
 from mailframe.imap.commands import SELECTED, Reply, command, not_by_sequence
 from mailframe.imap.commands.mailbox import storable, uid_set
 from mailframe.imap.serialize import Atom, Raw, Value
+from mailframe.records import CopyResult, StoreMode
 
 
 def _writable(session: Any) -> None:
@@ -33,7 +35,9 @@ async def store(session: Any, cmd: Store) -> Reply:
     if cmd.unchangedsince is not None:
         session.enabled.add("CONDSTORE")
     uids = [u for _, u in pairs if u not in view.ghosts]
-    result = await session.mailbox.store(uids, cmd.mode, storable(cmd.flags), cmd.unchangedsince)
+    result = await session.mailbox.store(
+        uids, StoreMode(cmd.mode), storable(cmd.flags), cmd.unchangedsince
+    )
     changed = {}
     for st in result.changed:
         view.set_flags(st)
@@ -46,7 +50,7 @@ async def store(session: Any, cmd: Store) -> Reply:
         # for messages whose flags did not change.
         rest = [u for u in uids if u not in modseqs]
         if rest:
-            modseqs.update((r.uid, r.modseq) for r in await session.mailbox.records(rest))
+            modseqs.update((r.uid, r.modseq) for r in await session.mailbox.states(rest))
     for seq, uid in pairs:
         if uid in failed or uid in view.ghosts or not view.has(uid):
             continue
@@ -73,8 +77,8 @@ async def _destination(session: Any, name: str) -> Any:
         raise TryCreate("Mailbox does not exist") from e
 
 
-def _copyuid(dest: Any, mapping: list[tuple[int, int]]) -> str:
-    return f"COPYUID {dest.uidvalidity} {uid_set([s for s, _ in mapping])} {uid_set([d for _, d in mapping])}"
+def _copyuid(result: CopyResult, mapping: list[tuple[int, int]]) -> str:
+    return f"COPYUID {result.uidvalidity} {uid_set([s for s, _ in mapping])} {uid_set([d for _, d in mapping])}"
 
 
 @command(Copy, SELECTED)
@@ -84,10 +88,11 @@ async def copy(session: Any, cmd: Copy) -> Reply:
     pairs = view.resolve(cmd.numbers, cmd.uid)
     dest = await _destination(session, cmd.mailbox)
     uids = [u for _, u in pairs if u not in view.ghosts]
-    mapping = sorted(await session.mailbox.copy(uids, dest))
+    result = await copy_messages(session.mailbox, uids, dest)
+    mapping = sorted(result.pairs)
     if not mapping:
         return Reply("No messages copied")
-    return Reply("Copy completed", _copyuid(dest, mapping))
+    return Reply("Copy completed", _copyuid(result, mapping))
 
 
 @command(Move, SELECTED)
@@ -98,10 +103,11 @@ async def move(session: Any, cmd: Move) -> Reply:
     pairs = view.resolve(cmd.numbers, cmd.uid)
     dest = await _destination(session, cmd.mailbox)
     uids = [u for _, u in pairs if u not in view.ghosts]
-    mapping = sorted(await session.mailbox.move(uids, dest))
+    result = await move_messages(session.mailbox, uids, dest)
+    mapping = sorted(result.pairs)
     session.expunged(s for s, _ in mapping)
     if mapping:
-        session.untagged_ok("Moved UIDs.", _copyuid(dest, mapping))
+        session.untagged_ok("Moved UIDs.", _copyuid(result, mapping))
     for response in view.drop(s for s, _ in mapping):
         session.untagged(*response)
     return Reply("Move completed")

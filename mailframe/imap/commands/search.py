@@ -18,6 +18,7 @@ from mailframe.errors import BadCharset
 from mailframe.imap.command import Search
 from mailframe.imap.commands import SELECTED, Reply, command, not_by_sequence
 from mailframe.imap.commands.mailbox import uid_set
+from mailframe.imap.search_pushdown import for_store
 from mailframe.imap.serialize import Atom, Value
 from mailframe.imap.types import (
     SearchAll,
@@ -34,6 +35,7 @@ from mailframe.imap.types import (
     SearchSize,
     SearchWithin,
 )
+from mailframe.interfaces import ISearchableMailbox
 
 CHARSETS = ("US-ASCII", "UTF-8")
 BATCH = 512
@@ -207,6 +209,21 @@ def _search_view(view: Any, key: SearchKey) -> list[tuple[int, int, int]]:
     return found
 
 
+async def _search_store(
+    mailbox: Any, key: SearchKey, view: Any, pairs: list[tuple[int, int]]
+) -> list[tuple[int, int, int]] | None:
+    """Let the store answer (ISearchableMailbox), or None to match here."""
+    answer = await mailbox.search(for_store(key, view), [u for _, u in pairs])
+    if answer is None:
+        return None
+    matched = set(answer)
+    found = [(seq, uid) for seq, uid in pairs if uid in matched]
+    modseqs: dict[int, int] = {}
+    if uses_modseq(key) and found:
+        modseqs = {st.uid: st.modseq for st in await mailbox.states([u for _, u in found])}
+    return [(seq, uid, modseqs.get(uid, 0)) for seq, uid in found]
+
+
 async def run_search(session: Any, key: SearchKey) -> list[tuple[int, int, int]]:
     """(seq, uid, modseq) of every message in the view that matches
     ``key`` (modseq 0 when the search did not need records)."""
@@ -215,8 +232,12 @@ async def run_search(session: Any, key: SearchKey) -> list[tuple[int, int, int]]
     level = needs(key)
     if level == VIEW:
         return _search_view(view, key)
-    c = _Context(view, time.time())
     pairs = [(i + 1, u) for i, u in enumerate(view.uids) if u not in view.ghosts]
+    if ISearchableMailbox.providedBy(mailbox):
+        pushed = await _search_store(mailbox, key, view, pairs)
+        if pushed is not None:
+            return pushed
+    c = _Context(view, time.time())
     found: list[tuple[int, int, int]] = []
     for i in range(0, len(pairs), BATCH):
         if i:
@@ -232,11 +253,7 @@ async def run_search(session: Any, key: SearchKey) -> list[tuple[int, int, int]]
                 if c.record is None:
                     continue
             if level >= CONTENT:
-                f = await mailbox.open(uid)
-                try:
-                    c.raw = f.read()
-                finally:
-                    f.close()
+                c.raw = await mailbox.read(uid)
             if matches(key, c):
                 found.append((seq, uid, c.record.modseq if c.record is not None else 0))
         c.raw = b""
