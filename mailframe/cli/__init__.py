@@ -7,6 +7,7 @@
     mailframe mailbox list|create|delete|rename|status|fetch USER ...
     mailframe reindex USER [MAILBOX] | check USER [--repair]
     mailframe import USER SRC | export USER DST
+    mailframe queue list|flush|delete ...          # outbound mail
 
 Exit status, as Unix tools have it: 0 done, 1 failed (one line on stderr),
 2 wrong arguments (one line on stderr).  ``mailframe deliver`` keeps the
@@ -44,6 +45,7 @@ COMMANDS: dict[str, str] = {
     "check": "mailframe.cli.check",
     "import": "mailframe.cli.import_",
     "export": "mailframe.cli.export",
+    "queue": "mailframe.cli.queue",
 }
 
 

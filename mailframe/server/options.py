@@ -44,6 +44,17 @@ class Options(usage.Options):
         ["max-size", None, str(50 * 1024 * 1024), "Largest message accepted by SMTP/LMTP."],
         ["timeout", None, "1800", "Autologout after this many idle seconds once logged in (RFC 3501 §5.4)."],
         ["timeout-preauth", None, "60", "Seconds an unauthenticated connection may stay idle."],
+        ["relay", None, None, "Send outbound mail through this smarthost, smtp://user:pass@host:587 "
+                              "(STARTTLS required, certificate verified) or smtps://... "
+                              "Default: direct delivery to each domain's MX."],
+        ["relay-ca", None, None, "PEM CA certificate(s) to verify the --relay host with "
+                                 "(default: the system's trust store)."],
+        ["queue-dir", None, None, "Outbound queue directory. Default: <data-dir>/queue"],
+        ["queue-lifetime", None, str(5 * 24 * 3600), "Seconds before undeliverable mail is bounced."],
+        ["queue-retry", None, "300", "Seconds before the first retry (doubling after each)."],
+        ["queue-retry-max", None, str(4 * 3600), "Longest wait between retries, in seconds."],
+        ["dns", None, None, "HOST:PORT of the DNS server for MX lookups (default: resolv.conf)."],
+        ["mx-port", None, "25", "Port to connect to on MX hosts."],
     ]
     optFlags = [
         ["no-smtp", None, "Do not start the default SMTP listener."],
@@ -61,6 +72,9 @@ class Options(usage.Options):
         self["user"] = []
         self["domain"] = []
         self["webhooks"] = []
+        self["submission"] = []
+        self["submissions"] = []
+        self["dkim-key"] = []
 
     def opt_imap(self, endpoint: str) -> None:
         """IMAP listener endpoint (repeatable). Default: tcp:1143:interface=127.0.0.1"""
@@ -78,6 +92,18 @@ class Options(usage.Options):
         """LMTP listener endpoint, e.g. unix:/run/mailframe/lmtp (repeatable)."""
         self["lmtp"].append(endpoint)
 
+    def opt_submission(self, endpoint: str) -> None:
+        """Message submission listener (RFC 6409; STARTTLS before AUTH), e.g. tcp:587 (repeatable)."""
+        self["submission"].append(endpoint)
+
+    def opt_submissions(self, endpoint: str) -> None:
+        """Implicit-TLS submission listener (RFC 8314), e.g. ssl:465:privateKey=..:certKey=.. (repeatable)."""
+        self["submissions"].append(endpoint)
+
+    def opt_dkim_key(self, spec: str) -> None:
+        """DOMAIN:SELECTOR:KEYFILE, sign outbound mail from DOMAIN with DKIM (repeatable)."""
+        self["dkim-key"].append(spec)
+
     def opt_user(self, spec: str) -> None:
         """NAME:PASSWORD, a user for quick trials and tests (repeatable)."""
         self["user"].append(spec)
@@ -94,8 +120,18 @@ class Options(usage.Options):
         for name in ("max-line", "max-literal", "max-depth", "max-connections-per-ip",
                      "max-connections-per-user", "max-size"):
             self[name] = _int(self, name)
-        for name in ("timeout", "timeout-preauth"):
+        for name in ("timeout", "timeout-preauth", "queue-lifetime", "queue-retry", "queue-retry-max"):
             self[name] = _number(self, name)
+        self["mx-port"] = _int(self, "mx-port")
+        if self["relay"] is not None:
+            from mailframe.smtp.outbound import parse_relay
+
+            try:
+                parse_relay(self["relay"])
+            except ValueError as e:
+                raise usage.UsageError(str(e)) from None
+        if self["queue-dir"] is None:
+            self["queue-dir"] = os.path.join(self["data-dir"], "queue")
         if bool(self["tls-cert"]) != bool(self["tls-key"]):
             raise usage.UsageError("--tls-cert and --tls-key go together")
         data = self["data-dir"]

@@ -39,7 +39,7 @@ class Prepared:
 def prepare(opts: Any) -> Prepared:
     """Open the store and the users, and check every endpoint string;
     any problem becomes a one-line UsageError (exit status 1)."""
-    for kind in ("imap", "imaps", "smtp", "lmtp"):
+    for kind in ("imap", "imaps", "smtp", "lmtp", "submission", "submissions"):
         for desc in opts[kind]:
             try:
                 serverFromString(reactor, desc)
@@ -122,17 +122,22 @@ def make_service(opts: Any) -> service.MultiService:
         if tls_factory is not None:
             reloadable.append(tls_factory)
         StreamServerEndpointService(endpoint, factory).setServiceParent(root)
+    from mailframe.smtp.delivery import Delivery
+
+    delivery = Delivery(store, checker, [notifier] if notifier is not None else [])
+    if opts["submission"] or opts["submissions"]:
+        from mailframe.smtp.sending import add_submission
+
+        reloadable += add_submission(opts, root, delivery, authenticator, tls, reactor, limiter)
     if reloadable:
         from mailframe.server.tls import install_sighup_reload
 
         install_sighup_reload(reloadable)
 
     if opts["smtp"] or opts["lmtp"]:
-        from mailframe.smtp.delivery import Delivery
         from mailframe.smtp.esmtp import smtp_factory
         from mailframe.smtp.lmtp import lmtp_factory
 
-        delivery = Delivery(store, checker, [notifier] if notifier is not None else [])
         for desc in opts["smtp"]:
             f = smtp_factory(delivery, opts["domain"], opts["max-size"], tls, opts["domain-name"])
             strports.service(desc, f).setServiceParent(root)
