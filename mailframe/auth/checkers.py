@@ -40,7 +40,7 @@ from mailframe.auth.credentials import (
 from mailframe.auth.schemes import plaintext_of, scram_secrets_of, split_scheme, verify_password
 from mailframe.auth.scram_math import ScramSecrets
 from mailframe.interfaces import IUserDirectory
-from mailframe.loading import load_factory, looks_like_factory
+from mailframe.loading import load_factory, looks_like_factory, module_exists
 
 __all__ = ["hash_in_thread", "UserTableChecker", "InMemoryChecker", "PasswdFileChecker", "CheckerError", "mechanisms_for",
            "passwd_file_from_url", "open_checker", "parse_user_option"]
@@ -318,7 +318,7 @@ def open_checker(url: str) -> Any:
     ``module.path:factory`` (an unpackaged checker of your own) calls
     ``factory()``, which must give an ICredentialsChecker."""
     scheme, sep, _ = url.partition(":")
-    if looks_like_factory(url) and scheme not in _BUILTIN and not any(
+    if looks_like_factory(url) and module_exists(url) and scheme not in _BUILTIN and not any(
         ep.name == scheme for ep in entry_points(group="mailframe.checkers")
     ):
         try:

@@ -72,6 +72,18 @@ def string(data: bytes) -> bytes:
     return b"{%d}\r\n" % len(data) + data
 
 
+def literal(data: bytes, binary: bool = False) -> bytes:
+    """``data`` as a literal (RFC 3501 §4.3), or a ``literal8`` (``~{n}``,
+    RFC 3516 §4.3) when ``binary``.  A plain literal may not carry NUL
+    (RFC 3501 §9 CHAR8): like Dovecot, NUL octets go out as 0x80, so the
+    size stays the size of the stored section."""
+    if binary:
+        return b"~{%d}\r\n" % len(data) + data
+    if b"\x00" in data:
+        data = data.replace(b"\x00", b"\x80")
+    return b"{%d}\r\n" % len(data) + data
+
+
 def nstring(data: bytes | None) -> bytes:
     return NIL if data is None else string(data)
 

@@ -3,7 +3,8 @@
 :class:`MessageInfo`, then serve FETCH sections and SEARCH matches from it.
 Never imports twisted; nothing here raises on malformed mail.
 
-At delivery a backend calls ``info = parse(raw)`` and stores
+At delivery a backend converts bare LF line ends (``raw = to_crlf(raw)``,
+as Dovecot does when it saves), calls ``info = parse(raw)`` and stores
 ``info.dump()`` (``MessageInfo.load(blob)`` gets it back, ~2 µs).  The
 FETCH items then map to (``raw`` read lazily by the backend):
 
@@ -22,14 +23,17 @@ BINARY.SIZE[<p>]           ``binary_size(info, part, body_bytes)``
 =========================  ================================================
 
 A ``None`` range means the section does not exist; Dovecot answers an
-empty string then (not NIL), so should we.  SEARCH: ``header_matches``,
+empty string then (not NIL), and so does mailframe.  Every section goes as
+a literal (``binary_decodes`` says when BINARY needs a ``literal8``).  SEARCH: ``header_matches``,
 ``body_matches``, ``text_matches``, ``info.sent_date``, ``check_charset``.
 """
 
+from ._crlf import CRLFStream, binary_to_base64, crlf_chunks, has_bare_lf, to_crlf
 from ._headers import header_fields
 from ._info import FORMAT_VERSION, MessageInfo, parse
 from ._search import SEARCH_CHARSETS, body_matches, check_charset, header_matches, text_matches
 from ._sections import (
+    binary_decodes,
     binary_size,
     decode_binary,
     find_part,
@@ -38,6 +42,11 @@ from ._sections import (
 )
 
 __all__ = [
+    "to_crlf",
+    "has_bare_lf",
+    "binary_to_base64",
+    "CRLFStream",
+    "crlf_chunks",
     "FORMAT_VERSION",
     "MessageInfo",
     "parse",
@@ -46,6 +55,7 @@ __all__ = [
     "header_fields",
     "decode_binary",
     "binary_size",
+    "binary_decodes",
     "find_part",
     "header_matches",
     "body_matches",

@@ -90,7 +90,7 @@ def _tokenize(value: bytes) -> Iterator[Token]:
         elif kind == "c":
             end = _comment_end(value, pos)
             stop = end - 1 if value[end - 1] == 0x29 else end
-            yield (_COMMENT, value[pos + 1 : stop].strip(), ws)
+            yield (_COMMENT, value[pos + 1 : stop], ws)
         elif kind == "lit":
             yield (_LITERAL, m.group(), ws)
         # junk: skipped
@@ -108,11 +108,23 @@ def _phrase(tokens: list[Token]) -> bytes | None:
         if k and ws:
             out += b" "
         out += text
-    return bytes(out)
+    return bytes(out) or None  # '"" <a@b>' has no name (Dovecot)
 
 
 def _comment(tokens: list[Token]) -> bytes | None:
+    """The first comment with some text in it (as written)."""
     for kind, text, _ in tokens:
+        if kind == _COMMENT and text.strip(b" \t\r\n"):
+            return text
+    return None
+
+
+def _last_comment(tokens: list[Token]) -> bytes | None:
+    """The display name of a bare addr-spec: the last non-empty comment
+    from the addr-spec on (``a@b (Name)``); a comment before it is not a
+    name -- Dovecot's rule."""
+    start = next((k for k, t in enumerate(tokens) if t[0] != _COMMENT), len(tokens))
+    for kind, text, _ in reversed(tokens[start:]):
         if kind == _COMMENT and text:
             return text
     return None
@@ -156,7 +168,7 @@ def _mailbox(tokens: list[Token]) -> Address | None:
         if all(t[0] == _COMMENT for t in tokens):
             return None
         local, domain = _addr_spec(tokens)
-        return (_comment(tokens), None, local, domain)
+        return (_last_comment(tokens), None, local, domain)
     gt = next(
         (
             k
@@ -177,8 +189,8 @@ def _mailbox(tokens: list[Token]) -> Address | None:
     if not [t for t in inner if t[0] != _COMMENT]:
         return (name, adl, MISSING_MAILBOX, MISSING_DOMAIN)
     local, domain = _addr_spec(inner)
-    if gt == len(tokens) and domain == MISSING_DOMAIN:
-        domain = SYNTAX_ERROR  # "<local@" never closed
+    if gt == len(tokens):
+        domain = SYNTAX_ERROR  # "<local@domain" never closed (Dovecot)
     return (name, adl, local, domain)
 
 
@@ -216,8 +228,8 @@ def _simple_list(value: bytes) -> list[Address] | None:
         if local is not None:
             out.append((None, None, local, m.group("d1")))
         else:
-            name = m.group("q")
-            if name is None:
+            name = m.group("q") or None
+            if m.group("q") is None:
                 name = m.group("p")
                 if name is not None:
                     name = _WS_RUN.sub(b" ", name)

@@ -100,11 +100,16 @@ _FIELD = re.compile(rb"^([^ \t\r\n:][^:\r\n]*):([^\n]*(?:\n[ \t][^\n]*)*)", re.M
 
 
 def all_values(
-    raw: bytes, names: frozenset[bytes], start: int = 0, end: int | None = None
+    raw: bytes,
+    names: frozenset[bytes],
+    start: int = 0,
+    end: int | None = None,
+    unfolded: bool = True,
 ) -> dict[bytes, list[bytes]]:
-    """Unfolded values of every occurrence of each wanted (lower-case)
-    field name in the header block ``raw[start:end]``, which must start at
-    a line start.
+    """Unfolded values (raw ones, line breaks and all, when not
+    ``unfolded``) of every occurrence of each wanted (lower-case) field
+    name in the header block ``raw[start:end]``, which must start at a
+    line start.
 
     One C-level regex pass: a field is ``name:`` at a line start plus its
     continuation lines (RFC 5322 §2.2); lines without a colon are skipped.
@@ -116,7 +121,7 @@ def all_values(
     for name, value in _FIELD.findall(raw, start, stop):
         key = name.rstrip(b" \t").lower()
         if key in names:
-            out.setdefault(key, []).append(unfold(value))
+            out.setdefault(key, []).append(unfold(value) if unfolded else value)
     return out
 
 
@@ -129,19 +134,31 @@ def header_fields(header_block: bytes, fields: tuple[str, ...], exclude: bool) -
     """``HEADER.FIELDS`` / ``HEADER.FIELDS.NOT`` of a header block.
 
     RFC 3501 §6.4.5: the subset holds the named fields (or all others) as
-    stored, folded continuation lines included, and always ends with the
-    blank line that ends a header.  Names match case-insensitively; every
+    stored, folded continuation lines included, and ends with the blank
+    line that ends a header.  Names match case-insensitively; every
     occurrence of a repeated field is kept, in the original order.
+
+    For a header that has no blank line (header-only mail) we answer what
+    Dovecot 2.3.19 answers, byte for byte: ``HEADER.FIELDS.NOT`` gives the
+    other fields exactly as stored and no blank line; ``HEADER.FIELDS``
+    ends an unterminated last field with CRLF and then adds no blank line
+    (any other answer of it ends with the blank line).
     """
     wanted = _wanted(fields)
     parts: list[bytes] = []
+    unterminated = False
     for name, s, e in iter_fields(header_block):
         if (name in wanted) != exclude:
             chunk = header_block[s:e]
-            if not chunk.endswith(b"\n"):
+            unterminated = not chunk.endswith(b"\n")
+            if unterminated and not exclude:
                 chunk += b"\r\n"
             parts.append(chunk)
-    parts.append(b"\r\n")
+    if exclude:
+        if _blank_start(header_block) < len(header_block):
+            parts.append(b"\r\n")
+    elif not unterminated:
+        parts.append(b"\r\n")
     return b"".join(parts)
 
 

@@ -15,13 +15,14 @@ import marshal
 from typing import Any
 
 from ._envelope import sent_date
+from ._headers import unfold
 from ._structure import LEAF, Budget, Node, build
 
 __all__ = ["MessageInfo", "parse", "FORMAT_VERSION"]
 
 #: Bumped whenever the dump layout or the meaning of a field changes;
 #: ``load`` refuses other versions (re-parse the message then).
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: a closing boundary line keeps its CRLF (issue 11)
 
 
 class MessageInfo:
@@ -121,7 +122,7 @@ def parse(raw: bytes) -> MessageInfo:
         node, bs, body, env = build(raw, 0, len(raw), 0, budget, want_env=True)
         header = raw[node[1] : node[2]]
         dates = budget.top.get(b"date")
-        date = dates[-1] if dates else None  # the ENVELOPE's date
+        date = unfold(dates[-1]) if dates else None  # the ENVELOPE's date
         return MessageInfo(len(raw), header, env, bs, body, sent_date(date), node)
     except RecursionError:  # pragma: no cover - MAX_DEPTH keeps us far away
         return _fallback(raw)

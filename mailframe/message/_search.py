@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from mailframe.errors import BadCharset
 
+from ._address import parse_addresses
 from ._decode import decode_words, fold_case, html_to_text, to_text
 from ._headers import _FIELD, _FOLD, unfold
 from ._sections import decode_cte
@@ -25,7 +26,7 @@ from ._structure import MESSAGE, MULTIPART, Node
 if TYPE_CHECKING:
     from ._info import MessageInfo
 
-__all__ = ["header_matches", "body_matches", "text_matches", "decoded_headers", "check_charset"]
+__all__ = ["header_matches", "address_text", "body_matches", "text_matches", "decoded_headers", "check_charset"]
 
 #: SEARCH CHARSET values we accept (RFC 3501 §6.4.4 requires US-ASCII and
 #: UTF-8; RFC 9051 §6.4.4 only UTF-8).
@@ -90,11 +91,86 @@ def header_matches(info: MessageInfo, name: str, needle: str) -> bool:
     ``needle`` after RFC 2047 decoding, case-insensitively; an empty needle
     matches any message that has the field (RFC 3501 §6.4.4).  Only the
     fields asked for are decoded, and the result is cached on ``info``.
+    The address fields match their parsed addresses (see
+    :func:`address_text`), as Dovecot does.
     """
     folded = fold_case(needle)
+    lname = name.lower()
+    if lname in ADDRESS_FIELDS:
+        return _address_matches(info, lname, folded)
     if folded and _surely_absent(info, folded):
         return False
-    return any(folded in value for value in _decoded(info, name.lower()))
+    return any(folded in value for value in _decoded(info, lname))
+
+
+#: Fields searched as address lists (RFC 3501 §6.4.4 FROM, TO, CC, BCC).
+ADDRESS_FIELDS = frozenset({"from", "to", "cc", "bcc"})
+
+
+def _quote_name(name: bytes) -> bytes:
+    """A display name as it is written in an address: as is when every
+    octet is atext (RFC 5322 §3.2.3, 8-bit allowed), else quoted."""
+    if _ATEXT.fullmatch(name):
+        return name
+    return b'"' + name.replace(b"\\", b"\\\\").replace(b'"', b'\\"') + b'"'
+
+
+_ATEXT = re.compile(rb"[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~\x80-\xff]+")
+
+
+def address_text(value: bytes) -> bytes:
+    """An address-list field value written out in one normal form, the
+    text that FROM / TO / CC / BCC search (RFC 3501 §6.4.4), as Dovecot
+    2.3 writes it for its search: every address parsed as ENVELOPE shows
+    it (comments and folding inside an address removed, RFC 5322
+    §3.4.1; broken parts as ``MISSING_MAILBOX`` / ``MISSING_DOMAIN`` /
+    ``SYNTAX_ERROR``), written ``name <@route:local@domain>`` (the name
+    quoted where needed), groups as ``group: <a@b>, <c@d>;``, all
+    joined by ``", "``."""
+    items: list[bytes] = []
+    group: list[bytes] | None = None
+    group_name = b""
+    for name, adl, local, domain in parse_addresses(value):
+        if domain is None:
+            if group is None:  # group start: the name stands in the mailbox slot
+                group, group_name = [], local or b'""'
+            else:
+                items.append(
+                    group_name + b":" + (b" " + b", ".join(group) if group else b"") + b";"
+                )
+                group = None
+            continue
+        text = b"<" + (adl + b":" if adl else b"") + (local or b"") + b"@" + domain + b">"
+        if name:
+            text = _quote_name(name) + b" " + text
+        (items if group is None else group).append(text)
+    return b", ".join(items)
+
+
+def _address_matches(info: MessageInfo, lname: str, folded: str) -> bool:
+    cache, fields = _fields(info)
+    key = "a:" + lname
+    got: list[str] | None = cache.get(key)
+    if got is None:
+        if folded and _atom_needle(folded) and _surely_absent(info, folded):
+            return False  # cheap "no": the needle lies inside one atom
+        got = cache[key] = [
+            fold_case(decode_words(address_text(unfold(v)))) for n, v in fields if n == lname
+        ]
+    return any(folded in value for value in got)
+
+
+_ATOM_NEEDLE = re.compile(r"[a-z0-9!#$%&'*+\-/=?^_`{|}~]+")
+_PLACEHOLDERS = "missing_mailbox missing_domain syntax_error"
+
+
+def _atom_needle(folded: str) -> bool:
+    """Whether a needle can only match inside one atom of the written
+    address text (no dot, ``@``, space or bracket to span two tokens that
+    comments or folding separate in the header) and is no part of a
+    placeholder the parser writes in: then it matches only where the raw
+    header holds it too."""
+    return _ATOM_NEEDLE.fullmatch(folded) is not None and folded not in _PLACEHOLDERS
 
 
 def _surely_absent(info: MessageInfo, folded: str) -> bool:

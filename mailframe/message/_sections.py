@@ -29,6 +29,7 @@ __all__ = [
     "part_header_range",
     "decode_binary",
     "binary_size",
+    "binary_decodes",
     "decode_cte",
 ]
 
@@ -233,6 +234,27 @@ def decode_binary(info: MessageInfo, part: tuple[int, ...], body: bytes) -> byte
         pos = be
     pieces.append(body[pos:])
     return b"".join(pieces)
+
+
+_TEXTUAL = frozenset({b"", b"7bit", b"8bit"})
+
+
+def _decoded_leaf(node: Node) -> bool:
+    kind = node[0]
+    if kind == MULTIPART:
+        return any(_decoded_leaf(kid) for kid in node[8])
+    if kind == MESSAGE:
+        return _decoded_leaf(node[8][0])
+    return node[6] not in _TEXTUAL
+
+
+def binary_decodes(info: MessageInfo, part: tuple[int, ...]) -> bool:
+    """Whether ``BINARY[<part>]`` undoes a transfer encoding (base64,
+    quoted-printable, or says ``binary``) somewhere inside the section:
+    then its answer goes as a ``literal8`` (RFC 3516 §4.2), which is when
+    Dovecot uses one; 7bit and 8bit text goes as a plain literal."""
+    node = find_part(info, part) if part else info.tree
+    return node is not None and _decoded_leaf(node)
 
 
 def binary_size(info: MessageInfo, part: tuple[int, ...], body: bytes) -> int:

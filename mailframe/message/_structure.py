@@ -25,7 +25,7 @@ from typing import Any
 from mailframe.imap.serialize import NIL, nstring, string
 
 from ._envelope import ENVELOPE_FIELDS, envelope_wire
-from ._headers import all_values, first_token, header_end, parse_mime_value
+from ._headers import all_values, first_token, header_end, parse_mime_value, unfold
 
 __all__ = ["Node", "LEAF", "MULTIPART", "MESSAGE", "build", "Budget", "MAX_DEPTH", "MAX_PARTS"]
 
@@ -142,8 +142,11 @@ def _skip_same_boundary(
 
 def split_multipart(
     raw: bytes, start: int, end: int, boundary: bytes, budget: Budget | None = None
-) -> list[tuple[int, int]]:
-    """Regions ``[s, e)`` of the body parts of a multipart body.
+) -> tuple[list[tuple[int, int, int]], int]:
+    """Regions ``[s, e)`` of the body parts of a multipart body, each with
+    the offset of the delimiter line that follows it (``raw[e:that]`` is
+    the line break the delimiter owns, RFC 2046 §5.1.1), and the offset
+    just after the close delimiter line (-1 when there is none).
 
     The delimiter is ``--boundary`` at the start of a line, optionally
     ``--`` (close), then only transport padding (RFC 2046 §5.1.1; bare LF
@@ -157,9 +160,10 @@ def split_multipart(
     if budget is None:
         budget = Budget()
     dash = b"--" + boundary
-    regions: list[tuple[int, int]] = []
+    regions: list[tuple[int, int, int]] = []
     cur: int | None = None
     closed = False
+    close_after = -1
     pos = start
     while True:
         found = _next_delimiter(raw, pos, start, end, dash)
@@ -173,8 +177,9 @@ def split_multipart(
             if pe > lower and raw[pe - 1] == 0x0D:
                 pe -= 1
         if cur is not None:
-            regions.append((cur, max(cur, pe)))
+            regions.append((cur, max(cur, pe), hit))
         if closed:
+            close_after = nxt
             break
         cur = pos = nxt
         if len(regions) >= MAX_PARTS:
@@ -182,13 +187,18 @@ def split_multipart(
         if budget.scans <= MAX_SCANS and _reuses_boundary(raw, nxt, end, boundary):
             pos = _skip_same_boundary(raw, nxt, end, boundary, 0, budget)
     if not closed and cur is not None:
-        regions.append((cur, end))
-    return regions
+        regions.append((cur, end, end))
+    return regions, close_after
+
+
+def _header_closed(raw: bytes, hstart: int, bstart: int) -> bool:
+    """Whether the header ``raw[hstart:bstart]`` ends with its blank line."""
+    return raw.endswith((b"\n\r\n", b"\n\n"), hstart, bstart) or raw[hstart:bstart] in (b"\r\n", b"\n")
 
 
 class Budget:
     """Per-parse state: the part count (for :data:`MAX_PARTS`) and the
-    top-level header values (so the sent date needs no second pass)."""
+    top-level header values, raw (so the sent date needs no second pass)."""
 
     __slots__ = ("parts", "scans", "top")
 
@@ -243,20 +253,29 @@ def build(
     default_type: tuple[bytes, bytes] = (b"text", b"plain"),
     has_header: bool = True,
     want_env: bool = False,
+    delim: int | None = None,
 ) -> tuple[Node, bytes, bytes, bytes]:
     """Parse the part occupying ``raw[hstart:end]``.
 
     Returns the node and its BODYSTRUCTURE, BODY and (for a whole message,
     when ``want_env``) ENVELOPE in wire form.
+
+    ``delim`` is where the enclosing multipart's next delimiter line starts
+    (``raw[end:delim]`` is the line break before it).  A multipart whose
+    close delimiter is the part's last line, and a message/rfc822 whose
+    encapsulated message ends with such a close delimiter or with an
+    unterminated header, keep that line break: it ends their own last
+    line.  Dovecot counts it so in every size and section, and so do we.
     """
     if budget is None:
         budget = Budget()
     budget.parts += 1
     bstart = header_end(raw, hstart, end) if has_header else hstart
-    values = all_values(raw, _ALL_FIELDS, hstart, bstart) if bstart > hstart else {}
+    # raw values: ENVELOPE unfolds them its own way (Dovecot's)
+    values = all_values(raw, _ALL_FIELDS, hstart, bstart, unfolded=False) if bstart > hstart else {}
     if depth == 0:
         budget.top = values
-    fields = {k: v[0] for k, v in values.items()}
+    fields = {k: unfold(v[0]) for k, v in values.items()}
     ctype = fields.get(b"content-type")
     mtype_s, msub_s = default_type
     params: list[tuple[bytes, bytes]] = []
@@ -293,7 +312,10 @@ def build(
         children: list[Node] = []
         bs_kids: list[bytes] = []
         body_kids: list[bytes] = []
-        regions = [] if boundary is None else split_multipart(raw, bstart, end, boundary, budget)
+        regions: list[tuple[int, int, int]] = []
+        close_after = -1
+        if boundary is not None:
+            regions, close_after = split_multipart(raw, bstart, end, boundary, budget)
         if not regions:
             # No usable boundary (RFC 2046 requires one) or no delimiter
             # line: the body is all preamble and the multipart gets one
@@ -302,14 +324,16 @@ def build(
             children.append(node)
             bs_kids.append(bs)
             body_kids.append(bd)
-        for rstart, rend in regions:
-            node, bs, bd, _ = build(raw, rstart, rend, depth + 1, budget, child_default)
+        for rstart, rend, rtail in regions:
+            node, bs, bd, _ = build(raw, rstart, rend, depth + 1, budget, child_default, delim=rtail)
             children.append(node)
             bs_kids.append(bs)
             body_kids.append(bd)
         sub = string(msub_s)
         bs_wire = b"(%s %s %s %s)" % (b"".join(bs_kids), sub, _params(params), tail)
         body_wire = b"(%s %s)" % (b"".join(body_kids), sub)
+        if delim is not None and close_after == end and end > bstart and raw[end - 1] != 0x0A:
+            end = delim  # the close delimiter line keeps its line break
         node_t: Node = (MULTIPART, hstart, bstart, end, mtype, msub, cte, charset, tuple(children))
         return node_t, bs_wire, body_wire, env
 
@@ -327,7 +351,20 @@ def build(
         # body-type-msg (RFC 3501 §9) spells the type; Dovecot sends it
         # in lower case whatever the header said, and so do we.
         mtype_s, msub_s = mtype, msub
-        inner, ibs, ibody, ienv = build(raw, bstart, end, depth + 1, budget, want_env=True)
+        inner, ibs, ibody, ienv = build(
+            raw, bstart, end, depth + 1, budget, want_env=True, delim=delim
+        )
+        if (
+            delim is not None
+            and delim > end
+            and inner[0] == LEAF
+            and inner[2] == end
+            and not _header_closed(raw, bstart, end)
+        ):
+            # the encapsulated header runs to the delimiter: the part keeps
+            # the line break (its HEADER and TEXT stay as they are: Dovecot)
+            end = delim
+        end = max(end, inner[3])
         kids = (inner,)
         kind = MESSAGE
         lines = _lines(raw, bstart, end)

@@ -24,6 +24,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any, BinaryIO
 
+from mailframe.message import to_crlf
 from mailframe.smtp.addressing import parse_recipient
 
 __all__ = ["main", "run", "normalize_input"]
@@ -36,7 +37,7 @@ def normalize_input(data: bytes) -> bytes:
     if data.startswith(b"From "):
         nl = data.find(b"\n")
         data = b"" if nl < 0 else data[nl + 1 :]
-    data = data.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+    data = to_crlf(data)
     if data and not data.endswith(b"\r\n"):
         data += b"\r\n"
     return data

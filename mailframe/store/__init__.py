@@ -23,7 +23,7 @@ from collections.abc import Callable
 from typing import Any
 
 from mailframe.errors import StoreUnavailable
-from mailframe.loading import load_factory, looks_like_factory
+from mailframe.loading import load_factory, looks_like_factory, module_exists
 from mailframe.store._log import MailboxLog, new_uidvalidity
 from mailframe.store.base import LogMailbox, StoredMessage, StoredMeta
 from mailframe.store.logaccount import LogAccount, LogStore
@@ -74,7 +74,10 @@ def store_factory(scheme: str) -> Callable[[str], Any]:
             set(BUILTIN_STORES)
             | {ep.name for ep in importlib.metadata.entry_points(group="mailframe.stores")}
         )
-        raise StoreUnavailable(f"unknown store {scheme!r} (known: {', '.join(known)})")
+        raise StoreUnavailable(
+            f"unknown store {scheme!r} (known: {', '.join(known)}; "
+            "or module.path:factory for a store of your own)"
+        )
     module_name, _, attr = target.partition(":")
     try:
         module = importlib.import_module(module_name)
@@ -123,7 +126,7 @@ def open_store(url: str) -> Any:
     if not isinstance(url, str) or not url.strip():
         raise StoreUnavailable("empty store URL")
     url = url.strip()
-    if looks_like_factory(url) and not _known(_scheme(url)):
+    if looks_like_factory(url) and not _known(_scheme(url)) and module_exists(url):
         return _from_factory(url)
     factory = store_factory(_scheme(url))
     try:

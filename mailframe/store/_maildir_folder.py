@@ -33,7 +33,7 @@ from typing import Any, BinaryIO
 from twisted.logger import Logger
 
 from mailframe.errors import ExpungeIssued, NonexistentMailbox
-from mailframe.message import MessageInfo, parse
+from mailframe.message import MessageInfo, has_bare_lf, parse, to_crlf
 from mailframe.records import MessageRecord, MessageState, Snapshot
 from mailframe.store._log import MailboxLog
 from mailframe.store._maildir_files import (
@@ -77,9 +77,10 @@ def make_maildir(path: str, subfolder: bool) -> None:
 
 
 def needs_crlf(data: bytes) -> bool:
-    """A file with LF line ends and no CR at all was written by an MDA or
-    by Dovecot (which stores LF); IMAP sees it with CRLF."""
-    return b"\n" in data and b"\r" not in data
+    """A file with bare LF line ends (all or some) was written by an MDA
+    or by Dovecot (which stores LF); IMAP sees it with CRLF
+    (:func:`mailframe.message.to_crlf`)."""
+    return has_bare_lf(data)
 
 
 @contextmanager
@@ -428,7 +429,7 @@ class FolderCore:
             if not m.conv:
                 return f
             with f:
-                return io.BytesIO(f.read().replace(b"\n", b"\r\n"))
+                return io.BytesIO(to_crlf(f.read()))
         raise ExpungeIssued(f"message UID {uid} has been expunged")
 
     # ---------------------------------------------------------- watchers

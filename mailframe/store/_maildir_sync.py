@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import time
 
-from mailframe.message import parse
+from mailframe.message import parse, to_crlf
 from mailframe.store._maildir_files import base_of, flags_from_name, fsync_dir
 from mailframe.store._maildir_folder import (
     _SYSTEM,
@@ -317,7 +317,7 @@ class FolderSync(FolderCore):
             data = f.read()
         conv = needs_crlf(data)
         if conv:
-            data = data.replace(b"\n", b"\r\n")
+            data = to_crlf(data)
         info = parse(data)
         coff, clen = self.cache.add(b"%d\n" % uid + info.dump())
         self._infos[uid] = info

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from mailframe.errors import CannotDo, NonexistentMailbox, TryCreate
-from mailframe.message import parse
+from mailframe.message import parse, to_crlf
 from mailframe.records import StoreResult
 from mailframe.store._log import apply_mode
 from mailframe.store._maildir_files import (
@@ -102,6 +102,7 @@ class Folder(FolderSync):
         try:
             for content, flags, when in items:
                 _check_flags(flags)
+                content = to_crlf(content)  # bare LF is stored as CRLF, as Dovecot saves it
                 mtime = when.timestamp() if when is not None else time.time()
                 tz = _tz_minutes(when) if when is not None else 0
                 blob = parse(content).dump()

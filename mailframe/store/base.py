@@ -99,6 +99,12 @@ def _parse(content: bytes) -> MessageInfo:
     return parse(content)
 
 
+def _to_crlf(content: bytes) -> bytes:
+    from mailframe.message import to_crlf
+
+    return to_crlf(content)
+
+
 def _zoned(when: datetime | None) -> datetime:
     """INTERNALDATE always has a zone (RFC 3501 §2.3.3); default now."""
     if when is None:
@@ -241,13 +247,15 @@ class LogMailbox:
             self._append_lock.release()
 
     def append_many(self, messages: Sequence[NewMessage]) -> defer.Deferred[AppendResult]:
-        """MULTIAPPEND (RFC 3502): every message parsed first, then stored
-        in one :meth:`put_messages` call, all or none."""
+        """MULTIAPPEND (RFC 3502): every message converted to CRLF line
+        ends (RFC 3501 §2.3.3 counts them; Dovecot converts when it saves)
+        and parsed first, then stored in one :meth:`put_messages` call,
+        all or none."""
 
         async def run() -> AppendResult:
             items = []
             for m in messages:
-                content = bytes(m.content)
+                content = _to_crlf(bytes(m.content))  # bare LF saved as CRLF, as Dovecot does
                 meta = StoredMeta(_zoned(m.internaldate), _parse(content))
                 items.append((content, frozenset(m.flags), meta))
             return await self._append_stored(items)

@@ -32,7 +32,7 @@ the suite waits up to ``watch_timeout`` seconds (default 5) for them.
 
 from __future__ import annotations
 
-from mailframe.testing._base import AWKWARD, DATE, SIMPLE, BackendFixture, message
+from mailframe.testing._base import AWKWARD, AWKWARD_STORED, DATE, SIMPLE, BackendFixture, message
 from mailframe.testing.conformance_account import INVALID_NAMES, AccountConformance
 from mailframe.testing.conformance_mailbox import (
     MailboxLogConformance,
@@ -55,6 +55,7 @@ __all__ = [
     "INVALID_NAMES",
     "SIMPLE",
     "AWKWARD",
+    "AWKWARD_STORED",
     "DATE",
     "message",
 ]

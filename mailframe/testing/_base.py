@@ -34,6 +34,18 @@ AWKWARD = (
     b"From the start of a line\r\n"
     b"no final newline   "
 )
+#: AWKWARD as a store keeps and serves it: its bare LF line ends are CRLF
+#: (stores convert when they save, as Dovecot does); the bare CR, NUL and
+#: 8-bit octets stay as they were.
+AWKWARD_STORED = (
+    b"Subject: =?utf-8?q?caf=C3=A9?=\r\n"
+    b"X-Raw: caf\xc3\xa9 \xff\xfe\r\n"
+    b"\r\n"
+    b"line with bare CR\r and NUL \x00 and tab\t \r\n"
+    b".\r\n"
+    b"From the start of a line\r\n"
+    b"no final newline   "
+)
 
 DATE = datetime(2026, 11, 26, 10, 30, 15, tzinfo=UTC)
 

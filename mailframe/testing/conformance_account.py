@@ -15,7 +15,7 @@ from mailframe.errors import (
     NonexistentMailbox,
 )
 from mailframe.records import MailboxEntry
-from mailframe.testing._base import AWKWARD, BackendFixture, message
+from mailframe.testing._base import AWKWARD, AWKWARD_STORED, BackendFixture, message
 
 NOSELECT = "\\Noselect"
 
@@ -139,7 +139,7 @@ class AccountConformance(BackendFixture):
         self.assertEqual(renamed.name, "After")
         (record,) = await renamed.records([uid])
         self.assertEqual(record.flags, frozenset({"\\Seen"}))
-        self.assertEqual(await self.read(renamed, uid), AWKWARD)
+        self.assertEqual(await self.read(renamed, uid), AWKWARD_STORED)
         await self.fails(NonexistentMailbox, account.mailbox("Before"))
 
     async def test_rename_moves_children_and_makes_parents(self) -> None:
@@ -184,7 +184,7 @@ class AccountConformance(BackendFixture):
         snap = await old.snapshot()
         self.assertEqual(len(snap.messages), 2)
         self.assertEqual(snap.messages[0].flags, frozenset({"\\Flagged"}))
-        self.assertEqual(await self.read(old, snap.messages[1].uid), AWKWARD)
+        self.assertEqual(await self.read(old, snap.messages[1].uid), AWKWARD_STORED)
         uid = await self.append(inbox, message(3))
         assert uid > last, "INBOX keeps its UIDVALIDITY, so UIDs are not reused"
         self.assertEqual((await inbox.status()).messages, 1)

@@ -14,7 +14,7 @@ from typing import Any
 
 from mailframe.errors import CommandFailed, ExpungeIssued
 from mailframe.records import Changes, MailboxStatus, NewMessage, Snapshot, StoreResult
-from mailframe.testing._base import AWKWARD, DATE, SIMPLE, BackendFixture, message
+from mailframe.testing._base import AWKWARD, AWKWARD_STORED, DATE, SIMPLE, BackendFixture, message
 
 SEEN, DELETED, FLAGGED, ANSWERED, RECENT = (
     "\\Seen",
@@ -75,12 +75,35 @@ class MailboxLogConformance(BackendFixture):
     async def test_read_returns_exact_bytes_and_ranges(self) -> None:
         box = await self.mailbox()
         big = message(1, size=300_000)
-        for content in (SIMPLE, AWKWARD, big, b"X: y\r\n\r\n"):
+        for content, stored in (
+            (SIMPLE, SIMPLE),
+            (AWKWARD, AWKWARD_STORED),
+            (big, big),
+            (b"X: y\r\n\r\n", b"X: y\r\n\r\n"),
+        ):
             uid = await self.append(box, content)
-            self.assertEqual(await self.read(box, uid), content)
+            self.assertEqual(await self.read(box, uid), stored)
+            content = stored
             self.assertEqual(await box.read(uid, 5, 15), content[5:15])
             self.assertEqual(await box.read(uid, 5), content[5:])
             self.assertEqual(await box.read(uid, 0, len(content)), content)
+
+    async def test_bare_lf_is_stored_as_crlf(self) -> None:
+        """A message with bare LF line ends (or some of them) is kept and
+        served with CRLF, and its size and structure count those octets
+        (RFC 3501 §2.3.3 and §2.3.4; Dovecot converts when it saves)."""
+        box = await self.mailbox()
+        lf = b"Subject: lf\nContent-Type: text/plain\n\nline 1\nline 2\r\nline 3\n"
+        crlf = lf.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+        uid = await self.append(box, lf)
+        self.assertEqual(await self.read(box, uid), crlf)
+        (record,) = await box.records([uid])
+        self.assertEqual(record.size, len(crlf))
+        self.assertEqual(record.info.size, len(crlf))
+        self.assertEqual(record.info.header, b"Subject: lf\r\nContent-Type: text/plain\r\n\r\n")
+        assert b'"7bit" 24 3 ' in record.info.bodystructure_wire, record.info.bodystructure_wire
+        pairs = await box.copy([uid], box)
+        self.assertEqual(await self.read(box, pairs[0][1]), crlf)
 
     async def test_read_expunged_fails(self) -> None:
         box = await self.mailbox()
@@ -113,7 +136,7 @@ class MailboxLogConformance(BackendFixture):
         self.assertEqual(result.uidvalidity, before.uidvalidity)
         self.assertEqual(len(result.uids), 3)
         assert list(result.uids) == sorted(result.uids) and result.uids[0] >= before.uidnext
-        self.assertEqual(await self.read(box, result.uids[1]), AWKWARD)
+        self.assertEqual(await self.read(box, result.uids[1]), AWKWARD_STORED)
         self.assertEqual(await self.flags(box, result.uids[1]), frozenset({SEEN}))
         self.assertEqual((await box.status()).messages, before.messages + 3)
         await self.eventually(lambda: bool(calls), "watcher after append_many")
@@ -375,7 +398,7 @@ class RecentCopyWatchConformance(BackendFixture):
             [r.flags for r in recs], [frozenset({SEEN, "$Keep"}), frozenset({FLAGGED})]
         )
         self.assertEqual(recs[0].internaldate, date)
-        self.assertEqual(await self.read(dst, new[0]), AWKWARD)
+        self.assertEqual(await self.read(dst, new[0]), AWKWARD_STORED)
         self.assertEqual((await src.status()).messages, 2)
         self.assertEqual((await dst.status()).messages, 3)
 
@@ -387,7 +410,7 @@ class RecentCopyWatchConformance(BackendFixture):
         src, new = pairs[0]
         assert src == a and new > a, pairs
         self.assertEqual(await self.flags(box, new), frozenset({SEEN}))
-        self.assertEqual(await self.read(box, new), AWKWARD)
+        self.assertEqual(await self.read(box, new), AWKWARD_STORED)
         self.assertEqual((await box.status()).messages, 2)
 
     async def test_copy_or_move_into_a_deleted_mailbox_loses_nothing(self) -> None:

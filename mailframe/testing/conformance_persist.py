@@ -12,7 +12,7 @@ from typing import Any
 
 from twisted.internet import defer
 
-from mailframe.testing._base import AWKWARD, DATE, BackendFixture, message
+from mailframe.testing._base import AWKWARD, AWKWARD_STORED, DATE, BackendFixture, message
 
 
 class PersistenceConformance(BackendFixture):
@@ -50,7 +50,7 @@ class PersistenceConformance(BackendFixture):
             [(r.uid, r.flags, r.modseq, r.size, r.internaldate) for r in again],
             [(r.uid, r.flags, r.modseq, r.size, r.internaldate) for r in records],
         )
-        self.assertEqual(await self.read(box, a), AWKWARD)
+        self.assertEqual(await self.read(box, a), AWKWARD_STORED)
 
     async def test_uids_not_reused_after_restart(self) -> None:
         box = await self.mailbox()

@@ -171,7 +171,7 @@ def test_fetch_envelope_bodystructure_body_exact(loaded: RecordingIMAP4) -> None
         b'(("=?utf-8?q?J=C3=BCrgen?=" NIL "jurgen" "example.de")) '
         b'(("=?utf-8?q?J=C3=BCrgen?=" NIL "jurgen" "example.de")) '
         b'(("=?utf-8?q?J=C3=BCrgen?=" NIL "jurgen" "example.de")) '
-        b'(("Alice" NIL "alice" "example.org") (NIL NIL "bob" "example.net")) '
+        b'(("Alice" NIL "alice" "example.org")(NIL NIL "bob" "example.net")) '
         b'((NIL NIL "carol" "example.com")) NIL NIL "<multi-1@example.de>") '
         b'BODYSTRUCTURE (("text" "plain" ("charset" "utf-8") NIL NIL "8bit" 39 0 NIL NIL NIL NIL)'
         b'("application" "octet-stream" ("name" "blob.bin") NIL NIL "base64" %d NIL '

@@ -420,3 +420,17 @@ def test_an_empty_lock_is_dovecots_and_is_respected_until_stale(root: str) -> No
     assert result(box.append(MSG % (1, 1), frozenset(), None)) == 1
     assert not os.path.exists(lock)
     assert os.listdir(os.path.join(root, "u", "tmp")) == []
+
+
+def test_mda_file_with_mixed_line_ends_is_served_with_crlf(root: str) -> None:
+    """A file another program wrote with some bare LF is seen with CRLF
+    throughout, its size counting the octets served (issue 11 defect 13)."""
+    box = inbox(root)
+    maildir = os.path.join(root, "u")
+    with open(os.path.join(maildir, "new", "998.mda.host"), "wb") as f:
+        f.write(b"Subject: mixed\r\n\r\nline 1\nline 2\r\n")
+    [uid] = [s.uid for s in result(box.snapshot()).messages]
+    assert result(box.read(uid)) == b"Subject: mixed\r\n\r\nline 1\r\nline 2\r\n"
+    assert result(box.read(uid, 18, 26)) == b"line 1\r\n"
+    (rec,) = result(box.records([uid]))
+    assert rec.size == rec.info.size == len(b"Subject: mixed\r\n\r\nline 1\r\nline 2\r\n")

@@ -18,7 +18,7 @@ from mailframe import message as mm
 from mailframe.errors import ExpungeIssued
 from mailframe.imap.command import Fetch
 from mailframe.imap.commands import SELECTED, Reply, command, not_by_sequence
-from mailframe.imap.serialize import string
+from mailframe.imap.serialize import literal
 from mailframe.imap.types import FetchAtt, Section
 from mailframe.records import StoreMode
 
@@ -198,7 +198,7 @@ async def _item(
         parts.append(b"RFC822 ")
         _literal(parts, msg, 0, record.size)
     elif name == "RFC822.HEADER":
-        parts.append(b"RFC822.HEADER " + string(record.info.header))
+        parts.append(b"RFC822.HEADER " + literal(record.info.header))
     elif name == "RFC822.TEXT":
         parts.append(b"RFC822.TEXT ")
         _literal(parts, msg, len(record.info.header), record.size)
@@ -216,6 +216,8 @@ async def _item(
 
 
 def _literal(parts: list[bytes | _Stream], msg: _Message, start: int, end: int) -> None:
+    """A literal streamed from ``[start, end)`` of the message (NUL octets
+    go out as 0x80, see :func:`mailframe.imap.serialize.literal`)."""
     parts.append(b"{%d}\r\n" % (end - start))
     parts.append(_Stream(msg, start, end))
 
@@ -251,45 +253,49 @@ async def _section_bytes(section: Section, record: Any, msg: _Message) -> bytes 
 
 
 async def _body_section(parts: list[bytes | _Stream], att: FetchAtt, record: Any, msg: _Message) -> None:
-    """BODY[section]<partial>; NIL for a part that does not exist."""
+    """BODY[section]<partial>, always a literal, as Dovecot sends it (a
+    client such as imaplib only hands over literal data as the section);
+    a part that does not exist is the empty literal, as in Dovecot."""
     section = att.section or Section()
     name = b"BODY[" + section_text(section).encode("utf-8") + b"]"
     if section.text in ("HEADER.FIELDS", "HEADER.FIELDS.NOT") or (not section.part and section.text == "HEADER"):
         # Header blocks are small and (at the top level) cached.
         data = await _section_bytes(section, record, msg)
         if data is None:
-            parts.append(name + b" NIL")
-            return
+            data = b""
         start, end, suffix = _partial(att, 0, len(data))
-        parts.append(name + suffix + b" " + string(data[start:end]))
+        parts.append(name + suffix + b" " + literal(data[start:end]))
         return
     rng = mm.section_range(record.info, section.part, section.text)
     if rng is None:
-        parts.append(name + b" NIL")
+        _, _, suffix = _partial(att, 0, 0)
+        parts.append(name + suffix + b" {0}\r\n")
         return
     start, end, suffix = _partial(att, *rng)
     if end - start > INLINE_MAX:
         parts.append(name + suffix + b" ")
         _literal(parts, msg, start, end)
     else:
-        parts.append(name + suffix + b" " + string(await msg.read(start, end)))
+        parts.append(name + suffix + b" " + literal(await msg.read(start, end)))
 
 
 async def _binary_section(parts: list[bytes | _Stream], att: FetchAtt, record: Any, msg: _Message) -> None:
-    """RFC 3516 §4.2: the decoded part, as literal8 when it holds NUL."""
+    """RFC 3516 §4.2: the decoded part as a literal; ``literal8`` (``~{n}``)
+    when transfer decoding took place (base64, quoted-printable, binary) or
+    the data holds NUL -- Dovecot's choice, and RFC 3516 §4.3 requires
+    literal8 for NUL."""
     section = att.section or Section()
     name = b"BINARY[" + section_text(section).encode("utf-8") + b"]"
     raw = await _section_bytes(section, record, msg)
     if raw is None:
-        parts.append(name + b" NIL")
+        _, _, suffix = _partial(att, 0, 0)
+        parts.append(name + suffix + b" {0}\r\n")
         return
     data = mm.decode_binary(record.info, section.part, raw)
+    eight = mm.binary_decodes(record.info, section.part) or b"\x00" in data
     start, end, suffix = _partial(att, 0, len(data))
     data = data[start:end]
-    if b"\x00" in data:
-        parts.append(name + suffix + b" ~{%d}\r\n" % len(data) + data)
-    else:
-        parts.append(name + suffix + b" " + string(data))
+    parts.append(name + suffix + b" " + literal(data, binary=eight))
 
 
 async def _write(session: Any, parts: list[bytes | _Stream]) -> None:
@@ -309,6 +315,8 @@ async def _write(session: Any, parts: list[bytes | _Stream]) -> None:
             data = await part.msg.read(pos, pos + n)
             if len(data) != n:  # the file changed under us: keep the stream in sync
                 data = data.ljust(n, b" ")
+            if b"\x00" in data:
+                data = data.replace(b"\x00", b"\x80")  # no NUL in a literal (RFC 3501 §4.3)
             io.write(data)
             pos += n
             await io.drain()

@@ -28,6 +28,7 @@ from mailframe.imap.command import (
 from mailframe.imap.commands import AUTHENTICATED, Reply, command
 from mailframe.imap.serialize import Atom, Raw, Value, astring, flag_list
 from mailframe.imap.view import SelectedView
+from mailframe.message import binary_to_base64
 from mailframe.records import NewMessage
 
 SYSTEM_FLAGS = ("\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft")
@@ -195,7 +196,11 @@ async def append(session: Any, cmd: Append) -> Reply:
     # All or none (RFC 3502 §6.3.11): one batch, stored entirely or not at all.
     result = await mailbox.append_many(
         [
-            NewMessage(msg.content, storable(msg.flags), msg.internaldate or datetime.now().astimezone())
+            NewMessage(
+                binary_to_base64(msg.content) if msg.binary else msg.content,  # RFC 3516 §4.4
+                storable(msg.flags),
+                msg.internaldate or datetime.now().astimezone(),
+            )
             for msg in cmd.messages
         ]
     )

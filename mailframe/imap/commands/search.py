@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from datetime import date
 from typing import Any
 
 from mailframe import message as mm
@@ -93,6 +94,10 @@ def matches(key: SearchKey, c: _Context) -> bool:
     return bool(_matches(key, c))
 
 
+#: The sent date of a message with no usable Date header (Dovecot's choice).
+NO_SENT_DATE = date(1970, 1, 1)
+
+
 def _matches(key: SearchKey, c: _Context) -> Any:
     if isinstance(key, SearchAll):
         return True
@@ -119,9 +124,13 @@ def _matches(key: SearchKey, c: _Context) -> Any:
     if isinstance(key, SearchDate):
         # "disregarding time and timezone": the date as it stands in the
         # message's own zone.
-        day = c.record.info.sent_date if key.sent else c.record.internaldate.date()
-        if day is None:
-            return False
+        if not key.sent:
+            day = c.record.internaldate.date()
+        else:
+            # No Date, or one that does not parse: Dovecot 2.3 takes the
+            # epoch (1-Jan-1970) as the sent date, so SENTBEFORE matches
+            # such a message and SENTSINCE does not; we answer as it does.
+            day = c.record.info.sent_date or NO_SENT_DATE
         if key.op == "before":
             return day < key.when
         if key.op == "on":
