@@ -164,7 +164,7 @@ class LogMailbox:
     def changes_since(self, modseq: int) -> defer.Deferred[Changes]:
         return defer.succeed(self.log.changes_since(modseq))
 
-    async def _states(self, uids: Sequence[int]) -> list[MessageState]:
+    async def _lm_states(self, uids: Sequence[int]) -> list[MessageState]:
         out = []
         for st in self.log.states(uids):
             meta = await _resolved(self.message_meta(st.uid))
@@ -174,9 +174,9 @@ class LogMailbox:
         return out
 
     def states(self, uids: Sequence[int]) -> defer.Deferred[list[MessageState]]:
-        return _run(self._states(uids))
+        return _run(self._lm_states(uids))
 
-    async def _records(self, uids: Sequence[int]) -> list[MessageRecord]:
+    async def _lm_records(self, uids: Sequence[int]) -> list[MessageRecord]:
         out = []
         for st in self.log.states(uids):
             meta = await _resolved(self.message_meta(st.uid))
@@ -193,26 +193,26 @@ class LogMailbox:
         return out
 
     def records(self, uids: Sequence[int]) -> defer.Deferred[list[MessageRecord]]:
-        return _run(self._records(uids))
+        return _run(self._lm_records(uids))
 
-    async def _read(self, uid: int, start: int, end: int | None) -> bytes:
+    async def _lm_read(self, uid: int, start: int, end: int | None) -> bytes:
         if uid not in self.log:
             raise ExpungeIssued(f"message UID {uid} has been expunged")
         return await _resolved(self.read_range(uid, start, end))
 
     def read(self, uid: int, start: int = 0, end: int | None = None) -> defer.Deferred[bytes]:
-        return _run(self._read(uid, start, end))
+        return _run(self._lm_read(uid, start, end))
 
-    async def _search(self, key: SearchKey, uids: Sequence[int]) -> list[int] | None:
+    async def _lm_search(self, key: SearchKey, uids: Sequence[int]) -> list[int] | None:
         if not answerable(key):
             return None
         largest = self.log.largest_uid
-        return [st.uid for st in await self._states(uids) if match(key, st, largest)]
+        return [st.uid for st in await self._lm_states(uids) if match(key, st, largest)]
 
     def search(self, key: SearchKey, uids: Sequence[int]) -> defer.Deferred[list[int] | None]:
         """ISearchableMailbox: keys over flags, UIDs, sizes, internal dates
         and modseqs; ``None`` for the rest."""
-        return _run(self._search(key, uids))
+        return _run(self._lm_search(key, uids))
 
     # ---------------------------------------------------------------- writes
 
