@@ -229,6 +229,10 @@ class IMailbox(Interface):
         for the caller alone.  The first caller after new mail arrives gets
         it; later callers get an empty range (RFC 3501 §2.3.2)."""
 
+    def peek_recent() -> Deferred[tuple[int, int]]:
+        """The range :meth:`claim_recent` would give, without claiming it:
+        what EXAMINE shows as ``\\Recent`` (RFC 3501 §6.3.2)."""
+
     def watch(callback: Callable[[], object]) -> Callable[[], None]:
         """Register ``callback()`` to be called, soon, after any change to
         this mailbox by anyone.  Returns a function that unregisters it."""

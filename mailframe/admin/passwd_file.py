@@ -6,7 +6,7 @@ exclusive ``fcntl`` lock on ``<file>.lock`` (so two editors never lose each
 other's change), reads the file, changes only the one user's line, writes
 the result to a temporary file in the same directory, fsyncs it, and
 renames it over the old one (then fsyncs the directory): a reader, such as
-:class:`~mailframe.auth.checkers.PasswdFileChecker` in a running server,
+:class:`mailframe.auth.checkers.PasswdFileChecker` in a running server,
 sees the old file or the new one, never half of one, and re-reads it when
 its inode changes.  Comments, other users' lines, the file's mode and,
 where permitted, its owner are kept.

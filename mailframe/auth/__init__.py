@@ -2,15 +2,15 @@
 
 Public API (see each module for details):
 
-- :class:`~mailframe.auth.authenticator.Authenticator` — what the IMAP session
+- :class:`mailframe.auth.authenticator.Authenticator` — what the IMAP session
   calls (``mechanisms``, ``plaintext_allowed``, ``login``, ``start``);
-- :class:`~mailframe.auth.realm.MailRealm` — cred realm over an IMailStore;
-- :mod:`~mailframe.auth.checkers` — passwd-file / in-memory checkers and
-  :func:`~mailframe.auth.checkers.open_checker`;
-  :mod:`~mailframe.auth.http_checker` — the treq HTTP checker;
-- :mod:`~mailframe.auth.throttle` — LoginThrottle, AttemptCounter, ConnectionLimiter;
-- :mod:`~mailframe.auth.schemes` — Dovecot password schemes;
-- :mod:`~mailframe.auth.passwd_tool` — ``mailframe passwd``.
+- :class:`mailframe.auth.realm.MailRealm` — cred realm over an IMailStore;
+- :mod:`mailframe.auth.checkers` — passwd-file / in-memory checkers and
+  :func:`mailframe.auth.checkers.open_checker`;
+  :mod:`mailframe.auth.http_checker` — the treq HTTP checker;
+- :mod:`mailframe.auth.throttle` — LoginThrottle, AttemptCounter, ConnectionLimiter;
+- :mod:`mailframe.auth.schemes` — Dovecot password schemes;
+- :mod:`mailframe.auth.passwd_tool` — ``mailframe passwd``.
 """
 
 from mailframe.auth.authenticator import Authenticator

@@ -1,6 +1,6 @@
 """The object the IMAP session authenticates through.
 
-It wraps a twisted.cred Portal (realm: :class:`~mailframe.auth.realm.MailRealm`)
+It wraps a twisted.cred Portal (realm: :class:`mailframe.auth.realm.MailRealm`)
 and adds what IMAP needs around it: which SASL mechanisms to advertise, the
 plaintext policy (LOGINDISABLED, ``[PRIVACYREQUIRED]``; RFC 3501 §6.2.3,
 RFC 9051 §11.1), and failed-login delays (:class:`LoginThrottle`).
@@ -197,7 +197,7 @@ class Authenticator:
     async def authenticate(self, credentials: Any, username: str, peer: str, secure: bool,
                            authzid: str | None = None) -> Any:
         """Portal login with the throttle around it; returns the IAccount."""
-        self.throttle.check(peer)
+        self.throttle.check(peer, username)
         mind = LoginMind(authzid=authzid, peer=peer, secure=secure)
         try:
             _iface, account, _logout = await self.portal.login(credentials, mind, IAccount)
@@ -213,5 +213,11 @@ class Authenticator:
             raise AuthenticationFailed("Authentication service temporarily unavailable",
                                        code="UNAVAILABLE") from None
         self.throttle.record_success(peer, username)
-        _log.info("authenticated {user!r} from {peer}", user=authzid or username, peer=peer)
+        served = str(getattr(account, "username", authzid or username))
+        if served != username:
+            # SASL authzid (RFC 4616 §2): who logged in, and whom they act as.
+            _log.info("authenticated {authcid!r} as {authzid!r} from {peer}",
+                      authcid=username, authzid=served, peer=peer)
+        else:
+            _log.info("authenticated {user!r} from {peer}", user=username, peer=peer)
         return account

@@ -41,3 +41,12 @@ class ChainedChecker(UserTableChecker):
             scheme = table.default_scheme  # type: ignore[attr-defined]
             out.extend(s if s.startswith("{") else "{%s}%s" % (scheme, s) for s in stored)
         return out
+
+    def user_names(self) -> Iterable[str] | None:
+        names: dict[str, None] = {}
+        for table in self.tables:
+            mine = table.user_names()  # type: ignore[attr-defined]
+            if mine is None:
+                return None
+            names.update(dict.fromkeys(mine))
+        return names.keys()

@@ -3,7 +3,7 @@
 Both accept the credentials of every mechanism (LOGIN/PLAIN, CRAM-MD5 when
 the password is stored in clear, SCRAM-SHA-256 when the entry is a
 ``{SCRAM-SHA-256}`` one or in clear), and both are an
-:class:`~mailframe.interfaces.IUserDirectory` for SMTP/LMTP.  Hash
+:class:`mailframe.interfaces.IUserDirectory` for SMTP/LMTP.  Hash
 verification runs in the reactor's thread pool (``deferToThread``), so an
 argon2 hash never stalls other connections; at most one hash per CPU runs
 at once (:func:`hash_in_thread`), so a burst of logins cannot pile up
@@ -37,7 +37,13 @@ from mailframe.auth.credentials import (
     IScramSecretSource,
     normalize_username,
 )
-from mailframe.auth.schemes import plaintext_of, scram_secrets_of, split_scheme, verify_password
+from mailframe.auth.schemes import (
+    plaintext_of,
+    scram_secrets_of,
+    split_scheme,
+    stored_problem,
+    verify_password,
+)
 from mailframe.auth.scram_math import ScramSecrets
 from mailframe.interfaces import IUserDirectory
 from mailframe.loading import load_factory, looks_like_factory, module_exists
@@ -84,6 +90,10 @@ class UserTableChecker:
 
     def all_stored(self) -> Iterable[str] | None:
         """Every stored password, or None when the table cannot tell."""
+        return None
+
+    def user_names(self) -> Iterable[str] | None:
+        """Every user name here (normalised), or None when the table cannot tell."""
         return None
 
     def sasl_mechanisms(self) -> frozenset[str] | None:
@@ -209,6 +219,9 @@ class InMemoryChecker(UserTableChecker):
     def all_stored(self) -> Iterable[str]:
         return self.users.values()
 
+    def user_names(self) -> Iterable[str]:
+        return self.users.keys()
+
 
 def parse_user_option(spec: str) -> tuple[str, str]:
     """``NAME:PASSWORD`` (the password may contain colons) → (name, password)."""
@@ -227,7 +240,7 @@ class PasswdFileChecker(UserTableChecker):
 
     Only the first two fields matter here.  Blank lines and ``#`` comments are
     skipped; for a name listed twice the first entry counts.  User names are
-    normalised (:func:`~mailframe.auth.credentials.normalize_username`:
+    normalised (:func:`mailframe.auth.credentials.normalize_username`:
     lower-cased), so ``Alice`` and ``alice`` are one user.  The file is re-read when its mtime, size or inode changes
     (checked at each lookup; a stat is cheap).  If a re-read fails, the last
     good table stays in use and the failure is logged.
@@ -259,6 +272,10 @@ class PasswdFileChecker(UserTableChecker):
                     continue
                 if len(fields) < 2 or not fields[1]:
                     continue  # no password: cannot log in
+                problem = stored_problem(fields[1], self.default_scheme)
+                if problem is not None:
+                    _log.warn("passwd-file {path}:{lineno}: {problem}; {user} cannot log in",
+                              path=self.path, lineno=lineno, problem=problem, user=name)
                 if name in table:
                     _log.warn("passwd-file {path}:{lineno}: {user} listed again; the first entry "
                               "counts", path=self.path, lineno=lineno, user=name)
@@ -267,8 +284,10 @@ class PasswdFileChecker(UserTableChecker):
         self._table = table
         self._mechanisms = mechanisms_for(table.values(), self.default_scheme)
         self._decoy = _first_hashed(table.values(), self.default_scheme)
+        first = self._signature is None
         self._signature = (st.st_mtime_ns, st.st_size, st.st_ino)
-        _log.info("passwd-file {path}: {count} users", path=self.path, count=len(table))
+        if not first:  # the first load is counted with every other table at startup
+            _log.info("passwd-file {path} re-read: {count} users", path=self.path, count=len(table))
 
     def _refresh(self) -> None:
         try:
@@ -285,6 +304,12 @@ class PasswdFileChecker(UserTableChecker):
 
     def all_stored(self) -> Iterable[str]:
         return self._table.values()
+
+    def user_names(self) -> Iterable[str]:
+        return self._table.keys()
+
+    def describe(self) -> str:
+        return f"passwd-file {self.path}"
 
     def sasl_mechanisms(self) -> frozenset[str]:
         self._refresh()

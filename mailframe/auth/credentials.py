@@ -78,7 +78,7 @@ class UsernamePassword:
 class CramMD5Credentials:
     """CRAM-MD5 (RFC 2195): the server's challenge and the client's digest.
 
-    Unlike twisted's own class, the challenge uses :mod:`secrets` and the
+    Unlike twisted's own class, the challenge uses ``secrets`` and the
     digest comparison is constant-time.
     """
 
@@ -108,7 +108,7 @@ class IScramSecretSource(Interface):
         their stored password cannot yield SCRAM-SHA-256 secrets."""
 
 
-class IScramCredentials(ICredentials):
+class IScramCredentials(ICredentials, Interface):  # Interface: for pydoctor, which cannot see ICredentials
     """A SCRAM-SHA-256 client proof over an AuthMessage (RFC 5802 §3)."""
 
     username = Attribute("str: the (normalised) authentication identity")

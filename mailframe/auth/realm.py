@@ -1,7 +1,7 @@
 """The twisted.cred realm: an authenticated user id becomes their IAccount.
 
 The avatar id a checker returns is the authentication identity; the
-:class:`~mailframe.auth.credentials.LoginMind` may carry a different
+:class:`mailframe.auth.credentials.LoginMind` may carry a different
 authorization identity (SASL authzid, RFC 4616 §2).  Acting as someone else
 is allowed only for the realm's administrators (or whatever
 :meth:`MailRealm.may_act_as` says in a subclass); otherwise the login fails.

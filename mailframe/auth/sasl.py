@@ -41,7 +41,7 @@ class SaslSuccess:
 
 
 class AuthBackend(Protocol):
-    """What an exchange needs from the :class:`~mailframe.auth.authenticator.Authenticator`."""
+    """What an exchange needs from the :class:`mailframe.auth.authenticator.Authenticator`."""
 
     async def authenticate(self, credentials: Any, username: str, peer: str, secure: bool,
                            authzid: str | None = None) -> Any: ...

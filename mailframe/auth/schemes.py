@@ -26,7 +26,7 @@ from mailframe.auth.scram_math import DEFAULT_ITERATIONS, ScramSecrets, derive_s
 from mailframe.auth.shacrypt import make_sha_crypt, sha_crypt_verify
 
 __all__ = ["split_scheme", "verify_password", "plaintext_of", "scram_secrets_of",
-           "hash_password", "SUPPORTED_SCHEMES", "HASH_SCHEMES"]
+           "hash_password", "stored_problem", "SUPPORTED_SCHEMES", "HASH_SCHEMES"]
 
 _PLAIN = frozenset({"PLAIN", "CLEAR", "CLEARTEXT"})
 _DIGESTS = {"SHA": "sha1", "SHA1": "sha1", "SHA256": "sha256", "SHA512": "sha512", "MD5": "md5",
@@ -128,6 +128,54 @@ def verify_password(stored: str, password: str | bytes, default_scheme: str = "C
     except (ValueError, TypeError, UnicodeError, binascii.Error):
         return False
     return False
+
+
+_CRYPT_PREFIXES = {"SHA512-CRYPT": ("$6$",), "SHA256-CRYPT": ("$5$",),
+                   "BLF-CRYPT": ("$2a$", "$2b$", "$2y$"), "ARGON2ID": ("$argon2id$",),
+                   "ARGON2I": ("$argon2i$",),
+                   "CRYPT": ("$5$", "$6$", "$2a$", "$2b$", "$2y$", "$argon2")}
+
+
+def stored_problem(stored: str, default_scheme: str = "CRYPT") -> str | None:
+    """Why ``stored`` can never match any password (an unknown scheme, a
+    hash of the wrong shape), or None when it looks usable.  Cheap: for
+    warnings when a users file is loaded, never shows the hash itself."""
+    scheme, encoding, data = split_scheme(stored, default_scheme)
+    if scheme not in SUPPORTED_SCHEMES:
+        return f"unknown password scheme {{{scheme}}}"
+    if scheme in _PLAIN:
+        return None
+    if encoding not in ("", "B64", "HEX"):
+        return f"unknown encoding .{encoding.lower()} for {{{scheme}}}"
+    problem = f"malformed {{{scheme}}} hash"
+    try:
+        if scheme in _CRYPT_PREFIXES:
+            if not data.startswith(_CRYPT_PREFIXES[scheme]):
+                return problem + " (DES and MD5 crypt are not supported)" if scheme == "CRYPT" else problem
+            if data.startswith("$2") and len(data) != 60:
+                return problem
+            if data.startswith(("$5$", "$6$")) and data.count("$") < 3:
+                return problem
+            if data.startswith("$argon2") and data.count("$") < 4:
+                return problem
+        elif scheme == "PBKDF2":
+            parts = data.split("$")
+            if len(parts) != 5 or parts[0] != "" or parts[1] != "1" or int(parts[3]) <= 0:
+                return problem
+            binascii.unhexlify(parts[4])
+        elif scheme == "SCRAM-SHA-256":
+            ScramSecrets.from_dovecot(data)
+        elif scheme in _DIGESTS:
+            size = hashlib.new(_DIGESTS[scheme]).digest_size
+            if len(_decode(data, encoding, size)) != size:
+                return problem
+        elif scheme in _SALTED:
+            size = hashlib.new(_SALTED[scheme]).digest_size
+            if len(_decode(data, encoding, -1)) <= size:
+                return problem
+    except (ValueError, TypeError, binascii.Error):
+        return problem
+    return None
 
 
 def plaintext_of(stored: str, default_scheme: str = "CRYPT") -> str | None:

@@ -7,13 +7,27 @@ events.  A command is one line, or several lines joined by literals:
   continuation request before the client sends the ``n`` octets, so the
   framer emits :class:`ContinuationRequest` — or refuses an oversized one
   *before* its bytes are sent (``NO [TOOBIG]``), and the client drops the
-  command;
+  command; the connection stays in step;
 - ``{n+}`` non-synchronizing literal (RFC 7888 LITERAL+ / LITERAL-): the
-  octets follow at once, so an oversized one is read and thrown away, with
-  the rest of its command, before the error is emitted; the stream stays in
-  step;
+  octets follow at once.  An oversized one no longer than ``max_line`` is
+  read and thrown away, with the rest of its command, before the error is
+  emitted (the stream stays in step); a longer one is answered at once with
+  ``BAD [TOOBIG]`` and the connection is closed (RFC 7888 §4 allows either;
+  reading gigabytes to stay in step is no option) — a :class:`FrameError`
+  with ``close`` set;
 - ``~{n}`` / ``~{n+}`` literal8 (RFC 3516 §4.4): framed the same way; the
   grammar sees the ``~``.
+
+How big a literal may be depends on the command: APPEND's message literals
+up to ``max_literal``; any other command's literals count, with its lines,
+against ``max_line`` (Dovecot counts them against
+``imap_max_line_length`` the same way), so a LOGIN or SELECT argument can
+never make the server wait for gigabytes.  Before login the adapter gives
+the framer :meth:`Limits.preauth` limits and sets :attr:`Framer.hold`, so an
+unauthenticated client can make the server buffer one command of at most
+``max_line`` octets, with literals of a few kilobytes.
+Literal lengths may have leading zeros; a length of any size is compared
+without converting more than 20 significant digits.
 
 Lines end in CRLF; a bare LF is accepted too (as Dovecot does).  The framer
 knows nothing of IDLE or AUTHENTICATE: their continuation lines come out as
@@ -58,25 +72,31 @@ class FrameError:
     status: str
     text: str
     code: str | None = None
+    #: The stream cannot be re-synchronised cheaply (a non-synchronizing
+    #: literal far over the limit is on its way): after this answer the
+    #: adapter says BYE and closes the connection (RFC 7888 §4).
+    close: bool = False
 
 
 Event = Frame | ContinuationRequest | FrameError
 
-# More digits than this in a literal length is absurd: treat it as too big
-# without converting (int() of a huge digit string is slow).
+# More significant digits than this in a literal length is absurd (beyond
+# 2^64): treat it as too big without converting (int() of a huge digit
+# string is slow, and refused past 4300 digits).
 _MAX_LENGTH_DIGITS = 20
 _HUGE = 1 << 80
-# Octets kept from the end of an over-long line: enough for any marker.
+# Octets kept from the end of an over-long line: enough to see a marker.
 _TAIL = 64
 
 
 def literal_marker(line: bytes) -> tuple[int, bool, bool] | None:
     """``(length, non_sync, literal8)`` when ``line`` ends in a literal
     marker ``[~]{n[+]}`` (RFC 3501 §9 ``literal``, RFC 7888, RFC 3516),
-    else None.  Scans from the end only: constant work per line."""
+    else None.  ``n`` may have leading zeros (``number = 1*DIGIT``); a
+    length beyond 20 significant digits comes out as a huge number."""
     if not line.endswith(b"}"):
         return None
-    start = line.rfind(b"{", max(0, len(line) - _MAX_LENGTH_DIGITS - 64))
+    start = line.rfind(b"{")
     if start < 0:
         return None
     digits = line[start + 1 : -1]
@@ -85,16 +105,31 @@ def literal_marker(line: bytes) -> tuple[int, bool, bool] | None:
         digits = digits[:-1]
     if not digits or not digits.isdigit() or not digits.isascii():
         return None
-    length = int(digits) if len(digits) <= _MAX_LENGTH_DIGITS else _HUGE
+    significant = digits.lstrip(b"0")
+    length = int(significant or b"0") if len(significant) <= _MAX_LENGTH_DIGITS else _HUGE
     literal8 = start > 0 and line[start - 1] == 0x7E  # "~"
     return length, non_sync, literal8
+
+
+def _is_append(line: bytes) -> bool:
+    """Whether a command's first line is an APPEND (whose literals are
+    messages, bounded by ``max_literal``, not by the line limit)."""
+    words = line.split(b" ", 2)
+    return len(words) > 1 and words[1].upper() == b"APPEND"
 
 
 class Framer:
     """Bytes in, :data:`Event` list out.  One per connection."""
 
     def __init__(self, limits: Limits = DEFAULT_LIMITS) -> None:
+        #: May be replaced between commands (the adapter does at login).
         self.limits = limits
+        #: Stop after each complete command: :meth:`feed` returns at most one
+        #: :class:`Frame` and keeps the octets after it buffered until the
+        #: next ``feed`` (``feed(b"")`` to go on).  Used before login, so one
+        #: command is framed under the limits that hold when it runs.
+        self.hold = False
+        self.closed = False  # after a FrameError with close set: input ignored
         self._buf = bytearray()
         self._pos = 0  # first unconsumed octet of _buf
         self._scan = 0  # where to resume looking for LF
@@ -109,6 +144,7 @@ class Framer:
         self._literal_left = 0
         self._literal = bytearray()  # one buffer: a trickle of tiny reads costs no per-read objects
         self._discarding = False  # dropping the rest of a refused command
+        self._append = False  # the command is an APPEND
         self._pending: FrameError | None = None
 
     def discard_buffered(self) -> None:
@@ -127,10 +163,18 @@ class Framer:
 
     def feed(self, data: bytes) -> list[Event]:
         """Take newly received octets; return the events they complete."""
+        if self.closed:
+            return []
         buf = self._buf
         buf += data
         events: list[Event] = []
         while True:
+            if self.closed:
+                self._buf = bytearray()
+                self._pos = self._scan = 0
+                return events
+            if self.hold and events and isinstance(events[-1], Frame):
+                break
             if self._literal_left:
                 if not self._take_literal():
                     break
@@ -203,6 +247,7 @@ class Framer:
         if not self._discarding:
             if not self._parts:
                 self._tag = read_tag(line)
+                self._append = _is_append(line)
             if len(line) > limits.max_line:
                 events.append(self._error("BAD", "Command line too long"))
                 self._discarding = True  # answered: drop the rest silently
@@ -210,7 +255,11 @@ class Framer:
         if self._discarding:
             if marker is not None and marker[1]:
                 # A non-synchronizing literal is on its way: drop it too, or
-                # its octets would be read as commands.
+                # its octets would be read as commands -- unless it is too
+                # big to wait for.
+                if marker[0] > limits.max_line:
+                    self._close(events, "Non-synchronizing literal too big")
+                    return
                 self._literal_left = marker[0]
             else:
                 # End of the refused command (a sync literal will not be
@@ -230,11 +279,20 @@ class Framer:
             return
         length, non_sync, _ = marker
         limit = min(limits.max_literal, limits.max_nonsync_literal) if non_sync else limits.max_literal
+        text = ""
         if length > limit or self._size + length > limits.max_command:
+            text = "Literal too big"
+        elif not self._append and self._size + length > limits.max_line:
+            text = f"Literal too big outside APPEND (at most {limits.max_line} octets per command)"
+        if text:
             if not non_sync:
                 # RFC 3501 §7.5: refusing the continuation makes the client
                 # abandon the command; its literal is never sent.
-                events.append(self._error("NO", "Literal too big", "TOOBIG"))
+                events.append(self._error("NO", text, "TOOBIG"))
+                return
+            if length > limits.max_line:
+                # RFC 7888 §4: too much to read and drop; answer, then close.
+                self._close(events, "Non-synchronizing literal too big")
                 return
             # RFC 7888 §4: the octets are on their way; read and drop them.
             self._pending = FrameError(self._tag, "BAD", "Non-synchronizing literal too big", "TOOBIG")
@@ -250,3 +308,12 @@ class Framer:
             self._literal_left = length
         else:
             self._parts.append(b"")
+
+    def _close(self, events: list[Event], text: str) -> None:
+        """Answer the command and give up on the stream (RFC 7888 §4)."""
+        err = FrameError(self._tag, "BAD", text, "TOOBIG", close=True)
+        if self._pending is not None:
+            err = FrameError(self._pending.tag, "BAD", text, "TOOBIG", close=True)
+        self._reset_command()
+        self.closed = True
+        events.append(err)

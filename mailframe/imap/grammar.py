@@ -28,10 +28,11 @@ from mailframe.imap.types import AppendMessage, ListOptions, SequenceSet
 __all__ = ["ParseError", "parse_command", "STATUS_ITEMS"]
 
 #: ``status-att`` (RFC 3501 §9; HIGHESTMODSEQ RFC 7162; SIZE, DELETED
-#: RFC 9051; APPENDLIMIT RFC 7889; MAILBOXID RFC 8474).
+#: RFC 9051; APPENDLIMIT RFC 7889).  MAILBOXID (RFC 8474) is not here:
+#: OBJECTID is not offered, so it is an unknown item (BAD), as in Dovecot.
 STATUS_ITEMS = frozenset({
     "MESSAGES", "RECENT", "UIDNEXT", "UIDVALIDITY", "UNSEEN", "HIGHESTMODSEQ",
-    "SIZE", "DELETED", "APPENDLIMIT", "MAILBOXID",
+    "SIZE", "DELETED", "APPENDLIMIT",
 })
 
 #: LIST selection options (RFC 5258 §3.1, SPECIAL-USE RFC 6154 §3).
@@ -64,9 +65,12 @@ def parse_command(frame: Frame, limits: Limits = DEFAULT_LIMITS, *, utf8: bool =
         r.fail(f"Unknown command {name}")
     try:
         cmd = parser(r, tag, False)
+        r.end()
     except RecursionError:  # only if max_depth is set beyond Python's stack
         r.fail("Too deeply nested")
-    r.end()
+    except ParseError as e:
+        e.command = name
+        raise
     return cmd
 
 
@@ -277,19 +281,23 @@ def _list(r: Reader, tag: str, uid: bool) -> c.Command:
         for opt in select:
             if opt not in LIST_SELECT:
                 r.fail(f"Unknown LIST selection option {opt}")
-        if select and set(select) == {"RECURSIVEMATCH"}:
-            r.fail("RECURSIVEMATCH needs another selection option")  # RFC 5258 §3.1
+        if "RECURSIVEMATCH" in select and not set(select) - {"RECURSIVEMATCH", "REMOTE"}:
+            # RFC 5258 §3.1: it "MUST NOT occur as the only selection
+            # option (or only with REMOTE)".
+            r.fail("RECURSIVEMATCH must not be the only selection")
         r.sp()
     reference = r.list_mailbox_astring()
     r.sp()
     if r.peek() == 0x28:
         r.open()
-        patterns = [r.list_mailbox()]
+        found = [r.list_mailbox()]
         while r.skip(0x20):
-            patterns.append(r.list_mailbox())
+            found.append(r.list_mailbox())
         r.close()
     else:
-        patterns = [r.list_mailbox()]
+        found = [r.list_mailbox()]
+    # A pattern that is not valid modified UTF-7 matches nothing.
+    patterns = [p for p in found if p is not None]
     returns: list[str] = []
     status: tuple[str, ...] = ()
     if r.skip(0x20):
@@ -316,7 +324,8 @@ def _lsub(r: Reader, tag: str, uid: bool) -> c.Command:
     r.sp()
     reference = r.list_mailbox_astring()
     r.sp()
-    return c.List(tag, reference, (r.list_mailbox(),), lsub=True)
+    pattern = r.list_mailbox()
+    return c.List(tag, reference, () if pattern is None else (pattern,), lsub=True)
 
 
 def _append(r: Reader, tag: str, uid: bool) -> c.Command:

@@ -1,6 +1,6 @@
 """The cursor the grammar reads a framed command with (RFC 3501 §9 tokens).
 
-:class:`Reader` walks a :class:`~mailframe.imap.framing.Frame`: text parts,
+:class:`Reader` walks a :class:`mailframe.imap.framing.Frame`: text parts,
 and the literal data that follows a text part ending in ``{n}``.  Each
 method reads one ABNF token and advances, or raises :class:`ParseError`.
 Token runs are matched with single-character-class regexes (linear, no
@@ -36,6 +36,8 @@ class ParseError(ProtocolError):
         super().__init__(text, code)
         self.tag = tag
         self.status = status
+        #: The command name, once read ("" before).
+        self.command = ""
 
 
 def _run(chars: frozenset[int]) -> re.Pattern[bytes]:
@@ -59,6 +61,9 @@ MONTHS = {m: i + 1 for i, m in enumerate(
 #: System flags in their RFC 3501 §2.3.2 spelling, keyed by upper case.
 SYSTEM_FLAGS = {f.upper(): f for f in (
     "\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft", "\\Recent")}
+
+#: The system flags a client may store (all but \\Recent).
+SETTABLE_FLAGS = frozenset(SYSTEM_FLAGS.values()) - {"\\Recent"}
 
 MAX_NUMBER = 0xFFFFFFFF  # number / nz-number (RFC 3501 §9)
 MAX_MODSEQ = 0x7FFFFFFFFFFFFFFF  # mod-sequence-value (RFC 7162 §7)
@@ -276,24 +281,31 @@ class Reader:
     def name_text(self, raw: bytes, what: str) -> str:
         """A mailbox name or pattern as text.
 
-        In IMAP4rev1 names are modified UTF-7 (RFC 3501 §5.1.3; invalid is
-        BAD), though 8-bit names are taken as UTF-8.  Once the client has
-        enabled UTF8=ACCEPT or IMAP4rev2 (``utf8``), names are plain UTF-8
-        (RFC 6855 §3, RFC 9051 §5.1) and ``&`` is just a character.
+        In IMAP4rev1 names are modified UTF-7 (RFC 3501 §5.1.3), though
+        8-bit names are taken as UTF-8.  A name that is not valid modified
+        UTF-7 is well-formed IMAP syntax (an astring) naming no mailbox
+        that can exist: ``NO``, as Dovecot answers, not ``BAD``.  Once the
+        client has enabled UTF8=ACCEPT or IMAP4rev2 (``utf8``), names are
+        plain UTF-8 (RFC 6855 §3, RFC 9051 §5.1) and ``&`` is just a
+        character.
         """
         if raw.isascii() and not self.utf8:
             try:
                 return mutf7.decode(raw)
             except ValueError as exc:
-                self.fail(f"Invalid modified UTF-7 mailbox name: {exc}")
+                raise ParseError(
+                    f"Mailbox name is not valid mUTF-7: {exc}", self.tag, status="NO"
+                ) from exc
         return self.text_of(raw, what)
 
     def list_mailbox_astring(self) -> str:
         """The LIST reference: a ``mailbox``, decoded but not normalised."""
         return self.name_text(self.astring("mailbox name"), "mailbox name")
 
-    def list_mailbox(self) -> str:
-        """``list-mailbox = 1*list-char / string`` (wildcards kept)."""
+    def list_mailbox(self) -> str | None:
+        """``list-mailbox = 1*list-char / string`` (wildcards kept); None
+        for a pattern that is not valid modified UTF-7: it can match no
+        mailbox, so LIST answers nothing for it (as Dovecot does)."""
         c = self.peek()
         if c == 0x22 or c == 0x7B:
             raw = self.string()
@@ -301,21 +313,32 @@ class Reader:
             raw = self._match(_LIST)
             if not raw:
                 self.fail("Expected mailbox pattern")
-        return self.name_text(raw, "mailbox pattern")
+        try:
+            return self.name_text(raw, "mailbox pattern")
+        except ParseError as exc:
+            if exc.status == "NO":
+                return None
+            raise
 
     def flag(self) -> str:
         """``flag``: a system flag (canonical spelling), ``\\`` atom
-        (flag-extension) or a keyword (case kept)."""
+        (flag-extension) or a keyword (case kept).  ``NIL`` is an atom, so
+        a keyword like any other (RFC 3501 §9 ``flag-keyword = atom``), as
+        Dovecot and imaptest's ``nil`` test take it."""
         if self.skip(0x5C):
             name = "\\" + self.atom("flag")
             return SYSTEM_FLAGS.get(name.upper(), name)
         return self.atom("flag")
 
     def store_flag(self) -> str:
-        """A flag a client may set: ``\\Recent`` is not one (RFC 3501 §9)."""
+        """A flag a client may set (STORE, APPEND): a keyword or one of the
+        five settable system flags.  ``\\Recent`` is the server's
+        (RFC 3501 §2.3.2) and any other ``\\`` name is a flag-extension no
+        standard defines, which a server must not then announce (RFC 3501
+        §9, ``flag-extension``): both are BAD, as in Dovecot."""
         flag = self.flag()
-        if flag == "\\Recent":
-            self.fail("\\Recent cannot be set by the client")
+        if flag.startswith("\\") and (flag not in SETTABLE_FLAGS):
+            self.fail(f"Invalid system flag {flag.upper()}")
         return flag
 
     def flag_list(self) -> frozenset[str]:

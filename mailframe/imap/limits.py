@@ -4,11 +4,15 @@ The defaults follow common server practice: Dovecot's
 ``imap_max_line_length`` is 64 KiB; RFC 7888 §4 fixes LITERAL- at 4096
 octets for non-synchronizing literals.  A deployment that advertises
 LITERAL+ instead should set ``max_nonsync_literal`` to ``max_literal``.
+Before login a client gets :meth:`Limits.preauth`: literals of at most
+``max_preauth_literal`` (8 KiB, about what Dovecot's login processes
+accept) and whole commands of at most ``max_line``, so nobody can make the
+server buffer much without a password.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 
 @dataclass(frozen=True)
@@ -28,6 +32,18 @@ class Limits:
     max_nonsync_literal: int = 4096
     #: Commands queued from one client (enforced by the session).
     max_pending: int = 32
+    #: Before login: the largest literal (a LOGIN argument, say).
+    max_preauth_literal: int = 8192
+
+    def preauth(self) -> Limits:
+        """These limits as they apply before login: literals capped at
+        ``max_preauth_literal``, a whole command (lines and literals) at
+        ``max_line`` -- LOGIN, AUTHENTICATE and ID need no more (imaptest's
+        ID test sends one 32 KiB line)."""
+        cap = self.max_preauth_literal
+        return replace(self, max_literal=min(self.max_literal, cap),
+                       max_command=min(self.max_command, self.max_line),
+                       max_nonsync_literal=min(self.max_nonsync_literal, cap))
 
 
 #: The default limits (a module-level instance: ``Limits`` is immutable).

@@ -18,7 +18,10 @@ from typing import Any, Protocol
 
 from mailframe.errors import LimitExceeded, MailframeError, ProtocolError
 from mailframe.imap import serialize
+from mailframe.imap.command import Select
 from mailframe.imap.commands import REGISTRY, SILENT, Reply, State, load_all
+from mailframe.imap.commands.mailbox import announce_flags, recent_range
+from mailframe.imap.commands.params import refusal
 from mailframe.imap.framing import Frame, FrameError
 from mailframe.imap.grammar import ParseError, parse_command
 from mailframe.imap.limits import Limits
@@ -240,7 +243,11 @@ class Session:
             cmd = parse_command(frame, self.config.limits)
         except ParseError as e:
             # Mostly BAD; a few refusals found while parsing are NO
-            # (an unknown CHARSET, RFC 3501 §6.4.4).
+            # (an unknown CHARSET, RFC 3501 §6.4.4; a mailbox name that is
+            # not modified UTF-7).  A SELECT refused that way has still
+            # failed: no mailbox stays selected (RFC 3501 §6.3.1).
+            if e.status == "NO" and e.command in ("SELECT", "EXAMINE"):
+                self.close_selected()
             self.io.write(serialize.status_line(e.tag or "*", e.status, e.text, e.code))
             return
         tag = cmd.tag
@@ -251,6 +258,14 @@ class Session:
         if self.state not in handler.states:
             self.io.write(serialize.status_line(tag, "BAD", _state_reason(self.state, handler.states)))
             return
+        refused = refusal(self, cmd)
+        if refused is not None:
+            if isinstance(cmd, Select):
+                self.close_selected()  # as Dovecot does for (QRESYNC ...)
+            self.io.write(serialize.status_line(tag, "BAD", refused))
+            return
+        view_before = self.view
+        condstore_before = "CONDSTORE" in self.enabled
         status, code, text = "OK", None, f"{handler.name} completed"
         try:
             reply = await handler.fn(self, cmd)
@@ -270,6 +285,19 @@ class Session:
             await self.catch_up(handler.expunge_ok(cmd), getattr(cmd, "uid", False))
         except Exception as e:
             self.io.log_error("catching up the selected mailbox failed", e)
+        view = self.view
+        if (
+            view is not None
+            and view is view_before
+            and not condstore_before
+            and "CONDSTORE" in self.enabled
+            and not view.condstore_announced
+        ):
+            # RFC 7162 §3.1: the first CONDSTORE-enabling command on a
+            # mailbox selected without CONDSTORE is followed by
+            # OK [HIGHESTMODSEQ], as in Dovecot.
+            view.condstore_announced = True
+            self.untagged_ok("Highest", f"HIGHESTMODSEQ {view.modseq}")
         self.io.write(serialize.status_line(tag, status, text, code))
 
     # --- selected mailbox --------------------------------------------------
@@ -285,14 +313,33 @@ class Session:
             return
         condstore = "CONDSTORE" in self.enabled
         responses, new = view.catch_up(changes, allow_expunge, with_uid, condstore)
+        self.announce_flags()
         for r in responses:
             self.untagged(*r)
         if new:
-            if not view.readonly:
-                lo, hi = await self.mailbox.claim_recent()
-                view.recent.update(u for u in new if lo <= u < hi)
+            lo, hi = await recent_range(self.mailbox, view.readonly)
+            view.recent.update(u for u in new if lo <= u < hi)
             self.untagged(view.exists, Atom("EXISTS"))
             self.untagged(len(view.recent), Atom("RECENT"))
+
+    def announce_flags(self) -> None:
+        """FLAGS and PERMANENTFLAGS when the selected mailbox holds a
+        keyword the client has not been told of: called before any
+        untagged FETCH that may show flags (RFC 3501 §7.2.6)."""
+        view = self.view
+        if view is None:
+            return
+        keywords = view.announce_keywords()
+        if keywords is not None:
+            announce_flags(self, keywords, view.readonly)
+
+    def close_selected(self) -> None:
+        """SELECT and EXAMINE first close the selected mailbox, so a
+        failed one leaves none selected (RFC 3501 §6.3.1); the client
+        hears OK [CLOSED] (RFC 7162 §3.2.11, as Dovecot says it always)."""
+        if self.view is not None:
+            self.deselect()
+            self.untagged_ok("Previous mailbox closed.", "CLOSED")
 
     def select(self, mailbox: Any, view: SelectedView) -> None:
         self.deselect()

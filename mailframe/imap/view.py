@@ -24,6 +24,7 @@ from mailframe.imap.types import STAR, SequenceSet
 from mailframe.records import Changes, FlagState, Snapshot
 
 RECENT = "\\Recent"
+_SETTABLE = frozenset({"\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft"})
 
 _FLAGS_WIRE: dict[frozenset[str], bytes] = {}
 
@@ -46,6 +47,15 @@ class SelectedView:
         self._flags: list[frozenset[str]] = [shared.setdefault(m.flags, m.flags) for m in snapshot.messages]
         self.recent: set[int] = set(recent)
         self.ghosts: set[int] = set()  # expunged in the store, not yet told
+        # Keywords the client has been told of in FLAGS (RFC 3501 §7.2.6),
+        # every flag known to be covered by that, and whether a flag set
+        # outside ``_known`` entered the view since (see announce_keywords).
+        self._told: set[str] = set()
+        self._known: set[str] = set(_SETTABLE)
+        self._unannounced = True
+        self._announced_once = False
+        #: OK [HIGHESTMODSEQ] was sent for CONDSTORE (RFC 7162 §3.1).
+        self.condstore_announced = False
 
     # --- numbers -------------------------------------------------------------
 
@@ -131,6 +141,11 @@ class SelectedView:
         i = self._index(state.uid)
         if i >= 0:
             self._flags[i] = state.flags
+            self._note(state.flags)
+
+    def _note(self, flags: frozenset[str]) -> None:
+        if not self._unannounced and not flags <= self._known:
+            self._unannounced = True
 
     def keywords(self) -> set[str]:
         """Every keyword in use in the mailbox (for the FLAGS response)."""
@@ -138,6 +153,29 @@ class SelectedView:
         for f in set(self._flags):
             out.update(k for k in f if not k.startswith("\\"))
         return out
+
+    def announce_keywords(self) -> frozenset[str] | None:
+        """The keywords to list in FLAGS when the client must hear FLAGS
+        again, else None.  The first call (at SELECT) always answers; later
+        ones only once a flag the client has not been told of is in the
+        view, so the caller sends FLAGS and PERMANENTFLAGS before any FETCH
+        shows it (RFC 3501 §7.2.6).  Keywords once announced stay, as in
+        Dovecot."""
+        if not self._unannounced:
+            return None
+        self._unannounced = False
+        in_use: set[str] = set()
+        for f in set(self._flags):
+            in_use.update(f)
+        keywords = {k for k in in_use if not k.startswith("\\")} | self._told
+        first = not self._announced_once
+        self._announced_once = True
+        self._known |= in_use
+        if not first and keywords <= self._told:
+            return None
+        self._told = keywords
+        self._known |= keywords
+        return frozenset(keywords)
 
     def first_unseen(self) -> int | None:
         for i, f in enumerate(self._flags):
@@ -157,7 +195,7 @@ class SelectedView:
         """Fold ``changes`` in; return (untagged responses, new UIDs).
 
         The caller claims \\Recent for the returned new UIDs and reports
-        EXISTS/RECENT with :meth:`announce_new`.
+        EXISTS/RECENT itself (:meth:`mailframe.imap.session.Session.catch_up`).
         """
         out: list[list[Value] | tuple[Value, ...]] = []
         for uid in changes.expunged:
@@ -176,6 +214,7 @@ class SelectedView:
                 continue
             if self._flags[i] != st.flags:
                 self._flags[i] = st.flags
+                self._note(st.flags)
                 items: list[Value] = []
                 if with_uid:
                     items += [Atom("UID"), st.uid]
@@ -187,6 +226,8 @@ class SelectedView:
             out.extend(self.drop(sorted(self.ghosts)))
         self.uids.extend(new)
         self._flags.extend(new_flags)
+        for f in set(new_flags):
+            self._note(f)
         self.modseq = max(self.modseq, changes.highestmodseq)
         self.uidnext = max(self.uidnext, changes.uidnext)
         return out, new

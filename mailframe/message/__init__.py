@@ -8,19 +8,19 @@ as Dovecot does when it saves), calls ``info = parse(raw)`` and stores
 ``info.dump()`` (``MessageInfo.load(blob)`` gets it back, ~2 µs).  The
 FETCH items then map to (``raw`` read lazily by the backend):
 
-=========================  ================================================
-ENVELOPE / BODYSTRUCTURE   ``info.envelope_wire`` / ``info.bodystructure_wire``
-BODY                       ``info.body_wire`` (all ready wire bytes: ``Raw``)
-RFC822.SIZE                ``info.size``
-BODY[] / RFC822            ``raw``
-BODY[HEADER]/RFC822.HEADER ``info.header`` (includes the blank line)
-BODY[<p>.]TEXT|MIME, [<p>] ``section_range(info, part, text)`` -> slice of raw
-BODY[<p>.]HEADER.FIELDS    ``header_fields(raw[slice(*part_header_range(...))],
-                           fields, exclude)``; for ``()`` use ``info.header``
-BINARY[<p>]                ``decode_binary(info, part, body_bytes)``
-BINARY.SIZE[<p>]           ``binary_size(info, part, body_bytes)``
-<origin.count>             slice the section bytes
-=========================  ================================================
+==========================  ================================================
+ENVELOPE / BODYSTRUCTURE    ``info.envelope_wire`` / ``info.bodystructure_wire``
+BODY                        ``info.body_wire`` (all ready wire bytes: ``Raw``)
+RFC822.SIZE                 ``info.size``
+BODY[] / RFC822             ``raw``
+BODY[HEADER]/RFC822.HEADER  ``info.header`` (includes the blank line)
+BODY[<p>.]TEXT|MIME, [<p>]  ``section_range(info, part, text)`` -> slice of raw
+BODY[<p>.]HEADER.FIELDS     ``header_fields(raw[slice(*part_header_range(...))],
+                            fields, exclude)``; for ``()`` use ``info.header``
+BINARY[<p>]                 ``decode_binary(info, part, body_bytes)``
+BINARY.SIZE[<p>]            ``binary_size(info, part, body_bytes)``
+<origin.count>              slice the section bytes
+==========================  ================================================
 
 A ``None`` range means the section does not exist; Dovecot answers an
 empty string then (not NIL), and so does mailframe.  Every section goes as

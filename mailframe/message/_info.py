@@ -4,7 +4,7 @@ once at delivery and cached by backends (DESIGN.md, "Backends").
 A :class:`MessageInfo` holds the size, the top-level header block, the
 ENVELOPE / BODYSTRUCTURE / BODY values already in wire form, the sent date
 and the part tree with byte offsets.  ``dump()`` / ``load()`` are a
-versioned :mod:`marshal` of plain tuples: no pickle, no classes, cheap to
+versioned ``marshal`` of plain tuples: no pickle, no classes, cheap to
 load.
 """
 
@@ -31,7 +31,7 @@ class MessageInfo:
     ``header`` is the top-level header block exactly as stored, *including*
     the blank line that ends it (so it is ``BODY[HEADER]`` byte for byte);
     a message without a blank line is all header.  ``tree`` is the root
-    part ``Node`` (see :mod:`._structure`).
+    part ``Node`` (see :mod:`mailframe.message._structure`).
     """
 
     __slots__ = (

@@ -3,7 +3,7 @@ BODYSTRUCTURE / BODY values built along the way.
 
 RFC 2045/2046 define the structure, RFC 3501 §7.4.2 (RFC 9051 §7.5.2) the
 BODYSTRUCTURE form.  Each part is recorded as a ``Node`` tuple (cheap to
-marshal, see :mod:`._info`)::
+marshal, see :mod:`mailframe.message._info`)::
 
     (kind, hstart, bstart, bend, mtype, msub, cte, charset, children)
 

@@ -39,7 +39,13 @@ class Options(usage.Options):
         ["max-line", None, str(Limits.max_line), "Longest command line in bytes."],
         ["max-literal", None, str(Limits.max_literal), "Largest literal (APPEND size) in bytes."],
         ["max-depth", None, str(Limits.max_depth), "Deepest parenthesis nesting in a command."],
-        ["max-connections-per-ip", None, "50", "Concurrent connections from one address (0: no limit)."],
+        ["max-preauth-literal", None, str(Limits.max_preauth_literal),
+         "Largest literal before login, in bytes (a whole command before login is bounded by --max-line)."],
+        ["max-connections-per-ip", None, "50", "Concurrent logged-in connections from one address "
+                                               "(0: no limit)."],
+        ["max-preauth-connections-per-ip", None, "100",
+         "Concurrent connections from one address not yet logged in; past it the oldest idle one is "
+         "closed to admit a new one (0: no limit)."],
         ["max-connections-per-user", None, "50", "Concurrent logged-in sessions of one user (0: no limit)."],
         ["max-size", None, str(50 * 1024 * 1024), "Largest message accepted by SMTP/LMTP."],
         ["timeout", None, "1800", "Autologout after this many idle seconds once logged in (RFC 3501 §5.4)."],
@@ -55,6 +61,17 @@ class Options(usage.Options):
         ["queue-retry-max", None, str(4 * 3600), "Longest wait between retries, in seconds."],
         ["dns", None, None, "HOST:PORT of the DNS server for MX lookups (default: resolv.conf)."],
         ["mx-port", None, "25", "Port to connect to on MX hosts."],
+        # Operations (mailframe.ops): log level, Prometheus metrics, health checks.
+        ["log-level", None, "info", "Drop log events below this level: debug, info, warn, error, critical."],
+        ["metrics", None, None, "Endpoint serving Prometheus metrics, e.g. tcp:9100:interface=127.0.0.1"],
+        ["health", None, None, "Endpoint answering health checks (200 or 503), e.g. tcp:8080:interface=127.0.0.1"],
+        ["login-delay", None, "1", "Seconds a failed login waits; doubles per failure of one user "
+                                   "from one address."],
+        ["login-delay-max", None, "15", "Longest failed-login delay, in seconds."],
+        ["login-lockout", None, "10", "Failures of one user from one address before that pair is "
+                                      "refused for a while (0: never)."],
+        ["login-lockout-address", None, "100", "Failures from one address, any users, before it is "
+                                               "refused for a while (0: never)."],
     ]
     optFlags = [
         ["no-smtp", None, "Do not start the default SMTP listener."],
@@ -117,8 +134,9 @@ class Options(usage.Options):
         self["webhooks"].append(url)
 
     def postOptions(self) -> None:
-        for name in ("max-line", "max-literal", "max-depth", "max-connections-per-ip",
-                     "max-connections-per-user", "max-size"):
+        for name in ("max-line", "max-literal", "max-depth", "max-preauth-literal", "max-connections-per-ip",
+                     "max-preauth-connections-per-ip", "max-connections-per-user", "max-size",
+                     "login-lockout", "login-lockout-address"):
             self[name] = _int(self, name)
         for name in ("timeout", "timeout-preauth", "queue-lifetime", "queue-retry", "queue-retry-max"):
             self[name] = _number(self, name)
@@ -132,6 +150,14 @@ class Options(usage.Options):
                 raise usage.UsageError(str(e)) from None
         if self["queue-dir"] is None:
             self["queue-dir"] = os.path.join(self["data-dir"], "queue")
+        from mailframe.ops.loglevel import parse_level
+
+        try:
+            self["log-level"] = parse_level(self["log-level"])
+        except ValueError as e:
+            raise usage.UsageError(f"--log-level: {e}") from None
+        for name in ("login-delay", "login-delay-max"):
+            self[name] = _number(self, name, zero=True)
         if bool(self["tls-cert"]) != bool(self["tls-key"]):
             raise usage.UsageError("--tls-cert and --tls-key go together")
         data = self["data-dir"]
@@ -155,11 +181,11 @@ def _int(opts: Any, name: str) -> int:
     return value
 
 
-def _number(opts: Any, name: str) -> float:
+def _number(opts: Any, name: str, zero: bool = False) -> float:
     try:
         value = float(opts[name])
     except ValueError:
         raise usage.UsageError(f"--{name} wants a number of seconds, got {opts[name]!r}") from None
-    if value <= 0:
-        raise usage.UsageError(f"--{name} must be positive")
+    if value < 0 or (value == 0 and not zero) or value != value:
+        raise usage.UsageError(f"--{name} must be {'zero or more' if zero else 'positive'}")
     return value

@@ -6,6 +6,12 @@ continuations go out at once.  Outgoing data is flow-controlled: the
 protocol registers itself as the transport's push producer, so a slow
 reader pauses FETCH streaming (:meth:`drain`) instead of making the server
 buffer a mailbox.
+
+Before login the framer runs on :meth:`~mailframe.imap.limits.Limits.preauth`
+limits and frames one command at a time (reading pauses while it runs), so
+an unauthenticated client can make the server hold one bounded command; a
+framing error that ends the stream (a huge non-synchronizing literal) is
+answered in turn, then ``* BYE`` and the connection closes.
 """
 
 from __future__ import annotations
@@ -24,9 +30,12 @@ from twisted.protocols.policies import TimeoutMixin
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from mailframe.imap.framing import ContinuationRequest, Frame, FrameError, Framer
+from mailframe.errors import LimitExceeded
+from mailframe.imap.framing import ContinuationRequest, Event, Frame, FrameError, Framer
 from mailframe.imap.serialize import continuation
 from mailframe.imap.session import WAKEUP, ServerConfig, Session, Wakeup
+from mailframe.ops.authwatch import WatchedAuthenticator
+from mailframe.ops.events import ImapConnection, refused_connection
 
 log = Logger()
 
@@ -53,7 +62,12 @@ class IMAPServerProtocol(Protocol, TimeoutMixin):
         self.context = context
         self.clock = context.clock or _reactor
         self.callLater = self.clock.callLater  # type: ignore[method-assign,assignment]  # TimeoutMixin's timer
-        self.framer = Framer(context.config.limits)
+        self.framer = Framer(context.config.limits.preauth())
+        self.framer.hold = True  # one command at a time until login
+        self._held = False  # a frame came out in hold mode: reading paused until it is taken
+        self._ending = False  # a closing FrameError was answered: no more events
+        self._in_handle = False
+        self._pump_wanted = False
         self.queue: deque[Frame | FrameError] = deque()
         self.waiter: Deferred[Frame | FrameError | Wakeup | None] | None = None
         self.drainers: list[Deferred[None]] = []
@@ -64,11 +78,13 @@ class IMAPServerProtocol(Protocol, TimeoutMixin):
         self.peer = ""
         self.session: Session | None = None
         self._counted = False
+        self._logged_in = False
         self._user: str | None = None
         self._keepalive: Any = None
         self._tls_starting = False
         self._registered = False
         self._closing: Any = None
+        self.ops: ImapConnection | None = None  # log lines and metrics (mailframe.ops)
 
     # --- connection ---------------------------------------------------------
 
@@ -78,18 +94,24 @@ class IMAPServerProtocol(Protocol, TimeoutMixin):
         self.secure = ISSLTransport.providedBy(self.transport)
         limiter = self.context.limiter
         if limiter is not None:
-            if not limiter.acquire(self.peer):
-                log.info("refused connection from {peer}: too many connections", peer=self.peer)
+            if not limiter.admit(self.peer, self):
+                refused_connection("imap", self.peer, "too many connections from this address")
                 self.transport.write(b"* BYE Too many connections from your address\r\n")  # type: ignore[union-attr]
                 self._close()
                 return
             self._counted = True
         self.transport.registerProducer(self, True)  # type: ignore[union-attr]
         self._registered = True
-        self.session = Session(self, self.context.authenticator, self.context.config)
+        self.ops = ImapConnection(self.peer, self.secure, self._state_name)
+        self.ops.opened()
+        auth = WatchedAuthenticator(self.context.authenticator, self.ops)
+        self.session = Session(self, auth, self.context.config)
         d = Deferred.fromCoroutine(self.session.run())
         d.addErrback(self._session_failed)
         d.addBoth(lambda _: self._finish())
+
+    def _state_name(self) -> str:
+        return self.session.state.value if self.session is not None else "not authenticated"
 
     def _session_failed(self, failure: Failure) -> None:
         log.failure("IMAP session failed", failure)
@@ -129,7 +151,7 @@ class IMAPServerProtocol(Protocol, TimeoutMixin):
         self.setTimeout(None)  # type: ignore[no-untyped-call]
         self._stop_keepalive()
         if self._counted and self.context.limiter is not None:
-            self.context.limiter.release(self.peer)
+            self.context.limiter.release(self.peer, self, self._logged_in)
             self._counted = False
         if self._user is not None and self.context.limiter is not None:
             self.context.limiter.release_user(self._user)
@@ -138,22 +160,81 @@ class IMAPServerProtocol(Protocol, TimeoutMixin):
             w, self.waiter = self.waiter, None
             w.callback(None)
         self._release_drainers()
+        if self.ops is not None:
+            self.ops.closed()
 
     def dataReceived(self, data: bytes) -> None:
         self.resetTimeout()  # type: ignore[no-untyped-call]
+        if self.ops is not None:
+            self.ops.received(data)
         events = self.framer.feed(data)
         if not events:
             self._quick_ack()
-        for event in events:
-            if self._tls_starting:
-                # Plaintext pipelined after STARTTLS is dropped, never run
-                # inside the TLS session (CVE-2011-0411).
-                break
-            if isinstance(event, ContinuationRequest):
-                self.transport.write(continuation())  # type: ignore[union-attr]
+        self._handle(events)
+
+    def _handle(self, events: list[Event]) -> None:
+        """Deliver framer events; then, while the session asks for the next
+        held command (:meth:`next_event` sets ``_pump_wanted`` instead of
+        recursing), frame it and go on."""
+        self._in_handle = True
+        try:
+            while True:
+                self._tls_starting = False
+                for event in events:
+                    if self._tls_starting:
+                        # Plaintext pipelined after STARTTLS is dropped, never
+                        # run inside the TLS session (CVE-2011-0411).
+                        break
+                    if isinstance(event, ContinuationRequest):
+                        self.transport.write(continuation())  # type: ignore[union-attr]
+                    else:
+                        if isinstance(event, Frame) and self.framer.hold:
+                            self._held = True
+                        self._deliver(event)
+                if not self._pump_wanted or self._ending or self.lost:
+                    break
+                self._pump_wanted = False
+                self._held = False
+                events = self.framer.feed(b"")
+        finally:
+            self._in_handle = False
+            self._pump_wanted = False
+            self._tls_starting = False
+        self._update_reading()
+
+    def _update_reading(self) -> None:
+        """Read from the socket unless the queue is long, a held command
+        waits to run, or the stream is over."""
+        limit = self.context.config.limits.max_pending
+        if self.reading_paused:
+            stop = self._held or self._ending or len(self.queue) >= limit // 2
+        else:
+            stop = self._held or self._ending or len(self.queue) >= limit
+        if stop != self.reading_paused and not self.lost:
+            self.reading_paused = stop
+            if stop:
+                self.transport.pauseProducing()  # type: ignore[union-attr]
             else:
-                self._deliver(event)
-        self._tls_starting = False
+                self.transport.resumeProducing()  # type: ignore[union-attr]
+
+    def _pump(self) -> None:
+        """Frame the next held command, now that the previous one ran
+        (under the limits that hold now: after LOGIN, the full ones)."""
+        if self._in_handle:
+            self._pump_wanted = True  # _handle's loop does it: no recursion
+            return
+        self._held = False
+        self._handle(self.framer.feed(b""))
+
+    def _answer_and_close(self, error: FrameError) -> None:
+        """A framing error after which the stream cannot go on (RFC 7888 §4)."""
+        from mailframe.imap.serialize import status_line
+
+        self._ending = True
+        self.write(status_line(error.tag or "*", error.status, error.text, error.code))
+        self.write(b"* BYE " + error.text.encode("ascii", "replace") + b"\r\n")
+        log.info("closing connection from {peer}: {reason}", peer=self.peer, reason=error.text)
+        self._close()
 
     def _quick_ack(self) -> None:
         """Acknowledge at once a packet that completed no command.
@@ -176,15 +257,22 @@ class IMAPServerProtocol(Protocol, TimeoutMixin):
             transport = getattr(transport, "transport", None)
 
     def _deliver(self, event: Frame | FrameError) -> None:
-        if self.waiter is not None:
+        if self._ending:
+            return
+        if self.waiter is not None and not self.queue:
+            if isinstance(event, FrameError) and event.close:
+                w, self.waiter = self.waiter, None
+                self._answer_and_close(event)
+                w.callback(None)
+                return
+            if self.ops is not None and isinstance(event, Frame):
+                self.ops.command_taken(event.parts[0])
             w, self.waiter = self.waiter, None
             w.callback(event)
             return
+        # Queued in order; when the queue is long, reading stops until the
+        # session catches up (TCP pushes back): see _update_reading.
         self.queue.append(event)
-        if len(self.queue) >= self.context.config.limits.max_pending and not self.reading_paused:
-            # Stop reading until the session catches up (TCP pushes back).
-            self.reading_paused = True
-            self.transport.pauseProducing()  # type: ignore[union-attr]
 
     def timeoutConnection(self) -> None:
         log.info("autologout of {peer}", peer=self.peer)
@@ -195,6 +283,8 @@ class IMAPServerProtocol(Protocol, TimeoutMixin):
 
     def write(self, data: bytes) -> None:
         if not self.lost:
+            if self.ops is not None:
+                self.ops.sent(data)
             self.transport.write(data)  # type: ignore[union-attr]
 
     def drain(self) -> Deferred[None]:
@@ -210,13 +300,18 @@ class IMAPServerProtocol(Protocol, TimeoutMixin):
         return d
 
     def next_event(self) -> Deferred[Frame | FrameError | Wakeup | None]:
-        if self.queue:
+        if not self.queue and self._held and not self._ending:
+            self._pump()
+        if self.queue and not self._ending:
             event = self.queue.popleft()
-            if self.reading_paused and len(self.queue) < self.context.config.limits.max_pending // 2:
-                self.reading_paused = False
-                self.transport.resumeProducing()  # type: ignore[union-attr]
+            self._update_reading()
+            if isinstance(event, FrameError) and event.close:
+                self._answer_and_close(event)
+                return succeed(None)
+            if self.ops is not None and isinstance(event, Frame):
+                self.ops.command_taken(event.parts[0])
             return succeed(event)
-        if self.lost:
+        if self.lost or self._ending:
             return succeed(None)
         self.waiter = Deferred()
         return self.waiter
@@ -236,6 +331,8 @@ class IMAPServerProtocol(Protocol, TimeoutMixin):
         self.queue.clear()
         self.transport.startTLS(self.context.tls)  # type: ignore[union-attr]
         self.secure = True
+        if self.ops is not None:
+            self.ops.tls_started()
 
     def tls_available(self) -> bool:
         return self.context.tls is not None
@@ -248,14 +345,48 @@ class IMAPServerProtocol(Protocol, TimeoutMixin):
         return channel_bindings(self.transport) or None
 
     def admit_user(self, username: str) -> bool:
+        try:
+            admitted = self._admit_user(username)
+        except LimitExceeded:
+            if self.ops is not None:
+                self.ops.not_admitted(username, "too many logged-in connections from that address")
+            raise
+        if self.ops is not None:
+            if admitted:
+                self.ops.admitted(username)
+            else:
+                self.ops.not_admitted(username, "too many connections for this user")
+        return admitted
+
+    def _admit_user(self, username: str) -> bool:
         limiter = self.context.limiter
-        if limiter is None or self._user is not None:
-            return True
-        if not limiter.acquire_user(username):
-            log.info("refused login of {user} from {peer}: too many connections", user=username, peer=self.peer)
-            return False
-        self._user = username
+        if limiter is not None and self._user is None:
+            if not limiter.acquire_user(username):
+                return False
+            if self._counted and not limiter.promote(self.peer, self):
+                limiter.release_user(username)
+                raise LimitExceeded("Too many logged-in connections from your address")
+            self._user = username
+        if not self._logged_in:
+            self._logged_in = True
+            # Logged in: the full limits, and pipelined commands framed at once.
+            self.framer.limits = self.context.config.limits
+            self.framer.hold = False
         return True
+
+    # --- ConnectionLimiter's view (mailframe.auth.throttle.Evictable) --------
+
+    @property
+    def idle(self) -> bool:
+        """Before login, waiting for the client (no command running)."""
+        return not self._logged_in and self.waiter is not None and not self.queue
+
+    def evict(self) -> None:
+        """Make room for a newer connection from the same address."""
+        log.info("closing idle pre-login connection from {peer} to make room", peer=self.peer)
+        self._counted = False  # the limiter has forgotten us already
+        self.write(b"* BYE Too many connections from your address; closing the oldest idle one\r\n")
+        self._close()
 
     def set_timeout(self, seconds: float | None) -> None:
         self.setTimeout(seconds)  # type: ignore[no-untyped-call]

@@ -5,23 +5,27 @@ launch"; issue 6, "One process, one config")."""
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+import socket
+import sys
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from twisted.application import service, strports
+from twisted.application import service
 from twisted.application.internet import StreamServerEndpointService
 from twisted.cred.portal import Portal
 from twisted.internet import reactor
 from twisted.internet.endpoints import serverFromString
+from twisted.internet.error import CannotListenError
 from twisted.logger import Logger
 from twisted.python import usage
 
 from mailframe.auth.authenticator import Authenticator
 from mailframe.auth.checkers import CheckerError, InMemoryChecker, open_checker, parse_user_option
 from mailframe.auth.realm import MailRealm
-from mailframe.auth.throttle import ConnectionLimiter
+from mailframe.auth.throttle import ConnectionLimiter, LoginThrottle
 from mailframe.errors import StoreUnavailable
 from mailframe.imap.session import ServerConfig, server_limits
+from mailframe.interfaces import IUserDirectory
 from mailframe.server.protocol import IMAPFactory, ServerContext
 from mailframe.store import open_store
 
@@ -34,17 +38,28 @@ class Prepared:
 
     store: Any
     checkers: list[Any] = field(default_factory=list)
+    #: The STARTTLS context factory (IMAP and SMTP), or None.
+    tls: Any = None
+    #: ``(description, endpoint, reloadable factory or None)`` per --imaps.
+    imaps: list[tuple[str, Any, Any]] = field(default_factory=list)
 
 
 def prepare(opts: Any) -> Prepared:
-    """Open the store and the users, and check every endpoint string;
-    any problem becomes a one-line UsageError (exit status 1)."""
-    for kind in ("imap", "imaps", "smtp", "lmtp", "submission", "submissions"):
-        for desc in opts[kind]:
+    """Open the store and the users, the TLS certificates, and check every
+    endpoint string and that its port is free; any problem becomes a
+    one-line UsageError (exit status 1) before logging starts."""
+    for kind in ("imap", "imaps", "smtp", "lmtp", "submission", "submissions", "metrics", "health"):
+        value = opts.get(kind)
+        for desc in value if isinstance(value, list) else [value] if value else []:
             try:
-                serverFromString(reactor, desc)
+                endpoint = serverFromString(reactor, desc)
             except (ValueError, KeyError, TypeError) as e:
                 raise usage.UsageError(f"--{kind} {desc!r}: {e}") from None
+            except OSError as e:  # an ssl: listener's certificate or key file
+                where = f" {e.filename}" if e.filename else ""
+                raise usage.UsageError(f"--{kind} {desc}:{where}: {(e.strerror or str(e)).lower()}") \
+                    from None
+            _probe(kind, desc, endpoint)
     checkers: list[Any] = []
     try:
         if opts["user"]:
@@ -60,11 +75,66 @@ def prepare(opts: Any) -> Prepared:
         checkers.append(open_checker(users))
     except (CheckerError, OSError) as e:
         raise usage.UsageError(str(e)) from None
+    from mailframe.server.tls import TLSConfigError, server_endpoint
+
+    imaps = []
+    try:
+        for desc in opts["imaps"]:
+            endpoint, factory = server_endpoint(reactor, desc)
+            imaps.append((desc, endpoint, factory))
+        tls = None if opts["no-tls"] else _tls(opts, imaps)
+    except TLSConfigError as e:
+        raise usage.UsageError(str(e)) from None
     try:
         store = open_store(opts["store"])
     except StoreUnavailable as e:
         raise usage.UsageError(f"--store {opts['store']!r}: {e}") from None
-    return Prepared(store, checkers)
+    return Prepared(store, checkers, tls, imaps)
+
+
+def _probe(kind: str, desc: str, endpoint: Any) -> None:
+    """UsageError naming the option when a TCP listener's port cannot be
+    bound (in use, or privileged): one line instead of a traceback once the
+    server starts.  Only a check: the real listening happens at start."""
+    port = getattr(endpoint, "_port", None)
+    if not isinstance(port, int) or isinstance(port, bool) or port == 0:
+        return
+    interface = str(getattr(endpoint, "_interface", "") or "")
+    family = socket.AF_INET6 if ":" in interface or type(endpoint).__name__.startswith("TCP6") \
+        else socket.AF_INET
+    try:
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as Twisted's listen does
+            probe.bind((interface, port))
+    except OSError as e:
+        reason = (e.strerror or str(e)).lower()
+        raise usage.UsageError(f"--{kind} {desc}: {reason}") from None
+
+
+class _Listener(StreamServerEndpointService):
+    """A listener whose failure to listen is one line naming the option
+    (should the port be taken between the check and the start)."""
+
+    def __init__(self, kind: str, desc: str, endpoint: Any, factory: Any) -> None:
+        super().__init__(endpoint, factory)  # type: ignore[no-untyped-call]
+        self._raiseSynchronously = True
+        self.option = f"--{kind} {desc}"
+
+    def privilegedStartService(self) -> None:
+        try:
+            super().privilegedStartService()  # type: ignore[no-untyped-call]
+        except CannotListenError as e:
+            reason = getattr(e.socketError, "strerror", None) or str(e.socketError)
+            sys.stderr.write(f"mailframe: {self.option}: {reason.lower()}\n")
+            raise SystemExit(1) from None
+
+
+def _listen(health: Any, kind: str, desc: str, factory: Any, endpoint: Any = None) -> _Listener:
+    """A listener on ``desc`` (or the prepared ``endpoint``), watched by
+    the health check."""
+    if endpoint is None:
+        endpoint = serverFromString(reactor, desc)
+    return _Listener(kind, desc, health.watch(f"{kind} {desc}", endpoint), factory)
 
 
 class _Stopping(service.Service):
@@ -84,21 +154,32 @@ def make_service(opts: Any) -> service.MultiService:
     store = prepared.store
     root = service.MultiService()
     _Stopping(store.close).setServiceParent(root)  # type: ignore[no-untyped-call]
+    health = _operations(opts, root, store)
 
     checker = chain(prepared.checkers)
+    _log_user_count(prepared.checkers)
     portal = Portal(MailRealm(store), [checker])
+    throttle = LoginThrottle(
+        reactor,
+        base=opts["login-delay"],
+        maximum=opts["login-delay-max"],
+        lockout_after=opts["login-lockout"] or None,
+        address_lockout_after=opts["login-lockout-address"] or None,
+    )
     authenticator = Authenticator(
         portal,
+        throttle=throttle,
         allow_insecure_plaintext=bool(opts["allow-plaintext"]),
         hostname=opts["domain-name"],
     )
-    limits = server_limits(opts["max-line"], opts["max-literal"], opts["max-depth"])
+    limits = replace(server_limits(opts["max-line"], opts["max-literal"], opts["max-depth"]),
+                     max_preauth_literal=opts["max-preauth-literal"])
     config = ServerConfig(
         limits=limits,
         timeout_auth=opts["timeout"],
         timeout_preauth=opts["timeout-preauth"],
     )
-    tls = None if opts["no-tls"] else _tls(opts)
+    tls = prepared.tls
     notifier = None
     if opts["webhooks"]:
         from mailframe.smtp.webhooks import WebhookNotifier
@@ -109,19 +190,17 @@ def make_service(opts: Any) -> service.MultiService:
     limiter = ConnectionLimiter(
         per_ip=opts["max-connections-per-ip"] or None,
         per_user=opts["max-connections-per-user"] or None,
+        preauth_per_ip=opts["max-preauth-connections-per-ip"] or None,
     )
     context = ServerContext(authenticator, config, tls, limiter)
     factory = IMAPFactory(context)
     reloadable = [tls] if tls is not None else []
     for desc in opts["imap"]:
-        strports.service(desc, factory).setServiceParent(root)
-    for desc in opts["imaps"]:
-        from mailframe.server.tls import server_endpoint
-
-        endpoint, tls_factory = server_endpoint(reactor, desc)
-        if tls_factory is not None:
+        _listen(health, "imap", desc, factory).setServiceParent(root)  # type: ignore[no-untyped-call]
+    for desc, endpoint, tls_factory in prepared.imaps:
+        if tls_factory is not None and tls_factory not in reloadable:
             reloadable.append(tls_factory)
-        StreamServerEndpointService(endpoint, factory).setServiceParent(root)
+        _listen(health, "imaps", desc, factory, endpoint).setServiceParent(root)  # type: ignore[no-untyped-call]
     from mailframe.smtp.delivery import Delivery
 
     delivery = Delivery(store, checker, [notifier] if notifier is not None else [])
@@ -138,13 +217,58 @@ def make_service(opts: Any) -> service.MultiService:
         from mailframe.smtp.esmtp import smtp_factory
         from mailframe.smtp.lmtp import lmtp_factory
 
+        if not IUserDirectory.providedBy(checker):
+            log.warn("--users {users}: {kind} does not provide IUserDirectory, so SMTP/LMTP cannot "
+                     "tell which recipients exist and will answer 451 to every one; give a checker "
+                     "that provides both ICredentialsChecker and IUserDirectory (see README)",
+                     users=opts["users"], kind=type(checker).__name__)
         for desc in opts["smtp"]:
             f = smtp_factory(delivery, opts["domain"], opts["max-size"], tls, opts["domain-name"])
-            strports.service(desc, f).setServiceParent(root)
+            _listen(health, "smtp", desc, f).setServiceParent(root)  # type: ignore[no-untyped-call]
         for desc in opts["lmtp"]:
             f = lmtp_factory(delivery, opts["domain"], opts["max-size"], None, opts["domain-name"])
-            strports.service(desc, f).setServiceParent(root)
+            _listen(health, "lmtp", desc, f).setServiceParent(root)  # type: ignore[no-untyped-call]
     return root
+
+
+def _operations(opts: Any, root: service.MultiService, store: Any) -> Any:
+    """--log-level, --metrics and --health (mailframe.ops); returns the
+    Health every listener registers with."""
+    from mailframe.ops.health import Health, health_service
+    from mailframe.ops.loglevel import LogLevelService
+
+    if opts.get("log-level") is not None:
+        LogLevelService(opts["log-level"]).setServiceParent(root)  # type: ignore[no-untyped-call]
+    health = Health(reactor, store)
+    if opts.get("metrics"):
+        from mailframe.ops.metrics import metrics_service
+
+        metrics_service(reactor, opts["metrics"]).setServiceParent(root)
+    if opts.get("health"):
+        health_service(health, opts["health"]).setServiceParent(root)
+    return health
+
+
+def _log_user_count(checkers: list[Any]) -> None:
+    """One line with how many users the server knows, from all tables
+    (``--user`` entries and the users file together)."""
+    names: set[str] = set()
+    parts: list[str] = []
+    counted = True
+    for checker in checkers:
+        label = "--user" if isinstance(checker, InMemoryChecker) else \
+            getattr(checker, "describe", lambda c=checker: type(c).__name__)()
+        probe = getattr(checker, "user_names", None)
+        mine = probe() if callable(probe) else None
+        if mine is None:
+            counted = False
+            parts.append(f"{label}: not listed")
+            continue
+        mine = list(mine)
+        names.update(mine)
+        parts.append(f"{label}: {len(mine)}")
+    total = str(len(names)) if counted else f"{len(names)} listed"
+    log.info("users: {total} ({parts})", total=total, parts="; ".join(parts))
 
 
 def chain(checkers: list[Any]) -> Any:
@@ -157,12 +281,24 @@ def chain(checkers: list[Any]) -> Any:
     return ChainedChecker(checkers)
 
 
-def _tls(opts: Any) -> Any:
-    """The STARTTLS context factory: the given certificate, or a
-    self-signed one generated into the data directory on first run."""
-    from mailframe.server.tls import ReloadableContextFactory, ensure_certificate
+def _tls(opts: Any, imaps: list[tuple[str, Any, Any]]) -> Any:
+    """The STARTTLS context factory (IMAP and SMTP): ``--tls-cert``; else
+    the certificate an ``--imaps`` listener names (one certificate
+    configured anywhere serves everywhere); else a self-signed one
+    generated into the data directory on first run."""
+    from mailframe.server.tls import ReloadableContextFactory, ensure_certificate, ssl_certificate
 
     if opts["tls-cert"]:
         return ReloadableContextFactory(opts["tls-cert"], opts["tls-key"])
+    for desc, _endpoint, factory in imaps:
+        if factory is not None:
+            log.info("STARTTLS uses the certificate of --imaps {desc} ({path})", desc=desc,
+                     path=factory.cert_path)
+            return factory
+        named = ssl_certificate(desc)
+        if named is not None:
+            log.info("STARTTLS uses the certificate of --imaps {desc} ({path})", desc=desc,
+                     path=named[0])
+            return ReloadableContextFactory(*named)
     cert, key = ensure_certificate(opts["data-dir"], opts["domain-name"])
     return ReloadableContextFactory(cert, key)

@@ -2,7 +2,7 @@
 
 - :class:`ReloadableContextFactory` — a server context from certificate and
   key files (TLS 1.2 minimum, no compression, forward-secret AEAD ciphers
-  for TLS 1.2).  :meth:`~ReloadableContextFactory.reload` swaps in a new
+  for TLS 1.2).  :meth:`ReloadableContextFactory.reload` swaps in a new
   context; connections already up keep theirs, new ones get the new
   certificate.  :func:`install_sighup_reload` reloads on SIGHUP.
 - :func:`ensure_certificate` — a self-signed certificate generated into the
@@ -37,7 +37,8 @@ from zope.interface import implementer
 
 __all__ = ["ReloadableContextFactory", "TLSConfigError", "install_sighup_reload", "channel_bindings",
            "tls_server_end_point_hash",
-           "ensure_certificate", "tls_server_endpoint", "server_endpoint", "CertificateAuthority"]
+           "ensure_certificate", "tls_server_endpoint", "server_endpoint", "ssl_certificate",
+           "CertificateAuthority"]
 
 _log = Logger()
 
@@ -62,6 +63,13 @@ def build_context(cert_path: str, key_path: str | None = None) -> SSL.Context:
                     | SSL.OP_SINGLE_DH_USE | SSL.OP_SINGLE_ECDH_USE | SSL.OP_NO_RENEGOTIATION)
     ctx.set_cipher_list(CIPHERS_TLS12)
     ctx.set_session_id(b"mailframe")
+    for path in dict.fromkeys([cert_path, key_path or cert_path]):
+        try:
+            with open(path, "rb"):
+                pass
+        except OSError as e:
+            raise TLSConfigError(f"TLS certificate or key {path}: {(e.strerror or str(e)).lower()}") \
+                from None
     try:
         ctx.use_certificate_chain_file(cert_path)
         ctx.use_privatekey_file(key_path or cert_path)
@@ -243,6 +251,19 @@ def _split_description(description: str) -> list[str]:
             cur.append(ch)
     parts.append("".join(cur))
     return parts
+
+
+def ssl_certificate(description: str) -> tuple[str, str] | None:
+    """``(cert, key)`` an ``ssl:`` listener string names (Twisted's
+    ``privateKey=`` and ``certKey=``, the latter defaulting to the former),
+    else None."""
+    parts = _split_description(description)
+    if parts[0] != "ssl":
+        return None
+    opts = dict(p.split("=", 1) for p in parts[1:] if "=" in p)
+    if "privateKey" not in opts:
+        return None
+    return opts.get("certKey", opts["privateKey"]), opts["privateKey"]
 
 
 def server_endpoint(reactor: Any, description: str

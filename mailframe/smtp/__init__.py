@@ -1,11 +1,11 @@
 """SMTP and LMTP delivery into any mailframe store.
 
-- :class:`~mailframe.smtp.delivery.Delivery` — the one delivery API;
-- :func:`~mailframe.smtp.esmtp.smtp_factory`,
-  :func:`~mailframe.smtp.lmtp.lmtp_factory` — Twisted ServerFactories;
-- :mod:`~mailframe.smtp.hooks` — the hook seam (quotas, filters, notifications);
-- :class:`~mailframe.smtp.webhooks.WebhookNotifier` — HTTP push notifications;
-- :func:`~mailframe.smtp.deliver_tool.main` — the ``mailframe deliver`` MDA.
+- :class:`mailframe.smtp.delivery.Delivery` — the one delivery API;
+- :func:`mailframe.smtp.esmtp.smtp_factory`,
+  :func:`mailframe.smtp.lmtp.lmtp_factory` — Twisted ServerFactories;
+- :mod:`mailframe.smtp.hooks` — the hook seam (quotas, filters, notifications);
+- :class:`mailframe.smtp.webhooks.WebhookNotifier` — HTTP push notifications;
+- :func:`mailframe.smtp.deliver_tool.main` — the ``mailframe deliver`` MDA.
 """
 
 from mailframe.smtp.addressing import Recipient, parse_recipient

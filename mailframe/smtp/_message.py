@@ -10,6 +10,7 @@ for <rcpt>`` (RFC 5321 §4.4) and is stored through the one delivery API.
 from __future__ import annotations
 
 import secrets
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +21,7 @@ from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from mailframe.errors import NoPermission, OverQuota, TooBig
+from mailframe.ops import events
 from mailframe.smtp.addressing import Recipient, parse_recipient
 from mailframe.smtp.hooks import DeliveryRefused, DeliveryRequest
 from mailframe.smtp.trace import received_header, return_path_header
@@ -123,13 +125,25 @@ class StoredMessage:
             sender=sender,
             recipient=str(self.user.dest),
         )
+        started = time.monotonic()
         d = self.session.delivery_api.deliver_request(request)
         rcpt = str(self.user.dest)
         qid = self.transaction.queue_id
-        return d.addCallbacks(
-            lambda m: Outcome(250, "2.0.0", f"<{rcpt}> Ok: stored as UID {m.uid} ({qid})"),
-            lambda f: outcome_for_failure(f, rcpt),
-        )
+        folder: list[str] = []
+
+        def stored(m: Any) -> Outcome:
+            folder.append(m.mailbox)
+            return Outcome(250, "2.0.0", f"<{rcpt}> Ok: stored as UID {m.uid} ({qid})")
+
+        def logged(outcome: Outcome) -> Outcome:
+            events.delivery(
+                self.session.protocol_name.lower().replace("esmtp", "smtp"), queue_id=qid,
+                sender=sender, recipient=rcpt, user=self.username, size=len(content),
+                folder=folder[0] if folder else None, code=outcome.code,
+                seconds=time.monotonic() - started)
+            return outcome
+
+        return d.addCallbacks(stored, lambda f: outcome_for_failure(f, rcpt)).addCallback(logged)
 
     def connectionLost(self) -> None:
         self.lost = True

@@ -46,8 +46,8 @@ _NO_STATUS = {354}
 
 
 class DeliverySession(smtp.ESMTP):
-    """Base of :class:`~mailframe.smtp.esmtp.ESMTPDelivery` and
-    :class:`~mailframe.smtp.lmtp.LMTPDelivery`."""
+    """Base of :class:`mailframe.smtp.esmtp.ESMTPDelivery` and
+    :class:`mailframe.smtp.lmtp.LMTPDelivery`."""
 
     protocol_name = "ESMTP"
     max_recipients = 100  # RFC 5321 §4.5.3.1.8 minimum

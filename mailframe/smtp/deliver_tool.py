@@ -1,7 +1,7 @@
 """``mailframe deliver``: a local delivery agent (MDA) for use from a pipe.
 
 Reads one message on stdin and stores it through the same
-:class:`~mailframe.smtp.delivery.Delivery` path as SMTP and LMTP, e.g. as
+:class:`mailframe.smtp.delivery.Delivery` path as SMTP and LMTP, e.g. as
 Postfix's ``mailbox_command``::
 
     mailframe deliver --store maildir:/var/mail/%u -a "$RECIPIENT" -f "$SENDER"
@@ -33,7 +33,7 @@ EX_OK, EX_USAGE, EX_DATAERR, EX_NOUSER, EX_TEMPFAIL, EX_NOPERM = 0, 64, 65, 67, 
 
 
 def normalize_input(data: bytes) -> bytes:
-    """Drop a leading mbox ``From `` line; make every line end in CRLF."""
+    """Drop a leading mbox ``"From "`` line; make every line end in CRLF."""
     if data.startswith(b"From "):
         nl = data.find(b"\n")
         data = b"" if nl < 0 else data[nl + 1 :]

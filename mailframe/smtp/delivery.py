@@ -5,7 +5,7 @@ Folder rule (documented once, applied everywhere): a copy goes to the
 mailbox asked for (``INBOX`` by default; a ``+detail`` address asks for
 ``detail``, see :mod:`mailframe.smtp.addressing`).  When that mailbox does
 not exist — or cannot take messages (``\\Noselect``), or its name is not
-valid (see :func:`~mailframe.smtp.addressing.valid_folder`) — the copy
+valid (see :func:`mailframe.smtp.addressing.valid_folder`) — the copy
 goes to INBOX instead, the Dovecot
 ``lmtp_save_to_detail_mailbox`` behaviour, so an address typo never bounces
 or loses mail.  With ``create_folders=True`` a missing folder is created
@@ -107,7 +107,7 @@ class Delivery:
         """Deferred[int]: the new UID, fired once the copy is durable.
 
         See the module docstring for the folder fallback rule.  Fails with
-        :class:`~mailframe.smtp.hooks.DeliveryRefused` or a
+        :class:`mailframe.smtp.hooks.DeliveryRefused` or a
         :mod:`mailframe.errors` error (e.g. ``OverQuota``) when a hook or the
         store refuses.
         """

@@ -4,7 +4,7 @@ Every delivery path (SMTP, LMTP, ``mailframe deliver``, user code) goes
 through :class:`mailframe.smtp.delivery.Delivery`, which calls each hook:
 
 - ``before_delivery(request)`` before the message is stored.  It returns the
-  request (possibly changed with :func:`dataclasses.replace`: another
+  request (possibly changed with ``dataclasses.replace()``: another
   mailbox, extra flags) or a Deferred of it, or raises
   :class:`DeliveryRefused` (or a :mod:`mailframe.errors` error such as
   ``OverQuota``) to refuse this copy.
@@ -111,7 +111,7 @@ class DeliveredMessage:
 
 
 class IDeliveryHook(Interface):
-    """Called by :class:`~mailframe.smtp.delivery.Delivery` for each copy."""
+    """Called by :class:`mailframe.smtp.delivery.Delivery` for each copy."""
 
     def before_delivery(request):  # type: ignore[no-untyped-def]
         """DeliveryRequest or Deferred[DeliveryRequest]; may raise

@@ -1,4 +1,4 @@
-"""The outbound queue: durable entries (:mod:`~mailframe.smtp.queue_store`)
+"""The outbound queue: durable entries (:mod:`mailframe.smtp.queue_store`)
 and the service that delivers them.
 
 - :meth:`OutboundQueue.enqueue` splits a message into one entry per
@@ -60,7 +60,7 @@ def domain_of(address: str) -> str:
 class OutboundQueue(service.Service):
     """The queue service (see module docs).
 
-    ``transport`` delivers an entry (:class:`~mailframe.smtp.outbound.ITransport`);
+    ``transport`` delivers an entry (:class:`mailframe.smtp.outbound.ITransport`);
     ``bounce(username, message)`` stores a bounce in that user's INBOX.
     """
 

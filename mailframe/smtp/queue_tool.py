@@ -9,7 +9,7 @@
 
 ``--queue-dir DIR`` (or ``--data-dir DIR``, meaning ``DIR/queue``) names the
 queue, as for the server.  Works on the files directly
-(:mod:`~mailframe.smtp.queue_store`), with or without a running server.
+(:mod:`mailframe.smtp.queue_store`), with or without a running server.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ STARTTLS hygiene, size limits).
 What submission adds:
 
 - SMTP AUTH (RFC 4954) with PLAIN, LOGIN and SCRAM-SHA-256 through the
-  :class:`~mailframe.auth.authenticator.Authenticator` the IMAP side uses
+  :class:`mailframe.auth.authenticator.Authenticator` the IMAP side uses
   (same cred portal, checkers and failed-login throttle).  AUTH is neither
   offered nor accepted before TLS except from loopback (538 5.7.11, RFC
   4954 §6); three failures end the connection (421 4.7.0).
@@ -19,8 +19,8 @@ What submission adds:
   ``Received: ... with ESMTPSA`` trace (RFC 3848), then a DKIM signature
   when a key is configured for the sender's domain.
 - Recipients in a local domain must exist (550 5.1.1) and are delivered
-  through :class:`~mailframe.smtp.delivery.Delivery`; the others go to the
-  :class:`~mailframe.smtp.queue.OutboundQueue`, one entry per domain; 250 is
+  through :class:`mailframe.smtp.delivery.Delivery`; the others go to the
+  :class:`mailframe.smtp.queue.OutboundQueue`, one entry per domain; 250 is
   sent only once local copies are stored and queue entries are on disk.
 - CHUNKING (RFC 3030 ``BDAT``), SMTPUTF8 (RFC 6531: UTF-8 addresses with
   the ``SMTPUTF8`` MAIL parameter, 553 5.6.7 without it), 8BITMIME
@@ -187,10 +187,22 @@ class SubmissionSession(DeliverySession):
 
     _counted = False
 
+    # ConnectionLimiter's view (mailframe.auth.throttle.Evictable): a
+    # submission connection stays in its address's pre-login count; one that
+    # has not authenticated may be closed to make room for a newer one.
+    @property
+    def idle(self) -> bool:
+        return self.username is None and self._exchange is None
+
+    def evict(self) -> None:
+        self._counted = False  # the limiter has forgotten us already
+        self.sendCode(421, b"4.7.0 Too many connections from your address; closing this one")
+        self._tr.loseConnection()
+
     def connectionMade(self) -> None:
         limiter = self.sub.limiter
         if limiter is not None:
-            if not limiter.acquire(self.peer):
+            if not limiter.admit(self.peer, self):
                 _log.info("submission: refused {peer}: too many connections", peer=self.peer)
                 self._plain_reply = True
                 self.sendCode(421, b"4.7.0 Too many connections from your address")
@@ -634,7 +646,7 @@ class SubmissionSession(DeliverySession):
     def connectionLost(self, reason: Any = None) -> None:
         if self._counted:
             self._counted = False
-            self.sub.limiter.release(self.peer)
+            self.sub.limiter.release(self.peer, self, False)
         self._exchange = None
         DeliverySession.connectionLost(self, reason)
 

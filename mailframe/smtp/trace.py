@@ -41,11 +41,13 @@ def received_header(
     queue_id: str,
     when: datetime | None = None,
 ) -> bytes:
-    """A folded ``Received:`` header + CRLF (RFC 5321 §4.4, RFC 5322 §3.6.7)::
+    """A folded ``Received:`` header + CRLF (RFC 5321 §4.4, RFC 5322 §3.6.7).
 
-    Received: from HELO ([PEER])
-            by BY (mailframe) with PROTOCOL id QUEUEID
-            for <RCPT>; DATE
+    It reads::
+
+        Received: from HELO ([PEER])
+                by BY (mailframe) with PROTOCOL id QUEUEID
+                for <RCPT>; DATE
     """
     when = when or datetime.now(UTC)
     helo_b = _clean(helo) or b"unknown"

@@ -5,7 +5,7 @@ needs apart from the message bytes and their parsed structure:
 
 - ``uidvalidity``, ``uidnext`` and ``highestmodseq`` (RFC 3501 §2.3.1.1,
   RFC 7162 §3.1);
-- the flags and modseq of every message (:class:`~mailframe.records.FlagState`),
+- the flags and modseq of every message (:class:`mailframe.records.FlagState`),
   by UID;
 - expunge tombstones ``(modseq, uid)`` so that :meth:`MailboxLog.changes_since`
   can report VANISHED UIDs (RFC 7162 §3.2.5);
@@ -331,6 +331,12 @@ class MailboxLog:
         notification."""
         lo, hi = self._recent_floor, self.uidnext
         self._recent_floor = hi
+        return (lo, hi) if lo < hi else (hi, hi)
+
+    def peek_recent(self) -> tuple[int, int]:
+        """The range :meth:`claim_recent` would give, without claiming it:
+        what EXAMINE shows as ``\\Recent`` (RFC 3501 §6.3.2)."""
+        lo, hi = self._recent_floor, self.uidnext
         return (lo, hi) if lo < hi else (hi, hi)
 
     def forget_tombstones(self, upto_modseq: int) -> int:

@@ -1,11 +1,11 @@
 """One Maildir folder: its state, loading and reads.
 
 A folder (:class:`FolderCore`; rebuilds and scans are in
-:mod:`._maildir_sync`, writes in :mod:`._maildir_writes`) keeps a
-:class:`~mailframe.store._log.MailboxLog` (the shared modseq/tombstone/
+:mod:`mailframe.store._maildir_sync`, writes in :mod:`mailframe.store._maildir_writes`) keeps a
+:class:`mailframe.store._log.MailboxLog` (the shared modseq/tombstone/
 \\Recent bookkeeping) in step with three things on
 disk: the message files in ``cur/`` and ``new/``, ``dovecot-uidlist`` and
-``mailframe-index`` (see :mod:`._maildir_index`).  Every change — ours, a
+``mailframe-index`` (see :mod:`mailframe.store._maildir_index`).  Every change — ours, a
 second mailframe process's, or a file renamed by mutt or dropped into
 ``new/`` by an MDA — becomes an event line in the index, written under
 ``dovecot-uidlist.lock``, and is then applied to the log by the same

@@ -3,7 +3,7 @@
 The index lets SELECT of a large mailbox start without listing or opening
 its files, and carries what Maildir itself cannot: modseqs (RFC 7162),
 expunge tombstones, INTERNALDATE time zones and the parsed
-:class:`~mailframe.message.MessageInfo` of every message.
+:class:`mailframe.message.MessageInfo` of every message.
 
 ``mailframe-index`` is a checkpoint line followed by event lines::
 

@@ -2,7 +2,7 @@
 
 Each takes ``dovecot-uidlist.lock``, catches up with what others wrote,
 does the file-system work durably (``tmp/`` write, fsync, rename, fsync of
-the directory; see :mod:`._maildir_files`), appends the matching events to
+the directory; see :mod:`mailframe.store._maildir_files`), appends the matching events to
 ``mailframe-index`` and applies them to the log, in that order, so a
 watcher never hears of a change it cannot read and a crash loses nothing
 that was acknowledged.
@@ -10,6 +10,7 @@ that was acknowledged.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections.abc import Iterable
@@ -129,17 +130,31 @@ class Folder(FolderSync):
         lines: list[str] = []
         events: list[Event] = []
         modseq = log.highestmodseq
-        for tmp, flags, mtime, tz, size, blob in prepared:
-            name = os.path.basename(tmp) + info_for(flags, self.keywords)
-            os.rename(tmp, os.path.join(self.cur, name))
-            coff, clen = self.cache.add(b"%d\n" % uid + blob)
-            meta = Meta("cur/" + name, size, mtime, tz, coff, clen)
-            modseq += 1
-            records.append((uid, name))
-            lines.append(format_add(uid, modseq, meta, flags))
-            events.append(("A", modseq, (uid, meta, flags)))
-            uid += 1
-        fsync_dir(self.cur)
+        moved: list[tuple[str, str]] = []
+        try:
+            for tmp, flags, mtime, tz, size, blob in prepared:
+                name = os.path.basename(tmp) + info_for(flags, self.keywords)
+                target = os.path.join(self.cur, name)
+                os.rename(tmp, target)
+                moved.append((target, tmp))
+                coff, clen = self.cache.add(b"%d\n" % uid + blob)
+                meta = Meta("cur/" + name, size, mtime, tz, coff, clen)
+                modseq += 1
+                records.append((uid, name))
+                lines.append(format_add(uid, modseq, meta, flags))
+                events.append(("A", modseq, (uid, meta, flags)))
+                uid += 1
+            fsync_dir(self.cur)
+        except BaseException:
+            # All or none (RFC 3502): put back what was already renamed,
+            # so no scan ever finds part of the batch in cur/.
+            for target, tmp in moved:
+                try:
+                    os.rename(target, tmp)
+                except OSError:
+                    with contextlib.suppress(OSError):
+                        os.unlink(target)
+            raise
         self.uidlist.append(records)
         self._write(lines, events)
         self._own_change(stamp)

@@ -254,10 +254,10 @@ class LogMailbox:
 
         async def run() -> AppendResult:
             items = []
-            for m in messages:
-                content = _to_crlf(bytes(m.content))  # bare LF saved as CRLF, as Dovecot does
-                meta = StoredMeta(_zoned(m.internaldate), _parse(content))
-                items.append((content, frozenset(m.flags), meta))
+            for raw, flags, when in messages:
+                content = _to_crlf(bytes(raw))  # bare LF saved as CRLF, as Dovecot does
+                meta = StoredMeta(_zoned(when), _parse(content))
+                items.append((content, frozenset(flags), meta))
             return await self._append_stored(items)
 
         return _run(run())
@@ -346,6 +346,10 @@ class LogMailbox:
     def claim_recent(self) -> defer.Deferred[tuple[int, int]]:
         """RFC 3501 §2.3.2; see :meth:`MailboxLog.claim_recent`."""
         return defer.succeed(self.log.claim_recent())
+
+    def peek_recent(self) -> defer.Deferred[tuple[int, int]]:
+        """What :meth:`claim_recent` would give, unclaimed (for EXAMINE)."""
+        return defer.succeed(self.log.peek_recent())
 
     def watch(self, callback: Callable[[], object]) -> Callable[[], None]:
         """Synchronous hints after each change; returns the unregister."""

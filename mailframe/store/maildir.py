@@ -3,10 +3,10 @@
 ``maildir:PATH`` keeps each user's Maildir in ``PATH/<username>/``;
 ``maildir:/var/mail/%u`` names each user's Maildir root directly (``%u`` is
 the username).  The layout is Maildir++ as Dovecot writes it (see
-:mod:`._maildir_names`, :mod:`._maildir_files`, :mod:`._maildir_uidlist`),
+:mod:`mailframe.store._maildir_names`, :mod:`mailframe.store._maildir_files`, :mod:`mailframe.store._maildir_uidlist`),
 so Dovecot and mailframe can serve the same Maildir, one after the other
 or at once.  Each folder keeps a persistent index with modseqs and parsed
-messages (:mod:`._maildir_index`) so SELECT of a large mailbox lists no
+messages (:mod:`mailframe.store._maildir_index`) so SELECT of a large mailbox lists no
 directory and opens no message.
 
 All methods return Deferreds that have already fired: the file system
@@ -507,9 +507,11 @@ class MaildirMailbox:
         )
 
     def append_many(self, messages: Sequence[NewMessage]) -> defer.Deferred[AppendResult]:
-        """MULTIAPPEND (RFC 3502): every message is written and fsynced
-        into ``tmp/`` first; then, under the lock, all are renamed into
-        ``cur/`` and get their UIDs in one uidlist update."""
+        """MULTIAPPEND (RFC 3502): all of ``messages`` or none.  Each is
+        written and fsynced into ``tmp/`` first; then, under the lock, all
+        are renamed into ``cur/`` and get their UIDs in one uidlist update.
+        A failure before that update removes what was renamed, so nothing
+        becomes visible."""
 
         def run() -> AppendResult:
             batch = [(bytes(c), frozenset(f), d) for c, f, d in messages]
@@ -557,9 +559,9 @@ class MaildirMailbox:
 
     def move(self, uids: Sequence[int], destination: IMailbox) -> defer.Deferred[CopyResult]:
         def run() -> CopyResult:
+            # Into the mailbox itself too: new UIDs, the old ones expunged
+            # (RFC 6851 §3.3, as Dovecot does).
             dest = self._dest(destination)
-            if dest is self.folder:
-                return self._copied(dest, [])
             pairs = self.folder.copy_into(dest, list(uids))
             self.folder.remove([s for s, _ in pairs])
             return self._copied(dest, pairs)
@@ -568,6 +570,10 @@ class MaildirMailbox:
 
     def claim_recent(self) -> defer.Deferred[tuple[int, int]]:
         return _call(lambda: self.folder.refresh().claim_recent())
+
+    def peek_recent(self) -> defer.Deferred[tuple[int, int]]:
+        """What :meth:`claim_recent` would give, unclaimed (for EXAMINE)."""
+        return _call(lambda: self.folder.refresh().peek_recent())
 
     def watch(self, callback: Callable[[], object]) -> Callable[[], None]:
         unregister: Callable[[], None] = self.folder.watch(callback)

@@ -3,7 +3,7 @@
 :func:`check_folder` compares a folder's three records of its messages —
 the files in ``cur/`` and ``new/``, ``dovecot-uidlist`` (UID ⇄ file) and
 ``mailframe-index`` with its ``mailframe-cache`` (see
-:mod:`._maildir_index`) — under the folder's ``dovecot-uidlist.lock``, so a
+:mod:`mailframe.store._maildir_index`) — under the folder's ``dovecot-uidlist.lock``, so a
 running server is not caught half-way through a write.  ``repair=True``
 drops uidlist records whose file is gone and, when the index disagrees
 with the files, rebuilds it (:func:`reindex_folder`); no message file is
@@ -211,7 +211,7 @@ def reindex_folder(folder: Folder) -> int:
 
 
 class MaildirRestorer:
-    """Append with chosen UIDs into a :class:`~mailframe.store.maildir.MaildirMailbox`."""
+    """Append with chosen UIDs into a :class:`mailframe.store.maildir.MaildirMailbox`."""
 
     def __init__(self, mailbox: Any) -> None:
         self.folder: Folder = mailbox.folder

@@ -65,7 +65,7 @@ def message(n: int, size: int = 0) -> bytes:
 class BackendFixture:
     """Store lifecycle and small helpers for the conformance mixins.
 
-    Combine with :class:`twisted.trial.unittest.TestCase` and provide
+    Combine with ``twisted.trial.unittest.TestCase`` and provide
     :meth:`make_store`.  The store is made on first use in each test and
     closed (``IMailStore.close``) when the test ends; override
     :meth:`cleanup_store` for more (removing a temporary directory is not

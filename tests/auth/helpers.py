@@ -49,7 +49,8 @@ def make_authenticator(checker: UserTableChecker | None = None, admins: tuple[st
     checker = checker or sync_checker({"alice": "wonderland", "admin": "root-pw",
                                        "bob": "{SHA512-CRYPT}" + _BOB_HASH})
     portal = Portal(MailRealm(store, admins=admins), [checker])
-    throttle = LoginThrottle(clock, base=base, maximum=maximum, lockout_after=kw.pop("lockout", 50))
+    throttle = LoginThrottle(clock, base=base, maximum=maximum, lockout_after=kw.pop("lockout", 50),
+                             address_lockout_after=kw.pop("address_lockout", 100))
     return Authenticator(portal, throttle=throttle, **kw), clock, store
 
 

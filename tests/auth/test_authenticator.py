@@ -12,6 +12,7 @@ import hmac
 import pytest
 from twisted.cred.portal import Portal
 from twisted.internet.defer import Deferred
+from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 
 from mailframe.auth.authenticator import SaslChallenge, SaslSuccess, is_local_peer
@@ -125,17 +126,45 @@ class LoginCommandTests(SynchronousTestCase):
         result_of(auth.login("alice", "wonderland", True, REMOTE))
         self.assertEqual(auth.throttle.failures(REMOTE, "alice"), 0)
 
-    def test_lockout_per_address(self) -> None:
-        auth, clock, _ = make_authenticator(base=0.01, lockout=3)
+    def test_lockout_per_address_and_user(self) -> None:
+        auth, clock, _ = make_authenticator(base=0.01, lockout=3, address_lockout=5)
         for _ in range(3):
             failure_of(auth.login("alice", "bad", True, REMOTE), clock)
         err = failure_of(auth.login("alice", "wonderland", True, REMOTE))
         self.assertIsInstance(err, LimitExceeded)
-        # another address is unaffected
+        # another address is unaffected, and so is another user here
         self.assertEqual(result_of(auth.login("alice", "wonderland", True, "198.51.100.1")).username,
                          "alice")
+        auth.start("PLAIN", True, REMOTE)
+        for _ in range(2):
+            failure_of(auth.login("carol", "bad", True, REMOTE), clock)
+        # five failures from the address, over any names: the address is refused
         with self.assertRaises(LimitExceeded):
             auth.start("PLAIN", True, REMOTE)
+        self.assertIsInstance(failure_of(auth.login("admin", "root-pw", True, REMOTE)), LimitExceeded)
+
+    def test_nobody_can_lock_a_user_out_by_name(self) -> None:
+        """Issue 11 defect 17: 50 wrong passwords for alice from 20
+        connections at one address; alice's right password from an address
+        that has not failed succeeds at once (the fake clock never moves),
+        and a typo there costs her the base delay, not the cap."""
+        auth, clock, _ = make_authenticator(base=1.0, maximum=15.0, lockout=10, address_lockout=100)
+        attacker = "203.0.113.7"
+        pending = [auth.login("alice", f"guess{i}", True, attacker) for i in range(50)]
+        self.assertGreaterEqual(auth.throttle.failures(attacker, "alice"), 10)
+        account = result_of(auth.login("alice", "wonderland", True, "198.51.100.1"))
+        self.assertEqual(account.username, "alice")
+        typo = auth.login("alice", "wonderlnad", True, "198.51.100.2")
+        out: list[object] = []
+        typo.addBoth(out.append)
+        clock.advance(1.0)
+        self.assertTrue(out and isinstance(out[0], Failure) and out[0].check(AuthenticationFailed), out)
+        # The attacker's address itself is refused for alice now.
+        self.assertIsInstance(failure_of(auth.login("alice", "wonderland", True, attacker)),
+                              LimitExceeded)
+        clock.advance(60)
+        for d in pending:
+            d.addErrback(lambda f: None)
 
     def test_backend_error_is_unavailable(self) -> None:
         class Broken(type(sync_checker({}))):  # type: ignore[misc]
@@ -173,6 +202,21 @@ class PlainTests(SynchronousTestCase):
         auth, _clock, store = make_authenticator(admins=("admin",))
         res = result_of(auth.start("PLAIN", True, LOCAL).step(b"Bob\x00admin\x00root-pw"))
         self.assertIs(res.account, store.accounts["bob"])
+
+    def test_login_as_another_user_logs_both_identities_and_no_password(self) -> None:
+        """Issue 11 defect 21: authcid admin acting as bob is logged as both."""
+        from twisted.logger import formatEvent, globalLogPublisher
+
+        events: list[dict[str, object]] = []
+        globalLogPublisher.addObserver(events.append)
+        try:
+            auth, _clock, _ = make_authenticator(admins=("admin",))
+            result_of(auth.start("PLAIN", True, LOCAL).step(b"bob\x00admin\x00root-pw"))
+        finally:
+            globalLogPublisher.removeObserver(events.append)
+        lines = [formatEvent(e) for e in events]
+        self.assertIn("authenticated 'admin' as 'bob' from 127.0.0.1", lines)
+        self.assertFalse([ln for ln in lines if "root-pw" in ln], lines)
 
     def test_plain_admin_needs_realm_permission(self) -> None:
         auth, clock, _ = make_authenticator()  # no admins

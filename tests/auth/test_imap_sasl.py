@@ -80,7 +80,7 @@ class ServerCase(TestCase):
         self.auth = Authenticator(Portal(MailRealm(MemoryStore()), [InMemoryChecker(USERS)]),
                                   throttle=LoginThrottle(reactor, base=0.05, maximum=0.1),
                                   allow_local_plaintext=False, only_universal_mechanisms=False)
-        self.limiter = ConnectionLimiter(per_ip=3, per_user=None)
+        self.limiter = ConnectionLimiter(per_ip=3, per_user=None, preauth_per_ip=3)
         context = ServerContext(self.auth, ServerConfig(), self.tls, self.limiter)
         self.port = yield reactor.listenTCP(0, IMAPFactory(context), interface="127.0.0.1")
         self.addCleanup(self.port.stopListening)
@@ -186,19 +186,77 @@ class IMAPSaslTests(ServerCase):
         self.assertEqual(out[3], "OK")
 
     @inlineCallbacks
-    def test_connection_limit_per_ip(self):  # type: ignore[no-untyped-def]
-        def run() -> tuple[bytes, str]:
-            held = [self.client() for _ in range(3)]
-            with socket.create_connection(("127.0.0.1", self.port.getHost().port), timeout=10) as s:
-                refused = s.recv(200)
-            typ = held[0].noop()[0]  # the others are unaffected
-            for c in held:
-                c.logout()
-            return refused, typ
+    def test_idle_prelogin_connections_make_way_for_a_new_client(self):  # type: ignore[no-untyped-def]
+        """Issue 11 defect 18: silent pre-login connections from one address
+        do not lock the next client from it out; the oldest idle one is
+        closed to make room, and logged-in sessions are not touched."""
+        def run() -> tuple[list[bytes], str, str]:
+            logged = self.client(tls=True)
+            logged.login("alice", "wonderland")
+            silent = [socket.create_connection(("127.0.0.1", self.port.getHost().port), timeout=10)
+                      for _ in range(3)]
+            for s in silent:
+                s.recv(500)  # the greeting: connected, pre-login, idle
+            newcomer = self.client(tls=True)  # the 4th pre-login connection from 127.0.0.1
+            typ = newcomer.login("carol", "c4rol")[0]
+            newcomer.logout()
+            ends = []
+            for s in silent[:1]:
+                data = b""
+                while chunk := s.recv(500):
+                    data += chunk
+                ends.append(data)
+            for s in silent:
+                s.close()
+            still = logged.noop()[0]
+            logged.logout()
+            return ends, typ, still
 
-        refused, typ = yield self.in_thread(run)
-        self.assertTrue(refused.startswith(b"* BYE"), refused)
+        ends, typ, still = yield self.in_thread(run)
         self.assertEqual(typ, "OK")
+        self.assertEqual(still, "OK")
+        # The oldest was closed to make room (once the newcomer logged in,
+        # the others kept their slots).
+        self.assertTrue(ends[0].startswith(b"* BYE Too many connections"), ends)
+
+    @inlineCallbacks
+    def test_busy_prelogin_connections_refuse_a_new_one(self):  # type: ignore[no-untyped-def]
+        """With every pre-login slot busy (here: waiting out a failed-login
+        delay), a new connection is refused, and logging in moves a
+        connection out of the pre-login count."""
+        from twisted.internet.task import Clock, deferLater
+
+        clock = Clock()  # failed-login delays that end only when the test says so
+        self.auth.throttle.clock = clock
+        self.auth.throttle.base = self.auth.throttle.maximum = 60.0
+        port = self.port.getHost().port
+        import time
+
+        def run() -> bytes:
+            busy = []
+            for _ in range(3):
+                s = socket.create_connection(("127.0.0.1", port), timeout=10)
+                s.recv(500)
+                busy.append(s)
+            # Busy: a wrong CRAM-MD5 answer, now waiting out its delay.
+            wrong = base64.b64encode(b"alice " + b"0" * 32) + b"\r\n"
+            for s in busy:
+                s.sendall(b"x AUTHENTICATE CRAM-MD5\r\n")
+                s.recv(500)  # "+ challenge"
+                s.sendall(wrong)
+            while self.auth.throttle.address_failures("127.0.0.1") < 3:
+                time.sleep(0.01)
+            with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+                refused = s.recv(200)
+            for s in busy:
+                s.close()
+            return refused
+
+        refused = yield self.in_thread(run)
+        clock.advance(60)
+        while self.limiter.connections("127.0.0.1"):
+            yield deferLater(reactor, 0.01, lambda: None)
+        self.assertTrue(refused.startswith(b"* BYE Too many connections"), refused)
 
 
 class InjectionAndDelayTests(ServerCase):

@@ -272,3 +272,98 @@ def test_long_line_while_discarding_a_refused_command_gives_one_error() -> None:
         Frame((b"b NOOP",)),
     ]
     assert Framer(Limits(max_line=50, max_nonsync_literal=2)).feed(data) == events
+
+
+# --- issue 11, defects 15 and 16: huge and misplaced literals ---------------
+
+
+@pytest.mark.parametrize(
+    "marker",
+    [b"{99999999999999999999}", b"{18446744073709551616}", b"~{99999999999999999999}",
+     b"{" + b"9" * 5000 + b"}"],
+)
+def test_sync_literal_beyond_2_64_is_refused_at_once_and_in_step(marker: bytes) -> None:
+    f = Framer()
+    assert f.feed(b"a APPEND INBOX " + marker + b"\r\nb NOOP\r\n") == [
+        FrameError("a", "NO", "Literal too big", "TOOBIG"),
+        Frame((b"b NOOP",)),
+    ]
+
+
+@pytest.mark.parametrize("marker", [b"{99999999999999999999+}", b"~{99999999999999999999+}",
+                                    b"{" + b"9" * 5000 + b"+}"])
+def test_huge_nonsync_literal_is_answered_at_once_then_closed(marker: bytes) -> None:
+    f = Framer()
+    events = f.feed(b"a APPEND INBOX " + marker + b"\r\nxxxx")
+    assert events == [FrameError("a", "BAD", "Non-synchronizing literal too big", "TOOBIG", close=True)]
+    assert f.closed
+    assert f.feed(b"b NOOP\r\n") == []  # nothing after it is read as a command
+    assert len(f._buf) == 0
+
+
+def test_leading_zeros_in_literal_length() -> None:
+    long_zeros = b"{" + b"0" * 100 + b"5}"
+    assert literal_marker(b"a " + long_zeros) == (5, False, False)
+    assert literal_marker(b"a {0000+}") == (0, True, False)
+    f = Framer()
+    assert f.feed(b"a APPEND x {0005}\r\nhello\r\n") == [CONT, Frame((b"a APPEND x {0005}", b"hello", b""))]
+    assert f.feed(b"b APPEND x " + long_zeros + b"\r\nhello\r\n") == [
+        CONT, Frame((b"b APPEND x " + long_zeros, b"hello", b""))]
+
+
+def test_literal_outside_append_is_bounded_by_the_line_limit() -> None:
+    f = Framer(Limits(max_line=1000))
+    assert f.feed(b"a LOGIN {1001}\r\n") == [
+        FrameError("a", "NO", "Literal too big outside APPEND (at most 1000 octets per command)", "TOOBIG")]
+    assert f.feed(b"b NOOP\r\n") == [Frame((b"b NOOP",))]
+    assert f.feed(b"c APPEND x {1001}\r\n") == [CONT]  # a message may be bigger
+
+
+def test_literals_outside_append_count_together_with_the_lines() -> None:
+    f = Framer(Limits(max_line=1000))
+    assert f.feed(b"a SEARCH TEXT {600}\r\n") == [CONT]
+    events = f.feed(b"x" * 600 + b" TEXT {600}\r\nb NOOP\r\n")
+    assert events[0] == FrameError(
+        "a", "NO", "Literal too big outside APPEND (at most 1000 octets per command)", "TOOBIG")
+    assert events[1:] == [Frame((b"b NOOP",))]
+
+
+def test_huge_nonsync_literal_outside_append_closes() -> None:
+    """A 10 GB LOGIN argument: answered at once, not waited for."""
+    f = Framer()
+    assert f.feed(b"a LOGIN {10000000000+}\r\n" + b"x" * 1000) == [
+        FrameError("a", "BAD", "Non-synchronizing literal too big", "TOOBIG", close=True)]
+
+
+def test_small_excess_nonsync_outside_append_is_dropped_in_step() -> None:
+    f = Framer(Limits(max_line=100))
+    assert f.feed(b"a LOGIN {100+}\r\n" + b"x" * 100 + b" y\r\nb NOOP\r\n") == [
+        FrameError("a", "BAD", "Non-synchronizing literal too big", "TOOBIG"),
+        Frame((b"b NOOP",)),
+    ]
+
+
+def test_huge_nonsync_after_a_long_line_closes_with_an_untagged_answer() -> None:
+    # The command was answered already ("line too long"): the closing
+    # answer must not repeat its tag.
+    f = Framer(Limits(max_line=100))
+    events = f.feed(b"a X " + b"x" * 200 + b" {99999999999+}\r\n")
+    assert events == [FrameError("a", "BAD", "Command line too long"),
+                      FrameError(None, "BAD", "Non-synchronizing literal too big", "TOOBIG", close=True)]
+
+
+def test_preauth_limits_are_small() -> None:
+    limits = Limits(max_preauth_literal=8192, max_nonsync_literal=Limits.max_literal).preauth()
+    assert (limits.max_line, limits.max_literal, limits.max_command, limits.max_nonsync_literal) == \
+        (65536, 8192, 65536, 8192)
+    f = Framer(limits)
+    assert f.feed(b"a LOGIN {8193}\r\n") == [FrameError("a", "NO", "Literal too big", "TOOBIG")]
+    assert f.feed(b"b APPEND x {9000}\r\n") == [FrameError("b", "NO", "Literal too big", "TOOBIG")]
+
+
+def test_hold_frames_one_command_at_a_time() -> None:
+    f = Framer()
+    f.hold = True
+    assert f.feed(b"a LOGIN alice secret\r\nb APPEND x {3}\r\nabc\r\n") == [Frame((b"a LOGIN alice secret",))]
+    f.hold = False
+    assert f.feed(b"") == [CONT, Frame((b"b APPEND x {3}", b"abc", b""))]

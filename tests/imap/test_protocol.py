@@ -128,18 +128,34 @@ class TimeoutTests(SynchronousTestCase):
 
 
 class LimitTests(SynchronousTestCase):
-    def test_connections_per_address(self) -> None:
+    def test_prelogin_connections_per_address_evict_the_oldest_idle(self) -> None:
         context = context_for(MemoryStore())
-        context.limiter = ConnectionLimiter(per_ip=2, per_user=None)
+        context.limiter = ConnectionLimiter(per_ip=None, per_user=None, preauth_per_ip=2)
         first, second = opened(self, context), opened(self, context)
         third = opened(self, context)
-        self.assertTrue(first.transport.value().startswith(b"* OK"))
+        self.assertTrue(third.transport.value().startswith(b"* OK"))
+        self.assertIn(b"* BYE Too many connections", first.transport.value())
+        self.assertTrue(first.transport.disconnecting)
+        self.assertFalse(second.transport.disconnecting)
+        self.assertEqual(context.limiter.preauth_connections("127.0.0.1"), 2)
+
+    def test_logged_in_connections_counted_apart(self) -> None:
+        """Logging in frees the pre-login slot; the logged-in count has its
+        own limit, refused at LOGIN with NO [LIMIT]."""
+        context = context_for(MemoryStore())
+        context.limiter = ConnectionLimiter(per_ip=1, per_user=None, preauth_per_ip=1)
+        first = opened(self, context)
+        first.protocol.dataReceived(b"a1 LOGIN alice secret\r\n")
+        self.assertIn(b"a1 OK", first.transport.value())
+        second = opened(self, context)  # the pre-login slot is free again
         self.assertTrue(second.transport.value().startswith(b"* OK"))
-        self.assertEqual(third.transport.value(), b"* BYE Too many connections from your address\r\n")
-        self.assertTrue(third.transport.disconnecting)
+        self.assertFalse(first.transport.disconnecting)
+        second.protocol.dataReceived(b"b1 LOGIN bob hunter2\r\n")
+        self.assertIn(b"b1 NO [LIMIT] Too many logged-in connections from your address",
+                      second.transport.value())
         first.protocol.connectionLost(None)  # type: ignore[arg-type]
-        fourth = opened(self, context)
-        self.assertTrue(fourth.transport.value().startswith(b"* OK"))
+        second.protocol.dataReceived(b"b2 LOGIN bob hunter2\r\n")
+        self.assertIn(b"b2 OK", second.transport.value())
 
     def test_line_too_long_is_refused_and_connection_lives(self) -> None:
         conn = opened(self, context_for(MemoryStore()))

@@ -284,24 +284,31 @@ class OffLoopbackTests(SubmissionCase):
 
 
 class ConnectionLimitTests(SubmissionCase):
-    """The IMAP side's per-address connection limit applies to submission."""
+    """The IMAP side's per-address limit on connections that have not
+    logged in applies to submission: when it is full, the oldest idle one
+    (connected, not authenticated) is closed to make room for the new one,
+    so silent connections cannot lock an address's clients out."""
 
-    limiter = ConnectionLimiter(per_ip=1, per_user=None)
+    limiter = ConnectionLimiter(per_ip=None, per_user=None, preauth_per_ip=1)
 
     async def _limit(self) -> None:
         def run() -> tuple[list[bytes], list[bytes], list[bytes]]:
             first = RawClient(self.portno)
             greeting = first.reply()
             second = RawClient(self.portno)
-            refused = second.reply()
-            second.close()
-            first.command(b"QUIT")
+            evicted = first.reply()
+            admitted = second.reply()
             first.close()
-            return greeting, refused, []
+            second.command(b"QUIT")
+            second.close()
+            return greeting, evicted, admitted
 
-        greeting, refused, _ = await in_thread(run)
+        greeting, evicted, admitted = await in_thread(run)
         self.assertTrue(greeting[0].startswith(b"220 "), greeting)
-        self.assertEqual(refused, [b"421 4.7.0 Too many connections from your address"])
+        self.assertEqual(
+            evicted, [b"421 4.7.0 Too many connections from your address; closing this one"]
+        )
+        self.assertTrue(admitted[0].startswith(b"220 "), admitted)
         await self.wait_until(lambda: self.limiter.connections("127.0.0.1") == 0)
 
     def test_connections_per_address_limited(self) -> Deferred[None]:

@@ -106,5 +106,16 @@ class ServerProcess:
     def __enter__(self) -> ServerProcess:
         return self.start()
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: object, *exc: object) -> None:
         self.stop()
+        if exc_type is None:
+            self.assert_no_passwords_logged()
+
+    def assert_no_passwords_logged(self) -> None:
+        """No user's password appears anywhere in the server's log (issue
+        17: every real-client run doubles as a check that nothing logs a
+        password)."""
+        log = self.read_log()
+        found = sorted(u for u, pw in self.users.items() if len(pw) >= 6 and pw in log)
+        if found:
+            raise AssertionError(f"the passwords of {found} appear in {self.log}")

@@ -110,8 +110,13 @@ async def list_mailboxes(session: Any, cmd: List) -> Reply:
             if name in subs:
                 attrs = set(entries.get(name, frozenset({"\\NonExistent"}))) | {"\\Subscribed"}
             else:
+                # RFC 5258 §3.5: a parent that does not match the selection
+                # itself is returned with CHILDINFO only if a descendant
+                # that matches the selection is not returned on its own
+                # ("SHOULD ONLY ... if at least one matching child is not
+                # also being returned"), as Dovecot does.
                 prefix = name + SEP
-                if not any(s.startswith(prefix) for s in subs):
+                if not any(s.startswith(prefix) and not matches(s) for s in subs):
                     continue
                 attrs = set(all_names.get(name, frozenset()))
                 extra = [b"CHILDINFO", [b"SUBSCRIBED"]]
@@ -126,7 +131,9 @@ async def list_mailboxes(session: Any, cmd: List) -> Reply:
 
     for name, attrs, extra in results:
         if "\\NonExistent" in attrs:
-            attrs.add("\\Noselect")
+            # RFC 5258 §3.4: \NonExistent implies \Noselect, which is
+            # then not sent (as Dovecot does).
+            attrs.discard("\\Noselect")
         elif not cmd.lsub:
             attrs.add("\\HasChildren" if has_children(name) else "\\HasNoChildren")
         if "SUBSCRIBED" in returns and name in subs:
@@ -143,7 +150,9 @@ async def list_mailboxes(session: Any, cmd: List) -> Reply:
             except Exception:  # vanished between LIST and STATUS: skip it
                 continue
             session.untagged(
-                Atom("STATUS"), mailbox_value(name), status_values(st, cmd.options.status_items)
+                Atom("STATUS"), mailbox_value(name), status_values(
+                    st, cmd.options.status_items, session.config.limits.max_literal
+                ),
             )
     return Reply(f"{word} completed")
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from mailframe.errors import (
     CannotDo,
+    CommandFailed,
     MailboxExists,
     NonexistentMailbox,
     ProtocolError,
@@ -59,29 +60,47 @@ def storable(flags: frozenset[str]) -> frozenset[str]:
     return frozenset(f for f in flags if f.lower() != "\\recent")
 
 
+def announce_flags(session: Any, keywords: frozenset[str], readonly: bool) -> None:
+    """Untagged FLAGS and PERMANENTFLAGS for the selected mailbox
+    (RFC 3501 §7.2.6, §6.3.1): at SELECT, and again whenever a keyword the
+    client has not been told of appears, before any FETCH shows it."""
+    ordered = sorted(keywords)
+    session.untagged(Atom("FLAGS"), flag_list(frozenset(SYSTEM_FLAGS) | frozenset(ordered)))
+    if readonly:
+        session.untagged_ok("Read-only mailbox.", "PERMANENTFLAGS ()")
+    else:
+        perm = " ".join([*SYSTEM_FLAGS, *ordered, "\\*"])
+        session.untagged_ok("Flags permitted.", f"PERMANENTFLAGS ({perm})")
+
+
+async def recent_range(mailbox: Any, readonly: bool) -> tuple[int, int]:
+    """The UID range ``[lo, hi)`` this session shows as ``\\Recent``.
+
+    SELECT claims it (RFC 3501 §2.3.2: no other session sees those as
+    recent).  EXAMINE only looks (§6.3.2: "the \\Recent flag ... is not
+    cleared"), so a later SELECT still gets them, as in Dovecot
+    (``IMailbox.peek_recent``)."""
+    if not readonly:
+        lo, hi = await mailbox.claim_recent()
+        return lo, hi
+    lo, hi = await mailbox.peek_recent()
+    return lo, hi
+
+
 @command(Select, AUTHENTICATED)
 async def select(session: Any, cmd: Select) -> Reply:
     """RFC 3501 §6.3.1/§6.3.2, with the untagged data in Dovecot's order."""
-    if session.view is not None:
-        session.deselect()
-        session.untagged_ok("Previous mailbox closed.", "CLOSED")
+    session.close_selected()
     mailbox = await session.account.mailbox(cmd.mailbox)
     snapshot = await mailbox.snapshot()
-    recent: list[int] = []
-    if not cmd.readonly:
-        lo, hi = await mailbox.claim_recent()
-        recent = [m.uid for m in snapshot.messages if lo <= m.uid < hi]
+    lo, hi = await recent_range(mailbox, cmd.readonly)
+    recent = [m.uid for m in snapshot.messages if lo <= m.uid < hi]
     view = SelectedView(snapshot, cmd.readonly, recent)
     session.select(mailbox, view)
-    if cmd.condstore or cmd.qresync is not None:
+    if cmd.condstore:
         session.enabled.add("CONDSTORE")
-    keywords = sorted(view.keywords())
-    session.untagged(Atom("FLAGS"), flag_list(frozenset(SYSTEM_FLAGS) | frozenset(keywords)))
-    if cmd.readonly:
-        session.untagged_ok("Read-only mailbox.", "PERMANENTFLAGS ()")
-    else:
-        perm = " ".join([*SYSTEM_FLAGS, *keywords, "\\*"])
-        session.untagged_ok("Flags permitted.", f"PERMANENTFLAGS ({perm})")
+        view.condstore_announced = True
+    session.announce_flags()
     session.untagged(view.exists, Atom("EXISTS"))
     session.untagged(len(view.recent), Atom("RECENT"))
     unseen = view.first_unseen()
@@ -148,15 +167,14 @@ async def namespace(session: Any, cmd: Namespace) -> Reply:
     return Reply("Namespace completed")
 
 
-STATUS_ITEMS = ("MESSAGES", "RECENT", "UIDNEXT", "UIDVALIDITY", "UNSEEN", "HIGHESTMODSEQ", "SIZE", "DELETED")
-
-
-def status_values(status: Any, items: tuple[str, ...]) -> list[Value]:
-    """The parenthesised STATUS list (RFC 3501 §7.2.4)."""
+def status_values(status: Any, items: tuple[str, ...], appendlimit: int) -> list[Value]:
+    """The parenthesised STATUS list (RFC 3501 §7.2.4; APPENDLIMIT
+    RFC 7889 §3.2).  The grammar admits only the items answered here."""
     out: list[Value] = []
     for item in items:
         item = item.upper()
         value = {
+            "APPENDLIMIT": appendlimit,
             "MESSAGES": status.messages,
             "RECENT": status.recent,
             "UIDNEXT": status.uidnext,
@@ -174,35 +192,39 @@ def status_values(status: Any, items: tuple[str, ...]) -> list[Value]:
 
 @command(Status, AUTHENTICATED)
 async def status(session: Any, cmd: Status) -> Reply:
-    for item in cmd.items:
-        if item.upper() not in STATUS_ITEMS:
-            raise ProtocolError(f"Unknown STATUS item {item}")
     mailbox = await session.account.mailbox(cmd.mailbox)
     st = await mailbox.status()
-    session.untagged(Atom("STATUS"), mailbox_value(cmd.mailbox), status_values(st, cmd.items))
+    values = status_values(st, cmd.items, session.config.limits.max_literal)
+    session.untagged(Atom("STATUS"), mailbox_value(cmd.mailbox), values)
     return Reply("Status completed")
 
 
 @command(Append, AUTHENTICATED)
 async def append(session: Any, cmd: Append) -> Reply:
-    """RFC 3501 §6.3.11, MULTIAPPEND (RFC 3502), APPENDUID (RFC 4315)."""
+    """RFC 3501 §6.3.11, MULTIAPPEND (RFC 3502), APPENDUID (RFC 4315).
+
+    All or none (RFC 3502 §6.3.11: "If the server fails to append any of
+    the messages, none of them are appended"): the grammar has read every
+    message of the command before this runs, each is checked here before
+    any is stored, and the backend stores them in one step
+    (``append_many``) or not at all."""
+    for msg in cmd.messages:
+        if not msg.content:
+            raise CommandFailed("Can't save a zero byte message")  # Dovecot's words
     try:
         mailbox = await session.account.mailbox(cmd.mailbox)
     except NonexistentMailbox as e:
         raise TryCreate("Mailbox does not exist") from e
-    for msg in cmd.messages:
-        if not msg.content:
-            raise ProtocolError("Empty message")
-    # All or none (RFC 3502 §6.3.11): one batch, stored entirely or not at all.
+    # The backend stores them in one step, all or none (IMailbox.append_many).
     result = await mailbox.append_many(
         [
             NewMessage(
-                binary_to_base64(msg.content) if msg.binary else msg.content,  # RFC 3516 §4.4
+                # a binary literal's parts are saved base64-encoded (RFC 3516 §4.4)
+                binary_to_base64(msg.content) if msg.binary else msg.content,
                 storable(msg.flags),
                 msg.internaldate or datetime.now().astimezone(),
             )
             for msg in cmd.messages
         ]
     )
-    uids = list(result.uids)
-    return Reply("Append completed", f"APPENDUID {result.uidvalidity} {uid_set(sorted(uids))}")
+    return Reply("Append completed", f"APPENDUID {result.uidvalidity} {uid_set(sorted(result.uids))}")

@@ -43,6 +43,7 @@ async def store(session: Any, cmd: Store) -> Reply:
         view.set_flags(st)
         changed[st.uid] = st
     session.flags_changed(result.changed)
+    session.announce_flags()
     failed = set(result.failed)
     modseqs = {uid: st.modseq for uid, st in changed.items()}
     if condstore:

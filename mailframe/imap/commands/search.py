@@ -300,6 +300,18 @@ async def search(session: Any, cmd: Search) -> Reply:
     if "COUNT" in wanted:
         out += [Atom("COUNT"), len(numbers)]
     if modseq and numbers:
-        out += [Atom("MODSEQ"), highest]
+        out += [Atom("MODSEQ"), _esearch_modseq(found, wanted, cmd.uid)]
     session.untagged(*out)
     return Reply("Search completed")
+
+
+def _esearch_modseq(found: list[tuple[int, int, int]], wanted: set[str], uid: bool) -> int:
+    """The MODSEQ of an ESEARCH answer (RFC 7162 §3.1.5 with RFC 4731 §3.2):
+    with only MIN and/or MAX asked, the highest modseq of the message(s)
+    returned; with ALL or COUNT, the highest of every match."""
+    if wanted & {"ALL", "COUNT"}:
+        return max(m for _, _, m in found)
+    index = 1 if uid else 0
+    ends = [min(found, key=lambda f: f[index]), max(found, key=lambda f: f[index])]
+    picked = [e for e, name in zip(ends, ("MIN", "MAX"), strict=True) if name in wanted]
+    return max(m for _, _, m in picked)
