@@ -1,5 +1,5 @@
 """COPY and MOVE between mailboxes of different stores (say memory to
-Maildir), through the public :class:`~mailframe.interfaces.IMailbox`
+Maildir), through the public :class:`mailframe.interfaces.IMailbox`
 methods only.
 
 The framework uses :meth:`IMailbox.copy` / :meth:`IMailbox.move` where the

@@ -12,7 +12,7 @@ disk or network work: it runs that in a thread or an async driver.
 with ``/`` (:data:`SEPARATOR`) as the hierarchy separator.  ``INBOX`` is
 case-insensitive (RFC 3501 §5.1) and always spelt ``INBOX`` in what a
 store returns; it always exists and cannot be deleted.  A store refuses,
-with :class:`~mailframe.errors.InvalidMailboxName` (or ``NonexistentMailbox``
+with :class:`mailframe.errors.InvalidMailboxName` (or ``NonexistentMailbox``
 when only looking a name up), the names in
 :data:`mailframe.testing.INVALID_NAMES`: empty names, empty levels
 (``"a//b"``, ``"/a"``, ``"a/"``), ``.`` and ``..`` levels, and control

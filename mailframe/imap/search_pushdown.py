@@ -1,4 +1,4 @@
-"""Handing SEARCH to a store (:class:`~mailframe.interfaces.ISearchableMailbox`).
+"""Handing SEARCH to a store (:class:`mailframe.interfaces.ISearchableMailbox`).
 
 A store never sees sequence numbers or ``\\Recent`` (DESIGN.md: "a backend
 never sees sequence numbers, tags or sessions"), so before a key goes down

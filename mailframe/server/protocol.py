@@ -7,7 +7,7 @@ protocol registers itself as the transport's push producer, so a slow
 reader pauses FETCH streaming (:meth:`drain`) instead of making the server
 buffer a mailbox.
 
-Before login the framer runs on :meth:`~mailframe.imap.limits.Limits.preauth`
+Before login the framer runs on :meth:`mailframe.imap.limits.Limits.preauth`
 limits and frames one command at a time (reading pauses while it runs), so
 an unauthenticated client can make the server hold one bounded command; a
 framing error that ends the stream (a huge non-synchronizing literal) is

@@ -1,23 +1,23 @@
 """A public base for store authors: an IMailbox over a :class:`MailboxLog`.
 
-:class:`LogMailbox` does everything of :class:`~mailframe.interfaces.IMailbox`
+:class:`LogMailbox` does everything of :class:`mailframe.interfaces.IMailbox`
 that is bookkeeping: UIDs, modseqs, tombstones, ``\\Recent``, watchers,
 STORE, EXPUNGE, batch APPEND (all or none), COPY and MOVE, and SEARCH
-over the cheap state (:class:`~mailframe.interfaces.ISearchableMailbox`).
+over the cheap state (:class:`mailframe.interfaces.ISearchableMailbox`).
 A subclass implements only where the bytes live, with four primitives:
 
-- :meth:`~LogMailbox.put_messages` — make a batch of new messages durable,
+- :meth:`LogMailbox.put_messages` — make a batch of new messages durable,
   all or none;
-- :meth:`~LogMailbox.message_meta` — a message's internal date and parsed
+- :meth:`LogMailbox.message_meta` — a message's internal date and parsed
   structure (:class:`StoredMeta`);
-- :meth:`~LogMailbox.read_range` — a message's bytes, ``[start:end]``;
-- :meth:`~LogMailbox.drop_messages` — forget expunged messages.
+- :meth:`LogMailbox.read_range` — a message's bytes, ``[start:end]``;
+- :meth:`LogMailbox.drop_messages` — forget expunged messages.
 
 Each primitive may return its value directly or an awaitable (a Deferred
 or a coroutine), so a store that reads files in a thread or talks to a
 database fits as well as a dict.  The log itself lives in memory
 (``self.log``); a store that must survive restarts saves
-``self.log.to_state()`` in :meth:`~LogMailbox.log_changed` and gives
+``self.log.to_state()`` in :meth:`LogMailbox.log_changed` and gives
 :meth:`MailboxLog.from_state` back to the constructor.
 
 ``examples/dict_store.py`` is a complete store on this base;

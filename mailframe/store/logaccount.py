@@ -1,5 +1,5 @@
 """Public bases for a store's accounts and the store itself, beside
-:class:`~mailframe.store.base.LogMailbox`.
+:class:`mailframe.store.base.LogMailbox`.
 
 :class:`LogAccount` keeps one user's mailbox tree in memory and applies
 the rules of the :mod:`mailframe.interfaces` contract (RFC 3501

@@ -3,9 +3,9 @@
 For tests, trials (``twistd -n mailframe --store memory``) and as the
 reference the conformance suite (:mod:`mailframe.testing`) is written
 against.  It is the public bases with a dict for primitives: the
-bookkeeping lives in :class:`~mailframe.store.base.LogMailbox`, the
+bookkeeping lives in :class:`mailframe.store.base.LogMailbox`, the
 mailbox tree and its CREATE / DELETE / RENAME rules (RFC 3501
-§6.3.3-6.3.5) in :class:`~mailframe.store.logaccount.LogAccount`.
+§6.3.3-6.3.5) in :class:`mailframe.store.logaccount.LogAccount`.
 
 Every method returns a Deferred (already fired: nothing here waits).
 """

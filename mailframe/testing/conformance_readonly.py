@@ -4,7 +4,7 @@ mail they cannot change (an archive, a remote API, a mail dump).
 The store given by ``make_store()`` already holds mail for
 ``readonly_username``; nothing is appended, flagged, created or deleted.
 What is checked: INBOX, names, the log's counters, and that the three
-weights of reads (:meth:`~mailframe.interfaces.IMailbox.states`,
+weights of reads (:meth:`mailframe.interfaces.IMailbox.states`,
 ``records``, ``read``) agree for every message (at most
 ``readonly_sample`` a mailbox).
 """
