@@ -11,22 +11,23 @@ state check → handler → catch up the selected mailbox → tagged response.
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from mailframe.errors import LimitExceeded, MailframeError, ProtocolError
+from mailframe.errors import LimitExceeded, MailframeError
 from mailframe.imap import serialize
 from mailframe.imap.command import Select
-from mailframe.imap.commands import REGISTRY, SILENT, Reply, State, load_all
+from mailframe.imap.commands import load_all
 from mailframe.imap.commands.mailbox import announce_flags, recent_range
 from mailframe.imap.commands.params import refusal
 from mailframe.imap.framing import Frame, FrameError
 from mailframe.imap.grammar import ParseError, parse_command
 from mailframe.imap.limits import Limits
+from mailframe.imap.registry import REGISTRY, SILENT, Reply, State
 from mailframe.imap.serialize import Atom, Value
 from mailframe.imap.view import SelectedView
+from mailframe.wire import b64decode
 
 load_all()
 
@@ -399,14 +400,6 @@ class Session:
         self.account = account
         self.state = State.AUTHENTICATED
         self.io.set_timeout(self.config.timeout_auth)
-
-
-def b64decode(data: bytes) -> bytes:
-    """Strict base64 for SASL responses (RFC 4422 §5); BAD otherwise."""
-    try:
-        return base64.b64decode(data, validate=True)
-    except (ValueError, TypeError) as e:
-        raise ProtocolError("Invalid base64 data") from e
 
 
 def _state_reason(state: State, allowed: frozenset[State]) -> str:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mailframe.imap.serialize import NIL, nstring, string
+from mailframe.wire import NIL, nstring, string
 
 from ._envelope import ENVELOPE_FIELDS, envelope_wire
 from ._headers import all_values, first_token, header_end, parse_mime_value, unfold

@@ -7,7 +7,7 @@ from typing import Any
 
 from mailframe import __version__
 from mailframe.imap.command import Capability, Enable, Id, Logout, Noop
-from mailframe.imap.commands import ANY, AUTHENTICATED, Reply, State, command
+from mailframe.imap.registry import ANY, AUTHENTICATED, Reply, State, command
 from mailframe.imap.serialize import Atom
 
 

@@ -13,7 +13,7 @@ from mailframe.errors import (
     ProtocolError,
 )
 from mailframe.imap.command import Authenticate, Login, StartTLS
-from mailframe.imap.commands import NOT_AUTHENTICATED, SILENT, Reply, State, command
+from mailframe.imap.registry import NOT_AUTHENTICATED, SILENT, Reply, State, command
 from mailframe.imap.serialize import status_line
 
 
@@ -61,7 +61,7 @@ async def login(session: Any, cmd: Login) -> Reply:
 @command(Authenticate, NOT_AUTHENTICATED)
 async def authenticate(session: Any, cmd: Authenticate) -> Reply | None:
     """RFC 3501 §6.2.2: challenges as ``+ base64``, ``*`` cancels."""
-    from mailframe.imap.session import b64decode
+    from mailframe.wire import b64decode
 
     exchange = session.auth.start(
         cmd.mechanism.upper(), session.io.secure, session.io.peer, session.io.channel_binding()

@@ -17,7 +17,7 @@ from typing import Any
 from mailframe import message as mm
 from mailframe.errors import ExpungeIssued
 from mailframe.imap.command import Fetch
-from mailframe.imap.commands import SELECTED, Reply, command, not_by_sequence
+from mailframe.imap.registry import SELECTED, Reply, command, not_by_sequence
 from mailframe.imap.serialize import literal
 from mailframe.imap.types import FetchAtt, Section
 from mailframe.records import StoreMode

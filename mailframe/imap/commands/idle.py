@@ -6,7 +6,7 @@ from typing import Any
 
 from mailframe.errors import ProtocolError
 from mailframe.imap.command import Idle
-from mailframe.imap.commands import AUTHENTICATED, SILENT, Reply, command
+from mailframe.imap.registry import AUTHENTICATED, SILENT, Reply, command
 
 
 @command(Idle, AUTHENTICATED)

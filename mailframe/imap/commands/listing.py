@@ -7,8 +7,8 @@ import re
 from typing import Any
 
 from mailframe.imap.command import List
-from mailframe.imap.commands import AUTHENTICATED, Reply, command
 from mailframe.imap.commands.mailbox import mailbox_value, status_values
+from mailframe.imap.registry import AUTHENTICATED, Reply, command
 from mailframe.imap.serialize import Atom, Value
 
 SEP = "/"

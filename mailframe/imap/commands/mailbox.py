@@ -26,7 +26,7 @@ from mailframe.imap.command import (
     Subscribe,
     Unsubscribe,
 )
-from mailframe.imap.commands import AUTHENTICATED, Reply, command
+from mailframe.imap.registry import AUTHENTICATED, Reply, command
 from mailframe.imap.serialize import Atom, Raw, Value, astring, flag_list
 from mailframe.imap.view import SelectedView
 from mailframe.message import binary_to_base64

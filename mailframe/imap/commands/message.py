@@ -9,8 +9,8 @@ from typing import Any
 from mailframe.crossstore import copy_messages, move_messages
 from mailframe.errors import CannotDo, NonexistentMailbox, TryCreate
 from mailframe.imap.command import Check, Close, Copy, Expunge, Move, Store, Unselect
-from mailframe.imap.commands import SELECTED, Reply, command, not_by_sequence
 from mailframe.imap.commands.mailbox import storable, uid_set
+from mailframe.imap.registry import SELECTED, Reply, command, not_by_sequence
 from mailframe.imap.serialize import Atom, Raw, Value
 from mailframe.records import CopyResult, StoreMode
 

@@ -17,8 +17,8 @@ from typing import Any
 from mailframe import message as mm
 from mailframe.errors import BadCharset
 from mailframe.imap.command import Search
-from mailframe.imap.commands import SELECTED, Reply, command, not_by_sequence
 from mailframe.imap.commands.mailbox import uid_set
+from mailframe.imap.registry import SELECTED, Reply, command, not_by_sequence
 from mailframe.imap.search_pushdown import for_store
 from mailframe.imap.serialize import Atom, Value
 from mailframe.imap.types import (
