@@ -8,10 +8,15 @@ them, so neither layer imports the other for them.
 from __future__ import annotations
 
 import base64
+from datetime import datetime, timedelta
+from functools import lru_cache
 
 from mailframe.errors import ProtocolError
 
-__all__ = ["NIL", "QUOTED_MAX", "quote", "string", "literal", "nstring", "b64decode"]
+__all__ = ["NIL", "QUOTED_MAX", "MONTHS", "quote", "string", "literal", "nstring", "date_time", "b64decode"]
+
+#: Month names of ``date-month`` (RFC 3501 §9).
+MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 # Quoted strings are for short, clean text; longer ones go as literals
 # (Dovecot's threshold is similar and keeps lines short).
@@ -51,6 +56,22 @@ def literal(data: bytes, binary: bool = False) -> bytes:
 
 def nstring(data: bytes | None) -> bytes:
     return NIL if data is None else string(data)
+
+
+@lru_cache(maxsize=8192)
+def date_time(when: datetime) -> bytes:
+    """``date-time`` (RFC 3501 §9), quoted: ``"17-Jul-1996 02:44:25 -0700"``
+    (day padded with a space).  The one formatter: INTERNALDATE in FETCH
+    and APPEND dates written by clients alike.  A naive datetime is taken
+    as UTC, as the stores take it (INTERNALDATE always has a zone)."""
+    offset = when.utcoffset() or timedelta(0)
+    minutes = int(offset.total_seconds()) // 60
+    sign = "-" if minutes < 0 else "+"
+    hh, mm = divmod(abs(minutes), 60)
+    return (
+        f'"{when.day:2d}-{MONTHS[when.month - 1]}-{when.year:04d} '
+        f'{when.hour:02d}:{when.minute:02d}:{when.second:02d} {sign}{hh:02d}{mm:02d}"'
+    ).encode("ascii")
 
 
 def b64decode(data: bytes) -> bytes:

@@ -15,6 +15,7 @@ import functools
 import re
 from typing import TYPE_CHECKING, Any
 
+from mailframe import vocabulary
 from mailframe.errors import BadCharset
 
 from ._address import parse_addresses
@@ -30,7 +31,7 @@ __all__ = ["header_matches", "address_text", "body_matches", "text_matches", "de
 
 #: SEARCH CHARSET values we accept (RFC 3501 §6.4.4 requires US-ASCII and
 #: UTF-8; RFC 9051 §6.4.4 only UTF-8).
-SEARCH_CHARSETS = frozenset({"UTF-8", "US-ASCII"})
+SEARCH_CHARSETS = vocabulary.SEARCH_CHARSETS
 
 
 def check_charset(charset: str | None) -> None:

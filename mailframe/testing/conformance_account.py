@@ -73,6 +73,18 @@ class AccountConformance(BackendFixture):
         assert "\\Sent" in names["Sent Items"], names
         assert "\\Sent" not in names["Plain"], names
 
+    async def test_every_special_use_attribute_is_accepted(self) -> None:
+        """Every attribute of RFC 6154 §2 and ``\\Important`` (RFC 8457):
+        mailframe.vocabulary.SPECIAL_USE, the one list."""
+        from mailframe.vocabulary import SPECIAL_USE
+
+        account = await self.account()
+        for i, use in enumerate(sorted(SPECIAL_USE)):
+            await account.create_mailbox(f"Use{i}", frozenset({use}))
+        names = await self.names()
+        for i, use in enumerate(sorted(SPECIAL_USE)):
+            assert use in names[f"Use{i}"], (use, names[f"Use{i}"])
+
     async def test_delete_leaf(self) -> None:
         account = await self.account()
         await account.create_mailbox("Old")

@@ -10,7 +10,6 @@ whole mailbox (DESIGN.md, "Backends").
 
 from __future__ import annotations
 
-from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
@@ -21,13 +20,13 @@ from mailframe.imap.registry import SELECTED, Reply, command, not_by_sequence
 from mailframe.imap.serialize import literal
 from mailframe.imap.types import FetchAtt, Section
 from mailframe.records import StoreMode
+from mailframe.wire import date_time
 
 SEEN = "\\Seen"
 BATCH = 256  # messages per backend records() call
 CHUNK = 64 * 1024  # bytes per write while streaming a literal
 INLINE_MAX = 64 * 1024  # read sections up to this size in one go
 
-_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 #: Items answered from the session view alone, without backend records.
 _VIEW_ONLY = frozenset({"UID", "FLAGS"})
@@ -35,20 +34,8 @@ _VIEW_ONLY = frozenset({"UID", "FLAGS"})
 _STATE_ONLY = frozenset({"UID", "FLAGS", "MODSEQ", "INTERNALDATE", "RFC822.SIZE"})
 
 
-@lru_cache(maxsize=8192)
-def imap_datetime(when: datetime) -> bytes:
-    """``date-time`` (RFC 3501 §9): ``"17-Jul-1996 02:44:25 -0700"``."""
-    if when.tzinfo is None:
-        when = when.astimezone()
-    off = when.utcoffset()
-    minutes = int(off.total_seconds() // 60) if off is not None else 0
-    sign = "-" if minutes < 0 else "+"
-    minutes = abs(minutes)
-    text = "%2d-%s-%04d %02d:%02d:%02d %s%02d%02d" % (
-        when.day, _MONTHS[when.month - 1], when.year, when.hour, when.minute, when.second,
-        sign, minutes // 60, minutes % 60,
-    )
-    return b'"' + text.encode("ascii") + b'"'
+#: ``date-time`` for INTERNALDATE: the one formatter, in mailframe.wire.
+imap_datetime = date_time
 
 
 @lru_cache(maxsize=1024)

@@ -6,15 +6,14 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from mailframe import vocabulary
 from mailframe.imap.command import List
 from mailframe.imap.commands.mailbox import mailbox_value, status_values
 from mailframe.imap.registry import AUTHENTICATED, Reply, command
 from mailframe.imap.serialize import Atom, Value
 
 SEP = "/"
-SPECIAL_USE = frozenset(
-    {"\\All", "\\Archive", "\\Drafts", "\\Flagged", "\\Junk", "\\Sent", "\\Trash", "\\Important"}
-)
+SPECIAL_USE = vocabulary.SPECIAL_USE
 
 
 def pattern_regex(pattern: str) -> re.Pattern[str]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from mailframe import vocabulary
 from mailframe.errors import (
     CannotDo,
     CommandFailed,
@@ -32,7 +33,7 @@ from mailframe.imap.view import SelectedView
 from mailframe.message import binary_to_base64
 from mailframe.records import NewMessage
 
-SYSTEM_FLAGS = ("\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft")
+SYSTEM_FLAGS = vocabulary.SYSTEM_FLAGS
 
 
 def mailbox_value(name: str) -> Value:

@@ -15,6 +15,7 @@ from datetime import date
 from typing import Any
 
 from mailframe import message as mm
+from mailframe import vocabulary
 from mailframe.errors import BadCharset
 from mailframe.imap.command import Search
 from mailframe.imap.commands.mailbox import uid_set
@@ -38,7 +39,7 @@ from mailframe.imap.types import (
 )
 from mailframe.interfaces import ISearchableMailbox
 
-CHARSETS = ("US-ASCII", "UTF-8")
+CHARSETS = vocabulary.SEARCH_CHARSETS
 BATCH = 512
 
 VIEW, RECORD, CONTENT = 0, 1, 2
