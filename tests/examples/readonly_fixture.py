@@ -6,19 +6,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from twisted.internet import defer
 from zope.interface import implementer
 
 from mailframe.interfaces import IMailStore
 from mailframe.records import NewMessage
 from mailframe.store.base import LogMailbox
 from mailframe.store.memory import MemoryAccount, MemoryStore
-
-
-def _done(d: defer.Deferred[Any]) -> Any:
-    out: list[Any] = []
-    d.addBoth(out.append)
-    return out[0]
+from tests.support.deferreds import result as _done
 
 
 @implementer(IMailStore)

@@ -9,12 +9,12 @@ import re
 from typing import Any
 
 import pytest
-from twisted.internet import defer
 
 from mailframe.records import NewMessage
 from mailframe.store.maildir import MaildirStore
 from mailframe.store.memory import MemoryStore
 from mailframe.testing.transcript import connect, context_for
+from tests.support.deferreds import result as _result
 
 M1 = b"Subject: one\r\n\r\n1\r\n"
 M2 = b"Subject: two\r\n\r\n2\r\n"
@@ -108,10 +108,3 @@ def test_append_many_failing_part_way_stores_none(kind: str, tmp_path: Any) -> N
     store.close()
 
 
-def _result(d: defer.Deferred[Any]) -> Any:
-    out: list[Any] = []
-    d.addBoth(out.append)
-    assert out, "the Deferred has not fired"
-    if hasattr(out[0], "raiseException"):
-        out[0].raiseException()
-    return out[0]

@@ -19,12 +19,11 @@ import subprocess
 import sys
 import tempfile
 import time
-from typing import Any
 
 import pytest
-from twisted.internet import defer
 
 from mailframe.store.maildir import MaildirStore
+from tests.support.deferreds import result
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -56,13 +55,6 @@ print("DONE", flush=True)
 """
 
 
-def result(d: defer.Deferred[Any]) -> Any:
-    out: list[Any] = []
-    d.addBoth(out.append)
-    assert out, "Deferred did not fire"
-    if hasattr(out[0], "raiseException"):
-        out[0].raiseException()
-    return out[0]
 
 
 def expected_message(tag: str, i: int) -> bytes:

@@ -20,12 +20,11 @@ import tempfile
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import Any
 
 import pytest
-from twisted.internet import defer
 
 from mailframe.store.maildir import MaildirStore
+from tests.support.deferreds import result
 
 DOVECOT = shutil.which("dovecot") or (
     "/usr/sbin/dovecot" if os.path.exists("/usr/sbin/dovecot") else None
@@ -78,14 +77,6 @@ MSG = (
 FLAGS_RE = re.compile(rb"UID (\d+) FLAGS \(([^)]*)\)|FLAGS \(([^)]*)\) UID (\d+)")
 
 
-def result(d: defer.Deferred[Any]) -> Any:
-    """The result of an already-fired Deferred (the Maildir store's are)."""
-    out: list[Any] = []
-    d.addBoth(out.append)
-    assert out, "Deferred did not fire"
-    if hasattr(out[0], "raiseException"):
-        out[0].raiseException()
-    return out[0]
 
 
 class Dovecot:

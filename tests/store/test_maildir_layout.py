@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from twisted.internet import defer, task
+from twisted.internet import task
 
 from mailframe.errors import InvalidMailboxName
 from mailframe.store._maildir_files import flags_from_name, info_for
@@ -23,17 +23,11 @@ from mailframe.store._maildir_names import (
     name_for,
 )
 from mailframe.store.maildir import MaildirStore, from_url
+from tests.support.deferreds import result
 
 MSG = b"From: a@example.org\r\nSubject: hi %d\r\n\r\nbody %d\r\n"
 
 
-def result(d: defer.Deferred[Any]) -> Any:
-    out: list[Any] = []
-    d.addBoth(out.append)
-    assert out, "Deferred did not fire"
-    if hasattr(out[0], "raiseException"):
-        out[0].raiseException()
-    return out[0]
 
 
 @pytest.fixture

@@ -39,6 +39,7 @@ from mailframe.interfaces import IMailbox, ISearchableMailbox
 from mailframe.records import NewMessage, StoreMode
 from mailframe.store.maildir import MaildirStore
 from mailframe.store.memory import MemoryStore
+from tests.support.deferreds import result as _done
 
 FLAGS = ["\\Seen", "\\Flagged", "\\Deleted", "\\Answered", "$Label", "\\Recent"]
 DAY0 = date(2024, 1, 1)
@@ -67,13 +68,6 @@ class _Session:
         self.view, self.mailbox, self.io = view, mailbox, _IO()
 
 
-def _done(d: defer.Deferred[Any]) -> Any:
-    out: list[Any] = []
-    d.addBoth(out.append)
-    assert out, "did not fire"
-    if hasattr(out[0], "raiseException"):
-        out[0].raiseException()
-    return out[0]
 
 
 numbers = st.integers(min_value=1, max_value=14) | st.just(STAR)
