@@ -44,11 +44,14 @@ from mailframe.store._maildir_files import (
     write_keywords,
 )
 from mailframe.store._maildir_index import (
+    Added,
     CacheFile,
     CorruptIndex,
     Event,
+    FlagsChanged,
     IndexFile,
     Meta,
+    Stamp,
 )
 from mailframe.store._maildir_uidlist import CorruptUidList, UidList
 from mailframe.store._watchers import Watchers
@@ -233,15 +236,16 @@ class FolderCore:
             return
         self._events_since_checkpoint += len(events)
         with log.batch():
-            for kind, modseq, payload in events:
-                if kind == "S":
-                    self._trust(payload)
+            for event in events:
+                if isinstance(event, Stamp):
+                    self._trust((event.cur_ns, event.new_ns, event.at))
                     continue
-                if kind == "A" and payload[0] in log:
+                if isinstance(event, Added) and event.uid in log:
                     continue
+                modseq = event.modseq
                 log.highestmodseq = modseq - 1
-                if kind == "A":
-                    uid, meta, flags = payload
+                if isinstance(event, Added):
+                    uid, meta, flags = event.uid, event.meta, event.flags
                     keep_next = log.uidnext
                     log.uidnext = uid
                     log.append(flags, meta.size)
@@ -249,15 +253,14 @@ class FolderCore:
                     self.meta[uid] = meta
                     if self._bases is not None:
                         self._bases[base_of(meta.name[4:])] = uid
-                elif kind == "F":
-                    uid, name, flags = payload
-                    m = self.meta.get(uid)
+                elif isinstance(event, FlagsChanged):
+                    m = self.meta.get(event.uid)
                     if m is not None:
-                        m.name = name  # the base (the key) never changes
-                        log.set_flags(uid, flags)
+                        m.name = event.name  # the base (the key) never changes
+                        log.set_flags(event.uid, event.flags)
                 else:
-                    log.expunge(payload)
-                    for uid in payload:
+                    log.expunge(event.uids)
+                    for uid in event.uids:
                         m = self.meta.pop(uid, None)
                         self._infos.pop(uid, None)
                         if m is not None and self._bases is not None:
