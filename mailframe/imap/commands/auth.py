@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-from typing import Any
 
 from mailframe.errors import (
     AuthenticationFailed,
@@ -13,12 +12,13 @@ from mailframe.errors import (
     ProtocolError,
 )
 from mailframe.imap.command import Authenticate, Login, StartTLS
+from mailframe.imap.context import AnyContext
 from mailframe.imap.registry import NOT_AUTHENTICATED, SILENT, Reply, State, command
 from mailframe.imap.serialize import status_line
 
 
 @command(StartTLS, NOT_AUTHENTICATED)
-async def starttls(session: Any, cmd: StartTLS) -> Reply | None:
+async def starttls(session: AnyContext, cmd: StartTLS) -> Reply | None:
     """RFC 3501 §6.2.1.  Anything the client pipelined after STARTTLS is
     discarded (the adapter drops buffered plaintext), so no command can be
     injected into the TLS session (CVE-2011-0411)."""
@@ -31,11 +31,11 @@ async def starttls(session: Any, cmd: StartTLS) -> Reply | None:
     return SILENT
 
 
-def _ok_with_capabilities(session: Any, text: str) -> Reply:
+def _ok_with_capabilities(session: AnyContext, text: str) -> Reply:
     return Reply(text, "CAPABILITY " + " ".join(session.capabilities()))
 
 
-async def _failed(session: Any, error: MailframeError) -> None:
+async def _failed(session: AnyContext, error: MailframeError) -> None:
     session.auth_attempts += 1
     if session.auth_attempts >= session.config.max_auth_attempts:
         session.io.write(b"* BYE Too many invalid authentication attempts\r\n")
@@ -44,7 +44,7 @@ async def _failed(session: Any, error: MailframeError) -> None:
 
 
 @command(Login, NOT_AUTHENTICATED)
-async def login(session: Any, cmd: Login) -> Reply:
+async def login(session: AnyContext, cmd: Login) -> Reply:
     if not session.auth.plaintext_allowed(session.io.secure, session.io.peer):
         raise PrivacyRequired("Plaintext authentication disallowed on non-secure connections")
     try:
@@ -59,7 +59,7 @@ async def login(session: Any, cmd: Login) -> Reply:
 
 
 @command(Authenticate, NOT_AUTHENTICATED)
-async def authenticate(session: Any, cmd: Authenticate) -> Reply | None:
+async def authenticate(session: AnyContext, cmd: Authenticate) -> Reply | None:
     """RFC 3501 §6.2.2: challenges as ``+ base64``, ``*`` cancels."""
     from mailframe.wire import b64decode
 

@@ -16,6 +16,7 @@ from typing import Any
 from mailframe import message as mm
 from mailframe.errors import ExpungeIssued
 from mailframe.imap.command import Fetch
+from mailframe.imap.context import SelectedContext
 from mailframe.imap.registry import SELECTED, Reply, command, not_by_sequence
 from mailframe.imap.serialize import literal
 from mailframe.imap.types import FetchAtt, Section
@@ -87,7 +88,7 @@ def _needs_structure(items: tuple[FetchAtt, ...]) -> bool:
 
 
 @command(Fetch, SELECTED, expunge_ok=not_by_sequence)
-async def fetch(session: Any, cmd: Fetch) -> Reply:
+async def fetch(session: SelectedContext, cmd: Fetch) -> Reply:
     view = session.view
     mailbox = session.mailbox
     pairs = view.resolve(cmd.numbers, cmd.uid)
@@ -138,7 +139,7 @@ async def fetch(session: Any, cmd: Fetch) -> Reply:
 
 
 async def _respond(
-    session: Any, seq: int, uid: int, record: Any, items: list[FetchAtt], add_flags: bool
+    session: SelectedContext, seq: int, uid: int, record: Any, items: list[FetchAtt], add_flags: bool
 ) -> None:
     """Write one ``* n FETCH (...)`` response, streaming big literals."""
     view = session.view
@@ -285,7 +286,7 @@ async def _binary_section(parts: list[bytes | _Stream], att: FetchAtt, record: A
     parts.append(name + suffix + b" " + literal(data, binary=eight))
 
 
-async def _write(session: Any, parts: list[bytes | _Stream]) -> None:
+async def _write(session: SelectedContext, parts: list[bytes | _Stream]) -> None:
     """Write the pieces, streaming ranges chunk by chunk with backpressure."""
     io = session.io
     buffered: list[bytes] = []

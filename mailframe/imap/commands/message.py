@@ -4,29 +4,29 @@ and the UIDPLUS response codes (RFC 4315), UNCHANGEDSINCE (RFC 7162)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from mailframe.crossstore import copy_messages, move_messages
 from mailframe.errors import CannotDo, NonexistentMailbox, TryCreate
 from mailframe.imap.command import Check, Close, Copy, Expunge, Move, Store, Unselect
 from mailframe.imap.commands.mailbox import storable, uid_set
+from mailframe.imap.context import AuthenticatedContext, SelectedContext
 from mailframe.imap.registry import SELECTED, Reply, command, not_by_sequence
 from mailframe.imap.serialize import Atom, Raw, Value
+from mailframe.interfaces import IMailbox
 from mailframe.records import CopyResult, StoreMode
 
 
-def _writable(session: Any) -> None:
+def _writable(session: SelectedContext) -> None:
     if session.view.readonly:
         raise CannotDo("Mailbox is read-only")
 
 
 @command(Check, SELECTED)
-async def check(session: Any, cmd: Check) -> Reply:
+async def check(session: SelectedContext, cmd: Check) -> Reply:
     return Reply("Check completed")
 
 
 @command(Store, SELECTED, expunge_ok=not_by_sequence)
-async def store(session: Any, cmd: Store) -> Reply:
+async def store(session: SelectedContext, cmd: Store) -> Reply:
     """RFC 3501 §6.4.6: answer with each message's flags unless .SILENT."""
     _writable(session)
     view = session.view
@@ -71,7 +71,7 @@ async def store(session: Any, cmd: Store) -> Reply:
     return Reply("Store completed")
 
 
-async def _destination(session: Any, name: str) -> Any:
+async def _destination(session: AuthenticatedContext, name: str) -> IMailbox:
     try:
         return await session.account.mailbox(name)
     except NonexistentMailbox as e:
@@ -83,7 +83,7 @@ def _copyuid(result: CopyResult, mapping: list[tuple[int, int]]) -> str:
 
 
 @command(Copy, SELECTED)
-async def copy(session: Any, cmd: Copy) -> Reply:
+async def copy(session: SelectedContext, cmd: Copy) -> Reply:
     """RFC 3501 §6.4.7 with COPYUID (RFC 4315 §3)."""
     view = session.view
     pairs = view.resolve(cmd.numbers, cmd.uid)
@@ -97,7 +97,7 @@ async def copy(session: Any, cmd: Copy) -> Reply:
 
 
 @command(Move, SELECTED)
-async def move(session: Any, cmd: Move) -> Reply:
+async def move(session: SelectedContext, cmd: Move) -> Reply:
     """RFC 6851 §3.3: COPYUID in an untagged OK, then the EXPUNGEs."""
     _writable(session)
     view = session.view
@@ -115,7 +115,7 @@ async def move(session: Any, cmd: Move) -> Reply:
 
 
 @command(Expunge, SELECTED)
-async def expunge(session: Any, cmd: Expunge) -> Reply:
+async def expunge(session: SelectedContext, cmd: Expunge) -> Reply:
     """RFC 3501 §6.4.3; UID EXPUNGE limits it to a UID set (RFC 4315 §2.1)."""
     _writable(session)
     view = session.view
@@ -130,7 +130,7 @@ async def expunge(session: Any, cmd: Expunge) -> Reply:
 
 
 @command(Close, SELECTED)
-async def close(session: Any, cmd: Close) -> Reply:
+async def close(session: SelectedContext, cmd: Close) -> Reply:
     """RFC 3501 §6.4.2: expunge silently (unless read-only), deselect."""
     if not session.view.readonly:
         session.expunged(await session.mailbox.expunge(None))
@@ -139,6 +139,6 @@ async def close(session: Any, cmd: Close) -> Reply:
 
 
 @command(Unselect, SELECTED)
-async def unselect(session: Any, cmd: Unselect) -> Reply:
+async def unselect(session: SelectedContext, cmd: Unselect) -> Reply:
     session.deselect()
     return Reply("Unselect completed")

@@ -19,6 +19,7 @@ from mailframe import vocabulary
 from mailframe.errors import BadCharset
 from mailframe.imap.command import Search
 from mailframe.imap.commands.mailbox import uid_set
+from mailframe.imap.context import SelectedContext
 from mailframe.imap.registry import SELECTED, Reply, command, not_by_sequence
 from mailframe.imap.search_pushdown import for_store
 from mailframe.imap.serialize import Atom, Value
@@ -234,7 +235,7 @@ async def _search_store(
     return [(seq, uid, modseqs.get(uid, 0)) for seq, uid in found]
 
 
-async def run_search(session: Any, key: SearchKey) -> list[tuple[int, int, int]]:
+async def run_search(session: SelectedContext, key: SearchKey) -> list[tuple[int, int, int]]:
     """(seq, uid, modseq) of every message in the view that matches
     ``key`` (modseq 0 when the search did not need records)."""
     view = session.view
@@ -271,7 +272,7 @@ async def run_search(session: Any, key: SearchKey) -> list[tuple[int, int, int]]
 
 
 @command(Search, SELECTED, expunge_ok=not_by_sequence)
-async def search(session: Any, cmd: Search) -> Reply:
+async def search(session: SelectedContext, cmd: Search) -> Reply:
     if cmd.charset is not None and cmd.charset.upper() not in CHARSETS:
         raise BadCharset(f"Unsupported charset {cmd.charset}")
     modseq = uses_modseq(cmd.key)
