@@ -1,8 +1,8 @@
-"""Drive an IMAP :class:`~mailframe.imap.session.Session` with bytes in and
+"""Drive an IMAP :class:`mailframe.imap.session.Session` with bytes in and
 bytes out: no reactor, no socket, no transport.
 
 :class:`SessionDriver` is the session's :class:`SessionIO`: it frames what
-you :meth:`~SessionDriver.send` with the real :class:`Framer`, runs the
+you :meth:`SessionDriver.send` with the real :class:`Framer`, runs the
 session's coroutine by hand until it waits for the next command, and hands
 back what the session wrote.  The store must answer at once (its
 Deferreds already fired), as the memory store does; a store that would

@@ -51,7 +51,7 @@ class Node(NamedTuple):
 
 
 def node_to_plain(node: Node) -> tuple[Any, ...]:
-    """Plain nested tuples, for :mod:`marshal` (which refuses NamedTuples)."""
+    """Plain nested tuples, for ``marshal`` (which refuses NamedTuples)."""
     return (*node[:8], tuple(node_to_plain(c) for c in node.children))
 
 
