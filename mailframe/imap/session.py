@@ -27,6 +27,7 @@ from mailframe.imap.limits import Limits
 from mailframe.imap.registry import REGISTRY, SILENT, Reply, State
 from mailframe.imap.serialize import Atom, Value
 from mailframe.imap.view import SelectedView
+from mailframe.interfaces import optional_capabilities
 from mailframe.wire import b64decode
 
 load_all()
@@ -136,6 +137,11 @@ class ServerConfig:
     events: Callable[[dict[str, Any]], object] | None = None
 
 
+#: Optional capabilities (mailframe.interfaces.OPTIONAL_CAPABILITIES) whose
+#: commands the framework serves; empty until QUOTA and friends have
+#: handlers, so none is advertised yet.
+SERVED_OPTIONAL: frozenset[str] = frozenset()
+
 BASE_CAPABILITIES = (
     "IMAP4rev1",
     "SASL-IR",
@@ -181,6 +187,11 @@ class Session:
         caps.append(f"APPENDLIMIT={self.config.limits.max_literal}")
         if self.config.condstore:
             caps.append("CONDSTORE")
+        if self.account is not None:
+            # Extensions that need something of the store: advertised only
+            # where the account provides the interface (found with
+            # providedBy) and the framework has the handlers.
+            caps.extend(optional_capabilities(self.account, SERVED_OPTIONAL))
         if self.state is State.NOT_AUTHENTICATED:
             if not self.io.secure and self.io.tls_available():
                 caps.append("STARTTLS")
