@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar, Union, cast
 from twisted.internet import defer
 from zope.interface import implementer
 
-from mailframe.errors import ExpungeIssued, TryCreate
+from mailframe.errors import CannotDo, ExpungeIssued, TryCreate
 from mailframe.interfaces import IMailbox, ISearchableMailbox
 from mailframe.records import (
     AppendResult,
@@ -321,17 +321,24 @@ class LogMailbox:
         result = await destination._append_stored(items)
         return CopyResult(result.uidvalidity, tuple(zip(sources, result.uids, strict=True)))
 
+    def _target(self, destination: IMailbox) -> LogMailbox:
+        if not isinstance(destination, LogMailbox):
+            raise CannotDo("destination is not a LogMailbox: use mailframe.crossstore")
+        return destination
+
     def copy(self, uids: Sequence[int], destination: IMailbox) -> defer.Deferred[CopyResult]:
         """COPY (RFC 3501 §6.4.7), (source, new) pairs for COPYUID."""
-        assert isinstance(destination, LogMailbox)
-        return _run(self.copy_into(uids, destination))
+
+        async def run() -> CopyResult:
+            return await self.copy_into(uids, self._target(destination))
+
+        return _run(run())
 
     def move(self, uids: Sequence[int], destination: IMailbox) -> defer.Deferred[CopyResult]:
         """MOVE (RFC 6851 §3.1): copy, then expunge the sources."""
-        assert isinstance(destination, LogMailbox)
 
         async def run() -> CopyResult:
-            result = await self.copy_into(uids, destination)
+            result = await self.copy_into(uids, self._target(destination))
             await self.expunge_uids([src for src, _ in result.pairs])
             return result
 

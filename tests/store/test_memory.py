@@ -118,3 +118,21 @@ class MemorySpecific(TestCase):
         self.assertEqual([src for src, _ in moved], [b])
         self.assertEqual([m.uid for m in (await box.snapshot()).messages], [a])
         self.assertEqual(await dst.read(moved[0][1]), b"Subject: two\r\n\r\nx\r\n")
+
+
+class ForeignDestination(TestCase):
+    async def test_copy_to_a_foreign_mailbox_is_a_clean_no(self) -> None:
+        """A direct copy() into another store's mailbox fails with CannotDo
+        (the framework uses mailframe.crossstore there), not a crash."""
+        from mailframe.errors import CannotDo
+        from mailframe.store import open_store
+
+        maildir = open_store("maildir:" + self.mktemp() + "/%u")
+        self.addCleanup(maildir.close)
+        dst = await (await maildir.account("u")).mailbox("INBOX")
+        box = await (await MemoryStore().account("u")).mailbox("INBOX")
+        uid = await box.append(SIMPLE, frozenset(), None)
+        for action in (box.copy, box.move):
+            with self.assertRaises(CannotDo):
+                await action([uid], dst)
+        self.assertEqual((await box.status()).messages, 1)
