@@ -29,9 +29,9 @@ leaves INBOX empty (§6.3.5).  A ``\\Noselect`` name is listed but
 ``mailbox(name)`` fails with ``NonexistentMailbox``.
 
 **Handed-out objects.** An :class:`IMailbox` already handed out stays
-usable: after DELETE of it (or of a parent) its messages read as expunged
+usable: after DELETE of it its messages read as expunged
 (``changes_since`` reports them, watchers hear of it) and appending to it
-fails with ``TryCreate``; after RENAME it keeps working under the new
+fails (``TryCreate`` or another ``CommandFailed``); after RENAME it keeps working under the new
 name.
 
 **Errors.** Fail with the typed exceptions of :mod:`mailframe.errors`
