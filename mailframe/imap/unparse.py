@@ -298,7 +298,7 @@ def _list(cmd: c.List, w: _Writer) -> bytes:
 
 
 def _returns(returns: tuple[str, ...] | None, partial: tuple[int, int] | None) -> bytes:
-    """``RETURN (...) `` with a PARTIAL range (RFC 9394), or nothing."""
+    """The ``RETURN (...)`` clause and its trailing space, with a PARTIAL range (RFC 9394), or nothing."""
     if returns is None:
         return b""
     opts = [

@@ -3,7 +3,7 @@ ESORT return options (RFC 5267 §3) with PARTIAL (RFC 9394) and SAVE
 (RFC 5182).
 
 The messages are found as SEARCH finds them, their keys come from the
-shared cache (:mod:`.sortkeys_cache`), and the sort is a chain of stable
+shared cache (:mod:`mailframe.imap.commands.sortkeys_cache`), and the sort is a chain of stable
 sorts, last criterion first, over mailbox order: ties fall to the
 sequence number, ascending even under REVERSE (RFC 5256 §3; Dovecot and
 imaptest agree).
