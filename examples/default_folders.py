@@ -1,11 +1,14 @@
 """A store of your own: wrap any IMailStore so that every account starts
 with the special-use folders clients look for (RFC 6154).
 
-Run it as the server's store::
+Run it as the server's store, from the top of a checkout (no packaging
+needed: ``--store`` takes ``module.path:factory``)::
 
-    PYTHONPATH=examples twistd -n mailframe --store default-folders:maildir:./mail --user alice:secret
+    twistd -n mailframe --store examples.default_folders:make_store --user alice:secret
 
-after registering the entry point in your own package's setup.cfg::
+``DEFAULT_FOLDERS_INNER`` names the wrapped store (default
+``maildir:./mail``).  Packaged, register an entry point in your own
+package's setup.cfg and name it by URL (``--store default-folders:maildir:./mail``)::
 
     [options.entry_points]
     mailframe.stores =
@@ -16,6 +19,7 @@ or use it directly when embedding: ``DefaultFoldersStore(open_store("memory"))``
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from twisted.internet.defer import Deferred
@@ -67,3 +71,8 @@ def from_url(url: str) -> DefaultFoldersStore:
     """``default-folders:<inner store URL>``"""
     _, _, inner = url.partition(":")
     return DefaultFoldersStore(open_store(inner or "memory"))
+
+
+def make_store() -> DefaultFoldersStore:
+    """The factory for ``--store examples.default_folders:make_store``."""
+    return DefaultFoldersStore(open_store(os.environ.get("DEFAULT_FOLDERS_INNER", "maildir:./mail")))

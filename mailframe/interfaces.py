@@ -1,22 +1,100 @@
 """The zope.interface seams: where mail lives and who may log in.
 
-Every method that may touch storage returns a ``Deferred`` (DESIGN.md:
-"always — never a value or a Deferred"); ``async def`` methods wrapped with
-``Deferred.fromCoroutine`` are fine.  Mailbox names are ``str`` (already
-decoded from modified UTF-7) with ``/`` as the hierarchy separator; the
-name ``INBOX`` is always spelt in capitals.  A backend never sees sequence
-numbers, tags or sessions: the session view in :mod:`mailframe.imap.view`
-keeps those.
+The contract a store signs (checked by :mod:`mailframe.testing`; run
+``python -m mailframe.testing module.path:factory`` against yours):
 
-The mailbox is a log: every append, flag change and expunge gets a new,
+**Deferreds.** Every method that may touch storage returns a ``Deferred``
+(never "a value or a Deferred"); ``async def`` methods wrapped with
+``Deferred.fromCoroutine`` are fine.  A store never blocks the reactor on
+disk or network work: it runs that in a thread or an async driver.
+
+**Names.** Mailbox names are ``str`` (already decoded from modified UTF-7)
+with ``/`` (:data:`SEPARATOR`) as the hierarchy separator.  ``INBOX`` is
+case-insensitive (RFC 3501 §5.1) and always spelt ``INBOX`` in what a
+store returns; it always exists and cannot be deleted.  A store refuses,
+with :class:`mailframe.errors.InvalidMailboxName` (or ``NonexistentMailbox``
+when only looking a name up), the names in
+:data:`mailframe.testing.INVALID_NAMES`: empty names, empty levels
+(``"a//b"``, ``"/a"``, ``"a/"``), ``.`` and ``..`` levels, and control
+characters.
+
+**Hierarchy.** CREATE makes missing parents (RFC 3501 §6.3.3).  DELETE of a
+mailbox with children keeps the name as ``\\Noselect`` and drops its
+messages; DELETE of a ``\\Noselect`` name with children fails with
+``MailboxHasChildren`` (§6.3.4).  RENAME moves the children along, creates
+missing parents of the new name, refuses a name that exists
+(``MailboxExists``) and a rename into the mailbox's own hierarchy
+(``CannotDo``); RENAME of INBOX moves its messages to the new mailbox and
+leaves INBOX empty (§6.3.5).  A ``\\Noselect`` name is listed but
+``mailbox(name)`` fails with ``NonexistentMailbox``.
+
+**Handed-out objects.** An :class:`IMailbox` already handed out stays
+usable: after DELETE of it its messages read as expunged
+(``changes_since`` reports them, watchers hear of it) and appending to it
+fails (``TryCreate`` or another ``CommandFailed``); after RENAME it keeps working under the new
+name.
+
+**Errors.** Fail with the typed exceptions of :mod:`mailframe.errors`
+(``NonexistentMailbox``, ``MailboxExists``, ``MailboxHasChildren``,
+``TryCreate``, ``ExpungeIssued``, ``OverQuota``, ``CannotDo``...); the
+session turns them into ``NO [CODE]``.  Anything else becomes
+``NO [SERVERBUG]`` and is logged with its traceback.
+
+**The mailbox is a log.** Every append, flag change and expunge gets a new,
 larger modseq; expunges leave tombstones so :meth:`IMailbox.changes_since`
 can report them.  :meth:`IMailbox.watch` delivers hints only ("something
-changed"); sessions catch up by asking ``changes_since``.
+changed"); sessions catch up by asking ``changes_since``.  A store never
+sees sequence numbers, tags or sessions: the session view in
+:mod:`mailframe.imap.view` keeps those.  :class:`mailframe.store.LogMailbox`
+keeps this bookkeeping for you.
+
+**Optional interfaces.** A mailbox may also provide
+:class:`ISearchableMailbox`; an account or store may provide the capability
+interfaces listed in :data:`OPTIONAL_CAPABILITIES`.  The framework finds
+them with ``providedBy`` and advertises an extension only where the store
+provides what it needs.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
 from zope.interface import Attribute, Interface
+
+from mailframe.records import StoreMode
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from twisted.internet.defer import Deferred
+
+    from mailframe.imap.types import SearchKey
+    from mailframe.records import (
+        AppendResult,
+        Changes,
+        CopyResult,
+        MailboxEntry,
+        MailboxStatus,
+        MessageRecord,
+        MessageState,
+        NewMessage,
+        Snapshot,
+        StoreResult,
+    )
+
+__all__ = [
+    "SEPARATOR",
+    "StoreMode",
+    "IMailStore",
+    "IAccount",
+    "IMailbox",
+    "ISearchableMailbox",
+    "IQuotaAccount",
+    "IUserDirectory",
+    "OPTIONAL_CAPABILITIES",
+    "optional_capabilities",
+]
 
 SEPARATOR = "/"
 
@@ -24,11 +102,11 @@ SEPARATOR = "/"
 class IMailStore(Interface):
     """A whole store: the accounts of every user."""
 
-    def account(username: str):  # type: ignore[no-untyped-def]
-        """Deferred[IAccount] for ``username`` (created on first use)."""
+    def account(username: str) -> Deferred[IAccount]:
+        """The account of ``username`` (created on first use)."""
 
-    def close():  # type: ignore[no-untyped-def]
-        """Deferred[None]: release files, connections and watchers."""
+    def close() -> Deferred[None]:
+        """Release files, connections and watchers."""
 
 
 class IAccount(Interface):
@@ -36,88 +114,150 @@ class IAccount(Interface):
 
     username = Attribute("str: the user this account belongs to")
 
-    def list_mailboxes():  # type: ignore[no-untyped-def]
-        """Deferred[list[MailboxEntry]]: every mailbox, INBOX included."""
+    def list_mailboxes() -> Deferred[list[MailboxEntry]]:
+        """Every mailbox, INBOX included; ``\\Noselect`` placeholders carry
+        that attribute, others their special-use attributes (RFC 6154)."""
 
-    def mailbox(name: str):  # type: ignore[no-untyped-def]
-        """Deferred[IMailbox]; fails with NonexistentMailbox."""
+    def mailbox(name: str) -> Deferred[IMailbox]:
+        """The mailbox ``name``; fails with NonexistentMailbox (also for a
+        ``\\Noselect`` name)."""
 
-    def create_mailbox(name: str, special_use: frozenset[str] = frozenset()):  # type: ignore[no-untyped-def]
-        """Deferred[None]; creates missing parents too (RFC 3501 §6.3.3).
-        Fails with MailboxExists, InvalidMailboxName."""
+    def create_mailbox(name: str, special_use: frozenset[str] = frozenset()) -> Deferred[None]:
+        """Create ``name`` and its missing parents (RFC 3501 §6.3.3).
+        Fails with MailboxExists, InvalidMailboxName, or CannotDo with code
+        ``USEATTR`` for an attribute outside
+        :data:`mailframe.vocabulary.SPECIAL_USE` (RFC 6154 §3)."""
 
-    def delete_mailbox(name: str):  # type: ignore[no-untyped-def]
-        """Deferred[None].  A mailbox with children becomes \\Noselect
-        (its messages go); one that is already \\Noselect and has
-        children fails with MailboxHasChildren (RFC 3501 §6.3.4)."""
+    def delete_mailbox(name: str) -> Deferred[None]:
+        """A mailbox with children becomes ``\\Noselect`` (its messages
+        go); one that is already ``\\Noselect`` and has children fails with
+        MailboxHasChildren; INBOX fails with CannotDo (RFC 3501 §6.3.4)."""
 
-    def rename_mailbox(old: str, new: str):  # type: ignore[no-untyped-def]
-        """Deferred[None]; moves children along.  Renaming INBOX moves its
-        messages to the new mailbox and leaves INBOX empty (§6.3.5)."""
+    def rename_mailbox(old: str, new: str) -> Deferred[None]:
+        """Rename, children along.  Renaming INBOX moves its messages to
+        the new mailbox and leaves INBOX empty (§6.3.5)."""
 
-    def subscriptions():  # type: ignore[no-untyped-def]
-        """Deferred[set[str]]."""
+    def subscriptions() -> Deferred[set[str]]:
+        """LSUB's names (RFC 3501 §6.3.6); they need not exist."""
 
-    def subscribe(name: str):  # type: ignore[no-untyped-def]
-        """Deferred[None]."""
+    def subscribe(name: str) -> Deferred[None]:
+        """Add ``name`` to the subscriptions."""
 
-    def unsubscribe(name: str):  # type: ignore[no-untyped-def]
-        """Deferred[None]."""
+    def unsubscribe(name: str) -> Deferred[None]:
+        """Remove ``name`` from the subscriptions."""
 
 
 class IMailbox(Interface):
-    """One mailbox, seen as a log of changes."""
+    """One mailbox, seen as a log of changes.
 
-    name = Attribute("str: the mailbox's name")
-    uidvalidity = Attribute("int: constant for the mailbox's life")
+    Reads come in three weights, so nobody asks for more than a response
+    needs: :meth:`states` (flags, modseq, size, internal date: FLAGS,
+    RFC822.SIZE, INTERNALDATE and most SEARCH keys), :meth:`records` (plus
+    the parsed structure: ENVELOPE, BODYSTRUCTURE, header searches) and
+    :meth:`read` (bytes, whole or a range: body sections, text searches).
+    UIDVALIDITY comes with :meth:`status`, :meth:`snapshot` and the results
+    of appends and copies; there is no synchronous attribute for it.
+    """
 
-    def status():  # type: ignore[no-untyped-def]
-        """Deferred[MailboxStatus]."""
+    name = Attribute("str: the mailbox's name (it follows a RENAME)")
 
-    def snapshot():  # type: ignore[no-untyped-def]
-        """Deferred[Snapshot]: every message's (uid, flags, modseq)."""
+    def status() -> Deferred[MailboxStatus]:
+        """Counters for STATUS and SELECT (RFC 3501 §6.3.10)."""
 
-    def changes_since(modseq: int):  # type: ignore[no-untyped-def]
-        """Deferred[Changes] after ``modseq``."""
+    def snapshot() -> Deferred[Snapshot]:
+        """Every message's (uid, flags, modseq): what SELECT starts from."""
 
-    def records(uids):  # type: ignore[no-untyped-def]
-        """Deferred[list[MessageRecord]] for those of ``uids`` (ascending
-        ints) that still exist, in UID order."""
+    def changes_since(modseq: int) -> Deferred[Changes]:
+        """What was appended, changed or expunged after ``modseq``."""
 
-    def open(uid: int):  # type: ignore[no-untyped-def]
-        """Deferred[BinaryIO]: the message's bytes, exactly as stored,
-        seekable; the caller closes it.  Fails with ExpungeIssued."""
+    def states(uids: Sequence[int]) -> Deferred[list[MessageState]]:
+        """The cheap state of those of ``uids`` (ascending) that still
+        exist, in UID order; no parsing, no message bytes."""
 
-    def append(content: bytes, flags: frozenset[str], internaldate):  # type: ignore[no-untyped-def]
-        """Deferred[int]: the new UID, once the message is durable."""
+    def records(uids: Sequence[int]) -> Deferred[list[MessageRecord]]:
+        """State plus parsed structure (computed when the message arrived)
+        of those of ``uids`` that still exist, in UID order."""
 
-    def store(uids, mode: str, flags: frozenset[str], unchangedsince=None):  # type: ignore[no-untyped-def]
-        """Deferred[StoreResult].  ``mode`` is ``"set"``, ``"add"`` or
-        ``"remove"``; a message whose flags do not change keeps its modseq.
-        ``\\Recent`` is never stored."""
+    def read(uid: int, start: int = 0, end: int | None = None) -> Deferred[bytes]:
+        """The message's bytes exactly as stored, ``[start:end]`` (``end``
+        ``None``: to the end), so a store can serve a range from a file, a
+        row or a socket without loading the rest.  Fails with
+        ExpungeIssued when ``uid`` is gone."""
 
-    def expunge(uids=None):  # type: ignore[no-untyped-def]
-        """Deferred[list[int]]: remove the messages flagged ``\\Deleted``
-        (among ``uids`` when given) and return their UIDs."""
+    def append(
+        content: bytes, flags: frozenset[str] = frozenset(), internaldate: datetime | None = None
+    ) -> Deferred[int]:
+        """One message; its new UID once it is durable.  The same as
+        :meth:`append_many` with one message (``internaldate`` ``None``:
+        now)."""
 
-    def copy(uids, destination):  # type: ignore[no-untyped-def]
-        """Deferred[list[tuple[int, int]]]: (source uid, new uid) pairs.
-        ``destination`` is another IMailbox of the same account."""
+    def append_many(messages: Sequence[NewMessage]) -> Deferred[AppendResult]:
+        """Append ``messages`` all or none (RFC 3502): either every one is
+        stored, durable, and watchers hear of them, or none is and the
+        Deferred fails.  ``\\Recent`` in flags is ignored."""
 
-    def move(uids, destination):  # type: ignore[no-untyped-def]
-        """Deferred[list[tuple[int, int]]]: copy then expunge the sources,
-        as one step where the backend can (RFC 6851)."""
+    def store(
+        uids: Sequence[int],
+        mode: StoreMode,
+        flags: frozenset[str],
+        unchangedsince: int | None = None,
+    ) -> Deferred[StoreResult]:
+        """Change flags (RFC 3501 §6.4.6; UNCHANGEDSINCE RFC 7162 §3.1.3);
+        a message whose flags do not change keeps its modseq.  ``\\Recent``
+        is never stored."""
 
-    def claim_recent():  # type: ignore[no-untyped-def]
-        """Deferred[tuple[int, int]]: a half-open UID range [lo, hi) whose
-        messages are \\Recent for the caller alone.  The first caller after
-        new mail arrives gets it; later callers get an empty range
-        (RFC 3501 §2.3.2)."""
+    def expunge(uids: Sequence[int] | None = None) -> Deferred[list[int]]:
+        """Remove the messages flagged ``\\Deleted`` (among ``uids`` when
+        given) and return their UIDs."""
 
-    def watch(callback):  # type: ignore[no-untyped-def]
-        """Register ``callback()`` (no arguments) to be called, soon, after
-        any change to this mailbox by anyone.  Returns a zero-argument
-        function that unregisters it."""
+    def can_copy_to(destination: IMailbox) -> bool:
+        """Whether :meth:`copy` and :meth:`move` can take ``destination``
+        (typically: a mailbox of the same store).  No I/O.  When not, the
+        framework copies through the public methods
+        (:func:`mailframe.crossstore.copy_across`)."""
+
+    def copy(uids: Sequence[int], destination: IMailbox) -> Deferred[CopyResult]:
+        """Copy (RFC 3501 §6.4.7): flags and internal dates kept, new UIDs
+        in ``destination``, all or none."""
+
+    def move(uids: Sequence[int], destination: IMailbox) -> Deferred[CopyResult]:
+        """Copy then expunge the sources whatever their flags, as one step
+        where the store can (RFC 6851)."""
+
+    def claim_recent() -> Deferred[tuple[int, int]]:
+        """A half-open UID range [lo, hi) whose messages are ``\\Recent``
+        for the caller alone.  The first caller after new mail arrives gets
+        it; later callers get an empty range (RFC 3501 §2.3.2)."""
+
+    def peek_recent() -> Deferred[tuple[int, int]]:
+        """The range :meth:`claim_recent` would give, without claiming it:
+        what EXAMINE shows as ``\\Recent`` (RFC 3501 §6.3.2)."""
+
+    def watch(callback: Callable[[], object]) -> Callable[[], None]:
+        """Register ``callback()`` to be called, soon, after any change to
+        this mailbox by anyone.  Returns a function that unregisters it."""
+
+
+class ISearchableMailbox(IMailbox):
+    """A mailbox that can answer some SEARCH keys itself (from an index).
+
+    The framework hands over a key in which sequence numbers are already
+    UID sets and ``\\Recent`` (RECENT, NEW, OLD) is resolved by the session,
+    and the UIDs to search among; the store answers the matching ones, or
+    ``None`` ("not answerable"), and the framework's own matcher takes
+    over.  Both must give identical answers (RFC 3501 §6.4.4).
+    """
+
+    def search(key: SearchKey, uids: Sequence[int]) -> Deferred[list[int] | None]:
+        """The UIDs among ``uids`` (ascending) matching ``key``, ascending;
+        or ``None`` when this store cannot answer ``key``."""
+
+
+class IQuotaAccount(Interface):
+    """An account that knows its storage limit (RFC 9208 ``STORAGE``)."""
+
+    def quota() -> Deferred[tuple[int, int]]:
+        """(used, limit) in KiB for the account's single quota root."""
 
 
 class IUserDirectory(Interface):
@@ -127,5 +267,22 @@ class IUserDirectory(Interface):
     provide it alongside twisted.cred's ICredentialsChecker.
     """
 
-    def exists(username: str):  # type: ignore[no-untyped-def]
-        """Deferred[bool]: whether ``username`` may receive mail."""
+    def exists(username: str) -> Deferred[bool]:
+        """Whether ``username`` may receive mail."""
+
+
+#: Capability interfaces an account may provide, and the IMAP capability
+#: each makes possible once the command handlers for it exist.  The session
+#: advertises a capability only where the account provides the interface
+#: (:func:`optional_capabilities`) and the framework serves the extension.
+OPTIONAL_CAPABILITIES: dict[str, type[Interface]] = {"QUOTA": IQuotaAccount}
+
+
+def optional_capabilities(account: object, served: frozenset[str]) -> list[str]:
+    """The capabilities in ``served`` (those the framework has handlers
+    for) whose interface ``account`` provides, in table order."""
+    return [
+        cap
+        for cap, iface in OPTIONAL_CAPABILITIES.items()
+        if cap in served and iface.providedBy(account)
+    ]

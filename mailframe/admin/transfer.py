@@ -34,6 +34,7 @@ from datetime import datetime
 from typing import Any
 
 from mailframe.admin.mbox import count_mbox, format_message, read_mbox, resume_point
+from mailframe.records import NewMessage
 
 __all__ = ["Location", "parse_location", "SourceMailbox", "Progress", "copy_account",
            "open_location_account", "account_mailboxes", "mbox_mailboxes", "export_to_mbox"]
@@ -115,7 +116,7 @@ async def open_location_account(loc: Location, create: bool) -> tuple[Any, Any]:
 
 async def account_mailboxes(account: Any) -> list[SourceMailbox]:
     """The mailboxes of an IAccount, read through the public interfaces."""
-    from mailframe.store.memory import SPECIAL_USE
+    from mailframe.vocabulary import SPECIAL_USE
 
     out = []
     for entry in await account.list_mailboxes():
@@ -129,13 +130,11 @@ async def account_mailboxes(account: Any) -> list[SourceMailbox]:
                 states = list(snap.messages)
                 for i in range(0, len(states), BATCH):
                     chunk = states[i : i + BATCH]
-                    for rec in await mailbox.records([s.uid for s in chunk]):
+                    for rec in await mailbox.states([s.uid for s in chunk]):
                         try:
-                            f = await mailbox.open(rec.uid)
+                            content = await mailbox.read(rec.uid)
                         except Exception:
                             continue  # expunged meanwhile
-                        with f:
-                            content = f.read()
                         yield rec.uid, content, frozenset(rec.flags) - {"\\Recent"}, rec.internaldate
             return gen()
 
@@ -225,8 +224,7 @@ async def _copy_mailbox(src: SourceMailbox, account: Any, progress: Progress) ->
             given = restorer.append(batch)
             renumbered += sum(1 for (u, *_), g in zip(batch, given, strict=True) if u != g)
         else:
-            for _u, content, flags, when in batch:
-                await mailbox.append(content, flags, when)
+            await mailbox.append_many([NewMessage(c, f, w) for _u, c, f, w in batch])
         copied += len(batch)
         progress.tick(src.name, len(batch))
         batch.clear()
@@ -252,7 +250,7 @@ async def _copy_mailbox(src: SourceMailbox, account: Any, progress: Progress) ->
     progress.skipped += skipped
     progress.renumbered += renumbered
     progress.mailboxes.append({"mailbox": src.name, "copied": copied, "skipped": skipped,
-                               "uids_kept": keep, "uidvalidity": mailbox.uidvalidity})
+                               "uids_kept": keep, "uidvalidity": (await mailbox.status()).uidvalidity})
 
 
 def _mbox_file(root: str, name: str) -> str:

@@ -46,6 +46,7 @@ from mailframe.auth.schemes import (
 )
 from mailframe.auth.scram_math import ScramSecrets
 from mailframe.interfaces import IUserDirectory
+from mailframe.loading import load_factory, looks_like_factory, module_exists
 
 __all__ = ["hash_in_thread", "UserTableChecker", "InMemoryChecker", "PasswdFileChecker", "CheckerError", "mechanisms_for",
            "passwd_file_from_url", "open_checker", "parse_user_option"]
@@ -337,8 +338,21 @@ _BUILTIN: dict[str, Callable[[str], Any]] = {
 
 
 def open_checker(url: str) -> Any:
-    """A checker from a ``--users`` string; CheckerError with a one-line reason."""
+    """A checker from a ``--users`` string; CheckerError with a one-line reason.
+
+    ``module.path:factory`` (an unpackaged checker of your own) calls
+    ``factory()``, which must give an ICredentialsChecker."""
     scheme, sep, _ = url.partition(":")
+    if looks_like_factory(url) and module_exists(url) and scheme not in _BUILTIN and not any(
+        ep.name == scheme for ep in entry_points(group="mailframe.checkers")
+    ):
+        try:
+            made = load_factory(url)()
+        except Exception as e:
+            raise CheckerError(f"--users {url!r}: {' '.join(str(e).split()) or type(e).__name__}") from None
+        if not ICredentialsChecker.providedBy(made):
+            raise CheckerError(f"--users {url!r} did not give a credentials checker")
+        return made
     if not sep or not scheme:
         raise CheckerError(f"--users wants SCHEME:ARGS (e.g. passwd-file:/etc/mailframe/users), got {url!r}")
     factory: Callable[[str], Any] | None = None

@@ -103,15 +103,16 @@ async def _run(args: argparse.Namespace, store: Any) -> int:
         from mailframe.errors import ExpungeIssued
 
         mailbox = await account.mailbox(args.mailbox)
+        states = await mailbox.states([args.uid])
+        if not states:
+            raise CommandError(f"no message with UID {args.uid} in {args.mailbox}")
+        out = sys.stdout.buffer
         try:
-            f = await mailbox.open(args.uid)
+            for pos in range(0, states[0].size, 1 << 16):  # ranged reads, never all at once
+                out.write(await mailbox.read(args.uid, pos, min(pos + (1 << 16), states[0].size)))
         except ExpungeIssued:
             raise CommandError(f"no message with UID {args.uid} in {args.mailbox}") from None
-        with f:
-            out = sys.stdout.buffer
-            while chunk := f.read(1 << 16):
-                out.write(chunk)
-            out.flush()
+        out.flush()
     return 0
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 
+from mailframe import vocabulary
 from mailframe.imap import command as c
 from mailframe.imap.framing import Frame
 from mailframe.imap.grammar_fetch import fetch_atts
@@ -42,8 +43,7 @@ LIST_SELECT = frozenset({"SUBSCRIBED", "REMOTE", "RECURSIVEMATCH", "SPECIAL-USE"
 LIST_RETURN = frozenset({"SUBSCRIBED", "CHILDREN", "SPECIAL-USE"})
 
 #: use-attr (RFC 6154 §2; \Important RFC 8457), canonical spelling.
-SPECIAL_USE = {a.upper(): a for a in (
-    "\\All", "\\Archive", "\\Drafts", "\\Flagged", "\\Junk", "\\Sent", "\\Trash", "\\Important")}
+SPECIAL_USE = {a.upper(): a for a in sorted(vocabulary.SPECIAL_USE)}
 
 _BASE64 = re.compile(rb"[A-Za-z0-9+/]*={0,2}")
 

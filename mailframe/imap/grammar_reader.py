@@ -13,6 +13,7 @@ import re
 from datetime import date, datetime, timedelta, timezone
 from typing import NoReturn
 
+from mailframe import vocabulary
 from mailframe.errors import ProtocolError
 from mailframe.imap import mutf7
 from mailframe.imap._chars import ASTRING_CHARS, ATOM_CHARS, LIST_CHARS, TAG_CHARS
@@ -59,8 +60,7 @@ MONTHS = {m: i + 1 for i, m in enumerate(
     ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"))}
 
 #: System flags in their RFC 3501 §2.3.2 spelling, keyed by upper case.
-SYSTEM_FLAGS = {f.upper(): f for f in (
-    "\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft", "\\Recent")}
+SYSTEM_FLAGS = {f.upper(): f for f in (*vocabulary.SYSTEM_FLAGS, vocabulary.RECENT)}
 
 #: The system flags a client may store (all but \\Recent).
 SETTABLE_FLAGS = frozenset(SYSTEM_FLAGS.values()) - {"\\Recent"}

@@ -23,11 +23,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Union
 
-# Quoted strings are for short, clean text; longer ones go as literals
-# (Dovecot's threshold is similar and keeps lines short).
-QUOTED_MAX = 1024
-
-_QUOTABLE = frozenset(range(0x20, 0x7F))
+from mailframe.wire import NIL as NIL
+from mailframe.wire import QUOTED_MAX as QUOTED_MAX
+from mailframe.wire import literal as literal
+from mailframe.wire import nstring as nstring
+from mailframe.wire import quote as quote
+from mailframe.wire import string as string
 
 
 @dataclass(frozen=True)
@@ -53,40 +54,6 @@ class Raw:
 
 
 Value = Union[None, int, bytes, str, Atom, Literal, Raw, list["Value"], tuple["Value", ...]]  # noqa: UP007
-
-NIL = b"NIL"
-
-
-def quote(data: bytes) -> bytes | None:
-    """``data`` as a quoted string, or None when it cannot be one."""
-    if len(data) > QUOTED_MAX or not _QUOTABLE.issuperset(data):
-        return None
-    return b'"' + data.replace(b"\\", b"\\\\").replace(b'"', b'\\"') + b'"'
-
-
-def string(data: bytes) -> bytes:
-    """``data`` as quoted or literal, whichever the bytes allow."""
-    quoted = quote(data)
-    if quoted is not None:
-        return quoted
-    return b"{%d}\r\n" % len(data) + data
-
-
-def literal(data: bytes, binary: bool = False) -> bytes:
-    """``data`` as a literal (RFC 3501 §4.3), or a ``literal8`` (``~{n}``,
-    RFC 3516 §4.3) when ``binary``.  A plain literal may not carry NUL
-    (RFC 3501 §9 CHAR8): like Dovecot, NUL octets go out as 0x80, so the
-    size stays the size of the stored section."""
-    if binary:
-        return b"~{%d}\r\n" % len(data) + data
-    if b"\x00" in data:
-        data = data.replace(b"\x00", b"\x80")
-    return b"{%d}\r\n" % len(data) + data
-
-
-def nstring(data: bytes | None) -> bytes:
-    return NIL if data is None else string(data)
-
 
 def astring(data: bytes) -> bytes:
     """An astring: an atom when possible (RFC 3501 §9), else a string.

@@ -11,23 +11,25 @@ state check → handler → catch up the selected mailbox → tagged response.
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from mailframe.errors import LimitExceeded, MailframeError, ProtocolError
+from mailframe.errors import LimitExceeded, MailframeError
 from mailframe.imap import serialize
 from mailframe.imap.command import Select
-from mailframe.imap.commands import REGISTRY, SILENT, Reply, State, load_all
 from mailframe.imap.commands import context as search_contexts
+from mailframe.imap.commands import load_all
 from mailframe.imap.commands.mailbox import announce_flags, recent_range
 from mailframe.imap.commands.params import refusal
 from mailframe.imap.framing import Frame, FrameError
 from mailframe.imap.grammar import ParseError, parse_command
 from mailframe.imap.limits import Limits
+from mailframe.imap.registry import REGISTRY, SILENT, Reply, State
 from mailframe.imap.serialize import Atom, Value
 from mailframe.imap.view import SelectedView
+from mailframe.interfaces import optional_capabilities
+from mailframe.wire import b64decode
 
 load_all()
 
@@ -175,6 +177,11 @@ class ServerConfig:
     events: Callable[[dict[str, Any]], object] | None = None
 
 
+#: Optional capabilities (mailframe.interfaces.OPTIONAL_CAPABILITIES) whose
+#: commands the framework serves; empty until QUOTA and friends have
+#: handlers, so none is advertised yet.
+SERVED_OPTIONAL: frozenset[str] = frozenset()
+
 BASE_CAPABILITIES = (
     "IMAP4rev1",
     "SASL-IR",
@@ -243,6 +250,11 @@ class Session:
             caps.extend(AUTHENTICATED_CAPABILITIES)
             if self.io.compress_available():
                 caps.append("COMPRESS=DEFLATE")  # RFC 4978: command-auth
+        if self.account is not None:
+            # Extensions that need something of the store: advertised only
+            # where the account provides the interface (found with
+            # providedBy) and the framework has the handlers.
+            caps.extend(optional_capabilities(self.account, SERVED_OPTIONAL))
         if self.state is State.NOT_AUTHENTICATED:
             if not self.io.secure and self.io.tls_available():
                 caps.append("STARTTLS")
@@ -475,14 +487,6 @@ class Session:
         self.account = account
         self.state = State.AUTHENTICATED
         self.io.set_timeout(self.config.timeout_auth)
-
-
-def b64decode(data: bytes) -> bytes:
-    """Strict base64 for SASL responses (RFC 4422 §5); BAD otherwise."""
-    try:
-        return base64.b64decode(data, validate=True)
-    except (ValueError, TypeError) as e:
-        raise ProtocolError("Invalid base64 data") from e
 
 
 def _state_reason(state: State, allowed: frozenset[State]) -> str:

@@ -11,7 +11,7 @@ content always as a literal (``~{n}`` for ``binary``, RFC 3516 §4.4).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date, datetime, timedelta
+from datetime import date
 
 from mailframe.imap import command as c
 from mailframe.imap import mutf7
@@ -36,10 +36,11 @@ from mailframe.imap.types import (
     SearchWithin,
     SequenceSet,
 )
+from mailframe.wire import MONTHS, date_time
 
 __all__ = ["unparse", "frame_of", "sequence_set", "search_key", "fetch_att", "date_time"]
 
-_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+_MONTHS = MONTHS
 _PRINTABLE = frozenset(range(0x20, 0x7F))
 _FLAG_KEY = {
     "\\Answered": "ANSWERED", "\\Deleted": "DELETED", "\\Draft": "DRAFT",
@@ -102,18 +103,6 @@ def sequence_set(numbers: SequenceSet) -> bytes:
 
 def _date(when: date) -> bytes:
     return f"{when.day}-{_MONTHS[when.month - 1]}-{when.year:04d}".encode()
-
-
-def date_time(when: datetime) -> bytes:
-    """``date-time`` (RFC 3501 §9); a naive datetime is taken as UTC."""
-    offset = when.utcoffset() or timedelta(0)
-    minutes = int(offset.total_seconds()) // 60
-    sign = "-" if minutes < 0 else "+"
-    hh, mm = divmod(abs(minutes), 60)
-    return (
-        f'"{when.day:2d}-{_MONTHS[when.month - 1]}-{when.year:04d} '
-        f'{when.hour:02d}:{when.minute:02d}:{when.second:02d} {sign}{hh:02d}{mm:02d}"'
-    ).encode()
 
 
 def _flags(flags: Iterable[str]) -> bytes:
@@ -309,7 +298,7 @@ def _list(cmd: c.List, w: _Writer) -> bytes:
 
 
 def _returns(returns: tuple[str, ...] | None, partial: tuple[int, int] | None) -> bytes:
-    """``RETURN (...) `` with a PARTIAL range (RFC 9394), or nothing."""
+    """The ``RETURN (...)`` clause and its trailing space, with a PARTIAL range (RFC 9394), or nothing."""
     if returns is None:
         return b""
     opts = [

@@ -75,19 +75,19 @@ def binary_to_base64(raw: bytes) -> bytes:
     if not _BINARY_CTE.search(raw):
         return to_crlf(raw)
     from ._info import parse
-    from ._structure import LEAF, MESSAGE, MULTIPART
+    from ._structure import LEAF, MESSAGE, MULTIPART, Node
 
     leaves: list[tuple[int, int, int]] = []
 
-    def walk(node: tuple[object, ...]) -> None:
-        kind, kids = node[0], node[8]
+    def walk(node: Node) -> None:
+        kind, kids = node.kind, node.children
         if kind == MULTIPART:
-            for kid in kids:  # type: ignore[attr-defined]
+            for kid in kids:
                 walk(kid)
         elif kind == MESSAGE:
-            walk(kids[0])  # type: ignore[index]
-        elif kind == LEAF and node[6] == b"binary":
-            leaves.append((node[1], node[2], node[3]))  # type: ignore[arg-type]
+            walk(kids[0])
+        elif kind == LEAF and node.cte == b"binary":
+            leaves.append((node.header_start, node.body_start, node.end))
 
     walk(parse(raw).tree)
     out: list[bytes] = []

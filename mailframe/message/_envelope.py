@@ -15,7 +15,7 @@ import datetime
 import re
 from email._parseaddr import _parsedate_tz
 
-from mailframe.imap.serialize import NIL
+from mailframe.wire import NIL
 
 from ._address import parse_addresses
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from ._envelope import sent_date
 from ._headers import unfold
-from ._structure import LEAF, Budget, Node, build
+from ._structure import LEAF, Budget, Node, build, node_from_plain, node_to_plain
 
 __all__ = ["MessageInfo", "parse", "FORMAT_VERSION"]
 
@@ -75,7 +75,7 @@ class MessageInfo:
                 self.bodystructure_wire,
                 self.body_wire,
                 self.sent_date.toordinal() if self.sent_date else 0,
-                self.tree,
+                node_to_plain(self.tree),
             )
         )
 
@@ -92,7 +92,9 @@ class MessageInfo:
             raise
         except Exception as e:
             raise ValueError(f"corrupt MessageInfo: {e}") from None
-        return cls(size, header, env, bs, body, datetime.date.fromordinal(sd) if sd else None, tree)
+        return cls(
+            size, header, env, bs, body, datetime.date.fromordinal(sd) if sd else None, node_from_plain(tree)
+        )
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, MessageInfo):
@@ -120,7 +122,7 @@ def parse(raw: bytes) -> MessageInfo:
     try:
         budget = Budget()
         node, bs, body, env = build(raw, 0, len(raw), 0, budget, want_env=True)
-        header = raw[node[1] : node[2]]
+        header = raw[node.header_start : node.body_start]
         dates = budget.top.get(b"date")
         date = unfold(dates[-1]) if dates else None  # the ENVELOPE's date
         return MessageInfo(len(raw), header, env, bs, body, sent_date(date), node)
@@ -132,7 +134,7 @@ def parse(raw: bytes) -> MessageInfo:
 
 def _fallback(raw: bytes) -> MessageInfo:
     """A structure for bytes we could not make sense of: one text part."""
-    node: Node = (LEAF, 0, 0, len(raw), b"text", b"plain", b"", b"", ())
+    node = Node(LEAF, 0, 0, len(raw), b"text", b"plain", b"", b"", ())
     bs = b'("text" "plain" ("charset" "us-ascii") NIL NIL "7bit" %d %d NIL NIL NIL NIL)' % (
         len(raw),
         raw.count(b"\n") + (1 if raw and not raw.endswith(b"\n") else 0),

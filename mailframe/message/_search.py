@@ -15,6 +15,7 @@ import functools
 import re
 from typing import TYPE_CHECKING, Any
 
+from mailframe import vocabulary
 from mailframe.errors import BadCharset
 
 from ._address import parse_addresses
@@ -30,7 +31,7 @@ __all__ = ["header_matches", "address_text", "body_matches", "text_matches", "de
 
 #: SEARCH CHARSET values we accept (RFC 3501 §6.4.4 requires US-ASCII and
 #: UTF-8; RFC 9051 §6.4.4 only UTF-8).
-SEARCH_CHARSETS = frozenset({"UTF-8", "US-ASCII"})
+SEARCH_CHARSETS = vocabulary.SEARCH_CHARSETS
 
 
 def check_charset(charset: str | None) -> None:
@@ -196,13 +197,13 @@ def _text_leaves(node: Node, out: list[Node]) -> None:
     """The leaves BODY searches: text/* and message/* leaves (such as
     message/delivery-status), encapsulated messages included -- the parts
     Dovecot searches too; application/*, image/* ... are not text."""
-    kind = node[0]
+    kind = node.kind
     if kind == MULTIPART:
-        for kid in node[8]:
+        for kid in node.children:
             _text_leaves(kid, out)
     elif kind == MESSAGE:
-        _text_leaves(node[8][0], out)
-    elif node[4] in _SEARCHED_TYPES:
+        _text_leaves(node.children[0], out)
+    elif node.type in _SEARCHED_TYPES:
         out.append(node)
 
 
@@ -213,19 +214,19 @@ _NOT_ASCII_COMPATIBLE = (b"iso-2022", b"utf-16", b"utf-32", b"utf-7", b"hz", b"u
 
 def _part_matches(raw: bytes, node: Node, folded: str, ascii_needle: bytes | None) -> bool:
     """Whether the decoded text of a text/* leaf contains ``folded``."""
-    body = raw[node[2] : node[3]]
-    decoded = decode_cte(node[6], body)
+    body = raw[node.body_start : node.end]
+    decoded = decode_cte(node.cte, body)
     if decoded is None:
         decoded = body
-    html_part = node[5] in _HTML
+    html_part = node.subtype in _HTML
     if (
         ascii_needle is not None
         and not html_part
         and decoded.isascii()
-        and not node[7].startswith(_NOT_ASCII_COMPATIBLE)
+        and not node.charset.startswith(_NOT_ASCII_COMPATIBLE)
     ):
         return ascii_needle in decoded.lower()  # exact for ASCII text
-    text = to_text(decoded, node[7])
+    text = to_text(decoded, node.charset)
     if html_part:
         # HTML matches as source (what Dovecot searches) or as rendered
         # text, where any whitespace run in the needle matches any run
@@ -276,9 +277,9 @@ def _nested_headers_match(node: Node, raw: bytes, folded: str) -> bool:
     """Whether some header below the top level -- a part's MIME header or
     an encapsulated message's header -- contains ``folded``: TEXT searches
     the whole body as written, and Dovecot finds those too."""
-    kids: tuple[Node, ...] = node[8]
+    kids: tuple[Node, ...] = node.children
     for kid in kids:
-        if kid[2] > kid[1] and folded in fold_case(decode_words(raw[kid[1] : kid[2]])):
+        if kid.body_start > kid.header_start and folded in fold_case(decode_words(raw[kid.header_start : kid.body_start])):
             return True
         if _nested_headers_match(kid, raw, folded):
             return True

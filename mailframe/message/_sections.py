@@ -49,12 +49,12 @@ def find_part(info: MessageInfo, part: tuple[int, ...]) -> Node | None:
     may_be_one = True
     first = True
     for n in part:
-        if not first and node[0] == MESSAGE:
-            node = node[8][0]
+        if not first and node.kind == MESSAGE:
+            node = node.children[0]
             may_be_one = True
         first = False
-        if node[0] == MULTIPART:
-            kids = node[8]
+        if node.kind == MULTIPART:
+            kids = node.children
             if not 1 <= n <= len(kids):
                 return None
             node = kids[n - 1]
@@ -86,24 +86,24 @@ def section_range(
         if text is None:
             return (0, info.size)
         if text == "HEADER":
-            return (root[1], root[2])
+            return (root.header_start, root.body_start)
         if text == "TEXT":
-            return (root[2], info.size)
+            return (root.body_start, info.size)
         return None
     node = find_part(info, part)
     if node is None:
         return None
     if text is None:
-        return (node[2], node[3])
+        return (node.body_start, node.end)
     if text == "MIME":
-        return (node[1], node[2])
-    if node[0] != MESSAGE:
+        return (node.header_start, node.body_start)
+    if node.kind != MESSAGE:
         return None
-    inner = node[8][0]
+    inner = node.children[0]
     if text == "HEADER":
-        return (inner[1], inner[2])
+        return (inner.header_start, inner.body_start)
     if text == "TEXT":
-        return (inner[2], inner[3])
+        return (inner.body_start, inner.end)
     return None
 
 
@@ -167,13 +167,13 @@ def _unknown(cte: bytes) -> UnknownCTE:
 
 def _encoded_leaves(node: Node, out: list[Node]) -> None:
     """Leaves below ``node`` (itself included) whose body is encoded."""
-    kind = node[0]
+    kind = node.kind
     if kind == MULTIPART:
-        for kid in node[8]:
+        for kid in node.children:
             _encoded_leaves(kid, out)
     elif kind == MESSAGE:
-        _encoded_leaves(node[8][0], out)
-    elif node[6] not in _IDENTITY:
+        _encoded_leaves(node.children[0], out)
+    elif node.cte not in _IDENTITY:
         out.append(node)
 
 
@@ -209,12 +209,12 @@ def decode_binary(info: MessageInfo, part: tuple[int, ...], body: bytes) -> byte
         node = find_part(info, part)
         if node is None:
             return body
-        if node[0] == LEAF:
-            out = decode_cte(node[6], body)
+        if node.kind == LEAF:
+            out = decode_cte(node.cte, body)
             if out is None:
-                raise _unknown(node[6])
+                raise _unknown(node.cte)
             return out
-        base = node[2]
+        base = node.body_start
     else:
         node, base = info.tree, 0
     leaves: list[Node] = []
@@ -240,12 +240,12 @@ _TEXTUAL = frozenset({b"", b"7bit", b"8bit"})
 
 
 def _decoded_leaf(node: Node) -> bool:
-    kind = node[0]
+    kind = node.kind
     if kind == MULTIPART:
-        return any(_decoded_leaf(kid) for kid in node[8])
+        return any(_decoded_leaf(kid) for kid in node.children)
     if kind == MESSAGE:
-        return _decoded_leaf(node[8][0])
-    return node[6] not in _TEXTUAL
+        return _decoded_leaf(node.children[0])
+    return node.cte not in _TEXTUAL
 
 
 def binary_decodes(info: MessageInfo, part: tuple[int, ...]) -> bool:
@@ -262,6 +262,6 @@ def binary_size(info: MessageInfo, part: tuple[int, ...], body: bytes) -> int:
     :func:`decode_binary` returns; raises :class:`UnknownCTE` like it."""
     if part:
         node = find_part(info, part)
-        if node is None or (node[0] == LEAF and node[6] in _IDENTITY):
+        if node is None or (node.kind == LEAF and node.cte in _IDENTITY):
             return len(body)
     return len(decode_binary(info, part, body))

@@ -20,18 +20,44 @@ wire values keep the case as sent.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
-from mailframe.imap.serialize import NIL, nstring, string
+from mailframe.wire import NIL, nstring, string
 
 from ._envelope import ENVELOPE_FIELDS, envelope_wire
 from ._headers import all_values, first_token, header_end, parse_mime_value, unfold
 
-__all__ = ["Node", "LEAF", "MULTIPART", "MESSAGE", "build", "Budget", "MAX_DEPTH", "MAX_PARTS"]
+__all__ = ["Node", "node_to_plain", "node_from_plain", "LEAF", "MULTIPART", "MESSAGE", "build", "Budget", "MAX_DEPTH", "MAX_PARTS"]
 
 LEAF, MULTIPART, MESSAGE = 0, 1, 2
 
-Node = tuple[int, int, int, int, bytes, bytes, bytes, bytes, tuple[Any, ...]]
+class Node(NamedTuple):
+    """One MIME part: where its header and body lie in the message and
+    what BODYSTRUCTURE says of it (RFC 3501 §7.4.2, RFC 2045).
+
+    ``children`` holds the body parts of a multipart, the one encapsulated
+    message of a ``message/rfc822`` part, and nothing for a leaf.
+    """
+
+    kind: int  #: LEAF, MULTIPART or MESSAGE
+    header_start: int
+    body_start: int
+    end: int
+    type: bytes  #: lower-case media type
+    subtype: bytes  #: lower-case subtype
+    cte: bytes  #: lower-case Content-Transfer-Encoding
+    charset: bytes  #: lower-case charset parameter
+    children: tuple[Node, ...]
+
+
+def node_to_plain(node: Node) -> tuple[Any, ...]:
+    """Plain nested tuples, for ``marshal`` (which refuses NamedTuples)."""
+    return (*node[:8], tuple(node_to_plain(c) for c in node.children))
+
+
+def node_from_plain(t: Any) -> Node:
+    """The inverse of :func:`node_to_plain`."""
+    return Node(t[0], t[1], t[2], t[3], t[4], t[5], t[6], t[7], tuple(node_from_plain(c) for c in t[8]))
 
 #: Nesting deeper than this (multipart or message/rfc822 levels) is not
 #: descended into: the part is reported as application/octet-stream.
@@ -334,7 +360,7 @@ def build(
         body_wire = b"(%s %s)" % (b"".join(body_kids), sub)
         if delim is not None and close_after == end and end > bstart and raw[end - 1] != 0x0A:
             end = delim  # the close delimiter line keeps its line break
-        node_t: Node = (MULTIPART, hstart, bstart, end, mtype, msub, cte, charset, tuple(children))
+        node_t = Node(MULTIPART, hstart, bstart, end, mtype, msub, cte, charset, tuple(children))
         return node_t, bs_wire, body_wire, env
 
     if deep and mtype in (b"multipart", b"message"):
@@ -357,14 +383,14 @@ def build(
         if (
             delim is not None
             and delim > end
-            and inner[0] == LEAF
-            and inner[2] == end
+            and inner.kind == LEAF
+            and inner.body_start == end
             and not _header_closed(raw, bstart, end)
         ):
             # the encapsulated header runs to the delimiter: the part keeps
             # the line break (its HEADER and TEXT stay as they are: Dovecot)
             end = delim
-        end = max(end, inner[3])
+        end = max(end, inner.end)
         kids = (inner,)
         kind = MESSAGE
         lines = _lines(raw, bstart, end)
@@ -385,5 +411,5 @@ def build(
     )
     bs_wire = b"(%s%s %s %s)" % (basic, extra_bs, nstring(get(b"content-md5")), tail)
     body_wire = b"(%s%s)" % (basic, extra_body)
-    node_t = (kind, hstart, bstart, end, mtype, msub, cte, charset, kids)
+    node_t = Node(kind, hstart, bstart, end, mtype, msub, cte, charset, kids)
     return node_t, bs_wire, body_wire, env

@@ -1,5 +1,5 @@
 """THREAD algorithms of RFC 5256 §2.2 and §2.1 ... §2.3: ORDEREDSUBJECT and
-REFERENCES, over :class:`~mailframe.message.sortkeys.SortKeys`.
+REFERENCES, over :class:`mailframe.message.sortkeys.SortKeys`.
 
 Input is the matching messages in mailbox order as ``(number, keys)``
 pairs (``number`` is what the answer shows: a sequence number or a UID);

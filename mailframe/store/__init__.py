@@ -8,9 +8,11 @@ point in the ``mailframe.stores`` group whose target is a factory
 declaring one.  A built-in table covers mailframe's own backends so a
 source checkout works without installation.
 
-Backend authors can build on :class:`MailboxLog` (the "mailbox is a log"
-bookkeeping: UIDs, modseqs, tombstones, \\Recent, watchers) and check their
-store with :mod:`mailframe.testing`.
+Backend authors build on :class:`LogMailbox`, :class:`LogAccount` and
+:class:`LogStore` (the "mailbox is a log" bookkeeping and the mailbox-tree
+rules, over four storage primitives; ``examples/file_store.py`` is a whole
+store in under 150 lines), or on :class:`MailboxLog` alone, and check their
+store with ``python -m mailframe.testing module.path:factory``.
 """
 
 from __future__ import annotations
@@ -21,9 +23,23 @@ from collections.abc import Callable
 from typing import Any
 
 from mailframe.errors import StoreUnavailable
+from mailframe.loading import load_factory, looks_like_factory, module_exists
 from mailframe.store._log import MailboxLog, new_uidvalidity
+from mailframe.store.base import LogMailbox, StoredMessage, StoredMeta
+from mailframe.store.logaccount import LogAccount, LogStore
 
-__all__ = ["open_store", "store_factory", "BUILTIN_STORES", "MailboxLog", "new_uidvalidity"]
+__all__ = [
+    "open_store",
+    "store_factory",
+    "BUILTIN_STORES",
+    "MailboxLog",
+    "new_uidvalidity",
+    "LogMailbox",
+    "LogAccount",
+    "LogStore",
+    "StoredMessage",
+    "StoredMeta",
+]
 
 #: scheme → "module:function" for mailframe's own backends.
 BUILTIN_STORES: dict[str, str] = {
@@ -58,7 +74,10 @@ def store_factory(scheme: str) -> Callable[[str], Any]:
             set(BUILTIN_STORES)
             | {ep.name for ep in importlib.metadata.entry_points(group="mailframe.stores")}
         )
-        raise StoreUnavailable(f"unknown store {scheme!r} (known: {', '.join(known)})")
+        raise StoreUnavailable(
+            f"unknown store {scheme!r} (known: {', '.join(known)}; "
+            "or module.path:factory for a store of your own)"
+        )
     module_name, _, attr = target.partition(":")
     try:
         module = importlib.import_module(module_name)
@@ -67,8 +86,38 @@ def store_factory(scheme: str) -> Callable[[str], Any]:
         raise StoreUnavailable(f"store {scheme!r} is not available: {exc}") from exc
 
 
+def _known(scheme: str) -> bool:
+    return scheme in BUILTIN_STORES or any(
+        ep.name.lower() == scheme
+        for ep in importlib.metadata.entry_points(group="mailframe.stores")
+    )
+
+
+def _from_factory(spec: str) -> Any:
+    """``module.path:factory`` → ``factory()``, which must give an IMailStore."""
+    from mailframe.interfaces import IMailStore
+
+    try:
+        store = load_factory(spec)()
+    except StoreUnavailable:
+        raise
+    except Exception as exc:
+        reason = " ".join(str(exc).split()) or type(exc).__name__
+        raise StoreUnavailable(f"cannot open store {spec!r}: {reason}") from exc
+    if not IMailStore.providedBy(store):
+        raise StoreUnavailable(
+            f"{spec!r} gave {type(store).__name__}, which does not provide IMailStore "
+            "(decorate its class with @implementer(IMailStore))"
+        )
+    return store
+
+
 def open_store(url: str) -> Any:
     """Open the store named by ``url`` and return its IMailStore.
+
+    ``url`` is a store URL (``maildir:/var/mail/%u``) or, for a store of
+    your own that is not packaged, ``module.path:factory``: ``factory()``
+    is called and must return an IMailStore.
 
     Any failure (unknown scheme, bad path, unreachable server) becomes
     StoreUnavailable with a one-line reason, so ``twistd mailframe`` can
@@ -77,6 +126,8 @@ def open_store(url: str) -> Any:
     if not isinstance(url, str) or not url.strip():
         raise StoreUnavailable("empty store URL")
     url = url.strip()
+    if looks_like_factory(url) and not _known(_scheme(url)) and module_exists(url):
+        return _from_factory(url)
     factory = store_factory(_scheme(url))
     try:
         return factory(url)

@@ -7,7 +7,7 @@ a mailframe process commits each change by appending an event line to
 ``dovecot-uidlist``, an MDA by a file appearing in ``new/``.  The store's
 ``stat()`` poll notices all of them within about a second; a
 :class:`FolderNotifier` makes those three a few milliseconds by asking the
-kernel (``inotify(7)``, through :mod:`twisted.internet.inotify`, on the
+kernel (``inotify(7)``, through ``twisted.internet.inotify``, on the
 reactor) to report them in every folder someone watches (an IDLE session,
 or any selected mailbox).  Each burst of events becomes one ``refresh()``
 of the folder a moment later (:data:`SETTLE` seconds), which reads what

@@ -35,7 +35,7 @@ from typing import Any
 
 from twisted.logger import Logger
 
-from mailframe.records import Changes, FlagState, MailboxStatus, Snapshot, StoreResult
+from mailframe.records import Changes, FlagState, MailboxStatus, Snapshot, StoreMode, StoreResult
 from mailframe.store._watchers import Watchers
 
 __all__ = [
@@ -53,7 +53,7 @@ SEEN = "\\Seen"
 DELETED = "\\Deleted"
 
 #: The three ways STORE changes flags (RFC 3501 §6.4.6: FLAGS, +FLAGS, -FLAGS).
-STORE_MODES = ("set", "add", "remove")
+STORE_MODES = tuple(StoreMode)
 
 _MAX_UID = 2**32 - 1
 _log = Logger()
@@ -70,7 +70,7 @@ def new_uidvalidity(previous: int = 0) -> int:
     return value
 
 
-def apply_mode(old: frozenset[str], mode: str, flags: frozenset[str]) -> frozenset[str]:
+def apply_mode(old: frozenset[str], mode: StoreMode | str, flags: frozenset[str]) -> frozenset[str]:
     """The flags after a STORE of ``flags`` in ``mode`` onto ``old``.
 
     ``\\Recent`` is never stored (RFC 3501 §2.3.2: it cannot be altered by
@@ -131,6 +131,10 @@ class MailboxLog:
 
     def __contains__(self, uid: object) -> bool:
         return uid in self._live
+
+    def size_of(self, uid: int) -> int:
+        """The size recorded for ``uid`` at :meth:`append` (0 if unknown)."""
+        return self._sizes.get(uid, 0)
 
     def get(self, uid: int) -> FlagState | None:
         """The state of ``uid``, or ``None`` if it does not exist (now)."""
@@ -250,7 +254,7 @@ class MailboxLog:
     def store(
         self,
         uids: Iterable[int],
-        mode: str,
+        mode: StoreMode | str,
         flags: frozenset[str],
         unchangedsince: int | None = None,
     ) -> StoreResult:

@@ -34,7 +34,7 @@ from twisted.logger import Logger
 
 from mailframe.errors import ExpungeIssued, NonexistentMailbox
 from mailframe.message import MessageInfo, has_bare_lf, parse, to_crlf
-from mailframe.records import MessageRecord, Snapshot
+from mailframe.records import MessageRecord, MessageState, Snapshot
 from mailframe.store._log import MailboxLog
 from mailframe.store._maildir_files import (
     SYSTEM_LETTERS,
@@ -44,11 +44,14 @@ from mailframe.store._maildir_files import (
     write_keywords,
 )
 from mailframe.store._maildir_index import (
+    Added,
     CacheFile,
     CorruptIndex,
     Event,
+    FlagsChanged,
     IndexFile,
     Meta,
+    Stamp,
 )
 from mailframe.store._maildir_uidlist import CorruptUidList, UidList
 from mailframe.store._watchers import Watchers
@@ -243,15 +246,16 @@ class FolderCore:
             return
         self._events_since_checkpoint += len(events)
         with log.batch():
-            for kind, modseq, payload in events:
-                if kind == "S":
-                    self._trust(payload)
+            for event in events:
+                if isinstance(event, Stamp):
+                    self._trust((event.cur_ns, event.new_ns, event.at))
                     continue
-                if kind == "A" and payload[0] in log:
+                if isinstance(event, Added) and event.uid in log:
                     continue
+                modseq = event.modseq
                 log.highestmodseq = modseq - 1
-                if kind == "A":
-                    uid, meta, flags = payload
+                if isinstance(event, Added):
+                    uid, meta, flags = event.uid, event.meta, event.flags
                     keep_next = log.uidnext
                     log.uidnext = uid
                     log.append(flags, meta.size)
@@ -259,15 +263,14 @@ class FolderCore:
                     self.meta[uid] = meta
                     if self._bases is not None:
                         self._bases[base_of(meta.name[4:])] = uid
-                elif kind == "F":
-                    uid, name, flags = payload
-                    m = self.meta.get(uid)
+                elif isinstance(event, FlagsChanged):
+                    m = self.meta.get(event.uid)
                     if m is not None:
-                        m.name = name  # the base (the key) never changes
-                        log.set_flags(uid, flags)
+                        m.name = event.name  # the base (the key) never changes
+                        log.set_flags(event.uid, event.flags)
                 else:
-                    log.expunge(payload)
-                    for uid in payload:
+                    log.expunge(event.uids)
+                    for uid in event.uids:
                         m = self.meta.pop(uid, None)
                         self._infos.pop(uid, None)
                         if m is not None and self._bases is not None:
@@ -401,6 +404,29 @@ class FolderCore:
                 )
             )
         return out
+
+    def states(self, uids: Iterable[int]) -> list[MessageState]:
+        """The cheap state of ``uids`` (those that exist, in UID order):
+        from the index alone, no cache entry decoded, no file opened."""
+        log = self.refresh()
+        out = []
+        for state in log.states(uids):
+            m = self.meta[state.uid]
+            when = datetime.fromtimestamp(int(m.mtime), _zone(m.tzmin))
+            out.append(MessageState(state.uid, state.flags, state.modseq, m.size, when))
+        return out
+
+    def read_range(self, uid: int, start: int, end: int | None) -> bytes:
+        """Bytes ``[start:end]`` of the message as served (CRLF line
+        ends); ExpungeIssued if gone.  Reads only that range from the file
+        unless the file needs line-end conversion."""
+        m = self.meta.get(uid)
+        f = self.open_file(uid)
+        with f:
+            if m is not None and not m.conv:
+                f.seek(start)
+                return f.read(-1 if end is None else max(0, end - start))
+            return f.read()[start:end]
 
     def open_file(self, uid: int) -> BinaryIO:
         """The message file, opened for reading; ExpungeIssued if gone.

@@ -39,7 +39,17 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Meta", "Event", "IndexFile", "CorruptIndex", "MAGIC"]
+__all__ = [
+    "Meta",
+    "Event",
+    "Added",
+    "FlagsChanged",
+    "Expunged",
+    "Stamp",
+    "IndexFile",
+    "CorruptIndex",
+    "MAGIC",
+]
 
 MAGIC = "MFIDX1 "
 
@@ -63,8 +73,45 @@ class Meta:
     conv: bool = False
 
 
-# (kind, modseq, payload)
-Event = tuple[str, int, Any]
+@dataclass(frozen=True, slots=True)
+class Added:
+    """``A`` line: a message got ``uid`` at ``modseq``."""
+
+    modseq: int
+    uid: int
+    meta: Meta
+    flags: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class FlagsChanged:
+    """``F`` line: the message's file is now ``name``, with ``flags``."""
+
+    modseq: int
+    uid: int
+    name: str
+    flags: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class Expunged:
+    """``X`` line: ``uids`` were expunged at ``modseq``."""
+
+    modseq: int
+    uids: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Stamp:
+    """``S`` line: the directory times a scan trusted (no modseq)."""
+
+    cur_ns: int
+    new_ns: int
+    at: float
+
+
+#: One index event, in the order it was written.
+Event = Added | FlagsChanged | Expunged | Stamp
 
 
 def _flags_text(flags: Any) -> str:
@@ -91,21 +138,21 @@ def format_stamp(cur_ns: int, new_ns: int, at: float) -> str:
 
 
 def parse_event(line: str) -> Event:
-    """One event line (without its newline) → (kind, modseq, payload)."""
+    """One event line (without its newline) → its :data:`Event`."""
     f = line.split("\t")
     kind = f[0]
     try:
         if kind == "A" and len(f) == 11:
             meta = Meta(f[9], int(f[3]), float(f[4]), int(f[5]), int(f[6]), int(f[7]), f[8] == "1")
             flags = frozenset(f[10].split()) if f[10] else frozenset()
-            return kind, int(f[2]), (int(f[1]), meta, flags)
+            return Added(int(f[2]), int(f[1]), meta, flags)
         if kind == "F" and len(f) == 5:
             flags = frozenset(f[4].split()) if f[4] else frozenset()
-            return kind, int(f[2]), (int(f[1]), f[3], flags)
+            return FlagsChanged(int(f[2]), int(f[1]), f[3], flags)
         if kind == "S" and len(f) == 4:
-            return kind, 0, (int(f[1]), int(f[2]), float(f[3]))
+            return Stamp(int(f[1]), int(f[2]), float(f[3]))
         if kind == "X" and len(f) == 3:
-            return kind, int(f[1]), [int(u) for u in f[2].split(",") if u]
+            return Expunged(int(f[1]), tuple(int(u) for u in f[2].split(",") if u))
     except ValueError as e:
         raise CorruptIndex(f"bad index line {line[:80]!r}") from e
     raise CorruptIndex(f"bad index line {line[:80]!r}")

@@ -25,8 +25,11 @@ from mailframe.store._maildir_folder import (
     needs_crlf,
 )
 from mailframe.store._maildir_index import (
+    Added,
     CorruptIndex,
     Event,
+    Expunged,
+    FlagsChanged,
     Meta,
     format_add,
     format_expunge,
@@ -243,12 +246,12 @@ class FolderSync(FolderCore):
                     flags = self._flags_of(actual, old.flags if old else frozenset())
                     modseq += 1
                     lines.append(format_flags(uid, modseq, actual, flags))
-                    events.append(("F", modseq, (uid, actual, frozenset(flags))))
+                    events.append(FlagsChanged(modseq, uid, actual, frozenset(flags)))
             gone = sorted(set(meta) - seen) if full else []
             if gone:
                 modseq += 1
                 lines.append(format_expunge(modseq, gone))
-                events.append(("X", modseq, gone))
+                events.append(Expunged(modseq, tuple(gone)))
             if unknown:
                 try:
                     self.uidlist.refresh()
@@ -307,7 +310,7 @@ class FolderSync(FolderCore):
                 continue
             modseq += 1
             lines.append(format_add(uid, modseq, meta, flags))
-            events.append(("A", modseq, (uid, meta, frozenset(flags))))
+            events.append(Added(modseq, uid, meta, frozenset(flags)))
         return modseq
 
     def _meta_for_file(self, uid: int, name: str) -> tuple[Meta, set[str]]:

@@ -30,7 +30,10 @@ from mailframe.store._maildir_files import (
 )
 from mailframe.store._maildir_folder import RECHECK, make_maildir, needs_crlf
 from mailframe.store._maildir_index import (
+    Added,
     Event,
+    Expunged,
+    FlagsChanged,
     Meta,
     format_add,
     format_expunge,
@@ -142,7 +145,7 @@ class Folder(FolderSync):
                 modseq += 1
                 records.append((uid, name))
                 lines.append(format_add(uid, modseq, meta, flags))
-                events.append(("A", modseq, (uid, meta, flags)))
+                events.append(Added(modseq, uid, meta, frozenset(flags)))
                 uid += 1
             fsync_dir(self.cur)
         except BaseException:
@@ -194,13 +197,13 @@ class Folder(FolderSync):
                     except FileNotFoundError:
                         continue  # gone under us; the next scan reports it
                 lines.append(format_flags(uid, modseq, target, new))
-                events.append(("F", modseq, (uid, target, new)))
+                events.append(FlagsChanged(modseq, uid, target, frozenset(new)))
             if lines:
                 fsync_dir(self.cur)
             self._write(lines, events)
             self._own_change(stamp)
             self._maybe_compact()
-            changed = tuple(s for s in log.states(e[2][0] for e in events))
+            changed = tuple(log.states(e.uid for e in events if isinstance(e, FlagsChanged)))
             return StoreResult(changed=changed, failed=tuple(failed))
 
     def remove(self, uids: list[int]) -> list[int]:
@@ -220,7 +223,7 @@ class Folder(FolderSync):
                     pass
             fsync_dir(self.cur)
             modseq = log.highestmodseq + 1
-            self._write([format_expunge(modseq, gone)], [("X", modseq, gone)])
+            self._write([format_expunge(modseq, gone)], [Expunged(modseq, tuple(gone))])
             self._own_change(stamp)
             self._maybe_compact()
             return gone
@@ -279,7 +282,7 @@ class Folder(FolderSync):
                 modseq += 1
                 records.append((uid, name))
                 lines.append(format_add(uid, modseq, meta, state.flags))
-                events.append(("A", modseq, (uid, meta, state.flags)))
+                events.append(Added(modseq, uid, meta, state.flags))
                 pairs.append((src, uid))
                 uid += 1
             fsync_dir(dest.cur)

@@ -25,9 +25,9 @@ import itertools
 import os
 import shutil
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any, BinaryIO, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from twisted.internet import defer
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
@@ -42,8 +42,20 @@ from mailframe.errors import (
     NonexistentMailbox,
     StoreUnavailable,
 )
-from mailframe.interfaces import IAccount, IMailbox, IMailStore
-from mailframe.records import Changes, MailboxEntry, MailboxStatus, Snapshot, StoreResult
+from mailframe.interfaces import IAccount, IMailbox, IMailStore, ISearchableMailbox
+from mailframe.records import (
+    AppendResult,
+    Changes,
+    CopyResult,
+    MailboxEntry,
+    MailboxStatus,
+    MessageRecord,
+    MessageState,
+    NewMessage,
+    Snapshot,
+    StoreMode,
+    StoreResult,
+)
 from mailframe.store._maildir_files import LockGone, fsync_dir
 from mailframe.store._maildir_names import (
     INBOX,
@@ -55,7 +67,11 @@ from mailframe.store._maildir_names import (
 )
 from mailframe.store._maildir_recent import claim_recent, peek_recent
 from mailframe.store._maildir_writes import Folder, make_maildir
-from mailframe.store.memory import SPECIAL_USE
+from mailframe.store.statesearch import answerable, match
+from mailframe.vocabulary import SPECIAL_USE
+
+if TYPE_CHECKING:
+    from mailframe.imap.types import SearchKey
 
 __all__ = ["MaildirStore", "MaildirAccount", "MaildirMailbox", "from_url"]
 
@@ -126,8 +142,8 @@ class MaildirStore:
             return os.path.abspath(self.template.replace("%u", username))
         return os.path.abspath(os.path.join(self.template, username))
 
-    def account(self, username: str) -> defer.Deferred[MaildirAccount]:
-        def get() -> MaildirAccount:
+    def account(self, username: str) -> defer.Deferred[IAccount]:
+        def get() -> IAccount:
             acct = self._accounts.get(username)
             if acct is None:
                 root = self.root_for(username)
@@ -288,8 +304,8 @@ class MaildirAccount:
         except FileNotFoundError:
             return frozenset()
 
-    def mailbox(self, name: str) -> defer.Deferred[MaildirMailbox]:
-        def run() -> MaildirMailbox:
+    def mailbox(self, name: str) -> defer.Deferred[IMailbox]:
+        def run() -> IMailbox:
             checked = check_name(name)
             if not self._selectable(checked):
                 raise NonexistentMailbox(f"no mailbox {name!r}")
@@ -456,7 +472,7 @@ class MaildirAccount:
         return _call(run)
 
 
-@implementer(IMailbox)
+@implementer(IMailbox, ISearchableMailbox)
 class MaildirMailbox:
     """A selected (or STATUSed) Maildir folder."""
 
@@ -464,10 +480,6 @@ class MaildirMailbox:
         self.account = account
         self.name = name
         self.folder = folder
-
-    @property
-    def uidvalidity(self) -> int:
-        return self.folder.refresh().uidvalidity
 
     def status(self) -> defer.Deferred[MailboxStatus]:
         return _call(lambda: self.folder.refresh().status())
@@ -478,13 +490,30 @@ class MaildirMailbox:
     def changes_since(self, modseq: int) -> defer.Deferred[Changes]:
         return _call(lambda: self.folder.refresh().changes_since(modseq))
 
-    def records(self, uids: Iterable[int]) -> defer.Deferred[list[Any]]:
+    def states(self, uids: Sequence[int]) -> defer.Deferred[list[MessageState]]:
+        """From the index: no cache entry decoded, no file opened."""
+        return _call(self.folder.states, uids)
+
+    def records(self, uids: Sequence[int]) -> defer.Deferred[list[MessageRecord]]:
         return _call(self.folder.records, uids)
 
-    def open(self, uid: int) -> defer.Deferred[BinaryIO]:
-        def run() -> BinaryIO:
+    def read(self, uid: int, start: int = 0, end: int | None = None) -> defer.Deferred[bytes]:
+        def run() -> bytes:
             self.folder.refresh()
-            return self.folder.open_file(uid)
+            return self.folder.read_range(uid, start, end)
+
+        return _call(run)
+
+    def search(self, key: SearchKey, uids: Sequence[int]) -> defer.Deferred[list[int] | None]:
+        """ISearchableMailbox: flag, UID, size, internal-date and modseq
+        keys from the index; ``None`` for the rest."""
+
+        def run() -> list[int] | None:
+            if not answerable(key):
+                return None
+            states = self.folder.states(uids)
+            largest = self.folder.refresh().largest_uid
+            return [st.uid for st in states if match(key, st, largest)]
 
         return _call(run)
 
@@ -498,48 +527,65 @@ class MaildirMailbox:
             lambda: self.folder.append_many([(bytes(content), frozenset(flags), internaldate)])[0]
         )
 
-    def append_many(
-        self, items: Iterable[tuple[bytes, frozenset[str], datetime | None]]
-    ) -> defer.Deferred[list[int]]:
-        """MULTIAPPEND (RFC 3502): all of ``items`` (content, flags,
-        internal date) or none.  Each is written and fsynced into ``tmp/``
-        first; then, under the lock, all are renamed into ``cur/`` and get
-        their UIDs in one uidlist update.  A failure before that update
-        removes what was renamed, so nothing becomes visible.  Their UIDs,
-        ascending."""
-        batch = [(bytes(c), frozenset(f), d) for c, f, d in items]
-        return _call(lambda: self.folder.append_many(batch))
+    def append_many(self, messages: Sequence[NewMessage]) -> defer.Deferred[AppendResult]:
+        """MULTIAPPEND (RFC 3502): all of ``messages`` or none.  Each is
+        written and fsynced into ``tmp/`` first; then, under the lock, all
+        are renamed into ``cur/`` and get their UIDs in one uidlist update.
+        A failure before that update removes what was renamed, so nothing
+        becomes visible."""
+
+        def run() -> AppendResult:
+            batch = [(bytes(c), frozenset(f), d) for c, f, d in messages]
+            uids = self.folder.append_many(batch)
+            return AppendResult(self.folder.refresh().uidvalidity, tuple(uids))
+
+        return _call(run)
 
     def store(
         self,
-        uids: Iterable[int],
-        mode: str,
+        uids: Sequence[int],
+        mode: StoreMode,
         flags: frozenset[str],
         unchangedsince: int | None = None,
     ) -> defer.Deferred[StoreResult]:
-        if mode not in ("set", "add", "remove"):
+        if mode not in tuple(StoreMode):
             return defer.fail(ValueError(f"unknown store mode {mode!r}"))
-        return _call(self.folder.store, list(uids), mode, frozenset(flags), unchangedsince)
+        return _call(self.folder.store, list(uids), StoreMode(mode), frozenset(flags), unchangedsince)
 
-    def expunge(self, uids: Iterable[int] | None = None) -> defer.Deferred[list[int]]:
+    def expunge(self, uids: Sequence[int] | None = None) -> defer.Deferred[list[int]]:
         return _call(self.folder.expunge, None if uids is None else list(uids))
 
-    def _dest(self, destination: Any) -> Folder:
+    def can_copy_to(self, destination: IMailbox) -> bool:
+        """Natively only into a Maildir folder of the same store; the
+        framework copies into anything else through the public methods."""
+        return (
+            isinstance(destination, MaildirMailbox)
+            and destination.account.store is self.account.store
+        )
+
+    def _dest(self, destination: IMailbox) -> Folder:
         if not isinstance(destination, MaildirMailbox):
             raise CannotDo("destination is not a Maildir mailbox of this store")
         return destination.folder
 
-    def copy(self, uids: Iterable[int], destination: Any) -> defer.Deferred[list[tuple[int, int]]]:
-        return _call(lambda: self.folder.copy_into(self._dest(destination), list(uids)))
+    def _copied(self, dest: Folder, pairs: list[tuple[int, int]]) -> CopyResult:
+        return CopyResult(dest.refresh().uidvalidity, tuple(pairs))
 
-    def move(self, uids: Iterable[int], destination: Any) -> defer.Deferred[list[tuple[int, int]]]:
-        def run() -> list[tuple[int, int]]:
+    def copy(self, uids: Sequence[int], destination: IMailbox) -> defer.Deferred[CopyResult]:
+        def run() -> CopyResult:
+            dest = self._dest(destination)
+            return self._copied(dest, self.folder.copy_into(dest, list(uids)))
+
+        return _call(run)
+
+    def move(self, uids: Sequence[int], destination: IMailbox) -> defer.Deferred[CopyResult]:
+        def run() -> CopyResult:
             # Into the mailbox itself too: new UIDs, the old ones expunged
             # (RFC 6851 §3.3, as Dovecot does).
             dest = self._dest(destination)
             pairs = self.folder.copy_into(dest, list(uids))
             self.folder.remove([s for s, _ in pairs])
-            return pairs
+            return self._copied(dest, pairs)
 
         return _call(run)
 
@@ -551,6 +597,6 @@ class MaildirMailbox:
         return _call(peek_recent, self.folder)
 
     def watch(self, callback: Callable[[], object]) -> Callable[[], None]:
-        unregister = self.folder.watch(callback)
+        unregister: Callable[[], None] = self.folder.watch(callback)
         self.account.store._watching(self.folder)
-        return unregister  # type: ignore[no-any-return]
+        return unregister

@@ -24,7 +24,14 @@ from typing import Any
 
 from mailframe.message import MessageInfo
 from mailframe.store._maildir_files import base_of
-from mailframe.store._maildir_index import CacheFile, CorruptIndex, IndexFile
+from mailframe.store._maildir_index import (
+    Added,
+    CacheFile,
+    CorruptIndex,
+    Expunged,
+    FlagsChanged,
+    IndexFile,
+)
 from mailframe.store._maildir_names import folder_for
 from mailframe.store._maildir_uidlist import CorruptUidList, UidList
 from mailframe.store._maildir_writes import Folder
@@ -98,16 +105,14 @@ def _index_view(path: str) -> dict[int, tuple[str, int, int]]:
         view = {int(row[0]): (str(row[1]), int(row[5]), int(row[6])) for row in checkpoint["meta"]}
     except (KeyError, TypeError, ValueError, IndexError) as e:
         raise CorruptIndex(f"bad checkpoint: {e}") from None
-    for kind, _modseq, payload in events:
-        if kind == "A":
-            uid, meta, _flags = payload
-            view[uid] = (meta.name, meta.coff, meta.clen)
-        elif kind == "F":
-            uid, name, _flags = payload
-            if uid in view:
-                view[uid] = (name, *view[uid][1:])
-        elif kind == "X":
-            for uid in payload:
+    for event in events:
+        if isinstance(event, Added):
+            view[event.uid] = (event.meta.name, event.meta.coff, event.meta.clen)
+        elif isinstance(event, FlagsChanged):
+            if event.uid in view:
+                view[event.uid] = (event.name, *view[event.uid][1:])
+        elif isinstance(event, Expunged):
+            for uid in event.uids:
                 view.pop(uid, None)
     return view
 

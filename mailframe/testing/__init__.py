@@ -25,6 +25,15 @@ survives restarts adds :class:`PersistentBackendConformance` instead, with
         def reopen_store(self):
             return MyStore(self.path)
 
+From the shell, with words a newcomer can act on::
+
+    python -m mailframe.testing mypackage.mystore:make_store
+    python -m mailframe.testing --read-only --user alice mypackage.archive:make_store
+
+A store that cannot change mail uses :class:`ReadOnlyConformance`: its
+``make_store()`` returns a store that already holds mail for
+``readonly_username``.
+
 The tests are ``async def`` methods on a twisted.trial TestCase; both
 ``trial`` and ``pytest`` run them.  Watchers may be called asynchronously:
 the suite waits up to ``watch_timeout`` seconds (default 5) for them.
@@ -41,6 +50,7 @@ from mailframe.testing.conformance_mailbox import (
 )
 from mailframe.testing.conformance_persist import PersistenceConformance
 from mailframe.testing.conformance_random import RandomWalkConformance
+from mailframe.testing.conformance_readonly import ReadOnlyConformance
 
 __all__ = [
     "BackendConformance",
@@ -52,6 +62,7 @@ __all__ = [
     "AccountConformance",
     "PersistenceConformance",
     "RandomWalkConformance",
+    "ReadOnlyConformance",
     "INVALID_NAMES",
     "SIMPLE",
     "AWKWARD",

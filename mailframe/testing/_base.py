@@ -140,11 +140,13 @@ class BackendFixture:
         return [await self.append(box, message(i), flags) for i in range(n)]
 
     async def read(self, box: Any, uid: int) -> bytes:
-        f = await box.open(uid)
-        try:
-            return bytes(f.read())
-        finally:
-            f.close()
+        data = await box.read(uid)
+        if not isinstance(data, bytes):
+            raise TypeError(f"read() gave {type(data).__name__}, not bytes")
+        return data
+
+    async def uidvalidity(self, box: Any) -> int:
+        return int((await box.status()).uidvalidity)
 
     async def flags(self, box: Any, uid: int) -> frozenset[str]:
         (record,) = await box.records([uid])

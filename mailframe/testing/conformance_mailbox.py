@@ -13,7 +13,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from mailframe.errors import CommandFailed, ExpungeIssued
-from mailframe.records import Changes, MailboxStatus, Snapshot, StoreResult
+from mailframe.records import Changes, MailboxStatus, NewMessage, Snapshot, StoreResult
 from mailframe.testing._base import AWKWARD, AWKWARD_STORED, DATE, SIMPLE, BackendFixture, message
 
 SEEN, DELETED, FLAGGED, ANSWERED, RECENT = (
@@ -37,7 +37,6 @@ class MailboxLogConformance(BackendFixture):
         assert status.uidnext >= 1
         assert status.highestmodseq > 0, "mod-sequence values are positive (RFC 7162 §7)"
         self.assertEqual((status.messages, status.unseen, status.recent), (0, 0, 0))
-        self.assertEqual(box.uidvalidity, status.uidvalidity)
         snap = await box.snapshot()
         assert isinstance(snap, Snapshot)
         self.assertEqual(snap.messages, ())
@@ -73,7 +72,7 @@ class MailboxLogConformance(BackendFixture):
         assert c > b, (b, c)
         self.assertEqual((await box.status()).uidnext > c, True)
 
-    async def test_open_returns_exact_bytes(self) -> None:
+    async def test_read_returns_exact_bytes_and_ranges(self) -> None:
         box = await self.mailbox()
         big = message(1, size=300_000)
         for content, stored in (
@@ -85,14 +84,9 @@ class MailboxLogConformance(BackendFixture):
             uid = await self.append(box, content)
             self.assertEqual(await self.read(box, uid), stored)
             content = stored
-            f = await box.open(uid)
-            try:
-                f.seek(5)
-                self.assertEqual(f.read(10), content[5:15])
-                f.seek(0)
-                self.assertEqual(f.read(), content)
-            finally:
-                f.close()
+            self.assertEqual(await box.read(uid, 5, 15), content[5:15])
+            self.assertEqual(await box.read(uid, 5), content[5:])
+            self.assertEqual(await box.read(uid, 0, len(content)), content)
 
     async def test_bare_lf_is_stored_as_crlf(self) -> None:
         """A message with bare LF line ends (or some of them) is kept and
@@ -111,11 +105,50 @@ class MailboxLogConformance(BackendFixture):
         pairs = await box.copy([uid], box)
         self.assertEqual(await self.read(box, pairs[0][1]), crlf)
 
-    async def test_open_expunged_fails(self) -> None:
+    async def test_read_expunged_fails(self) -> None:
         box = await self.mailbox()
         uid = await self.append(box, flags={DELETED})
         await box.expunge()
-        await self.fails(ExpungeIssued, box.open(uid))
+        await self.fails(ExpungeIssued, box.read(uid))
+
+    async def test_states_are_records_without_structure(self) -> None:
+        box = await self.mailbox()
+        date = datetime(2020, 2, 29, 23, 59, 58, tzinfo=timezone(timedelta(hours=-5)))
+        a = await self.append(box, SIMPLE, {SEEN}, date)
+        b = await self.append(box, AWKWARD)
+        states = await box.states([a, b, b + 5])
+        records = await box.records([a, b])
+        self.assertEqual(
+            [(s.uid, s.flags, s.modseq, s.size, s.internaldate) for s in states],
+            [(r.uid, r.flags, r.modseq, r.size, r.internaldate) for r in records],
+        )
+        self.assertEqual(states[0].size, len(SIMPLE))
+        self.assertEqual(states[0].internaldate, date)
+
+    async def test_append_many_returns_uidvalidity_and_uids(self) -> None:
+        box = await self.mailbox()
+        calls: list[int] = []
+        box.watch(lambda: calls.append(1))
+        before = await box.status()
+        result = await box.append_many(
+            [NewMessage(SIMPLE), NewMessage(AWKWARD, frozenset({SEEN}), DATE), NewMessage(message(3))]
+        )
+        self.assertEqual(result.uidvalidity, before.uidvalidity)
+        self.assertEqual(len(result.uids), 3)
+        assert list(result.uids) == sorted(result.uids) and result.uids[0] >= before.uidnext
+        self.assertEqual(await self.read(box, result.uids[1]), AWKWARD_STORED)
+        self.assertEqual(await self.flags(box, result.uids[1]), frozenset({SEEN}))
+        self.assertEqual((await box.status()).messages, before.messages + 3)
+        await self.eventually(lambda: bool(calls), "watcher after append_many")
+
+    async def test_copy_result_names_the_destination_uidvalidity(self) -> None:
+        src = await self.mailbox()
+        dst = await self.new_mailbox("Dest")
+        a = await self.append(src)
+        result = await src.copy([a], dst)
+        self.assertEqual(result.uidvalidity, await self.uidvalidity(dst))
+        moved = await src.move([a], dst)
+        self.assertEqual(moved.uidvalidity, await self.uidvalidity(dst))
 
     async def test_records_fields(self) -> None:
         box = await self.mailbox()
@@ -474,4 +507,7 @@ class RecentCopyWatchConformance(BackendFixture):
         self.assertEqual((await bob.status()).messages, 0)
         account = await self.account("bob")
         self.assertEqual(account.username, "bob")
-        self.assertEqual((await self.mailbox(username="alice")).uidvalidity, alice.uidvalidity)
+        self.assertEqual(
+            await self.uidvalidity(await self.mailbox(username="alice")),
+            await self.uidvalidity(alice),
+        )

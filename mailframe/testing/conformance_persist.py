@@ -88,20 +88,20 @@ class PersistenceConformance(BackendFixture):
         await account.create_mailbox("gone/child")
         await account.delete_mailbox("gone")
         await account.subscribe("Lists/python")
-        validity = (await account.mailbox("Lists/python")).uidvalidity
+        validity = await self.uidvalidity(await account.mailbox("Lists/python"))
         names = await self.names()
         await self.restart()
         self.assertEqual(await self.names(), names)
         account = await self.account()
         self.assertEqual(await account.subscriptions(), {"Lists/python"})
-        self.assertEqual((await account.mailbox("Lists/python")).uidvalidity, validity)
+        self.assertEqual(await self.uidvalidity(await account.mailbox("Lists/python")), validity)
 
     async def test_recreated_mailbox_after_restart_gets_new_uidvalidity(self) -> None:
         account = await self.account()
         await account.create_mailbox("Again")
-        validity = (await account.mailbox("Again")).uidvalidity
+        validity = await self.uidvalidity(await account.mailbox("Again"))
         await account.delete_mailbox("Again")
         await self.restart()
         account = await self.account()
         await account.create_mailbox("Again")
-        assert (await account.mailbox("Again")).uidvalidity != validity
+        assert await self.uidvalidity(await account.mailbox("Again")) != validity

@@ -63,8 +63,7 @@ def _dump(url: str, user: str) -> dict[str, Any]:
             snap = await box.snapshot()
             msgs = {}
             for rec in await box.records([s.uid for s in snap.messages]):
-                with await box.open(rec.uid) as f:
-                    msgs[rec.uid] = (sorted(rec.flags), rec.internaldate.isoformat(), f.read())
+                msgs[rec.uid] = (sorted(rec.flags), rec.internaldate.isoformat(), await box.read(rec.uid))
             out[entry.name] = (sorted(entry.attributes), snap.uidvalidity, snap.uidnext, msgs)
         await store.close()
         return out

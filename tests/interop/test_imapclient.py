@@ -154,13 +154,10 @@ def test_idle_hears_other_session(account: Account) -> None:
         other.append("INBOX", M.SIMPLE)
 
     t = threading.Thread(target=later)
-    start = time.monotonic()
     t.start()
-    responses = c.idle_check(timeout=3)
-    elapsed = time.monotonic() - start
+    responses = c.idle_check(timeout=10)  # push latency: bench/bench_idle.py
     t.join()
     assert (1, b"EXISTS") in responses
-    assert elapsed < 1.2 + 0.2
     text, _ = c.idle_done()
     assert isinstance(text, bytes)  # the tagged OK's text
     # After IDLE the client is still in the mailbox and sees the message.

@@ -368,19 +368,17 @@ def test_copy_move_expunge_uid_expunge(loaded: RecordingIMAP4) -> None:
     c.logout()
 
 
-def test_idle_sees_append_from_other_connection_within_one_second(account: Account) -> None:
+def test_idle_sees_append_from_other_connection(account: Account) -> None:
+    """The EXISTS is pushed during IDLE (its latency: bench/bench_idle.py)."""
     watcher = connect(account)
     ok(watcher.select("INBOX"))
     watcher.send(b"I1 IDLE\r\n")
     assert watcher.readline().startswith(b"+ ")
     other = connect(account)
-    started = time.monotonic()
     ok(other.append("INBOX", None, None, M.SIMPLE))
-    watcher.sock.settimeout(1.0)
+    watcher.sock.settimeout(10.0)
     got = watcher.readline()
-    elapsed = time.monotonic() - started
     assert got == b"* 1 EXISTS\r\n"
-    assert elapsed < 1.0
     rest = watcher.readline()
     assert rest == b"* 1 RECENT\r\n"
     watcher.sock.settimeout(5.0)

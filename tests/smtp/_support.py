@@ -43,11 +43,7 @@ async def read_mailbox(store: Any, user: str, mailbox: str = "INBOX") -> list[by
     snap = await box.snapshot()
     out = []
     for state in snap.messages:
-        f = await box.open(state.uid)
-        try:
-            out.append(f.read())
-        finally:
-            f.close()
+        out.append(await box.read(state.uid))
     return out
 
 

@@ -44,7 +44,7 @@ def stored(store: MemoryStore, user: str) -> list[bytes]:
         def got(box):  # type: ignore[no-untyped-def]
             snap = box.snapshot().result
             for m in snap.messages:
-                out.append(box.open(m.uid).result.read())
+                out.append(box.read(m.uid).result)
 
         account.mailbox("INBOX").addCallback(got)
 

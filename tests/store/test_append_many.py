@@ -35,8 +35,10 @@ class _AppendMany:
         heard: list[None] = []
         unwatch = box.watch(lambda: heard.append(None))
         self.addCleanup(unwatch)
-        uids = await box.append_many(batch(3))
+        result = await box.append_many(batch(3))
+        uids = list(result.uids)
         self.assertEqual(uids, [2, 3, 4])
+        self.assertEqual(result.uidvalidity, (await box.status()).uidvalidity)
         records = await box.records(uids)
         self.assertEqual([r.flags for r in records], [frozenset({"$k%d" % i}) for i in range(3)])
         self.assertLessEqual(len(heard), 1)
@@ -110,8 +112,8 @@ class MaildirAppendMany(_AppendMany, TestCase):
         self.assertEqual(os.listdir(os.path.join(self.path, "u", "tmp")), [])
         fresh = await (await MaildirStore(self.path).account("u")).mailbox("INBOX")
         self.assertEqual((await fresh.status()).messages, 0)
-        uids = await box.append_many(batch(2))
-        self.assertEqual(uids, [1, 2])
+        result = await box.append_many(batch(2))
+        self.assertEqual(result.uids, (1, 2))
 
 
 del _AppendMany

@@ -19,12 +19,11 @@ import subprocess
 import sys
 import tempfile
 import time
-from typing import Any
 
 import pytest
-from twisted.internet import defer
 
 from mailframe.store.maildir import MaildirStore
+from tests.support.deferreds import result
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -56,13 +55,6 @@ print("DONE", flush=True)
 """
 
 
-def result(d: defer.Deferred[Any]) -> Any:
-    out: list[Any] = []
-    d.addBoth(out.append)
-    assert out, "Deferred did not fire"
-    if hasattr(out[0], "raiseException"):
-        out[0].raiseException()
-    return out[0]
 
 
 def expected_message(tag: str, i: int) -> bytes:
@@ -106,8 +98,7 @@ def check_box(path: str, acked: dict[int, bytes]) -> list[int]:
     assert uids == sorted(set(uids))
     for uid, content in acked.items():
         assert uid in uids, f"acknowledged UID {uid} lost"
-        with result(box.open(uid)) as f:
-            assert f.read() == content, f"UID {uid} damaged"
+        assert result(box.read(uid)) == content, f"UID {uid} damaged"
     for record in result(box.records(uids)):
         assert record.size > 0
     result(store.close())
@@ -153,8 +144,7 @@ def _crash_rounds(path: str) -> None:
     store = MaildirStore(path)
     box = result(result(store.account("u")).mailbox("INBOX"))
     for uid in uids:
-        with result(box.open(uid)) as f:
-            data = f.read()
+        data = result(box.read(uid))
         assert data.startswith(b"Subject: r") and data.endswith(b"\r\n"), data[:40]
     # one more writer after the crashes gets a fresh, larger UID
     new_uid = result(box.append(b"Subject: after\r\n\r\nx\r\n", frozenset(), None))
@@ -214,8 +204,7 @@ def _concurrent_writers(path: str) -> None:
     others = [u for u in uids if u not in acked]
     contents = []
     for uid in others:
-        with result(box.open(uid)) as f:
-            contents.append(f.read())
+        contents.append(result(box.read(uid)))
     assert sorted(contents) == sorted(dropped)
     # the uidlist agrees: every UID once, ascending
     with open(os.path.join(maildir, "dovecot-uidlist")) as f:

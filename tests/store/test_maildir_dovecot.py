@@ -20,12 +20,11 @@ import tempfile
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import Any
 
 import pytest
-from twisted.internet import defer
 
 from mailframe.store.maildir import MaildirStore
+from tests.support.deferreds import result
 
 DOVECOT = shutil.which("dovecot") or (
     "/usr/sbin/dovecot" if os.path.exists("/usr/sbin/dovecot") else None
@@ -78,14 +77,6 @@ MSG = (
 FLAGS_RE = re.compile(rb"UID (\d+) FLAGS \(([^)]*)\)|FLAGS \(([^)]*)\) UID (\d+)")
 
 
-def result(d: defer.Deferred[Any]) -> Any:
-    """The result of an already-fired Deferred (the Maildir store's are)."""
-    out: list[Any] = []
-    d.addBoth(out.append)
-    assert out, "Deferred did not fire"
-    if hasattr(out[0], "raiseException"):
-        out[0].raiseException()
-    return out[0]
 
 
 class Dovecot:
@@ -222,8 +213,7 @@ def test_mailframe_opens_what_dovecot_wrote(dovecot: Dovecot) -> None:
     assert expected[1] == {"\\Seen", "$Label1"}
     assert expected[3] == {"$Forwarded", "\\Seen"}
     assert expected[4] == {"Custom", "\\Answered"}
-    with result(inbox.open(3)) as f:
-        assert f.read() == MSG % (2, 2, 2)
+    assert result(inbox.read(3)) == MSG % (2, 2, 2)
     sub = result(account.mailbox("Work/Sub"))
     sub_snap = result(sub.snapshot())
     assert sub_snap.uidvalidity == sub_validity

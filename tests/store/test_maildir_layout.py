@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from twisted.internet import defer, task
+from twisted.internet import task
 
 from mailframe.errors import InvalidMailboxName
 from mailframe.store._maildir_files import flags_from_name, info_for
@@ -23,17 +23,11 @@ from mailframe.store._maildir_names import (
     name_for,
 )
 from mailframe.store.maildir import MaildirStore, from_url
+from tests.support.deferreds import result
 
 MSG = b"From: a@example.org\r\nSubject: hi %d\r\n\r\nbody %d\r\n"
 
 
-def result(d: defer.Deferred[Any]) -> Any:
-    out: list[Any] = []
-    d.addBoth(out.append)
-    assert out, "Deferred did not fire"
-    if hasattr(out[0], "raiseException"):
-        out[0].raiseException()
-    return out[0]
 
 
 @pytest.fixture
@@ -124,7 +118,7 @@ def test_files_are_dovecot_format(root: str) -> None:
     with open(os.path.join(maildir, "dovecot-uidlist")) as f:
         lines = f.read().splitlines()
     head = lines[0].split()
-    assert head[0] == "3" and head[1] == f"V{box.uidvalidity}" and head[2].startswith("N")
+    assert head[0] == "3" and head[1] == f"V{result(box.status()).uidvalidity}" and head[2].startswith("N")
     assert head[3].startswith("G") and len(head[3]) == 33
     assert lines[1].startswith("1 :") and lines[1].endswith(":2,Sa")
     with open(os.path.join(maildir, "dovecot-keywords")) as f:
@@ -174,8 +168,7 @@ def test_mda_delivery_and_foreign_renames_are_noticed(root: str) -> None:
     )
     changes = result(box.changes_since(before.highestmodseq))
     assert [s.uid for s in changes.changed] == [2]
-    with result(box.open(2)) as f:
-        assert f.read() == b"Subject: via mda\r\n\r\nhello\r\n"
+    assert result(box.read(2)) == b"Subject: via mda\r\n\r\nhello\r\n"
     (rec,) = result(box.records([2]))
     assert rec.size == len(b"Subject: via mda\r\n\r\nhello\r\n")
     assert os.listdir(os.path.join(maildir, "new")) == []
@@ -235,8 +228,7 @@ def test_index_repairs_itself(root: str) -> None:
         ]
         assert snap.highestmodseq > good.highestmodseq  # modseqs never go back
         assert snap.uidnext == good.uidnext
-        with result(fresh.open(5)) as f:
-            assert f.read() == MSG % (4, 4)
+        assert result(fresh.read(5)) == MSG % (4, 4)
     os.unlink(index)
     assert [s.uid for s in result(inbox(root).snapshot()).messages] == [1, 2, 4, 5]
 
@@ -244,7 +236,7 @@ def test_index_repairs_itself(root: str) -> None:
 def test_lost_uidlist_means_new_uidvalidity(root: str) -> None:
     box = inbox(root)
     result(box.append(MSG % (1, 1), frozenset(), None))
-    old = box.uidvalidity
+    old = result(box.status()).uidvalidity
     os.unlink(os.path.join(root, "u", "dovecot-uidlist"))
     fresh = inbox(root)
     snap = result(fresh.snapshot())
@@ -366,7 +358,7 @@ def test_uidvalidity_is_reserved_across_processes_like_dovecot(root: str) -> Non
         # a new store object each time: no in-process memory of past values
         account = result(MaildirStore(root).account("u"))
         result(account.create_mailbox("Again"))
-        seen.add(result(account.mailbox("Again")).uidvalidity)
+        seen.add(result(result(account.mailbox("Again")).status()).uidvalidity)
         result(account.delete_mailbox("Again"))
     assert len(seen) == 5
     with open(os.path.join(root, "u", "dovecot-uidvalidity")) as f:
@@ -432,7 +424,7 @@ def test_mda_file_with_mixed_line_ends_is_served_with_crlf(root: str) -> None:
     with open(os.path.join(maildir, "new", "998.mda.host"), "wb") as f:
         f.write(b"Subject: mixed\r\n\r\nline 1\nline 2\r\n")
     [uid] = [s.uid for s in result(box.snapshot()).messages]
-    with result(box.open(uid)) as f:
-        assert f.read() == b"Subject: mixed\r\n\r\nline 1\r\nline 2\r\n"
+    assert result(box.read(uid)) == b"Subject: mixed\r\n\r\nline 1\r\nline 2\r\n"
+    assert result(box.read(uid, 18, 26)) == b"line 1\r\n"
     (rec,) = result(box.records([uid]))
     assert rec.size == rec.info.size == len(b"Subject: mixed\r\n\r\nline 1\r\nline 2\r\n")

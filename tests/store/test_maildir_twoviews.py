@@ -16,9 +16,9 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from twisted.internet import defer
 
 from mailframe.store.maildir import MaildirStore
+from tests.support.deferreds import result
 
 FLAGS = ["\\Seen", "\\Flagged", "\\Deleted", "$Junk", "Work"]
 
@@ -38,13 +38,6 @@ step = st.one_of(
 )
 
 
-def result(d: defer.Deferred[Any]) -> Any:
-    out: list[Any] = []
-    d.addBoth(out.append)
-    assert out, "Deferred did not fire"
-    if hasattr(out[0], "raiseException"):
-        out[0].raiseException()
-    return out[0]
 
 
 def files(maildir: str) -> list[str]:

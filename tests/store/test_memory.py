@@ -54,7 +54,7 @@ class MemorySpecific(TestCase):
             self.assertIsInstance(result, defer.Deferred)
             result.addErrback(lambda f: None)
         box = self.successResultOf(account.mailbox("INBOX"))
-        opened = box.open(99)
+        opened = box.read(99)
         self.assertIsInstance(opened, defer.Deferred)
         self.failureResultOf(opened)
         self.assertIsInstance(box.claim_recent(), defer.Deferred)
@@ -91,12 +91,14 @@ class MemorySpecific(TestCase):
         heard: list[int] = []
         dst.watch(lambda: heard.append(1))
         pairs = await inbox.copy([1, 2, 3, 4, 5], dst)
-        self.assertEqual(pairs, [(1, 1), (2, 2), (3, 3), (4, 4), (5, 5)])
+        self.assertEqual(list(pairs), [(1, 1), (2, 2), (3, 3), (4, 4), (5, 5)])
+        self.assertEqual(pairs.uidvalidity, (await dst.status()).uidvalidity)
         self.assertEqual(heard, [1])
 
     async def test_copy_and_move_into_another_backend(self) -> None:
-        """COPY/MOVE into a mailbox of another IMailStore go through its
-        interface (here a real Maildir store)."""
+        """COPY/MOVE into a mailbox of another IMailStore go through the
+        public methods of both (here into a real Maildir store)."""
+        from mailframe.crossstore import copy_messages, move_messages
         from mailframe.store import open_store
 
         maildir = open_store("maildir:" + self.mktemp() + "/%u")
@@ -106,13 +108,31 @@ class MemorySpecific(TestCase):
         date = datetime(2024, 5, 6, 7, 8, 9, tzinfo=UTC)
         a = await box.append(SIMPLE, frozenset({"\\Seen"}), date)
         b = await box.append(b"Subject: two\r\n\r\nx\r\n", frozenset(), date)
-        pairs = await box.copy([a, 99], dst)
+        assert not box.can_copy_to(dst) and not dst.can_copy_to(box)
+        pairs = await copy_messages(box, [a, 99], dst)
+        self.assertEqual(pairs.uidvalidity, (await dst.status()).uidvalidity)
         self.assertEqual([src for src, _ in pairs], [a])
         (record,) = await dst.records([pairs[0][1]])
         self.assertEqual((record.flags, record.internaldate), (frozenset({"\\Seen"}), date))
-        moved = await box.move([b], dst)
+        moved = await move_messages(box, [b], dst)
         self.assertEqual([src for src, _ in moved], [b])
         self.assertEqual([m.uid for m in (await box.snapshot()).messages], [a])
-        stream = await dst.open(moved[0][1])
-        self.assertEqual(stream.read(), b"Subject: two\r\n\r\nx\r\n")
-        stream.close()
+        self.assertEqual(await dst.read(moved[0][1]), b"Subject: two\r\n\r\nx\r\n")
+
+
+class ForeignDestination(TestCase):
+    async def test_copy_to_a_foreign_mailbox_is_a_clean_no(self) -> None:
+        """A direct copy() into another store's mailbox fails with CannotDo
+        (the framework uses mailframe.crossstore there), not a crash."""
+        from mailframe.errors import CannotDo
+        from mailframe.store import open_store
+
+        maildir = open_store("maildir:" + self.mktemp() + "/%u")
+        self.addCleanup(maildir.close)
+        dst = await (await maildir.account("u")).mailbox("INBOX")
+        box = await (await MemoryStore().account("u")).mailbox("INBOX")
+        uid = await box.append(SIMPLE, frozenset(), None)
+        for action in (box.copy, box.move):
+            with self.assertRaises(CannotDo):
+                await action([uid], dst)
+        self.assertEqual((await box.status()).messages, 1)

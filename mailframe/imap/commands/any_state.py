@@ -7,24 +7,25 @@ from typing import Any
 
 from mailframe import __version__
 from mailframe.imap.command import Capability, Enable, Id, Logout, Noop
-from mailframe.imap.commands import ANY, AUTHENTICATED, Reply, State, command
+from mailframe.imap.context import AnyContext, AuthenticatedContext
+from mailframe.imap.registry import ANY, AUTHENTICATED, Reply, State, command
 from mailframe.imap.serialize import Atom
 
 
 @command(Capability, ANY)
-async def capability(session: Any, cmd: Capability) -> Reply:
+async def capability(session: AnyContext, cmd: Capability) -> Reply:
     session.untagged(*[Atom(c) for c in ["CAPABILITY", *session.capabilities()]])
     return Reply("Capability completed")
 
 
 @command(Noop, ANY)
-async def noop(session: Any, cmd: Noop) -> Reply:
+async def noop(session: AnyContext, cmd: Noop) -> Reply:
     # The catch-up after every command is what NOOP is for (§6.1.2).
     return Reply("NOOP completed")
 
 
 @command(Logout, ANY)
-async def logout(session: Any, cmd: Logout) -> Reply:
+async def logout(session: AnyContext, cmd: Logout) -> Reply:
     session.io.write(b"* BYE Logging out\r\n")
     session.deselect()
     session.state = State.LOGOUT
@@ -35,7 +36,7 @@ SERVER_ID = (("name", "mailframe"), ("version", __version__), ("vendor", "mailfr
 
 
 @command(Id, ANY)
-async def ident(session: Any, cmd: Id) -> Reply:
+async def ident(session: AnyContext, cmd: Id) -> Reply:
     """RFC 2971 §3.1: answer with our own field list."""
     fields: list[Any] = []
     for k, v in SERVER_ID:
@@ -49,7 +50,7 @@ ENABLEABLE = {"CONDSTORE"}
 
 
 @command(Enable, AUTHENTICATED)
-async def enable(session: Any, cmd: Enable) -> Reply:
+async def enable(session: AuthenticatedContext, cmd: Enable) -> Reply:
     """RFC 5161: report only what was newly enabled and is supported."""
     newly = []
     for cap in cmd.capabilities:

@@ -4,7 +4,6 @@ UNAUTHENTICATE (RFC 8437) and COMPRESS (RFC 4978)."""
 from __future__ import annotations
 
 import base64
-from typing import Any
 
 from mailframe.errors import (
     AuthenticationFailed,
@@ -15,12 +14,13 @@ from mailframe.errors import (
     ProtocolError,
 )
 from mailframe.imap.command import Authenticate, Compress, Login, StartTLS, Unauthenticate
-from mailframe.imap.commands import AUTHENTICATED, NOT_AUTHENTICATED, SILENT, Reply, State, command
+from mailframe.imap.context import AnyContext, AuthenticatedContext
+from mailframe.imap.registry import AUTHENTICATED, NOT_AUTHENTICATED, SILENT, Reply, State, command
 from mailframe.imap.serialize import status_line
 
 
 @command(StartTLS, NOT_AUTHENTICATED)
-async def starttls(session: Any, cmd: StartTLS) -> Reply | None:
+async def starttls(session: AnyContext, cmd: StartTLS) -> Reply | None:
     """RFC 3501 §6.2.1.  Anything the client pipelined after STARTTLS is
     discarded (the adapter drops buffered plaintext), so no command can be
     injected into the TLS session (CVE-2011-0411)."""
@@ -37,11 +37,11 @@ async def starttls(session: Any, cmd: StartTLS) -> Reply | None:
     return SILENT
 
 
-def _ok_with_capabilities(session: Any, text: str) -> Reply:
+def _ok_with_capabilities(session: AnyContext, text: str) -> Reply:
     return Reply(text, "CAPABILITY " + " ".join(session.capabilities()))
 
 
-async def _failed(session: Any, error: MailframeError) -> None:
+async def _failed(session: AnyContext, error: MailframeError) -> None:
     session.auth_attempts += 1
     if session.auth_attempts >= session.config.max_auth_attempts:
         session.io.write(b"* BYE Too many invalid authentication attempts\r\n")
@@ -50,7 +50,7 @@ async def _failed(session: Any, error: MailframeError) -> None:
 
 
 @command(Login, NOT_AUTHENTICATED)
-async def login(session: Any, cmd: Login) -> Reply:
+async def login(session: AnyContext, cmd: Login) -> Reply:
     if not session.auth.plaintext_allowed(session.io.secure, session.io.peer):
         raise PrivacyRequired("Plaintext authentication disallowed on non-secure connections")
     try:
@@ -65,9 +65,9 @@ async def login(session: Any, cmd: Login) -> Reply:
 
 
 @command(Authenticate, NOT_AUTHENTICATED)
-async def authenticate(session: Any, cmd: Authenticate) -> Reply | None:
+async def authenticate(session: AnyContext, cmd: Authenticate) -> Reply | None:
     """RFC 3501 §6.2.2: challenges as ``+ base64``, ``*`` cancels."""
-    from mailframe.imap.session import b64decode
+    from mailframe.wire import b64decode
 
     exchange = session.auth.start(
         cmd.mechanism.upper(), session.io.secure, session.io.peer, session.io.channel_binding()
@@ -108,7 +108,7 @@ async def authenticate(session: Any, cmd: Authenticate) -> Reply | None:
 
 
 @command(Unauthenticate, AUTHENTICATED)
-async def unauthenticate(session: Any, cmd: Unauthenticate) -> Reply:
+async def unauthenticate(session: AuthenticatedContext, cmd: Unauthenticate) -> Reply:
     """RFC 8437 §3: back to the not authenticated state on the same
     connection.  The selected mailbox is released (no untagged responses
     for it follow), ENABLEd extensions are forgotten, the per-user session
@@ -119,7 +119,7 @@ async def unauthenticate(session: Any, cmd: Unauthenticate) -> Reply:
 
 
 @command(Compress, AUTHENTICATED)
-async def compress(session: Any, cmd: Compress) -> Reply | None:
+async def compress(session: AuthenticatedContext, cmd: Compress) -> Reply | None:
     """RFC 4978 §3.  The adapter compresses from the octet after the
     tagged OK's CRLF; a second COMPRESS gets ``NO [COMPRESSIONACTIVE]``
     (as Dovecot answers)."""

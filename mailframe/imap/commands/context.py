@@ -13,15 +13,15 @@ the selected view and end with it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from mailframe.errors import CommandFailed
 from mailframe.imap import serialize
 from mailframe.imap.command import CancelUpdate
-from mailframe.imap.commands import SELECTED, Reply, command
 from mailframe.imap.commands.mailbox import uid_set
+from mailframe.imap.registry import SELECTED, Reply, command
 from mailframe.imap.serialize import Atom, Value
 from mailframe.imap.types import SearchKey
 
@@ -71,13 +71,22 @@ def _esearch(session: Any, ctx: Context, name: str, numbers: Sequence[int]) -> N
 
 Pending = list[tuple[Context, frozenset[int], frozenset[int]]]
 
+#: The search that re-evaluates a context, given by
+#: :mod:`mailframe.imap.commands.search` when it loads (a hook rather than
+#: an import, so the two modules do not import each other).
+_searcher: list[Callable[[Any, SearchKey], Awaitable[list[tuple[int, int, int]]]]] = []
+
+
+def use_searcher(search: Callable[[Any, SearchKey], Awaitable[list[tuple[int, int, int]]]]) -> None:
+    """Install the function :func:`before` searches with."""
+    _searcher[:] = [search]
+
 
 async def before(session: Any, old_uids: Sequence[int]) -> Pending:
     """Search every context again on the caught-up view; tell at once
     the removal of messages that left the view (numbered as they were,
     before their EXPUNGE responses).  Returns what :func:`after` tells."""
-    from mailframe.imap.commands.search import run_search
-
+    run_search = _searcher[0]
     view = session.view
     contexts = _contexts(view)
     if not contexts:

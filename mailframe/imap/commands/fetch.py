@@ -10,42 +10,33 @@ whole mailbox (DESIGN.md, "Backends").
 
 from __future__ import annotations
 
-from datetime import datetime
 from functools import lru_cache
-from typing import Any, BinaryIO
+from typing import Any
 
 from mailframe import message as mm
 from mailframe.errors import ExpungeIssued
 from mailframe.imap.command import Fetch
-from mailframe.imap.commands import SELECTED, Reply, command, not_by_sequence
+from mailframe.imap.context import SelectedContext
+from mailframe.imap.registry import SELECTED, Reply, command, not_by_sequence
 from mailframe.imap.serialize import literal
 from mailframe.imap.types import FetchAtt, Section
+from mailframe.records import StoreMode
+from mailframe.wire import date_time
 
 SEEN = "\\Seen"
 BATCH = 256  # messages per backend records() call
 CHUNK = 64 * 1024  # bytes per write while streaming a literal
 INLINE_MAX = 64 * 1024  # read sections up to this size in one go
 
-_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 #: Items answered from the session view alone, without backend records.
 _VIEW_ONLY = frozenset({"UID", "FLAGS"})
+#: Items answered from the cheap per-message state (IMailbox.states).
+_STATE_ONLY = frozenset({"UID", "FLAGS", "MODSEQ", "INTERNALDATE", "RFC822.SIZE"})
 
 
-@lru_cache(maxsize=8192)
-def imap_datetime(when: datetime) -> bytes:
-    """``date-time`` (RFC 3501 §9): ``"17-Jul-1996 02:44:25 -0700"``."""
-    if when.tzinfo is None:
-        when = when.astimezone()
-    off = when.utcoffset()
-    minutes = int(off.total_seconds() // 60) if off is not None else 0
-    sign = "-" if minutes < 0 else "+"
-    minutes = abs(minutes)
-    text = "%2d-%s-%04d %02d:%02d:%02d %s%02d%02d" % (
-        when.day, _MONTHS[when.month - 1], when.year, when.hour, when.minute, when.second,
-        sign, minutes // 60, minutes % 60,
-    )
-    return b'"' + text.encode("ascii") + b'"'
+#: ``date-time`` for INTERNALDATE: the one formatter, in mailframe.wire.
+imap_datetime = date_time
 
 
 @lru_cache(maxsize=1024)
@@ -65,22 +56,19 @@ def sets_seen(att: FetchAtt) -> bool:
 
 
 class _Message:
-    """One message's bytes, opened lazily, read by range."""
+    """One message's bytes, read by range from the store (IMailbox.read):
+    never more than the response needs."""
 
     def __init__(self, mailbox: Any, uid: int) -> None:
         self.mailbox = mailbox
         self.uid = uid
-        self.file: BinaryIO | None = None
 
     async def read(self, start: int, end: int) -> bytes:
-        if self.file is None:
-            self.file = await self.mailbox.open(self.uid)
-        self.file.seek(start)
-        return self.file.read(end - start)
+        data: bytes = await self.mailbox.read(self.uid, start, end)
+        return data
 
     def close(self) -> None:
-        if self.file is not None:
-            self.file.close()
+        """Nothing held open between reads."""
 
 
 class _Stream:
@@ -94,8 +82,13 @@ def _needs_records(items: tuple[FetchAtt, ...]) -> bool:
     return any(a.name not in _VIEW_ONLY for a in items)
 
 
+def _needs_structure(items: tuple[FetchAtt, ...]) -> bool:
+    """Whether any item needs the parsed structure (not just the state)."""
+    return any(a.name not in _STATE_ONLY for a in items)
+
+
 @command(Fetch, SELECTED, expunge_ok=not_by_sequence)
-async def fetch(session: Any, cmd: Fetch) -> Reply:
+async def fetch(session: SelectedContext, cmd: Fetch) -> Reply:
     view = session.view
     mailbox = session.mailbox
     pairs = view.resolve(cmd.numbers, cmd.uid)
@@ -113,6 +106,7 @@ async def fetch(session: Any, cmd: Fetch) -> Reply:
         pairs = [(s, u) for s, u in pairs if u in changed]
     seen = not view.readonly and any(sets_seen(a) for a in items)
     need_records = _needs_records(tuple(items))
+    need_structure = _needs_structure(tuple(items))
     missing = False
     for i in range(0, len(pairs), BATCH):
         if i:
@@ -121,12 +115,14 @@ async def fetch(session: Any, cmd: Fetch) -> Reply:
         missing = missing or len(chunk) < len(pairs[i : i + BATCH])
         records: dict[int, Any] = {}
         if need_records and chunk:
-            records = {r.uid: r for r in await mailbox.records([u for _, u in chunk])}
+            wanted = [u for _, u in chunk]
+            found = await (mailbox.records(wanted) if need_structure else mailbox.states(wanted))
+            records = {r.uid: r for r in found}
         newly_seen: set[int] = set()
         if seen:
             unseen = [u for _, u in chunk if SEEN not in view.stored_flags(u) and (u in records or not need_records)]
             if unseen:
-                result = await mailbox.store(unseen, "add", frozenset({SEEN}))
+                result = await mailbox.store(unseen, StoreMode.ADD, frozenset({SEEN}))
                 session.flags_changed(result.changed)
                 for st in result.changed:
                     view.set_flags(st)
@@ -143,7 +139,7 @@ async def fetch(session: Any, cmd: Fetch) -> Reply:
 
 
 async def _respond(
-    session: Any, seq: int, uid: int, record: Any, items: list[FetchAtt], add_flags: bool
+    session: SelectedContext, seq: int, uid: int, record: Any, items: list[FetchAtt], add_flags: bool
 ) -> None:
     """Write one ``* n FETCH (...)`` response, streaming big literals."""
     view = session.view
@@ -293,7 +289,7 @@ async def _binary_section(parts: list[bytes | _Stream], att: FetchAtt, record: A
     parts.append(name + suffix + b" " + literal(data, binary=eight))
 
 
-async def _write(session: Any, parts: list[bytes | _Stream]) -> None:
+async def _write(session: SelectedContext, parts: list[bytes | _Stream]) -> None:
     """Write the pieces, streaming ranges chunk by chunk with backpressure."""
     io = session.io
     buffered: list[bytes] = []

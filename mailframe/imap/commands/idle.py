@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from mailframe.errors import ProtocolError
 from mailframe.imap.command import Idle
-from mailframe.imap.commands import AUTHENTICATED, SILENT, Reply, command
+from mailframe.imap.context import AuthenticatedContext
+from mailframe.imap.registry import AUTHENTICATED, SILENT, Reply, command
 
 
 @command(Idle, AUTHENTICATED)
-async def idle(session: Any, cmd: Idle) -> Reply:
+async def idle(session: AuthenticatedContext, cmd: Idle) -> Reply:
     """RFC 2177 §3: ``+ idling``; while idling every change is sent as it
     happens (EXPUNGE included: a command is in progress); ``DONE`` ends it.
     Anything else than DONE ends IDLE with BAD (as Dovecot does)."""

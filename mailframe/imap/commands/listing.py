@@ -4,17 +4,16 @@ LIST-STATUS (RFC 5819), SPECIAL-USE (RFC 6154) and CHILDREN (RFC 3348)."""
 from __future__ import annotations
 
 import re
-from typing import Any
 
+from mailframe import vocabulary
 from mailframe.imap.command import List
-from mailframe.imap.commands import AUTHENTICATED, Reply, command
 from mailframe.imap.commands.mailbox import mailbox_value, status_values
+from mailframe.imap.context import AuthenticatedContext
+from mailframe.imap.registry import AUTHENTICATED, Reply, command
 from mailframe.imap.serialize import Atom, Value
 
 SEP = "/"
-SPECIAL_USE = frozenset(
-    {"\\All", "\\Archive", "\\Drafts", "\\Flagged", "\\Junk", "\\Sent", "\\Trash", "\\Important"}
-)
+SPECIAL_USE = vocabulary.SPECIAL_USE
 
 
 def pattern_regex(pattern: str) -> re.Pattern[str]:
@@ -51,7 +50,7 @@ def _with_parents(names: dict[str, frozenset[str]], missing: str) -> dict[str, f
 
 
 @command(List, AUTHENTICATED)
-async def list_mailboxes(session: Any, cmd: List) -> Reply:
+async def list_mailboxes(session: AuthenticatedContext, cmd: List) -> Reply:
     account = session.account
     word = "LSUB" if cmd.lsub else "LIST"
     select, returns = cmd.options.select, cmd.options.return_

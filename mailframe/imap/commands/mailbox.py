@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from mailframe import vocabulary
 from mailframe.errors import (
     CannotDo,
     CommandFailed,
@@ -26,12 +27,14 @@ from mailframe.imap.command import (
     Subscribe,
     Unsubscribe,
 )
-from mailframe.imap.commands import AUTHENTICATED, Reply, command
+from mailframe.imap.context import AnyContext, AuthenticatedContext
+from mailframe.imap.registry import AUTHENTICATED, Reply, command
 from mailframe.imap.serialize import Atom, Raw, Value, astring, flag_list
 from mailframe.imap.view import SelectedView
 from mailframe.message import binary_to_base64
+from mailframe.records import NewMessage
 
-SYSTEM_FLAGS = ("\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft")
+SYSTEM_FLAGS = vocabulary.SYSTEM_FLAGS
 
 
 def mailbox_value(name: str) -> Value:
@@ -59,7 +62,7 @@ def storable(flags: frozenset[str]) -> frozenset[str]:
     return frozenset(f for f in flags if f.lower() != "\\recent")
 
 
-def announce_flags(session: Any, keywords: frozenset[str], readonly: bool) -> None:
+def announce_flags(session: AnyContext, keywords: frozenset[str], readonly: bool) -> None:
     """Untagged FLAGS and PERMANENTFLAGS for the selected mailbox
     (RFC 3501 §7.2.6, §6.3.1): at SELECT, and again whenever a keyword the
     client has not been told of appears, before any FETCH shows it."""
@@ -77,20 +80,17 @@ async def recent_range(mailbox: Any, readonly: bool) -> tuple[int, int]:
 
     SELECT claims it (RFC 3501 §2.3.2: no other session sees those as
     recent).  EXAMINE only looks (§6.3.2: "the \\Recent flag ... is not
-    cleared"), so a later SELECT still gets them, as in Dovecot.  A backend
-    without ``peek_recent`` shows nothing recent to EXAMINE."""
+    cleared"), so a later SELECT still gets them, as in Dovecot
+    (``IMailbox.peek_recent``)."""
     if not readonly:
         lo, hi = await mailbox.claim_recent()
         return lo, hi
-    peek = getattr(mailbox, "peek_recent", None)
-    if peek is None:
-        return 0, 0
-    lo, hi = await peek()
+    lo, hi = await mailbox.peek_recent()
     return lo, hi
 
 
 @command(Select, AUTHENTICATED)
-async def select(session: Any, cmd: Select) -> Reply:
+async def select(session: AuthenticatedContext, cmd: Select) -> Reply:
     """RFC 3501 §6.3.1/§6.3.2, with the untagged data in Dovecot's order."""
     session.close_selected()
     mailbox = await session.account.mailbox(cmd.mailbox)
@@ -118,7 +118,7 @@ async def select(session: Any, cmd: Select) -> Reply:
 
 
 @command(Create, AUTHENTICATED)
-async def create(session: Any, cmd: Create) -> Reply:
+async def create(session: AuthenticatedContext, cmd: Create) -> Reply:
     """RFC 3501 §6.3.3: a trailing separator only says "will have
     children"; INBOX always exists."""
     name = cmd.mailbox.rstrip("/") if cmd.mailbox != "/" else cmd.mailbox
@@ -131,7 +131,7 @@ async def create(session: Any, cmd: Create) -> Reply:
 
 
 @command(Delete, AUTHENTICATED)
-async def delete(session: Any, cmd: Delete) -> Reply:
+async def delete(session: AuthenticatedContext, cmd: Delete) -> Reply:
     if cmd.mailbox == "INBOX":
         raise CannotDo("INBOX can not be deleted")
     if session.mailbox is not None and session.mailbox.name == cmd.mailbox:
@@ -142,7 +142,7 @@ async def delete(session: Any, cmd: Delete) -> Reply:
 
 
 @command(Rename, AUTHENTICATED)
-async def rename(session: Any, cmd: Rename) -> Reply:
+async def rename(session: AuthenticatedContext, cmd: Rename) -> Reply:
     new = cmd.new.rstrip("/")
     if new.upper() == "INBOX":
         raise MailboxExists("Target mailbox already exists")
@@ -151,19 +151,19 @@ async def rename(session: Any, cmd: Rename) -> Reply:
 
 
 @command(Subscribe, AUTHENTICATED)
-async def subscribe(session: Any, cmd: Subscribe) -> Reply:
+async def subscribe(session: AuthenticatedContext, cmd: Subscribe) -> Reply:
     await session.account.subscribe(cmd.mailbox)
     return Reply("Subscribe completed")
 
 
 @command(Unsubscribe, AUTHENTICATED)
-async def unsubscribe(session: Any, cmd: Unsubscribe) -> Reply:
+async def unsubscribe(session: AuthenticatedContext, cmd: Unsubscribe) -> Reply:
     await session.account.unsubscribe(cmd.mailbox)
     return Reply("Unsubscribe completed")
 
 
 @command(Namespace, AUTHENTICATED)
-async def namespace(session: Any, cmd: Namespace) -> Reply:
+async def namespace(session: AuthenticatedContext, cmd: Namespace) -> Reply:
     """RFC 2342: one personal namespace with no prefix, "/" separator."""
     session.untagged(Atom("NAMESPACE"), [[b"", b"/"]], None, None)
     return Reply("Namespace completed")
@@ -193,7 +193,7 @@ def status_values(status: Any, items: tuple[str, ...], appendlimit: int) -> list
 
 
 @command(Status, AUTHENTICATED)
-async def status(session: Any, cmd: Status) -> Reply:
+async def status(session: AuthenticatedContext, cmd: Status) -> Reply:
     mailbox = await session.account.mailbox(cmd.mailbox)
     st = await mailbox.status()
     values = status_values(st, cmd.items, session.config.limits.max_literal)
@@ -202,7 +202,7 @@ async def status(session: Any, cmd: Status) -> Reply:
 
 
 @command(Append, AUTHENTICATED)
-async def append(session: Any, cmd: Append) -> Reply:
+async def append(session: AuthenticatedContext, cmd: Append) -> Reply:
     """RFC 3501 §6.3.11, MULTIAPPEND (RFC 3502), APPENDUID (RFC 4315).
 
     All or none (RFC 3502 §6.3.11: "If the server fails to append any of
@@ -217,20 +217,16 @@ async def append(session: Any, cmd: Append) -> Reply:
         mailbox = await session.account.mailbox(cmd.mailbox)
     except NonexistentMailbox as e:
         raise TryCreate("Mailbox does not exist") from e
-    items = [
-        (
-            # a binary literal's parts are saved base64-encoded (RFC 3516 §4.4)
-            binary_to_base64(msg.content) if msg.binary else msg.content,
-            storable(msg.flags),
-            msg.internaldate or datetime.now().astimezone(),
-        )
-        for msg in cmd.messages
-    ]
-    many = getattr(mailbox, "append_many", None)
-    if many is not None:
-        uids = list(await many(items))
-    elif len(items) == 1:
-        uids = [await mailbox.append(*items[0])]
-    else:
-        raise CannotDo("This mailbox cannot append several messages at once")
-    return Reply("Append completed", f"APPENDUID {mailbox.uidvalidity} {uid_set(sorted(uids))}")
+    # The backend stores them in one step, all or none (IMailbox.append_many).
+    result = await mailbox.append_many(
+        [
+            NewMessage(
+                # a binary literal's parts are saved base64-encoded (RFC 3516 §4.4)
+                binary_to_base64(msg.content) if msg.binary else msg.content,
+                storable(msg.flags),
+                msg.internaldate or datetime.now().astimezone(),
+            )
+            for msg in cmd.messages
+        ]
+    )
+    return Reply("Append completed", f"APPENDUID {result.uidvalidity} {uid_set(sorted(result.uids))}")

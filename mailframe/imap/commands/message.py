@@ -4,28 +4,30 @@ and the UIDPLUS response codes (RFC 4315), UNCHANGEDSINCE (RFC 7162)."""
 
 from __future__ import annotations
 
-from typing import Any
-
+from mailframe.crossstore import copy_messages, move_messages
 from mailframe.errors import CannotDo, NonexistentMailbox, TryCreate
 from mailframe.imap.command import Check, Close, Copy, Expunge, Move, Store, Unselect
-from mailframe.imap.commands import SELECTED, Reply, command, not_by_sequence
 from mailframe.imap.commands.context import expunging
 from mailframe.imap.commands.mailbox import storable, uid_set
+from mailframe.imap.context import AuthenticatedContext, SelectedContext
+from mailframe.imap.registry import SELECTED, Reply, command, not_by_sequence
 from mailframe.imap.serialize import Atom, Raw, Value
+from mailframe.interfaces import IMailbox
+from mailframe.records import CopyResult, StoreMode
 
 
-def _writable(session: Any) -> None:
+def _writable(session: SelectedContext) -> None:
     if session.view.readonly:
         raise CannotDo("Mailbox is read-only")
 
 
 @command(Check, SELECTED)
-async def check(session: Any, cmd: Check) -> Reply:
+async def check(session: SelectedContext, cmd: Check) -> Reply:
     return Reply("Check completed")
 
 
 @command(Store, SELECTED, expunge_ok=not_by_sequence)
-async def store(session: Any, cmd: Store) -> Reply:
+async def store(session: SelectedContext, cmd: Store) -> Reply:
     """RFC 3501 §6.4.6: answer with each message's flags unless .SILENT."""
     _writable(session)
     view = session.view
@@ -34,7 +36,9 @@ async def store(session: Any, cmd: Store) -> Reply:
     if cmd.unchangedsince is not None:
         session.enabled.add("CONDSTORE")
     uids = [u for _, u in pairs if u not in view.ghosts]
-    result = await session.mailbox.store(uids, cmd.mode, storable(cmd.flags), cmd.unchangedsince)
+    result = await session.mailbox.store(
+        uids, StoreMode(cmd.mode), storable(cmd.flags), cmd.unchangedsince
+    )
     changed = {}
     for st in result.changed:
         view.set_flags(st)
@@ -48,7 +52,7 @@ async def store(session: Any, cmd: Store) -> Reply:
         # for messages whose flags did not change.
         rest = [u for u in uids if u not in modseqs and u not in failed]
         if rest:
-            modseqs.update((r.uid, r.modseq) for r in await session.mailbox.records(rest))
+            modseqs.update((r.uid, r.modseq) for r in await session.mailbox.states(rest))
     for seq, uid in pairs:
         if uid in failed or uid in view.ghosts or not view.has(uid):
             continue
@@ -73,42 +77,44 @@ async def store(session: Any, cmd: Store) -> Reply:
     return Reply("Store completed")
 
 
-async def _destination(session: Any, name: str) -> Any:
+async def _destination(session: AuthenticatedContext, name: str) -> IMailbox:
     try:
         return await session.account.mailbox(name)
     except NonexistentMailbox as e:
         raise TryCreate("Mailbox does not exist") from e
 
 
-def _copyuid(dest: Any, mapping: list[tuple[int, int]]) -> str:
-    return f"COPYUID {dest.uidvalidity} {uid_set([s for s, _ in mapping])} {uid_set([d for _, d in mapping])}"
+def _copyuid(result: CopyResult, mapping: list[tuple[int, int]]) -> str:
+    return f"COPYUID {result.uidvalidity} {uid_set([s for s, _ in mapping])} {uid_set([d for _, d in mapping])}"
 
 
 @command(Copy, SELECTED)
-async def copy(session: Any, cmd: Copy) -> Reply:
+async def copy(session: SelectedContext, cmd: Copy) -> Reply:
     """RFC 3501 §6.4.7 with COPYUID (RFC 4315 §3)."""
     view = session.view
     pairs = view.resolve(cmd.numbers, cmd.uid)
     dest = await _destination(session, cmd.mailbox)
     uids = [u for _, u in pairs if u not in view.ghosts]
-    mapping = sorted(await session.mailbox.copy(uids, dest))
+    result = await copy_messages(session.mailbox, uids, dest)
+    mapping = sorted(result.pairs)
     if not mapping:
         return Reply("No messages copied")
-    return Reply("Copy completed", _copyuid(dest, mapping))
+    return Reply("Copy completed", _copyuid(result, mapping))
 
 
 @command(Move, SELECTED)
-async def move(session: Any, cmd: Move) -> Reply:
+async def move(session: SelectedContext, cmd: Move) -> Reply:
     """RFC 6851 §3.3: COPYUID in an untagged OK, then the EXPUNGEs."""
     _writable(session)
     view = session.view
     pairs = view.resolve(cmd.numbers, cmd.uid)
     dest = await _destination(session, cmd.mailbox)
     uids = [u for _, u in pairs if u not in view.ghosts]
-    mapping = sorted(await session.mailbox.move(uids, dest))
+    result = await move_messages(session.mailbox, uids, dest)
+    mapping = sorted(result.pairs)
     session.expunged(s for s, _ in mapping)
     if mapping:
-        session.untagged_ok("Moved UIDs.", _copyuid(dest, mapping))
+        session.untagged_ok("Moved UIDs.", _copyuid(result, mapping))
     expunging(session, [s for s, _ in mapping])
     for response in view.drop(s for s, _ in mapping):
         session.untagged(*response)
@@ -116,7 +122,7 @@ async def move(session: Any, cmd: Move) -> Reply:
 
 
 @command(Expunge, SELECTED)
-async def expunge(session: Any, cmd: Expunge) -> Reply:
+async def expunge(session: SelectedContext, cmd: Expunge) -> Reply:
     """RFC 3501 §6.4.3; UID EXPUNGE limits it to a UID set (RFC 4315 §2.1)."""
     _writable(session)
     view = session.view
@@ -132,7 +138,7 @@ async def expunge(session: Any, cmd: Expunge) -> Reply:
 
 
 @command(Close, SELECTED)
-async def close(session: Any, cmd: Close) -> Reply:
+async def close(session: SelectedContext, cmd: Close) -> Reply:
     """RFC 3501 §6.4.2: expunge silently (unless read-only), deselect."""
     if not session.view.readonly:
         session.expunged(await session.mailbox.expunge(None))
@@ -141,6 +147,6 @@ async def close(session: Any, cmd: Close) -> Reply:
 
 
 @command(Unselect, SELECTED)
-async def unselect(session: Any, cmd: Unselect) -> Reply:
+async def unselect(session: SelectedContext, cmd: Unselect) -> Reply:
     session.deselect()
     return Reply("Unselect completed")

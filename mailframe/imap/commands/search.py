@@ -15,12 +15,15 @@ from datetime import date
 from typing import Any
 
 from mailframe import message as mm
+from mailframe import vocabulary
 from mailframe.errors import BadCharset
 from mailframe.imap.command import Search
-from mailframe.imap.commands import SELECTED, Reply, command, not_by_sequence
-from mailframe.imap.commands.context import register
+from mailframe.imap.commands.context import register, use_searcher
 from mailframe.imap.commands.mailbox import uid_set
 from mailframe.imap.commands.results import partial_value, save_result
+from mailframe.imap.context import SelectedContext
+from mailframe.imap.registry import SELECTED, Reply, command, not_by_sequence
+from mailframe.imap.search_pushdown import for_store
 from mailframe.imap.serialize import Atom, Value
 from mailframe.imap.types import (
     SearchAll,
@@ -37,8 +40,9 @@ from mailframe.imap.types import (
     SearchSize,
     SearchWithin,
 )
+from mailframe.interfaces import ISearchableMailbox
 
-CHARSETS = ("US-ASCII", "UTF-8")
+CHARSETS = vocabulary.SEARCH_CHARSETS
 BATCH = 512
 
 VIEW, RECORD, CONTENT = 0, 1, 2
@@ -222,7 +226,22 @@ def _search_view(view: Any, key: SearchKey) -> list[tuple[int, int, int]]:
     return found
 
 
-async def run_search(session: Any, key: SearchKey) -> list[tuple[int, int, int]]:
+async def _search_store(
+    mailbox: Any, key: SearchKey, view: Any, pairs: list[tuple[int, int]]
+) -> list[tuple[int, int, int]] | None:
+    """Let the store answer (ISearchableMailbox), or None to match here."""
+    answer = await mailbox.search(for_store(key, view), [u for _, u in pairs])
+    if answer is None:
+        return None
+    matched = set(answer)
+    found = [(seq, uid) for seq, uid in pairs if uid in matched]
+    modseqs: dict[int, int] = {}
+    if uses_modseq(key) and found:
+        modseqs = {st.uid: st.modseq for st in await mailbox.states([u for _, u in found])}
+    return [(seq, uid, modseqs.get(uid, 0)) for seq, uid in found]
+
+
+async def run_search(session: SelectedContext, key: SearchKey) -> list[tuple[int, int, int]]:
     """(seq, uid, modseq) of every message in the view that matches
     ``key`` (modseq 0 when the search did not need records)."""
     view = session.view
@@ -230,8 +249,12 @@ async def run_search(session: Any, key: SearchKey) -> list[tuple[int, int, int]]
     level = needs(key)
     if level == VIEW:
         return _search_view(view, key)
-    c = _Context(view, time.time())
     pairs = [(i + 1, u) for i, u in enumerate(view.uids) if u not in view.ghosts]
+    if ISearchableMailbox.providedBy(mailbox):
+        pushed = await _search_store(mailbox, key, view, pairs)
+        if pushed is not None:
+            return pushed
+    c = _Context(view, time.time())
     found: list[tuple[int, int, int]] = []
     for i in range(0, len(pairs), BATCH):
         if i:
@@ -247,11 +270,7 @@ async def run_search(session: Any, key: SearchKey) -> list[tuple[int, int, int]]
                 if c.record is None:
                     continue
             if level >= CONTENT:
-                f = await mailbox.open(uid)
-                try:
-                    c.raw = f.read()
-                finally:
-                    f.close()
+                c.raw = await mailbox.read(uid)
             if matches(key, c):
                 found.append((seq, uid, c.record.modseq if c.record is not None else 0))
         c.raw = b""
@@ -259,7 +278,7 @@ async def run_search(session: Any, key: SearchKey) -> list[tuple[int, int, int]]
 
 
 @command(Search, SELECTED, expunge_ok=not_by_sequence)
-async def search(session: Any, cmd: Search) -> Reply:
+async def search(session: SelectedContext, cmd: Search) -> Reply:
     if cmd.charset is not None and cmd.charset.upper() not in CHARSETS:
         raise BadCharset(f"Unsupported charset {cmd.charset}")
     modseq = uses_modseq(cmd.key)
@@ -319,3 +338,6 @@ def _esearch_modseq(found: list[tuple[int, int, int]], wanted: set[str], uid: bo
     ends = [min(found, key=lambda f: f[index]), max(found, key=lambda f: f[index])]
     picked = [e for e, name in zip(ends, ("MIN", "MAX"), strict=True) if name in wanted]
     return max(m for _, _, m in picked)
+
+
+use_searcher(run_search)  # CONTEXT=SEARCH updates search with the same matcher

@@ -3,7 +3,7 @@ ESORT return options (RFC 5267 §3) with PARTIAL (RFC 9394) and SAVE
 (RFC 5182).
 
 The messages are found as SEARCH finds them, their keys come from the
-shared cache (:mod:`.sortkeys_cache`), and the sort is a chain of stable
+shared cache (:mod:`mailframe.imap.commands.sortkeys_cache`), and the sort is a chain of stable
 sorts, last criterion first, over mailbox order: ties fall to the
 sequence number, ascending even under REVERSE (RFC 5256 §3; Dovecot and
 imaptest agree).
@@ -16,11 +16,11 @@ from operator import attrgetter
 from typing import Any
 
 from mailframe.imap.command import Sort
-from mailframe.imap.commands import SELECTED, Reply, command, not_by_sequence
 from mailframe.imap.commands.context import register
 from mailframe.imap.commands.results import ordered_set, partial_value, save_result
 from mailframe.imap.commands.search import run_search
 from mailframe.imap.commands.sortkeys_cache import keys_for
+from mailframe.imap.registry import SELECTED, Reply, command, not_by_sequence
 from mailframe.imap.serialize import Atom, Raw, Value
 from mailframe.imap.types import SearchAll, SearchKey
 from mailframe.message.sortkeys import SortKeys

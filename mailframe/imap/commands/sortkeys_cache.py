@@ -2,7 +2,7 @@
 for every session that sorts or threads the same mailbox.
 
 A message never changes under its (UIDVALIDITY, UID), so its
-:class:`~mailframe.message.sortkeys.SortKeys` stay valid until it is
+:class:`mailframe.message.sortkeys.SortKeys` stay valid until it is
 expunged.  The cache hangs off the store object that outlives sessions
 (a Maildir ``Folder``, a memory mailbox), held weakly; keys of expunged
 messages are dropped when they outnumber the live ones.

@@ -7,8 +7,8 @@ import gc
 from typing import Any
 
 from mailframe.imap.command import Thread
-from mailframe.imap.commands import SELECTED, Reply, command, not_by_sequence
 from mailframe.imap.commands.sort import found_with_keys
+from mailframe.imap.registry import SELECTED, Reply, command, not_by_sequence
 from mailframe.imap.serialize import Atom, Raw
 from mailframe.message.threads import ordered_subject, references, thread_wire
 
