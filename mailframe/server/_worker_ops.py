@@ -114,9 +114,22 @@ class AggregateMetrics(_Asking):
 
         got = await self._gather(b"metrics")
         texts = [r[1].decode("utf-8") for r in got.values() if isinstance(r, tuple) and r[0] == 200]
+        _directory, count, running = self.workers()
         request.setHeader(b"Content-Type", CONTENT_TYPE.encode("ascii"))
-        request.write(merge_metrics(texts).encode("utf-8"))
+        request.write(merge_metrics(texts).encode("utf-8") + worker_gauges(count, len(running)))
         request.finish()
+
+
+def worker_gauges(configured: int, running: int) -> bytes:
+    """The supervisor's own series: workers configured and running now."""
+    return (
+        "# HELP mailframe_workers Worker processes configured (--workers).\n"
+        "# TYPE mailframe_workers gauge\n"
+        f"mailframe_workers {configured}\n"
+        "# HELP mailframe_workers_running Worker processes running now.\n"
+        "# TYPE mailframe_workers_running gauge\n"
+        f"mailframe_workers_running {running}\n"
+    ).encode("ascii")
 
 
 class AggregateHealth(_Asking):

@@ -36,7 +36,7 @@ def value(samples: Samples, name: str, **labels: str) -> float:
 def test_counters_move_with_traffic(tmp_path: Path) -> None:
     port = free_port()
     with ServerProcess(tmp_path / "srv", "--metrics", f"tcp:{port}:interface=127.0.0.1",
-                       smtp=True) as srv:
+                       "--workers", "2", smtp=True) as srv:
         before = scrape(port)
         m = imaplib.IMAP4("127.0.0.1", srv.imap_port)
         m.login("alice", "secret")
@@ -76,6 +76,8 @@ def test_counters_move_with_traffic(tmp_path: Path) -> None:
         value(during, "mailframe_bytes_sent_total", protocol="imap") > 0
     assert value(after, "mailframe_deliveries_total", protocol="smtp", result="delivered") == 1
     assert value(after, "mailframe_delivery_seconds_count", protocol="smtp") == 1
+    assert value(after, "mailframe_workers") == 2  # summed over both workers above
+    assert value(after, "mailframe_workers_running") == 2
 
 
 def test_metrics_endpoint_is_checked(tmp_path: Path) -> None:
