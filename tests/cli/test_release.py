@@ -44,7 +44,9 @@ def test_wheel_installs_and_runs_from_elsewhere(tmp_path: Path) -> None:
                           capture_output=True, text=True, check=True).stdout.strip()
     Path(site, "deps-from-test-env.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     inst = subprocess.run([sys.executable, "-m", "pip", "--python", str(py), "install", "-q",
-                           "--no-deps", "--no-index", str(wheels[0])],
+                           # --force-reinstall: under tox the borrowed site-packages
+                           # holds mailframe already, and pip would call it installed
+                           "--force-reinstall", "--no-deps", "--no-index", str(wheels[0])],
                           capture_output=True, env=env, timeout=120)
     assert inst.returncode == 0, inst.stderr.decode()
 
