@@ -1,0 +1,111 @@
+"""Locking an mbox file the way Dovecot, mutt and procmail expect.
+
+Writers take a dotlock (``<file>.lock``, created atomically with
+``O_CREAT|O_EXCL``; one older than ``stale_after`` seconds is removed as a
+dead writer's) and then an exclusive fcntl lock on the file, in Dovecot's
+order (``mbox_write_locks = dotlock fcntl``).  Readers take a shared fcntl
+lock (``mbox_read_locks = fcntl``).  Locks are held only for the I/O.
+
+POSIX fcntl locks belong to the process and are dropped when it closes
+*any* descriptor of the file, so while a lock is held every read and write
+goes through the one descriptor :class:`Locked` hands out, and nothing
+else in the process opens the file meanwhile (the mailbox serialises its
+I/O).  A rename over the file (our own expunge, or another writer's) is
+noticed after locking: the lock is retaken on the new file.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+__all__ = ["locked", "LockTimeout", "DOTLOCK_STALE", "LOCK_TIMEOUT"]
+
+#: seconds after which a dotlock is taken to be a dead writer's (Dovecot:
+#: ``mbox_dotlock_change_timeout`` = 2 min).
+DOTLOCK_STALE = 120.0
+#: seconds to wait for a lock before giving up (Dovecot: ``mbox_lock_timeout``).
+LOCK_TIMEOUT = 30.0
+
+
+class LockTimeout(OSError):
+    """The mbox stayed locked by someone else for too long."""
+
+
+def _dotlock(path: str, timeout: float, stale_after: float) -> str:
+    lock = path + ".lock"
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            fd = os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            try:
+                age = time.time() - os.stat(lock).st_mtime
+                if age > stale_after:
+                    os.unlink(lock)
+                    continue
+            except FileNotFoundError:
+                continue
+            if time.monotonic() > deadline:
+                raise LockTimeout(errno.EAGAIN, f"{lock} held too long") from None
+            time.sleep(0.02)
+            continue
+        os.write(fd, str(os.getpid()).encode())
+        os.close(fd)
+        return lock
+
+
+def _fcntl(fd: int, exclusive: bool, deadline: float) -> None:
+    kind = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
+    while True:
+        try:
+            fcntl.lockf(fd, kind | fcntl.LOCK_NB)
+            return
+        except OSError as e:
+            if e.errno not in (errno.EAGAIN, errno.EACCES):
+                raise
+            if time.monotonic() > deadline:
+                raise LockTimeout(errno.EAGAIN, "fcntl lock held too long") from e
+            time.sleep(0.02)
+
+
+@contextmanager
+def locked(path: str, write: bool, create: bool = False, timeout: float = LOCK_TIMEOUT,
+           stale_after: float = DOTLOCK_STALE) -> Iterator[int]:
+    """Lock ``path`` and give the one descriptor to use while locked
+    (read-write for ``write``).  Raises FileNotFoundError when the file does
+    not exist and ``create`` is false."""
+    deadline = time.monotonic() + timeout
+    dotlock = _dotlock(path, timeout, stale_after) if write else None
+    try:
+        while True:
+            flags = os.O_RDWR if write else os.O_RDONLY
+            if create:
+                flags |= os.O_CREAT
+            fd = os.open(path, flags, 0o600)
+            try:
+                _fcntl(fd, write, deadline)
+                try:
+                    same = os.stat(path).st_ino == os.fstat(fd).st_ino
+                except FileNotFoundError:
+                    same = False
+            except BaseException:
+                os.close(fd)
+                raise
+            if same:
+                break
+            os.close(fd)  # replaced while we waited: lock the new file
+        try:
+            yield fd
+        finally:
+            os.close(fd)
+    finally:
+        if dotlock is not None:
+            try:
+                os.unlink(dotlock)
+            except FileNotFoundError:
+                pass
