@@ -170,7 +170,22 @@ def _flags_of(status: bytes | None, xstatus: bytes | None, keywords: bytes | Non
     return frozenset(flags)
 
 
-def _parse_base(value: bytes, result: Scan) -> None:
+def parse_flag_block(block: bytes, declared: Iterable[str]) -> frozenset[str] | None:
+    """The flags in a Status/X-Status/X-Keywords block read back from its
+    recorded place; ``None`` when the bytes there are not that block."""
+    lines = block.split(b"\n")
+    if len(lines) != 4 or lines[3] != b"":
+        return None
+    values = []
+    for line, name in zip(lines[:3], (b"status", b"x-status", b"x-keywords"), strict=True):
+        key, sep, value = line.partition(b":")
+        if not sep or key.strip().lower() != name:
+            return None
+        values.append(value.strip())
+    return _flags_of(values[0], values[1], values[2], declared)
+
+
+def parse_base(value: bytes, result: Scan) -> None:
     words = value.decode("utf-8", "replace").split()
     if len(words) >= 2 and words[0].isdigit() and words[1].isdigit():
         result.uidvalidity = int(words[0])
@@ -241,10 +256,10 @@ def scan(f: BinaryIO, start: int = 0, base: Scan | None = None) -> Scan:
             if b"x-imap" in values:
                 subject_pseudo = True
             elif b"x-imapbase" in values:
-                _parse_base(values[b"x-imapbase"], result)
+                parse_base(values[b"x-imapbase"], result)
                 result.base_span = spans[b"x-imapbase"]
         if subject_pseudo:
-            _parse_base(values[b"x-imap"], result)
+            parse_base(values[b"x-imap"], result)
             result.base_span = spans[b"x-imap"]
             result.base_in_pseudo = True
         # where the body ends: a trusted Content-Length, else the next From_

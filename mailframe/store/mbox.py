@@ -217,9 +217,8 @@ class MboxMailbox(LogMailbox):
                      and ident[1] > self.ident[1] and old.entries)
             found: fmt.Scan | None = None
             if grown:
-                last = old.entries[-1]
-                if _read_at(fd, last.start, len(last.from_line)) == last.from_line:
-                    base = replace(old, entries=list(old.entries))
+                base = _reread_known(fd, old)
+                if base is not None:
                     found = fmt.scan(f, self.ident[1] if self.ident else 0, base)
             if found is None:
                 found = fmt.scan(f)
@@ -541,6 +540,37 @@ class MboxMailbox(LogMailbox):
             _fsync_dir(self.path)
             with open(self.path, "rb") as f:
                 return fmt.scan(f)
+
+def _reread_known(fd: int, old: fmt.Scan) -> fmt.Scan | None:
+    """For a file that grew: the known part re-read cheaply, its base
+    header and each message's flag lines only (another writer such as
+    Dovecot changes them in place while appending).  ``None`` when they are
+    not where the index says (the file was rewritten: scan it whole)."""
+    if old.base_span is None or not old.entries:
+        return None
+    last = old.entries[-1]
+    if _read_at(fd, last.start, len(last.from_line)) != last.from_line:
+        return None
+    off, n = old.base_span
+    line = _read_at(fd, off, n)
+    key, sep, value = line.partition(b":")
+    if not sep or key.lower() not in (b"x-imap", b"x-imapbase") or not line.endswith(b"\n"):
+        return None
+    base = replace(old, entries=[])
+    fmt.parse_base(value, base)
+    if base.uidvalidity != old.uidvalidity:
+        return None
+    entries = []
+    for e in old.entries:
+        if e.flagspan is None:
+            return None
+        flags = fmt.parse_flag_block(_read_at(fd, *e.flagspan), base.keywords)
+        if flags is None:
+            return None
+        entries.append(replace(e, flags=flags) if flags != e.flags else e)
+    base.entries = entries
+    return base
+
 
 def _log_add(log: MailboxLog, uid: int, flags: frozenset[str], size: int) -> None:
     """A message found in the file (not appended by us) enters the log at
