@@ -142,11 +142,16 @@ class MboxMailbox(LogMailbox):
         }
 
     def _save_index(self, state: dict[str, Any]) -> None:
-        os.makedirs(os.path.dirname(self.index_path), exist_ok=True)
-        tmp = self.index_path + ".tmp"
-        with open(tmp, "w", encoding="utf-8") as f:
-            json.dump(state, f)
-        os.replace(tmp, self.index_path)
+        """Save the index (a cache: failing to costs modseqs only)."""
+        path = self.index_path
+        try:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            tmp = path + ".tmp"
+            with open(tmp, "w", encoding="utf-8") as f:
+                json.dump(state, f)
+            os.replace(tmp, path)
+        except FileNotFoundError:  # the mailbox was renamed or deleted meanwhile
+            pass
 
     def log_changed(self) -> defer.Deferred[None] | None:
         """Flag changes are written before the command completes; when
@@ -774,6 +779,8 @@ class MboxAccount(LogAccount):
         async def run() -> None:
             checked = normalize_name(name)
             box = self._mailboxes.get(checked)
+            if isinstance(box, MboxMailbox):
+                await box.flush()
             await super(MboxAccount, self).delete_mailbox(name)
             if box is not None:
                 for path in (self.file_for(checked), self.index_for(checked)):
@@ -801,6 +808,10 @@ class MboxAccount(LogAccount):
                 self._make_parents(dst)
             moved = [n for n in (*self._mailboxes, *self._noselect)
                      if n == src or n.startswith(src + "/")] if src != INBOX else []
+            for n in moved:  # no index save may race the move
+                box = self._mailboxes.get(n)
+                if isinstance(box, MboxMailbox):
+                    await box.flush()
             await super(MboxAccount, self).rename_mailbox(old, new)
             if src == INBOX:
                 self._touch([*parents_of(dst), dst])
