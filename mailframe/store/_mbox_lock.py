@@ -1,8 +1,9 @@
 """Locking an mbox file the way Dovecot, mutt and procmail expect.
 
-Writers take a dotlock (``<file>.lock``, created atomically with
-``O_CREAT|O_EXCL``; one older than ``stale_after`` seconds is removed as a
-dead writer's) and then an exclusive fcntl lock on the file, in Dovecot's
+Writers take a dotlock (``<file>.lock``, written under a private name and
+linked into place, holding ``pid:host``; one older than ``stale_after``
+seconds, or whose process on this host is gone, is removed as a dead
+writer's) and then an exclusive fcntl lock on the file, in Dovecot's
 order (``mbox_write_locks = dotlock fcntl``).  Readers take a shared fcntl
 lock (``mbox_read_locks = fcntl``).  Locks are held only for the I/O.
 
@@ -19,6 +20,7 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
+import socket
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -36,16 +38,43 @@ class LockTimeout(OSError):
     """The mbox stayed locked by someone else for too long."""
 
 
+def _owner_dead(lock: str) -> bool:
+    """A dotlock written as ``pid:host`` (Dovecot's form) on this host by a
+    process that no longer exists is stale at once, as Dovecot decides."""
+    try:
+        with open(lock, "rb") as f:
+            pid_text, _, host = f.read(256).decode("ascii", "replace").partition(":")
+    except OSError:
+        return False
+    if host.strip() != socket.gethostname() or not pid_text.strip().isdigit():
+        return False
+    try:
+        os.kill(int(pid_text), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
 def _dotlock(path: str, timeout: float, stale_after: float) -> str:
     lock = path + ".lock"
     deadline = time.monotonic() + timeout
-    while True:
-        try:
-            fd = os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
+    # written whole under a private name, then linked into place: the lock
+    # appears atomically with its owner in it (as Dovecot does)
+    tmp = f"{lock}.{socket.gethostname()}.{os.getpid()}"
+    with open(tmp, "wb") as f:
+        f.write(f"{os.getpid()}:{socket.gethostname()}".encode())
+    try:
+        while True:
+            try:
+                os.link(tmp, lock)
+                return lock
+            except FileExistsError:
+                pass
             try:
                 age = time.time() - os.stat(lock).st_mtime
-                if age > stale_after:
+                if age > stale_after or _owner_dead(lock):
                     os.unlink(lock)
                     continue
             except FileNotFoundError:
@@ -53,10 +82,8 @@ def _dotlock(path: str, timeout: float, stale_after: float) -> str:
             if time.monotonic() > deadline:
                 raise LockTimeout(errno.EAGAIN, f"{lock} held too long") from None
             time.sleep(0.02)
-            continue
-        os.write(fd, str(os.getpid()).encode())
-        os.close(fd)
-        return lock
+    finally:
+        os.unlink(tmp)
 
 
 def _fcntl(fd: int, exclusive: bool, deadline: float) -> None:
