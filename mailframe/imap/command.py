@@ -73,7 +73,19 @@ class Login(Command):
     password: str
 
 
+@dataclass(frozen=True)
+class Unauthenticate(Command):
+    """UNAUTHENTICATE (RFC 8437)."""
+
+
 # --- authenticated (§6.3) ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Compress(Command):
+    """COMPRESS algorithm (RFC 4978 §3); ``algorithm`` upper-cased."""
+
+    algorithm: str
 
 
 @dataclass(frozen=True)

@@ -66,6 +66,8 @@ class AuthenticatedContext(AnyContext, Protocol):
 
     def select(self, mailbox: IMailbox, view: SelectedView) -> None: ...
 
+    def unauthenticate(self) -> None: ...
+
 
 class SelectedContext(AuthenticatedContext, Protocol):
     """A mailbox is selected: ``mailbox`` and ``view`` are never None."""

@@ -161,6 +161,19 @@ class SessionDriver:
     def tls_available(self) -> bool:
         return False
 
+    @property
+    def compressing(self) -> bool:
+        return False
+
+    def compress_available(self) -> bool:
+        return False
+
+    def start_compress(self) -> None:
+        raise CannotDo("no COMPRESS in the sans-IO driver")
+
+    def unauthenticated(self) -> None:
+        """Back to the not-authenticated state (RFC 8437): nothing to give back."""
+
     def channel_binding(self) -> dict[str, bytes] | None:
         return None
 

@@ -128,6 +128,16 @@ def _id(r: Reader, tag: str, uid: bool) -> c.Command:
     return c.Id(tag, tuple(params))
 
 
+def _compress(r: Reader, tag: str, uid: bool) -> c.Command:
+    """``"COMPRESS" SP algorithm`` (RFC 4978 §5); only DEFLATE is defined,
+    any other algorithm is BAD (§3)."""
+    r.sp()
+    algorithm = r.keyword("compression algorithm")
+    if algorithm != "DEFLATE":
+        r.fail(f"Unknown compression algorithm {algorithm}")
+    return c.Compress(tag, algorithm)
+
+
 def _enable(r: Reader, tag: str, uid: bool) -> c.Command:
     """``"ENABLE" 1*(SP capability)`` (RFC 5161 §4)."""
     caps = []
@@ -468,6 +478,8 @@ _COMMANDS: dict[str, Parser] = {
     "UNSELECT": _bare(c.Unselect),
     "NAMESPACE": _bare(c.Namespace),
     "IDLE": _bare(c.Idle),
+    "UNAUTHENTICATE": _bare(c.Unauthenticate),
+    "COMPRESS": _compress,
     "AUTHENTICATE": _authenticate,
     "LOGIN": _login,
     "ID": _id,

@@ -68,6 +68,24 @@ class SessionIO(Protocol):
 
     def tls_available(self) -> bool: ...
 
+    @property
+    def compressing(self) -> bool:
+        """COMPRESS=DEFLATE is active (RFC 4978)."""
+        ...
+
+    def compress_available(self) -> bool:
+        """Whether COMPRESS=DEFLATE may be offered (RFC 4978)."""
+        ...
+
+    def start_compress(self) -> None:
+        """Compress both ways from now on (after the tagged OK)."""
+        ...
+
+    def unauthenticated(self) -> None:
+        """The session left the authenticated state (RFC 8437): give back
+        the per-user count and apply the pre-login limits again."""
+        ...
+
     def channel_binding(self) -> dict[str, bytes] | None:
         """SASL channel-binding data of the TLS layer (RFC 5929, RFC 9266)."""
         ...
@@ -108,17 +126,38 @@ def server_limits(
     max_line: int = Limits.max_line,
     max_literal: int = Limits.max_literal,
     max_depth: int = Limits.max_depth,
+    max_nonsync_literal: int | None = None,
 ) -> Limits:
-    """Limits for a server that advertises LITERAL+: a non-synchronizing
-    literal may be as large as any literal (RFC 7888 §3; the 4096-octet cap
-    is LITERAL-'s, §4)."""
+    """Limits for a server; by default one that advertises LITERAL+: a
+    non-synchronizing literal may be as large as any literal (RFC 7888 §3).
+    ``max_nonsync_literal`` 4096 makes it LITERAL- (§4); see
+    :func:`literal_capability`."""
     return Limits(
         max_line=max_line,
         max_literal=max_literal,
         max_command=max_literal + max_line + 1024 * 1024,
         max_depth=max_depth,
-        max_nonsync_literal=max_literal,
+        max_nonsync_literal=max_literal if max_nonsync_literal is None else max_nonsync_literal,
     )
+
+
+#: The size RFC 7888 §4 lets a LITERAL- client send without waiting.
+LITERAL_MINUS_SIZE = 4096
+
+
+def literal_capability(limits: Limits) -> str | None:
+    """Which non-synchronizing literal capability ``limits`` honour
+    (RFC 7888): LITERAL+ when every literal the server takes may be sent
+    without waiting (§3); LITERAL- when non-synchronizing literals are
+    capped at exactly 4096 octets, so that one of up to 4096 is taken and
+    a larger one refused with ``BAD [TOOBIG]`` as §4 and §5 want
+    (LITERAL+ is a superset: never both); otherwise neither -- the framer
+    still takes ``{n+}`` up to its cap, but nothing is promised."""
+    if limits.max_nonsync_literal >= limits.max_literal:
+        return "LITERAL+"
+    if limits.max_nonsync_literal == LITERAL_MINUS_SIZE:
+        return "LITERAL-"
+    return None
 
 
 @dataclass
@@ -158,7 +197,12 @@ BASE_CAPABILITIES = (
     "LIST-STATUS",
     "ESEARCH",
     "BINARY",
+    "STATUS=SIZE",
+    "CREATE-SPECIAL-USE",
 )
+
+#: Offered once logged in (RFC 8437 §3: UNAUTHENTICATE is only valid then).
+AUTHENTICATED_CAPABILITIES = ("UNAUTHENTICATE",)
 
 
 class Session:
@@ -182,11 +226,16 @@ class Session:
     def capabilities(self) -> list[str]:
         """CAPABILITY words for this moment (RFC 3501 §6.1.1)."""
         caps = list(BASE_CAPABILITIES)
-        limits = self.config.limits
-        caps.insert(1, "LITERAL+" if limits.max_nonsync_literal >= limits.max_literal else "LITERAL-")
+        literal = literal_capability(self.config.limits)
+        if literal is not None:
+            caps.insert(1, literal)
         caps.append(f"APPENDLIMIT={self.config.limits.max_literal}")
         if self.config.condstore:
             caps.append("CONDSTORE")
+        if self.state is not State.NOT_AUTHENTICATED:
+            caps.extend(AUTHENTICATED_CAPABILITIES)
+            if self.io.compress_available():
+                caps.append("COMPRESS=DEFLATE")  # RFC 4978: command-auth
         if self.account is not None:
             # Extensions that need something of the store: advertised only
             # where the account provides the interface (found with
@@ -404,6 +453,16 @@ class Session:
             self.io.log_error("event notifier failed", e)
 
     # --- authentication ----------------------------------------------------
+
+    def unauthenticate(self) -> None:
+        """Leave the authenticated state (RFC 8437 §3)."""
+        self.deselect()
+        self.account = None
+        self.enabled.clear()
+        self.auth_attempts = 0
+        self.state = State.NOT_AUTHENTICATED
+        self.io.unauthenticated()
+        self.io.set_timeout(self.config.timeout_preauth)
 
     def authenticated(self, account: Any) -> None:
         if not self.io.admit_user(str(account.username)):

@@ -182,7 +182,7 @@ def unparse(cmd: c.Command, literal_plus: bool = False, utf8: bool = False) -> b
 _BARE = {
     c.Capability: b"CAPABILITY", c.Noop: b"NOOP", c.Logout: b"LOGOUT", c.StartTLS: b"STARTTLS",
     c.Check: b"CHECK", c.Close: b"CLOSE", c.Unselect: b"UNSELECT", c.Namespace: b"NAMESPACE",
-    c.Idle: b"IDLE",
+    c.Idle: b"IDLE", c.Unauthenticate: b"UNAUTHENTICATE",
 }
 
 
@@ -194,6 +194,8 @@ def _body(cmd: c.Command, w: _Writer) -> bytes:  # noqa: C901 - one branch per c
     if isinstance(cmd, c.Login):
         return b"LOGIN " + w.astring(cmd.username.encode("utf-8", "surrogateescape")) + b" " + w.astring(
             cmd.password.encode("utf-8", "surrogateescape"))
+    if isinstance(cmd, c.Compress):
+        return b"COMPRESS " + cmd.algorithm.encode("ascii")
     if isinstance(cmd, c.Authenticate):
         out = b"AUTHENTICATE " + cmd.mechanism.encode("ascii")
         return out + (b" " + cmd.initial if cmd.initial is not None else b"")

@@ -39,6 +39,11 @@ class Options(usage.Options):
         ["max-line", None, str(Limits.max_line), "Longest command line in bytes."],
         ["max-literal", None, str(Limits.max_literal), "Largest literal (APPEND size) in bytes."],
         ["max-depth", None, str(Limits.max_depth), "Deepest parenthesis nesting in a command."],
+        ["compress-level", None, "6",
+         "zlib level (1-9) for COMPRESS=DEFLATE (RFC 4978); 0 does not offer COMPRESS."],
+        ["max-nonsync-literal", None, "0",
+         "Largest non-synchronizing literal {n+} in bytes (0: as --max-literal, advertised as "
+         "LITERAL+; 4096: LITERAL-, RFC 7888)."],
         ["max-preauth-literal", None, str(Limits.max_preauth_literal),
          "Largest literal before login, in bytes (a whole command before login is bounded by --max-line)."],
         ["max-connections-per-ip", None, "50", "Concurrent logged-in connections from one address "
@@ -134,10 +139,14 @@ class Options(usage.Options):
         self["webhooks"].append(url)
 
     def postOptions(self) -> None:
-        for name in ("max-line", "max-literal", "max-depth", "max-preauth-literal", "max-connections-per-ip",
+        for name in ("max-line", "max-literal", "max-depth", "max-nonsync-literal", "max-preauth-literal",
+                     "max-connections-per-ip",
                      "max-preauth-connections-per-ip", "max-connections-per-user", "max-size",
                      "login-lockout", "login-lockout-address"):
             self[name] = _int(self, name)
+        self["compress-level"] = _int(self, "compress-level")
+        if self["compress-level"] > 9:
+            raise usage.UsageError("--compress-level goes from 0 (COMPRESS off) to 9")
         for name in ("timeout", "timeout-preauth", "queue-lifetime", "queue-retry", "queue-retry-max"):
             self[name] = _number(self, name)
         self["mx-port"] = _int(self, "mx-port")

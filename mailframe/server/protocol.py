@@ -12,6 +12,13 @@ limits and frames one command at a time (reading pauses while it runs), so
 an unauthenticated client can make the server hold one bounded command; a
 framing error that ends the stream (a huge non-synchronizing literal) is
 answered in turn, then ``* BYE`` and the connection closes.
+
+After ``COMPRESS DEFLATE`` (RFC 4978) every octet both ways goes through
+:class:`mailframe.server.compress.Deflate`, above TLS: responses are
+compressed as written and sync-flushed once per burst (when the session
+waits for the client, before closing, or at the end of the reactor turn
+that wrote them); input is inflated in bounded chunks, each framed before
+the next is inflated, and inflating stops while reading is paused.
 """
 
 from __future__ import annotations
@@ -36,6 +43,7 @@ from mailframe.imap.serialize import continuation
 from mailframe.imap.session import WAKEUP, ServerConfig, Session, Wakeup
 from mailframe.ops.authwatch import WatchedAuthenticator
 from mailframe.ops.events import ImapConnection, refused_connection
+from mailframe.server.compress import DEFAULT_LEVEL, CompressionError, Deflate
 
 log = Logger()
 
@@ -52,6 +60,8 @@ class ServerContext:
     tls: Any = None  # a context factory for STARTTLS, or None
     limiter: Any = None  # mailframe.auth.throttle.ConnectionLimiter, or None
     clock: Any = None
+    #: zlib level for COMPRESS=DEFLATE (RFC 4978); None: COMPRESS not offered.
+    compress_level: int | None = DEFAULT_LEVEL
 
 
 @implementer(IPushProducer)
@@ -81,10 +91,13 @@ class IMAPServerProtocol(Protocol, TimeoutMixin):
         self._logged_in = False
         self._user: str | None = None
         self._keepalive: Any = None
-        self._tls_starting = False
+        self._switching = False  # STARTTLS or COMPRESS ran: drop the events framed after it
         self._registered = False
         self._closing: Any = None
         self.ops: ImapConnection | None = None  # log lines and metrics (mailframe.ops)
+        self.deflate: Deflate | None = None  # COMPRESS=DEFLATE is on (RFC 4978)
+        self._flush_call: Any = None
+        self._inflate_call: Any = None
 
     # --- connection ---------------------------------------------------------
 
@@ -96,7 +109,7 @@ class IMAPServerProtocol(Protocol, TimeoutMixin):
         if limiter is not None:
             if not limiter.admit(self.peer, self):
                 refused_connection("imap", self.peer, "too many connections from this address")
-                self.transport.write(b"* BYE Too many connections from your address\r\n")  # type: ignore[union-attr]
+                self._send(b"* BYE Too many connections from your address\r\n")
                 self._close()
                 return
             self._counted = True
@@ -116,7 +129,7 @@ class IMAPServerProtocol(Protocol, TimeoutMixin):
     def _session_failed(self, failure: Failure) -> None:
         log.failure("IMAP session failed", failure)
         if not self.lost:
-            self.transport.write(b"* BYE Internal server error\r\n")  # type: ignore[union-attr]
+            self._send(b"* BYE Internal server error\r\n")
 
     def _finish(self) -> None:
         self._close()
@@ -131,6 +144,7 @@ class IMAPServerProtocol(Protocol, TimeoutMixin):
         server closes the connection)."""
         if self.lost or self._closing is not None:
             return
+        self.flush()
         if self._registered:
             self._registered = False
             self.transport.unregisterProducer()  # type: ignore[union-attr]
@@ -150,6 +164,15 @@ class IMAPServerProtocol(Protocol, TimeoutMixin):
         self._closing = None
         self.setTimeout(None)  # type: ignore[no-untyped-call]
         self._stop_keepalive()
+        for call in (self._flush_call, self._inflate_call):
+            if call is not None and call.active():
+                call.cancel()
+        self._flush_call = self._inflate_call = None
+        if self.deflate is not None:
+            n = self.deflate.counters
+            log.info("imap compress peer={peer} out={plain_out}->{wire_out} in={wire_in}->{plain_in}",
+                     peer=self.peer, plain_out=n.plain_out, wire_out=n.wire_out,
+                     wire_in=n.wire_in, plain_in=n.plain_in)
         if self._counted and self.context.limiter is not None:
             self.context.limiter.release(self.peer, self, self._logged_in)
             self._counted = False
@@ -167,10 +190,48 @@ class IMAPServerProtocol(Protocol, TimeoutMixin):
         self.resetTimeout()  # type: ignore[no-untyped-call]
         if self.ops is not None:
             self.ops.received(data)
+        if self.deflate is None:
+            self._feed(data)
+            return
+        try:
+            self.deflate.receive(data)
+        except CompressionError as e:
+            self._bad_stream(str(e))
+            return
+        self._inflate_more()
+
+    def _feed(self, data: bytes) -> None:
         events = self.framer.feed(data)
         if not events:
             self._quick_ack()
         self._handle(events)
+
+    def _inflate_more(self) -> None:
+        """Inflate pending input chunk by chunk into the framer while
+        reading is not paused (RFC 4978: the framer's line and literal
+        limits apply to the inflated octets; a small packet that inflates
+        to much cannot make the server hold more than one chunk at once
+        beyond what the framer keeps)."""
+        self._inflate_call = None
+        deflate = self.deflate
+        while deflate is not None and not (self.reading_paused or self.lost or self._ending):
+            try:
+                data = deflate.inflate()
+            except CompressionError as e:
+                self._bad_stream(str(e))
+                return
+            if not data:
+                return
+            self._feed(data)
+            if self.deflate is not deflate:
+                return
+
+    def _bad_stream(self, reason: str) -> None:
+        """The client's compressed stream cannot be read: say why and close."""
+        self._ending = True
+        self.write(b"* BYE " + reason.encode("ascii", "replace") + b"\r\n")
+        log.info("closing connection from {peer}: {reason}", peer=self.peer, reason=reason)
+        self._close()
 
     def _handle(self, events: list[Event]) -> None:
         """Deliver framer events; then, while the session asks for the next
@@ -179,14 +240,17 @@ class IMAPServerProtocol(Protocol, TimeoutMixin):
         self._in_handle = True
         try:
             while True:
-                self._tls_starting = False
+                self._switching = False
                 for event in events:
-                    if self._tls_starting:
+                    if self._switching:
                         # Plaintext pipelined after STARTTLS is dropped, never
-                        # run inside the TLS session (CVE-2011-0411).
+                        # run inside the TLS session (CVE-2011-0411); so is
+                        # anything pipelined after COMPRESS (RFC 4978 §3: the
+                        # client waits for its result).
                         break
                     if isinstance(event, ContinuationRequest):
-                        self.transport.write(continuation())  # type: ignore[union-attr]
+                        self.write(continuation())
+                        self.flush()
                     else:
                         if isinstance(event, Frame) and self.framer.hold:
                             self._held = True
@@ -199,7 +263,7 @@ class IMAPServerProtocol(Protocol, TimeoutMixin):
         finally:
             self._in_handle = False
             self._pump_wanted = False
-            self._tls_starting = False
+            self._switching = False
         self._update_reading()
 
     def _update_reading(self) -> None:
@@ -216,6 +280,11 @@ class IMAPServerProtocol(Protocol, TimeoutMixin):
                 self.transport.pauseProducing()  # type: ignore[union-attr]
             else:
                 self.transport.resumeProducing()  # type: ignore[union-attr]
+        if (not self.reading_paused and self.deflate is not None and self.deflate.pending
+                and self._inflate_call is None and not self.lost):
+            # Inflated input was held back while reading was paused: go on,
+            # from the reactor (never from inside a session callback).
+            self._inflate_call = self.clock.callLater(0, self._inflate_more)
 
     def _pump(self) -> None:
         """Frame the next held command, now that the previous one ran
@@ -276,7 +345,7 @@ class IMAPServerProtocol(Protocol, TimeoutMixin):
 
     def timeoutConnection(self) -> None:
         log.info("autologout of {peer}", peer=self.peer)
-        self.transport.write(b"* BYE Autologout; idle for too long\r\n")  # type: ignore[union-attr]
+        self.write(b"* BYE Autologout; idle for too long\r\n")
         self._close()
 
     # --- SessionIO ------------------------------------------------------------
@@ -285,7 +354,30 @@ class IMAPServerProtocol(Protocol, TimeoutMixin):
         if not self.lost:
             if self.ops is not None:
                 self.ops.sent(data)
+            self._send(data)
+
+    def _send(self, data: bytes) -> None:
+        """Octets to the transport, through the compressor when COMPRESS is
+        on; a flush is due at the end of this reactor turn at the latest."""
+        deflate = self.deflate
+        if deflate is None:
             self.transport.write(data)  # type: ignore[union-attr]
+            return
+        out = deflate.compress(data)
+        if out:
+            self.transport.write(out)  # type: ignore[union-attr]
+        if self._flush_call is None and not self.lost:
+            self._flush_call = self.clock.callLater(0, self.flush)
+
+    def flush(self) -> None:
+        """End a burst of responses: everything written so far reaches the
+        client decodable (RFC 4978 §4; ``Z_SYNC_FLUSH``)."""
+        if self._flush_call is not None:
+            if self._flush_call.active():
+                self._flush_call.cancel()
+            self._flush_call = None
+        if self.deflate is not None and self.deflate.dirty and not self.lost:
+            self.transport.write(self.deflate.flush())  # type: ignore[union-attr]
 
     def drain(self) -> Deferred[None]:
         if not self.paused or self.lost:
@@ -313,6 +405,7 @@ class IMAPServerProtocol(Protocol, TimeoutMixin):
             return succeed(event)
         if self.lost or self._ending:
             return succeed(None)
+        self.flush()  # the session waits for the client: the burst is over
         self.waiter = Deferred()
         return self.waiter
 
@@ -326,7 +419,7 @@ class IMAPServerProtocol(Protocol, TimeoutMixin):
             w.callback(WAKEUP)
 
     def start_tls(self) -> None:
-        self._tls_starting = True
+        self._switching = True
         self.framer.discard_buffered()
         self.queue.clear()
         self.transport.startTLS(self.context.tls)  # type: ignore[union-attr]
@@ -336,6 +429,24 @@ class IMAPServerProtocol(Protocol, TimeoutMixin):
 
     def tls_available(self) -> bool:
         return self.context.tls is not None
+
+    def compress_available(self) -> bool:
+        return self.context.compress_level is not None
+
+    @property
+    def compressing(self) -> bool:
+        return self.deflate is not None
+
+    def start_compress(self) -> None:
+        """Compress from now on (RFC 4978 §3: right after the CRLF of the
+        tagged OK, already written).  Anything the client pipelined after
+        COMPRESS is dropped, as after STARTTLS: it had to wait for the OK."""
+        assert self.deflate is None and self.context.compress_level is not None
+        self.flush()
+        self._switching = True
+        self.framer.discard_buffered()
+        self.queue.clear()
+        self.deflate = Deflate(self.context.compress_level)
 
     def channel_binding(self) -> dict[str, bytes] | None:
         if not self.secure:
@@ -363,16 +474,28 @@ class IMAPServerProtocol(Protocol, TimeoutMixin):
         if limiter is not None and self._user is None:
             if not limiter.acquire_user(username):
                 return False
-            if self._counted and not limiter.promote(self.peer, self):
+            if self._counted and not self._logged_in and not limiter.promote(self.peer, self):
                 limiter.release_user(username)
                 raise LimitExceeded("Too many logged-in connections from your address")
             self._user = username
-        if not self._logged_in:
-            self._logged_in = True
-            # Logged in: the full limits, and pipelined commands framed at once.
-            self.framer.limits = self.context.config.limits
-            self.framer.hold = False
+        # _logged_in: counted among the address's logged-in connections
+        # (kept after UNAUTHENTICATE until the connection closes).
+        self._logged_in = True
+        # Logged in: the full limits, and pipelined commands framed at once.
+        self.framer.limits = self.context.config.limits
+        self.framer.hold = False
         return True
+
+    def unauthenticated(self) -> None:
+        """UNAUTHENTICATE (RFC 8437): the user's session count is given
+        back; the next command is framed under pre-login limits, one at a
+        time, as before the first login."""
+        if self._user is not None and self.context.limiter is not None:
+            self.context.limiter.release_user(self._user)
+        self._user = None
+        self.framer.limits = self.context.config.limits.preauth()
+        self.framer.hold = True
+        log.info("imap unauthenticate peer={peer}", peer=self.peer)
 
     # --- ConnectionLimiter's view (mailframe.auth.throttle.Evictable) --------
 

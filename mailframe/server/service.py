@@ -172,7 +172,8 @@ def make_service(opts: Any) -> service.MultiService:
         allow_insecure_plaintext=bool(opts["allow-plaintext"]),
         hostname=opts["domain-name"],
     )
-    limits = replace(server_limits(opts["max-line"], opts["max-literal"], opts["max-depth"]),
+    limits = replace(server_limits(opts["max-line"], opts["max-literal"], opts["max-depth"],
+                                   opts["max-nonsync-literal"] or None),
                      max_preauth_literal=opts["max-preauth-literal"])
     config = ServerConfig(
         limits=limits,
@@ -192,7 +193,8 @@ def make_service(opts: Any) -> service.MultiService:
         per_user=opts["max-connections-per-user"] or None,
         preauth_per_ip=opts["max-preauth-connections-per-ip"] or None,
     )
-    context = ServerContext(authenticator, config, tls, limiter)
+    context = ServerContext(authenticator, config, tls, limiter,
+                            compress_level=opts["compress-level"] or None)
     factory = IMAPFactory(context)
     reloadable = [tls] if tls is not None else []
     for desc in opts["imap"]:

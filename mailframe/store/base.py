@@ -134,19 +134,19 @@ class LogMailbox:
 
     def put_messages(self, messages: Sequence[StoredMessage]) -> MaybeAwaitable[None]:
         """Make ``messages`` durable, all or none (raise to refuse all)."""
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must implement put_messages()")
 
     def message_meta(self, uid: int) -> MaybeAwaitable[StoredMeta]:
         """The :class:`StoredMeta` of a live message."""
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must implement message_meta()")
 
     def read_range(self, uid: int, start: int, end: int | None) -> MaybeAwaitable[bytes]:
         """Bytes ``[start:end]`` of a live message (``end`` None: to the end)."""
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must implement read_range()")
 
     def drop_messages(self, uids: Sequence[int]) -> MaybeAwaitable[None]:
         """Forget expunged messages (the log no longer lists them)."""
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must implement drop_messages()")
 
     def log_changed(self) -> MaybeAwaitable[None]:
         """Called after each change of the log; persist it here if needed."""

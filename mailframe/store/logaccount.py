@@ -67,7 +67,7 @@ class LogAccount:
 
     def make_mailbox(self, name: str, uidvalidity: int) -> LogMailbox:
         """A new, empty mailbox object (override this)."""
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must implement make_mailbox()")
 
     # -------------------------------------------------------------- internals
 
@@ -223,7 +223,7 @@ class LogStore:
 
     def make_account(self, username: str) -> LogAccount:
         """A new account object (override this)."""
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must implement make_account()")
 
     def next_uidvalidity(self) -> int:
         """Store-wide increasing, so no (name, UIDVALIDITY) pair recurs

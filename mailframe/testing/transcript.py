@@ -14,6 +14,11 @@ address a second connection (up to 9).  A literal's content is written as
 the following ``C:`` lines.  Every session must have said exactly what the
 transcript expects and nothing more.
 
+After a ``COMPRESS DEFLATE`` command answered OK (RFC 4978), the runner
+speaks raw deflate on that connection, as a client would: each ``C:`` line
+goes out compressed and sync-flushed, and the server's octets are inflated
+before they are compared, so transcripts read the same either way.
+
 Connections run over ``twisted.internet.testing.StringTransport`` on the
 real reactor, so any backend (synchronous or not) can be used, and the
 same transcripts run against every store::
@@ -26,6 +31,7 @@ from __future__ import annotations
 
 import re
 import time
+import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -55,14 +61,38 @@ class _Conn:
     transport: StringTransport
     pending: bytes = b""
     lines: list[bytes] = field(default_factory=list)
+    #: Tag of a COMPRESS command waiting for its answer.
+    compress_tag: bytes | None = None
+    inflater: Any = None
+    deflater: Any = None
+
+    def send(self, line: bytes) -> None:
+        data = line + b"\r\n"
+        if self.deflater is not None:
+            data = self.deflater.compress(data) + self.deflater.flush(zlib.Z_SYNC_FLUSH)
+        else:
+            words = line.split(b" ")
+            if len(words) == 3 and words[1].upper() == b"COMPRESS":
+                self.compress_tag = words[0]
+        self.protocol.dataReceived(data)
 
     def collect(self) -> None:
         data = self.transport.value()
         self.transport.clear()
+        if self.inflater is not None:
+            data = self.inflater.decompress(data)
         self.pending += data
         while b"\r\n" in self.pending:
             line, self.pending = self.pending.split(b"\r\n", 1)
             self.lines.append(line)
+            tag = self.compress_tag
+            if tag is not None and line.startswith(tag + b" "):
+                self.compress_tag = None
+                if line.startswith(tag + b" OK"):
+                    # RFC 4978 §3: compressed from the octet after this CRLF.
+                    self.inflater = zlib.decompressobj(-15)
+                    self.deflater = zlib.compressobj(6, zlib.DEFLATED, -15)
+                    self.pending = self.inflater.decompress(self.pending)
 
 
 def context_for(
@@ -123,7 +153,7 @@ async def run_transcript(
             kind, n, body = m.group(1), m.group(2) or "1", m.group(3)
             c = conn(n)
             if kind == "C":
-                c.protocol.dataReceived(body.encode("utf-8") + b"\r\n")
+                c.send(body.encode("utf-8"))
                 continue
             if kind == "S*":
                 skipping[n] = True

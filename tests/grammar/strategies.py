@@ -163,9 +163,11 @@ special_uses = st.frozensets(st.one_of(
 
 def _commands(tag: str) -> st.SearchStrategy[c.Command]:
     seqs = sequence_sets()
-    bare = [c.Capability, c.Noop, c.Logout, c.StartTLS, c.Check, c.Close, c.Unselect, c.Namespace, c.Idle]
+    bare = [c.Capability, c.Noop, c.Logout, c.StartTLS, c.Check, c.Close, c.Unselect, c.Namespace, c.Idle,
+            c.Unauthenticate]
     return st.one_of(
         st.sampled_from(bare).map(lambda cls: cls(tag)),
+        st.just(c.Compress(tag, "DEFLATE")),
         st.builds(c.Login, st.just(tag), text, text),
         st.builds(c.Authenticate, st.just(tag), upper_atoms, st.one_of(
             st.none(), st.just(b"="), st.binary(min_size=1, max_size=30).map(base64.b64encode))),

@@ -35,6 +35,8 @@ CASES: list[tuple[bytes, c.Command]] = [
     (b"t ID ()", c.Id("t", ())),
     # not authenticated
     (b"a STARTTLS", c.StartTLS("a")),
+    (b"a unauthenticate", c.Unauthenticate("a")),
+    (b"a COMPRESS deflate", c.Compress("a", "DEFLATE")),
     (b"a AUTHENTICATE plain", c.Authenticate("a", "PLAIN")),
     (b"a AUTHENTICATE PLAIN AGZvbwBiYXI=", c.Authenticate("a", "PLAIN", b"AGZvbwBiYXI=")),
     (b"a AUTHENTICATE PLAIN =", c.Authenticate("a", "PLAIN", b"=")),

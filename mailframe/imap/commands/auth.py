@@ -1,4 +1,5 @@
-"""STARTTLS, LOGIN and AUTHENTICATE (RFC 3501 §6.2, SASL-IR RFC 4959)."""
+"""STARTTLS, LOGIN and AUTHENTICATE (RFC 3501 §6.2, SASL-IR RFC 4959),
+UNAUTHENTICATE (RFC 8437) and COMPRESS (RFC 4978)."""
 
 from __future__ import annotations
 
@@ -7,13 +8,14 @@ import base64
 from mailframe.errors import (
     AuthenticationFailed,
     CannotDo,
+    CommandFailed,
     MailframeError,
     PrivacyRequired,
     ProtocolError,
 )
-from mailframe.imap.command import Authenticate, Login, StartTLS
-from mailframe.imap.context import AnyContext
-from mailframe.imap.registry import NOT_AUTHENTICATED, SILENT, Reply, State, command
+from mailframe.imap.command import Authenticate, Compress, Login, StartTLS, Unauthenticate
+from mailframe.imap.context import AnyContext, AuthenticatedContext
+from mailframe.imap.registry import AUTHENTICATED, NOT_AUTHENTICATED, SILENT, Reply, State, command
 from mailframe.imap.serialize import status_line
 
 
@@ -24,6 +26,10 @@ async def starttls(session: AnyContext, cmd: StartTLS) -> Reply | None:
     injected into the TLS session (CVE-2011-0411)."""
     if session.io.secure:
         raise ProtocolError("TLS is already active")
+    if session.io.compressing:
+        # RFC 4978 §3: TLS goes under COMPRESS, so it cannot start once
+        # compression is on (after UNAUTHENTICATE, RFC 8437).
+        raise ProtocolError("TLS cannot start once COMPRESS is active")
     if not session.io.tls_available():
         raise CannotDo("TLS is not configured on this server")
     session.io.write(status_line(cmd.tag, "OK", "Begin TLS negotiation now"))
@@ -99,3 +105,29 @@ async def authenticate(session: AnyContext, cmd: Authenticate) -> Reply | None:
     except (AuthenticationFailed, PrivacyRequired) as e:
         await _failed(session, e)
         raise
+
+
+@command(Unauthenticate, AUTHENTICATED)
+async def unauthenticate(session: AuthenticatedContext, cmd: Unauthenticate) -> Reply:
+    """RFC 8437 §3: back to the not authenticated state on the same
+    connection.  The selected mailbox is released (no untagged responses
+    for it follow), ENABLEd extensions are forgotten, the per-user session
+    count is given back and the pre-login limits and timeout apply again;
+    TLS and COMPRESS stay as they are."""
+    session.unauthenticate()
+    return Reply("Unauthenticate completed")
+
+
+@command(Compress, AUTHENTICATED)
+async def compress(session: AuthenticatedContext, cmd: Compress) -> Reply | None:
+    """RFC 4978 §3.  The adapter compresses from the octet after the
+    tagged OK's CRLF; a second COMPRESS gets ``NO [COMPRESSIONACTIVE]``
+    (as Dovecot answers)."""
+    io = session.io
+    if not io.compress_available():
+        raise ProtocolError("Unknown command COMPRESS")  # not offered: as if unknown (§3)
+    if io.compressing:
+        raise CommandFailed("DEFLATE compression is already active", "COMPRESSIONACTIVE")
+    io.write(status_line(cmd.tag, "OK", "DEFLATE active"))
+    io.start_compress()
+    return SILENT

@@ -49,11 +49,16 @@ async def store(session: SelectedContext, cmd: Store) -> Reply:
     if condstore:
         # RFC 7162 §3.1.3: every FETCH after a STORE carries MODSEQ, also
         # for messages whose flags did not change.
-        rest = [u for u in uids if u not in modseqs]
+        rest = [u for u in uids if u not in modseqs and u not in failed]
         if rest:
             modseqs.update((r.uid, r.modseq) for r in await session.mailbox.states(rest))
     for seq, uid in pairs:
         if uid in failed or uid in view.ghosts or not view.has(uid):
+            continue
+        if condstore and uid not in modseqs:
+            # Expunged by another session meanwhile: no record, so no
+            # MODSEQ to give (never 0, RFC 7162 §3.1); no FETCH for it, its
+            # EXPUNGE follows when one may be sent (RFC 2180 §4.2).
             continue
         if cmd.silent and not (condstore and uid in changed):
             continue
@@ -63,7 +68,7 @@ async def store(session: SelectedContext, cmd: Store) -> Reply:
         if not cmd.silent:
             items += [Atom("FLAGS"), Raw(view.flags_wire(uid))]
         if condstore:
-            items += [Atom("MODSEQ"), [modseqs.get(uid, 0)]]
+            items += [Atom("MODSEQ"), [modseqs[uid]]]
         session.untagged(seq, Atom("FETCH"), items)
     if failed:
         numbers = sorted(failed) if cmd.uid else sorted(view.seq_of(u) for u in failed if view.has(u))

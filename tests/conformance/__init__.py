@@ -1,0 +1,1 @@
+"""Conformance runs against mailframe with outside tools (Dovecot's imaptest)."""

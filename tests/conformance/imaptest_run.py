@@ -1,0 +1,340 @@
+"""Run Dovecot's imaptest against mailframe and fail on anything it finds.
+
+    python -m tests.conformance.imaptest_run [--quick] [--keep DIR] ...
+
+1. Finds ``imaptest`` on PATH, or builds it with ``../shared/imaptest/build.sh``
+   when that exists and we are root.  Without it: one line
+   ``imaptest: skipped (...)`` and exit 0, except under ``CI=true`` where a
+   missing imaptest is a failure.
+2. Starts ``twistd -n mailframe`` (tests/support/server.py) on a free
+   loopback port with a fresh data directory, once per run.
+3. Runs every scripted test group (``test=DIR``) on the Maildir store and on
+   the memory store, and reads the summary lines and every ``Error:`` line.
+4. Runs the random stress mode with state tracking (10 clients for 30 s and
+   50 clients for 60 s, fixed seed) on the Maildir store, with an mbox made
+   from tests/data/messages, and counts its ``Error:`` lines.
+5. Prints a table, then every failure; exits 1 on any failed group, failed
+   command, stress error or server traceback.
+
+Groups imaptest skips for a capability we do not advertise do not count.
+Each run's imaptest output and server log are kept in the work directory
+(printed on failure; ``--keep DIR`` chooses it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tests.conformance.imaptest_mbox import write_mbox
+from tests.support.server import ServerProcess
+
+REPO = Path(__file__).resolve().parent.parent.parent
+SHARED = REPO.parent / "shared" / "imaptest"
+USER, PASSWORD = "alice", "secret"
+# imaptest's clients log out and in again at random: leave headroom for
+# sessions the server has not yet seen close.
+CONNECTION_LIMIT = "500"
+# Stress runs (clients, seconds) on the Maildir store, as issue 11 asks.
+STRESS_RUNS = ((10, 30), (50, 60))
+SEED = 1
+
+_SUMMARY_GROUPS = re.compile(r"^(\d+) test groups: (\d+) failed, (\d+) skipped due to missing capabilities", re.M)
+_SUMMARY_BASE = re.compile(r"^base protocol: (\d+)/(\d+) individual commands failed", re.M)
+_SUMMARY_EXT = re.compile(r"^extensions: (\d+)/(\d+) individual commands failed", re.M)
+_TRACEBACK = "Traceback (most recent call last):"
+
+
+class Skip(Exception):
+    """imaptest is not available here (and that is allowed)."""
+
+
+@dataclass
+class Result:
+    """What one imaptest run against one server found."""
+
+    name: str
+    store: str
+    output: Path
+    groups: tuple[int, int, int] | None = None  # total, failed, skipped
+    base: tuple[int, int] | None = None  # failed, total
+    ext: tuple[int, int] | None = None
+    errors: list[str] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)  # scripted "*** Test" blocks
+    tracebacks: list[str] = field(default_factory=list)
+    problem: str | None = None  # imaptest crashed, summary missing, ...
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        failed_groups = self.groups is not None and self.groups[1] > 0
+        failed_cmds = any(x is not None and x[0] > 0 for x in (self.base, self.ext))
+        return not (self.problem or failed_groups or failed_cmds or self.errors or self.tracebacks)
+
+
+# --- finding imaptest -------------------------------------------------------
+
+
+def find_imaptest(build_dir: Path) -> tuple[str, Path | None]:
+    """The imaptest binary and, if known, the scripted tests' directory
+    from a build; build it from ../shared/imaptest if needed and allowed."""
+    exe = shutil.which("imaptest")
+    if exe:
+        return exe, None
+    build = SHARED / "build.sh"
+    if not build.exists():
+        raise Skip(f"not on PATH and no {build} to build it from")
+    if os.geteuid() != 0:
+        raise Skip(f"not on PATH; building it with {build} needs root")
+    print(f"imaptest: building with {build} (a few minutes)", flush=True)
+    proc = subprocess.run(["bash", str(build), str(build_dir)], capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{build} failed ({proc.returncode}):\n{proc.stdout}{proc.stderr}")
+    exe = shutil.which("imaptest") or "/usr/local/bin/imaptest"
+    lines = proc.stdout.strip().splitlines()
+    return exe, Path(lines[-1]) if lines else None
+
+
+def find_tests(explicit: str | None, built: Path | None) -> Path | None:
+    """The directory of scripted test groups: --tests, $IMAPTEST_TESTS, the
+    build's, the shared sources' (the test files are not generated), or a
+    build left in the temp directory by build.sh's default."""
+    candidates = [explicit, os.environ.get("IMAPTEST_TESTS"), built,
+                  SHARED / "src" / "src" / "tests",
+                  Path(os.environ.get("TMPDIR", "/tmp")) / "imaptest-build" / "src" / "tests"]
+    for c in candidates:
+        if c and (Path(c) / "append").is_file():
+            return Path(c)
+    return None
+
+
+# --- running ----------------------------------------------------------------
+
+
+def server_tracebacks(log: str) -> list[str]:
+    """Each traceback in a twistd log (its lines follow the event's line,
+    tab-indented), as the event's line and the exception's line."""
+    found = []
+    lines = log.splitlines()
+    for i, line in enumerate(lines):
+        if _TRACEBACK not in line:
+            continue
+        head = next((x for x in reversed(lines[:i]) if not x.startswith("\t")), "")
+        j = i + 1
+        while j < len(lines) and lines[j].startswith(("\t", " ")):
+            j += 1
+        last = next((x for x in reversed(lines[i:j]) if x.strip()), line)
+        found.append(f"{head.strip()} ... {last.strip()}")
+    return found
+
+
+def parse_scripted(result: Result, text: str) -> None:
+    """Fill *result* from a scripted run's output (summary, failures, errors)."""
+    m = _SUMMARY_GROUPS.search(text)
+    if m:
+        result.groups = (int(m[1]), int(m[2]), int(m[3]))
+    else:
+        result.problem = "no summary line (imaptest stopped early?)"
+    for attr, rx in (("base", _SUMMARY_BASE), ("ext", _SUMMARY_EXT)):
+        m = rx.search(text)
+        if m:
+            setattr(result, attr, (int(m[1]), int(m[2])))
+    result.errors = [line for line in text.splitlines() if line.startswith(("Error:", "Panic:", "Fatal:"))]
+    blocks = re.split(r"\n(?=\*\*\* Test )", "\n" + text)
+    result.failures = [b.split("\n\n")[0].strip() for b in blocks if b.startswith("*** Test ")]
+
+
+def parse_stress(result: Result, text: str) -> None:
+    """Fill *result* from a stress run's output: every Error/Panic/Fatal line."""
+    result.errors = [line for line in text.splitlines() if line.startswith(("Error:", "Panic:", "Fatal:"))]
+    if "Totals:" not in text:
+        result.problem = "no Totals (imaptest stopped early?)"
+
+
+def error_kinds(errors: list[str]) -> list[tuple[str, int, str]]:
+    """Errors grouped by kind (client numbers, counts, UIDs and $LabelN made
+    alike, the server's reply cut off): (kind, count, first example), most first."""
+    kinds: Counter[str] = Counter()
+    examples: dict[str, str] = {}
+    for e in errors:
+        kind = re.sub(r"^Error: \S+\[\d+\]: ", "Error: ", e)
+        kind = re.sub(r"\d+", "N", kind.split(": * ")[0])[:160]
+        kinds[kind] += 1
+        examples.setdefault(kind, e)
+    return [(k, n, examples[k]) for k, n in kinds.most_common()]
+
+
+def start_server(workdir: Path, store: str) -> ServerProcess:
+    """mailframe through its twistd plugin, fresh data directory, limits raised for 50 clients."""
+    return ServerProcess(
+        workdir, "--max-connections-per-ip", CONNECTION_LIMIT,
+        "--max-preauth-connections-per-ip", CONNECTION_LIMIT,
+        "--max-connections-per-user", CONNECTION_LIMIT,
+        users={USER: PASSWORD}, store="default" if store == "maildir" else store,
+    ).start()
+
+
+def run_imaptest(exe: str, name: str, store: str, workdir: Path, args: list[str],
+                 timeout: float, scripted: bool) -> Result:
+    """Start a server on *store*, run imaptest with *args* against it, parse."""
+    shutil.rmtree(workdir, ignore_errors=True)  # a fresh data directory each run
+    workdir.mkdir(parents=True)
+    out = workdir / "imaptest.out"
+    result = Result(name, store, out)
+    started = time.monotonic()
+    try:
+        server = start_server(workdir, store)
+    except RuntimeError as e:
+        result.problem = f"server did not start: {e}"
+        return result
+    try:
+        cmd = [exe, "host=127.0.0.1", f"port={server.imap_port}", f"user={USER}",
+               f"pass={PASSWORD}", *args]
+        with open(out, "wb") as f:
+            f.write(("$ " + " ".join(cmd) + "\n").encode())
+            f.flush()
+            try:
+                proc = subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT, timeout=timeout,
+                                      cwd=workdir)
+                rc: int | None = proc.returncode
+            except subprocess.TimeoutExpired:
+                rc = None
+    finally:
+        died = server.proc is not None and server.proc.poll() is not None
+        server.stop()
+    result.seconds = time.monotonic() - started
+    text = out.read_text(errors="replace")
+    (parse_scripted if scripted else parse_stress)(result, text)
+    if rc is None:
+        result.problem = f"imaptest did not finish in {timeout:.0f} s"
+    elif rc not in (0, 2) or (rc != 0 and not scripted):  # scripted: 2 = some test failed
+        result.problem = result.problem or f"imaptest exited with {rc}"
+    if died:
+        result.problem = f"the server exited during the run ({server.proc and server.proc.returncode})"
+    result.tracebacks = server_tracebacks(server.read_log())
+    return result
+
+
+# --- reporting --------------------------------------------------------------
+
+
+def fraction(x: tuple[int, int] | None) -> str:
+    return "-" if x is None else f"{x[0]}/{x[1]}"
+
+
+def print_table(results: list[Result]) -> None:
+    header = ("run", "store", "groups", "failed", "skipped", "base failed", "ext failed",
+              "errors", "tracebacks", "time")
+    rows = [header]
+    for r in results:
+        g = r.groups
+        rows.append((
+            r.name, r.store, "-" if g is None else str(g[0]), "-" if g is None else str(g[1]),
+            "-" if g is None else str(g[2]), fraction(r.base), fraction(r.ext),
+            str(len(r.errors)), str(len(r.tracebacks)), f"{r.seconds:.0f}s",
+        ))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    for row in rows:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+
+
+def print_failures(r: Result, limit: int) -> None:
+    print(f"\n=== {r.name} on {r.store}: {r.output} (server log beside it)")
+    if r.problem:
+        print(f"problem: {r.problem}")
+    for block in r.failures[:limit]:
+        print(block)
+        print()
+    if len(r.failures) > limit:
+        print(f"... {len(r.failures) - limit} more failed commands in {r.output}")
+    if r.failures and r.errors:  # scripted: print them as they are
+        for line in r.errors[:limit]:
+            print(line)
+    elif r.errors:
+        print(f"{len(r.errors)} Error: lines, by kind:")
+        for kind, n, example in error_kinds(r.errors)[:limit]:
+            print(f"{n:6d}  {kind}")
+            print(f"        e.g. {example[:300]}")
+    for tb in r.tracebacks[:limit]:
+        print(f"server traceback: {tb}")
+
+
+# --- main -------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    ap.add_argument("--tests", help="directory of imaptest's scripted groups (default: found)")
+    ap.add_argument("--keep", type=Path, help="work directory to keep (default: a temporary one, "
+                    "kept only on failure)")
+    ap.add_argument("--stores", default="maildir,memory", help="stores for the scripted groups")
+    ap.add_argument("--stress-stores", default="maildir", help="stores for the stress runs")
+    ap.add_argument("--stress", default=",".join(f"{c}x{s}" for c, s in STRESS_RUNS),
+                    help="stress runs as CLIENTSxSECONDS,... ('' for none)")
+    ap.add_argument("--no-scripted", action="store_true", help="stress runs only")
+    ap.add_argument("--seed", type=int, default=SEED)
+    ap.add_argument("--limit", type=int, default=40, help="failures printed per run")
+    opts = ap.parse_args(argv)
+    in_ci = os.environ.get("CI", "").lower() == "true"
+
+    try:
+        exe, built = find_imaptest(Path(tempfile.gettempdir()) / "imaptest-build")
+    except Skip as e:
+        if in_ci:
+            print(f"imaptest: FAILED, missing in CI ({e})")
+            return 1
+        print(f"imaptest: skipped ({e})")
+        return 0
+    tests = find_tests(opts.tests, built)
+    if tests is None and not opts.no_scripted:
+        msg = "no directory of scripted test groups (give --tests or $IMAPTEST_TESTS)"
+        if in_ci:
+            print(f"imaptest: FAILED, {msg}")
+            return 1
+        print(f"imaptest: scripted groups skipped ({msg})")
+
+    workroot = opts.keep or Path(tempfile.mkdtemp(prefix="imaptest-"))
+    workroot.mkdir(parents=True, exist_ok=True)
+    results: list[Result] = []
+    if tests is not None and not opts.no_scripted:
+        for store in filter(None, opts.stores.split(",")):
+            wd = workroot / f"scripted-{store}"
+            results.append(run_imaptest(exe, "scripted", store, wd, [f"test={tests}"],
+                                        timeout=600, scripted=True))
+    if opts.stress:
+        mbox = workroot / "corpus.mbox"
+        write_mbox(mbox)
+        for store in filter(None, opts.stress_stores.split(",")):
+            for run in opts.stress.split(","):
+                clients, secs = (int(x) for x in run.split("x"))
+                wd = workroot / f"stress-{clients}x{secs}-{store}"
+                args = [f"mbox={mbox}", f"clients={clients}", f"secs={secs}", f"seed={opts.seed}"]
+                # imaptest waits up to 30 s after secs= for clients to finish.
+                results.append(run_imaptest(exe, f"stress {clients}x{secs}s", store, wd, args,
+                                            timeout=secs + 120, scripted=False))
+
+    print(f"imaptest: {exe}, scripted groups from {tests}, work directory {workroot}")
+    print_table(results)
+    failed = [r for r in results if not r.ok]
+    for r in failed:
+        print_failures(r, opts.limit)
+    if failed:
+        print(f"\nimaptest: FAILED ({len(failed)} of {len(results)} runs); outputs in {workroot}")
+        return 1
+    print("imaptest: passed")
+    if opts.keep is None:
+        shutil.rmtree(workroot, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
