@@ -55,7 +55,7 @@ PSEUDO_SUBJECT = b"DON'T DELETE THIS MESSAGE -- FOLDER INTERNAL DATA"
 KEYWORD_PAD = 50
 _XSTATUS = (("A", "\\Answered"), ("F", "\\Flagged"), ("T", "\\Draft"), ("D", "\\Deleted"))
 _OURS = {b"status", b"x-status", b"x-keywords", b"x-uid", b"x-imapbase", b"x-imap",
-         b"content-length"}
+         b"content-length", b"x-mailframe-trim"}
 #: "From sender Www Mmm dd hh:mm[:ss] [zone] yyyy" (asctime, as mutt, procmail,
 #: Dovecot write it).
 _FROM = re.compile(
@@ -114,6 +114,7 @@ class Entry:
     extra: int = 0  # bare LFs in the served bytes (each served as CRLF)
     flagspan: tuple[int, int] | None = None
     from_line: bytes = b""
+    trim: int = 0  # bytes the file adds at the end (a message without an empty line)
 
     @property
     def raw_size(self) -> int:
@@ -122,12 +123,13 @@ class Entry:
     @property
     def served_size(self) -> int:
         """RFC822.SIZE: the message as served, bare LFs counted as CRLF."""
-        return self.raw_size + self.extra
+        return self.raw_size + self.extra - self.trim
 
     def to_json(self) -> list[object]:
         return [self.start, self.header, self.body, self.end, self.kept, self.uid,
                 sorted(self.flags), self.internaldate.timestamp(), self.digest, self.extra,
-                list(self.flagspan) if self.flagspan else None, self.from_line.decode("latin-1")]
+                list(self.flagspan) if self.flagspan else None, self.from_line.decode("latin-1"),
+                self.trim]
 
     @classmethod
     def from_json(cls, v: list[object]) -> Entry:
@@ -138,7 +140,7 @@ class Entry:
                    datetime.fromtimestamp(float(v[7]), UTC),  # type: ignore[arg-type]
                    str(v[8]), bool(v[9]), int(v[9]),  # type: ignore[call-overload]
                    (int(span[0]), int(span[1])) if span else None,  # type: ignore[index]
-                   str(v[11]).encode("latin-1"))
+                   str(v[11]).encode("latin-1"), trim=int(v[12]))  # type: ignore[call-overload]
 
 
 @dataclass
@@ -321,9 +323,11 @@ def scan(f: BinaryIO, start: int = 0, base: Scan | None = None) -> Scan:
                 s, xs, kw = spans[b"status"], spans[b"x-status"], spans[b"x-keywords"]
                 if s[0] + s[1] == xs[0] and xs[0] + xs[1] == kw[0]:
                     span = (s[0], kw[0] + kw[1] - s[0])
+            trim = values.get(b"x-mailframe-trim", b"")
             result.entries.append(Entry(msg_start, header_start, body, end, kept, uid, flags,
                                         date_of(fline), digest.hexdigest(), extra > 0, extra, span,
-                                        fline.rstrip(b"\r\n")))
+                                        fline.rstrip(b"\r\n"),
+                                        int(trim) if trim.isdigit() and int(trim) <= 4 else 0))
         pos = nxt
         f.seek(pos)
         line = f.readline()
@@ -402,7 +406,7 @@ def pseudo_message(uidvalidity: int, last_uid: int, keywords: Iterable[str]) -> 
 
 
 def message_bytes(fline: bytes, header: bytes, body_len: int, uid: int,
-                  flags: Iterable[str]) -> bytes:
+                  flags: Iterable[str], trim: int = 0) -> bytes:
     """The file bytes before the body of one message: its ``From_`` line,
     kept ``header`` (ending in its empty line), our headers inserted before
     that empty line.  The caller writes the body and then ``b"\\n"``."""
@@ -417,13 +421,19 @@ def message_bytes(fline: bytes, header: bytes, body_len: int, uid: int,
     if fields and not fields.endswith(b"\n"):
         fields += nl
     ours = b"X-UID: %d" % uid + nl + flag_block(flags, crlf=crlf) + b"Content-Length: %d" % body_len + nl
+    if trim:
+        # the message had no empty line ending its header: the one the
+        # mbox format needs is not served (mailframe's own header)
+        ours += b"X-Mailframe-Trim: %d" % trim + nl
     return fline.rstrip(b"\r\n") + b"\n" + fields + ours + blank
 
 
-def split_message(content: bytes) -> tuple[bytes, bytes]:
-    """(header including its empty line, body) of a message as delivered;
-    headers Dovecot keeps state in are dropped from the header (RFC 5322
-    §2.1: the header ends at the first empty line)."""
+def split_message(content: bytes) -> tuple[bytes, bytes, int]:
+    """(header including its empty line, body, trim) of a message as
+    delivered; headers Dovecot keeps state in are dropped from the header
+    (RFC 5322 §2.1: the header ends at the first empty line).  ``trim``:
+    how many bytes at the end of header + body were added because the
+    message had no empty line (served without them)."""
     i = 0
     lines: list[bytes] = []
     drop = False
@@ -435,7 +445,7 @@ def split_message(content: bytes) -> tuple[bytes, bytes]:
         i = j
         if line in (b"\n", b"\r\n"):
             lines.append(line)
-            return b"".join(lines), content[i:]
+            return b"".join(lines), content[i:], 0
         if line[:1] in (b" ", b"\t"):
             if not drop:
                 lines.append(line)
@@ -446,4 +456,6 @@ def split_message(content: bytes) -> tuple[bytes, bytes]:
             lines.append(line)
     # no empty line: all header, no body
     head = b"".join(lines)
-    return head + (b"\r\n" if head.endswith(b"\r\n") or not head else b"\n"), b""
+    nl = b"\n" if head.endswith(b"\n") and not head.endswith(b"\r\n") else b"\r\n"
+    added = (b"" if head.endswith(b"\n") or not head else nl) + nl
+    return head + added, b"", len(added)

@@ -313,9 +313,10 @@ class MboxMailbox(LogMailbox):
 
                 head, _ = _served(fd, e)
                 whole = to_crlf(head + _read_at(fd, e.body, e.end - e.body))
+                whole = whole[: len(whole) - e.trim]
                 return whole[start:end]
             head, body_len = _served(fd, e)
-            total = len(head) + body_len
+            total = len(head) + body_len - e.trim
             stop = total if end is None else min(end, total)
             if start >= stop:
                 return b""
@@ -348,8 +349,9 @@ class MboxMailbox(LogMailbox):
 
         cleaned = []
         for raw, flags, when in messages:
-            head, body = fmt.split_message(to_crlf(bytes(raw)))
-            cleaned.append(NewMessage(head + body, flags, when))
+            head, body, trim = fmt.split_message(to_crlf(bytes(raw)))
+            whole = head + body
+            cleaned.append(NewMessage(whole[: len(whole) - trim], flags, when))
         return super().append_many(cleaned)
 
     async def _append_stored(self, items: Sequence[tuple[bytes, frozenset[str], StoredMeta]]
@@ -379,10 +381,10 @@ class MboxMailbox(LogMailbox):
                 elif tail != b"\n\n" and size > 1:
                     out.append(b"\n")
             for m in messages:
-                head, body = fmt.split_message(m.content)
+                head, body, trim = fmt.split_message(m.content)
                 flags = self._pending_flags.get(m.uid, frozenset())
                 fline = fmt.from_line(m.meta.internaldate)
-                out.append(fmt.message_bytes(fline, head, len(body), m.uid, flags))
+                out.append(fmt.message_bytes(fline, head, len(body), m.uid, flags, trim))
                 out.append(body)
                 out.append(b"\n")
             data = b"".join(out)
@@ -529,7 +531,7 @@ class MboxMailbox(LogMailbox):
                         continue
                     head, body_len = _served(fd, e)
                     fl = flags.get(uid, e.flags)
-                    out.write(fmt.message_bytes(e.from_line, head, body_len, uid, fl))
+                    out.write(fmt.message_bytes(e.from_line, head, body_len, uid, fl, e.trim))
                     offset, left = e.body, body_len
                     while left > 0:
                         chunk = os.pread(fd, min(left, _COPY_CHUNK), offset)

@@ -136,7 +136,7 @@ class State:
                 if uid not in self.gone:
                     self.maybe_gone.add(uid)
                     self.maybe_flags.setdefault(uid, set()).add(
-                        self.flags[uid] | {"\\Deleted"})
+                        self.flags.get(uid, frozenset()) | {"\\Deleted"})
 
 
 class MboxCrash(TestCase):
