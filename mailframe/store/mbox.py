@@ -31,11 +31,12 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
 from twisted.internet import defer, threads
+from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
@@ -52,6 +53,8 @@ from mailframe.store.logaccount import LogAccount, LogStore
 __all__ = ["MboxStore", "MboxAccount", "MboxMailbox", "from_url"]
 
 _log = Logger()
+#: seconds between checks of watched mailboxes for other programs' changes.
+POLL_INTERVAL = 1.0
 _INDEX_DIR = ".mailframe"
 _COPY_CHUNK = 1 << 16
 _Ident = tuple[int, int, int]
@@ -98,6 +101,8 @@ class MboxMailbox(LogMailbox):
         self.metas: dict[int, StoredMeta] = {}
         self._io = defer.DeferredLock()
         self._pending: set[defer.Deferred[None]] = set()
+        #: called when a watcher arrives (the store starts polling)
+        self.on_watch: Callable[[], None] | None = None
         log = self._load_index(uidvalidity)
         super().__init__(name, log)
 
@@ -258,6 +263,15 @@ class MboxMailbox(LogMailbox):
             if found.last_uid + 1 > self.log.uidnext:
                 self.log.uidnext = found.last_uid + 1
         self.by_uid = new_by_uid
+
+    def watch(self, callback: Callable[[], object]) -> Callable[[], None]:
+        """Watchers also hear of other programs' changes: the store polls
+        watched mailboxes every :data:`POLL_INTERVAL` seconds (RFC 2177:
+        an IDLE client hears of new mail soon)."""
+        unwatch = super().watch(callback)
+        if self.on_watch is not None:
+            self.on_watch()
+        return unwatch
 
     # ---------------------------------------------------------- reads (IMAP)
 
@@ -712,6 +726,8 @@ class MboxAccount(LogAccount):
     def make_mailbox(self, name: str, uidvalidity: int) -> LogMailbox:
         box = MboxMailbox(self.file_for(name), self.index_for(name), name, uidvalidity)
         store = self.store
+        if isinstance(store, MboxStore):
+            box.on_watch = store.start_polling
         if box.log.uidvalidity > store._last_uidvalidity:
             store._last_uidvalidity = box.log.uidvalidity
         if box.log.uidvalidity == uidvalidity:
@@ -849,11 +865,49 @@ class MboxAccount(LogAccount):
 class MboxStore(LogStore):
     """Every user's mbox files, by the ROOT and INBOX templates."""
 
-    def __init__(self, root: str, inbox: str | None = None, dirname: str | None = None) -> None:
+    def __init__(self, root: str, inbox: str | None = None, dirname: str | None = None,
+                 clock: IReactorTime | None = None) -> None:
         super().__init__()
         self.root = root
         self.inbox = inbox
         self.dirname = dirname
+        self._clock = clock
+        self._poll: IDelayedCall | None = None
+        self._closed = False
+
+    def start_polling(self) -> None:
+        """Check watched mailboxes every :data:`POLL_INTERVAL` seconds while
+        any has a watcher."""
+        if self._poll is None and not self._closed:
+            clock = self._clock
+            if clock is None:
+                from twisted.internet import reactor
+
+                clock = reactor
+            assert clock is not None
+            self._poll = clock.callLater(POLL_INTERVAL, self._tick)
+
+    def _tick(self) -> None:
+        self._poll = None
+        d = self.poll_once()
+        d.addErrback(lambda f: _log.failure("polling mbox files", f))
+        d.addCallback(lambda watched: self.start_polling() if watched else None)
+
+    def poll_once(self) -> defer.Deferred[bool]:
+        """Sync every watched mailbox now; True when any is watched."""
+
+        async def run() -> bool:
+            watched = [box for account in self._accounts.values()
+                       for box in account.mailboxes()
+                       if isinstance(box, MboxMailbox) and box.log.watcher_count]
+            for box in watched:
+                try:
+                    await box.sync()
+                except Exception:
+                    _log.failure("checking {path}", path=box.path)
+            return bool(watched)
+
+        return defer.Deferred.fromCoroutine(run())
 
     def make_account(self, username: str) -> LogAccount:
         if not username or "/" in username or username in (".", "..") or "\0" in username:
@@ -868,6 +922,10 @@ class MboxStore(LogStore):
         """Wait for every mailbox's background index save, then close."""
 
         async def run() -> None:
+            self._closed = True
+            if self._poll is not None and self._poll.active():
+                self._poll.cancel()
+            self._poll = None
             for account in self._accounts.values():
                 for box in account.mailboxes():
                     if isinstance(box, MboxMailbox):

@@ -111,3 +111,27 @@ class MboxFiles(TestCase):
             from_url(f"mbox:{self.root}:LAYOUT=fs")
         with self.assertRaises(StoreUnavailable):
             from_url("mbox:")
+
+
+class MboxPolling(TestCase):
+    async def test_a_watcher_hears_of_an_mda_append_without_a_command(self) -> None:
+        """RFC 2177: an IDLE session hears of new mail; the store checks
+        watched files every POLL_INTERVAL seconds."""
+        from twisted.internet.task import Clock
+
+        root = tempfile.mkdtemp(prefix="mf-mbox-poll-")
+        self.addCleanup(shutil.rmtree, root, True)
+        clock = Clock()
+        store = MboxStore(os.path.join(root, "%u"), clock=clock)
+        box = await (await store.account("u")).mailbox("INBOX")
+        await box.append(b"Subject: 1\r\n\r\nx\r\n", frozenset(), None)
+        heard: list[int] = []
+        box.watch(lambda: heard.append(1))
+        assert clock.getDelayedCalls(), "no poll scheduled for a watched mailbox"
+        with open(os.path.join(root, "u", "inbox"), "ab") as f:
+            f.write(b"From mda Mon Dec  7 05:00:00 2026\nSubject: mda\n\nnew\n\n")
+        assert await store.poll_once()
+        assert heard, "the watcher did not hear of the MDA's message"
+        assert box.log.uids == (1, 2)
+        await store.close()
+        assert not clock.getDelayedCalls()
