@@ -25,11 +25,13 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-__all__ = ["locked", "LockTimeout", "DOTLOCK_STALE", "LOCK_TIMEOUT"]
+__all__ = ["locked", "LockTimeout", "DOTLOCK_STALE", "LOCK_TIMEOUT", "WRITE_LOCKS"]
 
 #: seconds after which a dotlock is taken to be a dead writer's (Dovecot:
 #: ``mbox_dotlock_change_timeout`` = 2 min).
 DOTLOCK_STALE = 120.0
+#: the write locks, in order (Dovecot's ``mbox_write_locks``).
+WRITE_LOCKS: tuple[str, ...] = ("dotlock", "fcntl")
 #: seconds to wait for a lock before giving up (Dovecot: ``mbox_lock_timeout``).
 LOCK_TIMEOUT = 30.0
 
@@ -100,39 +102,52 @@ def _fcntl(fd: int, exclusive: bool, deadline: float) -> None:
             time.sleep(0.02)
 
 
+def _release(fd: int | None, dotlock: str | None) -> None:
+    if fd is not None:
+        os.close(fd)
+    if dotlock is not None:
+        try:
+            os.unlink(dotlock)
+        except FileNotFoundError:
+            pass
+
+
 @contextmanager
 def locked(path: str, write: bool, create: bool = False, timeout: float = LOCK_TIMEOUT,
-           stale_after: float = DOTLOCK_STALE) -> Iterator[int]:
+           stale_after: float = DOTLOCK_STALE,
+           order: tuple[str, ...] = WRITE_LOCKS) -> Iterator[int]:
     """Lock ``path`` and give the one descriptor to use while locked
-    (read-write for ``write``).  Raises FileNotFoundError when the file does
-    not exist and ``create`` is false."""
+    (read-write for ``write``).  Writers take the locks of ``order``
+    (``"dotlock"``, ``"fcntl"``) in that order, as Dovecot's
+    ``mbox_write_locks``; readers a shared fcntl lock.  Raises
+    FileNotFoundError when the file does not exist and ``create`` is false."""
     deadline = time.monotonic() + timeout
-    dotlock = _dotlock(path, timeout, stale_after) if write else None
-    try:
-        while True:
-            flags = os.O_RDWR if write else os.O_RDONLY
-            if create:
-                flags |= os.O_CREAT
-            fd = os.open(path, flags, 0o600)
-            try:
-                _fcntl(fd, write, deadline)
-                try:
-                    same = os.stat(path).st_ino == os.fstat(fd).st_ino
-                except FileNotFoundError:
-                    same = False
-            except BaseException:
-                os.close(fd)
-                raise
-            if same:
-                break
-            os.close(fd)  # replaced while we waited: lock the new file
+    flags = (os.O_RDWR if write else os.O_RDONLY) | (os.O_CREAT if create else 0)
+    while True:
+        fd: int | None = None
+        dotlock: str | None = None
         try:
-            yield fd
-        finally:
-            os.close(fd)
-    finally:
-        if dotlock is not None:
+            for kind in order if write else ("fcntl",):
+                if kind == "dotlock":
+                    dotlock = _dotlock(path, max(deadline - time.monotonic(), 0.0), stale_after)
+                elif kind == "fcntl":
+                    fd = os.open(path, flags, 0o600)
+                    _fcntl(fd, write, deadline)
+                else:
+                    raise ValueError(f"unknown mbox lock {kind!r}")
+            if fd is None:
+                fd = os.open(path, flags, 0o600)
             try:
-                os.unlink(dotlock)
+                same = os.stat(path).st_ino == os.fstat(fd).st_ino
             except FileNotFoundError:
-                pass
+                same = False
+        except BaseException:
+            _release(fd, dotlock)
+            raise
+        if same:
+            break
+        _release(fd, dotlock)  # replaced while we waited: lock the new file
+    try:
+        yield fd
+    finally:
+        _release(fd, dotlock)

@@ -45,7 +45,7 @@ from mailframe.records import AppendResult, Changes, MailboxStatus, NewMessage, 
 from mailframe.store import _mbox_format as fmt
 from mailframe.store._log import MailboxLog
 from mailframe.store._maildir_names import mutf7_decode, mutf7_encode
-from mailframe.store._mbox_lock import locked
+from mailframe.store._mbox_lock import LOCK_TIMEOUT, WRITE_LOCKS, locked
 from mailframe.store._names import INBOX, parents_of
 from mailframe.store.base import LogMailbox, StoredMessage, StoredMeta
 from mailframe.store.logaccount import LogAccount, LogStore
@@ -101,6 +101,10 @@ class MboxMailbox(LogMailbox):
         self.metas: dict[int, StoredMeta] = {}
         self._io = defer.DeferredLock()
         self._pending: set[defer.Deferred[None]] = set()
+        #: the write locks in order (the store's ``WRITE_LOCKS=`` option)
+        self.write_locks: tuple[str, ...] = WRITE_LOCKS
+        #: seconds to wait for another program's lock (Dovecot: mbox_lock_timeout)
+        self.lock_timeout = LOCK_TIMEOUT
         #: called when a watcher arrives (the store starts polling)
         self.on_watch: Callable[[], None] | None = None
         log = self._load_index(uidvalidity)
@@ -220,7 +224,7 @@ class MboxMailbox(LogMailbox):
             return fmt.Scan(self.log.uidvalidity, self.scan.last_uid), (0, 0, 0)
         if self.ident == _ident(st):
             return None
-        with locked(self.path, write=False) as fd, os.fdopen(os.dup(fd), "rb") as f:
+        with locked(self.path, write=False, timeout=self.lock_timeout) as fd, os.fdopen(os.dup(fd), "rb") as f:
             old = self.scan
             ident = _ident(os.fstat(fd))
             grown = (self.ident is not None and ident[0] == self.ident[0]
@@ -319,7 +323,7 @@ class MboxMailbox(LogMailbox):
         raise CannotDo("the mailbox keeps changing under us")
 
     def _read_thread(self, e: fmt.Entry, start: int, end: int | None) -> bytes | None:
-        with locked(self.path, write=False) as fd:
+        with locked(self.path, write=False, timeout=self.lock_timeout) as fd:
             if _ident(os.fstat(fd)) != self.ident:
                 return None
             if e.lf_only:
@@ -380,7 +384,8 @@ class MboxMailbox(LogMailbox):
     def _append_thread(self, messages: Sequence[StoredMessage], keywords: set[str]
                        ) -> tuple[fmt.Scan, _Ident]:
         os.makedirs(os.path.dirname(self.path), exist_ok=True)
-        with locked(self.path, write=True, create=True) as fd:
+        with locked(self.path, write=True, create=True, order=self.write_locks,
+                    timeout=self.lock_timeout) as fd:
             size = os.fstat(fd).st_size
             scan = self.scan
             last = messages[-1].uid
@@ -475,7 +480,8 @@ class MboxMailbox(LogMailbox):
         scan = self.scan
         new_kw = sorted({f for fl in want.values() for f in fl if not f.startswith("\\")}
                         - set(scan.keywords))
-        with locked(self.path, write=True) as fd:
+        with locked(self.path, write=True, order=self.write_locks,
+                    timeout=self.lock_timeout) as fd:
             if _ident(os.fstat(fd)) == self.ident:
                 declared = scan.keywords + new_kw
                 writes = []
@@ -520,7 +526,8 @@ class MboxMailbox(LogMailbox):
         the pseudo-message, then every kept message with its header
         rewritten and body copied unchanged.  Messages without a UID get
         the next ones.  Returns the scan of the new file."""
-        with locked(self.path, write=True, create=True) as fd:
+        with locked(self.path, write=True, create=True, order=self.write_locks,
+                    timeout=self.lock_timeout) as fd:
             if self.ident is not None and scan is self.scan and _ident(os.fstat(fd)) != self.ident:
                 with os.fdopen(os.dup(fd), "rb") as f:
                     scan = fmt.scan(f)
@@ -728,6 +735,7 @@ class MboxAccount(LogAccount):
         store = self.store
         if isinstance(store, MboxStore):
             box.on_watch = store.start_polling
+            box.write_locks = store.write_locks
         if box.log.uidvalidity > store._last_uidvalidity:
             store._last_uidvalidity = box.log.uidvalidity
         if box.log.uidvalidity == uidvalidity:
@@ -866,8 +874,10 @@ class MboxStore(LogStore):
     """Every user's mbox files, by the ROOT and INBOX templates."""
 
     def __init__(self, root: str, inbox: str | None = None, dirname: str | None = None,
-                 clock: IReactorTime | None = None) -> None:
+                 clock: IReactorTime | None = None,
+                 write_locks: tuple[str, ...] = WRITE_LOCKS) -> None:
         super().__init__()
+        self.write_locks = write_locks
         self.root = root
         self.inbox = inbox
         self.dirname = dirname
@@ -936,25 +946,32 @@ class MboxStore(LogStore):
 
 
 def from_url(url: str) -> MboxStore:
-    """``mbox:ROOT[:INBOX=PATH][:DIRNAME=NAME]`` (Dovecot's ``mail_location`` syntax) → a
+    """``mbox:ROOT[:INBOX=PATH][:DIRNAME=NAME][:WRITE_LOCKS=dotlock+fcntl]`` (Dovecot's ``mail_location`` syntax) → a
     store; the ``mailframe.stores`` entry point."""
     scheme, sep, rest = url.partition(":")
     if scheme.strip().lower() != "mbox" or not sep or not rest:
         raise StoreUnavailable(f"not an mbox URL: {url!r} (mbox:ROOT[:INBOX=PATH])")
     parts = rest.split(":")
     root, inbox, dirname = parts[0], None, None
+    write_locks = WRITE_LOCKS
     for p in parts[1:]:
         key, eq, value = p.partition("=")
         if key.upper() == "INBOX" and eq:
             inbox = os.path.abspath(os.path.expanduser(value))
         elif key.upper() == "DIRNAME" and eq and value and "/" not in value:
             dirname = value
+        elif key.upper() == "WRITE_LOCKS" and eq:
+            # Dovecot's mbox_write_locks, e.g. WRITE_LOCKS=fcntl+dotlock
+            write_locks = tuple(v for v in value.replace(",", "+").split("+") if v)
+            if not write_locks or not set(write_locks) <= {"dotlock", "fcntl"}:
+                raise StoreUnavailable(f"WRITE_LOCKS takes dotlock and/or fcntl: {value!r}")
         elif p:
-            raise StoreUnavailable(f"unknown mbox option {p!r} (INBOX=PATH, DIRNAME=NAME)")
+            raise StoreUnavailable(
+                f"unknown mbox option {p!r} (INBOX=PATH, DIRNAME=NAME, WRITE_LOCKS=dotlock+fcntl)")
     root = os.path.abspath(os.path.expanduser(root))
     base = os.path.dirname(root.split("%u", 1)[0]) if "%u" in root else root
     try:
         os.makedirs(base or ".", mode=0o700, exist_ok=True)
     except OSError as e:
         raise StoreUnavailable(f"cannot create {base}: {e.strerror}") from e
-    return MboxStore(root, inbox, dirname)
+    return MboxStore(root, inbox, dirname, write_locks=write_locks)

@@ -107,6 +107,10 @@ class MboxFiles(TestCase):
         store = from_url(f"mbox:{self.root}/%u:INBOX={self.root}/spool/%u")
         assert store.root == f"{self.root}/%u" and store.inbox == f"{self.root}/spool/%u"
         assert from_url(f"mbox:{self.root}/m:DIRNAME=mBoX").dirname == "mBoX"
+        assert from_url(f"mbox:{self.root}/m:WRITE_LOCKS=fcntl+dotlock").write_locks == (
+            "fcntl", "dotlock")
+        with self.assertRaises(StoreUnavailable):
+            from_url(f"mbox:{self.root}/m:WRITE_LOCKS=flock")
         with self.assertRaises(StoreUnavailable):
             from_url(f"mbox:{self.root}:LAYOUT=fs")
         with self.assertRaises(StoreUnavailable):
@@ -135,3 +139,30 @@ class MboxPolling(TestCase):
         assert box.log.uids == (1, 2)
         await store.close()
         assert not clock.getDelayedCalls()
+
+
+class MboxLocks(TestCase):
+    async def test_a_live_dotlock_is_honoured_and_a_dead_ones_broken(self) -> None:
+        import socket
+        import subprocess
+
+        from mailframe.store._mbox_lock import LockTimeout
+
+        root = tempfile.mkdtemp(prefix="mf-mbox-lock-")
+        self.addCleanup(shutil.rmtree, root, True)
+        store = MboxStore(os.path.join(root, "%u"))
+        box = await (await store.account("u")).mailbox("INBOX")
+        await box.append(b"Subject: 1\r\n\r\nx\r\n", frozenset(), None)
+        box.lock_timeout = 0.3
+        lock = os.path.join(root, "u", "inbox.lock")
+        with open(lock, "w") as f:  # a live writer: this very process
+            f.write(f"{os.getpid()}:{socket.gethostname()}")
+        with self.assertRaises(LockTimeout):
+            await box.append(b"Subject: 2\r\n\r\ny\r\n", frozenset(), None)
+        dead = subprocess.Popen(["true"])
+        dead.wait()
+        with open(lock, "w") as f:  # a writer that died holding it
+            f.write(f"{dead.pid}:{socket.gethostname()}")
+        assert await box.append(b"Subject: 2\r\n\r\ny\r\n", frozenset(), None) == 2
+        assert not os.path.exists(lock)
+        await store.close()
