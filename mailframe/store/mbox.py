@@ -346,19 +346,9 @@ class MboxMailbox(LogMailbox):
             return out
 
     def put_messages(self, messages: Sequence[StoredMessage]) -> defer.Deferred[None]:
-        return self._locked_io(self._put, messages)
-
-    async def _put(self, messages: Sequence[StoredMessage]) -> None:
-        await self._sync_now()
-        keywords = {f for m in messages for f in self._pending_flags.get(m.uid, ())
-                    if not f.startswith("\\")}
-        found, ident = await threads.deferToThread(self._append_thread, messages, keywords)
-        for m in messages:
-            self.metas[m.uid] = m.meta
-        self.scan, self.ident = found, ident
-        self.by_uid = {e.uid: e for e in found.entries}
-
-    _pending_flags: dict[int, frozenset[str]] = {}
+        """Not used: :meth:`_append_stored` numbers and writes under the
+        file lock (another program may append meanwhile)."""
+        raise NotImplementedError("the mbox store appends in _append_stored")
 
     def append_many(self, messages: Sequence[NewMessage]) -> defer.Deferred[AppendResult]:
         """APPEND with Dovecot's state headers stripped (they are the
@@ -374,19 +364,59 @@ class MboxMailbox(LogMailbox):
 
     async def _append_stored(self, items: Sequence[tuple[bytes, frozenset[str], StoredMeta]]
                              ) -> AppendResult:
-        first = self.log.uidnext
-        self._pending_flags = {first + i: flags for i, (_, flags, _) in enumerate(items)}
+        """APPEND / COPY into this file: the UIDs are chosen under the file
+        lock, after another program's appends (Dovecot, an MDA) are read,
+        so a new UID is always the file's last UID + 1; all or none; the log
+        hears of the messages only once they are fsynced."""
+        self.check_alive()
+        await self._append_lock.acquire()
         try:
-            return await super()._append_stored(items)
+            await self._io.acquire()
+            try:
+                for _attempt in range(20):
+                    await self._sync_now()
+                    first = self.log.uidnext
+                    stored = [StoredMessage(first + i, content, meta)
+                              for i, (content, _, meta) in enumerate(items)]
+                    flags = {first + i: fl for i, (_, fl, _) in enumerate(items)}
+                    done = await threads.deferToThread(
+                        self._append_thread, stored, flags, self.ident)
+                    if done is not None:
+                        break
+                else:
+                    raise CannotDo("the mailbox keeps changing under us")
+                found, ident = done
+                for m in stored:
+                    self.metas[m.uid] = m.meta
+                self.scan, self.ident = found, ident
+                self.by_uid = {e.uid: e for e in found.entries}
+                uids = []
+                with self.log.batch():
+                    for (content, fl, _), want in zip(items, stored, strict=True):
+                        state = self.log.append(fl - {"\\Recent"}, len(content))
+                        assert state.uid == want.uid
+                        uids.append(state.uid)
+            finally:
+                self._io.release()
+            result = self.log_changed()
+            if result is not None:
+                await result
+            return AppendResult(self.log.uidvalidity, tuple(uids))
         finally:
-            self._pending_flags = {}
+            self._append_lock.release()
 
-    def _append_thread(self, messages: Sequence[StoredMessage], keywords: set[str]
-                       ) -> tuple[fmt.Scan, _Ident]:
+    def _append_thread(self, messages: Sequence[StoredMessage],
+                       flags_of: dict[int, frozenset[str]], expected: _Ident | None
+                       ) -> tuple[fmt.Scan, _Ident] | None:
+        """Append under the write lock; ``None`` (nothing written) when the
+        file is no longer what the caller numbered the messages after."""
+        keywords = {f for fl in flags_of.values() for f in fl if not f.startswith("\\")}
         os.makedirs(os.path.dirname(self.path), exist_ok=True)
         with locked(self.path, write=True, create=True, order=self.write_locks,
                     timeout=self.lock_timeout) as fd:
             size = os.fstat(fd).st_size
+            if _ident(os.fstat(fd)) != expected and not (expected is None and size == 0):
+                return None
             scan = self.scan
             last = messages[-1].uid
             declared = list(scan.keywords) + sorted(keywords - set(scan.keywords))
@@ -401,7 +431,7 @@ class MboxMailbox(LogMailbox):
                     out.append(b"\n")
             for m in messages:
                 head, body, trim = fmt.split_message(m.content)
-                flags = self._pending_flags.get(m.uid, frozenset())
+                flags = flags_of.get(m.uid, frozenset())
                 fline = fmt.from_line(m.meta.internaldate)
                 out.append(fmt.message_bytes(fline, head, len(body), m.uid, flags, trim))
                 out.append(body)
@@ -546,6 +576,12 @@ class MboxMailbox(LogMailbox):
             tmp = os.path.join(os.path.dirname(self.path),
                                "." + os.path.basename(self.path) + ".mftmp")
             with open(tmp, "wb") as out:
+                st = os.fstat(fd)  # the new file keeps the old one's owner and mode
+                os.fchmod(out.fileno(), st.st_mode & 0o7777)
+                try:
+                    os.fchown(out.fileno(), st.st_uid, st.st_gid)
+                except PermissionError:
+                    pass
                 out.write(fmt.pseudo_message(uidvalidity, last, declared))
                 for e, uid in zip(scan.entries, uids, strict=True):
                     if uid in drop:

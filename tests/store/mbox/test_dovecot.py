@@ -38,7 +38,7 @@ MBOX_CONF = CONF.replace(
 class MboxDovecot:
     """A Dovecot serving mbox files under ``root/mail``."""
 
-    def __init__(self, root: str) -> None:
+    def __init__(self, root: str, conf: str = MBOX_CONF) -> None:
         self.root = root
         self.uid = 8 if os.getuid() == 0 else os.getuid()
         self.gid = 8 if os.getuid() == 0 else os.getgid()
@@ -54,7 +54,7 @@ class MboxDovecot:
             f.write("alice:{PLAIN}pw\nbob:{PLAIN}pw\n")
         self.conf = os.path.join(root, "dovecot.conf")
         with open(self.conf, "w") as f:
-            f.write(MBOX_CONF.format(d=root, port=self.port, uid=self.uid, gid=self.gid))
+            f.write(conf.format(d=root, port=self.port, uid=self.uid, gid=self.gid))
         self.give_back()
         assert DOVECOT is not None
         self.proc = subprocess.Popen(
@@ -102,11 +102,13 @@ class MboxDovecot:
 
 
 class DovecotMboxInterop(TestCase):
+    conf = MBOX_CONF
+
     def setUp(self) -> None:
         if DOVECOT is None:
             raise SkipTest("dovecot binary not found (apt-get install dovecot-imapd)")
         self.root = tempfile.mkdtemp(prefix="mf-dovecot-mbox-")
-        self.dovecot = MboxDovecot(self.root)
+        self.dovecot = MboxDovecot(self.root, self.conf)
         self.addCleanup(shutil.rmtree, self.root, True)
         self.addCleanup(self.dovecot.stop)
 
@@ -218,3 +220,59 @@ class DovecotMboxInterop(TestCase):
         assert fetch_flags(c) == {1: frozenset({"\\Seen"})}
         c.close()
         c.logout()
+
+
+class DovecotMboxConcurrent(TestCase):
+    """Dovecot with its built-in lock order (``fcntl dotlock``) and
+    mailframe with ``WRITE_LOCKS=fcntl+dotlock`` append to one file at the
+    same time: every message lands once, and both number them alike."""
+
+    def setUp(self) -> None:
+        if DOVECOT is None:
+            raise SkipTest("dovecot binary not found (apt-get install dovecot-imapd)")
+        self.root = tempfile.mkdtemp(prefix="mf-dovecot-mbox-")
+        conf = MBOX_CONF.replace("mbox_write_locks = dotlock fcntl\n", "")
+        self.dovecot = MboxDovecot(self.root, conf)
+        self.addCleanup(shutil.rmtree, self.root, True)
+        self.addCleanup(self.dovecot.stop)
+
+    async def test_both_append_at_once(self) -> None:
+        from twisted.internet import threads
+
+        mail = os.path.join(self.root, "mail", "%u")
+        store = MboxStore(mail, os.path.join(mail, "inbox"), write_locks=("fcntl", "dotlock"))
+        inbox = await (await store.account("alice")).mailbox("INBOX")
+        await inbox.append(MSG % (0, 0, 0), frozenset(), None)
+        self.dovecot.give_back()
+        n = 15
+
+        def dovecot_appends() -> list[bytes]:
+            c = self.dovecot.client("alice")
+            out = []
+            for i in range(n):
+                typ, data = c.append("INBOX", "(\\Seen)", None, MSG % (100 + i, 100 + i, 100 + i))
+                assert typ == "OK", (data, self.dovecot.log())
+                out.append(data[0])
+            c.logout()
+            return out
+
+        d = threads.deferToThread(dovecot_appends)
+        ours = [await inbox.append(MSG % (200 + i, 200 + i, 200 + i), frozenset({"Mine"}), None)
+                for i in range(n)]
+        theirs = await d
+        snap = await inbox.snapshot()
+        uids = [s.uid for s in snap.messages]
+        assert len(uids) == 2 * n + 1 and uids == sorted(set(uids)), uids
+        assert set(ours) <= set(uids)
+        bodies = sorted([await inbox.read(u) for u in uids])
+        expected = sorted([MSG % (0, 0, 0)] + [MSG % (100 + i, 100 + i, 100 + i) for i in range(n)]
+                          + [MSG % (200 + i, 200 + i, 200 + i) for i in range(n)])
+        assert bodies == expected
+        flags = {s.uid: s.flags for s in snap.messages}
+        await store.close()
+        self.dovecot.give_back()
+        c = self.dovecot.client("alice")
+        select(c, "INBOX")
+        assert fetch_flags(c) == flags
+        c.logout()
+        assert len(theirs) == n
