@@ -260,7 +260,11 @@ class MboxMailbox(LogMailbox):
                 for u in gone:
                     self.metas.pop(u, None)
             for e in found.entries:
-                if e.uid in self.log:
+                st = self.log.get(e.uid)
+                if st is not None:
+                    known = self.by_uid.get(e.uid)
+                    if known is not None and st.flags != known.flags:
+                        continue  # our STORE is not written yet: it wins, and is next
                     self.log.set_flags(e.uid, e.flags)
                 else:
                     _log_add(self.log, e.uid, e.flags, e.served_size)
@@ -276,6 +280,17 @@ class MboxMailbox(LogMailbox):
         if self.on_watch is not None:
             self.on_watch()
         return unwatch
+
+    def _adopt_new(self, found: fmt.Scan) -> None:
+        """Messages another program appended that a rewrite of ours has
+        just read (their flags are the file's; the log's own changes are
+        left alone, they may be newer than the file)."""
+        with self.log.batch():
+            for e in found.entries:
+                if e.uid >= self.log.uidnext:
+                    _log_add(self.log, e.uid, e.flags, e.served_size)
+            if found.last_uid + 1 > self.log.uidnext:
+                self.log.uidnext = found.last_uid + 1
 
     # ---------------------------------------------------------- reads (IMAP)
 
@@ -485,6 +500,7 @@ class MboxMailbox(LogMailbox):
             found = await threads.deferToThread(self._rewrite_thread, self.scan, {}, drop)
             self.scan, self.ident = found, _ident(os.stat(self.path))
             self.by_uid = {e.uid: e for e in found.entries}
+            self._adopt_new(found)
             for u in uids:
                 self.metas.pop(u, None)
 
@@ -503,6 +519,7 @@ class MboxMailbox(LogMailbox):
             found, ident = await threads.deferToThread(self._flags_thread, want)
             self.scan, self.ident = found, ident
             self.by_uid = {e.uid: e for e in found.entries}
+            self._adopt_new(found)
         state = self._index_state()
         await threads.deferToThread(self._save_index, state)
 

@@ -166,3 +166,29 @@ class MboxLocks(TestCase):
         assert await box.append(b"Subject: 2\r\n\r\ny\r\n", frozenset(), None) == 2
         assert not os.path.exists(lock)
         await store.close()
+
+
+class MboxPendingStore(TestCase):
+    async def test_an_unwritten_store_survives_another_writers_change(self) -> None:
+        """A STORE recorded in the log but not yet in the file must not be
+        undone when a change by another program is read in between."""
+        root = tempfile.mkdtemp(prefix="mf-mbox-pending-")
+        self.addCleanup(shutil.rmtree, root, True)
+        store = MboxStore(os.path.join(root, "%u"))
+        box = await (await store.account("u")).mailbox("INBOX")
+        for i in range(2):
+            await box.append(b"Subject: %d\r\n\r\nx\r\n" % i, frozenset(), None)
+        box.log.store([1], "add", frozenset({"\\Flagged"}))  # not yet written
+        with open(os.path.join(root, "u", "inbox"), "ab") as f:
+            f.write(b"From mda Mon Dec  7 05:00:00 2026\nSubject: mda\n\nnew\n\n")
+        await box.sync()
+        assert box.log.get(1).flags == {"\\Flagged"}
+        assert box.log.uids == (1, 2, 3)
+        await box.log_changed()
+        await store.close()
+        again = MboxStore(os.path.join(root, "%u"))
+        box = await (await again.account("u")).mailbox("INBOX")
+        snap = await box.snapshot()
+        assert {s.uid: s.flags for s in snap.messages} == {
+            1: {"\\Flagged"}, 2: frozenset(), 3: frozenset()}
+        await again.close()
