@@ -59,6 +59,9 @@ class MessageRecord(MessageState):
     """
 
     info: MessageInfo
+    #: When the message was saved into this mailbox (RFC 8514 SAVEDATE),
+    #: None when the store cannot tell.
+    savedate: datetime | None = None
 
 
 class NewMessage(NamedTuple):

@@ -201,6 +201,37 @@ class Search(Command):
     uid: bool = False
     charset: str | None = None
     returns: tuple[str, ...] | None = None
+    partial: tuple[int, int] | None = None  # RETURN (PARTIAL lo:hi), RFC 9394
+
+
+@dataclass(frozen=True)
+class Sort(Command):
+    """SORT / UID SORT (RFC 5256 §3; RETURN options: ESORT, RFC 5267).
+    ``criteria`` are (key, reverse) pairs, keys upper-cased."""
+
+    criteria: tuple[tuple[str, bool], ...]
+    key: SearchKey
+    charset: str
+    uid: bool = False
+    returns: tuple[str, ...] | None = None
+    partial: tuple[int, int] | None = None
+
+
+@dataclass(frozen=True)
+class CancelUpdate(Command):
+    """CANCELUPDATE tag-string... (RFC 5267 §4.3.5)."""
+
+    tags: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Thread(Command):
+    """THREAD / UID THREAD (RFC 5256 §3); ``algorithm`` upper-cased."""
+
+    algorithm: str
+    key: SearchKey
+    charset: str
+    uid: bool = False
 
 
 @dataclass(frozen=True)

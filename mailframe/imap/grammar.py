@@ -23,6 +23,7 @@ from mailframe.imap.framing import Frame
 from mailframe.imap.grammar_fetch import fetch_atts
 from mailframe.imap.grammar_reader import MAX_MODSEQ, ParseError, Reader
 from mailframe.imap.grammar_search import parse_search
+from mailframe.imap.grammar_sort import parse_cancelupdate, parse_sort, parse_thread
 from mailframe.imap.limits import DEFAULT_LIMITS, Limits
 from mailframe.imap.types import AppendMessage, ListOptions, SequenceSet
 
@@ -453,6 +454,8 @@ _UID_COMMANDS: dict[str, Parser] = {
     "MOVE": _copy_move(c.Move),
     "FETCH": _fetch,
     "SEARCH": _search,
+    "SORT": parse_sort,
+    "THREAD": parse_thread,
     "STORE": _store,
     "EXPUNGE": _expunge,
 }
@@ -497,6 +500,9 @@ _COMMANDS: dict[str, Parser] = {
     "APPEND": _append,
     "EXPUNGE": _expunge,
     "SEARCH": _search,
+    "SORT": parse_sort,
+    "THREAD": parse_thread,
+    "CANCELUPDATE": parse_cancelupdate,
     "FETCH": _fetch,
     "STORE": _store,
     "COPY": _copy_move(c.Copy),

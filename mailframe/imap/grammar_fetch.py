@@ -20,7 +20,7 @@ _SECTION_TEXT = re.compile(rb"[A-Za-z.]+")
 #: Items that take no section (RFC 3501 §9 ``fetch-att``; MODSEQ RFC 7162).
 SIMPLE_ATTS = frozenset({
     "ENVELOPE", "FLAGS", "INTERNALDATE", "RFC822", "RFC822.HEADER", "RFC822.SIZE",
-    "RFC822.TEXT", "BODY", "BODYSTRUCTURE", "UID", "MODSEQ",
+    "RFC822.TEXT", "BODY", "BODYSTRUCTURE", "UID", "MODSEQ", "SAVEDATE",
 })
 
 _FAST = (FetchAtt("FLAGS"), FetchAtt("INTERNALDATE"), FetchAtt("RFC822.SIZE"))

@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 from mailframe.imap.command import Search
 from mailframe.imap.grammar_reader import MAX_MODSEQ, ParseError, Reader
+from mailframe.imap.grammar_return import return_options
 from mailframe.imap.types import (
     SearchAll,
     SearchAnd,
@@ -32,7 +33,8 @@ from mailframe.imap.types import (
 
 __all__ = ["parse_search", "search_key", "RETURN_OPTIONS"]
 
-#: ``search-return-opt`` (RFC 4731 §3, SAVE from RFC 5182 §2).
+#: The argument-less ``search-return-opt`` (RFC 4731 §3, SAVE from RFC
+#: 5182 §2); PARTIAL (RFC 9394 §3.1) takes a range: see grammar_return.
 RETURN_OPTIONS = frozenset({"MIN", "MAX", "ALL", "COUNT", "SAVE"})
 
 _FLAG_KEYS: dict[str, SearchKey] = {
@@ -51,6 +53,8 @@ _FLAG_KEYS: dict[str, SearchKey] = {
     # NEW = RECENT UNSEEN, OLD = NOT RECENT (RFC 3501 §6.4.4)
     "NEW": SearchAnd((SearchFlag("\\Recent"), SearchFlag("\\Seen", False))),
     "OLD": SearchNot(SearchFlag("\\Recent")),
+    # RFC 8514 §3: every mailbox of every store mailframe ships has save dates
+    "SAVEDATESUPPORTED": SearchAll(),
 }
 
 _DATE_KEYS = {
@@ -61,6 +65,9 @@ _DATE_KEYS = {
     "SENTON": ("on", True),
     "SENTSINCE": ("since", True),
 }
+
+#: RFC 8514 §3: the save date ("disregarding time and timezone").
+_SAVED_KEYS = {"SAVEDBEFORE": "before", "SAVEDON": "on", "SAVEDSINCE": "since"}
 
 _HEADER_KEYS = frozenset({"FROM", "TO", "CC", "BCC", "SUBJECT"})
 
@@ -155,6 +162,15 @@ def _date(name: str) -> Callable[[_Search], SearchKey]:
     return parse
 
 
+def _saved(name: str) -> Callable[[_Search], SearchKey]:
+    op = _SAVED_KEYS[name]
+
+    def parse(s: _Search) -> SearchKey:
+        return SearchDate(op, s.r.date(), saved=True)
+
+    return parse
+
+
 def _hdr(name: str) -> Callable[[_Search], SearchKey]:
     def parse(s: _Search) -> SearchKey:
         return SearchHeader(name, s.value())
@@ -201,6 +217,7 @@ _KEYS: dict[str, Callable[[_Search], SearchKey]] = {
     "OLDER": _within("older"),
     "YOUNGER": _within("younger"),
     **{name: _date(name) for name in _DATE_KEYS},
+    **{name: _saved(name) for name in _SAVED_KEYS},
     **{name: _hdr(name) for name in _HEADER_KEYS},
 }
 
@@ -231,20 +248,11 @@ def parse_search(r: Reader, tag: str, uid: bool) -> Search:
     — from just after ``SEARCH``."""
     r.sp()
     returns: tuple[str, ...] | None = None
+    partial: tuple[int, int] | None = None
     if r.peek_word() == "RETURN":
         r.word("RETURN")
         r.sp()
-        r.open()
-        opts: list[str] = []
-        if r.peek() != 0x29:
-            opts.append(r.keyword("return option"))
-            while r.skip(0x20):
-                opts.append(r.keyword("return option"))
-        r.close()
-        for opt in opts:
-            if opt not in RETURN_OPTIONS:
-                r.fail(f"Unknown search return option {opt}")
-        returns = tuple(dict.fromkeys(opts))
+        returns, partial = return_options(r)
         r.sp()
     charset: str | None = None
     if r.peek_word() == "CHARSET":
@@ -262,4 +270,4 @@ def parse_search(r: Reader, tag: str, uid: bool) -> Search:
         keys.append(s.key())
     r.end()
     key = keys[0] if len(keys) == 1 else SearchAnd(tuple(keys))
-    return Search(tag, key, uid=uid, charset=charset, returns=returns)
+    return Search(tag, key, uid=uid, charset=charset, returns=returns, partial=partial)

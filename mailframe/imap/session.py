@@ -18,6 +18,7 @@ from typing import Any, Protocol
 from mailframe.errors import LimitExceeded, MailframeError
 from mailframe.imap import serialize
 from mailframe.imap.command import Select
+from mailframe.imap.commands import context as search_contexts
 from mailframe.imap.commands import load_all
 from mailframe.imap.commands.mailbox import announce_flags, recent_range
 from mailframe.imap.commands.params import refusal
@@ -199,6 +200,19 @@ BASE_CAPABILITIES = (
     "BINARY",
     "STATUS=SIZE",
     "CREATE-SPECIAL-USE",
+    "MULTIAPPEND",
+    # RFC 5256 / 5957 / 5267 / 9394 / 5182 / 5032 (mailframe/imap/commands/sort.py ...)
+    "SORT",
+    "SORT=DISPLAY",
+    "THREAD=ORDEREDSUBJECT",
+    "THREAD=REFERENCES",
+    "ESORT",
+    "PARTIAL",
+    "SEARCHRES",
+    "WITHIN",
+    "CONTEXT=SEARCH",
+    "CONTEXT=SORT",
+    "SAVEDATE",
 )
 
 #: Offered once logged in (RFC 8437 §3: UNAUTHENTICATE is only valid then).
@@ -373,7 +387,9 @@ class Session:
         if self.view is not view:
             return
         condstore = "CONDSTORE" in self.enabled
+        old_uids = list(view.uids) if view.contexts else []
         responses, new = view.catch_up(changes, allow_expunge, with_uid, condstore)
+        pending = await search_contexts.before(self, old_uids) if view.contexts else []
         self.announce_flags()
         for r in responses:
             self.untagged(*r)
@@ -382,6 +398,7 @@ class Session:
             view.recent.update(u for u in new if lo <= u < hi)
             self.untagged(view.exists, Atom("EXISTS"))
             self.untagged(len(view.recent), Atom("RECENT"))
+        search_contexts.after(self, pending)
 
     def announce_flags(self) -> None:
         """FLAGS and PERMANENTFLAGS when the selected mailbox holds a

@@ -126,6 +126,7 @@ class SearchDate:
     op: str
     when: date
     sent: bool = False
+    saved: bool = False  # SAVEDBEFORE / SAVEDON / SAVEDSINCE (RFC 8514 §3)
 
 
 @dataclass(frozen=True)

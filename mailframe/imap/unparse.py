@@ -128,7 +128,8 @@ def search_key(key: SearchKey, w: _Writer | None = None, codec: str = "utf-8") -
             return name.encode()
         return b"NOT RECENT" if name == "RECENT" else b"UN" + name.encode()
     if isinstance(key, SearchDate):
-        return ((b"SENT" if key.sent else b"") + key.op.upper().encode() + b" " + _date(key.when))
+        prefix = b"SAVED" if key.saved else b"SENT" if key.sent else b""
+        return prefix + key.op.upper().encode() + b" " + _date(key.when)
     if isinstance(key, SearchSize):
         return key.op.upper().encode() + b" " + str(key.size).encode()
     if isinstance(key, SearchHeader):
@@ -243,6 +244,15 @@ def _body(cmd: c.Command, w: _Writer) -> bytes:  # noqa: C901 - one branch per c
         return b"EXPUNGE" if cmd.uids is None else b"UID EXPUNGE " + sequence_set(cmd.uids)
     if isinstance(cmd, c.Search):
         return uid + _search(cmd, w)
+    if isinstance(cmd, c.Sort):
+        crit = _paren((b"REVERSE " if rev else b"") + k.encode() for k, rev in cmd.criteria)
+        out = b"SORT " + _returns(cmd.returns, cmd.partial) + crit + b" " + cmd.charset.encode()
+        return uid + out + b" " + _keys(cmd.key, w, "utf-8")
+    if isinstance(cmd, c.CancelUpdate):
+        return b"CANCELUPDATE " + b" ".join(w.string(t.encode()) for t in cmd.tags)
+    if isinstance(cmd, c.Thread):
+        out = b"THREAD " + cmd.algorithm.encode() + b" " + cmd.charset.encode()
+        return uid + out + b" " + _keys(cmd.key, w, "utf-8")
     if isinstance(cmd, c.Fetch):
         out = b"FETCH " + sequence_set(cmd.numbers) + b" " + _paren(fetch_att(a) for a in cmd.items)
         mods = [b"CHANGEDSINCE %d" % cmd.changedsince] if cmd.changedsince is not None else []
@@ -287,10 +297,27 @@ def _list(cmd: c.List, w: _Writer) -> bytes:
     return out
 
 
+def _returns(returns: tuple[str, ...] | None, partial: tuple[int, int] | None) -> bytes:
+    """The ``RETURN (...)`` clause and its trailing space, with a PARTIAL range (RFC 9394), or nothing."""
+    if returns is None:
+        return b""
+    opts = [
+        r.encode() if r != "PARTIAL" or partial is None else b"PARTIAL %d:%d" % partial
+        for r in returns
+    ]
+    return b"RETURN " + _paren(opts) + b" "
+
+
+def _keys(key: SearchKey, w: _Writer, codec: str) -> bytes:
+    if isinstance(key, SearchAnd) and len(key.keys) > 1:
+        return _join(search_key(k, w, codec) for k in key.keys)
+    return search_key(key, w, codec)
+
+
 def _search(cmd: c.Search, w: _Writer) -> bytes:
     out = b"SEARCH"
     if cmd.returns is not None:
-        out += b" RETURN " + _paren(r.encode() for r in cmd.returns)
+        out += b" " + _returns(cmd.returns, cmd.partial)[:-1]
     codec = "utf-8"
     if cmd.charset is not None:
         out += b" CHARSET " + w.astring(cmd.charset.encode("ascii"))

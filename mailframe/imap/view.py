@@ -56,6 +56,10 @@ class SelectedView:
         self._announced_once = False
         #: OK [HIGHESTMODSEQ] was sent for CONDSTORE (RFC 7162 §3.1).
         self.condstore_announced = False
+        #: UIDs of the result saved by RETURN (SAVE), read as ``$`` (RFC 5182).
+        self.saved: frozenset[int] = frozenset()
+        #: Results followed for RETURN (UPDATE), by tag (RFC 5267 §4).
+        self.contexts: dict[str, object] = {}
 
     # --- numbers -------------------------------------------------------------
 
@@ -85,6 +89,8 @@ class SelectedView:
         numbers that are not in use simply match nothing (§6.4.8); ``*``
         is the largest UID in use.
         """
+        if numbers.saved:  # "$": the saved result, less what is gone (RFC 5182 §2.2)
+            return [(i + 1, u) for i, u in enumerate(self.uids) if u in self.saved]
         if uid:
             if not self.uids:
                 return []

@@ -26,7 +26,7 @@ import os
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from functools import lru_cache
 from typing import Any, BinaryIO
 
@@ -104,6 +104,16 @@ def _no_gc() -> Iterator[None]:
 def _zone(minutes: int) -> timezone:
     """The (few) time zones internal dates come in, built once each."""
     return timezone(timedelta(minutes=minutes))
+
+
+def _save_date(m: Meta) -> datetime:
+    """SAVEDATE (RFC 8514): the time the file was delivered, which a
+    Maildir unique name starts with (``<secs>.M...``, kept across flag
+    renames); the INTERNALDATE for a name that does not."""
+    base = m.name[m.name.rfind("/") + 1 :]
+    secs = base[: base.find(".")] if "." in base else ""
+    stamp = int(secs) if secs.isdigit() and len(secs) <= 11 else int(m.mtime)
+    return datetime.fromtimestamp(stamp, UTC)
 
 
 class FolderCore:
@@ -390,6 +400,7 @@ class FolderCore:
                     size=m.size,
                     internaldate=datetime.fromtimestamp(int(m.mtime), tz),
                     info=info,
+                    savedate=_save_date(m),
                 )
             )
         return out

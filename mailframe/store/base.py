@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar, Union, cast
 
@@ -71,6 +71,8 @@ class StoredMeta:
 
     internaldate: datetime
     info: MessageInfo
+    #: When it entered this mailbox (RFC 8514 SAVEDATE); set by the base.
+    savedate: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -188,6 +190,7 @@ class LogMailbox:
                     self.log.size_of(st.uid),
                     meta.internaldate,
                     meta.info,
+                    meta.savedate,
                 )
             )
         return out
@@ -231,8 +234,10 @@ class LogMailbox:
         await self._append_lock.acquire()
         try:
             first = self.log.uidnext
+            saved = datetime.now(UTC).replace(microsecond=0)  # SAVEDATE (RFC 8514 §2)
             stored = [
-                StoredMessage(first + i, content, meta) for i, (content, _, meta) in enumerate(items)
+                StoredMessage(first + i, content, replace(meta, savedate=saved))
+                for i, (content, _, meta) in enumerate(items)
             ]
             await _resolved(self.put_messages(stored))
             uids = []

@@ -55,7 +55,7 @@ def answerable(key: SearchKey) -> bool:
     if isinstance(key, SearchSet):
         return key.uid and not key.numbers.saved
     if isinstance(key, SearchDate):
-        return not key.sent
+        return not key.sent and not key.saved  # the Date: header, SAVEDATE: not state
     return isinstance(key, (SearchAll, SearchSize, SearchModSeq))
 
 
@@ -78,7 +78,7 @@ def match(key: SearchKey, state: MessageState, largest_uid: int) -> bool:
         return state.modseq >= key.modseq
     if isinstance(key, SearchSize):
         return state.size > key.size if key.op == "larger" else state.size < key.size
-    if isinstance(key, SearchDate):
+    if isinstance(key, SearchDate) and not key.sent and not key.saved:
         day = state.internaldate.date()
         if key.op == "before":
             return day < key.when

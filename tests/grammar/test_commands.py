@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 
@@ -13,7 +13,10 @@ from mailframe.imap.types import (
     FetchAtt,
     ListOptions,
     SearchAll,
+    SearchAnd,
+    SearchDate,
     SearchFlag,
+    SearchSet,
     SequenceSet,
 )
 
@@ -168,6 +171,28 @@ CASES: list[tuple[bytes, c.Command]] = [
     (b"a UID COPY 4827313:4828442 inbox", c.Copy("a", seq((4827313, 4828442)), "INBOX", uid=True)),
     (b"a MOVE 1:3 Trash", c.Move("a", seq((1, 3)), "Trash")),
     (b"a uid move 42 Archive/2024", c.Move("a", seq((42, 42)), "Archive/2024", uid=True)),
+    # SORT / THREAD (RFC 5256 §4), ESORT (RFC 5267), PARTIAL (RFC 9394)
+    (
+        b"a SORT (SUBJECT REVERSE DATE) UTF-8 ALL",
+        c.Sort("a", (("SUBJECT", False), ("DATE", True)), SearchAll(), "UTF-8")),
+    (
+        b"a uid sort return (min count partial 4:2) (displayfrom) us-ascii seen 1:5",
+        c.Sort(
+            "a", (("DISPLAYFROM", False),),
+            SearchAnd((SearchFlag("\\Seen"), SearchSet(seq((1, 5))))),
+            "US-ASCII", uid=True, returns=("MIN", "COUNT", "PARTIAL"), partial=(2, 4))),
+    (
+        b"a SEARCH RETURN (PARTIAL -1:-100) UNDELETED",
+        c.Search("a", SearchFlag("\\Deleted", False), returns=("PARTIAL",), partial=(-1, -100))),
+    (b"a THREAD REFERENCES UTF-8 ALL", c.Thread("a", "REFERENCES", SearchAll(), "UTF-8")),
+    (b'a CANCELUPDATE "b1" "b 2"', c.CancelUpdate("a", ("b1", "b 2"))),
+    (b"a SEARCH SAVEDSINCE 1-Feb-2024", c.Search("a", SearchDate("since", date(2024, 2, 1), saved=True))),
+    (b"a SEARCH SAVEDATESUPPORTED", c.Search("a", SearchAll())),
+    (b"a FETCH 1 (SAVEDATE UID)", c.Fetch("a", seq((1, 1)), (FetchAtt("SAVEDATE"), FetchAtt("UID")))),
+    (
+        b"a SEARCH RETURN (UPDATE CONTEXT COUNT) SEEN",
+        c.Search("a", SearchFlag("\\Seen"), returns=("UPDATE", "CONTEXT", "COUNT"))),
+    (b"a UID THREAD orderedsubject US-ASCII ALL", c.Thread("a", "ORDEREDSUBJECT", SearchAll(), "US-ASCII", uid=True)),
 ]
 
 

@@ -83,6 +83,8 @@ leaf: st.SearchStrategy[SearchKey] = st.one_of(
         SearchDate,
         st.sampled_from(["before", "on", "since"]),
         st.integers(0, 6).map(lambda d: DAY0 + timedelta(days=d)),
+        sent=st.booleans(),
+        saved=st.booleans(),
     ),
     st.builds(SearchModSeq, st.integers(1, 30)),
 )

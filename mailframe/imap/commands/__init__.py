@@ -48,10 +48,13 @@ def load_all() -> None:
     from mailframe.imap.commands import (  # noqa: F401
         any_state,
         auth,
+        context,
         fetch,
         idle,
         listing,
         mailbox,
         message,
         search,
+        sort,
+        thread,
     )

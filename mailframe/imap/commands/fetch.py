@@ -174,6 +174,9 @@ async def _item(
         parts.append(b"MODSEQ (%d)" % record.modseq)
     elif name == "INTERNALDATE":
         parts.append(b"INTERNALDATE " + imap_datetime(record.internaldate))
+    elif name == "SAVEDATE":  # RFC 8514 §2: NIL when the store cannot tell
+        saved = getattr(record, "savedate", None)
+        parts.append(b"SAVEDATE " + (b"NIL" if saved is None else imap_datetime(saved)))
     elif name == "RFC822.SIZE":
         parts.append(b"RFC822.SIZE %d" % record.size)
     elif name == "ENVELOPE":

@@ -7,6 +7,7 @@ from __future__ import annotations
 from mailframe.crossstore import copy_messages, move_messages
 from mailframe.errors import CannotDo, NonexistentMailbox, TryCreate
 from mailframe.imap.command import Check, Close, Copy, Expunge, Move, Store, Unselect
+from mailframe.imap.commands.context import expunging
 from mailframe.imap.commands.mailbox import storable, uid_set
 from mailframe.imap.context import AuthenticatedContext, SelectedContext
 from mailframe.imap.registry import SELECTED, Reply, command, not_by_sequence
@@ -114,6 +115,7 @@ async def move(session: SelectedContext, cmd: Move) -> Reply:
     session.expunged(s for s, _ in mapping)
     if mapping:
         session.untagged_ok("Moved UIDs.", _copyuid(result, mapping))
+    expunging(session, [s for s, _ in mapping])
     for response in view.drop(s for s, _ in mapping):
         session.untagged(*response)
     return Reply("Move completed")
@@ -129,6 +131,7 @@ async def expunge(session: SelectedContext, cmd: Expunge) -> Reply:
         return Reply("Expunge completed")
     gone = await session.mailbox.expunge(uids)
     session.expunged(gone)
+    expunging(session, gone)
     for response in view.drop(gone):
         session.untagged(*response)
     return Reply("Expunge completed")

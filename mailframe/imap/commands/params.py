@@ -2,8 +2,7 @@
 
 The grammar parses the full syntax of the extensions it knows (so that a
 command is never misread), including parts of extensions mailframe does
-not advertise: QRESYNC (RFC 7162 §3.2), SEARCHRES (RFC 5182), and the
-CONDSTORE ones when the server runs with CONDSTORE off.  Every parameter is
+not advertise: QRESYNC (RFC 7162 §3.2) and the CONDSTORE ones when the server runs with CONDSTORE off.  Every parameter is
 either applied by its handler or refused here with ``BAD`` and a reason,
 before the handler runs: never silently ignored.
 """
@@ -59,10 +58,6 @@ def refusal(session: Any, cmd: c.Command) -> str | None:
         return "QRESYNC not enabled"  # RFC 7162 §3.2.5, Dovecot's words
     if isinstance(cmd, c.Fetch) and cmd.vanished and "QRESYNC" not in session.enabled:
         return "VANISHED needs QRESYNC enabled"  # RFC 7162 §3.2.6
-    if isinstance(cmd, c.Search) and cmd.returns is not None and "SAVE" in cmd.returns:
-        return "RETURN (SAVE) needs SEARCHRES, which is not offered"  # RFC 5182 §2.1
-    if any(s.saved for s in _sets(cmd)):
-        return "$ needs SEARCHRES, which is not offered"  # RFC 5182 §2.1
     if not session.config.condstore and _uses_condstore(cmd):
         return "CONDSTORE is not offered"  # RFC 7162 §3
     return None

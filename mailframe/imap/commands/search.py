@@ -18,7 +18,9 @@ from mailframe import message as mm
 from mailframe import vocabulary
 from mailframe.errors import BadCharset
 from mailframe.imap.command import Search
+from mailframe.imap.commands.context import register, use_searcher
 from mailframe.imap.commands.mailbox import uid_set
+from mailframe.imap.commands.results import partial_value, save_result
 from mailframe.imap.context import SelectedContext
 from mailframe.imap.registry import SELECTED, Reply, command, not_by_sequence
 from mailframe.imap.search_pushdown import for_store
@@ -107,7 +109,7 @@ def _matches(key: SearchKey, c: _Context) -> Any:
         return _has_flag(c.view, c.uid, key.flag) == key.present
     if isinstance(key, SearchSet):
         if key.numbers.saved:
-            return False
+            return c.uid in c.view.saved
         if key.uid:
             return key.numbers.contains(c.uid, c.largest_uid)
         return key.numbers.contains(c.seq, c.exists)
@@ -126,7 +128,9 @@ def _matches(key: SearchKey, c: _Context) -> Any:
     if isinstance(key, SearchDate):
         # "disregarding time and timezone": the date as it stands in the
         # message's own zone.
-        if not key.sent:
+        if key.saved:  # RFC 8514 §3; no save date: the internal date
+            day = (c.record.savedate or c.record.internaldate).date()
+        elif not key.sent:
             day = c.record.internaldate.date()
         else:
             # No Date, or one that does not parse: Dovecot 2.3 takes the
@@ -171,7 +175,9 @@ def flag_in(flags: frozenset[str], flag: str) -> bool:
 ViewPredicate = Callable[[int, int, frozenset[str], bool], bool]
 
 
-def compile_view_key(key: SearchKey, largest_uid: int, exists: int) -> ViewPredicate:
+def compile_view_key(
+    key: SearchKey, largest_uid: int, exists: int, saved: frozenset[int] = frozenset()
+) -> ViewPredicate:
     """Turn a key that needs only the view (flags, numbers; ``needs(key)
     == VIEW``) into one closure, so a search over a big mailbox does not
     interpret the key tree message by message."""
@@ -187,21 +193,21 @@ def compile_view_key(key: SearchKey, largest_uid: int, exists: int) -> ViewPredi
     if isinstance(key, SearchSet):
         numbers = key.numbers
         if numbers.saved:
-            return lambda seq, uid, flags, recent: False
+            return lambda seq, uid, flags, recent: uid in saved
         if key.uid:
             return lambda seq, uid, flags, recent: numbers.contains(uid, largest_uid)
         return lambda seq, uid, flags, recent: numbers.contains(seq, exists)
     if isinstance(key, SearchNot):
-        inner = compile_view_key(key.key, largest_uid, exists)
+        inner = compile_view_key(key.key, largest_uid, exists, saved)
         return lambda seq, uid, flags, recent: not inner(seq, uid, flags, recent)
     if isinstance(key, SearchOr):
-        left = compile_view_key(key.left, largest_uid, exists)
-        right = compile_view_key(key.right, largest_uid, exists)
+        left = compile_view_key(key.left, largest_uid, exists, saved)
+        right = compile_view_key(key.right, largest_uid, exists, saved)
         return lambda seq, uid, flags, recent: left(seq, uid, flags, recent) or right(
             seq, uid, flags, recent
         )
     if isinstance(key, SearchAnd):
-        parts = [compile_view_key(k, largest_uid, exists) for k in key.keys]
+        parts = [compile_view_key(k, largest_uid, exists, saved) for k in key.keys]
         return lambda seq, uid, flags, recent: all(p(seq, uid, flags, recent) for p in parts)
     raise AssertionError(f"{key!r} needs more than the view")
 
@@ -209,7 +215,7 @@ def compile_view_key(key: SearchKey, largest_uid: int, exists: int) -> ViewPredi
 def _search_view(view: Any, key: SearchKey) -> list[tuple[int, int, int]]:
     """A view-level search: one pass over the UID and flag lists."""
     largest = view.uids[-1] if view.uids else 0
-    test = compile_view_key(key, largest, view.exists)
+    test = compile_view_key(key, largest, view.exists, view.saved)
     recent, ghosts = view.recent, view.ghosts
     found: list[tuple[int, int, int]] = []
     for i, (uid, flags) in enumerate(view.uid_flags()):
@@ -278,6 +284,9 @@ async def search(session: SelectedContext, cmd: Search) -> Reply:
     modseq = uses_modseq(cmd.key)
     if modseq:
         session.enabled.add("CONDSTORE")
+    saving = cmd.returns is not None and "SAVE" in cmd.returns
+    if saving:
+        session.view.saved = frozenset()  # a failed SEARCH leaves $ empty (RFC 5182 §2.1)
     found = await run_search(session, cmd.key)
     numbers = [u if cmd.uid else s for s, u, _ in found]
     highest = max((m for _, _, m in found), default=0)
@@ -287,8 +296,18 @@ async def search(session: SelectedContext, cmd: Search) -> Reply:
             values.append([Atom("MODSEQ"), highest])
         session.untagged(*values)
         return Reply("Search completed")
-    # ESEARCH (RFC 4731 §3.1): an empty RETURN list means ALL.
-    wanted = {r.upper() for r in cmd.returns} or {"ALL"}
+    # ESEARCH (RFC 4731 §3.1): an empty RETURN list means ALL; SAVE alone
+    # answers nothing (RFC 5182 §2.1).
+    wanted = {r.upper() for r in cmd.returns} - {"SAVE", "PARTIAL", "UPDATE", "CONTEXT"}
+    update = "UPDATE" in cmd.returns  # RFC 5267 §4: follow the result
+    if update:
+        register(session, cmd.tag, cmd.key, cmd.uid, [u for _, u, _ in found])
+    if saving:
+        save_result(session.view, [u for _, u, _ in found], wanted)
+        if not wanted and cmd.partial is None and not update:
+            return Reply("Search completed")
+    if not wanted and cmd.partial is None and not update:
+        wanted = {"ALL"}
     out: list[Value] = [Atom("ESEARCH"), [Atom("TAG"), cmd.tag.encode()]]
     if cmd.uid:
         out.append(Atom("UID"))
@@ -301,6 +320,8 @@ async def search(session: SelectedContext, cmd: Search) -> Reply:
             out += [Atom("ALL"), Atom(uid_set(sorted(numbers)))]
     if "COUNT" in wanted:
         out += [Atom("COUNT"), len(numbers)]
+    if cmd.partial is not None:
+        out += partial_value(numbers, cmd.partial)
     if modseq and numbers:
         out += [Atom("MODSEQ"), _esearch_modseq(found, wanted, cmd.uid)]
     session.untagged(*out)
@@ -311,9 +332,12 @@ def _esearch_modseq(found: list[tuple[int, int, int]], wanted: set[str], uid: bo
     """The MODSEQ of an ESEARCH answer (RFC 7162 §3.1.5 with RFC 4731 §3.2):
     with only MIN and/or MAX asked, the highest modseq of the message(s)
     returned; with ALL or COUNT, the highest of every match."""
-    if wanted & {"ALL", "COUNT"}:
+    if wanted & {"ALL", "COUNT"} or not wanted & {"MIN", "MAX"}:
         return max(m for _, _, m in found)
     index = 1 if uid else 0
     ends = [min(found, key=lambda f: f[index]), max(found, key=lambda f: f[index])]
     picked = [e for e, name in zip(ends, ("MIN", "MAX"), strict=True) if name in wanted]
     return max(m for _, _, m in picked)
+
+
+use_searcher(run_search)  # CONTEXT=SEARCH updates search with the same matcher
