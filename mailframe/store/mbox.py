@@ -33,6 +33,7 @@ import os
 import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any
 
 from twisted.internet import defer, threads
@@ -388,10 +389,11 @@ class MboxMailbox(LogMailbox):
         try:
             await self._io.acquire()
             try:
+                saved = datetime.now(UTC).replace(microsecond=0)  # SAVEDATE (RFC 8514 §2)
                 for _attempt in range(20):
                     await self._sync_now()
                     first = self.log.uidnext
-                    stored = [StoredMessage(first + i, content, meta)
+                    stored = [StoredMessage(first + i, content, replace(meta, savedate=saved))
                               for i, (content, _, meta) in enumerate(items)]
                     flags = {first + i: fl for i, (_, fl, _) in enumerate(items)}
                     done = await threads.deferToThread(
