@@ -35,6 +35,8 @@ log = Logger(namespace="mailframe.ops")
 LOGIN_COMMAND = "LOGIN-COMMAND"
 
 _ids = itertools.count(1)
+#: Under --workers the open line names the worker process serving it.
+_WORKER_FIELD = " worker={worker}" if os.environ.get("MAILFRAME_WORKER") else ""
 _PREFIX = f"{os.getpid() % 0x10000:04x}"
 
 
@@ -112,8 +114,9 @@ class ImapConnection:
     def opened(self) -> None:
         metrics.CONNECTIONS.labels("imap").inc()
         metrics.track(self)
-        log.info("imap conn={conn} open peer={peer} tls={tls}",
-                 mf_event="imap_open", conn=self.id, peer=self.peer, tls=_yes(self.secure))
+        log.info("imap conn={conn} open peer={peer} tls={tls}" + _WORKER_FIELD,
+                 mf_event="imap_open", conn=self.id, peer=self.peer, tls=_yes(self.secure),
+                 worker=os.getpid())
 
     def tls_started(self) -> None:
         self.secure = True

@@ -77,6 +77,9 @@ class Options(usage.Options):
                                       "refused for a while (0: never)."],
         ["login-lockout-address", None, "100", "Failures from one address, any users, before it is "
                                                "refused for a while (0: never)."],
+        ["workers", None, None, "Server processes sharing the listeners, under one supervisor that "
+                                "restarts them (default: the number of CPUs; 1: one process, no "
+                                "supervisor; --store memory always runs one)."],
     ]
     optFlags = [
         ["no-smtp", None, "Do not start the default SMTP listener."],
@@ -172,12 +175,32 @@ class Options(usage.Options):
         data = self["data-dir"]
         if self["store"] is None:
             self["store"] = "maildir:" + os.path.join(data, "mail")
+        self["workers"] = _workers(self)
         if not self["imap"] and not self["imaps"]:
             self["imap"] = [DEFAULT_IMAP]
         if not self["smtp"] and not self["no-smtp"]:
             self["smtp"] = [DEFAULT_SMTP]
         if not self["domain"]:
             self["domain"] = ["localhost"]
+
+
+def _workers(opts: Any) -> int:
+    """--workers: a count of at least 1, the number of CPUs by default,
+    and 1 for the memory store (its mailboxes live in one process's
+    memory and cannot be shared)."""
+    if opts["workers"] is None:
+        count = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+        count = max(1, count or 1)
+    else:
+        count = _int(opts, "workers")
+        if count < 1:
+            raise usage.UsageError("--workers must be at least 1")
+    opts.workers_note = None
+    if count > 1 and opts["store"].partition(":")[0] == "memory":
+        opts.workers_note = (f"--store memory cannot be shared between processes: running one "
+                             f"process instead of {count} workers")
+        count = 1
+    return count
 
 
 def _int(opts: Any, name: str) -> int:

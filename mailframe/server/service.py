@@ -27,6 +27,7 @@ from mailframe.errors import StoreUnavailable
 from mailframe.imap.session import ServerConfig, server_limits
 from mailframe.interfaces import IUserDirectory
 from mailframe.server.protocol import IMAPFactory, ServerContext
+from mailframe.server.workers import adopt, inherited, supervisor_service, worker_index
 from mailframe.store import open_store
 
 log = Logger()
@@ -51,6 +52,8 @@ def prepare(opts: Any) -> Prepared:
     for kind in ("imap", "imaps", "smtp", "lmtp", "submission", "submissions", "metrics", "health"):
         value = opts.get(kind)
         for desc in value if isinstance(value, list) else [value] if value else []:
+            if inherited(kind, desc) or (kind in ("metrics", "health") and worker_index() is not None):
+                continue  # the --workers supervisor's (it checked them)
             try:
                 endpoint = serverFromString(reactor, desc)
             except (ValueError, KeyError, TypeError) as e:
@@ -132,8 +135,9 @@ class _Listener(StreamServerEndpointService):
 def _listen(health: Any, kind: str, desc: str, factory: Any, endpoint: Any = None) -> _Listener:
     """A listener on ``desc`` (or the prepared ``endpoint``), watched by
     the health check."""
-    if endpoint is None:
-        endpoint = serverFromString(reactor, desc)
+    made = endpoint
+    endpoint = adopt(reactor, kind, desc,
+                     lambda: made if made is not None else serverFromString(reactor, desc))
     return _Listener(kind, desc, health.watch(f"{kind} {desc}", endpoint), factory)
 
 
@@ -150,6 +154,11 @@ class _Stopping(service.Service):
 
 
 def make_service(opts: Any) -> service.MultiService:
+    note = getattr(opts, "workers_note", None)
+    if note:
+        log.warn("{note}", note=note)
+    if opts.get("workers", 1) > 1 and worker_index() is None:
+        return supervisor_service(opts, reactor, opts["workers"], _endpoint_for(opts))
     prepared: Prepared = opts.prepared if hasattr(opts, "prepared") else prepare(opts)
     store = prepared.store
     root = service.MultiService()
@@ -233,15 +242,43 @@ def make_service(opts: Any) -> service.MultiService:
     return root
 
 
+def _endpoint_for(opts: Any) -> Any:
+    """How the --workers supervisor makes each listener's endpoint: as the
+    single process would (``ssl:`` through :func:`server_endpoint`)."""
+    from mailframe.server.tls import server_endpoint
+
+    def endpoint_for(kind: str, desc: str) -> Any:
+        if kind in ("imaps", "submissions"):
+            return server_endpoint(reactor, desc)[0]
+        return serverFromString(reactor, desc)
+
+    return endpoint_for
+
+
 def _operations(opts: Any, root: service.MultiService, store: Any) -> Any:
     """--log-level, --metrics and --health (mailframe.ops); returns the
-    Health every listener registers with."""
+    Health every listener registers with.  Under --workers the
+    supervisor serves --metrics and --health, asking each worker on its
+    private socket (:mod:`mailframe.server._worker_ops`)."""
     from mailframe.ops.health import Health, health_service
     from mailframe.ops.loglevel import LogLevelService
 
     if opts.get("log-level") is not None:
         LogLevelService(opts["log-level"]).setServiceParent(root)  # type: ignore[no-untyped-call]
     health = Health(reactor, store)
+    index = worker_index()
+    if index is not None:
+        from twisted.internet.endpoints import UNIXServerEndpoint
+
+        from mailframe.server._worker_ops import socket_path, worker_site
+        from mailframe.server.workers import DIR_ENV
+
+        path = socket_path(os.environ[DIR_ENV], index)
+        if os.path.exists(path):
+            os.unlink(path)  # the previous run of this worker's
+        StreamServerEndpointService(UNIXServerEndpoint(reactor, path), worker_site(health)) \
+            .setServiceParent(root)
+        return health
     if opts.get("metrics"):
         from mailframe.ops.metrics import metrics_service
 

@@ -15,6 +15,8 @@ from mailframe.server.service import prepare
 
 class TwistdOptions(Options):
     def parseOptions(self, options: Sequence[str] | None = None) -> None:
+        #: the arguments as given, for --workers to start each worker with
+        self.argv = list(sys.argv[1:] if options is None else options)
         try:
             super().parseOptions(options)  # type: ignore[no-untyped-call]
         except usage.UsageError as e:

@@ -101,16 +101,26 @@ class OutboundQueue(service.Service):
         self._running_work: set[Deferred[Any]] = set()
         self._ready = True  # False while the start-up load runs
         self._ready_waiters: list[Deferred[None]] = []
+        self._loading: Deferred[Any] | None = None  # the start-up scan, while it runs
+        #: False in a --workers worker other than the primary: entries are
+        #: written to the directory for the primary to deliver, never tried here.
+        self.deliver = True
+        #: Start-up cleanup spares leftovers younger than this (seconds):
+        #: set under --workers, where they may be another worker's writes.
+        self.orphan_age = 0.0
 
     # -- lifecycle -------------------------------------------------------------
 
     def startService(self) -> None:
         super().startService()  # type: ignore[no-untyped-call]
+        if not self.deliver:
+            return
         self._ready = False  # enqueue waits: the start-up cleanup must run alone
         d = deferToThread(self._load_sync)
         d.addCallback(self._loaded)
         d.addErrback(lambda f: _log.failure("cannot load the outbound queue", f))
         d.addBoth(self._now_ready)
+        self._loading = d
         self._loop = LoopingCall(self._check_flush)
         self._loop.clock = self.clock
         self._loop.start(self.poll, now=False).addErrback(
@@ -119,7 +129,7 @@ class OutboundQueue(service.Service):
     def _load_sync(self) -> tuple[list[Entry], bool]:
         self.store.ensure()
         flush = self.store.take_flush()
-        return self.store.load(cleanup=True), flush
+        return self.store.load(cleanup=True, orphan_age=self.orphan_age), flush
 
     def _loaded(self, loaded: tuple[list[Entry], bool]) -> None:
         entries, flush = loaded
@@ -138,10 +148,14 @@ class OutboundQueue(service.Service):
             if call.active():
                 call.cancel()
         self._calls.clear()
-        if not self._running_work:
+        pending: list[Deferred[Any]] = list(self._running_work)
+        if not self._ready and self._loading is not None:
+            pending.append(self._loading)  # the start-up scan still runs in its thread
+        if not pending:
             return None
         # let attempts in flight record their outcome (a delivery the
-        # remote side acknowledged must be written down), for a while
+        # remote side acknowledged must be written down), and the start-up
+        # scan finish before the directory may go away, for a while
         done: Deferred[None] = Deferred()
 
         def finished(_: object = None) -> None:
@@ -151,7 +165,7 @@ class OutboundQueue(service.Service):
                 done.callback(None)
 
         timer = self.clock.callLater(self.stop_grace, finished)
-        DeferredList(list(self._running_work), consumeErrors=True).addBoth(finished)
+        DeferredList(pending, consumeErrors=True).addBoth(finished)
         return done
 
     # -- enqueue -------------------------------------------------------------
@@ -172,6 +186,8 @@ class OutboundQueue(service.Service):
         d = Deferred.fromCoroutine(self._add(entries, content))
 
         def added(_: None) -> list[Entry]:
+            if not self.deliver:
+                return entries
             for entry in entries:
                 self.entries[entry.id] = entry
                 self._schedule(entry.id, 0)
@@ -191,6 +207,8 @@ class OutboundQueue(service.Service):
             self._ready_waiters.append(waiter)
             await waiter
         await deferToThread(self.store.add, entries, content)
+        if not self.deliver:
+            await deferToThread(self.store.request_load)
 
     # -- scheduling --------------------------------------------------------------
 
@@ -206,11 +224,19 @@ class OutboundQueue(service.Service):
         d = deferToThread(self._flush_sync)
         return d.addCallback(self._flushed)
 
-    def _flush_sync(self) -> list[Entry] | None:
-        return self.store.load() if self.store.take_flush() else None
+    def _flush_sync(self) -> list[Entry] | tuple[list[Entry]] | None:
+        if self.store.take_flush():
+            return self.store.load()
+        return (self.store.load(),) if self.store.take_load() else None
 
-    def _flushed(self, entries: list[Entry] | None) -> None:
+    def _flushed(self, entries: list[Entry] | tuple[list[Entry]] | None) -> None:
         if entries is None:
+            return
+        if isinstance(entries, tuple):  # other workers' new entries
+            for entry in entries[0]:
+                if entry.id not in self.entries and entry.id not in self._busy:
+                    self.entries[entry.id] = entry
+                    self._schedule(entry.id, max(0.0, entry.next_attempt - self.now()))
             return
         live = {e.id: e for e in entries}
         for entry_id in list(self.entries):

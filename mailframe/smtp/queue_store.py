@@ -33,6 +33,8 @@ from typing import Any
 __all__ = ["Entry", "QueueStore", "Failure", "FLUSH_MARKER"]
 
 FLUSH_MARKER = "flush"
+#: Raised by a --workers worker that queued mail: the primary loads it.
+NEW_MARKER = "new"
 
 
 @dataclass
@@ -168,10 +170,12 @@ class QueueStore:
         except FileNotFoundError:
             return None
 
-    def load(self, cleanup: bool = False) -> list[Entry]:
+    def load(self, cleanup: bool = False, orphan_age: float = 0.0) -> list[Entry]:
         """Every live entry, oldest first.  With ``cleanup`` (only when no
         one else writes: at server start) also remove what a crash left:
-        entries marked done, messages without envelope, temporary files."""
+        entries marked done, messages without envelope, temporary files;
+        with ``orphan_age``, only files older than that many seconds (under
+        --workers another process may be writing one right now)."""
         try:
             names = sorted(os.listdir(self.directory))
         except FileNotFoundError:
@@ -181,7 +185,8 @@ class QueueStore:
         for name in names if cleanup else ():
             path = os.path.join(self.directory, name)
             if ".tmp" in name or (name.endswith(".eml") and name[:-4] not in ids):
-                _unlink(path)
+                if orphan_age <= 0 or _age(path) > orphan_age:  # else another process's write?
+                    _unlink(path)
         for entry_id in sorted(ids):
             entry = self.read(entry_id)
             if entry is None:
@@ -200,6 +205,21 @@ class QueueStore:
         with open(os.path.join(self.directory, FLUSH_MARKER), "wb"):
             pass
 
+    def request_load(self) -> None:
+        """Tell the process that delivers (the primary of --workers) that
+        new entries were written."""
+        self.ensure()
+        with open(os.path.join(self.directory, NEW_MARKER), "wb"):
+            pass
+
+    def take_load(self) -> bool:
+        """Whether another process wrote new entries (and forget it)."""
+        try:
+            os.unlink(os.path.join(self.directory, NEW_MARKER))
+            return True
+        except FileNotFoundError:
+            return False
+
     def take_flush(self) -> bool:
         """Whether a flush was asked for (and forget the request)."""
         try:
@@ -207,6 +227,13 @@ class QueueStore:
             return True
         except FileNotFoundError:
             return False
+
+
+def _age(path: str) -> float:
+    try:
+        return time.time() - os.stat(path).st_mtime
+    except FileNotFoundError:
+        return 0.0
 
 
 def _unlink(path: str) -> None:

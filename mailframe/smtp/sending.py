@@ -4,10 +4,12 @@ queue (relay or MX transport, bounces into the store), DKIM keys, and the
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
-from twisted.application import service, strports
+from twisted.application import service
 from twisted.application.internet import StreamServerEndpointService
+from twisted.internet.endpoints import serverFromString
 from twisted.python import usage
 
 from mailframe.smtp.delivery import Delivery
@@ -67,6 +69,10 @@ def make_queue(opts: Any, delivery: Delivery, reactor: Any) -> OutboundQueue:
         lifetime=opts["queue-lifetime"])
 
 
+def _same(endpoint: Any) -> Any:
+    return endpoint
+
+
 def add_submission(opts: Any, root: service.MultiService, delivery: Delivery,
                    authenticator: Any, tls: Any, reactor: Any, limiter: Any = None) -> list[Any]:
     """Add the queue and every submission listener to ``root``; returns
@@ -81,7 +87,16 @@ def add_submission(opts: Any, root: service.MultiService, delivery: Delivery,
             signer = DkimSigner.from_specs(opts["dkim-key"])
         except (OSError, ValueError) as e:
             raise usage.UsageError(f"--dkim-key: {e}") from None
+    from mailframe.server.workers import adopt, is_primary, worker_index
+
     queue = make_queue(opts, delivery, reactor)
+    if not is_primary():
+        # --workers: the primary worker alone delivers; this one writes new
+        # entries into the queue directory and tells it (no double delivery)
+        queue.deliver = False
+    elif worker_index() is not None:
+        queue.poll = min(queue.poll, 1.0)  # hear the other workers' entries soon
+        queue.orphan_age = 300.0  # the others may be writing entries as it starts
     queue.setServiceParent(root)  # type: ignore[no-untyped-call]
     realm_addresses = getattr(authenticator.portal.realm, "sender_addresses", None)
 
@@ -92,7 +107,8 @@ def add_submission(opts: Any, root: service.MultiService, delivery: Delivery,
             addresses=realm_addresses if callable(realm_addresses) else None, limiter=limiter)
 
     for desc in opts["submission"]:
-        strports.service(desc, factory(tls)).setServiceParent(root)
+        endpoint = adopt(reactor, "submission", desc, partial(serverFromString, reactor, desc))
+        StreamServerEndpointService(endpoint, factory(tls)).setServiceParent(root)
     reloadable = []
     for desc in opts["submissions"]:
         from mailframe.server.tls import server_endpoint
@@ -100,5 +116,6 @@ def add_submission(opts: Any, root: service.MultiService, delivery: Delivery,
         endpoint, tls_factory = server_endpoint(reactor, desc)
         if tls_factory is not None:
             reloadable.append(tls_factory)
+        endpoint = adopt(reactor, "submissions", desc, partial(_same, endpoint))
         StreamServerEndpointService(endpoint, factory(None)).setServiceParent(root)
     return reloadable

@@ -429,8 +429,14 @@ class FolderCore:
             return f.read()[start:end]
 
     def open_file(self, uid: int) -> BinaryIO:
-        """The message file, opened for reading; ExpungeIssued if gone."""
-        for attempt in range(2):
+        """The message file, opened for reading; ExpungeIssued if gone.
+
+        A missing file was usually renamed (a flag change) by another
+        process: its index line names the new file, so catch up first,
+        then list the directories (a rename by a program keeping no index),
+        and once more should the file have been renamed again meanwhile
+        (several --workers storing flags on one message)."""
+        for attempt in range(4):
             m = self.meta.get(uid)
             if m is None:
                 break
@@ -438,13 +444,15 @@ class FolderCore:
                 f = open(os.path.join(self.path, m.name), "rb")
             except FileNotFoundError:
                 if attempt == 0:
+                    self.refresh()
+                elif attempt < 3:
                     self.scan()
                 continue
             if not m.conv:
                 return f
             with f:
                 return io.BytesIO(to_crlf(f.read()))
-        raise ExpungeIssued(f"message UID {uid} has been expunged")
+        raise ExpungeIssued(f"message UID {uid} no longer exists")
 
     # ---------------------------------------------------------- watchers
 

@@ -200,7 +200,7 @@ class LogMailbox:
 
     async def _lm_read(self, uid: int, start: int, end: int | None) -> bytes:
         if uid not in self.log:
-            raise ExpungeIssued(f"message UID {uid} has been expunged")
+            raise ExpungeIssued(f"message UID {uid} no longer exists")
         return await _resolved(self.read_range(uid, start, end))
 
     def read(self, uid: int, start: int = 0, end: int | None = None) -> defer.Deferred[bytes]:

@@ -12,8 +12,11 @@ directory and opens no message.
 All methods return Deferreds that have already fired: the file system
 work, fsyncs included, is done before the method returns, so an APPEND is
 durable when its Deferred fires.  Watchers are told at once of changes made
-through this process and, within about a second, of changes made by other
-processes (a ``stat()`` poll on the reactor clock while anyone watches).
+through this process; within milliseconds on Linux, of other mailframe
+processes' changes (``--workers``) and of new mail from Dovecot or an MDA
+(inotify, see :mod:`mailframe.store._inotify`); and within about a second
+of anything else (a ``stat()`` poll on the reactor clock while anyone
+watches, the fallback everywhere).
 """
 
 from __future__ import annotations
@@ -62,6 +65,7 @@ from mailframe.store._maildir_names import (
     mutf7_encode,
     name_for,
 )
+from mailframe.store._maildir_recent import claim_recent, peek_recent
 from mailframe.store._maildir_writes import Folder, make_maildir
 from mailframe.store.statesearch import answerable, match
 from mailframe.vocabulary import SPECIAL_USE
@@ -129,6 +133,7 @@ class MaildirStore:
         self._watched: dict[str, Folder] = {}
         self._poll: IDelayedCall | None = None
         self._closed = False
+        self._notifier: Any = None  # FolderNotifier, opened at the first watch
 
     def root_for(self, username: str) -> str:
         """The Maildir root of ``username``."""
@@ -158,6 +163,9 @@ class MaildirStore:
             acct._close()
         self._accounts.clear()
         self._watched.clear()
+        if self._notifier:
+            self._notifier.close()
+        self._notifier = None
         return defer.succeed(None)
 
     # -- the other-writers poll (only while someone watches) -------------
@@ -166,6 +174,14 @@ class MaildirStore:
         self._watched[folder.path] = folder
         if self._poll is None and not self._closed:
             self._schedule()
+        if self._notifier is None and not self._closed and self._clock is None:
+            from twisted.internet import reactor
+
+            from mailframe.store._inotify import open_notifier
+
+            self._notifier = open_notifier(reactor) or False
+        if self._notifier:
+            self._notifier.watch(folder.path, folder.refresh)
 
     def _schedule(self) -> None:
         clock = self._clock
@@ -176,16 +192,21 @@ class MaildirStore:
         assert clock is not None
         self._poll = clock.callLater(POLL_INTERVAL, self._tick)
 
+    def _unwatch(self, path: str) -> None:
+        self._watched.pop(path, None)
+        if self._notifier:
+            self._notifier.unwatch(path)
+
     def _tick(self) -> None:
         self._poll = None
         for path, folder in list(self._watched.items()):
             if not folder._watchers:
-                del self._watched[path]
+                self._unwatch(path)
                 continue
             try:
                 folder.refresh()
             except FileNotFoundError:
-                del self._watched[path]
+                self._unwatch(path)
             except Exception:
                 _log.failure("maildir poll of {path} failed", path=path)
         if self._watched and not self._closed:
@@ -234,7 +255,7 @@ class MaildirAccount:
         for path in list(self._folders):
             if path == prefix_dir or path.startswith(prefix_dir + "."):
                 self._folders.pop(path).close()
-                self.store._watched.pop(path, None)
+                self.store._unwatch(path)
 
     def _close(self) -> None:
         for folder in self._folders.values():
@@ -569,11 +590,11 @@ class MaildirMailbox:
         return _call(run)
 
     def claim_recent(self) -> defer.Deferred[tuple[int, int]]:
-        return _call(lambda: self.folder.refresh().claim_recent())
+        return _call(claim_recent, self.folder)
 
     def peek_recent(self) -> defer.Deferred[tuple[int, int]]:
         """What :meth:`claim_recent` would give, unclaimed (for EXAMINE)."""
-        return _call(lambda: self.folder.refresh().peek_recent())
+        return _call(peek_recent, self.folder)
 
     def watch(self, callback: Callable[[], object]) -> Callable[[], None]:
         unregister: Callable[[], None] = self.folder.watch(callback)

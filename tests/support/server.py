@@ -79,6 +79,9 @@ class ServerProcess:
                 raise RuntimeError(f"mailframe exited with {self.proc.returncode}: {out}{self.read_log()}")
             try:
                 with socket.create_connection(("127.0.0.1", self.imap_port), timeout=1) as s:
+                    # under --workers the supervisor's socket accepts before
+                    # a worker is up: wait on this one connection for the greeting
+                    s.settimeout(max(1.0, deadline - time.monotonic()))
                     if s.recv(100).startswith(b"* OK"):
                         return self
             except OSError:

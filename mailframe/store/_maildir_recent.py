@@ -1,0 +1,74 @@
+"""\\Recent across processes (RFC 3501 §2.3.2: a message is \\Recent in
+exactly one session, the first to be told of it).
+
+Each process's :class:`mailframe.store._log.MailboxLog` keeps the UID floor
+above which messages are still unclaimed, which is enough within one
+process.  With several processes on one Maildir (``--workers``) the floor
+also lives on disk, in ``mailframe-recent`` beside the index, and a claim
+reads, raises and writes it under the folder's ``dovecot-uidlist.lock``,
+as Dovecot keeps its first-recent UID in the index header: whichever
+session claims first, in whichever process, gets the range; everyone
+after gets the rest only.  No lock and no file access happen when this
+process already knows that nothing new arrived since its last claim.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+__all__ = ["claim_recent", "peek_recent", "RECENT_FILE"]
+
+RECENT_FILE = "mailframe-recent"
+
+
+def _path(folder: Any) -> str:
+    return os.path.join(folder.path, RECENT_FILE)
+
+
+def read_floor(path: str, uidvalidity: int) -> int:
+    """The claimed floor on disk: ``UIDVALIDITY FLOOR`` (0 when none was
+    written yet, or for another UIDVALIDITY)."""
+    try:
+        with open(path, "rb") as f:
+            validity, floor = f.read(64).split()
+        return int(floor) if int(validity) == uidvalidity else 0
+    except (FileNotFoundError, ValueError):
+        return 0
+
+
+def _write_floor(path: str, uidvalidity: int, uid: int) -> None:
+    # Not fsynced: after a crash every session is new, and a message
+    # \Recent once more in one of them breaks no promise.
+    tmp = f"{path}.{os.getpid()}.tmp"
+    with open(tmp, "wb") as f:
+        f.write(b"%d %d\n" % (uidvalidity, uid))
+    os.replace(tmp, path)
+
+
+def claim_recent(folder: Any) -> tuple[int, int]:
+    """The half-open UID range ``[lo, hi)`` that is ``\\Recent`` for the
+    caller alone, across every process serving the folder."""
+    log = folder.refresh()
+    lo, hi = log.peek_recent()
+    if lo >= hi:
+        return (hi, hi)
+    path = _path(folder)
+    with folder.lock:
+        validity = folder.uidlist.peek_uidvalidity()
+        disk = read_floor(path, validity)
+        if hi > disk:
+            _write_floor(path, validity, hi)
+    log.claim_recent()
+    lo = max(lo, disk)
+    return (lo, hi) if lo < hi else (hi, hi)
+
+
+def peek_recent(folder: Any) -> tuple[int, int]:
+    """What :func:`claim_recent` would give, unclaimed (EXAMINE)."""
+    log = folder.refresh()
+    lo, hi = log.peek_recent()
+    if lo >= hi:
+        return (hi, hi)
+    lo = max(lo, read_floor(_path(folder), folder.uidlist.peek_uidvalidity()))
+    return (lo, hi) if lo < hi else (hi, hi)

@@ -1,0 +1,49 @@
+"""A message file renamed by another process (a flag change through
+another --workers worker) while this one reads it: the read follows the
+rename instead of answering NO [EXPUNGEISSUED] for a message that exists
+(found by imaptest's 50-client stress on --workers 2)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from twisted.internet import defer
+
+from mailframe.store.maildir import MaildirStore
+
+MESSAGE = b"From: a@example.org\r\nSubject: hi\r\n\r\nbody\r\n"
+
+
+def result(d: defer.Deferred[Any]) -> Any:
+    out: list[Any] = []
+    d.addBoth(out.append)
+    assert out, "Deferred did not fire"
+    if hasattr(out[0], "raiseException"):
+        out[0].raiseException()
+    return out[0]
+
+
+def test_read_follows_renames_made_elsewhere_even_during_the_retry(tmp_path: Path) -> None:
+    a, b = MaildirStore(str(tmp_path)), MaildirStore(str(tmp_path))
+    mine = result(result(a.account("alice")).mailbox("INBOX"))
+    theirs = result(result(b.account("alice")).mailbox("INBOX"))
+    uid = result(theirs.append(MESSAGE))
+    assert len(result(mine.snapshot()).messages) == 1  # A knows the file's name now
+    result(theirs.store([uid], "add", frozenset({"\\Seen"})))  # B renames it
+
+    # ... and renames it once more while A is looking for it
+    folder = mine.folder
+    real_scan = folder.scan
+    renamed: list[bool] = []
+
+    def scan(full: bool = True) -> None:
+        real_scan(full)
+        if not renamed:
+            renamed.append(True)
+            result(theirs.store([uid], "add", frozenset({"\\Flagged"})))
+
+    folder.scan = scan  # type: ignore[method-assign]
+    with folder.open_file(uid) as f:  # with the name A knew before B's renames
+        assert f.read() == MESSAGE
+    assert renamed
