@@ -45,6 +45,7 @@ __all__ = [
 BUILTIN_STORES: dict[str, str] = {
     "memory": "mailframe.store.memory:from_url",
     "maildir": "mailframe.store.maildir:from_url",
+    "mbox": "mailframe.store.mbox:from_url",
 }
 
 

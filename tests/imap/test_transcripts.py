@@ -11,6 +11,7 @@ from twisted.internet import defer
 from twisted.trial.unittest import TestCase
 
 from mailframe.store.maildir import from_url as maildir_from_url
+from mailframe.store.mbox import from_url as mbox_from_url
 from mailframe.store.memory import MemoryStore
 from mailframe.testing.transcript import TranscriptMismatch, run_transcript
 
@@ -51,6 +52,11 @@ class MemoryTranscripts(_TranscriptTests):
 class MaildirTranscripts(_TranscriptTests):
     def make_store(self) -> Any:
         return maildir_from_url(f"maildir:{self.mktemp()}/mail")
+
+
+class MboxTranscripts(_TranscriptTests):
+    def make_store(self) -> Any:
+        return mbox_from_url(f"mbox:{self.mktemp()}/mail/%u:DIRNAME=mBoX-MeSsAgEs")
 
 
 del _TranscriptTests  # only the concrete classes are collected
