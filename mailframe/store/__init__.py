@@ -45,6 +45,9 @@ __all__ = [
 BUILTIN_STORES: dict[str, str] = {
     "memory": "mailframe.store.memory:from_url",
     "maildir": "mailframe.store.maildir:from_url",
+    "sqlite": "mailframe.store.sql:sqlite_from_url",
+    "postgresql": "mailframe.store.sql:postgresql_from_url",
+    "postgres": "mailframe.store.sql:postgresql_from_url",
 }
 
 

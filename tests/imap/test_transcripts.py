@@ -12,6 +12,7 @@ from twisted.trial.unittest import TestCase
 
 from mailframe.store.maildir import from_url as maildir_from_url
 from mailframe.store.memory import MemoryStore
+from mailframe.store.sql import sqlite_from_url
 from mailframe.testing.transcript import TranscriptMismatch, run_transcript
 
 HERE = Path(__file__).resolve().parent.parent / "transcripts"
@@ -51,6 +52,11 @@ class MemoryTranscripts(_TranscriptTests):
 class MaildirTranscripts(_TranscriptTests):
     def make_store(self) -> Any:
         return maildir_from_url(f"maildir:{self.mktemp()}/mail")
+
+
+class SqliteTranscripts(_TranscriptTests):
+    def make_store(self) -> Any:
+        return sqlite_from_url(f"sqlite:{self.mktemp()}.db")
 
 
 del _TranscriptTests  # only the concrete classes are collected
