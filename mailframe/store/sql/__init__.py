@@ -7,7 +7,15 @@ from __future__ import annotations
 
 from mailframe.store.sql.store import SqlAccount, SqlMailbox, SqlStore
 
-__all__ = ["SqlStore", "SqlAccount", "SqlMailbox", "sqlite_from_url", "open_sqlite"]
+__all__ = [
+    "SqlStore",
+    "SqlAccount",
+    "SqlMailbox",
+    "sqlite_from_url",
+    "open_sqlite",
+    "postgresql_from_url",
+    "open_postgresql",
+]
 
 
 def open_sqlite(path: str) -> SqlStore:
@@ -26,3 +34,24 @@ def sqlite_from_url(url: str) -> SqlStore:
     if path.startswith("//"):  # sqlite:///abs/path
         path = path[2:]
     return open_sqlite(path)
+
+
+def open_postgresql(conninfo: str, pool: int = 4, listen: bool = True) -> SqlStore:
+    """A store in the PostgreSQL database ``conninfo`` (a libpq URL or
+    key=value string); ``listen``: hear other frontends' changes."""
+    from mailframe.store.sql.notify import Listener
+    from mailframe.store.sql.postgres import CHANNEL, PostgresDatabase
+
+    store = SqlStore(PostgresDatabase(conninfo, pool))
+    if listen:
+        store.listener = Listener(conninfo, CHANNEL, store.changed)
+    return store
+
+
+def postgresql_from_url(url: str) -> SqlStore:
+    """Entry point ``mailframe.stores: postgresql`` (and ``postgres``):
+    ``postgresql://user:password@host:port/db?pool=4``."""
+    from mailframe.store.sql.postgres import split_options
+
+    conninfo, pool = split_options(url.strip())
+    return open_postgresql(conninfo, pool)

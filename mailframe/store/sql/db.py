@@ -44,7 +44,9 @@ class Rollback(Exception, Generic[T]):
 class Tx:
     """One transaction: statements in the store's placeholder style."""
 
-    def __init__(self, cursor: Any, dialect: Dialect, notify: Callable[[Any, int, int], None]) -> None:
+    def __init__(
+        self, cursor: Any, dialect: Dialect, notify: Callable[[Any, int, int], None]
+    ) -> None:
         self.cursor = cursor
         self.dialect = dialect
         self.changed: dict[int, int] = {}

@@ -101,7 +101,9 @@ def ensure_schema(cursor: Any, dialect: Dialect) -> None:
     cursor.execute("SELECT version FROM schema_version")
     rows = cursor.fetchall()
     if not rows:
-        cursor.execute(dialect.sql("INSERT INTO schema_version (version) VALUES (?)"), (SCHEMA_VERSION,))
+        cursor.execute(
+            dialect.sql("INSERT INTO schema_version (version) VALUES (?)"), (SCHEMA_VERSION,)
+        )
         return
     version = int(rows[0][0])
     if version > SCHEMA_VERSION:

@@ -115,6 +115,8 @@ class SqlStore:
         self._watchers: dict[int, Watchers] = {}
         self._boxes: weakref.WeakValueDictionary[int, SqlMailbox] = weakref.WeakValueDictionary()
         db.on_change = self.changed
+        #: a :class:`.notify.Listener` hearing other frontends (PostgreSQL).
+        self.listener: Any = None
         db.run_sync(self._init, write=True)
 
     def _init(self, tx: Tx) -> None:
@@ -124,9 +126,10 @@ class SqlStore:
 
     # ------------------------------------------------------------- watchers
 
-    def changed(self, changed: dict[int, int]) -> None:
-        """Mailboxes changed (here, or in another frontend): wake watchers."""
-        for mailbox_id in changed:
+    def changed(self, changed: dict[int, int] | None) -> None:
+        """Mailboxes changed (here, or in another frontend; ``None``: maybe
+        any, after the listener reconnected): wake their watchers."""
+        for mailbox_id in list(self._watchers) if changed is None else changed:
             watchers = self._watchers.get(mailbox_id)
             if watchers is not None:
                 watchers.notify()
@@ -155,10 +158,13 @@ class SqlStore:
             if row is None:
                 row = tx.one("INSERT INTO accounts (username) VALUES (?) RETURNING id", (username,))
             account_id = int(row[0])
-            if tx.one(
-                "SELECT id FROM mailboxes WHERE account_id = ? AND name = ? AND deleted = 0",
-                (account_id, INBOX),
-            ) is None:
+            if (
+                tx.one(
+                    "SELECT id FROM mailboxes WHERE account_id = ? AND name = ? AND deleted = 0",
+                    (account_id, INBOX),
+                )
+                is None
+            ):
                 create_row(tx, account_id, INBOX)
             return account_id
 
@@ -167,7 +173,11 @@ class SqlStore:
 
     def close(self) -> defer.Deferred[None]:
         self._watchers.clear()
-        return self.db.close()
+        listener, self.listener = self.listener, None
+        d = self.db.close()
+        if listener is not None:
+            d.addCallback(lambda _: threads.deferToThread(listener.stop))
+        return d
 
 
 def next_uidvalidity(tx: Tx) -> int:
@@ -247,7 +257,12 @@ def insert_body(tx: Tx, digest: str, content: bytes) -> int:
     chunked = len(content) > CHUNK
     row = tx.one(
         "INSERT INTO bodies (hash, size, content, chunks) VALUES (?, ?, ?, ?) RETURNING id",
-        (digest, len(content), None if chunked else content, -(-len(content) // CHUNK) if chunked else 0),
+        (
+            digest,
+            len(content),
+            None if chunked else content,
+            -(-len(content) // CHUNK) if chunked else 0,
+        ),
     )
     body_id = int(row[0])
     if chunked:
@@ -374,9 +389,13 @@ class SqlAccount:
                 return
             bumped = bump(tx, mailbox_id)
             assert bumped is not None
-            uids = [int(r[0]) for r in tx.all(
-                "SELECT uid FROM mailbox_messages WHERE mailbox_id = ? ORDER BY uid", (mailbox_id,)
-            )]
+            uids = [
+                int(r[0])
+                for r in tx.all(
+                    "SELECT uid FROM mailbox_messages WHERE mailbox_id = ? ORDER BY uid",
+                    (mailbox_id,),
+                )
+            ]
             expunge_rows(tx, mailbox_id, uids, bumped[1])
             tx.touched(mailbox_id, bumped[1])
             tx.execute("UPDATE mailboxes SET deleted = 1 WHERE id = ?", (mailbox_id,))
@@ -429,9 +448,13 @@ class SqlAccount:
             return defer.fail()
 
         def run(tx: Tx) -> None:
-            if tx.one(
-                "SELECT 1 FROM subscriptions WHERE account_id = ? AND name = ?", (self.id, checked)
-            ) is None:
+            if (
+                tx.one(
+                    "SELECT 1 FROM subscriptions WHERE account_id = ? AND name = ?",
+                    (self.id, checked),
+                )
+                is None
+            ):
                 tx.execute(
                     "INSERT INTO subscriptions (account_id, name) VALUES (?, ?)", (self.id, checked)
                 )
@@ -597,7 +620,10 @@ class SqlMailbox:
         def run(tx: Tx) -> list[MessageState]:
             return [
                 MessageState(
-                    int(r[0]), decode_flags(r[1], r[2]), int(r[3]), int(r[4]),
+                    int(r[0]),
+                    decode_flags(r[1], r[2]),
+                    int(r[3]),
+                    int(r[4]),
                     datetime.fromisoformat(r[5]),
                 )
                 for r in self._select(tx, uids, "1")
@@ -615,8 +641,12 @@ class SqlMailbox:
                     info = parse(read_body(tx, int(r[8]), 0, None))
                 out.append(
                     MessageRecord(
-                        int(r[0]), decode_flags(r[1], r[2]), int(r[3]), int(r[4]),
-                        datetime.fromisoformat(r[5]), info,
+                        int(r[0]),
+                        decode_flags(r[1], r[2]),
+                        int(r[3]),
+                        int(r[4]),
+                        datetime.fromisoformat(r[5]),
+                        info,
                     )
                 )
             return out
@@ -661,16 +691,28 @@ class SqlMailbox:
                     message_id = tx.one(
                         "INSERT INTO messages (body_id, size, internaldate, internaldate_ts, "
                         "info, info_version) VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
-                        (body_id, len(p.content), p.when.isoformat(), int(p.when.timestamp()),
-                         p.info, FORMAT_VERSION),
+                        (
+                            body_id,
+                            len(p.content),
+                            p.when.isoformat(),
+                            int(p.when.timestamp()),
+                            p.info,
+                            FORMAT_VERSION,
+                        ),
                     )[0]
                     bits, keywords = encode_flags(p.flags)
                     tx.execute(
                         "INSERT INTO mailbox_messages "
                         "(mailbox_id, uid, message_id, modseq, flags, keywords) "
                         "VALUES (?, ?, ?, ?, ?, ?)",
-                        (self.id, first + i, message_id, modseq - len(prepared) + 1 + i, bits,
-                         keywords),
+                        (
+                            self.id,
+                            first + i,
+                            message_id,
+                            modseq - len(prepared) + 1 + i,
+                            bits,
+                            keywords,
+                        ),
                     )
                 tx.touched(self.id, modseq)
                 return AppendResult(uidvalidity, tuple(range(first, uidnext)))
@@ -756,7 +798,9 @@ class SqlMailbox:
     def can_copy_to(self, destination: IMailbox) -> bool:
         return isinstance(destination, SqlMailbox) and destination.sqlstore is self.sqlstore
 
-    def _copy(self, uids: Sequence[int], destination: IMailbox, move: bool) -> defer.Deferred[CopyResult]:
+    def _copy(
+        self, uids: Sequence[int], destination: IMailbox, move: bool
+    ) -> defer.Deferred[CopyResult]:
         if not self.can_copy_to(destination):
             return defer.fail(CannotDo("destination is in another store: use mailframe.crossstore"))
         assert isinstance(destination, SqlMailbox)
