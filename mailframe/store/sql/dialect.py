@@ -32,6 +32,8 @@ class Dialect:
     greatest: str
     #: row locks taken in id order before COPY/MOVE (SQLite has one writer).
     for_update: str
+    #: position of a substring: SQLite ``instr``, PostgreSQL ``strpos``.
+    instr: str
     #: PostgreSQL: rows of mailbox_messages are rewritten by every flag
     #: change, so leave room in each page for HOT updates.
     narrow_table_options: str = ""
@@ -53,6 +55,7 @@ SQLITE = Dialect(
     begin_read="BEGIN",
     greatest="max",
     for_update="",
+    instr="instr",
 )
 
 POSTGRESQL = Dialect(
@@ -64,5 +67,6 @@ POSTGRESQL = Dialect(
     begin_read="BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
     greatest="GREATEST",
     for_update=" FOR UPDATE",
+    instr="strpos",
     narrow_table_options=" WITH (fillfactor = 80)",
 )

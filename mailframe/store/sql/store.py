@@ -48,12 +48,11 @@ from mailframe.store._names import INBOX, is_inferior, normalize_name, parents_o
 from mailframe.store._watchers import Watchers
 from mailframe.store.sql.db import Database, Rollback, Tx
 from mailframe.store.sql.schema import CHUNK, ensure_schema
+from mailframe.store.sql.search import FLAG_BITS, compile_key
 from mailframe.vocabulary import NOSELECT, RECENT, SPECIAL_USE
 
 __all__ = ["SqlStore", "SqlAccount", "SqlMailbox"]
 
-#: system flags as bits of mailbox_messages.flags; keywords are text.
-FLAG_BITS = {"\\Seen": 1, "\\Answered": 2, "\\Flagged": 4, "\\Deleted": 8, "\\Draft": 16}
 SEEN_BIT, DELETED_BIT = 1, 8
 
 
@@ -115,6 +114,9 @@ class SqlStore:
         self._watchers: dict[int, Watchers] = {}
         self._boxes: weakref.WeakValueDictionary[int, SqlMailbox] = weakref.WeakValueDictionary()
         db.on_change = self.changed
+        #: claims of \\Recent run in the order sessions ask (a pool of
+        #: PostgreSQL threads would otherwise let a later claim win).
+        self.recent_lock = defer.DeferredLock()
         #: a :class:`.notify.Listener` hearing other frontends (PostgreSQL).
         self.listener: Any = None
         db.run_sync(self._init, write=True)
@@ -667,8 +669,10 @@ class SqlMailbox:
         return self._run(run)
 
     def search(self, key: Any, uids: Sequence[int]) -> defer.Deferred[list[int] | None]:
-        """ISearchableMailbox: nothing pushed down yet; the matcher answers."""
-        return defer.succeed(None)
+        """ISearchableMailbox: flags, UIDs, sizes, internal dates and
+        modseqs answered by one SQL query (:mod:`.search`); ``None`` for
+        the rest, which the framework's matcher answers."""
+        return self._run(lambda tx: search_in(tx, self.id, key, uids))
 
     # ---------------------------------------------------------------- writes
 
@@ -681,41 +685,10 @@ class SqlMailbox:
 
         def insert(prepared: list[_Prepared]) -> defer.Deferred[AppendResult]:
             def run(tx: Tx) -> AppendResult:
-                bumped = bump(tx, self.id, len(prepared))
-                if bumped is None:
+                result = append_rows(tx, self.id, prepared)
+                if result is None:
                     raise TryCreate(f"mailbox {self.name!r} has been deleted")
-                uidnext, modseq, uidvalidity = bumped
-                first = uidnext - len(prepared)
-                for i, p in enumerate(prepared):
-                    body_id = insert_body(tx, p.hash, p.content)
-                    message_id = tx.one(
-                        "INSERT INTO messages (body_id, size, internaldate, internaldate_ts, "
-                        "info, info_version) VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
-                        (
-                            body_id,
-                            len(p.content),
-                            p.when.isoformat(),
-                            int(p.when.timestamp()),
-                            p.info,
-                            FORMAT_VERSION,
-                        ),
-                    )[0]
-                    bits, keywords = encode_flags(p.flags)
-                    tx.execute(
-                        "INSERT INTO mailbox_messages "
-                        "(mailbox_id, uid, message_id, modseq, flags, keywords) "
-                        "VALUES (?, ?, ?, ?, ?, ?)",
-                        (
-                            self.id,
-                            first + i,
-                            message_id,
-                            modseq - len(prepared) + 1 + i,
-                            bits,
-                            keywords,
-                        ),
-                    )
-                tx.touched(self.id, modseq)
-                return AppendResult(uidvalidity, tuple(range(first, uidnext)))
+                return result
 
             return self._run(run, write=True)
 
@@ -831,7 +804,7 @@ class SqlMailbox:
             tx.execute("UPDATE mailboxes SET recent_floor = ? WHERE id = ?", (hi, self.id))
             return lo, hi
 
-        return self._run(run, write=True)
+        return self.sqlstore.recent_lock.run(self._run, run, True)
 
     def peek_recent(self) -> defer.Deferred[tuple[int, int]]:
         def run(tx: Tx) -> tuple[int, int]:
@@ -842,6 +815,57 @@ class SqlMailbox:
 
     def watch(self, callback: Callable[[], object]) -> Callable[[], None]:
         return self.sqlstore.watch(self.id, callback)
+
+
+def append_rows(tx: Tx, mailbox_id: int, prepared: Sequence[_Prepared]) -> AppendResult | None:
+    """Insert prepared messages as new UIDs of a live mailbox (None if it
+    was deleted); each takes its own modseq, as Dovecot gives them."""
+    bumped = bump(tx, mailbox_id, len(prepared))
+    if bumped is None:
+        return None
+    uidnext, modseq, uidvalidity = bumped
+    first = uidnext - len(prepared)
+    for i, p in enumerate(prepared):
+        body_id = insert_body(tx, p.hash, p.content)
+        message_id = tx.one(
+            "INSERT INTO messages (body_id, size, internaldate, internaldate_ts, "
+            "info, info_version) VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+            (
+                body_id,
+                len(p.content),
+                p.when.isoformat(),
+                int(p.when.timestamp()),
+                p.info,
+                FORMAT_VERSION,
+            ),
+        )[0]
+        bits, keywords = encode_flags(p.flags)
+        tx.execute(
+            "INSERT INTO mailbox_messages (mailbox_id, uid, message_id, modseq, flags, keywords) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (mailbox_id, first + i, message_id, modseq - len(prepared) + 1 + i, bits, keywords),
+        )
+    tx.touched(mailbox_id, modseq)
+    return AppendResult(uidvalidity, tuple(range(first, uidnext)))
+
+
+def search_in(tx: Tx, mailbox_id: int, key: Any, uids: Sequence[int]) -> list[int] | None:
+    """The UIDs among ``uids`` matching ``key``, or None (not compiled)."""
+    row = tx.one("SELECT max(uid) FROM mailbox_messages WHERE mailbox_id = ?", (mailbox_id,))
+    largest = int(row[0] or 0)
+    compiled = compile_key(key, largest, tx.dialect)
+    if compiled is None:
+        return None
+    condition, params = compiled
+    lo, hi, wanted = _uid_bounds(uids)
+    if lo > hi:
+        return []
+    rows = tx.all(
+        "SELECT mm.uid FROM mailbox_messages mm JOIN messages m ON m.id = mm.message_id "
+        f"WHERE mm.mailbox_id = ? AND mm.uid BETWEEN ? AND ? AND ({condition}) ORDER BY mm.uid",
+        (mailbox_id, lo, hi, *params),
+    )
+    return [int(r[0]) for r in rows if wanted is None or int(r[0]) in wanted]
 
 
 def read_body(tx: Tx, body_id: int, start: int, end: int | None) -> bytes:
