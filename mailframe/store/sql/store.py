@@ -816,6 +816,12 @@ class SqlMailbox:
     def watch(self, callback: Callable[[], object]) -> Callable[[], None]:
         return self.sqlstore.watch(self.id, callback)
 
+    def uid_restorer(self) -> Any:
+        """UID-keeping appends for ``mailframe import``."""
+        from mailframe.store.sql.restore import SqlRestorer
+
+        return SqlRestorer(self)
+
 
 def append_rows(tx: Tx, mailbox_id: int, prepared: Sequence[_Prepared]) -> AppendResult | None:
     """Insert prepared messages as new UIDs of a live mailbox (None if it
