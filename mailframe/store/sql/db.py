@@ -169,17 +169,18 @@ class Database:
         )
         return d.addCallback(done)
 
+    def stop_now(self) -> None:
+        """Stop the threads (they finish queued work) and close connections,
+        blocking: for start-up failures and :meth:`close`."""
+        self.pool.stop()
+        with self._lock:
+            conns, self._connections = self._connections, []
+        for conn in conns:
+            try:
+                conn.close()
+            except Exception:
+                pass
+
     def close(self) -> defer.Deferred[None]:
-        """Stop the threads (they finish queued work) and close connections."""
-
-        def stop() -> None:
-            self.pool.stop()
-            with self._lock:
-                conns, self._connections = self._connections, []
-            for conn in conns:
-                try:
-                    conn.close()
-                except Exception:
-                    pass
-
-        return threads.deferToThread(stop)
+        """:meth:`stop_now` in a thread."""
+        return threads.deferToThread(self.stop_now)

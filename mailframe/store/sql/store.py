@@ -119,7 +119,11 @@ class SqlStore:
         self.recent_lock = defer.DeferredLock()
         #: a :class:`.notify.Listener` hearing other frontends (PostgreSQL).
         self.listener: Any = None
-        db.run_sync(self._init, write=True)
+        try:
+            db.run_sync(self._init, write=True)
+        except BaseException:
+            db.stop_now()  # no worker thread left behind to keep the process alive
+            raise
 
     def _init(self, tx: Tx) -> None:
         ensure_schema(tx.cursor, self.dialect)
