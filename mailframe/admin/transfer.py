@@ -203,7 +203,11 @@ async def _copy_mailbox(src: SourceMailbox, account: Any, progress: Progress) ->
         except MailboxExists:
             pass
     mailbox = await account.mailbox(src.name)
-    restorer = MaildirRestorer(mailbox) if isinstance(mailbox, MaildirMailbox) else None
+    restorer: Any = None
+    if isinstance(mailbox, MaildirMailbox):
+        restorer = MaildirRestorer(mailbox)
+    elif hasattr(mailbox, "uid_restorer"):  # the SQL store (mailframe.store.sql.restore)
+        restorer = mailbox.uid_restorer()
     keep = bool(restorer and src.uidvalidity and restorer.adopt_uidvalidity(src.uidvalidity))
     floor = restorer.next_uid() if keep and restorer else 0
     have: Counter[tuple[bytes, int]] = Counter()

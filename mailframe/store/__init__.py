@@ -46,6 +46,9 @@ BUILTIN_STORES: dict[str, str] = {
     "memory": "mailframe.store.memory:from_url",
     "maildir": "mailframe.store.maildir:from_url",
     "mbox": "mailframe.store.mbox:from_url",
+    "sqlite": "mailframe.store.sql:sqlite_from_url",
+    "postgresql": "mailframe.store.sql:postgresql_from_url",
+    "postgres": "mailframe.store.sql:postgresql_from_url",
 }
 
 

@@ -13,6 +13,7 @@ from twisted.trial.unittest import TestCase
 from mailframe.store.maildir import from_url as maildir_from_url
 from mailframe.store.mbox import from_url as mbox_from_url
 from mailframe.store.memory import MemoryStore
+from mailframe.store.sql import sqlite_from_url
 from mailframe.testing.transcript import TranscriptMismatch, run_transcript
 
 HERE = Path(__file__).resolve().parent.parent / "transcripts"
@@ -57,6 +58,11 @@ class MaildirTranscripts(_TranscriptTests):
 class MboxTranscripts(_TranscriptTests):
     def make_store(self) -> Any:
         return mbox_from_url(f"mbox:{self.mktemp()}/mail/%u:DIRNAME=mBoX-MeSsAgEs")
+
+
+class SqliteTranscripts(_TranscriptTests):
+    def make_store(self) -> Any:
+        return sqlite_from_url(f"sqlite:{self.mktemp()}.db")
 
 
 del _TranscriptTests  # only the concrete classes are collected

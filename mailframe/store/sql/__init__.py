@@ -1,0 +1,57 @@
+"""The database store: SQLite (``sqlite:PATH``) and PostgreSQL
+(``postgresql://user@host/db``), one schema (:mod:`.schema`), the engine
+differences in :mod:`.dialect`.  See docs/architecture.md, "The database
+store"."""
+
+from __future__ import annotations
+
+from mailframe.store.sql.store import SqlAccount, SqlMailbox, SqlStore
+
+__all__ = [
+    "SqlStore",
+    "SqlAccount",
+    "SqlMailbox",
+    "sqlite_from_url",
+    "open_sqlite",
+    "postgresql_from_url",
+    "open_postgresql",
+]
+
+
+def open_sqlite(path: str) -> SqlStore:
+    """A store in the SQLite file ``path`` (created with its schema)."""
+    from mailframe.store.sql.sqlite import SqliteDatabase
+
+    return SqlStore(SqliteDatabase(path))
+
+
+def sqlite_from_url(url: str) -> SqlStore:
+    """Entry point ``mailframe.stores: sqlite``: ``sqlite:PATH``."""
+    scheme, _, path = url.partition(":")
+    if scheme.strip().lower() != "sqlite" or not path.strip():
+        raise ValueError(f"give the database file: sqlite:PATH (got {url!r})")
+    path = path.strip()
+    if path.startswith("//"):  # sqlite:///abs/path
+        path = path[2:]
+    return open_sqlite(path)
+
+
+def open_postgresql(conninfo: str, pool: int = 4, listen: bool = True) -> SqlStore:
+    """A store in the PostgreSQL database ``conninfo`` (a libpq URL or
+    key=value string); ``listen``: hear other frontends' changes."""
+    from mailframe.store.sql.notify import Listener
+    from mailframe.store.sql.postgres import CHANNEL, PostgresDatabase
+
+    store = SqlStore(PostgresDatabase(conninfo, pool))
+    if listen:
+        store.listener = Listener(conninfo, CHANNEL, store.changed)
+    return store
+
+
+def postgresql_from_url(url: str) -> SqlStore:
+    """Entry point ``mailframe.stores: postgresql`` (and ``postgres``):
+    ``postgresql://user:password@host:port/db?pool=4``."""
+    from mailframe.store.sql.postgres import split_options
+
+    conninfo, pool = split_options(url.strip())
+    return open_postgresql(conninfo, pool)

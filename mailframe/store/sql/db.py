@@ -1,0 +1,186 @@
+"""Running transactions off the reactor.
+
+:class:`Database` runs a function inside one transaction in a worker
+thread and gives a Deferred of its result; the reactor never waits on the
+database.  SQLite: one thread holding the one connection (one writer,
+``BEGIN IMMEDIATE``).  PostgreSQL: psycopg 3's synchronous API in a small
+thread pool, one connection per thread (see :mod:`.postgres` for why).
+
+Write transactions record which mailboxes they changed (:meth:`Tx.touched`);
+after the commit the store's ``on_change`` hears of them in the reactor
+thread, so watchers are told only of durable changes.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
+
+from twisted.internet import defer, threads
+from twisted.python.threadpool import ThreadPool
+
+from mailframe.store.sql.dialect import Dialect
+
+__all__ = ["Database", "Tx", "Rollback"]
+
+T = TypeVar("T")
+
+#: attempts for a transaction that lost a lock race (busy, deadlock,
+#: serialization failure) before the error reaches the client.
+RETRIES = 8
+
+
+class Rollback(Exception, Generic[T]):
+    """Raised by a transaction function to roll back yet return ``value``."""
+
+    def __init__(self, value: T) -> None:
+        super().__init__()
+        self.value = value
+
+
+class Tx:
+    """One transaction: statements in the store's placeholder style."""
+
+    def __init__(
+        self, cursor: Any, dialect: Dialect, notify: Callable[[Any, int, int], None]
+    ) -> None:
+        self.cursor = cursor
+        self.dialect = dialect
+        self.changed: dict[int, int] = {}
+        self._notify = notify
+
+    def execute(self, statement: str, params: tuple[Any, ...] | list[Any] = ()) -> Tx:
+        self.cursor.execute(self.dialect.sql(statement), tuple(params))
+        return self
+
+    def one(self, statement: str, params: tuple[Any, ...] | list[Any] = ()) -> Any:
+        self.execute(statement, params)
+        return self.cursor.fetchone()
+
+    def all(self, statement: str, params: tuple[Any, ...] | list[Any] = ()) -> list[Any]:
+        self.execute(statement, params)
+        return list(self.cursor.fetchall())
+
+    def touched(self, mailbox_id: int, modseq: int) -> None:
+        """Mailbox ``mailbox_id`` changed at ``modseq`` (told after commit;
+        PostgreSQL also NOTIFYs the other frontends, delivered at commit)."""
+        self.changed[mailbox_id] = max(modseq, self.changed.get(mailbox_id, 0))
+        self._notify(self.cursor, mailbox_id, modseq)
+
+
+class Database:
+    """Transactions in worker threads.  Subclasses say how to connect and
+    which errors are worth a retry."""
+
+    dialect: Dialect
+
+    def __init__(self, threads_: int) -> None:
+        self.pool = ThreadPool(1, threads_, name=f"mailframe-{self.dialect.name}")
+        self.pool.start()
+        self._local = threading.local()
+        self._connections: list[Any] = []
+        self._lock = threading.Lock()
+        self.on_change: Callable[[dict[int, int]], None] = lambda changed: None
+
+    # ----------------------------------------------------------- subclasses
+
+    def connect(self) -> Any:
+        raise NotImplementedError
+
+    def retryable(self, exc: BaseException) -> bool:
+        return False
+
+    def notify(self, cursor: Any, mailbox_id: int, modseq: int) -> None:
+        """Tell other processes (PostgreSQL NOTIFY); nothing for SQLite."""
+
+    # -------------------------------------------------------------- running
+
+    def _connection(self) -> Any:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = self.connect()
+            with self._lock:
+                self._connections.append(conn)
+        return conn
+
+    def _forget_connection(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        self._local.conn = None
+        if conn is not None:
+            with self._lock:
+                if conn in self._connections:
+                    self._connections.remove(conn)
+            try:
+                conn.close()
+            except Exception:
+                pass
+
+    def run_sync(self, fn: Callable[[Tx], T], write: bool) -> tuple[T, dict[int, int]]:
+        """Run ``fn`` in a transaction in this thread, retrying lock races."""
+        for attempt in range(RETRIES):
+            conn = self._connection()
+            cursor = conn.cursor()
+            try:
+                cursor.execute(self.dialect.begin_write if write else self.dialect.begin_read)
+                tx = Tx(cursor, self.dialect, self.notify if write else lambda *a: None)
+                try:
+                    result = fn(tx)
+                except Rollback as rollback:
+                    cursor.execute("ROLLBACK")
+                    return rollback.value, {}
+                cursor.execute("COMMIT")
+                return result, tx.changed
+            except BaseException as exc:
+                try:
+                    cursor.execute("ROLLBACK")
+                except Exception:
+                    self._forget_connection()
+                if attempt + 1 < RETRIES and self.retryable(exc):
+                    time.sleep(random.uniform(0, 0.01 * 2**attempt))
+                    continue
+                raise
+            finally:
+                try:
+                    cursor.close()
+                except Exception:
+                    pass
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def run(self, fn: Callable[[Tx], T], write: bool = False) -> defer.Deferred[T]:
+        """``fn(tx)`` in one transaction in a worker thread; watchers of the
+        mailboxes it changed hear after the commit."""
+        from twisted.internet import reactor
+
+        def done(outcome: tuple[T, dict[int, int]]) -> T:
+            result, changed = outcome
+            if changed:
+                self.on_change(changed)
+            return result
+
+        d: defer.Deferred[tuple[T, dict[int, int]]] = threads.deferToThreadPool(
+            reactor,  # type: ignore[arg-type]
+            self.pool,
+            self.run_sync,
+            fn,
+            write,
+        )
+        return d.addCallback(done)
+
+    def stop_now(self) -> None:
+        """Stop the threads (they finish queued work) and close connections,
+        blocking: for start-up failures and :meth:`close`."""
+        self.pool.stop()
+        with self._lock:
+            conns, self._connections = self._connections, []
+        for conn in conns:
+            try:
+                conn.close()
+            except Exception:
+                pass
+
+    def close(self) -> defer.Deferred[None]:
+        """:meth:`stop_now` in a thread."""
+        return threads.deferToThread(self.stop_now)

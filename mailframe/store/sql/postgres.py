@@ -1,0 +1,75 @@
+"""PostgreSQL through psycopg 3 (``postgresql://user@host/db``).
+
+Why psycopg's synchronous API in a thread pool rather than its asyncio
+API: ``twistd`` installs the default (epoll) reactor before any plugin
+code runs, and psycopg's async connections need an asyncio loop, i.e.
+Twisted's asyncio reactor installed before anything imports
+``twisted.internet.reactor`` — a requirement every embedding application
+would inherit.  A transaction here is a few short statements, so a worker
+thread per connection costs little, and the store's code is the same for
+SQLite and PostgreSQL (:mod:`.db`).  Each worker thread keeps one
+connection (in autocommit mode, transactions opened explicitly) and
+reconnects after a failure; ``pool`` in the URL's query sets how many.
+
+Write transactions ``NOTIFY mailframe_changes`` with ``mailbox:modseq``
+(delivered at commit); :mod:`.notify` listens on a connection of its own.
+LISTEN/NOTIFY does not pass through PgBouncer in transaction pooling mode:
+point frontends at PostgreSQL itself or at a session-pooling bouncer.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from mailframe.store.sql.db import Database
+from mailframe.store.sql.dialect import POSTGRESQL
+
+__all__ = ["PostgresDatabase", "CHANNEL", "split_options"]
+
+CHANNEL = "mailframe_changes"
+
+
+def split_options(url: str) -> tuple[str, int]:
+    """(libpq URL without our ``pool=N`` option, pool size)."""
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query)
+    pool = 4
+    kept = []
+    for key, value in query:
+        if key == "pool":
+            pool = int(value)
+            if not 1 <= pool <= 256:
+                raise ValueError("pool must be 1..256")
+        else:
+            kept.append((key, value))
+    return urlunsplit(parts._replace(query=urlencode(kept))), pool
+
+
+class PostgresDatabase(Database):
+    dialect = POSTGRESQL
+
+    def __init__(self, conninfo: str, pool: int = 4, connect_timeout: int = 10) -> None:
+        import psycopg  # noqa: F401  (fail here, with a clear message, if missing)
+
+        self.conninfo = conninfo
+        self.connect_timeout = connect_timeout
+        super().__init__(pool)
+
+    def connect(self) -> Any:
+        import psycopg
+
+        return psycopg.connect(self.conninfo, autocommit=True, connect_timeout=self.connect_timeout)
+
+    def retryable(self, exc: BaseException) -> bool:
+        from psycopg import errors
+
+        # A lost lock race, or two frontends inserting the same account,
+        # INBOX or body at once: the transaction rolled back whole, so
+        # running it again cannot duplicate anything.
+        return isinstance(
+            exc, (errors.SerializationFailure, errors.DeadlockDetected, errors.UniqueViolation)
+        )
+
+    def notify(self, cursor: Any, mailbox_id: int, modseq: int) -> None:
+        cursor.execute("SELECT pg_notify(%s, %s)", (CHANNEL, f"{mailbox_id}:{modseq}"))
