@@ -123,3 +123,13 @@ def new_database() -> str:
     with psycopg.connect(c.conninfo(), autocommit=True) as conn:
         conn.execute(f"CREATE DATABASE {name}")
     return c.conninfo(name)
+
+
+def stop_cluster() -> None:
+    """Stop the process's cluster if one was started.  Called at the end of
+    the test session (tests/store/sql/conftest.py): pytest-xdist's workers
+    leave without running atexit handlers."""
+    global _cluster
+    if _cluster is not None:
+        _cluster.stop()
+        _cluster = None
