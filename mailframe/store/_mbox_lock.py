@@ -9,7 +9,7 @@ lock (``mbox_read_locks = fcntl``).  Locks are held only for the I/O.
 
 POSIX fcntl locks belong to the process and are dropped when it closes
 *any* descriptor of the file, so while a lock is held every read and write
-goes through the one descriptor :class:`Locked` hands out, and nothing
+goes through the one descriptor :func:`locked` hands out, and nothing
 else in the process opens the file meanwhile (the mailbox serialises its
 I/O).  A rename over the file (our own expunge, or another writer's) is
 noticed after locking: the lock is retaken on the new file.

@@ -1,10 +1,11 @@
 """The database store: SQLite (``sqlite:PATH``) and PostgreSQL
-(``postgresql://user@host/db``), one schema (:mod:`.schema`), the engine
-differences in :mod:`.dialect`.  See docs/architecture.md, "The database
+(``postgresql://user@host/db``), one schema (:mod:`mailframe.store.sql.schema`), the engine
+differences in :mod:`mailframe.store.sql.dialect`.  See docs/architecture.md, "The database
 store"."""
 
 from __future__ import annotations
 
+from mailframe.store.sql import restore as _restore  # noqa: F401  (installs the UID-keeping importer)
 from mailframe.store.sql.store import SqlAccount, SqlMailbox, SqlStore
 
 __all__ = [

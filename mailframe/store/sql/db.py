@@ -4,7 +4,7 @@
 thread and gives a Deferred of its result; the reactor never waits on the
 database.  SQLite: one thread holding the one connection (one writer,
 ``BEGIN IMMEDIATE``).  PostgreSQL: psycopg 3's synchronous API in a small
-thread pool, one connection per thread (see :mod:`.postgres` for why).
+thread pool, one connection per thread (see :mod:`mailframe.store.sql.postgres` for why).
 
 Write transactions record which mailboxes they changed (:meth:`Tx.touched`);
 after the commit the store's ``on_change`` hears of them in the reactor

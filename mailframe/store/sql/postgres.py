@@ -7,12 +7,12 @@ Twisted's asyncio reactor installed before anything imports
 ``twisted.internet.reactor`` — a requirement every embedding application
 would inherit.  A transaction here is a few short statements, so a worker
 thread per connection costs little, and the store's code is the same for
-SQLite and PostgreSQL (:mod:`.db`).  Each worker thread keeps one
+SQLite and PostgreSQL (:mod:`mailframe.store.sql.db`).  Each worker thread keeps one
 connection (in autocommit mode, transactions opened explicitly) and
 reconnects after a failure; ``pool`` in the URL's query sets how many.
 
 Write transactions ``NOTIFY mailframe_changes`` with ``mailbox:modseq``
-(delivered at commit); :mod:`.notify` listens on a connection of its own.
+(delivered at commit); :mod:`mailframe.store.sql.notify` listens on a connection of its own.
 LISTEN/NOTIFY does not pass through PgBouncer in transaction pooling mode:
 point frontends at PostgreSQL itself or at a session-pooling bouncer.
 """

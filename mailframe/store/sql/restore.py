@@ -1,6 +1,6 @@
 """Appending with chosen UIDs, for ``mailframe import`` (keeps the
-source's UIDVALIDITY and UIDs, as :class:`mailframe.store.maildir_admin.
-MaildirRestorer` does for Maildir).  Synchronous, like that one: it runs
+source's UIDVALIDITY and UIDs, as
+:class:`mailframe.store.maildir_admin.MaildirRestorer` does for Maildir).  Synchronous, like that one: it runs
 in the command-line tool, each call one transaction in the caller's thread.
 """
 
@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from mailframe.store.sql import store as _store
 from mailframe.store.sql.db import Tx
 from mailframe.store.sql.store import SqlMailbox, _Prepared, append_rows
 
@@ -74,3 +75,6 @@ class SqlRestorer:
             return out
 
         return list(self._sync(run))
+
+
+_store.RESTORER = SqlRestorer

@@ -1,4 +1,4 @@
-"""The schema, one for both engines (:mod:`.dialect` spells the types).
+"""The schema, one for both engines (:mod:`mailframe.store.sql.dialect` spells the types).
 
 - ``accounts``; ``mailboxes`` with UIDVALIDITY, UIDNEXT, HIGHESTMODSEQ,
   the ``\\Recent`` floor, special-use, ``\\Noselect`` placeholders; a

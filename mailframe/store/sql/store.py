@@ -1,6 +1,6 @@
 """The database store: mailboxes as rows, the log in SQL.
 
-Every method is one transaction run by :class:`.db.Database` off the
+Every method is one transaction run by :class:`mailframe.store.sql.db.Database` off the
 reactor.  The first statement of a write is ``UPDATE mailboxes SET uidnext
 = uidnext + n, highestmodseq = highestmodseq + 1 ... RETURNING`` on the
 mailbox row: it takes the row lock, so commit order is modseq order and
@@ -104,6 +104,11 @@ class _Prepared:
         self.hash = hashlib.sha256(self.content).hexdigest()
 
 
+#: Makes the UID-keeping appender of a mailbox (set by
+#: ``mailframe.store.sql.restore``).
+RESTORER: Callable[[SqlMailbox], Any] | None = None
+
+
 @implementer(IMailStore)
 class SqlStore:
     """Every account in one database."""
@@ -117,7 +122,7 @@ class SqlStore:
         #: claims of \\Recent run in the order sessions ask (a pool of
         #: PostgreSQL threads would otherwise let a later claim win).
         self.recent_lock = defer.DeferredLock()
-        #: a :class:`.notify.Listener` hearing other frontends (PostgreSQL).
+        #: a :class:`mailframe.store.sql.notify.Listener` hearing other frontends (PostgreSQL).
         self.listener: Any = None
         try:
             db.run_sync(self._init, write=True)
@@ -676,7 +681,7 @@ class SqlMailbox:
 
     def search(self, key: Any, uids: Sequence[int]) -> defer.Deferred[list[int] | None]:
         """ISearchableMailbox: flags, UIDs, sizes, internal dates and
-        modseqs answered by one SQL query (:mod:`.search`); ``None`` for
+        modseqs answered by one SQL query (:mod:`mailframe.store.sql.search`); ``None`` for
         the rest, which the framework's matcher answers."""
         return self._run(lambda tx: search_in(tx, self.id, key, uids))
 
@@ -823,10 +828,13 @@ class SqlMailbox:
         return self.sqlstore.watch(self.id, callback)
 
     def uid_restorer(self) -> Any:
-        """UID-keeping appends for ``mailframe import``."""
-        from mailframe.store.sql.restore import SqlRestorer
-
-        return SqlRestorer(self)
+        """UID-keeping appends for ``mailframe import``
+        (``mailframe.store.sql.restore``, which installs itself in
+        :data:`RESTORER` when the package is imported: it builds on this
+        module, so this module does not import it)."""
+        if RESTORER is None:
+            raise CannotDo("UID-keeping import is not available")
+        return RESTORER(self)
 
 
 def append_rows(tx: Tx, mailbox_id: int, prepared: Sequence[_Prepared]) -> AppendResult | None:
