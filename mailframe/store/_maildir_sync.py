@@ -40,6 +40,9 @@ from mailframe.store._maildir_uidlist import CorruptUidList, reserve_uidvalidity
 
 __all__ = ["FolderSync"]
 
+#: Rebuilds tried in a row while other processes keep replacing the uidlist.
+REBUILD_ATTEMPTS = 3
+
 
 class FolderSync(FolderCore):
     """A folder that can rebuild, compact and scan its index."""
@@ -48,7 +51,18 @@ class FolderSync(FolderCore):
 
     def rebuild(self) -> None:
         """Recreate the index from ``dovecot-uidlist`` and the directory:
-        used when the index is missing, stale or corrupt."""
+        used when the index is missing, stale or corrupt.  When another
+        process replaces the uidlist meanwhile (the mailbox deleted and
+        created again, so our lock was on the old one), start over."""
+        for attempt in range(REBUILD_ATTEMPTS):
+            try:
+                self._rebuild()
+                return
+            except CorruptIndex:
+                if attempt + 1 == REBUILD_ATTEMPTS:
+                    raise
+
+    def _rebuild(self) -> None:
         with self.lock:
             if self._rebuilt_by_another():
                 return
