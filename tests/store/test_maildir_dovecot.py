@@ -80,7 +80,10 @@ FLAGS_RE = re.compile(rb"UID (\d+) FLAGS \(([^)]*)\)|FLAGS \(([^)]*)\) UID (\d+)
 
 
 class Dovecot:
-    def __init__(self, root: str) -> None:
+    """A Dovecot on loopback with its own config (``conf``: a template with
+    ``{d}``, ``{port}``, ``{uid}``, ``{gid}``), serving files under ``root``."""
+
+    def __init__(self, root: str, conf: str = CONF) -> None:
         self.root = root
         self.uid = 8 if os.getuid() == 0 else os.getuid()
         self.gid = 8 if os.getuid() == 0 else os.getgid()
@@ -96,7 +99,7 @@ class Dovecot:
             f.write("alice:{PLAIN}pw\nbob:{PLAIN}pw\n")
         self.conf = os.path.join(root, "dovecot.conf")
         with open(self.conf, "w") as f:
-            f.write(CONF.format(d=root, port=self.port, uid=self.uid, gid=self.gid))
+            f.write(conf.format(d=root, port=self.port, uid=self.uid, gid=self.gid))
         self.give_back()
         assert DOVECOT is not None
         self.proc = subprocess.Popen(

@@ -12,19 +12,15 @@ opens alike.  Skipped only when the ``dovecot`` binary is missing
 
 from __future__ import annotations
 
-import imaplib
 import os
 import shutil
-import socket
-import subprocess
 import tempfile
-import time
 from datetime import UTC, datetime
 
 from twisted.trial.unittest import SkipTest, TestCase
 
 from mailframe.store.mbox import MboxStore
-from tests.store.test_maildir_dovecot import CONF, DOVECOT, MSG, fetch_flags, select
+from tests.store.test_maildir_dovecot import CONF, DOVECOT, MSG, Dovecot, fetch_flags, select
 
 MBOX_CONF = CONF.replace(
     "mail_location = maildir:{d}/mail/%u",
@@ -35,72 +31,6 @@ MBOX_CONF = CONF.replace(
 )
 
 
-class MboxDovecot:
-    """A Dovecot serving mbox files under ``root/mail``."""
-
-    def __init__(self, root: str, conf: str = MBOX_CONF) -> None:
-        self.root = root
-        self.uid = 8 if os.getuid() == 0 else os.getuid()
-        self.gid = 8 if os.getuid() == 0 else os.getgid()
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        self.port = s.getsockname()[1]
-        s.close()
-        for sub in ("run", "mail", "home", "state"):
-            os.makedirs(os.path.join(root, sub))
-        os.chmod(root, 0o755)
-        os.chmod(os.path.join(root, "run"), 0o755)
-        with open(os.path.join(root, "passwd"), "w") as f:
-            f.write("alice:{PLAIN}pw\nbob:{PLAIN}pw\n")
-        self.conf = os.path.join(root, "dovecot.conf")
-        with open(self.conf, "w") as f:
-            f.write(conf.format(d=root, port=self.port, uid=self.uid, gid=self.gid))
-        self.give_back()
-        assert DOVECOT is not None
-        self.proc = subprocess.Popen(
-            [DOVECOT, "-c", self.conf, "-F"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-        )
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-                break
-            except OSError:
-                if self.proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"dovecot did not start: {self.log()}") from None
-                time.sleep(0.05)
-
-    def log(self) -> str:
-        try:
-            with open(os.path.join(self.root, "dovecot.log")) as f:
-                return f.read()[-3000:]
-        except OSError:
-            return ""
-
-    def give_back(self) -> None:
-        """Files mailframe wrote (as root) become the mail user's."""
-        if os.getuid() != 0:
-            return
-        for sub in ("mail", "home"):
-            for dirpath, _dirs, files in os.walk(os.path.join(self.root, sub)):
-                os.chown(dirpath, self.uid, self.gid)
-                for name in files:
-                    os.chown(os.path.join(dirpath, name), self.uid, self.gid)
-
-    def client(self, user: str) -> imaplib.IMAP4:
-        c = imaplib.IMAP4("127.0.0.1", self.port, timeout=10)
-        c.login(user, "pw")
-        return c
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-
-
 class DovecotMboxInterop(TestCase):
     conf = MBOX_CONF
 
@@ -108,7 +38,7 @@ class DovecotMboxInterop(TestCase):
         if DOVECOT is None:
             raise SkipTest("dovecot binary not found (apt-get install dovecot-imapd)")
         self.root = tempfile.mkdtemp(prefix="mf-dovecot-mbox-")
-        self.dovecot = MboxDovecot(self.root, self.conf)
+        self.dovecot = Dovecot(self.root, self.conf)
         self.addCleanup(shutil.rmtree, self.root, True)
         self.addCleanup(self.dovecot.stop)
 
@@ -232,7 +162,7 @@ class DovecotMboxConcurrent(TestCase):
             raise SkipTest("dovecot binary not found (apt-get install dovecot-imapd)")
         self.root = tempfile.mkdtemp(prefix="mf-dovecot-mbox-")
         conf = MBOX_CONF.replace("mbox_write_locks = dotlock fcntl\n", "")
-        self.dovecot = MboxDovecot(self.root, conf)
+        self.dovecot = Dovecot(self.root, conf)
         self.addCleanup(shutil.rmtree, self.root, True)
         self.addCleanup(self.dovecot.stop)
 
