@@ -92,6 +92,7 @@ __all__ = [
     "ISearchableMailbox",
     "IQuotaAccount",
     "IUserDirectory",
+    "IExpungeHistory",
     "OPTIONAL_CAPABILITIES",
     "optional_capabilities",
 ]
@@ -251,6 +252,24 @@ class ISearchableMailbox(IMailbox):
     def search(key: SearchKey, uids: Sequence[int]) -> Deferred[list[int] | None]:
         """The UIDs among ``uids`` (ascending) matching ``key``, ascending;
         or ``None`` when this store cannot answer ``key``."""
+
+
+class IExpungeHistory(IMailbox):
+    """A mailbox that can say how far back its expunge tombstones go.
+
+    A store that prunes tombstones (to bound its index) provides this so
+    that QRESYNC answers the RFC way once they are gone (RFC 7162
+    §3.2.5.2, §3.2.6: "a mod-sequence smaller than <minmodseq> ... MUST
+    behave as if it was requested to report all expunged messages"): the
+    session then reports every UID of the client's known range that no
+    longer exists.  A mailbox without it is taken to keep every tombstone
+    (``changes_since`` is complete, as the contract above asks).
+    """
+
+    def expunged_since(modseq: int) -> Deferred[list[int] | None]:
+        """The UIDs expunged after ``modseq``, ascending; ``None`` when
+        tombstones that old have been pruned (so the answer would be
+        incomplete)."""
 
 
 class IQuotaAccount(Interface):

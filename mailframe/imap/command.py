@@ -92,12 +92,15 @@ class Compress(Command):
 class Select(Command):
     """SELECT, or EXAMINE when ``readonly``.  ``condstore`` for the
     (CONDSTORE) parameter; ``qresync`` (uidvalidity, modseq, known-uids)
-    for RFC 7162 §3.2.5."""
+    for RFC 7162 §3.2.5; ``seq_match`` its seq-match-data (known
+    sequence numbers, their UIDs), which narrows VANISHED (EARLIER) when
+    the server no longer has the expunges that old (§3.2.5.2)."""
 
     mailbox: str
     readonly: bool = False
     condstore: bool = False
     qresync: tuple[int, int, SequenceSet | None] | None = None
+    seq_match: tuple[SequenceSet, SequenceSet] | None = None
 
 
 @dataclass(frozen=True)

@@ -158,6 +158,7 @@ def _select(readonly: bool) -> Parser:
         mailbox = r.mailbox()
         condstore = False
         qresync = None
+        seq_match = None
         if r.skip(0x20):
             r.open()
             first = True
@@ -170,24 +171,28 @@ def _select(readonly: bool) -> Parser:
                     condstore = True
                 elif param == "QRESYNC":
                     r.sp()
-                    qresync = _qresync(r)
+                    qresync, seq_match = _qresync(r)
                 else:
                     r.fail(f"Unknown select parameter {param}")
             r.close()
-        return c.Select(tag, mailbox, readonly, condstore, qresync)
+        return c.Select(tag, mailbox, readonly, condstore, qresync, seq_match)
 
     return parse
 
 
-def _qresync(r: Reader) -> tuple[int, int, SequenceSet | None]:
+def _qresync(
+    r: Reader,
+) -> tuple[tuple[int, int, SequenceSet | None], tuple[SequenceSet, SequenceSet] | None]:
     """``"(" uidvalidity SP mod-sequence-value [SP known-uids]
-    [SP seq-match-data] ")"`` (RFC 7162 §3.2.5); seq-match-data is read and
-    dropped: it only saves the server work."""
+    [SP seq-match-data] ")"`` (RFC 7162 §3.2.5); seq-match-data is
+    ``"(" known-sequence-set SP known-uid-set ")"``, two sets of the same
+    length (§3.2.5.2)."""
     r.open()
     uidvalidity = r.nz_number(what="uidvalidity")
     r.sp()
     modseq = r.number(MAX_MODSEQ, "mod-sequence")
     known = None
+    seq_match = None
     if r.skip(0x20):
         if r.peek() != 0x28:
             known = r.sequence_set()
@@ -195,14 +200,17 @@ def _qresync(r: Reader) -> tuple[int, int, SequenceSet | None]:
                 r.fail("Invalid known-uids")
             if not r.skip(0x20):
                 r.close()
-                return uidvalidity, modseq, known
+                return (uidvalidity, modseq, known), None
         r.open()
-        r.sequence_set()
+        seqs = r.sequence_set()
         r.sp()
-        r.sequence_set()
+        uids = r.sequence_set()
         r.close()
+        if seqs.saved or uids.saved:
+            r.fail("Invalid seq-match-data")
+        seq_match = (seqs, uids)
     r.close()
-    return uidvalidity, modseq, known
+    return (uidvalidity, modseq, known), seq_match
 
 
 def _create(r: Reader, tag: str, uid: bool) -> c.Command:

@@ -246,6 +246,7 @@ class Session:
         caps.append(f"APPENDLIMIT={self.config.limits.max_literal}")
         if self.config.condstore:
             caps.append("CONDSTORE")
+            caps.append("QRESYNC")  # RFC 7162 §3.2 (needs CONDSTORE)
         if self.state is not State.NOT_AUTHENTICATED:
             caps.extend(AUTHENTICATED_CAPABILITIES)
             if self.io.compress_available():
@@ -373,6 +374,21 @@ class Session:
             # OK [HIGHESTMODSEQ], as in Dovecot.
             view.condstore_announced = True
             self.untagged_ok("Highest", f"HIGHESTMODSEQ {view.modseq}")
+        if (
+            view is not None
+            and view is view_before
+            and "QRESYNC" in self.enabled
+            and status == "OK"
+            and code is None
+            and not view.ghosts
+            and view.modseq > view.told_modseq
+        ):
+            # As Dovecot: once QRESYNC is on, a command after which the
+            # client has heard of every change up to a newer modseq says so
+            # in its tagged OK (RFC 7162 §3.2.10; not while an expunge is
+            # still untold, errata 1810).
+            view.told_modseq = view.modseq
+            code = f"HIGHESTMODSEQ {view.modseq}"
         self.io.write(serialize.status_line(tag, status, text, code))
 
     # --- selected mailbox --------------------------------------------------
@@ -388,7 +404,10 @@ class Session:
             return
         condstore = "CONDSTORE" in self.enabled
         old_uids = list(view.uids) if view.contexts else []
-        responses, new = view.catch_up(changes, allow_expunge, with_uid, condstore)
+        qresync = "QRESYNC" in self.enabled
+        # Once QRESYNC is on, unsolicited FETCHes carry the UID, as in
+        # Dovecot: the client keys its cache by UID (RFC 7162 §3.2).
+        responses, new = view.catch_up(changes, allow_expunge, with_uid or qresync, condstore, qresync)
         pending = await search_contexts.before(self, old_uids) if view.contexts else []
         self.announce_flags()
         for r in responses:

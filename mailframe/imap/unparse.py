@@ -214,6 +214,8 @@ def _body(cmd: c.Command, w: _Writer) -> bytes:  # noqa: C901 - one branch per c
         if cmd.qresync is not None:
             uv, ms, known = cmd.qresync
             q = [str(uv).encode(), str(ms).encode()] + ([sequence_set(known)] if known else [])
+            if cmd.seq_match is not None:
+                q.append(_paren(sequence_set(s) for s in cmd.seq_match))
             params.append(b"QRESYNC " + _paren(q))
         return out + (b" " + _paren(params) if params else b"")
     if isinstance(cmd, c.Create):

@@ -56,6 +56,9 @@ class SelectedView:
         self._announced_once = False
         #: OK [HIGHESTMODSEQ] was sent for CONDSTORE (RFC 7162 §3.1).
         self.condstore_announced = False
+        #: the HIGHESTMODSEQ the client was last told (QRESYNC, RFC 7162
+        #: §3.2.10: a tagged OK carries a newer one, as in Dovecot).
+        self.told_modseq = self.modseq
         #: UIDs of the result saved by RETURN (SAVE), read as ``$`` (RFC 5182).
         self.saved: frozenset[int] = frozenset()
         #: Results followed for RETURN (UPDATE), by tag (RFC 5267 §4).
@@ -197,6 +200,7 @@ class SelectedView:
         allow_expunge: bool,
         with_uid: bool = False,
         with_modseq: bool = False,
+        vanished: bool = False,
     ) -> tuple[list[list[Value] | tuple[Value, ...]], list[int]]:
         """Fold ``changes`` in; return (untagged responses, new UIDs).
 
@@ -229,7 +233,7 @@ class SelectedView:
                     items += [Atom("MODSEQ"), [st.modseq]]
                 out.append((self.seq_of(st.uid), Atom("FETCH"), items))
         if allow_expunge:
-            out.extend(self.drop(sorted(self.ghosts)))
+            out.extend(self.drop(sorted(self.ghosts), vanished))
         self.uids.extend(new)
         self._flags.extend(new_flags)
         for f in set(new_flags):
@@ -238,15 +242,19 @@ class SelectedView:
         self.uidnext = max(self.uidnext, changes.uidnext)
         return out, new
 
-    def drop(self, uids: Iterable[int]) -> list[tuple[Value, ...]]:
+    def drop(self, uids: Iterable[int], vanished: bool = False) -> list[tuple[Value, ...]]:
         """Remove ``uids`` from the view, returning the EXPUNGE responses
         in the order RFC 3501 §7.4.1 needs (each number as of its
-        moment)."""
+        moment); or, once the client enabled QRESYNC (``vanished``), one
+        ``VANISHED`` response of their UIDs (RFC 7162 §3.2.10)."""
         wanted = set(uids)
         gone = sorted(u for u in wanted if self.has(u))
         self.ghosts.difference_update(wanted)
         out: list[tuple[Value, ...]] = []
-        for removed, uid in enumerate(gone):
+        if vanished and gone:
+            text = ",".join(str(lo) if lo == hi else f"{lo}:{hi}" for lo, hi in compact_ranges(gone))
+            out.append((Atom("VANISHED"), Raw(text.encode())))
+        for removed, uid in enumerate(gone if not vanished else ()):
             out.append((self.seq_of(uid) - removed, Atom("EXPUNGE")))
         if gone:
             drop = set(gone)
@@ -255,3 +263,14 @@ class SelectedView:
             self._flags = [f for _, f in keep]
             self.recent.difference_update(drop)
         return out
+
+
+def compact_ranges(uids: Iterable[int]) -> list[tuple[int, int]]:
+    """Ascending UIDs as (lo, hi) runs, for a compact ``sequence-set``."""
+    out: list[tuple[int, int]] = []
+    for u in uids:
+        if out and u == out[-1][1] + 1:
+            out[-1] = (out[-1][0], u)
+        else:
+            out.append((u, u))
+    return out

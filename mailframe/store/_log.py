@@ -114,6 +114,9 @@ class MailboxLog:
         #: tombstones: parallel lists, ascending modseq.
         self._tomb_modseq: list[int] = []
         self._tomb_uid: list[int] = []
+        #: tombstones with a modseq <= this have been forgotten (0: none):
+        #: ``changes_since`` below it misses expunges (RFC 7162 §3.2.5.2).
+        self.tombstone_floor = 0
         self._sizes: dict[int, int] = {}
         self._size = 0
         self._unseen = 0
@@ -210,6 +213,11 @@ class MailboxLog:
     def expunged_since(self, modseq: int) -> list[int]:
         """UIDs expunged after ``modseq``, ascending (tombstones)."""
         return sorted(self._tomb_uid[bisect_right(self._tomb_modseq, modseq) :])
+
+    def complete_since(self, modseq: int) -> bool:
+        """Whether every expunge after ``modseq`` still has its tombstone
+        (none older than ``modseq`` was forgotten)."""
+        return modseq >= self.tombstone_floor
 
     def deleted_uids(self, uids: Iterable[int] | None = None) -> list[int]:
         """Live UIDs flagged ``\\Deleted`` (among ``uids`` when given),
@@ -347,6 +355,7 @@ class MailboxLog:
         cut = bisect_right(self._tomb_modseq, upto_modseq)
         del self._tomb_modseq[:cut]
         del self._tomb_uid[:cut]
+        self.tombstone_floor = max(self.tombstone_floor, upto_modseq)
         return cut
 
     # --------------------------------------------------------------- watchers
@@ -397,6 +406,7 @@ class MailboxLog:
                 for s in self._live.values()
             ],
             "tombstones": [list(t) for t in zip(self._tomb_modseq, self._tomb_uid, strict=True)],
+            "tombstone_floor": self.tombstone_floor,
         }
 
     @classmethod
@@ -410,6 +420,7 @@ class MailboxLog:
         for modseq, uid in state.get("tombstones", ()):
             log._tomb_modseq.append(int(modseq))
             log._tomb_uid.append(int(uid))
+        log.tombstone_floor = int(state.get("tombstone_floor", 0))
         return log
 
     # ---------------------------------------------------------------- private

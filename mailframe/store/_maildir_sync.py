@@ -125,6 +125,8 @@ class FolderSync(FolderCore):
                 "highestmodseq": base_modseq,
                 "messages": messages,
                 "tombstones": [],
+                # expunges before the rebuild are unknown (RFC 7162 §3.2.5.2)
+                "tombstone_floor": base_modseq - 1 if base_modseq > 1 else 0,
             }
             cp = {"uidvalidity": self.uidlist.uidvalidity, "state": state, "meta": meta_rows}
             self.index.write_checkpoint(cp)
@@ -161,6 +163,7 @@ class FolderSync(FolderCore):
             cut = tombs[len(tombs) - MAX_TOMBSTONES - 1][0]
             log.forget_tombstones(cut)
             state["tombstones"] = [t for t in tombs if t[0] > cut]
+            state["tombstone_floor"] = log.tombstone_floor
         live = sum(m.clen for m in self.meta.values())
         if self.cache.file_size() > 2 * live + (1 << 20):
             blobs = sorted((m.coff, u, m.clen) for u, m in self.meta.items() if m.coff >= 0)

@@ -36,7 +36,7 @@ from twisted.internet import defer
 from zope.interface import implementer
 
 from mailframe.errors import CannotDo, ExpungeIssued, TryCreate
-from mailframe.interfaces import IMailbox, ISearchableMailbox
+from mailframe.interfaces import IExpungeHistory, IMailbox, ISearchableMailbox
 from mailframe.records import (
     AppendResult,
     Changes,
@@ -114,7 +114,7 @@ def _zoned(when: datetime | None) -> datetime:
     return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
 
 
-@implementer(IMailbox, ISearchableMailbox)
+@implementer(IMailbox, ISearchableMailbox, IExpungeHistory)
 class LogMailbox:
     """An IMailbox whose bookkeeping is a :class:`MailboxLog`.
 
@@ -165,6 +165,16 @@ class LogMailbox:
 
     def changes_since(self, modseq: int) -> defer.Deferred[Changes]:
         return defer.succeed(self.log.changes_since(modseq))
+
+    def expunged_since(self, modseq: int) -> defer.Deferred[list[int] | None]:
+        """IExpungeHistory (through :meth:`changes_since`, so a subclass
+        that syncs with its files first does so here too); None once the
+        log forgot tombstones that old (RFC 7162 §3.2.5.2)."""
+
+        def done(changes: Changes) -> list[int] | None:
+            return list(changes.expunged) if self.log.complete_since(modseq) else None
+
+        return self.changes_since(modseq).addCallback(done)
 
     async def _lm_states(self, uids: Sequence[int]) -> list[MessageState]:
         out = []

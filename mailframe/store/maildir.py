@@ -42,7 +42,13 @@ from mailframe.errors import (
     NonexistentMailbox,
     StoreUnavailable,
 )
-from mailframe.interfaces import IAccount, IMailbox, IMailStore, ISearchableMailbox
+from mailframe.interfaces import (
+    IAccount,
+    IExpungeHistory,
+    IMailbox,
+    IMailStore,
+    ISearchableMailbox,
+)
 from mailframe.records import (
     AppendResult,
     Changes,
@@ -472,7 +478,7 @@ class MaildirAccount:
         return _call(run)
 
 
-@implementer(IMailbox, ISearchableMailbox)
+@implementer(IMailbox, ISearchableMailbox, IExpungeHistory)
 class MaildirMailbox:
     """A selected (or STATUSed) Maildir folder."""
 
@@ -489,6 +495,15 @@ class MaildirMailbox:
 
     def changes_since(self, modseq: int) -> defer.Deferred[Changes]:
         return _call(lambda: self.folder.refresh().changes_since(modseq))
+
+    def expunged_since(self, modseq: int) -> defer.Deferred[list[int] | None]:
+        """IExpungeHistory: None once tombstones that old are pruned."""
+
+        def run() -> list[int] | None:
+            log = self.folder.refresh()
+            return log.expunged_since(modseq) if log.complete_since(modseq) else None
+
+        return _call(run)
 
     def states(self, uids: Sequence[int]) -> defer.Deferred[list[MessageState]]:
         """From the index: no cache entry decoded, no file opened."""

@@ -31,6 +31,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -136,7 +137,12 @@ class MboxMailbox(LogMailbox):
             pass
         base = _peek_base(self.path)
         if base is not None:
-            return MailboxLog(base[0], base[1] + 1)
+            # The index (and its modseqs) is lost: new modseqs start above
+            # the time in milliseconds so they never go backwards, and the
+            # expunges before are unknown (RFC 7162 §3.1.2, §3.2.5.2).
+            log = MailboxLog(base[0], base[1] + 1, int(time.time() * 1000))
+            log.tombstone_floor = log.highestmodseq
+            return log
         return MailboxLog(uidvalidity)
 
     def _index_state(self) -> dict[str, Any]:

@@ -9,7 +9,10 @@ A transcript is the client's lines and the server's exact lines::
 
 ``C:`` lines are sent (CRLF added); ``S:`` lines must come next, byte for
 byte; ``S~`` lines are regular expressions (for UIDVALIDITY, dates); ``S*``
-skips any number of lines up to the next expected one.  ``C2:`` / ``S2:``
+skips any number of lines up to the next expected one.  A named group of
+an ``S~`` line (``(?P<uv>\\d+)``) is remembered, and ``${uv}`` in a later
+``C:`` line is replaced by what it matched (a client sending back the
+UIDVALIDITY it was told, as QRESYNC does).  ``C2:`` / ``S2:``
 address a second connection (up to 9).  A literal's content is written as
 the following ``C:`` lines.  Every session must have said exactly what the
 transcript expects and nothing more.
@@ -143,6 +146,7 @@ async def run_transcript(
         return conns[n]
 
     skipping: dict[str, bool] = {}
+    captured: dict[str, str] = {}
     try:
         for lineno, raw in enumerate(text.splitlines(), 1):
             if not raw.strip() or raw.startswith("#"):
@@ -153,6 +157,8 @@ async def run_transcript(
             kind, n, body = m.group(1), m.group(2) or "1", m.group(3)
             c = conn(n)
             if kind == "C":
+                for name, value in captured.items():
+                    body = body.replace("${" + name + "}", value)
                 c.send(body.encode("utf-8"))
                 continue
             if kind == "S*":
@@ -163,7 +169,10 @@ async def run_transcript(
                 if got is None:
                     raise TranscriptMismatch(f"line {lineno}: expected {body!r}, got nothing")
                 text_got = got.decode("utf-8", "replace")
-                ok = text_got == body if kind == "S" else re.fullmatch(body, text_got) is not None
+                match = None if kind == "S" else re.fullmatch(body, text_got)
+                ok = text_got == body if kind == "S" else match is not None
+                if match is not None:
+                    captured.update({k: v for k, v in match.groupdict().items() if v is not None})
                 if ok:
                     skipping[n] = False
                     break

@@ -64,8 +64,10 @@ CASES: list[tuple[bytes, c.Command]] = [
     (b"a SELECT x (QRESYNC (1 0))", c.Select("a", "x", qresync=(1, 0, None))),
     (
         b"a EXAMINE x (CONDSTORE QRESYNC (5 9 1:* (1:3 5,7,9)))",
-        c.Select("a", "x", readonly=True, condstore=True, qresync=(5, 9, seq((1, STAR))))),
-    (b"a SELECT x (QRESYNC (5 9 (1:3 5,7,9)))", c.Select("a", "x", qresync=(5, 9, None))),
+        c.Select("a", "x", readonly=True, condstore=True, qresync=(5, 9, seq((1, STAR))),
+                 seq_match=(seq((1, 3)), seq((5, 5), (7, 7), (9, 9))))),
+    (b"a SELECT x (QRESYNC (5 9 (1:3 5,7,9)))",
+     c.Select("a", "x", qresync=(5, 9, None), seq_match=(seq((1, 3)), seq((5, 5), (7, 7), (9, 9))))),
     (b"a SELECT &U,BTFw-", c.Select("a", "\u53f0\u5317")),
     (b'a SELECT "caf\xc3\xa9"', c.Select("a", "caf\u00e9")),  # UTF-8 names (RFC 9051)
     (b"a CREATE owatagusiam/", c.Create("a", "owatagusiam/")),

@@ -46,7 +46,7 @@ async def ident(session: AnyContext, cmd: Id) -> Reply:
 
 
 # Extensions that change what the server sends once enabled (RFC 5161 §3.2).
-ENABLEABLE = {"CONDSTORE"}
+ENABLEABLE = {"CONDSTORE", "QRESYNC"}
 
 
 @command(Enable, AUTHENTICATED)
@@ -55,10 +55,14 @@ async def enable(session: AuthenticatedContext, cmd: Enable) -> Reply:
     newly = []
     for cap in cmd.capabilities:
         cap = cap.upper()
-        if cap == "CONDSTORE" and not session.config.condstore:
+        if cap in ("CONDSTORE", "QRESYNC") and not session.config.condstore:
             continue
         if cap in ENABLEABLE and cap not in session.enabled:
             session.enabled.add(cap)
             newly.append(cap)
+            if cap == "QRESYNC":
+                # RFC 7162 §3.2.3: enabling QRESYNC enables CONDSTORE too
+                # (reported only when asked for, as Dovecot does).
+                session.enabled.add("CONDSTORE")
     session.untagged(*[Atom(w) for w in ["ENABLED", *newly]])
     return Reply("ENABLE completed")

@@ -16,6 +16,7 @@ from typing import Any
 from mailframe import message as mm
 from mailframe.errors import ExpungeIssued
 from mailframe.imap.command import Fetch
+from mailframe.imap.commands.qresync import fetch_vanished
 from mailframe.imap.context import SelectedContext
 from mailframe.imap.registry import SELECTED, Reply, command, not_by_sequence
 from mailframe.imap.serialize import literal
@@ -99,6 +100,8 @@ async def fetch(session: SelectedContext, cmd: Fetch) -> Reply:
         session.enabled.add("CONDSTORE")
         if not any(a.name == "MODSEQ" for a in items):
             items.append(FetchAtt("MODSEQ"))
+    if cmd.vanished and cmd.changedsince is not None:
+        await fetch_vanished(session, cmd.numbers, cmd.changedsince)  # RFC 7162 §3.2.6
     if cmd.changedsince is not None:
         # The log answers "what changed since": no per-message scan.
         changes = await mailbox.changes_since(cmd.changedsince)

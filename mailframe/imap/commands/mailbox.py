@@ -27,6 +27,7 @@ from mailframe.imap.command import (
     Subscribe,
     Unsubscribe,
 )
+from mailframe.imap.commands import qresync
 from mailframe.imap.context import AnyContext, AuthenticatedContext
 from mailframe.imap.registry import AUTHENTICATED, Reply, command
 from mailframe.imap.serialize import Atom, Raw, Value, astring, flag_list
@@ -112,6 +113,8 @@ async def select(session: AuthenticatedContext, cmd: Select) -> Reply:
     session.untagged_ok("Predicted next UID", f"UIDNEXT {view.uidnext}")
     if session.config.condstore:
         session.untagged_ok("Highest", f"HIGHESTMODSEQ {view.modseq}")
+    if cmd.qresync is not None:
+        await qresync.select_resync(session, view, snapshot, cmd.qresync, cmd.seq_match)
     if cmd.readonly:
         return Reply("Examine completed", "READ-ONLY")
     return Reply("Select completed", "READ-WRITE")

@@ -64,7 +64,7 @@ async def store(session: SelectedContext, cmd: Store) -> Reply:
         if cmd.silent and not (condstore and uid in changed):
             continue
         items: list[Value] = []
-        if cmd.uid:
+        if cmd.uid or "QRESYNC" in session.enabled:  # with QRESYNC as Dovecot
             items += [Atom("UID"), uid]
         if not cmd.silent:
             items += [Atom("FLAGS"), Raw(view.flags_wire(uid))]
@@ -116,7 +116,7 @@ async def move(session: SelectedContext, cmd: Move) -> Reply:
     if mapping:
         session.untagged_ok("Moved UIDs.", _copyuid(result, mapping))
     expunging(session, [s for s, _ in mapping])
-    for response in view.drop(s for s, _ in mapping):
+    for response in view.drop((s for s, _ in mapping), "QRESYNC" in session.enabled):
         session.untagged(*response)
     return Reply("Move completed")
 
@@ -132,7 +132,7 @@ async def expunge(session: SelectedContext, cmd: Expunge) -> Reply:
     gone = await session.mailbox.expunge(uids)
     session.expunged(gone)
     expunging(session, gone)
-    for response in view.drop(gone):
+    for response in view.drop(gone, "QRESYNC" in session.enabled):
         session.untagged(*response)
     return Reply("Expunge completed")
 
