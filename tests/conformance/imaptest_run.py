@@ -281,6 +281,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--stress", default=",".join(f"{c}x{s}" for c, s in STRESS_RUNS),
                     help="stress runs as CLIENTSxSECONDS,... ('' for none)")
     ap.add_argument("--no-scripted", action="store_true", help="stress runs only")
+    ap.add_argument("--qresync", default="10x30",
+                    help="stress runs with imaptest's qresync mode (ENABLE QRESYNC, VANISHED "
+                    "tracked; RFC 7162) as CLIENTSxSECONDS,... ('' for none)")
     ap.add_argument("--seed", type=int, default=SEED)
     ap.add_argument("--limit", type=int, default=40, help="failures printed per run")
     opts = ap.parse_args(argv)
@@ -310,16 +313,23 @@ def main(argv: list[str] | None = None) -> int:
             wd = workroot / f"scripted-{store}"
             results.append(run_imaptest(exe, "scripted", store, wd, [f"test={tests}"],
                                         timeout=600, scripted=True))
-    if opts.stress:
+    if opts.stress or opts.qresync:
         mbox = workroot / "corpus.mbox"
         write_mbox(mbox)
         for store in filter(None, opts.stress_stores.split(",")):
-            for run in opts.stress.split(","):
+            for run in filter(None, opts.stress.split(",")):
                 clients, secs = (int(x) for x in run.split("x"))
                 wd = workroot / f"stress-{clients}x{secs}-{store}"
                 args = [f"mbox={mbox}", f"clients={clients}", f"secs={secs}", f"seed={opts.seed}"]
                 # imaptest waits up to 30 s after secs= for clients to finish.
                 results.append(run_imaptest(exe, f"stress {clients}x{secs}s", store, wd, args,
+                                            timeout=secs + 120, scripted=False))
+            for run in filter(None, opts.qresync.split(",")):
+                clients, secs = (int(x) for x in run.split("x"))
+                wd = workroot / f"qresync-{clients}x{secs}-{store}"
+                args = [f"mbox={mbox}", f"clients={clients}", f"secs={secs}", f"seed={opts.seed}",
+                        "qresync"]
+                results.append(run_imaptest(exe, f"qresync {clients}x{secs}s", store, wd, args,
                                             timeout=secs + 120, scripted=False))
 
     print(f"imaptest: {exe}, scripted groups from {tests}, work directory {workroot}")

@@ -221,6 +221,25 @@ class LogDetails(TestCase):
         self.assertEqual(log.forget_tombstones(mark), 1)
         self.assertEqual(log.changes_since(0).expunged, (2,))
 
+    def test_forgotten_tombstones_are_known_to_be_missing(self) -> None:
+        """RFC 7162 §3.2.5.2: after pruning, the log says which modseqs it
+        can no longer answer for, and that survives a save and restore."""
+        log = MailboxLog(3)
+        log.append()
+        log.append()
+        log.expunge([1])
+        mark = log.highestmodseq
+        log.expunge([2])
+        self.assertTrue(log.complete_since(0))
+        log.forget_tombstones(mark)
+        self.assertFalse(log.complete_since(0))
+        self.assertFalse(log.complete_since(mark - 1))
+        self.assertTrue(log.complete_since(mark))
+        again = MailboxLog.from_state(json.loads(json.dumps(log.to_state())))
+        self.assertEqual(again.tombstone_floor, mark)
+        self.assertFalse(again.complete_since(0))
+        self.assertEqual(again.expunged_since(mark), [2])
+
     def test_bad_inputs(self) -> None:
         with self.assertRaises(ValueError):
             MailboxLog(0)

@@ -1,8 +1,9 @@
 """Parameters the grammar reads but this server does not offer.
 
 The grammar parses the full syntax of the extensions it knows (so that a
-command is never misread), including parts of extensions mailframe does
-not advertise: QRESYNC (RFC 7162 §3.2) and the CONDSTORE ones when the server runs with CONDSTORE off.  Every parameter is
+command is never misread), including parts of extensions a session has
+not enabled: QRESYNC (RFC 7162 §3.2) before ``ENABLE QRESYNC``, and the
+CONDSTORE ones when the server runs with CONDSTORE off.  Every parameter is
 either applied by its handler or refused here with ``BAD`` and a reason,
 before the handler runs: never silently ignored.
 """
