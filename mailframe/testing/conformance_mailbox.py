@@ -247,6 +247,23 @@ class MailboxLogConformance(BackendFixture):
         # The flag change before the expunge is not reported for a gone UID.
         self.assertEqual([c.uid for c in (await box.changes_since(0)).changed], [uids[0], uids[2]])
 
+    async def test_expunge_history_agrees_with_changes_since(self) -> None:
+        """A mailbox providing IExpungeHistory (RFC 7162 §3.2.5.2) answers
+        ``expunged_since`` like ``changes_since(...).expunged`` while it
+        still has the tombstones (never None for a fresh mailbox)."""
+        from mailframe.interfaces import IExpungeHistory
+
+        box = await self.mailbox()
+        if not IExpungeHistory.providedBy(box):
+            return
+        uids = await self.append_many(box, 3)
+        mark = (await box.status()).highestmodseq
+        await box.store([uids[0], uids[2]], "add", frozenset({DELETED}))
+        await box.expunge()
+        self.assertEqual(await box.expunged_since(mark), [uids[0], uids[2]])
+        self.assertEqual(await box.expunged_since(0), [uids[0], uids[2]])
+        self.assertEqual(await box.expunged_since((await box.status()).highestmodseq), [])
+
     async def test_changes_since_mixed_sequence(self) -> None:
         box = await self.mailbox()
         a = await self.append(box, message(1))
