@@ -254,7 +254,8 @@ class MailboxLogConformance(BackendFixture):
         from mailframe.interfaces import IExpungeHistory
 
         box = await self.mailbox()
-        if not IExpungeHistory.providedBy(box):
+        provided = IExpungeHistory.providedBy(box)
+        if not provided:
             return
         uids = await self.append_many(box, 3)
         mark = (await box.status()).highestmodseq
