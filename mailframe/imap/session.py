@@ -240,9 +240,10 @@ class Session:
     def capabilities(self) -> list[str]:
         """CAPABILITY words for this moment (RFC 3501 §6.1.1)."""
         caps = list(BASE_CAPABILITIES)
+        caps.insert(1, "IMAP4rev2")  # RFC 9051, beside IMAP4rev1 (§6.1.1)
         literal = literal_capability(self.config.limits)
         if literal is not None:
-            caps.insert(1, literal)
+            caps.insert(2, literal)
         caps.append(f"APPENDLIMIT={self.config.limits.max_literal}")
         if self.config.condstore:
             caps.append("CONDSTORE")
@@ -264,6 +265,12 @@ class Session:
             mechanisms = self.auth.mechanisms(self.io.secure, self.io.peer, self.io.channel_binding())
             caps.extend("AUTH=" + m for m in mechanisms)
         return caps
+
+    def utf8_names(self) -> bool:
+        """Mailbox names travel in UTF-8, not modified UTF-7, once the
+        client enabled IMAP4rev2 (RFC 9051 §5.1) or UTF8=ACCEPT (RFC 6855
+        §3)."""
+        return bool(self.enabled & {"IMAP4rev2", "UTF8=ACCEPT"})
 
     # --- output ------------------------------------------------------------
 
@@ -316,7 +323,7 @@ class Session:
     async def execute(self, frame: Frame) -> None:
         """Parse and run one command, always ending in a tagged reply."""
         try:
-            cmd = parse_command(frame, self.config.limits)
+            cmd = parse_command(frame, self.config.limits, utf8=self.utf8_names())
         except ParseError as e:
             # Mostly BAD; a few refusals found while parsing are NO
             # (an unknown CHARSET, RFC 3501 §6.4.4; a mailbox name that is
@@ -413,10 +420,11 @@ class Session:
         for r in responses:
             self.untagged(*r)
         if new:
-            lo, hi = await recent_range(self.mailbox, view.readonly)
-            view.recent.update(u for u in new if lo <= u < hi)
             self.untagged(view.exists, Atom("EXISTS"))
-            self.untagged(len(view.recent), Atom("RECENT"))
+            if "IMAP4rev2" not in self.enabled:  # RFC 9051 has no \Recent
+                lo, hi = await recent_range(self.mailbox, view.readonly)
+                view.recent.update(u for u in new if lo <= u < hi)
+                self.untagged(len(view.recent), Atom("RECENT"))
         search_contexts.after(self, pending)
 
     def announce_flags(self) -> None:

@@ -21,9 +21,9 @@ from tests.support.server import ServerProcess
 BODY = "x" * 4094  # + CRLF of the transcript line: 4096 octets
 
 LITERAL_MINUS = f"""\
-S~ \\* OK \\[CAPABILITY IMAP4rev1 LITERAL- SASL-IR .*\\] mailframe ready\\.
+S~ \\* OK \\[CAPABILITY IMAP4rev1 IMAP4rev2 LITERAL- SASL-IR .*\\] mailframe ready\\.
 C: a1 LOGIN alice secret
-S~ a1 OK \\[CAPABILITY IMAP4rev1 LITERAL- SASL-IR .* UNAUTHENTICATE COMPRESS=DEFLATE\\] Logged in
+S~ a1 OK \\[CAPABILITY IMAP4rev1 IMAP4rev2 LITERAL- SASL-IR .* UNAUTHENTICATE COMPRESS=DEFLATE\\] Logged in
 C: a2 APPEND INBOX {{4096+}}
 C: {BODY}
 C:

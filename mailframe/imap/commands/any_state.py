@@ -46,20 +46,23 @@ async def ident(session: AnyContext, cmd: Id) -> Reply:
 
 
 # Extensions that change what the server sends once enabled (RFC 5161 §3.2).
-ENABLEABLE = {"CONDSTORE", "QRESYNC"}
+ENABLEABLE = {"CONDSTORE", "QRESYNC", "IMAP4rev2"}
 
 
 @command(Enable, AUTHENTICATED)
 async def enable(session: AuthenticatedContext, cmd: Enable) -> Reply:
     """RFC 5161: report only what was newly enabled and is supported."""
     newly = []
+    canonical = {c.upper(): c for c in ENABLEABLE}
     for cap in cmd.capabilities:
-        cap = cap.upper()
+        cap = canonical.get(cap.upper(), cap.upper())
         if cap in ("CONDSTORE", "QRESYNC") and not session.config.condstore:
             continue
         if cap in ENABLEABLE and cap not in session.enabled:
             session.enabled.add(cap)
             newly.append(cap)
+            if cap == "IMAP4rev2" and session.view is not None:
+                session.view.recent.clear()  # RFC 9051: no \Recent from now on
             if cap == "QRESYNC":
                 # RFC 7162 §3.2.3: enabling QRESYNC enables CONDSTORE too
                 # (reported only when asked for, as Dovecot does).

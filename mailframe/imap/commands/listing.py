@@ -71,7 +71,9 @@ async def list_mailboxes(session: AuthenticatedContext, cmd: List) -> Reply:
     def matches(name: str) -> bool:
         return any(r.fullmatch(name) for r in regexes)
 
-    all_names = _with_parents(entries, "\\NonExistent" if extended else "\\Noselect")
+    # RFC 9051 §7.3.1 (IMAP4rev2 enabled): a missing parent is \NonExistent.
+    rev2 = "IMAP4rev2" in session.enabled
+    all_names = _with_parents(entries, "\\NonExistent" if extended or rev2 else "\\Noselect")
 
     def has_children(name: str) -> bool:
         prefix = name + SEP
@@ -138,7 +140,7 @@ async def list_mailboxes(session: AuthenticatedContext, cmd: List) -> Reply:
         if "SUBSCRIBED" in returns and name in subs:
             attrs.add("\\Subscribed")
         values: list[Value] = [Atom(a) for a in _attr_order(attrs)]
-        line: list[Value] = [Atom(word), values, b"/", mailbox_value(name)]
+        line: list[Value] = [Atom(word), values, b"/", mailbox_value(name, session.utf8_names())]
         if extra:
             line.append(extra)
         session.untagged(*line)
@@ -149,7 +151,7 @@ async def list_mailboxes(session: AuthenticatedContext, cmd: List) -> Reply:
             except Exception:  # vanished between LIST and STATUS: skip it
                 continue
             session.untagged(
-                Atom("STATUS"), mailbox_value(name), status_values(
+                Atom("STATUS"), mailbox_value(name, session.utf8_names()), status_values(
                     st, cmd.options.status_items, session.config.limits.max_literal
                 ),
             )

@@ -30,7 +30,7 @@ from mailframe.imap.command import (
 from mailframe.imap.commands import qresync
 from mailframe.imap.context import AnyContext, AuthenticatedContext
 from mailframe.imap.registry import AUTHENTICATED, Reply, command
-from mailframe.imap.serialize import Atom, Raw, Value, astring, flag_list
+from mailframe.imap.serialize import Atom, Raw, Value, astring, flag_list, string
 from mailframe.imap.view import SelectedView
 from mailframe.message import binary_to_base64
 from mailframe.records import NewMessage
@@ -38,10 +38,17 @@ from mailframe.records import NewMessage
 SYSTEM_FLAGS = vocabulary.SYSTEM_FLAGS
 
 
-def mailbox_value(name: str) -> Value:
+def mailbox_value(name: str, utf8: bool = False) -> Value:
     """A mailbox name for a response: modified UTF-7, as an atom when it
-    can be one (as Dovecot does), else a string."""
-    return Raw(astring(mutf7.encode(name)))
+    can be one (as Dovecot does), else a string.  With ``utf8`` (the
+    client enabled IMAP4rev2 or UTF8=ACCEPT) a non-ASCII name goes as a
+    quoted UTF-8 string (RFC 9051 §5.1, ``quoted`` allows UTF-8)."""
+    if not utf8 or name.isascii():
+        return Raw(astring(mutf7.encode(name)))
+    data = name.encode("utf-8")
+    if any(b < 0x20 or b == 0x7F for b in data):
+        return Raw(string(data))
+    return Raw(b'"' + data.replace(b"\\", b"\\\\").replace(b'"', b'\\"') + b'"')
 
 
 def uid_set(uids: list[int]) -> str:
@@ -96,8 +103,11 @@ async def select(session: AuthenticatedContext, cmd: Select) -> Reply:
     session.close_selected()
     mailbox = await session.account.mailbox(cmd.mailbox)
     snapshot = await mailbox.snapshot()
-    lo, hi = await recent_range(mailbox, cmd.readonly)
-    recent = [m.uid for m in snapshot.messages if lo <= m.uid < hi]
+    rev2 = "IMAP4rev2" in session.enabled
+    recent: list[int] = []
+    if not rev2:  # RFC 9051 has no \Recent: a rev2 session claims none
+        lo, hi = await recent_range(mailbox, cmd.readonly)
+        recent = [m.uid for m in snapshot.messages if lo <= m.uid < hi]
     view = SelectedView(snapshot, cmd.readonly, recent)
     session.select(mailbox, view)
     if cmd.condstore:
@@ -105,19 +115,37 @@ async def select(session: AuthenticatedContext, cmd: Select) -> Reply:
         view.condstore_announced = True
     session.announce_flags()
     session.untagged(view.exists, Atom("EXISTS"))
-    session.untagged(len(view.recent), Atom("RECENT"))
-    unseen = view.first_unseen()
-    if unseen is not None:
-        session.untagged_ok("First unseen.", f"UNSEEN {unseen}")
+    if not rev2:  # RFC 9051 §6.3.2 drops RECENT and [UNSEEN] (Appendix E)
+        session.untagged(len(view.recent), Atom("RECENT"))
+        unseen = view.first_unseen()
+        if unseen is not None:
+            session.untagged_ok("First unseen.", f"UNSEEN {unseen}")
     session.untagged_ok("UIDs valid", f"UIDVALIDITY {view.uidvalidity}")
     session.untagged_ok("Predicted next UID", f"UIDNEXT {view.uidnext}")
     if session.config.condstore:
         session.untagged_ok("Highest", f"HIGHESTMODSEQ {view.modseq}")
+    if rev2:
+        await _select_list(session, mailbox.name)
     if cmd.qresync is not None:
         await qresync.select_resync(session, view, snapshot, cmd.qresync, cmd.seq_match)
     if cmd.readonly:
         return Reply("Examine completed", "READ-ONLY")
     return Reply("Select completed", "READ-WRITE")
+
+
+async def _select_list(session: AuthenticatedContext, name: str) -> None:
+    """RFC 9051 §6.3.2: SELECT and EXAMINE answer a LIST response with the
+    mailbox name and its attributes (children, special use)."""
+    entries = await session.account.list_mailboxes()
+    attrs: set[str] = set()
+    for entry in entries:
+        if entry.name == name:
+            attrs |= entry.attributes
+    prefix = name + "/"
+    attrs.add("\\HasChildren" if any(e.name.startswith(prefix) for e in entries) else "\\HasNoChildren")
+    first = ["\\HasChildren", "\\HasNoChildren"]
+    ordered = [a for a in first if a in attrs] + sorted(a for a in attrs if a not in first)
+    session.untagged(Atom("LIST"), [Atom(a) for a in ordered], b"/", mailbox_value(name, True))
 
 
 @command(Create, AUTHENTICATED)
@@ -200,7 +228,7 @@ async def status(session: AuthenticatedContext, cmd: Status) -> Reply:
     mailbox = await session.account.mailbox(cmd.mailbox)
     st = await mailbox.status()
     values = status_values(st, cmd.items, session.config.limits.max_literal)
-    session.untagged(Atom("STATUS"), mailbox_value(cmd.mailbox), values)
+    session.untagged(Atom("STATUS"), mailbox_value(cmd.mailbox, session.utf8_names()), values)
     return Reply("Status completed")
 
 

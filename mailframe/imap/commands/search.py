@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import date
 from typing import Any
 
@@ -281,6 +282,9 @@ async def run_search(session: SelectedContext, key: SearchKey) -> list[tuple[int
 async def search(session: SelectedContext, cmd: Search) -> Reply:
     if cmd.charset is not None and cmd.charset.upper() not in CHARSETS:
         raise BadCharset(f"Unsupported charset {cmd.charset}")
+    if cmd.returns is None and "IMAP4rev2" in session.enabled:
+        # RFC 9051 §6.4.4: a rev2 SEARCH answers ESEARCH, as RETURN (ALL)
+        cmd = replace(cmd, returns=())
     modseq = uses_modseq(cmd.key)
     if modseq:
         session.enabled.add("CONDSTORE")
