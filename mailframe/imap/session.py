@@ -412,9 +412,11 @@ class Session:
         condstore = "CONDSTORE" in self.enabled
         old_uids = list(view.uids) if view.contexts else []
         qresync = "QRESYNC" in self.enabled
-        # Once QRESYNC is on, unsolicited FETCHes carry the UID, as in
-        # Dovecot: the client keys its cache by UID (RFC 7162 §3.2).
-        responses, new = view.catch_up(changes, allow_expunge, with_uid or qresync, condstore, qresync)
+        # Unsolicited FETCHes carry the UID once QRESYNC is on, as in
+        # Dovecot (the client keys its cache by UID, RFC 7162 §3.2), and in
+        # IMAP4rev2 (RFC 9051 §7.5.2, Appendix E).
+        with_uid = with_uid or qresync or "IMAP4rev2" in self.enabled
+        responses, new = view.catch_up(changes, allow_expunge, with_uid, condstore, qresync)
         pending = await search_contexts.before(self, old_uids) if view.contexts else []
         self.announce_flags()
         for r in responses:
