@@ -380,6 +380,7 @@ class Session:
             # mailbox selected without CONDSTORE is followed by
             # OK [HIGHESTMODSEQ], as in Dovecot.
             view.condstore_announced = True
+            view.told_modseq = max(view.told_modseq, view.modseq)
             self.untagged_ok("Highest", f"HIGHESTMODSEQ {view.modseq}")
         if (
             view is not None

@@ -278,7 +278,16 @@ async def run_search(session: SelectedContext, key: SearchKey) -> list[tuple[int
     return found
 
 
-@command(Search, SELECTED, expunge_ok=not_by_sequence)
+def _expunge_ok(cmd: Search) -> bool:
+    """EXPUNGE/VANISHED may follow UID SEARCH, but not one whose criteria
+    hold message numbers (RFC 7162 §3.2.10, RFC 9051 §7.5.1): they would
+    shift under the client."""
+    if not not_by_sequence(cmd):
+        return False
+    return not any(isinstance(k, SearchSet) and not k.uid and not k.numbers.saved for k in leaves(cmd.key))
+
+
+@command(Search, SELECTED, expunge_ok=_expunge_ok)
 async def search(session: SelectedContext, cmd: Search) -> Reply:
     if cmd.charset is not None and cmd.charset.upper() not in CHARSETS:
         raise BadCharset(f"Unsupported charset {cmd.charset}")
