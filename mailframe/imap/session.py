@@ -22,6 +22,7 @@ from mailframe.imap.commands import context as search_contexts
 from mailframe.imap.commands import load_all
 from mailframe.imap.commands.mailbox import announce_flags, recent_range
 from mailframe.imap.commands.params import refusal
+from mailframe.imap.commands.uidonly import uid_required, uidonly, vanished
 from mailframe.imap.framing import Frame, FrameError
 from mailframe.imap.grammar import ParseError, parse_command
 from mailframe.imap.limits import Limits
@@ -248,6 +249,7 @@ class Session:
         if self.config.condstore:
             caps.append("CONDSTORE")
             caps.append("QRESYNC")  # RFC 7162 §3.2 (needs CONDSTORE)
+        caps.append("UIDONLY")  # RFC 9586
         if self.state is not State.NOT_AUTHENTICATED:
             caps.extend(AUTHENTICATED_CAPABILITIES)
             if self.io.compress_available():
@@ -347,6 +349,12 @@ class Session:
                 self.close_selected()  # as Dovecot does for (QRESYNC ...)
             self.io.write(serialize.status_line(tag, "BAD", refused))
             return
+        required = uid_required(self, cmd)
+        if required is not None:  # RFC 9586 §3
+            if isinstance(cmd, Select):
+                self.close_selected()
+            self.io.write(serialize.status_line(tag, "BAD", required, "UIDREQUIRED"))
+            return
         view_before = self.view
         condstore_before = "CONDSTORE" in self.enabled
         status, code, text = "OK", None, f"{handler.name} completed"
@@ -415,9 +423,12 @@ class Session:
         qresync = "QRESYNC" in self.enabled
         # Unsolicited FETCHes carry the UID once QRESYNC is on, as in
         # Dovecot (the client keys its cache by UID, RFC 7162 §3.2), and in
-        # IMAP4rev2 (RFC 9051 §7.5.2, Appendix E).
+        # IMAP4rev2 (RFC 9051 §7.5.2, Appendix E); with UIDONLY they are
+        # UIDFETCH responses (RFC 9586 §3.1).
         with_uid = with_uid or qresync or "IMAP4rev2" in self.enabled
-        responses, new = view.catch_up(changes, allow_expunge, with_uid, condstore, qresync)
+        responses, new = view.catch_up(
+            changes, allow_expunge, with_uid, condstore, vanished(self), uidonly(self)
+        )
         pending = await search_contexts.before(self, old_uids) if view.contexts else []
         self.announce_flags()
         for r in responses:

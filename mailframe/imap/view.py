@@ -201,6 +201,7 @@ class SelectedView:
         with_uid: bool = False,
         with_modseq: bool = False,
         vanished: bool = False,
+        uidfetch: bool = False,
     ) -> tuple[list[list[Value] | tuple[Value, ...]], list[int]]:
         """Fold ``changes`` in; return (untagged responses, new UIDs).
 
@@ -226,12 +227,15 @@ class SelectedView:
                 self._flags[i] = st.flags
                 self._note(st.flags)
                 items: list[Value] = []
-                if with_uid:
+                if with_uid and not uidfetch:
                     items += [Atom("UID"), st.uid]
                 items += [Atom("FLAGS"), Raw(self.flags_wire(st.uid))]
                 if with_modseq:
                     items += [Atom("MODSEQ"), [st.modseq]]
-                out.append((self.seq_of(st.uid), Atom("FETCH"), items))
+                if uidfetch:  # RFC 9586 §3.1: the UID stands for the number
+                    out.append((st.uid, Atom("UIDFETCH"), items))
+                else:
+                    out.append((self.seq_of(st.uid), Atom("FETCH"), items))
         if allow_expunge:
             out.extend(self.drop(sorted(self.ghosts), vanished))
         self.uids.extend(new)

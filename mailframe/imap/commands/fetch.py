@@ -94,7 +94,8 @@ async def fetch(session: SelectedContext, cmd: Fetch) -> Reply:
     mailbox = session.mailbox
     pairs = view.resolve(cmd.numbers, cmd.uid)
     items = list(cmd.items)
-    if cmd.uid and not any(a.name == "UID" for a in items):
+    uid_only = "UIDONLY" in session.enabled  # RFC 9586 §3.1: UIDFETCH, UID only if asked
+    if cmd.uid and not uid_only and not any(a.name == "UID" for a in items):
         items.insert(0, FetchAtt("UID"))
     if cmd.changedsince is not None or any(a.name == "MODSEQ" for a in items):
         session.enabled.add("CONDSTORE")
@@ -135,19 +136,21 @@ async def fetch(session: SelectedContext, cmd: Fetch) -> Reply:
             if need_records and record is None:
                 missing = True
                 continue
-            await _respond(session, seq, uid, record, items, uid in newly_seen)
+            await _respond(session, seq, uid, record, items, uid in newly_seen, uid_only)
     if missing and not cmd.uid:
         raise ExpungeIssued("Some of the requested messages no longer exist")
     return Reply("Fetch completed")
 
 
 async def _respond(
-    session: SelectedContext, seq: int, uid: int, record: Any, items: list[FetchAtt], add_flags: bool
+    session: SelectedContext, seq: int, uid: int, record: Any, items: list[FetchAtt], add_flags: bool,
+    uid_only: bool = False,
 ) -> None:
-    """Write one ``* n FETCH (...)`` response, streaming big literals."""
+    """Write one ``* n FETCH (...)`` response (``* uid UIDFETCH (...)``
+    with UIDONLY, RFC 9586 §3.1), streaming big literals."""
     view = session.view
     msg = _Message(session.mailbox, uid)
-    parts: list[bytes | _Stream] = [b"* %d FETCH (" % seq]
+    parts: list[bytes | _Stream] = [b"* %d UIDFETCH (" % uid if uid_only else b"* %d FETCH (" % seq]
     try:
         first = True
         wrote_flags = False

@@ -118,7 +118,7 @@ async def select(session: AuthenticatedContext, cmd: Select) -> Reply:
     if not rev2:  # RFC 9051 §6.3.2 drops RECENT and [UNSEEN] (Appendix E)
         session.untagged(len(view.recent), Atom("RECENT"))
         unseen = view.first_unseen()
-        if unseen is not None:
+        if unseen is not None and "UIDONLY" not in session.enabled:  # RFC 9586: no numbers
             session.untagged_ok("First unseen.", f"UNSEEN {unseen}")
     session.untagged_ok("UIDs valid", f"UIDVALIDITY {view.uidvalidity}")
     session.untagged_ok("Predicted next UID", f"UIDNEXT {view.uidnext}")

@@ -9,6 +9,7 @@ from mailframe.errors import CannotDo, NonexistentMailbox, TryCreate
 from mailframe.imap.command import Check, Close, Copy, Expunge, Move, Store, Unselect
 from mailframe.imap.commands.context import expunging
 from mailframe.imap.commands.mailbox import storable, uid_set
+from mailframe.imap.commands.uidonly import uidonly, vanished
 from mailframe.imap.context import AuthenticatedContext, SelectedContext
 from mailframe.imap.registry import SELECTED, Reply, command, not_by_sequence
 from mailframe.imap.serialize import Atom, Raw, Value
@@ -33,6 +34,7 @@ async def store(session: SelectedContext, cmd: Store) -> Reply:
     view = session.view
     pairs = view.resolve(cmd.numbers, cmd.uid)
     condstore = cmd.unchangedsince is not None or "CONDSTORE" in session.enabled
+    uid_only = uidonly(session)
     if cmd.unchangedsince is not None:
         session.enabled.add("CONDSTORE")
     uids = [u for _, u in pairs if u not in view.ghosts]
@@ -64,13 +66,16 @@ async def store(session: SelectedContext, cmd: Store) -> Reply:
         if cmd.silent and not (condstore and uid in changed):
             continue
         items: list[Value] = []
-        if cmd.uid or "QRESYNC" in session.enabled:  # with QRESYNC as Dovecot
+        if (cmd.uid or "QRESYNC" in session.enabled) and not uid_only:  # with QRESYNC as Dovecot
             items += [Atom("UID"), uid]
         if not cmd.silent:
             items += [Atom("FLAGS"), Raw(view.flags_wire(uid))]
         if condstore:
             items += [Atom("MODSEQ"), [modseqs[uid]]]
-        session.untagged(seq, Atom("FETCH"), items)
+        if uid_only:  # RFC 9586 §3.1
+            session.untagged(uid, Atom("UIDFETCH"), items)
+        else:
+            session.untagged(seq, Atom("FETCH"), items)
     if failed:
         numbers = sorted(failed) if cmd.uid else sorted(view.seq_of(u) for u in failed if view.has(u))
         return Reply("Conditional STORE failed", f"MODIFIED {uid_set(numbers)}")
@@ -116,7 +121,7 @@ async def move(session: SelectedContext, cmd: Move) -> Reply:
     if mapping:
         session.untagged_ok("Moved UIDs.", _copyuid(result, mapping))
     expunging(session, [s for s, _ in mapping])
-    for response in view.drop((s for s, _ in mapping), "QRESYNC" in session.enabled):
+    for response in view.drop((s for s, _ in mapping), vanished(session)):
         session.untagged(*response)
     return Reply("Move completed")
 
@@ -132,7 +137,7 @@ async def expunge(session: SelectedContext, cmd: Expunge) -> Reply:
     gone = await session.mailbox.expunge(uids)
     session.expunged(gone)
     expunging(session, gone)
-    for response in view.drop(gone, "QRESYNC" in session.enabled):
+    for response in view.drop(gone, vanished(session)):
         session.untagged(*response)
     return Reply("Expunge completed")
 

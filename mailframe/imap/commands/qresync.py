@@ -152,11 +152,13 @@ async def select_resync(
     for state in snapshot.messages:
         if state.modseq > modseq and numbers.contains(state.uid, largest) and view.has(state.uid):
             items: list[Value] = [
-                Atom("UID"), state.uid,
                 Atom("FLAGS"), Raw(view.flags_wire(state.uid)),
                 Atom("MODSEQ"), [state.modseq],
             ]
-            session.untagged(view.seq_of(state.uid), Atom("FETCH"), items)
+            if "UIDONLY" in session.enabled:  # RFC 9586 §3.1
+                session.untagged(state.uid, Atom("UIDFETCH"), items)
+            else:
+                session.untagged(view.seq_of(state.uid), Atom("FETCH"), [Atom("UID"), state.uid, *items])
 
 
 async def fetch_vanished(session: Any, numbers: SequenceSet, changedsince: int) -> None:
