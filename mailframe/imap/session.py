@@ -434,10 +434,12 @@ class Session:
         for r in responses:
             self.untagged(*r)
         if new:
-            self.untagged(view.exists, Atom("EXISTS"))
-            if "IMAP4rev2" not in self.enabled:  # RFC 9051 has no \Recent
+            rev1 = "IMAP4rev2" not in self.enabled  # RFC 9051 has no \Recent
+            if rev1:
                 lo, hi = await recent_range(self.mailbox, view.readonly)
                 view.recent.update(u for u in new if lo <= u < hi)
+            self.untagged(view.exists, Atom("EXISTS"))
+            if rev1:
                 self.untagged(len(view.recent), Atom("RECENT"))
         search_contexts.after(self, pending)
 
