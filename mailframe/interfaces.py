@@ -49,7 +49,9 @@ sees sequence numbers, tags or sessions: the session view in
 keeps this bookkeeping for you.
 
 **Optional interfaces.** A mailbox may also provide
-:class:`ISearchableMailbox`; an account or store may provide the capability
+:class:`ISearchableMailbox`, and must provide :class:`IExpungeHistory` if
+it ever forgets tombstones (QRESYNC then answers the RFC 7162 §3.2.5.2
+way); an account or store may provide the capability
 interfaces listed in :data:`OPTIONAL_CAPABILITIES`.  The framework finds
 them with ``providedBy`` and advertises an extension only where the store
 provides what it needs.
