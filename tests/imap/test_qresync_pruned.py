@@ -93,6 +93,8 @@ class _Pruned(TestCase):
             uv, ms = st.uidvalidity, st.highestmodseq
             await run_transcript(CHANGE, store)
             store = await self.lose_tombstones(store)
+            # RFC 7162 §3.1.2: modseqs never go backwards, index or not.
+            self.assertGreater((await (await _mailbox(store)).status()).highestmodseq, ms)
             fetches = (
                 "S~ \\* 1 FETCH \\(UID 1 FLAGS \\(\\) MODSEQ \\(\\d+\\)\\)\n"
                 "S~ \\* 2 FETCH \\(UID 4 FLAGS \\(\\) MODSEQ \\(\\d+\\)\\)\n"
