@@ -42,13 +42,7 @@ from mailframe.errors import (
     NonexistentMailbox,
     StoreUnavailable,
 )
-from mailframe.interfaces import (
-    IAccount,
-    IExpungeHistory,
-    IMailbox,
-    IMailStore,
-    ISearchableMailbox,
-)
+from mailframe.interfaces import IAccount, IExpungeHistory, IMailbox, IMailStore, ISearchableMailbox
 from mailframe.records import (
     AppendResult,
     Changes,
