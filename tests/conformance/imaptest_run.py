@@ -12,7 +12,9 @@
    the memory store, and reads the summary lines and every ``Error:`` line.
 4. Runs the random stress mode with state tracking (10 clients for 30 s and
    50 clients for 60 s, fixed seed) on the Maildir store, with an mbox made
-   from tests/data/messages, and counts its ``Error:`` lines.
+   from tests/data/messages, and counts its ``Error:`` lines; then the same
+   with imaptest's ``qresync`` mode (ENABLE QRESYNC, VANISHED tracked,
+   RFC 7162; ``--qresync``, 10 clients for 30 s).
 5. Prints a table, then every failure; exits 1 on any failed group, failed
    command, stress error or server traceback.
 
