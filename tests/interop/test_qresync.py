@@ -110,6 +110,13 @@ def offline_resync_flow(host: str, port: int, user: str, password: str) -> dict[
     ok(c.store("1", "+FLAGS.SILENT", "(\\Deleted)"))
     c.take()
     result["expunge"] = _summary(_command(c, "EXPUNGE"))
+    # Another session expunges while this one is selected: VANISHED too.
+    d = _client(host, port, user, password)
+    ok(d.select("qr"))
+    ok(d.uid("STORE", "2", "+FLAGS.SILENT", "(\\Deleted)"))
+    ok(d.uid("EXPUNGE", "2"))
+    d.logout()
+    result["foreign_expunge"] = _summary(_command(c, "NOOP"))["vanished"]
     c.logout()
     return result
 
@@ -121,6 +128,7 @@ EXPECTED = {
     "other_uidvalidity": {"earlier": [], "vanished": [], "fetch": {}},
     "uid_fetch": {"earlier": ["3:4"], "vanished": [], "fetch": {2: ["\\Seen"], 5: ["$Junk"], 7: []}},
     "expunge": {"earlier": [], "vanished": ["1"], "fetch": {}},
+    "foreign_expunge": ["2"],
 }
 
 
