@@ -70,6 +70,7 @@ if TYPE_CHECKING:
     from twisted.internet.defer import Deferred
 
     from mailframe.imap.types import SearchKey
+    from mailframe.quota import QuotaLimits, QuotaUsage
     from mailframe.records import (
         AppendResult,
         Changes,
@@ -254,10 +255,15 @@ class ISearchableMailbox(IMailbox):
 
 
 class IQuotaAccount(Interface):
-    """An account that knows its storage limit (RFC 9208 ``STORAGE``)."""
+    """An account with a quota (RFC 9208): one root
+    (:data:`mailframe.quota.QUOTA_ROOT`), resources ``STORAGE`` and
+    ``MESSAGE``.  :class:`mailframe.store.quota.QuotaStore` gives it to
+    any store's accounts."""
 
-    def quota() -> Deferred[tuple[int, int]]:
-        """(used, limit) in KiB for the account's single quota root."""
+    def quota() -> Deferred[tuple[QuotaUsage, QuotaLimits]]:
+        """The account's current usage (octets as stored, messages) and
+        its limits, for GETQUOTA and for the check before each write
+        (:func:`mailframe.quota.ensure_room`)."""
 
 
 class IUserDirectory(Interface):
@@ -276,6 +282,9 @@ class IUserDirectory(Interface):
 #: advertises a capability only where the account provides the interface
 #: (:func:`optional_capabilities`) and the framework serves the extension.
 OPTIONAL_CAPABILITIES: dict[str, type[Interface]] = {"QUOTA": IQuotaAccount}
+# RFC 9208 §3.1: the resources the quota roots may have.
+OPTIONAL_CAPABILITIES["QUOTA=RES-STORAGE"] = IQuotaAccount
+OPTIONAL_CAPABILITIES["QUOTA=RES-MESSAGE"] = IQuotaAccount
 
 
 def optional_capabilities(account: object, served: frozenset[str]) -> list[str]:

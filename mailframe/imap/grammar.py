@@ -21,6 +21,7 @@ from mailframe import vocabulary
 from mailframe.imap import command as c
 from mailframe.imap.framing import Frame
 from mailframe.imap.grammar_fetch import fetch_atts
+from mailframe.imap.grammar_quota import parse_getquota, parse_getquotaroot, parse_setquota
 from mailframe.imap.grammar_reader import MAX_MODSEQ, ParseError, Reader
 from mailframe.imap.grammar_search import parse_search
 from mailframe.imap.grammar_sort import parse_cancelupdate, parse_sort, parse_thread
@@ -509,3 +510,7 @@ _COMMANDS: dict[str, Parser] = {
     "MOVE": _copy_move(c.Move),
     "UID": _uid,
 }
+# QUOTA (RFC 9208 §4.1)
+_COMMANDS["GETQUOTA"] = parse_getquota
+_COMMANDS["GETQUOTAROOT"] = parse_getquotaroot
+_COMMANDS["SETQUOTA"] = parse_setquota

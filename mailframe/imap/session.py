@@ -181,6 +181,8 @@ class ServerConfig:
 #: commands the framework serves; empty until QUOTA and friends have
 #: handlers, so none is advertised yet.
 SERVED_OPTIONAL: frozenset[str] = frozenset()
+# QUOTA (RFC 9208): mailframe/imap/commands/quota.py
+SERVED_OPTIONAL |= {"QUOTA", "QUOTA=RES-STORAGE", "QUOTA=RES-MESSAGE"}
 
 BASE_CAPABILITIES = (
     "IMAP4rev1",

@@ -32,6 +32,7 @@ from mailframe.imap.registry import AUTHENTICATED, Reply, command
 from mailframe.imap.serialize import Atom, Raw, Value, astring, flag_list
 from mailframe.imap.view import SelectedView
 from mailframe.message import binary_to_base64
+from mailframe.quota import crlf_size, ensure_room
 from mailframe.records import NewMessage
 
 SYSTEM_FLAGS = vocabulary.SYSTEM_FLAGS
@@ -217,6 +218,10 @@ async def append(session: AuthenticatedContext, cmd: Append) -> Reply:
         mailbox = await session.account.mailbox(cmd.mailbox)
     except NonexistentMailbox as e:
         raise TryCreate("Mailbox does not exist") from e
+    # QUOTA (RFC 9208 §4.3): refused with [OVERQUOTA] before anything is stored.
+    await ensure_room(
+        session.account, sum(crlf_size(m.content) for m in cmd.messages), len(cmd.messages)
+    )
     # The backend stores them in one step, all or none (IMailbox.append_many).
     result = await mailbox.append_many(
         [
