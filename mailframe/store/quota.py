@@ -28,6 +28,7 @@ from zope.interface import Interface, directlyProvides, providedBy
 
 from mailframe.interfaces import IAccount, IMailStore, IQuotaAccount
 from mailframe.quota import UNLIMITED, QuotaLimits, QuotaUsage, limits_from_fields
+from mailframe.store import _maildir_quota as maildirsize
 from mailframe.vocabulary import NOSELECT
 
 __all__ = ["IQuotaUsage", "QuotaAccount", "QuotaStore", "QuotaPolicy", "mailbox_usage", "with_quota"]
@@ -89,7 +90,9 @@ class QuotaAccount:
                 usage: QuotaUsage = await self._inner.quota_usage()
             else:
                 usage = await mailbox_usage(self._inner)
-            return usage, self._limits()
+            limits = self._limits()
+            await maildirsize.record(self._inner, limits, usage)
+            return usage, limits
 
         return defer.Deferred.fromCoroutine(run())
 
