@@ -57,7 +57,7 @@ provides what it needs.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from zope.interface import Attribute, Interface
@@ -92,6 +92,7 @@ __all__ = [
     "IMailbox",
     "ISearchableMailbox",
     "IQuotaAccount",
+    "IMetadataAccount",
     "IUserDirectory",
     "OPTIONAL_CAPABILITIES",
     "optional_capabilities",
@@ -266,6 +267,24 @@ class IQuotaAccount(Interface):
         (:func:`mailframe.quota.ensure_room`)."""
 
 
+class IMetadataAccount(Interface):
+    """An account that keeps METADATA entries (RFC 5464) on its mailboxes
+    and on the server (mailbox ``""``, METADATA-SERVER).  Entry names are
+    lower-case (§3.2: case-insensitive); values are octets.
+    :class:`mailframe.store.metadata.MetadataStore` gives it to the
+    stores we ship."""
+
+    def get_metadata(mailbox: str) -> Deferred[dict[str, bytes]]:
+        """Every entry of ``mailbox`` (``""``: the server's); fails with
+        NonexistentMailbox for a mailbox that does not exist."""
+
+    def set_metadata(mailbox: str, changes: Mapping[str, bytes | None]) -> Deferred[None]:
+        """Set (``None``: remove) entries, all or none (§4.3); fails with
+        ``[METADATA MAXSIZE n]`` or ``[METADATA TOOMANY]`` past the
+        limits.  Entries follow their mailbox through RENAME and go with
+        it on DELETE (§4.1)."""
+
+
 class IUserDirectory(Interface):
     """Who has a mailbox here: SMTP/LMTP ask it at RCPT time.
 
@@ -285,6 +304,9 @@ OPTIONAL_CAPABILITIES: dict[str, type[Interface]] = {"QUOTA": IQuotaAccount}
 # RFC 9208 §3.1: the resources the quota roots may have.
 OPTIONAL_CAPABILITIES["QUOTA=RES-STORAGE"] = IQuotaAccount
 OPTIONAL_CAPABILITIES["QUOTA=RES-MESSAGE"] = IQuotaAccount
+# RFC 5464: mailbox and server annotations.
+OPTIONAL_CAPABILITIES["METADATA"] = IMetadataAccount
+OPTIONAL_CAPABILITIES["METADATA-SERVER"] = IMetadataAccount
 
 
 def optional_capabilities(account: object, served: frozenset[str]) -> list[str]:

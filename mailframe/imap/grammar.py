@@ -21,6 +21,7 @@ from mailframe import vocabulary
 from mailframe.imap import command as c
 from mailframe.imap.framing import Frame
 from mailframe.imap.grammar_fetch import fetch_atts
+from mailframe.imap.grammar_metadata import parse_getmetadata, parse_setmetadata
 from mailframe.imap.grammar_quota import parse_getquota, parse_getquotaroot, parse_setquota
 from mailframe.imap.grammar_reader import MAX_MODSEQ, ParseError, Reader
 from mailframe.imap.grammar_search import parse_search
@@ -514,3 +515,6 @@ _COMMANDS: dict[str, Parser] = {
 _COMMANDS["GETQUOTA"] = parse_getquota
 _COMMANDS["GETQUOTAROOT"] = parse_getquotaroot
 _COMMANDS["SETQUOTA"] = parse_setquota
+# METADATA, METADATA-SERVER (RFC 5464 §4.2, §4.3)
+_COMMANDS["GETMETADATA"] = parse_getmetadata
+_COMMANDS["SETMETADATA"] = parse_setmetadata

@@ -183,6 +183,8 @@ class ServerConfig:
 SERVED_OPTIONAL: frozenset[str] = frozenset()
 # QUOTA (RFC 9208): mailframe/imap/commands/quota.py
 SERVED_OPTIONAL |= {"QUOTA", "QUOTA=RES-STORAGE", "QUOTA=RES-MESSAGE"}
+# METADATA, METADATA-SERVER (RFC 5464): mailframe/imap/commands/metadata.py
+SERVED_OPTIONAL |= {"METADATA", "METADATA-SERVER"}
 
 BASE_CAPABILITIES = (
     "IMAP4rev1",

@@ -58,6 +58,10 @@ class Options(usage.Options):
                                       "users file overrides it.  Default: none."],
         ["quota-messages", None, None, "Default QUOTA (RFC 9208) message-count limit per user.  "
                                        "Default: none."],
+        ["metadata-max-size", None, str(64 * 1024),
+         "Largest METADATA (RFC 5464) entry value in bytes (at least 1024)."],
+        ["metadata-max-entries", None, "100",
+         "Most METADATA entries on one mailbox, or on the server, per user (at least 10)."],
         ["timeout", None, "1800", "Autologout after this many idle seconds once logged in (RFC 3501 §5.4)."],
         ["timeout-preauth", None, "60", "Seconds an unauthenticated connection may stay idle."],
         ["relay", None, None, "Send outbound mail through this smarthost, smtp://user:pass@host:587 "
@@ -188,6 +192,7 @@ class Options(usage.Options):
         if not self["domain"]:
             self["domain"] = ["localhost"]
         self["quota-default"] = _quota_default(self)
+        self["metadata-limits"] = _metadata_limits(self)
 
 
 def _quota_default(opts: Any) -> Any:
@@ -200,6 +205,18 @@ def _quota_default(opts: Any) -> Any:
     except ValueError as e:
         raise usage.UsageError(f"--quota-storage/--quota-messages: {e}") from None
     return QuotaLimits(storage or None, messages or None)
+
+
+def _metadata_limits(opts: Any) -> Any:
+    """--metadata-max-size and --metadata-max-entries (RFC 5464 §4.1: a
+    server takes values of 1024 octets and 10 entries at least)."""
+    from mailframe.store.metadata import MetadataLimits
+
+    size, entries = _int(opts, "metadata-max-size"), _int(opts, "metadata-max-entries")
+    if size < 1024 or entries < 10:
+        raise usage.UsageError("METADATA limits: --metadata-max-size 1024 and "
+                               "--metadata-max-entries 10 at least (RFC 5464 §4.1)")
+    return MetadataLimits(size, entries)
 
 
 def _workers(opts: Any) -> int:

@@ -29,6 +29,7 @@ from mailframe.interfaces import IUserDirectory
 from mailframe.server.protocol import IMAPFactory, ServerContext
 from mailframe.server.workers import adopt, inherited, supervisor_service, worker_index
 from mailframe.store import open_store
+from mailframe.store.metadata import with_metadata
 from mailframe.store.quota import with_quota
 
 log = Logger()
@@ -94,6 +95,8 @@ def prepare(opts: Any) -> Prepared:
     except StoreUnavailable as e:
         raise usage.UsageError(f"--store {opts['store']!r}: {e}") from None
     # QUOTA (RFC 9208): every store's accounts get the users file's limits.
+    # METADATA (RFC 5464): entries kept beside the mail, within the limits.
+    store = with_metadata(store, opts.get("metadata-limits"))
     store = with_quota(store, opts.get("quota-default"), checkers)
     return Prepared(store, checkers, tls, imaps)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import smtplib
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from imapclient import IMAPClient
@@ -94,3 +95,37 @@ def test_smtp_and_lmtp_refuse_with_552_before_storing(server: ServerProcess) -> 
         assert [(q.resource, q.usage, q.limit) for q in quotas] == [("STORAGE", 1, 1)]
     finally:
         c.logout()
+
+
+def test_metadata_over_imaplib_survives_a_restart(tmp_path: Path) -> None:
+    """METADATA (RFC 5464) on the default (Maildir) store of a real server:
+    set with a literal, read back after the server is restarted."""
+    import imaplib
+
+    for name in ("GETMETADATA", "SETMETADATA"):  # imaplib knows only its own commands
+        imaplib.Commands.setdefault(name, ("AUTH", "SELECTED"))
+
+    def run(fn: Any) -> Any:
+        with ServerProcess(tmp_path / "md") as proc:
+            c = imaplib.IMAP4("127.0.0.1", proc.imap_port, timeout=10)
+            c.login("alice", "secret")
+            try:
+                return fn(c)
+            finally:
+                c.logout()
+
+    def write(c: imaplib.IMAP4) -> None:
+        typ, caps = c.capability()
+        assert b" METADATA METADATA-SERVER" in caps[0], caps
+        typ, data = c._simple_command(  # type: ignore[attr-defined]
+            "SETMETADATA", '""', '(/shared/comment "server note" /private/x "y")')
+        assert typ == "OK", data
+
+    def read(c: imaplib.IMAP4) -> Any:
+        typ, data = c._simple_command("GETMETADATA", '""', "(/shared/comment /private/x)")  # type: ignore[attr-defined]
+        assert typ == "OK", data
+        return c.untagged_responses.pop("METADATA")
+
+    run(write)
+    assert run(read) == [(b'"" (/shared/comment {11}', b"server note"),
+                         (b" /private/x {1}", b"y"), b")"]

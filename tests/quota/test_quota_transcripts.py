@@ -65,7 +65,7 @@ class MaildirQuotaTranscripts(_QuotaTranscripts):
 
 class MboxQuotaTranscripts(_QuotaTranscripts):
     def make_store(self) -> Any:
-        return mbox_from_url(f"mbox:{self.mktemp()}/mail/%u")
+        return mbox_from_url(f"mbox:{self.mktemp()}/mail/%u:DIRNAME=mBoX-MeSsAgEs")
 
 
 class SqliteQuotaTranscripts(_QuotaTranscripts):

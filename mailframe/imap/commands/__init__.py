@@ -54,6 +54,7 @@ def load_all() -> None:
         listing,
         mailbox,
         message,
+        metadata,
         quota,
         search,
         sort,
