@@ -8,7 +8,9 @@ Where the entries live:
   process, like the mail);
 - Maildir: one file per user at the Maildir root, ``mailframe-metadata``
   (as Dovecot keeps one ``dovecot-attributes`` file per user);
-- mbox: the same file in the store's ``.mailframe`` index directory.
+- mbox: the same file in the store's ``.mailframe`` index directory;
+- SQL: a table of its own in the same database
+  (:mod:`mailframe.store._metadata_sql`).
 
 The file is JSON (``{"mailbox": {"/private/comment": "base64"}}``, the
 server's entries under ``""``), replaced atomically (written beside,
@@ -195,7 +197,7 @@ class FileMetadata:
 
 
 def _in_thread(backend: Any, fn: Callable[..., Any], *args: Any) -> defer.Deferred[Any]:
-    if isinstance(backend, DictMetadata):
+    if isinstance(backend, DictMetadata) or getattr(backend, "asynchronous", False):
         return defer.maybeDeferred(fn, *args)
     d: defer.Deferred[Any] = threads.deferToThread(fn, *args)
     return d
@@ -296,6 +298,12 @@ def _backend_for(account: Any, memory: dict[str, DictMetadata]) -> MetadataBacke
         return FileMetadata(os.path.join(account.root, ".mailframe", "metadata.json"))
     if isinstance(account, MemoryAccount):
         return memory.setdefault(account.username, DictMetadata())
+    from mailframe.store.sql.store import SqlAccount
+
+    if isinstance(account, SqlAccount):
+        from mailframe.store._metadata_sql import SqlMetadata
+
+        return SqlMetadata(account.store.db, account.id)
     return None
 
 
