@@ -208,7 +208,9 @@ class MetadataAccount:
     and DELETE also move or drop the entries.  Every other attribute is
     the wrapped account's."""
 
-    def __init__(self, inner: Any, backend: MetadataBackend, limits: MetadataLimits) -> None:
+    def __init__(self, inner: Any, backend: Any, limits: MetadataLimits) -> None:
+        """``backend``: a :class:`MetadataBackend`, or one whose methods
+        return Deferreds (``asynchronous = True``, the SQL one)."""
         self._inner = inner
         self._backend = backend
         self.metadata_limits = limits
@@ -287,7 +289,7 @@ class MetadataAccount:
         return defer.Deferred.fromCoroutine(run())
 
 
-def _backend_for(account: Any, memory: dict[str, DictMetadata]) -> MetadataBackend | None:
+def _backend_for(account: Any, memory: dict[str, DictMetadata]) -> Any:
     from mailframe.store.maildir import MaildirAccount
     from mailframe.store.mbox import MboxAccount
     from mailframe.store.memory import MemoryAccount
