@@ -186,7 +186,7 @@ SERVED_OPTIONAL |= {"QUOTA", "QUOTA=RES-STORAGE", "QUOTA=RES-MESSAGE"}
 # METADATA, METADATA-SERVER (RFC 5464): mailframe/imap/commands/metadata.py
 SERVED_OPTIONAL |= {"METADATA", "METADATA-SERVER"}
 
-BASE_CAPABILITIES = (
+BASE_CAPABILITIES: tuple[str, ...] = (
     "IMAP4rev1",
     "SASL-IR",
     "ID",
@@ -218,6 +218,9 @@ BASE_CAPABILITIES = (
     "CONTEXT=SORT",
     "SAVEDATE",
 )
+
+# RFC 8970 (mailframe/imap/commands/preview.py): works on every store.
+BASE_CAPABILITIES += ("PREVIEW",)
 
 #: Offered once logged in (RFC 8437 §3: UNAUTHENTICATE is only valid then).
 AUTHENTICATED_CAPABILITIES = ("UNAUTHENTICATE",)
