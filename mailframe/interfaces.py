@@ -93,6 +93,7 @@ __all__ = [
     "ISearchableMailbox",
     "IQuotaAccount",
     "IMetadataAccount",
+    "IObjectIdAccount",
     "IUserDirectory",
     "OPTIONAL_CAPABILITIES",
     "optional_capabilities",
@@ -285,6 +286,18 @@ class IMetadataAccount(Interface):
         it on DELETE (§4.1)."""
 
 
+class IObjectIdAccount(Interface):
+    """An account whose mailboxes keep their UIDVALIDITY through RENAME and
+    whose messages' bytes never change, so the framework can give them
+    stable object identifiers (RFC 8474 OBJECTID: MAILBOXID from the user
+    and UIDVALIDITY, EMAILID from the content; see
+    :mod:`mailframe.imap.commands.objectid`).  A marker: no methods.
+    :class:`mailframe.store.objectid.ObjectIdStore` gives it to the stores
+    we ship."""
+
+    username = Attribute("str: the user this account belongs to")
+
+
 class IUserDirectory(Interface):
     """Who has a mailbox here: SMTP/LMTP ask it at RCPT time.
 
@@ -307,6 +320,8 @@ OPTIONAL_CAPABILITIES["QUOTA=RES-MESSAGE"] = IQuotaAccount
 # RFC 5464: mailbox and server annotations.
 OPTIONAL_CAPABILITIES["METADATA"] = IMetadataAccount
 OPTIONAL_CAPABILITIES["METADATA-SERVER"] = IMetadataAccount
+# RFC 8474: MAILBOXID, EMAILID, THREADID.
+OPTIONAL_CAPABILITIES["OBJECTID"] = IObjectIdAccount
 
 
 def optional_capabilities(account: object, served: frozenset[str]) -> list[str]:

@@ -37,6 +37,7 @@ __all__ = ["ParseError", "parse_command", "STATUS_ITEMS"]
 STATUS_ITEMS = frozenset({
     "MESSAGES", "RECENT", "UIDNEXT", "UIDVALIDITY", "UNSEEN", "HIGHESTMODSEQ",
     "SIZE", "DELETED", "APPENDLIMIT",
+    "MAILBOXID",  # RFC 8474 §4.3, answered where OBJECTID is offered (else BAD)
 })
 
 #: LIST selection options (RFC 5258 §3.1, SPECIAL-USE RFC 6154 §3).

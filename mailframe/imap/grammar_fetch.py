@@ -21,6 +21,7 @@ _SECTION_TEXT = re.compile(rb"[A-Za-z.]+")
 SIMPLE_ATTS = frozenset({
     "ENVELOPE", "FLAGS", "INTERNALDATE", "RFC822", "RFC822.HEADER", "RFC822.SIZE",
     "RFC822.TEXT", "BODY", "BODYSTRUCTURE", "UID", "MODSEQ", "SAVEDATE",
+    "EMAILID", "THREADID",  # RFC 8474 §5
 })
 
 _FAST = (FetchAtt("FLAGS"), FetchAtt("INTERNALDATE"), FetchAtt("RFC822.SIZE"))

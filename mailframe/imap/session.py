@@ -185,6 +185,8 @@ SERVED_OPTIONAL: frozenset[str] = frozenset()
 SERVED_OPTIONAL |= {"QUOTA", "QUOTA=RES-STORAGE", "QUOTA=RES-MESSAGE"}
 # METADATA, METADATA-SERVER (RFC 5464): mailframe/imap/commands/metadata.py
 SERVED_OPTIONAL |= {"METADATA", "METADATA-SERVER"}
+# OBJECTID (RFC 8474): mailframe/imap/commands/objectid.py
+SERVED_OPTIONAL |= {"OBJECTID"}
 
 BASE_CAPABILITIES: tuple[str, ...] = (
     "IMAP4rev1",

@@ -30,6 +30,7 @@ from mailframe.server.protocol import IMAPFactory, ServerContext
 from mailframe.server.workers import adopt, inherited, supervisor_service, worker_index
 from mailframe.store import open_store
 from mailframe.store.metadata import with_metadata
+from mailframe.store.objectid import ObjectIdStore
 from mailframe.store.quota import with_quota
 
 log = Logger()
@@ -97,6 +98,8 @@ def prepare(opts: Any) -> Prepared:
     # QUOTA (RFC 9208): every store's accounts get the users file's limits.
     # METADATA (RFC 5464): entries kept beside the mail, within the limits.
     store = with_metadata(store, opts.get("metadata-limits"))
+    # OBJECTID (RFC 8474): stable ids where the store keeps them stable.
+    store = ObjectIdStore(store)
     store = with_quota(store, opts.get("quota-default"), checkers)
     return Prepared(store, checkers, tls, imaps)
 

@@ -55,6 +55,7 @@ def load_all() -> None:
         mailbox,
         message,
         metadata,
+        objectid,
         preview,
         quota,
         search,

@@ -27,10 +27,12 @@ from mailframe.imap.command import (
     Subscribe,
     Unsubscribe,
 )
+from mailframe.imap.commands.objectid import account_mailbox_id
 from mailframe.imap.context import AnyContext, AuthenticatedContext
 from mailframe.imap.registry import AUTHENTICATED, Reply, command
 from mailframe.imap.serialize import Atom, Raw, Value, astring, flag_list
 from mailframe.imap.view import SelectedView
+from mailframe.interfaces import IObjectIdAccount
 from mailframe.message import binary_to_base64
 from mailframe.quota import crlf_size, ensure_room
 from mailframe.records import NewMessage
@@ -113,6 +115,9 @@ async def select(session: AuthenticatedContext, cmd: Select) -> Reply:
     session.untagged_ok("Predicted next UID", f"UIDNEXT {view.uidnext}")
     if session.config.condstore:
         session.untagged_ok("Highest", f"HIGHESTMODSEQ {view.modseq}")
+    objectid = account_mailbox_id(session.account, view.uidvalidity)
+    if objectid is not None:  # RFC 8474 §4.2
+        session.untagged_ok("Ok", f"MAILBOXID ({objectid})")
     if cmd.readonly:
         return Reply("Examine completed", "READ-ONLY")
     return Reply("Select completed", "READ-WRITE")
@@ -128,6 +133,10 @@ async def create(session: AuthenticatedContext, cmd: Create) -> Reply:
     if not name:
         raise ProtocolError("Empty mailbox name")
     await session.account.create_mailbox(name, cmd.special_use)
+    if IObjectIdAccount.providedBy(session.account):  # RFC 8474 §4.1
+        created = await (await session.account.mailbox(name)).status()
+        objectid = account_mailbox_id(session.account, created.uidvalidity)
+        return Reply("Create completed", f"MAILBOXID ({objectid})")
     return Reply("Create completed")
 
 
@@ -170,12 +179,21 @@ async def namespace(session: AuthenticatedContext, cmd: Namespace) -> Reply:
     return Reply("Namespace completed")
 
 
-def status_values(status: Any, items: tuple[str, ...], appendlimit: int) -> list[Value]:
+def status_values(
+    status: Any, items: tuple[str, ...], appendlimit: int, account: Any = None
+) -> list[Value]:
     """The parenthesised STATUS list (RFC 3501 §7.2.4; APPENDLIMIT
-    RFC 7889 §3.2).  The grammar admits only the items answered here."""
+    RFC 7889 §3.2; MAILBOXID RFC 8474 §4.3 where ``account`` offers
+    OBJECTID).  The grammar admits only the items answered here."""
     out: list[Value] = []
     for item in items:
         item = item.upper()
+        if item == "MAILBOXID":
+            objectid = account_mailbox_id(account, status.uidvalidity)
+            if objectid is None:
+                raise ProtocolError("Unknown STATUS item MAILBOXID")
+            out += [Atom(item), [Atom(objectid)]]
+            continue
         value = {
             "APPENDLIMIT": appendlimit,
             "MESSAGES": status.messages,
@@ -197,7 +215,7 @@ def status_values(status: Any, items: tuple[str, ...], appendlimit: int) -> list
 async def status(session: AuthenticatedContext, cmd: Status) -> Reply:
     mailbox = await session.account.mailbox(cmd.mailbox)
     st = await mailbox.status()
-    values = status_values(st, cmd.items, session.config.limits.max_literal)
+    values = status_values(st, cmd.items, session.config.limits.max_literal, session.account)
     session.untagged(Atom("STATUS"), mailbox_value(cmd.mailbox), values)
     return Reply("Status completed")
 
