@@ -64,6 +64,8 @@ def maildir_root(account: Any) -> str | None:
     """The Maildir root of a Maildir store's account, else ``None``."""
     from mailframe.store.maildir import MaildirAccount
 
+    while not isinstance(account, MaildirAccount) and hasattr(account, "wrapped"):
+        account = account.wrapped  # through the other wrappers (METADATA, OBJECTID)
     return account.root if isinstance(account, MaildirAccount) else None
 
 

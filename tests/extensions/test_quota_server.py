@@ -62,6 +62,9 @@ def test_users_file_rule_and_append_refused(server: ServerProcess) -> None:
         quotas = c._get_quota("User quota")
         assert [(q.resource, q.usage, q.limit) for q in quotas] == [
             ("STORAGE", 1, 1024), ("MESSAGE", 2, 2)]
+        # the server's stack of wrappers still finds the Maildir for maildirsize
+        maildirsize = server.workdir / "mail" / "alice" / "maildirsize"
+        assert maildirsize.read_text() == f"1048576S,2C\n{2 * len(MSG)} 2\n"
     finally:
         c.logout()
 
