@@ -32,8 +32,8 @@ from mailframe.imap.types import AppendMessage, ListOptions, SequenceSet
 __all__ = ["ParseError", "parse_command", "STATUS_ITEMS"]
 
 #: ``status-att`` (RFC 3501 §9; HIGHESTMODSEQ RFC 7162; SIZE, DELETED
-#: RFC 9051; APPENDLIMIT RFC 7889).  MAILBOXID (RFC 8474) is not here:
-#: OBJECTID is not offered, so it is an unknown item (BAD), as in Dovecot.
+#: RFC 9051; APPENDLIMIT RFC 7889; MAILBOXID RFC 8474, answered BAD by the
+#: handler where the account does not offer OBJECTID, as Dovecot does).
 STATUS_ITEMS = frozenset({
     "MESSAGES", "RECENT", "UIDNEXT", "UIDVALIDITY", "UNSEEN", "HIGHESTMODSEQ",
     "SIZE", "DELETED", "APPENDLIMIT",

@@ -131,7 +131,7 @@ def test_not_offered_on_an_unwrapped_store() -> None:
     out = SessionDriver(MemoryStore()).send(
         b"a LOGIN alice secret\r\nb STATUS INBOX (MAILBOXID)\r\nc SELECT INBOX\r\n")
     assert b"OBJECTID" not in out
-    assert b"b BAD Unknown STATUS item MAILBOXID" in out
+    assert b"b BAD Unknown status item MAILBOXID" in out
     assert b"MAILBOXID (" not in out
 
 

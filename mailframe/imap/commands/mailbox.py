@@ -191,7 +191,7 @@ def status_values(
         if item == "MAILBOXID":
             objectid = account_mailbox_id(account, status.uidvalidity)
             if objectid is None:
-                raise ProtocolError("Unknown STATUS item MAILBOXID")
+                raise ProtocolError("Unknown status item MAILBOXID")  # as the grammar says
             out += [Atom(item), [Atom(objectid)]]
             continue
         value = {
