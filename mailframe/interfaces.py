@@ -59,7 +59,7 @@ provides what it needs.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from zope.interface import Attribute, Interface
@@ -72,6 +72,7 @@ if TYPE_CHECKING:
     from twisted.internet.defer import Deferred
 
     from mailframe.imap.types import SearchKey
+    from mailframe.quota import QuotaLimits, QuotaUsage
     from mailframe.records import (
         AppendResult,
         Changes,
@@ -93,6 +94,8 @@ __all__ = [
     "IMailbox",
     "ISearchableMailbox",
     "IQuotaAccount",
+    "IMetadataAccount",
+    "IObjectIdAccount",
     "IUserDirectory",
     "IExpungeHistory",
     "OPTIONAL_CAPABILITIES",
@@ -275,10 +278,45 @@ class IExpungeHistory(IMailbox):
 
 
 class IQuotaAccount(Interface):
-    """An account that knows its storage limit (RFC 9208 ``STORAGE``)."""
+    """An account with a quota (RFC 9208): one root
+    (:data:`mailframe.quota.QUOTA_ROOT`), resources ``STORAGE`` and
+    ``MESSAGE``.  :class:`mailframe.store.quota.QuotaStore` gives it to
+    any store's accounts."""
 
-    def quota() -> Deferred[tuple[int, int]]:
-        """(used, limit) in KiB for the account's single quota root."""
+    def quota() -> Deferred[tuple[QuotaUsage, QuotaLimits]]:
+        """The account's current usage (octets as stored, messages) and
+        its limits, for GETQUOTA and for the check before each write
+        (:func:`mailframe.quota.ensure_room`)."""
+
+
+class IMetadataAccount(Interface):
+    """An account that keeps METADATA entries (RFC 5464) on its mailboxes
+    and on the server (mailbox ``""``, METADATA-SERVER).  Entry names are
+    lower-case (§3.2: case-insensitive); values are octets.
+    :class:`mailframe.store.metadata.MetadataStore` gives it to the
+    stores we ship."""
+
+    def get_metadata(mailbox: str) -> Deferred[dict[str, bytes]]:
+        """Every entry of ``mailbox`` (``""``: the server's); fails with
+        NonexistentMailbox for a mailbox that does not exist."""
+
+    def set_metadata(mailbox: str, changes: Mapping[str, bytes | None]) -> Deferred[None]:
+        """Set (``None``: remove) entries, all or none (§4.3); fails with
+        ``[METADATA MAXSIZE n]`` or ``[METADATA TOOMANY]`` past the
+        limits.  Entries follow their mailbox through RENAME and go with
+        it on DELETE (§4.1)."""
+
+
+class IObjectIdAccount(Interface):
+    """An account whose mailboxes keep their UIDVALIDITY through RENAME and
+    whose messages' bytes never change, so the framework can give them
+    stable object identifiers (RFC 8474 OBJECTID: MAILBOXID from the user
+    and UIDVALIDITY, EMAILID from the content; see
+    :mod:`mailframe.imap.commands.objectid`).  A marker: no methods.
+    :class:`mailframe.store.objectid.ObjectIdStore` gives it to the stores
+    we ship."""
+
+    username = Attribute("str: the user this account belongs to")
 
 
 class IUserDirectory(Interface):
@@ -297,6 +335,14 @@ class IUserDirectory(Interface):
 #: advertises a capability only where the account provides the interface
 #: (:func:`optional_capabilities`) and the framework serves the extension.
 OPTIONAL_CAPABILITIES: dict[str, type[Interface]] = {"QUOTA": IQuotaAccount}
+# RFC 9208 §3.1: the resources the quota roots may have.
+OPTIONAL_CAPABILITIES["QUOTA=RES-STORAGE"] = IQuotaAccount
+OPTIONAL_CAPABILITIES["QUOTA=RES-MESSAGE"] = IQuotaAccount
+# RFC 5464: mailbox and server annotations.
+OPTIONAL_CAPABILITIES["METADATA"] = IMetadataAccount
+OPTIONAL_CAPABILITIES["METADATA-SERVER"] = IMetadataAccount
+# RFC 8474: MAILBOXID, EMAILID, THREADID.
+OPTIONAL_CAPABILITIES["OBJECTID"] = IObjectIdAccount
 
 
 def optional_capabilities(account: object, served: frozenset[str]) -> list[str]:

@@ -251,6 +251,7 @@ class PasswdFileChecker(UserTableChecker):
         self.path = path
         self._signature: tuple[int, int, int] | None = None
         self._table: dict[str, str] = {}
+        self._extra: dict[str, list[str]] = {}
         try:
             self._reload(os.stat(path))
         except OSError as e:
@@ -258,6 +259,7 @@ class PasswdFileChecker(UserTableChecker):
 
     def _reload(self, st: os.stat_result) -> None:
         table: dict[str, str] = {}
+        extra: dict[str, list[str]] = {}
         with open(self.path, encoding="utf-8-sig", errors="replace") as f:
             for lineno, line in enumerate(f, 1):
                 line = line.rstrip("\r\n")
@@ -281,7 +283,13 @@ class PasswdFileChecker(UserTableChecker):
                               "counts", path=self.path, lineno=lineno, user=name)
                     continue
                 table[name] = fields[1]
+                # Dovecot's 8th field: space-separated extra fields
+                # (``userdb_quota_rule=*:storage=1G``; values may hold ":").
+                rest = line.split(":", 7)
+                if len(rest) == 8 and rest[7].strip():
+                    extra[name] = rest[7].split()
         self._table = table
+        self._extra = extra
         self._mechanisms = mechanisms_for(table.values(), self.default_scheme)
         self._decoy = _first_hashed(table.values(), self.default_scheme)
         first = self._signature is None
@@ -304,6 +312,12 @@ class PasswdFileChecker(UserTableChecker):
 
     def all_stored(self) -> Iterable[str]:
         return self._table.values()
+
+    def user_fields(self, username: str) -> list[str]:
+        """The user's extra fields (``key=value`` words of the 8th column),
+        e.g. ``userdb_quota_rule=*:storage=1G`` for QUOTA (RFC 9208)."""
+        self._refresh()
+        return list(self._extra.get(username, ()))
 
     def user_names(self) -> Iterable[str]:
         return self._table.keys()

@@ -21,6 +21,8 @@ from mailframe import vocabulary
 from mailframe.imap import command as c
 from mailframe.imap.framing import Frame
 from mailframe.imap.grammar_fetch import fetch_atts
+from mailframe.imap.grammar_metadata import parse_getmetadata, parse_setmetadata
+from mailframe.imap.grammar_quota import parse_getquota, parse_getquotaroot, parse_setquota
 from mailframe.imap.grammar_reader import MAX_MODSEQ, ParseError, Reader
 from mailframe.imap.grammar_search import parse_search
 from mailframe.imap.grammar_sort import parse_cancelupdate, parse_sort, parse_thread
@@ -30,11 +32,12 @@ from mailframe.imap.types import AppendMessage, ListOptions, SequenceSet
 __all__ = ["ParseError", "parse_command", "STATUS_ITEMS"]
 
 #: ``status-att`` (RFC 3501 §9; HIGHESTMODSEQ RFC 7162; SIZE, DELETED
-#: RFC 9051; APPENDLIMIT RFC 7889).  MAILBOXID (RFC 8474) is not here:
-#: OBJECTID is not offered, so it is an unknown item (BAD), as in Dovecot.
+#: RFC 9051; APPENDLIMIT RFC 7889; MAILBOXID RFC 8474, answered BAD by the
+#: handler where the account does not offer OBJECTID, as Dovecot does).
 STATUS_ITEMS = frozenset({
     "MESSAGES", "RECENT", "UIDNEXT", "UIDVALIDITY", "UNSEEN", "HIGHESTMODSEQ",
     "SIZE", "DELETED", "APPENDLIMIT",
+    "MAILBOXID",  # RFC 8474 §4.3, answered where OBJECTID is offered (else BAD)
 })
 
 #: LIST selection options (RFC 5258 §3.1, SPECIAL-USE RFC 6154 §3).
@@ -517,3 +520,10 @@ _COMMANDS: dict[str, Parser] = {
     "MOVE": _copy_move(c.Move),
     "UID": _uid,
 }
+# QUOTA (RFC 9208 §4.1)
+_COMMANDS["GETQUOTA"] = parse_getquota
+_COMMANDS["GETQUOTAROOT"] = parse_getquotaroot
+_COMMANDS["SETQUOTA"] = parse_setquota
+# METADATA, METADATA-SERVER (RFC 5464 §4.2, §4.3)
+_COMMANDS["GETMETADATA"] = parse_getmetadata
+_COMMANDS["SETMETADATA"] = parse_setmetadata

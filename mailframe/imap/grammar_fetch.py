@@ -21,6 +21,7 @@ _SECTION_TEXT = re.compile(rb"[A-Za-z.]+")
 SIMPLE_ATTS = frozenset({
     "ENVELOPE", "FLAGS", "INTERNALDATE", "RFC822", "RFC822.HEADER", "RFC822.SIZE",
     "RFC822.TEXT", "BODY", "BODYSTRUCTURE", "UID", "MODSEQ", "SAVEDATE",
+    "EMAILID", "THREADID",  # RFC 8474 §5
 })
 
 _FAST = (FetchAtt("FLAGS"), FetchAtt("INTERNALDATE"), FetchAtt("RFC822.SIZE"))
@@ -60,6 +61,8 @@ def fetch_att(r: Reader) -> FetchAtt:
     name = m.group().decode("ascii").upper()
     r.pos = m.end()
     has_section = r.peek() == 0x5B  # "["
+    if name == "PREVIEW":  # RFC 8970 §5: "PREVIEW" [SP "(" preview-mod *(SP preview-mod) ")"]
+        return _preview(r)
     if name in SIMPLE_ATTS and not (name == "BODY" and has_section):
         return FetchAtt(name)
     if name in ("BODY", "BODY.PEEK"):
@@ -154,3 +157,19 @@ def partial(r: Reader) -> tuple[int, int] | None:
     count = r.nz_number(MAX_MODSEQ, "partial count")
     r.expect(0x3E, '">"')
     return origin, count
+
+
+def _preview(r: Reader) -> FetchAtt:
+    """The modifiers of PREVIEW (RFC 8970 §5): only ``LAZY`` is defined;
+    another is BAD.  (A ``(`` after a space cannot start the next
+    fetch-att, so it is the modifier list.)"""
+    if r.text[r.pos : r.pos + 2] == b" (":
+        r.pos += 1
+        r.open()
+        while True:
+            if r.atom("preview modifier").upper() != "LAZY":
+                r.fail("Unknown PREVIEW modifier")
+            if not r.skip(0x20):
+                break
+        r.close()
+    return FetchAtt("PREVIEW")

@@ -10,6 +10,7 @@ RecursionError.
 from __future__ import annotations
 
 import codecs
+import re
 from collections.abc import Callable
 
 from mailframe.imap.command import Search
@@ -220,6 +221,17 @@ _KEYS: dict[str, Callable[[_Search], SearchKey]] = {
     **{name: _saved(name) for name in _SAVED_KEYS},
     **{name: _hdr(name) for name in _HEADER_KEYS},
 }
+# OBJECTID (RFC 8474 §6): resolved against the mailbox by mailframe.imap.search_keys.
+_KEYS["EMAILID"] = lambda s: _objectid(s, "EMAILID")
+_KEYS["THREADID"] = lambda s: _objectid(s, "THREADID")
+
+
+def _objectid(s: _Search, name: str) -> SearchKey:
+    """``"EMAILID" SP objectid`` / ``"THREADID" SP objectid`` (RFC 8474 §7)."""
+    raw = s.r.astring("object id")
+    if not re.fullmatch(rb"[A-Za-z0-9_-]{1,255}", raw):
+        s.r.fail(f"Invalid {name}")
+    return SearchHeader("\x00" + name, raw.decode("ascii"))
 
 
 # Python codecs that are not MIME charsets, though they decode bytes to text.

@@ -182,8 +182,14 @@ class ServerConfig:
 #: commands the framework serves; empty until QUOTA and friends have
 #: handlers, so none is advertised yet.
 SERVED_OPTIONAL: frozenset[str] = frozenset()
+# QUOTA (RFC 9208): mailframe/imap/commands/quota.py
+SERVED_OPTIONAL |= {"QUOTA", "QUOTA=RES-STORAGE", "QUOTA=RES-MESSAGE"}
+# METADATA, METADATA-SERVER (RFC 5464): mailframe/imap/commands/metadata.py
+SERVED_OPTIONAL |= {"METADATA", "METADATA-SERVER"}
+# OBJECTID (RFC 8474): mailframe/imap/commands/objectid.py
+SERVED_OPTIONAL |= {"OBJECTID"}
 
-BASE_CAPABILITIES = (
+BASE_CAPABILITIES: tuple[str, ...] = (
     "IMAP4rev1",
     "SASL-IR",
     "ID",
@@ -215,6 +221,9 @@ BASE_CAPABILITIES = (
     "CONTEXT=SORT",
     "SAVEDATE",
 )
+
+# RFC 8970 (mailframe/imap/commands/preview.py): works on every store.
+BASE_CAPABILITIES += ("PREVIEW",)
 
 #: Offered once logged in (RFC 8437 §3: UNAUTHENTICATE is only valid then).
 AUTHENTICATED_CAPABILITIES = ("UNAUTHENTICATE",)

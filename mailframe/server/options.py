@@ -53,6 +53,15 @@ class Options(usage.Options):
          "closed to admit a new one (0: no limit)."],
         ["max-connections-per-user", None, "50", "Concurrent logged-in sessions of one user (0: no limit)."],
         ["max-size", None, str(50 * 1024 * 1024), "Largest message accepted by SMTP/LMTP."],
+        ["quota-storage", None, None, "Default QUOTA (RFC 9208) storage limit per user, e.g. 1G, "
+                                      "500M (bytes without a suffix); a user's quota_rule in the "
+                                      "users file overrides it.  Default: none."],
+        ["quota-messages", None, None, "Default QUOTA (RFC 9208) message-count limit per user.  "
+                                       "Default: none."],
+        ["metadata-max-size", None, str(64 * 1024),
+         "Largest METADATA (RFC 5464) entry value in bytes (at least 1024)."],
+        ["metadata-max-entries", None, "100",
+         "Most METADATA entries on one mailbox, or on the server, per user (at least 10)."],
         ["timeout", None, "1800", "Autologout after this many idle seconds once logged in (RFC 3501 §5.4)."],
         ["timeout-preauth", None, "60", "Seconds an unauthenticated connection may stay idle."],
         ["relay", None, None, "Send outbound mail through this smarthost, smtp://user:pass@host:587 "
@@ -182,6 +191,32 @@ class Options(usage.Options):
             self["smtp"] = [DEFAULT_SMTP]
         if not self["domain"]:
             self["domain"] = ["localhost"]
+        self["quota-default"] = _quota_default(self)
+        self["metadata-limits"] = _metadata_limits(self)
+
+
+def _quota_default(opts: Any) -> Any:
+    """--quota-storage and --quota-messages as one QuotaLimits."""
+    from mailframe.quota import QuotaLimits, parse_size
+
+    try:
+        storage = parse_size(opts["quota-storage"]) if opts["quota-storage"] else None
+        messages = parse_size(opts["quota-messages"]) if opts["quota-messages"] else None
+    except ValueError as e:
+        raise usage.UsageError(f"--quota-storage/--quota-messages: {e}") from None
+    return QuotaLimits(storage or None, messages or None)
+
+
+def _metadata_limits(opts: Any) -> Any:
+    """--metadata-max-size and --metadata-max-entries (RFC 5464 §4.1: a
+    server takes values of 1024 octets and 10 entries at least)."""
+    from mailframe.store.metadata import MetadataLimits
+
+    size, entries = _int(opts, "metadata-max-size"), _int(opts, "metadata-max-entries")
+    if size < 1024 or entries < 10:
+        raise usage.UsageError("METADATA limits: --metadata-max-size 1024 and "
+                               "--metadata-max-entries 10 at least (RFC 5464 §4.1)")
+    return MetadataLimits(size, entries)
 
 
 def _workers(opts: Any) -> int:

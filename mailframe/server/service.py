@@ -29,6 +29,9 @@ from mailframe.interfaces import IUserDirectory
 from mailframe.server.protocol import IMAPFactory, ServerContext
 from mailframe.server.workers import adopt, inherited, supervisor_service, worker_index
 from mailframe.store import open_store
+from mailframe.store.metadata import with_metadata
+from mailframe.store.objectid import ObjectIdStore
+from mailframe.store.quota import with_quota
 
 log = Logger()
 
@@ -92,6 +95,12 @@ def prepare(opts: Any) -> Prepared:
         store = open_store(opts["store"])
     except StoreUnavailable as e:
         raise usage.UsageError(f"--store {opts['store']!r}: {e}") from None
+    # QUOTA (RFC 9208): every store's accounts get the users file's limits.
+    # METADATA (RFC 5464): entries kept beside the mail, within the limits.
+    store = with_metadata(store, opts.get("metadata-limits"))
+    # OBJECTID (RFC 8474): stable ids where the store keeps them stable.
+    store = ObjectIdStore(store)
+    store = with_quota(store, opts.get("quota-default"), checkers)
     return Prepared(store, checkers, tls, imaps)
 
 

@@ -111,6 +111,10 @@ async def run(
             from mailframe.auth.checkers import open_checker
 
             directory = open_checker(args.users)
+            if args.store:  # QUOTA (RFC 9208): the users file's quota_rule limits
+                from mailframe.store.quota import with_quota
+
+                store = with_quota(store, None, [directory])
     except StoreUnavailable as e:
         _err(str(e))
         return EX_TEMPFAIL

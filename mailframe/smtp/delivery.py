@@ -33,6 +33,7 @@ from mailframe.errors import (
     NonexistentMailbox,
     TryCreate,
 )
+from mailframe.quota import crlf_size, ensure_room
 from mailframe.smtp.addressing import valid_folder
 from mailframe.smtp.hooks import DeliveredMessage, DeliveryRequest, IDeliveryHook
 
@@ -130,6 +131,8 @@ class Delivery:
         account = await self.store.account(request.username)
         name = await self._target(account, request.mailbox)
         box = await account.mailbox(name)
+        # QUOTA (RFC 9208): refused (552 5.2.2) before anything is stored.
+        await ensure_room(account, crlf_size(request.content), 1)
         try:
             uid = await box.append(request.content, flags, request.internaldate)
         except _FALLBACK_ERRORS:

@@ -89,7 +89,6 @@ BAD: list[tuple[bytes, str | None, str]] = [
     (b'a LIST (RECURSIVEMATCH) "" *', "a", "RECURSIVEMATCH must not be the only selection"),
     (b'a LIST (RECURSIVEMATCH REMOTE) "" ""', "a", "RECURSIVEMATCH must not be the only selection"),
     (b'a LIST (REMOTE RECURSIVEMATCH) "" *', "a", "RECURSIVEMATCH must not be the only selection"),
-    (b"a STATUS x (MAILBOXID)", "a", "Unknown status item MAILBOXID"),
     (b'a LIST (BOGUS) "" *', "a", "Unknown LIST selection option BOGUS"),
     (b'a LIST "" * RETURN (BOGUS)', "a", "Unknown LIST return option BOGUS"),
     (b'a LIST "" * FOO (CHILDREN)', "a", "Expected RETURN"),

@@ -11,13 +11,14 @@ from zope.interface import implementer
 from mailframe.imap import session as session_module
 from mailframe.imap.driver import SessionDriver
 from mailframe.interfaces import IQuotaAccount, optional_capabilities
+from mailframe.quota import QuotaLimits, QuotaUsage
 from mailframe.store.memory import MemoryAccount, MemoryStore
 
 
 @implementer(IQuotaAccount)
 class _QuotaAccount(MemoryAccount):
-    def quota(self) -> defer.Deferred[tuple[int, int]]:
-        return defer.succeed((0, 1024))
+    def quota(self) -> defer.Deferred[tuple[QuotaUsage, QuotaLimits]]:
+        return defer.succeed((QuotaUsage(0, 0), QuotaLimits(1024 * 1024, None)))
 
 
 class _QuotaStore(MemoryStore):
@@ -40,7 +41,7 @@ def _caps_after_login(store: Any) -> bytes:
 
 
 def test_advertised_only_where_provided_and_served(monkeypatch: Any) -> None:
-    assert b" QUOTA" not in _caps_after_login(_QuotaStore())  # not served yet
-    monkeypatch.setattr(session_module, "SERVED_OPTIONAL", frozenset({"QUOTA"}))
-    assert b" QUOTA" in _caps_after_login(_QuotaStore())
+    assert b" QUOTA QUOTA=RES-STORAGE QUOTA=RES-MESSAGE" in _caps_after_login(_QuotaStore())
     assert b" QUOTA" not in _caps_after_login(MemoryStore())
+    monkeypatch.setattr(session_module, "SERVED_OPTIONAL", frozenset())
+    assert b" QUOTA" not in _caps_after_login(_QuotaStore())  # no handlers: not served

@@ -18,6 +18,7 @@ from mailframe.errors import ExpungeIssued
 from mailframe.imap.command import Fetch
 from mailframe.imap.commands.qresync import fetch_vanished
 from mailframe.imap.context import SelectedContext
+from mailframe.imap.fetch_items import EXTENSION_ITEMS
 from mailframe.imap.registry import SELECTED, Reply, command, not_by_sequence
 from mailframe.imap.serialize import literal
 from mailframe.imap.types import FetchAtt, Section
@@ -208,6 +209,8 @@ async def _item(
         data = await _section_bytes(section, record, msg)
         size = 0 if data is None else mm.binary_size(record.info, section.part, data)
         parts.append(b"BINARY.SIZE[%s] %d" % (section_text(section).encode(), size))
+    elif name in EXTENSION_ITEMS:  # PREVIEW (RFC 8970) ...: mailframe.imap.fetch_items
+        parts.append(await EXTENSION_ITEMS[name](att, record, msg))
     else:  # the grammar only produces the names above
         raise AssertionError(f"unknown fetch item {name}")
 

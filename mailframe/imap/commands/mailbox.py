@@ -28,11 +28,14 @@ from mailframe.imap.command import (
     Unsubscribe,
 )
 from mailframe.imap.commands import qresync
+from mailframe.imap.commands.objectid import account_mailbox_id
 from mailframe.imap.context import AnyContext, AuthenticatedContext
 from mailframe.imap.registry import AUTHENTICATED, Reply, command
 from mailframe.imap.serialize import Atom, Raw, Value, astring, flag_list, string
 from mailframe.imap.view import SelectedView
+from mailframe.interfaces import IObjectIdAccount
 from mailframe.message import binary_to_base64
+from mailframe.quota import crlf_size, ensure_room
 from mailframe.records import NewMessage
 
 SYSTEM_FLAGS = vocabulary.SYSTEM_FLAGS
@@ -124,6 +127,9 @@ async def select(session: AuthenticatedContext, cmd: Select) -> Reply:
     session.untagged_ok("Predicted next UID", f"UIDNEXT {view.uidnext}")
     if session.config.condstore:
         session.untagged_ok("Highest", f"HIGHESTMODSEQ {view.modseq}")
+    objectid = account_mailbox_id(session.account, view.uidvalidity)
+    if objectid is not None:  # RFC 8474 §4.2
+        session.untagged_ok("Ok", f"MAILBOXID ({objectid})")
     if rev2:
         await _select_list(session, mailbox.name)
     if cmd.qresync is not None:
@@ -158,6 +164,10 @@ async def create(session: AuthenticatedContext, cmd: Create) -> Reply:
     if not name:
         raise ProtocolError("Empty mailbox name")
     await session.account.create_mailbox(name, cmd.special_use)
+    if IObjectIdAccount.providedBy(session.account):  # RFC 8474 §4.1
+        created = await (await session.account.mailbox(name)).status()
+        objectid = account_mailbox_id(session.account, created.uidvalidity)
+        return Reply("Create completed", f"MAILBOXID ({objectid})")
     return Reply("Create completed")
 
 
@@ -200,12 +210,21 @@ async def namespace(session: AuthenticatedContext, cmd: Namespace) -> Reply:
     return Reply("Namespace completed")
 
 
-def status_values(status: Any, items: tuple[str, ...], appendlimit: int) -> list[Value]:
+def status_values(
+    status: Any, items: tuple[str, ...], appendlimit: int, account: Any = None
+) -> list[Value]:
     """The parenthesised STATUS list (RFC 3501 §7.2.4; APPENDLIMIT
-    RFC 7889 §3.2).  The grammar admits only the items answered here."""
+    RFC 7889 §3.2; MAILBOXID RFC 8474 §4.3 where ``account`` offers
+    OBJECTID).  The grammar admits only the items answered here."""
     out: list[Value] = []
     for item in items:
         item = item.upper()
+        if item == "MAILBOXID":
+            objectid = account_mailbox_id(account, status.uidvalidity)
+            if objectid is None:
+                raise ProtocolError("Unknown status item MAILBOXID")  # as the grammar says
+            out += [Atom(item), [Atom(objectid)]]
+            continue
         value = {
             "APPENDLIMIT": appendlimit,
             "MESSAGES": status.messages,
@@ -227,7 +246,7 @@ def status_values(status: Any, items: tuple[str, ...], appendlimit: int) -> list
 async def status(session: AuthenticatedContext, cmd: Status) -> Reply:
     mailbox = await session.account.mailbox(cmd.mailbox)
     st = await mailbox.status()
-    values = status_values(st, cmd.items, session.config.limits.max_literal)
+    values = status_values(st, cmd.items, session.config.limits.max_literal, session.account)
     session.untagged(Atom("STATUS"), mailbox_value(cmd.mailbox, session.utf8_names()), values)
     return Reply("Status completed")
 
@@ -248,6 +267,10 @@ async def append(session: AuthenticatedContext, cmd: Append) -> Reply:
         mailbox = await session.account.mailbox(cmd.mailbox)
     except NonexistentMailbox as e:
         raise TryCreate("Mailbox does not exist") from e
+    # QUOTA (RFC 9208 §4.3): refused with [OVERQUOTA] before anything is stored.
+    await ensure_room(
+        session.account, sum(crlf_size(m.content) for m in cmd.messages), len(cmd.messages)
+    )
     # The backend stores them in one step, all or none (IMailbox.append_many).
     result = await mailbox.append_many(
         [

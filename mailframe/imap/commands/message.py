@@ -13,7 +13,8 @@ from mailframe.imap.commands.uidonly import uidonly, vanished
 from mailframe.imap.context import AuthenticatedContext, SelectedContext
 from mailframe.imap.registry import SELECTED, Reply, command, not_by_sequence
 from mailframe.imap.serialize import Atom, Raw, Value
-from mailframe.interfaces import IMailbox
+from mailframe.interfaces import IMailbox, IQuotaAccount
+from mailframe.quota import ensure_room
 from mailframe.records import CopyResult, StoreMode
 
 
@@ -93,6 +94,16 @@ def _copyuid(result: CopyResult, mapping: list[tuple[int, int]]) -> str:
     return f"COPYUID {result.uidvalidity} {uid_set([s for s, _ in mapping])} {uid_set([d for _, d in mapping])}"
 
 
+async def _room_for_copy(session: SelectedContext, uids: list[int]) -> None:
+    """QUOTA (RFC 9208 §4.3): a COPY that would go over the account's
+    limits is refused with [OVERQUOTA] before anything is copied.  (A MOVE
+    inside the account takes no more room, and Dovecot lets it through
+    however full the account is.)"""
+    if uids and IQuotaAccount.providedBy(session.account):
+        states = await session.mailbox.states(uids)
+        await ensure_room(session.account, sum(st.size for st in states), len(states))
+
+
 @command(Copy, SELECTED)
 async def copy(session: SelectedContext, cmd: Copy) -> Reply:
     """RFC 3501 §6.4.7 with COPYUID (RFC 4315 §3)."""
@@ -100,6 +111,7 @@ async def copy(session: SelectedContext, cmd: Copy) -> Reply:
     pairs = view.resolve(cmd.numbers, cmd.uid)
     dest = await _destination(session, cmd.mailbox)
     uids = [u for _, u in pairs if u not in view.ghosts]
+    await _room_for_copy(session, uids)
     result = await copy_messages(session.mailbox, uids, dest)
     mapping = sorted(result.pairs)
     if not mapping:

@@ -24,6 +24,7 @@ from mailframe.imap.commands.mailbox import uid_set
 from mailframe.imap.commands.results import partial_value, save_result
 from mailframe.imap.context import SelectedContext
 from mailframe.imap.registry import SELECTED, Reply, command, not_by_sequence
+from mailframe.imap.search_keys import resolve as resolve_extension_keys
 from mailframe.imap.search_pushdown import for_store
 from mailframe.imap.serialize import Atom, Value
 from mailframe.imap.types import (
@@ -245,6 +246,7 @@ async def _search_store(
 async def run_search(session: SelectedContext, key: SearchKey) -> list[tuple[int, int, int]]:
     """(seq, uid, modseq) of every message in the view that matches
     ``key`` (modseq 0 when the search did not need records)."""
+    key = await resolve_extension_keys(session, key)  # EMAILID (RFC 8474 §6) ...
     view = session.view
     mailbox = session.mailbox
     level = needs(key)
