@@ -270,3 +270,15 @@ class Move(Command):
     numbers: SequenceSet
     mailbox: str
     uid: bool = False
+
+
+@dataclass(frozen=True)
+class Replace(Command):
+    """REPLACE / UID REPLACE (RFC 8508 §3): ``numbers`` holds the one
+    message (sequence number or UID) that ``message`` replaces once it is
+    appended to ``mailbox``."""
+
+    numbers: SequenceSet
+    mailbox: str
+    message: AppendMessage
+    uid: bool = False

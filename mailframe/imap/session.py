@@ -213,6 +213,9 @@ BASE_CAPABILITIES = (
     "CONTEXT=SEARCH",
     "CONTEXT=SORT",
     "SAVEDATE",
+    # RFC 4469 / RFC 8508 (mailframe/imap/commands/catenate.py, replace.py)
+    "CATENATE",
+    "REPLACE",
 )
 
 #: Offered once logged in (RFC 8437 §3: UNAUTHENTICATE is only valid then).

@@ -193,6 +193,8 @@ CASES: list[tuple[bytes, c.Command]] = [
         b"a SEARCH RETURN (UPDATE CONTEXT COUNT) SEEN",
         c.Search("a", SearchFlag("\\Seen"), returns=("UPDATE", "CONTEXT", "COUNT"))),
     (b"a UID THREAD orderedsubject US-ASCII ALL", c.Thread("a", "ORDEREDSUBJECT", SearchAll(), "US-ASCII", uid=True)),
+    # REPLACE (RFC 8508 §6), more in test_append_ext.py
+    (b"a REPLACE 4 Drafts (\\Seen) {1}\r\nm", c.Replace("a", seq((4, 4)), "Drafts", AppendMessage(b"m", frozenset({"\\Seen"})))),
 ]
 
 

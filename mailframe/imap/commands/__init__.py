@@ -54,6 +54,7 @@ def load_all() -> None:
         listing,
         mailbox,
         message,
+        replace,
         search,
         sort,
         thread,

@@ -27,6 +27,7 @@ from mailframe.imap.command import (
     Subscribe,
     Unsubscribe,
 )
+from mailframe.imap.commands.catenate import resolve_messages
 from mailframe.imap.context import AnyContext, AuthenticatedContext
 from mailframe.imap.registry import AUTHENTICATED, Reply, command
 from mailframe.imap.serialize import Atom, Raw, Value, astring, flag_list
@@ -211,12 +212,17 @@ async def append(session: AuthenticatedContext, cmd: Append) -> Reply:
     any is stored, and the backend stores them in one step
     (``append_many``) or not at all."""
     for msg in cmd.messages:
-        if not msg.content:
+        if not msg.content and msg.catenate is None:
             raise CommandFailed("Can't save a zero byte message")  # Dovecot's words
     try:
         mailbox = await session.account.mailbox(cmd.mailbox)
     except NonexistentMailbox as e:
         raise TryCreate("Mailbox does not exist") from e
+    # CATENATE parts and UTF8 data (RFC 4469, RFC 6855 §4), before anything is stored.
+    messages = await resolve_messages(session, cmd.messages)
+    for msg in messages:
+        if not msg.content:
+            raise CommandFailed("Can't save a zero byte message")
     # The backend stores them in one step, all or none (IMailbox.append_many).
     result = await mailbox.append_many(
         [
@@ -226,7 +232,7 @@ async def append(session: AuthenticatedContext, cmd: Append) -> Reply:
                 storable(msg.flags),
                 msg.internaldate or datetime.now().astimezone(),
             )
-            for msg in cmd.messages
+            for msg in messages
         ]
     )
     return Reply("Append completed", f"APPENDUID {result.uidvalidity} {uid_set(sorted(result.uids))}")
