@@ -216,6 +216,8 @@ BASE_CAPABILITIES = (
     # RFC 4469 / RFC 8508 (mailframe/imap/commands/catenate.py, replace.py)
     "CATENATE",
     "REPLACE",
+    # RFC 6855 (mailframe/imap/utf8.py)
+    "UTF8=ACCEPT",
 )
 
 #: Offered once logged in (RFC 8437 §3: UNAUTHENTICATE is only valid then).
@@ -318,7 +320,7 @@ class Session:
     async def execute(self, frame: Frame) -> None:
         """Parse and run one command, always ending in a tagged reply."""
         try:
-            cmd = parse_command(frame, self.config.limits)
+            cmd = parse_command(frame, self.config.limits, utf8="UTF8=ACCEPT" in self.enabled)
         except ParseError as e:
             # Mostly BAD; a few refusals found while parsing are NO
             # (an unknown CHARSET, RFC 3501 §6.4.4; a mailbox name that is

@@ -11,6 +11,7 @@ from mailframe.imap.commands.mailbox import mailbox_value, status_values
 from mailframe.imap.context import AuthenticatedContext
 from mailframe.imap.registry import AUTHENTICATED, Reply, command
 from mailframe.imap.serialize import Atom, Value
+from mailframe.imap.utf8 import enabled as utf8_enabled
 
 SEP = "/"
 SPECIAL_USE = vocabulary.SPECIAL_USE
@@ -138,7 +139,7 @@ async def list_mailboxes(session: AuthenticatedContext, cmd: List) -> Reply:
         if "SUBSCRIBED" in returns and name in subs:
             attrs.add("\\Subscribed")
         values: list[Value] = [Atom(a) for a in _attr_order(attrs)]
-        line: list[Value] = [Atom(word), values, b"/", mailbox_value(name)]
+        line: list[Value] = [Atom(word), values, b"/", mailbox_value(name, utf8_enabled(session))]
         if extra:
             line.append(extra)
         session.untagged(*line)
@@ -149,7 +150,7 @@ async def list_mailboxes(session: AuthenticatedContext, cmd: List) -> Reply:
             except Exception:  # vanished between LIST and STATUS: skip it
                 continue
             session.untagged(
-                Atom("STATUS"), mailbox_value(name), status_values(
+                Atom("STATUS"), mailbox_value(name, utf8_enabled(session)), status_values(
                     st, cmd.options.status_items, session.config.limits.max_literal
                 ),
             )

@@ -15,7 +15,6 @@ from mailframe.errors import (
     ProtocolError,
     TryCreate,
 )
-from mailframe.imap import mutf7
 from mailframe.imap.command import (
     Append,
     Create,
@@ -30,7 +29,9 @@ from mailframe.imap.command import (
 from mailframe.imap.commands.catenate import resolve_messages
 from mailframe.imap.context import AnyContext, AuthenticatedContext
 from mailframe.imap.registry import AUTHENTICATED, Reply, command
-from mailframe.imap.serialize import Atom, Raw, Value, astring, flag_list
+from mailframe.imap.serialize import Atom, Raw, Value, flag_list
+from mailframe.imap.utf8 import enabled as utf8_enabled
+from mailframe.imap.utf8 import mailbox_name
 from mailframe.imap.view import SelectedView
 from mailframe.message import binary_to_base64
 from mailframe.records import NewMessage
@@ -38,10 +39,11 @@ from mailframe.records import NewMessage
 SYSTEM_FLAGS = vocabulary.SYSTEM_FLAGS
 
 
-def mailbox_value(name: str) -> Value:
+def mailbox_value(name: str, utf8: bool = False) -> Value:
     """A mailbox name for a response: modified UTF-7, as an atom when it
-    can be one (as Dovecot does), else a string."""
-    return Raw(astring(mutf7.encode(name)))
+    can be one (as Dovecot does), else a string; UTF-8 once the client
+    has enabled UTF8=ACCEPT (``utf8``, RFC 6855 §3)."""
+    return Raw(mailbox_name(name, utf8))
 
 
 def uid_set(uids: list[int]) -> str:
@@ -198,7 +200,7 @@ async def status(session: AuthenticatedContext, cmd: Status) -> Reply:
     mailbox = await session.account.mailbox(cmd.mailbox)
     st = await mailbox.status()
     values = status_values(st, cmd.items, session.config.limits.max_literal)
-    session.untagged(Atom("STATUS"), mailbox_value(cmd.mailbox), values)
+    session.untagged(Atom("STATUS"), mailbox_value(cmd.mailbox, utf8_enabled(session)), values)
     return Reply("Status completed")
 
 
