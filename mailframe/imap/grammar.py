@@ -22,6 +22,7 @@ from mailframe.imap import command as c
 from mailframe.imap.framing import Frame
 from mailframe.imap.grammar_append import parse_append, parse_replace
 from mailframe.imap.grammar_fetch import fetch_atts
+from mailframe.imap.grammar_notify import parse_notify
 from mailframe.imap.grammar_reader import MAX_MODSEQ, ParseError, Reader
 from mailframe.imap.grammar_search import parse_search
 from mailframe.imap.grammar_sort import parse_cancelupdate, parse_sort, parse_thread
@@ -478,6 +479,7 @@ _COMMANDS: dict[str, Parser] = {
     "STATUS": _status,
     "APPEND": parse_append,
     "REPLACE": parse_replace,
+    "NOTIFY": parse_notify,
     "EXPUNGE": _expunge,
     "SEARCH": _search,
     "SORT": parse_sort,

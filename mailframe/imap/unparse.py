@@ -110,6 +110,22 @@ def _flags(flags: Iterable[str]) -> bytes:
     return _paren(f.encode("ascii") for f in sorted(flags))
 
 
+def _notify_group(group: c.NotifyGroup, w: _Writer) -> bytes:
+    """``event-group`` (RFC 5465 §8)."""
+    out = group.filter.encode()
+    if group.filter in ("SUBTREE", "MAILBOXES"):
+        out += b" " + _paren(w.mailbox(m) for m in group.mailboxes)
+    if not group.events:
+        return b"(" + out + b" NONE)"
+    events = []
+    for event in group.events:
+        item = event.encode()
+        if event == "MessageNew" and group.fetch:
+            item += b" " + _paren(fetch_att(a) for a in group.fetch)
+        events.append(item)
+    return b"(" + out + b" " + _paren(events) + b")"
+
+
 def _append_message(msg: AppendMessage, w: _Writer) -> bytes:
     """``SP append-message``: flags, date, then a literal, ``UTF8
     (literal8)`` (RFC 6855 §4) or ``CATENATE (...)`` (RFC 4469 §5)."""
@@ -260,6 +276,12 @@ def _body(cmd: c.Command, w: _Writer) -> bytes:  # noqa: C901 - one branch per c
         for msg in cmd.messages:
             out += _append_message(msg, w)
         return out
+    if isinstance(cmd, c.Notify):
+        if cmd.groups is None:
+            return b"NOTIFY NONE"
+        return b"NOTIFY SET" + (b" STATUS" if cmd.status else b"") + b"".join(
+            b" " + _notify_group(g, w) for g in cmd.groups
+        )
     if isinstance(cmd, c.Replace):
         out = b"REPLACE " + sequence_set(cmd.numbers) + b" " + w.mailbox(cmd.mailbox)
         return uid + out + _append_message(cmd.message, w)

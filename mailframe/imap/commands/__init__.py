@@ -54,6 +54,7 @@ def load_all() -> None:
         listing,
         mailbox,
         message,
+        notify,
         replace,
         search,
         sort,
