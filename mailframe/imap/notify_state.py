@@ -233,9 +233,12 @@ class NotifyState:
         if "FlagChange" not in events:
             return out
         if condstore and (before.highestmodseq != now.highestmodseq or before.uidvalidity != now.uidvalidity):
-            out += [Atom("UIDVALIDITY"), now.uidvalidity, Atom("HIGHESTMODSEQ"), now.highestmodseq]
+            # §5.1: "at least HIGHESTMODSEQ and UIDVALIDITY" (Dovecot 2.3
+            # leaves UIDVALIDITY out); UNSEEN when it changed, as Dovecot.
+            out += [Atom("UIDVALIDITY"), now.uidvalidity]
             if before.unseen != now.unseen:
                 out += [Atom("UNSEEN"), now.unseen]
+            out += [Atom("HIGHESTMODSEQ"), now.highestmodseq]
         elif before.uidvalidity != now.uidvalidity:
             out += [Atom("UIDVALIDITY"), now.uidvalidity]
         elif before.unseen != now.unseen:
