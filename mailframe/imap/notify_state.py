@@ -86,6 +86,8 @@ class NotifyState:
     dirty: set[str] = field(default_factory=set)
     #: LIST responses waiting: (name, old name or None, event).
     pending: list[tuple[str, str | None, str]] = field(default_factory=list)
+    #: The subscriptions as last seen (for the SUBSCRIBED filter).
+    subscribed: set[str] = field(default_factory=set)
     stale: bool = False  # the watched set must be evaluated again
     #: The selected mailbox changed since it was last looked at.
     selected_dirty: bool = False
@@ -128,7 +130,7 @@ class NotifyState:
         them; returns the names newly watched.  Raises OverflowError past
         ``limit`` mailboxes (RFC 5465 §3.1: "too expensive")."""
         entries = await account.list_mailboxes()
-        subscribed = set(await account.subscriptions())
+        subscribed = self.subscribed = set(await account.subscriptions())
         wanted: dict[str, frozenset[str]] = {}
         for entry in entries:
             if entry.attributes & {"\\Noselect", "\\NonExistent"}:
@@ -301,13 +303,11 @@ class NotifyState:
             return
         self.stale = True
         if not own:
-            wanted = self.events_for(name, set()) | (self.events_for(old, set()) if old else frozenset())
-            if event in wanted or (event == "SubscriptionChange" and self._subscribed_filter_wants(event)):
+            subs = self.subscribed | {name}  # (un)subscribing concerns the SUBSCRIBED filter too
+            wanted = self.events_for(name, subs) | (self.events_for(old, subs) if old else frozenset())
+            if event in wanted:
                 self.pending.append((name, old, event))
         self.wake()
-
-    def _subscribed_filter_wants(self, event: str) -> bool:
-        return any(g.filter == "SUBSCRIBED" and event in g.events for g in self.groups)
 
 
 def mailbox_command_done(session: Any, cmd: c.Command) -> None:
