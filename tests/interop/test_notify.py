@@ -182,3 +182,24 @@ def test_status_notifications_like_dovecot(tmp_path: Path) -> None:
     # UIDVALIDITY"); Dovecot 2.3 sends HIGHESTMODSEQ alone.
     assert [re.sub(rb"\(UIDVALIDITY \d+ ", b"(", x) for x in ours] == theirs
     assert len(theirs) == 5, theirs  # \Flagged without CONDSTORE: nothing (§5.1)
+
+
+def test_notify_max_mailboxes_option(tmp_path: Path) -> None:
+    """``--notify-max-mailboxes`` reaches the sessions of a real server;
+    a bad value is a one-line usage error."""
+    from twisted.python import usage
+
+    from mailframe.server.options import Options
+
+    with pytest.raises(usage.UsageError, match="notify-max-mailboxes"):
+        Options().parseOptions(["--data-dir", str(tmp_path), "--notify-max-mailboxes", "-1"])  # type: ignore[no-untyped-call]
+    with ServerProcess(tmp_path / "mf", "--notify-max-mailboxes", "1", users={"alice": "secret"}) as mf:
+        c = Client(mf.imap_port)
+        try:
+            c.command(b"CREATE box")
+            c.n += 1
+            c.sock.sendall(b"t%d NOTIFY SET (personal (MessageNew MessageExpunge))\r\n" % c.n)
+            assert c.line(PATIENCE) == b"t%d NO [NOTIFICATIONOVERFLOW] NOTIFY would watch 2 mailboxes (at most 1)" % c.n
+            c.command(b"NOTIFY SET (mailboxes box (MessageNew MessageExpunge))")
+        finally:
+            c.close()
