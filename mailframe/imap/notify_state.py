@@ -17,6 +17,13 @@ client").  Changes of the mailbox list made by another process are not
 seen as events; the watched set is still re-evaluated at each of this
 process's own mailbox commands.
 
+A client that stops reading makes the session wait in ``drain()``
+(TCP backpressure) while hints keep arriving; they only mark mailboxes,
+so what waits is bounded by the watched set, never a growing queue.  The
+watched set itself is bounded (``ServerConfig.notify_max_mailboxes``):
+past it NOTIFY is refused, or ended with ``* OK [NOTIFICATIONOVERFLOW]``
+(§5.8) when mailboxes created later would take it past.
+
 Sans-IO: no twisted here.
 """
 
@@ -86,8 +93,9 @@ class NotifyState:
     dirty: set[str] = field(default_factory=set)
     #: LIST responses waiting: (name, old name or None, event).
     pending: list[tuple[str, str | None, str]] = field(default_factory=list)
-    #: The subscriptions as last seen (for the SUBSCRIBED filter).
+    #: The subscriptions and the mailbox list as last seen.
     subscribed: set[str] = field(default_factory=set)
+    entries: dict[str, frozenset[str]] = field(default_factory=dict)
     stale: bool = False  # the watched set must be evaluated again
     #: The selected mailbox changed since it was last looked at.
     selected_dirty: bool = False
@@ -131,6 +139,7 @@ class NotifyState:
         ``limit`` mailboxes (RFC 5465 §3.1: "too expensive")."""
         entries = await account.list_mailboxes()
         subscribed = self.subscribed = set(await account.subscriptions())
+        self.entries = {e.name: e.attributes for e in entries}
         wanted: dict[str, frozenset[str]] = {}
         for entry in entries:
             if entry.attributes & {"\\Noselect", "\\NonExistent"}:
@@ -216,6 +225,7 @@ class NotifyState:
         self.selected_dirty = False
         if self.selected is not None and session.view is not None:
             await self._selected(session, idle)
+        await session.io.drain()  # a client that does not read holds us here
 
     def _status_change(self, session: Any, before: Any, now: Any, events: frozenset[str]) -> list[Value]:
         """The STATUS data for a change of a non-selected mailbox
@@ -266,13 +276,19 @@ class NotifyState:
             await handler.fn(session, c.Fetch("*", uids, self.selected.fetch, uid=True))
 
     async def _mailbox_events(self, session: Any) -> None:
-        """LIST responses for MailboxName and SubscriptionChange (§5.4,
-        §5.5), then the watched set evaluated again."""
+        """The watched set evaluated again, then LIST responses for
+        MailboxName and SubscriptionChange (§5.4, §5.5): in that order, so
+        that a mailbox the client hears of is already watched, and a change
+        right after the LIST is told."""
         account = session.account
         pending, self.pending = self.pending, []
+        overflow = False
+        try:
+            await self.watch(account)
+        except OverflowError:
+            overflow = True
         if pending:
-            entries = {e.name: e.attributes for e in await account.list_mailboxes()}
-            subscribed = set(await account.subscriptions())
+            entries, subscribed = self.entries, self.subscribed
             utf8 = utf8_enabled(session)
             for name, old, _event in pending:
                 attrs: list[str] = []
@@ -288,9 +304,7 @@ class NotifyState:
                 if old is not None:
                     line.append([b"OLDNAME", [Raw(mailbox_name(old, utf8))]])
                 session.untagged(*line)
-        try:
-            await self.watch(account)
-        except OverflowError:
+        if overflow:
             # RFC 5465 §5.8: say so, then behave as after NOTIFY NONE.
             session.untagged_ok("Too many mailboxes to watch", OVERFLOW)
             self.close()

@@ -1,6 +1,7 @@
 """NOTIFY's SUBSCRIBED filter follows the subscription list (RFC 5465
 §6.4: "If the subscription list changes, the server MUST reevaluate the
-list"), on every store."""
+list"), on every store.  (The NOOP after a5 waits for that: the session
+evaluates the list again before it reads its next command.)"""
 
 from __future__ import annotations
 
@@ -47,6 +48,8 @@ C: a4 NOOP
 S: a4 OK NOOP completed
 C: a5 SUBSCRIBE box
 S: a5 OK Subscribe completed
+C: a6 NOOP
+S: a6 OK NOOP completed
 C2: b8 APPEND box {8+}
 C2: Subject:
 S: * STATUS box (MESSAGES 4 UIDNEXT 5 UNSEEN 4)
