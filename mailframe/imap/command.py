@@ -273,3 +273,38 @@ class Move(Command):
     numbers: SequenceSet
     mailbox: str
     uid: bool = False
+
+
+@dataclass(frozen=True)
+class Replace(Command):
+    """REPLACE / UID REPLACE (RFC 8508 §3): ``numbers`` holds the one
+    message (sequence number or UID) that ``message`` replaces once it is
+    appended to ``mailbox``."""
+
+    numbers: SequenceSet
+    mailbox: str
+    message: AppendMessage
+    uid: bool = False
+
+
+@dataclass(frozen=True)
+class NotifyGroup:
+    """One ``event-group`` of NOTIFY SET (RFC 5465 §8): the mailbox
+    filter (``SELECTED``, ``SELECTED-DELAYED``, ``INBOXES``, ``PERSONAL``,
+    ``SUBSCRIBED``, ``SUBTREE``, ``MAILBOXES``, upper-cased), the
+    mailboxes of SUBTREE / MAILBOXES, the events in their RFC spelling
+    (empty for ``NONE``) and MessageNew's fetch attributes."""
+
+    filter: str
+    mailboxes: tuple[str, ...] = ()
+    events: tuple[str, ...] = ()
+    fetch: tuple[FetchAtt, ...] = ()
+
+
+@dataclass(frozen=True)
+class Notify(Command):
+    """NOTIFY SET [STATUS] groups, or NOTIFY NONE (``groups`` None)
+    (RFC 5465 §3.1)."""
+
+    groups: tuple[NotifyGroup, ...] | None = None
+    status: bool = False

@@ -59,6 +59,7 @@ class AuthenticatedContext(AnyContext, Protocol):
     account: IAccount
     mailbox: IMailbox | None
     view: SelectedView | None
+    notify: Any  # the NOTIFY SET in force (RFC 5465), or None
 
     async def catch_up(self, allow_expunge: bool, with_uid: bool = False) -> None: ...
 

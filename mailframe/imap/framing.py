@@ -114,8 +114,10 @@ def literal_marker(line: bytes) -> tuple[int, bool, bool] | None:
 def _is_append(line: bytes) -> bool:
     """Whether a command's first line is an APPEND (whose literals are
     messages, bounded by ``max_literal``, not by the line limit)."""
-    words = line.split(b" ", 2)
-    return len(words) > 1 and words[1].upper() == b"APPEND"
+    words = line.split(b" ", 3)
+    if len(words) > 2 and words[1].upper() == b"UID":
+        return words[2].upper() == b"REPLACE"  # RFC 8508
+    return len(words) > 1 and words[1].upper() in (b"APPEND", b"REPLACE")
 
 
 class Framer:

@@ -20,14 +20,16 @@ from collections.abc import Callable, Iterator
 from mailframe import vocabulary
 from mailframe.imap import command as c
 from mailframe.imap.framing import Frame
+from mailframe.imap.grammar_append import parse_append, parse_replace
 from mailframe.imap.grammar_fetch import fetch_atts
 from mailframe.imap.grammar_metadata import parse_getmetadata, parse_setmetadata
+from mailframe.imap.grammar_notify import parse_notify
 from mailframe.imap.grammar_quota import parse_getquota, parse_getquotaroot, parse_setquota
 from mailframe.imap.grammar_reader import MAX_MODSEQ, ParseError, Reader
 from mailframe.imap.grammar_search import parse_search
 from mailframe.imap.grammar_sort import parse_cancelupdate, parse_sort, parse_thread
 from mailframe.imap.limits import DEFAULT_LIMITS, Limits
-from mailframe.imap.types import AppendMessage, ListOptions, SequenceSet
+from mailframe.imap.types import ListOptions, SequenceSet
 
 __all__ = ["ParseError", "parse_command", "STATUS_ITEMS"]
 
@@ -350,29 +352,6 @@ def _lsub(r: Reader, tag: str, uid: bool) -> c.Command:
     return c.List(tag, reference, () if pattern is None else (pattern,), lsub=True)
 
 
-def _append(r: Reader, tag: str, uid: bool) -> c.Command:
-    """``"APPEND" SP mailbox 1*append-message`` (RFC 3502 §6.3.11,
-    literal8 RFC 3516 §4.4); ``append-message = [SP flag-list]
-    [SP date-time] SP (literal / literal8)``."""
-    r.sp()
-    mailbox = r.mailbox()
-    messages = []
-    while r.skip(0x20):
-        flags: frozenset[str] = frozenset()
-        when = None
-        if r.peek() == 0x28:
-            flags = r.flag_list()
-            r.sp()
-        if r.peek() == 0x22:
-            when = r.date_time()
-            r.sp()
-        content, binary = r.literal(allow8=True)
-        messages.append(AppendMessage(content, flags, when, binary))
-    if not messages:
-        r.fail("APPEND needs a message literal")
-    return c.Append(tag, mailbox, tuple(messages))
-
-
 def _fetch(r: Reader, tag: str, uid: bool) -> c.Command:
     """``"FETCH" SP sequence-set SP fetch-atts [SP fetch-modifiers]``
     (RFC 4466 §2.4; CHANGEDSINCE and VANISHED RFC 7162 §3.1.4.1, §3.2.6)."""
@@ -469,6 +448,7 @@ _UID_COMMANDS: dict[str, Parser] = {
     "THREAD": parse_thread,
     "STORE": _store,
     "EXPUNGE": _expunge,
+    "REPLACE": parse_replace,
 }
 
 
@@ -508,7 +488,9 @@ _COMMANDS: dict[str, Parser] = {
     "LIST": _list,
     "LSUB": _lsub,
     "STATUS": _status,
-    "APPEND": _append,
+    "APPEND": parse_append,
+    "REPLACE": parse_replace,
+    "NOTIFY": parse_notify,
     "EXPUNGE": _expunge,
     "SEARCH": _search,
     "SORT": parse_sort,

@@ -26,6 +26,7 @@ from mailframe.imap.commands.uidonly import uid_required, uidonly, vanished
 from mailframe.imap.framing import Frame, FrameError
 from mailframe.imap.grammar import ParseError, parse_command
 from mailframe.imap.limits import Limits
+from mailframe.imap.notify_state import mailbox_command_done
 from mailframe.imap.registry import REGISTRY, SILENT, Reply, State
 from mailframe.imap.serialize import Atom, Value
 from mailframe.imap.view import SelectedView
@@ -176,6 +177,9 @@ class ServerConfig:
     #: Called with a small JSON-able dict for each flag change and expunge a
     #: client makes (the webhook notifier's ``notify``); never awaited.
     events: Callable[[dict[str, Any]], object] | None = None
+    #: Mailboxes one NOTIFY may watch; more is NO [NOTIFICATIONOVERFLOW]
+    #: (RFC 5465 §3.1).
+    notify_max_mailboxes: int = 1000
 
 
 #: Optional capabilities (mailframe.interfaces.OPTIONAL_CAPABILITIES) whose
@@ -220,6 +224,13 @@ BASE_CAPABILITIES: tuple[str, ...] = (
     "CONTEXT=SEARCH",
     "CONTEXT=SORT",
     "SAVEDATE",
+    # RFC 4469 / RFC 8508 (mailframe/imap/commands/catenate.py, replace.py)
+    "CATENATE",
+    "REPLACE",
+    # RFC 6855 (mailframe/imap/utf8.py)
+    "UTF8=ACCEPT",
+    # RFC 5465 (mailframe/imap/commands/notify.py, mailframe/imap/notify_state.py)
+    "NOTIFY",
 )
 
 # RFC 8970 (mailframe/imap/commands/preview.py): works on every store.
@@ -244,6 +255,8 @@ class Session:
         self.auth_attempts = 0
         self.idling = False
         self._unwatch: Any = None
+        #: The NOTIFY SET in force (mailframe.imap.notify_state), RFC 5465.
+        self.notify: Any = None
 
     # --- capabilities ------------------------------------------------------
 
@@ -309,6 +322,8 @@ class Session:
                 if event is None:
                     break
                 if isinstance(event, Wakeup):
+                    if self.notify is not None:  # RFC 5465 §3.1: told at once
+                        await self._notify_deliver()
                     continue
                 if isinstance(event, FrameError):
                     self.io.write(
@@ -316,8 +331,11 @@ class Session:
                     )
                     continue
                 await self.execute(event)
+                if self.notify is not None and self.notify.has_work:
+                    await self._notify_deliver()  # hints that came in meanwhile
         finally:
             self.deselect()
+            self.end_notify()
         if self.state is State.LOGOUT:
             self.io.close()
 
@@ -378,6 +396,8 @@ class Session:
         except Exception as e:  # a backend bug must not kill the connection
             self.io.log_error(f"{handler.name} failed", e)
             status, code, text = "NO", "SERVERBUG", "Internal error; the failure was logged"
+        if status == "OK":
+            mailbox_command_done(self, cmd)  # MailboxName / SubscriptionChange (RFC 5465)
         if self.state is State.LOGOUT:
             self.io.write(serialize.status_line(tag, status, text, code))
             return
@@ -492,10 +512,26 @@ class Session:
 
     def changed(self) -> None:
         """Backend hint: the selected mailbox changed.  Only an IDLE
-        session is told at once; the others catch up at their next
-        command (RFC 3501 §5.2)."""
-        if self.idling:
+        session is told at once, or one whose NOTIFY asks for the selected
+        mailbox (RFC 5465 §6.1); the others catch up at their next command
+        (RFC 3501 §5.2)."""
+        if self.notify is not None and self.notify.wants_selected:
+            self.notify.selected_dirty = True
             self.io.wakeup()
+        elif self.idling:
+            self.io.wakeup()
+
+    async def _notify_deliver(self) -> None:
+        try:
+            await self.notify.deliver(self)
+        except Exception as e:  # a store failing must not end the connection
+            self.io.log_error("NOTIFY delivery failed", e)
+
+    def end_notify(self) -> None:
+        """Stop NOTIFY (logout, UNAUTHENTICATE)."""
+        if self.notify is not None:
+            self.notify.close()
+            self.notify = None
 
     # --- events for webhooks ------------------------------------------------
 
@@ -526,6 +562,7 @@ class Session:
     def unauthenticate(self) -> None:
         """Leave the authenticated state (RFC 8437 §3)."""
         self.deselect()
+        self.end_notify()
         self.account = None
         self.enabled.clear()
         self.auth_attempts = 0

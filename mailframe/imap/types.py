@@ -221,6 +221,11 @@ class AppendMessage:
     flags: frozenset[str] = frozenset()
     internaldate: datetime | None = None
     binary: bool = False  # sent as literal8 (RFC 3516 §4.4)
+    #: CATENATE parts (RFC 4469 §5), ``("TEXT", data)`` or ``("URL", url)``
+    #: (``content`` is then empty until they are resolved); None otherwise.
+    catenate: tuple[tuple[str, bytes], ...] | None = None
+    #: Sent as ``UTF8 (literal8)`` (RFC 6855 §4), alone or as a cat-part.
+    utf8: bool = False
 
 
 @dataclass(frozen=True)

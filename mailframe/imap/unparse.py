@@ -20,6 +20,7 @@ from mailframe.imap.framing import ContinuationRequest, Frame, Framer
 from mailframe.imap.limits import DEFAULT_LIMITS, Limits
 from mailframe.imap.types import (
     STAR,
+    AppendMessage,
     FetchAtt,
     SearchAll,
     SearchAnd,
@@ -107,6 +108,45 @@ def _date(when: date) -> bytes:
 
 def _flags(flags: Iterable[str]) -> bytes:
     return _paren(f.encode("ascii") for f in sorted(flags))
+
+
+def _notify_group(group: c.NotifyGroup, w: _Writer) -> bytes:
+    """``event-group`` (RFC 5465 §8)."""
+    out = group.filter.encode()
+    if group.filter in ("SUBTREE", "MAILBOXES"):
+        out += b" " + _paren(w.mailbox(m) for m in group.mailboxes)
+    if not group.events:
+        return b"(" + out + b" NONE)"
+    events = []
+    for event in group.events:
+        item = event.encode()
+        if event == "MessageNew" and group.fetch:
+            item += b" " + _paren(fetch_att(a) for a in group.fetch)
+        events.append(item)
+    return b"(" + out + b" " + _paren(events) + b")"
+
+
+def _append_message(msg: AppendMessage, w: _Writer) -> bytes:
+    """``SP append-message``: flags, date, then a literal, ``UTF8
+    (literal8)`` (RFC 6855 §4) or ``CATENATE (...)`` (RFC 4469 §5)."""
+    out = b""
+    if msg.flags:
+        out += b" " + _flags(msg.flags)
+    if msg.internaldate is not None:
+        out += b" " + date_time(msg.internaldate)
+    if msg.catenate is not None:
+        parts = []
+        for kind, data in msg.catenate:
+            if kind == "URL":
+                parts.append(b"URL " + w.astring(data))
+            elif kind == "UTF8":
+                parts.append(b"UTF8 (" + w.literal(data, True) + b")")
+            else:
+                parts.append(b"TEXT " + w.literal(data))
+        return out + b" CATENATE " + _paren(parts)
+    if msg.utf8:
+        return out + b" UTF8 (" + w.literal(msg.content, True) + b")"
+    return out + b" " + w.literal(msg.content, msg.binary)
 
 
 def search_key(key: SearchKey, w: _Writer | None = None, codec: str = "utf-8") -> bytes:
@@ -236,12 +276,17 @@ def _body(cmd: c.Command, w: _Writer) -> bytes:  # noqa: C901 - one branch per c
             raise ValueError("APPEND needs a message")
         out = b"APPEND " + w.mailbox(cmd.mailbox)
         for msg in cmd.messages:
-            if msg.flags:
-                out += b" " + _flags(msg.flags)
-            if msg.internaldate is not None:
-                out += b" " + date_time(msg.internaldate)
-            out += b" " + w.literal(msg.content, msg.binary)
+            out += _append_message(msg, w)
         return out
+    if isinstance(cmd, c.Notify):
+        if cmd.groups is None:
+            return b"NOTIFY NONE"
+        return b"NOTIFY SET" + (b" STATUS" if cmd.status else b"") + b"".join(
+            b" " + _notify_group(g, w) for g in cmd.groups
+        )
+    if isinstance(cmd, c.Replace):
+        out = b"REPLACE " + sequence_set(cmd.numbers) + b" " + w.mailbox(cmd.mailbox)
+        return uid + out + _append_message(cmd.message, w)
     if isinstance(cmd, c.Expunge):
         return b"EXPUNGE" if cmd.uids is None else b"UID EXPUNGE " + sequence_set(cmd.uids)
     if isinstance(cmd, c.Search):

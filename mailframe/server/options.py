@@ -64,6 +64,8 @@ class Options(usage.Options):
          "Most METADATA entries on one mailbox, or on the server, per user (at least 10)."],
         ["timeout", None, "1800", "Autologout after this many idle seconds once logged in (RFC 3501 §5.4)."],
         ["timeout-preauth", None, "60", "Seconds an unauthenticated connection may stay idle."],
+        ["notify-max-mailboxes", None, "1000",
+         "Mailboxes one IMAP NOTIFY may watch; more is NO [NOTIFICATIONOVERFLOW] (RFC 5465)."],
         ["relay", None, None, "Send outbound mail through this smarthost, smtp://user:pass@host:587 "
                               "(STARTTLS required, certificate verified) or smtps://... "
                               "Default: direct delivery to each domain's MX."],
@@ -157,6 +159,7 @@ class Options(usage.Options):
                      "login-lockout", "login-lockout-address"):
             self[name] = _int(self, name)
         self["compress-level"] = _int(self, "compress-level")
+        self["notify-max-mailboxes"] = _int(self, "notify-max-mailboxes")
         if self["compress-level"] > 9:
             raise usage.UsageError("--compress-level goes from 0 (COMPRESS off) to 9")
         for name in ("timeout", "timeout-preauth", "queue-lifetime", "queue-retry", "queue-retry-max"):

@@ -414,7 +414,8 @@ class IMAPServerProtocol(Protocol, TimeoutMixin):
         self.clock.callLater(0, self._wake)
 
     def _wake(self) -> None:
-        if self.waiter is not None and self.session is not None and self.session.idling:
+        session = self.session
+        if self.waiter is not None and session is not None and (session.idling or session.notify is not None):
             w, self.waiter = self.waiter, None
             w.callback(WAKEUP)
 

@@ -197,6 +197,7 @@ def make_service(opts: Any) -> service.MultiService:
         limits=limits,
         timeout_auth=opts["timeout"],
         timeout_preauth=opts["timeout-preauth"],
+        notify_max_mailboxes=opts.get("notify-max-mailboxes", 1000),
     )
     tls = prepared.tls
     notifier = None

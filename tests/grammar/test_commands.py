@@ -195,6 +195,12 @@ CASES: list[tuple[bytes, c.Command]] = [
         b"a SEARCH RETURN (UPDATE CONTEXT COUNT) SEEN",
         c.Search("a", SearchFlag("\\Seen"), returns=("UPDATE", "CONTEXT", "COUNT"))),
     (b"a UID THREAD orderedsubject US-ASCII ALL", c.Thread("a", "ORDEREDSUBJECT", SearchAll(), "US-ASCII", uid=True)),
+    # REPLACE (RFC 8508 §6), more in test_append_ext.py
+    (b"a REPLACE 4 Drafts (\\Seen) {1}\r\nm", c.Replace("a", seq((4, 4)), "Drafts", AppendMessage(b"m", frozenset({"\\Seen"})))),
+    # NOTIFY (RFC 5465 §8), more in test_notify_grammar.py
+    (b"a NOTIFY NONE", c.Notify("a")),
+    (b"a NOTIFY SET (personal (MessageNew MessageExpunge))",
+     c.Notify("a", (c.NotifyGroup("PERSONAL", (), ("MessageNew", "MessageExpunge")),))),
 ]
 
 

@@ -46,7 +46,7 @@ async def ident(session: AnyContext, cmd: Id) -> Reply:
 
 
 # Extensions that change what the server sends once enabled (RFC 5161 §3.2).
-ENABLEABLE = {"CONDSTORE", "QRESYNC", "IMAP4rev2", "UIDONLY"}
+ENABLEABLE = {"CONDSTORE", "QRESYNC", "IMAP4rev2", "UIDONLY", "UTF8=ACCEPT"}  # UTF8=ACCEPT: RFC 6855 §3
 
 
 @command(Enable, AUTHENTICATED)

@@ -22,6 +22,8 @@ from mailframe.imap.fetch_items import EXTENSION_ITEMS
 from mailframe.imap.registry import SELECTED, Reply, command, not_by_sequence
 from mailframe.imap.serialize import literal
 from mailframe.imap.types import FetchAtt, Section
+from mailframe.imap.utf8 import enabled as utf8_enabled
+from mailframe.imap.utf8 import quote_utf8_literals
 from mailframe.records import StoreMode
 from mailframe.wire import date_time
 
@@ -36,6 +38,10 @@ _VIEW_ONLY = frozenset({"UID", "FLAGS"})
 #: Items answered from the cheap per-message state (IMailbox.states).
 _STATE_ONLY = frozenset({"UID", "FLAGS", "MODSEQ", "INTERNALDATE", "RFC822.SIZE"})
 
+
+#: Items sent as one pre-encoded value whose literals become quoted
+#: UTF-8 strings for a UTF8=ACCEPT client (mailframe.imap.utf8).
+_UTF8_QUOTABLE = frozenset({"ENVELOPE", "BODYSTRUCTURE", "BODY"})
 
 #: ``date-time`` for INTERNALDATE: the one formatter, in mailframe.wire.
 imap_datetime = date_time
@@ -152,6 +158,7 @@ async def _respond(
     view = session.view
     msg = _Message(session.mailbox, uid)
     parts: list[bytes | _Stream] = [b"* %d UIDFETCH (" % uid if uid_only else b"* %d FETCH (" % seq]
+    utf8 = utf8_enabled(session)
     try:
         first = True
         wrote_flags = False
@@ -161,6 +168,9 @@ async def _respond(
             first = False
             wrote_flags = wrote_flags or att.name == "FLAGS"
             await _item(parts, att, view, uid, record, msg)
+            last = parts[-1]
+            if utf8 and att.name in _UTF8_QUOTABLE and isinstance(last, bytes):
+                parts[-1] = quote_utf8_literals(last)  # RFC 6855 §3: UTF-8 in quoted strings
         if add_flags and not wrote_flags:
             parts.append(b" FLAGS " + view.flags_wire(uid))
         parts.append(b")\r\n")

@@ -24,8 +24,13 @@ async def idle(session: AuthenticatedContext, cmd: Idle) -> Reply:
                 return SILENT
             parts = getattr(event, "parts", None)
             if parts is None:
-                # a Wakeup (or a framing error): look for changes
-                await session.catch_up(True)
+                # a Wakeup (or a framing error): look for changes; with
+                # NOTIFY, exactly what it asks for (RFC 5465 §4)
+                notify = session.notify
+                if notify is not None:
+                    await notify.deliver(session, idle=True)
+                else:
+                    await session.catch_up(True)
                 continue
             if parts == (b"DONE",) or (len(parts) == 1 and parts[0].strip().upper() == b"DONE"):
                 return Reply("Idle completed")

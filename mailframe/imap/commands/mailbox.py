@@ -15,7 +15,6 @@ from mailframe.errors import (
     ProtocolError,
     TryCreate,
 )
-from mailframe.imap import mutf7
 from mailframe.imap.command import (
     Append,
     Create,
@@ -28,10 +27,12 @@ from mailframe.imap.command import (
     Unsubscribe,
 )
 from mailframe.imap.commands import qresync
+from mailframe.imap.commands.catenate import resolve_messages
 from mailframe.imap.commands.objectid import account_mailbox_id
 from mailframe.imap.context import AnyContext, AuthenticatedContext
 from mailframe.imap.registry import AUTHENTICATED, Reply, command
-from mailframe.imap.serialize import Atom, Raw, Value, astring, flag_list, string
+from mailframe.imap.serialize import Atom, Raw, Value, flag_list
+from mailframe.imap.utf8 import mailbox_name
 from mailframe.imap.view import SelectedView
 from mailframe.interfaces import IObjectIdAccount
 from mailframe.message import binary_to_base64
@@ -43,15 +44,9 @@ SYSTEM_FLAGS = vocabulary.SYSTEM_FLAGS
 
 def mailbox_value(name: str, utf8: bool = False) -> Value:
     """A mailbox name for a response: modified UTF-7, as an atom when it
-    can be one (as Dovecot does), else a string.  With ``utf8`` (the
-    client enabled IMAP4rev2 or UTF8=ACCEPT) a non-ASCII name goes as a
-    quoted UTF-8 string (RFC 9051 §5.1, ``quoted`` allows UTF-8)."""
-    if not utf8 or name.isascii():
-        return Raw(astring(mutf7.encode(name)))
-    data = name.encode("utf-8")
-    if any(b < 0x20 or b == 0x7F for b in data):
-        return Raw(string(data))
-    return Raw(b'"' + data.replace(b"\\", b"\\\\").replace(b'"', b'\\"') + b'"')
+    can be one (as Dovecot does), else a string; UTF-8 once the client
+    has enabled IMAP4rev2 or UTF8=ACCEPT (``utf8``, RFC 9051 §5.1, RFC 6855 §3)."""
+    return Raw(mailbox_name(name, utf8))
 
 
 def uid_set(uids: list[int]) -> str:
@@ -261,15 +256,20 @@ async def append(session: AuthenticatedContext, cmd: Append) -> Reply:
     any is stored, and the backend stores them in one step
     (``append_many``) or not at all."""
     for msg in cmd.messages:
-        if not msg.content:
+        if not msg.content and msg.catenate is None:
             raise CommandFailed("Can't save a zero byte message")  # Dovecot's words
     try:
         mailbox = await session.account.mailbox(cmd.mailbox)
     except NonexistentMailbox as e:
         raise TryCreate("Mailbox does not exist") from e
+    # CATENATE parts and UTF8 data (RFC 4469, RFC 6855 §4), before anything is stored.
+    messages = await resolve_messages(session, cmd.messages)
+    for msg in messages:
+        if not msg.content:
+            raise CommandFailed("Can't save a zero byte message")
     # QUOTA (RFC 9208 §4.3): refused with [OVERQUOTA] before anything is stored.
     await ensure_room(
-        session.account, sum(crlf_size(m.content) for m in cmd.messages), len(cmd.messages)
+        session.account, sum(crlf_size(m.content) for m in messages), len(messages)
     )
     # The backend stores them in one step, all or none (IMailbox.append_many).
     result = await mailbox.append_many(
@@ -280,7 +280,7 @@ async def append(session: AuthenticatedContext, cmd: Append) -> Reply:
                 storable(msg.flags),
                 msg.internaldate or datetime.now().astimezone(),
             )
-            for msg in cmd.messages
+            for msg in messages
         ]
     )
     return Reply("Append completed", f"APPENDUID {result.uidvalidity} {uid_set(sorted(result.uids))}")

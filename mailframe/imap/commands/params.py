@@ -59,6 +59,11 @@ def refusal(session: Any, cmd: c.Command) -> str | None:
         return "QRESYNC not enabled"  # RFC 7162 §3.2.5, Dovecot's words
     if isinstance(cmd, c.Fetch) and cmd.vanished and "QRESYNC" not in session.enabled:
         return "VANISHED needs QRESYNC enabled"  # RFC 7162 §3.2.6
+    if isinstance(cmd, c.Search) and cmd.charset is not None and "UTF8=ACCEPT" in session.enabled:
+        # RFC 6855 §3: after ENABLE UTF8=ACCEPT a client "MUST NOT issue a
+        # SEARCH command that contains a charset specification"; the
+        # server "SHOULD reject the command with a BAD response".
+        return "SEARCH CHARSET is not allowed after ENABLE UTF8=ACCEPT"
     if not session.config.condstore and _uses_condstore(cmd):
         return "CONDSTORE is not offered"  # RFC 7162 §3
     return None

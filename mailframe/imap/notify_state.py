@@ -1,0 +1,347 @@
+"""NOTIFY (RFC 5465) at work: watching mailboxes for one session and
+telling its client what changed, between commands and during IDLE.
+
+Message events come through the same change hints IDLE uses
+(``IMailbox.watch``: in-process for the memory and SQL stores, inotify
+and the notification socket for Maildir and mbox, so changes made by
+other worker processes arrive too).  A hint only marks the mailbox; the
+session then asks ``status()`` and compares with what it last told the
+client, as DESIGN.md's log model has it: hints never carry data.
+
+Mailbox events (MailboxName, SubscriptionChange, §5.4, §5.5) are
+published by the sessions of this process that CREATE, DELETE, RENAME,
+SUBSCRIBE or UNSUBSCRIBE (:func:`mailbox_command_done`), to the other
+sessions of the same user; the session that made the change is not told
+(§5: "SHOULD omit notifying the client if the event is caused by this
+client").  Changes of the mailbox list made by another process are not
+seen as events; the watched set is still re-evaluated at each of this
+process's own mailbox commands.
+
+A client that stops reading makes the session wait in ``drain()``
+(TCP backpressure) while hints keep arriving; they only mark mailboxes,
+so what waits is bounded by the watched set, never a growing queue.  The
+watched set itself is bounded (``ServerConfig.notify_max_mailboxes``):
+past it NOTIFY is refused, or ended with ``* OK [NOTIFICATIONOVERFLOW]``
+(§5.8) when mailboxes created later would take it past.
+
+Sans-IO: no twisted here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from weakref import WeakSet
+
+from mailframe.imap import command as c
+from mailframe.imap.registry import REGISTRY
+from mailframe.imap.serialize import Atom, Raw, Value
+from mailframe.imap.types import SequenceSet
+from mailframe.imap.utf8 import enabled as utf8_enabled
+from mailframe.imap.utf8 import mailbox_name
+
+__all__ = ["NotifyState", "mailbox_command_done", "MESSAGE_EVENTS", "MAILBOX_EVENTS", "OVERFLOW"]
+
+MESSAGE_EVENTS = frozenset({"MessageNew", "MessageExpunge", "FlagChange"})
+MAILBOX_EVENTS = frozenset({"MailboxName", "SubscriptionChange"})
+SEP = "/"
+#: ``* OK [NOTIFICATIONOVERFLOW]`` (RFC 5465 §5.8).
+OVERFLOW = "NOTIFICATIONOVERFLOW"
+
+#: NotifyStates with mailbox events wanted, by user name (this process).
+_LISTENERS: dict[str, WeakSet[NotifyState]] = {}
+
+
+def _matches(group: c.NotifyGroup, name: str, subscribed: set[str]) -> bool:
+    """Whether a non-selected filter covers ``name`` (RFC 5465 §6.2-§6.6).
+    INBOXES is PERSONAL: SMTP and LMTP deliver to ``user+folder``
+    mailboxes too, so any mailbox may receive mail (§6.3: then "MUST
+    treat inboxes as equivalent to personal"; Dovecot does the same)."""
+    f = group.filter
+    if f in ("PERSONAL", "INBOXES"):
+        return True
+    if f == "SUBSCRIBED":
+        return name in subscribed
+    if f == "SUBTREE":
+        return any(name == m or name.startswith(m + SEP) for m in group.mailboxes)
+    if f == "MAILBOXES":
+        return name in group.mailboxes
+    return False
+
+
+@dataclass
+class _Watched:
+    """One non-selected mailbox being watched and what the client knows."""
+
+    mailbox: Any
+    unwatch: Callable[[], None]
+    status: Any
+    events: frozenset[str]
+
+
+@dataclass(eq=False)
+class NotifyState:
+    """The NOTIFY SET in force on one session."""
+
+    groups: tuple[c.NotifyGroup, ...]
+    user: str
+    wake: Callable[[], None]
+    limit: int
+    selected: c.NotifyGroup | None = None
+    watched: dict[str, _Watched] = field(default_factory=dict)
+    dirty: set[str] = field(default_factory=set)
+    #: LIST responses waiting: (name, old name or None, event).
+    pending: list[tuple[str, str | None, str]] = field(default_factory=list)
+    #: The subscriptions and the mailbox list as last seen.
+    subscribed: set[str] = field(default_factory=set)
+    entries: dict[str, frozenset[str]] = field(default_factory=dict)
+    stale: bool = False  # the watched set must be evaluated again
+    #: The selected mailbox changed since it was last looked at.
+    selected_dirty: bool = False
+    closed: bool = False
+
+    def __post_init__(self) -> None:
+        for g in self.groups:
+            if g.filter in ("SELECTED", "SELECTED-DELAYED") and g.events:
+                self.selected = g
+        # Every state listens: a new mailbox may join the watched set.
+        _LISTENERS.setdefault(self.user, WeakSet()).add(self)
+
+    # --- which events for which mailbox --------------------------------------
+
+    def events_for(self, name: str, subscribed: set[str]) -> frozenset[str]:
+        """Events the non-selected filters ask for on ``name``."""
+        out: set[str] = set()
+        for g in self.groups:
+            if g.filter not in ("SELECTED", "SELECTED-DELAYED") and _matches(g, name, subscribed):
+                out.update(g.events)
+        return frozenset(out)
+
+    @property
+    def has_work(self) -> bool:
+        """Something to tell (or re-evaluate) is waiting.  A hint that
+        arrives while the session is busy cannot wake it, so the session
+        asks this after each command and :meth:`deliver` before it
+        returns."""
+        return bool(self.pending or self.stale or self.dirty or self.selected_dirty)
+
+    @property
+    def wants_selected(self) -> bool:
+        """Changes of the selected mailbox are to be told at once."""
+        return self.selected is not None
+
+    # --- the watched set -----------------------------------------------------
+
+    async def watch(self, account: Any) -> list[str]:
+        """(Re)compute the mailboxes to watch for message events and watch
+        them; returns the names newly watched.  Raises OverflowError past
+        ``limit`` mailboxes (RFC 5465 §3.1: "too expensive")."""
+        entries = await account.list_mailboxes()
+        subscribed = self.subscribed = set(await account.subscriptions())
+        self.entries = {e.name: e.attributes for e in entries}
+        wanted: dict[str, frozenset[str]] = {}
+        for entry in entries:
+            if entry.attributes & {"\\Noselect", "\\NonExistent"}:
+                continue
+            events = self.events_for(entry.name, subscribed) & MESSAGE_EVENTS
+            if events:
+                wanted[entry.name] = events
+        if len(wanted) > self.limit:
+            raise OverflowError(f"NOTIFY would watch {len(wanted)} mailboxes (at most {self.limit})")
+        for name in list(self.watched):
+            if name not in wanted:
+                self.watched.pop(name).unwatch()
+        added = []
+        for name, events in wanted.items():
+            known = self.watched.get(name)
+            if known is not None:
+                known.events = events
+                continue
+            try:
+                mailbox = await account.mailbox(name)
+                status = await mailbox.status()
+            except Exception:  # deleted meanwhile: RFC 5465 §3.1, ignore it
+                continue
+            unwatch = mailbox.watch(self._hint(name))
+            self.watched[name] = _Watched(mailbox, unwatch, status, events)
+            added.append(name)
+        self.stale = False
+        return added
+
+    def _hint(self, name: str) -> Callable[[], None]:
+        def changed() -> None:
+            if not self.closed:
+                self.dirty.add(name)
+                self.wake()
+
+        return changed
+
+    def close(self) -> None:
+        self.closed = True
+        for w in self.watched.values():
+            try:
+                w.unwatch()
+            except Exception:  # a store's unwatch must not break logout
+                pass
+        self.watched.clear()
+        listeners = _LISTENERS.get(self.user)
+        if listeners is not None:
+            listeners.discard(self)
+            if not listeners:
+                del _LISTENERS[self.user]
+
+    # --- delivery --------------------------------------------------------------
+
+    async def deliver(self, session: Any, idle: bool = False) -> None:
+        """Tell the client what changed (RFC 5465 §5): LIST responses for
+        mailbox events, STATUS for other mailboxes, and the selected
+        mailbox's changes when SELECTED / SELECTED-DELAYED asks for them
+        (expunges only where allowed: always in IDLE, never between
+        commands with SELECTED-DELAYED, §6.1.2)."""
+        while not self.closed and self.has_work:
+            await self._deliver_once(session, idle)
+
+    async def _deliver_once(self, session: Any, idle: bool) -> None:
+        if self.pending or self.stale:
+            await self._mailbox_events(session)
+            if self.closed:
+                return
+        while self.dirty:
+            name = self.dirty.pop()
+            w = self.watched.get(name)
+            if w is None:
+                continue
+            try:
+                status = await w.mailbox.status()
+            except Exception:  # deleted: MailboxName tells of that
+                continue
+            before, w.status = w.status, status
+            selected = session.mailbox is not None and session.mailbox.name == name
+            if not selected:
+                values = self._status_change(session, before, status, w.events)
+                if values:
+                    session.untagged(Atom("STATUS"), Raw(mailbox_name(name, utf8_enabled(session))), values)
+        self.selected_dirty = False
+        if self.selected is not None and session.view is not None:
+            await self._selected(session, idle)
+        await session.io.drain()  # a client that does not read holds us here
+
+    def _status_change(self, session: Any, before: Any, now: Any, events: frozenset[str]) -> list[Value]:
+        """The STATUS data for a change of a non-selected mailbox
+        (§5.1-§5.3), in Dovecot's order; empty when nothing asked for
+        changed."""
+        condstore = "CONDSTORE" in session.enabled or "QRESYNC" in session.enabled
+        out: list[Value] = []
+        counts = (before.messages, before.uidnext, before.uidvalidity) != (now.messages, now.uidnext, now.uidvalidity)
+        if counts and events & {"MessageNew", "MessageExpunge"}:
+            out += [Atom("MESSAGES"), now.messages, Atom("UIDNEXT"), now.uidnext]
+            if before.uidvalidity != now.uidvalidity:
+                out += [Atom("UIDVALIDITY"), now.uidvalidity]
+            out += [Atom("UNSEEN"), now.unseen]
+            if condstore:
+                out += [Atom("HIGHESTMODSEQ"), now.highestmodseq]
+            return out
+        if "FlagChange" not in events:
+            return out
+        if condstore and (before.highestmodseq != now.highestmodseq or before.uidvalidity != now.uidvalidity):
+            # §5.1: "at least HIGHESTMODSEQ and UIDVALIDITY" (Dovecot 2.3
+            # leaves UIDVALIDITY out); UNSEEN when it changed, as Dovecot.
+            out += [Atom("UIDVALIDITY"), now.uidvalidity]
+            if before.unseen != now.unseen:
+                out += [Atom("UNSEEN"), now.unseen]
+            out += [Atom("HIGHESTMODSEQ"), now.highestmodseq]
+        elif before.uidvalidity != now.uidvalidity:
+            out += [Atom("UIDVALIDITY"), now.uidvalidity]
+        elif before.unseen != now.unseen:
+            out += [Atom("UNSEEN"), now.unseen]
+        return out
+
+    async def _selected(self, session: Any, idle: bool) -> None:
+        """Changes of the selected mailbox, as IDLE would send them, with
+        UID in the FETCH of flag changes (§5.1) and MessageNew's fetch
+        attributes for the new messages (§5.2)."""
+        assert self.selected is not None
+        view = session.view
+        newest = view.uids[-1] if len(view.uids) else 0
+        allow_expunge = idle or self.selected.filter == "SELECTED"
+        await session.catch_up(allow_expunge, True)
+        view = session.view
+        if view is None or not self.selected.fetch or "MessageNew" not in self.selected.events:
+            return
+        new = [u for u in view.uids if u > newest]
+        if new:
+            handler = REGISTRY[c.Fetch]
+            uids = SequenceSet(tuple((u, u) for u in new))
+            await handler.fn(session, c.Fetch("*", uids, self.selected.fetch, uid=True))
+
+    async def _mailbox_events(self, session: Any) -> None:
+        """The watched set evaluated again, then LIST responses for
+        MailboxName and SubscriptionChange (§5.4, §5.5): in that order, so
+        that a mailbox the client hears of is already watched, and a change
+        right after the LIST is told."""
+        account = session.account
+        pending, self.pending = self.pending, []
+        overflow = False
+        try:
+            await self.watch(account)
+        except OverflowError:
+            overflow = True
+        if pending:
+            entries, subscribed = self.entries, self.subscribed
+            utf8 = utf8_enabled(session)
+            for name, old, _event in pending:
+                attrs: list[str] = []
+                if name not in entries or entries[name] & {"\\NonExistent"}:
+                    attrs.append("\\NonExistent")
+                else:
+                    attrs += sorted(a for a in entries[name] if a != "\\NonExistent")
+                    children = any(n.startswith(name + SEP) for n in entries)
+                    attrs.append("\\HasChildren" if children else "\\HasNoChildren")
+                if name in subscribed:
+                    attrs.append("\\Subscribed")
+                line: list[Value] = [Atom("LIST"), [Atom(a) for a in attrs], b"/", Raw(mailbox_name(name, utf8))]
+                if old is not None:
+                    line.append([b"OLDNAME", [Raw(mailbox_name(old, utf8))]])
+                session.untagged(*line)
+        if overflow:
+            # RFC 5465 §5.8: say so, then behave as after NOTIFY NONE.
+            session.untagged_ok("Too many mailboxes to watch", OVERFLOW)
+            self.close()
+            session.notify = None
+
+    def publish(self, name: str, old: str | None, event: str, own: bool) -> None:
+        """A mailbox event of this user; ``own`` when this session caused
+        it (then only the watched set is evaluated again)."""
+        if self.closed:
+            return
+        self.stale = True
+        if not own:
+            subs = self.subscribed | {name}  # (un)subscribing concerns the SUBSCRIBED filter too
+            wanted = self.events_for(name, subs) | (self.events_for(old, subs) if old else frozenset())
+            if event in wanted:
+                self.pending.append((name, old, event))
+        self.wake()
+
+
+def mailbox_command_done(session: Any, cmd: c.Command) -> None:
+    """After a successful mailbox command: publish its MailboxName or
+    SubscriptionChange event to the user's NOTIFY sessions here."""
+    events: list[tuple[str, str | None, str]]
+    if isinstance(cmd, c.Create):
+        events = [(cmd.mailbox.rstrip(SEP), None, "MailboxName")]
+    elif isinstance(cmd, c.Delete):
+        events = [(cmd.mailbox, None, "MailboxName")]
+    elif isinstance(cmd, c.Rename):
+        # RENAME INBOX: a new INBOX is assumed; no event for INBOX (§5.4).
+        events = [(cmd.new.rstrip(SEP), None if cmd.old == "INBOX" else cmd.old, "MailboxName")]
+    elif isinstance(cmd, (c.Subscribe, c.Unsubscribe)):
+        events = [(cmd.mailbox, None, "SubscriptionChange")]
+    else:
+        return
+    account = getattr(session, "account", None)
+    if account is None:
+        return
+    for state in list(_LISTENERS.get(str(account.username), ())):
+        for name, old, event in events:
+            state.publish(name, old, event, state is session.notify)
