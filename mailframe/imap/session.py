@@ -180,7 +180,7 @@ class ServerConfig:
 #: Optional capabilities (mailframe.interfaces.OPTIONAL_CAPABILITIES) whose
 #: commands the framework serves; empty until QUOTA and friends have
 #: handlers, so none is advertised yet.
-SERVED_OPTIONAL: frozenset[str] = frozenset()
+SERVED_OPTIONAL: frozenset[str] = frozenset({"ACL", "RIGHTS=texk", "LIST-MYRIGHTS"})  # commands/acl.py
 
 BASE_CAPABILITIES = (
     "IMAP4rev1",

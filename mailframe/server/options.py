@@ -28,6 +28,10 @@ class Options(usage.Options):
     )
 
     optParameters = [
+        ["admins", None, "", "Comma-separated users who may administer every mailbox (with --acl) "
+                             "and log in as anyone (SASL authorization identity)."],
+        ["public-owner", None, "public", "With --acl: the store account holding the Public/ "
+                                         "mailboxes (nobody needs to log in as it)."],
         ["data-dir", "d", DEFAULT_DATA, "Directory for the default store, users file and TLS certificate."],
         ["store", "s", None, "Mail store: memory, maildir:PATH (%u = user name), or a plugin's URL. "
                              "Default: maildir:<data-dir>/mail"],
@@ -86,6 +90,9 @@ class Options(usage.Options):
         ["no-tls", None, "Do not offer STARTTLS (no certificate is generated)."],
         ["allow-plaintext", None, "Allow LOGIN/PLAIN on unencrypted connections from any address "
                                   "(by default only from loopback)."],
+        ["acl", None, "Shared mailboxes under access control (RFC 4314 ACL, RFC 2342 namespaces): "
+                      "other users' under shared/USER/, public ones under Public/ (Maildir and memory "
+                      "stores)."],
     ]
 
     def __init__(self) -> None:

@@ -19,6 +19,7 @@ from twisted.internet.error import CannotListenError
 from twisted.logger import Logger
 from twisted.python import usage
 
+from mailframe.acl.namespaces import Namespaces
 from mailframe.auth.authenticator import Authenticator
 from mailframe.auth.checkers import CheckerError, InMemoryChecker, open_checker, parse_user_option
 from mailframe.auth.realm import MailRealm
@@ -167,7 +168,9 @@ def make_service(opts: Any) -> service.MultiService:
 
     checker = chain(prepared.checkers)
     _log_user_count(prepared.checkers)
-    portal = Portal(MailRealm(store), [checker])
+    sharing = Namespaces(public_owner=opts["public-owner"]) if opts.get("acl") else None
+    admins = [a.strip() for a in (opts.get("admins") or "").split(",") if a.strip()]
+    portal = Portal(MailRealm(store, admins, sharing=sharing), [checker])
     throttle = LoginThrottle(
         reactor,
         base=opts["login-delay"],

@@ -1,0 +1,227 @@
+"""A mailbox seen through the logged-in user's rights (RFC 4314 §4).
+
+:class:`GuardedMailbox` wraps the store's own mailbox object (the very
+object the owner's sessions use, so watchers, IDLE and ``\\Recent`` are
+shared) and refuses, with ``NO [NOPERM]`` and the reason, every
+operation the rights do not allow.  The rights are taken when the mailbox
+is opened (RFC 4314 §5.1.1 lets a server cache them at SELECT).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any
+
+from twisted.internet import defer
+from zope.interface import alsoProvides, implementer
+
+from mailframe.acl.rights import READ_WRITE_RIGHTS, allowed_flags, flag_right
+from mailframe.crossstore import copy_across
+from mailframe.errors import NoPermission
+from mailframe.interfaces import IMailbox, ISearchableMailbox
+from mailframe.records import (
+    AppendResult,
+    Changes,
+    CopyResult,
+    MailboxStatus,
+    MessageRecord,
+    MessageState,
+    NewMessage,
+    Snapshot,
+    StoreMode,
+    StoreResult,
+)
+
+__all__ = ["GuardedMailbox", "unwrap", "refusal"]
+
+
+def refusal(right: str, what: str) -> NoPermission:
+    """The NOPERM error for a missing right, with the reason."""
+    return NoPermission(f"Permission denied: {what} needs the '{right}' right")
+
+
+def unwrap(mailbox: Any) -> Any:
+    """The store's own mailbox object behind a guard."""
+    return mailbox.inner if isinstance(mailbox, GuardedMailbox) else mailbox
+
+
+@implementer(IMailbox)
+class GuardedMailbox:
+    """``inner`` as ``name`` for a user holding ``rights``."""
+
+    def __init__(self, inner: Any, prefix: str, rights: frozenset[str]) -> None:
+        self.inner = inner
+        self.prefix = prefix
+        self.rights = rights
+        if ISearchableMailbox.providedBy(inner):
+            alsoProvides(self, ISearchableMailbox)
+
+    def __repr__(self) -> str:
+        return f"<GuardedMailbox {self.name!r} rights={''.join(sorted(self.rights))} {self.inner!r}>"
+
+    @property
+    def name(self) -> str:
+        """The name as this user spells it (it follows a RENAME)."""
+        return self.prefix + str(self.inner.name)
+
+    @property
+    def writable(self) -> bool:
+        """SELECT answers READ-WRITE (RFC 4314 §5.2)."""
+        return bool(self.rights & READ_WRITE_RIGHTS)
+
+    def permitted(self, flags: frozenset[str]) -> frozenset[str]:
+        """Those of ``flags`` this user may change (PERMANENTFLAGS,
+        RFC 4314 §5.1.1)."""
+        return allowed_flags(flags, self.rights)
+
+    def check_store(self, flags: frozenset[str]) -> None:
+        """STORE fails only when none of ``flags`` may be changed
+        (RFC 4314 §4: "SHOULD NOT fail if the user has rights to modify
+        at least one flag")."""
+        if flags and not allowed_flags(flags, self.rights):
+            right = flag_right(sorted(flags)[0])
+            raise refusal(right, "changing " + " ".join(sorted(flags)))
+
+    def _need(self, right: str, what: str) -> None:
+        if right not in self.rights:
+            raise refusal(right, what)
+
+    def _guard(self, right: str, what: str, fn: Callable[[], defer.Deferred[Any]]) -> defer.Deferred[Any]:
+        if right not in self.rights:
+            return defer.fail(refusal(right, what))
+        return fn()
+
+    # -- reads: "r" (implied once selected, checked anyway) ---------------
+
+    def status(self) -> defer.Deferred[MailboxStatus]:
+        return self._guard("r", "STATUS", self.inner.status)
+
+    def snapshot(self) -> defer.Deferred[Snapshot]:
+        return self._guard("r", "SELECT", self.inner.snapshot)
+
+    def changes_since(self, modseq: int) -> defer.Deferred[Changes]:
+        return self._guard("r", "reading", lambda: self.inner.changes_since(modseq))
+
+    def states(self, uids: Sequence[int]) -> defer.Deferred[list[MessageState]]:
+        return self._guard("r", "reading", lambda: self.inner.states(uids))
+
+    def records(self, uids: Sequence[int]) -> defer.Deferred[list[MessageRecord]]:
+        return self._guard("r", "reading", lambda: self.inner.records(uids))
+
+    def read(self, uid: int, start: int = 0, end: int | None = None) -> defer.Deferred[bytes]:
+        return self._guard("r", "reading", lambda: self.inner.read(uid, start, end))
+
+    def search(self, key: Any, uids: Sequence[int]) -> defer.Deferred[list[int] | None]:
+        return self._guard("r", "SEARCH", lambda: self.inner.search(key, uids))
+
+    def claim_recent(self) -> defer.Deferred[tuple[int, int]]:
+        return self._guard("r", "SELECT", self.inner.claim_recent)
+
+    def peek_recent(self) -> defer.Deferred[tuple[int, int]]:
+        return self._guard("r", "EXAMINE", self.inner.peek_recent)
+
+    def watch(self, callback: Callable[[], object]) -> Callable[[], None]:
+        unwatch: Callable[[], None] = self.inner.watch(callback)
+        return unwatch
+
+    # -- writes -----------------------------------------------------------
+
+    def append_many(self, messages: Sequence[NewMessage]) -> defer.Deferred[AppendResult]:
+        """"i" to append; flags the user may not set are dropped, not
+        refused (RFC 4314 §4, "Copying or appending messages")."""
+        if "i" not in self.rights:
+            return defer.fail(refusal("i", "APPEND"))
+        kept = [NewMessage(m.content, allowed_flags(m.flags, self.rights), m.internaldate) for m in messages]
+        result: defer.Deferred[AppendResult] = self.inner.append_many(kept)
+        return result
+
+    def append(
+        self, content: bytes, flags: frozenset[str] = frozenset(), internaldate: datetime | None = None
+    ) -> defer.Deferred[int]:
+        d = self.append_many([NewMessage(content, flags, internaldate or datetime.now().astimezone())])
+        return d.addCallback(lambda result: result.uids[0])
+
+    def store(
+        self,
+        uids: Sequence[int],
+        mode: StoreMode,
+        flags: frozenset[str],
+        unchangedsince: int | None = None,
+    ) -> defer.Deferred[StoreResult]:
+        """Only the flags the rights allow change (RFC 4314 §4): a FETCH
+        that would set ``\\Seen`` without "s" does not set it."""
+        mode = StoreMode(mode)
+        mine = allowed_flags(flags, self.rights)
+        if mine == flags and (mode is not StoreMode.SET or {"s", "w", "t"} <= self.rights):
+            return self.inner.store(uids, mode, flags, unchangedsince)  # type: ignore[no-any-return]
+        if mode is not StoreMode.SET:
+            if not mine:
+                return defer.succeed(StoreResult(()))
+            return self.inner.store(uids, mode, mine, unchangedsince)  # type: ignore[no-any-return]
+        return defer.Deferred.fromCoroutine(self._set_partly(uids, mine, unchangedsince))
+
+    async def _set_partly(
+        self, uids: Sequence[int], wanted: frozenset[str], unchangedsince: int | None
+    ) -> StoreResult:
+        """``FLAGS (...)`` with some flag types out of reach: those stay as
+        they are, the others become what was asked."""
+        states = await self.inner.states(uids)
+        remove = frozenset(f for st in states for f in allowed_flags(st.flags, self.rights)) - wanted
+        changed: dict[int, Any] = {}
+        failed: set[int] = set()
+        for mode, flags in ((StoreMode.REMOVE, remove), (StoreMode.ADD, wanted)):
+            if not flags:
+                continue
+            result = await self.inner.store(uids, mode, flags, unchangedsince)
+            failed.update(result.failed)
+            changed.update((st.uid, st) for st in result.changed)
+            unchangedsince = None
+        return StoreResult(tuple(changed[u] for u in sorted(changed)), tuple(sorted(failed)))
+
+    def expunge(self, uids: Sequence[int] | None = None) -> defer.Deferred[list[int]]:
+        return self._guard("e", "EXPUNGE", lambda: self.inner.expunge(uids))
+
+    def can_copy_to(self, destination: IMailbox) -> bool:
+        return bool(self.inner.can_copy_to(unwrap(destination)))
+
+    @staticmethod
+    def _keeps_flags(destination: IMailbox) -> bool:
+        """Whether every flag survives into ``destination`` (else the copy
+        goes through :meth:`append_many`, which drops what may not be set)."""
+        return not isinstance(destination, GuardedMailbox) or {"s", "w", "t"} <= destination.rights
+
+    def _check_destination(self, destination: IMailbox) -> None:
+        if isinstance(destination, GuardedMailbox) and "i" not in destination.rights:
+            raise refusal("i", "COPY into " + destination.name)
+
+    def copy(self, uids: Sequence[int], destination: IMailbox) -> defer.Deferred[CopyResult]:
+        try:
+            self._need("r", "COPY")
+            self._check_destination(destination)
+        except NoPermission:
+            return defer.fail()
+        if not self._keeps_flags(destination):
+            return defer.Deferred.fromCoroutine(copy_across(self, uids, destination))
+        return self.inner.copy(uids, unwrap(destination))  # type: ignore[no-any-return]
+
+    def move(self, uids: Sequence[int], destination: IMailbox) -> defer.Deferred[CopyResult]:
+        """MOVE needs "t" and "e" on the source besides "i" on the
+        destination (it expunges the sources)."""
+        try:
+            self._need("t", "MOVE")
+            self._need("e", "MOVE")
+            self._check_destination(destination)
+        except NoPermission:
+            return defer.fail()
+        if not self._keeps_flags(destination):
+            return defer.Deferred.fromCoroutine(self._move_across(uids, destination))
+        return self.inner.move(uids, unwrap(destination))  # type: ignore[no-any-return]
+
+    async def _move_across(self, uids: Sequence[int], destination: IMailbox) -> CopyResult:
+        result = await copy_across(self, uids, destination)
+        moved = [src for src, _ in result.pairs]
+        if moved:
+            await self.inner.store(moved, StoreMode.ADD, frozenset({"\\Deleted"}))
+            await self.inner.expunge(moved)
+        return result
