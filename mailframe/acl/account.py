@@ -21,7 +21,7 @@ from twisted.internet import defer
 from zope.interface import implementer
 
 from mailframe.acl.mailbox import GuardedMailbox, refusal
-from mailframe.acl.namespaces import Namespaces, Target
+from mailframe.acl.namespaces import Namespaces, Target, missing
 from mailframe.acl.rights import (
     ACL,
     LISTRIGHTS_GROUPS,
@@ -97,7 +97,7 @@ class SharedAccount:
             return self.own
         if not await self.acls.has_account(target.store_user):
             if not (create and self.admin):
-                raise NonexistentMailbox("Mailbox doesn't exist")
+                raise missing(target.prefix + target.inner)
         account: IAccount = await self.store.account(target.store_user)
         return account
 
@@ -109,15 +109,18 @@ class SharedAccount:
         """The user's rights on the target's mailbox (or on ``name`` in the
         same account); NonexistentMailbox when it does not exist."""
         if target.store_user != self.username and not await self.acls.has_account(target.store_user):
-            raise NonexistentMailbox("Mailbox doesn't exist")
-        acl = await self._stored_acl(target, name)
+            raise missing(target.prefix + (name or target.inner))
+        try:
+            acl = await self._stored_acl(target, name)
+        except NonexistentMailbox:
+            raise missing(target.prefix + (name or target.inner)) from None
         return effective_rights(acl, self.username, target.owner, self.admin)
 
     async def _need(self, target: Target, right: str, what: str, name: str | None = None) -> frozenset[str]:
         rights = await self._rights(target, name)
         if right not in rights:
             if "l" not in rights and target.owner != self.username:
-                raise NonexistentMailbox("Mailbox doesn't exist")
+                raise missing(target.prefix + (name or target.inner))
             raise refusal(right, what)
         return rights
 
@@ -188,10 +191,10 @@ class SharedAccount:
             target = self._target(name)
             rights = await self._rights(target)
             if not rights & _ANY:
-                raise NonexistentMailbox("Mailbox doesn't exist")
+                raise missing(name)
             account = await self._account(target)
             inner = await account.mailbox(target.inner)
-            return GuardedMailbox(inner, target.prefix, rights)
+            return GuardedMailbox(inner, target.prefix, rights, lambda: self._rights(target))
 
         return _run(run())
 
@@ -274,7 +277,7 @@ class SharedAccount:
         async def run() -> frozenset[str]:
             rights = await self._rights(self._target(name))
             if not rights & _ANY:
-                raise NonexistentMailbox("Mailbox doesn't exist")
+                raise missing(name)
             return rights
 
         return _run(run())

@@ -9,7 +9,7 @@ is opened (RFC 4314 §5.1.1 lets a server cache them at SELECT).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -18,7 +18,7 @@ from zope.interface import alsoProvides, implementer
 
 from mailframe.acl.rights import READ_WRITE_RIGHTS, allowed_flags, flag_right
 from mailframe.crossstore import copy_across
-from mailframe.errors import NoPermission
+from mailframe.errors import NonexistentMailbox, NoPermission
 from mailframe.interfaces import IMailbox, ISearchableMailbox
 from mailframe.records import (
     AppendResult,
@@ -50,10 +50,17 @@ def unwrap(mailbox: Any) -> Any:
 class GuardedMailbox:
     """``inner`` as ``name`` for a user holding ``rights``."""
 
-    def __init__(self, inner: Any, prefix: str, rights: frozenset[str]) -> None:
+    def __init__(
+        self,
+        inner: Any,
+        prefix: str,
+        rights: frozenset[str],
+        lookup: Callable[[], Awaitable[frozenset[str]]] | None = None,
+    ) -> None:
         self.inner = inner
         self.prefix = prefix
         self.rights = rights
+        self.lookup = lookup
         if ISearchableMailbox.providedBy(inner):
             alsoProvides(self, ISearchableMailbox)
 
@@ -74,18 +81,6 @@ class GuardedMailbox:
         """Those of ``flags`` this user may change (PERMANENTFLAGS,
         RFC 4314 §5.1.1)."""
         return allowed_flags(flags, self.rights)
-
-    def check_store(self, flags: frozenset[str]) -> None:
-        """STORE fails only when none of ``flags`` may be changed
-        (RFC 4314 §4: "SHOULD NOT fail if the user has rights to modify
-        at least one flag")."""
-        if flags and not allowed_flags(flags, self.rights):
-            right = flag_right(sorted(flags)[0])
-            raise refusal(right, "changing " + " ".join(sorted(flags)))
-
-    def _need(self, right: str, what: str) -> None:
-        if right not in self.rights:
-            raise refusal(right, what)
 
     def _guard(self, right: str, what: str, fn: Callable[[], defer.Deferred[Any]]) -> defer.Deferred[Any]:
         if right not in self.rights:
@@ -125,22 +120,46 @@ class GuardedMailbox:
         unwatch: Callable[[], None] = self.inner.watch(callback)
         return unwatch
 
-    # -- writes -----------------------------------------------------------
+    # -- writes: the rights are looked up again first --------------------
+
+    async def refresh(self) -> frozenset[str]:
+        """Look the rights up again (writes do, so a SETACL or DELETEACL
+        takes effect on a selected mailbox at once; RFC 4314 §5.1.1)."""
+        if self.lookup is not None:
+            try:
+                self.rights = await self.lookup()
+            except NonexistentMailbox:
+                self.rights = frozenset()
+        return self.rights
 
     def append_many(self, messages: Sequence[NewMessage]) -> defer.Deferred[AppendResult]:
         """"i" to append; flags the user may not set are dropped, not
         refused (RFC 4314 §4, "Copying or appending messages")."""
-        if "i" not in self.rights:
-            return defer.fail(refusal("i", "APPEND"))
-        kept = [NewMessage(m.content, allowed_flags(m.flags, self.rights), m.internaldate) for m in messages]
-        result: defer.Deferred[AppendResult] = self.inner.append_many(kept)
-        return result
+
+        async def run() -> AppendResult:
+            rights = await self.refresh()
+            if "i" not in rights:
+                raise refusal("i", "APPEND")
+            kept = [NewMessage(m.content, allowed_flags(m.flags, rights), m.internaldate) for m in messages]
+            result: AppendResult = await self.inner.append_many(kept)
+            return result
+
+        return defer.Deferred.fromCoroutine(run())
 
     def append(
         self, content: bytes, flags: frozenset[str] = frozenset(), internaldate: datetime | None = None
     ) -> defer.Deferred[int]:
         d = self.append_many([NewMessage(content, flags, internaldate or datetime.now().astimezone())])
         return d.addCallback(lambda result: result.uids[0])
+
+    async def check_store(self, flags: frozenset[str]) -> None:
+        """STORE fails only when none of ``flags`` may be changed
+        (RFC 4314 §4: "SHOULD NOT fail if the user has rights to modify
+        at least one flag")."""
+        rights = await self.refresh()
+        if flags and not allowed_flags(flags, rights):
+            wanted = sorted(flags)
+            raise refusal(flag_right(wanted[0]), "changing " + " ".join(wanted))
 
     def store(
         self,
@@ -151,77 +170,89 @@ class GuardedMailbox:
     ) -> defer.Deferred[StoreResult]:
         """Only the flags the rights allow change (RFC 4314 §4): a FETCH
         that would set ``\\Seen`` without "s" does not set it."""
-        mode = StoreMode(mode)
-        mine = allowed_flags(flags, self.rights)
-        if mine == flags and (mode is not StoreMode.SET or {"s", "w", "t"} <= self.rights):
-            return self.inner.store(uids, mode, flags, unchangedsince)  # type: ignore[no-any-return]
+        return defer.Deferred.fromCoroutine(self._store(uids, StoreMode(mode), flags, unchangedsince))
+
+    async def _store(
+        self, uids: Sequence[int], mode: StoreMode, flags: frozenset[str], unchangedsince: int | None
+    ) -> StoreResult:
+        rights = await self.refresh()
+        mine = allowed_flags(flags, rights)
+        result: StoreResult
+        if mine == flags and (mode is not StoreMode.SET or {"s", "w", "t"} <= rights):
+            result = await self.inner.store(uids, mode, flags, unchangedsince)
+            return result
         if mode is not StoreMode.SET:
             if not mine:
-                return defer.succeed(StoreResult(()))
-            return self.inner.store(uids, mode, mine, unchangedsince)  # type: ignore[no-any-return]
-        return defer.Deferred.fromCoroutine(self._set_partly(uids, mine, unchangedsince))
-
-    async def _set_partly(
-        self, uids: Sequence[int], wanted: frozenset[str], unchangedsince: int | None
-    ) -> StoreResult:
-        """``FLAGS (...)`` with some flag types out of reach: those stay as
-        they are, the others become what was asked."""
+                return StoreResult(())
+            result = await self.inner.store(uids, mode, mine, unchangedsince)
+            return result
+        # FLAGS (...) with some flag types out of reach: those stay as they
+        # are, the others become what was asked.
         states = await self.inner.states(uids)
-        remove = frozenset(f for st in states for f in allowed_flags(st.flags, self.rights)) - wanted
+        remove = frozenset(f for st in states for f in allowed_flags(st.flags, rights)) - mine
         changed: dict[int, Any] = {}
         failed: set[int] = set()
-        for mode, flags in ((StoreMode.REMOVE, remove), (StoreMode.ADD, wanted)):
-            if not flags:
+        for step, step_flags in ((StoreMode.REMOVE, remove), (StoreMode.ADD, mine)):
+            if not step_flags:
                 continue
-            result = await self.inner.store(uids, mode, flags, unchangedsince)
+            result = await self.inner.store(uids, step, step_flags, unchangedsince)
             failed.update(result.failed)
             changed.update((st.uid, st) for st in result.changed)
             unchangedsince = None
         return StoreResult(tuple(changed[u] for u in sorted(changed)), tuple(sorted(failed)))
 
     def expunge(self, uids: Sequence[int] | None = None) -> defer.Deferred[list[int]]:
-        return self._guard("e", "EXPUNGE", lambda: self.inner.expunge(uids))
+        async def run() -> list[int]:
+            if "e" not in await self.refresh():
+                raise refusal("e", "EXPUNGE")
+            gone: list[int] = await self.inner.expunge(uids)
+            return gone
+
+        return defer.Deferred.fromCoroutine(run())
 
     def can_copy_to(self, destination: IMailbox) -> bool:
         return bool(self.inner.can_copy_to(unwrap(destination)))
 
     @staticmethod
-    def _keeps_flags(destination: IMailbox) -> bool:
-        """Whether every flag survives into ``destination`` (else the copy
-        goes through :meth:`append_many`, which drops what may not be set)."""
-        return not isinstance(destination, GuardedMailbox) or {"s", "w", "t"} <= destination.rights
-
-    def _check_destination(self, destination: IMailbox) -> None:
-        if isinstance(destination, GuardedMailbox) and "i" not in destination.rights:
-            raise refusal("i", "COPY into " + destination.name)
+    async def _destination_rights(destination: IMailbox, what: str) -> bool:
+        """Check "i" on ``destination``; whether every flag survives into
+        it (else the copy goes through :meth:`append_many`, which drops
+        what may not be set)."""
+        if not isinstance(destination, GuardedMailbox):
+            return True
+        rights = await destination.refresh()
+        if "i" not in rights:
+            raise refusal("i", f"{what} into {destination.name}")
+        return {"s", "w", "t"} <= rights
 
     def copy(self, uids: Sequence[int], destination: IMailbox) -> defer.Deferred[CopyResult]:
-        try:
-            self._need("r", "COPY")
-            self._check_destination(destination)
-        except NoPermission:
-            return defer.fail()
-        if not self._keeps_flags(destination):
-            return defer.Deferred.fromCoroutine(copy_across(self, uids, destination))
-        return self.inner.copy(uids, unwrap(destination))  # type: ignore[no-any-return]
+        async def run() -> CopyResult:
+            keeps_flags = await self._destination_rights(destination, "COPY")
+            if not keeps_flags:
+                return await copy_across(self, uids, destination)
+            result: CopyResult = await self.inner.copy(uids, unwrap(destination))
+            return result
+
+        return defer.Deferred.fromCoroutine(run())
 
     def move(self, uids: Sequence[int], destination: IMailbox) -> defer.Deferred[CopyResult]:
         """MOVE needs "t" and "e" on the source besides "i" on the
         destination (it expunges the sources)."""
-        try:
-            self._need("t", "MOVE")
-            self._need("e", "MOVE")
-            self._check_destination(destination)
-        except NoPermission:
-            return defer.fail()
-        if not self._keeps_flags(destination):
-            return defer.Deferred.fromCoroutine(self._move_across(uids, destination))
-        return self.inner.move(uids, unwrap(destination))  # type: ignore[no-any-return]
 
-    async def _move_across(self, uids: Sequence[int], destination: IMailbox) -> CopyResult:
-        result = await copy_across(self, uids, destination)
-        moved = [src for src, _ in result.pairs]
-        if moved:
-            await self.inner.store(moved, StoreMode.ADD, frozenset({"\\Deleted"}))
-            await self.inner.expunge(moved)
-        return result
+        async def run() -> CopyResult:
+            rights = await self.refresh()
+            for right in "te":
+                if right not in rights:
+                    raise refusal(right, "MOVE")
+            keeps_flags = await self._destination_rights(destination, "MOVE")
+            if keeps_flags:
+                result: CopyResult = await self.inner.move(uids, unwrap(destination))
+                return result
+            result = await copy_across(self, uids, destination)
+            moved = [src for src, _ in result.pairs]
+            if moved:
+                await self.inner.store(moved, StoreMode.ADD, frozenset({"\\Deleted"}))
+                await self.inner.expunge(moved)
+            return result
+
+        return defer.Deferred.fromCoroutine(run())

@@ -23,7 +23,13 @@ from dataclasses import dataclass
 
 from mailframe.errors import NonexistentMailbox
 
-__all__ = ["Namespaces", "Target"]
+__all__ = ["Namespaces", "Target", "missing"]
+
+
+def missing(name: str) -> NonexistentMailbox:
+    """NO [NONEXISTENT] in Dovecot's words, the same whether the mailbox
+    is absent or only invisible to this user (RFC 4314 §6)."""
+    return NonexistentMailbox(f"Mailbox doesn't exist: {name}")
 
 
 @dataclass(frozen=True)
@@ -62,20 +68,20 @@ class Namespaces:
         """The :class:`Target` of ``name`` for ``user``; NonexistentMailbox
         for a name that leads nowhere (a namespace root, a bad user)."""
         if name in self.roots():
-            raise NonexistentMailbox(f"{name!r} is a namespace, not a mailbox")
+            raise missing(name)
         if name.startswith(self.other_prefix):
             owner, sep, inner = name[len(self.other_prefix):].partition(self.separator)
             try:
                 owner = normalize(owner)
             except ValueError:
-                raise NonexistentMailbox("no such user") from None
+                raise missing(name) from None
             if not owner or not sep or not inner:
-                raise NonexistentMailbox(f"{name!r} is a namespace, not a mailbox")
+                raise missing(name)
             return Target(owner, owner, inner, self.other_prefix + owner + self.separator)
         if self.public_prefix and name.startswith(self.public_prefix):
             inner = name[len(self.public_prefix):]
             if not inner:
-                raise NonexistentMailbox(f"{name!r} is a namespace, not a mailbox")
+                raise missing(name)
             return Target(None, self.public_owner, inner, self.public_prefix)
         return Target(user, user, name, "")
 

@@ -38,7 +38,7 @@ async def store(session: SelectedContext, cmd: Store) -> Reply:
     uids = [u for _, u in pairs if u not in view.ghosts]
     check_store = getattr(session.mailbox, "check_store", None)
     if check_store is not None:  # RFC 4314 §4: NOPERM only if no flag may change
-        check_store(storable(cmd.flags))
+        await check_store(storable(cmd.flags))
     result = await session.mailbox.store(
         uids, StoreMode(cmd.mode), storable(cmd.flags), cmd.unchangedsince
     )
