@@ -28,8 +28,8 @@ from mailframe.acl.rights import (
     RightsError,
     apply_modification,
     check_identifier,
-    default_acl,
     effective_rights,
+    with_owner,
 )
 from mailframe.acl.storage import acl_store_for
 from mailframe.errors import CannotDo, NonexistentMailbox
@@ -297,8 +297,7 @@ class SharedAccount:
         async def run() -> ACL:
             target = self._target(name)
             await self._need(target, "a", "GETACL")
-            acl = await self._stored_acl(target)
-            return dict(acl) if acl is not None else default_acl(target.owner)
+            return with_owner(await self._stored_acl(target), target.owner)
 
         return _run(run())
 
@@ -309,8 +308,7 @@ class SharedAccount:
             ident = self._identifier(identifier)
             target = self._target(name)
             await self._need(target, "a", "SETACL" if mode != "delete" else "DELETEACL")
-            stored = await self._stored_acl(target)
-            acl = dict(stored) if stored is not None else default_acl(target.owner)
+            acl = with_owner(await self._stored_acl(target), target.owner)
             if mode == "delete":
                 acl.pop(ident, None)
             else:

@@ -22,6 +22,10 @@ mailboxes without opening every account: ``shared/shared-boxes/user/
 BOB/ALICE`` = ``1`` when Alice grants Bob a right, ``shared/shared-boxes/
 anyone/ALICE`` for ``anyone`` and ``authenticated``.
 
+**``dovecot-acl-list``** in the owner's Maildir root is Dovecot's own
+cache of which mailboxes others may see; mailframe removes it whenever an
+ACL changes, and Dovecot rebuilds it.
+
 Everything here is plain file work with no reactor: the Maildir store
 itself does its file work synchronously before its Deferreds fire, and
 these files are a few lines long.  Writes go to a temporary file renamed
@@ -38,6 +42,8 @@ from mailframe.acl.rights import ACL, ALL_RIGHTS, ANYONE, AUTHENTICATED, parse_r
 
 __all__ = [
     "ACL_FILE",
+    "ACL_LIST_FILE",
+    "forget_acl_list",
     "parse_acl_file",
     "format_acl_file",
     "read_acl",
@@ -152,6 +158,21 @@ def write_acl(folder_dir: str, acl: Mapping[str, frozenset[str]] | None, owner: 
     except FileNotFoundError:
         pass
     _replace(path, format_acl_file(acl, owner, kept))
+
+
+#: Dovecot's list of an owner's mailboxes with ACLs, in the Maildir root.
+ACL_LIST_FILE = "dovecot-acl-list"
+
+
+def forget_acl_list(maildir_root: str) -> None:
+    """Remove Dovecot's ``dovecot-acl-list`` (the mailboxes of this owner
+    that others may see) after an ACL changed: Dovecot rebuilds it when
+    it is missing, and would otherwise not list to others a mailbox
+    shared by mailframe."""
+    try:
+        os.unlink(os.path.join(maildir_root, ACL_LIST_FILE))
+    except FileNotFoundError:
+        pass
 
 
 def read_shared_dict(path: str) -> dict[str, str]:

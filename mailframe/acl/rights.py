@@ -12,7 +12,8 @@ Sans-IO and store-independent.  An ACL is an ordered mapping of
 The owner of a mailbox appears under their own user name (as Dovecot
 shows it in GETACL); stores that persist the ACL may spell it ``owner``
 (:mod:`mailframe.acl.dovecot_acl`).  A mailbox with no stored ACL has the
-default one: the owner holds every right, nobody else any.  The owner
+default one: the owner holds every right, nobody else any; an ACL with
+no entry for the owner keeps the owner's default entry (Dovecot's rule).  The owner
 always keeps ``a`` (RFC 4314 §2 lets an implementation tie rights to the
 owner; Dovecot does the same), so nobody can lock themselves out of their
 own mailbox.
@@ -37,6 +38,7 @@ __all__ = [
     "check_identifier",
     "effective_rights",
     "default_acl",
+    "with_owner",
     "flag_right",
     "allowed_flags",
     "READ_WRITE_RIGHTS",
@@ -144,6 +146,17 @@ def default_acl(owner: str | None) -> ACL:
     return {owner: frozenset(ALL_RIGHTS)} if owner else {}
 
 
+def with_owner(acl: Mapping[str, frozenset[str]] | None, owner: str | None) -> ACL:
+    """``acl`` as it applies: with no entry for the owner, the owner holds
+    the default rights (every right), as Dovecot's ``vfile`` backend has
+    it for a ``dovecot-acl`` file without an ``owner`` line."""
+    if acl is None:
+        return default_acl(owner)
+    if owner is not None and owner not in acl:
+        return {**default_acl(owner), **acl}
+    return dict(acl)
+
+
 def _applies(identifier: str, user: str | None) -> bool:
     if identifier == ANYONE:
         return True
@@ -168,8 +181,7 @@ def effective_rights(
     mailbox."""
     if admin:
         return frozenset(ALL_RIGHTS)
-    if acl is None:
-        acl = default_acl(owner)
+    acl = with_owner(acl, owner)
     granted: set[str] = set()
     denied: set[str] = set()
     for identifier, rights in acl.items():

@@ -109,6 +109,7 @@ class MaildirACLs:
         try:
             dovecot_acl.write_acl(self._folder_dir(owner, name), acl, owner)
             dovecot_acl.update_shared_dict(self.dict_path, owner, self._all_acls(owner))
+            dovecot_acl.forget_acl_list(self._root(owner))
         except Exception:
             return defer.fail()
         return defer.succeed(None)
