@@ -217,7 +217,12 @@ def make_service(opts: Any) -> service.MultiService:
         _listen(health, "imaps", desc, factory, endpoint).setServiceParent(root)  # type: ignore[no-untyped-call]
     from mailframe.smtp.delivery import Delivery
 
-    delivery = Delivery(store, checker, [notifier] if notifier is not None else [])
+    hooks: list[Any] = [notifier] if notifier is not None else []
+    if opts.get("acl"):  # user+folder honours the "p" right (RFC 4314 §2.1)
+        from mailframe.acl.post import PostRight
+
+        hooks.insert(0, PostRight(store))
+    delivery = Delivery(store, checker, hooks)
     if opts["submission"] or opts["submissions"]:
         from mailframe.smtp.sending import add_submission
 
