@@ -199,8 +199,9 @@ class SharedAccount:
         return _run(run())
 
     def create_mailbox(self, name: str, special_use: frozenset[str] = frozenset()) -> defer.Deferred[None]:
-        """CREATE: "k" on the nearest parent; the new mailbox inherits the
-        parent's ACL (RFC 4314 §4: "SHOULD inherit")."""
+        """CREATE: "k" on the nearest parent; the new mailbox, and any
+        missing parent CREATE made with it, inherits the ACL of that
+        parent (RFC 4314 §4: "SHOULD inherit")."""
 
         async def run() -> None:
             try:
@@ -208,16 +209,22 @@ class SharedAccount:
             except NonexistentMailbox:  # a namespace root: Dovecot's words
                 raise CannotDo("Mailbox can't be created") from None
             account = await self._account(target, create=True)
+            before = {e.name for e in await account.list_mailboxes() if NOSELECT not in e.attributes}
             await self._may_create_under(target, account, "CREATE")
-            await account.create_mailbox(target.inner, special_use)
+            inherited: ACL | None = None
             for parent in _parents(target.inner):
+                if parent in before:
+                    inherited = await self._stored_acl(target, parent)
+                    break
+            await account.create_mailbox(target.inner, special_use)
+            if inherited is None:
+                return
+            created = [target.inner, *(p for p in _parents(target.inner) if p not in before)]
+            for new in created:
                 try:
-                    acl = await self._stored_acl(target, parent)
-                except NonexistentMailbox:
+                    await self.acls.set_acl(target.store_user, new, inherited)
+                except NonexistentMailbox:  # a \Noselect parent holds no ACL
                     continue
-                if acl is not None:
-                    await self.acls.set_acl(target.store_user, target.inner, acl)
-                break
 
         return _run(run())
 
