@@ -22,6 +22,7 @@ from zope.interface import implementer
 
 from mailframe.acl.mailbox import GuardedMailbox, refusal
 from mailframe.acl.namespaces import Namespaces, Target, missing
+from mailframe.acl.private_seen import PrivateSeen, applies
 from mailframe.acl.rights import (
     ACL,
     LISTRIGHTS_GROUPS,
@@ -194,7 +195,10 @@ class SharedAccount:
                 raise missing(name)
             account = await self._account(target)
             inner = await account.mailbox(target.inner)
-            return GuardedMailbox(inner, target.prefix, rights, lambda: self._rights(target))
+            private = None
+            if applies(self.layout.private_seen, target.owner, self.username) and hasattr(self.acls, "get_seen"):
+                private = PrivateSeen(self.acls, target.store_user, inner, self.username)
+            return GuardedMailbox(inner, target.prefix, rights, lambda: self._rights(target), private)
 
         return _run(run())
 

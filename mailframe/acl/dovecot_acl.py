@@ -112,9 +112,10 @@ def format_acl_file(acl: Mapping[str, frozenset[str]], owner: str | None, kept: 
     return "".join(line + "\n" for line in lines)
 
 
-def _replace(path: str, text: str) -> None:
+def replace_file(path: str, text: str) -> None:
+    """Write ``path`` whole: a temporary file, fsynced, renamed over it."""
     directory = os.path.dirname(path)
-    fd, tmp = tempfile.mkstemp(prefix=".acl-", dir=directory)
+    fd, tmp = tempfile.mkstemp(prefix="mailframe-tmp-", dir=directory)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
@@ -157,7 +158,7 @@ def write_acl(folder_dir: str, acl: Mapping[str, frozenset[str]] | None, owner: 
             _, kept = parse_acl_file(f.read(), owner or "")
     except FileNotFoundError:
         pass
-    _replace(path, format_acl_file(acl, owner, kept))
+    replace_file(path, format_acl_file(acl, owner, kept))
 
 
 #: Dovecot's list of an owner's mailboxes with ACLs, in the Maildir root.
@@ -211,7 +212,7 @@ def update_shared_dict(path: str, owner: str, acls: Iterable[Mapping[str, frozen
         entries[SHARED_PREFIX + grantee + suffix] = "1"
     text = "".join(f"{k}\n{v}\n" for k, v in entries.items())
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    _replace(path, text)
+    replace_file(path, text)
 
 
 def sharers_for(path: str, user: str | None) -> set[str]:

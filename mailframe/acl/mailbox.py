@@ -9,13 +9,15 @@ is opened (RFC 4314 §5.1.1 lets a server cache them at SELECT).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from dataclasses import replace
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from twisted.internet import defer
 from zope.interface import alsoProvides, implementer
 
+from mailframe.acl.private_seen import PrivateSeen, with_seen, without_seen
 from mailframe.acl.rights import READ_WRITE_RIGHTS, allowed_flags, flag_right
 from mailframe.crossstore import copy_across
 from mailframe.errors import NonexistentMailbox, NoPermission
@@ -24,6 +26,7 @@ from mailframe.records import (
     AppendResult,
     Changes,
     CopyResult,
+    FlagState,
     MailboxStatus,
     MessageRecord,
     MessageState,
@@ -34,6 +37,8 @@ from mailframe.records import (
 )
 
 __all__ = ["GuardedMailbox", "unwrap", "refusal"]
+
+T = TypeVar("T")
 
 
 def refusal(right: str, what: str) -> NoPermission:
@@ -56,12 +61,17 @@ class GuardedMailbox:
         prefix: str,
         rights: frozenset[str],
         lookup: Callable[[], Awaitable[frozenset[str]]] | None = None,
+        private: PrivateSeen | None = None,
     ) -> None:
         self.inner = inner
         self.prefix = prefix
         self.rights = rights
         self.lookup = lookup
-        if ISearchableMailbox.providedBy(inner):
+        #: This reader's own \\Seen (:mod:`mailframe.acl.private_seen`);
+        #: the store's index knows only the shared one, so SEARCH is then
+        #: answered by the framework's matcher over :meth:`states`.
+        self.private = private
+        if ISearchableMailbox.providedBy(inner) and private is None:
             alsoProvides(self, ISearchableMailbox)
 
     def __repr__(self) -> str:
@@ -89,20 +99,57 @@ class GuardedMailbox:
 
     # -- reads: "r" (implied once selected, checked anyway) ---------------
 
+    def _overlaid(self, read: Callable[[PrivateSeen], Coroutine[Any, Any, T]],
+                  plain: Callable[[], defer.Deferred[T]]) -> defer.Deferred[T]:
+        private = self.private
+        if private is None:
+            return plain()
+        return defer.Deferred.fromCoroutine(read(private))
+
     def status(self) -> defer.Deferred[MailboxStatus]:
-        return self._guard("r", "STATUS", self.inner.status)
+        async def read(private: PrivateSeen) -> MailboxStatus:
+            st: MailboxStatus = await self.inner.status()
+            snap: Snapshot = await self.inner.snapshot()
+            seen = await private.load(st.uidvalidity)
+            return replace(st, unseen=sum(1 for m in snap.messages if m.uid not in seen))
+
+        return self._guard("r", "STATUS", lambda: self._overlaid(read, self.inner.status))
 
     def snapshot(self) -> defer.Deferred[Snapshot]:
-        return self._guard("r", "SELECT", self.inner.snapshot)
+        async def read(private: PrivateSeen) -> Snapshot:
+            snap: Snapshot = await self.inner.snapshot()
+            seen = await private.load(snap.uidvalidity)
+            return replace(snap, messages=tuple(
+                FlagState(m.uid, with_seen(m.flags, m.uid in seen), m.modseq) for m in snap.messages
+            ))
+
+        return self._guard("r", "SELECT", lambda: self._overlaid(read, self.inner.snapshot))
 
     def changes_since(self, modseq: int) -> defer.Deferred[Changes]:
-        return self._guard("r", "reading", lambda: self.inner.changes_since(modseq))
+        async def read(private: PrivateSeen) -> Changes:
+            changes: Changes = await self.inner.changes_since(modseq)
+            seen = await private.load()
+            return replace(changes, changed=tuple(
+                FlagState(m.uid, with_seen(m.flags, m.uid in seen), m.modseq) for m in changes.changed
+            ))
+
+        return self._guard("r", "reading", lambda: self._overlaid(read, lambda: self.inner.changes_since(modseq)))
 
     def states(self, uids: Sequence[int]) -> defer.Deferred[list[MessageState]]:
-        return self._guard("r", "reading", lambda: self.inner.states(uids))
+        async def read(private: PrivateSeen) -> list[MessageState]:
+            seen = await private.load()
+            found: list[MessageState] = await self.inner.states(uids)
+            return [replace(st, flags=with_seen(st.flags, st.uid in seen)) for st in found]
+
+        return self._guard("r", "reading", lambda: self._overlaid(read, lambda: self.inner.states(uids)))
 
     def records(self, uids: Sequence[int]) -> defer.Deferred[list[MessageRecord]]:
-        return self._guard("r", "reading", lambda: self.inner.records(uids))
+        async def read(private: PrivateSeen) -> list[MessageRecord]:
+            seen = await private.load()
+            found: list[MessageRecord] = await self.inner.records(uids)
+            return [replace(r, flags=with_seen(r.flags, r.uid in seen)) for r in found]
+
+        return self._guard("r", "reading", lambda: self._overlaid(read, lambda: self.inner.records(uids)))
 
     def read(self, uid: int, start: int = 0, end: int | None = None) -> defer.Deferred[bytes]:
         return self._guard("r", "reading", lambda: self.inner.read(uid, start, end))
@@ -141,7 +188,14 @@ class GuardedMailbox:
             if "i" not in rights:
                 raise refusal("i", "APPEND")
             kept = [NewMessage(m.content, allowed_flags(m.flags, rights), m.internaldate) for m in messages]
-            result: AppendResult = await self.inner.append_many(kept)
+            if self.private is None:
+                result: AppendResult = await self.inner.append_many(kept)
+                return result
+            shared = [m._replace(flags=without_seen(m.flags)) for m in kept]
+            result = await self.inner.append_many(shared)
+            seen = [uid for m, uid in zip(kept, result.uids, strict=True) if m.flags != without_seen(m.flags)]
+            if seen:
+                await self.private.update(add=seen, uidvalidity=result.uidvalidity)
             return result
 
         return defer.Deferred.fromCoroutine(run())
@@ -170,12 +224,49 @@ class GuardedMailbox:
     ) -> defer.Deferred[StoreResult]:
         """Only the flags the rights allow change (RFC 4314 §4): a FETCH
         that would set ``\\Seen`` without "s" does not set it."""
-        return defer.Deferred.fromCoroutine(self._store(uids, StoreMode(mode), flags, unchangedsince))
+        return defer.Deferred.fromCoroutine(self._store_any(uids, StoreMode(mode), flags, unchangedsince))
 
-    async def _store(
+    async def _store_any(
         self, uids: Sequence[int], mode: StoreMode, flags: frozenset[str], unchangedsince: int | None
     ) -> StoreResult:
         rights = await self.refresh()
+        private = self.private
+        if private is None:
+            return await self._store(uids, mode, flags, unchangedsince, rights)
+        # The shared flags as ever, but never the shared \\Seen ...
+        shared = await self._store(uids, mode, without_seen(flags), unchangedsince, rights - {"s"})
+        # ... and this reader's own \\Seen.
+        flips: set[int] = set()
+        wants = flags != without_seen(flags)
+        if "s" in rights and (wants or mode is StoreMode.SET):
+            live = [st.uid for st in await self.inner.states(uids) if st.uid not in shared.failed]
+            if mode is StoreMode.REMOVE or (mode is StoreMode.SET and not wants):
+                _, flips = await private.update(remove=live)
+            else:
+                _, flips = await private.update(add=live)
+        if not flips:
+            return await self._overlay_result(shared, private)
+        changed = {st.uid for st in shared.changed} | flips
+        states = await self.inner.states(sorted(changed))
+        seen = await private.load()
+        return StoreResult(
+            tuple(FlagState(st.uid, with_seen(st.flags, st.uid in seen), st.modseq) for st in states),
+            shared.failed,
+        )
+
+    async def _overlay_result(self, result: StoreResult, private: PrivateSeen) -> StoreResult:
+        if not result.changed:
+            return result
+        seen = await private.load()
+        return StoreResult(
+            tuple(FlagState(st.uid, with_seen(st.flags, st.uid in seen), st.modseq) for st in result.changed),
+            result.failed,
+        )
+
+    async def _store(
+        self, uids: Sequence[int], mode: StoreMode, flags: frozenset[str], unchangedsince: int | None,
+        rights: frozenset[str],
+    ) -> StoreResult:
         mine = allowed_flags(flags, rights)
         result: StoreResult
         if mine == flags and (mode is not StoreMode.SET or {"s", "w", "t"} <= rights):
@@ -223,12 +314,12 @@ class GuardedMailbox:
         rights = await destination.refresh()
         if "i" not in rights:
             raise refusal("i", f"{what} into {destination.name}")
-        return {"s", "w", "t"} <= rights
+        return {"s", "w", "t"} <= rights and destination.private is None
 
     def copy(self, uids: Sequence[int], destination: IMailbox) -> defer.Deferred[CopyResult]:
         async def run() -> CopyResult:
             keeps_flags = await self._destination_rights(destination, "COPY")
-            if not keeps_flags:
+            if not keeps_flags or self.private is not None:
                 return await copy_across(self, uids, destination)
             result: CopyResult = await self.inner.copy(uids, unwrap(destination))
             return result
@@ -245,7 +336,7 @@ class GuardedMailbox:
                 if right not in rights:
                     raise refusal(right, "MOVE")
             keeps_flags = await self._destination_rights(destination, "MOVE")
-            if keeps_flags:
+            if keeps_flags and self.private is None:
                 result: CopyResult = await self.inner.move(uids, unwrap(destination))
                 return result
             result = await copy_across(self, uids, destination)

@@ -56,6 +56,10 @@ class Namespaces:
     public_prefix: str | None = "Public/"
     public_owner: str = "public"
     separator: str = "/"
+    #: Whose \\Seen is their own (:mod:`mailframe.acl.private_seen`):
+    #: ``public`` (the shared namespace's mailboxes), ``shared`` (every
+    #: mailbox the reader does not own) or ``off``.
+    private_seen: str = "public"
 
     def roots(self) -> tuple[str, ...]:
         """Names that are namespace roots, never mailboxes."""

@@ -25,6 +25,7 @@ from twisted.internet import defer
 from zope.interface import implementer
 
 from mailframe.acl import dovecot_acl
+from mailframe.acl.private_seen import format_uids, parse_uids
 from mailframe.errors import NonexistentMailbox
 from mailframe.interfaces import IACLStore
 from mailframe.store._maildir_names import check_name, folder_for
@@ -35,6 +36,10 @@ from mailframe.store.memory import MemoryStore
 __all__ = ["acl_store_for", "MaildirACLs", "MemoryACLs", "SHARED_DICT"]
 
 ACL = dict[str, frozenset[str]]
+#: A reader's private \\Seen set: (UIDVALIDITY, UIDs).
+Seen = tuple[int, frozenset[int]]
+#: The private \\Seen file's name, before the reader's user name.
+SEEN_FILE = "mailframe-seen."
 
 #: The shared-mailbox dictionary's file name, beside the users' Maildirs.
 SHARED_DICT = "shared-mailboxes.db"
@@ -114,6 +119,28 @@ class MaildirACLs:
             return defer.fail()
         return defer.succeed(None)
 
+    def get_seen(self, owner: str, name: str, reader: str) -> defer.Deferred[Seen | None]:
+        """A reader's private ``\\Seen`` set (:mod:`mailframe.acl.private_seen`),
+        kept in ``mailframe-seen.READER`` in the folder's directory."""
+        try:
+            path = os.path.join(self._folder_dir(owner, name), SEEN_FILE + reader)
+            with open(path, encoding="ascii") as f:
+                validity, _, uids = f.read().partition("\n")
+            return defer.succeed((int(validity), frozenset(parse_uids(uids))))
+        except FileNotFoundError:
+            return defer.succeed(None)
+        except Exception:
+            return defer.fail()
+
+    def set_seen(self, owner: str, name: str, reader: str, uidvalidity: int,
+                 uids: frozenset[int]) -> defer.Deferred[None]:
+        try:
+            path = os.path.join(self._folder_dir(owner, name), SEEN_FILE + reader)
+            dovecot_acl.replace_file(path, f"{uidvalidity}\n{format_uids(uids)}\n")
+        except Exception:
+            return defer.fail()
+        return defer.succeed(None)
+
     def sharers(self, user: str) -> defer.Deferred[set[str]]:
         try:
             found = dovecot_acl.sharers_for(self.dict_path, user)
@@ -136,6 +163,7 @@ class MemoryACLs:
     def __init__(self, store: MemoryStore) -> None:
         self.store = store
         self._acls: weakref.WeakKeyDictionary[Any, ACL] = weakref.WeakKeyDictionary()
+        self._seen: weakref.WeakKeyDictionary[Any, dict[str, Seen]] = weakref.WeakKeyDictionary()
 
     def _box(self, owner: str, name: str) -> Any:
         account = self.store._accounts.get(owner)
@@ -166,6 +194,22 @@ class MemoryACLs:
             self._acls.pop(box, None)
         else:
             self._acls[box] = dict(acl)
+        return defer.succeed(None)
+
+    def get_seen(self, owner: str, name: str, reader: str) -> defer.Deferred[Seen | None]:
+        try:
+            box = self._box(owner, name)
+        except Exception:
+            return defer.fail()
+        return defer.succeed(self._seen.get(box, {}).get(reader))
+
+    def set_seen(self, owner: str, name: str, reader: str, uidvalidity: int,
+                 uids: frozenset[int]) -> defer.Deferred[None]:
+        try:
+            box = self._box(owner, name)
+        except Exception:
+            return defer.fail()
+        self._seen.setdefault(box, {})[reader] = (uidvalidity, frozenset(uids))
         return defer.succeed(None)
 
     def sharers(self, user: str) -> defer.Deferred[set[str]]:

@@ -32,6 +32,9 @@ class Options(usage.Options):
                              "and log in as anyone (SASL authorization identity)."],
         ["public-owner", None, "public", "With --acl: the store account holding the Public/ "
                                          "mailboxes (nobody needs to log in as it)."],
+        ["acl-private-seen", None, "public", "With --acl: whose \\Seen is each reader's own: public "
+                                             "(Public/ mailboxes), shared (every mailbox one does "
+                                             "not own) or off."],
         ["data-dir", "d", DEFAULT_DATA, "Directory for the default store, users file and TLS certificate."],
         ["store", "s", None, "Mail store: memory, maildir:PATH (%u = user name), or a plugin's URL. "
                              "Default: maildir:<data-dir>/mail"],
@@ -160,6 +163,8 @@ class Options(usage.Options):
         for name in ("timeout", "timeout-preauth", "queue-lifetime", "queue-retry", "queue-retry-max"):
             self[name] = _number(self, name)
         self["mx-port"] = _int(self, "mx-port")
+        if self["acl-private-seen"] not in ("off", "public", "shared"):
+            raise usage.UsageError("--acl-private-seen is one of off, public, shared")
         if self["relay"] is not None:
             from mailframe.smtp.outbound import parse_relay
 

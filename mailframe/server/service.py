@@ -168,7 +168,8 @@ def make_service(opts: Any) -> service.MultiService:
 
     checker = chain(prepared.checkers)
     _log_user_count(prepared.checkers)
-    sharing = Namespaces(public_owner=opts["public-owner"]) if opts.get("acl") else None
+    sharing = Namespaces(public_owner=opts["public-owner"],
+                         private_seen=opts["acl-private-seen"]) if opts.get("acl") else None
     admins = [a.strip() for a in (opts.get("admins") or "").split(",") if a.strip()]
     portal = Portal(MailRealm(store, admins, sharing=sharing), [checker])
     throttle = LoginThrottle(

@@ -74,6 +74,8 @@ S: a3 BAD ACL is not available here
 C: a4 NAMESPACE
 S: * NAMESPACE (("" "/")) NIL NIL
 S: a4 OK Namespace completed
+C: a5 LIST "" "*" RETURN (MYRIGHTS)
+S: a5 BAD Unknown LIST return option MYRIGHTS
 """
 
 
@@ -86,3 +88,54 @@ class StoresWithoutACL(TestCase):
 
     async def test_sqlite(self) -> None:
         await play(NOT_SERVED, sqlite_from_url(f"sqlite:{self.mktemp()}.db"))
+
+
+SHARED_MODE = r"""
+S~ \* OK \[CAPABILITY .*\] mailframe ready\.
+C: a1 LOGIN alice secret
+S~ a1 OK \[CAPABILITY .*\] Logged in
+C: a2 CREATE Projects
+S: a2 OK Create completed
+C: a3 SETACL Projects bob lrs
+S: a3 OK Setacl complete
+C: a4 APPEND Projects (\Seen) {12}
+S: + Ready for literal data
+C: Subject: 1
+C:
+S~ a4 OK \[APPENDUID \d+ 1\] Append completed
+S~2 \* OK \[CAPABILITY .*\] mailframe ready\.
+C2: b1 LOGIN bob hunter2
+S~2 b1 OK \[CAPABILITY .*\] Logged in
+C2: b2 STATUS shared/alice/Projects (UNSEEN)
+S2: * STATUS shared/alice/Projects (UNSEEN 1)
+S2: b2 OK Status completed
+C2: b3 EXAMINE shared/alice/Projects
+S*2
+S2: b3 OK [READ-ONLY] Examine completed
+C2: b4 FETCH 1 (FLAGS)
+S2: * 1 FETCH (FLAGS (\Recent))
+S2: b4 OK Fetch completed
+C: a5 STATUS Projects (UNSEEN)
+S: * STATUS Projects (UNSEEN 0)
+S: a5 OK Status completed
+"""
+
+
+class PrivateSeenModes(TestCase):
+    """``--acl-private-seen shared``: every mailbox one does not own keeps
+    one's own \\Seen (alice's \\Seen is not bob's); ``off``: all shared."""
+
+    async def test_shared_mode(self) -> None:
+        store = MemoryStore()
+        realm = MailRealm(store, ["root"], sharing=Namespaces(private_seen="shared"))
+        await run_transcript(SHARED_MODE, store, USERS, realm=realm)
+
+    async def test_off(self) -> None:
+        store = maildir_from_url(f"maildir:{self.mktemp()}/mail")
+        realm = MailRealm(store, ["root"], sharing=Namespaces(private_seen="off"))
+        script = (SHARED_MODE.replace("(UNSEEN 1)", "(UNSEEN 0)")
+                  .replace("S2: * 1 FETCH (FLAGS (\\Recent))", "S2: * 1 FETCH (FLAGS (\\Recent \\Seen))"))
+        try:
+            await run_transcript(script, store, USERS, realm=realm)
+        finally:
+            await store.close()

@@ -7,6 +7,7 @@ import re
 
 from mailframe import vocabulary
 from mailframe.acl.rights import format_rights
+from mailframe.errors import ProtocolError
 from mailframe.imap.command import List
 from mailframe.imap.commands.mailbox import mailbox_value, status_values
 from mailframe.imap.context import AuthenticatedContext
@@ -56,6 +57,8 @@ async def list_mailboxes(session: AuthenticatedContext, cmd: List) -> Reply:
     word = "LSUB" if cmd.lsub else "LIST"
     select, returns = cmd.options.select, cmd.options.return_
     extended = bool(select or returns) and not cmd.lsub
+    if "MYRIGHTS" in returns and getattr(account, "myrights", None) is None:
+        raise ProtocolError("Unknown LIST return option MYRIGHTS")  # RFC 8440: with ACL only
 
     if len(cmd.patterns) == 1 and cmd.patterns[0] == "" and not extended:
         # §6.3.8: the hierarchy delimiter and root of the reference.
