@@ -337,3 +337,19 @@ def test_acl_advertised(server: ServerProcess, alice: IMAPClient) -> None:
     assert b"ACL" in caps and b"LIST-MYRIGHTS" in caps
     assert any(c.upper() == b"RIGHTS=TEXK" for c in caps)
     assert Path(server.workdir).exists()
+
+
+def test_lsub_follows_the_lookup_right(server: ServerProcess, alice: IMAPClient) -> None:
+    """RFC 4314 §4: SUBSCRIBE needs "l" here, so LSUB shows another
+    user's mailbox only while "l" is held."""
+    box = fresh_mailbox(alice, {"bob": "l"})
+    bob = client(server, "bob")
+    try:
+        bob.subscribe_folder(shared(box))
+        assert shared(box) in [n for _, _, n in bob.list_sub_folders()]
+        raw(alice, "DELETEACL", f"Mat/{box}", "bob")
+        assert shared(box) not in [n for _, _, n in bob.list_sub_folders()]
+        alice.setacl("Mat/" + box, "bob", "l")
+        assert shared(box) in [n for _, _, n in bob.list_sub_folders()]
+    finally:
+        bob.logout()
