@@ -58,8 +58,9 @@ class Namespaces:
     separator: str = "/"
     #: Whose \\Seen is their own (:mod:`mailframe.acl.private_seen`):
     #: ``public`` (the shared namespace's mailboxes), ``shared`` (every
-    #: mailbox the reader does not own) or ``off``.
-    private_seen: str = "public"
+    #: mailbox the reader does not own) or ``off`` (Dovecot's default
+    #: without ``INDEXPVT``).
+    private_seen: str = "off"
 
     def roots(self) -> tuple[str, ...]:
         """Names that are namespace roots, never mailboxes."""

@@ -1,9 +1,10 @@
 """Per-user ``\\Seen`` in shared mailboxes (RFC 4314 §5.2: ``\\Seen``
 need not be a shared flag; Dovecot keeps it per user with ``INDEXPVT``).
 
-Where it applies (``--acl-private-seen``: ``public``, the default, for
-the ``Public/`` mailboxes, a team inbox every reader reads on their own;
-``shared`` for every mailbox a user does not own; ``off``), a reader's
+Where it applies (``--acl-private-seen``: ``public`` for the ``Public/``
+mailboxes, a team inbox every reader reads on their own; ``shared`` for
+every mailbox a user does not own; ``off``, the default, as Dovecot's
+without ``INDEXPVT``), a reader's
 ``\\Seen`` is theirs alone: what they set or clear, by STORE, by FETCH of
 a body or by APPEND, changes their own set, and they see their own set
 in FLAGS, SEARCH, STATUS UNSEEN and SELECT's UNSEEN.  The other flags stay
@@ -11,9 +12,13 @@ shared.  The set is kept per reader beside the mailbox (so it follows a
 RENAME and goes with a DELETE) with the UIDVALIDITY it belongs to (a new
 UIDVALIDITY starts it empty).
 
-Other sessions of the same reader learn of that reader's own private
-``\\Seen`` changes when they next select the mailbox (the mailbox's modseq
-does not move for them).
+Limitation (why it is not on by default): other sessions of the same
+reader learn of that reader's own private ``\\Seen`` changes only when
+they next select the mailbox, and SEARCH/SORT contexts kept up to date
+(RFC 5267) are not told of them, because the mailbox's modseq does not
+move for a private change.  imaptest's scripted ``store`` and
+``search-context-update`` groups, run by a user whose ``\\Seen`` is
+private, find exactly that.
 """
 
 from __future__ import annotations

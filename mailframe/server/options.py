@@ -32,7 +32,7 @@ class Options(usage.Options):
                              "and log in as anyone (SASL authorization identity)."],
         ["public-owner", None, "public", "With --acl: the store account holding the Public/ "
                                          "mailboxes (nobody needs to log in as it)."],
-        ["acl-private-seen", None, "public", "With --acl: whose \\Seen is each reader's own: public "
+        ["acl-private-seen", None, "off", "With --acl: whose \\Seen is each reader's own: public "
                                              "(Public/ mailboxes), shared (every mailbox one does "
                                              "not own) or off."],
         ["data-dir", "d", DEFAULT_DATA, "Directory for the default store, users file and TLS certificate."],

@@ -26,7 +26,8 @@ USERS = {"alice": "secret", "bob": "hunter2", "carol": "pw3", "root": "toor"}
 
 
 async def play(text: str, store: Any) -> None:
-    realm = MailRealm(store, ["root"], sharing=Namespaces())
+    # (05_private_seen.imap needs the Public/ mailboxes' \Seen per reader)
+    realm = MailRealm(store, ["root"], sharing=Namespaces(private_seen="public"))
     try:
         await run_transcript(text, store, USERS, realm=realm)
     finally:
