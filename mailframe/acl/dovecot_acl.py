@@ -36,9 +36,12 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterable, Mapping
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 
 from mailframe.acl.rights import ACL, ALL_RIGHTS, ANYONE, AUTHENTICATED, parse_rights
+from mailframe.errors import MailboxInUse
 
 __all__ = [
     "ACL_FILE",
@@ -199,10 +202,49 @@ def _grantees(acls: Iterable[Mapping[str, frozenset[str]]], owner: str) -> set[s
     return keys
 
 
-def update_shared_dict(path: str, owner: str, acls: Iterable[Mapping[str, frozenset[str]]]) -> None:
+@contextmanager
+def dotlock(path: str, wait: float = 2.0, stale: float = 30.0) -> Iterator[None]:
+    """Hold ``path.lock`` (created exclusively, as Dovecot's dotlocks are)
+    while the dictionary is read and rewritten, so that neither another
+    mailframe process nor Dovecot loses an entry.  A lock older than
+    ``stale`` seconds is a crashed writer's and is broken; one held longer
+    than ``wait`` seconds fails the command with ``[INUSE]``."""
+    lock = path + ".lock"
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            os.close(os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+            break
+        except FileExistsError:
+            try:
+                if time.time() - os.stat(lock).st_mtime > stale:
+                    os.unlink(lock)
+                    continue
+            except FileNotFoundError:
+                continue
+            if time.monotonic() > deadline:
+                raise MailboxInUse("The shared-mailbox dictionary is locked; try again") from None
+            time.sleep(0.01)
+    try:
+        yield
+    finally:
+        try:
+            os.unlink(lock)
+        except FileNotFoundError:
+            pass
+
+
+def update_shared_dict(path: str, owner: str, acls: Iterable[Mapping[str, frozenset[str]]],
+                       wait: float = 2.0) -> None:
     """Rewrite ``owner``'s entries of the dictionary at ``path`` from every
     ACL of the owner's mailboxes (as Dovecot's ``acl_lookup_dict_rebuild``
-    does after a SETACL)."""
+    does after a SETACL), under :func:`dotlock`."""
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    with dotlock(path, wait):
+        _rewrite_shared_dict(path, owner, acls)
+
+
+def _rewrite_shared_dict(path: str, owner: str, acls: Iterable[Mapping[str, frozenset[str]]]) -> None:
     entries = read_shared_dict(path)
     suffix = "/" + owner
     entries = {
@@ -211,7 +253,6 @@ def update_shared_dict(path: str, owner: str, acls: Iterable[Mapping[str, frozen
     for grantee in sorted(_grantees(acls, owner)):
         entries[SHARED_PREFIX + grantee + suffix] = "1"
     text = "".join(f"{k}\n{v}\n" for k, v in entries.items())
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
     replace_file(path, text)
 
 

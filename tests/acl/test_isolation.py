@@ -353,3 +353,30 @@ def test_lsub_follows_the_lookup_right(server: ServerProcess, alice: IMAPClient)
         assert shared(box) in [n for _, _, n in bob.list_sub_folders()]
     finally:
         bob.logout()
+
+
+def test_rename_keeps_the_acl_and_delete_drops_it(server: ServerProcess, alice: IMAPClient) -> None:
+    """RFC 4314 §4: RENAME SHOULD NOT change the ACL (children's too);
+    DELETE MUST delete it, so a new mailbox of the same name starts
+    without bob's rights."""
+    box = fresh_mailbox(alice, {"bob": "lr"})
+    alice.create_folder(f"Mat/{box}/child")  # inherits bob's lr
+    bob = client(server, "bob")
+
+    def rights(name: str) -> list[bytes]:
+        typ, data = bob._imap.myrights(f'"{name}"')
+        return [d for d in data if isinstance(d, bytes)] if typ == "OK" else []
+
+    try:
+        alice.rename_folder(f"Mat/{box}", f"Mat/{box}-moved")
+        moved = shared(box) + "-moved"
+        assert rights(moved) == [f"{moved} lr".encode()]
+        assert rights(moved + "/child") == [f"{moved}/child lr".encode()]
+        assert rights(shared(box)) == []
+        for who in ("bob", "anyone"):  # the parent no longer grants bob anything
+            raw(alice, "DELETEACL", f"Mat/{box}-moved", who)
+        alice.delete_folder(f"Mat/{box}-moved/child")
+        alice.create_folder(f"Mat/{box}-moved/child")
+        assert rights(moved + "/child") == []
+    finally:
+        bob.logout()

@@ -158,3 +158,22 @@ def test_shared_dictionary(tmp_path) -> None:  # type: ignore[no-untyped-def]
     assert dovecot_acl.sharers_for(path, "carol") == {"dave"}
     dovecot_acl.update_shared_dict(path, "alice", [])
     assert dovecot_acl.sharers_for(path, "bob") == {"dave"}
+
+
+def test_shared_dictionary_lock(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Writers take Dovecot's dotlock; a held lock fails after the wait,
+    a stale one (a crashed writer's) is broken."""
+    import os
+
+    from mailframe.errors import MailboxInUse
+
+    path = str(tmp_path / "shared-mailboxes.db")
+    lock = path + ".lock"
+    open(lock, "w").close()
+    with pytest.raises(MailboxInUse):
+        dovecot_acl.update_shared_dict(path, "alice", [{"bob": frozenset("l")}], wait=0.05)
+    assert not os.path.exists(path)
+    os.utime(lock, (1, 1))  # long ago: stale
+    dovecot_acl.update_shared_dict(path, "alice", [{"bob": frozenset("l")}], wait=0.05)
+    assert dovecot_acl.sharers_for(path, "bob") == {"alice"}
+    assert not os.path.exists(lock)
