@@ -175,6 +175,8 @@ class SharedAccount:
                 owner = self.normalize(owner)
             except ValueError:
                 continue
+            if not await self.acls.has_account(owner):  # never create one by listing
+                continue
             prefix = layout.other_prefix + owner + layout.separator
             account = await self.store.account(owner)
             others += await self._visible(account, _targets(owner, owner, prefix))
