@@ -265,22 +265,12 @@ class SharedAccount:
         return _run(run())
 
     def subscriptions(self) -> defer.Deferred[set[str]]:
-        """LSUB's names: another user's mailbox only while the user holds
-        "l" on it (RFC 4314 §4: SUBSCRIBE checks existence here, so LSUB
-        needs "l"; a mailbox that is gone or hidden is left out)."""
-
-        async def run() -> set[str]:
-            out = set()
-            for name in await self.own.subscriptions():
-                try:
-                    target = self._target(name)
-                    if target.owner == self.username or "l" in await self._rights(target):
-                        out.add(name)
-                except NonexistentMailbox:
-                    continue
-            return out
-
-        return _run(run())
+        """LSUB's names, as subscribed.  One the user may no longer see
+        (no "l") is not in :meth:`list_mailboxes`, so LSUB and LIST
+        (SUBSCRIBED) show it ``\\Noselect``/``\\NonExistent``, exactly as a
+        deleted one: nothing tells the two apart (RFC 4314 §6), and LSUB
+        never fails for it (§4)."""
+        return self.own.subscriptions()
 
     def subscribe(self, name: str) -> defer.Deferred[None]:
         """SUBSCRIBE: another user's mailbox needs "l" (RFC 4314 §4)."""

@@ -71,6 +71,8 @@ class GuardedMailbox:
         #: the store's index knows only the shared one, so SEARCH is then
         #: answered by the framework's matcher over :meth:`states`.
         self.private = private
+        #: The private \\Seen set as this session's client last heard it.
+        self._told: set[int] | None = None
         if ISearchableMailbox.providedBy(inner) and private is None:
             alsoProvides(self, ISearchableMailbox)
 
@@ -119,6 +121,7 @@ class GuardedMailbox:
         async def read(private: PrivateSeen) -> Snapshot:
             snap: Snapshot = await self.inner.snapshot()
             seen = await private.load(snap.uidvalidity)
+            self._told = set(seen)
             return replace(snap, messages=tuple(
                 FlagState(m.uid, with_seen(m.flags, m.uid in seen), m.modseq) for m in snap.messages
             ))
@@ -129,9 +132,15 @@ class GuardedMailbox:
         async def read(private: PrivateSeen) -> Changes:
             changes: Changes = await self.inner.changes_since(modseq)
             seen = await private.load()
-            return replace(changes, changed=tuple(
-                FlagState(m.uid, with_seen(m.flags, m.uid in seen), m.modseq) for m in changes.changed
-            ))
+            changed = {m.uid: FlagState(m.uid, with_seen(m.flags, m.uid in seen), m.modseq)
+                       for m in changes.changed}
+            if self._told is not None:
+                # private changes made since (by this reader's other sessions)
+                flipped = (seen ^ self._told) - set(changed) - set(changes.expunged)
+                for st in await self.inner.states(sorted(flipped)):
+                    changed[st.uid] = FlagState(st.uid, with_seen(st.flags, st.uid in seen), st.modseq)
+                self._told = set(seen)
+            return replace(changes, changed=tuple(changed[u] for u in sorted(changed)))
 
         return self._guard("r", "reading", lambda: self._overlaid(read, lambda: self.inner.changes_since(modseq)))
 
@@ -165,7 +174,15 @@ class GuardedMailbox:
 
     def watch(self, callback: Callable[[], object]) -> Callable[[], None]:
         unwatch: Callable[[], None] = self.inner.watch(callback)
-        return unwatch
+        if self.private is None:
+            return unwatch
+        unlisten = self.private.listen(callback)
+
+        def stop() -> None:
+            unlisten()
+            unwatch()
+
+        return stop
 
     # -- writes: the rights are looked up again first --------------------
 
@@ -249,6 +266,8 @@ class GuardedMailbox:
         changed = {st.uid for st in shared.changed} | flips
         states = await self.inner.states(sorted(changed))
         seen = await private.load()
+        if self._told is not None:  # this session tells its client itself
+            self._told = (self._told - flips) | (flips & seen)
         return StoreResult(
             tuple(FlagState(st.uid, with_seen(st.flags, st.uid in seen), st.modseq) for st in states),
             shared.failed,

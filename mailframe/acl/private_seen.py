@@ -12,18 +12,18 @@ shared.  The set is kept per reader beside the mailbox (so it follows a
 RENAME and goes with a DELETE) with the UIDVALIDITY it belongs to (a new
 UIDVALIDITY starts it empty).
 
-Limitation (why it is not on by default): other sessions of the same
-reader learn of that reader's own private ``\\Seen`` changes only when
-they next select the mailbox, and SEARCH/SORT contexts kept up to date
-(RFC 5267) are not told of them, because the mailbox's modseq does not
-move for a private change.  imaptest's scripted ``store`` and
-``search-context-update`` groups, run by a user whose ``\\Seen`` is
-private, find exactly that.
+The reader's other sessions in this process hear of their private
+changes at once (IDLE is woken; each session reports what changed since
+it last told its client, as FETCH FLAGS).  Limitation (why it is not on by
+default): a private change does not move the mailbox's modseq, so
+CONDSTORE clients see no new MODSEQ for it, SEARCH/SORT contexts kept up
+to date (RFC 5267) are not told of it, and sessions in other processes
+hear of it at their next SELECT.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from mailframe.vocabulary import SEEN
@@ -75,6 +75,11 @@ def parse_uids(text: str) -> set[int]:
     return out
 
 
+#: Sessions watching a reader's private \\Seen on a mailbox, in this
+#: process: (owner's store user, mailbox name, reader) → callbacks.
+_listeners: dict[tuple[str, str, str], set[Callable[[], object]]] = {}
+
+
 class PrivateSeen:
     """One reader's ``\\Seen`` set on one mailbox, through the ACL
     storage's ``get_seen``/``set_seen``."""
@@ -85,6 +90,32 @@ class PrivateSeen:
         self.inner = inner
         self.reader = reader
         self.uidvalidity: int | None = None
+
+    def _key(self) -> tuple[str, str, str]:
+        return (self.store_user, str(self.inner.name), self.reader)
+
+    def listen(self, callback: Callable[[], object]) -> Callable[[], None]:
+        """Call ``callback`` after any private change of this reader's on
+        this mailbox (so the reader's other sessions, IDLE ones first,
+        catch up); returns the unregister."""
+        key = self._key()
+        _listeners.setdefault(key, set()).add(callback)
+
+        def stop() -> None:
+            callbacks = _listeners.get(key)
+            if callbacks is not None:
+                callbacks.discard(callback)
+                if not callbacks:
+                    del _listeners[key]
+
+        return stop
+
+    def _changed(self) -> None:
+        for callback in list(_listeners.get(self._key(), ())):
+            try:
+                callback()
+            except Exception:  # a listener must not break the change
+                pass
 
     async def _uidvalidity(self) -> int:
         if self.uidvalidity is None:
@@ -112,4 +143,5 @@ class PrivateSeen:
         if seen != before:
             await self.acls.set_seen(self.store_user, str(self.inner.name), self.reader,
                                      await self._uidvalidity(), frozenset(seen))
+            self._changed()
         return seen, seen ^ before

@@ -339,18 +339,26 @@ def test_acl_advertised(server: ServerProcess, alice: IMAPClient) -> None:
     assert Path(server.workdir).exists()
 
 
-def test_lsub_follows_the_lookup_right(server: ServerProcess, alice: IMAPClient) -> None:
-    """RFC 4314 §4: SUBSCRIBE needs "l" here, so LSUB shows another
-    user's mailbox only while "l" is held."""
-    box = fresh_mailbox(alice, {"bob": "l"})
+def test_lsub_after_the_lookup_right_goes(server: ServerProcess, alice: IMAPClient) -> None:
+    """RFC 4314 §4/§6: SUBSCRIBE needs "l"; once "l" is gone, LSUB shows
+    the name as it shows a deleted mailbox (\\Noselect), so it tells
+    nothing of the mailbox, and never fails."""
+    hidden = fresh_mailbox(alice, {"bob": "l"})
+    gone = fresh_mailbox(alice, {"bob": "l"})
     bob = client(server, "bob")
     try:
-        bob.subscribe_folder(shared(box))
-        assert shared(box) in [n for _, _, n in bob.list_sub_folders()]
-        raw(alice, "DELETEACL", f"Mat/{box}", "bob")
-        assert shared(box) not in [n for _, _, n in bob.list_sub_folders()]
-        alice.setacl("Mat/" + box, "bob", "l")
-        assert shared(box) in [n for _, _, n in bob.list_sub_folders()]
+        for box in (hidden, gone):
+            bob.subscribe_folder(shared(box))
+
+        def lsub() -> dict[str, tuple[bytes, ...]]:
+            return {n: flags for flags, _, n in bob.list_sub_folders()}
+
+        assert lsub()[shared(hidden)] == lsub()[shared(gone)] == ()
+        raw(alice, "DELETEACL", f"Mat/{hidden}", "bob")
+        alice.delete_folder(f"Mat/{gone}")
+        assert lsub()[shared(hidden)] == lsub()[shared(gone)] == (b"\\Noselect",)
+        alice.setacl("Mat/" + hidden, "bob", "l")
+        assert lsub()[shared(hidden)] == ()
     finally:
         bob.logout()
 

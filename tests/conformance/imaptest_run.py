@@ -23,7 +23,8 @@ advertised); ``--acl shared`` also logs imaptest in as a user who owns
 nothing but what another shared: bob, on ``shared/alice/imaptest``, which
 below a mailbox alice created and granted him every right on, so the
 mailbox imaptest deletes and creates again inherits them (RFC 4314,
-issue 13).
+issue 13); ``--acl shared-private`` does that with ``--acl-private-seen
+shared``, so imaptest's user keeps a \\Seen of their own there.
 Each run's imaptest output and server log are kept in the work directory
 (printed on failure; ``--keep DIR`` chooses it).
 """
@@ -187,13 +188,14 @@ SHARED_USER, SHARED_OWNER, SHARED_MAILBOX = "bob", "alice", "Team"
 def start_server(workdir: Path, store: str, acl: str = "") -> ServerProcess:
     """mailframe through its twistd plugin, fresh data directory, limits raised for 50 clients."""
     users = {USER: PASSWORD}
-    if acl == "shared":
+    if acl.startswith("shared"):
         users[SHARED_USER] = PASSWORD
+    private = ["--acl-private-seen", "shared"] if acl == "shared-private" else []
     return ServerProcess(
         workdir, "--max-connections-per-ip", CONNECTION_LIMIT,
         "--max-preauth-connections-per-ip", CONNECTION_LIMIT,
         "--max-connections-per-user", CONNECTION_LIMIT,
-        *(["--acl"] if acl else []),
+        *(["--acl", *private] if acl else []),
         users=users, store="default" if store == "maildir" else store,
     ).start()
 
@@ -228,7 +230,7 @@ def run_imaptest(exe: str, name: str, store: str, workdir: Path, args: list[str]
         result.problem = f"server did not start: {e}"
         return result
     try:
-        login = share_mailbox(server) if acl == "shared" else [f"user={USER}"]
+        login = share_mailbox(server) if acl.startswith("shared") else [f"user={USER}"]
         cmd = [exe, "host=127.0.0.1", f"port={server.imap_port}", *login,
                f"pass={PASSWORD}", *args]
         with open(out, "wb") as f:
@@ -315,8 +317,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-scripted", action="store_true", help="stress runs only")
     ap.add_argument("--seed", type=int, default=SEED)
     ap.add_argument("--limit", type=int, default=40, help="failures printed per run")
-    ap.add_argument("--acl", choices=("", "on", "shared"), default="",
-                    help="serve with --acl; 'shared': as a user on another's shared mailbox")
+    ap.add_argument("--acl", choices=("", "on", "shared", "shared-private"), default="",
+                    help="serve with --acl; 'shared': as a user on another's shared mailbox; "
+                         "'shared-private': that with the user's own \\Seen there")
     opts = ap.parse_args(argv)
     in_ci = os.environ.get("CI", "").lower() == "true"
 
