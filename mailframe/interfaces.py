@@ -96,6 +96,8 @@ __all__ = [
     "IQuotaAccount",
     "IMetadataAccount",
     "IObjectIdAccount",
+    "IACLStore",
+    "IACLAccount",
     "IUserDirectory",
     "IExpungeHistory",
     "OPTIONAL_CAPABILITIES",
@@ -353,3 +355,59 @@ def optional_capabilities(account: object, served: frozenset[str]) -> list[str]:
         for cap, iface in OPTIONAL_CAPABILITIES.items()
         if cap in served and iface.providedBy(account)
     ]
+
+
+class IACLStore(Interface):
+    """A store that keeps access control lists (RFC 4314) for its
+    mailboxes, so users can share them (:mod:`mailframe.acl`).
+
+    An ACL maps identifiers (user names, ``anyone``, ``authenticated``,
+    and ``-``-prefixed negative entries) to sets of right letters; the
+    owner appears under their own user name.  ``None`` means "none stored":
+    the default applies (the owner holds every right).  DELETE of a mailbox
+    drops its ACL; RENAME keeps it (RFC 4314 §4).
+    """
+
+    def get_acl(owner: str, name: str) -> Deferred[dict[str, frozenset[str]] | None]:
+        """The ACL of ``owner``'s mailbox ``name``; NonexistentMailbox when
+        there is no such selectable mailbox."""
+
+    def set_acl(owner: str, name: str, acl: dict[str, frozenset[str]] | None) -> Deferred[None]:
+        """Replace the ACL of ``owner``'s mailbox ``name`` (None: back to
+        the default)."""
+
+    def sharers(user: str) -> Deferred[set[str]]:
+        """Owners who grant ``user`` (or anyone) a right on some mailbox."""
+
+    def has_account(owner: str) -> Deferred[bool]:
+        """Whether ``owner`` has an account here (never creates one)."""
+
+
+class IACLAccount(IAccount):
+    """An account whose mailbox names reach other users' shared mailboxes
+    under access control (RFC 4314, RFC 2342 namespaces): what the session
+    needs to serve ACL, MYRIGHTS, LISTRIGHTS, SETACL, DELETEACL, GETACL."""
+
+    def namespaces() -> tuple[list[tuple[str, str]], list[tuple[str, str]], list[tuple[str, str]]]:
+        """NAMESPACE's personal, other users' and shared (prefix,
+        separator) lists (RFC 2342 §5)."""
+
+    def myrights(name: str) -> Deferred[frozenset[str]]:
+        """The logged-in user's rights on ``name`` (RFC 4314 §3.5); fails
+        with NonexistentMailbox where the user may not even see it."""
+
+    def get_acl(name: str) -> Deferred[dict[str, frozenset[str]]]:
+        """GETACL (needs ``a``)."""
+
+    def set_rights(name: str, identifier: str, mode: str, rights: frozenset[str]) -> Deferred[None]:
+        """SETACL (``mode`` ``+``, ``-`` or ``=``) and DELETEACL (``mode``
+        ``delete``); needs ``a``."""
+
+    def listrights(name: str, identifier: str) -> Deferred[tuple[str, list[str]]]:
+        """LISTRIGHTS: the rights always granted and the groups that may
+        be (RFC 4314 §3.7); needs ``a``."""
+
+
+OPTIONAL_CAPABILITIES["ACL"] = IACLAccount
+OPTIONAL_CAPABILITIES["RIGHTS=texk"] = IACLAccount
+OPTIONAL_CAPABILITIES["LIST-MYRIGHTS"] = IACLAccount

@@ -18,6 +18,8 @@ from twisted.internet.defer import Deferred, ensureDeferred
 from twisted.logger import Logger
 from zope.interface import implementer
 
+from mailframe.acl.account import share
+from mailframe.acl.namespaces import Namespaces
 from mailframe.auth.credentials import LoginMind, normalize_username
 from mailframe.interfaces import IAccount, IMailStore
 
@@ -31,10 +33,14 @@ class MailRealm:
     """Gives ``IAccount`` avatars from ``store.account(username)``."""
 
     def __init__(self, store: IMailStore, admins: Iterable[str] = (),
-                 normalize: Callable[[str], str] = normalize_username) -> None:
+                 normalize: Callable[[str], str] = normalize_username,
+                 sharing: Namespaces | None = None) -> None:
         self.store = store
         self.normalize = normalize
         self.admins = frozenset(normalize(a) for a in admins)
+        #: Shared mailboxes under ACLs (RFC 4314) in these namespaces;
+        #: None: every account is the user's own alone.
+        self.sharing = sharing
 
     def may_act_as(self, authcid: str, authzid: str) -> bool:
         """Whether ``authcid`` may log in as ``authzid`` (both normalised)."""
@@ -59,4 +65,7 @@ class MailRealm:
                           authcid=authcid, authzid=target, peer=mind.peer)
                 raise UnauthorizedLogin("not authorized to act as that user")
         account = await self.store.account(target)
+        if self.sharing is not None:
+            account = share(self.store, account, admin=target in self.admins,
+                            namespaces=self.sharing, normalize=self.normalize)
         return IAccount, account, lambda: None

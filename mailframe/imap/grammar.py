@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator
 from mailframe import vocabulary
 from mailframe.imap import command as c
 from mailframe.imap.framing import Frame
+from mailframe.imap.grammar_acl import ACL_COMMANDS
 from mailframe.imap.grammar_append import parse_append, parse_replace
 from mailframe.imap.grammar_fetch import fetch_atts
 from mailframe.imap.grammar_metadata import parse_getmetadata, parse_setmetadata
@@ -45,7 +46,7 @@ STATUS_ITEMS = frozenset({
 #: LIST selection options (RFC 5258 §3.1, SPECIAL-USE RFC 6154 §3).
 LIST_SELECT = frozenset({"SUBSCRIBED", "REMOTE", "RECURSIVEMATCH", "SPECIAL-USE"})
 #: LIST return options (RFC 5258 §3.2, RFC 5819, RFC 6154), STATUS aside.
-LIST_RETURN = frozenset({"SUBSCRIBED", "CHILDREN", "SPECIAL-USE"})
+LIST_RETURN = frozenset({"SUBSCRIBED", "CHILDREN", "SPECIAL-USE", "MYRIGHTS"})  # MYRIGHTS: RFC 8440
 
 #: use-attr (RFC 6154 §2; \Important RFC 8457), canonical spelling.
 SPECIAL_USE = {a.upper(): a for a in sorted(vocabulary.SPECIAL_USE)}
@@ -509,3 +510,6 @@ _COMMANDS["SETQUOTA"] = parse_setquota
 # METADATA, METADATA-SERVER (RFC 5464 §4.2, §4.3)
 _COMMANDS["GETMETADATA"] = parse_getmetadata
 _COMMANDS["SETMETADATA"] = parse_setmetadata
+
+# ACL (RFC 4314): mailframe/imap/grammar_acl.py
+_COMMANDS.update(ACL_COMMANDS)

@@ -28,6 +28,13 @@ class Options(usage.Options):
     )
 
     optParameters = [
+        ["admins", None, "", "Comma-separated users who may administer every mailbox (with --acl) "
+                             "and log in as anyone (SASL authorization identity)."],
+        ["public-owner", None, "public", "With --acl: the store account holding the Public/ "
+                                         "mailboxes (nobody needs to log in as it)."],
+        ["acl-private-seen", None, "off", "With --acl: whose \\Seen is each reader's own: public "
+                                             "(Public/ mailboxes), shared (every mailbox one does "
+                                             "not own) or off."],
         ["data-dir", "d", DEFAULT_DATA, "Directory for the default store, users file and TLS certificate."],
         ["store", "s", None, "Mail store: memory, maildir:PATH (%u = user name), or a plugin's URL. "
                              "Default: maildir:<data-dir>/mail"],
@@ -97,6 +104,9 @@ class Options(usage.Options):
         ["no-tls", None, "Do not offer STARTTLS (no certificate is generated)."],
         ["allow-plaintext", None, "Allow LOGIN/PLAIN on unencrypted connections from any address "
                                   "(by default only from loopback)."],
+        ["acl", None, "Shared mailboxes under access control (RFC 4314 ACL, RFC 2342 namespaces): "
+                      "other users' under shared/USER/, public ones under Public/ (Maildir and memory "
+                      "stores)."],
     ]
 
     def __init__(self) -> None:
@@ -165,6 +175,8 @@ class Options(usage.Options):
         for name in ("timeout", "timeout-preauth", "queue-lifetime", "queue-retry", "queue-retry-max"):
             self[name] = _number(self, name)
         self["mx-port"] = _int(self, "mx-port")
+        if self["acl-private-seen"] not in ("off", "public", "shared"):
+            raise usage.UsageError("--acl-private-seen is one of off, public, shared")
         if self["relay"] is not None:
             from mailframe.smtp.outbound import parse_relay
 

@@ -19,6 +19,7 @@ from twisted.internet.error import CannotListenError
 from twisted.logger import Logger
 from twisted.python import usage
 
+from mailframe.acl.namespaces import Namespaces
 from mailframe.auth.authenticator import Authenticator
 from mailframe.auth.checkers import CheckerError, InMemoryChecker, open_checker, parse_user_option
 from mailframe.auth.realm import MailRealm
@@ -176,7 +177,10 @@ def make_service(opts: Any) -> service.MultiService:
 
     checker = chain(prepared.checkers)
     _log_user_count(prepared.checkers)
-    portal = Portal(MailRealm(store), [checker])
+    sharing = Namespaces(public_owner=opts["public-owner"],
+                         private_seen=opts["acl-private-seen"]) if opts.get("acl") else None
+    admins = [a.strip() for a in (opts.get("admins") or "").split(",") if a.strip()]
+    portal = Portal(MailRealm(store, admins, sharing=sharing), [checker])
     throttle = LoginThrottle(
         reactor,
         base=opts["login-delay"],
@@ -224,7 +228,12 @@ def make_service(opts: Any) -> service.MultiService:
         _listen(health, "imaps", desc, factory, endpoint).setServiceParent(root)  # type: ignore[no-untyped-call]
     from mailframe.smtp.delivery import Delivery
 
-    delivery = Delivery(store, checker, [notifier] if notifier is not None else [])
+    hooks: list[Any] = [notifier] if notifier is not None else []
+    if opts.get("acl"):  # user+folder honours the "p" right (RFC 4314 §2.1)
+        from mailframe.acl.post import PostRight
+
+        hooks.insert(0, PostRight(store))
+    delivery = Delivery(store, checker, hooks)
     if opts["submission"] or opts["submissions"]:
         from mailframe.smtp.sending import add_submission
 

@@ -99,12 +99,15 @@ class _Conn:
 
 
 def context_for(
-    store: Any, users: dict[str, str] | None = None, config: ServerConfig | None = None
+    store: Any,
+    users: dict[str, str] | None = None,
+    config: ServerConfig | None = None,
+    realm: MailRealm | None = None,
 ) -> ServerContext:
     """A ServerContext over ``store`` with in-memory users and no login
-    delays, as tests want."""
+    delays, as tests want (``realm``: one of your own, e.g. with sharing)."""
     checker = InMemoryChecker(users or {"alice": "secret", "bob": "hunter2"})
-    portal = Portal(MailRealm(store), [checker])
+    portal = Portal(realm or MailRealm(store), [checker])
     throttle = LoginThrottle(reactor, base=0.0, maximum=0.0)
     auth = Authenticator(portal, throttle=throttle)
     return ServerContext(auth, config or ServerConfig())
@@ -134,10 +137,11 @@ async def run_transcript(
     users: dict[str, str] | None = None,
     config: ServerConfig | None = None,
     timeout: float = 5.0,
+    realm: MailRealm | None = None,
 ) -> None:
     """Play ``text`` against a server over ``store``; raise
     TranscriptMismatch at the first difference."""
-    context = context_for(store, users, config)
+    context = context_for(store, users, config, realm)
     conns: dict[str, _Conn] = {}
 
     def conn(n: str) -> _Conn:

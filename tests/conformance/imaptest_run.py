@@ -19,6 +19,14 @@
    command, stress error or server traceback.
 
 Groups imaptest skips for a capability we do not advertise do not count.
+
+``--acl on`` serves with ``--acl`` (ACL, RIGHTS=, LIST-MYRIGHTS
+advertised); ``--acl shared`` also logs imaptest in as a user who owns
+nothing but what another shared: bob, on ``shared/alice/imaptest``, which
+below a mailbox alice created and granted him every right on, so the
+mailbox imaptest deletes and creates again inherits them (RFC 4314,
+issue 13); ``--acl shared-private`` does that with ``--acl-private-seen
+shared``, so imaptest's user keeps a \\Seen of their own there.
 Each run's imaptest output and server log are kept in the work directory
 (printed on failure; ``--keep DIR`` chooses it).
 """
@@ -175,18 +183,43 @@ def error_kinds(errors: list[str]) -> list[tuple[str, int, str]]:
     return [(k, n, examples[k]) for k, n in kinds.most_common()]
 
 
-def start_server(workdir: Path, store: str) -> ServerProcess:
+#: ``--acl shared``: imaptest's user and the owner who shares with it.
+SHARED_USER, SHARED_OWNER, SHARED_MAILBOX = "bob", "alice", "Team"
+
+
+def start_server(workdir: Path, store: str, acl: str = "") -> ServerProcess:
     """mailframe through its twistd plugin, fresh data directory, limits raised for 50 clients."""
+    users = {USER: PASSWORD}
+    if acl.startswith("shared"):
+        users[SHARED_USER] = PASSWORD
+    private = ["--acl-private-seen", "shared"] if acl == "shared-private" else []
     return ServerProcess(
         workdir, "--max-connections-per-ip", CONNECTION_LIMIT,
         "--max-preauth-connections-per-ip", CONNECTION_LIMIT,
         "--max-connections-per-user", CONNECTION_LIMIT,
-        users={USER: PASSWORD}, store="default" if store == "maildir" else store,
+        *(["--acl", *private] if acl else []),
+        users=users, store="default" if store == "maildir" else store,
     ).start()
 
 
+def share_mailbox(server: ServerProcess) -> list[str]:
+    """``--acl shared``: alice creates a mailbox and grants bob every right
+    on it; imaptest's arguments to log in as bob and work below it."""
+    import imaplib
+
+    c = imaplib.IMAP4("127.0.0.1", server.imap_port)
+    c.login(SHARED_OWNER, PASSWORD)
+    for command in (("CREATE", SHARED_MAILBOX), ("SETACL", SHARED_MAILBOX, SHARED_USER, "lrwstipekxa"),
+                    ("CREATE", SHARED_MAILBOX + "/imaptest")):  # inherits the ACL
+        typ, data = c._simple_command(*command)  # type: ignore[attr-defined]
+        if typ != "OK":
+            raise RuntimeError(f"{command}: {typ} {data}")
+    c.logout()
+    return [f"user={SHARED_USER}", f"box=shared/{SHARED_OWNER}/{SHARED_MAILBOX}/imaptest"]
+
+
 def run_imaptest(exe: str, name: str, store: str, workdir: Path, args: list[str],
-                 timeout: float, scripted: bool) -> Result:
+                 timeout: float, scripted: bool, acl: str = "") -> Result:
     """Start a server on *store*, run imaptest with *args* against it, parse."""
     shutil.rmtree(workdir, ignore_errors=True)  # a fresh data directory each run
     workdir.mkdir(parents=True)
@@ -194,12 +227,13 @@ def run_imaptest(exe: str, name: str, store: str, workdir: Path, args: list[str]
     result = Result(name, store, out)
     started = time.monotonic()
     try:
-        server = start_server(workdir, store)
+        server = start_server(workdir, store, acl)
     except RuntimeError as e:
         result.problem = f"server did not start: {e}"
         return result
     try:
-        cmd = [exe, "host=127.0.0.1", f"port={server.imap_port}", f"user={USER}",
+        login = share_mailbox(server) if acl.startswith("shared") else [f"user={USER}"]
+        cmd = [exe, "host=127.0.0.1", f"port={server.imap_port}", *login,
                f"pass={PASSWORD}", *args]
         with open(out, "wb") as f:
             f.write(("$ " + " ".join(cmd) + "\n").encode())
@@ -288,6 +322,9 @@ def main(argv: list[str] | None = None) -> int:
                     "tracked; RFC 7162) as CLIENTSxSECONDS,... ('' for none)")
     ap.add_argument("--seed", type=int, default=SEED)
     ap.add_argument("--limit", type=int, default=40, help="failures printed per run")
+    ap.add_argument("--acl", choices=("", "on", "shared", "shared-private"), default="",
+                    help="serve with --acl; 'shared': as a user on another's shared mailbox; "
+                         "'shared-private': that with the user's own \\Seen there")
     opts = ap.parse_args(argv)
     in_ci = os.environ.get("CI", "").lower() == "true"
 
@@ -314,7 +351,7 @@ def main(argv: list[str] | None = None) -> int:
         for store in filter(None, opts.stores.split(",")):
             wd = workroot / f"scripted-{store}"
             results.append(run_imaptest(exe, "scripted", store, wd, [f"test={tests}"],
-                                        timeout=600, scripted=True))
+                                        timeout=600, scripted=True, acl=opts.acl))
     if opts.stress or opts.qresync:
         mbox = workroot / "corpus.mbox"
         write_mbox(mbox)
@@ -325,14 +362,14 @@ def main(argv: list[str] | None = None) -> int:
                 args = [f"mbox={mbox}", f"clients={clients}", f"secs={secs}", f"seed={opts.seed}"]
                 # imaptest waits up to 30 s after secs= for clients to finish.
                 results.append(run_imaptest(exe, f"stress {clients}x{secs}s", store, wd, args,
-                                            timeout=secs + 120, scripted=False))
+                                            timeout=secs + 120, scripted=False, acl=opts.acl))
             for run in filter(None, opts.qresync.split(",")):
                 clients, secs = (int(x) for x in run.split("x"))
                 wd = workroot / f"qresync-{clients}x{secs}-{store}"
                 args = [f"mbox={mbox}", f"clients={clients}", f"secs={secs}", f"seed={opts.seed}",
                         "qresync"]
                 results.append(run_imaptest(exe, f"qresync {clients}x{secs}s", store, wd, args,
-                                            timeout=secs + 120, scripted=False))
+                                            timeout=secs + 120, scripted=False, acl=opts.acl))
 
     print(f"imaptest: {exe}, scripted groups from {tests}, work directory {workroot}")
     print_table(results)

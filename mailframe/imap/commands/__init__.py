@@ -46,6 +46,7 @@ __all__ = [
 def load_all() -> None:
     """Import every command module so that they register."""
     from mailframe.imap.commands import (  # noqa: F401
+        acl,
         any_state,
         auth,
         context,

@@ -6,11 +6,13 @@ from __future__ import annotations
 import re
 
 from mailframe import vocabulary
+from mailframe.acl.rights import format_rights
+from mailframe.errors import ProtocolError
 from mailframe.imap.command import List
 from mailframe.imap.commands.mailbox import mailbox_value, status_values
 from mailframe.imap.context import AuthenticatedContext
 from mailframe.imap.registry import AUTHENTICATED, Reply, command
-from mailframe.imap.serialize import Atom, Value
+from mailframe.imap.serialize import Atom, Raw, Value, astring
 
 SEP = "/"
 SPECIAL_USE = vocabulary.SPECIAL_USE
@@ -55,6 +57,8 @@ async def list_mailboxes(session: AuthenticatedContext, cmd: List) -> Reply:
     word = "LSUB" if cmd.lsub else "LIST"
     select, returns = cmd.options.select, cmd.options.return_
     extended = bool(select or returns) and not cmd.lsub
+    if "MYRIGHTS" in returns and getattr(account, "myrights", None) is None:
+        raise ProtocolError("Unknown LIST return option MYRIGHTS")  # RFC 8440: with ACL only
 
     if len(cmd.patterns) == 1 and cmd.patterns[0] == "" and not extended:
         # §6.3.8: the hierarchy delimiter and root of the reference.
@@ -144,6 +148,8 @@ async def list_mailboxes(session: AuthenticatedContext, cmd: List) -> Reply:
         if extra:
             line.append(extra)
         session.untagged(*line)
+        if "MYRIGHTS" in returns and not attrs & {"\\Noselect", "\\NonExistent"}:
+            await list_myrights(session, name)  # RFC 8440 §2
         if "STATUS" in returns and not attrs & {"\\Noselect", "\\NonExistent"}:
             try:
                 mailbox = await account.mailbox(name)
@@ -156,6 +162,20 @@ async def list_mailboxes(session: AuthenticatedContext, cmd: List) -> Reply:
                 ),
             )
     return Reply(f"{word} completed")
+
+
+async def list_myrights(session: AuthenticatedContext, name: str) -> None:
+    """The MYRIGHTS response LIST-MYRIGHTS adds after a mailbox's LIST
+    (RFC 8440 §2); nothing where the account has no ACLs."""
+    myrights = getattr(session.account, "myrights", None)
+    if myrights is None:
+        return
+    try:
+        rights = await myrights(name)
+    except Exception:  # gone, or not to be seen: no response
+        return
+    letters = format_rights(rights).encode()
+    session.untagged(Atom("MYRIGHTS"), mailbox_value(name), Raw(astring(letters)))
 
 
 def _attr_order(attrs: set[str]) -> list[str]:

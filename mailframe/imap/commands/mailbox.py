@@ -78,6 +78,11 @@ def announce_flags(session: AnyContext, keywords: frozenset[str], readonly: bool
         session.untagged_ok("Read-only mailbox.", "PERMANENTFLAGS ()")
     else:
         perm = " ".join([*SYSTEM_FLAGS, *ordered, "\\*"])
+        permitted = getattr(getattr(session, "mailbox", None), "permitted", None)
+        if permitted is not None:  # RFC 4314 §5.1.1: only what the rights allow
+            allowed = permitted(frozenset([*SYSTEM_FLAGS, *ordered, "$x"]))
+            perm = " ".join(f for f in [*SYSTEM_FLAGS, *ordered] if f in allowed)
+            perm = (perm + " \\*").strip() if "$x" in allowed else perm
         session.untagged_ok("Flags permitted.", f"PERMANENTFLAGS ({perm})")
 
 
@@ -100,13 +105,15 @@ async def select(session: AuthenticatedContext, cmd: Select) -> Reply:
     """RFC 3501 §6.3.1/§6.3.2, with the untagged data in Dovecot's order."""
     session.close_selected()
     mailbox = await session.account.mailbox(cmd.mailbox)
+    # RFC 4314 §5.2: READ-ONLY without any right to change the mailbox.
+    readonly = cmd.readonly or not getattr(mailbox, "writable", True)
     snapshot = await mailbox.snapshot()
     rev2 = "IMAP4rev2" in session.enabled
     recent: list[int] = []
     if not rev2:  # RFC 9051 has no \Recent: a rev2 session claims none
-        lo, hi = await recent_range(mailbox, cmd.readonly)
+        lo, hi = await recent_range(mailbox, readonly)
         recent = [m.uid for m in snapshot.messages if lo <= m.uid < hi]
-    view = SelectedView(snapshot, cmd.readonly, recent)
+    view = SelectedView(snapshot, readonly, recent)
     session.select(mailbox, view)
     if cmd.condstore:
         session.enabled.add("CONDSTORE")
@@ -131,6 +138,8 @@ async def select(session: AuthenticatedContext, cmd: Select) -> Reply:
         await qresync.select_resync(session, view, snapshot, cmd.qresync, cmd.seq_match)
     if cmd.readonly:
         return Reply("Examine completed", "READ-ONLY")
+    if readonly:
+        return Reply("Select completed", "READ-ONLY")
     return Reply("Select completed", "READ-WRITE")
 
 
@@ -200,7 +209,15 @@ async def unsubscribe(session: AuthenticatedContext, cmd: Unsubscribe) -> Reply:
 
 @command(Namespace, AUTHENTICATED)
 async def namespace(session: AuthenticatedContext, cmd: Namespace) -> Reply:
-    """RFC 2342: one personal namespace with no prefix, "/" separator."""
+    """RFC 2342: one personal namespace with no prefix, "/" separator;
+    with sharing, the account's other users' and shared namespaces."""
+    layout = getattr(session.account, "namespaces", None)
+    if layout is not None:
+        groups: list[Value] = [
+            [[p.encode(), s.encode()] for p, s in group] or None for group in layout()
+        ]
+        session.untagged(Atom("NAMESPACE"), *groups)
+        return Reply("Namespace completed")
     session.untagged(Atom("NAMESPACE"), [[b"", b"/"]], None, None)
     return Reply("Namespace completed")
 

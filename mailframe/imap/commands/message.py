@@ -5,7 +5,7 @@ and the UIDPLUS response codes (RFC 4315), UNCHANGEDSINCE (RFC 7162)."""
 from __future__ import annotations
 
 from mailframe.crossstore import copy_messages, move_messages
-from mailframe.errors import CannotDo, NonexistentMailbox, TryCreate
+from mailframe.errors import CannotDo, NonexistentMailbox, NoPermission, TryCreate
 from mailframe.imap.command import Check, Close, Copy, Expunge, Move, Store, Unselect
 from mailframe.imap.commands.context import expunging
 from mailframe.imap.commands.mailbox import storable, uid_set
@@ -39,6 +39,9 @@ async def store(session: SelectedContext, cmd: Store) -> Reply:
     if cmd.unchangedsince is not None:
         session.enabled.add("CONDSTORE")
     uids = [u for _, u in pairs if u not in view.ghosts]
+    check_store = getattr(session.mailbox, "check_store", None)
+    if check_store is not None:  # RFC 4314 §4: NOPERM only if no flag may change
+        await check_store(storable(cmd.flags))
     result = await session.mailbox.store(
         uids, StoreMode(cmd.mode), storable(cmd.flags), cmd.unchangedsince
     )
@@ -158,7 +161,10 @@ async def expunge(session: SelectedContext, cmd: Expunge) -> Reply:
 async def close(session: SelectedContext, cmd: Close) -> Reply:
     """RFC 3501 §6.4.2: expunge silently (unless read-only), deselect."""
     if not session.view.readonly:
-        session.expunged(await session.mailbox.expunge(None))
+        try:
+            session.expunged(await session.mailbox.expunge(None))
+        except NoPermission:
+            pass  # RFC 4314 §4: without "e", CLOSE just closes
     session.deselect()
     return Reply("Close completed")
 
