@@ -51,6 +51,12 @@ def acl_store_for(store: object) -> IACLStore | None:
     """The ACL storage of ``store``, or None when it cannot hold ACLs."""
     if IACLStore.providedBy(store):
         return store
+    # the QUOTA, METADATA and OBJECTID layers (mailframe.store.quota ...)
+    # wrap the store the server opened: its ACLs are the inner store's
+    while hasattr(store, "wrapped"):
+        store = store.wrapped
+        if IACLStore.providedBy(store):
+            return store
     found = _cache.get(store)
     if found is None:
         if isinstance(store, MaildirStore):
