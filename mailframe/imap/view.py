@@ -19,7 +19,8 @@ from bisect import bisect_left
 from collections.abc import Iterable
 
 from mailframe.errors import ProtocolError
-from mailframe.imap.serialize import Atom, Raw, Value, encode, flag_list
+from mailframe.imap.fetch_response import flag_update
+from mailframe.imap.serialize import Atom, Value, encode, flag_list
 from mailframe.imap.types import STAR, SequenceSet
 from mailframe.records import Changes, FlagState, Snapshot
 
@@ -221,13 +222,9 @@ class SelectedView:
             if self._flags[i] != st.flags:
                 self._flags[i] = st.flags
                 self._note(st.flags)
-                items: list[Value] = []
-                if with_uid:
-                    items += [Atom("UID"), st.uid]
-                items += [Atom("FLAGS"), Raw(self.flags_wire(st.uid))]
-                if with_modseq:
-                    items += [Atom("MODSEQ"), [st.modseq]]
-                out.append((self.seq_of(st.uid), Atom("FETCH"), items))
+                wire = self.flags_wire(st.uid)
+                out.append((flag_update(self.seq_of(st.uid), wire, st.uid if with_uid else None,
+                                        st.modseq if with_modseq else None),))
         if allow_expunge:
             out.extend(self.drop(sorted(self.ghosts)))
         self.uids.extend(new)

@@ -10,8 +10,8 @@ from mailframe.imap.command import Check, Close, Copy, Expunge, Move, Store, Uns
 from mailframe.imap.commands.context import expunging
 from mailframe.imap.commands.mailbox import storable, uid_set
 from mailframe.imap.context import AuthenticatedContext, SelectedContext
+from mailframe.imap.fetch_response import flag_update
 from mailframe.imap.registry import SELECTED, Reply, command, not_by_sequence
-from mailframe.imap.serialize import Atom, Raw, Value
 from mailframe.interfaces import IMailbox
 from mailframe.records import CopyResult, StoreMode
 
@@ -63,14 +63,12 @@ async def store(session: SelectedContext, cmd: Store) -> Reply:
             continue
         if cmd.silent and not (condstore and uid in changed):
             continue
-        items: list[Value] = []
-        if cmd.uid:
-            items += [Atom("UID"), uid]
-        if not cmd.silent:
-            items += [Atom("FLAGS"), Raw(view.flags_wire(uid))]
-        if condstore:
-            items += [Atom("MODSEQ"), [modseqs[uid]]]
-        session.untagged(seq, Atom("FETCH"), items)
+        session.untagged(flag_update(
+            seq,
+            None if cmd.silent else view.flags_wire(uid),
+            uid if cmd.uid else None,
+            modseqs[uid] if condstore else None,
+        ))
     if failed:
         numbers = sorted(failed) if cmd.uid else sorted(view.seq_of(u) for u in failed if view.has(u))
         return Reply("Conditional STORE failed", f"MODIFIED {uid_set(numbers)}")
