@@ -25,7 +25,9 @@ from mailframe.wire import date_time
 
 __all__ = [
     "CHUNK",
+    "STREAM_CHUNK",
     "FetchResponse",
+    "Output",
     "Piece",
     "Stream",
     "date_time",
@@ -37,8 +39,12 @@ __all__ = [
     "write",
 ]
 
-#: Bytes per write while streaming a literal.
+#: Gathered responses are written in blocks of about this many bytes.
 CHUNK = 64 * 1024
+#: Bytes read from the store per step while streaming a literal: large
+#: enough that a store's per-read cost (a file opened, a row fetched) is
+#: paid a few times per message, small enough to bound memory per session.
+STREAM_CHUNK = 256 * 1024
 
 #: Reads ``[start, end)`` of one message from the store.
 Reader = Callable[[int, int], Awaitable[bytes]]
@@ -137,27 +143,59 @@ def flag_update(seq: int, flags_wire: bytes | None, uid: int | None = None, mods
     return Raw(b"%d FETCH (" % seq + b" ".join(items) + b")")
 
 
-async def write(io: Writer, pieces: list[Piece]) -> None:
-    """Write the pieces, streaming ranges chunk by chunk with backpressure."""
-    buffered: list[bytes] = []
-    for piece in pieces:
-        if isinstance(piece, bytes):
-            buffered.append(piece)
-            continue
-        if buffered:
-            io.write(b"".join(buffered))
-            buffered = []
+class Output:
+    """The responses of one command on their way out: small pieces are
+    gathered and written in blocks of about :data:`CHUNK` bytes (one
+    transport write and one backpressure check per block, not per
+    message); streamed literals go out chunk by chunk, waiting for the
+    peer to take each.  :meth:`flush` before the tagged reply."""
+
+    __slots__ = ("io", "_buffer", "_size")
+
+    def __init__(self, io: Writer) -> None:
+        self.io = io
+        self._buffer: list[bytes] = []
+        self._size = 0
+
+    async def send(self, pieces: list[Piece]) -> None:
+        for piece in pieces:
+            if isinstance(piece, bytes):
+                self._buffer.append(piece)
+                self._size += len(piece)
+            else:
+                await self._stream(piece)
+        if self._size >= CHUNK:
+            await self.flush()
+
+    async def _stream(self, piece: Stream) -> None:
+        self._write_buffer()
         pos = piece.start
         while pos < piece.end:
-            n = min(CHUNK, piece.end - pos)
+            n = min(STREAM_CHUNK, piece.end - pos)
             data = await piece.read(pos, pos + n)
             if len(data) != n:  # the file changed under us: keep the stream in sync
                 data = data.ljust(n, b" ")[:n]
             if b"\x00" in data:
                 data = data.replace(b"\x00", b"\x80")  # no NUL in a literal (RFC 3501 §4.3)
-            io.write(data)
+            for i in range(0, n, CHUNK):  # the transport holds one CHUNK at a time
+                self.io.write(data if n <= CHUNK else data[i : i + CHUNK])
+                await self.io.drain()
             pos += n
-            await io.drain()
-    if buffered:
-        io.write(b"".join(buffered))
-    await io.drain()
+
+    def _write_buffer(self) -> None:
+        if self._buffer:
+            self.io.write(b"".join(self._buffer))
+            self._buffer, self._size = [], 0
+
+    async def flush(self) -> None:
+        """Write what is gathered and wait until the peer can take more."""
+        self._write_buffer()
+        await self.io.drain()
+
+
+async def write(io: Writer, pieces: list[Piece]) -> None:
+    """Write one response's pieces now, streaming ranges chunk by chunk
+    with backpressure."""
+    out = Output(io)
+    await out.send(pieces)
+    await out.flush()

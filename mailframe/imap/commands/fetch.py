@@ -21,21 +21,27 @@ from mailframe.imap.command import Fetch
 from mailframe.imap.context import SelectedContext
 from mailframe.imap.fetch_response import (
     FetchResponse,
+    Output,
+    Piece,
     flags_item,
     internaldate_item,
     modseq_item,
     uid_item,
-    write,
 )
 from mailframe.imap.registry import SELECTED, Reply, command, not_by_sequence
 from mailframe.imap.serialize import literal
 from mailframe.imap.types import FetchAtt, Section
+from mailframe.interfaces import IBatchReadMailbox
 from mailframe.records import StoreMode
 from mailframe.wire import date_time
 
 SEEN = "\\Seen"
 BATCH = 256  # messages per backend records() call
 INLINE_MAX = 64 * 1024  # read sections up to this size in one go
+#: Whole messages read ahead in one IBatchReadMailbox.read_many call: at
+#: most this many bytes (messages up to INLINE_MAX each), so memory stays
+#: bounded whatever the FETCH range.
+PREFETCH_BYTES = 1024 * 1024
 
 #: ``date-time`` for INTERNALDATE: the one formatter, in mailframe.wire.
 imap_datetime = date_time
@@ -74,12 +80,16 @@ class Message:
     by range from the store (IMailbox.read): never more than the response
     needs."""
 
-    __slots__ = ("view", "uid", "record", "mailbox")
+    __slots__ = ("view", "uid", "record", "mailbox", "data")
 
-    def __init__(self, view: Any, uid: int, record: Any, mailbox: Any) -> None:
+    def __init__(self, view: Any, uid: int, record: Any, mailbox: Any, data: bytes | None = None) -> None:
         self.view, self.uid, self.record, self.mailbox = view, uid, record, mailbox
+        #: The whole message when it was read ahead (see PREFETCH_BYTES).
+        self.data = data
 
     async def read(self, start: int, end: int) -> bytes:
+        if self.data is not None:
+            return self.data[start:end]
         data: bytes = await self.mailbox.read(self.uid, start, end)
         return data
 
@@ -111,6 +121,20 @@ def item(name: str, needs: int, reads: bool = False) -> Callable[[Encoder], Enco
 
 def _needs(items: list[FetchAtt]) -> int:
     return max((ITEMS[a.name].needs for a in items), default=VIEW)
+
+
+def _reads_whole(att: FetchAtt) -> bool:
+    """Whether the item sends the whole message or its whole text, so
+    reading the whole (small) message ahead reads nothing it does not
+    need: RFC822, RFC822.TEXT, BODY[] and BODY[TEXT] without a partial."""
+    if att.name in ("RFC822", "RFC822.TEXT"):
+        return True
+    section = att.section
+    return (
+        att.name == "BODY[]"
+        and att.partial is None
+        and (section is None or (not section.part and section.text in (None, "TEXT")))
+    )
 
 
 @item("UID", VIEW)
@@ -284,9 +308,13 @@ async def fetch(session: SelectedContext, cmd: Fetch) -> Reply:
     seen = not view.readonly and any(sets_seen(a) for a in items)
     needs = _needs(items)
     plan = [(ITEMS[a.name], a) for a in items]
+    batch = IBatchReadMailbox(mailbox) if IBatchReadMailbox.providedBy(mailbox) else None
+    prefetch = batch is not None and any(_reads_whole(a) for a in items)
+    out = Output(session.io)
     missing = False
     for i in range(0, len(pairs), BATCH):
         if i:
+            await out.flush()
             await session.io.pause()  # let other sessions run between batches
         chunk = [(s, u) for s, u in pairs[i : i + BATCH] if u not in view.ghosts]
         missing = missing or len(chunk) < len(pairs[i : i + BATCH])
@@ -304,22 +332,42 @@ async def fetch(session: SelectedContext, cmd: Fetch) -> Reply:
                 for st in result.changed:
                     view.set_flags(st)
                     newly_seen.add(st.uid)
-        for seq, uid in chunk:
-            record = records.get(uid)
-            if needs > VIEW and record is None:
-                missing = True
-                continue
-            await _respond(session, seq, Message(view, uid, record, mailbox), plan, uid in newly_seen)
+        present: list[tuple[int, int, Any]] = [(s, u, records.get(u)) for s, u in chunk]
+        if needs > VIEW and any(r is None for _, _, r in present):
+            missing = True
+            present = [(s, u, r) for s, u, r in present if r is not None]
+        for group in _groups(present) if prefetch else [present]:
+            data: dict[int, bytes] = {}
+            if batch is not None and prefetch:
+                small = [u for _, u, r in group if r.size <= INLINE_MAX]
+                data = await batch.read_many(small) if small else {}
+            for seq, uid, record in group:
+                m = Message(view, uid, record, mailbox, data.get(uid))
+                await out.send(await _respond(seq, m, plan, uid in newly_seen))
+    await out.flush()
     if missing and not cmd.uid:
         raise ExpungeIssued("Some of the requested messages no longer exist")
     return Reply("Fetch completed")
 
 
-async def _respond(
-    session: SelectedContext, seq: int, m: Message, plan: list[tuple[Item, FetchAtt]], add_flags: bool
-) -> None:
-    """Write one ``* n FETCH (...)`` response, streaming big literals; a
-    FETCH that set ``\\Seen`` shows the new FLAGS (RFC 3501 §6.4.5)."""
+def _groups(present: list[tuple[int, int, Any]]) -> list[list[tuple[int, int, Any]]]:
+    """Consecutive messages in groups of at most PREFETCH_BYTES (counting
+    the messages small enough to be read ahead)."""
+    groups: list[list[tuple[int, int, Any]]] = [[]]
+    total = 0
+    for entry in present:
+        size = entry[2].size if entry[2].size <= INLINE_MAX else 0
+        if groups[-1] and total + size > PREFETCH_BYTES:
+            groups.append([])
+            total = 0
+        groups[-1].append(entry)
+        total += size
+    return groups
+
+
+async def _respond(seq: int, m: Message, plan: list[tuple[Item, FetchAtt]], add_flags: bool) -> list[Piece]:
+    """One ``* n FETCH (...)`` response (big literals as streams); a FETCH
+    that set ``\\Seen`` shows the new FLAGS (RFC 3501 §6.4.5)."""
     out = FetchResponse(seq)
     wrote_flags = False
     for spec, att in plan:
@@ -329,4 +377,4 @@ async def _respond(
         wrote_flags = wrote_flags or att.name == "FLAGS"
     if add_flags and not wrote_flags:
         out.add(flags_item(m.view.flags_wire(m.uid)))
-    await write(session.io, out.finish())
+    return out.finish()
