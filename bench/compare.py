@@ -111,7 +111,7 @@ class Profiler:
         raw = self.directory / f"{self.n}-{phase}.txt"
         if event == "start":
             self.proc = subprocess.Popen(
-                [self.spy, "record", "--pid", str(self.pid), "--format", "raw", "--rate", "200",
+                [self.spy, "record", "--pid", str(self.pid), "--format", "raw", "--rate", "200", "--subprocesses",
                  "--nonblocking", "-o", str(raw)],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             time.sleep(0.5)
