@@ -27,7 +27,7 @@ from ._structure import MESSAGE, MULTIPART, Node
 if TYPE_CHECKING:
     from ._info import MessageInfo
 
-__all__ = ["header_matches", "address_text", "body_matches", "text_matches", "decoded_headers", "check_charset"]
+__all__ = ["header_matches", "header_values", "address_text", "body_matches", "text_matches", "decoded_headers", "check_charset"]
 
 #: SEARCH CHARSET values we accept (RFC 3501 §6.4.4 requires US-ASCII and
 #: UTF-8; RFC 9051 §6.4.4 only UTF-8).
@@ -149,16 +149,33 @@ def address_text(value: bytes) -> bytes:
 
 
 def _address_matches(info: MessageInfo, lname: str, folded: str) -> bool:
+    cache, _ = _fields(info)
+    if "a:" + lname not in cache and folded and _atom_needle(folded) and _surely_absent(info, folded):
+        return False  # cheap "no": the needle lies inside one atom
+    return any(folded in value for value in _address_values(info, lname))
+
+
+def _address_values(info: MessageInfo, lname: str) -> list[str]:
     cache, fields = _fields(info)
     key = "a:" + lname
     got: list[str] | None = cache.get(key)
     if got is None:
-        if folded and _atom_needle(folded) and _surely_absent(info, folded):
-            return False  # cheap "no": the needle lies inside one atom
         got = cache[key] = [
             fold_case(decode_words(address_text(unfold(v)))) for n, v in fields if n == lname
         ]
-    return any(folded in value for value in got)
+    return got
+
+
+def header_values(info: MessageInfo, name: str) -> list[str]:
+    """The texts ``HEADER name needle`` looks for the case-folded needle in
+    (RFC 3501 §6.4.4): the RFC 2047-decoded, case-folded values of the
+    fields called ``name``, address fields written as :func:`address_text`.
+    ``header_matches(info, name, needle)`` is ``any(fold_case(needle) in v
+    for v in header_values(info, name))``; a search cache keeps these."""
+    lname = name.lower()
+    if lname in ADDRESS_FIELDS:
+        return _address_values(info, lname)
+    return _decoded(info, lname)
 
 
 _ATOM_NEEDLE = re.compile(r"[a-z0-9!#$%&'*+\-/=?^_`{|}~]+")
