@@ -21,6 +21,7 @@ from mailframe.imap.command import Search
 from mailframe.imap.commands.context import register, use_searcher
 from mailframe.imap.commands.mailbox import uid_set
 from mailframe.imap.commands.results import partial_value, save_result
+from mailframe.imap.commands.search_columns import Row, columnable, header_names, rows_for
 from mailframe.imap.context import SelectedContext
 from mailframe.imap.registry import SELECTED, Reply, command, not_by_sequence
 from mailframe.imap.search_pushdown import for_store
@@ -136,7 +137,8 @@ def _matches(key: SearchKey, c: _Context) -> Any:
             # No Date, or one that does not parse: Dovecot 2.3 takes the
             # epoch (1-Jan-1970) as the sent date, so SENTBEFORE matches
             # such a message and SENTSINCE does not; we answer as it does.
-            day = c.record.info.sent_date or NO_SENT_DATE
+            record = c.record
+            day = (record.sent_date if isinstance(record, Row) else record.info.sent_date) or NO_SENT_DATE
         if key.op == "before":
             return day < key.when
         if key.op == "on":
@@ -146,6 +148,8 @@ def _matches(key: SearchKey, c: _Context) -> Any:
         age = c.now - c.record.internaldate.timestamp()
         return age >= key.seconds if key.op == "older" else age <= key.seconds
     if isinstance(key, SearchHeader):
+        if isinstance(c.record, Row):
+            return c.record.header_matches(key.name, key.value)
         return mm.header_matches(c.record.info, key.name, key.value)
     if isinstance(key, SearchBody):
         if key.text:
@@ -256,6 +260,14 @@ async def run_search(session: SelectedContext, key: SearchKey) -> list[tuple[int
             return pushed
     c = _Context(view, time.time())
     found: list[tuple[int, int, int]] = []
+    if level == RECORD and columnable(key):
+        # header, date and size keys: the mailbox's kept columns (issue 16)
+        rows = await rows_for(session, [u for _, u in pairs], header_names(key))
+        for seq, uid in pairs:
+            c.seq, c.uid, c.record = seq, uid, rows.get(uid)
+            if c.record is not None and matches(key, c):
+                found.append((seq, uid, 0))
+        return found
     for i in range(0, len(pairs), BATCH):
         if i:
             await session.io.pause()  # let other sessions run between batches
