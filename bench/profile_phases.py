@@ -71,13 +71,16 @@ def tree_cpu(pid: int) -> float:
     return total
 
 
-async def repeat(client: Client, commands: list[bytes], seconds: float) -> tuple[int, float]:
+async def repeat(client: Client, commands: list[bytes], seconds: float) -> tuple[int, float, float]:
+    """(commands run, seconds, seconds of the first round: the cold one)."""
     count, start = 0, time.perf_counter()
+    first = 0.0
     while time.perf_counter() - start < seconds:
         for command in commands:
             await client.run(command)
             count += 1
-    return count, time.perf_counter() - start
+        first = first or time.perf_counter() - start
+    return count, time.perf_counter() - start, first
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -105,10 +108,11 @@ def main(argv: list[str] | None = None) -> int:
                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                 await asyncio.sleep(1.0)
             cpu = tree_cpu(server.pid) if server.pid else 0.0
-            count, elapsed = await repeat(client, COMMANDS[phase], args.seconds)
+            count, elapsed, first = await repeat(client, COMMANDS[phase], args.seconds)
             cpu = (tree_cpu(server.pid) if server.pid else 0.0) - cpu
-            print(f"{phase}: {count} commands in {elapsed:.1f} s, {elapsed / count * 1000:.1f} ms each, "
-                  f"server CPU {cpu / count * 1000:.1f} ms each", flush=True)
+            print(f"{phase}: {count} commands in {elapsed:.1f} s, {elapsed / count * 1000:.1f} ms each "
+                  f"(first round {first * 1000:.0f} ms), server CPU {cpu / count * 1000:.1f} ms each",
+                  flush=True)
             if proc is not None:
                 proc.send_signal(signal.SIGINT)
                 proc.wait(30)
