@@ -21,7 +21,7 @@ from mailframe.imap.command import Search
 from mailframe.imap.commands.context import register, use_searcher
 from mailframe.imap.commands.mailbox import uid_set
 from mailframe.imap.commands.results import partial_value, save_result
-from mailframe.imap.commands.search_columns import Row, columnable, header_names, rows_for
+from mailframe.imap.commands.search_columns import Row, columnable, rows_for
 from mailframe.imap.context import SelectedContext
 from mailframe.imap.registry import SELECTED, Reply, command, not_by_sequence
 from mailframe.imap.search_pushdown import for_store
@@ -245,6 +245,25 @@ async def _search_store(
     return [(seq, uid, modseqs.get(uid, 0)) for seq, uid in found]
 
 
+def _row_test(key: SearchKey, c: _Context) -> Callable[[], bool]:
+    """``key`` compiled for a search over column rows: evaluates the
+    message ``c`` holds (header keys with their needle folded once, the
+    rest as :func:`matches`)."""
+    if isinstance(key, SearchHeader):
+        header = mm.header_matcher(key.name, key.value)
+        return lambda: header(c.record)
+    if isinstance(key, SearchNot):
+        inner = _row_test(key.key, c)
+        return lambda: not inner()
+    if isinstance(key, SearchOr):
+        left, right = _row_test(key.left, c), _row_test(key.right, c)
+        return lambda: left() or right()
+    if isinstance(key, SearchAnd):
+        parts = [_row_test(k, c) for k in key.keys]
+        return lambda: all(p() for p in parts)
+    return lambda: bool(_matches(key, c))
+
+
 async def run_search(session: SelectedContext, key: SearchKey) -> list[tuple[int, int, int]]:
     """(seq, uid, modseq) of every message in the view that matches
     ``key`` (modseq 0 when the search did not need records)."""
@@ -262,10 +281,11 @@ async def run_search(session: SelectedContext, key: SearchKey) -> list[tuple[int
     found: list[tuple[int, int, int]] = []
     if level == RECORD and columnable(key):
         # header, date and size keys: the mailbox's kept columns (issue 16)
-        rows = await rows_for(session, [u for _, u in pairs], header_names(key))
+        rows = await rows_for(session, [u for _, u in pairs])
+        test = _row_test(key, c)
         for seq, uid in pairs:
             c.seq, c.uid, c.record = seq, uid, rows.get(uid)
-            if c.record is not None and matches(key, c):
+            if c.record is not None and test():
                 found.append((seq, uid, 0))
         return found
     for i in range(0, len(pairs), BATCH):
