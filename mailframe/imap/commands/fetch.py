@@ -312,39 +312,42 @@ async def fetch(session: SelectedContext, cmd: Fetch) -> Reply:
     prefetch = batch is not None and any(_reads_whole(a) for a in items)
     out = Output(session.io)
     missing = False
-    for i in range(0, len(pairs), BATCH):
-        if i:
-            await out.flush()
-            await session.io.pause()  # let other sessions run between batches
-        chunk = [(s, u) for s, u in pairs[i : i + BATCH] if u not in view.ghosts]
-        missing = missing or len(chunk) < len(pairs[i : i + BATCH])
-        records: dict[int, Any] = {}
-        if needs > VIEW and chunk:
-            wanted = [u for _, u in chunk]
-            found = await (mailbox.records(wanted) if needs == RECORD else mailbox.states(wanted))
-            records = {r.uid: r for r in found}
-        newly_seen: set[int] = set()
-        if seen:
-            unseen = [u for _, u in chunk if SEEN not in view.stored_flags(u) and (u in records or needs == VIEW)]
-            if unseen:
-                result = await mailbox.store(unseen, StoreMode.ADD, frozenset({SEEN}))
-                session.flags_changed(result.changed)
-                for st in result.changed:
-                    view.set_flags(st)
-                    newly_seen.add(st.uid)
-        present: list[tuple[int, int, Any]] = [(s, u, records.get(u)) for s, u in chunk]
-        if needs > VIEW and any(r is None for _, _, r in present):
-            missing = True
-            present = [(s, u, r) for s, u, r in present if r is not None]
-        for group in _groups(present) if prefetch else [present]:
-            data: dict[int, bytes] = {}
-            if batch is not None and prefetch:
-                small = [u for _, u, r in group if r.size <= INLINE_MAX]
-                data = await batch.read_many(small) if small else {}
-            for seq, uid, record in group:
-                m = Message(view, uid, record, mailbox, data.get(uid))
-                await out.send(await _respond(seq, m, plan, uid in newly_seen))
-    await out.flush()
+    try:
+        for i in range(0, len(pairs), BATCH):
+            if i:
+                await out.flush()
+                await session.io.pause()  # let other sessions run between batches
+            chunk = [(s, u) for s, u in pairs[i : i + BATCH] if u not in view.ghosts]
+            missing = missing or len(chunk) < len(pairs[i : i + BATCH])
+            records: dict[int, Any] = {}
+            if needs > VIEW and chunk:
+                wanted = [u for _, u in chunk]
+                found = await (mailbox.records(wanted) if needs == RECORD else mailbox.states(wanted))
+                records = {r.uid: r for r in found}
+            newly_seen: set[int] = set()
+            if seen:
+                unseen = [u for _, u in chunk if SEEN not in view.stored_flags(u) and (u in records or needs == VIEW)]
+                if unseen:
+                    result = await mailbox.store(unseen, StoreMode.ADD, frozenset({SEEN}))
+                    session.flags_changed(result.changed)
+                    for st in result.changed:
+                        view.set_flags(st)
+                        newly_seen.add(st.uid)
+            present: list[tuple[int, int, Any]] = [(s, u, records.get(u)) for s, u in chunk]
+            if needs > VIEW and any(r is None for _, _, r in present):
+                missing = True
+                present = [(s, u, r) for s, u, r in present if r is not None]
+            for group in _groups(present) if prefetch else [present]:
+                data: dict[int, bytes] = {}
+                if batch is not None and prefetch:
+                    small = [u for _, u, r in group if r.size <= INLINE_MAX]
+                    data = await batch.read_many(small) if small else {}
+                for seq, uid, record in group:
+                    m = Message(view, uid, record, mailbox, data.get(uid))
+                    await out.send(await _respond(seq, m, plan, uid in newly_seen))
+    finally:
+        # responses gathered so far go out even when a read fails
+        await out.flush()
     if missing and not cmd.uid:
         raise ExpungeIssued("Some of the requested messages no longer exist")
     return Reply("Fetch completed")
