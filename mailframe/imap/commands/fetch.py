@@ -5,7 +5,9 @@ Metadata comes from the backend's records (ENVELOPE and BODYSTRUCTURE are
 pre-encoded at delivery, so fetching them parses nothing); message bytes
 are read only for the sections asked, and large literals are streamed in
 chunks with backpressure so a slow reader never makes the server hold a
-whole mailbox (DESIGN.md, "Backends").
+whole mailbox (DESIGN.md, "Backends").  Each item is one ``@item``
+function in :data:`ITEMS`; responses are built and written by
+:mod:`mailframe.imap.fetch_response`, the one FETCH encoder.
 """
 
 from __future__ import annotations
@@ -100,9 +102,13 @@ Encoder = Callable[[FetchResponse, FetchAtt, Message], Awaitable[None] | None]
 
 @dataclass(frozen=True)
 class Item:
+    """A fetch item's entry in :data:`ITEMS`: its encoder, what it needs
+    (VIEW, STATE or RECORD: FETCH asks the store for no more), and whether
+    the encoder is a coroutine function that may read message bytes."""
+
     encode: Encoder
     needs: int
-    reads: bool  # ``encode`` is a coroutine function (it may read message bytes)
+    reads: bool
 
 
 ITEMS: dict[str, Item] = {}
