@@ -122,10 +122,9 @@ class FetchResponse:
 
     def to_bytes(self) -> bytes:
         """The whole response, for one without streamed literals."""
-        pieces = self.finish()
-        if not all(isinstance(p, bytes) for p in pieces):
+        if not all(isinstance(p, bytes) for p in self.pieces):
             raise TypeError("a response with a streamed literal must go through write()")
-        return b"".join(p for p in pieces if isinstance(p, bytes))
+        return b"".join(p for p in self.finish() if isinstance(p, bytes))
 
 
 def flag_update(seq: int, flags_wire: bytes | None, uid: int | None = None, modseq: int | None = None) -> Raw:
