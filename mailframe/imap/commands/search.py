@@ -283,7 +283,9 @@ async def run_search(session: SelectedContext, key: SearchKey) -> list[tuple[int
         # header, date and size keys: the mailbox's kept columns (issue 16)
         rows = await rows_for(session, [u for _, u in pairs])
         test = _row_test(key, c)
-        for seq, uid in pairs:
+        for n, (seq, uid) in enumerate(pairs):
+            if n and not n % BATCH:
+                await session.io.pause()  # a cold row decodes: other sessions run between batches
             c.seq, c.uid, c.record = seq, uid, rows.get(uid)
             if c.record is not None and test():
                 found.append((seq, uid, 0))
