@@ -37,7 +37,7 @@ from bench.profile_summary import report  # noqa: E402
 from bench.servers import LAUNCHERS, Server, Unavailable  # noqa: E402
 from bench.workload.corpus import Corpus  # noqa: E402
 from bench.workload.memory import raise_nofile  # noqa: E402
-from bench.workload.phases import PhaseResult, Workload, run_workload  # noqa: E402
+from bench.workload.phases import PHASES, PhaseResult, Workload, run_workload  # noqa: E402
 
 REFERENCE = "mailframe"
 
@@ -78,12 +78,13 @@ def run_one(name: str, n: int, args: argparse.Namespace, corpus: Corpus,
         log(f"{name} {server.version} on port {server.port}, pid {server.pid}, N={n}")
         workload = Workload("127.0.0.1", server.port, "alice", "secret", corpus,
                             server_pid=server.pid, mixed_seconds=args.mixed_seconds,
-                            connections=args.connections, bodies=min(500, n))
+                            connections=args.connections, bodies=min(500, n),
+                            many_sessions=args.many_sessions)
         hook = Profiler(server.pid, Path(args.profile), n, log) if (
             args.profile and name == REFERENCE and server.pid) else None
         load = os.getloadavg()[0]
         results = asyncio.run(run_workload(workload, log=log, phase_timeout=args.phase_timeout,
-                                           hook=hook))
+                                           hook=hook, phases=args.phases))
         return results, (f"{name} {server.version}; load average {load:.1f} at start, "
                          f"{os.getloadavg()[0]:.1f} at end")
     except Unavailable as exc:
@@ -111,7 +112,7 @@ class Profiler:
         raw = self.directory / f"{self.n}-{phase}.txt"
         if event == "start":
             self.proc = subprocess.Popen(
-                [self.spy, "record", "--pid", str(self.pid), "--format", "raw", "--rate", "200",
+                [self.spy, "record", "--pid", str(self.pid), "--format", "raw", "--rate", "200", "--subprocesses",
                  "--nonblocking", "-o", str(raw)],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             time.sleep(0.5)
@@ -179,6 +180,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="largest N to run pymap at (it is ~30x slower)")
     parser.add_argument("--mixed-seconds", type=float, default=15.0)
     parser.add_argument("--connections", type=int, default=1000)
+    parser.add_argument("--many-sessions", type=int, default=64,
+                        help="sessions of the second mixed phase (issue 16: 64)")
+    parser.add_argument("--phases", default=",".join(PHASES),
+                        help="comma-separated phases to run (append, select and header_sync "
+                             "set up the rest); default all: " + ",".join(PHASES))
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--quick", action="store_true",
                         help="smoke run: N=200, 2 s mixed workload, 100 connections")
@@ -190,6 +196,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", help="also write all results to this JSON file")
     parser.add_argument("--markdown", help="also write the tables to this file")
     args = parser.parse_args(argv)
+    args.phases = tuple(p.strip() for p in args.phases.split(",") if p.strip())
+    if set(args.phases) - set(PHASES):
+        parser.error(f"unknown phase(s) {sorted(set(args.phases) - set(PHASES))}; known: {PHASES}")
     if args.quick:
         args.messages = args.messages or [200]
         args.mixed_seconds, args.connections = 2.0, 100
@@ -224,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
             notes.append(note)
             if name == REFERENCE and results is not None:
                 ok = ok and all(r.ok for r in results)
-        notes.append(f"mixed workload {args.mixed_seconds:g} s; idle memory over "
+        notes.append(f"mixed workloads {args.mixed_seconds:g} s each; idle memory over "
                      f"{args.connections} connections")
         text = table(n, runs, notes)
         output.append(text)

@@ -32,13 +32,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pid", type=int, help="server pid, for the idle-memory phase")
     parser.add_argument("--mixed-seconds", type=float, default=10.0)
     parser.add_argument("--connections", type=int, default=1000)
+    parser.add_argument("--many-sessions", type=int, default=64, help="sessions of the second mixed phase")
     parser.add_argument("--quick", action="store_true", help="N=200, 2 s mixed, 100 connections")
     args = parser.parse_args(argv)
     if args.quick:
         args.messages, args.mixed_seconds, args.connections = 200, 2.0, 100
     workload = Workload(args.host, args.port, args.user, args.password,
                         Corpus(args.messages, args.seed), server_pid=args.pid,
-                        mixed_seconds=args.mixed_seconds, connections=args.connections)
+                        mixed_seconds=args.mixed_seconds, connections=args.connections,
+                        many_sessions=args.many_sessions)
     results = asyncio.run(run_workload(workload))
     return 0 if all(r.ok for r in results) else 1
 

@@ -261,6 +261,22 @@ class ISearchableMailbox(IMailbox):
         or ``None`` when this store cannot answer ``key``."""
 
 
+class IBatchReadMailbox(IMailbox):
+    """A mailbox that reads several whole messages in one call (optional).
+
+    FETCH of many small messages (``BODY[]``, ``RFC822``, ``BODY[TEXT]``)
+    asks for their bytes in groups bounded in total size, so a store pays
+    its per-call cost (a refresh, a round trip, a thread hop) once per
+    group.  Without it the framework calls :meth:`IMailbox.read` per
+    message; the answers are the same.
+    """
+
+    def read_many(uids: Sequence[int]) -> Deferred[dict[int, bytes]]:
+        """The whole bytes, exactly as :meth:`IMailbox.read` gives them, of
+        those of ``uids`` that still exist, keyed by UID (a message gone
+        is left out, not an error)."""
+
+
 class IExpungeHistory(IMailbox):
     """A mailbox that can say how far back its expunge tombstones go.
 

@@ -109,12 +109,17 @@ class Workload:
 
     def __init__(self, host: str, port: int, user: str, password: str, corpus: Corpus,
                  *, server_pid: int | None = None, mixed_seconds: float = 10.0,
-                 sessions: int = 8, connections: int = 1000, bodies: int = 500) -> None:
+                 sessions: int = 8, connections: int = 1000, bodies: int = 500,
+                 many_sessions: int = 64) -> None:
         self.host, self.port, self.user, self.password = host, port, user, password
         self.corpus = corpus
         self.server_pid = server_pid
         self.mixed_seconds = mixed_seconds
         self.sessions = sessions
+        self.many_sessions = many_sessions
+        #: keywords $mix<base + k>: each mixed phase its own, so one phase's
+        #: flags never look like another's unchanged ones
+        self.keyword_base = 0
         self.connections = connections
         self.bodies = bodies
         self.uids: list[int] = []
@@ -133,6 +138,7 @@ class Workload:
             "search_flag": "SEARCH flag (FLAGGED, UNSEEN)",
             "store": "STORE 1:* +FLAGS / -FLAGS.SILENT",
             "mixed": f"mixed, {self.sessions} sessions",
+            "mixed_many": f"mixed, {self.many_sessions} sessions",
             "idle_memory": "idle selected conn, RSS",
         }.get(phase, phase)
 
@@ -369,12 +375,24 @@ class Workload:
             out.status = ("WRONG: " if errors[0].startswith("wrong") else "ERROR: ") + errors[0]
         return out
 
+    async def mixed_many(self) -> PhaseResult:
+        """The mixed load from ``many_sessions`` sessions at once (issue
+        16's 64-session phase)."""
+        few = self.sessions
+        self.sessions, self.keyword_base = self.many_sessions, 1000
+        try:
+            out = await self.mixed()
+        finally:
+            self.sessions, self.keyword_base = few, 0
+        out.name = self.title("mixed_many")
+        return out
+
     async def _mixed_session(self, k: int, client: Client, deadline: float,
                              counts: list[int], errors: list[str]) -> None:
         rnd = random.Random(1000 + k)
         n = self.corpus.n
         sizes = self.corpus.sizes()
-        keyword = b"$mix%d" % k
+        keyword = b"$mix%d" % (k + self.keyword_base)
         metas = self.corpus.metas
         has_keyword: set[int] = set()
         while time.perf_counter() < deadline and not errors:
@@ -477,7 +495,7 @@ class Workload:
 
 
 PHASES = ("append", "select", "header_sync", "envelope", "bodies_phase", "search_header",
-          "search_body", "search_flag", "store", "mixed", "idle_memory")
+          "search_body", "search_flag", "store", "mixed", "mixed_many", "idle_memory")
 
 
 async def run_workload(workload: Workload, log: Callable[[str], None] = print,

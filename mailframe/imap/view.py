@@ -19,6 +19,7 @@ from bisect import bisect_left
 from collections.abc import Iterable
 
 from mailframe.errors import ProtocolError
+from mailframe.imap.fetch_response import flag_update
 from mailframe.imap.serialize import Atom, Raw, Value, encode, flag_list
 from mailframe.imap.types import STAR, SequenceSet
 from mailframe.records import Changes, FlagState, Snapshot
@@ -226,16 +227,11 @@ class SelectedView:
             if self._flags[i] != st.flags:
                 self._flags[i] = st.flags
                 self._note(st.flags)
-                items: list[Value] = []
-                if with_uid and not uidfetch:
-                    items += [Atom("UID"), st.uid]
-                items += [Atom("FLAGS"), Raw(self.flags_wire(st.uid))]
-                if with_modseq:
-                    items += [Atom("MODSEQ"), [st.modseq]]
-                if uidfetch:  # RFC 9586 §3.1: the UID stands for the number
-                    out.append((st.uid, Atom("UIDFETCH"), items))
-                else:
-                    out.append((self.seq_of(st.uid), Atom("FETCH"), items))
+                wire = self.flags_wire(st.uid)
+                out.append((flag_update(st.uid if uidfetch else self.seq_of(st.uid), wire,
+                                        st.uid if with_uid and not uidfetch else None,
+                                        st.modseq if with_modseq else None,
+                                        uidfetch=uidfetch),))  # RFC 9586 §3.1
         if allow_expunge:
             out.extend(self.drop(sorted(self.ghosts), vanished))
         self.uids.extend(new)

@@ -29,9 +29,18 @@ a literal (``binary_decodes`` says when BINARY needs a ``literal8``).  SEARCH: `
 """
 
 from ._crlf import CRLFStream, binary_to_base64, crlf_chunks, has_bare_lf, to_crlf
+from ._decode import fold_case
 from ._headers import header_fields
 from ._info import FORMAT_VERSION, MessageInfo, parse
-from ._search import SEARCH_CHARSETS, body_matches, check_charset, header_matches, text_matches
+from ._search import (
+    SEARCH_CHARSETS,
+    body_matches,
+    check_charset,
+    header_matcher,
+    header_matches,
+    header_values,
+    text_matches,
+)
 from ._sections import (
     binary_decodes,
     binary_size,
@@ -58,6 +67,9 @@ __all__ = [
     "binary_decodes",
     "find_part",
     "header_matches",
+    "header_values",
+    "header_matcher",
+    "fold_case",
     "body_matches",
     "text_matches",
     "check_charset",

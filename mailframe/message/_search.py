@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import functools
 import re
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol
 
 from mailframe import vocabulary
 from mailframe.errors import BadCharset
@@ -27,7 +28,7 @@ from ._structure import MESSAGE, MULTIPART, Node
 if TYPE_CHECKING:
     from ._info import MessageInfo
 
-__all__ = ["header_matches", "address_text", "body_matches", "text_matches", "decoded_headers", "check_charset"]
+__all__ = ["HeaderSource", "header_matches", "header_matcher", "header_values", "address_text", "body_matches", "text_matches", "decoded_headers", "check_charset"]
 
 #: SEARCH CHARSET values we accept (RFC 3501 §6.4.4 requires US-ASCII and
 #: UTF-8; RFC 9051 §6.4.4 only UTF-8).
@@ -41,7 +42,16 @@ def check_charset(charset: str | None) -> None:
         raise BadCharset(f"Unsupported charset {charset}")
 
 
-def _fields(info: MessageInfo) -> tuple[dict[str, Any], list[tuple[str, bytes]]]:
+class HeaderSource(Protocol):
+    """What header searching reads: the top-level header block and a
+    cache for what was decoded from it (a :class:`MessageInfo`, or a
+    search cache's row that outlives the info)."""
+
+    header: bytes
+    _cache: dict[str, Any] | None
+
+
+def _fields(info: HeaderSource) -> tuple[dict[str, Any], list[tuple[str, bytes]]]:
     """The per-info search cache and the top-level fields as
     ``(lower-case name, raw value)`` (one regex pass, done once)."""
     cache = info._cache
@@ -56,7 +66,7 @@ def _fields(info: MessageInfo) -> tuple[dict[str, Any], list[tuple[str, bytes]]]
     return cache, fields
 
 
-def _decoded(info: MessageInfo, lname: str) -> list[str]:
+def _decoded(info: HeaderSource, lname: str) -> list[str]:
     """Case-folded, RFC 2047-decoded values of the fields called ``lname``."""
     cache, fields = _fields(info)
     key = "h:" + lname
@@ -85,7 +95,7 @@ def _header_text(info: MessageInfo) -> str:
     return got
 
 
-def header_matches(info: MessageInfo, name: str, needle: str) -> bool:
+def header_matches(info: HeaderSource, name: str, needle: str) -> bool:
     """``HEADER name needle`` (also FROM, TO, CC, BCC, SUBJECT).
 
     True when some field called ``name`` (case-insensitive) contains
@@ -99,9 +109,29 @@ def header_matches(info: MessageInfo, name: str, needle: str) -> bool:
     lname = name.lower()
     if lname in ADDRESS_FIELDS:
         return _address_matches(info, lname, folded)
-    if folded and _surely_absent(info, folded):
+    decoded = info._cache is not None and "h:" + lname in info._cache
+    if folded and not decoded and _surely_absent(info, folded):
         return False
     return any(folded in value for value in _decoded(info, lname))
+
+
+def header_matcher(name: str, needle: str) -> Callable[[HeaderSource], bool]:
+    """:func:`header_matches` for one key over many messages: the needle is
+    folded once, and decoded values already in a message's cache are
+    used without the raw-header check."""
+    folded = fold_case(needle)
+    lname = name.lower()
+    if lname in ADDRESS_FIELDS:
+        return lambda info: _address_matches(info, lname, folded)
+    key = "h:" + lname
+
+    def test(info: HeaderSource) -> bool:
+        cache = info._cache
+        if folded and (cache is None or key not in cache) and _surely_absent(info, folded):
+            return False
+        return any(folded in value for value in _decoded(info, lname))
+
+    return test
 
 
 #: Fields searched as address lists (RFC 3501 §6.4.4 FROM, TO, CC, BCC).
@@ -148,17 +178,34 @@ def address_text(value: bytes) -> bytes:
     return b", ".join(items)
 
 
-def _address_matches(info: MessageInfo, lname: str, folded: str) -> bool:
+def _address_matches(info: HeaderSource, lname: str, folded: str) -> bool:
+    cache, _ = _fields(info)
+    if "a:" + lname not in cache and folded and _atom_needle(folded) and _surely_absent(info, folded):
+        return False  # cheap "no": the needle lies inside one atom
+    return any(folded in value for value in _address_values(info, lname))
+
+
+def _address_values(info: HeaderSource, lname: str) -> list[str]:
     cache, fields = _fields(info)
     key = "a:" + lname
     got: list[str] | None = cache.get(key)
     if got is None:
-        if folded and _atom_needle(folded) and _surely_absent(info, folded):
-            return False  # cheap "no": the needle lies inside one atom
         got = cache[key] = [
             fold_case(decode_words(address_text(unfold(v)))) for n, v in fields if n == lname
         ]
-    return any(folded in value for value in got)
+    return got
+
+
+def header_values(info: HeaderSource, name: str) -> list[str]:
+    """The texts ``HEADER name needle`` looks for the case-folded needle in
+    (RFC 3501 §6.4.4): the RFC 2047-decoded, case-folded values of the
+    fields called ``name``, address fields written as :func:`address_text`.
+    ``header_matches(info, name, needle)`` is ``any(fold_case(needle) in v
+    for v in header_values(info, name))``; a search cache keeps these."""
+    lname = name.lower()
+    if lname in ADDRESS_FIELDS:
+        return _address_values(info, lname)
+    return _decoded(info, lname)
 
 
 _ATOM_NEEDLE = re.compile(r"[a-z0-9!#$%&'*+\-/=?^_`{|}~]+")
@@ -174,7 +221,7 @@ def _atom_needle(folded: str) -> bool:
     return _ATOM_NEEDLE.fullmatch(folded) is not None and folded not in _PLACEHOLDERS
 
 
-def _surely_absent(info: MessageInfo, folded: str) -> bool:
+def _surely_absent(info: HeaderSource, folded: str) -> bool:
     """A cheap "no" for the common case, before any decoding: when the
     header holds no encoded word, no 8-bit octet, no NUL and no CR outside
     CRLF, decoding and unfolding can only turn a folded line break into a

@@ -36,13 +36,21 @@ from zope.interface import implementer
 
 from mailframe.errors import (
     CannotDo,
+    ExpungeIssued,
     InvalidMailboxName,
     MailboxExists,
     MailboxHasChildren,
     NonexistentMailbox,
     StoreUnavailable,
 )
-from mailframe.interfaces import IAccount, IExpungeHistory, IMailbox, IMailStore, ISearchableMailbox
+from mailframe.interfaces import (
+    IAccount,
+    IBatchReadMailbox,
+    IExpungeHistory,
+    IMailbox,
+    IMailStore,
+    ISearchableMailbox,
+)
 from mailframe.records import (
     AppendResult,
     Changes,
@@ -472,7 +480,7 @@ class MaildirAccount:
         return _call(run)
 
 
-@implementer(IMailbox, ISearchableMailbox, IExpungeHistory)
+@implementer(IMailbox, ISearchableMailbox, IExpungeHistory, IBatchReadMailbox)
 class MaildirMailbox:
     """A selected (or STATUSed) Maildir folder."""
 
@@ -510,6 +518,21 @@ class MaildirMailbox:
         def run() -> bytes:
             self.folder.refresh()
             return self.folder.read_range(uid, start, end)
+
+        return _call(run)
+
+    def read_many(self, uids: Sequence[int]) -> defer.Deferred[dict[int, bytes]]:
+        """IBatchReadMailbox: one refresh for the group, then each file."""
+
+        def run() -> dict[int, bytes]:
+            self.folder.refresh()
+            out: dict[int, bytes] = {}
+            for uid in uids:
+                try:
+                    out[uid] = self.folder.read_range(uid, 0, None)
+                except ExpungeIssued:
+                    continue
+            return out
 
         return _call(run)
 

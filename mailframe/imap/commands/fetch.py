@@ -5,11 +5,15 @@ Metadata comes from the backend's records (ENVELOPE and BODYSTRUCTURE are
 pre-encoded at delivery, so fetching them parses nothing); message bytes
 are read only for the sections asked, and large literals are streamed in
 chunks with backpressure so a slow reader never makes the server hold a
-whole mailbox (DESIGN.md, "Backends").
+whole mailbox (DESIGN.md, "Backends").  Each item is one ``@item``
+function in :data:`ITEMS`; responses are built and written by
+:mod:`mailframe.imap.fetch_response`, the one FETCH encoder.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -19,29 +23,31 @@ from mailframe.imap.command import Fetch
 from mailframe.imap.commands.qresync import fetch_vanished
 from mailframe.imap.context import SelectedContext
 from mailframe.imap.fetch_items import EXTENSION_ITEMS
+from mailframe.imap.fetch_response import (
+    FetchResponse,
+    Output,
+    Piece,
+    flags_item,
+    internaldate_item,
+    modseq_item,
+    uid_item,
+)
 from mailframe.imap.registry import SELECTED, Reply, command, not_by_sequence
 from mailframe.imap.serialize import literal
 from mailframe.imap.types import FetchAtt, Section
 from mailframe.imap.utf8 import enabled as utf8_enabled
 from mailframe.imap.utf8 import quote_utf8_literals
+from mailframe.interfaces import IBatchReadMailbox
 from mailframe.records import StoreMode
 from mailframe.wire import date_time
 
 SEEN = "\\Seen"
 BATCH = 256  # messages per backend records() call
-CHUNK = 64 * 1024  # bytes per write while streaming a literal
 INLINE_MAX = 64 * 1024  # read sections up to this size in one go
-
-
-#: Items answered from the session view alone, without backend records.
-_VIEW_ONLY = frozenset({"UID", "FLAGS"})
-#: Items answered from the cheap per-message state (IMailbox.states).
-_STATE_ONLY = frozenset({"UID", "FLAGS", "MODSEQ", "INTERNALDATE", "RFC822.SIZE"})
-
-
-#: Items sent as one pre-encoded value whose literals become quoted
-#: UTF-8 strings for a UTF8=ACCEPT client (mailframe.imap.utf8).
-_UTF8_QUOTABLE = frozenset({"ENVELOPE", "BODYSTRUCTURE", "BODY"})
+#: Whole messages read ahead in one IBatchReadMailbox.read_many call: at
+#: most this many bytes (messages up to INLINE_MAX each), so memory stays
+#: bounded whatever the FETCH range.
+PREFETCH_BYTES = 1024 * 1024
 
 #: ``date-time`` for INTERNALDATE: the one formatter, in mailframe.wire.
 imap_datetime = date_time
@@ -63,36 +69,267 @@ def sets_seen(att: FetchAtt) -> bool:
     return (att.name in ("BODY[]", "BINARY[]") and not att.peek) or att.name in ("RFC822", "RFC822.TEXT")
 
 
-class _Message:
-    """One message's bytes, read by range from the store (IMailbox.read):
-    never more than the response needs."""
+# --- the item table ------------------------------------------------------------
+#
+# Each fetch item is one entry: what it needs from the store and the function
+# that adds it to the response.  An extension item (PREVIEW, EMAILID ...) is
+# one more ``@item(...)`` function.
 
-    def __init__(self, mailbox: Any, uid: int) -> None:
-        self.mailbox = mailbox
-        self.uid = uid
+#: What an item needs: the session view alone (UID, FLAGS), the cheap
+#: per-message state (IMailbox.states), or the parsed record (IMailbox.records).
+VIEW, STATE, RECORD = 0, 1, 2
+
+
+class Message:
+    """One message as the item encoders see it: the session view, its UID,
+    its state or record (``None`` for view-only items) and its bytes, read
+    by range from the store (IMailbox.read): never more than the response
+    needs."""
+
+    __slots__ = ("view", "uid", "record", "mailbox", "data")
+
+    def __init__(self, view: Any, uid: int, record: Any, mailbox: Any, data: bytes | None = None) -> None:
+        self.view, self.uid, self.record, self.mailbox = view, uid, record, mailbox
+        #: The whole message when it was read ahead (see PREFETCH_BYTES).
+        self.data = data
 
     async def read(self, start: int, end: int) -> bytes:
+        if self.data is not None:
+            return self.data[start:end]
         data: bytes = await self.mailbox.read(self.uid, start, end)
         return data
 
-    def close(self) -> None:
-        """Nothing held open between reads."""
+
+#: Adds one item to the response; a coroutine function when it reads bytes.
+Encoder = Callable[[FetchResponse, FetchAtt, Message], Awaitable[None] | None]
 
 
-class _Stream:
-    """A literal to stream from a byte range of the message."""
+@dataclass(frozen=True)
+class Item:
+    """A fetch item's entry in :data:`ITEMS`: its encoder, what it needs
+    (VIEW, STATE or RECORD: FETCH asks the store for no more), and whether
+    the encoder is a coroutine function that may read message bytes."""
 
-    def __init__(self, msg: _Message, start: int, end: int) -> None:
-        self.msg, self.start, self.end = msg, start, end
+    encode: Encoder
+    needs: int
+    reads: bool
 
 
-def _needs_records(items: tuple[FetchAtt, ...]) -> bool:
-    return any(a.name not in _VIEW_ONLY for a in items)
+ITEMS: dict[str, Item] = {}
 
 
-def _needs_structure(items: tuple[FetchAtt, ...]) -> bool:
-    """Whether any item needs the parsed structure (not just the state)."""
-    return any(a.name not in _STATE_ONLY for a in items)
+def item(name: str, needs: int, reads: bool = False) -> Callable[[Encoder], Encoder]:
+    """Register the encoder of the fetch item ``name`` (as the grammar
+    names it, :class:`mailframe.imap.types.FetchAtt`)."""
+
+    def register(fn: Encoder) -> Encoder:
+        ITEMS[name] = Item(fn, needs, reads)
+        return fn
+
+    return register
+
+
+def _spec(name: str, utf8: bool) -> Item:
+    """The table entry for ``name``: an extension item registered in
+    :data:`mailframe.imap.fetch_items.EXTENSION_ITEMS` (PREVIEW, EMAILID
+    ...) reads the record and maybe bytes; for a client that enabled
+    UTF8=ACCEPT the pre-encoded structures carry UTF-8 as quoted strings
+    (RFC 6855 §3)."""
+    if utf8 and name in _UTF8_ITEMS:
+        return _UTF8_ITEMS[name]
+    spec = ITEMS.get(name)
+    if spec is None:
+        return Item(_extension, RECORD, reads=True)
+    return spec
+
+
+async def _extension(out: FetchResponse, att: FetchAtt, m: Message) -> None:
+    out.add(await EXTENSION_ITEMS[att.name](att, m.record, m))
+
+
+def _needs(plan: list[tuple[Item, FetchAtt]]) -> int:
+    return max((spec.needs for spec, _ in plan), default=VIEW)
+
+
+def _reads_whole(att: FetchAtt) -> bool:
+    """Whether the item sends the whole message or its whole text, so
+    reading the whole (small) message ahead reads nothing it does not
+    need: RFC822, RFC822.TEXT, BODY[] and BODY[TEXT] without a partial."""
+    if att.name in ("RFC822", "RFC822.TEXT"):
+        return True
+    section = att.section
+    return (
+        att.name == "BODY[]"
+        and att.partial is None
+        and (section is None or (not section.part and section.text in (None, "TEXT")))
+    )
+
+
+@item("UID", VIEW)
+def _uid(out: FetchResponse, att: FetchAtt, m: Message) -> None:
+    out.add(uid_item(m.uid))
+
+
+@item("FLAGS", VIEW)
+def _flags(out: FetchResponse, att: FetchAtt, m: Message) -> None:
+    out.add(flags_item(m.view.flags_wire(m.uid)))
+
+
+@item("MODSEQ", STATE)
+def _modseq(out: FetchResponse, att: FetchAtt, m: Message) -> None:
+    out.add(modseq_item(m.record.modseq))
+
+
+@item("INTERNALDATE", STATE)
+def _internaldate(out: FetchResponse, att: FetchAtt, m: Message) -> None:
+    out.add(internaldate_item(m.record.internaldate))
+
+
+@item("SAVEDATE", RECORD)
+def _savedate(out: FetchResponse, att: FetchAtt, m: Message) -> None:
+    """RFC 8514 §2: NIL when the store cannot tell."""
+    saved = getattr(m.record, "savedate", None)
+    out.add(b"SAVEDATE NIL" if saved is None else internaldate_item(saved, b"SAVEDATE"))
+
+
+@item("RFC822.SIZE", STATE)
+def _size(out: FetchResponse, att: FetchAtt, m: Message) -> None:
+    out.add(b"RFC822.SIZE %d" % m.record.size)
+
+
+@item("ENVELOPE", RECORD)
+def _envelope(out: FetchResponse, att: FetchAtt, m: Message) -> None:
+    out.add(b"ENVELOPE " + m.record.info.envelope_wire)
+
+
+@item("BODYSTRUCTURE", RECORD)
+def _bodystructure(out: FetchResponse, att: FetchAtt, m: Message) -> None:
+    out.add(b"BODYSTRUCTURE " + m.record.info.bodystructure_wire)
+
+
+@item("BODY", RECORD)
+def _body(out: FetchResponse, att: FetchAtt, m: Message) -> None:
+    out.add(b"BODY " + m.record.info.body_wire)
+
+
+def _utf8_quoted(word: bytes, wire: Callable[[Any], bytes]) -> Item:
+    def encode(out: FetchResponse, att: FetchAtt, m: Message) -> None:
+        out.add(word + b" " + quote_utf8_literals(wire(m.record.info)))
+
+    return Item(encode, RECORD, reads=False)
+
+
+#: ENVELOPE, BODYSTRUCTURE and BODY for a UTF8=ACCEPT client: literals
+#: holding UTF-8 become quoted strings (RFC 6855 §3, mailframe.imap.utf8).
+_UTF8_ITEMS: dict[str, Item] = {
+    "ENVELOPE": _utf8_quoted(b"ENVELOPE", lambda info: bytes(info.envelope_wire)),
+    "BODYSTRUCTURE": _utf8_quoted(b"BODYSTRUCTURE", lambda info: bytes(info.bodystructure_wire)),
+    "BODY": _utf8_quoted(b"BODY", lambda info: bytes(info.body_wire)),
+}
+
+
+@item("RFC822", RECORD)
+def _rfc822(out: FetchResponse, att: FetchAtt, m: Message) -> None:
+    out.add_stream(b"RFC822", m.read, 0, m.record.size)
+
+
+@item("RFC822.HEADER", RECORD)
+def _rfc822_header(out: FetchResponse, att: FetchAtt, m: Message) -> None:
+    out.add(b"RFC822.HEADER " + literal(m.record.info.header))
+
+
+@item("RFC822.TEXT", RECORD)
+def _rfc822_text(out: FetchResponse, att: FetchAtt, m: Message) -> None:
+    out.add_stream(b"RFC822.TEXT", m.read, len(m.record.info.header), m.record.size)
+
+
+def _partial(att: FetchAtt, start: int, end: int) -> tuple[int, int, bytes]:
+    """Apply ``<origin.count>`` to a range; returns the echo suffix."""
+    if att.partial is None:
+        return start, end, b""
+    origin, count = att.partial
+    s = min(start + origin, end)
+    return s, min(s + count, end), b"<%d>" % origin
+
+
+async def _section_bytes(section: Section, m: Message) -> bytes | None:
+    """The bytes of a section, or None when the part does not exist."""
+    info = m.record.info
+    if section.text in ("HEADER.FIELDS", "HEADER.FIELDS.NOT"):
+        exclude = section.text == "HEADER.FIELDS.NOT"
+        if not section.part:
+            block = info.header
+        else:
+            rng = mm.part_header_range(info, section.part)
+            if rng is None:
+                return None
+            block = await m.read(*rng)
+        return mm.header_fields(block, section.fields, exclude)
+    if not section.part and section.text == "HEADER":
+        return bytes(info.header)
+    rng = mm.section_range(info, section.part, section.text)
+    if rng is None:
+        return None
+    return await m.read(*rng)
+
+
+@item("BODY[]", RECORD, reads=True)
+async def _body_section(out: FetchResponse, att: FetchAtt, m: Message) -> None:
+    """BODY[section]<partial>, always a literal, as Dovecot sends it (a
+    client such as imaplib only hands over literal data as the section);
+    a part that does not exist is the empty literal, as in Dovecot."""
+    section = att.section or Section()
+    name = b"BODY[" + section_text(section).encode("utf-8") + b"]"
+    if section.text in ("HEADER.FIELDS", "HEADER.FIELDS.NOT") or (not section.part and section.text == "HEADER"):
+        # Header blocks are small and (at the top level) cached.
+        data = await _section_bytes(section, m)
+        if data is None:
+            data = b""
+        start, end, suffix = _partial(att, 0, len(data))
+        out.add(name + suffix + b" " + literal(data[start:end]))
+        return
+    rng = mm.section_range(m.record.info, section.part, section.text)
+    if rng is None:
+        _, _, suffix = _partial(att, 0, 0)
+        out.add(name + suffix + b" {0}\r\n")
+        return
+    start, end, suffix = _partial(att, *rng)
+    if end - start > INLINE_MAX:
+        out.add_stream(name + suffix, m.read, start, end)
+    else:
+        out.add(name + suffix + b" " + literal(await m.read(start, end)))
+
+
+@item("BINARY[]", RECORD, reads=True)
+async def _binary_section(out: FetchResponse, att: FetchAtt, m: Message) -> None:
+    """RFC 3516 §4.2: the decoded part as a literal; ``literal8`` (``~{n}``)
+    when transfer decoding took place (base64, quoted-printable, binary) or
+    the data holds NUL -- Dovecot's choice, and RFC 3516 §4.3 requires
+    literal8 for NUL."""
+    section = att.section or Section()
+    name = b"BINARY[" + section_text(section).encode("utf-8") + b"]"
+    raw = await _section_bytes(section, m)
+    if raw is None:
+        _, _, suffix = _partial(att, 0, 0)
+        out.add(name + suffix + b" {0}\r\n")
+        return
+    info = m.record.info
+    data = mm.decode_binary(info, section.part, raw)
+    eight = mm.binary_decodes(info, section.part) or b"\x00" in data
+    start, end, suffix = _partial(att, 0, len(data))
+    out.add(name + suffix + b" " + literal(data[start:end], binary=eight))
+
+
+@item("BINARY.SIZE", RECORD, reads=True)
+async def _binary_size(out: FetchResponse, att: FetchAtt, m: Message) -> None:
+    """RFC 3516 §4.2: the size of the decoded part."""
+    section = att.section or Section()
+    data = await _section_bytes(section, m)
+    size = 0 if data is None else mm.binary_size(m.record.info, section.part, data)
+    out.add(b"BINARY.SIZE[%s] %d" % (section_text(section).encode(), size))
+
+
+# --- the command -----------------------------------------------------------------
 
 
 @command(Fetch, SELECTED, expunge_ok=not_by_sequence)
@@ -116,220 +353,82 @@ async def fetch(session: SelectedContext, cmd: Fetch) -> Reply:
         changed = {st.uid for st in changes.changed}
         pairs = [(s, u) for s, u in pairs if u in changed]
     seen = not view.readonly and any(sets_seen(a) for a in items)
-    need_records = _needs_records(tuple(items))
-    need_structure = _needs_structure(tuple(items))
+    utf8 = utf8_enabled(session)
+    plan = [(_spec(a.name, utf8), a) for a in items]
+    needs = _needs(plan)
+    batch = IBatchReadMailbox(mailbox) if IBatchReadMailbox.providedBy(mailbox) else None
+    prefetch = batch is not None and any(_reads_whole(a) for a in items)
+    out = Output(session.io)
     missing = False
-    for i in range(0, len(pairs), BATCH):
-        if i:
-            await session.io.pause()  # let other sessions run between batches
-        chunk = [(s, u) for s, u in pairs[i : i + BATCH] if u not in view.ghosts]
-        missing = missing or len(chunk) < len(pairs[i : i + BATCH])
-        records: dict[int, Any] = {}
-        if need_records and chunk:
-            wanted = [u for _, u in chunk]
-            found = await (mailbox.records(wanted) if need_structure else mailbox.states(wanted))
-            records = {r.uid: r for r in found}
-        newly_seen: set[int] = set()
-        if seen:
-            unseen = [u for _, u in chunk if SEEN not in view.stored_flags(u) and (u in records or not need_records)]
-            if unseen:
-                result = await mailbox.store(unseen, StoreMode.ADD, frozenset({SEEN}))
-                session.flags_changed(result.changed)
-                for st in result.changed:
-                    view.set_flags(st)
-                    newly_seen.add(st.uid)
-        for seq, uid in chunk:
-            record = records.get(uid)
-            if need_records and record is None:
+    try:
+        for i in range(0, len(pairs), BATCH):
+            if i:
+                await out.flush()
+                await session.io.pause()  # let other sessions run between batches
+            chunk = [(s, u) for s, u in pairs[i : i + BATCH] if u not in view.ghosts]
+            missing = missing or len(chunk) < len(pairs[i : i + BATCH])
+            records: dict[int, Any] = {}
+            if needs > VIEW and chunk:
+                wanted = [u for _, u in chunk]
+                found = await (mailbox.records(wanted) if needs == RECORD else mailbox.states(wanted))
+                records = {r.uid: r for r in found}
+            newly_seen: set[int] = set()
+            if seen:
+                unseen = [u for _, u in chunk if SEEN not in view.stored_flags(u) and (u in records or needs == VIEW)]
+                if unseen:
+                    result = await mailbox.store(unseen, StoreMode.ADD, frozenset({SEEN}))
+                    session.flags_changed(result.changed)
+                    for st in result.changed:
+                        view.set_flags(st)
+                        newly_seen.add(st.uid)
+            present: list[tuple[int, int, Any]] = [(s, u, records.get(u)) for s, u in chunk]
+            if needs > VIEW and any(r is None for _, _, r in present):
                 missing = True
-                continue
-            await _respond(session, seq, uid, record, items, uid in newly_seen, uid_only)
+                present = [(s, u, r) for s, u, r in present if r is not None]
+            for group in _groups(present) if prefetch else [present]:
+                data: dict[int, bytes] = {}
+                if batch is not None and prefetch:
+                    small = [u for _, u, r in group if r.size <= INLINE_MAX]
+                    data = await batch.read_many(small) if small else {}
+                for seq, uid, record in group:
+                    m = Message(view, uid, record, mailbox, data.get(uid))
+                    await out.send(await _respond(uid if uid_only else seq, m, plan, uid in newly_seen, uid_only))
+    finally:
+        # responses gathered so far go out even when a read fails
+        await out.flush()
     if missing and not cmd.uid:
         raise ExpungeIssued("Some of the requested messages no longer exist")
     return Reply("Fetch completed")
 
 
+def _groups(present: list[tuple[int, int, Any]]) -> list[list[tuple[int, int, Any]]]:
+    """Consecutive messages in groups of at most PREFETCH_BYTES (counting
+    the messages small enough to be read ahead)."""
+    groups: list[list[tuple[int, int, Any]]] = [[]]
+    total = 0
+    for entry in present:
+        size = entry[2].size if entry[2].size <= INLINE_MAX else 0
+        if groups[-1] and total + size > PREFETCH_BYTES:
+            groups.append([])
+            total = 0
+        groups[-1].append(entry)
+        total += size
+    return groups
+
+
 async def _respond(
-    session: SelectedContext, seq: int, uid: int, record: Any, items: list[FetchAtt], add_flags: bool,
-    uid_only: bool = False,
-) -> None:
-    """Write one ``* n FETCH (...)`` response (``* uid UIDFETCH (...)``
-    with UIDONLY, RFC 9586 §3.1), streaming big literals."""
-    view = session.view
-    msg = _Message(session.mailbox, uid)
-    parts: list[bytes | _Stream] = [b"* %d UIDFETCH (" % uid if uid_only else b"* %d FETCH (" % seq]
-    utf8 = utf8_enabled(session)
-    try:
-        first = True
-        wrote_flags = False
-        for att in items:
-            if not first:
-                parts.append(b" ")
-            first = False
-            wrote_flags = wrote_flags or att.name == "FLAGS"
-            await _item(parts, att, view, uid, record, msg)
-            last = parts[-1]
-            if utf8 and att.name in _UTF8_QUOTABLE and isinstance(last, bytes):
-                parts[-1] = quote_utf8_literals(last)  # RFC 6855 §3: UTF-8 in quoted strings
-        if add_flags and not wrote_flags:
-            parts.append(b" FLAGS " + view.flags_wire(uid))
-        parts.append(b")\r\n")
-        await _write(session, parts)
-    finally:
-        msg.close()
-
-
-async def _item(
-    parts: list[bytes | _Stream], att: FetchAtt, view: Any, uid: int, record: Any, msg: _Message
-) -> None:
-    name = att.name
-    if name == "UID":
-        parts.append(b"UID %d" % uid)
-    elif name == "FLAGS":
-        parts.append(b"FLAGS " + view.flags_wire(uid))
-    elif name == "MODSEQ":
-        parts.append(b"MODSEQ (%d)" % record.modseq)
-    elif name == "INTERNALDATE":
-        parts.append(b"INTERNALDATE " + imap_datetime(record.internaldate))
-    elif name == "SAVEDATE":  # RFC 8514 §2: NIL when the store cannot tell
-        saved = getattr(record, "savedate", None)
-        parts.append(b"SAVEDATE " + (b"NIL" if saved is None else imap_datetime(saved)))
-    elif name == "RFC822.SIZE":
-        parts.append(b"RFC822.SIZE %d" % record.size)
-    elif name == "ENVELOPE":
-        parts.append(b"ENVELOPE " + record.info.envelope_wire)
-    elif name == "BODYSTRUCTURE":
-        parts.append(b"BODYSTRUCTURE " + record.info.bodystructure_wire)
-    elif name == "BODY":
-        parts.append(b"BODY " + record.info.body_wire)
-    elif name == "RFC822":
-        parts.append(b"RFC822 ")
-        _literal(parts, msg, 0, record.size)
-    elif name == "RFC822.HEADER":
-        parts.append(b"RFC822.HEADER " + literal(record.info.header))
-    elif name == "RFC822.TEXT":
-        parts.append(b"RFC822.TEXT ")
-        _literal(parts, msg, len(record.info.header), record.size)
-    elif name == "BODY[]":
-        await _body_section(parts, att, record, msg)
-    elif name == "BINARY[]":
-        await _binary_section(parts, att, record, msg)
-    elif name == "BINARY.SIZE":
-        section = att.section or Section()
-        data = await _section_bytes(section, record, msg)
-        size = 0 if data is None else mm.binary_size(record.info, section.part, data)
-        parts.append(b"BINARY.SIZE[%s] %d" % (section_text(section).encode(), size))
-    elif name in EXTENSION_ITEMS:  # PREVIEW (RFC 8970) ...: mailframe.imap.fetch_items
-        parts.append(await EXTENSION_ITEMS[name](att, record, msg))
-    else:  # the grammar only produces the names above
-        raise AssertionError(f"unknown fetch item {name}")
-
-
-def _literal(parts: list[bytes | _Stream], msg: _Message, start: int, end: int) -> None:
-    """A literal streamed from ``[start, end)`` of the message (NUL octets
-    go out as 0x80, see :func:`mailframe.imap.serialize.literal`)."""
-    parts.append(b"{%d}\r\n" % (end - start))
-    parts.append(_Stream(msg, start, end))
-
-
-def _partial(att: FetchAtt, start: int, end: int) -> tuple[int, int, bytes]:
-    """Apply ``<origin.count>`` to a range; returns the echo suffix."""
-    if att.partial is None:
-        return start, end, b""
-    origin, count = att.partial
-    s = min(start + origin, end)
-    return s, min(s + count, end), b"<%d>" % origin
-
-
-async def _section_bytes(section: Section, record: Any, msg: _Message) -> bytes | None:
-    """The bytes of a section, or None when the part does not exist."""
-    info = record.info
-    if section.text in ("HEADER.FIELDS", "HEADER.FIELDS.NOT"):
-        exclude = section.text == "HEADER.FIELDS.NOT"
-        if not section.part:
-            block = info.header
-        else:
-            rng = mm.part_header_range(info, section.part)
-            if rng is None:
-                return None
-            block = await msg.read(*rng)
-        return mm.header_fields(block, section.fields, exclude)
-    if not section.part and section.text == "HEADER":
-        return bytes(info.header)
-    rng = mm.section_range(info, section.part, section.text)
-    if rng is None:
-        return None
-    return await msg.read(*rng)
-
-
-async def _body_section(parts: list[bytes | _Stream], att: FetchAtt, record: Any, msg: _Message) -> None:
-    """BODY[section]<partial>, always a literal, as Dovecot sends it (a
-    client such as imaplib only hands over literal data as the section);
-    a part that does not exist is the empty literal, as in Dovecot."""
-    section = att.section or Section()
-    name = b"BODY[" + section_text(section).encode("utf-8") + b"]"
-    if section.text in ("HEADER.FIELDS", "HEADER.FIELDS.NOT") or (not section.part and section.text == "HEADER"):
-        # Header blocks are small and (at the top level) cached.
-        data = await _section_bytes(section, record, msg)
-        if data is None:
-            data = b""
-        start, end, suffix = _partial(att, 0, len(data))
-        parts.append(name + suffix + b" " + literal(data[start:end]))
-        return
-    rng = mm.section_range(record.info, section.part, section.text)
-    if rng is None:
-        _, _, suffix = _partial(att, 0, 0)
-        parts.append(name + suffix + b" {0}\r\n")
-        return
-    start, end, suffix = _partial(att, *rng)
-    if end - start > INLINE_MAX:
-        parts.append(name + suffix + b" ")
-        _literal(parts, msg, start, end)
-    else:
-        parts.append(name + suffix + b" " + literal(await msg.read(start, end)))
-
-
-async def _binary_section(parts: list[bytes | _Stream], att: FetchAtt, record: Any, msg: _Message) -> None:
-    """RFC 3516 §4.2: the decoded part as a literal; ``literal8`` (``~{n}``)
-    when transfer decoding took place (base64, quoted-printable, binary) or
-    the data holds NUL -- Dovecot's choice, and RFC 3516 §4.3 requires
-    literal8 for NUL."""
-    section = att.section or Section()
-    name = b"BINARY[" + section_text(section).encode("utf-8") + b"]"
-    raw = await _section_bytes(section, record, msg)
-    if raw is None:
-        _, _, suffix = _partial(att, 0, 0)
-        parts.append(name + suffix + b" {0}\r\n")
-        return
-    data = mm.decode_binary(record.info, section.part, raw)
-    eight = mm.binary_decodes(record.info, section.part) or b"\x00" in data
-    start, end, suffix = _partial(att, 0, len(data))
-    data = data[start:end]
-    parts.append(name + suffix + b" " + literal(data, binary=eight))
-
-
-async def _write(session: SelectedContext, parts: list[bytes | _Stream]) -> None:
-    """Write the pieces, streaming ranges chunk by chunk with backpressure."""
-    io = session.io
-    buffered: list[bytes] = []
-    for part in parts:
-        if isinstance(part, bytes):
-            buffered.append(part)
-            continue
-        if buffered:
-            io.write(b"".join(buffered))
-            buffered = []
-        pos = part.start
-        while pos < part.end:
-            n = min(CHUNK, part.end - pos)
-            data = await part.msg.read(pos, pos + n)
-            if len(data) != n:  # the file changed under us: keep the stream in sync
-                data = data.ljust(n, b" ")
-            if b"\x00" in data:
-                data = data.replace(b"\x00", b"\x80")  # no NUL in a literal (RFC 3501 §4.3)
-            io.write(data)
-            pos += n
-            await io.drain()
-    if buffered:
-        io.write(b"".join(buffered))
-    await io.drain()
+    seq: int, m: Message, plan: list[tuple[Item, FetchAtt]], add_flags: bool, uid_only: bool = False
+) -> list[Piece]:
+    """One ``* n FETCH (...)`` response (big literals as streams); a FETCH
+    that set ``\\Seen`` shows the new FLAGS (RFC 3501 §6.4.5).  Under
+    UIDONLY ``seq`` is the UID and the response ``UIDFETCH`` (RFC 9586 §3.1)."""
+    out = FetchResponse(seq, b"UIDFETCH" if uid_only else b"FETCH")
+    wrote_flags = False
+    for spec, att in plan:
+        pending = spec.encode(out, att, m)
+        if pending is not None:
+            await pending
+        wrote_flags = wrote_flags or att.name == "FLAGS"
+    if add_flags and not wrote_flags:
+        out.add(flags_item(m.view.flags_wire(m.uid)))
+    return out.finish()

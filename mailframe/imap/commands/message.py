@@ -11,8 +11,8 @@ from mailframe.imap.commands.context import expunging
 from mailframe.imap.commands.mailbox import storable, uid_set
 from mailframe.imap.commands.uidonly import uidonly, vanished
 from mailframe.imap.context import AuthenticatedContext, SelectedContext
+from mailframe.imap.fetch_response import flag_update
 from mailframe.imap.registry import SELECTED, Reply, command, not_by_sequence
-from mailframe.imap.serialize import Atom, Raw, Value
 from mailframe.interfaces import IMailbox, IQuotaAccount
 from mailframe.quota import ensure_room
 from mailframe.records import CopyResult, StoreMode
@@ -69,17 +69,13 @@ async def store(session: SelectedContext, cmd: Store) -> Reply:
             continue
         if cmd.silent and not (condstore and uid in changed):
             continue
-        items: list[Value] = []
-        if (cmd.uid or "QRESYNC" in session.enabled) and not uid_only:  # with QRESYNC as Dovecot
-            items += [Atom("UID"), uid]
-        if not cmd.silent:
-            items += [Atom("FLAGS"), Raw(view.flags_wire(uid))]
-        if condstore:
-            items += [Atom("MODSEQ"), [modseqs[uid]]]
-        if uid_only:  # RFC 9586 §3.1
-            session.untagged(uid, Atom("UIDFETCH"), items)
-        else:
-            session.untagged(seq, Atom("FETCH"), items)
+        session.untagged(flag_update(
+            uid if uid_only else seq,
+            None if cmd.silent else view.flags_wire(uid),
+            uid if (cmd.uid or "QRESYNC" in session.enabled) and not uid_only else None,  # with QRESYNC as Dovecot
+            modseqs[uid] if condstore else None,
+            uidfetch=uid_only,  # RFC 9586 §3.1
+        ))
     if failed:
         numbers = sorted(failed) if cmd.uid else sorted(view.seq_of(u) for u in failed if view.has(u))
         return Reply("Conditional STORE failed", f"MODIFIED {uid_set(numbers)}")

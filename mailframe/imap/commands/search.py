@@ -22,6 +22,7 @@ from mailframe.imap.command import Search
 from mailframe.imap.commands.context import register, use_searcher
 from mailframe.imap.commands.mailbox import uid_set
 from mailframe.imap.commands.results import partial_value, save_result
+from mailframe.imap.commands.search_columns import Row, columnable, rows_for
 from mailframe.imap.context import SelectedContext
 from mailframe.imap.registry import SELECTED, Reply, command, not_by_sequence
 from mailframe.imap.search_keys import resolve as resolve_extension_keys
@@ -138,7 +139,8 @@ def _matches(key: SearchKey, c: _Context) -> Any:
             # No Date, or one that does not parse: Dovecot 2.3 takes the
             # epoch (1-Jan-1970) as the sent date, so SENTBEFORE matches
             # such a message and SENTSINCE does not; we answer as it does.
-            day = c.record.info.sent_date or NO_SENT_DATE
+            record = c.record
+            day = (record.sent_date if isinstance(record, Row) else record.info.sent_date) or NO_SENT_DATE
         if key.op == "before":
             return day < key.when
         if key.op == "on":
@@ -148,6 +150,8 @@ def _matches(key: SearchKey, c: _Context) -> Any:
         age = c.now - c.record.internaldate.timestamp()
         return age >= key.seconds if key.op == "older" else age <= key.seconds
     if isinstance(key, SearchHeader):
+        if isinstance(c.record, Row):
+            return c.record.header_matches(key.name, key.value)
         return mm.header_matches(c.record.info, key.name, key.value)
     if isinstance(key, SearchBody):
         if key.text:
@@ -243,6 +247,25 @@ async def _search_store(
     return [(seq, uid, modseqs.get(uid, 0)) for seq, uid in found]
 
 
+def _row_test(key: SearchKey, c: _Context) -> Callable[[], bool]:
+    """``key`` compiled for a search over column rows: evaluates the
+    message ``c`` holds (header keys with their needle folded once, the
+    rest as :func:`matches`)."""
+    if isinstance(key, SearchHeader):
+        header = mm.header_matcher(key.name, key.value)
+        return lambda: header(c.record)
+    if isinstance(key, SearchNot):
+        inner = _row_test(key.key, c)
+        return lambda: not inner()
+    if isinstance(key, SearchOr):
+        left, right = _row_test(key.left, c), _row_test(key.right, c)
+        return lambda: left() or right()
+    if isinstance(key, SearchAnd):
+        parts = [_row_test(k, c) for k in key.keys]
+        return lambda: all(p() for p in parts)
+    return lambda: bool(_matches(key, c))
+
+
 async def run_search(session: SelectedContext, key: SearchKey) -> list[tuple[int, int, int]]:
     """(seq, uid, modseq) of every message in the view that matches
     ``key`` (modseq 0 when the search did not need records)."""
@@ -259,6 +282,17 @@ async def run_search(session: SelectedContext, key: SearchKey) -> list[tuple[int
             return pushed
     c = _Context(view, time.time())
     found: list[tuple[int, int, int]] = []
+    if level == RECORD and columnable(key):
+        # header, date and size keys: the mailbox's kept columns (issue 16)
+        rows = await rows_for(session, [u for _, u in pairs])
+        test = _row_test(key, c)
+        for n, (seq, uid) in enumerate(pairs):
+            if n and not n % BATCH:
+                await session.io.pause()  # a cold row decodes: other sessions run between batches
+            c.seq, c.uid, c.record = seq, uid, rows.get(uid)
+            if c.record is not None and test():
+                found.append((seq, uid, 0))
+        return found
     for i in range(0, len(pairs), BATCH):
         if i:
             await session.io.pause()  # let other sessions run between batches

@@ -1,0 +1,149 @@
+"""SEARCH columns: what header, date and size keys look at, kept per
+mailbox so a search over a big mailbox does not fetch every message's
+record and decode its header again each time (issue 16).
+
+A message never changes under its (UIDVALIDITY, UID) -- only its flags
+and modseq do, and those are not kept here -- so a row stays valid until
+the message is expunged.  A row holds the size, internal date, save date
+and sent date of a message and its top-level header block, with what the
+matcher decoded from it (RFC 2047 words, case folding, address lists:
+:func:`mailframe.message.header_matches` fills the row's cache as it does
+a :class:`~mailframe.message.MessageInfo`'s), so answers are the
+matcher's by construction and the first search costs what it cost
+before.  The cache hangs off the store object that outlives sessions (a
+Maildir ``Folder``, a memory mailbox), weakly, so every session of the
+mailbox shares it; a new UIDVALIDITY empties it, rows of expunged
+messages are dropped once they outnumber the live ones, and all rows stay
+under :data:`MAX_ROWS` rows and about :data:`MAX_BYTES` bytes of header
+over all mailboxes.  Keys that need the modseq (RFC 7162 MODSEQ) or the
+body go the ordinary way.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Iterable
+from datetime import date, datetime
+from typing import Any
+
+from mailframe import message as mm
+from mailframe.imap.types import (
+    SearchAnd,
+    SearchBody,
+    SearchKey,
+    SearchModSeq,
+    SearchNot,
+    SearchOr,
+)
+
+__all__ = ["Row", "columnable", "rows_for"]
+
+BATCH = 512
+#: Rows kept over all mailboxes; past it the other mailboxes' rows go.
+MAX_ROWS = 200_000
+#: Bytes of header blocks kept over all mailboxes (what was decoded from
+#: them adds about as much again); past it the other mailboxes' rows go.
+MAX_BYTES = 64 * 1024 * 1024
+
+
+class Row:
+    """One message's search columns: duck-typed like a record for the
+    date and size keys, like its header for :meth:`header_matches`."""
+
+    __slots__ = ("uid", "size", "internaldate", "savedate", "sent_date", "header", "_cache", "modseq")
+
+    def __init__(self, record: Any) -> None:
+        self.uid: int = record.uid
+        self.size: int = record.size
+        self.internaldate: datetime = record.internaldate
+        self.savedate: datetime | None = getattr(record, "savedate", None)
+        self.sent_date: date | None = record.info.sent_date
+        #: the top-level header block (the record's own bytes, not a copy)
+        self.header: bytes = record.info.header
+        #: what the matcher decoded from ``header`` (mailframe.message.HeaderSource)
+        self._cache: dict[str, Any] | None = None
+        #: never read: keys needing the modseq do not use rows
+        self.modseq = 0
+
+    def header_matches(self, name: str, needle: str) -> bool:
+        """``HEADER name needle``: :func:`mailframe.message.header_matches`."""
+        return mm.header_matches(self, name, needle)
+
+
+def _leaves(key: SearchKey) -> Iterable[SearchKey]:
+    if isinstance(key, SearchNot):
+        yield from _leaves(key.key)
+    elif isinstance(key, SearchOr):
+        yield from _leaves(key.left)
+        yield from _leaves(key.right)
+    elif isinstance(key, SearchAnd):
+        for k in key.keys:
+            yield from _leaves(k)
+    else:
+        yield key
+
+
+def columnable(key: SearchKey) -> bool:
+    """Whether rows answer every key in ``key`` (no MODSEQ, no BODY/TEXT)."""
+    return not any(isinstance(k, (SearchModSeq, SearchBody)) for k in _leaves(key))
+
+
+#: owner -> UIDVALIDITY -> UID -> row
+_CACHES: weakref.WeakKeyDictionary[Any, dict[int, dict[int, Row]]] = weakref.WeakKeyDictionary()
+
+
+def _cache(mailbox: Any, validity: int) -> dict[int, Row] | None:
+    owner = getattr(mailbox, "folder", mailbox)
+    try:
+        by_validity = _CACHES.get(owner)
+        if by_validity is None:
+            by_validity = _CACHES[owner] = {}
+    except TypeError:  # an owner that cannot be weakly referenced: no cache
+        return None
+    cache = by_validity.get(validity)
+    if cache is None:
+        by_validity.clear()  # a new UIDVALIDITY: the old UIDs mean nothing now
+        cache = by_validity[validity] = {}
+    return cache
+
+
+async def rows_for(session: Any, uids: list[int]) -> dict[int, Row]:
+    """Rows of those of ``uids`` that still exist in the selected mailbox;
+    records are fetched only for the messages without a row yet."""
+    mailbox = session.mailbox
+    view = session.view
+    cache = _cache(mailbox, view.uidvalidity)
+    if cache is None:
+        cache = {}
+    missing = [u for u in uids if u not in cache]
+    for i in range(0, len(missing), BATCH):
+        if i:
+            await session.io.pause()  # other sessions run between batches
+        for record in await mailbox.records(missing[i : i + BATCH]):
+            cache[record.uid] = Row(record)
+    out = {u: row for u in uids if (row := cache.get(u)) is not None}
+    if missing:
+        if len(cache) > 2 * len(view.uids) + 1024:
+            live = set(view.uids)
+            for uid in [uid for uid in cache if uid not in live]:
+                del cache[uid]
+        _trim(cache)
+    return out
+
+
+def _bytes(rows: dict[int, Row]) -> int:
+    return sum(len(row.header) for row in rows.values())
+
+
+def _trim(keep: dict[int, Row]) -> None:
+    """Hold the caches under MAX_ROWS rows and MAX_BYTES of header,
+    emptying the other mailboxes' first, then (alone past a limit) this one."""
+    caches = [c for by_validity in list(_CACHES.values()) for c in by_validity.values()]
+    rows = sum(map(len, caches))
+    if rows <= MAX_ROWS and sum(map(_bytes, caches)) <= MAX_BYTES:
+        return
+    for c in caches:
+        if c is not keep:
+            c.clear()
+    if len(keep) > MAX_ROWS or _bytes(keep) > MAX_BYTES:
+        keep.clear()  # one mailbox past the limits alone: keep nothing
