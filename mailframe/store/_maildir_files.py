@@ -21,6 +21,7 @@ import fcntl
 import itertools
 import os
 import socket
+import threading
 import time
 from collections.abc import Iterable, Sequence
 
@@ -293,7 +294,7 @@ class DotLock:
         deadline = time.monotonic() + self.timeout
         delay = 0.001
         folder = os.path.dirname(self.path)
-        mine = os.path.join(folder, "tmp", f"lock.{os.getpid()}.{_HOST}")
+        mine = os.path.join(folder, "tmp", f"lock.{os.getpid()}.{threading.get_ident()}.{_HOST}")
         try:
             fd = os.open(mine, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         except FileNotFoundError:

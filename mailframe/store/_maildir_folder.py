@@ -23,6 +23,7 @@ from __future__ import annotations
 import gc
 import io
 import os
+import threading
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -34,7 +35,7 @@ from twisted.logger import Logger
 
 from mailframe.errors import ExpungeIssued, NonexistentMailbox
 from mailframe.message import MessageInfo, has_bare_lf, parse, to_crlf
-from mailframe.records import MessageRecord, MessageState, Snapshot
+from mailframe.records import Changes, MessageRecord, MessageState, Snapshot
 from mailframe.store._log import MailboxLog
 from mailframe.store._maildir_files import (
     SYSTEM_LETTERS,
@@ -54,6 +55,7 @@ from mailframe.store._maildir_index import (
     Stamp,
 )
 from mailframe.store._maildir_uidlist import CorruptUidList, UidList
+from mailframe.store._maildir_worker import SerialWorker
 from mailframe.store._watchers import Watchers
 
 __all__ = ["FolderCore", "make_maildir", "needs_crlf"]
@@ -119,8 +121,18 @@ def _save_date(m: Meta) -> datetime:
 class FolderCore:
     """The state and operations of one Maildir folder (synchronous)."""
 
-    def __init__(self, path: str, root: str | None = None) -> None:
+    def __init__(
+        self, path: str, root: str | None = None, worker: SerialWorker | None = None
+    ) -> None:
         self.path = path
+        #: runs this folder's jobs one at a time (in the reactor's thread
+        #: pool, or at once by default); every method below runs in it, so
+        #: one thread at a time touches the state here
+        self.worker = worker or SerialWorker(None)
+        #: held while the in-memory log and meta change, so the reactor
+        #: thread may read the log (:meth:`changes_now`) while a job runs
+        self.mem = threading.RLock()
+        self._refresh_pending = False
         #: the Maildir root (where ``dovecot-uidvalidity`` lives)
         self.root = root or (
             os.path.dirname(path) if os.path.basename(path).startswith(".") else path
@@ -181,10 +193,11 @@ class FolderCore:
         now on, and writes fail with NonexistentMailbox."""
         if self.log is None:
             raise NonexistentMailbox(f"mailbox folder {self.path} is gone")
-        self.log.expunge(self.log.uids)
-        self.meta.clear()
-        self._infos.clear()
-        self._bases = None
+        with self.mem:
+            self.log.expunge(self.log.uids)
+            self.meta.clear()
+            self._infos.clear()
+            self._bases = None
         return self.log
 
     def _dir_stamp(self) -> tuple[int, int]:
@@ -207,6 +220,10 @@ class FolderCore:
             self.rebuild()
 
     def _install(self, cp: dict[str, Any]) -> None:
+        with self.mem:
+            self._install_now(cp)
+
+    def _install_now(self, cp: dict[str, Any]) -> None:
         if cp.get("uidvalidity") != self.uidlist.peek_uidvalidity():
             raise CorruptIndex("index belongs to another UIDVALIDITY")
         state = dict(cp["state"])
@@ -245,7 +262,7 @@ class FolderCore:
         if not events:
             return
         self._events_since_checkpoint += len(events)
-        with log.batch():
+        with self.mem, log.batch():
             for event in events:
                 if isinstance(event, Stamp):
                     self._trust((event.cur_ns, event.new_ns, event.at))
@@ -457,7 +474,50 @@ class FolderCore:
     # ---------------------------------------------------------- watchers
 
     def _notify(self) -> None:
-        self._watchers.notify()
+        self.worker.post(self._watchers.notify)
+
+    @property
+    def watched(self) -> bool:
+        return bool(self._watchers)
+
+    def changes_now(self, modseq: int) -> Changes | None:
+        """Reactor thread: the changes after ``modseq`` as this process
+        knows them (its own commits and everything a job has read), without
+        touching the disk; None when a job is changing the log right now."""
+        if not self.mem.acquire(blocking=False):
+            return None
+        try:
+            return None if self.log is None else self.log.changes_since(modseq)
+        finally:
+            self.mem.release()
+
+    def nothing_recent_now(self) -> tuple[int, int] | None:
+        """Reactor thread: ``(hi, hi)`` when every message this process
+        knows of is already claimed as \\Recent (RFC 3501 §2.3.2) — the
+        range a claim would give, as the session has seen no message this
+        process does not know — or None when that needs a job."""
+        if not self.mem.acquire(blocking=False):
+            return None
+        try:
+            if self.log is None:
+                return None
+            lo, hi = self.log.peek_recent()
+            return (hi, hi) if lo >= hi else None
+        finally:
+            self.mem.release()
+
+    def request_refresh(self) -> Any:
+        """Queue one :meth:`refresh` (reactor thread; a refresh already
+        waiting in the queue covers this request too)."""
+        if self._refresh_pending:
+            return None
+        self._refresh_pending = True
+
+        def job() -> None:
+            self._refresh_pending = False
+            self.refresh()
+
+        return self.worker.submit(job)
 
     def watch(self, callback: Any) -> Any:
         return self._watchers.add(callback)

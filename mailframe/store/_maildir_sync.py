@@ -144,7 +144,8 @@ class FolderSync(FolderCore):
             self._install(checkpoint)
             self._apply(events)
         except (CorruptIndex, CorruptUidList, KeyError, TypeError, ValueError):
-            self.log = None
+            with self.mem:
+                self.log = None
             self.index.forget()
             return False
         return True
@@ -159,7 +160,8 @@ class FolderSync(FolderCore):
         tombs = state["tombstones"]
         if len(tombs) > MAX_TOMBSTONES:
             cut = tombs[len(tombs) - MAX_TOMBSTONES - 1][0]
-            log.forget_tombstones(cut)
+            with self.mem:
+                log.forget_tombstones(cut)
             state["tombstones"] = [t for t in tombs if t[0] > cut]
         live = sum(m.clen for m in self.meta.values())
         if self.cache.file_size() > 2 * live + (1 << 20):

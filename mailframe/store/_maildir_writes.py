@@ -14,6 +14,7 @@ import contextlib
 import os
 import time
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 
 from mailframe.errors import CannotDo, NonexistentMailbox, TryCreate
@@ -41,7 +42,28 @@ from mailframe.store._maildir_index import (
 )
 from mailframe.store._maildir_sync import FolderSync
 
-__all__ = ["Folder", "make_maildir", "needs_crlf"]
+__all__ = ["Folder", "Prepared", "discard", "make_maildir", "needs_crlf"]
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A message file waiting in a folder's ``tmp/`` to be delivered."""
+
+    tmp: str  # its path in tmp/
+    flags: frozenset[str]
+    mtime: float  # INTERNALDATE, seconds since the epoch
+    tzmin: int  # INTERNALDATE zone, minutes east of UTC
+    size: int
+    blob: bytes  # MessageInfo.dump() of the message
+    conv: bool = False  # bare LF line ends (a copy of a Dovecot/MDA file)
+    source: int = 0  # the source UID of a copy
+
+
+def discard(prepared: Iterable[Prepared]) -> None:
+    """Remove the ``tmp/`` files of ``prepared`` that were not delivered."""
+    for p in prepared:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(p.tmp)
 
 
 def _tz_minutes(dt: datetime) -> int:
@@ -96,13 +118,16 @@ class Folder(FolderSync):
         return stamp
 
     def append_many(self, items: list[tuple[bytes, frozenset[str], datetime | None]]) -> list[int]:
-        """Deliver messages durably; their UIDs, ascending.
+        """Deliver messages durably; their UIDs, ascending (both stages of
+        :meth:`prepare` and :meth:`deliver` on this thread)."""
+        return self.deliver(self.prepare(items))
 
-        Parsing and the fsynced write into ``tmp/`` happen before the lock
-        is taken, so other writers wait only for the renames and the two
-        small appends (uidlist, index)."""
+    def prepare(self, items: list[tuple[bytes, frozenset[str], datetime | None]]) -> list[Prepared]:
+        """First stage of an APPEND, touching no folder state (any thread):
+        parse each message and write it, fsynced, into ``tmp/``.  Nothing
+        is left in ``tmp/`` when it fails."""
         self._check_exists()
-        prepared: list[tuple[str, frozenset[str], float, int, int, bytes]] = []
+        prepared: list[Prepared] = []
         try:
             for content, flags, when in items:
                 _check_flags(flags)
@@ -112,22 +137,32 @@ class Folder(FolderSync):
                 blob = parse(content).dump()
                 tmp = write_durably(self.tmp, content, mtime)
                 prepared.append(
-                    (tmp, frozenset(flags) - {"\\Recent"}, mtime, tz, len(content), blob)
+                    Prepared(tmp, frozenset(flags) - {"\\Recent"}, mtime, tz, len(content), blob)
                 )
+        except BaseException:
+            discard(prepared)
+            raise
+        return prepared
+
+    def deliver(self, prepared: list[Prepared]) -> list[int]:
+        """Second stage (this folder's worker): under the lock, rename the
+        prepared files into ``cur/`` and give them their UIDs in one
+        uidlist and one index update, so other writers wait only for the
+        renames and the two small appends.  What is not delivered is
+        removed from ``tmp/``."""
+        try:
+            if not prepared:
+                return []
             with self.lock:
                 return self._deliver(prepared)
         finally:
-            for tmp, *_ in prepared:
-                if os.path.exists(tmp):  # not delivered: an error came first
-                    os.unlink(tmp)
+            discard(prepared)
 
-    def _deliver(
-        self, prepared: list[tuple[str, frozenset[str], float, int, int, bytes]]
-    ) -> list[int]:
+    def _deliver(self, prepared: list[Prepared]) -> list[int]:
         stamp = self._locked_refresh()
         log = self.log
         assert log is not None
-        self._ensure_keywords(f for _, flags, *_ in prepared for f in flags)
+        self._ensure_keywords(f for p in prepared for f in p.flags)
         uid = max(self.uidlist.next_uid, log.uidnext)
         records: list[tuple[int, str]] = []
         lines: list[str] = []
@@ -135,17 +170,17 @@ class Folder(FolderSync):
         modseq = log.highestmodseq
         moved: list[tuple[str, str]] = []
         try:
-            for tmp, flags, mtime, tz, size, blob in prepared:
-                name = os.path.basename(tmp) + info_for(flags, self.keywords)
+            for p in prepared:
+                name = os.path.basename(p.tmp) + info_for(p.flags, self.keywords)
                 target = os.path.join(self.cur, name)
-                os.rename(tmp, target)
-                moved.append((target, tmp))
-                coff, clen = self.cache.add(b"%d\n" % uid + blob)
-                meta = Meta("cur/" + name, size, mtime, tz, coff, clen)
+                os.rename(p.tmp, target)
+                moved.append((target, p.tmp))
+                coff, clen = self.cache.add(b"%d\n" % uid + p.blob)
+                meta = Meta("cur/" + name, p.size, p.mtime, p.tzmin, coff, clen, p.conv)
                 modseq += 1
                 records.append((uid, name))
-                lines.append(format_add(uid, modseq, meta, flags))
-                events.append(Added(modseq, uid, meta, frozenset(flags)))
+                lines.append(format_add(uid, modseq, meta, p.flags))
+                events.append(Added(modseq, uid, meta, p.flags))
                 uid += 1
             fsync_dir(self.cur)
         except BaseException:
@@ -239,55 +274,44 @@ class Folder(FolderSync):
             return self.remove(self.log.deleted_uids(targets))
 
     def copy_into(self, dest: Folder, uids: Iterable[int]) -> list[tuple[int, int]]:
-        """Copy messages (hard links where possible: Maildir files never
-        change) into ``dest``; (source uid, new uid) pairs."""
+        """Copy messages into ``dest``; (source uid, new uid) pairs (both
+        stages on this thread: :meth:`export`, then ``dest.deliver``)."""
+        prepared = self.export(dest, uids)
+        return list(zip((p.source for p in prepared), dest.deliver(prepared), strict=True))
+
+    def export(self, dest: Folder, uids: Iterable[int]) -> list[Prepared]:
+        """First stage of a COPY (this folder's worker): hard-link each
+        message (Maildir files never change) into ``dest``'s ``tmp/``, or
+        copy it durably where links fail, with its parsed form; the second
+        stage is ``dest.deliver`` in ``dest``'s worker.  Messages gone
+        meanwhile are left out."""
         log = self.refresh()
         wanted = [u for u in sorted(set(uids)) if u in log]
         if not wanted:
             return []
         dest._check_exists()
-        with dest.lock:
-            stamp = dest._locked_refresh()
-            dlog = dest.log
-            assert dlog is not None
-            all_flags = {f for u in wanted for f in log.get(u).flags}  # type: ignore[union-attr]
-            dest._ensure_keywords(all_flags)
-            uid = max(dest.uidlist.next_uid, dlog.uidnext)
-            modseq = dlog.highestmodseq
-            pairs: list[tuple[int, int]] = []
-            records: list[tuple[int, str]] = []
-            lines: list[str] = []
-            events: list[Event] = []
+        prepared: list[Prepared] = []
+        try:
             for src in wanted:
                 state = log.get(src)
                 m = self.meta.get(src)
                 if state is None or m is None:
                     continue
                 src_path = os.path.join(self.path, m.name)
-                name = new_base(m.size) + info_for(state.flags, dest.keywords)
-                target = os.path.join(dest.cur, name)
+                tmp = os.path.join(dest.tmp, new_base(m.size))
                 try:
-                    os.link(src_path, target)
+                    os.link(src_path, tmp)
                 except FileNotFoundError:
                     continue
                 except OSError:
                     with open(src_path, "rb") as f:
                         data = f.read()
                     tmp = write_durably(dest.tmp, data, m.mtime)
-                    os.rename(tmp, target)
-                info = self.info(src)
-                coff, clen = dest.cache.add(b"%d\n" % uid + info.dump())
-                dest._infos[uid] = info
-                meta = Meta("cur/" + name, m.size, m.mtime, m.tzmin, coff, clen, m.conv)
-                modseq += 1
-                records.append((uid, name))
-                lines.append(format_add(uid, modseq, meta, state.flags))
-                events.append(Added(modseq, uid, meta, state.flags))
-                pairs.append((src, uid))
-                uid += 1
-            fsync_dir(dest.cur)
-            dest.uidlist.append(records)
-            dest._write(lines, events)
-            dest._own_change(stamp)
-            dest._maybe_compact()
-        return pairs
+                blob = self.info(src).dump()
+                prepared.append(
+                    Prepared(tmp, state.flags, m.mtime, m.tzmin, m.size, blob, m.conv, src)
+                )
+        except BaseException:
+            discard(prepared)
+            raise
+        return prepared
