@@ -80,6 +80,7 @@ class IMAPServerProtocol(Protocol, TimeoutMixin):
         self._pump_wanted = False
         self.queue: deque[Frame | FrameError] = deque()
         self.waiter: Deferred[Frame | FrameError | Wakeup | None] | None = None
+        self._wake_pending = False
         self.drainers: list[Deferred[None]] = []
         self.paused = False
         self.reading_paused = False
@@ -405,6 +406,9 @@ class IMAPServerProtocol(Protocol, TimeoutMixin):
             return succeed(event)
         if self.lost or self._ending:
             return succeed(None)
+        if self._wake_pending and self.session is not None and self.session.idling:
+            self._wake_pending = False  # a hint came while the session was catching up
+            return succeed(WAKEUP)
         self.flush()  # the session waits for the client: the burst is over
         self.waiter = Deferred()
         return self.waiter
@@ -414,9 +418,14 @@ class IMAPServerProtocol(Protocol, TimeoutMixin):
         self.clock.callLater(0, self._wake)
 
     def _wake(self) -> None:
-        if self.waiter is not None and self.session is not None and self.session.idling:
-            w, self.waiter = self.waiter, None
-            w.callback(WAKEUP)
+        if self.session is None or not self.session.idling:
+            return
+        if self.waiter is None:
+            # busy (an asynchronous store's catch-up): look again when it waits
+            self._wake_pending = True
+            return
+        w, self.waiter = self.waiter, None
+        w.callback(WAKEUP)
 
     def start_tls(self) -> None:
         self._switching = True
