@@ -34,8 +34,9 @@ from mailframe.records import (
     StoreMode,
     StoreResult,
 )
+from mailframe.store._maildir_folder import Folder
 from mailframe.store._maildir_recent import claim_recent, peek_recent
-from mailframe.store._maildir_writes import Folder, Prepared
+from mailframe.store._maildir_writes import Prepared
 from mailframe.store.statesearch import answerable, match
 
 if TYPE_CHECKING:

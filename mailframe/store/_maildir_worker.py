@@ -26,6 +26,7 @@ where no thread could hand a result back.
 
 from __future__ import annotations
 
+import threading
 from collections import deque
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -65,6 +66,9 @@ class SerialWorker:
             deque()
         )
         self._running = False
+        self._job_thread: int | None = None
+        #: what the running job posted, called once its result is handed over
+        self._posted: list[Callable[[], object]] = []
 
     @property
     def threaded(self) -> bool:
@@ -92,10 +96,18 @@ class SerialWorker:
         fn, args, d = self._queue.popleft()
         self._running = True
         reactor: Any = self._reactor
-        job = deferToThreadPool(reactor, reactor.getThreadPool(), guarded, fn, *args)
+        job = deferToThreadPool(reactor, reactor.getThreadPool(), self._job, fn, *args)
         job.addBoth(self._finished, d)
 
+    def _job(self, fn: Callable[..., T], *args: Any) -> T:
+        self._job_thread = threading.get_ident()
+        try:
+            return guarded(fn, *args)
+        finally:
+            self._job_thread = None
+
     def _finished(self, result: object, d: defer.Deferred[Any]) -> None:
+        posted, self._posted = self._posted, []
         if self._queue:
             self._start_next()
         else:
@@ -104,6 +116,8 @@ class SerialWorker:
             d.errback(result)
         else:
             d.callback(result)
+        for fn in posted:
+            fn()
 
     def run_free(self, fn: Callable[..., T], *args: Any) -> defer.Deferred[T]:
         """Run ``fn(*args)`` in the thread pool without waiting for the
@@ -115,9 +129,15 @@ class SerialWorker:
         return deferToThreadPool(reactor, reactor.getThreadPool(), guarded, fn, *args)
 
     def post(self, fn: Callable[[], object]) -> None:
-        """Call ``fn`` on the reactor thread (at once in synchronous mode)."""
+        """Call ``fn`` on the reactor thread (at once in synchronous mode).
+        From a job of this worker: just after the job's own result is
+        handed over, so the session whose command made a change carries
+        on first (as with a synchronous store) and watchers hear of it
+        after; they can read the change by then."""
         if self._reactor is None or not (self._always or self._reactor.running):
             fn()
+        elif self._job_thread == threading.get_ident():
+            self._posted.append(fn)
         else:
             self._reactor.callFromThread(fn)
 

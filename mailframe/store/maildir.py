@@ -48,6 +48,7 @@ from mailframe.errors import (
 from mailframe.interfaces import IAccount, IMailbox, IMailStore
 from mailframe.records import MailboxEntry
 from mailframe.store._maildir_files import fsync_dir
+from mailframe.store._maildir_folder import Folder, make_maildir
 from mailframe.store._maildir_mailbox import MaildirMailbox, copy_between
 from mailframe.store._maildir_names import (
     INBOX,
@@ -58,7 +59,6 @@ from mailframe.store._maildir_names import (
     name_for,
 )
 from mailframe.store._maildir_worker import SerialWorker
-from mailframe.store._maildir_writes import Folder, make_maildir
 from mailframe.vocabulary import SPECIAL_USE
 
 __all__ = ["MaildirStore", "MaildirAccount", "MaildirMailbox", "from_url"]
@@ -209,7 +209,7 @@ class MaildirStore:
     def _tick(self) -> None:
         self._poll = None
         for path, folder in list(self._watched.items()):
-            if not folder._watchers:
+            if not folder.watched:
                 self._unwatch(path)
                 continue
             d = folder.request_refresh()

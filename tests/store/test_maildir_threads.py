@@ -38,6 +38,7 @@ class ThreadedMaildir(TestCase):
         reactor until the lock timed out."""
         box: object = await self.inbox()
         uid = await box.append(MSG % (1, 1))  # type: ignore[attr-defined]
+        await box.claim_recent()  # type: ignore[attr-defined]  # as SELECT does
         unwatch = box.watch(lambda: None)  # type: ignore[attr-defined]
         self.addCleanup(unwatch)
         lock = os.path.join(self.path, "u", "dovecot-uidlist.lock")
