@@ -184,7 +184,7 @@ class MaildirStore:
 
             self._notifier = open_notifier(reactor) or False
         if self._notifier:
-            self._notifier.watch(folder.path, folder.request_refresh)
+            self._notifier.watch(folder.path, lambda: self._hint(folder))
 
     def _schedule(self) -> None:
         clock = self._clock
@@ -194,6 +194,12 @@ class MaildirStore:
             clock = reactor
         assert clock is not None
         self._poll = clock.callLater(POLL_INTERVAL, self._tick)
+
+    def _hint(self, folder: Folder) -> None:
+        """Something may have changed on disk: queue one refresh."""
+        d = folder.request_refresh()
+        if d is not None:
+            d.addErrback(self._poll_failed, folder.path)
 
     def _poll_failed(self, failure: Any, path: str) -> None:
         if failure.check(FileNotFoundError, NonexistentMailbox):
@@ -212,9 +218,7 @@ class MaildirStore:
             if not folder.watched:
                 self._unwatch(path)
                 continue
-            d = folder.request_refresh()
-            if d is not None:
-                d.addErrback(self._poll_failed, path)
+            self._hint(folder)
         if self._watched and not self._closed:
             self._schedule()
 
