@@ -20,7 +20,7 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 
 async def _run(args: argparse.Namespace, store: Any) -> int:
-    from mailframe.store._maildir_writes import Folder
+    from mailframe.store._maildir_folder import Folder
     from mailframe.store.maildir_admin import folder_path, reindex_folder
 
     root, names = await maildir_folders(args, store)

@@ -80,6 +80,7 @@ class IMAPServerProtocol(Protocol, TimeoutMixin):
         self._pump_wanted = False
         self.queue: deque[Frame | FrameError] = deque()
         self.waiter: Deferred[Frame | FrameError | Wakeup | None] | None = None
+        self._wake_pending = False
         self.drainers: list[Deferred[None]] = []
         self.paused = False
         self.reading_paused = False
@@ -405,6 +406,10 @@ class IMAPServerProtocol(Protocol, TimeoutMixin):
             return succeed(event)
         if self.lost or self._ending:
             return succeed(None)
+        session = self.session
+        if self._wake_pending and session is not None and (session.idling or session.notify is not None):
+            self._wake_pending = False  # a hint came while the session was catching up
+            return succeed(WAKEUP)
         self.flush()  # the session waits for the client: the burst is over
         self.waiter = Deferred()
         return self.waiter
@@ -415,9 +420,14 @@ class IMAPServerProtocol(Protocol, TimeoutMixin):
 
     def _wake(self) -> None:
         session = self.session
-        if self.waiter is not None and session is not None and (session.idling or session.notify is not None):
-            w, self.waiter = self.waiter, None
-            w.callback(WAKEUP)
+        if session is None or not (session.idling or session.notify is not None):
+            return
+        if self.waiter is None:
+            # busy (an asynchronous store's catch-up): look again when it waits
+            self._wake_pending = True
+            return
+        w, self.waiter = self.waiter, None
+        w.callback(WAKEUP)
 
     def start_tls(self) -> None:
         self._switching = True

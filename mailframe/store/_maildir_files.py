@@ -21,8 +21,11 @@ import fcntl
 import itertools
 import os
 import socket
+import threading
 import time
 from collections.abc import Iterable, Sequence
+
+from mailframe.message import has_bare_lf
 
 __all__ = [
     "SYSTEM_LETTERS",
@@ -37,6 +40,9 @@ __all__ = [
     "write_durably",
     "read_keywords",
     "write_keywords",
+    "make_maildir",
+    "needs_crlf",
+    "SYSTEM_FLAGS_LOWER",
 ]
 
 #: Maildir info letters (cr.yp.to/proto/maildir.html) ⇄ IMAP flags.
@@ -48,6 +54,8 @@ SYSTEM_LETTERS: dict[str, str] = {
     "T": "\\Deleted",
 }
 _LETTER_FOR = {flag.lower(): letter for letter, flag in SYSTEM_LETTERS.items()}
+#: the system flags a letter stands for, lower case
+SYSTEM_FLAGS_LOWER = frozenset(_LETTER_FOR)
 #: "P" (passed: resent/forwarded/bounced) is read as ``$Forwarded`` (RFC
 #: 5788 registry) but, as Dovecot does, ``$Forwarded`` is written as a
 #: keyword letter, so Dovecot sees it too.
@@ -116,6 +124,24 @@ def info_for(flags: Iterable[str], keywords: Sequence[str], unknown: str = "") -
     plain, extra = (unknown, "") if comma < 0 else (unknown[:comma], unknown[comma:])
     letters.update(plain)
     return ":2," + "".join(sorted(letters)) + extra
+
+
+def make_maildir(path: str, subfolder: bool) -> None:
+    """Create ``cur/ new/ tmp/`` (and ``maildirfolder`` for a Maildir++
+    sub-folder) under ``path``."""
+    for sub in ("cur", "new", "tmp"):
+        os.makedirs(os.path.join(path, sub), mode=0o700, exist_ok=True)
+    if subfolder:
+        marker = os.path.join(path, "maildirfolder")
+        if not os.path.exists(marker):
+            open(marker, "wb").close()
+
+
+def needs_crlf(data: bytes) -> bool:
+    """A file with bare LF line ends (all or some) was written by an MDA
+    or by Dovecot (which stores LF); IMAP sees it with CRLF
+    (:func:`mailframe.message.to_crlf`, RFC 3501 §2.3.4 counts CRLF)."""
+    return has_bare_lf(data)
 
 
 def fsync_dir(path: str) -> None:
@@ -293,7 +319,7 @@ class DotLock:
         deadline = time.monotonic() + self.timeout
         delay = 0.001
         folder = os.path.dirname(self.path)
-        mine = os.path.join(folder, "tmp", f"lock.{os.getpid()}.{_HOST}")
+        mine = os.path.join(folder, "tmp", f"lock.{os.getpid()}.{threading.get_ident()}.{_HOST}")
         try:
             fd = os.open(mine, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         except FileNotFoundError:

@@ -37,7 +37,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 __all__ = [
     "Meta",
@@ -46,6 +46,10 @@ __all__ = [
     "FlagsChanged",
     "Expunged",
     "Stamp",
+    "DirStamp",
+    "format_event",
+    "meta_row",
+    "meta_from_row",
     "IndexFile",
     "CorruptIndex",
     "MAGIC",
@@ -114,6 +118,25 @@ class Stamp:
 Event = Added | FlagsChanged | Expunged | Stamp
 
 
+class DirStamp(NamedTuple):
+    """The modification times of ``cur/`` and ``new/`` (nanoseconds): a
+    folder is listed again only when they change."""
+
+    cur_ns: int
+    new_ns: int
+
+
+def meta_row(uid: int, m: Meta) -> list[Any]:
+    """A message's row in a checkpoint's ``meta`` list (JSON)."""
+    return [uid, m.name, m.size, m.mtime, m.tzmin, m.coff, m.clen, int(m.conv)]
+
+
+def meta_from_row(row: list[Any]) -> tuple[int, Meta]:
+    """:func:`meta_row` read back."""
+    uid, name, size, mtime, tz, coff, clen, conv = row
+    return int(uid), Meta(name, size, mtime, tz, coff, clen, bool(conv))
+
+
 def _flags_text(flags: Any) -> str:
     return " ".join(sorted(flags))
 
@@ -135,6 +158,17 @@ def format_expunge(modseq: int, uids: list[int]) -> str:
 
 def format_stamp(cur_ns: int, new_ns: int, at: float) -> str:
     return f"S\t{cur_ns}\t{new_ns}\t{at!r}\n"
+
+
+def format_event(event: Event) -> str:
+    """The index line of ``event`` (with its newline)."""
+    if isinstance(event, Added):
+        return format_add(event.uid, event.modseq, event.meta, event.flags)
+    if isinstance(event, FlagsChanged):
+        return format_flags(event.uid, event.modseq, event.name, event.flags)
+    if isinstance(event, Expunged):
+        return format_expunge(event.modseq, list(event.uids))
+    return format_stamp(event.cur_ns, event.new_ns, event.at)
 
 
 def parse_event(line: str) -> Event:

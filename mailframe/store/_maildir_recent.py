@@ -59,7 +59,8 @@ def claim_recent(folder: Any) -> tuple[int, int]:
         disk = read_floor(path, validity)
         if hi > disk:
             _write_floor(path, validity, hi)
-    log.claim_recent()
+    with folder.mem:
+        log.claim_recent()
     lo = max(lo, disk)
     return (lo, hi) if lo < hi else (hi, hi)
 

@@ -1,4 +1,11 @@
-"""Rebuilding, compacting and scanning a Maildir folder's index.
+"""Scanning a Maildir folder's directories into its index.
+
+A :class:`FolderScanner` keeps a :class:`mailframe.store._maildir_state.FolderIndex`
+in step with ``new/`` and ``cur/``.  Other writers are noticed by
+``stat()`` of the index and of ``cur/`` and ``new/`` (their mtimes), which
+costs three system calls per refresh; the directories are listed only when
+they changed, and once more a second later if they changed within the same
+second (mtime granularity, as Dovecot does).
 
 A scan lists ``new/`` (moving its files to ``cur/``, as Dovecot does) and,
 when ``cur/`` changed, ``cur/`` too, and turns what other programs did —
@@ -6,46 +13,145 @@ mail delivered, flags renamed, files deleted — into index events with new
 modseqs.  A rebuild makes a whole new index from ``dovecot-uidlist`` and
 the files (the index was missing, stale or corrupt); modseqs then restart
 above the current time in milliseconds so they never go backwards
-(RFC 7162 §3.1.2).  A compaction rewrites the index as one checkpoint and
-drops expunged messages' cache blobs and the oldest tombstones.
+(RFC 7162 §3.1.2).
 """
 
 from __future__ import annotations
 
+import gc
 import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
+from mailframe.errors import NonexistentMailbox
 from mailframe.message import parse, to_crlf
-from mailframe.store._maildir_files import base_of, flags_from_name, fsync_dir
-from mailframe.store._maildir_folder import (
-    _SYSTEM,
-    MAX_TOMBSTONES,
-    RECHECK,
-    FolderCore,
+from mailframe.store._log import MailboxLog
+from mailframe.store._maildir_files import (
+    SYSTEM_FLAGS_LOWER,
+    base_of,
+    flags_from_name,
+    fsync_dir,
     needs_crlf,
 )
 from mailframe.store._maildir_index import (
     Added,
     CorruptIndex,
+    DirStamp,
     Event,
     Expunged,
     FlagsChanged,
     Meta,
-    format_add,
-    format_expunge,
-    format_flags,
-    format_stamp,
+    Stamp,
+    format_event,
+    meta_row,
 )
+from mailframe.store._maildir_state import RECHECK, UNREADABLE, FolderIndex
 from mailframe.store._maildir_uidlist import CorruptUidList, reserve_uidvalidity
 
-__all__ = ["FolderSync"]
+__all__ = ["FolderScanner", "no_gc"]
 
 #: Rebuilds tried in a row while other processes keep replacing the uidlist.
 REBUILD_ATTEMPTS = 3
 
 
-class FolderSync(FolderCore):
-    """A folder that can rebuild, compact and scan its index."""
+@contextmanager
+def no_gc() -> Iterator[None]:
+    """Loading a large index makes hundreds of thousands of small
+    containers, none of them cyclic: the cyclic collector would run many
+    times over them for nothing (2-3x slower cold opens)."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
+class FolderScanner:
+    """The directory side of one folder: refresh, scan, rebuild."""
+
+    def __init__(self, index: FolderIndex) -> None:
+        self.index = index
+        self.path = index.path
+        self.cur = os.path.join(self.path, "cur")
+        self.new = os.path.join(self.path, "new")
+        self._stamp = DirStamp(-1, -1)
+        self._recheck_at: float | None = None
+        self._foreign_checked = 0  # uidlist's last UID when we last looked for foreign UIDs
+
+    # ------------------------------------------------------------ refresh
+
+    def dir_stamp(self) -> DirStamp:
+        return DirStamp(os.stat(self.cur).st_mtime_ns, os.stat(self.new).st_mtime_ns)
+
+    def refresh(self) -> MailboxLog:
+        """Bring the index up to date with the disk (the cheap path is
+        three ``stat()`` calls); returns the log."""
+        index = self.index
+        try:
+            stamp = self.dir_stamp()
+        except FileNotFoundError:
+            if index.log is None:
+                raise NonexistentMailbox(f"mailbox folder {self.path} is gone") from None
+            return index.vanished()  # deleted: reads as empty, writes fail
+        if index.stale():
+            self.catch_up()
+        self._scan_if_changed(stamp)
+        assert index.log is not None
+        return index.log
+
+    def catch_up(self) -> None:
+        """Read the index events others wrote; rebuild what is unreadable."""
+        with no_gc():
+            try:
+                self.index.catch_up()
+            except UNREADABLE:
+                self.rebuild()
+
+    def _scan_if_changed(self, stamp: DirStamp) -> None:
+        """Full scan when ``cur/`` changed (renames, unlinks), just ``new/``
+        when only new mail arrived (an MDA never touches ``cur/``)."""
+        due = self._recheck_at is not None and time.time() >= self._recheck_at
+        if stamp == self.index.trusted_stamp and (due or stamp != self._stamp):
+            # another scan (maybe by another process) saw exactly this
+            self._stamp = stamp
+            self._recheck_at = None
+            return
+        if due or stamp.cur_ns != self._stamp.cur_ns:
+            self.scan(full=True)
+        elif stamp.new_ns != self._stamp.new_ns:
+            self.scan(full=False)
+
+    def locked_refresh(self) -> DirStamp:
+        """:meth:`refresh` for a writer holding the lock: also finds files
+        of UIDs a writer keeping no mailframe index (Dovecot) gave, before
+        the next UID is handed out.  Returns the directory stamp."""
+        index = self.index
+        if not os.path.isdir(self.cur):
+            raise NonexistentMailbox(f"mailbox folder {self.path} is gone")
+        self.catch_up()
+        index.uidlist.refresh()
+        stamp = self.dir_stamp()
+        assert index.log is not None
+        last = index.uidlist.last_uid
+        if last >= index.log.uidnext and last != self._foreign_checked:
+            self._foreign_checked = last
+            # whatever the directory mtimes say
+            self.scan(full=True)
+            stamp = self.dir_stamp()
+        elif stamp != self._stamp:
+            self._scan_if_changed(stamp)
+            stamp = self.dir_stamp()
+        return stamp
+
+    def own_change(self, stamp_before: DirStamp) -> None:
+        """After our own renames: no rescan unless someone else also
+        changed the directories (then the next refresh lists them)."""
+        if stamp_before == self._stamp:
+            self._stamp = self.dir_stamp()
+            self._recheck_at = time.time() + RECHECK
 
     # ----------------------------------------------------------- rebuild
 
@@ -63,30 +169,32 @@ class FolderSync(FolderCore):
                     raise
 
     def _rebuild(self) -> None:
-        with self.lock:
+        index = self.index
+        uidlist = index.uidlist
+        with index.lock:
             if self._rebuilt_by_another():
                 return
             try:
-                self.uidlist.refresh()
+                uidlist.refresh()
             except CorruptUidList:
-                self.uidlist.create(reserve_uidvalidity(self.root))
-            if not self.uidlist.exists:
-                self.uidlist.create(reserve_uidvalidity(self.root))
-            self._read_keywords()
+                uidlist.create(reserve_uidvalidity(index.root))
+            if not uidlist.exists:
+                uidlist.create(reserve_uidvalidity(index.root))
+            index.read_keywords()
             names = self._list_and_move()
-            old_hms = self.log.highestmodseq if self.log is not None else 0
-            if names or self.uidlist.last_uid or old_hms:
+            old_hms = index.log.highestmodseq if index.log is not None else 0
+            if names or uidlist.last_uid or old_hms:
                 # modseqs handed out before the index was lost must stay
                 # below every new one (RFC 7162 §3.1.2: they only grow)
                 base_modseq = max(old_hms + 1, int(time.time() * 1000))
             else:
                 base_modseq = 1  # a new, empty mailbox (RFC 7162 §7)
-            nxt = self.uidlist.next_uid
+            nxt = uidlist.next_uid
             assign: list[tuple[str, str]] = []
             found: list[tuple[int, str]] = []
             taken: set[int] = set()
             for base, name in sorted(names.items()):
-                uid = self.uidlist.by_base.get(base)
+                uid = uidlist.by_base.get(base)
                 if uid is None or uid in taken:
                     assign.append((base, name))
                 else:
@@ -97,8 +205,8 @@ class FolderSync(FolderCore):
                 new_records.append((nxt, name[4:]))
                 found.append((nxt, name))
                 nxt += 1
-            self.uidlist.append(new_records)
-            self.cache.reset()
+            uidlist.append(new_records)
+            index.cache.reset()
             messages = []
             meta_rows = []
             for uid, name in sorted(found):
@@ -107,93 +215,34 @@ class FolderSync(FolderCore):
                 except FileNotFoundError:
                     continue
                 messages.append([uid, sorted(flags), base_modseq, meta.size])
-                meta_rows.append(
-                    [
-                        uid,
-                        meta.name,
-                        meta.size,
-                        meta.mtime,
-                        meta.tzmin,
-                        meta.coff,
-                        meta.clen,
-                        int(meta.conv),
-                    ]
-                )
+                meta_rows.append(meta_row(uid, meta))
             state = {
-                "uidvalidity": self.uidlist.uidvalidity,
-                "uidnext": max(nxt, self.uidlist.next_uid),
+                "uidvalidity": uidlist.uidvalidity,
+                "uidnext": max(nxt, uidlist.next_uid),
                 "highestmodseq": base_modseq,
                 "messages": messages,
                 "tombstones": [],
                 # expunges before the rebuild are unknown (RFC 7162 §3.2.5.2)
                 "tombstone_floor": base_modseq - 1 if base_modseq > 1 else 0,
             }
-            cp = {"uidvalidity": self.uidlist.uidvalidity, "state": state, "meta": meta_rows}
-            self.index.write_checkpoint(cp)
-            self._install(cp)
-            self._stamp = self._dir_stamp()
+            cp = {"uidvalidity": uidlist.uidvalidity, "state": state, "meta": meta_rows}
+            index.file.write_checkpoint(cp)
+            index.install(cp)
+            self._stamp = self.dir_stamp()
             self._recheck_at = time.time() + RECHECK
 
     def _rebuilt_by_another(self) -> bool:
         """Under the lock: did another process rebuild the index while we
         waited for it?  Then read theirs instead of rebuilding again."""
-        if self.log is not None:
+        index = self.index
+        if index.log is not None:
             return False
         try:
-            checkpoint, events = self.index.read()
-            if checkpoint is None:
-                return False
-            self._install(checkpoint)
-            self._apply(events)
-        except (CorruptIndex, CorruptUidList, KeyError, TypeError, ValueError):
-            self.log = None
-            self.index.forget()
+            index.catch_up()
+        except UNREADABLE:
+            index.unload()
             return False
         return True
-
-    def checkpoint(self) -> None:
-        """Compact the index to one checkpoint line (lock held); drop the
-        oldest tombstones beyond :data:`MAX_TOMBSTONES` and the cache blobs
-        of expunged messages."""
-        log = self.log
-        assert log is not None
-        state = log.to_state()
-        tombs = state["tombstones"]
-        if len(tombs) > MAX_TOMBSTONES:
-            cut = tombs[len(tombs) - MAX_TOMBSTONES - 1][0]
-            log.forget_tombstones(cut)
-            state["tombstones"] = [t for t in tombs if t[0] > cut]
-            state["tombstone_floor"] = log.tombstone_floor
-        live = sum(m.clen for m in self.meta.values())
-        if self.cache.file_size() > 2 * live + (1 << 20):
-            blobs = sorted((m.coff, u, m.clen) for u, m in self.meta.items() if m.coff >= 0)
-            moved = self.cache.compact([(u, off, length) for off, u, length in blobs])
-            for u, (off, length) in moved.items():
-                self.meta[u].coff, self.meta[u].clen = off, length
-        cp = {
-            "uidvalidity": log.uidvalidity,
-            "state": state,
-            "meta": [
-                [u, m.name, m.size, m.mtime, m.tzmin, m.coff, m.clen, int(m.conv)]
-                for u, m in self.meta.items()
-            ],
-        }
-        if self._trusted_stamp is not None:
-            cp["stamp"] = [*self._trusted_stamp, time.time()]
-        self.index.write_checkpoint(cp)
-        self._events_since_checkpoint = 0
-
-    def _maybe_compact(self) -> None:
-        log = self.log
-        assert log is not None
-        if self._events_since_checkpoint > max(2000, 2 * len(log)):
-            self.checkpoint()
-        if not self.uidlist.exists:
-            return  # not read yet: nothing known to be dead
-        self.uidlist.refresh()
-        dead = len(self.uidlist.names) - len(log)
-        if dead > max(100, len(log)):
-            self.uidlist.rewrite({u: m.name[4:] for u, m in self.meta.items()})
 
     # -------------------------------------------------------------- scan
 
@@ -227,15 +276,16 @@ class FolderSync(FolderCore):
     def scan(self, full: bool = True) -> None:
         """List ``new/`` (and ``cur/`` when ``full``) and turn what others
         did into events."""
-        with self.lock:
-            self._catch_up()
-            log = self.log
+        index = self.index
+        with index.lock:
+            self.catch_up()
+            log = index.log
             assert log is not None
-            if self.uidlist.peek_uidvalidity() != log.uidvalidity:
+            if index.uidlist.peek_uidvalidity() != log.uidvalidity:
                 self.rebuild()  # the uidlist was lost or replaced
                 return
-            self._read_keywords()
-            before = self._dir_stamp()
+            index.read_keywords()
+            before = self.dir_stamp()
             started = time.time()
             if full and self._unchanged():
                 names: dict[str, str] = {}
@@ -244,11 +294,10 @@ class FolderSync(FolderCore):
             else:
                 names = self._list_and_move(include_cur=full)
                 quick = False
-            lines: list[str] = []
             events: list[Event] = []
             modseq = log.highestmodseq
-            bases = self._base_map()
-            meta = self.meta
+            bases = index.base_map()
+            meta = index.meta
             unknown: dict[str, str] = {}
             seen: set[int] = set()
             for base, actual in names.items():
@@ -262,30 +311,29 @@ class FolderSync(FolderCore):
                     old = log.get(uid)
                     flags = self._flags_of(actual, old.flags if old else frozenset())
                     modseq += 1
-                    lines.append(format_flags(uid, modseq, actual, flags))
                     events.append(FlagsChanged(modseq, uid, actual, frozenset(flags)))
             gone = sorted(set(meta) - seen) if full else []
             if gone:
                 modseq += 1
-                lines.append(format_expunge(modseq, gone))
                 events.append(Expunged(modseq, tuple(gone)))
             if unknown:
                 try:
-                    self.uidlist.refresh()
+                    index.uidlist.refresh()
                 except CorruptUidList:
                     self.rebuild()
                     return
-                modseq = self._add_found(unknown, modseq, lines, events)
-            self._write(lines, events)
-            after = self._dir_stamp()
+                events += self._add_found(unknown, modseq)
+            index.commit(events)
+            after = self.dir_stamp()
             self._stamp = after
             recent = max(before) / 1e9 > started - RECHECK or after != before
             if full or quick or self._recheck_at is None:
                 self._recheck_at = started + RECHECK if recent else None
-            if (full or quick) and not recent and after != self._trusted_stamp:
-                self.index.append(format_stamp(after[0], after[1], started))
-                self._trusted_stamp = after
-            self._maybe_compact()
+            if (full or quick) and not recent and after != index.trusted_stamp:
+                # not applied: only other processes learn from it
+                index.file.append(format_event(Stamp(after.cur_ns, after.new_ns, started)))
+                index.trusted_stamp = after
+            index.maybe_compact()
 
     def _unchanged(self) -> bool:
         """The cheap full check (C-speed listing and set comparison, no
@@ -294,29 +342,30 @@ class FolderSync(FolderCore):
         if any(not n.startswith(".") for n in os.listdir(self.new)):
             return False
         listing = os.listdir(self.cur)
-        known = {m.name[4:] for m in self.meta.values()}
+        known = {m.name[4:] for m in self.index.meta.values()}
         return len(listing) == len(known) and known.issuperset(listing)
 
-    def _add_found(
-        self, names: dict[str, str], modseq: int, lines: list[str], events: list[Event]
-    ) -> int:
+    def _add_found(self, names: dict[str, str], modseq: int) -> list[Added]:
         """Files no index entry knows: take their uidlist UID when it is
-        above every UID handed out, else a new one."""
-        log = self.log
+        above every UID handed out, else a new one (lock held); their
+        events, from ``modseq`` + 1 on."""
+        index = self.index
+        log = index.log
         assert log is not None
         floor = log.uidnext
-        nxt = max(self.uidlist.next_uid, floor)
+        nxt = max(index.uidlist.next_uid, floor)
         known: list[tuple[int, str]] = []
         fresh: list[tuple[int, str]] = []
         for base, name in sorted(names.items()):
-            uid = self.uidlist.by_base.get(base)
+            uid = index.uidlist.by_base.get(base)
             if uid is not None and uid >= floor and uid not in log:
                 known.append((uid, name))
             else:
                 fresh.append((nxt, name))
                 nxt += 1
-        self.uidlist.append([(u, n[4:]) for u, n in fresh])
+        index.uidlist.append([(u, n[4:]) for u, n in fresh])
         seen: set[int] = set()
+        events: list[Added] = []
         for uid, name in sorted(known + fresh):
             if uid in seen:
                 continue
@@ -326,11 +375,12 @@ class FolderSync(FolderCore):
             except FileNotFoundError:
                 continue
             modseq += 1
-            lines.append(format_add(uid, modseq, meta, flags))
             events.append(Added(modseq, uid, meta, frozenset(flags)))
-        return modseq
+        return events
 
     def _meta_for_file(self, uid: int, name: str) -> tuple[Meta, set[str]]:
+        """Read and parse a message file another program wrote; its parsed
+        form goes to the cache."""
         path = os.path.join(self.path, name)
         with open(path, "rb") as f:
             st = os.fstat(f.fileno())
@@ -339,18 +389,19 @@ class FolderSync(FolderCore):
         if conv:
             data = to_crlf(data)
         info = parse(data)
-        coff, clen = self.cache.add(b"%d\n" % uid + info.dump())
-        self._infos[uid] = info
+        coff, clen = self.index.cache.add(b"%d\n" % uid + info.dump())
+        self.index.remember(uid, info)
         meta = Meta(name, len(data), st.st_mtime, 0, coff, clen, conv)
-        flags, _ = flags_from_name(name, self.keywords)
+        flags, _ = flags_from_name(name, self.index.keywords)
         return meta, flags
 
     def _flags_of(self, name: str, previous: frozenset[str]) -> set[str]:
         """Flags of a renamed file, keeping keywords a file name cannot
         carry (beyond the 26 letters)."""
-        flags, _ = flags_from_name(name, self.keywords)
-        lower = {k.lower() for k in self.keywords if k}
+        keywords = self.index.keywords
+        flags, _ = flags_from_name(name, keywords)
+        lower = {k.lower() for k in keywords if k}
         for f in previous:
-            if f.lower() not in _SYSTEM and f.lower() not in lower:
+            if f.lower() not in SYSTEM_FLAGS_LOWER and f.lower() not in lower:
                 flags.add(f)
         return flags

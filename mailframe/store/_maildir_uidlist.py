@@ -18,6 +18,7 @@ header alone.
 from __future__ import annotations
 
 import os
+import threading
 import time
 import uuid
 
@@ -31,6 +32,8 @@ class CorruptUidList(ValueError):
 
 
 _last_validity = 0
+#: folders' workers create mailboxes at once (threads of one process)
+_validity_lock = threading.Lock()
 
 
 def new_uidvalidity() -> int:
@@ -50,6 +53,11 @@ def reserve_uidvalidity(root: str) -> int:
     reserves it, so two processes creating mailboxes at once (or a mailbox
     deleted and recreated within a second) never get the same value
     (RFC 3501 §2.3.1.1)."""
+    with _validity_lock:
+        return _reserve_uidvalidity(root)
+
+
+def _reserve_uidvalidity(root: str) -> int:
     path = os.path.join(root, "dovecot-uidvalidity")
     try:
         with open(path, encoding="ascii") as f:

@@ -1,6 +1,8 @@
 """Writes to a Maildir folder: APPEND, STORE, EXPUNGE, COPY.
 
-Each takes ``dovecot-uidlist.lock``, catches up with what others wrote,
+A :class:`FolderWriter` works with the folder's
+:class:`mailframe.store._maildir_state.FolderIndex` and
+:class:`mailframe.store._maildir_sync.FolderScanner`.  Each write takes ``dovecot-uidlist.lock``, catches up with what others wrote,
 does the file-system work durably (``tmp/`` write, fsync, rename, fsync of
 the directory; see :mod:`mailframe.store._maildir_files`), appends the matching events to
 ``mailframe-index`` and applies them to the log, in that order, so a
@@ -13,12 +15,13 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import datetime
 
-from mailframe.errors import CannotDo, NonexistentMailbox, TryCreate
-from mailframe.message import parse, to_crlf
-from mailframe.records import StoreResult
+from mailframe.errors import CannotDo, TryCreate
+from mailframe.message import MessageInfo, parse, to_crlf
+from mailframe.records import StoreMode, StoreResult
 from mailframe.store._log import apply_mode
 from mailframe.store._maildir_files import (
     base_of,
@@ -28,20 +31,32 @@ from mailframe.store._maildir_files import (
     new_base,
     write_durably,
 )
-from mailframe.store._maildir_folder import RECHECK, make_maildir, needs_crlf
-from mailframe.store._maildir_index import (
-    Added,
-    Event,
-    Expunged,
-    FlagsChanged,
-    Meta,
-    format_add,
-    format_expunge,
-    format_flags,
-)
-from mailframe.store._maildir_sync import FolderSync
+from mailframe.store._maildir_index import Added, Event, Expunged, FlagsChanged, Meta
+from mailframe.store._maildir_state import FolderIndex
+from mailframe.store._maildir_sync import FolderScanner
 
-__all__ = ["Folder", "make_maildir", "needs_crlf"]
+__all__ = ["FolderWriter", "Prepared", "discard"]
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A message file waiting in a folder's ``tmp/`` to be delivered."""
+
+    tmp: str  # its path in tmp/
+    flags: frozenset[str]
+    mtime: float  # INTERNALDATE, seconds since the epoch
+    tzmin: int  # INTERNALDATE zone, minutes east of UTC
+    size: int
+    blob: bytes  # MessageInfo.dump() of the message
+    conv: bool = False  # bare LF line ends (a copy of a Dovecot/MDA file)
+    source: int = 0  # the source UID of a copy
+
+
+def discard(prepared: Iterable[Prepared]) -> None:
+    """Remove the ``tmp/`` files of ``prepared`` that were not delivered."""
+    for p in prepared:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(p.tmp)
 
 
 def _tz_minutes(dt: datetime) -> int:
@@ -57,52 +72,36 @@ def _check_flags(flags: Iterable[str]) -> None:
             raise CannotDo(f"invalid flag {flag!r}")
 
 
-class Folder(FolderSync):
-    """A Maildir folder with its write operations (all synchronous)."""
+class FolderWriter:
+    """APPEND, STORE, EXPUNGE and the two halves of COPY for one folder.
 
-    # ------------------------------------------------------------ writes
+    ``info`` gives a message's parsed form (the folder's reader: memory,
+    cache file, or the message file)."""
 
-    def _own_change(self, stamp_before: tuple[int, int]) -> None:
-        """After our own renames: no rescan unless someone else also
-        changed the directories (then the next refresh lists them)."""
-        if stamp_before == self._stamp:
-            self._stamp = self._dir_stamp()
-            self._recheck_at = time.time() + RECHECK
+    def __init__(
+        self, index: FolderIndex, scanner: FolderScanner, info: Callable[[int], MessageInfo]
+    ) -> None:
+        self.index = index
+        self.scanner = scanner
+        self.path = index.path
+        self.cur = os.path.join(self.path, "cur")
+        self.tmp = os.path.join(self.path, "tmp")
+        self._info = info
 
-    def _check_exists(self) -> None:
+    def check_exists(self) -> None:
         """A deleted folder takes no new mail: NO [TRYCREATE] (RFC 3501
         §6.3.11, §6.4.7)."""
         if not os.path.isdir(self.cur):
             raise TryCreate(f"mailbox folder {os.path.basename(self.path)} is gone")
 
-    def _locked_refresh(self) -> tuple[int, int]:
-        if not os.path.isdir(self.cur):
-            raise NonexistentMailbox(f"mailbox folder {self.path} is gone")
-        self._catch_up()
-        self.uidlist.refresh()
-        stamp = self._dir_stamp()
-        assert self.log is not None
-        last = self.uidlist.last_uid
-        if last >= self.log.uidnext and last != self._foreign_checked:
-            self._foreign_checked = last
-            # UIDs given by a writer that keeps no mailframe index (Dovecot):
-            # find their files before handing out the next UID, whatever
-            # the directory mtimes say
-            self.scan(full=True)
-            stamp = self._dir_stamp()
-        elif stamp != self._stamp:
-            self._scan_if_changed(stamp)
-            stamp = self._dir_stamp()
-        return stamp
+    # ------------------------------------------------------------ APPEND
 
-    def append_many(self, items: list[tuple[bytes, frozenset[str], datetime | None]]) -> list[int]:
-        """Deliver messages durably; their UIDs, ascending.
-
-        Parsing and the fsynced write into ``tmp/`` happen before the lock
-        is taken, so other writers wait only for the renames and the two
-        small appends (uidlist, index)."""
-        self._check_exists()
-        prepared: list[tuple[str, frozenset[str], float, int, int, bytes]] = []
+    def prepare(self, items: list[tuple[bytes, frozenset[str], datetime | None]]) -> list[Prepared]:
+        """First stage of an APPEND, touching no folder state (any thread):
+        parse each message and write it, fsynced, into ``tmp/``.  Nothing
+        is left in ``tmp/`` when it fails."""
+        self.check_exists()
+        prepared: list[Prepared] = []
         try:
             for content, flags, when in items:
                 _check_flags(flags)
@@ -112,40 +111,49 @@ class Folder(FolderSync):
                 blob = parse(content).dump()
                 tmp = write_durably(self.tmp, content, mtime)
                 prepared.append(
-                    (tmp, frozenset(flags) - {"\\Recent"}, mtime, tz, len(content), blob)
+                    Prepared(tmp, frozenset(flags) - {"\\Recent"}, mtime, tz, len(content), blob)
                 )
-            with self.lock:
+        except BaseException:
+            discard(prepared)
+            raise
+        return prepared
+
+    def deliver(self, prepared: list[Prepared]) -> list[int]:
+        """Second stage (the folder's worker): under the lock, rename the
+        prepared files into ``cur/`` and give them their UIDs, ascending,
+        in one uidlist and one index update, so other writers wait only
+        for the renames and the two small appends.  What is not delivered
+        is removed from ``tmp/``."""
+        try:
+            if not prepared:
+                return []
+            with self.index.lock:
                 return self._deliver(prepared)
         finally:
-            for tmp, *_ in prepared:
-                if os.path.exists(tmp):  # not delivered: an error came first
-                    os.unlink(tmp)
+            discard(prepared)
 
-    def _deliver(
-        self, prepared: list[tuple[str, frozenset[str], float, int, int, bytes]]
-    ) -> list[int]:
-        stamp = self._locked_refresh()
-        log = self.log
+    def _deliver(self, prepared: list[Prepared]) -> list[int]:
+        index = self.index
+        stamp = self.scanner.locked_refresh()
+        log = index.log
         assert log is not None
-        self._ensure_keywords(f for _, flags, *_ in prepared for f in flags)
-        uid = max(self.uidlist.next_uid, log.uidnext)
+        index.ensure_keywords(f for p in prepared for f in p.flags)
+        uid = max(index.uidlist.next_uid, log.uidnext)
         records: list[tuple[int, str]] = []
-        lines: list[str] = []
         events: list[Event] = []
         modseq = log.highestmodseq
         moved: list[tuple[str, str]] = []
         try:
-            for tmp, flags, mtime, tz, size, blob in prepared:
-                name = os.path.basename(tmp) + info_for(flags, self.keywords)
+            for p in prepared:
+                name = os.path.basename(p.tmp) + info_for(p.flags, index.keywords)
                 target = os.path.join(self.cur, name)
-                os.rename(tmp, target)
-                moved.append((target, tmp))
-                coff, clen = self.cache.add(b"%d\n" % uid + blob)
-                meta = Meta("cur/" + name, size, mtime, tz, coff, clen)
+                os.rename(p.tmp, target)
+                moved.append((target, p.tmp))
+                coff, clen = index.cache.add(b"%d\n" % uid + p.blob)
+                meta = Meta("cur/" + name, p.size, p.mtime, p.tzmin, coff, clen, p.conv)
                 modseq += 1
                 records.append((uid, name))
-                lines.append(format_add(uid, modseq, meta, flags))
-                events.append(Added(modseq, uid, meta, frozenset(flags)))
+                events.append(Added(modseq, uid, meta, p.flags))
                 uid += 1
             fsync_dir(self.cur)
         except BaseException:
@@ -158,24 +166,34 @@ class Folder(FolderSync):
                     with contextlib.suppress(OSError):
                         os.unlink(target)
             raise
-        self.uidlist.append(records)
-        self._write(lines, events)
-        self._own_change(stamp)
-        self._maybe_compact()
+        index.uidlist.append(records)
+        index.commit(events)
+        self.scanner.own_change(stamp)
+        index.maybe_compact()
         return [u for u, _ in records]
 
+    # ------------------------------------------------------------- STORE
+
     def store(
-        self, uids: Iterable[int], mode: str, flags: frozenset[str], unchangedsince: int | None
+        self,
+        uids: Iterable[int],
+        mode: StoreMode | str,
+        flags: frozenset[str],
+        unchangedsince: int | None,
     ) -> StoreResult:
+        """RFC 3501 §6.4.6 (and UNCHANGEDSINCE, RFC 7162 §3.1.3) over the
+        whole set as one transaction: one lock, the renames, one directory
+        fsync and one index append, every changed message at one modseq."""
         _check_flags(flags)
-        with self.lock:
-            stamp = self._locked_refresh()
-            log = self.log
+        index = self.index
+        with index.lock:
+            stamp = self.scanner.locked_refresh()
+            log = index.log
             assert log is not None
-            self._ensure_keywords(flags)
+            index.ensure_keywords(flags)
+            keywords = index.keywords
             failed: list[int] = []
-            lines: list[str] = []
-            events: list[Event] = []
+            events: list[FlagsChanged] = []
             modseq = log.highestmodseq + 1
             for uid in sorted(set(uids)):
                 old = log.get(uid)
@@ -187,107 +205,96 @@ class Folder(FolderSync):
                 new = apply_mode(old.flags, mode, flags)
                 if new == old.flags:
                     continue
-                m = self.meta[uid]
+                m = index.meta[uid]
                 fname = m.name[4:]
-                _, unknown = flags_from_name(fname, self.keywords)
-                target = "cur/" + base_of(fname) + info_for(new, self.keywords, unknown)
+                _, unknown = flags_from_name(fname, keywords)
+                target = "cur/" + base_of(fname) + info_for(new, keywords, unknown)
                 if target != m.name:
                     try:
                         os.rename(os.path.join(self.path, m.name), os.path.join(self.path, target))
                     except FileNotFoundError:
                         continue  # gone under us; the next scan reports it
-                lines.append(format_flags(uid, modseq, target, new))
-                events.append(FlagsChanged(modseq, uid, target, frozenset(new)))
-            if lines:
+                events.append(FlagsChanged(modseq, uid, target, new))
+            if events:
                 fsync_dir(self.cur)
-            self._write(lines, events)
-            self._own_change(stamp)
-            self._maybe_compact()
-            changed = tuple(log.states(e.uid for e in events if isinstance(e, FlagsChanged)))
+            index.commit(list(events))
+            self.scanner.own_change(stamp)
+            index.maybe_compact()
+            changed = tuple(log.states(e.uid for e in events))
             return StoreResult(changed=changed, failed=tuple(failed))
 
+    # ----------------------------------------------------------- EXPUNGE
+
     def remove(self, uids: list[int]) -> list[int]:
-        """Expunge exactly ``uids`` (those that exist); lock held by caller
-        or taken here."""
-        with self.lock:
-            stamp = self._locked_refresh()
-            log = self.log
+        """Expunge exactly ``uids`` (those that exist)."""
+        index = self.index
+        with index.lock:
+            stamp = self.scanner.locked_refresh()
+            log = index.log
             assert log is not None
             gone = [u for u in sorted(set(uids)) if u in log]
             if not gone:
                 return []
             for uid in gone:
                 try:
-                    os.unlink(os.path.join(self.path, self.meta[uid].name))
+                    os.unlink(os.path.join(self.path, index.meta[uid].name))
                 except FileNotFoundError:
                     pass
             fsync_dir(self.cur)
             modseq = log.highestmodseq + 1
-            self._write([format_expunge(modseq, gone)], [Expunged(modseq, tuple(gone))])
-            self._own_change(stamp)
-            self._maybe_compact()
+            index.commit([Expunged(modseq, tuple(gone))])
+            self.scanner.own_change(stamp)
+            index.maybe_compact()
             return gone
 
     def expunge(self, uids: Iterable[int] | None) -> list[int]:
-        log = self.refresh()
+        """The ``\\Deleted`` messages (among ``uids``) go (RFC 3501 §6.4.3,
+        UID EXPUNGE RFC 4315 §2.1)."""
+        log = self.scanner.refresh()
         targets = log.deleted_uids(uids)
         if not targets:
             return []
-        with self.lock:
-            self._locked_refresh()
-            assert self.log is not None
-            return self.remove(self.log.deleted_uids(targets))
+        index = self.index
+        with index.lock:
+            self.scanner.locked_refresh()
+            assert index.log is not None
+            return self.remove(index.log.deleted_uids(targets))
 
-    def copy_into(self, dest: Folder, uids: Iterable[int]) -> list[tuple[int, int]]:
-        """Copy messages (hard links where possible: Maildir files never
-        change) into ``dest``; (source uid, new uid) pairs."""
-        log = self.refresh()
+    # -------------------------------------------------------------- COPY
+
+    def export(self, dest: FolderWriter, uids: Iterable[int]) -> list[Prepared]:
+        """First stage of a COPY (this folder's worker): hard-link each
+        message (Maildir files never change) into ``dest``'s ``tmp/``, or
+        copy it durably where links fail, with its parsed form; the second
+        stage is ``dest.deliver`` in ``dest``'s worker.  Messages gone
+        meanwhile are left out."""
+        log = self.scanner.refresh()
         wanted = [u for u in sorted(set(uids)) if u in log]
         if not wanted:
             return []
-        dest._check_exists()
-        with dest.lock:
-            stamp = dest._locked_refresh()
-            dlog = dest.log
-            assert dlog is not None
-            all_flags = {f for u in wanted for f in log.get(u).flags}  # type: ignore[union-attr]
-            dest._ensure_keywords(all_flags)
-            uid = max(dest.uidlist.next_uid, dlog.uidnext)
-            modseq = dlog.highestmodseq
-            pairs: list[tuple[int, int]] = []
-            records: list[tuple[int, str]] = []
-            lines: list[str] = []
-            events: list[Event] = []
+        dest.check_exists()
+        prepared: list[Prepared] = []
+        try:
             for src in wanted:
                 state = log.get(src)
-                m = self.meta.get(src)
+                m = self.index.meta.get(src)
                 if state is None or m is None:
                     continue
                 src_path = os.path.join(self.path, m.name)
-                name = new_base(m.size) + info_for(state.flags, dest.keywords)
-                target = os.path.join(dest.cur, name)
+                tmp = os.path.join(dest.tmp, new_base(m.size))
                 try:
-                    os.link(src_path, target)
+                    os.link(src_path, tmp)
                 except FileNotFoundError:
                     continue
                 except OSError:
                     with open(src_path, "rb") as f:
                         data = f.read()
                     tmp = write_durably(dest.tmp, data, m.mtime)
-                    os.rename(tmp, target)
-                info = self.info(src)
-                coff, clen = dest.cache.add(b"%d\n" % uid + info.dump())
-                dest._infos[uid] = info
-                meta = Meta("cur/" + name, m.size, m.mtime, m.tzmin, coff, clen, m.conv)
-                modseq += 1
-                records.append((uid, name))
-                lines.append(format_add(uid, modseq, meta, state.flags))
-                events.append(Added(modseq, uid, meta, state.flags))
-                pairs.append((src, uid))
-                uid += 1
-            fsync_dir(dest.cur)
-            dest.uidlist.append(records)
-            dest._write(lines, events)
-            dest._own_change(stamp)
-            dest._maybe_compact()
-        return pairs
+                blob = self._info(src).dump()
+                prepared.append(
+                    Prepared(tmp, state.flags, m.mtime, m.tzmin, m.size, blob, m.conv, src)
+                )
+        except BaseException:
+            discard(prepared)
+            raise
+        return prepared

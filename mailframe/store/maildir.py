@@ -9,9 +9,13 @@ or at once.  Each folder keeps a persistent index with modseqs and parsed
 messages (:mod:`mailframe.store._maildir_index`) so SELECT of a large mailbox lists no
 directory and opens no message.
 
-All methods return Deferreds that have already fired: the file system
-work, fsyncs included, is done before the method returns, so an APPEND is
-durable when its Deferred fires.  Watchers are told at once of changes made
+The file system work, fsyncs included, runs in the reactor's thread pool,
+one job at a time per folder (:mod:`mailframe.store._maildir_worker`), so
+no client waits on another's disk I/O; an APPEND is durable when its
+Deferred fires.  While the reactor is not running (a command-line tool
+before it starts it, a test driving the store by hand) the work is done at
+once and the Deferreds returned have already fired; ``threads=False`` asks
+for that always.  Watchers are told at once of changes made
 through this process; within milliseconds on Linux, of other mailframe
 processes' changes (``--workers``) and of new mail from Dovecot or an MDA
 (inotify, see :mod:`mailframe.store._inotify`); and within about a second
@@ -25,9 +29,8 @@ import itertools
 import os
 import shutil
 import time
-from collections.abc import Callable, Sequence
-from datetime import datetime
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from twisted.internet import defer
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
@@ -36,35 +39,17 @@ from zope.interface import implementer
 
 from mailframe.errors import (
     CannotDo,
-    ExpungeIssued,
     InvalidMailboxName,
     MailboxExists,
     MailboxHasChildren,
     NonexistentMailbox,
     StoreUnavailable,
 )
-from mailframe.interfaces import (
-    IAccount,
-    IBatchReadMailbox,
-    IExpungeHistory,
-    IMailbox,
-    IMailStore,
-    ISearchableMailbox,
-)
-from mailframe.records import (
-    AppendResult,
-    Changes,
-    CopyResult,
-    MailboxEntry,
-    MailboxStatus,
-    MessageRecord,
-    MessageState,
-    NewMessage,
-    Snapshot,
-    StoreMode,
-    StoreResult,
-)
-from mailframe.store._maildir_files import LockGone, fsync_dir
+from mailframe.interfaces import IAccount, IMailbox, IMailStore
+from mailframe.records import MailboxEntry
+from mailframe.store._maildir_files import fsync_dir
+from mailframe.store._maildir_folder import Folder, make_maildir
+from mailframe.store._maildir_mailbox import MaildirMailbox, copy_between
 from mailframe.store._maildir_names import (
     INBOX,
     check_name,
@@ -73,13 +58,8 @@ from mailframe.store._maildir_names import (
     mutf7_encode,
     name_for,
 )
-from mailframe.store._maildir_recent import claim_recent, peek_recent
-from mailframe.store._maildir_writes import Folder, make_maildir
-from mailframe.store.statesearch import answerable, match
+from mailframe.store._maildir_worker import SerialWorker
 from mailframe.vocabulary import SPECIAL_USE
-
-if TYPE_CHECKING:
-    from mailframe.imap.types import SearchKey
 
 __all__ = ["MaildirStore", "MaildirAccount", "MaildirMailbox", "from_url"]
 
@@ -88,16 +68,6 @@ T = TypeVar("T")
 POLL_INTERVAL = 1.0
 _SPECIAL_USE = "mailframe-special-use"
 _trash_counter = itertools.count()
-
-
-def _call(fn: Callable[..., T], *args: Any) -> defer.Deferred[T]:
-    """Run ``fn`` now; its result or exception as a fired Deferred."""
-    try:
-        return defer.succeed(fn(*args))
-    except LockGone:
-        return defer.fail(NonexistentMailbox("the mailbox has been deleted"))
-    except Exception:
-        return defer.fail()
 
 
 def from_url(url: str) -> MaildirStore:
@@ -132,16 +102,35 @@ def _check_username(username: str) -> str:
 
 @implementer(IMailStore)
 class MaildirStore:
-    """Every user's Maildir under one template path."""
+    """Every user's Maildir under one template path.
 
-    def __init__(self, template: str, clock: IReactorTime | None = None) -> None:
+    The disk work runs in the reactor's thread pool (one serial worker per
+    folder, one per account for its directory work) while the reactor
+    runs; with ``threads=False``, or a ``clock`` (tests), at once,
+    returning fired Deferreds; with ``threads=True`` always in threads
+    (their results wait for the reactor to run)."""
+
+    def __init__(
+        self, template: str, clock: IReactorTime | None = None, *, threads: bool | None = None
+    ) -> None:
         self.template = template
         self._clock = clock
+        self._reactor: Any = None
+        self._threads_always = bool(threads)
+        if threads is not False and clock is None:
+            from twisted.internet import reactor
+
+            self._reactor = reactor
+        self._worker = self._new_worker()
         self._accounts: dict[str, MaildirAccount] = {}
         self._watched: dict[str, Folder] = {}
         self._poll: IDelayedCall | None = None
         self._closed = False
         self._notifier: Any = None  # FolderNotifier, opened at the first watch
+
+    def _new_worker(self) -> SerialWorker:
+        """A new serial worker in this store's mode."""
+        return SerialWorker(self._reactor, self._threads_always)
 
     def root_for(self, username: str) -> str:
         """The Maildir root of ``username``."""
@@ -151,30 +140,36 @@ class MaildirStore:
         return os.path.abspath(os.path.join(self.template, username))
 
     def account(self, username: str) -> defer.Deferred[IAccount]:
-        def get() -> IAccount:
-            acct = self._accounts.get(username)
-            if acct is None:
-                root = self.root_for(username)
-                make_maildir(root, subfolder=False)
-                acct = self._accounts[username] = MaildirAccount(self, username, root)
-                acct._sweep()
-            return acct
+        acct = self._accounts.get(username)
+        if acct is not None:
+            return defer.succeed(acct)
+        try:
+            root = self.root_for(username)
+        except Exception:
+            return defer.fail()
 
-        return _call(get)
+        def made(_: object) -> IAccount:
+            got = self._accounts.get(username)
+            if got is None:
+                got = self._accounts[username] = MaildirAccount(self, username, root)
+            return got
+
+        return self._worker.submit(_open_root, root).addCallback(made)
 
     def close(self) -> defer.Deferred[None]:
+        """Stop polling; each folder closes after the jobs queued before."""
         self._closed = True
         if self._poll is not None and self._poll.active():
             self._poll.cancel()
         self._poll = None
-        for acct in self._accounts.values():
-            acct._close()
+        closing = [d for acct in self._accounts.values() for d in acct._close()]
         self._accounts.clear()
         self._watched.clear()
         if self._notifier:
             self._notifier.close()
         self._notifier = None
-        return defer.succeed(None)
+        done: defer.Deferred[Any] = defer.DeferredList(closing, consumeErrors=True)
+        return done.addCallback(lambda _: None)
 
     # -- the other-writers poll (only while someone watches) -------------
 
@@ -189,7 +184,7 @@ class MaildirStore:
 
             self._notifier = open_notifier(reactor) or False
         if self._notifier:
-            self._notifier.watch(folder.path, folder.refresh)
+            self._notifier.watch(folder.path, lambda: self._hint(folder))
 
     def _schedule(self) -> None:
         clock = self._clock
@@ -200,6 +195,18 @@ class MaildirStore:
         assert clock is not None
         self._poll = clock.callLater(POLL_INTERVAL, self._tick)
 
+    def _hint(self, folder: Folder) -> None:
+        """Something may have changed on disk: queue one refresh."""
+        d = folder.request_refresh()
+        if d is not None:
+            d.addErrback(self._poll_failed, folder.path)
+
+    def _poll_failed(self, failure: Any, path: str) -> None:
+        if failure.check(FileNotFoundError, NonexistentMailbox):
+            self._unwatch(path)
+        else:
+            _log.failure("maildir poll of {path} failed", failure, path=path)
+
     def _unwatch(self, path: str) -> None:
         self._watched.pop(path, None)
         if self._notifier:
@@ -208,46 +215,52 @@ class MaildirStore:
     def _tick(self) -> None:
         self._poll = None
         for path, folder in list(self._watched.items()):
-            if not folder._watchers:
+            if not folder.watched:
                 self._unwatch(path)
                 continue
-            try:
-                folder.refresh()
-            except FileNotFoundError:
-                self._unwatch(path)
-            except Exception:
-                _log.failure("maildir poll of {path} failed", path=path)
+            self._hint(folder)
         if self._watched and not self._closed:
             self._schedule()
+
+
+def _open_root(root: str) -> None:
+    """Create a user's Maildir root if needed and finish what a crash
+    interrupted: mailbox trees renamed out of sight by DELETE, and
+    ``tmp/`` files older than 36 hours (the Maildir spec's rule) in the
+    INBOX."""
+    make_maildir(root, subfolder=False)
+    now = time.time()
+    for entry in os.listdir(root):
+        if entry.startswith("..mailframe-deleted."):
+            shutil.rmtree(os.path.join(root, entry), ignore_errors=True)
+    tmp = os.path.join(root, "tmp")
+    for entry in os.listdir(tmp):
+        path = os.path.join(tmp, entry)
+        try:
+            if now - os.stat(path).st_mtime > 36 * 3600:
+                os.unlink(path)
+        except OSError:
+            pass
 
 
 @implementer(IAccount)
 class MaildirAccount:
     """One user's Maildir++ root: INBOX there, other mailboxes in
-    ``.Name.Sub`` directories."""
+    ``.Name.Sub`` directories.
+
+    The folder table lives on the reactor thread; directory work runs in
+    the account's own serial worker (so subscription updates and mailbox
+    renames keep their order), each folder's work in the folder's."""
 
     def __init__(self, store: MaildirStore, username: str, root: str) -> None:
         self.store = store
         self.username = username
         self.root = root
         self._folders: dict[str, Folder] = {}
+        self._worker = store._new_worker()
 
-    def _sweep(self) -> None:
-        """Finish what a crash interrupted: mailbox trees renamed out of
-        sight by DELETE, and ``tmp/`` files older than 36 hours (the
-        Maildir spec's rule) in the INBOX."""
-        now = time.time()
-        for entry in os.listdir(self.root):
-            if entry.startswith("..mailframe-deleted."):
-                shutil.rmtree(os.path.join(self.root, entry), ignore_errors=True)
-        tmp = os.path.join(self.root, "tmp")
-        for entry in os.listdir(tmp):
-            path = os.path.join(tmp, entry)
-            try:
-                if now - os.stat(path).st_mtime > 36 * 3600:
-                    os.unlink(path)
-            except OSError:
-                pass
+    def _run(self, fn: Callable[..., T], *args: Any) -> defer.Deferred[T]:
+        return self._worker.submit(fn, *args)
 
     def _path(self, name: str) -> str:
         return os.path.join(self.root, folder_for(name))
@@ -256,19 +269,24 @@ class MaildirAccount:
         path = self._path(name)
         folder = self._folders.get(path)
         if folder is None:
-            folder = self._folders[path] = Folder(path, self.root)
+            folder = self._folders[path] = Folder(path, self.root, self.store._new_worker())
         return folder
 
-    def _forget(self, prefix_dir: str) -> None:
+    def _forget(self, prefix_dir: str) -> list[defer.Deferred[None]]:
+        """Drop the folders at and under ``prefix_dir`` (reactor thread);
+        each closes after the jobs already queued in it."""
+        closing = []
         for path in list(self._folders):
             if path == prefix_dir or path.startswith(prefix_dir + "."):
-                self._folders.pop(path).close()
+                folder = self._folders.pop(path)
+                closing.append(folder.worker.submit(folder.close))
                 self.store._unwatch(path)
+        return closing
 
-    def _close(self) -> None:
-        for folder in self._folders.values():
-            folder.close()
+    def _close(self) -> list[defer.Deferred[None]]:
+        closing = [f.worker.submit(f.close) for f in self._folders.values()]
         self._folders.clear()
+        return closing
 
     def _selectable(self, name: str) -> bool:
         return os.path.isdir(os.path.join(self._path(name), "cur"))
@@ -303,7 +321,7 @@ class MaildirAccount:
                     out.append(MailboxEntry(name, self._special_use(name)))
             return out
 
-        return _call(run)
+        return self._run(run)
 
     def _special_use(self, name: str) -> frozenset[str]:
         try:
@@ -313,15 +331,28 @@ class MaildirAccount:
             return frozenset()
 
     def mailbox(self, name: str) -> defer.Deferred[IMailbox]:
-        def run() -> IMailbox:
-            checked = check_name(name)
-            if not self._selectable(checked):
-                raise NonexistentMailbox(f"no mailbox {name!r}")
-            folder = self._folder(checked)
+        def open_folder(folder: Folder) -> IMailbox:
+            self._checked_selectable(checked)
             folder.refresh()
             return MaildirMailbox(self, checked, folder)
 
-        return _call(run)
+        async def run() -> IMailbox:
+            await self._run(self._checked_selectable, checked)
+            folder = self._folder(checked)
+            return await folder.worker.submit(open_folder, folder)
+
+        try:
+            checked = check_name(name)
+        except Exception:
+            return defer.fail()
+        known = self._folders.get(self._path(checked))
+        if known is not None:  # one job, in the folder's worker
+            return known.worker.submit(open_folder, known)
+        return defer.ensureDeferred(run())
+
+    def _checked_selectable(self, checked: str) -> None:
+        if not self._selectable(checked):
+            raise NonexistentMailbox(f"no mailbox {checked!r}")
 
     def _create(self, name: str, special_use: frozenset[str] = frozenset()) -> None:
         path = self._path(name)
@@ -331,11 +362,17 @@ class MaildirAccount:
                 f.write(" ".join(sorted(special_use)) + "\n")
         fsync_dir(self.root)
 
+    def _create_parents(self, name: str) -> None:
+        levels = name.split("/")
+        for i in range(1, len(levels)):
+            parent = "/".join(levels[:i])
+            if parent != INBOX and not os.path.isdir(self._path(parent)):
+                self._create(parent)
+
     def create_mailbox(
         self, name: str, special_use: frozenset[str] = frozenset()
     ) -> defer.Deferred[None]:
         def run() -> None:
-            checked = check_name(name)
             unknown = frozenset(special_use) - SPECIAL_USE
             if unknown:
                 # RFC 6154 §3: CREATE-SPECIAL-USE with an unknown attribute
@@ -344,15 +381,18 @@ class MaildirAccount:
                 )
             if checked == INBOX or self._selectable(checked):
                 raise MailboxExists(f"mailbox {name!r} exists")
-            levels = checked.split("/")
-            for i in range(1, len(levels)):
-                parent = "/".join(levels[:i])
-                if parent != INBOX and not os.path.isdir(self._path(parent)):
-                    self._create(parent)
-            self._forget(self._path(checked))
+            self._create_parents(checked)
             self._create(checked, frozenset(special_use))
 
-        return _call(run)
+        try:
+            checked = check_name(name)
+        except Exception:
+            return defer.fail()
+
+        def forget(_: None) -> None:
+            self._forget(self._path(checked))  # a folder object from before a DELETE
+
+        return self._run(run).addCallback(forget)
 
     def _trash(self, path: str) -> None:
         """Remove a directory tree: rename it out of sight first, so a
@@ -366,13 +406,8 @@ class MaildirAccount:
 
     def delete_mailbox(self, name: str) -> defer.Deferred[None]:
         def run() -> None:
-            checked = check_name(name)
-            if checked == INBOX:
-                raise CannotDo("INBOX cannot be deleted")
-            path = self._path(checked)
             if not os.path.isdir(path):
                 raise NonexistentMailbox(f"no mailbox {name!r}")
-            self._forget(path)
             if self._children(checked):
                 if not self._selectable(checked):
                     raise MailboxHasChildren(f"{name!r} has children")
@@ -388,39 +423,55 @@ class MaildirAccount:
             else:
                 self._trash(path)
 
-        return _call(run)
+        try:
+            checked = check_name(name)
+            if checked == INBOX:
+                raise CannotDo("INBOX cannot be deleted")
+        except Exception:
+            return defer.fail()
+        path = self._path(checked)
+        self._forget(path)
+        return self._run(run)
 
     def rename_mailbox(self, old: str, new: str) -> defer.Deferred[None]:
-        def run() -> None:
-            src, dst = check_name(old), check_name(new)
+        def check() -> list[tuple[str, str]]:
             if not os.path.isdir(self._path(src)) and src != INBOX:
                 raise NonexistentMailbox(f"no mailbox {old!r}")
             if dst == INBOX or os.path.isdir(self._path(dst)):
                 raise MailboxExists(f"mailbox {new!r} exists")
             if dst.startswith(src + "/"):
                 raise CannotDo("cannot move a mailbox into itself")
-            levels = dst.split("/")
-            for i in range(1, len(levels)):
-                parent = "/".join(levels[:i])
-                if parent != INBOX and not os.path.isdir(self._path(parent)):
-                    self._create(parent)
+            self._create_parents(dst)
             if src == INBOX:
                 self._create(dst)
-                inbox, target = self._folder(INBOX), self._folder(dst)
-                uids = list(inbox.refresh().uids)
-                inbox.copy_into(target, uids)
-                inbox.remove(uids)
-                return
-            moves = [(src, dst)] + [
+                return []
+            return [(src, dst)] + [
                 (child, dst + child[len(src) :]) for child in self._children(src)
             ]
-            for a, _b in moves:
-                self._forget(self._path(a))
+
+        def move(moves: list[tuple[str, str]]) -> None:
             for a, b in moves:
                 os.rename(self._path(a), self._path(b))
             fsync_dir(self.root)
 
-        return _call(run)
+        async def run() -> None:
+            moves = await self._run(check)
+            if src == INBOX:
+                # RFC 3501 §6.3.5: INBOX's mail moves, INBOX stays (empty)
+                inbox, target = self._folder(INBOX), self._folder(dst)
+                uids = await inbox.worker.submit(lambda: list(inbox.refresh().uids))
+                await copy_between(inbox, target, uids)
+                await inbox.worker.submit(inbox.remove, uids)
+                return
+            for a, _b in moves:
+                await defer.DeferredList(self._forget(self._path(a)), consumeErrors=True)
+            await self._run(move, moves)
+
+        try:
+            src, dst = check_name(old), check_name(new)
+        except Exception:
+            return defer.fail()
+        return defer.ensureDeferred(run())
 
     # -- subscriptions (Dovecot's "subscriptions" file, version 2) ------
 
@@ -459,7 +510,7 @@ class MaildirAccount:
         os.rename(tmp, self._subs_path())
 
     def subscriptions(self) -> defer.Deferred[set[str]]:
-        return _call(self._read_subs)
+        return self._run(self._read_subs)
 
     def subscribe(self, name: str) -> defer.Deferred[None]:
         def run() -> None:
@@ -468,7 +519,7 @@ class MaildirAccount:
             if checked not in subs:
                 self._write_subs(subs | {checked})
 
-        return _call(run)
+        return self._run(run)
 
     def unsubscribe(self, name: str) -> defer.Deferred[None]:
         def run() -> None:
@@ -477,158 +528,6 @@ class MaildirAccount:
             if checked in subs:
                 self._write_subs(subs - {checked})
 
-        return _call(run)
+        return self._run(run)
 
 
-@implementer(IMailbox, ISearchableMailbox, IExpungeHistory, IBatchReadMailbox)
-class MaildirMailbox:
-    """A selected (or STATUSed) Maildir folder."""
-
-    def __init__(self, account: MaildirAccount, name: str, folder: Folder) -> None:
-        self.account = account
-        self.name = name
-        self.folder = folder
-
-    def status(self) -> defer.Deferred[MailboxStatus]:
-        return _call(lambda: self.folder.refresh().status())
-
-    def snapshot(self) -> defer.Deferred[Snapshot]:
-        return _call(self.folder.snapshot)
-
-    def changes_since(self, modseq: int) -> defer.Deferred[Changes]:
-        return _call(lambda: self.folder.refresh().changes_since(modseq))
-
-    def expunged_since(self, modseq: int) -> defer.Deferred[list[int] | None]:
-        """IExpungeHistory: None once tombstones that old are pruned."""
-
-        def run() -> list[int] | None:
-            log = self.folder.refresh()
-            return log.expunged_since(modseq) if log.complete_since(modseq) else None
-
-        return _call(run)
-
-    def states(self, uids: Sequence[int]) -> defer.Deferred[list[MessageState]]:
-        """From the index: no cache entry decoded, no file opened."""
-        return _call(self.folder.states, uids)
-
-    def records(self, uids: Sequence[int]) -> defer.Deferred[list[MessageRecord]]:
-        return _call(self.folder.records, uids)
-
-    def read(self, uid: int, start: int = 0, end: int | None = None) -> defer.Deferred[bytes]:
-        def run() -> bytes:
-            self.folder.refresh()
-            return self.folder.read_range(uid, start, end)
-
-        return _call(run)
-
-    def read_many(self, uids: Sequence[int]) -> defer.Deferred[dict[int, bytes]]:
-        """IBatchReadMailbox: one refresh for the group, then each file."""
-
-        def run() -> dict[int, bytes]:
-            self.folder.refresh()
-            out: dict[int, bytes] = {}
-            for uid in uids:
-                try:
-                    out[uid] = self.folder.read_range(uid, 0, None)
-                except ExpungeIssued:
-                    continue
-            return out
-
-        return _call(run)
-
-    def search(self, key: SearchKey, uids: Sequence[int]) -> defer.Deferred[list[int] | None]:
-        """ISearchableMailbox: flag, UID, size, internal-date and modseq
-        keys from the index; ``None`` for the rest."""
-
-        def run() -> list[int] | None:
-            if not answerable(key):
-                return None
-            states = self.folder.states(uids)
-            largest = self.folder.refresh().largest_uid
-            return [st.uid for st in states if match(key, st, largest)]
-
-        return _call(run)
-
-    def append(
-        self,
-        content: bytes,
-        flags: frozenset[str] = frozenset(),
-        internaldate: datetime | None = None,
-    ) -> defer.Deferred[int]:
-        return _call(
-            lambda: self.folder.append_many([(bytes(content), frozenset(flags), internaldate)])[0]
-        )
-
-    def append_many(self, messages: Sequence[NewMessage]) -> defer.Deferred[AppendResult]:
-        """MULTIAPPEND (RFC 3502): all of ``messages`` or none.  Each is
-        written and fsynced into ``tmp/`` first; then, under the lock, all
-        are renamed into ``cur/`` and get their UIDs in one uidlist update.
-        A failure before that update removes what was renamed, so nothing
-        becomes visible."""
-
-        def run() -> AppendResult:
-            batch = [(bytes(c), frozenset(f), d) for c, f, d in messages]
-            uids = self.folder.append_many(batch)
-            return AppendResult(self.folder.refresh().uidvalidity, tuple(uids))
-
-        return _call(run)
-
-    def store(
-        self,
-        uids: Sequence[int],
-        mode: StoreMode,
-        flags: frozenset[str],
-        unchangedsince: int | None = None,
-    ) -> defer.Deferred[StoreResult]:
-        if mode not in tuple(StoreMode):
-            return defer.fail(ValueError(f"unknown store mode {mode!r}"))
-        return _call(self.folder.store, list(uids), StoreMode(mode), frozenset(flags), unchangedsince)
-
-    def expunge(self, uids: Sequence[int] | None = None) -> defer.Deferred[list[int]]:
-        return _call(self.folder.expunge, None if uids is None else list(uids))
-
-    def can_copy_to(self, destination: IMailbox) -> bool:
-        """Natively only into a Maildir folder of the same store; the
-        framework copies into anything else through the public methods."""
-        return (
-            isinstance(destination, MaildirMailbox)
-            and destination.account.store is self.account.store
-        )
-
-    def _dest(self, destination: IMailbox) -> Folder:
-        if not isinstance(destination, MaildirMailbox):
-            raise CannotDo("destination is not a Maildir mailbox of this store")
-        return destination.folder
-
-    def _copied(self, dest: Folder, pairs: list[tuple[int, int]]) -> CopyResult:
-        return CopyResult(dest.refresh().uidvalidity, tuple(pairs))
-
-    def copy(self, uids: Sequence[int], destination: IMailbox) -> defer.Deferred[CopyResult]:
-        def run() -> CopyResult:
-            dest = self._dest(destination)
-            return self._copied(dest, self.folder.copy_into(dest, list(uids)))
-
-        return _call(run)
-
-    def move(self, uids: Sequence[int], destination: IMailbox) -> defer.Deferred[CopyResult]:
-        def run() -> CopyResult:
-            # Into the mailbox itself too: new UIDs, the old ones expunged
-            # (RFC 6851 §3.3, as Dovecot does).
-            dest = self._dest(destination)
-            pairs = self.folder.copy_into(dest, list(uids))
-            self.folder.remove([s for s, _ in pairs])
-            return self._copied(dest, pairs)
-
-        return _call(run)
-
-    def claim_recent(self) -> defer.Deferred[tuple[int, int]]:
-        return _call(claim_recent, self.folder)
-
-    def peek_recent(self) -> defer.Deferred[tuple[int, int]]:
-        """What :meth:`claim_recent` would give, unclaimed (for EXAMINE)."""
-        return _call(peek_recent, self.folder)
-
-    def watch(self, callback: Callable[[], object]) -> Callable[[], None]:
-        unregister: Callable[[], None] = self.folder.watch(callback)
-        self.account.store._watching(self.folder)
-        return unregister

@@ -24,6 +24,7 @@ from typing import Any
 
 from mailframe.message import MessageInfo
 from mailframe.store._maildir_files import base_of
+from mailframe.store._maildir_folder import Folder
 from mailframe.store._maildir_index import (
     Added,
     CacheFile,
@@ -34,7 +35,6 @@ from mailframe.store._maildir_index import (
 )
 from mailframe.store._maildir_names import folder_for
 from mailframe.store._maildir_uidlist import CorruptUidList, UidList
-from mailframe.store._maildir_writes import Folder
 
 __all__ = ["FolderReport", "check_folder", "reindex_folder", "folder_path", "MaildirRestorer"]
 
@@ -205,11 +205,10 @@ def reindex_folder(folder: Folder) -> int:
     the files (UIDs kept; modseqs continue upwards); how many messages."""
     with folder.lock:
         try:
-            os.unlink(folder.index.path)
+            os.unlink(folder.index.file.path)
         except FileNotFoundError:
             pass
-        folder.log = None
-        folder.index.forget()
+        folder.index.unload()
         folder.rebuild()
         assert folder.log is not None
         return len(folder.log)
@@ -226,7 +225,7 @@ class MaildirRestorer:
         True when it has that UIDVALIDITY afterwards."""
         folder = self.folder
         with folder.lock:
-            folder._locked_refresh()
+            folder.scanner.locked_refresh()
             log = folder.log
             assert log is not None
             if log.uidvalidity == uidvalidity:
@@ -241,7 +240,7 @@ class MaildirRestorer:
         folder = self.folder
         log = folder.refresh()
         folder.uidlist.refresh()
-        return max(log.uidnext, folder.uidlist.next_uid)
+        return max(log.uidnext, int(folder.uidlist.next_uid))
 
     def append(self, items: list[tuple[int, bytes, frozenset[str], datetime | None]]) -> list[int]:
         """Append ``(uid, content, flags, internaldate)`` items, UIDs
@@ -257,7 +256,7 @@ class MaildirRestorer:
                 j += 1
             run = items[i:j]
             with folder.lock:
-                folder._locked_refresh()
+                folder.scanner.locked_refresh()
                 assert folder.log is not None
                 nxt = max(folder.log.uidnext, folder.uidlist.next_uid)
                 if run[0][0] > nxt:
@@ -272,7 +271,7 @@ class MaildirRestorer:
         client that saw them never mistakes new mail for them."""
         folder = self.folder
         with folder.lock:
-            folder._locked_refresh()
+            folder.scanner.locked_refresh()
             assert folder.log is not None
             if max(folder.log.uidnext, folder.uidlist.next_uid) >= uidnext:
                 return

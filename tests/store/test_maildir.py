@@ -23,6 +23,19 @@ class MaildirConformance(PersistentBackendConformance, TestCase):
         return MaildirStore(self.path)
 
 
+class MaildirThreadedConformance(PersistentBackendConformance, TestCase):
+    """The same suite with every folder's disk work in the reactor's thread
+    pool (what the server does): results identical, in order."""
+
+    def make_store(self) -> MaildirStore:
+        self.path = tempfile.mkdtemp(prefix="mf-maildir-")
+        self.addCleanup(shutil.rmtree, self.path, True)
+        return MaildirStore(self.path, threads=True)
+
+    def reopen_store(self) -> MaildirStore:
+        return MaildirStore(self.path, threads=True)
+
+
 class MaildirSpecific(TestCase):
     def setUp(self) -> None:
         self.path = tempfile.mkdtemp(prefix="mf-maildir-")

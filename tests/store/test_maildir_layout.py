@@ -333,12 +333,13 @@ def test_compaction_keeps_state_and_shrinks_files(root: str) -> None:
     result(box.store(uids[:25], "add", frozenset({"\\Deleted"})))
     result(box.expunge())
     folder = box.folder
-    with folder.lock:
-        folder._catch_up()
-        big = os.path.getsize(folder.cache.path)
-        folder.cache.file_size = lambda: 10**9  # force the cache rewrite
-        folder.checkpoint()
-    assert os.path.getsize(folder.cache.path) < big / 2
+    index = folder.index
+    with index.lock:
+        folder.scanner.catch_up()
+        big = os.path.getsize(index.cache.path)
+        index.cache.file_size = lambda: 10**9  # force the cache rewrite
+        index.checkpoint()
+    assert os.path.getsize(index.cache.path) < big / 2
     fresh = inbox(root)
     snap = result(fresh.snapshot())
     assert [s.uid for s in snap.messages] == uids[25:]
@@ -346,7 +347,7 @@ def test_compaction_keeps_state_and_shrinks_files(root: str) -> None:
     for rec in result(fresh.records(uids[25:])):
         assert rec.info.header.startswith(b"From: a@example.org")
     # the writer that compacted still reads its blobs at their new offsets
-    folder._infos.clear()
+    index.infos.clear()
     assert folder.info(uids[-1]).header.startswith(b"From:")
     with open(os.path.join(root, "u", "mailframe-index")) as f:
         assert len(f.read().splitlines()) == 1  # one checkpoint line

@@ -34,7 +34,7 @@ def test_read_follows_renames_made_elsewhere_even_during_the_retry(tmp_path: Pat
 
     # ... and renames it once more while A is looking for it
     folder = mine.folder
-    real_scan = folder.scan
+    real_scan = folder.scanner.scan
     renamed: list[bool] = []
 
     def scan(full: bool = True) -> None:
@@ -43,7 +43,7 @@ def test_read_follows_renames_made_elsewhere_even_during_the_retry(tmp_path: Pat
             renamed.append(True)
             result(theirs.store([uid], "add", frozenset({"\\Flagged"})))
 
-    folder.scan = scan  # type: ignore[method-assign]
+    folder.scanner.scan = scan  # type: ignore[method-assign]
     with folder.open_file(uid) as f:  # with the name A knew before B's renames
         assert f.read() == MESSAGE
     assert renamed
