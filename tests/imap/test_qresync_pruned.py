@@ -186,7 +186,7 @@ def test_maildir_compaction_records_what_it_pruned(tmp_path: Any, monkeypatch: A
     """Maildir's compaction drops the oldest tombstones beyond its limit
     and remembers up to which modseq, across a restart, so QRESYNC knows
     it must fall back (IExpungeHistory.expunged_since answers None)."""
-    from mailframe.store import _maildir_sync
+    from mailframe.store import _maildir_state
     from mailframe.store.maildir import MaildirStore
     from tests.support.deferreds import result
 
@@ -200,11 +200,11 @@ def test_maildir_compaction_records_what_it_pruned(tmp_path: Any, monkeypatch: A
         result(box.store([uid], "add", frozenset({"\\Deleted"})))
         result(box.expunge([uid]))
         marks.append(result(box.status()).highestmodseq)
-    monkeypatch.setattr(_maildir_sync, "MAX_TOMBSTONES", 1)
+    monkeypatch.setattr(_maildir_state, "MAX_TOMBSTONES", 1)
     folder = box.folder
     with folder.lock:
-        folder._catch_up()
-        folder.checkpoint()
+        folder.scanner.catch_up()
+        folder.index.checkpoint()
     fresh = inbox()
     assert result(fresh.expunged_since(0)) is None
     assert result(fresh.expunged_since(marks[0])) is None

@@ -146,7 +146,8 @@ def test_checker_without_user_directory_is_said_at_startup(tmp_path: Path, monke
     (site / "nodir_checker-1.0.dist-info" / "entry_points.txt").write_text(
         "[mailframe.checkers]\nnodir = nodir_checker:from_url\n")
     monkeypatch.setenv("PYTHONPATH", str(site))
-    with ServerProcess(tmp_path / "srv", "--users", "nodir:x", users={}, smtp=True) as srv:
+    # one process: with --workers N each worker says it once
+    with ServerProcess(tmp_path / "srv", "--users", "nodir:x", "--workers", "1", users={}, smtp=True) as srv:
         import imaplib
 
         m = imaplib.IMAP4("127.0.0.1", srv.imap_port, timeout=20)
