@@ -35,15 +35,14 @@ from mailframe.imap.types import (
 from mailframe.records import MessageState
 from mailframe.store.sql import SqlStore, open_sqlite
 from mailframe.store.sql.db import Tx
-from mailframe.store.sql.store import (
-    SqlMailbox,
-    _Prepared,
+from mailframe.store.sql.mailbox import SqlMailbox, search_in
+from mailframe.store.sql.rows import (
+    Prepared,
     append_rows,
     bump,
     create_row,
     decode_flags,
     expunge_rows,
-    search_in,
 )
 from mailframe.store.statesearch import match
 
@@ -106,7 +105,7 @@ def _fill(tx: Tx, spec: list[Any]) -> int:
     )[0]
     box = create_row(tx, account, "INBOX")
     prepared = [
-        _Prepared(
+        Prepared(
             b"Subject: m\r\n\r\n" + b"x" * size,
             flags,
             datetime(2024, 1, 1, hour, tzinfo=timezone(timedelta(hours=zone)))
