@@ -5,7 +5,7 @@ reads in read transactions (one snapshot), writes through
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from twisted.internet import defer, threads
@@ -13,8 +13,6 @@ from zope.interface import implementer
 
 from mailframe.errors import CannotDo, ExpungeIssued, TryCreate
 from mailframe.interfaces import IMailbox, ISearchableMailbox
-from mailframe.message import MessageInfo, parse
-from mailframe.message._info import FORMAT_VERSION
 from mailframe.records import (
     AppendResult,
     Changes,
@@ -30,6 +28,7 @@ from mailframe.records import (
 )
 from mailframe.store._log import apply_mode
 from mailframe.store.sql.db import Rollback, Tx
+from mailframe.store.sql.query import RECORD_COLUMNS, search_in, select_rows, to_record
 from mailframe.store.sql.rows import (
     DELETED_BIT,
     Prepared,
@@ -40,14 +39,12 @@ from mailframe.store.sql.rows import (
     expunge_rows,
     move_rows,
     read_body,
-    uid_bounds,
 )
-from mailframe.store.sql.search import compile_key
 
 if TYPE_CHECKING:
     from mailframe.store.sql.store import SqlStore
 
-__all__ = ["SqlMailbox", "search_in", "RESTORER"]
+__all__ = ["SqlMailbox", "RESTORER"]
 
 #: Makes the UID-keeping appender of a mailbox (set by
 #: ``mailframe.store.sql.restore``).
@@ -139,16 +136,7 @@ class SqlMailbox:
         return self._run(run)
 
     def _select(self, tx: Tx, uids: Sequence[int], columns: str) -> list[Any]:
-        lo, hi, wanted = uid_bounds(uids)
-        if lo > hi:
-            return []
-        rows = tx.all(
-            f"SELECT mm.uid, mm.flags, mm.keywords, mm.modseq, m.size, m.internaldate, {columns} "
-            "FROM mailbox_messages mm JOIN messages m ON m.id = mm.message_id "
-            "WHERE mm.mailbox_id = ? AND mm.uid BETWEEN ? AND ? ORDER BY mm.uid",
-            (self.id, lo, hi),
-        )
-        return [r for r in rows if wanted is None or int(r[0]) in wanted]
+        return select_rows(tx, self.id, uids, columns)
 
     def states(self, uids: Sequence[int]) -> defer.Deferred[list[MessageState]]:
         def run(tx: Tx) -> list[MessageState]:
@@ -167,24 +155,7 @@ class SqlMailbox:
 
     def records(self, uids: Sequence[int]) -> defer.Deferred[list[MessageRecord]]:
         def run(tx: Tx) -> list[MessageRecord]:
-            out = []
-            for r in self._select(tx, uids, "m.info, m.info_version, m.body_id, mm.saved"):
-                if int(r[7]) == FORMAT_VERSION:
-                    info = MessageInfo.load(bytes(r[6]))
-                else:  # parsed by another parser version: parse again
-                    info = parse(read_body(tx, int(r[8]), 0, None))
-                out.append(
-                    MessageRecord(
-                        int(r[0]),
-                        decode_flags(r[1], r[2]),
-                        int(r[3]),
-                        int(r[4]),
-                        datetime.fromisoformat(r[5]),
-                        info,
-                        datetime.fromtimestamp(int(r[9]), UTC) if r[9] else None,
-                    )
-                )
-            return out
+            return [to_record(tx, r) for r in self._select(tx, uids, RECORD_COLUMNS)]
 
         return self._run(run)
 
@@ -202,9 +173,10 @@ class SqlMailbox:
         return self._run(run)
 
     def search(self, key: Any, uids: Sequence[int]) -> defer.Deferred[list[int] | None]:
-        """ISearchableMailbox: flags, UIDs, sizes, internal dates and
-        modseqs answered by one SQL query (:mod:`mailframe.store.sql.search`); ``None`` for
-        the rest, which the framework's matcher answers."""
+        """ISearchableMailbox: flags, UIDs, sizes, internal dates, modseqs,
+        BODY, TEXT and header keys answered in the database
+        (:mod:`mailframe.store.sql.search`, :mod:`mailframe.store.sql.query`);
+        ``None`` for the rest, which the framework's matcher answers."""
         return self._run(lambda tx: search_in(tx, self.id, key, uids))
 
     # ---------------------------------------------------------------- writes
@@ -358,21 +330,3 @@ class SqlMailbox:
             raise CannotDo("UID-keeping import is not available")
         return RESTORER(self)
 
-
-def search_in(tx: Tx, mailbox_id: int, key: Any, uids: Sequence[int]) -> list[int] | None:
-    """The UIDs among ``uids`` matching ``key``, or None (not compiled)."""
-    row = tx.one("SELECT max(uid) FROM mailbox_messages WHERE mailbox_id = ?", (mailbox_id,))
-    largest = int(row[0] or 0)
-    compiled = compile_key(key, largest, tx.dialect)
-    if compiled is None:
-        return None
-    condition, params = compiled
-    lo, hi, wanted = uid_bounds(uids)
-    if lo > hi:
-        return []
-    rows = tx.all(
-        "SELECT mm.uid FROM mailbox_messages mm JOIN messages m ON m.id = mm.message_id "
-        f"WHERE mm.mailbox_id = ? AND mm.uid BETWEEN ? AND ? AND ({condition}) ORDER BY mm.uid",
-        (mailbox_id, lo, hi, *params),
-    )
-    return [int(r[0]) for r in rows if wanted is None or int(r[0]) in wanted]

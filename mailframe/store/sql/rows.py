@@ -19,6 +19,7 @@ from mailframe.store._log import new_uidvalidity
 from mailframe.store.sql.db import Rollback, Tx
 from mailframe.store.sql.schema import CHUNK
 from mailframe.store.sql.search import FLAG_BITS
+from mailframe.store.sql.textindex import Documents, documents
 from mailframe.vocabulary import RECENT
 
 __all__ = [
@@ -33,6 +34,8 @@ __all__ = [
     "expunge_rows",
     "collect_garbage",
     "insert_body",
+    "insert_documents",
+    "drop_documents",
     "read_body",
 ]
 
@@ -83,8 +86,27 @@ class Prepared:
         self.content = to_crlf(bytes(raw))
         self.flags = frozenset(flags) - {RECENT}
         self.when = _zoned(when)
-        self.info = parse(self.content).dump()
+        parsed = parse(self.content)
+        self.info = parsed.dump()
         self.hash = hashlib.sha256(self.content).hexdigest()
+        #: the SEARCH text documents (mailframe.store.sql.textindex).
+        self.documents = documents(parsed, self.content)
+
+
+def insert_documents(tx: Tx, message_id: int, docs: Documents) -> None:
+    """A message's SEARCH text documents into the text index."""
+    d = tx.dialect
+    tx.execute(
+        f"INSERT INTO {d.text_table} ({d.text_key}, hdr, body, extra) VALUES (?, ?, ?, ?)",
+        (message_id, docs.hdr, docs.body, docs.extra),
+    )
+    if docs.state:
+        tx.execute("UPDATE messages SET text_state = ? WHERE id = ?", (docs.state, message_id))
+
+
+def drop_documents(tx: Tx, message_id: int) -> None:
+    d = tx.dialect
+    tx.execute(f"DELETE FROM {d.text_table} WHERE {d.text_key} = ?", (message_id,))
 
 
 def next_uidvalidity(tx: Tx) -> int:
@@ -117,6 +139,7 @@ def collect_garbage(tx: Tx, message_ids: set[int]) -> None:
         if tx.one("SELECT 1 FROM mailbox_messages WHERE message_id = ? LIMIT 1", (message_id,)):
             continue
         row = tx.one("SELECT body_id FROM messages WHERE id = ?", (message_id,))
+        drop_documents(tx, message_id)
         tx.execute("DELETE FROM messages WHERE id = ?", (message_id,))
         if row is None or tx.one("SELECT 1 FROM messages WHERE body_id = ? LIMIT 1", (row[0],)):
             continue
@@ -249,12 +272,20 @@ def append_rows(tx: Tx, mailbox_id: int, prepared: Sequence[Prepared]) -> Append
                 FORMAT_VERSION,
             ),
         )[0]
+        insert_documents(tx, int(message_id), p.documents)
         bits, keywords = encode_flags(p.flags)
         tx.execute(
             "INSERT INTO mailbox_messages (mailbox_id, uid, message_id, modseq, flags, keywords, "
             "saved) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (mailbox_id, first + i, message_id, modseq - len(prepared) + 1 + i, bits, keywords,
-             now_ts()),
+            (
+                mailbox_id,
+                first + i,
+                message_id,
+                modseq - len(prepared) + 1 + i,
+                bits,
+                keywords,
+                now_ts(),
+            ),
         )
     tx.touched(mailbox_id, modseq)
     return AppendResult(uidvalidity, tuple(range(first, uidnext)))

@@ -22,8 +22,8 @@ from mailframe.store._watchers import Watchers
 from mailframe.store.sql.account import SqlAccount
 from mailframe.store.sql.db import Database, Tx
 from mailframe.store.sql.mailbox import SqlMailbox
+from mailframe.store.sql.migrate import migrate
 from mailframe.store.sql.rows import create_row
-from mailframe.store.sql.schema import ensure_schema
 
 __all__ = ["SqlStore", "SqlAccount", "SqlMailbox"]
 
@@ -50,9 +50,7 @@ class SqlStore:
             raise
 
     def _init(self, tx: Tx) -> None:
-        ensure_schema(tx.cursor, self.dialect)
-        if tx.one("SELECT value FROM counters WHERE name = 'uidvalidity'") is None:
-            tx.execute("INSERT INTO counters (name, value) VALUES ('uidvalidity', 0)")
+        migrate(tx)
 
     # ------------------------------------------------------------- watchers
 
