@@ -8,6 +8,7 @@
     mailframe reindex USER [MAILBOX] | check USER [--repair]
     mailframe import USER SRC | export USER DST
     mailframe queue list|flush|delete ...          # outbound mail
+    mailframe db check|migrate --store URL         # a database store's consistency
 
 Exit status, as Unix tools have it: 0 done, 1 failed (one line on stderr),
 2 wrong arguments (one line on stderr).  ``mailframe deliver`` keeps the
@@ -46,6 +47,7 @@ COMMANDS: dict[str, str] = {
     "import": "mailframe.cli.import_",
     "export": "mailframe.cli.export",
     "queue": "mailframe.cli.queue",
+    "db": "mailframe.cli.db",
 }
 
 

@@ -43,7 +43,11 @@ def split_options(url: str) -> tuple[str, int]:
                 raise ValueError("pool must be 1..256")
         else:
             kept.append((key, value))
-    return urlunsplit(parts._replace(query=urlencode(kept))), pool
+    out = urlunsplit(parts._replace(query=urlencode(kept)))
+    if not parts.netloc and url.startswith(f"{parts.scheme}://"):
+        # urlunsplit drops the empty authority of postgresql:///db?host=/run/x
+        out = f"{parts.scheme}://" + out[len(parts.scheme) + 1 :]
+    return out, pool
 
 
 class PostgresDatabase(Database):
