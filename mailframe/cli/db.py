@@ -6,7 +6,10 @@ consistency and schema (:mod:`mailframe.store.sql.check`,
 is); ``--repair`` removes orphans and indexes unindexed messages (never a
 message a mailbox holds); ``--bodies`` also hashes every body.
 ``migrate`` brings the schema and the text index up to date (the server
-does the same at start; this does it ahead, with progress)."""
+does the same at start; this does it ahead, with progress).  ``prune``
+drops expunge tombstones by age (``--days``) or count per mailbox
+(``--keep``), as the server does hourly with ``?expunge_days=N`` /
+``?expunge_keep=N`` in its store URL (:mod:`mailframe.store.sql.prune`)."""
 
 from __future__ import annotations
 
@@ -16,7 +19,7 @@ from typing import Any
 
 from mailframe.cli._common import CommandError, add_json_option, print_json
 
-HELP = "check (counts, orphans, counters) or migrate a database store (sqlite:, postgresql:)"
+HELP = "check (counts, orphans, counters), migrate or prune a database store (sqlite:, postgresql:)"
 
 
 def configure(p: argparse.ArgumentParser) -> None:
@@ -28,6 +31,11 @@ def configure(p: argparse.ArgumentParser) -> None:
                        help="remove orphans, index unindexed messages (mail is never deleted)")
     check.add_argument("--bodies", action="store_true", help="hash every body too (slow)")
     add_json_option(check)
+    prune = sub.add_parser("prune", help="drop old expunge tombstones (QRESYNC then resyncs)")
+    prune.add_argument("-s", "--store", required=True, help="sqlite:PATH or postgresql://...")
+    prune.add_argument("--days", type=float, help="drop tombstones older than this many days")
+    prune.add_argument("--keep", type=int, help="keep at most this many per mailbox")
+    add_json_option(prune)
     migrate = sub.add_parser("migrate", help="bring the schema and text index up to date")
     migrate.add_argument("-s", "--store", required=True, help="sqlite:PATH or postgresql://...")
     add_json_option(migrate)
@@ -88,9 +96,27 @@ def _migrate(args: argparse.Namespace, db: Any) -> int:
     return 0
 
 
+def _prune(args: argparse.Namespace, db: Any) -> int:
+    from mailframe.store.sql.prune import prune
+
+    if args.days is None and args.keep is None:
+        raise CommandError("give --days N and/or --keep N", 2)
+    if (args.days is not None and args.days <= 0) or (args.keep is not None and args.keep < 1):
+        raise CommandError("--days must be > 0 and --keep >= 1", 2)
+    age = None if args.days is None else args.days * 86400
+    dropped = db.run_sync(lambda tx: prune(tx, age, args.keep), write=True)[0]
+    if args.json:
+        print_json({"dropped": dropped})
+    else:
+        print(f"{dropped} tombstone(s) dropped")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     db = _database(args.store)
     try:
+        if args.action == "prune":
+            return _prune(args, db)
         return _check(args, db) if args.action == "check" else _migrate(args, db)
     finally:
         db.stop_now()

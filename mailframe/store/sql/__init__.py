@@ -28,6 +28,33 @@ def open_sqlite(path: str) -> SqlStore:
     return SqlStore(SqliteDatabase(path))
 
 
+#: store options in the URL's query, beside PostgreSQL's ``pool``:
+#: tombstone pruning (:mod:`mailframe.store.sql.prune`).
+PRUNE_OPTIONS = ("expunge_days", "expunge_keep")
+
+
+def _prune_options(url: str) -> tuple[str, float | None, int | None]:
+    """(URL without the pruning options, max age in seconds, max count)."""
+    from urllib.parse import parse_qsl, urlencode
+
+    base, sep, query = url.partition("?")
+    if not sep:
+        return url, None, None
+    kept, age, count = [], None, None
+    for key, value in parse_qsl(query, keep_blank_values=True):
+        if key == "expunge_days":
+            age = float(value) * 86400
+            if age <= 0:
+                raise ValueError("expunge_days must be > 0")
+        elif key == "expunge_keep":
+            count = int(value)
+            if count < 1:
+                raise ValueError("expunge_keep must be >= 1")
+        else:
+            kept.append((key, value))
+    return base + ("?" + urlencode(kept) if kept else ""), age, count
+
+
 def _sqlite_path(url: str) -> str:
     scheme, _, path = url.partition(":")
     if scheme.strip().lower() != "sqlite" or not path.strip():
@@ -39,8 +66,12 @@ def _sqlite_path(url: str) -> str:
 
 
 def sqlite_from_url(url: str) -> SqlStore:
-    """Entry point ``mailframe.stores: sqlite``: ``sqlite:PATH``."""
-    return open_sqlite(_sqlite_path(url))
+    """Entry point ``mailframe.stores: sqlite``: ``sqlite:PATH``, options
+    ``?expunge_days=N&expunge_keep=N`` (tombstone pruning)."""
+    url, age, count = _prune_options(url)
+    store = open_sqlite(_sqlite_path(url))
+    store.keep_expunged(age, count)
+    return store
 
 
 def database_from_url(url: str) -> Database:
@@ -49,6 +80,7 @@ def database_from_url(url: str) -> Database:
     ``mailframe db``.  A SQLite file must exist."""
     import os
 
+    url = _prune_options(url.strip())[0]
     scheme = url.partition(":")[0].strip().lower()
     if scheme == "sqlite":
         from mailframe.store.sql.sqlite import SqliteDatabase
@@ -79,8 +111,12 @@ def open_postgresql(conninfo: str, pool: int = 4, listen: bool = True) -> SqlSto
 
 def postgresql_from_url(url: str) -> SqlStore:
     """Entry point ``mailframe.stores: postgresql`` (and ``postgres``):
-    ``postgresql://user:password@host:port/db?pool=4``."""
+    ``postgresql://user:password@host:port/db?pool=4``, and the pruning
+    options ``expunge_days=N``, ``expunge_keep=N``."""
     from mailframe.store.sql.postgres import split_options
 
-    conninfo, pool = split_options(url.strip())
-    return open_postgresql(conninfo, pool)
+    url, age, count = _prune_options(url.strip())
+    conninfo, pool = split_options(url)
+    store = open_postgresql(conninfo, pool)
+    store.keep_expunged(age, count)
+    return store

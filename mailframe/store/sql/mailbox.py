@@ -9,8 +9,9 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from twisted.internet import defer, threads
-from zope.interface import implementer
+from zope.interface import classImplements, implementer
 
+from mailframe import interfaces
 from mailframe.errors import CannotDo, ExpungeIssued, TryCreate
 from mailframe.interfaces import IMailbox, ISearchableMailbox
 from mailframe.records import (
@@ -28,6 +29,7 @@ from mailframe.records import (
 )
 from mailframe.store._log import apply_mode
 from mailframe.store.sql.db import Rollback, Tx
+from mailframe.store.sql.prune import all_gone
 from mailframe.store.sql.query import RECORD_COLUMNS, search_in, select_rows, to_record
 from mailframe.store.sql.rows import (
     DELETED_BIT,
@@ -115,25 +117,48 @@ class SqlMailbox:
         return self._run(run)
 
     def changes_since(self, modseq: int) -> defer.Deferred[Changes]:
-        def run(tx: Tx) -> Changes:
-            _, uidnext, hms, _ = self._row(tx)
-            rows = tx.all(
-                "SELECT uid, flags, keywords, modseq FROM mailbox_messages "
-                "WHERE mailbox_id = ? AND modseq > ? ORDER BY uid",
-                (self.id, modseq),
-            )
-            gone = tx.all(
-                "SELECT uid FROM expunged WHERE mailbox_id = ? AND modseq > ? ORDER BY uid",
-                (self.id, modseq),
-            )
-            return Changes(
-                highestmodseq=hms,
-                uidnext=uidnext,
-                changed=tuple(FlagState(int(u), decode_flags(f, k), int(m)) for u, f, k, m in rows),
-                expunged=tuple(sorted({int(r[0]) for r in gone})),
-            )
+        return self._run(lambda tx: self.changes_in(tx, modseq))
 
-        return self._run(run)
+    def changes_in(self, tx: Tx, modseq: int) -> Changes:
+        """:meth:`changes_since` inside ``tx``."""
+        _, uidnext, hms, _ = self._row(tx)
+        rows = tx.all(
+            "SELECT uid, flags, keywords, modseq FROM mailbox_messages "
+            "WHERE mailbox_id = ? AND modseq > ? ORDER BY uid",
+            (self.id, modseq),
+        )
+        gone = self._expunged_since(tx, modseq)
+        if gone is None:  # tombstones pruned: every UID that is not here
+            gone = all_gone(tx, self.id, uidnext)
+        return Changes(
+            highestmodseq=hms,
+            uidnext=uidnext,
+            changed=tuple(FlagState(int(u), decode_flags(f, k), int(m)) for u, f, k, m in rows),
+            expunged=tuple(gone),
+        )
+
+    def _expunged_since(self, tx: Tx, modseq: int) -> list[int] | None:
+        floor = int(tx.one("SELECT expunge_floor FROM mailboxes WHERE id = ?", (self.id,))[0])
+        if modseq < floor:
+            return None
+        gone = tx.all(
+            "SELECT uid FROM expunged WHERE mailbox_id = ? AND modseq > ?", (self.id, modseq)
+        )
+        return sorted({int(r[0]) for r in gone})
+
+    def expunged_since(self, modseq: int) -> defer.Deferred[list[int] | None]:
+        """The UIDs expunged after ``modseq``, ascending; ``None`` once
+        tombstones that old were pruned (:mod:`mailframe.store.sql.prune`),
+        so QRESYNC reports every missing UID (RFC 7162 §3.2.5.2)."""
+        return self._run(lambda tx: self._expunged_since(tx, modseq))
+
+    def expunge_floor(self) -> defer.Deferred[int]:
+        """The modseq up to which tombstones may have been pruned (0: all kept)."""
+        return self._run(
+            lambda tx: int(
+                tx.one("SELECT expunge_floor FROM mailboxes WHERE id = ?", (self.id,))[0]
+            )
+        )
 
     def _select(self, tx: Tx, uids: Sequence[int], columns: str) -> list[Any]:
         return select_rows(tx, self.id, uids, columns)
@@ -330,3 +355,9 @@ class SqlMailbox:
             raise CannotDo("UID-keeping import is not available")
         return RESTORER(self)
 
+
+# IExpungeHistory (the QRESYNC seam, RFC 7162 §3.2.5.2) where this
+# mailframe's interfaces have it.
+_HISTORY = getattr(interfaces, "IExpungeHistory", None)
+if _HISTORY is not None:
+    classImplements(SqlMailbox, _HISTORY)  # type: ignore[misc]

@@ -158,8 +158,8 @@ def expunge_rows(tx: Tx, mailbox_id: int, uids: list[int], modseq: int) -> None:
         if row is not None:
             messages.add(int(row[0]))
             tx.execute(
-                "INSERT INTO expunged (mailbox_id, uid, modseq) VALUES (?, ?, ?)",
-                (mailbox_id, uid, modseq),
+                "INSERT INTO expunged (mailbox_id, uid, modseq, at) VALUES (?, ?, ?, ?)",
+                (mailbox_id, uid, modseq, now_ts()),
             )
     collect_garbage(tx, messages)
     tx.touched(mailbox_id, modseq)

@@ -15,8 +15,10 @@
 - ``mailbox_messages``: narrow (mailbox, uid, message, modseq, system
   flags as bits, keywords, the time it was saved there for RFC 8514
   SAVEDATE), since every flag change rewrites a row;
-- ``expunged``: the tombstones (mailbox, uid, modseq) for VANISHED and
-  ``changes_since`` (RFC 7162 §3.2.10);
+- ``expunged``: the tombstones (mailbox, uid, modseq, when) for VANISHED and
+  ``changes_since`` (RFC 7162 §3.2.10); pruned by age or count
+  (:mod:`mailframe.store.sql.prune`), the mailbox's ``expunge_floor`` then
+  the modseq up to which they may be gone;
 - ``search_fts`` (SQLite, FTS5 trigram) / ``search_text`` (PostgreSQL,
   pg_trgm GIN): per message the case-folded ``hdr`` and ``body`` texts
   SEARCH compares with (:mod:`mailframe.store.sql.textindex`), since
@@ -59,7 +61,8 @@ STATEMENTS = [
         recent_floor BIGINT NOT NULL DEFAULT 1,
         special_use TEXT NOT NULL DEFAULT '',
         noselect INTEGER NOT NULL DEFAULT 0,
-        deleted INTEGER NOT NULL DEFAULT 0)""",
+        deleted INTEGER NOT NULL DEFAULT 0,
+        expunge_floor BIGINT NOT NULL DEFAULT 0)""",
     """CREATE UNIQUE INDEX IF NOT EXISTS mailboxes_live_name
         ON mailboxes (account_id, name) WHERE deleted = 0""",
     """CREATE TABLE IF NOT EXISTS subscriptions (
@@ -101,8 +104,18 @@ STATEMENTS = [
     """CREATE TABLE IF NOT EXISTS expunged (
         mailbox_id BIGINT NOT NULL REFERENCES mailboxes(id),
         uid BIGINT NOT NULL,
-        modseq BIGINT NOT NULL)""",
+        modseq BIGINT NOT NULL,
+        at BIGINT NOT NULL DEFAULT 0)""",
     "CREATE INDEX IF NOT EXISTS expunged_modseq ON expunged (mailbox_id, modseq)",
+]
+
+#: Version 1 to 2: the text index (tables created above), the text state of
+#: messages, the expunge floor of mailboxes and the time of each tombstone
+#: (pruning: :mod:`mailframe.store.sql.prune`).
+MIGRATE_1_TO_2 = [
+    "ALTER TABLE messages ADD COLUMN text_state INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE mailboxes ADD COLUMN expunge_floor BIGINT NOT NULL DEFAULT 0",
+    "ALTER TABLE expunged ADD COLUMN at BIGINT NOT NULL DEFAULT 0",
 ]
 
 #: The text index (version 2), per engine.
@@ -173,8 +186,7 @@ def ensure_schema(cursor: Any, dialect: Dialect) -> int:
     elif version < SCHEMA_VERSION:
         # 1 -> 2: the text index tables were created above; their rows are
         # filled by mailframe.store.sql.migrate (no text version recorded).
-        cursor.execute(
-            "ALTER TABLE messages ADD COLUMN text_state INTEGER NOT NULL DEFAULT 0"
-        )
+        for statement in MIGRATE_1_TO_2:
+            cursor.execute(statement)
         cursor.execute(dialect.sql("UPDATE schema_version SET version = ?"), (SCHEMA_VERSION,))
     return version

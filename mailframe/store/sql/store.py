@@ -13,7 +13,8 @@ import weakref
 from collections.abc import Callable
 from typing import Any
 
-from twisted.internet import defer, threads
+from twisted.internet import defer, task, threads
+from twisted.logger import Logger
 from zope.interface import implementer
 
 from mailframe.interfaces import IAccount, IMailStore
@@ -23,9 +24,12 @@ from mailframe.store.sql.account import SqlAccount
 from mailframe.store.sql.db import Database, Tx
 from mailframe.store.sql.mailbox import SqlMailbox
 from mailframe.store.sql.migrate import migrate
+from mailframe.store.sql.prune import prune
 from mailframe.store.sql.rows import create_row
 
 __all__ = ["SqlStore", "SqlAccount", "SqlMailbox"]
+
+_log = Logger()
 
 
 @implementer(IMailStore)
@@ -43,6 +47,7 @@ class SqlStore:
         self.recent_lock = defer.DeferredLock()
         #: a :class:`mailframe.store.sql.notify.Listener` hearing other frontends (PostgreSQL).
         self.listener: Any = None
+        self._pruner: task.LoopingCall | None = None
         try:
             db.run_sync(self._init, write=True)
         except BaseException:
@@ -51,6 +56,32 @@ class SqlStore:
 
     def _init(self, tx: Tx) -> None:
         migrate(tx)
+
+    # -------------------------------------------------------------- pruning
+
+    #: how often the expunge log is pruned when limits are set.
+    PRUNE_EVERY = 3600.0
+
+    def prune_expunged(
+        self, max_age: float | None, max_count: int | None
+    ) -> defer.Deferred[int]:
+        """Prune tombstones (:mod:`mailframe.store.sql.prune`) in one write
+        transaction; how many went."""
+        return self.db.run(lambda tx: prune(tx, max_age, max_count), write=True)
+
+    def keep_expunged(self, max_age: float | None, max_count: int | None) -> None:
+        """Prune tombstones older than ``max_age`` seconds or beyond
+        ``max_count`` per mailbox every :data:`PRUNE_EVERY` seconds (and
+        once now); ``None`` for both: keep them all."""
+        if self._pruner is not None and self._pruner.running:
+            self._pruner.stop()
+        self._pruner = None
+        if max_age is None and max_count is None:
+            return
+        self._pruner = task.LoopingCall(self.prune_expunged, max_age, max_count)
+        self._pruner.start(self.PRUNE_EVERY, now=True).addErrback(
+            lambda f: _log.failure("pruning the expunge log failed", f)
+        )
 
     # ------------------------------------------------------------- watchers
 
@@ -100,6 +131,7 @@ class SqlStore:
         return d.addCallback(lambda account_id: SqlAccount(self, username, account_id))
 
     def close(self) -> defer.Deferred[None]:
+        self.keep_expunged(None, None)
         self._watchers.clear()
         listener, self.listener = self.listener, None
         d = self.db.close()
