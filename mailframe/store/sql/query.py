@@ -101,7 +101,14 @@ def _confirm(tx: Tx, mailbox_id: int, key: SearchKey, uids: list[int], largest: 
     out: list[int] = []
     for i in range(0, len(uids), CONFIRM_BATCH):
         batch = uids[i : i + CONFIRM_BATCH]
-        for r in select_rows(tx, mailbox_id, batch, RECORD_COLUMNS):
+        marks = ", ".join("?" * len(batch))
+        rows = tx.all(
+            "SELECT mm.uid, mm.flags, mm.keywords, mm.modseq, m.size, m.internaldate, "
+            f"{RECORD_COLUMNS} FROM mailbox_messages mm JOIN messages m ON m.id = mm.message_id "
+            f"WHERE mm.mailbox_id = ? AND mm.uid IN ({marks}) ORDER BY mm.uid",
+            (mailbox_id, *batch),
+        )
+        for r in rows:
             record = to_record(tx, r)
             body_id = int(r[8])
             cache: list[bytes] = []
@@ -136,10 +143,25 @@ def search_in(tx: Tx, mailbox_id: int, key: Any, uids: Sequence[int]) -> list[in
             (mailbox_id, lo, hi, *compiled.maybe_params),
         )
         return [int(r[0]) for r in rows if wanted is None or int(r[0]) in wanted]
+    if compiled.driver:
+        # start from the few messages the text index names, not from every
+        # row of the mailbox (SQLite: "+" keeps it off the mailbox index)
+        plus = "+" if tx.dialect.name == "sqlite" else ""
+        base = (
+            "FROM mailbox_messages mm JOIN messages m ON m.id = mm.message_id "
+            f"WHERE {compiled.driver} AND {plus}mm.mailbox_id = ? AND mm.uid BETWEEN ? AND ? "
+        )
     rows = tx.all(
         f"SELECT mm.uid, CASE WHEN ({compiled.sure}) THEN 1 ELSE 0 END {base} "
         f"AND ({compiled.maybe}) ORDER BY mm.uid",
-        (*compiled.sure_params, mailbox_id, lo, hi, *compiled.maybe_params),
+        (
+            *compiled.sure_params,
+            *compiled.driver_params,
+            mailbox_id,
+            lo,
+            hi,
+            *compiled.maybe_params,
+        ),
     )
     sure: list[int] = []
     unsure: list[int] = []

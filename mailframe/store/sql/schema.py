@@ -132,6 +132,10 @@ TEXT_STATEMENTS = {
             extra TEXT NOT NULL)""",
     ],
 }
+#: after the version 2 columns exist (created or migrated)
+AFTER_MIGRATION = [
+    "CREATE INDEX IF NOT EXISTS messages_text_state ON messages (text_state) WHERE text_state <> 0",
+]
 #: pg_trgm's GIN indexes (``LIKE '%word%'``); without the extension the
 #: same queries scan.
 TRIGRAM_STATEMENTS = [
@@ -189,4 +193,6 @@ def ensure_schema(cursor: Any, dialect: Dialect) -> int:
         for statement in MIGRATE_1_TO_2:
             cursor.execute(statement)
         cursor.execute(dialect.sql("UPDATE schema_version SET version = ?"), (SCHEMA_VERSION,))
+    for statement in AFTER_MIGRATION:
+        cursor.execute(dialect.sql(statement))
     return version

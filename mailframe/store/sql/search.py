@@ -69,6 +69,10 @@ class Compiled:
     maybe: str
     maybe_params: list[Any]
     exact: bool
+    #: a condition every match meets that names a few message ids (a text
+    #: key every match must satisfy): the query starts from it.
+    driver: str = ""
+    driver_params: tuple[Any, ...] = ()
 
 
 def compilable(key: SearchKey) -> bool:
@@ -104,10 +108,29 @@ def compile_key(key: SearchKey, largest: int, dialect: Dialect) -> Compiled | No
         sure_params: list[Any] = []
         maybe_params: list[Any] = []
         sure = _compile(key, largest, dialect, sure_params, True)
+        driver, driver_params = "", ()
+        leaf = _driving_leaf(key)
+        if leaf is not None:
+            params_: list[Any] = []
+            driver = _text_condition(leaf, dialect, params_, False)
+            driver_params = tuple(params_)
+            # the rest of the key (the driver is not tested twice)
+            rest = [k for k in key.keys if k is not leaf] if isinstance(key, SearchAnd) else []
+            key = SearchAnd(tuple(rest)) if rest else SearchAll()
         maybe = _compile(key, largest, dialect, maybe_params, False)
-        return Compiled(sure, sure_params, maybe, maybe_params, False)
+        return Compiled(sure, sure_params, maybe, maybe_params, False, driver, driver_params)
     except _TooBig:
         return None
+
+
+def _driving_leaf(key: SearchKey) -> SearchHeader | SearchBody | None:
+    """A text key that every match of ``key`` satisfies (``key`` itself,
+    or one of a top-level AND), with words to look up."""
+    candidates = key.keys if isinstance(key, SearchAnd) else (key,)
+    for k in candidates:
+        if isinstance(k, (SearchHeader, SearchBody)) and words(k.value):
+            return k
+    return None
 
 
 def _word_tests(
@@ -125,9 +148,12 @@ def _word_tests(
             params.append(" AND ".join(f"{{{column}}} : {fts_phrase(w)}" for w in long_))
             tests.append(f"{table} MATCH ?")
         for w in ws:
-            if len(w) < 3 or exact:
+            if exact:
                 params.append(w)
                 tests.append(f"instr({column}, ?) > 0")
+            elif len(w) < 3:  # a scan: LIKE (ASCII case-blind, so a superset) is the quicker
+                params.append(like_pattern(w))
+                tests.append(f"{column} LIKE ? ESCAPE '\\'")
     else:
         for w in ws:
             params.append(like_pattern(w))
@@ -168,8 +194,9 @@ def _text_condition(
     for column in columns:
         tests = _word_tests(column, ws, dialect, params, False)
         selects.append(f"SELECT {id_} FROM {table} WHERE " + " AND ".join(tests))
-    union = " UNION ".join(selects)
-    return f"(mm.message_id IN ({union}) OR (m.text_state & {CUT}) <> 0)"
+    # messages whose documents were cut: always candidates (a partial index)
+    selects.append(f"SELECT id FROM messages WHERE text_state <> 0 AND (text_state & {CUT}) <> 0")
+    return "mm.message_id IN (" + " UNION ".join(selects) + ")"
 
 
 def _compile(

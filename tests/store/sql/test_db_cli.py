@@ -92,6 +92,7 @@ def test_migrate_a_version_1_database(tmp_path: Path) -> None:
     path = _sqlite_db(tmp_path)
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("DROP TABLE search_fts")
+    conn.execute("DROP INDEX messages_text_state")
     conn.execute("ALTER TABLE messages DROP COLUMN text_state")
     conn.execute("ALTER TABLE mailboxes DROP COLUMN expunge_floor")
     conn.execute("DROP INDEX expunged_modseq")

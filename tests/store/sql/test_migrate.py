@@ -36,6 +36,7 @@ def _as_version_1(path: str) -> None:
     ``text_state`` column, version 1."""
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("DROP TABLE search_fts")
+    conn.execute("DROP INDEX messages_text_state")
     conn.execute("ALTER TABLE messages DROP COLUMN text_state")
     conn.execute("ALTER TABLE mailboxes DROP COLUMN expunge_floor")
     conn.execute("DROP INDEX expunged_modseq")

@@ -274,8 +274,8 @@ def test_the_index_narrows() -> None:
         assert compiled is not None and not compiled.exact
         row = tx.one(
             "SELECT count(*) FROM mailbox_messages mm JOIN messages m ON m.id = mm.message_id "
-            f"WHERE mm.mailbox_id = ? AND ({compiled.maybe})",
-            (box_id, *compiled.maybe_params),
+            f"WHERE mm.mailbox_id = ? AND {compiled.driver}",
+            (box_id, *compiled.driver_params),
         )
         return int(row[0])
 
