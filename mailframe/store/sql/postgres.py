@@ -75,5 +75,12 @@ class PostgresDatabase(Database):
             exc, (errors.SerializationFailure, errors.DeadlockDetected, errors.UniqueViolation)
         )
 
+    def unavailable(self, exc: BaseException) -> bool:
+        import psycopg
+
+        # OperationalError: refused, lost, timed out, shut down (57P01...);
+        # InterfaceError: the connection is already closed.
+        return isinstance(exc, (psycopg.OperationalError, psycopg.InterfaceError))
+
     def notify(self, cursor: Any, mailbox_id: int, modseq: int) -> None:
         cursor.execute("SELECT pg_notify(%s, %s)", (CHANNEL, f"{mailbox_id}:{modseq}"))

@@ -17,11 +17,12 @@ from twisted.internet import defer, task, threads
 from twisted.logger import Logger
 from zope.interface import implementer
 
+from mailframe.errors import StoreUnavailable
 from mailframe.interfaces import IAccount, IMailStore
 from mailframe.store._names import INBOX
 from mailframe.store._watchers import Watchers
 from mailframe.store.sql.account import SqlAccount
-from mailframe.store.sql.db import Database, Tx
+from mailframe.store.sql.db import Database, DatabaseUnavailable, Tx
 from mailframe.store.sql.mailbox import SqlMailbox
 from mailframe.store.sql.migrate import migrate
 from mailframe.store.sql.prune import prune
@@ -50,6 +51,9 @@ class SqlStore:
         self._pruner: task.LoopingCall | None = None
         try:
             db.run_sync(self._init, write=True)
+        except DatabaseUnavailable as exc:
+            db.stop_now()
+            raise StoreUnavailable(exc.text) from exc
         except BaseException:
             db.stop_now()  # no worker thread left behind to keep the process alive
             raise
