@@ -2,6 +2,8 @@
 loopback port in its own temporary directory, with users alice/secret:
 
 - mailframe (``twistd -n mailframe``, Maildir store) via tests/support;
+  ``mailframe-sqlite`` and ``mailframe-postgresql`` the same on the
+  database store (PostgreSQL: a private cluster, tests/store/sql/pgcluster.py);
 - Dovecot from Debian (``dovecot -F -c <conf>``, passwd-file, Maildir);
 - pymap from PyPI (``pymap maildir``).
 
@@ -228,4 +230,55 @@ class Pymap(Server):
         stop_process(self.proc)
 
 
-LAUNCHERS: dict[str, type[Server]] = {"mailframe": Mailframe, "dovecot": Dovecot, "pymap": Pymap}
+class MailframeSqlite(Mailframe):
+    """mailframe on ``sqlite:<workdir>/mail.db``."""
+
+    name = "mailframe-sqlite"
+
+    def _store(self, workdir: Path) -> str:
+        return f"sqlite:{workdir / 'mail.db'}"
+
+    def __init__(self, workdir: Path) -> None:
+        import mailframe
+
+        self.version = getattr(mailframe, "__version__", "") + f" ({self.name[10:]})"
+        self.proc = ServerProcess(workdir, "--max-connections-per-ip", "0",
+                                  "--max-connections-per-user", "0",
+                                  users={USER: PASSWORD}, store=self._store(workdir))
+        try:
+            self.proc.start(timeout=60)
+        except RuntimeError as exc:
+            raise Unavailable(str(exc).splitlines()[0][:200]) from exc
+        self.port = self.proc.imap_port
+        self.pid = self.proc.proc.pid if self.proc.proc else None
+
+
+class MailframePostgres(MailframeSqlite):
+    """mailframe on a database of a private PostgreSQL cluster (initdb in
+    a temporary directory, Unix socket only, stopped with the server)."""
+
+    name = "mailframe-postgresql"
+
+    def _store(self, workdir: Path) -> str:
+        from tests.store.sql import pgcluster
+
+        try:
+            conninfo = pgcluster.new_database()
+        except BaseException as exc:  # SkipTest, RuntimeError: no PostgreSQL here
+            raise Unavailable(str(exc).splitlines()[0][:200]) from exc
+        return "postgresql:///?" + "&".join(conninfo.replace(" ", "&").split("&"))
+
+    def stop(self) -> None:
+        from tests.store.sql import pgcluster
+
+        super().stop()
+        pgcluster.stop_cluster()
+
+
+LAUNCHERS: dict[str, type[Server]] = {
+    "mailframe": Mailframe,
+    "dovecot": Dovecot,
+    "pymap": Pymap,
+    "mailframe-sqlite": MailframeSqlite,
+    "mailframe-postgresql": MailframePostgres,
+}

@@ -9,6 +9,7 @@
     mailframe import USER SRC | export USER DST
     mailframe queue list|flush|delete ...          # outbound mail
     mailframe acl get|set|delete|rights|shared USER ...  # shared mailboxes
+    mailframe db check|migrate --store URL         # a database store's consistency
 
 Exit status, as Unix tools have it: 0 done, 1 failed (one line on stderr),
 2 wrong arguments (one line on stderr).  ``mailframe deliver`` keeps the
@@ -48,6 +49,7 @@ COMMANDS: dict[str, str] = {
     "export": "mailframe.cli.export",
     "queue": "mailframe.cli.queue",
     "acl": "mailframe.cli.acl",
+    "db": "mailframe.cli.db",
 }
 
 

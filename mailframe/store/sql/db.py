@@ -22,15 +22,25 @@ from typing import Any, Generic, TypeVar
 from twisted.internet import defer, threads
 from twisted.python.threadpool import ThreadPool
 
+from mailframe.errors import CommandFailed
 from mailframe.store.sql.dialect import Dialect
 
-__all__ = ["Database", "Tx", "Rollback"]
+__all__ = ["Database", "Tx", "Rollback", "DatabaseUnavailable"]
 
 T = TypeVar("T")
 
 #: attempts for a transaction that lost a lock race (busy, deadlock,
 #: serialization failure) before the error reaches the client.
 RETRIES = 8
+
+
+class DatabaseUnavailable(CommandFailed):
+    """The database cannot be reached: ``NO [UNAVAILABLE]`` (RFC 5530
+    §3: "temporary failure ... try again later"), never a hang.  The
+    next transaction connects afresh, so the server recovers by itself
+    when the database is back."""
+
+    code = "UNAVAILABLE"
 
 
 class Rollback(Exception, Generic[T]):
@@ -93,6 +103,11 @@ class Database:
     def retryable(self, exc: BaseException) -> bool:
         return False
 
+    def unavailable(self, exc: BaseException) -> bool:
+        """Whether ``exc`` means the database cannot be reached (its
+        connection lost, refused or timed out)."""
+        return False
+
     def notify(self, cursor: Any, mailbox_id: int, modseq: int) -> None:
         """Tell other processes (PostgreSQL NOTIFY); nothing for SQLite."""
 
@@ -118,11 +133,29 @@ class Database:
             except Exception:
                 pass
 
+    def _down(self, exc: BaseException) -> DatabaseUnavailable:
+        self._forget_connection()
+        return DatabaseUnavailable(f"the database is unavailable ({_first_line(exc)}); try again")
+
     def run_sync(self, fn: Callable[[Tx], T], write: bool) -> tuple[T, dict[int, int]]:
-        """Run ``fn`` in a transaction in this thread, retrying lock races."""
+        """Run ``fn`` in a transaction in this thread, retrying lock races.
+
+        A lost connection (the database restarted: this thread's connection
+        is stale) is retried once on a new one if the transaction had not
+        reached COMMIT -- so it cannot have happened; if COMMIT was under
+        way its outcome is unknown and the client hears UNAVAILABLE rather
+        than risk doing it twice.  A database that cannot be reached gives
+        :class:`DatabaseUnavailable`."""
+        reconnected = False
         for attempt in range(RETRIES):
-            conn = self._connection()
+            try:
+                conn = self._connection()
+            except Exception as exc:
+                if self.unavailable(exc):
+                    raise self._down(exc) from exc
+                raise
             cursor = conn.cursor()
+            committing = False
             try:
                 cursor.execute(self.dialect.begin_write if write else self.dialect.begin_read)
                 tx = Tx(cursor, self.dialect, self.notify if write else lambda *a: None)
@@ -131,6 +164,7 @@ class Database:
                 except Rollback as rollback:
                     cursor.execute("ROLLBACK")
                     return rollback.value, {}
+                committing = True
                 cursor.execute("COMMIT")
                 return result, tx.changed
             except BaseException as exc:
@@ -141,6 +175,12 @@ class Database:
                 if attempt + 1 < RETRIES and self.retryable(exc):
                     time.sleep(random.uniform(0, 0.01 * 2**attempt))
                     continue
+                if self.unavailable(exc):
+                    if not committing and not reconnected:
+                        reconnected = True
+                        self._forget_connection()
+                        continue
+                    raise self._down(exc) from exc
                 raise
             finally:
                 try:
@@ -184,3 +224,8 @@ class Database:
     def close(self) -> defer.Deferred[None]:
         """:meth:`stop_now` in a thread."""
         return threads.deferToThread(self.stop_now)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0][:200] if text else type(exc).__name__

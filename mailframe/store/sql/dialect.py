@@ -37,6 +37,14 @@ class Dialect:
     #: PostgreSQL: rows of mailbox_messages are rewritten by every flag
     #: change, so leave room in each page for HOT updates.
     narrow_table_options: str = ""
+    #: the full-text prefilter (:mod:`mailframe.store.sql.textindex`): the
+    #: table holding each message's ``hdr`` and ``body`` documents, and the
+    #: column naming the message.
+    text_table: str = "search_text"
+    text_key: str = "message_id"
+    #: SQLite: FTS5 ``MATCH`` with the trigram tokenizer; PostgreSQL:
+    #: ``LIKE '%word%'`` served by pg_trgm GIN indexes.
+    text_match: str = "like"
 
     def sql(self, statement: str) -> str:
         """``statement`` with this engine's placeholders and types."""
@@ -56,6 +64,9 @@ SQLITE = Dialect(
     greatest="max",
     for_update="",
     instr="instr",
+    text_table="search_fts",
+    text_key="rowid",
+    text_match="fts5",
 )
 
 POSTGRESQL = Dialect(

@@ -43,7 +43,11 @@ def split_options(url: str) -> tuple[str, int]:
                 raise ValueError("pool must be 1..256")
         else:
             kept.append((key, value))
-    return urlunsplit(parts._replace(query=urlencode(kept))), pool
+    out = urlunsplit(parts._replace(query=urlencode(kept)))
+    if not parts.netloc and url.startswith(f"{parts.scheme}://"):
+        # urlunsplit drops the empty authority of postgresql:///db?host=/run/x
+        out = f"{parts.scheme}://" + out[len(parts.scheme) + 1 :]
+    return out, pool
 
 
 class PostgresDatabase(Database):
@@ -70,6 +74,13 @@ class PostgresDatabase(Database):
         return isinstance(
             exc, (errors.SerializationFailure, errors.DeadlockDetected, errors.UniqueViolation)
         )
+
+    def unavailable(self, exc: BaseException) -> bool:
+        import psycopg
+
+        # OperationalError: refused, lost, timed out, shut down (57P01...);
+        # InterfaceError: the connection is already closed.
+        return isinstance(exc, (psycopg.OperationalError, psycopg.InterfaceError))
 
     def notify(self, cursor: Any, mailbox_id: int, modseq: int) -> None:
         cursor.execute("SELECT pg_notify(%s, %s)", (CHANNEL, f"{mailbox_id}:{modseq}"))

@@ -9,9 +9,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from mailframe.store.sql import store as _store
+from mailframe.store.sql import mailbox as _mailbox
 from mailframe.store.sql.db import Tx
-from mailframe.store.sql.store import SqlMailbox, _Prepared, append_rows
+from mailframe.store.sql.mailbox import SqlMailbox
+from mailframe.store.sql.rows import Prepared, append_rows
 
 __all__ = ["SqlRestorer"]
 
@@ -58,7 +59,7 @@ class SqlRestorer:
         """Append ``(uid, content, flags, internaldate)`` items, UIDs
         ascending; an item whose UID is below the next UID gets the next
         free one.  All in one transaction.  Returns the UIDs given."""
-        prepared = [(uid, _Prepared(c, f, w)) for uid, c, f, w in items]
+        prepared = [(uid, Prepared(c, f, w)) for uid, c, f, w in items]
 
         def run(tx: Tx) -> list[int]:
             out: list[int] = []
@@ -77,4 +78,4 @@ class SqlRestorer:
         return list(self._sync(run))
 
 
-_store.RESTORER = SqlRestorer
+_mailbox.RESTORER = SqlRestorer

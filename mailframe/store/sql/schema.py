@@ -10,14 +10,26 @@
   without the rest;
 - ``messages``: per message, computed once at APPEND: size, internal date,
   the parsed :class:`mailframe.message.MessageInfo` (its ``dump()``, with
-  its format version so a parser change can re-parse);
+  its format version so a parser change can re-parse); ``text_state``
+  (version 2: documents cut, or ``body`` not exact for BODY);
 - ``mailbox_messages``: narrow (mailbox, uid, message, modseq, system
   flags as bits, keywords, the time it was saved there for RFC 8514
   SAVEDATE), since every flag change rewrites a row;
-- ``expunged``: the tombstones (mailbox, uid, modseq) for VANISHED and
-  ``changes_since`` (RFC 7162 §3.2.10);
+- ``expunged``: the tombstones (mailbox, uid, modseq, when) for VANISHED and
+  ``changes_since`` (RFC 7162 §3.2.10); pruned by age or count
+  (:mod:`mailframe.store.sql.prune`), the mailbox's ``expunge_floor`` then
+  the modseq up to which they may be gone;
+- ``search_fts`` (SQLite, FTS5 trigram) / ``search_text`` (PostgreSQL,
+  pg_trgm GIN): per message the case-folded ``hdr`` and ``body`` texts
+  SEARCH compares with (:mod:`mailframe.store.sql.textindex`), since
+  version 2;
 - ``schema_version``: one row; a newer version than this code knows is
   refused in one line.
+
+Versions: 1 (the tables above but the text index); 2 adds the text index,
+filled for the messages already there by
+:mod:`mailframe.store.sql.migrate` (which also refills it when
+:data:`mailframe.store.sql.textindex.TEXT_VERSION` changes).
 """
 
 from __future__ import annotations
@@ -27,9 +39,9 @@ from typing import Any
 from mailframe.errors import StoreUnavailable
 from mailframe.store.sql.dialect import Dialect
 
-__all__ = ["SCHEMA_VERSION", "CHUNK", "STATEMENTS", "ensure_schema"]
+__all__ = ["SCHEMA_VERSION", "CHUNK", "STATEMENTS", "TEXT_STATEMENTS", "ensure_schema"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 #: bodies larger than this are stored in chunks of this size.
 CHUNK = 256 * 1024
 
@@ -49,7 +61,8 @@ STATEMENTS = [
         recent_floor BIGINT NOT NULL DEFAULT 1,
         special_use TEXT NOT NULL DEFAULT '',
         noselect INTEGER NOT NULL DEFAULT 0,
-        deleted INTEGER NOT NULL DEFAULT 0)""",
+        deleted INTEGER NOT NULL DEFAULT 0,
+        expunge_floor BIGINT NOT NULL DEFAULT 0)""",
     """CREATE UNIQUE INDEX IF NOT EXISTS mailboxes_live_name
         ON mailboxes (account_id, name) WHERE deleted = 0""",
     """CREATE TABLE IF NOT EXISTS subscriptions (
@@ -74,7 +87,8 @@ STATEMENTS = [
         internaldate TEXT NOT NULL,
         internaldate_ts BIGINT NOT NULL,
         info {blob} NOT NULL,
-        info_version INTEGER NOT NULL)""",
+        info_version INTEGER NOT NULL,
+        text_state INTEGER NOT NULL DEFAULT 0)""",
     "CREATE INDEX IF NOT EXISTS messages_body ON messages (body_id)",
     """CREATE TABLE IF NOT EXISTS mailbox_messages (
         mailbox_id BIGINT NOT NULL REFERENCES mailboxes(id),
@@ -90,27 +104,95 @@ STATEMENTS = [
     """CREATE TABLE IF NOT EXISTS expunged (
         mailbox_id BIGINT NOT NULL REFERENCES mailboxes(id),
         uid BIGINT NOT NULL,
-        modseq BIGINT NOT NULL)""",
+        modseq BIGINT NOT NULL,
+        at BIGINT NOT NULL DEFAULT 0)""",
     "CREATE INDEX IF NOT EXISTS expunged_modseq ON expunged (mailbox_id, modseq)",
 ]
 
+#: Version 1 to 2: the text index (tables created above), the text state of
+#: messages, the expunge floor of mailboxes and the time of each tombstone
+#: (pruning: :mod:`mailframe.store.sql.prune`).
+MIGRATE_1_TO_2 = [
+    "ALTER TABLE messages ADD COLUMN text_state INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE mailboxes ADD COLUMN expunge_floor BIGINT NOT NULL DEFAULT 0",
+    "ALTER TABLE expunged ADD COLUMN at BIGINT NOT NULL DEFAULT 0",
+]
 
-def ensure_schema(cursor: Any, dialect: Dialect) -> None:
+#: The text index (version 2), per engine.
+TEXT_STATEMENTS = {
+    "sqlite": [
+        "CREATE VIRTUAL TABLE IF NOT EXISTS search_fts USING fts5("
+        "hdr, body, extra, tokenize = 'trigram')",
+    ],
+    "postgresql": [
+        """CREATE TABLE IF NOT EXISTS search_text (
+            message_id BIGINT PRIMARY KEY REFERENCES messages(id),
+            hdr TEXT NOT NULL,
+            body TEXT NOT NULL,
+            extra TEXT NOT NULL)""",
+    ],
+}
+#: after the version 2 columns exist (created or migrated)
+AFTER_MIGRATION = [
+    "CREATE INDEX IF NOT EXISTS messages_text_state ON messages (text_state) WHERE text_state <> 0",
+]
+#: pg_trgm's GIN indexes (``LIKE '%word%'``); without the extension the
+#: same queries scan.
+TRIGRAM_STATEMENTS = [
+    "CREATE INDEX IF NOT EXISTS search_text_hdr ON search_text USING gin (hdr gin_trgm_ops)",
+    "CREATE INDEX IF NOT EXISTS search_text_body ON search_text USING gin (body gin_trgm_ops)",
+    "CREATE INDEX IF NOT EXISTS search_text_extra ON search_text USING gin (extra gin_trgm_ops)",
+]
+
+
+def _trigram_indexes(cursor: Any) -> None:
+    """pg_trgm and its indexes, if the extension can be had (it is a
+    trusted extension since PostgreSQL 13: a database owner may create
+    it); otherwise the text search works by scanning, and says so."""
+    cursor.execute("SAVEPOINT trgm")
+    try:
+        cursor.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+        for statement in TRIGRAM_STATEMENTS:
+            cursor.execute(statement)
+    except Exception as exc:
+        cursor.execute("ROLLBACK TO SAVEPOINT trgm")
+        from twisted.logger import Logger
+
+        Logger().warn(
+            "pg_trgm unavailable ({exc}): SEARCH BODY/TEXT will scan instead of using an index",
+            exc=exc,
+        )
+    else:
+        cursor.execute("RELEASE SAVEPOINT trgm")
+
+
+def ensure_schema(cursor: Any, dialect: Dialect) -> int:
     """Create the tables (inside the caller's transaction) or check the
-    stored version: older is migrated, newer refused in one line."""
-    for statement in STATEMENTS:
-        cursor.execute(dialect.sql(statement))
+    stored version: older is migrated, newer refused in one line (before
+    anything is touched).  Returns the version found (0: a new database)."""
+    cursor.execute(dialect.sql(STATEMENTS[0]))
     cursor.execute("SELECT version FROM schema_version")
     rows = cursor.fetchall()
-    if not rows:
-        cursor.execute(
-            dialect.sql("INSERT INTO schema_version (version) VALUES (?)"), (SCHEMA_VERSION,)
-        )
-        return
-    version = int(rows[0][0])
+    version = int(rows[0][0]) if rows else 0
     if version > SCHEMA_VERSION:
         raise StoreUnavailable(
             f"the database has schema version {version}, newer than this mailframe "
             f"understands ({SCHEMA_VERSION}): upgrade mailframe"
         )
-    # version < SCHEMA_VERSION: migrations go here as the schema grows.
+    for statement in STATEMENTS[1:] + TEXT_STATEMENTS[dialect.name]:
+        cursor.execute(dialect.sql(statement))
+    if dialect.name == "postgresql":
+        _trigram_indexes(cursor)
+    if not rows:
+        cursor.execute(
+            dialect.sql("INSERT INTO schema_version (version) VALUES (?)"), (SCHEMA_VERSION,)
+        )
+    elif version < SCHEMA_VERSION:
+        # 1 -> 2: the text index tables were created above; their rows are
+        # filled by mailframe.store.sql.migrate (no text version recorded).
+        for statement in MIGRATE_1_TO_2:
+            cursor.execute(statement)
+        cursor.execute(dialect.sql("UPDATE schema_version SET version = ?"), (SCHEMA_VERSION,))
+    for statement in AFTER_MIGRATION:
+        cursor.execute(dialect.sql(statement))
+    return version

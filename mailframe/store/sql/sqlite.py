@@ -36,3 +36,10 @@ class SqliteDatabase(Database):
 
     def retryable(self, exc: BaseException) -> bool:
         return isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc)
+
+    def unavailable(self, exc: BaseException) -> bool:
+        # the file gone, unreadable, or the disk failing
+        text = str(exc)
+        return isinstance(exc, sqlite3.OperationalError) and (
+            "unable to open" in text or "disk I/O error" in text or "readonly" in text
+        )

@@ -1,0 +1,134 @@
+"""SEARCH BODY / TEXT / SUBJECT in the SQL store: figures, not asserts.
+
+    python bench/bench_sql.py                       # N = 100 000, SQLite
+    python bench/bench_sql.py -n 20000 --engines sqlite,postgresql
+
+Fills one mailbox with N generated messages (text/plain, some
+multipart/alternative with HTML, some base64; every one unique: a
+serial token, words drawn from a 2 000-word vocabulary), then times
+``search_in`` -- the store's whole answer, the trigram prefilter plus the
+framework matcher's confirmation of each candidate, in one read
+transaction -- for needles of several selectivities, median of five
+runs after one warm-up, in milliseconds.  PostgreSQL runs on a private
+cluster (tests/store/sql/pgcluster.py).  The fill is timed too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import random
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from mailframe.imap.types import SearchBody, SearchHeader, SearchKey  # noqa: E402
+from mailframe.store.sql import SqlStore, open_postgresql, open_sqlite  # noqa: E402
+from mailframe.store.sql.db import Tx  # noqa: E402
+from mailframe.store.sql.query import search_in  # noqa: E402
+from mailframe.store.sql.rows import Prepared, append_rows, create_row  # noqa: E402
+
+VOCABULARY = [f"w{i:04d}{'abcdefghij'[i % 10]}" for i in range(2000)]
+RARE = "zanzibarquux"  # in 10 messages
+BATCH = 1000
+
+
+def message(i: int, rng: random.Random) -> bytes:
+    words = " ".join(rng.choice(VOCABULARY) for _ in range(rng.randint(40, 160)))
+    if i % 10_000 == 7:
+        words += f" {RARE}"
+    subject = f"report {i} {rng.choice(VOCABULARY)}"
+    head = (
+        f"From: Sender {i % 97} <s{i % 97}@example.com>\r\nTo: team@example.org\r\n"
+        f"Subject: {subject}\r\nMessage-ID: <m{i}@bench>\r\n"
+        "Date: Mon, 7 Dec 2026 08:00:00 +0000\r\nMIME-Version: 1.0\r\n"
+    )
+    kind = i % 10
+    if kind < 7:
+        return (head + "Content-Type: text/plain; charset=utf-8\r\n\r\n" + f"serial s{i}x {words}\r\n").encode()
+    if kind < 9:
+        return (
+            head + 'Content-Type: multipart/alternative; boundary="b"\r\n\r\n'
+            f"--b\r\nContent-Type: text/plain\r\n\r\nserial s{i}x {words}\r\n"
+            f"--b\r\nContent-Type: text/html\r\n\r\n<p>serial s{i}x</p><b>{words}</b>\r\n--b--\r\n"
+        ).encode()
+    encoded = base64.encodebytes(f"serial s{i}x {words}".encode()).decode().replace("\n", "\r\n")
+    return (
+        head + "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+        + encoded
+    ).encode()
+
+
+def fill(store: SqlStore, n: int) -> int:
+    rng = random.Random(14)
+
+    def create(tx: Tx) -> int:
+        account = tx.one("INSERT INTO accounts (username) VALUES ('bench') RETURNING id")[0]
+        return create_row(tx, int(account), "INBOX")
+
+    box = int(store.db.run_sync(create, write=True)[0])
+    for start in range(0, n, BATCH):
+        prepared = [
+            Prepared(message(i, rng), frozenset(), None) for i in range(start, min(n, start + BATCH))
+        ]
+        store.db.run_sync(lambda tx, p=prepared: append_rows(tx, box, p), write=True)
+        print(f"\r  filled {min(n, start + BATCH)}/{n}", end="", file=sys.stderr, flush=True)
+    print(file=sys.stderr)
+    return box
+
+
+def timed(store: SqlStore, box: int, key: SearchKey) -> tuple[float, int]:
+    def run(tx: Tx) -> list[int] | None:
+        return search_in(tx, box, key, range(1, 2**32))
+
+    store.db.run_sync(run, write=False)  # warm-up
+    times = []
+    found: Any = None
+    for _ in range(5):
+        t0 = time.perf_counter()
+        found, _ = store.db.run_sync(run, write=False)
+        times.append((time.perf_counter() - t0) * 1000)
+    return statistics.median(times), len(found or [])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("-n", type=int, default=100_000)
+    parser.add_argument("--engines", default="sqlite")
+    args = parser.parse_args()
+    keys: list[tuple[str, SearchKey]] = [
+        (f"BODY {RARE} (rare)", SearchBody(RARE)),
+        ("BODY s4242x (one message)", SearchBody("s4242x")),
+        (f"BODY {VOCABULARY[5]} (~5 %)", SearchBody(VOCABULARY[5])),
+        (f"TEXT {RARE}", SearchBody(RARE, text=True)),
+        ("SUBJECT report 777 ", SearchHeader("SUBJECT", "report 777 ")),
+        ("BODY xq (2 chars: no trigram)", SearchBody("xq")),
+    ]
+    for engine in args.engines.split(","):
+        if engine == "sqlite":
+            store = open_sqlite(tempfile.mkdtemp(prefix="bench-sql-") + "/mail.db")
+        else:
+            from tests.store.sql.pgcluster import new_database, stop_cluster
+
+            store = open_postgresql(new_database(), listen=False)
+        t0 = time.perf_counter()
+        box = fill(store, args.n)
+        fill_s = time.perf_counter() - t0
+        print(f"\n### {engine}, N = {args.n} (fill {fill_s:.0f} s, {args.n / fill_s:.0f} msg/s)\n")
+        print("| search | hits | ms (median of 5) |\n|---|---:|---:|")
+        for label, key in keys:
+            ms, hits = timed(store, box, key)
+            print(f"| {label} | {hits} | {ms:.1f} |")
+        store.db.stop_now()
+        if engine != "sqlite":
+            stop_cluster()
+
+
+if __name__ == "__main__":
+    main()

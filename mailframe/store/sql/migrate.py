@@ -1,0 +1,70 @@
+"""Bringing a database up to this code's schema, at start and by
+``mailframe db migrate``.
+
+:func:`mailframe.store.sql.schema.ensure_schema` creates what is missing
+and refuses a newer schema; :func:`fill_text_index` then (re)builds the
+SEARCH text documents (:mod:`mailframe.store.sql.textindex`) when the
+database has none yet (a version 1 database) or was indexed by another
+:data:`TEXT_VERSION` -- message by message, in id batches, so a large
+mailbox is never held in memory at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from mailframe.message import MessageInfo, parse
+from mailframe.message._info import FORMAT_VERSION
+from mailframe.store.sql.db import Tx
+from mailframe.store.sql.rows import insert_documents, read_body
+from mailframe.store.sql.schema import ensure_schema
+from mailframe.store.sql.textindex import TEXT_VERSION, documents
+
+__all__ = ["migrate", "fill_text_index", "BATCH"]
+
+#: messages read per statement while (re)indexing.
+BATCH = 200
+
+
+def migrate(tx: Tx, progress: Callable[[int], None] | None = None) -> tuple[int, int]:
+    """Schema and text index up to date, in ``tx``: (version found,
+    messages indexed)."""
+    version = ensure_schema(tx.cursor, tx.dialect)
+    if tx.one("SELECT value FROM counters WHERE name = 'uidvalidity'") is None:
+        tx.execute("INSERT INTO counters (name, value) VALUES ('uidvalidity', 0)")
+    return version, fill_text_index(tx, progress)
+
+
+def fill_text_index(tx: Tx, progress: Callable[[int], None] | None = None) -> int:
+    """Index every message unless the text index is current; how many
+    were indexed."""
+    row = tx.one("SELECT value FROM counters WHERE name = 'text_version'")
+    if row is not None and int(row[0]) == TEXT_VERSION:
+        return 0
+    d = tx.dialect
+    tx.execute(f"DELETE FROM {d.text_table}")
+    tx.execute("UPDATE messages SET text_state = 0 WHERE text_state <> 0")
+    done = 0
+    last = 0
+    while True:
+        rows = tx.all(
+            "SELECT id, body_id, info, info_version FROM messages WHERE id > ? ORDER BY id LIMIT ?",
+            (last, BATCH),
+        )
+        if not rows:
+            break
+        for message_id, body_id, blob, info_version in rows:
+            raw = read_body(tx, int(body_id), 0, None)
+            info = (
+                MessageInfo.load(bytes(blob)) if int(info_version) == FORMAT_VERSION else parse(raw)
+            )
+            insert_documents(tx, int(message_id), documents(info, raw))
+            done += 1
+            last = int(message_id)
+        if progress is not None:
+            progress(done)
+    if row is None:
+        tx.execute("INSERT INTO counters (name, value) VALUES ('text_version', ?)", (TEXT_VERSION,))
+    else:
+        tx.execute("UPDATE counters SET value = ? WHERE name = 'text_version'", (TEXT_VERSION,))
+    return done

@@ -1,0 +1,174 @@
+"""Reading message rows, and answering SEARCH in the database.
+
+:func:`search_in` runs a key compiled by :mod:`mailframe.store.sql.search`:
+one query returns the UIDs its ``maybe`` condition admits, each marked by
+whether its ``sure`` condition holds; the rest are confirmed here by the
+framework's own matcher (:func:`mailframe.store.statesearch.match` for
+state keys, :func:`mailframe.message.header_matches`, ``body_matches`` and
+``text_matches`` for text keys -- the very functions the session's matcher
+calls, RFC 3501 §6.4.4), in the same transaction, off the reactor.  So the
+answer is the matcher's, and the index only decides how few messages it
+has to read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from mailframe.imap.types import (
+    SearchAnd,
+    SearchBody,
+    SearchHeader,
+    SearchKey,
+    SearchNot,
+    SearchOr,
+)
+from mailframe.message import (
+    MessageInfo,
+    body_matches,
+    header_matches,
+    parse,
+    text_matches,
+)
+from mailframe.message._info import FORMAT_VERSION
+from mailframe.records import MessageRecord
+from mailframe.store.sql.db import Tx
+from mailframe.store.sql.rows import decode_flags, read_body, uid_bounds
+from mailframe.store.sql.search import compile_key
+from mailframe.store.statesearch import match
+
+__all__ = ["select_rows", "RECORD_COLUMNS", "to_record", "search_in", "evaluate", "CONFIRM_BATCH"]
+
+#: the extra columns :func:`to_record` needs after the state columns.
+RECORD_COLUMNS = "m.info, m.info_version, m.body_id, mm.saved"
+#: messages confirmed per statement.
+CONFIRM_BATCH = 256
+
+
+def select_rows(tx: Tx, mailbox_id: int, uids: Sequence[int], columns: str) -> list[Any]:
+    """(uid, flags, keywords, modseq, size, internaldate, *columns) of the
+    messages among ``uids``, ascending."""
+    lo, hi, wanted = uid_bounds(uids)
+    if lo > hi:
+        return []
+    rows = tx.all(
+        f"SELECT mm.uid, mm.flags, mm.keywords, mm.modseq, m.size, m.internaldate, {columns} "
+        "FROM mailbox_messages mm JOIN messages m ON m.id = mm.message_id "
+        "WHERE mm.mailbox_id = ? AND mm.uid BETWEEN ? AND ? ORDER BY mm.uid",
+        (mailbox_id, lo, hi),
+    )
+    return [r for r in rows if wanted is None or int(r[0]) in wanted]
+
+
+def to_record(tx: Tx, r: Any) -> MessageRecord:
+    """A row of ``select_rows(..., RECORD_COLUMNS)`` as a record."""
+    if int(r[7]) == FORMAT_VERSION:
+        info = MessageInfo.load(bytes(r[6]))
+    else:  # parsed by another parser version: parse again
+        info = parse(read_body(tx, int(r[8]), 0, None))
+    return MessageRecord(
+        int(r[0]),
+        decode_flags(r[1], r[2]),
+        int(r[3]),
+        int(r[4]),
+        datetime.fromisoformat(r[5]),
+        info,
+        datetime.fromtimestamp(int(r[9]), UTC) if r[9] else None,
+    )
+
+
+def evaluate(key: SearchKey, record: MessageRecord, raw: Callable[[], bytes], largest: int) -> bool:
+    """The framework's matcher for one message (``raw`` read only if a
+    BODY/TEXT key is reached)."""
+    if isinstance(key, SearchNot):
+        return not evaluate(key.key, record, raw, largest)
+    if isinstance(key, SearchOr):
+        return evaluate(key.left, record, raw, largest) or evaluate(key.right, record, raw, largest)
+    if isinstance(key, SearchAnd):
+        return all(evaluate(k, record, raw, largest) for k in key.keys)
+    if isinstance(key, SearchHeader):
+        return header_matches(record.info, key.name, key.value)
+    if isinstance(key, SearchBody):
+        if key.text:
+            return text_matches(record.info, raw(), key.value)
+        return body_matches(record.info, raw(), key.value)
+    return match(key, record, largest)
+
+
+def _confirm(tx: Tx, mailbox_id: int, key: SearchKey, uids: list[int], largest: int) -> list[int]:
+    out: list[int] = []
+    for i in range(0, len(uids), CONFIRM_BATCH):
+        batch = uids[i : i + CONFIRM_BATCH]
+        marks = ", ".join("?" * len(batch))
+        rows = tx.all(
+            "SELECT mm.uid, mm.flags, mm.keywords, mm.modseq, m.size, m.internaldate, "
+            f"{RECORD_COLUMNS} FROM mailbox_messages mm JOIN messages m ON m.id = mm.message_id "
+            f"WHERE mm.mailbox_id = ? AND mm.uid IN ({marks}) ORDER BY mm.uid",
+            (mailbox_id, *batch),
+        )
+        for r in rows:
+            record = to_record(tx, r)
+            body_id = int(r[8])
+            cache: list[bytes] = []
+
+            def raw(body_id: int = body_id, cache: list[bytes] = cache) -> bytes:
+                if not cache:
+                    cache.append(read_body(tx, body_id, 0, None))
+                return cache[0]
+
+            if evaluate(key, record, raw, largest):
+                out.append(record.uid)
+    return out
+
+
+def search_in(tx: Tx, mailbox_id: int, key: Any, uids: Sequence[int]) -> list[int] | None:
+    """The UIDs among ``uids`` matching ``key``, or None (not compiled)."""
+    row = tx.one("SELECT max(uid) FROM mailbox_messages WHERE mailbox_id = ?", (mailbox_id,))
+    largest = int(row[0] or 0)
+    compiled = compile_key(key, largest, tx.dialect)
+    if compiled is None:
+        return None
+    lo, hi, wanted = uid_bounds(uids)
+    if lo > hi:
+        return []
+    base = (
+        "FROM mailbox_messages mm JOIN messages m ON m.id = mm.message_id "
+        "WHERE mm.mailbox_id = ? AND mm.uid BETWEEN ? AND ? "
+    )
+    if compiled.exact:
+        rows = tx.all(
+            f"SELECT mm.uid {base} AND ({compiled.maybe}) ORDER BY mm.uid",
+            (mailbox_id, lo, hi, *compiled.maybe_params),
+        )
+        return [int(r[0]) for r in rows if wanted is None or int(r[0]) in wanted]
+    if compiled.driver:
+        # start from the few messages the text index names, not from every
+        # row of the mailbox (SQLite: "+" keeps it off the mailbox index)
+        plus = "+" if tx.dialect.name == "sqlite" else ""
+        base = (
+            "FROM mailbox_messages mm JOIN messages m ON m.id = mm.message_id "
+            f"WHERE {compiled.driver} AND {plus}mm.mailbox_id = ? AND mm.uid BETWEEN ? AND ? "
+        )
+    rows = tx.all(
+        f"SELECT mm.uid, CASE WHEN ({compiled.sure}) THEN 1 ELSE 0 END {base} "
+        f"AND ({compiled.maybe}) ORDER BY mm.uid",
+        (
+            *compiled.sure_params,
+            *compiled.driver_params,
+            mailbox_id,
+            lo,
+            hi,
+            *compiled.maybe_params,
+        ),
+    )
+    sure: list[int] = []
+    unsure: list[int] = []
+    for uid, certain in rows:
+        if wanted is None or int(uid) in wanted:
+            (sure if int(certain) else unsure).append(int(uid))
+    if unsure:
+        sure.extend(_confirm(tx, mailbox_id, key, unsure, largest))
+        sure.sort()
+    return sure
