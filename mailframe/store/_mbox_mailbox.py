@@ -1,0 +1,321 @@
+"""One mbox file as a mailbox (:class:`MboxMailbox`): the reactor side.
+
+The file is the truth; the mailbox keeps the last scan of it and a
+:class:`~mailframe.store._log.MailboxLog` (modseqs, RFC 7162) and merges
+another program's changes into the log at the start of each command
+(RFC 3501 §7.4.1: expunges and new messages are announced, flags changed
+elsewhere are sent as FETCH).  All file I/O runs in threads through
+:class:`~mailframe.store._mbox_file.MboxFile`, one operation at a time per
+mailbox; messages are read in ranges, never the file whole.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
+
+from twisted.internet import defer, threads
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+
+from mailframe.errors import CannotDo
+from mailframe.records import AppendResult, Changes, MailboxStatus, NewMessage, Snapshot
+from mailframe.store import _mbox_format as fmt
+from mailframe.store import _mbox_index as index
+from mailframe.store._log import MailboxLog
+from mailframe.store._mbox_file import Found, MboxFile
+from mailframe.store._mbox_io import Ident
+from mailframe.store.base import LogMailbox, StoredMessage, StoredMeta
+
+__all__ = ["MboxMailbox"]
+
+_log = Logger()
+
+
+class MboxMailbox(LogMailbox):
+    """One mbox file."""
+
+    def __init__(self, path: str, index_path: str, name: str, uidvalidity: int,
+                 file: MboxFile | None = None) -> None:
+        #: the file and its locking (the store's lock sets and expunge mode)
+        self.file = file if file is not None else MboxFile(path)
+        self.file.path = path
+        self.index_path = index_path
+        self.scan = fmt.Scan()
+        self.by_uid: dict[int, fmt.Entry] = {}
+        self.ident: Ident | None = None
+        self.metas: dict[int, StoredMeta] = {}
+        self._io = defer.DeferredLock()
+        self._pending: set[defer.Deferred[None]] = set()
+        #: called when a watcher arrives (the store starts polling)
+        self.on_watch: Callable[[], None] | None = None
+        log, scan, ident = index.load(index_path, path, uidvalidity)
+        if scan is not None:
+            self._set_scan(scan, ident)
+        super().__init__(name, log)
+
+    @property
+    def path(self) -> str:
+        return self.file.path
+
+    @path.setter
+    def path(self, value: str) -> None:
+        self.file.path = value
+
+    def _set_scan(self, scan: fmt.Scan, ident: Ident | None) -> None:
+        self.scan, self.ident = scan, ident
+        self.by_uid = {e.uid: e for e in scan.entries}
+
+    # ------------------------------------------------------------ the index
+
+    def log_changed(self) -> defer.Deferred[None] | None:
+        """Flag changes are written before the command completes; when
+        only the index is stale (after an append, whose bytes are already
+        durable) it is saved in the background, so the appending session
+        answers first (and claims \\Recent first, RFC 3501 §2.3.2), as it
+        would on the memory store.  :meth:`flush` waits for it."""
+        if self.deleted:
+            return None
+        if any((st := self.log.get(e.uid)) is not None and st.flags != e.flags
+               for e in self.scan.entries):
+            return self._locked_io(self._write_flags_and_index)
+        d = self._locked_io(self._write_flags_and_index)
+        self._pending.add(d)
+
+        def done(result: object) -> None:
+            self._pending.discard(d)
+            if isinstance(result, Failure):
+                _log.failure("saving the mbox index of {path}", result, path=self.path)
+
+        d.addBoth(done)
+        return None
+
+    async def flush(self) -> None:
+        """Wait for background index saves (the store is closing)."""
+        while self._pending:
+            await defer.DeferredList(list(self._pending))
+
+    # -------------------------------------------------------- serialised I/O
+
+    def _locked_io(self, fn: Callable[..., Awaitable[Any]], *args: Any) -> defer.Deferred[Any]:
+        async def run() -> Any:
+            await self._io.acquire()
+            try:
+                return await fn(*args)
+            finally:
+                self._io.release()
+
+        return defer.Deferred.fromCoroutine(run())
+
+    # --------------------------------------------------------------- syncing
+
+    async def _sync_now(self) -> None:
+        """Notice another program's change to the file (reactor side: merge
+        what the thread found into the log)."""
+        if self.deleted:
+            return
+        result = await threads.deferToThread(self.file.scan_if_changed, self.scan, self.ident,
+                                             self.log.uidvalidity, self.log.uidnext)
+        if result is not None:
+            self._adopt(*result)
+
+    def sync(self) -> defer.Deferred[None]:
+        return self._locked_io(self._sync_now)
+
+    def _adopt(self, found: fmt.Scan, ident: Ident) -> None:
+        """Make the log match a fresh scan: new UIDs appended, vanished ones
+        expunged, changed flags set (RFC 3501 §7.4.1 / §7.3.1 follow)."""
+        known_by_uid = self.by_uid
+        self._set_scan(found, ident)
+        if found.uidvalidity and found.uidvalidity != self.log.uidvalidity and len(self.log):
+            # the file was replaced with another folder's data: start over
+            self.log.expunge(self.log.uids)
+        if found.uidvalidity:
+            self.log.uidvalidity = found.uidvalidity
+        with self.log.batch():
+            gone = [u for u in self.log.uids if u not in self.by_uid]
+            if gone:
+                self.log.expunge(gone)
+                for u in gone:
+                    self.metas.pop(u, None)
+            for e in found.entries:
+                st = self.log.get(e.uid)
+                if st is not None:
+                    known = known_by_uid.get(e.uid)
+                    if known is not None and st.flags != known.flags:
+                        continue  # our STORE is not written yet: it wins, and is next
+                    self.log.set_flags(e.uid, e.flags)
+                else:
+                    _log_add(self.log, e.uid, e.flags, e.served_size)
+            if found.last_uid + 1 > self.log.uidnext:
+                self.log.uidnext = found.last_uid + 1
+
+    def _adopt_new(self, found: fmt.Scan) -> None:
+        """Messages another program appended that a rewrite of ours has
+        just read (their flags are the file's; the log's own changes are
+        left alone, they may be newer than the file)."""
+        with self.log.batch():
+            for e in found.entries:
+                if e.uid >= self.log.uidnext:
+                    _log_add(self.log, e.uid, e.flags, e.served_size)
+            if found.last_uid + 1 > self.log.uidnext:
+                self.log.uidnext = found.last_uid + 1
+
+    def watch(self, callback: Callable[[], object]) -> Callable[[], None]:
+        """Watchers also hear of other programs' changes: the store polls
+        watched mailboxes every second (RFC 2177: an IDLE client hears of
+        new mail soon)."""
+        unwatch = super().watch(callback)
+        if self.on_watch is not None:
+            self.on_watch()
+        return unwatch
+
+    # ---------------------------------------------------------- reads (IMAP)
+
+    def status(self) -> defer.Deferred[MailboxStatus]:
+        return self.sync().addCallback(lambda _: self.log.status())
+
+    def snapshot(self) -> defer.Deferred[Snapshot]:
+        return self.sync().addCallback(lambda _: self.log.snapshot())
+
+    def changes_since(self, modseq: int) -> defer.Deferred[Changes]:
+        return self.sync().addCallback(lambda _: self.log.changes_since(modseq))
+
+    # ------------------------------------------------------------ primitives
+
+    def message_meta(self, uid: int) -> StoredMeta | defer.Deferred[StoredMeta]:
+        meta = self.metas.get(uid)
+        if meta is None:
+            return defer.Deferred.fromCoroutine(self._meta(uid))
+        return meta
+
+    async def _meta(self, uid: int) -> StoredMeta:
+        meta = self.metas.get(uid)
+        if meta is None:
+            from mailframe.message import parse
+
+            entry = self.by_uid[uid]
+            content = await self.read_range(uid, 0, None)
+            meta = self.metas[uid] = StoredMeta(entry.internaldate, parse(content))
+        return meta
+
+    def read_range(self, uid: int, start: int, end: int | None) -> defer.Deferred[bytes]:
+        return self._locked_io(self._read, uid, start, end)
+
+    async def _read(self, uid: int, start: int, end: int | None) -> bytes:
+        for _attempt in range(3):
+            entry = self.by_uid.get(uid)
+            if entry is None:
+                from mailframe.errors import ExpungeIssued
+
+                raise ExpungeIssued(f"message UID {uid} has been expunged")
+            data = await threads.deferToThread(self.file.read, entry, start, end, self.ident)
+            if data is not None:
+                return data
+            await self._sync_now()
+        raise CannotDo("the mailbox keeps changing under us")
+
+    def put_messages(self, messages: Sequence[StoredMessage]) -> defer.Deferred[None]:
+        """Not used: :meth:`_append_stored` numbers and writes under the
+        file lock (another program may append meanwhile)."""
+        raise NotImplementedError("the mbox store appends in _append_stored")
+
+    def append_many(self, messages: Sequence[NewMessage]) -> defer.Deferred[AppendResult]:
+        """APPEND with Dovecot's state headers stripped (they are the
+        store's, never the sender's), so a forged X-UID is harmless."""
+        from mailframe.message import to_crlf
+
+        cleaned = []
+        for raw, flags, when in messages:
+            head, body, trim = fmt.split_message(to_crlf(bytes(raw)))
+            whole = head + body
+            cleaned.append(NewMessage(whole[: len(whole) - trim], flags, when))
+        return super().append_many(cleaned)
+
+    async def _append_stored(self, items: Sequence[tuple[bytes, frozenset[str], StoredMeta]]
+                             ) -> AppendResult:
+        """APPEND / COPY into this file: the UIDs are chosen under the file
+        lock, after another program's appends (Dovecot, an MDA) are read,
+        so a new UID is always the file's last UID + 1; all or none; the log
+        hears of the messages only once they are fsynced."""
+        self.check_alive()
+        await self._append_lock.acquire()
+        try:
+            await self._io.acquire()
+            try:
+                saved = datetime.now(UTC).replace(microsecond=0)  # SAVEDATE (RFC 8514 §2)
+                done: Found | None = None
+                for _attempt in range(20):
+                    await self._sync_now()
+                    first = self.log.uidnext
+                    stored = [StoredMessage(first + i, content, replace(meta, savedate=saved))
+                              for i, (content, _, meta) in enumerate(items)]
+                    flags = {first + i: fl for i, (_, fl, _) in enumerate(items)}
+                    done = await threads.deferToThread(
+                        self.file.append, self.scan, self.ident, stored, flags,
+                        self.log.uidvalidity)
+                    if done is not None:
+                        break
+                if done is None:
+                    raise CannotDo("the mailbox keeps changing under us")
+                for m in stored:
+                    self.metas[m.uid] = m.meta
+                self._set_scan(*done)
+                uids = []
+                with self.log.batch():
+                    for (content, fl, _), want in zip(items, stored, strict=True):
+                        state = self.log.append(fl - {"\\Recent"}, len(content))
+                        assert state.uid == want.uid
+                        uids.append(state.uid)
+            finally:
+                self._io.release()
+            result = self.log_changed()
+            if result is not None:
+                await result
+            return AppendResult(self.log.uidvalidity, tuple(uids))
+        finally:
+            self._append_lock.release()
+
+    def drop_messages(self, uids: Sequence[int]) -> defer.Deferred[None]:
+        """EXPUNGE: the file rewritten from the first expunged message on
+        (:mod:`mailframe.store._mbox_rewrite`)."""
+
+        async def run() -> None:
+            found = await threads.deferToThread(
+                self.file.rewrite, self.scan, self.ident, {}, set(uids),
+                self.log.uidvalidity, self.log.uidnext)
+            self._set_scan(*found)
+            self._adopt_new(found[0])
+            for u in uids:
+                self.metas.pop(u, None)
+
+        return self._locked_io(run)
+
+    async def _write_flags_and_index(self) -> None:
+        """Bring the file's flag headers up to the log, then save the index."""
+        if self.deleted:
+            return
+        want = {}
+        for e in self.scan.entries:
+            st = self.log.get(e.uid)
+            if st is not None and st.flags != e.flags:
+                want[e.uid] = st.flags
+        if want:
+            found = await threads.deferToThread(
+                self.file.write_flags, self.scan, self.ident, want, self.log.uidvalidity,
+                self.log.uidnext)
+            self._set_scan(*found)
+            self._adopt_new(found[0])
+        data = index.state(self.scan, self.ident, self.log)
+        await threads.deferToThread(index.save, self.index_path, data)
+
+
+def _log_add(log: MailboxLog, uid: int, flags: frozenset[str], size: int) -> None:
+    """A message found in the file (not appended by us) enters the log at
+    its own UID."""
+    modseq = log._next_modseq()
+    log._add(uid, frozenset(flags), modseq, size)
+    log.uidnext = max(log.uidnext, uid + 1)
+    log._committed()
