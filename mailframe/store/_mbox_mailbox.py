@@ -144,6 +144,12 @@ class MboxMailbox(LogMailbox):
                 st = self.log.get(e.uid)
                 if st is not None:
                     known = known_by_uid.get(e.uid)
+                    if known is not None and (known.digest, known.served_size) != (
+                            e.digest, e.served_size):
+                        # another program rewrote its header (mutt adds Lines:):
+                        # serve the file's bytes, parsed again
+                        self.metas.pop(e.uid, None)
+                        _resize(self.log, e.uid, e.served_size)
                     if known is not None and st.flags != known.flags:
                         continue  # our STORE is not written yet: it wins, and is next
                     self.log.set_flags(e.uid, e.flags)
@@ -319,3 +325,9 @@ def _log_add(log: MailboxLog, uid: int, flags: frozenset[str], size: int) -> Non
     log._add(uid, frozenset(flags), modseq, size)
     log.uidnext = max(log.uidnext, uid + 1)
     log._committed()
+
+
+def _resize(log: MailboxLog, uid: int, size: int) -> None:
+    """A message's size as the file now holds it (STATUS SIZE, RFC 8438)."""
+    log._size += size - log._sizes.get(uid, 0)
+    log._sizes[uid] = size
