@@ -21,7 +21,14 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from mailframe.errors import CannotDo
-from mailframe.records import AppendResult, Changes, MailboxStatus, NewMessage, Snapshot
+from mailframe.records import (
+    AppendResult,
+    Changes,
+    MailboxStatus,
+    MessageState,
+    NewMessage,
+    Snapshot,
+)
 from mailframe.store import _mbox_format as fmt
 from mailframe.store import _mbox_index as index
 from mailframe.store._log import MailboxLog
@@ -206,6 +213,23 @@ class MboxMailbox(LogMailbox):
             content = await self.read_range(uid, 0, None)
             meta = self.metas[uid] = StoredMeta(entry.internaldate, parse(content))
         return meta
+
+    async def _lm_states(self, uids: Sequence[int]) -> list[MessageState]:
+        """The cheap per-message state (FLAGS, RFC822.SIZE, INTERNALDATE,
+        SEARCH on them) from the scan: no message is read or parsed, however
+        large (the internal date is the ``From_`` line's)."""
+        out = []
+        for st in self.log.states(uids):
+            meta = self.metas.get(st.uid)
+            entry = self.by_uid.get(st.uid)
+            if meta is not None:
+                when = meta.internaldate
+            elif entry is not None:
+                when = entry.internaldate
+            else:
+                when = (await self._meta(st.uid)).internaldate
+            out.append(MessageState(st.uid, st.flags, st.modseq, self.log.size_of(st.uid), when))
+        return out
 
     def read_range(self, uid: int, start: int, end: int | None) -> defer.Deferred[bytes]:
         return self._locked_io(self._read, uid, start, end)
