@@ -14,18 +14,61 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from mailframe.store import _mbox_format as fmt
 from mailframe.store import _mbox_rewrite as rw
 from mailframe.store._mbox_io import Ident, ident, read_at, reread_known, served
 from mailframe.store._mbox_lock import LOCK_TIMEOUT, READ_LOCKS, WRITE_LOCKS, locked, reader
-from mailframe.store.base import StoredMessage
+from mailframe.store.base import StoredMeta
 
-__all__ = ["MboxFile", "Found"]
+__all__ = ["MboxFile", "Found", "Appended"]
 
 #: a scan and the identity of the file it describes.
 Found = tuple[fmt.Scan, Ident]
+
+
+@dataclass(frozen=True)
+class Appended:
+    """What :meth:`MboxFile.append` did: ``before``, another writer's change
+    read under the lock first (or ``None``); ``after``, the file with the
+    new messages; ``first``, the first new UID."""
+
+    before: Found | None
+    after: Found
+    first: int
+
+
+def _still_there(fd: int, e: fmt.Entry, expected: Ident | None) -> bool:
+    """Whether message ``e`` is still where the scan of ``expected`` put it
+    in the (locked) file: the file was only appended to or changed in
+    place (another writer's flags), and the message's ``From_`` line and
+    the separator after it are where they were."""
+    now = ident(os.fstat(fd))
+    if expected is None or now[0] != expected[0] or now[1] < expected[1]:
+        return False
+    if read_at(fd, e.start, len(e.from_line)) != e.from_line:
+        return False
+    after = read_at(fd, e.end, 6)
+    return after in (b"", b"\n") or after.startswith((b"\nFrom ", b"\r\nFrom "))
+
+
+def _reread_changed(fd: int, scan: fmt.Scan, expected: Ident | None) -> fmt.Scan | None:
+    """The file (locked) as another writer left it since ``expected``, when
+    it only grew or changed flags in place: the known messages re-read
+    where they are and a grown tail scanned.  ``None`` when it was
+    rewritten or replaced, or holds messages without a UID."""
+    now = ident(os.fstat(fd))
+    if expected is None or now[0] != expected[0] or now[1] < expected[1] or not scan.entries:
+        return None
+    base = reread_known(fd, scan)
+    if base is None:
+        return None
+    found = fmt.scan(reader(fd), expected[1], base) if now[1] > expected[1] else base
+    found.size = now[1]
+    if any(e.uid == 0 for e in found.entries):
+        return None
+    return found
 
 
 class MboxFile:
@@ -100,7 +143,7 @@ class MboxFile:
         """Bytes ``start``..``end`` of message ``e`` as served; ``None`` when
         the file is no longer ``expected`` (sync and ask again)."""
         with self.lock(write=False) as fd:
-            if ident(os.fstat(fd)) != expected:
+            if ident(os.fstat(fd)) != expected and not _still_there(fd, e, expected):
                 return None
             if e.lf_only:
                 from mailframe.message import to_crlf
@@ -123,18 +166,29 @@ class MboxFile:
 
     # ------------------------------------------------------------- writing
 
-    def append(self, scan: fmt.Scan, expected: Ident | None, messages: Sequence[StoredMessage],
-               flags_of: dict[int, frozenset[str]], uidvalidity: int) -> Found | None:
-        """Append under the write lock, fsynced, all or none; ``None``
-        (nothing written) when the file is no longer what the caller
-        numbered the messages after."""
-        keywords = {f for fl in flags_of.values() for f in fl if not f.startswith("\\")}
+    def append(self, scan: fmt.Scan, expected: Ident | None,
+               messages: Sequence[tuple[bytes, frozenset[str], StoredMeta]], uidvalidity: int,
+               uidnext: int) -> Appended | None:
+        """Append under the write lock, fsynced, all or none.  The UIDs are
+        chosen here, under the lock: when another writer appended to the
+        file or changed flags in place since ``expected``, that change is
+        read first (:attr:`Appended.before`) and the new messages follow
+        its last UID (RFC 3501 §2.3.1.1: UIDs ascend).  ``None`` (nothing
+        written) when the file was rewritten or replaced: sync and retry."""
+        keywords = {f for _, fl, _ in messages for f in fl if not f.startswith("\\")}
         os.makedirs(os.path.dirname(self.path), exist_ok=True)
         with self.lock(write=True, create=True) as fd:
-            size = os.fstat(fd).st_size
-            if ident(os.fstat(fd)) != expected and not (expected is None and size == 0):
-                return None
-            last = messages[-1].uid
+            st = os.fstat(fd)
+            size = st.st_size
+            before: Found | None = None
+            if ident(st) != expected and not (expected is None and size == 0):
+                changed = _reread_changed(fd, scan, expected)
+                if changed is None:
+                    return None
+                scan = changed
+                before = (changed, ident(st))
+            first = max(uidnext, scan.last_uid + 1)
+            last = first + len(messages) - 1
             declared = list(scan.keywords) + sorted(keywords - set(scan.keywords))
             out = []
             if size == 0:
@@ -145,11 +199,10 @@ class MboxFile:
                     out.append(b"\n\n")
                 elif tail != b"\n\n" and size > 1:
                     out.append(b"\n")
-            for m in messages:
-                head, body, trim = fmt.split_message(m.content)
-                flags = flags_of.get(m.uid, frozenset())
-                fline = fmt.from_line(m.meta.internaldate)
-                out.append(fmt.message_bytes(fline, head, len(body), m.uid, flags, trim))
+            for i, (content, flags, meta) in enumerate(messages):
+                head, body, trim = fmt.split_message(content)
+                fline = fmt.from_line(meta.internaldate)
+                out.append(fmt.message_bytes(fline, head, len(body), first + i, flags, trim))
                 out.append(body)
                 out.append(b"\n")
             data = b"".join(out)
@@ -166,17 +219,17 @@ class MboxFile:
                 raise
             f = reader(fd)
             if size:
-                # the caller's scan describes the file up to ``size``
+                # ``scan`` describes the file up to ``size``
                 found = fmt.scan(f, size, replace(scan, entries=list(scan.entries),
                                                   last_uid=last, keywords=declared))
             else:
                 found = fmt.scan(f)
-            now = ident(os.fstat(fd))
+            after = (found, ident(os.fstat(fd)))
             if not based or found.uidvalidity == 0:
                 # no room for the base header in place: rewrite (still locked)
                 p = rw.plan(found, {}, set(), uidvalidity, last, declared)
-                return rw.rewrite_whole(fd, self.path, p)
-        return found, now
+                after = rw.rewrite_whole(fd, self.path, p)
+        return Appended(before, after, first)
 
     @staticmethod
     def _write_base(fd: int, scan: fmt.Scan, last: int, declared: list[str],

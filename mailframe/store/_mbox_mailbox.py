@@ -11,6 +11,7 @@ mailbox; messages are read in ranges, never the file whole.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -32,13 +33,15 @@ from mailframe.records import (
 from mailframe.store import _mbox_format as fmt
 from mailframe.store import _mbox_index as index
 from mailframe.store._log import MailboxLog
-from mailframe.store._mbox_file import Found, MboxFile
+from mailframe.store._mbox_file import Appended, MboxFile
 from mailframe.store._mbox_io import Ident
 from mailframe.store.base import LogMailbox, StoredMessage, StoredMeta
 
 __all__ = ["MboxMailbox"]
 
 _log = Logger()
+#: seconds between two saves of a mailbox's index (a cache; see log_changed).
+INDEX_SAVE_INTERVAL = 1.0
 
 
 class MboxMailbox(LogMailbox):
@@ -56,6 +59,8 @@ class MboxMailbox(LogMailbox):
         self.metas: dict[int, StoredMeta] = {}
         self._io = defer.DeferredLock()
         self._pending: set[defer.Deferred[None]] = set()
+        self._index_dirty = False
+        self._index_saved = 0.0  # time.monotonic() of the last index save
         #: called when a watcher arrives (the store starts polling)
         self.on_watch: Callable[[], None] | None = None
         log, scan, ident = index.load(index_path, path, uidvalidity)
@@ -78,16 +83,26 @@ class MboxMailbox(LogMailbox):
     # ------------------------------------------------------------ the index
 
     def log_changed(self) -> defer.Deferred[None] | None:
-        """Flag changes are written before the command completes; when
-        only the index is stale (after an append, whose bytes are already
-        durable) it is saved in the background, so the appending session
-        answers first (and claims \\Recent first, RFC 3501 §2.3.2), as it
-        would on the memory store.  :meth:`flush` waits for it."""
+        """Flag changes are written to the file before the command
+        completes.  The index (a cache of the scan and the log's modseqs)
+        costs its whole size to write, so it is saved at most every
+        :data:`INDEX_SAVE_INTERVAL` seconds, in the background after an
+        append (whose bytes are already durable: the appending session
+        answers first and claims \\Recent first, RFC 3501 §2.3.2), and by
+        :meth:`flush` when the store closes.  A crash in between costs the
+        modseqs of the last changes, never UIDs, flags or mail."""
         if self.deleted:
             return None
         if any((st := self.log.get(e.uid)) is not None and st.flags != e.flags
                for e in self.scan.entries):
             return self._locked_io(self._write_flags_and_index)
+        self._index_dirty = True
+        if time.monotonic() - self._index_saved < INDEX_SAVE_INTERVAL:
+            return None
+        self._save_in_background()
+        return None
+
+    def _save_in_background(self) -> None:
         d = self._locked_io(self._write_flags_and_index)
         self._pending.add(d)
 
@@ -97,10 +112,12 @@ class MboxMailbox(LogMailbox):
                 _log.failure("saving the mbox index of {path}", result, path=self.path)
 
         d.addBoth(done)
-        return None
 
     async def flush(self) -> None:
-        """Wait for background index saves (the store is closing)."""
+        """Save an index not yet saved and wait for background saves (the
+        store is closing, or the mailbox is renamed or deleted)."""
+        if self._index_dirty and not self.deleted:
+            self._save_in_background()
         while self._pending:
             await defer.DeferredList(list(self._pending))
 
@@ -276,28 +293,27 @@ class MboxMailbox(LogMailbox):
             await self._io.acquire()
             try:
                 saved = datetime.now(UTC).replace(microsecond=0)  # SAVEDATE (RFC 8514 §2)
-                done: Found | None = None
-                for _attempt in range(20):
+                new = [(content, fl, replace(meta, savedate=saved)) for content, fl, meta in items]
+                done: Appended | None = None
+                for _attempt in range(5):
                     await self._sync_now()
-                    first = self.log.uidnext
-                    stored = [StoredMessage(first + i, content, replace(meta, savedate=saved))
-                              for i, (content, _, meta) in enumerate(items)]
-                    flags = {first + i: fl for i, (_, fl, _) in enumerate(items)}
                     done = await threads.deferToThread(
-                        self.file.append, self.scan, self.ident, stored, flags,
-                        self.log.uidvalidity)
+                        self.file.append, self.scan, self.ident, new,
+                        self.log.uidvalidity, self.log.uidnext)
                     if done is not None:
                         break
                 if done is None:
-                    raise CannotDo("the mailbox keeps changing under us")
-                for m in stored:
-                    self.metas[m.uid] = m.meta
-                self._set_scan(*done)
+                    raise CannotDo("the mailbox keeps being replaced under us")
+                if done.before is not None:  # another writer appended or flagged meanwhile
+                    self._adopt(*done.before)
+                for i, (_, _, meta) in enumerate(new):
+                    self.metas[done.first + i] = meta
+                self._set_scan(*done.after)
                 uids = []
                 with self.log.batch():
-                    for (content, fl, _), want in zip(items, stored, strict=True):
+                    for i, (content, fl, _) in enumerate(new):
                         state = self.log.append(fl - {"\\Recent"}, len(content))
-                        assert state.uid == want.uid
+                        assert state.uid == done.first + i, (state.uid, done.first + i)
                         uids.append(state.uid)
             finally:
                 self._io.release()
@@ -338,6 +354,13 @@ class MboxMailbox(LogMailbox):
                 self.log.uidnext)
             self._set_scan(*found)
             self._adopt_new(found[0])
+        if not self._index_dirty and not want and self._index_saved:
+            return
+        if want and time.monotonic() - self._index_saved < INDEX_SAVE_INTERVAL:
+            self._index_dirty = True  # the file is durable; the cache can wait
+            return
+        self._index_dirty = False
+        self._index_saved = time.monotonic()
         data = index.state(self.scan, self.ident, self.log)
         await threads.deferToThread(index.save, self.index_path, data)
 

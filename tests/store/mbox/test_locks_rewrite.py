@@ -223,3 +223,106 @@ class TailRewrite(Base):
         assert [s.uid for s in snap.messages] == [1, 2, 3, 4]
         assert not os.path.exists(journal) and os.path.exists(journal + ".unused")
         await store.close()
+
+
+WRITER = r"""
+import random, sys
+from twisted.internet import defer, task
+from mailframe.store.mbox import MboxStore
+
+root, tag, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
+
+async def main(reactor):
+    store = MboxStore(root + "/%u")
+    box = await (await store.account("u")).mailbox("INBOX")
+    rng = random.Random(tag)
+    mine = []
+    for i in range(count):
+        r = rng.random()
+        if r < 0.5 or not mine:
+            uid = await box.append(b"Subject: %s %d\r\n\r\nbody %s %d\r\n" % (
+                tag.encode(), i, tag.encode(), i), frozenset(), None)
+            mine.append((uid, i))
+            print("APPEND", uid, i, flush=True)
+        elif r < 0.8:
+            uid, j = rng.choice(mine)
+            data = await box.read(uid)
+            assert data == b"Subject: %s %d\r\n\r\nbody %s %d\r\n" % (
+                tag.encode(), j, tag.encode(), j), (uid, data)
+        else:
+            uid, _ = rng.choice(mine)
+            await box.store([uid], "add", frozenset({"\\Flagged"}))
+    await store.close()
+    print("DONE", flush=True)
+
+task.react(lambda reactor: defer.ensureDeferred(main(reactor)))
+"""
+
+
+class TwoWriters(Base):
+    async def test_two_processes_append_read_and_flag_one_file(self) -> None:
+        """Two server processes on one file (as ``--workers 2``): every
+        command succeeds (another's append or flag write between our sync
+        and our lock is read under the lock, reads check the message is
+        still in place), UIDs never collide, every message reads back."""
+        root = os.path.join(self.root, "m")
+        env = dict(os.environ, PYTHONPATH=os.getcwd() + os.pathsep + os.environ.get("PYTHONPATH", ""))
+        procs = [subprocess.Popen([sys.executable, "-c", WRITER, root, tag, "120"],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+                 for tag in ("a", "b")]
+        outs = [p.communicate(timeout=120) for p in procs]
+        for p, (out, err) in zip(procs, outs, strict=True):
+            assert p.returncode == 0 and out.endswith(b"DONE\n"), err.decode()[-3000:]
+        appended = {(tag, int(w[1])): int(w[2]) for tag, (out, _) in zip("ab", outs, strict=True)
+                    for w in (line.split() for line in out.splitlines()) if w[0] == b"APPEND"}
+        uids = [uid for _, uid in appended]
+        assert len(set(uids)) == len(uids), "a UID was given twice"
+        store = MboxStore(os.path.join(root, "%u"))
+        box = await (await store.account("u")).mailbox("INBOX")
+        snap = await box.snapshot()  # type: ignore[attr-defined]
+        assert sorted(s.uid for s in snap.messages) == sorted(uids)
+        for (tag, uid), i in appended.items():
+            assert await box.read(uid) == b"Subject: %s %d\r\n\r\nbody %s %d\r\n" % (  # type: ignore[attr-defined]
+                tag.encode(), i, tag.encode(), i)
+        await store.close()
+
+
+class ForeignChangeUnderTheLock(Base):
+    """What another writer did between our sync and our lock is read under
+    the lock, not answered with "the mailbox keeps changing"."""
+
+    async def stale(self) -> tuple[MboxStore, object, object, object]:
+        store, box = await self.open()
+        for i in range(1, 4):
+            await box.append(message(i), frozenset(), None)  # type: ignore[attr-defined]
+        other, obox = await self.open()
+        await obox.snapshot()  # type: ignore[attr-defined]
+        return store, box, other, obox
+
+    async def test_a_read_survives_another_writers_append_and_flag_write(self) -> None:
+        store, box, other, obox = await self.stale()
+        scan, expected = box.scan, box.ident  # type: ignore[attr-defined]
+        await obox.append(message(9), frozenset(), None)  # type: ignore[attr-defined]
+        await obox.store([2], "add", frozenset({"\\Flagged"}))  # type: ignore[attr-defined]
+        data = box.file.read(scan.entries[1], 0, None, expected)  # type: ignore[attr-defined]
+        assert data == message(2)
+        await other.close()
+        await store.close()
+
+    async def test_an_append_after_another_writers_append_takes_the_next_uid(self) -> None:
+        store, box, other, obox = await self.stale()
+        scan, expected = box.scan, box.ident  # type: ignore[attr-defined]
+        assert await obox.append(message(9), frozenset(), None) == 4  # type: ignore[attr-defined]
+        meta = box.metas[1]  # type: ignore[attr-defined]
+        done = box.file.append(scan, expected, [(message(5), frozenset(), meta)],  # type: ignore[attr-defined]
+                               scan.uidvalidity, 4)
+        assert done is not None and done.first == 5
+        assert done.before is not None and [e.uid for e in done.before[0].entries] == [1, 2, 3, 4]
+        assert [e.uid for e in done.after[0].entries] == [1, 2, 3, 4, 5]
+        await other.close()
+        await store.close()
+        store, box = await self.open()
+        snap = await box.snapshot()  # type: ignore[attr-defined]
+        assert [s.uid for s in snap.messages] == [1, 2, 3, 4, 5]
+        assert await box.read(4) == message(9) and await box.read(5) == message(5)  # type: ignore[attr-defined]
+        await store.close()
