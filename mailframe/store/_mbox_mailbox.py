@@ -60,6 +60,7 @@ class MboxMailbox(LogMailbox):
         self._io = defer.DeferredLock()
         self._pending: set[defer.Deferred[None]] = set()
         self._index_dirty = False
+        self._dropping: set[int] = set()
         self._index_saved = 0.0  # time.monotonic() of the last index save
         #: called when a watcher arrives (the store starts polling)
         self.on_watch: Callable[[], None] | None = None
@@ -148,10 +149,15 @@ class MboxMailbox(LogMailbox):
     def sync(self) -> defer.Deferred[None]:
         return self._locked_io(self._sync_now)
 
-    def _adopt(self, found: fmt.Scan, ident: Ident) -> None:
+    def _adopt(self, found: fmt.Scan, ident: Ident,
+               known_by_uid: dict[int, fmt.Entry] | None = None) -> None:
         """Make the log match a fresh scan: new UIDs appended, vanished ones
-        expunged, changed flags set (RFC 3501 §7.4.1 / §7.3.1 follow)."""
-        known_by_uid = self.by_uid
+        expunged, flags another writer changed set (RFC 3501 §7.4.1 /
+        §7.3.1 follow).  ``known_by_uid``: what we believed the file held
+        (default: the last scan); a message whose flags in the log differ
+        from it has a STORE of ours not yet written, which wins."""
+        if known_by_uid is None:
+            known_by_uid = self.by_uid
         self._set_scan(found, ident)
         if found.uidvalidity and found.uidvalidity != self.log.uidvalidity and len(self.log):
             # the file was replaced with another folder's data: start over
@@ -177,21 +183,19 @@ class MboxMailbox(LogMailbox):
                     if known is not None and st.flags != known.flags:
                         continue  # our STORE is not written yet: it wins, and is next
                     self.log.set_flags(e.uid, e.flags)
-                else:
+                elif e.uid not in self._dropping:  # (an EXPUNGE of ours is under way)
                     _log_add(self.log, e.uid, e.flags, e.served_size)
             if found.last_uid + 1 > self.log.uidnext:
                 self.log.uidnext = found.last_uid + 1
 
-    def _adopt_new(self, found: fmt.Scan) -> None:
-        """Messages another program appended that a rewrite of ours has
-        just read (their flags are the file's; the log's own changes are
-        left alone, they may be newer than the file)."""
-        with self.log.batch():
-            for e in found.entries:
-                if e.uid >= self.log.uidnext:
-                    _log_add(self.log, e.uid, e.flags, e.served_size)
-            if found.last_uid + 1 > self.log.uidnext:
-                self.log.uidnext = found.last_uid + 1
+    async def expunge_uids(self, uids: Sequence[int]) -> list[int]:
+        """EXPUNGE: the log first, then the file; a scan read in between
+        must not bring the messages back."""
+        self._dropping.update(uids)
+        try:
+            return await super().expunge_uids(uids)
+        finally:
+            self._dropping.difference_update(uids)
 
     def watch(self, callback: Callable[[], object]) -> Callable[[], None]:
         """Watchers also hear of other programs' changes: the store polls
@@ -332,8 +336,8 @@ class MboxMailbox(LogMailbox):
             found = await threads.deferToThread(
                 self.file.rewrite, self.scan, self.ident, {}, set(uids),
                 self.log.uidvalidity, self.log.uidnext)
-            self._set_scan(*found)
-            self._adopt_new(found[0])
+            # another writer's changes the rewrite read are ours to report
+            self._adopt(*found)
             for u in uids:
                 self.metas.pop(u, None)
 
@@ -352,8 +356,10 @@ class MboxMailbox(LogMailbox):
             found = await threads.deferToThread(
                 self.file.write_flags, self.scan, self.ident, want, self.log.uidvalidity,
                 self.log.uidnext)
-            self._set_scan(*found)
-            self._adopt_new(found[0])
+            # what we wrote is known; anything else that differs is another writer's
+            known = {u: replace(e, flags=want[u]) if u in want else e
+                     for u, e in self.by_uid.items()}
+            self._adopt(*found, known_by_uid=known)
         if not self._index_dirty and not want and self._index_saved:
             return
         if want and time.monotonic() - self._index_saved < INDEX_SAVE_INTERVAL:

@@ -326,3 +326,35 @@ class ForeignChangeUnderTheLock(Base):
         assert [s.uid for s in snap.messages] == [1, 2, 3, 4, 5]
         assert await box.read(4) == message(9) and await box.read(5) == message(5)  # type: ignore[attr-defined]
         await store.close()
+
+    async def test_another_writers_flags_read_by_our_rewrite_are_not_undone(self) -> None:
+        """A STORE whose write finds the file changed rewrites it from a
+        fresh scan; the other writer's flags that scan holds must enter our
+        log, or our next STORE writes the old flags back over them."""
+        store, box, other, obox = await self.stale()
+        await obox.store([1], "add", frozenset({"$X"}))  # type: ignore[attr-defined]
+        # box has not synced: its write finds the file changed
+        await box.store([2], "add", frozenset({"\\Flagged"}))  # type: ignore[attr-defined]
+        assert box.log.get(1).flags == {"$X"}  # type: ignore[attr-defined]
+        await box.store([3], "add", frozenset({"\\Seen"}))  # type: ignore[attr-defined]
+        await other.close()
+        await store.close()
+        store, box = await self.open()
+        snap = await box.snapshot()  # type: ignore[attr-defined]
+        assert {s.uid: s.flags for s in snap.messages} == {
+            1: {"$X"}, 2: {"\\Flagged"}, 3: {"\\Seen"}}
+        await store.close()
+
+    async def test_a_scan_during_our_expunge_does_not_bring_messages_back(self) -> None:
+        store, box, other, obox = await self.stale()
+        await obox.append(message(9), frozenset(), None)  # type: ignore[attr-defined]
+        # the expunge's log change is made, then a sync reads the file first
+        box._dropping.add(2)  # type: ignore[attr-defined]
+        box.log.expunge([2])  # type: ignore[attr-defined]
+        await box.sync()  # type: ignore[attr-defined]
+        assert 2 not in box.log  # type: ignore[attr-defined]
+        assert 4 in box.log  # type: ignore[attr-defined]
+        await box.drop_messages([2])  # type: ignore[attr-defined]
+        box._dropping.discard(2)  # type: ignore[attr-defined]
+        await other.close()
+        await store.close()
