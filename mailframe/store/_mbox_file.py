@@ -302,6 +302,11 @@ class MboxFile:
         with self.lock(write=True, create=True) as fd:
             if expected is not None and ident(os.fstat(fd)) != expected:
                 scan = fmt.scan(reader(fd))
+            elif scan.entries:
+                # flags another writer changed in place within the file
+                # clock's tick leave the identity as it was: read them again
+                fresh = reread_known(fd, scan)
+                scan = fresh if fresh is not None else fmt.scan(reader(fd))
             p = rw.plan(scan, flags, drop, uidvalidity, uidnext - 1)
             if p.first is None and not p.base_changes:
                 return scan, ident(os.fstat(fd))

@@ -358,3 +358,25 @@ class ForeignChangeUnderTheLock(Base):
         box._dropping.discard(2)  # type: ignore[attr-defined]
         await other.close()
         await store.close()
+
+    async def test_a_rewrite_keeps_flags_changed_within_the_same_clock_tick(self) -> None:
+        """Another writer's in-place flag change that leaves size and mtime
+        as they were (both within one tick of the file clock) is still
+        read before a rewrite, not overwritten from our older scan."""
+        store, box = await self.open()
+        for i in range(1, 4):
+            await box.append(message(i), frozenset(), None)  # type: ignore[attr-defined]
+        e = box.scan.entries[2]  # type: ignore[attr-defined]
+        st = os.stat(self.inbox)
+        with open(self.inbox, "r+b") as f:  # as Dovecot or mutt would, in place
+            f.seek(e.flagspan[0])
+            f.write(fmt.flag_block({"\\Answered"}, pad_to=e.flagspan[1]))
+        os.utime(self.inbox, ns=(st.st_atime_ns, st.st_mtime_ns))
+        assert os.stat(self.inbox).st_mtime_ns == st.st_mtime_ns
+        await box.expunge_uids([2])  # type: ignore[attr-defined]
+        assert box.log.get(3).flags == {"\\Answered"}  # type: ignore[attr-defined]
+        await store.close()
+        store, box = await self.open()
+        snap = await box.snapshot()  # type: ignore[attr-defined]
+        assert {s.uid: s.flags for s in snap.messages} == {1: frozenset(), 3: {"\\Answered"}}
+        await store.close()
