@@ -53,11 +53,13 @@ def _still_there(fd: int, e: fmt.Entry, expected: Ident | None) -> bool:
     return after in (b"", b"\n") or after.startswith((b"\nFrom ", b"\r\nFrom "))
 
 
-def _reread_changed(fd: int, scan: fmt.Scan, expected: Ident | None) -> fmt.Scan | None:
+def _reread_changed(fd: int, scan: fmt.Scan, expected: Ident | None,
+                    numbered_only: bool = True) -> fmt.Scan | None:
     """The file (locked) as another writer left it since ``expected``, when
     it only grew or changed flags in place: the known messages re-read
     where they are and a grown tail scanned.  ``None`` when it was
-    rewritten or replaced, or holds messages without a UID."""
+    rewritten or replaced, or (``numbered_only``) holds messages without a
+    UID."""
     now = ident(os.fstat(fd))
     if expected is None or now[0] != expected[0] or now[1] < expected[1] or not scan.entries:
         return None
@@ -66,7 +68,7 @@ def _reread_changed(fd: int, scan: fmt.Scan, expected: Ident | None) -> fmt.Scan
         return None
     found = fmt.scan(reader(fd), expected[1], base) if now[1] > expected[1] else base
     found.size = now[1]
-    if any(e.uid == 0 for e in found.entries):
+    if numbered_only and any(e.uid == 0 for e in found.entries):
         return None
     return found
 
@@ -120,18 +122,12 @@ class MboxFile:
         if known_ident == ident(st) and not os.path.exists(rw.journal_path(self.path)):
             return None
         with self.lock(write=False) as fd:
-            f = reader(fd)
             now = ident(os.fstat(fd))
-            grown = (known_ident is not None and now[0] == known_ident[0]
-                     and now[1] > known_ident[1] and known.entries)
-            found: fmt.Scan | None = None
-            if grown:
-                assert known_ident is not None
-                base = reread_known(fd, known)
-                if base is not None:
-                    found = fmt.scan(f, known_ident[1], base)
+            # appended to, or flags changed in place: the known messages'
+            # flag lines re-read and the new tail scanned (not the file)
+            found = _reread_changed(fd, known, known_ident, numbered_only=False)
             if found is None:
-                found = fmt.scan(f)
+                found = fmt.scan(reader(fd))
         needs_fix = (found.uidvalidity == 0 and (found.entries or found.size == 0)) or any(
             e.uid == 0 for e in found.entries)
         if needs_fix and found.entries:
