@@ -61,6 +61,8 @@ class MboxMailbox(LogMailbox):
         self._pending: set[defer.Deferred[None]] = set()
         self._index_dirty = False
         self._dropping: set[int] = set()
+        #: the log's modseq up to which the file holds every flag change
+        self._synced_modseq = 0
         self._index_saved = 0.0  # time.monotonic() of the last index save
         #: called when a watcher arrives (the store starts polling)
         self.on_watch: Callable[[], None] | None = None
@@ -78,8 +80,31 @@ class MboxMailbox(LogMailbox):
         self.file.path = value
 
     def _set_scan(self, scan: fmt.Scan, ident: Ident | None) -> None:
+        old = self.scan.entries
         self.scan, self.ident = scan, ident
-        self.by_uid = {e.uid: e for e in scan.entries}
+        n = len(old)
+        if n and len(scan.entries) >= n and scan.entries[n - 1] is old[n - 1] \
+                and len(self.by_uid) == n:
+            for e in scan.entries[n:]:  # only appended to: O(new messages)
+                self.by_uid[e.uid] = e
+        else:
+            self.by_uid = {e.uid: e for e in scan.entries}
+
+    def _unwritten(self) -> dict[int, frozenset[str]]:
+        """Flags in the log that the file does not hold yet (STOREs to
+        write), from the log's changes since the file last matched it:
+        O(changes), not O(mailbox)."""
+        want = {}
+        for st in self.log.changes_since(self._synced_modseq).changed:
+            e = self.by_uid.get(st.uid)
+            if e is not None and e.flags != st.flags:
+                want[st.uid] = st.flags
+        return want
+
+    def _index_interval(self) -> float:
+        """Seconds between index saves: longer for large mailboxes, whose
+        index costs more to write."""
+        return max(INDEX_SAVE_INTERVAL, len(self.scan.entries) / 2000)
 
     # ------------------------------------------------------------ the index
 
@@ -94,11 +119,12 @@ class MboxMailbox(LogMailbox):
         modseqs of the last changes, never UIDs, flags or mail."""
         if self.deleted:
             return None
-        if any((st := self.log.get(e.uid)) is not None and st.flags != e.flags
-               for e in self.scan.entries):
+        upto = self.log.highestmodseq
+        if self._unwritten():
             return self._locked_io(self._write_flags_and_index)
+        self._synced_modseq = upto
         self._index_dirty = True
-        if time.monotonic() - self._index_saved < INDEX_SAVE_INTERVAL:
+        if time.monotonic() - self._index_saved < self._index_interval():
             return None
         self._save_in_background()
         return None
@@ -347,11 +373,8 @@ class MboxMailbox(LogMailbox):
         """Bring the file's flag headers up to the log, then save the index."""
         if self.deleted:
             return
-        want = {}
-        for e in self.scan.entries:
-            st = self.log.get(e.uid)
-            if st is not None and st.flags != e.flags:
-                want[e.uid] = st.flags
+        upto = self.log.highestmodseq
+        want = self._unwritten()
         if want:
             found = await threads.deferToThread(
                 self.file.write_flags, self.scan, self.ident, want, self.log.uidvalidity,
@@ -360,9 +383,10 @@ class MboxMailbox(LogMailbox):
             known = {u: replace(e, flags=want[u]) if u in want else e
                      for u, e in self.by_uid.items()}
             self._adopt(*found, known_by_uid=known)
+        self._synced_modseq = upto
         if not self._index_dirty and not want and self._index_saved:
             return
-        if want and time.monotonic() - self._index_saved < INDEX_SAVE_INTERVAL:
+        if want and time.monotonic() - self._index_saved < self._index_interval():
             self._index_dirty = True  # the file is durable; the cache can wait
             return
         self._index_dirty = False
