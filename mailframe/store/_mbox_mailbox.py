@@ -1,11 +1,11 @@
 """One mbox file as a mailbox (:class:`MboxMailbox`): the reactor side.
 
 The file is the truth; the mailbox keeps the last scan of it and a
-:class:`~mailframe.store._log.MailboxLog` (modseqs, RFC 7162) and merges
+``MailboxLog`` (:mod:`mailframe.store._log`) (modseqs, RFC 7162) and merges
 another program's changes into the log at the start of each command
 (RFC 3501 §7.4.1: expunges and new messages are announced, flags changed
 elsewhere are sent as FETCH).  All file I/O runs in threads through
-:class:`~mailframe.store._mbox_file.MboxFile`, one operation at a time per
+``MboxFile`` (:mod:`mailframe.store._mbox_file`), one operation at a time per
 mailbox; messages are read in ranges, never the file whole.
 """
 
