@@ -8,6 +8,7 @@ and mailframe's relative performance to each (> 1: mailframe better).
     .venv/bin/python bench/compare.py                 # N = 2000 and 20000
     .venv/bin/python bench/compare.py --quick         # ~1 minute smoke run
     .venv/bin/python bench/compare.py -n 2000 --servers mailframe,dovecot
+    .venv/bin/python bench/compare.py --store mbox --servers mailframe,dovecot
 
 A server that cannot be installed or started gets "n/a" and the reason
 under the table; a phase whose answers do not match the corpus shows as
@@ -74,7 +75,7 @@ def run_one(name: str, n: int, args: argparse.Namespace, corpus: Corpus,
     workdir = Path(tempfile.mkdtemp(prefix=f"bench-{name}-", dir=args.tmp))
     server: Server | None = None
     try:
-        server = LAUNCHERS[name](workdir / name)
+        server = LAUNCHERS[name](workdir / name, store=args.store)
         log(f"{name} {server.version} on port {server.port}, pid {server.pid}, N={n}")
         workload = Workload("127.0.0.1", server.port, "alice", "secret", corpus,
                             server_pid=server.pid, mixed_seconds=args.mixed_seconds,
@@ -176,6 +177,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-n", "--messages", type=int, action="append",
                         help="corpus size (repeatable; default 2000 and 20000)")
     parser.add_argument("--servers", default="mailframe,dovecot,pymap")
+    parser.add_argument("--store", choices=("maildir", "mbox"), default="maildir",
+                        help="the mail storage of mailframe and Dovecot (mbox: mbox files)")
     parser.add_argument("--pymap-max", type=int, default=2000,
                         help="largest N to run pymap at (it is ~30x slower)")
     parser.add_argument("--mixed-seconds", type=float, default=15.0)

@@ -7,6 +7,10 @@ loopback port in its own temporary directory, with users alice/secret:
 - Dovecot from Debian (``dovecot -F -c <conf>``, passwd-file, Maildir);
 - pymap from PyPI (``pymap maildir``).
 
+``store="mbox"`` runs mailframe and Dovecot on mbox files instead
+(``mbox:ROOT/%u:INBOX=ROOT/%u/inbox`` for both, their default locks);
+pymap has no mbox backend.
+
 Each launcher raises :class:`Unavailable` with a one-line reason when the
 server is missing or does not come up, so the table can say why.
 """
@@ -69,7 +73,7 @@ class Server:
     pid: int | None = None
     version = ""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, store: str = "maildir") -> None:
         raise NotImplementedError
 
     def stop(self) -> None:
@@ -79,12 +83,13 @@ class Server:
 class Mailframe(Server):
     name = "mailframe"
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, store: str = "maildir") -> None:
         import mailframe
-        self.version = getattr(mailframe, "__version__", "") + " (Maildir)"
+        self.version = getattr(mailframe, "__version__", "") + f" ({store})"
+        url = f"mbox:{workdir}/mail/%u" if store == "mbox" else None
         self.proc = ServerProcess(workdir, "--max-connections-per-ip", "0",
                                   "--max-connections-per-user", "0",
-                                  users={USER: PASSWORD})
+                                  users={USER: PASSWORD}, store=url)
         try:
             self.proc.start(timeout=30)
         except RuntimeError as exc:
@@ -105,7 +110,7 @@ listen = 127.0.0.1
 ssl = no
 disable_plaintext_auth = no
 auth_mechanisms = plain login
-mail_location = maildir:{d}/mail/%u
+mail_location = {location}
 mail_max_userip_connections = 4000
 default_process_limit = 4000
 default_client_limit = 8000
@@ -145,12 +150,12 @@ class Dovecot(Server):
 
     name = "dovecot"
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, store: str = "maildir") -> None:
         binary = shutil.which("dovecot") or "/usr/sbin/dovecot"
         if not os.path.exists(binary):
             raise Unavailable("dovecot not installed (apt-get install -y dovecot-imapd)")
         self.version = subprocess.run([binary, "--version"], capture_output=True,
-                                      text=True).stdout.split()[0]
+                                      text=True).stdout.split()[0] + f" ({store})"
         workdir.mkdir(parents=True, exist_ok=True)
         for sub in ("run", "state", "mail"):
             (workdir / sub).mkdir(exist_ok=True)
@@ -168,7 +173,9 @@ class Dovecot(Server):
             f"{USER}:{{PLAIN}}{PASSWORD}:{uid}:{gid}::{workdir}/mail/{USER}::\n")
         self.port = free_port()
         conf = workdir / "dovecot.conf"
-        conf.write_text(DOVECOT_CONF.format(d=workdir, port=self.port))
+        location = (f"mbox:{workdir}/mail/%u:INBOX={workdir}/mail/%u/inbox" if store == "mbox"
+                    else f"maildir:{workdir}/mail/%u")
+        conf.write_text(DOVECOT_CONF.format(d=workdir, port=self.port, location=location))
         log = workdir / "dovecot.log"
         self.proc = subprocess.Popen([binary, "-F", "-c", str(conf)], stdout=subprocess.DEVNULL,
                                      stderr=open(log, "ab"))
@@ -197,7 +204,9 @@ class Pymap(Server):
 
     name = "pymap"
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, store: str = "maildir") -> None:
+        if store != "maildir":
+            raise Unavailable(f"pymap has no {store} backend")
         binary = Path(sys.executable).parent / "pymap"
         if not binary.exists():
             found = shutil.which("pymap")

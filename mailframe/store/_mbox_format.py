@@ -30,6 +30,7 @@ separating empty line.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import time
 from collections.abc import Iterable
@@ -335,20 +336,34 @@ def scan(f: BinaryIO, start: int = 0, base: Scan | None = None) -> Scan:
 
 
 def _bare_lfs(f: BinaryIO, start: int, end: int) -> int:
-    """Bare LFs in ``[start, end)``, read in chunks."""
-    f.seek(start)
-    left = end - start
+    """Bare LFs in ``[start, end)``, read in 1 MiB chunks into one buffer
+    (a 2 GB body costs about a second, never its size in memory)."""
+    try:
+        fd = f.fileno()
+    except (OSError, ValueError):  # not a real file: read through ``f``
+        fd = -1
+    buf = bytearray(1 << 20)
+    view = memoryview(buf)
+    pos = start
     count = 0
-    prev = b""
-    while left > 0:
-        chunk = f.read(min(left, 1 << 16))
-        if not chunk:
+    prev_cr = False
+    while pos < end:
+        want = min(len(buf), end - pos)
+        if fd >= 0:
+            n = os.preadv(fd, [view[:want]], pos)
+        else:
+            f.seek(pos)
+            n = f.readinto(view[:want])  # type: ignore[attr-defined]
+        if not n:
             break
-        count += chunk.count(b"\n") - chunk.count(b"\r\n")
-        if prev == b"\r" and chunk[:1] == b"\n":
-            count -= 1
-        prev = chunk[-1:]
-        left -= len(chunk)
+        lfs = buf.count(b"\n", 0, n)
+        if lfs:
+            lfs -= buf.count(b"\r\n", 0, n)
+            if prev_cr and buf[0] == 0x0A:
+                lfs -= 1
+        count += lfs
+        prev_cr = buf[n - 1] == 0x0D
+        pos += n
     return count
 
 

@@ -47,14 +47,13 @@ def test_concurrent_appends_unique_uids_and_idle_hears_all(account: Account) -> 
         assert r == sorted(r)  # each writer's UIDs ascend
 
     # The IDLE session was told; the last EXISTS it saw counts everything.
-    watcher.sock.settimeout(2.0)
+    # (the socket timeout only keeps a server that stops pushing from
+    # hanging the test; push latency is measured in bench/)
+    watcher.sock.settimeout(30.0)
     last_exists = 0
-    deadline = time.monotonic() + 5
-    while last_exists < total and time.monotonic() < deadline:
-        try:
-            line = watcher.readline()
-        except TimeoutError:
-            break
+    while last_exists < total:
+        line = watcher.readline()
+        assert line.startswith(b"* "), line  # only untagged news while idling
         if line.endswith(b" EXISTS\r\n"):
             last_exists = int(line.split()[1])
     assert last_exists == total
@@ -79,16 +78,14 @@ def test_mail_dropped_into_maildir_by_another_program(account: Account) -> None:
     assert (maildir / "new").is_dir() or (maildir / "cur").is_dir()
     c.send(b"I1 IDLE\r\n")
     assert c.readline().startswith(b"+ ")
-    c.sock.settimeout(3.0)
+    c.sock.settimeout(30.0)  # a guard against hanging, not a latency bound (bench/)
 
     name = f"{int(time.time())}.M1P{os.getpid()}.otherprogram"
     (maildir / "tmp").mkdir(exist_ok=True)
     (maildir / "tmp" / name).write_bytes(M.MULTIPART)
-    started = time.monotonic()
     os.rename(maildir / "tmp" / name, maildir / "new" / name)
-    got = c.readline()
+    got = c.readline()  # pushed while the client sends nothing (RFC 2177)
     assert got == b"* 2 EXISTS\r\n", got
-    assert time.monotonic() - started < 3.0
 
     # Seen by another program: new/NAME -> cur/NAME:2,S
     def find() -> str:
@@ -100,9 +97,8 @@ def test_mail_dropped_into_maildir_by_another_program(account: Account) -> None:
 
     current = find()
     os.rename(maildir / current, maildir / "cur" / (name + ":2,S"))
-    lines = []
-    deadline = time.monotonic() + 3.0
-    while time.monotonic() < deadline:
+    lines: list[bytes] = []
+    while len(lines) < 10:
         line = c.readline()
         lines.append(line)
         if b"FETCH" in line:

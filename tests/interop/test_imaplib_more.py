@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import time
 
 from imapclient.response_parser import parse_fetch_response
 
@@ -84,7 +83,6 @@ def test_large_message_roundtrip(account: Account) -> None:
                b"Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n"
                b"\r\n" + b64)
     c = connect(account)
-    started = time.monotonic()
     ok(c.append("INBOX", None, None, message))
     ok(c.select("INBOX"))
     data = ok(c.fetch("1", "(RFC822.SIZE BODY.PEEK[])"))
@@ -94,7 +92,6 @@ def test_large_message_roundtrip(account: Account) -> None:
     assert data[0][1] == b64[1000000:1005000]
     data = ok(c.fetch("1", "(BINARY.PEEK[1])"))
     assert hashlib.sha256(data[0][1]).digest() == hashlib.sha256(blob).digest()
-    assert time.monotonic() - started < 30
     c.logout()
 
 
@@ -177,10 +174,12 @@ def test_append_over_appendlimit_refused_before_data(account: Account) -> None:
     ok(c.login(account.user, account.password))
     big = b"Subject: too big\r\n\r\n" + b"x" * (limit + 1 - 20)
     assert len(big) == limit + 1
-    started = time.monotonic()
+    # the refusal comes instead of the "+" continuation: the data is never sent
+    c.send(b"A1 APPEND INBOX {%d}\r\n" % len(big))
+    line = c.readline()
+    assert line.startswith(b"A1 NO [TOOBIG]"), line
     typ, data = c.append("INBOX", None, None, big)
     assert typ == "NO" and b"[TOOBIG]" in data[0]
-    assert time.monotonic() - started < 5
     ok(c.append("INBOX", None, None, M.SIMPLE))
     assert ok(c.status("INBOX", "(MESSAGES)")) == [b"INBOX (MESSAGES 1)"]
     c.logout()

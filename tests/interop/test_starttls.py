@@ -7,7 +7,6 @@ from __future__ import annotations
 import imaplib
 import socket
 import ssl
-import time
 from pathlib import Path
 
 from tests.interop import messages as M
@@ -91,20 +90,18 @@ def test_logout_after_starttls_closes_connection(account: Account) -> None:
     raw.sendall(b"a STARTTLS\r\n")
     assert f.readline().startswith(b"a OK")
     tls = context.wrap_socket(raw, server_hostname="localhost")
-    tls.settimeout(3)
+    tls.settimeout(30)  # a guard against hanging: the server must close by itself
     tls.sendall(b"b LOGOUT\r\n")
     received = b""
-    started = time.monotonic()
     try:
-        while chunk := tls.recv(65536):
+        while chunk := tls.recv(65536):  # ends only when the server closes
             received += chunk
     except TimeoutError:
-        raise AssertionError(f"connection still open 3 s after LOGOUT; got {received!r}") from None
+        raise AssertionError(f"connection still open after LOGOUT; got {received!r}") from None
     except (ssl.SSLError, ConnectionResetError):
         pass  # closed without close_notify: still closed
     bye, tagged = received.split(b"\r\n")[:2]
     assert bye.startswith(b"* BYE") and tagged.startswith(b"b OK")
-    assert time.monotonic() - started < 3
 
 
 def test_curl_starttls_verified(account: Account) -> None:

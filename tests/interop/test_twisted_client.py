@@ -237,16 +237,15 @@ class TwistedClientTests(TestCase):
         yield a.append("INBOX", io.BytesIO(M.SIMPLE))
         yield a.select("INBOX")
         yield b.select("INBOX")
-        # A idles; B appends; A hears EXISTS within one second (RFC 2177).
+        # A idles; B appends; A hears EXISTS while idling (RFC 2177); the
+        # timeout only keeps a silent server from hanging the test.
         a.exists_seen = defer.Deferred()
         idling: defer.Deferred[None] = defer.Deferred()
         done = a.sendCommand(imap4.Command(b"IDLE", continuation=lambda _: idling.callback(None)))
         yield idling
-        started = reactor.seconds()
         yield b.append("INBOX", io.BytesIO(M.plain("idle test")))
-        exists = yield a.exists_seen.addTimeout(1.0, reactor)
+        exists = yield a.exists_seen.addTimeout(30.0, reactor)
         self.assertEqual(exists, 2)
-        self.assertLess(reactor.seconds() - started, 1.0)
         a.transport.write(b"DONE\r\n")
         yield done
         # B flags a message; A hears it on NOOP as a FETCH FLAGS update.

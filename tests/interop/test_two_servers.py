@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import itertools
 import re
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
@@ -67,20 +66,21 @@ def test_idle_on_other_server_hears_append_flags_expunge(account: Account) -> No
     ok(watcher.select("INBOX"))
     watcher.send(b"I1 IDLE\r\n")
     assert watcher.readline().startswith(b"+ ")
-    watcher.sock.settimeout(3.0)  # the other process notices by polling
+    # The other process notices by polling and pushes the news while the
+    # watcher sends nothing (RFC 2177); the socket timeout only keeps a
+    # server that never pushes from hanging the test (latency: bench/).
+    watcher.sock.settimeout(30.0)
 
-    started = time.monotonic()
     ok(a.append("INBOX", None, None, M.plain("through server one")))
     assert watcher.readline() == b"* 2 EXISTS\r\n"
-    assert time.monotonic() - started < 3.0
     ok(a.select("INBOX"))
     ok(a.store("1", "+FLAGS.SILENT", r"(\Seen \Deleted)"))
     ok(a.expunge())
-    seen = []
-    deadline = time.monotonic() + 3.0
-    while b"* 1 EXPUNGE\r\n" not in seen and time.monotonic() < deadline:
+    seen = [watcher.readline()]
+    while b"* 1 EXPUNGE\r\n" not in seen and len(seen) < 5:  # a FETCH (flags) may come first
         seen.append(watcher.readline())
     assert b"* 1 EXPUNGE\r\n" in seen, seen
+    assert all(line.startswith(b"* ") for line in seen), seen
     watcher.sock.settimeout(10)
     watcher.send(b"DONE\r\n")
     while not watcher.readline().startswith(b"I1 "):

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import smtplib
-import time
 from typing import Any
 
 from twisted.internet import reactor
@@ -83,13 +82,12 @@ class WebhookTests(unittest.TestCase):
         self.addCleanup(n.stop)
         return n
 
-    def send(self, port: int, count: int = 1) -> Deferred[float]:
-        def run() -> float:
-            t0 = time.monotonic()
+    def send(self, port: int, count: int = 1) -> Deferred[None]:
+        def run() -> None:
+            # each reply within 10 s, or smtplib raises
             with smtplib.SMTP("127.0.0.1", port, timeout=10) as s:
                 for _ in range(count):
                     s.sendmail("bob@example.net", ["alice@example.org"], MESSAGE)
-            return time.monotonic() - t0
 
         return in_thread(run)
 
@@ -130,11 +128,12 @@ class WebhookTests(unittest.TestCase):
         hole, m = listen(Factory.forProtocol(BlackHole))
         self.addCleanup(hole.stopListening)
         notifier = self.notifier(
-            [f"http://127.0.0.1:{n}/", f"http://127.0.0.1:{m}/"], timeout=30, backoff=0.05
+            [f"http://127.0.0.1:{n}/", f"http://127.0.0.1:{m}/"], timeout=600, backoff=0.05
         )
         port = self.start_smtp(notifier)
-        elapsed = await self.send(port, count=20)
-        self.assertLess(elapsed, 3.0)  # a hung webhook would take 30 s per message
+        # every message is accepted (a delivery that waited for the hung
+        # webhook would not answer within smtplib's 10 s and fail the send)
+        await self.send(port, count=20)
         self.assertEqual(len(await self._inbox()), 20)
         self.assertGreater(notifier.pending, 0)  # still trying, in the background
 

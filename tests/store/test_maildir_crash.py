@@ -326,12 +326,10 @@ def test_idle_on_one_server_hears_mail_delivered_by_another_program() -> None:
         name = f"{int(time.time())}.idle.testhost"
         with open(os.path.join(maildir, "tmp", name), "wb") as out:
             out.write(b"Subject: while idling\n\nhello\n")
-        started = time.monotonic()
         os.rename(os.path.join(maildir, "tmp", name), os.path.join(maildir, "new", name))
-        sock.settimeout(8)
-        line = f.readline()
+        sock.settimeout(30)  # a hang guard only: push latency is measured in bench/
+        line = f.readline()  # pushed while the client only listens (RFC 2177)
         assert line == b"* 1 EXISTS\r\n", line
-        assert time.monotonic() - started < 5
         f.write(b"DONE\r\n")
         f.flush()
         while not (line := f.readline()).startswith(b"c "):

@@ -24,7 +24,7 @@ from tests.store.test_maildir_dovecot import CONF, DOVECOT, MSG, Dovecot, fetch_
 
 MBOX_CONF = CONF.replace(
     "mail_location = maildir:{d}/mail/%u",
-    "mail_location = mbox:{d}/mail/%u:INBOX={d}/mail/%u/inbox\nmbox_write_locks = dotlock fcntl\n"
+    "mail_location = mbox:{d}/mail/%u:INBOX={d}/mail/%u/inbox\nmbox_write_locks = fcntl dotlock\n"
     # Dovecot's default keeps flag changes in its own index until it next
     # rewrites the file; other programs (mutt, mailframe) see them only then
     "mbox_lazy_writes = no",
@@ -161,7 +161,7 @@ class DovecotMboxConcurrent(TestCase):
         if DOVECOT is None:
             raise SkipTest("dovecot binary not found (apt-get install dovecot-imapd)")
         self.root = tempfile.mkdtemp(prefix="mf-dovecot-mbox-")
-        conf = MBOX_CONF.replace("mbox_write_locks = dotlock fcntl\n", "")
+        conf = MBOX_CONF.replace("mbox_write_locks = fcntl dotlock\n", "")
         self.dovecot = Dovecot(self.root, conf)
         self.addCleanup(shutil.rmtree, self.root, True)
         self.addCleanup(self.dovecot.stop)

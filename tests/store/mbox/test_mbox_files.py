@@ -110,7 +110,16 @@ class MboxFiles(TestCase):
         assert from_url(f"mbox:{self.root}/m:WRITE_LOCKS=fcntl+dotlock").write_locks == (
             "fcntl", "dotlock")
         with self.assertRaises(StoreUnavailable):
-            from_url(f"mbox:{self.root}/m:WRITE_LOCKS=flock")
+            from_url(f"mbox:{self.root}/m:WRITE_LOCKS=nfs")
+        with self.assertRaises(StoreUnavailable):
+            from_url(f"mbox:{self.root}/m:READ_LOCKS=fcntl+fcntl")
+        with self.assertRaises(StoreUnavailable):
+            from_url(f"mbox:{self.root}/m:EXPUNGE=never")
+        loose = from_url(f"mbox:{self.root}/m:WRITE_LOCKS=dotlock,flock,fcntl:READ_LOCKS=flock"
+                         ":LOCK_TIMEOUT=2.5:EXPUNGE=rename")
+        assert (loose.write_locks, loose.read_locks) == (("dotlock", "flock", "fcntl"), ("flock",))
+        f = loose.new_file("x")
+        assert (f.lock_timeout, f.expunge, f.write_locks) == (2.5, "rename", loose.write_locks)
         with self.assertRaises(StoreUnavailable):
             from_url(f"mbox:{self.root}:LAYOUT=fs")
         with self.assertRaises(StoreUnavailable):
@@ -153,7 +162,7 @@ class MboxLocks(TestCase):
         store = MboxStore(os.path.join(root, "%u"))
         box = await (await store.account("u")).mailbox("INBOX")
         await box.append(b"Subject: 1\r\n\r\nx\r\n", frozenset(), None)
-        box.lock_timeout = 0.3
+        box.file.lock_timeout = 0.3  # type: ignore[attr-defined]
         lock = os.path.join(root, "u", "inbox.lock")
         with open(lock, "w") as f:  # a live writer: this very process
             f.write(f"{os.getpid()}:{socket.gethostname()}")
