@@ -8,7 +8,7 @@ the message is expunged.  A row holds the size, internal date, save date
 and sent date of a message and its top-level header block, with what the
 matcher decoded from it (RFC 2047 words, case folding, address lists:
 :func:`mailframe.message.header_matches` fills the row's cache as it does
-a :class:`~mailframe.message.MessageInfo`'s), so answers are the
+a :class:`mailframe.message.MessageInfo`'s), so answers are the
 matcher's by construction and the first search costs what it cost
 before.  The cache hangs off the store object that outlives sessions (a
 Maildir ``Folder``, a memory mailbox), weakly, so every session of the

@@ -9,11 +9,10 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from twisted.internet import defer, threads
-from zope.interface import classImplements, implementer
+from zope.interface import implementer
 
-from mailframe import interfaces
 from mailframe.errors import CannotDo, ExpungeIssued, TryCreate
-from mailframe.interfaces import IMailbox, ISearchableMailbox
+from mailframe.interfaces import IExpungeHistory, IMailbox, ISearchableMailbox
 from mailframe.records import (
     AppendResult,
     Changes,
@@ -53,7 +52,7 @@ __all__ = ["SqlMailbox", "RESTORER"]
 RESTORER: Callable[[SqlMailbox], Any] | None = None
 
 
-@implementer(IMailbox, ISearchableMailbox)
+@implementer(IMailbox, ISearchableMailbox, IExpungeHistory)
 class SqlMailbox:
     """One mailbox row; the object follows RENAME (same row) and, after
     DELETE, reads as expunged and refuses appends with TryCreate."""
@@ -355,9 +354,3 @@ class SqlMailbox:
             raise CannotDo("UID-keeping import is not available")
         return RESTORER(self)
 
-
-# IExpungeHistory (the QRESYNC seam, RFC 7162 §3.2.5.2) where this
-# mailframe's interfaces have it.
-_HISTORY = getattr(interfaces, "IExpungeHistory", None)
-if _HISTORY is not None:
-    classImplements(SqlMailbox, _HISTORY)  # type: ignore[misc]

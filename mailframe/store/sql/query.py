@@ -48,7 +48,7 @@ CONFIRM_BATCH = 256
 
 
 def select_rows(tx: Tx, mailbox_id: int, uids: Sequence[int], columns: str) -> list[Any]:
-    """(uid, flags, keywords, modseq, size, internaldate, *columns) of the
+    """(uid, flags, keywords, modseq, size, internaldate, then ``columns``) of the
     messages among ``uids``, ascending."""
     lo, hi, wanted = uid_bounds(uids)
     if lo > hi:
