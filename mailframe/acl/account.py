@@ -33,7 +33,7 @@ from mailframe.acl.rights import (
     with_owner,
 )
 from mailframe.acl.storage import acl_store_for
-from mailframe.errors import CannotDo, CommandFailed, NonexistentMailbox
+from mailframe.errors import CannotDo, CommandFailed, NonexistentMailbox, NoPermission
 from mailframe.interfaces import (
     IAccount,
     IACLAccount,
@@ -54,6 +54,10 @@ T = TypeVar("T")
 
 #: MYRIGHTS needs one of these (RFC 4314 §4).
 _ANY = frozenset("lrikxa")
+
+#: One of these (with "l") lets a user get and set a mailbox's entries
+#: (RFC 5464 §3.3).
+_METADATA_RIGHTS = frozenset("rswip")
 
 #: The optional interfaces of the user's own account this account serves
 #: too, over every namespace (QUOTA, METADATA, OBJECTID).
@@ -427,10 +431,10 @@ class SharedAccount:
 
     # -- METADATA (RFC 5464) ------------------------------------------------
 
-    async def _metadata_target(self, mailbox: str, write: frozenset[str]) -> tuple[Any, str, bool]:
+    async def _metadata_target(self, mailbox: str, what: str) -> tuple[Any, str, bool]:
         """The account keeping ``mailbox``'s entries, its name there, and
-        whether it is another user's.  Reading needs "l" and "r", writing
-        /shared entries "w" too (RFC 5464 §3.3 with RFC 4314)."""
+        whether it is another user's.  Getting or setting needs "l" and
+        any one of "r", "s", "w", "i", "p" (RFC 5464 §3.3)."""
         if mailbox == "":
             return self.own, "", False
         target = self._target(mailbox)
@@ -439,9 +443,8 @@ class SharedAccount:
         rights = await self._rights(target)
         if "l" not in rights:
             raise missing(mailbox)
-        for right in ("r", *sorted(write)):
-            if right not in rights:
-                raise refusal(right, "SETMETADATA" if write else "GETMETADATA")
+        if not rights & _METADATA_RIGHTS:
+            raise NoPermission(f"Permission denied: {what} needs 'l' and one of 'r', 's', 'w', 'i', 'p'")
         account = await self._account(target)
         if not IMetadataAccount.providedBy(account):
             raise CannotDo("No METADATA on this mailbox")
@@ -453,7 +456,7 @@ class SharedAccount:
         §3.2: private entries are per user)."""
 
         async def run() -> dict[str, bytes]:
-            account, inner, other = await self._metadata_target(mailbox, frozenset())
+            account, inner, other = await self._metadata_target(mailbox, "GETMETADATA")
             entries: dict[str, bytes] = await account.get_metadata(inner)
             if other:
                 entries = {k: v for k, v in entries.items() if k.startswith("/shared/")}
@@ -468,7 +471,7 @@ class SharedAccount:
 
         async def run() -> None:
             wanted = dict(changes)
-            account, inner, other = await self._metadata_target(mailbox, frozenset("w"))
+            account, inner, other = await self._metadata_target(mailbox, "SETMETADATA")
             if other and any(not k.startswith("/shared/") for k in wanted):
                 raise CannotDo("Private metadata entries can't be set on other users' mailboxes")
             await account.set_metadata(inner, wanted)

@@ -149,3 +149,20 @@ def test_mailboxid_shared_is_the_owners(server: ServerProcess, shared: str) -> N
     assert mailbox_id(alice, "Team").decode() in str(bob.untagged_responses.get("OK")), bob.untagged_responses
     bob.logout()
     alice.logout()
+
+
+def test_metadata_needs_l_and_one_more_right(server: ServerProcess, shared: str) -> None:
+    """RFC 5464 §3.3: "l" and any one of "r", "s", "w", "i", "p"."""
+    alice = login(server, "alice")
+    bob = login(server, "bob")
+    assert alice.create("Peek")[0] == "OK"
+    assert run(alice, "SETACL", "Peek", "bob", "l")[0] == "OK"
+    typ, data = bob._simple_command("GETMETADATA", '"shared/alice/Peek"', "/shared/comment")
+    assert typ == "NO" and b"NOPERM" in data[0], data
+    assert run(alice, "SETACL", "Peek", "bob", "lp")[0] == "OK"
+    typ, text = run(bob, "SETMETADATA", '"shared/alice/Peek"', '(/shared/comment "posted")')
+    assert typ == "OK", text
+    typ, text = run(bob, "GETMETADATA", '"shared/alice/Peek"', "/shared/comment")
+    assert typ == "OK" and b"posted" in text, text
+    bob.logout()
+    alice.logout()
