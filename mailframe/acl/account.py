@@ -450,6 +450,12 @@ class SharedAccount:
             raise CannotDo("No METADATA on this mailbox")
         return account, target.inner, True
 
+    def owner_of(self, name: str) -> tuple[str, str]:
+        """Whose account holds mailbox ``name`` and its name there (for
+        telling the owner's NOTIFY sessions of a change, RFC 5465 §5.6)."""
+        target = self._target(name)
+        return target.store_user, target.inner
+
     def get_metadata(self, mailbox: str) -> defer.Deferred[dict[str, bytes]]:
         """IMetadataAccount.  On another user's mailbox only its /shared
         entries: the owner's /private ones are the owner's (RFC 5464

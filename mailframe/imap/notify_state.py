@@ -389,13 +389,26 @@ def mailbox_command_done(session: Any, cmd: c.Command) -> None:
 def metadata_changed(session: Any, mailbox: str, entries: list[str]) -> None:
     """After a successful SETMETADATA: tell the user's other NOTIFY
     sessions in this process (RFC 5465 §5.6, §5.7; §5: not the session
-    that made the change).  Changes made by another process, or by another
-    user to a shared mailbox's /shared entries, are not seen as events."""
+    that made the change), and, for /shared entries of another user's
+    mailbox (:mod:`mailframe.acl`), that owner's sessions under the
+    owner's name.  Changes made by another process, and other readers of a
+    shared mailbox, are not told."""
     account = getattr(session, "account", None)
     if account is None or not entries:
         return
     if mailbox.upper() == "INBOX":
         mailbox = "INBOX"
-    for state in list(_LISTENERS.get(str(account.username), ())):
+    user = str(account.username)
+    for state in list(_LISTENERS.get(user, ())):
         if state is not getattr(session, "notify", None):
             state.publish_metadata(mailbox, entries)
+    owner_of = getattr(account, "owner_of", None)  # mailframe.acl: another user's mailbox
+    if mailbox and owner_of is not None:
+        try:
+            owner, name = owner_of(mailbox)
+        except Exception:  # not a name that leads anywhere: nobody to tell
+            return
+        shared = [e for e in entries if e.startswith("/shared/")]
+        if owner != user and shared:
+            for state in list(_LISTENERS.get(owner, ())):
+                state.publish_metadata(name, shared)

@@ -24,7 +24,7 @@ from tests.support.server import ServerProcess
 
 USERS = {"alice": "pw-a", "bob": "pw-b"}
 MESSAGE = b"From: alice@example.org\r\nSubject: x\r\n\r\nbody\r\n"
-for _name in ("GETQUOTAROOT", "GETQUOTA", "GETMETADATA", "SETMETADATA", "SETACL"):
+for _name in ("GETQUOTAROOT", "GETQUOTA", "GETMETADATA", "SETMETADATA", "SETACL", "NOTIFY"):
     imaplib.Commands.setdefault(_name, ("AUTH", "SELECTED"))
 
 
@@ -166,3 +166,26 @@ def test_metadata_needs_l_and_one_more_right(server: ServerProcess, shared: str)
     assert typ == "OK" and b"posted" in text, text
     bob.logout()
     alice.logout()
+
+
+@pytest.mark.parametrize("store", ["memory", "maildir"])
+def test_notify_owner_of_shared_metadata_change(tmp_path: Path, store: str) -> None:
+    """RFC 5465 §5.6: a /shared entry bob sets on alice's shared mailbox
+    is told to alice's NOTIFY session, under her name for it.  Events are
+    told within one process, so one worker here (--workers 2 may put the
+    two sessions in different processes)."""
+    with ServerProcess(tmp_path / "srv", "--acl", "--workers", "1", users=USERS,
+                       store="memory" if store == "memory" else None) as server:
+        alice = login(server, "alice")
+        bob = login(server, "bob")
+        assert alice.create("Team")[0] == "OK"
+        assert run(alice, "SETACL", "Team", "bob", "lr")[0] == "OK"
+        typ, data = alice._simple_command("NOTIFY", "SET", "(personal (MailboxMetadataChange))")
+        assert typ == "OK", data
+        typ, text = run(bob, "SETMETADATA", '"shared/alice/Team"', '(/shared/topic "news")')
+        assert typ == "OK", text
+        alice.noop()
+        told = alice.untagged_responses.pop("METADATA", [])
+        assert any(b"Team" in t and b"/shared/topic" in t for t in told if isinstance(t, bytes)), told
+        bob.logout()
+        alice.logout()
