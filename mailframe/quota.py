@@ -149,18 +149,27 @@ def crlf_size(content: bytes) -> int:
     return len(content) + content.count(b"\n") - content.count(b"\r\n")
 
 
-async def ensure_room(account: Any, add_storage: int, add_messages: int) -> None:
+async def ensure_room(
+    account: Any, add_storage: int, add_messages: int, mailbox: str | None = None
+) -> None:
     """Fail with :class:`OverQuota` when ``account`` (an
     :class:`mailframe.interfaces.IQuotaAccount`; others are unlimited)
     cannot take ``add_messages`` more messages of ``add_storage`` octets.
 
     Called before anything is written (RFC 9208 §4.3: "the server MUST NOT
     ... store"); a write that takes nothing (a MOVE inside the account,
-    which Dovecot lets through however full) is never refused."""
+    which Dovecot lets through however full) is never refused.  With
+    ``mailbox`` (the name written into) an account that spans other users'
+    mailboxes (``quota_for``, :mod:`mailframe.acl`) charges its owner."""
     from mailframe.interfaces import IQuotaAccount
 
     if not IQuotaAccount.providedBy(account) or (add_storage <= 0 and add_messages <= 0):
         return
+    pick = getattr(account, "quota_for", None) if mailbox is not None else None
+    if pick is not None:  # another user's mailbox: its owner is charged (as Dovecot)
+        _root, account = await pick(mailbox)
+        if not IQuotaAccount.providedBy(account):
+            return
     usage, limits = await account.quota()
     if limits.storage is not None and usage.storage + add_storage > limits.storage:
         raise OverQuota(OVERQUOTA_TEXT)

@@ -18,7 +18,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 from twisted.internet import defer
-from zope.interface import implementer
+from zope.interface import alsoProvides, implementer
 
 from mailframe.acl.mailbox import GuardedMailbox, refusal
 from mailframe.acl.namespaces import Namespaces, Target, missing
@@ -33,8 +33,18 @@ from mailframe.acl.rights import (
     with_owner,
 )
 from mailframe.acl.storage import acl_store_for
-from mailframe.errors import CannotDo, NonexistentMailbox
-from mailframe.interfaces import IAccount, IACLAccount, IACLStore, IMailbox, IMailStore
+from mailframe.errors import CannotDo, CommandFailed, NonexistentMailbox, NoPermission
+from mailframe.interfaces import (
+    IAccount,
+    IACLAccount,
+    IACLStore,
+    IMailbox,
+    IMailStore,
+    IMetadataAccount,
+    IObjectIdAccount,
+    IQuotaAccount,
+)
+from mailframe.quota import QUOTA_ROOT, QuotaLimits, QuotaUsage
 from mailframe.records import MailboxEntry
 from mailframe.vocabulary import NOSELECT
 
@@ -44,6 +54,20 @@ T = TypeVar("T")
 
 #: MYRIGHTS needs one of these (RFC 4314 §4).
 _ANY = frozenset("lrikxa")
+
+#: One of these (with "l") lets a user get and set a mailbox's entries
+#: (RFC 5464 §3.3).
+_METADATA_RIGHTS = frozenset("rswip")
+
+#: The optional interfaces of the user's own account this account serves
+#: too, over every namespace (QUOTA, METADATA, OBJECTID).
+PASSED_ON = (IQuotaAccount, IMetadataAccount, IObjectIdAccount)
+
+
+def owner_root(store_user: str) -> str:
+    """The name of another user's quota root (RFC 9208 §3.2: a root is
+    the user's; the own one is :data:`mailframe.quota.QUOTA_ROOT`)."""
+    return f"{QUOTA_ROOT}/{store_user}"
 
 
 def _run(coro: Coroutine[Any, Any, T]) -> defer.Deferred[T]:
@@ -84,6 +108,9 @@ class SharedAccount:
         self.layout = namespaces or Namespaces()
         self.normalize = normalize
         self.username: str = str(own.username)
+        served = [iface for iface in PASSED_ON if iface.providedBy(own)]
+        if served:
+            alsoProvides(self, *served)
 
     def __repr__(self) -> str:
         return f"<SharedAccount {self.username}{' (admin)' if self.admin else ''}>"
@@ -200,7 +227,8 @@ class SharedAccount:
             private = None
             if applies(self.layout.private_seen, target.owner, self.username) and hasattr(self.acls, "get_seen"):
                 private = PrivateSeen(self.acls, target.store_user, inner, self.username)
-            return GuardedMailbox(inner, target.prefix, rights, lambda: self._rights(target), private)
+            return GuardedMailbox(inner, target.prefix, rights, lambda: self._rights(target), private,
+                                  store_user=target.store_user)
 
         return _run(run())
 
@@ -352,6 +380,107 @@ class SharedAccount:
             if ident == target.owner:
                 return "a", [g for g in LISTRIGHTS_GROUPS if g != "a"]
             return "", list(LISTRIGHTS_GROUPS)
+
+        return _run(run())
+
+    # -- QUOTA (RFC 9208) ---------------------------------------------------
+
+    def quota(self) -> defer.Deferred[tuple[QuotaUsage, QuotaLimits]]:
+        """IQuotaAccount: the user's own root."""
+        d: defer.Deferred[tuple[QuotaUsage, QuotaLimits]] = self.own.quota()  # type: ignore[attr-defined]
+        return d
+
+    def quota_for(self, name: str) -> defer.Deferred[tuple[str, Any]]:
+        """The quota root a write into mailbox ``name`` is charged to and
+        the account holding it: the mailbox owner's, as Dovecot charges
+        the owner of a shared mailbox.  NONEXISTENT where the user may
+        not see the mailbox (RFC 4314 §6)."""
+
+        async def run() -> tuple[str, Any]:
+            target = self._target(name)
+            if target.store_user == self.username:
+                return QUOTA_ROOT, self.own
+            rights = await self._rights(target)
+            if not rights & _ANY:
+                raise missing(name)
+            account = await self._account(target)
+            return owner_root(target.store_user), account
+
+        return _run(run())
+
+    def quota_of(self, root: str) -> defer.Deferred[tuple[QuotaUsage, QuotaLimits]]:
+        """GETQUOTA: the own root, or the root of a user who shares a
+        mailbox with this one (RFC 9208 §4.1.1); any other is unknown."""
+
+        async def run() -> tuple[QuotaUsage, QuotaLimits]:
+            if root == QUOTA_ROOT:
+                found: tuple[QuotaUsage, QuotaLimits] = await self.own.quota()  # type: ignore[attr-defined]
+                return found
+            owner = root[len(QUOTA_ROOT) + 1:] if root.startswith(QUOTA_ROOT + "/") else ""
+            if not owner or owner == self.username or not (
+                self.admin or owner in await self.acls.sharers(self.username)
+            ) or not await self.acls.has_account(owner):
+                raise CommandFailed("Quota root doesn't exist")  # Dovecot's words
+            account = await self.store.account(owner)
+            if not IQuotaAccount.providedBy(account):
+                raise CommandFailed("Quota root doesn't exist")
+            found = await account.quota()
+            return found
+
+        return _run(run())
+
+    # -- METADATA (RFC 5464) ------------------------------------------------
+
+    async def _metadata_target(self, mailbox: str, what: str) -> tuple[Any, str, bool]:
+        """The account keeping ``mailbox``'s entries, its name there, and
+        whether it is another user's.  Getting or setting needs "l" and
+        any one of "r", "s", "w", "i", "p" (RFC 5464 §3.3)."""
+        if mailbox == "":
+            return self.own, "", False
+        target = self._target(mailbox)
+        if target.store_user == self.username:
+            return self.own, target.inner, False
+        rights = await self._rights(target)
+        if "l" not in rights:
+            raise missing(mailbox)
+        if not rights & _METADATA_RIGHTS:
+            raise NoPermission(f"Permission denied: {what} needs 'l' and one of 'r', 's', 'w', 'i', 'p'")
+        account = await self._account(target)
+        if not IMetadataAccount.providedBy(account):
+            raise CannotDo("No METADATA on this mailbox")
+        return account, target.inner, True
+
+    def owner_of(self, name: str) -> tuple[str, str]:
+        """Whose account holds mailbox ``name`` and its name there (for
+        telling the owner's NOTIFY sessions of a change, RFC 5465 §5.6)."""
+        target = self._target(name)
+        return target.store_user, target.inner
+
+    def get_metadata(self, mailbox: str) -> defer.Deferred[dict[str, bytes]]:
+        """IMetadataAccount.  On another user's mailbox only its /shared
+        entries: the owner's /private ones are the owner's (RFC 5464
+        §3.2: private entries are per user)."""
+
+        async def run() -> dict[str, bytes]:
+            account, inner, other = await self._metadata_target(mailbox, "GETMETADATA")
+            entries: dict[str, bytes] = await account.get_metadata(inner)
+            if other:
+                entries = {k: v for k, v in entries.items() if k.startswith("/shared/")}
+            return entries
+
+        return _run(run())
+
+    def set_metadata(self, mailbox: str, changes: Any) -> defer.Deferred[None]:
+        """IMetadataAccount.  /shared entries of another user's mailbox
+        are set in the owner's store (visible to all its readers); /private
+        ones there are refused: they are not kept per reader."""
+
+        async def run() -> None:
+            wanted = dict(changes)
+            account, inner, other = await self._metadata_target(mailbox, "SETMETADATA")
+            if other and any(not k.startswith("/shared/") for k in wanted):
+                raise CannotDo("Private metadata entries can't be set on other users' mailboxes")
+            await account.set_metadata(inner, wanted)
 
         return _run(run())
 

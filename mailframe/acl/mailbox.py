@@ -62,8 +62,11 @@ class GuardedMailbox:
         rights: frozenset[str],
         lookup: Callable[[], Awaitable[frozenset[str]]] | None = None,
         private: PrivateSeen | None = None,
+        store_user: str | None = None,
     ) -> None:
         self.inner = inner
+        #: Whose account holds the mailbox (its MAILBOXID is theirs, RFC 8474 §4).
+        self.store_user = store_user
         self.prefix = prefix
         self.rights = rights
         self.lookup = lookup

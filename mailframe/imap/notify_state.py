@@ -8,7 +8,9 @@ other worker processes arrive too).  A hint only marks the mailbox; the
 session then asks ``status()`` and compares with what it last told the
 client, as DESIGN.md's log model has it: hints never carry data.
 
-Mailbox events (MailboxName, SubscriptionChange, §5.4, §5.5) are
+METADATA events (MailboxMetadataChange, ServerMetadataChange, §5.6,
+§5.7) are published by SETMETADATA (:func:`metadata_changed`) the same
+way.  Mailbox events (MailboxName, SubscriptionChange, §5.4, §5.5) are
 published by the sessions of this process that CREATE, DELETE, RENAME,
 SUBSCRIBE or UNSUBSCRIBE (:func:`mailbox_command_done`), to the other
 sessions of the same user; the session that made the change is not told
@@ -36,15 +38,19 @@ from weakref import WeakSet
 
 from mailframe.imap import command as c
 from mailframe.imap.registry import REGISTRY
-from mailframe.imap.serialize import Atom, Raw, Value
+from mailframe.imap.serialize import Atom, Raw, Value, astring
 from mailframe.imap.types import SequenceSet
 from mailframe.imap.utf8 import enabled as utf8_enabled
 from mailframe.imap.utf8 import mailbox_name
 
-__all__ = ["NotifyState", "mailbox_command_done", "MESSAGE_EVENTS", "MAILBOX_EVENTS", "OVERFLOW"]
+__all__ = ["NotifyState", "mailbox_command_done", "metadata_changed", "MESSAGE_EVENTS",
+           "MAILBOX_EVENTS", "METADATA_EVENTS", "OVERFLOW"]
 
 MESSAGE_EVENTS = frozenset({"MessageNew", "MessageExpunge", "FlagChange"})
-MAILBOX_EVENTS = frozenset({"MailboxName", "SubscriptionChange"})
+#: RFC 5465 §5.6, §5.7 (served where METADATA is).
+METADATA_EVENTS = frozenset({"MailboxMetadataChange", "ServerMetadataChange"})
+#: Events SELECTED / SELECTED-DELAYED may not take (§6.1).
+MAILBOX_EVENTS = frozenset({"MailboxName", "SubscriptionChange"}) | METADATA_EVENTS
 SEP = "/"
 #: ``* OK [NOTIFICATIONOVERFLOW]`` (RFC 5465 §5.8).
 OVERFLOW = "NOTIFICATIONOVERFLOW"
@@ -93,6 +99,8 @@ class NotifyState:
     dirty: set[str] = field(default_factory=set)
     #: LIST responses waiting: (name, old name or None, event).
     pending: list[tuple[str, str | None, str]] = field(default_factory=list)
+    #: METADATA responses waiting: mailbox ("" the server) → entry names.
+    metadata: dict[str, set[str]] = field(default_factory=dict)
     #: The subscriptions and the mailbox list as last seen.
     subscribed: set[str] = field(default_factory=set)
     entries: dict[str, frozenset[str]] = field(default_factory=dict)
@@ -124,7 +132,7 @@ class NotifyState:
         arrives while the session is busy cannot wake it, so the session
         asks this after each command and :meth:`deliver` before it
         returns."""
-        return bool(self.pending or self.stale or self.dirty or self.selected_dirty)
+        return bool(self.pending or self.stale or self.dirty or self.selected_dirty or self.metadata)
 
     @property
     def wants_selected(self) -> bool:
@@ -207,6 +215,7 @@ class NotifyState:
             await self._mailbox_events(session)
             if self.closed:
                 return
+        self.metadata_events(session)
         while self.dirty:
             name = self.dirty.pop()
             w = self.watched.get(name)
@@ -310,6 +319,36 @@ class NotifyState:
             self.close()
             session.notify = None
 
+    def metadata_events(self, session: Any) -> None:
+        """Unsolicited METADATA responses (RFC 5464 §4.4.2) naming the
+        changed entries, removed ones included (RFC 5465 §5.6, §5.7).  The
+        session also calls it before each tagged reply, so a change made
+        before a command ends is told within it (as message events are)."""
+        changed, self.metadata = self.metadata, {}
+        utf8 = utf8_enabled(session)
+        for name in sorted(changed):
+            where: Value = b"" if name == "" else Raw(mailbox_name(name, utf8))
+            entries: list[Value] = [Raw(astring(e.encode("ascii"))) for e in sorted(changed[name])]
+            session.untagged(Atom("METADATA"), where, *entries)
+
+    def publish_metadata(self, mailbox: str, entries: list[str]) -> None:
+        """Entries of ``mailbox`` ("" the server) changed by another
+        session of this user: told when a group asks for
+        MailboxMetadataChange on that mailbox, or ServerMetadataChange
+        (any non-selected group) for the server's."""
+        if self.closed:
+            return
+        if mailbox == "":
+            wanted = any(
+                "ServerMetadataChange" in g.events
+                for g in self.groups if g.filter not in ("SELECTED", "SELECTED-DELAYED")
+            )
+        else:
+            wanted = "MailboxMetadataChange" in self.events_for(mailbox, self.subscribed)
+        if wanted:
+            self.metadata.setdefault(mailbox, set()).update(entries)
+            self.wake()
+
     def publish(self, name: str, old: str | None, event: str, own: bool) -> None:
         """A mailbox event of this user; ``own`` when this session caused
         it (then only the watched set is evaluated again)."""
@@ -345,3 +384,31 @@ def mailbox_command_done(session: Any, cmd: c.Command) -> None:
     for state in list(_LISTENERS.get(str(account.username), ())):
         for name, old, event in events:
             state.publish(name, old, event, state is session.notify)
+
+
+def metadata_changed(session: Any, mailbox: str, entries: list[str]) -> None:
+    """After a successful SETMETADATA: tell the user's other NOTIFY
+    sessions in this process (RFC 5465 §5.6, §5.7; §5: not the session
+    that made the change), and, for /shared entries of another user's
+    mailbox (:mod:`mailframe.acl`), that owner's sessions under the
+    owner's name.  Changes made by another process, and other readers of a
+    shared mailbox, are not told."""
+    account = getattr(session, "account", None)
+    if account is None or not entries:
+        return
+    if mailbox.upper() == "INBOX":
+        mailbox = "INBOX"
+    user = str(account.username)
+    for state in list(_LISTENERS.get(user, ())):
+        if state is not getattr(session, "notify", None):
+            state.publish_metadata(mailbox, entries)
+    owner_of = getattr(account, "owner_of", None)  # mailframe.acl: another user's mailbox
+    if mailbox and owner_of is not None:
+        try:
+            owner, name = owner_of(mailbox)
+        except Exception:  # not a name that leads anywhere: nobody to tell
+            return
+        shared = [e for e in entries if e.startswith("/shared/")]
+        if owner != user and shared:
+            for state in list(_LISTENERS.get(owner, ())):
+                state.publish_metadata(name, shared)

@@ -407,6 +407,8 @@ class Session:
             await self.catch_up(handler.expunge_ok(cmd), getattr(cmd, "uid", False))
         except Exception as e:
             self.io.log_error("catching up the selected mailbox failed", e)
+        if self.notify is not None and self.notify.metadata:
+            self.notify.metadata_events(self)  # RFC 5465 §5.6, §5.7
         view = self.view
         if (
             view is not None

@@ -359,7 +359,7 @@ async def fetch(session: SelectedContext, cmd: Fetch) -> Reply:
     batch = IBatchReadMailbox(mailbox) if IBatchReadMailbox.providedBy(mailbox) else None
     prefetch = batch is not None and any(_reads_whole(a) for a in items)
     out = Output(session.io)
-    missing = False
+    missing = raced = False
     try:
         for i in range(0, len(pairs), BATCH):
             if i:
@@ -389,15 +389,30 @@ async def fetch(session: SelectedContext, cmd: Fetch) -> Reply:
                 data: dict[int, bytes] = {}
                 if batch is not None and prefetch:
                     small = [u for _, u, r in group if r.size <= INLINE_MAX]
-                    data = await batch.read_many(small) if small else {}
+                    try:
+                        data = await batch.read_many(small) if small else {}
+                    except ExpungeIssued:  # one went meanwhile: read them one by one
+                        data = {}
                 for seq, uid, record in group:
                     m = Message(view, uid, record, mailbox, data.get(uid))
-                    await out.send(await _respond(uid if uid_only else seq, m, plan, uid in newly_seen, uid_only))
+                    try:
+                        response = await _respond(uid if uid_only else seq, m, plan, uid in newly_seen, uid_only)
+                    except ExpungeIssued:
+                        # Expunged by another session after its record was
+                        # read: nothing of it was sent (a response is built
+                        # whole first), so it is skipped, as Dovecot does.
+                        raced = True
+                        continue
+                    await out.send(response)
     finally:
         # responses gathered so far go out even when a read fails
         await out.flush()
     if missing and not cmd.uid:
         raise ExpungeIssued("Some of the requested messages no longer exist")
+    if raced:
+        # Dovecot's answer (RFC 2180 §4.1: the others are served; the
+        # client learns of the expunge at the next command that allows it).
+        return Reply("Some messages were already expunged.", "EXPUNGEISSUED")
     return Reply("Fetch completed")
 
 

@@ -158,7 +158,7 @@ async def list_mailboxes(session: AuthenticatedContext, cmd: List) -> Reply:
                 continue
             session.untagged(
                 Atom("STATUS"), mailbox_value(name, session.utf8_names()), status_values(
-                    st, cmd.options.status_items, session.config.limits.max_literal, account
+                    st, cmd.options.status_items, session.config.limits.max_literal, account, mailbox
                 ),
             )
     return Reply(f"{word} completed")

@@ -129,7 +129,7 @@ async def select(session: AuthenticatedContext, cmd: Select) -> Reply:
     session.untagged_ok("Predicted next UID", f"UIDNEXT {view.uidnext}")
     if session.config.condstore:
         session.untagged_ok("Highest", f"HIGHESTMODSEQ {view.modseq}")
-    objectid = account_mailbox_id(session.account, view.uidvalidity)
+    objectid = account_mailbox_id(session.account, view.uidvalidity, mailbox)
     if objectid is not None:  # RFC 8474 §4.2
         session.untagged_ok("Ok", f"MAILBOXID ({objectid})")
     if rev2:
@@ -169,8 +169,12 @@ async def create(session: AuthenticatedContext, cmd: Create) -> Reply:
         raise ProtocolError("Empty mailbox name")
     await session.account.create_mailbox(name, cmd.special_use)
     if IObjectIdAccount.providedBy(session.account):  # RFC 8474 §4.1
-        created = await (await session.account.mailbox(name)).status()
-        objectid = account_mailbox_id(session.account, created.uidvalidity)
+        try:
+            made = await session.account.mailbox(name)
+            created = await made.status()
+        except CommandFailed:  # created, but not for this user to see (RFC 4314 §6)
+            return Reply("Create completed")
+        objectid = account_mailbox_id(session.account, created.uidvalidity, made)
         return Reply("Create completed", f"MAILBOXID ({objectid})")
     return Reply("Create completed")
 
@@ -223,7 +227,8 @@ async def namespace(session: AuthenticatedContext, cmd: Namespace) -> Reply:
 
 
 def status_values(
-    status: Any, items: tuple[str, ...], appendlimit: int, account: Any = None
+    status: Any, items: tuple[str, ...], appendlimit: int, account: Any = None,
+    mailbox: Any = None,
 ) -> list[Value]:
     """The parenthesised STATUS list (RFC 3501 §7.2.4; APPENDLIMIT
     RFC 7889 §3.2; MAILBOXID RFC 8474 §4.3 where ``account`` offers
@@ -232,7 +237,7 @@ def status_values(
     for item in items:
         item = item.upper()
         if item == "MAILBOXID":
-            objectid = account_mailbox_id(account, status.uidvalidity)
+            objectid = account_mailbox_id(account, status.uidvalidity, mailbox)
             if objectid is None:
                 raise ProtocolError("Unknown status item MAILBOXID")  # as the grammar says
             out += [Atom(item), [Atom(objectid)]]
@@ -258,7 +263,8 @@ def status_values(
 async def status(session: AuthenticatedContext, cmd: Status) -> Reply:
     mailbox = await session.account.mailbox(cmd.mailbox)
     st = await mailbox.status()
-    values = status_values(st, cmd.items, session.config.limits.max_literal, session.account)
+    values = status_values(st, cmd.items, session.config.limits.max_literal, session.account,
+                           mailbox)
     session.untagged(Atom("STATUS"), mailbox_value(cmd.mailbox, session.utf8_names()), values)
     return Reply("Status completed")
 
@@ -286,7 +292,8 @@ async def append(session: AuthenticatedContext, cmd: Append) -> Reply:
             raise CommandFailed("Can't save a zero byte message")
     # QUOTA (RFC 9208 §4.3): refused with [OVERQUOTA] before anything is stored.
     await ensure_room(
-        session.account, sum(crlf_size(m.content) for m in messages), len(messages)
+        session.account, sum(crlf_size(m.content) for m in messages), len(messages),
+        cmd.mailbox,
     )
     # The backend stores them in one step, all or none (IMailbox.append_many).
     result = await mailbox.append_many(

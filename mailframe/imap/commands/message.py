@@ -93,14 +93,27 @@ def _copyuid(result: CopyResult, mapping: list[tuple[int, int]]) -> str:
     return f"COPYUID {result.uidvalidity} {uid_set([s for s, _ in mapping])} {uid_set([d for _, d in mapping])}"
 
 
-async def _room_for_copy(session: SelectedContext, uids: list[int]) -> None:
-    """QUOTA (RFC 9208 §4.3): a COPY that would go over the account's
-    limits is refused with [OVERQUOTA] before anything is copied.  (A MOVE
-    inside the account takes no more room, and Dovecot lets it through
-    however full the account is.)"""
+async def _room_for_copy(session: SelectedContext, uids: list[int], dest: str) -> None:
+    """QUOTA (RFC 9208 §4.3): a COPY that would go over the limits of the
+    destination's root (its owner's, for another user's mailbox) is
+    refused with [OVERQUOTA] before anything is copied."""
     if uids and IQuotaAccount.providedBy(session.account):
         states = await session.mailbox.states(uids)
-        await ensure_room(session.account, sum(st.size for st in states), len(states))
+        await ensure_room(session.account, sum(st.size for st in states), len(states), dest)
+
+
+async def _room_for_move(session: SelectedContext, uids: list[int], dest: str) -> None:
+    """A MOVE inside one quota root takes no more room, and Dovecot lets
+    it through however full the root is; a MOVE into another user's
+    mailbox (:mod:`mailframe.acl`) is charged to that owner's root, so it
+    is checked as a COPY."""
+    pick = getattr(session.account, "quota_for", None)
+    if not uids or pick is None or not IQuotaAccount.providedBy(session.account):
+        return
+    source, _ = await pick(session.mailbox.name)
+    target, _ = await pick(dest)
+    if source != target:
+        await _room_for_copy(session, uids, dest)
 
 
 @command(Copy, SELECTED)
@@ -110,7 +123,7 @@ async def copy(session: SelectedContext, cmd: Copy) -> Reply:
     pairs = view.resolve(cmd.numbers, cmd.uid)
     dest = await _destination(session, cmd.mailbox)
     uids = [u for _, u in pairs if u not in view.ghosts]
-    await _room_for_copy(session, uids)
+    await _room_for_copy(session, uids, cmd.mailbox)
     result = await copy_messages(session.mailbox, uids, dest)
     mapping = sorted(result.pairs)
     if not mapping:
@@ -126,6 +139,7 @@ async def move(session: SelectedContext, cmd: Move) -> Reply:
     pairs = view.resolve(cmd.numbers, cmd.uid)
     dest = await _destination(session, cmd.mailbox)
     uids = [u for _, u in pairs if u not in view.ghosts]
+    await _room_for_move(session, uids, cmd.mailbox)
     result = await move_messages(session.mailbox, uids, dest)
     mapping = sorted(result.pairs)
     session.expunged(s for s, _ in mapping)

@@ -16,6 +16,7 @@ from mailframe.errors import ProtocolError
 from mailframe.imap.commands.mailbox import mailbox_value
 from mailframe.imap.context import AuthenticatedContext
 from mailframe.imap.grammar_metadata import INFINITY, GetMetadata, SetMetadata
+from mailframe.imap.notify_state import metadata_changed
 from mailframe.imap.registry import AUTHENTICATED, Reply, command
 from mailframe.imap.serialize import Atom, Literal, Raw, Value, astring
 from mailframe.interfaces import IMetadataAccount
@@ -96,4 +97,5 @@ async def setmetadata(session: AuthenticatedContext, cmd: SetMetadata) -> Reply:
     """RFC 5464 §4.3: every entry set or none."""
     account = _account(session)
     await account.set_metadata(cmd.mailbox, dict(cmd.values))
+    metadata_changed(session, cmd.mailbox, [name for name, _ in cmd.values])  # RFC 5465 §5.6, §5.7
     return Reply("Setmetadata completed")

@@ -5,7 +5,7 @@ the selected mailbox and for others.  The watching and the telling are
 Checks, before anything is watched:
 
 - an event this server does not offer (AnnotationChange, the METADATA
-  ones, an ``event-ext``) is ``NO [BADEVENT (...)]`` listing the events
+  ones where the account keeps no METADATA, an ``event-ext``) is ``NO [BADEVENT (...)]`` listing the events
   it offers (§3.1: "MUST list names of all events supported");
 - SELECTED / SELECTED-DELAYED take only message events (§6.1) and only
   one of them may be given; MessageNew and MessageExpunge go together
@@ -33,21 +33,25 @@ from mailframe.imap.registry import AUTHENTICATED, Reply, command
 from mailframe.imap.serialize import Atom, Raw, Value
 from mailframe.imap.utf8 import enabled as utf8_enabled
 from mailframe.imap.utf8 import mailbox_name
+from mailframe.interfaces import IMetadataAccount
 
 __all__ = ["notify", "SUPPORTED", "DEFAULT_MAX_MAILBOXES"]
 
 #: Events served, in the order BADEVENT lists them.
 SUPPORTED = ("MessageNew", "MessageExpunge", "FlagChange", "MailboxName", "SubscriptionChange")
+#: And where the account keeps METADATA (RFC 5465 §5.6, §5.7: then REQUIRED).
+WITH_METADATA = (*SUPPORTED, "MailboxMetadataChange", "ServerMetadataChange")
 #: Mailboxes one NOTIFY may watch unless ServerConfig says otherwise.
 DEFAULT_MAX_MAILBOXES = 1000
 _SELECTED = ("SELECTED", "SELECTED-DELAYED")
 
 
-def _check(groups: tuple[NotifyGroup, ...]) -> None:
+def _check(groups: tuple[NotifyGroup, ...], metadata: bool = False) -> None:
     """The rules of §5 and §6.1 (see the module docstring)."""
-    unsupported = sorted({e for g in groups for e in g.events if e not in SUPPORTED})
+    supported = WITH_METADATA if metadata else SUPPORTED
+    unsupported = sorted({e for g in groups for e in g.events if e not in supported})
     if unsupported:
-        raise CommandFailed("Unsupported NOTIFY events: " + " ".join(unsupported), f"BADEVENT ({' '.join(SUPPORTED)})")
+        raise CommandFailed("Unsupported NOTIFY events: " + " ".join(unsupported), f"BADEVENT ({' '.join(supported)})")
     selected = [g for g in groups if g.filter in _SELECTED]
     if len(selected) > 1:
         raise ProtocolError("Duplicate selected filter")
@@ -74,7 +78,7 @@ async def notify(session: AuthenticatedContext, cmd: Notify) -> Reply:
             old.close()
         session.notify = None
         return Reply("NOTIFY completed")
-    _check(cmd.groups)
+    _check(cmd.groups, IMetadataAccount.providedBy(session.account))
     limit = getattr(session.config, "notify_max_mailboxes", DEFAULT_MAX_MAILBOXES)
     state = NotifyState(cmd.groups, str(session.account.username), session.io.wakeup, limit)
     try:

@@ -53,11 +53,15 @@ def mailbox_id(username: str, uidvalidity: int) -> str:
     return "F" + digest[:24]
 
 
-def account_mailbox_id(account: Any, uidvalidity: int) -> str | None:
-    """The MAILBOXID to show, or None where OBJECTID is not offered."""
+def account_mailbox_id(account: Any, uidvalidity: int, mailbox: Any = None) -> str | None:
+    """The MAILBOXID to show, or None where OBJECTID is not offered.  A
+    mailbox of another user's (``store_user``, :mod:`mailframe.acl`) has
+    its owner's id, the same for every reader (RFC 8474 §4: unique and
+    stable per mailbox)."""
     if not IObjectIdAccount.providedBy(account):
         return None
-    return mailbox_id(str(account.username), uidvalidity)
+    owner = getattr(mailbox, "store_user", None) if mailbox is not None else None
+    return mailbox_id(str(owner or account.username), uidvalidity)
 
 
 _caches: weakref.WeakKeyDictionary[Any, OrderedDict[int, str]] = weakref.WeakKeyDictionary()

@@ -43,18 +43,24 @@ def _quota_account(session: AuthenticatedContext) -> Any:
     return account
 
 
-async def _send_quota(session: AuthenticatedContext, account: Any) -> None:
-    usage, limits = await account.quota()
-    session.untagged(Atom("QUOTA"), QUOTA_ROOT, quota_list(usage, limits))
+async def _send_quota(session: AuthenticatedContext, account: Any, root: str = QUOTA_ROOT) -> None:
+    """``QUOTA root (...)``; an account spanning other users' mailboxes
+    (``quota_of``, :mod:`mailframe.acl`) knows their owners' roots too."""
+    quota_of = getattr(account, "quota_of", None)
+    if quota_of is not None:
+        usage, limits = await quota_of(root)
+    elif root != QUOTA_ROOT:
+        raise CommandFailed("Quota root doesn't exist")  # Dovecot's words
+    else:
+        usage, limits = await account.quota()
+    session.untagged(Atom("QUOTA"), root, quota_list(usage, limits))
 
 
 @command(GetQuota, AUTHENTICATED)
 async def getquota(session: AuthenticatedContext, cmd: GetQuota) -> Reply:
     """RFC 9208 §4.1.1: the root's usage and limits."""
     account = _quota_account(session)
-    if cmd.root != QUOTA_ROOT:
-        raise CommandFailed("Quota root doesn't exist")  # Dovecot's words
-    await _send_quota(session, account)
+    await _send_quota(session, account, cmd.root)
     return Reply("Getquota completed")
 
 
@@ -62,10 +68,15 @@ async def getquota(session: AuthenticatedContext, cmd: GetQuota) -> Reply:
 async def getquotaroot(session: AuthenticatedContext, cmd: GetQuotaRoot) -> Reply:
     """RFC 9208 §4.1.2: the mailbox's roots, then each root's QUOTA.
     Like Dovecot, a name that does not exist (yet) is answered too: it
-    would be under the same root once created."""
+    would be under the same root once created.  A mailbox another user
+    shares is under that owner's root (RFC 9208 §3.2), as in Dovecot."""
     account = _quota_account(session)
-    session.untagged(Atom("QUOTAROOT"), mailbox_value(cmd.mailbox), QUOTA_ROOT)
-    await _send_quota(session, account)
+    root = QUOTA_ROOT
+    quota_for = getattr(account, "quota_for", None)
+    if quota_for is not None:  # another user's mailbox: its owner's root
+        root, _ = await quota_for(cmd.mailbox)
+    session.untagged(Atom("QUOTAROOT"), mailbox_value(cmd.mailbox), root)
+    await _send_quota(session, account, root)
     return Reply("Getquotaroot completed")
 
 
