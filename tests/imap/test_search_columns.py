@@ -61,8 +61,10 @@ async def _session(store: Any, script: list[bytes]) -> bytes:
     data = b"a1 LOGIN alice secret\r\n" + b"".join(b"t%d %s\r\n" % (i, c) for i, c in enumerate(script))
     conn.protocol.dataReceived(data)
     last = b"t%d " % (len(script) - 1)
-    for _ in range(2000):
-        await deferLater(reactor, 0, lambda: None)
+    # the Maildir store answers from its folder's worker thread: wait for
+    # the last tagged reply (up to 30 s, a guard against a hang only)
+    for _ in range(3000):
+        await deferLater(reactor, 0.01, lambda: None)
         if last in conn.transport.value():
             break
     out: bytes = conn.transport.value()
