@@ -10,8 +10,6 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from twisted.internet import reactor
-from twisted.internet.task import deferLater
 from twisted.trial.unittest import TestCase
 
 from mailframe.imap.commands import fetch as fetch_cmd
@@ -20,6 +18,7 @@ from mailframe.interfaces import IBatchReadMailbox
 from mailframe.store.maildir import MaildirStore
 from mailframe.store.memory import MemoryStore
 from mailframe.testing.transcript import connect, context_for
+from tests.support.wait import until_written
 
 
 def _messages() -> list[bytes]:
@@ -47,11 +46,7 @@ async def _answers(store: Any, messages: list[bytes], commands: list[bytes]) -> 
         lines += b"t%d %s\r\n" % (i, c)
     conn.protocol.dataReceived(lines)
     last = b"t%d OK" % (len(commands) - 1)
-    for _ in range(20_000):
-        await deferLater(reactor, 0, lambda: None)
-        if last in conn.transport.value():
-            break
-    out: bytes = conn.transport.value()
+    out = await until_written(conn.transport, last)
     conn.protocol.connectionLost(None)
     return out[out.index(b"a2 OK") :]
 

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import base64
 
-from twisted.internet import reactor
-from twisted.internet.task import deferLater
 from twisted.trial.unittest import TestCase
 
 from mailframe.store.memory import MemoryStore
 from mailframe.testing.transcript import connect, context_for
+from tests.support.wait import until_written
 
 SIMPLE = b"From: Alice <alice@example.org>\r\nSubject: hi\r\n\r\nHello \"world\"\r\n"
 MULTI = (
@@ -37,11 +36,7 @@ async def session(*commands: bytes, messages: tuple[bytes, ...] = (SIMPLE, MULTI
     for i, c in enumerate(commands):
         lines += b"t%d %s\r\n" % (i, c)
     conn.protocol.dataReceived(lines)
-    for _ in range(200):
-        await deferLater(reactor, 0, lambda: None)
-        if b"t%d OK" % (len(commands) - 1) in conn.transport.value():
-            break
-    out = conn.transport.value()
+    out = await until_written(conn.transport, b"t%d OK" % (len(commands) - 1))
     conn.protocol.connectionLost(None)
     return out[out.index(b"a2 OK") :]
 

@@ -12,8 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from twisted.internet import reactor
-from twisted.internet.task import deferLater
 from twisted.trial.unittest import TestCase
 
 from mailframe.imap.commands import search_columns
@@ -21,6 +19,7 @@ from mailframe.message import fold_case, header_matcher, header_matches, header_
 from mailframe.store.maildir import MaildirStore
 from mailframe.store.memory import MemoryStore
 from mailframe.testing.transcript import connect, context_for
+from tests.support.wait import until_written
 
 DATA = Path(__file__).parent.parent / "data" / "messages"
 QUERIES = json.loads((DATA.parent / "dovecot-2.3.19-search.json").read_text(encoding="utf-8"))
@@ -61,13 +60,7 @@ async def _session(store: Any, script: list[bytes]) -> bytes:
     data = b"a1 LOGIN alice secret\r\n" + b"".join(b"t%d %s\r\n" % (i, c) for i, c in enumerate(script))
     conn.protocol.dataReceived(data)
     last = b"t%d " % (len(script) - 1)
-    # the Maildir store answers from its folder's worker thread: wait for
-    # the last tagged reply (up to 30 s, a guard against a hang only)
-    for _ in range(3000):
-        await deferLater(reactor, 0.01, lambda: None)
-        if last in conn.transport.value():
-            break
-    out: bytes = conn.transport.value()
+    out = await until_written(conn.transport, last)
     conn.protocol.connectionLost(None)
     return out
 

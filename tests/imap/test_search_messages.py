@@ -7,12 +7,11 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from twisted.internet import reactor
-from twisted.internet.task import deferLater
 from twisted.trial.unittest import TestCase
 
 from mailframe.store.memory import MemoryStore
 from mailframe.testing.transcript import connect, context_for
+from tests.support.wait import until_written
 
 EST = timezone(timedelta(hours=-5))
 
@@ -28,11 +27,7 @@ async def search(messages: list[tuple[bytes, datetime | None]], *commands: bytes
     data += b"".join(b"t%d SEARCH %s\r\n" % (i, c) for i, c in enumerate(commands))
     conn.protocol.dataReceived(data)
     last = b"t%d OK" % (len(commands) - 1)
-    for _ in range(200):
-        await deferLater(reactor, 0, lambda: None)
-        if last in conn.transport.value():
-            break
-    out = conn.transport.value()
+    out = await until_written(conn.transport, last)
     conn.protocol.connectionLost(None)
     return [line for line in out.split(b"\r\n") if line.startswith(b"* SEARCH")]
 
