@@ -34,11 +34,11 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from twisted.internet import defer, threads
-from zope.interface import directlyProvides, providedBy
 
 from mailframe.errors import CannotDo, CommandFailed, NonexistentMailbox
-from mailframe.interfaces import IMailStore, IMetadataAccount
+from mailframe.interfaces import IMetadataAccount
 from mailframe.store._names import INBOX, is_inferior, normalize_name, rename_inferior
+from mailframe.store.layer import AccountLayer, StoreLayer
 
 __all__ = [
     "MetadataLimits",
@@ -203,7 +203,7 @@ def _in_thread(backend: Any, fn: Callable[..., Any], *args: Any) -> defer.Deferr
     return d
 
 
-class MetadataAccount:
+class MetadataAccount(AccountLayer):
     """An account of the wrapped store with IMetadataAccount added; RENAME
     and DELETE also move or drop the entries.  Every other attribute is
     the wrapped account's."""
@@ -211,20 +211,9 @@ class MetadataAccount:
     def __init__(self, inner: Any, backend: Any, limits: MetadataLimits) -> None:
         """``backend``: a :class:`MetadataBackend`, or one whose methods
         return Deferreds (``asynchronous = True``, the SQL one)."""
-        self._inner = inner
+        super().__init__(inner, IMetadataAccount)
         self._backend = backend
         self.metadata_limits = limits
-        directlyProvides(self, providedBy(inner), IMetadataAccount)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
-
-    def __repr__(self) -> str:
-        return f"<MetadataAccount {self._inner!r}>"
-
-    @property
-    def wrapped(self) -> Any:
-        return self._inner
 
     async def _existing(self, mailbox: str) -> str:
         """The normalised name of an existing mailbox (``\\Noselect`` ones
@@ -309,45 +298,21 @@ def _backend_for(account: Any, memory: dict[str, DictMetadata]) -> Any:
     return None
 
 
-class MetadataStore:
+class MetadataStore(StoreLayer):
     """``store`` with METADATA where its accounts can keep entries (see the
     module docstring); other accounts are handed out as they are, so the
     capability is not advertised for them."""
 
     def __init__(self, store: Any, limits: MetadataLimits | None = None) -> None:
-        self._inner = store
+        super().__init__(store)
         self.limits = limits or MetadataLimits()
         self._memory: dict[str, DictMetadata] = {}
-        self._accounts: dict[str, MetadataAccount] = {}
-        directlyProvides(self, providedBy(store), IMailStore)
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
-
-    def __repr__(self) -> str:
-        return f"<MetadataStore {self._inner!r}>"
-
-    @property
-    def wrapped(self) -> Any:
-        return self._inner
-
-    def account(self, username: str) -> defer.Deferred[Any]:
-        async def run() -> Any:
-            inner = await self._inner.account(username)
-            known = self._accounts.get(username)
-            if known is not None and known.wrapped is inner:
-                return known
-            backend = _backend_for(inner, self._memory)
-            if backend is None:
-                return inner
-            known = self._accounts[username] = MetadataAccount(inner, backend, self.limits)
-            return known
-
-        return defer.Deferred.fromCoroutine(run())
-
-    def close(self) -> defer.Deferred[None]:
-        d: defer.Deferred[None] = defer.maybeDeferred(self._inner.close)
-        return d
+    def layer_account(self, username: str, inner: Any) -> MetadataAccount | None:
+        backend = _backend_for(inner, self._memory)
+        if backend is None:
+            return None
+        return MetadataAccount(inner, backend, self.limits)
 
 
 def with_metadata(store: Any, limits: MetadataLimits | None = None) -> MetadataStore:

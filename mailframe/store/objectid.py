@@ -12,10 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from twisted.internet import defer
-from zope.interface import directlyProvides, providedBy
-
-from mailframe.interfaces import IMailStore, IObjectIdAccount
+from mailframe.interfaces import IObjectIdAccount
+from mailframe.store.layer import AccountLayer, StoreLayer
 
 __all__ = ["ObjectIdAccount", "ObjectIdStore", "stable_ids"]
 
@@ -33,55 +31,15 @@ def stable_ids(account: Any) -> bool:
     return isinstance(inner, (LogAccount, MaildirAccount, SqlAccount))
 
 
-class ObjectIdAccount:
+class ObjectIdAccount(AccountLayer):
     """The wrapped account, with IObjectIdAccount added."""
 
     def __init__(self, inner: Any) -> None:
-        self._inner = inner
-        directlyProvides(self, providedBy(inner), IObjectIdAccount)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
-
-    def __repr__(self) -> str:
-        return f"<ObjectIdAccount {self._inner!r}>"
-
-    @property
-    def wrapped(self) -> Any:
-        return self._inner
+        super().__init__(inner, IObjectIdAccount)
 
 
-class ObjectIdStore:
+class ObjectIdStore(StoreLayer):
     """``store`` whose accounts offer OBJECTID where their ids are stable."""
 
-    def __init__(self, store: Any) -> None:
-        self._inner = store
-        self._accounts: dict[str, ObjectIdAccount] = {}
-        directlyProvides(self, providedBy(store), IMailStore)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
-
-    def __repr__(self) -> str:
-        return f"<ObjectIdStore {self._inner!r}>"
-
-    @property
-    def wrapped(self) -> Any:
-        return self._inner
-
-    def account(self, username: str) -> defer.Deferred[Any]:
-        async def run() -> Any:
-            inner = await self._inner.account(username)
-            known = self._accounts.get(username)
-            if known is not None and known.wrapped is inner:
-                return known
-            if not stable_ids(inner):
-                return inner
-            known = self._accounts[username] = ObjectIdAccount(inner)
-            return known
-
-        return defer.Deferred.fromCoroutine(run())
-
-    def close(self) -> defer.Deferred[None]:
-        d: defer.Deferred[None] = defer.maybeDeferred(self._inner.close)
-        return d
+    def layer_account(self, username: str, inner: Any) -> ObjectIdAccount | None:
+        return ObjectIdAccount(inner) if stable_ids(inner) else None

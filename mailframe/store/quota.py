@@ -24,11 +24,12 @@ from collections.abc import Callable
 from typing import Any
 
 from twisted.internet import defer
-from zope.interface import Interface, directlyProvides, providedBy
+from zope.interface import Interface
 
-from mailframe.interfaces import IAccount, IMailStore, IQuotaAccount
+from mailframe.interfaces import IAccount, IQuotaAccount
 from mailframe.quota import UNLIMITED, QuotaLimits, QuotaUsage, limits_from_fields
 from mailframe.store import _maildir_quota as maildirsize
+from mailframe.store.layer import AccountLayer, StoreLayer
 from mailframe.vocabulary import NOSELECT
 
 __all__ = ["IQuotaUsage", "QuotaAccount", "QuotaStore", "QuotaPolicy", "mailbox_usage", "with_quota"]
@@ -62,25 +63,13 @@ async def mailbox_usage(account: IAccount) -> QuotaUsage:
     return QuotaUsage(storage, messages)
 
 
-class QuotaAccount:
+class QuotaAccount(AccountLayer):
     """An account of the wrapped store, with :meth:`quota` added; every
     other attribute is the wrapped account's."""
 
     def __init__(self, inner: Any, limits: Callable[[], QuotaLimits]) -> None:
-        self._inner = inner
+        super().__init__(inner, IQuotaAccount)
         self._limits = limits
-        directlyProvides(self, providedBy(inner), IQuotaAccount)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
-
-    def __repr__(self) -> str:
-        return f"<QuotaAccount {self._inner!r}>"
-
-    @property
-    def wrapped(self) -> Any:
-        """The store's own account."""
-        return self._inner
 
     def quota(self) -> defer.Deferred[tuple[QuotaUsage, QuotaLimits]]:
         """IQuotaAccount: usage and limits (RFC 9208 §4.1.1)."""
@@ -97,43 +86,17 @@ class QuotaAccount:
         return defer.Deferred.fromCoroutine(run())
 
 
-class QuotaStore:
+class QuotaStore(StoreLayer):
     """``store`` with quota: its accounts provide IQuotaAccount, with the
     limits ``policy`` gives for each user (asked at each check, so a
     re-read users file applies at once)."""
 
     def __init__(self, store: Any, policy: QuotaPolicy | None = None) -> None:
-        self._inner = store
+        super().__init__(store)
         self.policy: QuotaPolicy = policy or (lambda username: UNLIMITED)
-        self._accounts: dict[str, QuotaAccount] = {}
-        directlyProvides(self, providedBy(store), IMailStore)
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
-
-    def __repr__(self) -> str:
-        return f"<QuotaStore {self._inner!r}>"
-
-    @property
-    def wrapped(self) -> Any:
-        """The store without quota."""
-        return self._inner
-
-    def account(self, username: str) -> defer.Deferred[Any]:
-        async def run() -> Any:
-            inner = await self._inner.account(username)
-            known = self._accounts.get(username)
-            if known is None or known.wrapped is not inner:
-                known = self._accounts[username] = QuotaAccount(
-                    inner, lambda: self.policy(username)
-                )
-            return known
-
-        return defer.Deferred.fromCoroutine(run())
-
-    def close(self) -> defer.Deferred[None]:
-        d: defer.Deferred[None] = defer.maybeDeferred(self._inner.close)
-        return d
+    def layer_account(self, username: str, inner: Any) -> QuotaAccount:
+        return QuotaAccount(inner, lambda: self.policy(username))
 
 
 def with_quota(store: Any, default: QuotaLimits | None, checkers: Any = ()) -> QuotaStore:
