@@ -3,18 +3,15 @@ protocol, against every backend."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from twisted.internet import defer
 from twisted.trial.unittest import TestCase
 
-from mailframe.store.maildir import from_url as maildir_from_url
-from mailframe.store.mbox import from_url as mbox_from_url
 from mailframe.store.memory import MemoryStore
-from mailframe.store.sql import sqlite_from_url
 from mailframe.testing.transcript import TranscriptMismatch, run_transcript
+from tests.support.transcripts import per_store, with_transcripts
 
 HERE = Path(__file__).resolve().parent.parent / "transcripts"
 TRANSCRIPTS = sorted(HERE.glob("*.imap"))
@@ -32,40 +29,8 @@ class _TranscriptTests(TestCase):
             await defer.maybeDeferred(store.close)
 
 
-def _test_for(path: Path) -> Callable[[Any], Any]:
-    async def test(self: Any) -> None:
-        await self.play(path)
-
-    test.__name__ = "test_" + path.stem
-    test.__doc__ = f"tests/transcripts/{path.name}"
-    return test
-
-
-for _path in TRANSCRIPTS:
-    setattr(_TranscriptTests, "test_" + _path.stem, _test_for(_path))
-
-
-class MemoryTranscripts(_TranscriptTests):
-    def make_store(self) -> Any:
-        return MemoryStore()
-
-
-class MaildirTranscripts(_TranscriptTests):
-    def make_store(self) -> Any:
-        return maildir_from_url(f"maildir:{self.mktemp()}/mail")
-
-
-class MboxTranscripts(_TranscriptTests):
-    def make_store(self) -> Any:
-        return mbox_from_url(f"mbox:{self.mktemp()}/mail/%u:DIRNAME=mBoX-MeSsAgEs")
-
-
-class SqliteTranscripts(_TranscriptTests):
-    def make_store(self) -> Any:
-        return sqlite_from_url(f"sqlite:{self.mktemp()}.db")
-
-
-del _TranscriptTests  # only the concrete classes are collected
+per_store(globals(), with_transcripts(_TranscriptTests, TRANSCRIPTS), "Transcripts")
+del _TranscriptTests  # only the per-store classes are collected
 
 
 class RunnerTests(TestCase):

@@ -176,7 +176,10 @@ class SqlAccount:
             self._make_parents(tx, dst)
             if src == INBOX:
                 target = create_row(tx, self.id, dst)
-                move_rows(tx, row[0], target, None, expunge_source=True)
+                if tx.one("SELECT 1 FROM mailbox_messages WHERE mailbox_id = ? LIMIT 1", (row[0],)):
+                    # (move_rows rolls the transaction back when there is
+                    # nothing to move: an empty INBOX just gains a sibling)
+                    move_rows(tx, row[0], target, None, expunge_source=True)
                 return {}
             names = {}
             for mailbox_id, name in [(row[0], src), *self._children(tx, src)]:
