@@ -15,20 +15,25 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from twisted.internet import defer, threads
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from mailframe.errors import CannotDo
+from mailframe.interfaces import IMailbox
 from mailframe.records import (
     AppendResult,
     Changes,
+    CopyResult,
     MailboxStatus,
+    MessageRecord,
     MessageState,
     NewMessage,
     Snapshot,
+    StoreMode,
+    StoreResult,
 )
 from mailframe.store import _mbox_format as fmt
 from mailframe.store import _mbox_index as index
@@ -37,7 +42,12 @@ from mailframe.store._mbox_file import Appended, MboxFile
 from mailframe.store._mbox_io import Ident
 from mailframe.store.base import LogMailbox, StoredMessage, StoredMeta
 
+if TYPE_CHECKING:
+    from mailframe.imap.types import SearchKey
+
 __all__ = ["MboxMailbox"]
+
+T = TypeVar("T")
 
 _log = Logger()
 #: seconds between two saves of a mailbox's index (a cache; see log_changed).
@@ -233,9 +243,51 @@ class MboxMailbox(LogMailbox):
         return unwatch
 
     # ---------------------------------------------------------- reads (IMAP)
+    #
+    # Every command first notices another program's change: Dovecot, mutt,
+    # or the other worker process serving the same tree (``--workers``),
+    # so a STORE starts from the flags the file holds, a SEARCH or EXPUNGE
+    # sees messages and flags as they are (RFC 3501 §5.5: the server
+    # serialises; RFC 3501 §7.4.1 reports the change after the command).
+
+    def _synced(self, then: Callable[[], Awaitable[T]]) -> defer.Deferred[T]:
+        async def run() -> T:
+            await self.sync()
+            return await then()
+
+        return defer.Deferred.fromCoroutine(run())
 
     def status(self) -> defer.Deferred[MailboxStatus]:
         return self.sync().addCallback(lambda _: self.log.status())
+
+    def store(self, uids: Sequence[int], mode: StoreMode, flags: frozenset[str],
+              unchangedsince: int | None = None) -> defer.Deferred[StoreResult]:
+        return self._synced(lambda: super(MboxMailbox, self).store(
+            uids, mode, flags, unchangedsince))
+
+    def search(self, key: SearchKey, uids: Sequence[int]) -> defer.Deferred[list[int] | None]:
+        return self._synced(lambda: super(MboxMailbox, self).search(key, uids))
+
+    def states(self, uids: Sequence[int]) -> defer.Deferred[list[MessageState]]:
+        return self._synced(lambda: super(MboxMailbox, self).states(uids))
+
+    def records(self, uids: Sequence[int]) -> defer.Deferred[list[MessageRecord]]:
+        return self._synced(lambda: super(MboxMailbox, self).records(uids))
+
+    def expunge(self, uids: Sequence[int] | None = None) -> defer.Deferred[list[int]]:
+        return self._synced(lambda: super(MboxMailbox, self).expunge(uids))
+
+    def copy(self, uids: Sequence[int], destination: IMailbox) -> defer.Deferred[CopyResult]:
+        return self._synced(lambda: super(MboxMailbox, self).copy(uids, destination))
+
+    def move(self, uids: Sequence[int], destination: IMailbox) -> defer.Deferred[CopyResult]:
+        return self._synced(lambda: super(MboxMailbox, self).move(uids, destination))
+
+    def claim_recent(self) -> defer.Deferred[tuple[int, int]]:
+        return self._synced(lambda: super(MboxMailbox, self).claim_recent())
+
+    def peek_recent(self) -> defer.Deferred[tuple[int, int]]:
+        return self._synced(lambda: super(MboxMailbox, self).peek_recent())
 
     def snapshot(self) -> defer.Deferred[Snapshot]:
         return self.sync().addCallback(lambda _: self.log.snapshot())
