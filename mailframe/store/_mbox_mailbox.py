@@ -37,8 +37,9 @@ from mailframe.records import (
 )
 from mailframe.store import _mbox_format as fmt
 from mailframe.store import _mbox_index as index
+from mailframe.store import _mbox_recent as recent
 from mailframe.store._log import MailboxLog
-from mailframe.store._mbox_file import Appended, MboxFile
+from mailframe.store._mbox_file import Appended, Found, MboxFile
 from mailframe.store._mbox_io import Ident
 from mailframe.store.base import LogMailbox, StoredMessage, StoredMeta
 
@@ -177,10 +178,18 @@ class MboxMailbox(LogMailbox):
         what the thread found into the log)."""
         if self.deleted:
             return
-        result = await threads.deferToThread(self.file.scan_if_changed, self.scan, self.ident,
-                                             self.log.uidvalidity, self.log.uidnext)
+        uidvalidity, recent_file = self.log.uidvalidity, recent.recent_path(self.index_path)
+
+        def check() -> tuple[Found | None, int | None]:
+            found = self.file.scan_if_changed(self.scan, self.ident, uidvalidity,
+                                              self.log.uidnext)
+            return found, recent.read_floor(recent_file, uidvalidity)
+
+        result, floor = await threads.deferToThread(check)
         if result is not None:
             self._adopt(*result)
+        if floor is not None and floor > self.log._recent_floor:
+            self.log._recent_floor = floor  # another process's session claimed them
 
     def sync(self) -> defer.Deferred[None]:
         return self._locked_io(self._sync_now)
@@ -284,7 +293,19 @@ class MboxMailbox(LogMailbox):
         return self._synced(lambda: super(MboxMailbox, self).move(uids, destination))
 
     def claim_recent(self) -> defer.Deferred[tuple[int, int]]:
-        return self._synced(lambda: super(MboxMailbox, self).claim_recent())
+        """RFC 3501 §2.3.2: one session, in whichever process, sees a
+        message as \\Recent (:mod:`mailframe.store._mbox_recent`)."""
+
+        async def run() -> tuple[int, int]:
+            await self.sync()
+            hi = self.log.uidnext
+            lo = await threads.deferToThread(
+                recent.claim, recent.recent_path(self.index_path), self.log.uidvalidity,
+                self.log._recent_floor, hi)
+            self.log._recent_floor = max(self.log._recent_floor, lo, hi)
+            return (lo, hi) if lo < hi else (hi, hi)
+
+        return defer.Deferred.fromCoroutine(run())
 
     def peek_recent(self) -> defer.Deferred[tuple[int, int]]:
         return self._synced(lambda: super(MboxMailbox, self).peek_recent())
