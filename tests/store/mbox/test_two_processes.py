@@ -122,3 +122,36 @@ class TwoProcesses(TestCase):
         assert await b.claim_recent() == (3, 4)
         assert await a.claim_recent() == (4, 4)
         assert (await a.status()).recent == 0
+
+
+class Notify(TestCase):
+    """An IDLE session in one process hears a write by the other through
+    inotify, not the one-second poll (turned off here)."""
+
+    timeout = 20
+
+    async def test_a_watcher_hears_the_other_process_write_without_the_poll(self) -> None:
+        from twisted.internet import defer
+
+        from mailframe.store import mbox
+
+        self.patch(mbox, "POLL_INTERVAL", 3600.0)
+        root = tempfile.mkdtemp(prefix="mf-mbox-2n-")
+        self.addCleanup(shutil.rmtree, root, True)
+        store_a, store_b = (MboxStore(os.path.join(root, "%u")) for _ in range(2))
+        self.addCleanup(store_b.close)
+        self.addCleanup(store_a.close)
+        a = await (await store_a.account("u")).mailbox("INBOX")
+        await a.append(message(1))
+        b: Any = await (await store_b.account("u")).mailbox("INBOX")
+        await b.snapshot()
+        heard: defer.Deferred[None] = defer.Deferred()
+        unwatch = b.watch(lambda: heard.called or heard.callback(None))
+        self.addCleanup(unwatch)
+        await a.store([1], StoreMode.ADD, frozenset({SEEN}))
+        await heard
+        assert b.log.get(1).flags == frozenset({SEEN})
+        heard = defer.Deferred()
+        await a.append(message(2))
+        await heard
+        assert list(b.log.uids) == [1, 2]
