@@ -13,10 +13,13 @@ import json
 import os
 import shutil
 from collections.abc import Callable
+from typing import TypeVar
 
-from twisted.internet import defer
+from twisted.internet import defer, threads
 
 from mailframe.errors import CannotDo
+from mailframe.interfaces import IMailbox
+from mailframe.records import MailboxEntry
 from mailframe.store import _mbox_format as fmt
 from mailframe.store._maildir_names import mutf7_decode, mutf7_encode
 from mailframe.store._mbox_file import MboxFile
@@ -26,6 +29,8 @@ from mailframe.store.base import LogMailbox
 from mailframe.store.logaccount import LogAccount, LogStore
 
 __all__ = ["MboxAccount", "INDEX_DIR"]
+
+T = TypeVar("T")
 
 #: mailframe's own files under ROOT (Dovecot and mutt skip dot-directories).
 INDEX_DIR = ".mailframe"
@@ -58,13 +63,11 @@ class MboxAccount(LogAccount):
             store._last_uidvalidity = max(store._last_uidvalidity, saved)
         except (OSError, ValueError):
             pass
+        #: CREATE/DELETE/RENAME/LIST one at a time, each after a refresh
+        self._tree_lock = defer.DeferredLock()
         super().__init__(store, username)
         self._discover()
-        try:
-            with open(os.path.join(root, ".subscriptions"), encoding="utf-8") as f:
-                self._subscriptions = {ln.strip() for ln in f if ln.strip()}
-        except OSError:
-            pass
+        self._subscriptions = self._read_subscriptions() or set()
         try:
             with open(self._su_file(), encoding="utf-8") as f:
                 for n, attrs in json.load(f).items():
@@ -111,8 +114,18 @@ class MboxAccount(LogAccount):
         self._special_use[name] = frozenset()
 
     def _discover(self) -> None:
+        found, noselect = self._walk()
+        for name in found:
+            self._add_found(name)
+        self._noselect.update(n for n in noselect if n not in self._mailboxes)
+
+    def _walk(self) -> tuple[list[str], list[str]]:
+        """(mailboxes, \\Noselect names) as the tree on disk holds them
+        (thread side: reads the directories only)."""
+        found: list[str] = []
+        noselect: list[str] = []
         if not os.path.isdir(self.root):
-            return
+            return found, noselect
         inbox = os.path.abspath(self.inbox_path)
         for dirpath, dirnames, filenames in os.walk(self.root):
             rel = os.path.relpath(dirpath, self.root)
@@ -121,21 +134,82 @@ class MboxAccount(LogAccount):
             here = "/".join(prefix)
             if self.dirname:
                 if prefix and here.upper() != INBOX:
-                    if self.dirname in filenames:
-                        self._add_found(here)
-                    elif here not in self._mailboxes:
-                        self._noselect.add(here)
+                    (found if self.dirname in filenames else noselect).append(here)
                 continue
             for d in dirnames:
                 name = "/".join([*prefix, mutf7_decode(d)])
-                if name.upper() != INBOX and name not in self._mailboxes:
-                    self._noselect.add(name)
+                if name.upper() != INBOX:
+                    noselect.append(name)
             for fn in sorted(filenames):
                 if fn.startswith(".") or fn.endswith(".lock"):
                     continue
                 if os.path.abspath(os.path.join(dirpath, fn)) == inbox:
                     continue
-                self._add_found("/".join([*prefix, mutf7_decode(fn)]))
+                found.append("/".join([*prefix, mutf7_decode(fn)]))
+        return found, noselect
+
+    def _read_subscriptions(self) -> set[str] | None:
+        try:
+            with open(os.path.join(self.root, ".subscriptions"), encoding="utf-8") as f:
+                return {ln.strip() for ln in f if ln.strip()}
+        except OSError:
+            return None
+
+    # ----------------------------------------- another process's changes
+
+    async def _refresh(self) -> None:
+        """Notice mailboxes another program created, deleted or renamed in
+        the tree (the other worker process, Dovecot, mutt), and its
+        SUBSCRIBEs, before a command reads the account.  Runs under
+        :attr:`_tree_lock`, so no CREATE/DELETE/RENAME of ours interleaves
+        with the walk."""
+        found, noselect = await threads.deferToThread(self._walk)
+        subs = await threads.deferToThread(self._read_subscriptions)
+        present = set(found)
+        for name in [n for n in self._mailboxes if n != INBOX and n not in present]:
+            box = self._mailboxes.pop(name)  # deleted (or renamed) elsewhere
+            self._special_use.pop(name, None)
+            box.deleted = True
+            box.log.expunge(box.log.uids)  # selected sessions hear of it
+        for name in found:
+            self._add_found(name)
+        self._noselect = {n for n in noselect if n not in self._mailboxes}
+        if subs is not None:
+            self._subscriptions = subs
+
+    def _serialised(self, op: Callable[[], defer.Deferred[T]], refresh: bool = True
+                    ) -> defer.Deferred[T]:
+        """``op`` after a refresh of the tree, one at a time."""
+
+        async def run() -> T:
+            await self._tree_lock.acquire()
+            try:
+                if refresh:
+                    await self._refresh()
+                return await op()
+            finally:
+                self._tree_lock.release()
+
+        return defer.Deferred.fromCoroutine(run())
+
+    def list_mailboxes(self) -> defer.Deferred[list[MailboxEntry]]:
+        return self._serialised(super().list_mailboxes)
+
+    def subscriptions(self) -> defer.Deferred[set[str]]:
+        return self._serialised(super().subscriptions)
+
+    def mailbox(self, name: str) -> defer.Deferred[IMailbox]:
+        """A known mailbox whose file is still there is served at once;
+        otherwise the tree is read again first."""
+        from mailframe.store._names import normalize_name
+
+        try:
+            checked = normalize_name(name)
+        except Exception:
+            return defer.fail()
+        box = self._mailboxes.get(checked)
+        stale = box is None or (checked != INBOX and not os.path.exists(self.file_for(checked)))
+        return self._serialised(lambda: super(MboxAccount, self).mailbox(name), refresh=stale)
 
     def make_mailbox(self, name: str, uidvalidity: int) -> LogMailbox:
         path = self.file_for(name)
@@ -183,6 +257,9 @@ class MboxAccount(LogAccount):
 
     def create_mailbox(self, name: str, special_use: frozenset[str] = frozenset()
                        ) -> defer.Deferred[None]:
+        return self._serialised(lambda: self._create(name, special_use))
+
+    def _create(self, name: str, special_use: frozenset[str]) -> defer.Deferred[None]:
         from mailframe.store._names import normalize_name
 
         try:
@@ -206,6 +283,9 @@ class MboxAccount(LogAccount):
         return d
 
     def delete_mailbox(self, name: str) -> defer.Deferred[None]:
+        return self._serialised(lambda: self._delete(name))
+
+    def _delete(self, name: str) -> defer.Deferred[None]:
         from mailframe.store._names import normalize_name
 
         async def run() -> None:
@@ -229,6 +309,9 @@ class MboxAccount(LogAccount):
         return defer.Deferred.fromCoroutine(run())
 
     def rename_mailbox(self, old: str, new: str) -> defer.Deferred[None]:
+        return self._serialised(lambda: self._rename(old, new))
+
+    def _rename(self, old: str, new: str) -> defer.Deferred[None]:
         from mailframe.store._names import normalize_name
 
         async def run() -> None:
@@ -270,9 +353,11 @@ class MboxAccount(LogAccount):
         os.replace(tmp, os.path.join(self.root, ".subscriptions"))
 
     def subscribe(self, name: str) -> defer.Deferred[None]:
-        return super().subscribe(name).addCallback(lambda _: self._save_subscriptions())
+        return self._serialised(lambda: super(MboxAccount, self).subscribe(name).addCallback(
+            lambda _: self._save_subscriptions()))
 
     def unsubscribe(self, name: str) -> defer.Deferred[None]:
-        return super().unsubscribe(name).addCallback(lambda _: self._save_subscriptions())
+        return self._serialised(lambda: super(MboxAccount, self).unsubscribe(name).addCallback(
+            lambda _: self._save_subscriptions()))
 
 

@@ -73,6 +73,20 @@ def _reread_changed(fd: int, scan: fmt.Scan, expected: Ident | None,
     return found
 
 
+def _moved_on(fd: int, before: os.stat_result) -> Ident:
+    """The identity of the (locked) file just written in place, made to
+    differ from ``before``'s: on a kernel whose file times move by clock
+    ticks, a flag change written within the tick of the previous write
+    leaves inode, size and mtime as they were, and the other process
+    serving the tree (or Dovecot) would not notice it.  The mtime is moved
+    1 ns past the previous one, so our writes' mtimes only ever grow."""
+    st = os.fstat(fd)
+    if st.st_mtime_ns <= before.st_mtime_ns:
+        os.utime(fd, ns=(st.st_atime_ns, before.st_mtime_ns + 1))
+        st = os.fstat(fd)
+    return ident(st)
+
+
 class MboxFile:
     """The file at ``path`` and how to lock it."""
 
@@ -250,15 +264,17 @@ class MboxFile:
         new_kw = sorted({f for fl in want.values() for f in fl if not f.startswith("\\")}
                         - set(scan.keywords))
         with self.lock(write=True) as fd:
-            if ident(os.fstat(fd)) == expected:
+            before = os.fstat(fd)
+            if ident(before) == expected:
                 writes = self._flag_writes(fd, scan, want, new_kw)
                 if writes is not None:
                     for off, data in writes:
                         os.pwrite(fd, data, off)
+                    now = _moved_on(fd, before)
                     os.fsync(fd)
                     entries = [replace(e, flags=want.get(e.uid, e.flags)) for e in scan.entries]
                     found = replace(scan, entries=entries, keywords=scan.keywords + new_kw)
-                    return found, ident(os.fstat(fd))
+                    return found, now
         return self.rewrite(scan, expected, want, set(), uidvalidity, uidnext)
 
     @staticmethod

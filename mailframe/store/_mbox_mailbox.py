@@ -15,29 +15,40 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from twisted.internet import defer, threads
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from mailframe.errors import CannotDo
+from mailframe.interfaces import IMailbox
 from mailframe.records import (
     AppendResult,
     Changes,
+    CopyResult,
     MailboxStatus,
+    MessageRecord,
     MessageState,
     NewMessage,
     Snapshot,
+    StoreMode,
+    StoreResult,
 )
 from mailframe.store import _mbox_format as fmt
 from mailframe.store import _mbox_index as index
+from mailframe.store import _mbox_recent as recent
 from mailframe.store._log import MailboxLog
-from mailframe.store._mbox_file import Appended, MboxFile
+from mailframe.store._mbox_file import Appended, Found, MboxFile
 from mailframe.store._mbox_io import Ident
 from mailframe.store.base import LogMailbox, StoredMessage, StoredMeta
 
+if TYPE_CHECKING:
+    from mailframe.imap.types import SearchKey
+
 __all__ = ["MboxMailbox"]
+
+T = TypeVar("T")
 
 _log = Logger()
 #: seconds between two saves of a mailbox's index (a cache; see log_changed).
@@ -167,10 +178,18 @@ class MboxMailbox(LogMailbox):
         what the thread found into the log)."""
         if self.deleted:
             return
-        result = await threads.deferToThread(self.file.scan_if_changed, self.scan, self.ident,
-                                             self.log.uidvalidity, self.log.uidnext)
+        uidvalidity, recent_file = self.log.uidvalidity, recent.recent_path(self.index_path)
+
+        def check() -> tuple[Found | None, int | None]:
+            found = self.file.scan_if_changed(self.scan, self.ident, uidvalidity,
+                                              self.log.uidnext)
+            return found, recent.read_floor(recent_file, uidvalidity)
+
+        result, floor = await threads.deferToThread(check)
         if result is not None:
             self._adopt(*result)
+        if floor is not None and floor > self.log._recent_floor:
+            self.log._recent_floor = floor  # another process's session claimed them
 
     def sync(self) -> defer.Deferred[None]:
         return self._locked_io(self._sync_now)
@@ -233,9 +252,63 @@ class MboxMailbox(LogMailbox):
         return unwatch
 
     # ---------------------------------------------------------- reads (IMAP)
+    #
+    # Every command first notices another program's change: Dovecot, mutt,
+    # or the other worker process serving the same tree (``--workers``),
+    # so a STORE starts from the flags the file holds, a SEARCH or EXPUNGE
+    # sees messages and flags as they are (RFC 3501 §5.5: the server
+    # serialises; RFC 3501 §7.4.1 reports the change after the command).
+
+    def _synced(self, then: Callable[[], Awaitable[T]]) -> defer.Deferred[T]:
+        async def run() -> T:
+            await self.sync()
+            return await then()
+
+        return defer.Deferred.fromCoroutine(run())
 
     def status(self) -> defer.Deferred[MailboxStatus]:
         return self.sync().addCallback(lambda _: self.log.status())
+
+    def store(self, uids: Sequence[int], mode: StoreMode, flags: frozenset[str],
+              unchangedsince: int | None = None) -> defer.Deferred[StoreResult]:
+        return self._synced(lambda: super(MboxMailbox, self).store(
+            uids, mode, flags, unchangedsince))
+
+    def search(self, key: SearchKey, uids: Sequence[int]) -> defer.Deferred[list[int] | None]:
+        return self._synced(lambda: super(MboxMailbox, self).search(key, uids))
+
+    def states(self, uids: Sequence[int]) -> defer.Deferred[list[MessageState]]:
+        return self._synced(lambda: super(MboxMailbox, self).states(uids))
+
+    def records(self, uids: Sequence[int]) -> defer.Deferred[list[MessageRecord]]:
+        return self._synced(lambda: super(MboxMailbox, self).records(uids))
+
+    def expunge(self, uids: Sequence[int] | None = None) -> defer.Deferred[list[int]]:
+        return self._synced(lambda: super(MboxMailbox, self).expunge(uids))
+
+    def copy(self, uids: Sequence[int], destination: IMailbox) -> defer.Deferred[CopyResult]:
+        return self._synced(lambda: super(MboxMailbox, self).copy(uids, destination))
+
+    def move(self, uids: Sequence[int], destination: IMailbox) -> defer.Deferred[CopyResult]:
+        return self._synced(lambda: super(MboxMailbox, self).move(uids, destination))
+
+    def claim_recent(self) -> defer.Deferred[tuple[int, int]]:
+        """RFC 3501 §2.3.2: one session, in whichever process, sees a
+        message as \\Recent (:mod:`mailframe.store._mbox_recent`)."""
+
+        async def run() -> tuple[int, int]:
+            await self.sync()
+            hi = self.log.uidnext
+            lo = await threads.deferToThread(
+                recent.claim, recent.recent_path(self.index_path), self.log.uidvalidity,
+                self.log._recent_floor, hi)
+            self.log._recent_floor = max(self.log._recent_floor, lo, hi)
+            return (lo, hi) if lo < hi else (hi, hi)
+
+        return defer.Deferred.fromCoroutine(run())
+
+    def peek_recent(self) -> defer.Deferred[tuple[int, int]]:
+        return self._synced(lambda: super(MboxMailbox, self).peek_recent())
 
     def snapshot(self) -> defer.Deferred[Snapshot]:
         return self.sync().addCallback(lambda _: self.log.snapshot())

@@ -22,6 +22,7 @@ hears of other programs' changes) and the ``mbox:`` URL.
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from twisted.internet import defer
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
@@ -65,10 +66,15 @@ class MboxStore(LogStore):
         self._clock = clock
         self._poll: IDelayedCall | None = None
         self._closed = False
+        self._notifier: Any = None  # FileNotifier, opened at the first watch
+        #: path -> the watched mailbox whose file the notifier reports
+        self._notified: dict[str, MboxMailbox] = {}
 
     def start_polling(self) -> None:
         """Check watched mailboxes every :data:`POLL_INTERVAL` seconds while
-        any has a watcher."""
+        any has a watcher, and at once when inotify reports a write to one
+        (:mod:`mailframe.store._mbox_notify`)."""
+        self._watch_files()
         if self._poll is None and not self._closed:
             clock = self._clock
             if clock is None:
@@ -78,8 +84,40 @@ class MboxStore(LogStore):
             assert clock is not None
             self._poll = clock.callLater(POLL_INTERVAL, self._tick)
 
+    def _watched(self) -> list[MboxMailbox]:
+        return [box for account in self._accounts.values() for box in account.mailboxes()
+                if isinstance(box, MboxMailbox) and box.log.watcher_count]
+
+    def _watch_files(self) -> None:
+        """inotify watches on exactly the watched mailboxes' files (not
+        with a test clock: the reactor is the real one's)."""
+        if self._closed or self._clock is not None:
+            return
+        if self._notifier is None:
+            from twisted.internet import reactor
+
+            from mailframe.store._mbox_notify import open_notifier
+
+            self._notifier = open_notifier(reactor) or False
+        if not self._notifier:
+            return
+        want = {box.path: box for box in self._watched()}
+        for path, box in list(self._notified.items()):
+            if want.get(path) is not box:
+                self._notifier.unwatch(path)
+                del self._notified[path]
+        for path, box in want.items():
+            if path not in self._notified and self._notifier.watch(
+                    path, lambda box=box: self._hint(box)):
+                self._notified[path] = box
+
+    def _hint(self, box: MboxMailbox) -> None:
+        """inotify saw a write to ``box``'s file: sync it (its watchers hear)."""
+        box.sync().addErrback(lambda f: _log.failure("checking {path}", f, path=box.path))
+
     def _tick(self) -> None:
         self._poll = None
+        self._watch_files()
         d = self.poll_once()
         d.addErrback(lambda f: _log.failure("polling mbox files", f))
         d.addCallback(lambda watched: self.start_polling() if watched else None)
@@ -88,9 +126,7 @@ class MboxStore(LogStore):
         """Sync every watched mailbox now; True when any is watched."""
 
         async def run() -> bool:
-            watched = [box for account in self._accounts.values()
-                       for box in account.mailboxes()
-                       if isinstance(box, MboxMailbox) and box.log.watcher_count]
+            watched = self._watched()
             for box in watched:
                 try:
                     await box.sync()
@@ -122,6 +158,10 @@ class MboxStore(LogStore):
             if self._poll is not None and self._poll.active():
                 self._poll.cancel()
             self._poll = None
+            if self._notifier:
+                self._notifier.close()
+            self._notifier = None
+            self._notified.clear()
             for account in self._accounts.values():
                 for box in account.mailboxes():
                     if isinstance(box, MboxMailbox):

@@ -20,12 +20,11 @@ __all__ = ["shared_server", "account", "account_factory"]
 
 @pytest.fixture(scope="module")
 def shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    """``twistd mailframe --store mbox:ROOT/%u:DIRNAME=...``, shared by one module.
-    One worker process: with two, flags and mailboxes another worker
-    changed are not always seen yet (issue 15, left open)."""
+    """``twistd mailframe --store mbox:ROOT/%u:DIRNAME=...``, shared by one module,
+    with the default worker processes (several serve one tree)."""
     root = tmp_path_factory.mktemp("interop-mbox")
     url = f"mbox:{root / 'mail'}/%u:DIRNAME=mBoX-MeSsAgEs"  # a tree per user
-    with ServerProcess(root / "server", "--workers", "1", users=spare_users(), store=url) as proc:
+    with ServerProcess(root / "server", users=spare_users(), store=url) as proc:
         proc.__dict__["_next_user"] = itertools.count()
         yield proc
 
