@@ -13,10 +13,13 @@ import json
 import os
 import shutil
 from collections.abc import Callable
+from typing import TypeVar
 
-from twisted.internet import defer
+from twisted.internet import defer, threads
 
 from mailframe.errors import CannotDo
+from mailframe.interfaces import IMailbox
+from mailframe.records import MailboxEntry
 from mailframe.store import _mbox_format as fmt
 from mailframe.store._maildir_names import mutf7_decode, mutf7_encode
 from mailframe.store._mbox_file import MboxFile
@@ -26,6 +29,8 @@ from mailframe.store.base import LogMailbox
 from mailframe.store.logaccount import LogAccount, LogStore
 
 __all__ = ["MboxAccount", "INDEX_DIR"]
+
+T = TypeVar("T")
 
 #: mailframe's own files under ROOT (Dovecot and mutt skip dot-directories).
 INDEX_DIR = ".mailframe"
@@ -52,6 +57,9 @@ class MboxAccount(LogAccount):
         self.inbox_path = inbox
         self.dirname = dirname
         self._uv_file = os.path.join(root, INDEX_DIR, "last-uidvalidity")
+        #: bumped by every change this process makes to the tree (a scan
+        #: begun before it is stale)
+        self._generation = 0
         try:
             with open(self._uv_file, encoding="ascii") as f:
                 saved = int(f.read().strip() or 0)
@@ -111,8 +119,15 @@ class MboxAccount(LogAccount):
         self._special_use[name] = frozenset()
 
     def _discover(self) -> None:
+        self._apply(self._on_disk())
+
+    def _on_disk(self) -> tuple[set[str], set[str]]:
+        """(mailboxes, \\Noselect names) the files under ROOT hold now
+        (thread side: no state touched)."""
+        found: set[str] = set()
+        noselect: set[str] = set()
         if not os.path.isdir(self.root):
-            return
+            return found, noselect
         inbox = os.path.abspath(self.inbox_path)
         for dirpath, dirnames, filenames in os.walk(self.root):
             rel = os.path.relpath(dirpath, self.root)
@@ -122,20 +137,64 @@ class MboxAccount(LogAccount):
             if self.dirname:
                 if prefix and here.upper() != INBOX:
                     if self.dirname in filenames:
-                        self._add_found(here)
-                    elif here not in self._mailboxes:
-                        self._noselect.add(here)
+                        found.add(here)
+                    else:
+                        noselect.add(here)
                 continue
             for d in dirnames:
                 name = "/".join([*prefix, mutf7_decode(d)])
-                if name.upper() != INBOX and name not in self._mailboxes:
-                    self._noselect.add(name)
-            for fn in sorted(filenames):
+                if name.upper() != INBOX:
+                    noselect.add(name)
+            for fn in filenames:
                 if fn.startswith(".") or fn.endswith(".lock"):
                     continue
                 if os.path.abspath(os.path.join(dirpath, fn)) == inbox:
                     continue
-                self._add_found("/".join([*prefix, mutf7_decode(fn)]))
+                name = "/".join([*prefix, mutf7_decode(fn)])
+                if name.upper() != INBOX:
+                    found.add(name)
+        return found, noselect - found
+
+    def _apply(self, disk: tuple[set[str], set[str]]) -> None:
+        """Make the tree match the files: another process (a second
+        ``--workers`` process, Dovecot, mutt) may have created, deleted or
+        renamed mailboxes since we last looked."""
+        found, noselect = disk
+        for name in sorted(found):
+            self._add_found(name)
+        for name in [n for n in self._mailboxes if n != INBOX and n not in found]:
+            box = self._mailboxes.pop(name)
+            self._special_use.pop(name, None)
+            box.deleted = True  # gone from disk: sessions still on it hear EXPUNGEs
+            box.log.expunge(box.log.uids)
+        self._noselect = set(noselect) - set(self._mailboxes)
+
+    async def _refresh(self) -> None:
+        """Read the tree from disk again (in a thread), unless this process
+        changed it meanwhile (then that change is the newer truth: read again)."""
+        for _ in range(3):
+            generation = self._generation
+            disk = await threads.deferToThread(self._on_disk)
+            if generation == self._generation:
+                self._apply(disk)
+                return
+
+    async def _refresh_one(self, name: str) -> None:
+        """SELECT / STATUS: only ``name``'s file looked at (not the tree)."""
+        if name == INBOX:
+            return
+        generation = self._generation
+        path = self.file_for(name)
+        is_file = await threads.deferToThread(os.path.isfile, path)
+        if generation != self._generation:
+            return
+        if is_file and name not in self._mailboxes:
+            self._add_found(name)
+            for parent in parents_of(name):
+                if parent not in self._mailboxes and parent != INBOX:
+                    self._noselect.add(parent)
+        elif not is_file and name in self._mailboxes:
+            await self._refresh()
 
     def make_mailbox(self, name: str, uidvalidity: int) -> LogMailbox:
         path = self.file_for(name)
@@ -181,8 +240,72 @@ class MboxAccount(LogAccount):
                     with open(path, "ab") as f:
                         f.write(fmt.pseudo_message(box.log.uidvalidity, box.log.uidnext - 1, []))
 
+    # ------------------------------------------------ the tree, as on disk now
+
+    def _changing(self, fn: Callable[[], defer.Deferred[T]]) -> defer.Deferred[T]:
+        """Run a change to the tree on the tree as the files hold it now."""
+
+        async def run() -> T:
+            await self._refresh()
+            self._generation += 1
+            try:
+                return await fn()
+            finally:
+                self._generation += 1
+
+        return defer.Deferred.fromCoroutine(run())
+
+    def list_mailboxes(self) -> defer.Deferred[list[MailboxEntry]]:
+        async def run() -> list[MailboxEntry]:
+            await self._refresh()
+            return await super(MboxAccount, self).list_mailboxes()
+
+        return defer.Deferred.fromCoroutine(run())
+
+    def mailbox(self, name: str) -> defer.Deferred[IMailbox]:
+        from mailframe.store._names import normalize_name
+
+        async def run() -> IMailbox:
+            await self._refresh_one(normalize_name(name))
+            return await super(MboxAccount, self).mailbox(name)
+
+        return defer.Deferred.fromCoroutine(run())
+
+    def _read_subscriptions(self) -> set[str] | None:
+        try:
+            with open(os.path.join(self.root, ".subscriptions"), encoding="utf-8") as f:
+                return {ln.strip() for ln in f if ln.strip()}
+        except FileNotFoundError:
+            return set()
+        except OSError:
+            return None
+
+    async def _refresh_subscriptions(self) -> None:
+        """Another process may have (un)subscribed since we read the file."""
+        generation = self._generation
+        subs = await threads.deferToThread(self._read_subscriptions)
+        if subs is not None and generation == self._generation:
+            self._subscriptions = subs
+
+    def subscriptions(self) -> defer.Deferred[set[str]]:
+        async def run() -> set[str]:
+            await self._refresh_subscriptions()
+            return await super(MboxAccount, self).subscriptions()
+
+        return defer.Deferred.fromCoroutine(run())
+
     def create_mailbox(self, name: str, special_use: frozenset[str] = frozenset()
                        ) -> defer.Deferred[None]:
+        return self._changing(lambda: self._create_mailbox(name, special_use))
+
+    def delete_mailbox(self, name: str) -> defer.Deferred[None]:
+        return self._changing(lambda: self._delete_mailbox(name))
+
+    def rename_mailbox(self, old: str, new: str) -> defer.Deferred[None]:
+        return self._changing(lambda: self._rename_mailbox(old, new))
+
+    def _create_mailbox(self, name: str, special_use: frozenset[str] = frozenset()
+                        ) -> defer.Deferred[None]:
         from mailframe.store._names import normalize_name
 
         try:
@@ -205,7 +328,7 @@ class MboxAccount(LogAccount):
             d.addCallback(lambda _: self._save_special_use())
         return d
 
-    def delete_mailbox(self, name: str) -> defer.Deferred[None]:
+    def _delete_mailbox(self, name: str) -> defer.Deferred[None]:
         from mailframe.store._names import normalize_name
 
         async def run() -> None:
@@ -228,7 +351,7 @@ class MboxAccount(LogAccount):
 
         return defer.Deferred.fromCoroutine(run())
 
-    def rename_mailbox(self, old: str, new: str) -> defer.Deferred[None]:
+    def _rename_mailbox(self, old: str, new: str) -> defer.Deferred[None]:
         from mailframe.store._names import normalize_name
 
         async def run() -> None:
@@ -270,9 +393,21 @@ class MboxAccount(LogAccount):
         os.replace(tmp, os.path.join(self.root, ".subscriptions"))
 
     def subscribe(self, name: str) -> defer.Deferred[None]:
-        return super().subscribe(name).addCallback(lambda _: self._save_subscriptions())
+        async def run() -> None:
+            await self._refresh_subscriptions()
+            self._generation += 1
+            await super(MboxAccount, self).subscribe(name)
+            self._save_subscriptions()
+
+        return defer.Deferred.fromCoroutine(run())
 
     def unsubscribe(self, name: str) -> defer.Deferred[None]:
-        return super().unsubscribe(name).addCallback(lambda _: self._save_subscriptions())
+        async def run() -> None:
+            await self._refresh_subscriptions()
+            self._generation += 1
+            await super(MboxAccount, self).unsubscribe(name)
+            self._save_subscriptions()
+
+        return defer.Deferred.fromCoroutine(run())
 
 

@@ -359,6 +359,12 @@ class MboxMailbox(LogMailbox):
         (:mod:`mailframe.store._mbox_rewrite`)."""
 
         async def run() -> None:
+            if self.deleted:
+                # DELETE: the account removes the file (another process may
+                # have removed it already); nothing to rewrite
+                for u in uids:
+                    self.metas.pop(u, None)
+                return
             found = await threads.deferToThread(
                 self.file.rewrite, self.scan, self.ident, {}, set(uids),
                 self.log.uidvalidity, self.log.uidnext)
