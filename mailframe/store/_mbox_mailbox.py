@@ -382,9 +382,10 @@ class MboxMailbox(LogMailbox):
         upto = self.log.highestmodseq
         want = self._unwritten()
         if want:
+            base = {u: self.by_uid[u].flags for u in want}
             found = await threads.deferToThread(
                 self.file.write_flags, self.scan, self.ident, want, self.log.uidvalidity,
-                self.log.uidnext)
+                self.log.uidnext, base)
             # what we wrote is known; anything else that differs is another writer's
             known = {u: replace(e, flags=want[u]) if u in want else e
                      for u, e in self.by_uid.items()}

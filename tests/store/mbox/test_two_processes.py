@@ -1,0 +1,97 @@
+"""Two mailframe processes on the same mbox files (``--workers``, or
+mailframe beside Dovecot): each is a :class:`MboxStore` of its own on the
+same ROOT, as each worker process has, with no mocks.  Found by imaptest's
+scripted groups on ``--workers 2``."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+
+from twisted.trial.unittest import TestCase
+
+from mailframe.errors import NonexistentMailbox
+from mailframe.records import StoreMode
+from mailframe.store.mbox import MboxStore
+
+MSG = b"From: a@example.org\r\nSubject: hi\r\n\r\nbody\r\n"
+
+
+class TwoProcesses(TestCase):
+    dirname: str | None = "mBoX-MeSsAgEs"
+
+    def setUp(self) -> None:
+        self.root = tempfile.mkdtemp(prefix="mf-mbox-two-")
+        self.addCleanup(shutil.rmtree, self.root, True)
+
+    def store(self) -> MboxStore:
+        store = MboxStore(os.path.join(self.root, "%u"), dirname=self.dirname)
+        self.addCleanup(store.close)
+        return store
+
+    async def accounts(self) -> tuple[object, object]:
+        a = await self.store().account("u")
+        b = await self.store().account("u")
+        return a, b
+
+    async def test_a_mailbox_the_other_created_can_be_selected_and_listed(self) -> None:
+        a, b = await self.accounts()
+        await b.list_mailboxes()  # type: ignore[attr-defined]
+        await a.create_mailbox("box")  # type: ignore[attr-defined]
+        box = await (await a.mailbox("box")).append(MSG, frozenset())  # type: ignore[attr-defined]
+        assert box == 1
+        names = [e.name for e in await b.list_mailboxes()]  # type: ignore[attr-defined]
+        assert "box" in names
+        status = await (await b.mailbox("box")).status()  # type: ignore[attr-defined]
+        assert status.messages == 1
+
+    async def test_a_mailbox_the_other_deleted_is_gone_and_delete_is_clean(self) -> None:
+        a, b = await self.accounts()
+        await a.create_mailbox("box")  # type: ignore[attr-defined]
+        await (await a.mailbox("box")).append(MSG, frozenset())  # type: ignore[attr-defined]
+        await (await b.mailbox("box")).status()  # type: ignore[attr-defined]
+        await a.delete_mailbox("box")  # type: ignore[attr-defined]
+        # b still held the mailbox: it must notice, not rewrite a vanished file
+        with self.assertRaises(NonexistentMailbox):
+            await b.delete_mailbox("box")  # type: ignore[attr-defined]
+        with self.assertRaises(NonexistentMailbox):
+            await b.mailbox("box")  # type: ignore[attr-defined]
+        assert "box" not in [e.name for e in await b.list_mailboxes()]  # type: ignore[attr-defined]
+        # and created again by b, a sees the new one (no message 1 of the old)
+        await b.create_mailbox("box")  # type: ignore[attr-defined]
+        status = await (await a.mailbox("box")).status()  # type: ignore[attr-defined]
+        assert status.messages == 0
+
+    async def test_subscriptions_of_both_are_kept(self) -> None:
+        a, b = await self.accounts()
+        await b.subscriptions()  # type: ignore[attr-defined]
+        await a.subscribe("one")  # type: ignore[attr-defined]
+        await b.subscribe("two")  # type: ignore[attr-defined]
+        assert await a.subscriptions() == {"one", "two"}  # type: ignore[attr-defined]
+
+    async def test_concurrent_stores_to_one_message_both_apply(self) -> None:
+        """RFC 3501 §6.4.6: +FLAGS / -FLAGS change only the flags named;
+        imaptest's store group: 1 +\\Answered and 2 -\\Seen at once."""
+        a, b = await self.accounts()
+        box_a = await a.mailbox("INBOX")  # type: ignore[attr-defined]
+        await box_a.append(MSG, frozenset({"\\Seen"}))
+        box_b = await b.mailbox("INBOX")  # type: ignore[attr-defined]
+        await box_b.status()
+        await box_a.status()
+        # both know the message as \Seen; neither has seen the other's STORE
+        await box_a.store([1], StoreMode.ADD, frozenset({"\\Answered"}))
+        await box_b.store([1], StoreMode.REMOVE, frozenset({"\\Seen"}))
+        await box_a.status()
+        await box_b.status()
+        fresh = await (await self.store().account("u")).mailbox("INBOX")  # type: ignore[attr-defined]
+        for box in (fresh, box_a, box_b):
+            snap = await box.snapshot()
+            assert [m.flags - {"\\Recent"} for m in snap.messages] == [
+                frozenset({"\\Answered"})], box
+
+
+class TwoProcessesPlain(TwoProcesses):
+    """The same in Dovecot's plain layout (no DIRNAME=)."""
+
+    dirname = None
