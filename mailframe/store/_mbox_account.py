@@ -23,6 +23,7 @@ from mailframe.records import MailboxEntry
 from mailframe.store import _mbox_format as fmt
 from mailframe.store._maildir_names import mutf7_decode, mutf7_encode
 from mailframe.store._mbox_file import MboxFile
+from mailframe.store._mbox_io import peek_base
 from mailframe.store._mbox_mailbox import MboxMailbox
 from mailframe.store._names import INBOX, parents_of
 from mailframe.store.base import LogMailbox
@@ -163,10 +164,7 @@ class MboxAccount(LogAccount):
         for name in sorted(found):
             self._add_found(name)
         for name in [n for n in self._mailboxes if n != INBOX and n not in found]:
-            box = self._mailboxes.pop(name)
-            self._special_use.pop(name, None)
-            box.deleted = True  # gone from disk: sessions still on it hear EXPUNGEs
-            box.log.expunge(box.log.uids)
+            self._forget(name)
         self._noselect = set(noselect) - set(self._mailboxes)
 
     async def _refresh(self) -> None:
@@ -180,21 +178,40 @@ class MboxAccount(LogAccount):
                 return
 
     async def _refresh_one(self, name: str) -> None:
-        """SELECT / STATUS: only ``name``'s file looked at (not the tree)."""
+        """SELECT / STATUS / APPEND: only ``name``'s file looked at (not the
+        tree).  A file whose UIDVALIDITY is not our mailbox's was deleted
+        and created again by another process: it is another mailbox now."""
         if name == INBOX:
             return
         generation = self._generation
         path = self.file_for(name)
-        is_file = await threads.deferToThread(os.path.isfile, path)
+
+        def look() -> tuple[bool, tuple[int, int] | None]:
+            return os.path.isfile(path), peek_base(path)
+
+        is_file, base = await threads.deferToThread(look)
         if generation != self._generation:
             return
-        if is_file and name not in self._mailboxes:
+        box = self._mailboxes.get(name)
+        if is_file and box is not None and base is not None \
+                and base[0] != box.log.uidvalidity:
+            self._forget(name)
+            box = None
+        if is_file and box is None:
             self._add_found(name)
             for parent in parents_of(name):
                 if parent not in self._mailboxes and parent != INBOX:
                     self._noselect.add(parent)
-        elif not is_file and name in self._mailboxes:
+        elif not is_file and box is not None:
             await self._refresh()
+
+    def _forget(self, name: str) -> None:
+        """Another process deleted ``name``: sessions still on our object
+        hear every message expunged, and no write of it reaches the disk."""
+        box = self._mailboxes.pop(name)
+        self._special_use.pop(name, None)
+        box.deleted = True
+        box.log.expunge(box.log.uids)
 
     def make_mailbox(self, name: str, uidvalidity: int) -> LogMailbox:
         path = self.file_for(name)

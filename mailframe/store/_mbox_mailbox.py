@@ -32,6 +32,7 @@ from mailframe.records import (
 )
 from mailframe.store import _mbox_format as fmt
 from mailframe.store import _mbox_index as index
+from mailframe.store import _mbox_recent as recent
 from mailframe.store._log import MailboxLog
 from mailframe.store._mbox_file import Appended, MboxFile
 from mailframe.store._mbox_io import Ident
@@ -234,8 +235,52 @@ class MboxMailbox(LogMailbox):
 
     # ---------------------------------------------------------- reads (IMAP)
 
+    # ------------------------------------------- \\Recent across processes
+
+    async def _adopt_recent_floor(self) -> None:
+        """UIDs another process's session claimed are \\Recent for no
+        session here (:mod:`mailframe.store._mbox_recent`)."""
+        lo, hi = self.log.peek_recent()
+        if lo >= hi:
+            return
+        disk = await threads.deferToThread(
+            recent.read_floor, recent.recent_path(self.index_path), self.log.uidvalidity)
+        if disk > self.log._recent_floor:
+            self.log._recent_floor = min(disk, self.log.uidnext)
+
+    def claim_recent(self) -> defer.Deferred[tuple[int, int]]:
+        """RFC 3501 §2.3.2, across every process on this file."""
+
+        async def run() -> tuple[int, int]:
+            lo, hi = self.log.peek_recent()
+            if lo >= hi:
+                return (hi, hi)
+            disk = await threads.deferToThread(
+                recent.claim_floor, recent.recent_path(self.index_path),
+                self.log.uidvalidity, hi)
+            # (another session here may have claimed while we waited)
+            lo = max(self.log._recent_floor, disk)
+            self.log._recent_floor = max(self.log._recent_floor, hi)
+            return (lo, hi) if lo < hi else (hi, hi)
+
+        return defer.Deferred.fromCoroutine(run())
+
+    def peek_recent(self) -> defer.Deferred[tuple[int, int]]:
+        """What :meth:`claim_recent` would give, unclaimed (EXAMINE)."""
+
+        async def run() -> tuple[int, int]:
+            await self._adopt_recent_floor()
+            return self.log.peek_recent()
+
+        return defer.Deferred.fromCoroutine(run())
+
     def status(self) -> defer.Deferred[MailboxStatus]:
-        return self.sync().addCallback(lambda _: self.log.status())
+        async def run() -> MailboxStatus:
+            await self.sync()
+            await self._adopt_recent_floor()
+            return self.log.status()
+
+        return defer.Deferred.fromCoroutine(run())
 
     def snapshot(self) -> defer.Deferred[Snapshot]:
         return self.sync().addCallback(lambda _: self.log.snapshot())
