@@ -95,3 +95,51 @@ class TwoProcessesPlain(TwoProcesses):
     """The same in Dovecot's plain layout (no DIRNAME=)."""
 
     dirname = None
+
+
+class TwoProcessesMore(TestCase):
+    """\\Recent and a mailbox replaced behind our back (``DIRNAME=``)."""
+
+    def setUp(self) -> None:
+        self.root = tempfile.mkdtemp(prefix="mf-mbox-two-")
+        self.addCleanup(shutil.rmtree, self.root, True)
+
+    def store(self) -> MboxStore:
+        store = MboxStore(os.path.join(self.root, "%u"), dirname="mBoX-MeSsAgEs")
+        self.addCleanup(store.close)
+        return store
+
+    async def test_recent_is_claimed_once_across_processes(self) -> None:
+        """RFC 3501 §2.3.2: \\Recent in exactly one session."""
+        a = await self.store().account("u")
+        b = await self.store().account("u")
+        await a.create_mailbox("box")  # type: ignore[attr-defined]
+        box_a = await a.mailbox("box")  # type: ignore[attr-defined]
+        box_b = await b.mailbox("box")  # type: ignore[attr-defined]
+        await box_b.status()
+        await box_a.append(MSG, frozenset())
+        await box_b.status()
+        assert await box_a.claim_recent() == (1, 2)
+        # the other process's sessions: nothing recent, and STATUS says so
+        assert (await box_b.status()).recent == 0
+        lo, hi = await box_b.claim_recent()
+        assert lo >= hi
+        assert await box_b.peek_recent() == (2, 2)
+
+    async def test_a_mailbox_deleted_and_created_again_elsewhere_is_the_new_one(self) -> None:
+        a = await self.store().account("u")
+        b = await self.store().account("u")
+        await a.create_mailbox("box")  # type: ignore[attr-defined]
+        await (await a.mailbox("box")).append(MSG, frozenset({"\\Flagged"}))  # type: ignore[attr-defined]
+        old = await b.mailbox("box")  # type: ignore[attr-defined]
+        old_validity = (await old.status()).uidvalidity
+        await a.delete_mailbox("box")  # type: ignore[attr-defined]
+        await a.create_mailbox("box")  # type: ignore[attr-defined]
+        await (await a.mailbox("box")).append(MSG, frozenset({"\\Seen"}))  # type: ignore[attr-defined]
+        new = await b.mailbox("box")  # type: ignore[attr-defined]
+        assert new is not old
+        status = await new.status()
+        assert status.uidvalidity != old_validity and status.messages == 1
+        snap = await new.snapshot()
+        assert [m.flags - {"\\Recent"} for m in snap.messages] == [frozenset({"\\Seen"})]
+        assert old.deleted
