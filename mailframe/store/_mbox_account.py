@@ -37,6 +37,18 @@ T = TypeVar("T")
 INDEX_DIR = ".mailframe"
 
 
+def _layout_conflict(e: OSError) -> str:
+    """The reason for a NO when a name is both a file and a directory."""
+    what = os.path.basename(e.filename or "") or "a name"
+    if isinstance(e, IsADirectoryError):
+        return (f"{what!r} is a directory of mailboxes, not a mailbox "
+                "(mbox layout, as in Dovecot; see DIRNAME=)")
+    if isinstance(e, NotADirectoryError):
+        return (f"a mailbox on the path of {what!r} is a file and cannot have inferiors "
+                "(mbox layout, as in Dovecot; see DIRNAME=)")
+    return f"{what!r} already exists on disk as another kind of file"
+
+
 class MboxAccount(LogAccount):
     """One user's mbox files under ROOT (INBOX perhaps elsewhere).
 
@@ -267,6 +279,10 @@ class MboxAccount(LogAccount):
             self._generation += 1
             try:
                 return await fn()
+            except (IsADirectoryError, NotADirectoryError, FileExistsError) as e:
+                # another process made a file where we expect a directory
+                # (or the reverse) since we looked: a NO, as Dovecot's
+                raise CannotDo(_layout_conflict(e)) from e
             finally:
                 self._generation += 1
 

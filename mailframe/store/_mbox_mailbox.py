@@ -156,6 +156,11 @@ class MboxMailbox(LogMailbox):
             await self._io.acquire()
             try:
                 return await fn(*args)
+            except (IsADirectoryError, NotADirectoryError) as e:
+                # another process made the file a directory (or a parent a
+                # file) since the account looked: a NO, never a traceback
+                raise CannotDo(f"mailbox {self.name!r} is no longer a file "
+                               "(mbox layout, as in Dovecot; see DIRNAME=)") from e
             finally:
                 self._io.release()
 

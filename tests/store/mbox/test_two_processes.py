@@ -143,3 +143,50 @@ class TwoProcessesMore(TestCase):
         snap = await new.snapshot()
         assert [m.flags - {"\\Recent"} for m in snap.messages] == [frozenset({"\\Seen"})]
         assert old.deleted
+
+
+class FileAndDirectory(TestCase):
+    """Dovecot's plain layout: a name another process turned from a file
+    into a directory (or the reverse) gets a NO with a reason, never an
+    IsADirectoryError (as Dovecot: "Mailbox isn't selectable", "Mailbox
+    doesn't allow inferior mailboxes")."""
+
+    def setUp(self) -> None:
+        self.root = tempfile.mkdtemp(prefix="mf-mbox-two-")
+        self.addCleanup(shutil.rmtree, self.root, True)
+
+    def store(self) -> MboxStore:
+        store = MboxStore(os.path.join(self.root, "%u"))
+        self.addCleanup(store.close)
+        return store
+
+    async def test_a_file_become_a_directory(self) -> None:
+        from mailframe.errors import CommandFailed
+
+        a = await self.store().account("u")
+        b = await self.store().account("u")
+        await a.create_mailbox("x")  # type: ignore[attr-defined]
+        await (await b.mailbox("x")).status()  # type: ignore[attr-defined]
+        await a.delete_mailbox("x")  # type: ignore[attr-defined]
+        await a.create_mailbox("x/y")  # type: ignore[attr-defined]
+        for op in (lambda: b.mailbox("x"),  # type: ignore[attr-defined]
+                   lambda: b.create_mailbox("x"),  # type: ignore[attr-defined]
+                   lambda: b.delete_mailbox("x")):  # type: ignore[attr-defined]
+            with self.assertRaises(CommandFailed):
+                await op()
+        entries = {e.name: e.attributes for e in await b.list_mailboxes()}  # type: ignore[attr-defined]
+        assert "\\Noselect" in entries["x"] and "x/y" in entries
+
+    async def test_a_directory_become_a_file(self) -> None:
+        from mailframe.errors import CannotDo
+
+        a = await self.store().account("u")
+        b = await self.store().account("u")
+        await a.create_mailbox("x/y")  # type: ignore[attr-defined]
+        await b.list_mailboxes()  # type: ignore[attr-defined]
+        await a.delete_mailbox("x/y")  # type: ignore[attr-defined]
+        await a.delete_mailbox("x")  # type: ignore[attr-defined]
+        await a.create_mailbox("x")  # type: ignore[attr-defined]
+        with self.assertRaises(CannotDo):
+            await b.create_mailbox("x/z")  # type: ignore[attr-defined]
+        assert (await (await b.mailbox("x")).status()).messages == 0  # type: ignore[attr-defined]
