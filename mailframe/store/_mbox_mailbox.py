@@ -21,7 +21,7 @@ from twisted.internet import defer, threads
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from mailframe.errors import CannotDo
+from mailframe.errors import CannotDo, ExpungeIssued
 from mailframe.records import (
     AppendResult,
     Changes,
@@ -306,8 +306,11 @@ class MboxMailbox(LogMailbox):
         if meta is None:
             from mailframe.message import parse
 
-            entry = self.by_uid[uid]
+            # (raises ExpungeIssued when another process expunged it: RFC 2180 §4.1)
             content = await self.read_range(uid, 0, None)
+            entry = self.by_uid.get(uid)
+            if entry is None:
+                raise ExpungeIssued(f"message UID {uid} has been expunged")
             meta = self.metas[uid] = StoredMeta(entry.internaldate, parse(content))
         return meta
 
@@ -335,8 +338,6 @@ class MboxMailbox(LogMailbox):
         for _attempt in range(3):
             entry = self.by_uid.get(uid)
             if entry is None:
-                from mailframe.errors import ExpungeIssued
-
                 raise ExpungeIssued(f"message UID {uid} has been expunged")
             data = await threads.deferToThread(self.file.read, entry, start, end, self.ident)
             if data is not None:
