@@ -41,6 +41,8 @@ from mailframe.store.base import LogMailbox, StoredMessage, StoredMeta
 __all__ = ["MboxMailbox"]
 
 _log = Logger()
+#: reads of a message tried while other processes keep rewriting the file
+READ_ATTEMPTS = 8
 #: seconds between two saves of a mailbox's index (a cache; see log_changed).
 INDEX_SAVE_INTERVAL = 1.0
 
@@ -310,7 +312,7 @@ class MboxMailbox(LogMailbox):
             content = await self.read_range(uid, 0, None)
             entry = self.by_uid.get(uid)
             if entry is None:
-                raise ExpungeIssued(f"message UID {uid} has been expunged")
+                raise ExpungeIssued(_gone(uid))
             meta = self.metas[uid] = StoredMeta(entry.internaldate, parse(content))
         return meta
 
@@ -335,10 +337,10 @@ class MboxMailbox(LogMailbox):
         return self._locked_io(self._read, uid, start, end)
 
     async def _read(self, uid: int, start: int, end: int | None) -> bytes:
-        for _attempt in range(3):
+        for _attempt in range(READ_ATTEMPTS):
             entry = self.by_uid.get(uid)
             if entry is None:
-                raise ExpungeIssued(f"message UID {uid} has been expunged")
+                raise ExpungeIssued(_gone(uid))
             data = await threads.deferToThread(self.file.read, entry, start, end, self.ident)
             if data is not None:
                 return data
@@ -451,6 +453,12 @@ class MboxMailbox(LogMailbox):
         self._index_saved = time.monotonic()
         data = index.state(self.scan, self.ident, self.log)
         await threads.deferToThread(index.save, self.index_path, data)
+
+
+def _gone(uid: int) -> str:
+    """NO [EXPUNGEISSUED]'s text (RFC 5530 §3's example, Dovecot's words:
+    clients and imaptest know it for a race with another expunge)."""
+    return f"Some of the requested messages no longer exist (UID {uid} was expunged)"
 
 
 def _log_add(log: MailboxLog, uid: int, flags: frozenset[str], size: int) -> None:
