@@ -102,7 +102,7 @@ class MboxAccount(LogAccount):
         its configuration; they are mailframe's own here)."""
         data = {n: sorted(a) for n, a in self._special_use.items() if a and n in self._mailboxes}
         os.makedirs(os.path.dirname(self._su_file()), exist_ok=True)
-        tmp = self._su_file() + ".tmp"
+        tmp = f"{self._su_file()}.{os.getpid()}.tmp"  # (other processes write it too)
         with open(tmp, "w", encoding="utf-8") as f:
             json.dump(data, f)
         os.replace(tmp, self._su_file())
@@ -236,7 +236,7 @@ class MboxAccount(LogAccount):
             # a new mailbox: remember the value so a recreated name never
             # gets it again, even after a restart (RFC 3501 §2.3.1.1)
             os.makedirs(os.path.dirname(self._uv_file), exist_ok=True)
-            tmp = self._uv_file + ".tmp"
+            tmp = f"{self._uv_file}.{os.getpid()}.tmp"  # (other processes write it too)
             with open(tmp, "w", encoding="ascii") as f:
                 f.write(str(store._last_uidvalidity))
             os.replace(tmp, self._uv_file)
@@ -420,7 +420,7 @@ class MboxAccount(LogAccount):
 
     def _save_subscriptions(self) -> None:
         os.makedirs(self.root, exist_ok=True)
-        tmp = os.path.join(self.root, ".subscriptions.tmp")
+        tmp = os.path.join(self.root, f".subscriptions.{os.getpid()}.tmp")
         with open(tmp, "w", encoding="utf-8") as f:
             f.writelines(n + "\n" for n in sorted(self._subscriptions))
         os.replace(tmp, os.path.join(self.root, ".subscriptions"))

@@ -190,3 +190,37 @@ class FileAndDirectory(TestCase):
         with self.assertRaises(CannotDo):
             await b.create_mailbox("x/z")  # type: ignore[attr-defined]
         assert (await (await b.mailbox("x")).status()).messages == 0  # type: ignore[attr-defined]
+
+
+class SharedStateFiles(TestCase):
+    """The files every process rewrites (the last UIDVALIDITY given,
+    subscriptions, special-use, indexes) go through a temporary file of
+    this process's own: another process's temporary file, in flight, is
+    neither written into nor renamed away (under ``--workers`` that made
+    LOGIN fail with FileNotFoundError in imaptest's stress run)."""
+
+    async def test_another_writers_temporary_files_are_left_alone(self) -> None:
+        root = tempfile.mkdtemp(prefix="mf-mbox-two-")
+        self.addCleanup(shutil.rmtree, root, True)
+        user = os.path.join(root, "u")
+        state = os.path.join(user, ".mailframe")
+        os.makedirs(os.path.join(state, "mailboxes"))
+        theirs = [os.path.join(state, "last-uidvalidity.tmp"),
+                  os.path.join(state, "special-use.json.tmp"),
+                  os.path.join(state, "mailboxes", "box.json.tmp"),
+                  os.path.join(user, ".subscriptions.tmp")]
+        for path in theirs:
+            with open(path, "w") as f:
+                f.write("another process's\n")
+        store = MboxStore(os.path.join(root, "%u"))
+        account = await store.account("u")
+        await account.create_mailbox("box", frozenset({"\\Archive"}))  # type: ignore[attr-defined]
+        await account.subscribe("box")  # type: ignore[attr-defined]
+        box = await account.mailbox("box")  # type: ignore[attr-defined]
+        await box.append(MSG, frozenset())
+        await store.close()
+        for path in theirs:
+            with open(path) as f:
+                assert f.read() == "another process's\n", path
+        assert await (await MboxStore(os.path.join(root, "%u")).account("u")).subscriptions() \
+            == {"box"}  # type: ignore[attr-defined]
