@@ -215,7 +215,14 @@ class MboxMailbox(LogMailbox):
                         self.metas.pop(e.uid, None)
                         _resize(self.log, e.uid, e.served_size)
                     if known is not None and st.flags != known.flags:
-                        continue  # our STORE is not written yet: it wins, and is next
+                        # our STORE is not written yet: its change (from what
+                        # we knew to the log) applied to what the file holds
+                        # now, so another process's STORE in between is kept
+                        # (RFC 3501 §6.4.6: +FLAGS/-FLAGS touch only the flags named)
+                        merged = (e.flags - (known.flags - st.flags)) | (st.flags - known.flags)
+                        if merged != st.flags:
+                            self.log.set_flags(e.uid, merged)
+                        continue
                     self.log.set_flags(e.uid, e.flags)
                 elif e.uid not in self._dropping:  # (an EXPUNGE of ours is under way)
                     _log_add(self.log, e.uid, e.flags, e.served_size)
@@ -434,7 +441,10 @@ class MboxMailbox(LogMailbox):
             return
         upto = self.log.highestmodseq
         want = self._unwritten()
-        if want:
+        wrote = bool(want)
+        for _attempt in range(3):
+            if not want:
+                break
             base = {u: self.by_uid[u].flags for u in want}
             found = await threads.deferToThread(
                 self.file.write_flags, self.scan, self.ident, want, self.log.uidvalidity,
@@ -443,10 +453,12 @@ class MboxMailbox(LogMailbox):
             known = {u: replace(e, flags=want[u]) if u in want else e
                      for u, e in self.by_uid.items()}
             self._adopt(*found, known_by_uid=known)
+            # a STORE made while we wrote, rebased on another writer's: next
+            want = self._unwritten()
         self._synced_modseq = upto
-        if not self._index_dirty and not want and self._index_saved:
+        if not self._index_dirty and not wrote and self._index_saved:
             return
-        if want and time.monotonic() - self._index_saved < self._index_interval():
+        if wrote and time.monotonic() - self._index_saved < self._index_interval():
             self._index_dirty = True  # the file is durable; the cache can wait
             return
         self._index_dirty = False

@@ -224,3 +224,31 @@ class SharedStateFiles(TestCase):
                 assert f.read() == "another process's\n", path
         assert await (await MboxStore(os.path.join(root, "%u")).account("u")).subscriptions() \
             == {"box"}  # type: ignore[attr-defined]
+
+
+class StoreRebased(TestCase):
+    """A STORE not yet written when a sync reads another process's STORE to
+    the same message: ours is applied to theirs, not theirs overwritten
+    (imaptest's store group, flaky under --workers before)."""
+
+    async def test_our_unwritten_store_is_rebased_on_theirs(self) -> None:
+        root = tempfile.mkdtemp(prefix="mf-mbox-two-")
+        self.addCleanup(shutil.rmtree, root, True)
+        stores = [MboxStore(os.path.join(root, "%u")) for _ in range(2)]
+        for s in stores:
+            self.addCleanup(s.close)
+        box_a = await (await stores[0].account("u")).mailbox("INBOX")  # type: ignore[attr-defined]
+        box_b = await (await stores[1].account("u")).mailbox("INBOX")  # type: ignore[attr-defined]
+        await box_a.append(MSG, frozenset({"\\Seen"}))
+        await box_b.status()
+        await box_a.store([1], StoreMode.ADD, frozenset({"\\Answered"}))
+        # b's -\Seen reaches its log; a sync (another command, the IDLE
+        # poll) reads a's change before b's write runs
+        box_b.log.store([1], StoreMode.REMOVE, frozenset({"\\Seen"}), None)
+        await box_b.sync()
+        await box_b.log_changed()
+        await box_a.status()
+        for box in (box_a, box_b):
+            snap = await box.snapshot()
+            assert [m.flags - {"\\Recent"} for m in snap.messages] == [
+                frozenset({"\\Answered"})], box
