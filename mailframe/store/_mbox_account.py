@@ -9,6 +9,7 @@ the last UIDVALIDITY given, RFC 6154 special-use attributes) under
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
@@ -25,6 +26,7 @@ from mailframe.store._maildir_names import mutf7_decode, mutf7_encode
 from mailframe.store._mbox_file import MboxFile
 from mailframe.store._mbox_io import peek_base
 from mailframe.store._mbox_mailbox import MboxMailbox
+from mailframe.store._mbox_recent import recent_path
 from mailframe.store._names import INBOX, parents_of
 from mailframe.store.base import LogMailbox
 from mailframe.store.logaccount import LogAccount, LogStore
@@ -225,6 +227,25 @@ class MboxAccount(LogAccount):
         box.deleted = True
         box.log.expunge(box.log.uids)
 
+    def _new_mailbox(self, name: str, special_use: frozenset[str] = frozenset()) -> LogMailbox:
+        """A new mailbox's UIDVALIDITY is above every one any process gave
+        in this account (RFC 3501 §2.3.1.1: never reused for a name): the
+        last one given is read again, and the new one written, under an
+        fcntl lock that other mailframe processes take too."""
+        os.makedirs(os.path.dirname(self._uv_file), exist_ok=True)
+        fd = os.open(self._uv_file + ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.lockf(fd, fcntl.LOCK_EX)
+            try:
+                with open(self._uv_file, encoding="ascii") as f:
+                    saved = int(f.read().strip() or 0)
+                self.store._last_uidvalidity = max(self.store._last_uidvalidity, saved)
+            except (OSError, ValueError):
+                pass
+            return super()._new_mailbox(name, special_use)
+        finally:
+            os.close(fd)
+
     def make_mailbox(self, name: str, uidvalidity: int) -> LogMailbox:
         path = self.file_for(name)
         box = MboxMailbox(path, self.index_for(name), name, uidvalidity, self.new_file(path))
@@ -371,7 +392,8 @@ class MboxAccount(LogAccount):
                 await box.flush()
             await super(MboxAccount, self).delete_mailbox(name)
             if box is not None:
-                for path in (self.file_for(checked), self.index_for(checked)):
+                for path in (self.file_for(checked), self.index_for(checked),
+                             recent_path(self.index_for(checked))):
                     try:
                         os.unlink(path)
                     except FileNotFoundError:
@@ -406,6 +428,8 @@ class MboxAccount(LogAccount):
                 return
             pairs = [(self.dir_for(src), self.dir_for(dst))]
             pairs += [(self.index_for(n), self.index_for(dst + n[len(src):])) for n in moved]
+            pairs += [(recent_path(self.index_for(n)), recent_path(self.index_for(dst + n[len(src):])))
+                      for n in moved]
             for a, b in pairs:
                 if os.path.exists(a):
                     os.makedirs(os.path.dirname(b), exist_ok=True)

@@ -252,3 +252,24 @@ class StoreRebased(TestCase):
             snap = await box.snapshot()
             assert [m.flags - {"\\Recent"} for m in snap.messages] == [
                 frozenset({"\\Answered"})], box
+
+
+class UidvalidityAcrossProcesses(TestCase):
+    async def test_a_name_created_again_by_another_process_gets_a_new_uidvalidity(self) -> None:
+        """RFC 3501 §2.3.1.1: a UIDVALIDITY is never reused for a name, when
+        two processes take turns deleting and creating it (imaptest's
+        select group saw \\Recent lost to a reused one before)."""
+        root = tempfile.mkdtemp(prefix="mf-mbox-two-")
+        self.addCleanup(shutil.rmtree, root, True)
+        stores = [MboxStore(os.path.join(root, "%u")) for _ in range(2)]
+        for s in stores:
+            self.addCleanup(s.close)
+        a = await stores[0].account("u")
+        b = await stores[1].account("u")
+        seen = []
+        for i in range(6):
+            account = (a, b)[i % 2]
+            await account.create_mailbox("box")  # type: ignore[attr-defined]
+            seen.append((await (await account.mailbox("box")).status()).uidvalidity)  # type: ignore[attr-defined]
+            await account.delete_mailbox("box")  # type: ignore[attr-defined]
+        assert len(set(seen)) == len(seen) and seen == sorted(seen), seen
