@@ -86,9 +86,13 @@ class MboxMailbox(LogMailbox):
         old = self.scan.entries
         self.scan, self.ident = scan, ident
         n = len(old)
-        if n and len(scan.entries) >= n and scan.entries[n - 1] is old[n - 1] \
-                and len(self.by_uid) == n:
-            for e in scan.entries[n:]:  # only appended to: O(new messages)
+        # only appended to (the known entries the very same objects; one
+        # whose flags another process changed in place is a new one):
+        # by_uid grows by the new messages, else it is rebuilt (a new dict,
+        # so a caller's reference to the old one still says what we knew)
+        if n and len(scan.entries) >= n and len(self.by_uid) == n \
+                and all(a is b for a, b in zip(scan.entries, old, strict=False)):
+            for e in scan.entries[n:]:
                 self.by_uid[e.uid] = e
         else:
             self.by_uid = {e.uid: e for e in scan.entries}

@@ -273,3 +273,31 @@ class UidvalidityAcrossProcesses(TestCase):
             seen.append((await (await account.mailbox("box")).status()).uidvalidity)  # type: ignore[attr-defined]
             await account.delete_mailbox("box")  # type: ignore[attr-defined]
         assert len(set(seen)) == len(seen) and seen == sorted(seen), seen
+
+
+class FlagsChangedInPlaceElsewhere(TestCase):
+    async def test_a_change_to_an_earlier_message_is_known_exactly(self) -> None:
+        """Another process changes message 1's flags in place, the last
+        message untouched: what we know of message 1 follows, so a later
+        -FLAGS of theirs is not undone by us."""
+        root = tempfile.mkdtemp(prefix="mf-mbox-two-")
+        self.addCleanup(shutil.rmtree, root, True)
+        stores = [MboxStore(os.path.join(root, "%u")) for _ in range(2)]
+        for s in stores:
+            self.addCleanup(s.close)
+        box_a = await (await stores[0].account("u")).mailbox("INBOX")  # type: ignore[attr-defined]
+        box_b = await (await stores[1].account("u")).mailbox("INBOX")  # type: ignore[attr-defined]
+        await box_a.append(MSG, frozenset({"\\Seen"}))
+        await box_a.append(MSG, frozenset())
+        await box_b.status()
+        await box_a.store([1], StoreMode.ADD, frozenset({"\\Answered"}))
+        await box_b.status()
+        await box_a.store([1], StoreMode.REMOVE, frozenset({"\\Answered"}))
+        await box_b.status()
+        await box_b.store([2], StoreMode.ADD, frozenset({"\\Flagged"}))
+        await box_a.status()
+        fresh = await (await MboxStore(os.path.join(root, "%u")).account("u")).mailbox("INBOX")  # type: ignore[attr-defined]
+        for box in (box_a, box_b, fresh):
+            snap = await box.snapshot()
+            assert [m.flags - {"\\Recent"} for m in snap.messages] == [
+                frozenset({"\\Seen"}), frozenset({"\\Flagged"})], box
