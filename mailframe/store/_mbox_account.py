@@ -233,7 +233,8 @@ class MboxAccount(LogAccount):
         last one given is read again, and the new one written, under an
         fcntl lock that other mailframe processes take too."""
         os.makedirs(os.path.dirname(self._uv_file), exist_ok=True)
-        fd = os.open(self._uv_file + ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+        # (not "*.lock": Dovecot takes such a file for a held dotlock and waits)
+        fd = os.open(self._uv_file + ".lck", os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.lockf(fd, fcntl.LOCK_EX)
             try:
