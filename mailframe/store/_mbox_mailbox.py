@@ -267,19 +267,20 @@ class MboxMailbox(LogMailbox):
             self.log._recent_floor = min(disk, self.log.uidnext)
 
     def claim_recent(self) -> defer.Deferred[tuple[int, int]]:
-        """RFC 3501 §2.3.2, across every process on this file."""
+        """RFC 3501 §2.3.2, across every process on this file: the log's
+        range is taken at once (within this process the first session to
+        ask wins, as in every store), then the floor on disk is raised,
+        which says what another process's sessions claimed first."""
+        lo, hi = self.log.claim_recent()
+        if lo >= hi:
+            return defer.succeed((hi, hi))
 
         async def run() -> tuple[int, int]:
-            lo, hi = self.log.peek_recent()
-            if lo >= hi:
-                return (hi, hi)
             disk = await threads.deferToThread(
                 recent.claim_floor, recent.recent_path(self.index_path),
                 self.log.uidvalidity, hi)
-            # (another session here may have claimed while we waited)
-            lo = max(self.log._recent_floor, disk)
-            self.log._recent_floor = max(self.log._recent_floor, hi)
-            return (lo, hi) if lo < hi else (hi, hi)
+            first = max(lo, disk)
+            return (first, hi) if first < hi else (hi, hi)
 
         return defer.Deferred.fromCoroutine(run())
 
