@@ -18,7 +18,7 @@ from typing import TypeVar
 
 from twisted.internet import defer, threads
 
-from mailframe.errors import CannotDo
+from mailframe.errors import CannotDo, MailboxExists
 from mailframe.interfaces import IMailbox
 from mailframe.records import MailboxEntry
 from mailframe.store import _mbox_format as fmt
@@ -382,6 +382,35 @@ class MboxAccount(LogAccount):
         if special_use:
             d.addCallback(lambda _: self._save_special_use())
         return d
+
+    def create_parent(self, name: str) -> defer.Deferred[None]:
+        """``CREATE name/`` (RFC 3501 §6.3.3: a trailing separator declares
+        that the client means to create names under it; the IMAP layer
+        calls this optional method when an account has it).  In the plain
+        layout a file could not hold them, so ``name`` becomes a directory,
+        \\Noselect, as in Dovecot's mbox; with ``DIRNAME=`` any mailbox
+        may have inferiors, so it is an ordinary CREATE."""
+        if self.dirname:
+            return self.create_mailbox(name)
+
+        def run() -> defer.Deferred[None]:
+            from mailframe.store._names import normalize_name
+
+            try:
+                checked = normalize_name(name)
+                if checked == INBOX:
+                    raise MailboxExists("INBOX already exists")
+                self._check_layout(checked)
+                if checked in self._mailboxes or checked in self._noselect:
+                    raise MailboxExists(f"mailbox {checked!r} already exists")
+                os.makedirs(self.dir_for(checked), exist_ok=True)
+                self._make_parents(checked)
+                self._noselect.add(checked)
+            except Exception:
+                return defer.fail()
+            return defer.succeed(None)
+
+        return self._changing(run)
 
     def _delete_mailbox(self, name: str) -> defer.Deferred[None]:
         from mailframe.store._names import normalize_name
