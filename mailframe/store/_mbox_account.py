@@ -9,6 +9,7 @@ the last UIDVALIDITY given, RFC 6154 special-use attributes) under
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
@@ -17,13 +18,15 @@ from typing import TypeVar
 
 from twisted.internet import defer, threads
 
-from mailframe.errors import CannotDo
+from mailframe.errors import CannotDo, MailboxExists
 from mailframe.interfaces import IMailbox
 from mailframe.records import MailboxEntry
 from mailframe.store import _mbox_format as fmt
 from mailframe.store._maildir_names import mutf7_decode, mutf7_encode
 from mailframe.store._mbox_file import MboxFile
+from mailframe.store._mbox_io import peek_base
 from mailframe.store._mbox_mailbox import MboxMailbox
+from mailframe.store._mbox_recent import recent_path
 from mailframe.store._names import INBOX, parents_of
 from mailframe.store.base import LogMailbox
 from mailframe.store.logaccount import LogAccount, LogStore
@@ -34,6 +37,18 @@ T = TypeVar("T")
 
 #: mailframe's own files under ROOT (Dovecot and mutt skip dot-directories).
 INDEX_DIR = ".mailframe"
+
+
+def _layout_conflict(e: OSError) -> str:
+    """The reason for a NO when a name is both a file and a directory."""
+    what = os.path.basename(e.filename or "") or "a name"
+    if isinstance(e, IsADirectoryError):
+        return (f"{what!r} is a directory of mailboxes, not a mailbox "
+                "(mbox layout, as in Dovecot; see DIRNAME=)")
+    if isinstance(e, NotADirectoryError):
+        return (f"a mailbox on the path of {what!r} is a file and cannot have inferiors "
+                "(mbox layout, as in Dovecot; see DIRNAME=)")
+    return f"{what!r} already exists on disk as another kind of file"
 
 
 class MboxAccount(LogAccount):
@@ -57,17 +72,22 @@ class MboxAccount(LogAccount):
         self.inbox_path = inbox
         self.dirname = dirname
         self._uv_file = os.path.join(root, INDEX_DIR, "last-uidvalidity")
+        #: bumped by every change this process makes to the tree (a scan
+        #: begun before it is stale)
+        self._generation = 0
         try:
             with open(self._uv_file, encoding="ascii") as f:
                 saved = int(f.read().strip() or 0)
             store._last_uidvalidity = max(store._last_uidvalidity, saved)
         except (OSError, ValueError):
             pass
-        #: CREATE/DELETE/RENAME/LIST one at a time, each after a refresh
-        self._tree_lock = defer.DeferredLock()
         super().__init__(store, username)
         self._discover()
-        self._subscriptions = self._read_subscriptions() or set()
+        try:
+            with open(os.path.join(root, ".subscriptions"), encoding="utf-8") as f:
+                self._subscriptions = {ln.strip() for ln in f if ln.strip()}
+        except OSError:
+            pass
         try:
             with open(self._su_file(), encoding="utf-8") as f:
                 for n, attrs in json.load(f).items():
@@ -84,7 +104,7 @@ class MboxAccount(LogAccount):
         its configuration; they are mailframe's own here)."""
         data = {n: sorted(a) for n, a in self._special_use.items() if a and n in self._mailboxes}
         os.makedirs(os.path.dirname(self._su_file()), exist_ok=True)
-        tmp = self._su_file() + ".tmp"
+        tmp = f"{self._su_file()}.{os.getpid()}.tmp"  # (other processes write it too)
         with open(tmp, "w", encoding="utf-8") as f:
             json.dump(data, f)
         os.replace(tmp, self._su_file())
@@ -114,16 +134,13 @@ class MboxAccount(LogAccount):
         self._special_use[name] = frozenset()
 
     def _discover(self) -> None:
-        found, noselect = self._walk()
-        for name in found:
-            self._add_found(name)
-        self._noselect.update(n for n in noselect if n not in self._mailboxes)
+        self._apply(self._on_disk())
 
-    def _walk(self) -> tuple[list[str], list[str]]:
-        """(mailboxes, \\Noselect names) as the tree on disk holds them
-        (thread side: reads the directories only)."""
-        found: list[str] = []
-        noselect: list[str] = []
+    def _on_disk(self) -> tuple[set[str], set[str]]:
+        """(mailboxes, \\Noselect names) the files under ROOT hold now
+        (thread side: no state touched)."""
+        found: set[str] = set()
+        noselect: set[str] = set()
         if not os.path.isdir(self.root):
             return found, noselect
         inbox = os.path.abspath(self.inbox_path)
@@ -134,82 +151,101 @@ class MboxAccount(LogAccount):
             here = "/".join(prefix)
             if self.dirname:
                 if prefix and here.upper() != INBOX:
-                    (found if self.dirname in filenames else noselect).append(here)
+                    if self.dirname in filenames:
+                        found.add(here)
+                    else:
+                        noselect.add(here)
                 continue
             for d in dirnames:
                 name = "/".join([*prefix, mutf7_decode(d)])
                 if name.upper() != INBOX:
-                    noselect.append(name)
-            for fn in sorted(filenames):
+                    noselect.add(name)
+            for fn in filenames:
                 if fn.startswith(".") or fn.endswith(".lock"):
                     continue
                 if os.path.abspath(os.path.join(dirpath, fn)) == inbox:
                     continue
-                found.append("/".join([*prefix, mutf7_decode(fn)]))
-        return found, noselect
+                name = "/".join([*prefix, mutf7_decode(fn)])
+                if name.upper() != INBOX:
+                    found.add(name)
+        return found, noselect - found
 
-    def _read_subscriptions(self) -> set[str] | None:
-        try:
-            with open(os.path.join(self.root, ".subscriptions"), encoding="utf-8") as f:
-                return {ln.strip() for ln in f if ln.strip()}
-        except OSError:
-            return None
-
-    # ----------------------------------------- another process's changes
+    def _apply(self, disk: tuple[set[str], set[str]]) -> None:
+        """Make the tree match the files: another process (a second
+        ``--workers`` process, Dovecot, mutt) may have created, deleted or
+        renamed mailboxes since we last looked."""
+        found, noselect = disk
+        for name in sorted(found):
+            self._add_found(name)
+        for name in [n for n in self._mailboxes if n != INBOX and n not in found]:
+            self._forget(name)
+        self._noselect = set(noselect) - set(self._mailboxes)
 
     async def _refresh(self) -> None:
-        """Notice mailboxes another program created, deleted or renamed in
-        the tree (the other worker process, Dovecot, mutt), and its
-        SUBSCRIBEs, before a command reads the account.  Runs under
-        :attr:`_tree_lock`, so no CREATE/DELETE/RENAME of ours interleaves
-        with the walk."""
-        found, noselect = await threads.deferToThread(self._walk)
-        subs = await threads.deferToThread(self._read_subscriptions)
-        present = set(found)
-        for name in [n for n in self._mailboxes if n != INBOX and n not in present]:
-            box = self._mailboxes.pop(name)  # deleted (or renamed) elsewhere
-            self._special_use.pop(name, None)
-            box.deleted = True
-            box.log.expunge(box.log.uids)  # selected sessions hear of it
-        for name in found:
+        """Read the tree from disk again (in a thread), unless this process
+        changed it meanwhile (then that change is the newer truth: read again)."""
+        for _ in range(3):
+            generation = self._generation
+            disk = await threads.deferToThread(self._on_disk)
+            if generation == self._generation:
+                self._apply(disk)
+                return
+
+    async def _refresh_one(self, name: str) -> None:
+        """SELECT / STATUS / APPEND: only ``name``'s file looked at (not the
+        tree).  A file whose UIDVALIDITY is not our mailbox's was deleted
+        and created again by another process: it is another mailbox now."""
+        if name == INBOX:
+            return
+        generation = self._generation
+        path = self.file_for(name)
+
+        def look() -> tuple[bool, tuple[int, int] | None]:
+            return os.path.isfile(path), peek_base(path)
+
+        is_file, base = await threads.deferToThread(look)
+        if generation != self._generation:
+            return
+        box = self._mailboxes.get(name)
+        if is_file and box is not None and base is not None \
+                and base[0] != box.log.uidvalidity:
+            self._forget(name)
+            box = None
+        if is_file and box is None:
             self._add_found(name)
-        self._noselect = {n for n in noselect if n not in self._mailboxes}
-        if subs is not None:
-            self._subscriptions = subs
+            for parent in parents_of(name):
+                if parent not in self._mailboxes and parent != INBOX:
+                    self._noselect.add(parent)
+        elif not is_file and box is not None:
+            await self._refresh()
 
-    def _serialised(self, op: Callable[[], defer.Deferred[T]], refresh: bool = True
-                    ) -> defer.Deferred[T]:
-        """``op`` after a refresh of the tree, one at a time."""
+    def _forget(self, name: str) -> None:
+        """Another process deleted ``name``: sessions still on our object
+        hear every message expunged, and no write of it reaches the disk."""
+        box = self._mailboxes.pop(name)
+        self._special_use.pop(name, None)
+        box.deleted = True
+        box.log.expunge(box.log.uids)
 
-        async def run() -> T:
-            await self._tree_lock.acquire()
-            try:
-                if refresh:
-                    await self._refresh()
-                return await op()
-            finally:
-                self._tree_lock.release()
-
-        return defer.Deferred.fromCoroutine(run())
-
-    def list_mailboxes(self) -> defer.Deferred[list[MailboxEntry]]:
-        return self._serialised(super().list_mailboxes)
-
-    def subscriptions(self) -> defer.Deferred[set[str]]:
-        return self._serialised(super().subscriptions)
-
-    def mailbox(self, name: str) -> defer.Deferred[IMailbox]:
-        """A known mailbox whose file is still there is served at once;
-        otherwise the tree is read again first."""
-        from mailframe.store._names import normalize_name
-
+    def _new_mailbox(self, name: str, special_use: frozenset[str] = frozenset()) -> LogMailbox:
+        """A new mailbox's UIDVALIDITY is above every one any process gave
+        in this account (RFC 3501 §2.3.1.1: never reused for a name): the
+        last one given is read again, and the new one written, under an
+        fcntl lock that other mailframe processes take too."""
+        os.makedirs(os.path.dirname(self._uv_file), exist_ok=True)
+        # (not "*.lock": Dovecot takes such a file for a held dotlock and waits)
+        fd = os.open(self._uv_file + ".lck", os.O_RDWR | os.O_CREAT, 0o600)
         try:
-            checked = normalize_name(name)
-        except Exception:
-            return defer.fail()
-        box = self._mailboxes.get(checked)
-        stale = box is None or (checked != INBOX and not os.path.exists(self.file_for(checked)))
-        return self._serialised(lambda: super(MboxAccount, self).mailbox(name), refresh=stale)
+            fcntl.lockf(fd, fcntl.LOCK_EX)
+            try:
+                with open(self._uv_file, encoding="ascii") as f:
+                    saved = int(f.read().strip() or 0)
+                self.store._last_uidvalidity = max(self.store._last_uidvalidity, saved)
+            except (OSError, ValueError):
+                pass
+            return super()._new_mailbox(name, special_use)
+        finally:
+            os.close(fd)
 
     def make_mailbox(self, name: str, uidvalidity: int) -> LogMailbox:
         path = self.file_for(name)
@@ -222,7 +258,7 @@ class MboxAccount(LogAccount):
             # a new mailbox: remember the value so a recreated name never
             # gets it again, even after a restart (RFC 3501 §2.3.1.1)
             os.makedirs(os.path.dirname(self._uv_file), exist_ok=True)
-            tmp = self._uv_file + ".tmp"
+            tmp = f"{self._uv_file}.{os.getpid()}.tmp"  # (other processes write it too)
             with open(tmp, "w", encoding="ascii") as f:
                 f.write(str(store._last_uidvalidity))
             os.replace(tmp, self._uv_file)
@@ -255,11 +291,76 @@ class MboxAccount(LogAccount):
                     with open(path, "ab") as f:
                         f.write(fmt.pseudo_message(box.log.uidvalidity, box.log.uidnext - 1, []))
 
+    # ------------------------------------------------ the tree, as on disk now
+
+    def _changing(self, fn: Callable[[], defer.Deferred[T]]) -> defer.Deferred[T]:
+        """Run a change to the tree on the tree as the files hold it now."""
+
+        async def run() -> T:
+            await self._refresh()
+            self._generation += 1
+            try:
+                return await fn()
+            except (IsADirectoryError, NotADirectoryError, FileExistsError) as e:
+                # another process made a file where we expect a directory
+                # (or the reverse) since we looked: a NO, as Dovecot's
+                raise CannotDo(_layout_conflict(e)) from e
+            finally:
+                self._generation += 1
+
+        return defer.Deferred.fromCoroutine(run())
+
+    def list_mailboxes(self) -> defer.Deferred[list[MailboxEntry]]:
+        async def run() -> list[MailboxEntry]:
+            await self._refresh()
+            return await super(MboxAccount, self).list_mailboxes()
+
+        return defer.Deferred.fromCoroutine(run())
+
+    def mailbox(self, name: str) -> defer.Deferred[IMailbox]:
+        from mailframe.store._names import normalize_name
+
+        async def run() -> IMailbox:
+            await self._refresh_one(normalize_name(name))
+            return await super(MboxAccount, self).mailbox(name)
+
+        return defer.Deferred.fromCoroutine(run())
+
+    def _read_subscriptions(self) -> set[str] | None:
+        try:
+            with open(os.path.join(self.root, ".subscriptions"), encoding="utf-8") as f:
+                return {ln.strip() for ln in f if ln.strip()}
+        except FileNotFoundError:
+            return set()
+        except OSError:
+            return None
+
+    async def _refresh_subscriptions(self) -> None:
+        """Another process may have (un)subscribed since we read the file."""
+        generation = self._generation
+        subs = await threads.deferToThread(self._read_subscriptions)
+        if subs is not None and generation == self._generation:
+            self._subscriptions = subs
+
+    def subscriptions(self) -> defer.Deferred[set[str]]:
+        async def run() -> set[str]:
+            await self._refresh_subscriptions()
+            return await super(MboxAccount, self).subscriptions()
+
+        return defer.Deferred.fromCoroutine(run())
+
     def create_mailbox(self, name: str, special_use: frozenset[str] = frozenset()
                        ) -> defer.Deferred[None]:
-        return self._serialised(lambda: self._create(name, special_use))
+        return self._changing(lambda: self._create_mailbox(name, special_use))
 
-    def _create(self, name: str, special_use: frozenset[str]) -> defer.Deferred[None]:
+    def delete_mailbox(self, name: str) -> defer.Deferred[None]:
+        return self._changing(lambda: self._delete_mailbox(name))
+
+    def rename_mailbox(self, old: str, new: str) -> defer.Deferred[None]:
+        return self._changing(lambda: self._rename_mailbox(old, new))
+
+    def _create_mailbox(self, name: str, special_use: frozenset[str] = frozenset()
+                        ) -> defer.Deferred[None]:
         from mailframe.store._names import normalize_name
 
         try:
@@ -282,10 +383,36 @@ class MboxAccount(LogAccount):
             d.addCallback(lambda _: self._save_special_use())
         return d
 
-    def delete_mailbox(self, name: str) -> defer.Deferred[None]:
-        return self._serialised(lambda: self._delete(name))
+    def create_parent(self, name: str) -> defer.Deferred[None]:
+        """``CREATE name/`` (RFC 3501 §6.3.3: a trailing separator declares
+        that the client means to create names under it; the IMAP layer
+        calls this optional method when an account has it).  In the plain
+        layout a file could not hold them, so ``name`` becomes a directory,
+        \\Noselect, as in Dovecot's mbox; with ``DIRNAME=`` any mailbox
+        may have inferiors, so it is an ordinary CREATE."""
+        if self.dirname:
+            return self.create_mailbox(name)
 
-    def _delete(self, name: str) -> defer.Deferred[None]:
+        def run() -> defer.Deferred[None]:
+            from mailframe.store._names import normalize_name
+
+            try:
+                checked = normalize_name(name)
+                if checked == INBOX:
+                    raise MailboxExists("INBOX already exists")
+                self._check_layout(checked)
+                if checked in self._mailboxes or checked in self._noselect:
+                    raise MailboxExists(f"mailbox {checked!r} already exists")
+                os.makedirs(self.dir_for(checked), exist_ok=True)
+                self._make_parents(checked)
+                self._noselect.add(checked)
+            except Exception:
+                return defer.fail()
+            return defer.succeed(None)
+
+        return self._changing(run)
+
+    def _delete_mailbox(self, name: str) -> defer.Deferred[None]:
         from mailframe.store._names import normalize_name
 
         async def run() -> None:
@@ -295,7 +422,8 @@ class MboxAccount(LogAccount):
                 await box.flush()
             await super(MboxAccount, self).delete_mailbox(name)
             if box is not None:
-                for path in (self.file_for(checked), self.index_for(checked)):
+                for path in (self.file_for(checked), self.index_for(checked),
+                             recent_path(self.index_for(checked))):
                     try:
                         os.unlink(path)
                     except FileNotFoundError:
@@ -308,10 +436,7 @@ class MboxAccount(LogAccount):
 
         return defer.Deferred.fromCoroutine(run())
 
-    def rename_mailbox(self, old: str, new: str) -> defer.Deferred[None]:
-        return self._serialised(lambda: self._rename(old, new))
-
-    def _rename(self, old: str, new: str) -> defer.Deferred[None]:
+    def _rename_mailbox(self, old: str, new: str) -> defer.Deferred[None]:
         from mailframe.store._names import normalize_name
 
         async def run() -> None:
@@ -333,6 +458,8 @@ class MboxAccount(LogAccount):
                 return
             pairs = [(self.dir_for(src), self.dir_for(dst))]
             pairs += [(self.index_for(n), self.index_for(dst + n[len(src):])) for n in moved]
+            pairs += [(recent_path(self.index_for(n)), recent_path(self.index_for(dst + n[len(src):])))
+                      for n in moved]
             for a, b in pairs:
                 if os.path.exists(a):
                     os.makedirs(os.path.dirname(b), exist_ok=True)
@@ -347,17 +474,27 @@ class MboxAccount(LogAccount):
 
     def _save_subscriptions(self) -> None:
         os.makedirs(self.root, exist_ok=True)
-        tmp = os.path.join(self.root, ".subscriptions.tmp")
+        tmp = os.path.join(self.root, f".subscriptions.{os.getpid()}.tmp")
         with open(tmp, "w", encoding="utf-8") as f:
             f.writelines(n + "\n" for n in sorted(self._subscriptions))
         os.replace(tmp, os.path.join(self.root, ".subscriptions"))
 
     def subscribe(self, name: str) -> defer.Deferred[None]:
-        return self._serialised(lambda: super(MboxAccount, self).subscribe(name).addCallback(
-            lambda _: self._save_subscriptions()))
+        async def run() -> None:
+            await self._refresh_subscriptions()
+            self._generation += 1
+            await super(MboxAccount, self).subscribe(name)
+            self._save_subscriptions()
+
+        return defer.Deferred.fromCoroutine(run())
 
     def unsubscribe(self, name: str) -> defer.Deferred[None]:
-        return self._serialised(lambda: super(MboxAccount, self).unsubscribe(name).addCallback(
-            lambda _: self._save_subscriptions()))
+        async def run() -> None:
+            await self._refresh_subscriptions()
+            self._generation += 1
+            await super(MboxAccount, self).unsubscribe(name)
+            self._save_subscriptions()
+
+        return defer.Deferred.fromCoroutine(run())
 
 

@@ -87,6 +87,40 @@ def _moved_on(fd: int, before: os.stat_result) -> Ident:
     return ident(st)
 
 
+def _merge_flags(want: dict[int, frozenset[str]], base: dict[int, frozenset[str]],
+                 now: dict[int, frozenset[str]]) -> dict[int, frozenset[str]]:
+    """The change from ``base`` to ``want`` applied to ``now`` (the file's
+        flags under the lock), per message."""
+    out = {}
+    for uid, target in want.items():
+        before = base.get(uid)
+        current = now.get(uid)
+        if before is None or current is None:
+            out[uid] = target
+        else:
+            out[uid] = (current - (before - target)) | (target - before)
+    return out
+
+
+def _flags_now(fd: int, scan: fmt.Scan, uids: dict[int, frozenset[str]]
+               ) -> dict[int, frozenset[str]]:
+    """The flags the file holds now for ``uids`` (their flag lines read
+    again: another writer may have changed them in place within the file
+    clock's tick, leaving its identity as it was)."""
+    now = {}
+    for e in scan.entries:
+        if e.uid in uids and e.flagspan is not None:
+            flags = fmt.parse_flag_block(read_at(fd, *e.flagspan), scan.keywords)
+            if flags is not None:
+                now[e.uid] = flags
+    return now
+
+
+def _new_keywords(scan: fmt.Scan, want: dict[int, frozenset[str]]) -> list[str]:
+    return sorted({f for fl in want.values() for f in fl if not f.startswith("\\")}
+                  - set(scan.keywords))
+
+
 class MboxFile:
     """The file at ``path`` and how to lock it."""
 
@@ -258,14 +292,21 @@ class MboxFile:
         return True
 
     def write_flags(self, scan: fmt.Scan, expected: Ident | None,
-                    want: dict[int, frozenset[str]], uidvalidity: int, uidnext: int) -> Found:
+                    want: dict[int, frozenset[str]], uidvalidity: int, uidnext: int,
+                    base: dict[int, frozenset[str]] | None = None) -> Found:
         """Flag headers brought to ``want`` (uid → flags): in place in the
-        padded lines where everything fits, else by a rewrite."""
-        new_kw = sorted({f for fl in want.values() for f in fl if not f.startswith("\\")}
-                        - set(scan.keywords))
+        padded lines where everything fits, else by a rewrite.  ``base``
+        (uid → the flags ``want`` was made from): only the change from
+        ``base`` to ``want`` is applied to the flags the file holds under
+        the lock, so another process's STORE to the same message in
+        between is kept (RFC 3501 §6.4.6 +FLAGS/-FLAGS change only the
+        flags named; Dovecot merges the same way)."""
         with self.lock(write=True) as fd:
             before = os.fstat(fd)
             if ident(before) == expected:
+                if base is not None:
+                    want = _merge_flags(want, base, _flags_now(fd, scan, want))
+                new_kw = _new_keywords(scan, want)
                 writes = self._flag_writes(fd, scan, want, new_kw)
                 if writes is not None:
                     for off, data in writes:
@@ -275,7 +316,7 @@ class MboxFile:
                     entries = [replace(e, flags=want.get(e.uid, e.flags)) for e in scan.entries]
                     found = replace(scan, entries=entries, keywords=scan.keywords + new_kw)
                     return found, now
-        return self.rewrite(scan, expected, want, set(), uidvalidity, uidnext)
+        return self.rewrite(scan, expected, want, set(), uidvalidity, uidnext, base=base)
 
     @staticmethod
     def _flag_writes(fd: int, scan: fmt.Scan, want: dict[int, frozenset[str]],
@@ -306,11 +347,13 @@ class MboxFile:
         return writes
 
     def rewrite(self, scan: fmt.Scan, expected: Ident | None, flags: dict[int, frozenset[str]],
-                drop: set[int], uidvalidity: int, uidnext: int) -> Found:
+                drop: set[int], uidvalidity: int, uidnext: int,
+                base: dict[int, frozenset[str]] | None = None) -> Found:
         """Drop the messages ``drop``, set ``flags``, number messages without
         a UID: from the first changed message onward when possible, else
         the whole file.  ``scan`` is re-read first when the file is no
-        longer ``expected``."""
+        longer ``expected``; with ``base`` only the change from ``base`` to
+        ``flags`` is applied to what the file holds (:meth:`write_flags`)."""
         with self.lock(write=True, create=True) as fd:
             if expected is not None and ident(os.fstat(fd)) != expected:
                 scan = fmt.scan(reader(fd))
@@ -319,6 +362,9 @@ class MboxFile:
                 # clock's tick leave the identity as it was: read them again
                 fresh = reread_known(fd, scan)
                 scan = fresh if fresh is not None else fmt.scan(reader(fd))
+            if base is not None:
+                now = {e.uid: e.flags for e in scan.entries if e.uid in flags}
+                flags = _merge_flags({u: f for u, f in flags.items() if u in now}, base, now)
             p = rw.plan(scan, flags, drop, uidvalidity, uidnext - 1)
             if p.first is None and not p.base_changes:
                 return scan, ident(os.fstat(fd))

@@ -71,7 +71,7 @@ def save(index_path: str, data: dict[str, Any]) -> None:
     """Save the index atomically (a cache: failing to costs modseqs only)."""
     try:
         os.makedirs(os.path.dirname(index_path), exist_ok=True)
-        tmp = index_path + ".tmp"
+        tmp = f"{index_path}.{os.getpid()}.tmp"  # (other processes save it too)
         with open(tmp, "w", encoding="utf-8") as f:
             json.dump(data, f)
         os.replace(tmp, index_path)

@@ -21,7 +21,7 @@ from twisted.internet import defer, threads
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from mailframe.errors import CannotDo
+from mailframe.errors import CannotDo, ExpungeIssued
 from mailframe.interfaces import IMailbox
 from mailframe.records import (
     AppendResult,
@@ -51,6 +51,8 @@ __all__ = ["MboxMailbox"]
 T = TypeVar("T")
 
 _log = Logger()
+#: reads of a message tried while other processes keep rewriting the file
+READ_ATTEMPTS = 8
 #: seconds between two saves of a mailbox's index (a cache; see log_changed).
 INDEX_SAVE_INTERVAL = 1.0
 
@@ -94,9 +96,13 @@ class MboxMailbox(LogMailbox):
         old = self.scan.entries
         self.scan, self.ident = scan, ident
         n = len(old)
-        if n and len(scan.entries) >= n and scan.entries[n - 1] is old[n - 1] \
-                and len(self.by_uid) == n:
-            for e in scan.entries[n:]:  # only appended to: O(new messages)
+        # only appended to (the known entries the very same objects; one
+        # whose flags another process changed in place is a new one):
+        # by_uid grows by the new messages, else it is rebuilt (a new dict,
+        # so a caller's reference to the old one still says what we knew)
+        if n and len(scan.entries) >= n and len(self.by_uid) == n \
+                and all(a is b for a, b in zip(scan.entries, old, strict=False)):
+            for e in scan.entries[n:]:
                 self.by_uid[e.uid] = e
         else:
             self.by_uid = {e.uid: e for e in scan.entries}
@@ -166,6 +172,11 @@ class MboxMailbox(LogMailbox):
             await self._io.acquire()
             try:
                 return await fn(*args)
+            except (IsADirectoryError, NotADirectoryError) as e:
+                # another process made the file a directory (or a parent a
+                # file) since the account looked: a NO, never a traceback
+                raise CannotDo(f"mailbox {self.name!r} is no longer a file "
+                               "(mbox layout, as in Dovecot; see DIRNAME=)") from e
             finally:
                 self._io.release()
 
@@ -226,7 +237,14 @@ class MboxMailbox(LogMailbox):
                         self.metas.pop(e.uid, None)
                         _resize(self.log, e.uid, e.served_size)
                     if known is not None and st.flags != known.flags:
-                        continue  # our STORE is not written yet: it wins, and is next
+                        # our STORE is not written yet: its change (from what
+                        # we knew to the log) applied to what the file holds
+                        # now, so another process's STORE in between is kept
+                        # (RFC 3501 §6.4.6: +FLAGS/-FLAGS touch only the flags named)
+                        merged = (e.flags - (known.flags - st.flags)) | (st.flags - known.flags)
+                        if merged != st.flags:
+                            self.log.set_flags(e.uid, merged)
+                        continue
                     self.log.set_flags(e.uid, e.flags)
                 elif e.uid not in self._dropping:  # (an EXPUNGE of ours is under way)
                     _log_add(self.log, e.uid, e.flags, e.served_size)
@@ -266,8 +284,54 @@ class MboxMailbox(LogMailbox):
 
         return defer.Deferred.fromCoroutine(run())
 
+    # ------------------------------------------- \\Recent across processes
+
+    async def _adopt_recent_floor(self) -> None:
+        """UIDs another process's session claimed are \\Recent for no
+        session here (:mod:`mailframe.store._mbox_recent`)."""
+        lo, hi = self.log.peek_recent()
+        if lo >= hi:
+            return
+        disk = await threads.deferToThread(
+            recent.read_floor, recent.recent_path(self.index_path), self.log.uidvalidity)
+        if disk > self.log._recent_floor:
+            self.log._recent_floor = min(disk, self.log.uidnext)
+
+    def claim_recent(self) -> defer.Deferred[tuple[int, int]]:
+        """RFC 3501 §2.3.2, across every process on this file: the log's
+        range is taken at once (within this process the first session to
+        ask wins, as in every store), then the floor on disk is raised,
+        which says what another process's sessions claimed first."""
+        async def run() -> tuple[int, int]:
+            await self.sync()  # another process's appends first
+            lo, hi = self.log.claim_recent()
+            if lo >= hi:
+                return hi, hi
+            disk = await threads.deferToThread(
+                recent.claim_floor, recent.recent_path(self.index_path),
+                self.log.uidvalidity, hi)
+            first = max(lo, disk)
+            return (first, hi) if first < hi else (hi, hi)
+
+        return defer.Deferred.fromCoroutine(run())
+
+    def peek_recent(self) -> defer.Deferred[tuple[int, int]]:
+        """What :meth:`claim_recent` would give, unclaimed (EXAMINE)."""
+
+        async def run() -> tuple[int, int]:
+            await self.sync()
+            await self._adopt_recent_floor()
+            return self.log.peek_recent()
+
+        return defer.Deferred.fromCoroutine(run())
+
     def status(self) -> defer.Deferred[MailboxStatus]:
-        return self.sync().addCallback(lambda _: self.log.status())
+        async def run() -> MailboxStatus:
+            await self.sync()
+            await self._adopt_recent_floor()
+            return self.log.status()
+
+        return defer.Deferred.fromCoroutine(run())
 
     def store(self, uids: Sequence[int], mode: StoreMode, flags: frozenset[str],
               unchangedsince: int | None = None) -> defer.Deferred[StoreResult]:
@@ -292,24 +356,6 @@ class MboxMailbox(LogMailbox):
     def move(self, uids: Sequence[int], destination: IMailbox) -> defer.Deferred[CopyResult]:
         return self._synced(lambda: super(MboxMailbox, self).move(uids, destination))
 
-    def claim_recent(self) -> defer.Deferred[tuple[int, int]]:
-        """RFC 3501 §2.3.2: one session, in whichever process, sees a
-        message as \\Recent (:mod:`mailframe.store._mbox_recent`)."""
-
-        async def run() -> tuple[int, int]:
-            await self.sync()
-            hi = self.log.uidnext
-            lo = await threads.deferToThread(
-                recent.claim, recent.recent_path(self.index_path), self.log.uidvalidity,
-                self.log._recent_floor, hi)
-            self.log._recent_floor = max(self.log._recent_floor, lo, hi)
-            return (lo, hi) if lo < hi else (hi, hi)
-
-        return defer.Deferred.fromCoroutine(run())
-
-    def peek_recent(self) -> defer.Deferred[tuple[int, int]]:
-        return self._synced(lambda: super(MboxMailbox, self).peek_recent())
-
     def snapshot(self) -> defer.Deferred[Snapshot]:
         return self.sync().addCallback(lambda _: self.log.snapshot())
 
@@ -329,8 +375,11 @@ class MboxMailbox(LogMailbox):
         if meta is None:
             from mailframe.message import parse
 
-            entry = self.by_uid[uid]
+            # (raises ExpungeIssued when another process expunged it: RFC 2180 §4.1)
             content = await self.read_range(uid, 0, None)
+            entry = self.by_uid.get(uid)
+            if entry is None:
+                raise ExpungeIssued(_gone(uid))
             meta = self.metas[uid] = StoredMeta(entry.internaldate, parse(content))
         return meta
 
@@ -355,12 +404,10 @@ class MboxMailbox(LogMailbox):
         return self._locked_io(self._read, uid, start, end)
 
     async def _read(self, uid: int, start: int, end: int | None) -> bytes:
-        for _attempt in range(3):
+        for _attempt in range(READ_ATTEMPTS):
             entry = self.by_uid.get(uid)
             if entry is None:
-                from mailframe.errors import ExpungeIssued
-
-                raise ExpungeIssued(f"message UID {uid} has been expunged")
+                raise ExpungeIssued(_gone(uid))
             data = await threads.deferToThread(self.file.read, entry, start, end, self.ident)
             if data is not None:
                 return data
@@ -432,6 +479,12 @@ class MboxMailbox(LogMailbox):
         (:mod:`mailframe.store._mbox_rewrite`)."""
 
         async def run() -> None:
+            if self.deleted:
+                # DELETE: the account removes the file (another process may
+                # have removed it already); nothing to rewrite
+                for u in uids:
+                    self.metas.pop(u, None)
+                return
             found = await threads.deferToThread(
                 self.file.rewrite, self.scan, self.ident, {}, set(uids),
                 self.log.uidvalidity, self.log.uidnext)
@@ -448,24 +501,36 @@ class MboxMailbox(LogMailbox):
             return
         upto = self.log.highestmodseq
         want = self._unwritten()
-        if want:
+        wrote = bool(want)
+        for _attempt in range(3):
+            if not want:
+                break
+            base = {u: self.by_uid[u].flags for u in want}
             found = await threads.deferToThread(
                 self.file.write_flags, self.scan, self.ident, want, self.log.uidvalidity,
-                self.log.uidnext)
+                self.log.uidnext, base)
             # what we wrote is known; anything else that differs is another writer's
             known = {u: replace(e, flags=want[u]) if u in want else e
                      for u, e in self.by_uid.items()}
             self._adopt(*found, known_by_uid=known)
+            # a STORE made while we wrote, rebased on another writer's: next
+            want = self._unwritten()
         self._synced_modseq = upto
-        if not self._index_dirty and not want and self._index_saved:
+        if not self._index_dirty and not wrote and self._index_saved:
             return
-        if want and time.monotonic() - self._index_saved < self._index_interval():
+        if wrote and time.monotonic() - self._index_saved < self._index_interval():
             self._index_dirty = True  # the file is durable; the cache can wait
             return
         self._index_dirty = False
         self._index_saved = time.monotonic()
         data = index.state(self.scan, self.ident, self.log)
         await threads.deferToThread(index.save, self.index_path, data)
+
+
+def _gone(uid: int) -> str:
+    """NO [EXPUNGEISSUED]'s text (RFC 5530 §3's example, Dovecot's words:
+    clients and imaptest know it for a race with another expunge)."""
+    return f"Some of the requested messages no longer exist (UID {uid} was expunged)"
 
 
 def _log_add(log: MailboxLog, uid: int, flags: frozenset[str], size: int) -> None:

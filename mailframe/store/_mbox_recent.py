@@ -1,13 +1,13 @@
-"""Who has seen which messages as ``\\Recent`` (RFC 3501 §2.3.2), shared
-by every process serving one mbox tree (``--workers``): a small file
-beside the mailbox's index holding ``UIDVALIDITY FLOOR``, the first UID
-no session has claimed yet.  Dovecot keeps the same number in its index
-header (``first_recent_uid``) for the same reason.
+"""\\Recent across processes on one mbox file (RFC 3501 §2.3.2: a message
+is \\Recent in exactly one session, the first to be told of it).
 
-Read and written under ``flock`` (mailframe's own file: no other program
-reads it), so two processes never both claim a message.  A file left by
-a deleted or renamed mailbox of the same name is ignored: its
-UIDVALIDITY differs.  Thread side: nothing here touches the reactor.
+Each process's :class:`mailframe.store._log.MailboxLog` keeps the UID floor
+above which messages are still unclaimed.  With several processes on one
+file (``--workers``) the floor also lives on disk beside the index, as
+``UIDVALIDITY FLOOR``; a claim reads, raises and writes it under an fcntl
+lock on that file (Dovecot keeps its first-recent UID in its index
+header), so whichever session claims first, in whichever process, gets
+the range.  Thread side: nothing here touches the reactor.
 """
 
 from __future__ import annotations
@@ -15,50 +15,46 @@ from __future__ import annotations
 import fcntl
 import os
 
-__all__ = ["recent_path", "read_floor", "claim"]
-
-_WIDTH = 22  # b"%010d %010d\n" (32-bit numbers): written in place, always this long
+__all__ = ["recent_path", "read_floor", "claim_floor"]
 
 
 def recent_path(index_path: str) -> str:
-    """The floor's file beside the index ``index_path`` (``….json``)."""
-    base = index_path[: -len(".json")] if index_path.endswith(".json") else index_path
-    return base + ".recent"
+    """The floor's file beside a mailbox's index."""
+    return index_path + ".recent"
 
 
-def _parse(data: bytes, uidvalidity: int) -> int | None:
-    words = data.split()
-    if len(words) != 2 or not all(w.isdigit() for w in words):
-        return None
-    return int(words[1]) if int(words[0]) == uidvalidity else None
-
-
-def read_floor(path: str, uidvalidity: int) -> int | None:
-    """The shared floor for this UIDVALIDITY, or ``None`` (none saved)."""
+def _parse(data: bytes, uidvalidity: int) -> int:
     try:
-        fd = os.open(path, os.O_RDONLY)
+        validity, floor = data.split()
+        return int(floor) if int(validity) == uidvalidity else 0
+    except ValueError:
+        return 0
+
+
+def read_floor(path: str, uidvalidity: int) -> int:
+    """The floor on disk (0 when none was written, or for another
+    UIDVALIDITY: the mailbox was deleted and created again)."""
+    try:
+        with open(path, "rb") as f:
+            return _parse(f.read(64), uidvalidity)
     except OSError:
-        return None
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH)
-        return _parse(os.pread(fd, _WIDTH, 0), uidvalidity)
-    finally:
-        os.close(fd)
+        return 0
 
 
-def claim(path: str, uidvalidity: int, floor: int, uidnext: int) -> int:
-    """Claim ``[lo, uidnext)`` for the caller: ``lo`` is the larger of the
-    caller's ``floor`` and the shared one; the shared floor becomes at
-    least ``uidnext``.  Returns ``lo`` (nothing claimed when ``lo >=
-    uidnext``)."""
+def claim_floor(path: str, uidvalidity: int, upto: int) -> int:
+    """Raise the floor to ``upto`` under the lock; the floor it was (UIDs
+    below it were claimed by another session, perhaps in another process).
+    Not fsynced: after a crash every session is new, and a message
+    \\Recent once more breaks no promise."""
     os.makedirs(os.path.dirname(path), exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        saved = _parse(os.pread(fd, _WIDTH, 0), uidvalidity)
-        lo = max(floor, saved or 0)
-        if saved is None or uidnext > saved:
-            os.pwrite(fd, b"%010d %010d\n" % (uidvalidity, max(lo, uidnext)), 0)
-        return lo
+        fcntl.lockf(fd, fcntl.LOCK_EX)
+        old = _parse(os.pread(fd, 64, 0), uidvalidity)
+        if upto > old:
+            data = b"%d %d\n" % (uidvalidity, upto)
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, data, 0)
+        return old
     finally:
         os.close(fd)

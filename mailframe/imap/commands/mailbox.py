@@ -167,6 +167,13 @@ async def create(session: AuthenticatedContext, cmd: Create) -> Reply:
         raise MailboxExists("Mailbox already exists")
     if not name:
         raise ProtocolError("Empty mailbox name")
+    create_parent = getattr(session.account, "create_parent", None)
+    if cmd.mailbox.endswith("/") and name != "/" and not cmd.special_use \
+            and create_parent is not None:
+        # the store makes a name that will hold inferiors in its own way
+        # (the plain mbox layout: a \Noselect directory, as Dovecot)
+        await create_parent(name)
+        return Reply("Create completed")
     await session.account.create_mailbox(name, cmd.special_use)
     if IObjectIdAccount.providedBy(session.account):  # RFC 8474 §4.1
         try:
