@@ -27,8 +27,9 @@ from typing import Any
 from twisted.internet import defer
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 
-from mailframe.errors import StoreUnavailable
+from mailframe.errors import MailframeError, StoreUnavailable
 from mailframe.store._mbox_account import MboxAccount
 from mailframe.store._mbox_file import MboxFile
 from mailframe.store._mbox_lock import LOCK_TIMEOUT, READ_LOCKS, WRITE_LOCKS, parse_locks
@@ -113,7 +114,14 @@ class MboxStore(LogStore):
 
     def _hint(self, box: MboxMailbox) -> None:
         """inotify saw a write to ``box``'s file: sync it (its watchers hear)."""
-        box.sync().addErrback(lambda f: _log.failure("checking {path}", f, path=box.path))
+
+        def failed(f: Failure) -> None:
+            if f.check(MailframeError, OSError):  # e.g. the name is a directory now: the
+                return None  # next command on it answers NO with the reason
+            _log.failure("checking {path}", f, path=box.path)
+            return None
+
+        box.sync().addErrback(failed)
 
     def _tick(self) -> None:
         self._poll = None
@@ -130,6 +138,8 @@ class MboxStore(LogStore):
             for box in watched:
                 try:
                     await box.sync()
+                except (MailframeError, OSError):  # gone or a directory now: the next
+                    continue  # command on it answers NO, this is no fault
                 except Exception:
                     _log.failure("checking {path}", path=box.path)
             return bool(watched)
