@@ -39,7 +39,7 @@ from mailframe.store import _mbox_format as fmt
 from mailframe.store import _mbox_index as index
 from mailframe.store import _mbox_recent as recent
 from mailframe.store._log import MailboxLog
-from mailframe.store._mbox_file import Appended, Found, MboxFile
+from mailframe.store._mbox_file import Appended, MboxFile
 from mailframe.store._mbox_io import Ident
 from mailframe.store.base import LogMailbox, StoredMessage, StoredMeta
 
@@ -189,18 +189,10 @@ class MboxMailbox(LogMailbox):
         what the thread found into the log)."""
         if self.deleted:
             return
-        uidvalidity, recent_file = self.log.uidvalidity, recent.recent_path(self.index_path)
-
-        def check() -> tuple[Found | None, int | None]:
-            found = self.file.scan_if_changed(self.scan, self.ident, uidvalidity,
-                                              self.log.uidnext)
-            return found, recent.read_floor(recent_file, uidvalidity)
-
-        result, floor = await threads.deferToThread(check)
+        result = await threads.deferToThread(self.file.scan_if_changed, self.scan, self.ident,
+                                             self.log.uidvalidity, self.log.uidnext)
         if result is not None:
             self._adopt(*result)
-        if floor is not None and floor > self.log._recent_floor:
-            self.log._recent_floor = floor  # another process's session claimed them
 
     def sync(self) -> defer.Deferred[None]:
         return self._locked_io(self._sync_now)
