@@ -7,6 +7,7 @@ and hashed.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Union
@@ -211,6 +212,21 @@ SearchKey = Union[  # noqa: UP007
     SearchOr,
     SearchAnd,
 ]
+
+
+def search_leaves(key: SearchKey) -> Iterator[SearchKey]:
+    """Every key below NOT / OR / AND of ``key`` (RFC 3501 §6.4.4's
+    search-key tree), in order."""
+    if isinstance(key, SearchNot):
+        yield from search_leaves(key.key)
+    elif isinstance(key, SearchOr):
+        yield from search_leaves(key.left)
+        yield from search_leaves(key.right)
+    elif isinstance(key, SearchAnd):
+        for k in key.keys:
+            yield from search_leaves(k)
+    else:
+        yield key
 
 
 @dataclass(frozen=True)

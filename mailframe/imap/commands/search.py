@@ -10,7 +10,7 @@ one message at a time.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import date
 from typing import Any
@@ -42,6 +42,7 @@ from mailframe.imap.types import (
     SearchSet,
     SearchSize,
     SearchWithin,
+    search_leaves,
 )
 from mailframe.interfaces import ISearchableMailbox
 
@@ -49,20 +50,6 @@ CHARSETS = vocabulary.SEARCH_CHARSETS
 BATCH = 512
 
 VIEW, RECORD, CONTENT = 0, 1, 2
-
-
-def leaves(key: SearchKey) -> Iterator[SearchKey]:
-    """Every key below NOT / OR / AND."""
-    if isinstance(key, SearchNot):
-        yield from leaves(key.key)
-    elif isinstance(key, SearchOr):
-        yield from leaves(key.left)
-        yield from leaves(key.right)
-    elif isinstance(key, SearchAnd):
-        for k in key.keys:
-            yield from leaves(k)
-    else:
-        yield key
 
 
 def _level(key: SearchKey) -> int:
@@ -75,11 +62,11 @@ def _level(key: SearchKey) -> int:
 
 def needs(key: SearchKey) -> int:
     """The deepest source a key needs: VIEW, RECORD or CONTENT."""
-    return max(map(_level, leaves(key)), default=VIEW)
+    return max(map(_level, search_leaves(key)), default=VIEW)
 
 
 def uses_modseq(key: SearchKey) -> bool:
-    return any(isinstance(k, SearchModSeq) for k in leaves(key))
+    return any(isinstance(k, SearchModSeq) for k in search_leaves(key))
 
 
 class _Context:
@@ -320,7 +307,7 @@ def _expunge_ok(cmd: Search) -> bool:
     shift under the client."""
     if not not_by_sequence(cmd):
         return False
-    return not any(isinstance(k, SearchSet) and not k.uid and not k.numbers.saved for k in leaves(cmd.key))
+    return not any(isinstance(k, SearchSet) and not k.uid and not k.numbers.saved for k in search_leaves(cmd.key))
 
 
 @command(Search, SELECTED, expunge_ok=_expunge_ok)

@@ -22,18 +22,15 @@ body go the ordinary way.
 from __future__ import annotations
 
 import weakref
-from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Any
 
 from mailframe import message as mm
 from mailframe.imap.types import (
-    SearchAnd,
     SearchBody,
     SearchKey,
     SearchModSeq,
-    SearchNot,
-    SearchOr,
+    search_leaves,
 )
 
 __all__ = ["Row", "columnable", "rows_for"]
@@ -70,22 +67,9 @@ class Row:
         return mm.header_matches(self, name, needle)
 
 
-def _leaves(key: SearchKey) -> Iterable[SearchKey]:
-    if isinstance(key, SearchNot):
-        yield from _leaves(key.key)
-    elif isinstance(key, SearchOr):
-        yield from _leaves(key.left)
-        yield from _leaves(key.right)
-    elif isinstance(key, SearchAnd):
-        for k in key.keys:
-            yield from _leaves(k)
-    else:
-        yield key
-
-
 def columnable(key: SearchKey) -> bool:
     """Whether rows answer every key in ``key`` (no MODSEQ, no BODY/TEXT)."""
-    return not any(isinstance(k, (SearchModSeq, SearchBody)) for k in _leaves(key))
+    return not any(isinstance(k, (SearchModSeq, SearchBody)) for k in search_leaves(key))
 
 
 #: owner -> UIDVALIDITY -> UID -> row

@@ -20,8 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 from mailframe.imap import command as c
-from mailframe.imap.commands.search import leaves
-from mailframe.imap.types import SearchSet
+from mailframe.imap.types import SearchSet, search_leaves
 
 __all__ = ["UIDONLY", "uidonly", "vanished", "uid_required"]
 
@@ -49,7 +48,7 @@ def uid_required(session: Any, cmd: c.Command) -> str | None:
     if isinstance(cmd, _NUMBERED) and not cmd.uid:
         return "Message sequence numbers cannot be used with UIDONLY"
     key = getattr(cmd, "key", None)
-    if key is not None and any(isinstance(k, SearchSet) and not k.uid and not k.numbers.saved for k in leaves(key)):
+    if key is not None and any(isinstance(k, SearchSet) and not k.uid and not k.numbers.saved for k in search_leaves(key)):
         return "Message sequence numbers in search criteria cannot be used with UIDONLY"
     if isinstance(cmd, c.Select) and cmd.seq_match is not None:
         return "Message sequence match data cannot be used with UIDONLY"
