@@ -5,7 +5,8 @@ STARTTLS hygiene, size limits).
 
 What submission adds:
 
-- SMTP AUTH (RFC 4954) with PLAIN, LOGIN and SCRAM-SHA-256 through the
+- SMTP AUTH (RFC 4954, :mod:`mailframe.smtp.submission_auth`) with
+  PLAIN, LOGIN and SCRAM-SHA-256 through the
   :class:`mailframe.auth.authenticator.Authenticator` the IMAP side uses
   (same cred portal, checkers and failed-login throttle).  AUTH is neither
   offered nor accepted before TLS except from loopback (538 5.7.11, RFC
@@ -22,16 +23,15 @@ What submission adds:
   through :class:`mailframe.smtp.delivery.Delivery`; the others go to the
   :class:`mailframe.smtp.queue.OutboundQueue`, one entry per domain; 250 is
   sent only once local copies are stored and queue entries are on disk.
-- CHUNKING (RFC 3030 ``BDAT``), SMTPUTF8 (RFC 6531: UTF-8 addresses with
-  the ``SMTPUTF8`` MAIL parameter, 553 5.6.7 without it), 8BITMIME
+- CHUNKING (RFC 3030 ``BDAT``, :mod:`mailframe.smtp.chunking`), SMTPUTF8
+  (RFC 6531: UTF-8 addresses with the ``SMTPUTF8`` MAIL parameter, 553
+  5.6.7 without it), 8BITMIME
   (RFC 6152), SIZE (RFC 1870), PIPELINING (RFC 2920),
   ENHANCEDSTATUSCODES (RFC 2034).
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -47,22 +47,21 @@ from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from mailframe.auth.authenticator import Authenticator
-from mailframe.auth.sasl import SaslChallenge, SaslExchange, SaslSuccess
-from mailframe.errors import AuthenticationFailed, CannotDo, LimitExceeded, PrivacyRequired
 from mailframe.smtp._message import Outcome, Transaction, outcome_for_failure
-from mailframe.smtp._session import COMMAND_LINE_LIMIT, DEFAULT_MAX_SIZE, DeliverySession
+from mailframe.smtp._session import DEFAULT_MAX_SIZE, DeliverySession
 from mailframe.smtp.addressing import Recipient, parse_recipient
+from mailframe.smtp.chunking import ChunkingSession
 from mailframe.smtp.delivery import Delivery
 from mailframe.smtp.dsn import Bounced, build_bounce
 from mailframe.smtp.headers import complete_headers
 from mailframe.smtp.hooks import DeliveryRequest
+from mailframe.smtp.submission_auth import SmtpAuth
 from mailframe.smtp.trace import received_header, return_path_header
 
 __all__ = ["SubmissionFactory", "SubmissionSession", "submission_factory", "MECHANISMS"]
 
 _log = Logger()
 MECHANISMS = ("SCRAM-SHA-256", "PLAIN", "LOGIN")
-SASL = "SASL"  # the session mode while an AUTH exchange runs
 
 # RFC 6531 §3.3: addresses may hold UTF-8 (Twisted's atom is ASCII only).
 _ATOM = rb"[-A-Za-z0-9!\#$%&'*+/=?^_`{|}~\x80-\xff]"
@@ -71,7 +70,6 @@ _MAIL_RE = re.compile(rb"\s*FROM:\s*(?P<path><>|<" + _QSTRING + rb">|" + _QSTRIN
                       + rb")\s*(\s(?P<opts>.*))?$", re.I)
 _RCPT_RE = re.compile(rb"\s*TO:\s*(?P<path><" + _QSTRING + rb">|" + _QSTRING
                       + rb")\s*(\s(?P<opts>.*))?$", re.I)
-_BDAT_RE = re.compile(rb"^BDAT +(\d{1,12})( +LAST)? *$", re.I)
 
 
 class Utf8Address(smtp.Address):
@@ -82,12 +80,6 @@ class Utf8Address(smtp.Address):
 
     def __str__(self) -> str:
         return bytes(self).decode("utf-8", "replace")
-
-
-class _Bdat(bytes):
-    """A BDAT command line carrying its chunk (None: too big, discarded)."""
-
-    payload: bytes | None = None
 
 
 @dataclass(frozen=True)
@@ -155,7 +147,7 @@ class SubmissionFactory(ServerFactory):
         return p
 
 
-class SubmissionSession(DeliverySession):
+class SubmissionSession(ChunkingSession):
     """One submission connection (see the module docs)."""
 
     protocol_name = "ESMTP"
@@ -172,16 +164,8 @@ class SubmissionSession(DeliverySession):
         self.data_messages: list[SubmitMessage] = []
         self.username: str | None = None
         self.implicit_tls = False
-        self._exchange: SaslExchange | None = None
-        self._final_account: Any = None
-        self._auth_failures = 0
+        self.auth = SmtpAuth(self)
         self._smtputf8 = False
-        self._pre = b""
-        self._bdat_line: bytes | None = None
-        self._bdat_need = 0
-        self._bdat_chunks: list[bytes] | None = None
-        self._bdat_tx: Transaction | None = None
-        self._data_queued = False
 
     # -- connection state --------------------------------------------------
 
@@ -192,7 +176,7 @@ class SubmissionSession(DeliverySession):
     # has not authenticated may be closed to make room for a newer one.
     @property
     def idle(self) -> bool:
-        return self.username is None and self._exchange is None
+        return self.username is None and not self.auth.running
 
     def evict(self) -> None:
         self._counted = False  # the limiter has forgotten us already
@@ -245,124 +229,13 @@ class SubmissionSession(DeliverySession):
         ext[b"SMTPUTF8"] = None
         return ext
 
-    # -- AUTH (RFC 4954) ---------------------------------------------------------
+    # -- AUTH (RFC 4954): mailframe.smtp.submission_auth --------------------------
 
     def ext_AUTH(self, rest: bytes) -> None:
-        if self.username is not None:
-            self.sendCode(503, b"5.5.1 Already authenticated")
-            return
-        if self._from is not None:
-            self.sendCode(503, b"5.5.1 AUTH not permitted during a mail transaction")
-            return
-        if not self.auth_allowed():
-            self.sendCode(538, b"5.7.11 Encryption required for requested authentication mechanism")
-            return
-        parts = rest.split(None, 1)
-        mech = parts[0].decode("ascii", "replace").upper() if parts else ""
-        if mech not in self.offered_mechanisms():
-            self.sendCode(504, b"5.5.4 Unrecognized authentication type")
-            return
-        initial: bytes | None = None
-        if len(parts) == 2:
-            initial = self._b64(parts[1])
-            if initial is None:
-                return
-        try:
-            self._exchange = self.sub.authenticator.start(mech, self.secure, self.peer)
-        except LimitExceeded:
-            self._too_many()
-            return
-        except PrivacyRequired:
-            self.sendCode(538, b"5.7.11 Encryption required for requested authentication mechanism")
-            return
-        except CannotDo:
-            self.sendCode(504, b"5.5.4 Unrecognized authentication type")
-            return
-        self.mode = SASL
-        self._step(initial)
-
-    def _b64(self, data: bytes) -> bytes | None:
-        if data == b"=":  # RFC 4954 §4: an empty initial response
-            return b""
-        try:
-            return base64.b64decode(data, validate=True)
-        except (binascii.Error, ValueError):
-            self.mode = smtp.COMMAND
-            self._exchange = None
-            self.sendCode(501, b"5.5.2 Cannot decode response")
-            return None
-
-    def _step(self, response: bytes | None) -> None:
-        assert self._exchange is not None
-        self._busy = True
-        d = self._exchange.step(response)
-        d.addCallbacks(self._stepped, self._auth_failed)
-        d.addErrback(lambda f: _log.failure("AUTH step failed", f))
-        d.addBoth(lambda _: self._resume())
-
-    def _challenge(self, data: bytes) -> None:
-        self._plain_reply = True  # a 334 carries base64 only
-        try:
-            self.sendCode(334, base64.b64encode(data))
-        finally:
-            self._plain_reply = False
-
-    def _stepped(self, result: SaslChallenge | SaslSuccess) -> None:
-        if isinstance(result, SaslChallenge):
-            self._challenge(result.data)
-        elif result.final is not None:  # RFC 4954 §4: additional data in a 334
-            self._final_account = result.account
-            self._challenge(result.final)
-        else:
-            self._authenticated(result.account)
-
-    def _authenticated(self, account: Any) -> None:
-        self.mode = smtp.COMMAND
-        self._exchange = None
-        self._final_account = None
-        self.username = str(account.username)
-        _log.info("submission: {user} authenticated from {peer}", user=self.username,
-                  peer=self.peer)
-        self.sendCode(235, b"2.7.0 Authentication successful")
-
-    def _auth_failed(self, failure: Failure) -> None:
-        self.mode = smtp.COMMAND
-        self._exchange = None
-        err = failure.value
-        if isinstance(err, LimitExceeded):
-            self._too_many()
-            return
-        if isinstance(err, PrivacyRequired):
-            self.sendCode(538, b"5.7.11 Encryption required for requested authentication mechanism")
-            return
-        if isinstance(err, AuthenticationFailed) and getattr(err, "code", None) == "UNAVAILABLE":
-            self.sendCode(454, b"4.7.0 Temporary authentication failure")
-            return
-        if not isinstance(err, AuthenticationFailed):
-            _log.failure("AUTH failed unexpectedly", failure)
-        self._auth_failures += 1
-        self.sendCode(535, b"5.7.8 Authentication credentials invalid")
-        if self._auth_failures >= self.sub.max_auth_failures:
-            self._too_many()
-
-    def _too_many(self) -> None:
-        self.sendCode(421, b"4.7.0 Too many failed authentications, closing connection")
-        self._tr.loseConnection()
+        self.auth.command(rest)
 
     def state_SASL(self, line: bytes) -> None:
-        if line == b"*":
-            if self._exchange is not None:
-                self._exchange.cancel()
-            self._exchange = None
-            self.mode = smtp.COMMAND
-            self.sendCode(501, b"5.0.0 Authentication cancelled")
-            return
-        if self._final_account is not None:
-            self._authenticated(self._final_account)
-            return
-        response = self._b64(line) if line else b""
-        if response is not None:
-            self._step(response)
+        self.auth.line(line)
 
     # -- MAIL / RCPT -----------------------------------------------------------------
 
@@ -452,123 +325,20 @@ class SubmissionSession(DeliverySession):
         d = maybeDeferred(self.validateTo, user)
         d.addCallbacks(self._cbToValidate, self._ebToValidate, callbackArgs=(user,))
 
-    def do_RSET(self, rest: bytes) -> None:
-        self._bdat_tx = None
-        DeliverySession.do_RSET(self, rest)
-
     def do_DATA(self, rest: bytes) -> None:
-        self._data_queued = False
-        if self._bdat_tx is not None:
-            self.sendCode(503, b"5.5.1 DATA after BDAT is not allowed")
-            return
         self.data_messages = []
-        DeliverySession.do_DATA(self, rest)
+        ChunkingSession.do_DATA(self, rest)
 
     def reply_after_data(self, outcomes: list[Outcome]) -> None:
         """One reply for the whole submission (all copies share it)."""
         outcome = outcomes[0] if outcomes else Outcome(451, "4.3.0", "Temporary local error")
         self.sendCode(outcome.code, outcome.line())
 
-    # -- CHUNKING (RFC 3030) ----------------------------------------------------------------
+    # -- CHUNKING (RFC 3030): mailframe.smtp.chunking ------------------------------
 
-    def dataReceived(self, data: bytes) -> None:
-        """Cut BDAT chunks out of the byte stream before line splitting, so
-        a pipelined ``BDAT n`` and its n octets wait in order like any line."""
-        buf = self._pre + data
-        self._pre = b""
-        if self._partial and self._bdat_chunks is None:
-            buf, self._partial = self._partial + buf, b""
-        pos = 0
-        while pos < len(buf) and not self._tr.disconnecting:
-            if self._bdat_chunks is not None:
-                take = buf[pos : pos + self._bdat_need]
-                pos += len(take)
-                self._bdat_need -= len(take)
-                if self._bdat_chunks is not None and len(take) and not self._discard_chunk():
-                    self._bdat_chunks.append(take)
-                self.resetTimeout()  # type: ignore[no-untyped-call]
-                if self._bdat_need == 0:
-                    self._chunk_done()
-                continue
-            if self.mode == smtp.DATA or self._data_queued:
-                DeliverySession.dataReceived(self, buf[pos:])
-                return
-            end = buf.find(b"\r\n", pos)
-            if end < 0:
-                rest = buf[pos:]
-                if len(rest) > COMMAND_LINE_LIMIT:
-                    DeliverySession.dataReceived(self, rest)
-                else:
-                    self._pre = rest
-                return
-            line = buf[pos:end]
-            pos = end + 2
-            m = _BDAT_RE.match(line)
-            if m:
-                self._bdat_line = line
-                self._bdat_need = int(m.group(1))
-                self._bdat_chunks = []
-                if self._bdat_need == 0:
-                    self._chunk_done()
-                continue
-            if line.strip().upper() == b"DATA":
-                self._data_queued = True
-            tls_before = self.startedTLS
-            DeliverySession.dataReceived(self, line + b"\r\n")
-            if self.startedTLS and not tls_before:
-                return  # RFC 3207 §4.2: what followed STARTTLS was plaintext
-
-    def _discard_chunk(self) -> bool:
-        m = _BDAT_RE.match(self._bdat_line or b"")
-        return m is None or int(m.group(1)) > self.max_size
-
-    def _chunk_done(self) -> None:
-        line = _Bdat(self._bdat_line or b"")
-        line.payload = None if self._discard_chunk() else b"".join(self._bdat_chunks or [])
-        self._bdat_chunks = None
-        self._bdat_line = None
-        self.lineReceived(line)
-
-    def _dispatch(self, line: bytes) -> None:
-        if isinstance(line, _Bdat):
-            self.resetTimeout()  # type: ignore[no-untyped-call]
-            self._do_bdat(line)
-            return
-        DeliverySession._dispatch(self, line)
-
-    def _do_bdat(self, line: _Bdat) -> None:
-        m = _BDAT_RE.match(line)
-        assert m is not None
-        size, last = int(m.group(1)), bool(m.group(2))
-        if self._from is None or not self._to:
-            self._bdat_tx = None
-            self.sendCode(503, b"5.5.1 Need MAIL and RCPT before BDAT")
-            return
-        if self._bdat_tx is None:
-            self._bdat_tx = Transaction(self.max_size)
-        try:
-            if line.payload is None:
-                raise smtp.SMTPServerError(552, "5.3.4 Message size exceeds fixed maximum message size")
-            self._bdat_tx.feed_bulk(line.payload)
-        except smtp.SMTPServerError as e:
-            self._bdat_tx = None
-            self._from = None
-            self._to = []
-            self.sendCode(e.code, e.resp.encode() if isinstance(e.resp, str) else e.resp)
-            return
-        if not last:
-            self.sendCode(250, b"2.0.0 %d octets received" % size)
-            return
-        tx, origin, recipients = self._bdat_tx, self._from, self._to
-        self._bdat_tx = None
-        self._from = None
-        self._to = []
-        self._busy = True
+    def bdat_complete(self, tx: Transaction, origin: Any, recipients: list[Any]) -> Deferred[Outcome]:
         rcpts = [factory.rcpt for _user, factory in recipients]
-        d = self.submit(str(origin), rcpts, tx.body(), tx.queue_id)
-        d.addCallback(lambda o: self.sendCode(o.code, o.line()))
-        d.addErrback(lambda f: _log.failure("submission failed", f))
-        d.addBoth(lambda _: self._resume())
+        return self.submit(str(origin), rcpts, tx.body(), tx.queue_id)
 
     # -- the message ----------------------------------------------------------------------
 
@@ -647,7 +417,7 @@ class SubmissionSession(DeliverySession):
         if self._counted:
             self._counted = False
             self.sub.limiter.release(self.peer, self, False)
-        self._exchange = None
+        self.auth.cancel()
         DeliverySession.connectionLost(self, reason)
 
 
