@@ -36,6 +36,7 @@ from mailframe.records import (
 )
 from mailframe.store._maildir_folder import Folder
 from mailframe.store._maildir_recent import claim_recent, peek_recent
+from mailframe.store._maildir_recent import status as recent_status
 from mailframe.store._maildir_writes import Prepared
 from mailframe.store.statesearch import answerable, match
 
@@ -84,7 +85,7 @@ class MaildirMailbox:
         return self.folder.worker.submit(fn, *args)
 
     def status(self) -> defer.Deferred[MailboxStatus]:
-        return self._run(lambda: self.folder.refresh().status())
+        return self._run(recent_status, self.folder)
 
     def snapshot(self) -> defer.Deferred[Snapshot]:
         return self._run(self.folder.snapshot)

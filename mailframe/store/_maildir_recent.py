@@ -14,10 +14,13 @@ process already knows that nothing new arrived since its last claim.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from typing import Any
 
-__all__ = ["claim_recent", "peek_recent", "RECENT_FILE"]
+from mailframe.records import MailboxStatus
+
+__all__ = ["claim_recent", "peek_recent", "status", "RECENT_FILE"]
 
 RECENT_FILE = "mailframe-recent"
 
@@ -73,3 +76,16 @@ def peek_recent(folder: Any) -> tuple[int, int]:
         return (hi, hi)
     lo = max(lo, read_floor(_path(folder), folder.uidlist.peek_uidvalidity()))
     return (lo, hi) if lo < hi else (hi, hi)
+
+
+def status(folder: Any) -> MailboxStatus:
+    """STATUS (RFC 3501 §6.3.10): RECENT counts the messages no session in
+    any process has claimed, so the floor on disk is read as well when
+    this process has unclaimed ones (as Dovecot's STATUS reads the first
+    recent UID from its index header)."""
+    log = folder.refresh()
+    counts: MailboxStatus = log.status()
+    if not counts.recent:
+        return counts
+    lo, hi = peek_recent(folder)  # half-open; uid_range is inclusive
+    return dataclasses.replace(counts, recent=len(log.uid_range(lo, hi - 1)) if lo < hi else 0)

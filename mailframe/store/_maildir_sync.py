@@ -228,6 +228,7 @@ class FolderScanner:
             cp = {"uidvalidity": uidlist.uidvalidity, "state": state, "meta": meta_rows}
             index.file.write_checkpoint(cp)
             index.install(cp)
+            index.mark_applied()
             self._stamp = self.dir_stamp()
             self._recheck_at = time.time() + RECHECK
 
