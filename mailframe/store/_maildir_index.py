@@ -36,7 +36,8 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, NamedTuple
 
 from mailframe.store._maildir_held import HeldFile
@@ -77,6 +78,10 @@ class Meta:
     #: the file has bare LF line ends (written by Dovecot or an MDA): it is
     #: served with CRLF, as IMAP requires (RFC 3501 §2.3.4 counts CRLF).
     conv: bool = False
+    #: (INTERNALDATE, SAVEDATE) as datetimes, made at the first FETCH or
+    #: SEARCH that needs them (both are fixed for the message's life), so
+    #: a FETCH of many messages builds no datetime twice; never stored
+    dates: tuple[datetime, datetime] | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,10 +267,10 @@ class IndexFile:
         self._file.close()
         self._offset = 0
 
-    def append(self, text: str) -> None:
+    def append(self, text: str, durable: bool = True) -> None:
         """Append event lines (caller holds the lock and has caught up),
-        cutting off a torn tail first; fdatasync'ed so modseqs handed to
-        clients survive a crash."""
+        cutting off a torn tail first; fdatasync'ed (unless not
+        ``durable``) so modseqs handed to clients survive a crash."""
         data = text.encode("utf-8", "surrogateescape")
         fd = self._file.writable()
         if fd is None:
@@ -277,7 +282,8 @@ class IndexFile:
             view = memoryview(data)
             while view:
                 view = view[os.write(fd, view) :]
-            os.fdatasync(fd)
+            if durable:
+                os.fdatasync(fd)
         finally:
             os.close(fd)
         self._offset += len(data)

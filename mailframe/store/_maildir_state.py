@@ -372,13 +372,18 @@ class FolderIndex:
             return None
         try:
             log = self.log
-            applied = self._applied
-            if log is None or applied is None or not self.file.unchanged_since(applied):
+            if log is None or not self.applied_current():
                 return None
             lo, hi = log.peek_recent()
             return None if lo < hi else log.changes_since(modseq)
         finally:
             self.mem.release()
+
+    def applied_current(self) -> bool:
+        """Any thread, :attr:`mem` held: the log holds everything the index
+        file at the path holds (one ``stat()``)."""
+        applied = self._applied
+        return applied is not None and self.file.unchanged_since(applied)
 
     def nothing_recent_now(self) -> tuple[int, int] | None:
         """Reactor thread: ``(hi, hi)`` when every message this process

@@ -346,8 +346,10 @@ class MaildirAccount:
         except Exception:
             return defer.fail()
         known = self._folders.get(self._path(checked))
-        if known is not None:  # one job, in the folder's worker
-            return known.worker.submit(open_folder, known)
+        if known is not None:
+            if known.now(lambda _log: True):  # refreshed, and nothing changed since
+                return defer.succeed(MaildirMailbox(self, checked, known))
+            return known.worker.submit(open_folder, known)  # one job, in the folder's worker
         return defer.ensureDeferred(run())
 
     def _checked_selectable(self, checked: str) -> None:
