@@ -121,6 +121,10 @@ class MaildirStore:
             from twisted.internet import reactor
 
             self._reactor = reactor
+            try:  # loaded now, not by the first SELECT's watch (a few ms)
+                import twisted.internet.inotify  # noqa: F401
+            except Exception:  # ImportError off Linux
+                pass
         self._worker = self._new_worker()
         self._accounts: dict[str, MaildirAccount] = {}
         self._watched: dict[str, Folder] = {}

@@ -23,6 +23,7 @@ from typing import Any
 from twisted.trial.unittest import TestCase
 
 from mailframe.records import NewMessage
+from mailframe.store._maildir_files import _HOST
 from mailframe.store._maildir_index import IndexFile
 from mailframe.store._maildir_uidlist import UidList
 from mailframe.store.maildir import MaildirStore
@@ -242,5 +243,38 @@ def test_status_recent_counts_claims_made_in_another_process() -> None:
         counts = result(mine.status())
         assert (counts.messages, counts.recent) == (1, 0)
         assert result(mine.claim_recent()) == (2, 2)
+    finally:
+        shutil.rmtree(root, True)
+
+
+def test_a_recent_claim_does_not_wait_for_the_uidlist_lock() -> None:
+    """SELECT's \\Recent claim (RFC 3501 §2.3.2) takes turns with other
+    mailframe processes on ``mailframe-recent`` alone: it neither waits
+    for a writer holding ``dovecot-uidlist.lock`` (another worker's
+    APPEND, Dovecot) nor creates or renames a file (after a burst of
+    fsynced APPENDs, every such step waited for the file system's
+    journal).  The value is rewritten in place."""
+    root = tempfile.mkdtemp(prefix="mf-maildir-procs-")
+    try:
+        store = MaildirStore(root, threads=False)
+        box: Any = result(result(store.account("alice")).mailbox("INBOX"))
+        result(box.append_many([NewMessage(MSG % (i, i)) for i in range(2)]))
+        result(box.snapshot())
+        other = MaildirStore(root, threads=False)  # another worker, SELECTing next
+        theirs: Any = result(result(other.account("alice")).mailbox("INBOX"))
+        folder = box.folder
+        folder.scanner._recheck_at = None  # no same-second recheck due (it lists under the lock)
+        folder.lock.timeout = 0.2  # the old claim failed with LockTimeout here
+        lock = os.path.join(root, "alice", "dovecot-uidlist.lock")
+        with open(lock, "w") as f:
+            f.write(f"1:{_HOST}")  # a live process's lock (pid 1 never dies)
+        floor = os.path.join(root, "alice", "mailframe-recent")
+        assert result(box.claim_recent()) == (1, 3)
+        ino = os.stat(floor).st_ino
+        theirs.folder.scanner._recheck_at = None
+        assert result(theirs.claim_recent()) == (3, 3)  # nothing left for them
+        assert os.stat(floor).st_ino == ino
+        with open(floor, "rb") as f:
+            assert f.read().split() == [str(result(box.status()).uidvalidity).encode(), b"3"]
     finally:
         shutil.rmtree(root, True)
