@@ -42,6 +42,8 @@ from mailframe.store._maildir_writes import FolderWriter, Prepared
 __all__ = ["Folder", "make_maildir", "needs_crlf"]
 
 T = TypeVar("T")
+#: records kept for reuse (each holds its message's parsed form)
+_RECORDS_KEPT = 10_000
 
 
 @lru_cache(maxsize=64)
@@ -102,6 +104,11 @@ class Folder:
         self.new = self.scanner.new
         self.tmp = self.writer.tmp
         self._refresh_pending = False
+        #: uid -> (the log's state it was made from, the record): a frozen
+        #: record is handed out again while the message's state is the
+        #: same object (its flags and modseq unchanged), as header syncs
+        #: and SEARCH ask for the same records over and over
+        self._records_made: dict[int, tuple[object, MessageRecord]] = {}
 
     # -- the index's parts, for the recent claim and the admin tools ----
 
@@ -161,9 +168,16 @@ class Folder:
         out = []
         meta = self.index.meta
         infos = self.index.infos
+        made = self._records_made
+        if len(made) > _RECORDS_KEPT:
+            made.clear()
         for uid in sorted(set(uids)):
             state = log.get(uid)
             if state is None:
+                continue
+            known = made.get(uid)
+            if known is not None and known[0] is state:
+                out.append(known[1])
                 continue
             m = meta[uid]
             info = infos.get(uid)
@@ -173,7 +187,9 @@ class Folder:
                 except ExpungeIssued:
                     continue
             when, saved = m.dates or _dates(m)
-            out.append(MessageRecord(uid, state.flags, state.modseq, m.size, when, info, saved))
+            record = MessageRecord(uid, state.flags, state.modseq, m.size, when, info, saved)
+            made[uid] = (state, record)
+            out.append(record)
         return out
 
     def states(self, uids: Iterable[int]) -> list[MessageState]:

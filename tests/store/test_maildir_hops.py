@@ -89,3 +89,31 @@ class MemoryAnswers(TestCase):
         snap = await d
         self.assertEqual([m.uid for m in snap.messages], [1, 2, 3])
         self.assertEqual((await box.status()).messages, 3)
+
+
+def test_records_made_once_follow_every_flag_change() -> None:
+    """records() hands out a message's record again while its state is
+    unchanged (a header sync asks for the same 2 000 records each time),
+    and a new one once a STORE, here or in another process, changed it."""
+    from mailframe.records import StoreMode
+    from tests.support.deferreds import result
+
+    root = tempfile.mkdtemp(prefix="mf-maildir-hops-")
+    try:
+        box: Any = result(result(MaildirStore(root, threads=False).account("u")).mailbox("INBOX"))
+        other: Any = result(result(MaildirStore(root, threads=False).account("u")).mailbox("INBOX"))
+        uids = list(result(box.append_many([NewMessage(MSG % (i, i)) for i in range(3)])).uids)
+        first = result(box.records(uids))
+        assert [a is b for a, b in zip(first, result(box.records(uids)), strict=True)] == [True] * 3
+        result(box.store([uids[0]], StoreMode.ADD, frozenset({"\\Seen"})))
+        result(other.store([uids[1]], StoreMode.ADD, frozenset({"\\Flagged"})))
+        again = result(box.records(uids))
+        assert [r.flags for r in again] == [
+            frozenset({"\\Seen"}),
+            frozenset({"\\Flagged"}),
+            frozenset(),
+        ]
+        assert again[0].modseq > first[0].modseq and again[1].modseq > first[1].modseq
+        assert again[2] is first[2]
+    finally:
+        shutil.rmtree(root, True)
