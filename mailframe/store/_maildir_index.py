@@ -36,8 +36,11 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, NamedTuple
+
+from mailframe.store._maildir_held import HeldFile
 
 __all__ = [
     "Meta",
@@ -75,6 +78,10 @@ class Meta:
     #: the file has bare LF line ends (written by Dovecot or an MDA): it is
     #: served with CRLF, as IMAP requires (RFC 3501 §2.3.4 counts CRLF).
     conv: bool = False
+    #: (INTERNALDATE, SAVEDATE) as datetimes, made at the first FETCH or
+    #: SEARCH that needs them (both are fixed for the message's life), so
+    #: a FETCH of many messages builds no datetime twice; never stored
+    dates: tuple[datetime, datetime] | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,68 +200,81 @@ def parse_event(line: str) -> Event:
 
 
 class IndexFile:
-    """Reader/writer of one folder's ``mailframe-index``."""
+    """Reader/writer of one folder's ``mailframe-index``.
+
+    The file last read is kept open (:class:`HeldFile`), so a replacement
+    (compaction, rebuild, the mailbox deleted and created again) is told
+    from an append by its inode number, and read from its start."""
 
     def __init__(self, path: str) -> None:
         self.path = path
-        self._ino = -1
+        self._file = HeldFile(path)
         self._offset = 0
 
     def stat_changed(self) -> bool:
         """Cheap check: has anyone written or replaced the file since we
         last read it?"""
-        try:
-            st = os.stat(self.path)
-        except FileNotFoundError:
-            return self._ino != -1
-        return st.st_ino != self._ino or st.st_size != self._offset
+        st = self._file.stat()
+        if st is None:
+            return self._file.held
+        return not self._file.same(st) or st.st_size != self._offset
+
+    def mark(self) -> tuple[int, int]:
+        """What we have read: (inode, bytes); see :meth:`unchanged_since`."""
+        return self._file.ino, self._offset
+
+    def unchanged_since(self, mark: tuple[int, int]) -> bool:
+        """The file at the path is still the one read up to ``mark`` (one
+        ``stat()``; any thread: it reads nothing of ours but ``mark``,
+        whose inode cannot be reused while it is the one held)."""
+        st = self._file.stat()
+        return st is not None and (st.st_ino, st.st_size) == mark
 
     def read(self) -> tuple[dict[str, Any] | None, list[Event]]:
         """Catch up.  Returns (checkpoint, events): the checkpoint when the
         file is new to us (read from its start; None if it is missing),
         else None and only the events appended since the last read."""
-        try:
-            f = open(self.path, "rb")
-        except FileNotFoundError:
-            self._ino, self._offset = -1, 0
-            return None, []
-        with f:
-            st = os.fstat(f.fileno())
-            fresh = st.st_ino != self._ino or st.st_size < self._offset
-            if fresh:
-                self._offset = 0
-            else:
-                f.seek(self._offset)
-            data = f.read()
+        st = self._file.stat()
+        fresh = st is None or not self._file.same(st) or st.st_size < self._offset
+        if fresh:
+            self._offset = 0
+            if self._file.reopen() is None:
+                return None, []
+        data = self._file.read_from(self._offset)
         end = data.rfind(b"\n") + 1
         text = data[:end].decode("utf-8", "surrogateescape")
         lines = text.split("\n")[:-1]
         checkpoint: dict[str, Any] | None = None
         if fresh:
             if not lines or not lines[0].startswith(MAGIC):
+                self.forget()  # read it whole next time (a torn first write)
                 raise CorruptIndex("missing checkpoint")
             try:
                 checkpoint = json.loads(lines[0][len(MAGIC) :])
             except ValueError as e:
+                self.forget()
                 raise CorruptIndex("bad checkpoint") from e
             if not isinstance(checkpoint, dict):
+                self.forget()
                 raise CorruptIndex("bad checkpoint")
             lines = lines[1:]
         events = [parse_event(line) for line in lines]
-        self._ino = st.st_ino
         self._offset += end
         return checkpoint, events
 
     def forget(self) -> None:
         """Read the file from its start next time."""
-        self._ino, self._offset = -1, 0
+        self._file.close()
+        self._offset = 0
 
-    def append(self, text: str) -> None:
+    def append(self, text: str, durable: bool = True) -> None:
         """Append event lines (caller holds the lock and has caught up),
-        cutting off a torn tail first; fdatasync'ed so modseqs handed to
-        clients survive a crash."""
+        cutting off a torn tail first; fdatasync'ed (unless not
+        ``durable``) so modseqs handed to clients survive a crash."""
         data = text.encode("utf-8", "surrogateescape")
-        fd = os.open(self.path, os.O_WRONLY)
+        fd = self._file.writable()
+        if fd is None:
+            raise CorruptIndex("the index was replaced under its lock")
         try:
             if os.fstat(fd).st_size != self._offset:
                 os.ftruncate(fd, self._offset)
@@ -262,7 +282,8 @@ class IndexFile:
             view = memoryview(data)
             while view:
                 view = view[os.write(fd, view) :]
-            os.fdatasync(fd)
+            if durable:
+                os.fdatasync(fd)
         finally:
             os.close(fd)
         self._offset += len(data)
@@ -273,12 +294,17 @@ class IndexFile:
             "utf-8", "surrogateescape"
         )
         tmp = f"{self.path}.tmp.{os.getpid()}"
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.rename(tmp, self.path)
-        self._ino = os.stat(self.path).st_ino
+        fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o666)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+            os.rename(tmp, self.path)
+        except BaseException:
+            os.close(fd)
+            raise
+        self._file.adopt(fd)
         self._offset = len(data)
 
     @property

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from twisted.internet import defer
 from zope.interface import implementer
 
-from mailframe.errors import CannotDo, ExpungeIssued
+from mailframe.errors import CannotDo
 from mailframe.interfaces import IBatchReadMailbox, IExpungeHistory, IMailbox, ISearchableMailbox
 from mailframe.records import (
     AppendResult,
@@ -34,8 +34,10 @@ from mailframe.records import (
     StoreMode,
     StoreResult,
 )
+from mailframe.store._log import MailboxLog
 from mailframe.store._maildir_folder import Folder
 from mailframe.store._maildir_recent import claim_recent, peek_recent
+from mailframe.store._maildir_recent import status as recent_status
 from mailframe.store._maildir_writes import Prepared
 from mailframe.store.statesearch import answerable, match
 
@@ -70,6 +72,18 @@ def _deliver_with_validity(folder: Folder, prepared: list[Prepared]) -> tuple[li
     return uids, folder.refresh().uidvalidity
 
 
+def _status_without_recent(log: MailboxLog) -> MailboxStatus | None:
+    counts = log.status()
+    return None if counts.recent else counts
+
+
+def _changes_if_claimed(log: MailboxLog, modseq: int) -> Changes | None:
+    """The changes, unless new messages wait to be claimed as \\Recent:
+    those go through the worker, as with a refresh (RFC 3501 §2.3.2)."""
+    lo, hi = log.peek_recent()
+    return None if lo < hi else log.changes_since(modseq)
+
+
 @implementer(IMailbox, ISearchableMailbox, IExpungeHistory, IBatchReadMailbox)
 class MaildirMailbox:
     """A selected (or STATUSed) Maildir folder."""
@@ -84,13 +98,32 @@ class MaildirMailbox:
         return self.folder.worker.submit(fn, *args)
 
     def status(self) -> defer.Deferred[MailboxStatus]:
-        return self._run(lambda: self.folder.refresh().status())
+        """From memory when nothing changed on disk and no message waits
+        to be claimed (RECENT then needs the claim floor on disk)."""
+        known = self.folder.now(_status_without_recent)
+        if known is not None:
+            return defer.succeed(known)
+        return self._run(recent_status, self.folder)
 
     def snapshot(self) -> defer.Deferred[Snapshot]:
-        return self._run(self.folder.snapshot)
+        """SELECT's view: from memory when nothing changed on disk (see
+        :meth:`Folder.now`), else from a refresh in the folder's worker."""
+        folder = self.folder
+        known = folder.now(lambda _log: folder.index.snapshot())
+        if known is not None:
+            return defer.succeed(known)
+        return self._run(folder.snapshot)
 
     def changes_since(self, modseq: int) -> defer.Deferred[Changes]:
+        """RFC 3501 §7: what changed since ``modseq``.  From memory when
+        nothing changed on disk; while the worker is busy, from memory as
+        soon as no other mailframe process committed anything (a delivery
+        by another program is then heard through the refresh queued here
+        and the watch)."""
         folder = self.folder
+        known = folder.now(lambda log: _changes_if_claimed(log, modseq))
+        if known is not None:
+            return defer.succeed(known)
         if folder.worker.busy and folder.watched:
             known = folder.changes_now(modseq)
             if known is not None:
@@ -128,13 +161,7 @@ class MaildirMailbox:
 
         def run() -> dict[int, bytes]:
             self.folder.refresh()
-            out: dict[int, bytes] = {}
-            for uid in wanted:
-                try:
-                    out[uid] = self.folder.read_range(uid, 0, None)
-                except ExpungeIssued:
-                    continue
-            return out
+            return self.folder.read_many(wanted)
 
         return self._run(run)
 

@@ -5,8 +5,9 @@ Each process's :class:`mailframe.store._log.MailboxLog` keeps the UID floor
 above which messages are still unclaimed, which is enough within one
 process.  With several processes on one Maildir (``--workers``) the floor
 also lives on disk, in ``mailframe-recent`` beside the index, and a claim
-reads, raises and writes it under the folder's ``dovecot-uidlist.lock``,
-as Dovecot keeps its first-recent UID in the index header: whichever
+reads, raises and writes it under ``flock()`` of that file
+(:func:`raise_floor`), as Dovecot keeps its first-recent UID in the index
+header: whichever
 session claims first, in whichever process, gets the range; everyone
 after gets the rest only.  No lock and no file access happen when this
 process already knows that nothing new arrived since its last claim.
@@ -14,10 +15,14 @@ process already knows that nothing new arrived since its last claim.
 
 from __future__ import annotations
 
+import dataclasses
+import fcntl
 import os
 from typing import Any
 
-__all__ = ["claim_recent", "peek_recent", "RECENT_FILE"]
+from mailframe.records import MailboxStatus
+
+__all__ = ["claim_recent", "peek_recent", "raise_floor", "read_floor", "status", "RECENT_FILE"]
 
 RECENT_FILE = "mailframe-recent"
 
@@ -26,24 +31,49 @@ def _path(folder: Any) -> str:
     return os.path.join(folder.path, RECENT_FILE)
 
 
+def _parse_floor(data: bytes, uidvalidity: int) -> int:
+    try:
+        validity, floor = data.split()
+        return int(floor) if int(validity) == uidvalidity else 0
+    except ValueError:
+        return 0
+
+
 def read_floor(path: str, uidvalidity: int) -> int:
     """The claimed floor on disk: ``UIDVALIDITY FLOOR`` (0 when none was
     written yet, or for another UIDVALIDITY)."""
     try:
         with open(path, "rb") as f:
-            validity, floor = f.read(64).split()
-        return int(floor) if int(validity) == uidvalidity else 0
-    except (FileNotFoundError, ValueError):
+            return _parse_floor(f.read(64), uidvalidity)
+    except FileNotFoundError:
         return 0
 
 
-def _write_floor(path: str, uidvalidity: int, uid: int) -> None:
-    # Not fsynced: after a crash every session is new, and a message
-    # \Recent once more in one of them breaks no promise.
-    tmp = f"{path}.{os.getpid()}.tmp"
-    with open(tmp, "wb") as f:
-        f.write(b"%d %d\n" % (uidvalidity, uid))
-    os.replace(tmp, path)
+def raise_floor(path: str, uidvalidity: int, uid: int) -> int:
+    """Raise the floor on disk to ``uid``; the floor it had.
+
+    The file is mailframe's own (Dovecot never reads it), so mailframe
+    processes take turns on it with ``flock()`` on the file itself, not
+    with the folder's ``dovecot-uidlist.lock``: a claim neither waits for
+    another process's APPEND nor creates, links or renames a file (which
+    on a file system busy with the fsyncs of many APPENDs waits for the
+    journal: SELECT right after a burst of APPENDs took tens of ms).  The
+    value is rewritten in place at a fixed width, so a reader without the
+    lock sees the old value or the new one.  Not fsynced: after a crash
+    every session is new, and a message \\Recent once more in one of them
+    breaks no promise."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        disk = _parse_floor(os.pread(fd, 64, 0), uidvalidity)
+        if uid > disk:
+            data = b"%10d %10d\n" % (uidvalidity, uid)
+            os.pwrite(fd, data, 0)
+            if os.fstat(fd).st_size != len(data):
+                os.ftruncate(fd, len(data))  # a file of another width before
+        return disk
+    finally:
+        os.close(fd)  # lets the flock go
 
 
 def claim_recent(folder: Any) -> tuple[int, int]:
@@ -53,12 +83,7 @@ def claim_recent(folder: Any) -> tuple[int, int]:
     lo, hi = log.peek_recent()
     if lo >= hi:
         return (hi, hi)
-    path = _path(folder)
-    with folder.lock:
-        validity = folder.uidlist.peek_uidvalidity()
-        disk = read_floor(path, validity)
-        if hi > disk:
-            _write_floor(path, validity, hi)
+    disk = raise_floor(_path(folder), log.uidvalidity, hi)
     with folder.mem:
         log.claim_recent()
     lo = max(lo, disk)
@@ -71,5 +96,18 @@ def peek_recent(folder: Any) -> tuple[int, int]:
     lo, hi = log.peek_recent()
     if lo >= hi:
         return (hi, hi)
-    lo = max(lo, read_floor(_path(folder), folder.uidlist.peek_uidvalidity()))
+    lo = max(lo, read_floor(_path(folder), log.uidvalidity))
     return (lo, hi) if lo < hi else (hi, hi)
+
+
+def status(folder: Any) -> MailboxStatus:
+    """STATUS (RFC 3501 §6.3.10): RECENT counts the messages no session in
+    any process has claimed, so the floor on disk is read as well when
+    this process has unclaimed ones (as Dovecot's STATUS reads the first
+    recent UID from its index header)."""
+    log = folder.refresh()
+    counts: MailboxStatus = log.status()
+    if not counts.recent:
+        return counts
+    lo, hi = peek_recent(folder)  # half-open; uid_range is inclusive
+    return dataclasses.replace(counts, recent=len(log.uid_range(lo, hi - 1)) if lo < hi else 0)

@@ -78,7 +78,6 @@ class FolderIndex:
         self.file = IndexFile(os.path.join(path, "mailframe-index"))
         self.cache = CacheFile(os.path.join(path, "mailframe-cache"))
         self._kw_path = os.path.join(path, "dovecot-keywords")
-        self._kw_stamp: tuple[int, int] | None = None
         self.keywords: list[str] = []
         self.log: MailboxLog | None = None
         self.meta: dict[int, Meta] = {}
@@ -94,6 +93,9 @@ class FolderIndex:
         self._snap: tuple[tuple[int, int, int, int], Snapshot] | None = None
         self._post = post
         self._watchers = Watchers()
+        #: :meth:`IndexFile.mark` of what the log holds (None: unknown),
+        #: set under :attr:`mem` once the events read are applied
+        self._applied: tuple[int, int] | None = None
 
     # ------------------------------------------------------------ reading
 
@@ -110,6 +112,13 @@ class FolderIndex:
         if checkpoint is not None:
             self.install(checkpoint)
         self.apply(events)
+        self.mark_applied()
+
+    def mark_applied(self) -> None:
+        """The log now holds everything in the index file up to where it
+        was read (or written) by us."""
+        with self.mem:
+            self._applied = self.file.mark() if self.log is not None else None
 
     def install(self, cp: dict[str, Any]) -> None:
         """Replace the state with a checkpoint's (a compaction or rebuild,
@@ -151,6 +160,7 @@ class FolderIndex:
         """Forget the state: the next read starts from the index file."""
         with self.mem:
             self.log = None
+            self._applied = None
         self.file.forget()
 
     def apply(self, events: list[Event]) -> None:
@@ -198,6 +208,7 @@ class FolderIndex:
             return
         self.file.append("".join(map(format_event, events)))
         self.apply(events)
+        self.mark_applied()
 
     def vanished(self) -> MailboxLog:
         """The folder was deleted (by us or anyone): it reads as empty from
@@ -208,6 +219,7 @@ class FolderIndex:
             self.meta.clear()
             self.infos.clear()
             self._bases = None
+            self._applied = None
         return self.log
 
     def base_map(self) -> dict[str, int]:
@@ -287,6 +299,7 @@ class FolderIndex:
             cp["stamp"] = [*self.trusted_stamp, time.time()]
         self.file.write_checkpoint(cp)
         self.events_since_checkpoint = 0
+        self.mark_applied()
 
     def maybe_compact(self) -> None:
         """After a write (lock held): compact the index when its events
@@ -305,15 +318,11 @@ class FolderIndex:
     # ---------------------------------------------------------- keywords
 
     def read_keywords(self) -> None:
-        """``dovecot-keywords``, read again only when it changed."""
-        try:
-            st = os.stat(self._kw_path)
-            stamp = (st.st_ino, st.st_mtime_ns)
-        except FileNotFoundError:
-            stamp = (0, 0)
-        if stamp != self._kw_stamp:
-            self.keywords = read_keywords(self._kw_path)
-            self._kw_stamp = stamp
+        """``dovecot-keywords`` (lock held), read every time: it is a few
+        bytes, and replaced by rename, so neither its inode number (reused
+        at once) nor its mtime (a clock tick apart) tells a new one from
+        the last one read."""
+        self.keywords = read_keywords(self._kw_path)
 
     def ensure_keywords(self, flags: Iterable[str]) -> None:
         """Give letters to new keywords (lock held); Dovecot's file holds
@@ -334,7 +343,6 @@ class FolderIndex:
             added = True
         if added:
             write_keywords(self._kw_path, self.keywords)
-            self._kw_stamp = None
             self.read_keywords()
 
     # ---------------------------------------------------------- watchers
@@ -351,22 +359,31 @@ class FolderIndex:
 
     def changes_now(self, modseq: int) -> Changes | None:
         """Reactor thread: the changes after ``modseq`` as this process
-        knows them (its own commits and everything a job has read), without
-        touching the disk; None when a job is changing the log right now,
-        or when new messages are not yet claimed as \\Recent: those are
-        left to the queue, where the catch-up of the session whose command
-        brought them is ahead, so that session claims them (RFC 3501
-        §2.3.2), as with a synchronous store."""
+        knows them (its own commits and everything a job has read), when
+        the index file shows nothing newer (one ``stat()``, no read);
+        None when a job is changing the log right now, when the index has
+        events the log does not hold yet (another process's commit: the
+        command must not answer without it, RFC 3501 §6.1.2), or when new
+        messages are not yet claimed as \\Recent: those are left to the
+        queue, where the catch-up of the session whose command brought
+        them is ahead, so that session claims them (RFC 3501 §2.3.2), as
+        with a synchronous store."""
         if not self.mem.acquire(blocking=False):
             return None
         try:
             log = self.log
-            if log is None:
+            if log is None or not self.applied_current():
                 return None
             lo, hi = log.peek_recent()
             return None if lo < hi else log.changes_since(modseq)
         finally:
             self.mem.release()
+
+    def applied_current(self) -> bool:
+        """Any thread, :attr:`mem` held: the log holds everything the index
+        file at the path holds (one ``stat()``)."""
+        applied = self._applied
+        return applied is not None and self.file.unchanged_since(applied)
 
     def nothing_recent_now(self) -> tuple[int, int] | None:
         """Reactor thread: ``(hi, hi)`` when every message this process
@@ -384,4 +401,9 @@ class FolderIndex:
             self.mem.release()
 
     def close(self) -> None:
+        """Let the files go (reopened should the folder be used again)."""
         self.cache.close()
+        self.uidlist.close()
+        with self.mem:
+            self._applied = None
+        self.file.forget()

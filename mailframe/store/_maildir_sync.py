@@ -124,6 +124,20 @@ class FolderScanner:
         elif stamp.new_ns != self._stamp.new_ns:
             self.scan(full=False)
 
+    def unchanged_now(self) -> bool:
+        """Any thread: would :meth:`refresh` leave the directories alone?
+        Their times are the ones the last scan (or our own change) saw and
+        no same-second recheck is due (two ``stat()`` calls).  A job that
+        changes the directories moves :attr:`_stamp` only once its events
+        are in the log, so a True here never runs ahead of the log."""
+        recheck = self._recheck_at
+        if recheck is not None and time.time() >= recheck:
+            return False
+        try:
+            return self.dir_stamp() == self._stamp
+        except OSError:
+            return False
+
     def locked_refresh(self) -> DirStamp:
         """:meth:`refresh` for a writer holding the lock: also finds files
         of UIDs a writer keeping no mailframe index (Dovecot) gave, before
@@ -228,6 +242,7 @@ class FolderScanner:
             cp = {"uidvalidity": uidlist.uidvalidity, "state": state, "meta": meta_rows}
             index.file.write_checkpoint(cp)
             index.install(cp)
+            index.mark_applied()
             self._stamp = self.dir_stamp()
             self._recheck_at = time.time() + RECHECK
 
@@ -296,7 +311,7 @@ class FolderScanner:
                 quick = False
             events: list[Event] = []
             modseq = log.highestmodseq
-            bases = index.base_map()
+            bases = index.base_map() if names else {}
             meta = index.meta
             unknown: dict[str, str] = {}
             seen: set[int] = set()
@@ -330,8 +345,11 @@ class FolderScanner:
             if full or quick or self._recheck_at is None:
                 self._recheck_at = started + RECHECK if recent else None
             if (full or quick) and not recent and after != index.trusted_stamp:
-                # not applied: only other processes learn from it
-                index.file.append(format_event(Stamp(after.cur_ns, after.new_ns, started)))
+                # not applied: only other processes learn from it, and a
+                # lost one costs a listing, so it is not synced to disk
+                index.file.append(
+                    format_event(Stamp(after.cur_ns, after.new_ns, started)), durable=False
+                )
                 index.trusted_stamp = after
             index.maybe_compact()
 

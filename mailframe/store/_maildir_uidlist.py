@@ -23,6 +23,7 @@ import time
 import uuid
 
 from mailframe.store._maildir_files import base_of
+from mailframe.store._maildir_held import HeldFile
 
 __all__ = ["UidList", "CorruptUidList", "reserve_uidvalidity"]
 
@@ -85,7 +86,12 @@ def _reserve_uidvalidity(root: str) -> int:
 
 
 class UidList:
-    """In-memory view of one ``dovecot-uidlist``, refreshed incrementally."""
+    """In-memory view of one ``dovecot-uidlist``, refreshed incrementally.
+
+    The file last read is kept open (:class:`HeldFile`): appends to it are
+    read from where the last read stopped, and a replacement (a new inode
+    at the path, which holding the old one open guarantees) is read from
+    its start."""
 
     def __init__(self, path: str) -> None:
         self.path = path
@@ -96,7 +102,7 @@ class UidList:
         self.by_base: dict[str, int] = {}
         self.names: dict[int, str] = {}
         self.last_uid = 0
-        self._ino = -1
+        self._file = HeldFile(path)
         self._offset = 0  # bytes of complete lines consumed
 
     @property
@@ -105,23 +111,28 @@ class UidList:
 
     @property
     def exists(self) -> bool:
-        return self._ino != -1
+        return self._file.held
 
     def refresh(self) -> bool:
         """Catch up with the file; True when anything changed.  Raises
         :class:`CorruptUidList`."""
-        try:
-            st = os.stat(self.path)
-        except FileNotFoundError:
-            changed = self._ino != -1
+        st = self._file.stat()
+        if st is None:
+            changed = self._file.held
             self._reset()
             return changed
-        if st.st_ino != self._ino or st.st_size < self._offset:
+        if not self._file.same(st) or st.st_size < self._offset:
             self._reset()
+            if self._file.reopen() is None:
+                return False
             return self._read(full=True)
         if st.st_size == self._offset:
             return False
         return self._read(full=False)
+
+    def close(self) -> None:
+        """Let the held file go (the next refresh reads it whole)."""
+        self._reset()
 
     def _reset(self) -> None:
         self.uidvalidity = 0
@@ -131,25 +142,19 @@ class UidList:
         self.by_base = {}
         self.names = {}
         self.last_uid = 0
-        self._ino = -1
+        self._file.close()
         self._offset = 0
 
     def _read(self, full: bool) -> bool:
-        with open(self.path, "rb") as f:
-            st = os.fstat(f.fileno())
-            if not full:
-                f.seek(self._offset)
-            data = f.read()
+        full = full or self._offset == 0  # the header line not read yet
+        data = self._file.read_from(self._offset)
         end = data.rfind(b"\n") + 1
         if end == 0:
-            if full:
-                self._ino = st.st_ino
             return False
         lines = data[:end].decode("utf-8", "surrogateescape").split("\n")[:-1]
         if full:
             self._parse_header(lines[0])
             lines = lines[1:]
-            self._ino = st.st_ino
         last = self.last_uid
         by_base, names = self.by_base, self.names
         for line in lines:
@@ -223,7 +228,9 @@ class UidList:
         if not records:
             return
         text = "".join(f"{uid} :{name}\n" for uid, name in records)
-        fd = os.open(self.path, os.O_WRONLY)
+        fd = self._file.writable()
+        if fd is None:
+            raise CorruptUidList("the uidlist was replaced under its lock")
         try:
             size = os.fstat(fd).st_size
             if size > self._offset:
@@ -253,13 +260,17 @@ class UidList:
         lines.extend(f"{uid} :{live[uid]}\n" for uid in sorted(live))
         data = "".join(lines).encode("utf-8", "surrogateescape")
         tmp = f"{self.path}.tmp.{os.getpid()}"
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.rename(tmp, self.path)
-        st = os.stat(self.path)
-        self._ino = st.st_ino
+        fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o666)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+            os.rename(tmp, self.path)
+        except BaseException:
+            os.close(fd)
+            raise
+        self._file.adopt(fd)
         self._offset = len(data)
         self.header_next = nxt
         self.by_base = {base_of(n): u for u, n in live.items()}

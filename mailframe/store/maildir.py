@@ -121,6 +121,10 @@ class MaildirStore:
             from twisted.internet import reactor
 
             self._reactor = reactor
+            try:  # loaded now, not by the first SELECT's watch (a few ms)
+                import twisted.internet.inotify  # noqa: F401
+            except Exception:  # ImportError off Linux
+                pass
         self._worker = self._new_worker()
         self._accounts: dict[str, MaildirAccount] = {}
         self._watched: dict[str, Folder] = {}
@@ -346,8 +350,10 @@ class MaildirAccount:
         except Exception:
             return defer.fail()
         known = self._folders.get(self._path(checked))
-        if known is not None:  # one job, in the folder's worker
-            return known.worker.submit(open_folder, known)
+        if known is not None:
+            if known.now(lambda _log: True):  # refreshed, and nothing changed since
+                return defer.succeed(MaildirMailbox(self, checked, known))
+            return known.worker.submit(open_folder, known)  # one job, in the folder's worker
         return defer.ensureDeferred(run())
 
     def _checked_selectable(self, checked: str) -> None:
