@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Protocol
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, Protocol, Union
 
 from mailframe import vocabulary
 from mailframe.errors import BadCharset
@@ -28,7 +28,40 @@ from ._structure import MESSAGE, MULTIPART, Node
 if TYPE_CHECKING:
     from ._info import MessageInfo
 
-__all__ = ["HeaderSource", "header_matches", "header_matcher", "header_values", "address_text", "body_matches", "text_matches", "decoded_headers", "check_charset"]
+__all__ = ["HeaderSource", "header_matches", "header_matcher", "header_values", "address_text", "body_matches", "text_matches", "decoded_headers", "check_charset", "Content", "search_ranges"]
+
+#: What BODY / TEXT matching reads of a message: its whole bytes, or only
+#: the byte ranges :func:`search_ranges` names, keyed by ``(start, end)``
+#: (so a big message with a small text part and a large attachment is
+#: never read whole).
+Content = Union[bytes, Mapping[tuple[int, int], bytes]]  # noqa: UP007
+
+
+def _slice(raw: Content, start: int, end: int) -> bytes:
+    if isinstance(raw, bytes):
+        return raw[start:end]
+    return raw[(start, end)]
+
+
+def search_ranges(info: MessageInfo, text: bool) -> list[tuple[int, int]]:
+    """The byte ranges of the message ``BODY`` (``text`` False) or ``TEXT``
+    (``text`` True) reads beside ``info`` (RFC 3501 §6.4.4): the bodies of
+    the text/* and message/* leaves, and for TEXT the headers below the
+    top level too.  ``body_matches`` / ``text_matches`` given a mapping of
+    exactly these ranges answer as given the whole message."""
+    leaves: list[Node] = []
+    _text_leaves(info.tree, leaves)
+    out = {(n.body_start, n.end) for n in leaves}
+    if text:
+        _nested_header_ranges(info.tree, out)
+    return sorted(out)
+
+
+def _nested_header_ranges(node: Node, out: set[tuple[int, int]]) -> None:
+    for kid in node.children:
+        if kid.body_start > kid.header_start:
+            out.add((kid.header_start, kid.body_start))
+        _nested_header_ranges(kid, out)
 
 #: SEARCH CHARSET values we accept (RFC 3501 §6.4.4 requires US-ASCII and
 #: UTF-8; RFC 9051 §6.4.4 only UTF-8).
@@ -259,9 +292,9 @@ _HTML = (b"html", b"xhtml+xml")
 _NOT_ASCII_COMPATIBLE = (b"iso-2022", b"utf-16", b"utf-32", b"utf-7", b"hz", b"ucs")
 
 
-def _part_matches(raw: bytes, node: Node, folded: str, ascii_needle: bytes | None) -> bool:
+def _part_matches(raw: Content, node: Node, folded: str, ascii_needle: bytes | None) -> bool:
     """Whether the decoded text of a text/* leaf contains ``folded``."""
-    body = raw[node.body_start : node.end]
+    body = _slice(raw, node.body_start, node.end)
     decoded = decode_cte(node.cte, body)
     if decoded is None:
         decoded = body
@@ -292,8 +325,9 @@ def _spaced(folded: str) -> re.Pattern[str]:
     return re.compile(r"\s+".join(re.escape(w) for w in folded.split()))
 
 
-def body_matches(info: MessageInfo, raw: bytes, needle: str) -> bool:
-    """``BODY needle``: some decoded text part contains ``needle``."""
+def body_matches(info: MessageInfo, raw: Content, needle: str) -> bool:
+    """``BODY needle``: some decoded text part contains ``needle``
+    (``raw``: the message, or the ranges of :func:`search_ranges`)."""
     folded = fold_case(needle)
     if not folded:
         return True
@@ -303,7 +337,7 @@ def body_matches(info: MessageInfo, raw: bytes, needle: str) -> bool:
     return any(_part_matches(raw, n, folded, ascii_needle) for n in leaves)
 
 
-def text_matches(info: MessageInfo, raw: bytes, needle: str) -> bool:
+def text_matches(info: MessageInfo, raw: Content, needle: str) -> bool:
     """``TEXT needle``: the header or the body (RFC 3501 §6.4.4).
 
     The header is searched as text, field names included (``TEXT
@@ -320,13 +354,15 @@ def text_matches(info: MessageInfo, raw: bytes, needle: str) -> bool:
     return _nested_headers_match(info.tree, raw, folded)
 
 
-def _nested_headers_match(node: Node, raw: bytes, folded: str) -> bool:
+def _nested_headers_match(node: Node, raw: Content, folded: str) -> bool:
     """Whether some header below the top level -- a part's MIME header or
     an encapsulated message's header -- contains ``folded``: TEXT searches
     the whole body as written, and Dovecot finds those too."""
     kids: tuple[Node, ...] = node.children
     for kid in kids:
-        if kid.body_start > kid.header_start and folded in fold_case(decode_words(raw[kid.header_start : kid.body_start])):
+        if kid.body_start > kid.header_start and folded in fold_case(
+            decode_words(_slice(raw, kid.header_start, kid.body_start))
+        ):
             return True
         if _nested_headers_match(kid, raw, folded):
             return True
