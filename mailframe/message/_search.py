@@ -186,7 +186,7 @@ def header_matches(info: HeaderSource, name: str, needle: str) -> bool:
     folded = fold_case(needle)
     lname = name.lower()
     if lname in ADDRESS_FIELDS:
-        return _address_matches(info, lname, folded)
+        return _address_matches(info, lname, folded, _address_pieces(folded))
     return any(folded in value for value in _decoded(info, lname))
 
 
@@ -264,15 +264,11 @@ def address_text(value: bytes) -> bytes:
     return b", ".join(items)
 
 
-def _address_matches(
-    info: HeaderSource, lname: str, folded: str, pieces: list[bytes] | None | bool = False
-) -> bool:
+def _address_matches(info: HeaderSource, lname: str, folded: str, pieces: list[bytes] | None) -> bool:
     cache = info._cache
     if folded and (cache is None or "a:" + lname not in cache):
         # (not the raw-header check of other fields: the parser joins the
         # words of an addr-spec across white space and comments)
-        if pieces is False:
-            pieces = _address_pieces(folded)
         if pieces and _address_surely_absent(info, lname, pieces):
             return False  # cheap "no": some atom of the needle is in no such field
     return any(folded in value for value in _address_values(info, lname))
