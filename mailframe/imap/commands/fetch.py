@@ -21,6 +21,7 @@ from mailframe import message as mm
 from mailframe.errors import ExpungeIssued
 from mailframe.imap.command import Fetch
 from mailframe.imap.commands.qresync import fetch_vanished
+from mailframe.imap.commands.search_columns import remember
 from mailframe.imap.context import SelectedContext
 from mailframe.imap.fetch_items import EXTENSION_ITEMS
 from mailframe.imap.fetch_response import (
@@ -384,7 +385,10 @@ async def fetch(session: SelectedContext, cmd: Fetch) -> Reply:
             asked, following = following, ask(k + 1)
             records: dict[int, Any] = {}
             if asked is not None:
-                records = {r.uid: r for r in await asked}
+                found = await asked
+                records = {r.uid: r for r in found}
+                if needs == RECORD:
+                    remember(mailbox, view.uidvalidity, found)  # SEARCH columns (issue 16)
             newly_seen: set[int] = set()
             if seen:
                 unseen = [u for _, u in chunk if SEEN not in view.stored_flags(u) and (u in records or needs == VIEW)]
