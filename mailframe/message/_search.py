@@ -395,11 +395,14 @@ def _part_matches(raw: Content, node: Node, folded: str, ascii_needle: bytes | N
     html_part = node.subtype in _HTML
     if (
         ascii_needle is not None
-        and not html_part
         and decoded.isascii()
         and not node.charset.startswith(_NOT_ASCII_COMPATIBLE)
     ):
-        return ascii_needle in decoded.lower()  # exact for ASCII text
+        lowered = decoded.lower()
+        if ascii_needle in lowered:
+            return True  # exact for ASCII text, and for HTML as source
+        if not html_part or _rendering_adds_nothing(lowered, ascii_needle):
+            return False
     text = to_text(decoded, node.charset)
     if html_part:
         # HTML matches as source (what Dovecot searches) or as rendered
@@ -411,6 +414,26 @@ def _part_matches(raw: Content, node: Node, folded: str, ascii_needle: bytes | N
             return _spaced(folded).search(rendered) is not None
         return folded in rendered
     return folded in fold_case(text)
+
+
+#: An inline tag html_to_text removes (joining the text on both sides).
+_INLINE_OPEN = re.compile(
+    rb"</?(?:a|b|i|u|s|em|strong|span|font|small|big|sub|sup|code|tt|strike|mark|abbr|wbr)\b"
+)
+
+
+def _rendering_adds_nothing(lowered: bytes, needle: bytes) -> bool:
+    """Whether HTML rendered as text (:func:`html_to_text`) can hold the
+    needle only where the lower-cased source does: with no entity and no
+    inline tag in the source, rendering only puts spaces where tags and
+    dropped blocks were, so a needle without white space, ``<``, ``>`` or
+    ``&`` found in the rendering lies in one stretch of source text."""
+    return (
+        not any(c in needle for c in b" \t\r\n\x0b\x0c\x1c\x1d\x1e\x1f<>&")
+        and needle.isascii()
+        and b"&" not in lowered
+        and _INLINE_OPEN.search(lowered) is None
+    )
 
 
 @functools.lru_cache(maxsize=64)

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mailframe.message import header_matcher, header_matches, parse
+from mailframe.message import body_matches, header_matcher, header_matches, parse
 from mailframe.message._decode import decode_words, fold_case
 from mailframe.message._headers import all_values
 from mailframe.message._search import ADDRESS_FIELDS, _decoded, address_text, decoded_headers
@@ -124,3 +124,39 @@ def test_plain_header_path_agrees_with_decoding(value: bytes, needle: str) -> No
         test = header_matcher(name, needle)
         assert test(info) == slow, (value, needle, name)
         assert test(info) == slow  # again, from what the first call kept
+
+
+# -- BODY over HTML: the source check alone where rendering adds nothing
+
+
+def _html_reference(html: bytes, needle: str) -> bool:
+    """RFC 3501 §6.4.4 BODY over one text/html part, the long way: the
+    source, then the rendered text (whitespace runs as any run)."""
+    import re
+
+    from mailframe.message._decode import html_to_text, to_text
+
+    text = to_text(html, b"us-ascii")
+    folded = fold_case(needle)
+    if folded in fold_case(text):
+        return True
+    rendered = fold_case(html_to_text(text))
+    if any(c.isspace() for c in folded):
+        return re.search(r"\s+".join(re.escape(w) for w in folded.split()), rendered) is not None
+    return folded in rendered
+
+
+_HTML_PIECES = st.sampled_from(
+    [b"<p>", b"</p>", b"<b>", b"</b>", b"<span class=x>", b"<br>", b"<script>kiwi</script>", b"<!-- kiwi -->",
+     b"ki", b"wi", b"kiwi", b"KIWI", b" ", b"\r\n", b"&amp;", b"&#107;", b"&lt;", b"<", b">", b"sub", b"-"]
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(_HTML_PIECES, max_size=12).map(b"".join),
+       st.sampled_from(["kiwi", "ki wi", "kiwi-sub", "wisub", "k", "&", "<b>", "i\x1cw", "kiwi<"]))
+def test_html_body_shortcut_agrees_with_rendering(html: bytes, needle: str) -> None:
+    raw = (b"From: a@b\r\nContent-Type: text/html; charset=us-ascii\r\n\r\n" + html + b"\r\n")
+    info = parse(raw)
+    body = raw[info.tree.body_start : info.tree.end]
+    assert body_matches(info, raw, needle) == _html_reference(body, needle), (html, needle)
