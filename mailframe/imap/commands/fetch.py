@@ -389,31 +389,17 @@ async def fetch(session: SelectedContext, cmd: Fetch) -> Reply:
     prefetch = batch is not None and any(_reads_whole(a) for a in items)
     out = Output(session.io)
     missing = raced = False
-    chunks: list[list[tuple[int, int]]] = []
-    for i in range(0, len(pairs), BATCH):
-        part = pairs[i : i + BATCH]
-        chunks.append([(s, u) for s, u in part if u not in view.ghosts])
-        missing = missing or len(chunks[-1]) < len(part)
-
-    def ask(k: int) -> Awaitable[Any] | None:
-        """Ask the store for chunk ``k``'s records (or states) now."""
-        if needs == VIEW or k >= len(chunks) or not chunks[k]:
-            return None
-        wanted = [u for _, u in chunks[k]]
-        asked: Awaitable[Any] = mailbox.records(wanted) if needs == RECORD else mailbox.states(wanted)
-        return asked
-
-    following = ask(0)
     try:
-        for k, chunk in enumerate(chunks):
-            if k:
+        for i in range(0, len(pairs), BATCH):
+            if i:
                 await out.flush()
                 await session.io.pause()  # let other sessions run between batches
-            # the store looks up the next chunk while this one is answered
-            asked, following = following, ask(k + 1)
+            chunk = [(s, u) for s, u in pairs[i : i + BATCH] if u not in view.ghosts]
+            missing = missing or len(chunk) < len(pairs[i : i + BATCH])
             records: dict[int, Any] = {}
-            if asked is not None:
-                found = await asked
+            if needs > VIEW and chunk:
+                wanted = [u for _, u in chunk]
+                found = await (mailbox.records(wanted) if needs == RECORD else mailbox.states(wanted))
                 records = {r.uid: r for r in found}
                 if needs == RECORD:
                     remember(mailbox, view.uidvalidity, found)  # SEARCH columns (issue 16)
@@ -450,8 +436,6 @@ async def fetch(session: SelectedContext, cmd: Fetch) -> Reply:
                         continue
                     await out.send(response)
     finally:
-        if following is not None and hasattr(following, "addErrback"):
-            following.addErrback(lambda _: None)  # asked ahead, not needed now
         # responses gathered so far go out even when a read fails
         await out.flush()
     if missing and not cmd.uid:
