@@ -34,11 +34,13 @@ from ._headers import header_fields
 from ._info import FORMAT_VERSION, MessageInfo, parse
 from ._search import (
     SEARCH_CHARSETS,
+    Content,
     body_matches,
     check_charset,
     header_matcher,
     header_matches,
     header_values,
+    search_ranges,
     text_matches,
 )
 from ._sections import (
@@ -72,6 +74,8 @@ __all__ = [
     "fold_case",
     "body_matches",
     "text_matches",
+    "search_ranges",
+    "Content",
     "check_charset",
     "SEARCH_CHARSETS",
 ]

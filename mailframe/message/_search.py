@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Protocol
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, Protocol, Union
 
 from mailframe import vocabulary
 from mailframe.errors import BadCharset
@@ -28,7 +28,40 @@ from ._structure import MESSAGE, MULTIPART, Node
 if TYPE_CHECKING:
     from ._info import MessageInfo
 
-__all__ = ["HeaderSource", "header_matches", "header_matcher", "header_values", "address_text", "body_matches", "text_matches", "decoded_headers", "check_charset"]
+__all__ = ["HeaderSource", "header_matches", "header_matcher", "header_values", "address_text", "body_matches", "text_matches", "decoded_headers", "check_charset", "Content", "search_ranges"]
+
+#: What BODY / TEXT matching reads of a message: its whole bytes, or only
+#: the byte ranges :func:`search_ranges` names, keyed by ``(start, end)``
+#: (so a big message with a small text part and a large attachment is
+#: never read whole).
+Content = Union[bytes, Mapping[tuple[int, int], bytes]]  # noqa: UP007
+
+
+def _slice(raw: Content, start: int, end: int) -> bytes:
+    if isinstance(raw, bytes):
+        return raw[start:end]
+    return raw[(start, end)]
+
+
+def search_ranges(info: MessageInfo, text: bool) -> list[tuple[int, int]]:
+    """The byte ranges of the message ``BODY`` (``text`` False) or ``TEXT``
+    (``text`` True) reads beside ``info`` (RFC 3501 §6.4.4): the bodies of
+    the text/* and message/* leaves, and for TEXT the headers below the
+    top level too.  ``body_matches`` / ``text_matches`` given a mapping of
+    exactly these ranges answer as given the whole message."""
+    leaves: list[Node] = []
+    _text_leaves(info.tree, leaves)
+    out = {(n.body_start, n.end) for n in leaves}
+    if text:
+        _nested_header_ranges(info.tree, out)
+    return sorted(out)
+
+
+def _nested_header_ranges(node: Node, out: set[tuple[int, int]]) -> None:
+    for kid in node.children:
+        if kid.body_start > kid.header_start:
+            out.add((kid.header_start, kid.body_start))
+        _nested_header_ranges(kid, out)
 
 #: SEARCH CHARSET values we accept (RFC 3501 §6.4.4 requires US-ASCII and
 #: UTF-8; RFC 9051 §6.4.4 only UTF-8).
@@ -68,12 +101,57 @@ def _fields(info: HeaderSource) -> tuple[dict[str, Any], list[tuple[str, bytes]]
 
 def _decoded(info: HeaderSource, lname: str) -> list[str]:
     """Case-folded, RFC 2047-decoded values of the fields called ``lname``."""
-    cache, fields = _fields(info)
+    cache = info._cache
     key = "h:" + lname
-    got: list[str] | None = cache.get(key)
-    if got is None:
-        got = cache[key] = [fold_case(decode_words(unfold(v))) for n, v in fields if n == lname]
+    if cache is not None:
+        got: list[str] | None = cache.get(key)
+        if got is not None:
+            return got
+    if _plain(info):
+        got = _plain_values(info, lname, info.header.lower())
+    else:
+        _, fields = _fields(info)
+        got = [fold_case(decode_words(unfold(v))) for n, v in fields if n == lname]
+    cache = info._cache
+    if cache is None:
+        cache = info._cache = {}
+    cache[key] = got
     return got
+
+
+def _plain_values(info: HeaderSource, lname: str, lowered: bytes) -> list[str]:
+    """:func:`_decoded` of a plain header (:func:`_plain`), given it
+    lower-cased: nothing to decode, and folding ASCII is lower-casing, so
+    the values are those of the lower-cased header, found without
+    splitting it; kept in the cache."""
+    got = [unfold(v).decode("ascii") for v in _named_field(lname).findall(b"\n" + lowered)]
+    cache = info._cache
+    if cache is None:
+        cache = info._cache = {}
+    cache["h:" + lname] = got
+    return got
+
+
+def _plain(info: HeaderSource) -> bool:
+    """Whether the header holds no encoded word, no 8-bit octet, no NUL
+    and no CR outside CRLF: then decoding a field is unfolding it, and
+    folding its case lower-casing it."""
+    cache = info._cache
+    if cache is not None:
+        known: bool | None = cache.get("plain")
+        if known is not None:
+            return known
+    header = info.header
+    plain = (
+        b"=?" not in header
+        and b"\x00" not in header
+        and header.isascii()
+        and header.count(b"\r") == header.count(b"\r\n")
+    )
+    if cache is None:
+        cache = info._cache = {}
+    cache["plain"] = plain
+    return plain
 
 
 def decoded_headers(info: MessageInfo) -> list[tuple[str, str]]:
@@ -108,28 +186,36 @@ def header_matches(info: HeaderSource, name: str, needle: str) -> bool:
     folded = fold_case(needle)
     lname = name.lower()
     if lname in ADDRESS_FIELDS:
-        return _address_matches(info, lname, folded)
-    decoded = info._cache is not None and "h:" + lname in info._cache
-    if folded and not decoded and _surely_absent(info, folded):
-        return False
+        return _address_matches(info, lname, folded, _address_pieces(folded))
     return any(folded in value for value in _decoded(info, lname))
 
 
 def header_matcher(name: str, needle: str) -> Callable[[HeaderSource], bool]:
     """:func:`header_matches` for one key over many messages: the needle is
-    folded once, and decoded values already in a message's cache are
-    used without the raw-header check."""
+    folded once."""
     folded = fold_case(needle)
     lname = name.lower()
     if lname in ADDRESS_FIELDS:
-        return lambda info: _address_matches(info, lname, folded)
+        pieces = _address_pieces(folded)
+        return lambda info: _address_matches(info, lname, folded, pieces)
     key = "h:" + lname
+    # A needle with no white space (which unfolding may make) that is
+    # not in the lower-cased raw header of a plain one is in no value:
+    # a cheap "no" before anything is decoded or kept.
+    quick = folded.encode("ascii") if folded.isascii() and not any(c in folded for c in " \t") else None
 
     def test(info: HeaderSource) -> bool:
         cache = info._cache
-        if folded and (cache is None or key not in cache) and _surely_absent(info, folded):
-            return False
-        return any(folded in value for value in _decoded(info, lname))
+        values = cache.get(key) if cache is not None else None
+        if values is None:
+            if quick is not None and _plain(info):
+                lowered = info.header.lower()
+                if quick not in lowered:
+                    return False
+                values = _plain_values(info, lname, lowered)
+            else:
+                values = _decoded(info, lname)
+        return any(folded in value for value in values)
 
     return test
 
@@ -178,11 +264,78 @@ def address_text(value: bytes) -> bytes:
     return b", ".join(items)
 
 
-def _address_matches(info: HeaderSource, lname: str, folded: str) -> bool:
-    cache, _ = _fields(info)
-    if "a:" + lname not in cache and folded and _atom_needle(folded) and _surely_absent(info, folded):
-        return False  # cheap "no": the needle lies inside one atom
+def _address_matches(info: HeaderSource, lname: str, folded: str, pieces: list[bytes] | None) -> bool:
+    cache = info._cache
+    if folded and (cache is None or "a:" + lname not in cache):
+        # (not the raw-header check of other fields: the parser joins the
+        # words of an addr-spec across white space and comments)
+        if pieces and _address_surely_absent(info, lname, pieces):
+            return False  # cheap "no": some atom of the needle is in no such field
     return any(folded in value for value in _address_values(info, lname))
+
+
+#: atext (RFC 5322 §3.2.3), folded
+_NEEDLE_PIECE = re.compile(r"[a-z0-9!#$%&'*+\-/=?^_`{|}~]+")
+#: In a raw address field, what the parser may turn into other atom text
+#: (quoted-strings and quoted pairs, comments, stray brackets) or decodes
+#: (encoded words, 8-bit octets): no cheap "no" for such a field.
+_ADDRESS_UNSAFE = re.compile(rb'[^\x00-\x7f]|["()\\\]]|=\?')
+
+
+@functools.lru_cache(maxsize=64)
+def _named_field(lname: str) -> re.Pattern[bytes]:
+    """The values of the top-level fields called ``lname`` in a
+    lower-cased header with a line break in front, as :func:`_fields`
+    finds them (white space before the colon allowed), without splitting
+    the whole header."""
+    # a literal start ("\nfrom"), which the regex engine finds fast: the
+    # header is searched with a line break put in front
+    return re.compile(rb"\n" + re.escape(lname.encode("latin-1")) + rb"[ \t]*:([^\n]*(?:\n[ \t][^\n]*)*)")
+
+
+def _address_pieces(folded: str) -> list[bytes] | None:
+    """The atom-character runs of a folded needle, when a cheap "no" may
+    use them: none may be part of a placeholder the parser writes in
+    (``MISSING_MAILBOX`` ...)."""
+    pieces = _NEEDLE_PIECE.findall(folded)
+    if not pieces or any(p in _PLACEHOLDERS for p in pieces):
+        return None
+    return [p.encode("ascii") for p in pieces]
+
+
+def _address_surely_absent(info: HeaderSource, lname: str, pieces: list[bytes]) -> bool:
+    """A cheap "no" for FROM / TO / CC / BCC before any parsing.
+
+    In a field with no quote, comment, backslash, ``]``, encoded word or
+    8-bit octet, every run of atom characters that :func:`address_text`
+    writes is raw text of the field with only white space (and NUL) left
+    out: the parser joins the words of a local part or domain without the
+    white space between them, and a display name keeps its words.  So a
+    needle one of whose atom runs is not in the field with its white
+    space squeezed out is not in the written text either.  The squeezed
+    values are kept in the cache beside the decoded ones."""
+    cache = info._cache
+    if cache is None:
+        cache = info._cache = {}
+    key = "s:" + lname
+    if key in cache:
+        squeezed: list[bytes] | None = cache[key]
+    else:
+        squeezed = cache[key] = _squeezed(info.header, lname)
+    if squeezed is None:
+        return False
+    return not any(all(p in value for p in pieces) for value in squeezed)
+
+
+def _squeezed(header: bytes, lname: str) -> list[bytes] | None:
+    """The lower-cased values of the fields called ``lname`` without white
+    space or NUL; None when one of them holds what the parser rewrites."""
+    out: list[bytes] = []
+    for value in _named_field(lname).findall(b"\n" + header.lower()):
+        if _ADDRESS_UNSAFE.search(value) is not None:
+            return None
+        out.append(value.translate(None, b" \t\r\n\x00"))
+    return out
 
 
 def _address_values(info: HeaderSource, lname: str) -> list[str]:
@@ -208,33 +361,7 @@ def header_values(info: HeaderSource, name: str) -> list[str]:
     return _decoded(info, lname)
 
 
-_ATOM_NEEDLE = re.compile(r"[a-z0-9!#$%&'*+\-/=?^_`{|}~]+")
 _PLACEHOLDERS = "missing_mailbox missing_domain syntax_error"
-
-
-def _atom_needle(folded: str) -> bool:
-    """Whether a needle can only match inside one atom of the written
-    address text (no dot, ``@``, space or bracket to span two tokens that
-    comments or folding separate in the header) and is no part of a
-    placeholder the parser writes in: then it matches only where the raw
-    header holds it too."""
-    return _ATOM_NEEDLE.fullmatch(folded) is not None and folded not in _PLACEHOLDERS
-
-
-def _surely_absent(info: HeaderSource, folded: str) -> bool:
-    """A cheap "no" for the common case, before any decoding: when the
-    header holds no encoded word, no 8-bit octet, no NUL and no CR outside
-    CRLF, decoding and unfolding can only turn a folded line break into a
-    space -- so a needle without white space that is not in the lower-cased
-    raw header is in no decoded field either."""
-    if not folded.isascii() or " " in folded or "\t" in folded:
-        return False
-    header = info.header
-    if b"=?" in header or b"\x00" in header or not header.isascii():
-        return False
-    if header.count(b"\r") != header.count(b"\r\n"):
-        return False
-    return folded.encode("ascii") not in header.lower()
 
 
 _SEARCHED_TYPES = (b"text", b"message")
@@ -259,20 +386,23 @@ _HTML = (b"html", b"xhtml+xml")
 _NOT_ASCII_COMPATIBLE = (b"iso-2022", b"utf-16", b"utf-32", b"utf-7", b"hz", b"ucs")
 
 
-def _part_matches(raw: bytes, node: Node, folded: str, ascii_needle: bytes | None) -> bool:
+def _part_matches(raw: Content, node: Node, folded: str, ascii_needle: bytes | None) -> bool:
     """Whether the decoded text of a text/* leaf contains ``folded``."""
-    body = raw[node.body_start : node.end]
+    body = _slice(raw, node.body_start, node.end)
     decoded = decode_cte(node.cte, body)
     if decoded is None:
         decoded = body
     html_part = node.subtype in _HTML
     if (
         ascii_needle is not None
-        and not html_part
         and decoded.isascii()
         and not node.charset.startswith(_NOT_ASCII_COMPATIBLE)
     ):
-        return ascii_needle in decoded.lower()  # exact for ASCII text
+        lowered = decoded.lower()
+        if ascii_needle in lowered:
+            return True  # exact for ASCII text, and for HTML as source
+        if not html_part or _rendering_adds_nothing(lowered, ascii_needle):
+            return False
     text = to_text(decoded, node.charset)
     if html_part:
         # HTML matches as source (what Dovecot searches) or as rendered
@@ -286,14 +416,35 @@ def _part_matches(raw: bytes, node: Node, folded: str, ascii_needle: bytes | Non
     return folded in fold_case(text)
 
 
+#: An inline tag html_to_text removes (joining the text on both sides).
+_INLINE_OPEN = re.compile(
+    rb"</?(?:a|b|i|u|s|em|strong|span|font|small|big|sub|sup|code|tt|strike|mark|abbr|wbr)\b"
+)
+
+
+def _rendering_adds_nothing(lowered: bytes, needle: bytes) -> bool:
+    """Whether HTML rendered as text (:func:`html_to_text`) can hold the
+    needle only where the lower-cased source does: with no entity and no
+    inline tag in the source, rendering only puts spaces where tags and
+    dropped blocks were, so a needle without white space, ``<``, ``>`` or
+    ``&`` found in the rendering lies in one stretch of source text."""
+    return (
+        not any(c in needle for c in b" \t\r\n\x0b\x0c\x1c\x1d\x1e\x1f<>&")
+        and needle.isascii()
+        and b"&" not in lowered
+        and _INLINE_OPEN.search(lowered) is None
+    )
+
+
 @functools.lru_cache(maxsize=64)
 def _spaced(folded: str) -> re.Pattern[str]:
     """``folded`` as a regex where each whitespace run matches any run."""
     return re.compile(r"\s+".join(re.escape(w) for w in folded.split()))
 
 
-def body_matches(info: MessageInfo, raw: bytes, needle: str) -> bool:
-    """``BODY needle``: some decoded text part contains ``needle``."""
+def body_matches(info: MessageInfo, raw: Content, needle: str) -> bool:
+    """``BODY needle``: some decoded text part contains ``needle``
+    (``raw``: the message, or the ranges of :func:`search_ranges`)."""
     folded = fold_case(needle)
     if not folded:
         return True
@@ -303,7 +454,7 @@ def body_matches(info: MessageInfo, raw: bytes, needle: str) -> bool:
     return any(_part_matches(raw, n, folded, ascii_needle) for n in leaves)
 
 
-def text_matches(info: MessageInfo, raw: bytes, needle: str) -> bool:
+def text_matches(info: MessageInfo, raw: Content, needle: str) -> bool:
     """``TEXT needle``: the header or the body (RFC 3501 §6.4.4).
 
     The header is searched as text, field names included (``TEXT
@@ -320,13 +471,15 @@ def text_matches(info: MessageInfo, raw: bytes, needle: str) -> bool:
     return _nested_headers_match(info.tree, raw, folded)
 
 
-def _nested_headers_match(node: Node, raw: bytes, folded: str) -> bool:
+def _nested_headers_match(node: Node, raw: Content, folded: str) -> bool:
     """Whether some header below the top level -- a part's MIME header or
     an encapsulated message's header -- contains ``folded``: TEXT searches
     the whole body as written, and Dovecot finds those too."""
     kids: tuple[Node, ...] = node.children
     for kid in kids:
-        if kid.body_start > kid.header_start and folded in fold_case(decode_words(raw[kid.header_start : kid.body_start])):
+        if kid.body_start > kid.header_start and folded in fold_case(
+            decode_words(_slice(raw, kid.header_start, kid.body_start))
+        ):
             return True
         if _nested_headers_match(kid, raw, folded):
             return True

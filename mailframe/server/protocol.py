@@ -25,13 +25,15 @@ from __future__ import annotations
 
 import socket
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from twisted.internet import reactor as _reactor
-from twisted.internet.defer import Deferred, succeed
+from twisted.internet.defer import Deferred, maybeDeferred, succeed
 from twisted.internet.interfaces import IPushProducer, ISSLTransport
 from twisted.internet.protocol import Factory, Protocol
+from twisted.internet.threads import deferToThread
 from twisted.logger import Logger
 from twisted.protocols.policies import TimeoutMixin
 from twisted.python.failure import Failure
@@ -392,6 +394,14 @@ class IMAPServerProtocol(Protocol, TimeoutMixin):
         d: Deferred[None] = Deferred()
         self.clock.callLater(0, d.callback, None)
         return d
+
+    def offload(self, fn: Callable[..., Any], *args: Any) -> Deferred[Any]:
+        """Run CPU-heavy ``fn(*args)`` (SEARCH matching message bodies) in
+        the reactor's thread pool, so other connections are served
+        meanwhile; at once while the reactor is not running."""
+        if not getattr(_reactor, "running", False):
+            return maybeDeferred(fn, *args)
+        return deferToThread(fn, *args)
 
     def next_event(self) -> Deferred[Frame | FrameError | Wakeup | None]:
         if not self.queue and self._held and not self._ending:

@@ -101,6 +101,30 @@ class _Follows:
         self.assertEqual(_searches(out), [b"* SEARCH 2", b"* SEARCH 1", b"* SEARCH"])
 
 
+    async def test_a_fetch_of_records_fills_the_rows(self) -> None:
+        """FETCH ENVELOPE (or header fields) reads the records; the header
+        search after it asks the store for none (Dovecot answers it from
+        the cache its FETCH filled), and answers the same."""
+        account = await self.store.account("alice")
+        await account.create_mailbox("Filled")
+        await self._append("Filled", _msg("alpha one"), _msg("beta two", "ben@example.org"), _msg("alpha x"))
+        box = await account.mailbox("Filled")
+        asked: list[list[int]] = []
+        records = type(box).records
+
+        def counting(mailbox: Any, uids: Any) -> Any:
+            asked.append(list(uids))
+            return records(mailbox, uids)
+
+        self.patch(type(box), "records", counting)
+        out = await _session(self.store, [b"SELECT Filled", b"FETCH 1:* (ENVELOPE)"])
+        self.assertEqual(asked, [[1, 2, 3]])
+        out = await _session(self.store, [b"SELECT Filled", b"SEARCH SUBJECT alpha", b"SEARCH FROM ben",
+                                          b"SEARCH NOT FROM ann@example.org"])
+        self.assertEqual(_searches(out), [b"* SEARCH 1 3", b"* SEARCH 2", b"* SEARCH 2"])
+        self.assertEqual(asked, [[1, 2, 3]])
+
+
 class MemoryRowsTests(_Follows, TestCase):
     def setUp(self) -> None:
         self.store = MemoryStore()

@@ -21,6 +21,7 @@ from mailframe import message as mm
 from mailframe.errors import ExpungeIssued
 from mailframe.imap.command import Fetch
 from mailframe.imap.commands.qresync import fetch_vanished
+from mailframe.imap.commands.search_columns import remember
 from mailframe.imap.context import SelectedContext
 from mailframe.imap.fetch_items import EXTENSION_ITEMS
 from mailframe.imap.fetch_response import (
@@ -273,31 +274,59 @@ async def _section_bytes(section: Section, m: Message) -> bytes | None:
     return await m.read(*rng)
 
 
+@lru_cache(maxsize=1024)
+def _body_name(section: Section) -> bytes:
+    return b"BODY[" + section_text(section).encode("utf-8") + b"]"
+
+
 @item("BODY[]", RECORD, reads=True)
-async def _body_section(out: FetchResponse, att: FetchAtt, m: Message) -> None:
+def _body_section(out: FetchResponse, att: FetchAtt, m: Message) -> Awaitable[None] | None:
     """BODY[section]<partial>, always a literal, as Dovecot sends it (a
     client such as imaplib only hands over literal data as the section);
-    a part that does not exist is the empty literal, as in Dovecot."""
+    a part that does not exist is the empty literal, as in Dovecot.
+    Answered at once where no bytes need reading (the top-level header
+    is in the record, a whole small message may be read ahead); else the
+    coroutine that reads them."""
     section = att.section or Section()
-    name = b"BODY[" + section_text(section).encode("utf-8") + b"]"
-    if section.text in ("HEADER.FIELDS", "HEADER.FIELDS.NOT") or (not section.part and section.text == "HEADER"):
-        # Header blocks are small and (at the top level) cached.
-        data = await _section_bytes(section, m)
-        if data is None:
-            data = b""
+    name = _body_name(section)
+    text = section.text
+    if text in ("HEADER.FIELDS", "HEADER.FIELDS.NOT") or (not section.part and text == "HEADER"):
+        if section.part:
+            return _body_header_part(out, att, m, section, name)  # reads the part's header
+        header = m.record.info.header
+        if text == "HEADER":
+            data = bytes(header)
+        else:
+            data = mm.header_fields(header, section.fields, text == "HEADER.FIELDS.NOT")
         start, end, suffix = _partial(att, 0, len(data))
         out.add(name + suffix + b" " + literal(data[start:end]))
-        return
-    rng = mm.section_range(m.record.info, section.part, section.text)
+        return None
+    rng = mm.section_range(m.record.info, section.part, text)
     if rng is None:
         _, _, suffix = _partial(att, 0, 0)
         out.add(name + suffix + b" {0}\r\n")
-        return
+        return None
     start, end, suffix = _partial(att, *rng)
     if end - start > INLINE_MAX:
         out.add_stream(name + suffix, m.read, start, end)
-    else:
-        out.add(name + suffix + b" " + literal(await m.read(start, end)))
+        return None
+    if m.data is not None:
+        out.add(name + suffix + b" " + literal(m.data[start:end]))
+        return None
+    return _body_read(out, name + suffix, m, start, end)
+
+
+async def _body_header_part(out: FetchResponse, att: FetchAtt, m: Message, section: Section, name: bytes) -> None:
+    """BODY[part.HEADER.FIELDS (...)] and .NOT: the part's header read."""
+    data = await _section_bytes(section, m)
+    if data is None:
+        data = b""
+    start, end, suffix = _partial(att, 0, len(data))
+    out.add(name + suffix + b" " + literal(data[start:end]))
+
+
+async def _body_read(out: FetchResponse, head: bytes, m: Message, start: int, end: int) -> None:
+    out.add(head + b" " + literal(await m.read(start, end)))
 
 
 @item("BINARY[]", RECORD, reads=True)
@@ -372,6 +401,8 @@ async def fetch(session: SelectedContext, cmd: Fetch) -> Reply:
                 wanted = [u for _, u in chunk]
                 found = await (mailbox.records(wanted) if needs == RECORD else mailbox.states(wanted))
                 records = {r.uid: r for r in found}
+                if needs == RECORD:
+                    remember(mailbox, view.uidvalidity, found)  # SEARCH columns (issue 16)
             newly_seen: set[int] = set()
             if seen:
                 unseen = [u for _, u in chunk if SEEN not in view.stored_flags(u) and (u in records or needs == VIEW)]

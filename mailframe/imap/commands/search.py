@@ -4,7 +4,8 @@ MODSEQ (RFC 7162 §3.1.5) and OLDER/YOUNGER (RFC 5032).
 Keys are evaluated per message against the cheapest source that answers
 them: the session view (flags, numbers), then backend records
 (dates, sizes, cached headers), and only for BODY/TEXT the message bytes,
-one message at a time.
+read in bounded groups and matched off the reactor
+(:mod:`mailframe.imap.commands.search_content`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from mailframe.imap.commands.context import register, use_searcher
 from mailframe.imap.commands.mailbox import uid_set
 from mailframe.imap.commands.results import partial_value, save_result
 from mailframe.imap.commands.search_columns import Row, columnable, rows_for
+from mailframe.imap.commands.search_content import search_content
 from mailframe.imap.context import SelectedContext
 from mailframe.imap.registry import SELECTED, Reply, command, not_by_sequence
 from mailframe.imap.search_keys import resolve as resolve_extension_keys
@@ -80,7 +82,7 @@ class _Context:
         self.seq = 0
         self.uid = 0
         self.record: Any = None
-        self.raw: bytes = b""
+        self.raw: mm.Content = b""
 
 
 def matches(key: SearchKey, c: _Context) -> bool:
@@ -280,6 +282,16 @@ async def run_search(session: SelectedContext, key: SearchKey) -> list[tuple[int
             if c.record is not None and test():
                 found.append((seq, uid, 0))
         return found
+    if level == CONTENT:
+
+        def content_test(seq: int, uid: int, record: Any, raw: mm.Content) -> bool:
+            c.seq, c.uid, c.record, c.raw = seq, uid, record, raw
+            try:
+                return matches(key, c)
+            finally:
+                c.raw = b""
+
+        return await search_content(session, key, pairs, content_test)
     for i in range(0, len(pairs), BATCH):
         if i:
             await session.io.pause()  # let other sessions run between batches
@@ -293,11 +305,8 @@ async def run_search(session: SelectedContext, key: SearchKey) -> list[tuple[int
                 c.record = records.get(uid)
                 if c.record is None:
                     continue
-            if level >= CONTENT:
-                c.raw = await mailbox.read(uid)
             if matches(key, c):
                 found.append((seq, uid, c.record.modseq if c.record is not None else 0))
-        c.raw = b""
     return found
 
 

@@ -22,6 +22,7 @@ body go the ordinary way.
 from __future__ import annotations
 
 import weakref
+from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -33,7 +34,7 @@ from mailframe.imap.types import (
     search_leaves,
 )
 
-__all__ = ["Row", "columnable", "rows_for"]
+__all__ = ["Row", "columnable", "remember", "rows_for"]
 
 BATCH = 512
 #: Rows kept over all mailboxes; past it the other mailboxes' rows go.
@@ -113,6 +114,33 @@ async def rows_for(session: Any, uids: list[int]) -> dict[int, Row]:
                 del cache[uid]
         _trim(cache)
     return out
+
+
+#: Rows :func:`remember` adds between two checks of the limits (so the
+#: limits may be passed by about this many rows for a while).
+TRIM_EVERY = 4096
+_added = 0
+
+
+def remember(mailbox: Any, uidvalidity: int, records: Sequence[Any]) -> None:
+    """Rows for records another command fetched anyway (FETCH of ENVELOPE,
+    BODYSTRUCTURE or header fields: :class:`mailframe.records.MessageRecord`),
+    so that the next header search asks the store for nothing -- as
+    Dovecot answers it from the cache file its FETCH filled.  Adding a
+    row decodes nothing."""
+    global _added
+    cache = _cache(mailbox, uidvalidity)
+    if cache is None:
+        return
+    added = 0
+    for record in records:
+        if record.uid not in cache:
+            cache[record.uid] = Row(record)
+            added += 1
+    _added += added
+    if _added >= TRIM_EVERY:
+        _added = 0
+        _trim(cache)
 
 
 def _bytes(rows: dict[int, Row]) -> int:
