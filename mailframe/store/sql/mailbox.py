@@ -12,7 +12,7 @@ from twisted.internet import defer, threads
 from zope.interface import implementer
 
 from mailframe.errors import CannotDo, ExpungeIssued, TryCreate
-from mailframe.interfaces import IExpungeHistory, IMailbox, ISearchableMailbox
+from mailframe.interfaces import IExpungeHistory, IMailbox, ISearchableMailbox, ISortableMailbox
 from mailframe.records import (
     AppendResult,
     Changes,
@@ -40,7 +40,9 @@ from mailframe.store.sql.rows import (
     expunge_rows,
     move_rows,
     read_body,
+    uid_bounds,
 )
+from mailframe.store.sql.sortindex import sorted_uids
 
 if TYPE_CHECKING:
     from mailframe.store.sql.store import SqlStore
@@ -52,7 +54,7 @@ __all__ = ["SqlMailbox", "RESTORER"]
 RESTORER: Callable[[SqlMailbox], Any] | None = None
 
 
-@implementer(IMailbox, ISearchableMailbox, IExpungeHistory)
+@implementer(IMailbox, ISearchableMailbox, IExpungeHistory, ISortableMailbox)
 class SqlMailbox:
     """One mailbox row; the object follows RENAME (same row) and, after
     DELETE, reads as expunged and refuses appends with TryCreate."""
@@ -202,6 +204,14 @@ class SqlMailbox:
         (:mod:`mailframe.store.sql.search`, :mod:`mailframe.store.sql.query`);
         ``None`` for the rest, which the framework's matcher answers."""
         return self._run(lambda tx: search_in(tx, self.id, key, uids))
+
+    def sort_uids(
+        self, criteria: Sequence[tuple[str, bool]], uids: Sequence[int]
+    ) -> defer.Deferred[list[int] | None]:
+        """ISortableMailbox: SORT (RFC 5256 §3, RFC 5957) ordered by the
+        database over the keys stored at APPEND
+        (:mod:`mailframe.store.sql.sortindex`)."""
+        return self._run(lambda tx: sorted_uids(tx, self.id, criteria, uid_bounds(uids)))
 
     # ---------------------------------------------------------------- writes
 
