@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import base64
 import random
+import shutil
 import statistics
 import sys
 import tempfile
@@ -155,6 +156,7 @@ def main() -> None:
     parser.add_argument("-n", type=int, default=100_000)
     parser.add_argument("--engines", default="sqlite")
     parser.add_argument("--sort", action="store_true", help="also time SORT (database vs framework)")
+    parser.add_argument("--keep", action="store_true", help="keep the SQLite database file")
     parser.add_argument("--no-search", action="store_true", help="skip the SEARCH figures")
     args = parser.parse_args()
     keys: list[tuple[str, SearchKey]] = [
@@ -166,8 +168,10 @@ def main() -> None:
         ("BODY xq (2 chars: no trigram)", SearchBody("xq")),
     ]
     for engine in args.engines.split(","):
+        tmp = None
         if engine == "sqlite":
-            store = open_sqlite(tempfile.mkdtemp(prefix="bench-sql-") + "/mail.db")
+            tmp = tempfile.mkdtemp(prefix="bench-sql-")
+            store = open_sqlite(tmp + "/mail.db")
         else:
             from tests.store.sql.pgcluster import new_database, stop_cluster
 
@@ -184,6 +188,10 @@ def main() -> None:
         if args.sort:
             sort_figures(store, box)
         store.db.stop_now()
+        if tmp is not None and not args.keep:
+            shutil.rmtree(tmp, ignore_errors=True)
+        elif tmp is not None:
+            print(f"\nkept {tmp}/mail.db")
         if engine != "sqlite":
             stop_cluster()
 

@@ -51,7 +51,7 @@ async def store_sorted(
     uids: Sequence[int]
     seq_of: dict[int, int] | None = None
     if isinstance(key, SearchAll) and not view.ghosts:
-        uids = view.uids
+        uids = list(view.uids)  # a copy: the store reads it in a thread
     else:
         if isinstance(key, SearchAll):
             found = [(i + 1, u) for i, u in enumerate(view.uids) if u not in view.ghosts]

@@ -281,6 +281,6 @@ def repair(tx: Tx) -> int:
             else parse(read_body(tx, int(body_id), 0, None))
         )
         keys = sort_keys(info, int(size), datetime.fromisoformat(when))
-        insert_sort_keys(tx, int(message_id), key_row(keys))
+        insert_sort_keys(tx, int(message_id), key_row(keys, info))
         fixed += 1
     return fixed

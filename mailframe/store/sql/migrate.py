@@ -101,7 +101,7 @@ def fill_sort_keys(tx: Tx, progress: Callable[[int], None] | None = None) -> int
                 else parse(read_body(tx, int(body_id), 0, None))
             )
             keys = sort_keys(info, int(size), datetime.fromisoformat(internaldate))
-            insert_sort_keys(tx, int(message_id), key_row(keys))
+            insert_sort_keys(tx, int(message_id), key_row(keys, info))
             done += 1
             last = int(message_id)
         if progress is not None:

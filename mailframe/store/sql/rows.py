@@ -94,7 +94,7 @@ class Prepared:
         #: the SEARCH text documents (mailframe.store.sql.textindex).
         self.documents = documents(parsed, self.content)
         #: the SORT keys (mailframe.store.sql.sortindex), as the framework computes them.
-        self.sort_row = key_row(sort_keys(parsed, len(self.content), self.when))
+        self.sort_row = key_row(sort_keys(parsed, len(self.content), self.when), parsed)
 
 
 def insert_documents(tx: Tx, message_id: int, docs: Documents) -> None:

@@ -23,6 +23,10 @@ so the columns hold the very values it compares:
 they change, :func:`mailframe.store.sql.migrate.fill_sort_keys` recomputes every row at the next
 start (:mod:`mailframe.store.sql.migrate`), and until then a mailbox
 whose rows are missing answers ``None`` (the framework sorts).
+
+The row also holds ``subject_text``, the decoded Subject: values SEARCH
+SUBJECT compares with, so that key is answered without confirming each
+candidate in Python (:func:`subject_text`).
 """
 
 from __future__ import annotations
@@ -33,7 +37,8 @@ from importlib import import_module
 from inspect import getsource
 from typing import Any
 
-from mailframe.message._info import FORMAT_VERSION
+from mailframe.message._info import FORMAT_VERSION, MessageInfo
+from mailframe.message._search import _decoded
 from mailframe.message.sortkeys import SortKeys
 from mailframe.store.sql.db import Tx
 
@@ -42,6 +47,7 @@ __all__ = [
     "SORT_COLUMNS",
     "SORT_STATEMENTS",
     "key_row",
+    "subject_text",
     "insert_sort_keys",
     "drop_sort_keys",
     "sorted_uids",
@@ -59,7 +65,8 @@ SORT_STATEMENTS = [
         to_addr {blob} NOT NULL,
         cc_addr {blob} NOT NULL,
         displayfrom {blob} NOT NULL,
-        displayto {blob} NOT NULL)""",
+        displayto {blob} NOT NULL,
+        subject_text TEXT)""",
 ]
 
 #: SORT key (RFC 5256 §3, RFC 5957 §3) -> column of ``message_sort``.
@@ -81,6 +88,7 @@ _KEY_MODULES = (
     "mailframe.message._address",
     "mailframe.message._decode",
     "mailframe.message._headers",
+    "mailframe.message._search",
 )
 
 
@@ -104,8 +112,30 @@ def _b(text: str) -> bytes:
     return text.encode("utf-8", "surrogatepass")
 
 
-def key_row(keys: SortKeys) -> tuple[Any, ...]:
-    """The column values (after ``message_id``) of ``keys``."""
+def subject_text(info: MessageInfo) -> str | None:
+    """The SUBJECT fields' values as SEARCH SUBJECT compares them
+    (:func:`mailframe.message._search.header_matches`: unfolded, RFC 2047
+    decoded, case-folded), one per line; ``None`` without a Subject: or
+    when a value holds what a database text cannot (a NUL, a lone
+    surrogate).  A needle without a line break is in this text exactly
+    when the matcher says SUBJECT matches (RFC 3501 §6.4.4), so
+    :mod:`mailframe.store.sql.search` needs no confirmation for it."""
+    values = _decoded(info, "subject")
+    if not values:
+        return None
+    text = "\n".join(values)
+    if "\x00" in text:
+        return None
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return None
+    return text
+
+
+def key_row(keys: SortKeys, info: MessageInfo) -> tuple[Any, ...]:
+    """The column values (after ``message_id``) of ``keys`` (and
+    :func:`subject_text` of ``info``)."""
     return (
         float(keys.arrival),
         float(keys.date),
@@ -116,6 +146,7 @@ def key_row(keys: SortKeys) -> tuple[Any, ...]:
         _b(keys.cc),
         _b(keys.displayfrom),
         _b(keys.displayto),
+        subject_text(info),
     )
 
 
@@ -123,7 +154,7 @@ def insert_sort_keys(tx: Tx, message_id: int, row: tuple[Any, ...]) -> None:
     """A message's sort keys (:func:`key_row`) into ``message_sort``."""
     tx.execute(
         "INSERT INTO message_sort (message_id, arrival, sent, size, subject, from_addr, to_addr, "
-        "cc_addr, displayfrom, displayto) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "cc_addr, displayfrom, displayto, subject_text) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (message_id, *row),
     )
 
