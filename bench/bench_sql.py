@@ -2,6 +2,7 @@
 
     python bench/bench_sql.py                       # N = 100 000, SQLite
     python bench/bench_sql.py -n 20000 --engines sqlite,postgresql
+    python bench/bench_sql.py -n 20000 --sort --no-search   # SORT: database vs framework
 
 Fills one mailbox with N generated messages (text/plain, some
 multipart/alternative with HTML, some base64; every one unique: a
@@ -18,6 +19,7 @@ from __future__ import annotations
 import argparse
 import base64
 import random
+import shutil
 import statistics
 import sys
 import tempfile
@@ -97,10 +99,65 @@ def timed(store: SqlStore, box: int, key: SearchKey) -> tuple[float, int]:
     return statistics.median(times), len(found or [])
 
 
+SORTS: list[tuple[tuple[str, bool], ...]] = [
+    (("SUBJECT", False),),
+    (("DATE", True),),
+    (("FROM", False), ("SIZE", False)),
+    (("ARRIVAL", False),),
+]
+
+
+def _median_ms(fn: Any) -> float:
+    fn()  # warm-up
+    times = []
+    for _ in range(5):
+        t0 = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - t0) * 1000)
+    return statistics.median(times)
+
+
+def sort_figures(store: SqlStore, box: int) -> None:
+    """SORT over the whole mailbox: ordered by the database from the keys
+    stored at APPEND (``sorted_uids``), against the framework's path --
+    cold (every record read, parsed data loaded, keys computed, sorted:
+    what a process that has not sorted this mailbox yet does) and warm
+    (keys already cached in the process: the sort alone)."""
+    from mailframe.imap.commands.sort import sort_order
+    from mailframe.message.sortkeys import sort_keys
+    from mailframe.store.sql.query import RECORD_COLUMNS, select_rows, to_record
+    from mailframe.store.sql.rows import uid_bounds
+    from mailframe.store.sql.sortindex import sorted_uids
+
+    every = uid_bounds(range(1, 2**32))
+
+    def keys_cold() -> list[Any]:
+        def run(tx: Tx) -> list[Any]:
+            rows = select_rows(tx, box, range(1, 2**32), RECORD_COLUMNS)
+            return [to_record(tx, r) for r in rows]
+
+        records = store.db.run_sync(run, write=False)[0]
+        return [sort_keys(r.info, r.size, r.internaldate) for r in records]
+
+    keys = keys_cold()
+    print("\n| SORT | database ms | framework cold ms | framework warm ms |\n|---|---:|---:|---:|")
+    for criteria in SORTS:
+        label = " ".join(("REVERSE " if rev else "") + name for name, rev in criteria)
+        db = _median_ms(
+            lambda c=criteria: store.db.run_sync(lambda tx: sorted_uids(tx, box, c, every), False)
+        )
+        cold = _median_ms(lambda c=criteria: sort_order(keys_cold(), c))
+        warm = _median_ms(lambda c=criteria: sort_order(keys, c))
+        print(f"| ({label}) | {db:.1f} | {cold:.1f} | {warm:.1f} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("-n", type=int, default=100_000)
     parser.add_argument("--engines", default="sqlite")
+    parser.add_argument("--sort", action="store_true", help="also time SORT (database vs framework)")
+    parser.add_argument("--keep", action="store_true", help="keep the SQLite database file")
+    parser.add_argument("--no-search", action="store_true", help="skip the SEARCH figures")
     args = parser.parse_args()
     keys: list[tuple[str, SearchKey]] = [
         (f"BODY {RARE} (rare)", SearchBody(RARE)),
@@ -111,8 +168,10 @@ def main() -> None:
         ("BODY xq (2 chars: no trigram)", SearchBody("xq")),
     ]
     for engine in args.engines.split(","):
+        tmp = None
         if engine == "sqlite":
-            store = open_sqlite(tempfile.mkdtemp(prefix="bench-sql-") + "/mail.db")
+            tmp = tempfile.mkdtemp(prefix="bench-sql-")
+            store = open_sqlite(tmp + "/mail.db")
         else:
             from tests.store.sql.pgcluster import new_database, stop_cluster
 
@@ -121,11 +180,18 @@ def main() -> None:
         box = fill(store, args.n)
         fill_s = time.perf_counter() - t0
         print(f"\n### {engine}, N = {args.n} (fill {fill_s:.0f} s, {args.n / fill_s:.0f} msg/s)\n")
-        print("| search | hits | ms (median of 5) |\n|---|---:|---:|")
-        for label, key in keys:
-            ms, hits = timed(store, box, key)
-            print(f"| {label} | {hits} | {ms:.1f} |")
+        if not args.no_search:
+            print("| search | hits | ms (median of 5) |\n|---|---:|---:|")
+            for label, key in keys:
+                ms, hits = timed(store, box, key)
+                print(f"| {label} | {hits} | {ms:.1f} |")
+        if args.sort:
+            sort_figures(store, box)
         store.db.stop_now()
+        if tmp is not None and not args.keep:
+            shutil.rmtree(tmp, ignore_errors=True)
+        elif tmp is not None:
+            print(f"\nkept {tmp}/mail.db")
         if engine != "sqlite":
             stop_cluster()
 

@@ -247,8 +247,8 @@ class MailframeSqlite(Mailframe):
     def _store(self, workdir: Path) -> str:
         return f"sqlite:{workdir / 'mail.db'}"
 
-    def __init__(self, workdir: Path) -> None:
-        import mailframe
+    def __init__(self, workdir: Path, store: str = "maildir") -> None:
+        import mailframe  # ``store`` (compare.py --store) is for the file stores: not used here
 
         self.version = getattr(mailframe, "__version__", "") + f" ({self.name[10:]})"
         self.proc = ServerProcess(workdir, "--max-connections-per-ip", "0",

@@ -100,6 +100,7 @@ __all__ = [
     "IACLAccount",
     "IUserDirectory",
     "IExpungeHistory",
+    "ISortableMailbox",
     "OPTIONAL_CAPABILITIES",
     "optional_capabilities",
 ]
@@ -427,3 +428,25 @@ class IACLAccount(IAccount):
 OPTIONAL_CAPABILITIES["ACL"] = IACLAccount
 OPTIONAL_CAPABILITIES["RIGHTS=texk"] = IACLAccount
 OPTIONAL_CAPABILITIES["LIST-MYRIGHTS"] = IACLAccount
+
+
+class ISortableMailbox(IMailbox):
+    """A mailbox that orders messages for SORT itself (optional), from
+    sort keys it computed once per message (RFC 5256 §3; DISPLAYFROM and
+    DISPLAYTO, RFC 5957 §3).
+
+    The keys must be those of :func:`mailframe.message.sortkeys.sort_keys`
+    and compared as the framework compares them (strings code point by
+    code point, ties by UID ascending even under REVERSE), so the answer
+    is the one the framework would give; the framework still finds the
+    messages (SEARCH) and maps UIDs to sequence numbers.
+    """
+
+    def sort_uids(
+        criteria: Sequence[tuple[str, bool]], uids: Sequence[int]
+    ) -> Deferred[list[int] | None]:
+        """Those of ``uids`` (ascending) that still exist, ordered by
+        ``criteria`` ((key, reverse) pairs, most significant first; keys
+        as RFC 5256/5957 spell them: ARRIVAL, CC, DATE, FROM, SIZE,
+        SUBJECT, TO, DISPLAYFROM, DISPLAYTO); ``None`` when this store
+        cannot answer (then the framework sorts)."""

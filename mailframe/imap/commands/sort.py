@@ -19,6 +19,7 @@ from mailframe.imap.command import Sort
 from mailframe.imap.commands.context import register
 from mailframe.imap.commands.results import ordered_set, partial_value, save_result
 from mailframe.imap.commands.search import run_search
+from mailframe.imap.commands.sort_store import store_sorted
 from mailframe.imap.commands.sortkeys_cache import keys_for
 from mailframe.imap.registry import SELECTED, Reply, command, not_by_sequence
 from mailframe.imap.serialize import Atom, Raw, Value
@@ -101,10 +102,14 @@ async def sort(session: Any, cmd: Sort) -> Reply:
     saving = cmd.returns is not None and "SAVE" in cmd.returns
     if saving:
         view.saved = frozenset()  # a failed SORT leaves $ empty (RFC 5182 §2.1)
-    found = await found_with_keys(session, cmd.key)
-    order = sort_order(found.keys, cmd.criteria)
-    ordered_uids = [found.uids[i] for i in order]
-    numbers = ordered_uids if cmd.uid else [found.seqs[i] for i in order]
+    pushed = await store_sorted(session, cmd.key, cmd.criteria)  # ISortableMailbox
+    if pushed is not None:
+        ordered_uids, numbers = pushed[0], pushed[0] if cmd.uid else pushed[1]
+    else:
+        found = await found_with_keys(session, cmd.key)
+        order = sort_order(found.keys, cmd.criteria)
+        ordered_uids = [found.uids[i] for i in order]
+        numbers = ordered_uids if cmd.uid else [found.seqs[i] for i in order]
     if cmd.returns is None:
         if numbers:
             session.untagged(Atom("SORT"), Raw(" ".join(map(str, numbers)).encode()))

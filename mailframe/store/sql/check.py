@@ -19,13 +19,16 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from mailframe.message import MessageInfo, parse
 from mailframe.message._info import FORMAT_VERSION
+from mailframe.message.sortkeys import sort_keys
 from mailframe.store.sql.db import Tx
 from mailframe.store.sql.rows import insert_documents, read_body
 from mailframe.store.sql.schema import SCHEMA_VERSION
+from mailframe.store.sql.sortindex import insert_sort_keys, key_row
 from mailframe.store.sql.textindex import documents
 
 __all__ = ["Report", "check", "repair"]
@@ -88,6 +91,8 @@ def check(tx: Tx, bodies: bool = False) -> Report:
     indexed = report.version >= 2
     if indexed:
         report.counts["text_documents"] = int(tx.one(f"SELECT count(*) FROM {t}")[0])
+    if report.version >= 3:
+        report.counts["sort_keys"] = int(tx.one("SELECT count(*) FROM message_sort")[0])
 
     def problem(ids: list[int], what: str, repairable: bool = False) -> None:
         if ids:
@@ -171,6 +176,16 @@ def check(tx: Tx, bodies: bool = False) -> Report:
             "messages missing from the text index (message ids)",
             repairable=True,
         )
+    if report.version >= 3:
+        problem(
+            _ids(
+                tx,
+                "SELECT m.id FROM messages m WHERE NOT EXISTS "
+                "(SELECT 1 FROM message_sort s WHERE s.message_id = m.id)",
+            ),
+            "messages without their SORT keys (message ids)",
+            repairable=True,
+        )
     problem(
         _ids(
             tx,
@@ -225,8 +240,11 @@ def repair(tx: Tx) -> int:
         "SELECT m.id FROM messages m WHERE NOT EXISTS "
         "(SELECT 1 FROM mailbox_messages mm WHERE mm.message_id = m.id)",
     )
+    sorted_ = int(tx.one("SELECT version FROM schema_version")[0]) >= 3
     for message_id in orphans:
         tx.execute(f"DELETE FROM {t} WHERE {k} = ?", (message_id,))
+        if sorted_:
+            tx.execute("DELETE FROM message_sort WHERE message_id = ?", (message_id,))
         tx.execute("DELETE FROM messages WHERE id = ?", (message_id,))
     fixed += len(orphans)
     for body_id in _ids(
@@ -250,5 +268,19 @@ def repair(tx: Tx) -> int:
         raw = read_body(tx, int(body_id), 0, None)
         info = MessageInfo.load(bytes(blob)) if int(info_version) == FORMAT_VERSION else parse(raw)
         insert_documents(tx, int(message_id), documents(info, raw))
+        fixed += 1
+    if int(tx.one("SELECT version FROM schema_version")[0]) < 3:
+        return fixed
+    for message_id, body_id, size, when, blob, info_version in tx.all(
+        "SELECT m.id, m.body_id, m.size, m.internaldate, m.info, m.info_version FROM messages m "
+        "WHERE NOT EXISTS (SELECT 1 FROM message_sort s WHERE s.message_id = m.id)"
+    ):
+        info = (
+            MessageInfo.load(bytes(blob))
+            if int(info_version) == FORMAT_VERSION
+            else parse(read_body(tx, int(body_id), 0, None))
+        )
+        keys = sort_keys(info, int(size), datetime.fromisoformat(when))
+        insert_sort_keys(tx, int(message_id), key_row(keys, info))
         fixed += 1
     return fixed

@@ -66,6 +66,13 @@ class Tx:
         self.cursor.execute(self.dialect.sql(statement), tuple(params))
         return self
 
+    def execute_many(self, statement: str, rows: list[tuple[Any, ...]]) -> Tx:
+        """``statement`` once per parameter row, in one driver call
+        (psycopg pipelines them: one round trip, not one per row)."""
+        if rows:
+            self.cursor.executemany(self.dialect.sql(statement), rows)
+        return self
+
     def one(self, statement: str, params: tuple[Any, ...] | list[Any] = ()) -> Any:
         self.execute(statement, params)
         return self.cursor.fetchone()

@@ -45,10 +45,14 @@ class Dialect:
     #: SQLite: FTS5 ``MATCH`` with the trigram tokenizer; PostgreSQL:
     #: ``LIKE '%word%'`` served by pg_trgm GIN indexes.
     text_match: str = "like"
+    #: a 64-bit floating-point column (SORT's dates).
+    double: str = "DOUBLE PRECISION"
 
     def sql(self, statement: str) -> str:
         """``statement`` with this engine's placeholders and types."""
-        out = statement.format(id=self.id_type, blob=self.blob, narrow=self.narrow_table_options)
+        out = statement.format(
+            id=self.id_type, blob=self.blob, narrow=self.narrow_table_options, double=self.double
+        )
         if self.placeholder != "?":
             out = out.replace("?", self.placeholder)
         return out
@@ -67,6 +71,7 @@ SQLITE = Dialect(
     text_table="search_fts",
     text_key="rowid",
     text_match="fts5",
+    double="REAL",
 )
 
 POSTGRESQL = Dialect(

@@ -6,33 +6,39 @@ and refuses a newer schema; :func:`fill_text_index` then (re)builds the
 SEARCH text documents (:mod:`mailframe.store.sql.textindex`) when the
 database has none yet (a version 1 database) or was indexed by another
 :data:`TEXT_VERSION` -- message by message, in id batches, so a large
-mailbox is never held in memory at once.
+mailbox is never held in memory at once; :func:`fill_sort_keys` likewise
+(re)computes the SORT keys (:mod:`mailframe.store.sql.sortindex`) when
+the database has none yet or they were computed by other code.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 
 from mailframe.message import MessageInfo, parse
 from mailframe.message._info import FORMAT_VERSION
+from mailframe.message.sortkeys import sort_keys
 from mailframe.store.sql.db import Tx
 from mailframe.store.sql.rows import insert_documents, read_body
 from mailframe.store.sql.schema import ensure_schema
+from mailframe.store.sql.sortindex import SORT_VERSION, insert_sort_keys, key_row
 from mailframe.store.sql.textindex import TEXT_VERSION, documents
 
-__all__ = ["migrate", "fill_text_index", "BATCH"]
+__all__ = ["migrate", "fill_text_index", "fill_sort_keys", "BATCH"]
 
 #: messages read per statement while (re)indexing.
 BATCH = 200
 
 
 def migrate(tx: Tx, progress: Callable[[int], None] | None = None) -> tuple[int, int]:
-    """Schema and text index up to date, in ``tx``: (version found,
-    messages indexed)."""
+    """Schema, text index and sort keys up to date, in ``tx``: (version
+    found, messages indexed: the larger of the two fills)."""
     version = ensure_schema(tx.cursor, tx.dialect)
     if tx.one("SELECT value FROM counters WHERE name = 'uidvalidity'") is None:
         tx.execute("INSERT INTO counters (name, value) VALUES ('uidvalidity', 0)")
-    return version, fill_text_index(tx, progress)
+    indexed = fill_text_index(tx, progress)
+    return version, max(indexed, fill_sort_keys(tx, progress))
 
 
 def fill_text_index(tx: Tx, progress: Callable[[int], None] | None = None) -> int:
@@ -67,4 +73,41 @@ def fill_text_index(tx: Tx, progress: Callable[[int], None] | None = None) -> in
         tx.execute("INSERT INTO counters (name, value) VALUES ('text_version', ?)", (TEXT_VERSION,))
     else:
         tx.execute("UPDATE counters SET value = ? WHERE name = 'text_version'", (TEXT_VERSION,))
+    return done
+
+
+def fill_sort_keys(tx: Tx, progress: Callable[[int], None] | None = None) -> int:
+    """Compute every message's sort keys unless those stored are
+    :data:`SORT_VERSION`'s; how many were computed (in id batches, so a
+    large store is never held in memory)."""
+    row = tx.one("SELECT value FROM counters WHERE name = 'sort_version'")
+    if row is not None and int(row[0]) == SORT_VERSION:
+        return 0
+    tx.execute("DELETE FROM message_sort")
+    done = 0
+    last = 0
+    while True:
+        rows = tx.all(
+            "SELECT id, body_id, size, internaldate, info, info_version FROM messages "
+            "WHERE id > ? ORDER BY id LIMIT ?",
+            (last, BATCH),
+        )
+        if not rows:
+            break
+        for message_id, body_id, size, internaldate, blob, info_version in rows:
+            info = (
+                MessageInfo.load(bytes(blob))
+                if int(info_version) == FORMAT_VERSION
+                else parse(read_body(tx, int(body_id), 0, None))
+            )
+            keys = sort_keys(info, int(size), datetime.fromisoformat(internaldate))
+            insert_sort_keys(tx, int(message_id), key_row(keys, info))
+            done += 1
+            last = int(message_id)
+        if progress is not None:
+            progress(done)
+    if row is None:
+        tx.execute("INSERT INTO counters (name, value) VALUES ('sort_version', ?)", (SORT_VERSION,))
+    else:
+        tx.execute("UPDATE counters SET value = ? WHERE name = 'sort_version'", (SORT_VERSION,))
     return done

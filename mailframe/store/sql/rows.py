@@ -14,11 +14,13 @@ from datetime import UTC, datetime
 from mailframe.errors import TryCreate
 from mailframe.message import parse, to_crlf
 from mailframe.message._info import FORMAT_VERSION
+from mailframe.message.sortkeys import sort_keys
 from mailframe.records import AppendResult, CopyResult
 from mailframe.store._log import new_uidvalidity
 from mailframe.store.sql.db import Rollback, Tx
 from mailframe.store.sql.schema import CHUNK
 from mailframe.store.sql.search import FLAG_BITS
+from mailframe.store.sql.sortindex import drop_sort_keys, insert_sort_keys, key_row
 from mailframe.store.sql.textindex import Documents, documents
 from mailframe.vocabulary import RECENT
 
@@ -91,6 +93,8 @@ class Prepared:
         self.hash = hashlib.sha256(self.content).hexdigest()
         #: the SEARCH text documents (mailframe.store.sql.textindex).
         self.documents = documents(parsed, self.content)
+        #: the SORT keys (mailframe.store.sql.sortindex), as the framework computes them.
+        self.sort_row = key_row(sort_keys(parsed, len(self.content), self.when), parsed)
 
 
 def insert_documents(tx: Tx, message_id: int, docs: Documents) -> None:
@@ -140,6 +144,7 @@ def collect_garbage(tx: Tx, message_ids: set[int]) -> None:
             continue
         row = tx.one("SELECT body_id FROM messages WHERE id = ?", (message_id,))
         drop_documents(tx, message_id)
+        drop_sort_keys(tx, message_id)
         tx.execute("DELETE FROM messages WHERE id = ?", (message_id,))
         if row is None or tx.one("SELECT 1 FROM messages WHERE body_id = ? LIMIT 1", (row[0],)):
             continue
@@ -273,6 +278,7 @@ def append_rows(tx: Tx, mailbox_id: int, prepared: Sequence[Prepared]) -> Append
             ),
         )[0]
         insert_documents(tx, int(message_id), p.documents)
+        insert_sort_keys(tx, int(message_id), p.sort_row)
         bits, keywords = encode_flags(p.flags)
         tx.execute(
             "INSERT INTO mailbox_messages (mailbox_id, uid, message_id, modseq, flags, keywords, "

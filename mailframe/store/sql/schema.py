@@ -26,10 +26,15 @@
 - ``schema_version``: one row; a newer version than this code knows is
   refused in one line.
 
+- ``message_sort`` (version 3): per message the SORT keys
+  (:mod:`mailframe.store.sql.sortindex`).
+
 Versions: 1 (the tables above but the text index); 2 adds the text index,
 filled for the messages already there by
 :mod:`mailframe.store.sql.migrate` (which also refills it when
-:data:`mailframe.store.sql.textindex.TEXT_VERSION` changes).
+:data:`mailframe.store.sql.textindex.TEXT_VERSION` changes); 3 adds
+``message_sort``, filled (and refilled when
+:data:`mailframe.store.sql.sortindex.SORT_VERSION` changes) the same way.
 """
 
 from __future__ import annotations
@@ -38,10 +43,11 @@ from typing import Any
 
 from mailframe.errors import StoreUnavailable
 from mailframe.store.sql.dialect import Dialect
+from mailframe.store.sql.sortindex import SORT_STATEMENTS
 
 __all__ = ["SCHEMA_VERSION", "CHUNK", "STATEMENTS", "TEXT_STATEMENTS", "ensure_schema"]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 #: bodies larger than this are stored in chunks of this size.
 CHUNK = 256 * 1024
 
@@ -179,7 +185,7 @@ def ensure_schema(cursor: Any, dialect: Dialect) -> int:
             f"the database has schema version {version}, newer than this mailframe "
             f"understands ({SCHEMA_VERSION}): upgrade mailframe"
         )
-    for statement in STATEMENTS[1:] + TEXT_STATEMENTS[dialect.name]:
+    for statement in STATEMENTS[1:] + TEXT_STATEMENTS[dialect.name] + SORT_STATEMENTS:
         cursor.execute(dialect.sql(statement))
     if dialect.name == "postgresql":
         _trigram_indexes(cursor)
@@ -190,8 +196,10 @@ def ensure_schema(cursor: Any, dialect: Dialect) -> int:
     elif version < SCHEMA_VERSION:
         # 1 -> 2: the text index tables were created above; their rows are
         # filled by mailframe.store.sql.migrate (no text version recorded).
-        for statement in MIGRATE_1_TO_2:
-            cursor.execute(statement)
+        # 2 -> 3: message_sort, created above, filled the same way.
+        if version < 2:
+            for statement in MIGRATE_1_TO_2:
+                cursor.execute(statement)
         cursor.execute(dialect.sql("UPDATE schema_version SET version = ?"), (SCHEMA_VERSION,))
     for statement in AFTER_MIGRATION:
         cursor.execute(dialect.sql(statement))

@@ -168,13 +168,30 @@ def _text_condition(
     the key searches (``hdr`` for header keys, ``body`` or ``extra`` for
     BODY, any for TEXT), or the message's documents were cut; ``sure`` --
     false, but for BODY with a needle of one word on a message whose
-    ``body`` is exact (:mod:`mailframe.store.sql.textindex`)."""
+    ``body`` is exact (:mod:`mailframe.store.sql.textindex`), and for
+    SUBJECT with a needle of one line (the decoded values kept beside the
+    sort keys, :func:`mailframe.store.sql.sortindex.subject_text`)."""
     table, id_ = dialect.text_table, dialect.text_key
     if isinstance(key, SearchBody) and not key.value:
         return "1 = 1"  # BODY "" and TEXT "" match every message
     ws = words(key.value)
     if sure:
         folded = fold_case(key.value)
+        if (
+            isinstance(key, SearchHeader)
+            and key.name.lower() == "subject"
+            and folded
+            and "\n" not in folded
+            and "\r" not in folded
+        ):
+            # the Subject: values as the matcher compares them, one per
+            # line (mailframe.store.sql.sortindex.subject_text): a needle
+            # without a line break is in them exactly when SUBJECT matches
+            params.append(folded)
+            return (
+                f"(COALESCE({dialect.instr}((SELECT s.subject_text FROM message_sort s "
+                "WHERE s.message_id = mm.message_id), ?), 0) > 0)"  # NULL: no Subject:, not sure
+            )
         if isinstance(key, SearchBody) and not key.text and [folded] == ws:
             tests = _word_tests("body", ws, dialect, params, True)
             select = f"SELECT {id_} FROM {table} WHERE " + " AND ".join(tests)

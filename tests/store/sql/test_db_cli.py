@@ -39,10 +39,11 @@ def test_check_consistent_counts(tmp_path: Path) -> None:
     path = _sqlite_db(tmp_path)
     out = json.loads(ok("db", "check", "--store", f"sqlite:{path}", "--bodies", "--json"))
     assert out["ok"] and out["problems"] == []
-    assert out["schema_version"] == 2
+    assert out["schema_version"] == 3
     assert out["counts"]["mailbox_messages"] == 2
     assert out["counts"]["messages"] == 2  # the expunged one collected
     assert out["counts"]["text_documents"] == 2
+    assert out["counts"]["sort_keys"] == 2
     assert out["counts"]["expunged"] == 1
     assert out["counts"]["body_chunks"] >= 2
 
@@ -61,6 +62,9 @@ def test_check_finds_and_repairs(tmp_path: Path) -> None:
     )
     conn.execute("INSERT INTO bodies (hash, size, content, chunks) VALUES ('y', 1, x'42', 0)")
     conn.execute("DELETE FROM search_fts WHERE rowid = 1")  # an unindexed message
+    conn.execute(  # SORT keys lost
+        "DELETE FROM message_sort WHERE message_id = (SELECT min(message_id) FROM mailbox_messages)"
+    )
     conn.execute("UPDATE mailboxes SET uidnext = 2")  # UIDs would be reused
     conn.execute("UPDATE bodies SET content = x'00' WHERE id = 1")  # damaged bytes
     conn.close()
@@ -72,6 +76,7 @@ def test_check_finds_and_repairs(tmp_path: Path) -> None:
         "orphaned messages",
         "orphaned bodies",
         "messages missing from the text index",
+        "messages without their SORT keys",
         "UIDNEXT is not above",
         "do not add up to their size",
     ]:
@@ -79,10 +84,12 @@ def test_check_finds_and_repairs(tmp_path: Path) -> None:
 
     r = mf("db", "check", "--store", f"sqlite:{path}", "--repair", "--json")
     out = json.loads(r.stdout)
-    # the orphaned message, its body and the other orphaned body; one document
-    assert out["repaired"] == 4
+    # the orphaned message, its body and the other orphaned body; one
+    # document; one message's SORT keys
+    assert out["repaired"] == 5
     remaining = "\n".join(out["problems"])
     assert "orphaned" not in remaining and "text index" not in remaining
+    assert "SORT keys" not in remaining
     # what repair must not touch: held messages' bytes and counters
     assert "UIDNEXT is not above" in remaining and "add up to their size" in remaining
     assert r.returncode == 1
@@ -99,12 +106,14 @@ def test_migrate_a_version_1_database(tmp_path: Path) -> None:
     conn.execute("ALTER TABLE expunged DROP COLUMN at")
     conn.execute("CREATE INDEX expunged_modseq ON expunged (mailbox_id, modseq)")
     conn.execute("DELETE FROM counters WHERE name = 'text_version'")
+    conn.execute("DROP TABLE message_sort")
+    conn.execute("DELETE FROM counters WHERE name = 'sort_version'")
     conn.execute("UPDATE schema_version SET version = 1")
     conn.close()
     r = mf("db", "check", "--store", f"sqlite:{path}")
     assert r.returncode == 1 and b"run `mailframe db migrate`" in r.stdout
     out = json.loads(ok("db", "migrate", "--store", f"sqlite:{path}", "--json"))
-    assert out == {"from": 1, "to": 2, "indexed": 2}
+    assert out == {"from": 1, "to": 3, "indexed": 2}
     assert "consistent" in ok("db", "check", "--store", f"sqlite:{path}")
 
 
