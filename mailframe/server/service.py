@@ -171,9 +171,16 @@ def make_service(opts: Any) -> service.MultiService:
         return supervisor_service(opts, reactor, opts["workers"], _endpoint_for(opts))
     prepared: Prepared = opts.prepared if hasattr(opts, "prepared") else prepare(opts)
     store = prepared.store
+    _warm_imports()
     root = service.MultiService()
     _Stopping(store.close).setServiceParent(root)  # type: ignore[no-untyped-call]
     health = _operations(opts, root, store)
+    if opts.get("stall-warn"):
+        from mailframe.server.stallwatch import StallWatch
+
+        watch = StallWatch(reactor, opts["stall-warn"] / 1000)
+        reactor.callWhenRunning(watch.start)
+        _Stopping(watch.stop).setServiceParent(root)  # type: ignore[no-untyped-call]
 
     checker = chain(prepared.checkers)
     _log_user_count(prepared.checkers)
@@ -217,7 +224,9 @@ def make_service(opts: Any) -> service.MultiService:
         preauth_per_ip=opts["max-preauth-connections-per-ip"] or None,
     )
     context = ServerContext(authenticator, config, tls, limiter,
-                            compress_level=opts["compress-level"] or None)
+                            compress_level=opts["compress-level"] or None,
+                            spool_min=opts.get("spool-literal", 1 << 20),
+                            spool_dir=opts.get("spool-dir"))
     factory = IMAPFactory(context)
     reloadable = [tls] if tls is not None else []
     for desc in opts["imap"]:
@@ -259,6 +268,25 @@ def make_service(opts: Any) -> service.MultiService:
             f = lmtp_factory(delivery, opts["domain"], opts["max-size"], None, opts["domain-name"])
             _listen(health, "lmtp", desc, f).setServiceParent(root)  # type: ignore[no-untyped-call]
     return root
+
+
+#: Modules the first LOGIN and SELECT of a process import lazily (the store
+#: layers ask which store class an account is; change hints start inotify).
+WARM_IMPORTS = ("mailframe.store.logaccount", "mailframe.store.maildir", "mailframe.store.mbox",
+                "mailframe.store.sql.store", "mailframe.store._inotify")
+
+
+def _warm_imports() -> None:
+    """Import :data:`WARM_IMPORTS` before serving: imported lazily they cost
+    the first user's session 50-400 ms of reactor time in each worker
+    (issue 16, NOOP latency)."""
+    import importlib
+
+    for name in WARM_IMPORTS:
+        try:
+            importlib.import_module(name)
+        except ImportError:  # an optional store's dependency is missing
+            pass
 
 
 def _endpoint_for(opts: Any) -> Any:
