@@ -163,14 +163,13 @@ async def ensure_room(
     ``mailbox`` (the name written into) an account that spans other users'
     mailboxes (``quota_for``, :mod:`mailframe.acl`) charges its owner.
     ``add_storage`` may be a function giving it, called only when the
-    account has a quota (sizing a 50 MB APPEND reads every octet)."""
+    account has a storage limit (sizing a 50 MB APPEND reads every octet,
+    on the reactor thread)."""
     from mailframe.interfaces import IQuotaAccount
 
     if not IQuotaAccount.providedBy(account):
         return
-    if callable(add_storage):  # sized only when a quota applies (a scan of every octet)
-        add_storage = add_storage()
-    if add_storage <= 0 and add_messages <= 0:
+    if not callable(add_storage) and add_storage <= 0 and add_messages <= 0:
         return
     pick = getattr(account, "quota_for", None) if mailbox is not None else None
     if pick is not None:  # another user's mailbox: its owner is charged (as Dovecot)
@@ -178,7 +177,10 @@ async def ensure_room(
         if not IQuotaAccount.providedBy(account):
             return
     usage, limits = await account.quota()
-    if limits.storage is not None and usage.storage + add_storage > limits.storage:
-        raise OverQuota(OVERQUOTA_TEXT)
+    if limits.storage is not None:
+        if callable(add_storage):  # sized only now: a scan of every octet
+            add_storage = add_storage()
+        if usage.storage + add_storage > limits.storage:
+            raise OverQuota(OVERQUOTA_TEXT)
     if limits.messages is not None and usage.messages + add_messages > limits.messages:
         raise OverQuota(OVERQUOTA_TEXT)

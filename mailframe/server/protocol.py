@@ -29,6 +29,7 @@ the next is inflated, and inflating stops while reading is paused.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -82,6 +83,8 @@ class ServerContext:
     spool_min: int = 1 << 20
     #: where those files go (None: the system's temporary directory)
     spool_dir: str | None = None
+    #: told +1 / -1 as connections open and close (--workers balancing)
+    on_connection: Callable[[int], None] | None = None
 
 
 @dataclass
@@ -112,6 +115,7 @@ class IMAPServerProtocol(Protocol, TimeoutMixin):
         self._pump_wanted = False
         self.queue: deque[Frame | FrameError | _Spooled] = deque()
         self._spools: set[FileSpool] = set()
+        self._counted_load = False
         self.waiter: Deferred[Frame | FrameError | Wakeup | None] | None = None
         self._wake_pending = False
         self.drainers: list[Deferred[None]] = []
@@ -148,6 +152,9 @@ class IMAPServerProtocol(Protocol, TimeoutMixin):
                 return
             self._counted = True
         no_delay(self.transport)
+        if self.context.on_connection is not None:
+            self.context.on_connection(1)
+            self._counted_load = True
         self.transport.registerProducer(self, True)  # type: ignore[union-attr]
         self._registered = True
         self.ops = ImapConnection(self.peer, self.secure, self._state_name)
@@ -208,6 +215,9 @@ class IMAPServerProtocol(Protocol, TimeoutMixin):
             log.info("imap compress peer={peer} out={plain_out}->{wire_out} in={wire_in}->{plain_in}",
                      peer=self.peer, plain_out=n.plain_out, wire_out=n.wire_out,
                      wire_in=n.wire_in, plain_in=n.plain_in)
+        if self._counted_load and self.context.on_connection is not None:
+            self._counted_load = False
+            self.context.on_connection(-1)
         if self._counted and self.context.limiter is not None:
             self.context.limiter.release(self.peer, self, self._logged_in)
             self._counted = False

@@ -28,7 +28,13 @@ from mailframe.errors import StoreUnavailable
 from mailframe.imap.session import ServerConfig, server_limits
 from mailframe.interfaces import IUserDirectory
 from mailframe.server.protocol import IMAPFactory, ServerContext
-from mailframe.server.workers import adopt, inherited, supervisor_service, worker_index
+from mailframe.server.workers import (
+    adopt,
+    inherited,
+    load_table,
+    supervisor_service,
+    worker_index,
+)
 from mailframe.store import open_store
 from mailframe.store.metadata import with_metadata
 from mailframe.store.objectid import ObjectIdStore
@@ -223,7 +229,9 @@ def make_service(opts: Any) -> service.MultiService:
         per_user=opts["max-connections-per-user"] or None,
         preauth_per_ip=opts["max-preauth-connections-per-ip"] or None,
     )
+    table = load_table()
     context = ServerContext(authenticator, config, tls, limiter,
+                            on_connection=table.adjust if table is not None else None,
                             compress_level=opts["compress-level"] or None,
                             spool_min=opts.get("spool-literal", 1 << 20),
                             spool_dir=opts.get("spool-dir"))
