@@ -178,6 +178,9 @@ def make_service(opts: Any) -> service.MultiService:
     prepared: Prepared = opts.prepared if hasattr(opts, "prepared") else prepare(opts)
     store = prepared.store
     _warm_imports()
+    from mailframe.server.threadpool import install
+
+    install(reactor)  # the reactor's thread pool: lighter dispatch than Twisted's
     root = service.MultiService()
     _Stopping(store.close).setServiceParent(root)  # type: ignore[no-untyped-call]
     health = _operations(opts, root, store)
