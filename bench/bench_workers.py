@@ -5,8 +5,10 @@ workload (bench/workload) against mailframe's Maildir store with
 For each run it also reports:
 
 - the worst and 99th-percentile NOOP latency of one extra session sending
-  NOOP every 20 ms throughout the mixed load (how long the busiest
-  reactor keeps another client waiting);
+  NOOP every 20 ms throughout the mixed load, from a probe process of its
+  own (bench/workload/latency.py: how long the busiest reactor keeps
+  another client waiting), and likewise of four sessions NOOPing every
+  10 ms while one session APPENDs a 50 MB message (``--big-append-mb``);
 - the cross-process change-hint delay: 8 sessions IDLE on a mailbox,
   chosen (by /proc, Linux) to be served by other workers than the one
   session that APPENDs to it; per APPEND, the time from its tagged OK to
@@ -33,25 +35,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.workload.client import Client  # noqa: E402
 from bench.workload.corpus import Corpus  # noqa: E402
-from bench.workload.phases import Workload, run_workload  # noqa: E402
+from bench.workload.phases import PhaseResult, Workload, run_workload  # noqa: E402
 from tests.support.server import ServerProcess  # noqa: E402
-
-
-async def noop_probe(port: int, stop: asyncio.Event, phase: list[str],
-                     out: list[float]) -> None:
-    """NOOP every 20 ms on its own selected session; latencies measured
-    while the mixed phase runs go to ``out``."""
-    client = await Client.connect("127.0.0.1", port)
-    await client.login("alice", "secret")
-    await client.run(b"SELECT INBOX")
-    while not stop.is_set():
-        start = time.perf_counter()
-        during = phase[0] == "mixed"
-        await client.run(b"NOOP")
-        if during and phase[0] == "mixed":
-            out.append(time.perf_counter() - start)
-        await asyncio.sleep(0.02)
-    await client.logout()
 
 
 def server_pid_of(port: int, local_port: int) -> int | None:
@@ -126,7 +111,18 @@ async def idle_delays(port: int, idlers: int = 8, appends: int = 20) -> tuple[li
     return delays, others
 
 
-async def one(workers: int, n: int, mixed_seconds: float, sessions: int) -> dict[str, float]:
+def row(results: list[PhaseResult], prefix: str, suffix: str = "") -> float:
+    """The value of the first result named ``prefix...suffix``."""
+    for r in results:
+        if r.name.startswith(prefix) and r.name.endswith(suffix):
+            if not r.ok or r.value is None:
+                raise SystemExit(f"failed: {r.name}: {r.status}")
+            return r.value
+    raise SystemExit(f"no result {prefix!r} in {[r.name for r in results]}")
+
+
+async def one(workers: int, n: int, mixed_seconds: float, sessions: int,
+              big_append: int) -> dict[str, float]:
     with tempfile.TemporaryDirectory(prefix="mf-workers-") as tmp:
         srv = ServerProcess(Path(tmp), "--workers", str(workers), "--max-connections-per-ip", "0",
                             "--max-connections-per-user", "0")
@@ -134,22 +130,20 @@ async def one(workers: int, n: int, mixed_seconds: float, sessions: int) -> dict
         try:
             await asyncio.sleep(3)  # every worker up, not just the first
             workload = Workload("127.0.0.1", srv.imap_port, "alice", "secret", Corpus(n),
-                                mixed_seconds=mixed_seconds, sessions=sessions)
-            phase = [""]
-            stop = asyncio.Event()
-            lat: list[float] = []
-            probe = asyncio.create_task(noop_probe(srv.imap_port, stop, phase, lat))
-
-            def hook(name: str, event: str) -> None:
-                phase[0] = name if event == "start" else ""
-
-            results = await run_workload(workload, log=lambda s: None, hook=hook,
-                                         phases=("append", "select", "header_sync", "mixed"))
-            stop.set()
-            await probe
-            if not all(r.ok for r in results) or results[-1].value is None:
-                raise SystemExit(f"failed: {[(r.name, r.status) for r in results]}")
-            ops = results[-1].value
+                                mixed_seconds=mixed_seconds, sessions=sessions,
+                                big_append=big_append)
+            phases = ("append", "select", "header_sync", "mixed") + (
+                ("big_append",) if big_append else ())
+            results = await run_workload(workload, log=lambda s: None, phases=phases)
+            got = {
+                "ops": row(results, "mixed"),
+                "noop_max_ms": row(results, f"NOOP in mixed {sessions}, worst"),
+                "noop_p99_ms": row(results, f"NOOP in mixed {sessions}, p99"),
+            }
+            if big_append:
+                got["append_mb_s"] = row(results, "APPEND ")
+                got["big_max_ms"] = row(results, "NOOP during APPEND", "worst")
+                got["big_p99_ms"] = row(results, "NOOP during APPEND", "p99")
             c = await Client.connect("127.0.0.1", srv.imap_port)
             await c.login("alice", "secret")
             await c.run(b"CREATE IdleBench")
@@ -157,16 +151,13 @@ async def one(workers: int, n: int, mixed_seconds: float, sessions: int) -> dict
             delays, others = await idle_delays(srv.imap_port)
         finally:
             srv.stop()
-    lat.sort()
     delays.sort()
-    return {
-        "ops": ops,
-        "noop_max_ms": lat[-1] * 1000,
-        "noop_p99_ms": lat[int(len(lat) * 0.99) - 1] * 1000,
+    got.update({
         "idle_median_ms": delays[len(delays) // 2] * 1000,
         "idle_max_ms": delays[-1] * 1000,
         "idle_others": others,
-    }
+    })
+    return got
 
 
 def main() -> int:
@@ -175,23 +166,30 @@ def main() -> int:
     parser.add_argument("--workers", default="1,2,4")
     parser.add_argument("--mixed-seconds", type=float, default=15.0)
     parser.add_argument("--sessions", type=int, default=8)
+    parser.add_argument("--big-append-mb", type=float, default=50.0,
+                        help="also time one APPEND this large against NOOP latency (0: skip)")
     args = parser.parse_args()
     counts = [int(w) for w in args.workers.split(",")]
     print(f"N = {args.messages}, {args.sessions} sessions, {args.mixed_seconds:.0f} s mixed; "
           f"load average {os.getloadavg()[0]:.1f} at start")
     rows = []
     for w in counts:
-        got = asyncio.run(one(w, args.messages, args.mixed_seconds, args.sessions))
+        got = asyncio.run(one(w, args.messages, args.mixed_seconds, args.sessions,
+                              int(args.big_append_mb * 2**20)))
         rows.append((w, got))
         print(f"  workers={w}: {got['ops']:.0f} ops/s (load {os.getloadavg()[0]:.1f})", flush=True)
     base = rows[0][1]["ops"]
     print()
+    big = args.big_append_mb > 0
     print("| workers | mixed ops/s | vs first | worst NOOP ms | p99 NOOP ms "
-          "| IDLE hint median ms | IDLE hint max ms | idlers in another process |")
-    print("|---|---|---|---|---|---|---|---|")
+          + (f"| APPEND {args.big_append_mb:g} MB, MB/s | its worst NOOP ms | its p99 NOOP ms " if big else "")
+          + "| IDLE hint median ms | IDLE hint max ms | idlers in another process |")
+    print("|---|---|---|---|---|---|---|---|" + ("---|---|---|" if big else ""))
     for w, got in rows:
-        print(f"| {w} | {got['ops']:,.0f} | {got['ops'] / base:.2f}× | {got['noop_max_ms']:.0f} "
-              f"| {got['noop_p99_ms']:.0f} | {got['idle_median_ms']:.1f} | {got['idle_max_ms']:.1f} "
+        extra = (f"| {got['append_mb_s']:.1f} | {got['big_max_ms']:.1f} | {got['big_p99_ms']:.1f} "
+                 if big else "")
+        print(f"| {w} | {got['ops']:,.0f} | {got['ops'] / base:.2f}× | {got['noop_max_ms']:.1f} "
+              f"| {got['noop_p99_ms']:.1f} {extra}| {got['idle_median_ms']:.1f} | {got['idle_max_ms']:.1f} "
               f"| {got['idle_others']:.0f} of 8 |")
     print(f"\nload average {os.getloadavg()[0]:.1f} at end")
     return 0

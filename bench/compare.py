@@ -22,6 +22,7 @@ import asyncio
 import json
 import os
 import platform
+import shlex
 import shutil
 import signal
 import subprocess
@@ -35,7 +36,7 @@ from pathlib import Path
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 from bench.profile_summary import report  # noqa: E402
-from bench.servers import LAUNCHERS, Server, Unavailable  # noqa: E402
+from bench.servers import LAUNCHERS, Mailframe, Server, Unavailable  # noqa: E402
 from bench.workload.corpus import Corpus  # noqa: E402
 from bench.workload.memory import raise_nofile  # noqa: E402
 from bench.workload.phases import PHASES, PhaseResult, Workload, run_workload  # noqa: E402
@@ -80,7 +81,8 @@ def run_one(name: str, n: int, args: argparse.Namespace, corpus: Corpus,
         workload = Workload("127.0.0.1", server.port, "alice", "secret", corpus,
                             server_pid=server.pid, mixed_seconds=args.mixed_seconds,
                             connections=args.connections, bodies=min(500, n),
-                            many_sessions=args.many_sessions)
+                            many_sessions=args.many_sessions,
+                            big_append=int(args.big_append_mb * 2**20))
         hook = Profiler(server.pid, Path(args.profile), n, log) if (
             args.profile and name == REFERENCE and server.pid) else None
         load = os.getloadavg()[0]
@@ -185,6 +187,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--connections", type=int, default=1000)
     parser.add_argument("--many-sessions", type=int, default=64,
                         help="sessions of the second mixed phase (issue 16: 64)")
+    parser.add_argument("--mailframe-args", default="",
+                        help='more options for mailframe, e.g. "--workers 1 --stall-warn 10"')
+    parser.add_argument("--big-append-mb", type=float, default=50.0,
+                        help="size of the one large APPEND timed against NOOP latency (MB)")
     parser.add_argument("--phases", default=",".join(PHASES),
                         help="comma-separated phases to run (append, select and header_sync "
                              "set up the rest); default all: " + ",".join(PHASES))
@@ -204,12 +210,13 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown phase(s) {sorted(set(args.phases) - set(PHASES))}; known: {PHASES}")
     if args.quick:
         args.messages = args.messages or [200]
-        args.mixed_seconds, args.connections = 2.0, 100
+        args.mixed_seconds, args.connections, args.big_append_mb = 2.0, 100, 5.0
     sizes = args.messages or [2000, 20000]
     servers = [s.strip() for s in args.servers.split(",") if s.strip()]
     unknown = [s for s in servers if s not in LAUNCHERS]
     if unknown:
         parser.error(f"unknown server(s) {unknown}; known: {sorted(LAUNCHERS)}")
+    Mailframe.extra_args = shlex.split(args.mailframe_args)
     # Children (the servers) inherit this limit: 1 000 connections need fds.
     raise_nofile(4 * args.connections + 1024)
 

@@ -33,14 +33,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mixed-seconds", type=float, default=10.0)
     parser.add_argument("--connections", type=int, default=1000)
     parser.add_argument("--many-sessions", type=int, default=64, help="sessions of the second mixed phase")
+    parser.add_argument("--big-append-mb", type=float, default=50.0,
+                        help="size of the one large APPEND timed against NOOP latency (MB)")
     parser.add_argument("--quick", action="store_true", help="N=200, 2 s mixed, 100 connections")
     args = parser.parse_args(argv)
     if args.quick:
-        args.messages, args.mixed_seconds, args.connections = 200, 2.0, 100
+        args.messages, args.mixed_seconds, args.connections, args.big_append_mb = 200, 2.0, 100, 5.0
     workload = Workload(args.host, args.port, args.user, args.password,
                         Corpus(args.messages, args.seed), server_pid=args.pid,
                         mixed_seconds=args.mixed_seconds, connections=args.connections,
-                        many_sessions=args.many_sessions)
+                        many_sessions=args.many_sessions,
+                        big_append=int(args.big_append_mb * 2**20))
     results = asyncio.run(run_workload(workload))
     return 0 if all(r.ok for r in results) else 1
 

@@ -82,13 +82,16 @@ class Server:
 
 class Mailframe(Server):
     name = "mailframe"
+    #: more ``twistd mailframe`` options for every mailframe launcher
+    #: (compare.py --mailframe-args, e.g. "--workers 1" or "--stall-warn 10")
+    extra_args: list[str] = []
 
     def __init__(self, workdir: Path, store: str = "maildir") -> None:
         import mailframe
         self.version = getattr(mailframe, "__version__", "") + f" ({store})"
         url = f"mbox:{workdir}/mail/%u" if store == "mbox" else None
         self.proc = ServerProcess(workdir, "--max-connections-per-ip", "0",
-                                  "--max-connections-per-user", "0",
+                                  "--max-connections-per-user", "0", *self.extra_args,
                                   users={USER: PASSWORD}, store=url)
         try:
             self.proc.start(timeout=30)
@@ -252,7 +255,7 @@ class MailframeSqlite(Mailframe):
 
         self.version = getattr(mailframe, "__version__", "") + f" ({self.name[10:]})"
         self.proc = ServerProcess(workdir, "--max-connections-per-ip", "0",
-                                  "--max-connections-per-user", "0",
+                                  "--max-connections-per-user", "0", *self.extra_args,
                                   users={USER: PASSWORD}, store=self._store(workdir))
         try:
             self.proc.start(timeout=60)

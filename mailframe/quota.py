@@ -17,7 +17,7 @@ SMTP/LMTP delivery in :mod:`mailframe.smtp.delivery`): it fails with
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -150,7 +150,8 @@ def crlf_size(content: bytes) -> int:
 
 
 async def ensure_room(
-    account: Any, add_storage: int, add_messages: int, mailbox: str | None = None
+    account: Any, add_storage: int | Callable[[], int], add_messages: int,
+    mailbox: str | None = None,
 ) -> None:
     """Fail with :class:`OverQuota` when ``account`` (an
     :class:`mailframe.interfaces.IQuotaAccount`; others are unlimited)
@@ -160,10 +161,15 @@ async def ensure_room(
     ... store"); a write that takes nothing (a MOVE inside the account,
     which Dovecot lets through however full) is never refused.  With
     ``mailbox`` (the name written into) an account that spans other users'
-    mailboxes (``quota_for``, :mod:`mailframe.acl`) charges its owner."""
+    mailboxes (``quota_for``, :mod:`mailframe.acl`) charges its owner.
+    ``add_storage`` may be a function giving it, called only when the
+    account has a storage limit (sizing a 50 MB APPEND reads every octet,
+    on the reactor thread)."""
     from mailframe.interfaces import IQuotaAccount
 
-    if not IQuotaAccount.providedBy(account) or (add_storage <= 0 and add_messages <= 0):
+    if not IQuotaAccount.providedBy(account):
+        return
+    if not callable(add_storage) and add_storage <= 0 and add_messages <= 0:
         return
     pick = getattr(account, "quota_for", None) if mailbox is not None else None
     if pick is not None:  # another user's mailbox: its owner is charged (as Dovecot)
@@ -171,7 +177,10 @@ async def ensure_room(
         if not IQuotaAccount.providedBy(account):
             return
     usage, limits = await account.quota()
-    if limits.storage is not None and usage.storage + add_storage > limits.storage:
-        raise OverQuota(OVERQUOTA_TEXT)
+    if limits.storage is not None:
+        if callable(add_storage):  # sized only now: a scan of every octet
+            add_storage = add_storage()
+        if usage.storage + add_storage > limits.storage:
+            raise OverQuota(OVERQUOTA_TEXT)
     if limits.messages is not None and usage.messages + add_messages > limits.messages:
         raise OverQuota(OVERQUOTA_TEXT)

@@ -8,6 +8,8 @@ in order against one server given host, port, user and password.
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
 import random
 import re
 import time
@@ -24,6 +26,7 @@ from .corpus import (
     SUBJECT_TOKENS,
     Corpus,
 )
+from .latency import Latencies, Probe
 from .memory import raise_nofile, tree_memory_kb
 
 FETCH_SEQ = re.compile(rb"^\* (\d+) FETCH ", re.I)
@@ -93,6 +96,28 @@ def search_numbers(result: Result) -> list[int]:
     return numbers
 
 
+def _digest(data: bytes) -> bytes:
+    return hashlib.blake2b(data, digest_size=16).digest()
+
+
+def big_message(size: int) -> bytes:
+    """A well-formed message of exactly ``size`` octets (at least 1 KB):
+    a text part and a base64 attachment of lines of 76 characters."""
+    head = (b"From: Big Sender <big@example.org>\r\nTo: alice@example.net\r\n"
+            b"Subject: one large attachment\r\nMessage-ID: <big@mailframe.test>\r\n"
+            b"Date: Mon, 01 Jan 2024 08:00:00 +0000\r\nMIME-Version: 1.0\r\n"
+            b'Content-Type: multipart/mixed; boundary="=_big"\r\n\r\n'
+            b"--=_big\r\nContent-Type: text/plain\r\n\r\nSee the attachment.\r\n"
+            b"--=_big\r\nContent-Type: application/octet-stream\r\n"
+            b"Content-Transfer-Encoding: base64\r\n\r\n")
+    tail = b"--=_big--\r\n"
+    line = base64.b64encode(bytes(range(57))) + b"\r\n"  # 78 octets
+    room = size - len(head) - len(tail)
+    body = line * max(0, room // len(line) - 1)
+    body += b"A" * (room - len(body) - 2) + b"\r\n"  # a last line of 76 to 153 octets
+    return head + body + tail
+
+
 def _uid_of(line: bytes) -> int | None:
     match = UID.search(line)
     return int(match.group(1)) if match else None
@@ -110,7 +135,7 @@ class Workload:
     def __init__(self, host: str, port: int, user: str, password: str, corpus: Corpus,
                  *, server_pid: int | None = None, mixed_seconds: float = 10.0,
                  sessions: int = 8, connections: int = 1000, bodies: int = 500,
-                 many_sessions: int = 64) -> None:
+                 many_sessions: int = 64, big_append: int = 50 * 2**20) -> None:
         self.host, self.port, self.user, self.password = host, port, user, password
         self.corpus = corpus
         self.server_pid = server_pid
@@ -122,6 +147,13 @@ class Workload:
         self.keyword_base = 0
         self.connections = connections
         self.bodies = bodies
+        #: octets of the one large message of the ``big_append`` phase
+        self.big_append_size = big_append
+        #: blake2b digests of the corpus messages (filled by ``append``):
+        #: the mixed load checks bodies against them instead of
+        #: regenerating each message (~0.5 ms of client CPU apiece)
+        self.digests: list[bytes] = []
+        self._small: dict[int, bytes] = {}
         self.uids: list[int] = []
         self.client: Client | None = None
 
@@ -139,6 +171,7 @@ class Workload:
             "store": "STORE 1:* +FLAGS / -FLAGS.SILENT",
             "mixed": f"mixed, {self.sessions} sessions",
             "mixed_many": f"mixed, {self.many_sessions} sessions",
+            "big_append": f"APPEND {self.big_append_size / 2**20:g} MB, 1 conn",
             "idle_memory": "idle selected conn, RSS",
         }.get(phase, phase)
 
@@ -158,6 +191,7 @@ class Workload:
         start = time.perf_counter()
         for i, meta in enumerate(self.corpus.metas):
             data = self.corpus.message(i)
+            self.digests.append(_digest(data))
             sizes.append(len(data))
             total += len(data)
             flags = b"(\\Flagged)" if meta.flagged else b"()"
@@ -346,11 +380,14 @@ class Workload:
             out.status = f"WRONG: SEARCH UNSEEN gave {len(unseen)} after -FLAGS, expected {n}"
         return out
 
-    async def mixed(self) -> PhaseResult:
+    async def mixed(self) -> list[PhaseResult]:
         """``sessions`` concurrent sessions doing a mix of single-message
         body fetches, range flag fetches, per-session keyword stores,
         subject searches, STATUS, NOOP and APPEND to another mailbox, for
-        ``mixed_seconds``; every answer checked."""
+        ``mixed_seconds``; every answer checked.  Meanwhile a probe
+        process (:mod:`.latency`) sends NOOP every 20 ms on a session of
+        its own: the rows after the rate are its worst and 99th-percentile
+        latency (how long the load makes another client wait)."""
         assert self.client is not None
         try:
             await self.client.run(b"CREATE BenchMixed")
@@ -359,13 +396,16 @@ class Workload:
         clients = [await self.session() for _ in range(self.sessions)]
         for c in clients:
             await c.run(b"SELECT INBOX")
-        deadline = time.perf_counter() + self.mixed_seconds
         counts = [0] * self.sessions
         errors: list[str] = []
-        start = time.perf_counter()
-        await asyncio.gather(*(self._mixed_session(k, c, deadline, counts, errors)
-                               for k, c in enumerate(clients)))
-        elapsed = time.perf_counter() - start
+        async with Probe(self.host, self.port, self.user, self.password) as probe:
+            deadline = time.perf_counter() + self.mixed_seconds
+            start = time.perf_counter()
+            window = time.monotonic()
+            await asyncio.gather(*(self._mixed_session(k, c, deadline, counts, errors)
+                                   for k, c in enumerate(clients)))
+            elapsed = time.perf_counter() - start
+            window_end = time.monotonic()
         for c in clients:
             await c.logout()
         ops = sum(counts)
@@ -373,9 +413,18 @@ class Workload:
                           seconds=elapsed, notes=[f"{ops} operations"])
         if errors:
             out.status = ("WRONG: " if errors[0].startswith("wrong") else "ERROR: ") + errors[0]
-        return out
+        return [out, *self._latency_rows(f"in mixed {self.sessions}", probe.window(window, window_end),
+                                         elapsed)]
 
-    async def mixed_many(self) -> PhaseResult:
+    def _latency_rows(self, where: str, lat: Latencies, seconds: float) -> list[PhaseResult]:
+        status = "ok" if lat.samples else "ERROR: no NOOP answered in the window"
+        note = [lat.summary()]
+        return [PhaseResult(f"NOOP {where}, worst", lat.worst * 1000, "ms", status=status,
+                            higher_is_better=False, seconds=seconds, notes=note),
+                PhaseResult(f"NOOP {where}, p99", lat.quantile(0.99) * 1000, "ms", status=status,
+                            higher_is_better=False, seconds=seconds)]
+
+    async def mixed_many(self) -> list[PhaseResult]:
         """The mixed load from ``many_sessions`` sessions at once (issue
         16's 64-session phase)."""
         few = self.sessions
@@ -384,8 +433,56 @@ class Workload:
             out = await self.mixed()
         finally:
             self.sessions, self.keyword_base = few, 0
-        out.name = self.title("mixed_many")
+        out[0].name = self.title("mixed_many")
         return out
+
+    async def big_append(self) -> list[PhaseResult]:
+        """One session APPENDs one large message (50 MB by default, a
+        synchronizing literal, RFC 3501 §7.5) while a probe process NOOPs
+        every 10 ms on four sessions of its own (under several workers,
+        some share the appender's process).  Rows: the APPEND's MB/s,
+        then the worst and 99th-percentile NOOP latency while it ran.
+        Checked: the message's RFC822.SIZE afterwards."""
+        data = big_message(self.big_append_size)
+        sender = await self.session()
+        try:
+            await sender.run(b"CREATE BenchBig")
+        except ImapError:
+            pass
+        async with Probe(self.host, self.port, self.user, self.password,
+                         sessions=4, interval=0.01) as probe:
+            await asyncio.sleep(0.2)
+            window = time.monotonic()
+            start = time.perf_counter()
+            await sender.run_with_literal(b"APPEND BenchBig ()", data)
+            elapsed = time.perf_counter() - start
+            window_end = time.monotonic()
+            await asyncio.sleep(0.1)
+        out = PhaseResult(self.title("big_append"), len(data) / elapsed / 1e6, "MB/s",
+                          seconds=elapsed)
+        result = await sender.run(b"SELECT BenchBig")
+        exists = [int(m.group(1)) for r in result.untagged for m in [EXISTS.match(r.line)] if m]
+        if exists:
+            sizes = await sender.run(b"FETCH %d RFC822.SIZE" % exists[-1])
+            got = [int(m.group(1)) for r in sizes.untagged for m in [SIZE.search(r.line)] if m]
+            if got != [len(data)]:
+                out.status = f"WRONG: RFC822.SIZE {got}, appended {len(data)}"
+        else:
+            out.status = "WRONG: BenchBig has no EXISTS after the APPEND"
+        await sender.logout()
+        return [out, *self._latency_rows(f"during APPEND {len(data) / 2**20:g} MB",
+                                         probe.window(window, window_end), elapsed)]
+
+    def _body_ok(self, i: int, body: bytes) -> bool:
+        if i < len(self.digests):
+            return len(body) == self.corpus.sizes()[i] and _digest(body) == self.digests[i]
+        return body == self.corpus.message(i)
+
+    def _small_message(self, i: int) -> bytes:
+        data = self._small.get(i)
+        if data is None:
+            data = self._small[i] = self.corpus.message(i)
+        return data
 
     async def _mixed_session(self, k: int, client: Client, deadline: float,
                              counts: list[int], errors: list[str]) -> None:
@@ -403,7 +500,7 @@ class Workload:
                     result = await client.run(b"UID FETCH %d BODY.PEEK[]" % self.uids[i])
                     lits = [lit for r in result.untagged if FETCH_SEQ.match(r.line)
                             for lit in r.literals]
-                    if lits != [self.corpus.message(i)]:
+                    if len(lits) != 1 or not self._body_ok(i, lits[0]):
                         raise Wrong(f"UID FETCH {self.uids[i]} BODY.PEEK[]: body differs")
                 elif roll < 0.55:
                     a = rnd.randrange(n) + 1
@@ -443,7 +540,7 @@ class Workload:
                 elif roll < 0.93:
                     await client.run(b"NOOP")
                 else:
-                    data = self.corpus.message(rnd.randrange(min(n, 200)))
+                    data = self._small_message(rnd.randrange(min(n, 200)))
                     await client.run_with_literal(b"APPEND BenchMixed ()", data)
                 counts[k] += 1
             except Wrong as exc:
@@ -495,7 +592,8 @@ class Workload:
 
 
 PHASES = ("append", "select", "header_sync", "envelope", "bodies_phase", "search_header",
-          "search_body", "search_flag", "store", "mixed", "mixed_many", "idle_memory")
+          "search_body", "search_flag", "store", "mixed", "mixed_many", "big_append",
+          "idle_memory")
 
 
 async def run_workload(workload: Workload, log: Callable[[str], None] = print,

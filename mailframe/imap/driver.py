@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Coroutine, Generator
 from typing import Any
 
 from mailframe.errors import AuthenticationFailed, CannotDo
-from mailframe.imap.framing import ContinuationRequest, Frame, FrameError, Framer
+from mailframe.imap.framing import ContinuationRequest, Frame, FrameError, Framer, SpooledFrame
 from mailframe.imap.session import WAKEUP, ServerConfig, Session, Wakeup
 
 __all__ = ["SessionDriver", "NotSynchronous"]
@@ -108,7 +108,7 @@ class SessionDriver:
         for event in self.framer.feed(data):
             if isinstance(event, ContinuationRequest):
                 self._out += b"+ Ready for literal data\r\n"
-            else:
+            elif not isinstance(event, SpooledFrame):  # none: this framer has no spool
                 self._events.append(event)
         self._step()
         return self.take()

@@ -36,12 +36,15 @@ one-part frames for the session to interpret.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from mailframe.imap._chars import read_tag
 from mailframe.imap.limits import DEFAULT_LIMITS, Limits
 
-__all__ = ["Frame", "ContinuationRequest", "FrameError", "Event", "Framer", "literal_marker"]
+__all__ = ["Frame", "ContinuationRequest", "FrameError", "Event", "Framer", "literal_marker",
+           "LiteralSink", "SpooledFrame"]
 
 
 @dataclass(frozen=True)
@@ -78,7 +81,29 @@ class FrameError:
     close: bool = False
 
 
-Event = Frame | ContinuationRequest | FrameError
+class LiteralSink(Protocol):
+    """Where :class:`Framer` puts the octets of a large APPEND literal
+    instead of its own memory (:attr:`Framer.spool`): the adapter's
+    temporary file, filled off the reactor."""
+
+    def write(self, data: bytes) -> None:
+        """The next octets of the literal, in order."""
+
+    def discard(self) -> None:
+        """The command was abandoned: forget the octets."""
+
+
+@dataclass(frozen=True)
+class SpooledFrame:
+    """A complete command some of whose literals went to a
+    :class:`LiteralSink`: ``parts`` as in :class:`Frame`, with the sink in
+    place of each such literal's bytes.  The adapter turns it into a
+    :class:`Frame` once it has the octets back, in command order."""
+
+    parts: tuple[bytes | LiteralSink, ...]
+
+
+Event = Frame | ContinuationRequest | FrameError | SpooledFrame
 
 # More significant digits than this in a literal length is absurd (beyond
 # 2^64): treat it as too big without converting (int() of a huge digit
@@ -131,16 +156,29 @@ class Framer:
         #: next ``feed`` (``feed(b"")`` to go on).  Used before login, so one
         #: command is framed under the limits that hold when it runs.
         self.hold = False
+        #: ``spool(length)`` gives the sink for an APPEND literal of at
+        #: least :attr:`spool_min` octets (None: every literal is kept in
+        #: memory here); the command then comes out as a SpooledFrame.
+        self.spool: Callable[[int], LiteralSink] | None = None
+        self.spool_min = 1 << 20
         self.closed = False  # after a FrameError with close set: input ignored
         self._buf = bytearray()
         self._pos = 0  # first unconsumed octet of _buf
         self._scan = 0  # where to resume looking for LF
+        self._sink: LiteralSink | None = None  # the literal being read goes here
+        self._parts: list[bytes | LiteralSink] = []
         self._reset_command()
         self._skip_line = False  # inside an over-long line: dropping octets up to LF
         self._skip_tail = b""  # its last octets, to see a literal marker at its end
 
     def _reset_command(self) -> None:
-        self._parts: list[bytes] = []
+        abandoned = [p for p in self._parts if not isinstance(p, bytes)]
+        if self._sink is not None:
+            abandoned.append(self._sink)
+        for sink in abandoned:  # an abandoned command's spooled literals
+            sink.discard()
+        self._sink = None
+        self._parts = []
         self._tag: str | None = None
         self._size = 0  # octets of the command so far
         self._literal_left = 0
@@ -168,6 +206,16 @@ class Framer:
         if self.closed:
             return []
         buf = self._buf
+        sink = self._sink
+        if sink is not None and self._pos == len(buf) and data and not self._discarding:
+            # A spooled literal with nothing buffered before it: its octets
+            # go to the sink as received, never copied into the buffer.
+            take = min(len(data), self._literal_left)
+            sink.write(data if take == len(data) else data[:take])
+            self._literal_left -= take
+            data = data[take:]
+            if not self._literal_left:
+                self._end_spooled_literal()
         buf += data
         events: list[Event] = []
         while True:
@@ -175,7 +223,7 @@ class Framer:
                 self._buf = bytearray()
                 self._pos = self._scan = 0
                 return events
-            if self.hold and events and isinstance(events[-1], Frame):
+            if self.hold and events and isinstance(events[-1], Frame | SpooledFrame):
                 break
             if self._literal_left:
                 if not self._take_literal():
@@ -225,6 +273,12 @@ class Framer:
         self._literal_left -= take
         if self._discarding:
             return True
+        if self._sink is not None:
+            with memoryview(self._buf) as view:
+                self._sink.write(bytes(view[start : start + take]))
+            if not self._literal_left:
+                self._end_spooled_literal()
+            return True
         if not self._literal_left and not self._literal:
             # The whole literal arrived in one read: a single copy.
             with memoryview(self._buf) as view:
@@ -236,6 +290,11 @@ class Framer:
             self._parts.append(bytes(self._literal))
             self._literal = bytearray()
         return True
+
+    def _end_spooled_literal(self) -> None:
+        assert self._sink is not None
+        self._parts.append(self._sink)
+        self._sink = None
 
     def _error(self, status: str, text: str, code: str | None = None) -> FrameError:
         """A FrameError for the current command, which is abandoned."""
@@ -276,7 +335,13 @@ class Framer:
                 events.append(self._error("BAD", "Command too long"))
                 return
             self._parts.append(line)
-            events.append(Frame(tuple(self._parts)))
+            parts = tuple(self._parts)
+            self._parts = []  # handed on: not discarded by the reset
+            plain = [p for p in parts if isinstance(p, bytes)]
+            if len(plain) == len(parts):
+                events.append(Frame(tuple(plain)))
+            else:
+                events.append(SpooledFrame(parts))
             self._reset_command()
             return
         length, non_sync, _ = marker
@@ -308,6 +373,8 @@ class Framer:
             events.append(ContinuationRequest())
         if length:
             self._literal_left = length
+            if self.spool is not None and self._append and length >= self.spool_min:
+                self._sink = self.spool(length)
         else:
             self._parts.append(b"")
 

@@ -98,6 +98,13 @@ class Options(usage.Options):
         ["workers", None, None, "Server processes sharing the listeners, under one supervisor that "
                                 "restarts them (default: the number of CPUs; 1: one process, no "
                                 "supervisor; --store memory always runs one)."],
+        ["spool-literal", None, str(1 << 20), "APPEND literals of at least this many bytes are "
+                                              "written to a temporary file as they arrive, off the "
+                                              "reactor, instead of held in memory (0: never)."],
+        ["spool-dir", None, None, "Directory for those temporary files (default: the system's, "
+                                  "e.g. $TMPDIR or /tmp)."],
+        ["stall-warn", None, "0", "Log what the reactor was doing whenever it kept connections "
+                                  "waiting longer than this many milliseconds (0: off)."],
     ]
     optFlags = [
         ["no-smtp", None, "Do not start the default SMTP listener."],
@@ -163,13 +170,14 @@ class Options(usage.Options):
         self["webhooks"].append(url)
 
     def postOptions(self) -> None:
-        for name in ("max-line", "max-literal", "max-depth", "max-nonsync-literal", "max-preauth-literal",
+        for name in ("spool-literal", "max-line", "max-literal", "max-depth", "max-nonsync-literal", "max-preauth-literal",
                      "max-connections-per-ip",
                      "max-preauth-connections-per-ip", "max-connections-per-user", "max-size",
                      "login-lockout", "login-lockout-address"):
             self[name] = _int(self, name)
         self["compress-level"] = _int(self, "compress-level")
         self["notify-max-mailboxes"] = _int(self, "notify-max-mailboxes")
+        self["stall-warn"] = _number(self, "stall-warn", zero=True)
         if self["compress-level"] > 9:
             raise usage.UsageError("--compress-level goes from 0 (COMPRESS off) to 9")
         for name in ("timeout", "timeout-preauth", "queue-lifetime", "queue-retry", "queue-retry-max"):

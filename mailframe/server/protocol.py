@@ -13,6 +13,11 @@ an unauthenticated client can make the server hold one bounded command; a
 framing error that ends the stream (a huge non-synchronizing literal) is
 answered in turn, then ``* BYE`` and the connection closes.
 
+An APPEND literal of ``--spool-literal`` octets or more goes, as it
+arrives, to a temporary file written by the thread pool
+(:mod:`mailframe.server.spool`); the command reaches the session once the
+literal is read back, in its turn.
+
 After ``COMPRESS DEFLATE`` (RFC 4978) every octet both ways goes through
 :class:`mailframe.server.compress.Deflate`, above TLS: responses are
 compressed as written and sync-flushed once per burst (when the session
@@ -23,7 +28,6 @@ the next is inflated, and inflating stops while reading is paused.
 
 from __future__ import annotations
 
-import socket
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -40,12 +44,23 @@ from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from mailframe.errors import LimitExceeded
-from mailframe.imap.framing import ContinuationRequest, Event, Frame, FrameError, Framer
+from mailframe.imap._chars import read_tag
+from mailframe.imap.framing import (
+    ContinuationRequest,
+    Event,
+    Frame,
+    FrameError,
+    Framer,
+    LiteralSink,
+    SpooledFrame,
+)
 from mailframe.imap.serialize import continuation
 from mailframe.imap.session import WAKEUP, ServerConfig, Session, Wakeup
 from mailframe.ops.authwatch import WatchedAuthenticator
 from mailframe.ops.events import ImapConnection, refused_connection
+from mailframe.server._sockopts import no_delay, quick_ack
 from mailframe.server.compress import DEFAULT_LEVEL, CompressionError, Deflate
+from mailframe.server.spool import BACKLOG, FileSpool, in_thread_pool, read_back
 
 log = Logger()
 
@@ -64,6 +79,22 @@ class ServerContext:
     clock: Any = None
     #: zlib level for COMPRESS=DEFLATE (RFC 4978); None: COMPRESS not offered.
     compress_level: int | None = DEFAULT_LEVEL
+    #: APPEND literals of at least this many octets go to a temporary file
+    #: off the reactor (mailframe.server.spool); 0: kept in memory.
+    spool_min: int = 1 << 20
+    #: where those files go (None: the system's temporary directory)
+    spool_dir: str | None = None
+    #: told +1 / -1 as connections open and close (--workers balancing)
+    on_connection: Callable[[int], None] | None = None
+
+
+@dataclass
+class _Spooled:
+    """A queued command whose large literals are still in their spools:
+    ``event`` is set once they are read back (or reading failed)."""
+
+    parts: tuple[bytes | LiteralSink, ...]
+    event: Frame | FrameError | None = None
 
 
 @implementer(IPushProducer)
@@ -76,11 +107,16 @@ class IMAPServerProtocol(Protocol, TimeoutMixin):
         self.callLater = self.clock.callLater  # type: ignore[method-assign,assignment]  # TimeoutMixin's timer
         self.framer = Framer(context.config.limits.preauth())
         self.framer.hold = True  # one command at a time until login
+        if context.spool_min:
+            self.framer.spool = self._new_spool
+            self.framer.spool_min = context.spool_min
         self._held = False  # a frame came out in hold mode: reading paused until it is taken
         self._ending = False  # a closing FrameError was answered: no more events
         self._in_handle = False
         self._pump_wanted = False
-        self.queue: deque[Frame | FrameError] = deque()
+        self.queue: deque[Frame | FrameError | _Spooled] = deque()
+        self._spools: set[FileSpool] = set()
+        self._counted_load = False
         self.waiter: Deferred[Frame | FrameError | Wakeup | None] | None = None
         self._wake_pending = False
         self.drainers: list[Deferred[None]] = []
@@ -116,7 +152,10 @@ class IMAPServerProtocol(Protocol, TimeoutMixin):
                 self._close()
                 return
             self._counted = True
-        _no_delay(self.transport)
+        no_delay(self.transport)
+        if self.context.on_connection is not None:
+            self.context.on_connection(1)
+            self._counted_load = True
         self.transport.registerProducer(self, True)  # type: ignore[union-attr]
         self._registered = True
         self.ops = ImapConnection(self.peer, self.secure, self._state_name)
@@ -177,6 +216,9 @@ class IMAPServerProtocol(Protocol, TimeoutMixin):
             log.info("imap compress peer={peer} out={plain_out}->{wire_out} in={wire_in}->{plain_in}",
                      peer=self.peer, plain_out=n.plain_out, wire_out=n.wire_out,
                      wire_in=n.wire_in, plain_in=n.plain_in)
+        if self._counted_load and self.context.on_connection is not None:
+            self._counted_load = False
+            self.context.on_connection(-1)
         if self._counted and self.context.limiter is not None:
             self.context.limiter.release(self.peer, self, self._logged_in)
             self._counted = False
@@ -187,6 +229,8 @@ class IMAPServerProtocol(Protocol, TimeoutMixin):
             w, self.waiter = self.waiter, None
             w.callback(None)
         self._release_drainers()
+        self.framer.discard_buffered()  # a literal being spooled
+        self._clear_queue()
         if self.ops is not None:
             self.ops.closed()
 
@@ -256,7 +300,7 @@ class IMAPServerProtocol(Protocol, TimeoutMixin):
                         self.write(continuation())
                         self.flush()
                     else:
-                        if isinstance(event, Frame) and self.framer.hold:
+                        if isinstance(event, Frame | SpooledFrame) and self.framer.hold:
                             self._held = True
                         self._deliver(event)
                 if not self._pump_wanted or self._ending or self.lost:
@@ -274,10 +318,12 @@ class IMAPServerProtocol(Protocol, TimeoutMixin):
         """Read from the socket unless the queue is long, a held command
         waits to run, or the stream is over."""
         limit = self.context.config.limits.max_pending
+        backlog = sum(s.backlog for s in self._spools) if self._spools else 0
         if self.reading_paused:
-            stop = self._held or self._ending or len(self.queue) >= limit // 2
+            stop = (self._held or self._ending or len(self.queue) >= limit // 2
+                    or backlog > BACKLOG // 2)
         else:
-            stop = self._held or self._ending or len(self.queue) >= limit
+            stop = self._held or self._ending or len(self.queue) >= limit or backlog > BACKLOG
         if stop != self.reading_paused and not self.lost:
             self.reading_paused = stop
             if stop:
@@ -310,27 +356,13 @@ class IMAPServerProtocol(Protocol, TimeoutMixin):
         self._close()
 
     def _quick_ack(self) -> None:
-        """Acknowledge at once a packet that completed no command.
+        quick_ack(self.transport)
 
-        A client that sends a literal and its closing CRLF in two writes
-        (Python's imaplib does) has the CRLF held back by Nagle until this
-        packet is acknowledged, while Linux delays the ACK because we have
-        nothing to say yet: 40 ms lost per APPEND.  TCP_QUICKACK is one-shot,
-        so it is set each time we wait for the rest of a command.
-        """
-        transport: Any = self.transport
-        for _ in range(3):  # through TLS wrappers down to the TCP socket
-            handle = getattr(transport, "socket", None)  # tcp.Connection, even after startTLS
-            if isinstance(handle, socket.socket):
-                try:
-                    handle.setsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK, 1)
-                except (AttributeError, OSError):  # not TCP, or not Linux
-                    pass
-                return
-            transport = getattr(transport, "transport", None)
-
-    def _deliver(self, event: Frame | FrameError) -> None:
+    def _deliver(self, event: Frame | FrameError | SpooledFrame) -> None:
         if self._ending:
+            return
+        if isinstance(event, SpooledFrame):
+            self._read_spooled(event)
             return
         if self.waiter is not None and not self.queue:
             if isinstance(event, FrameError) and event.close:
@@ -346,6 +378,58 @@ class IMAPServerProtocol(Protocol, TimeoutMixin):
         # Queued in order; when the queue is long, reading stops until the
         # session catches up (TCP pushes back): see _update_reading.
         self.queue.append(event)
+
+    # --- large literals (mailframe.server.spool) -------------------------------
+
+    def _new_spool(self, size: int) -> LiteralSink:
+        """The framer's sink for an APPEND literal of ``size`` octets."""
+        spool = FileSpool(size, in_thread_pool(self.clock), self.context.spool_dir,
+                          on_drain=self._update_reading)
+        self._spools.add(spool)
+        return spool
+
+    def _read_spooled(self, event: SpooledFrame) -> None:
+        """Queue the command; read its spooled literals back in the thread
+        pool, then let the session have it (commands stay in order: later
+        ones queue behind it)."""
+        entry = _Spooled(event.parts)
+        self.queue.append(entry)
+
+        def failed(failure: Failure) -> FrameError:
+            log.failure("reading back a spooled literal", failure)
+            for part in event.parts:
+                if isinstance(part, FileSpool):
+                    part.discard()
+            tag = event.parts[0]
+            return FrameError(read_tag(tag) if isinstance(tag, bytes) else None, "NO",
+                              "Cannot store the message now", "SERVERBUG")
+
+        def done(result: Frame | FrameError) -> None:
+            entry.event = result
+            self._spools.difference_update(p for p in event.parts if isinstance(p, FileSpool))
+            self._update_reading()
+            if self.waiter is not None and self.queue and self.queue[0] is entry:
+                w, self.waiter = self.waiter, None
+                self.next_event().chainDeferred(w)
+
+        d: Deferred[Frame | FrameError] = read_back(event.parts).addCallback(Frame)
+        d.addErrback(failed).addCallback(done)
+
+    def _head_unread(self) -> bool:
+        head = self.queue[0] if self.queue else None
+        return isinstance(head, _Spooled) and head.event is None
+
+    def _clear_queue(self) -> None:
+        """Drop every queued command, forgetting their spooled literals."""
+        for entry in self.queue:
+            if isinstance(entry, _Spooled):
+                for part in entry.parts:
+                    if isinstance(part, FileSpool):
+                        part.discard()
+        self.queue.clear()
+        for spool in self._spools:
+            spool.discard()
+        self._spools.clear()
 
     def timeoutConnection(self) -> None:
         log.info("autologout of {peer}", peer=self.peer)
@@ -406,8 +490,10 @@ class IMAPServerProtocol(Protocol, TimeoutMixin):
     def next_event(self) -> Deferred[Frame | FrameError | Wakeup | None]:
         if not self.queue and self._held and not self._ending:
             self._pump()
-        if self.queue and not self._ending:
-            event = self.queue.popleft()
+        if self.queue and not self._ending and not self._head_unread():
+            head = self.queue.popleft()
+            event = head.event if isinstance(head, _Spooled) else head
+            assert event is not None
             self._update_reading()
             if isinstance(event, FrameError) and event.close:
                 self._answer_and_close(event)
@@ -418,6 +504,10 @@ class IMAPServerProtocol(Protocol, TimeoutMixin):
         if self.lost or self._ending:
             return succeed(None)
         session = self.session
+        if self.queue:  # a command's large literal is still being read back
+            self.flush()
+            self.waiter = Deferred()
+            return self.waiter
         if self._wake_pending and session is not None and (session.idling or session.notify is not None):
             self._wake_pending = False  # a hint came while the session was catching up
             return succeed(WAKEUP)
@@ -443,7 +533,7 @@ class IMAPServerProtocol(Protocol, TimeoutMixin):
     def start_tls(self) -> None:
         self._switching = True
         self.framer.discard_buffered()
-        self.queue.clear()
+        self._clear_queue()
         self.transport.startTLS(self.context.tls)  # type: ignore[union-attr]
         self.secure = True
         if self.ops is not None:
@@ -467,7 +557,7 @@ class IMAPServerProtocol(Protocol, TimeoutMixin):
         self.flush()
         self._switching = True
         self.framer.discard_buffered()
-        self.queue.clear()
+        self._clear_queue()
         self.deflate = Deflate(self.context.compress_level)
 
     def channel_binding(self) -> dict[str, bytes] | None:
@@ -594,20 +684,3 @@ class IMAPFactory(Factory):
         proto = IMAPServerProtocol(self.context)
         proto.factory = self
         return proto
-
-
-def _no_delay(transport: object) -> None:
-    """Turn Nagle's algorithm off on the TCP socket under ``transport`` (a
-    TLS transport wraps it): the session writes each command's responses
-    as they are ready, and a small tagged reply held back until the
-    client acknowledges the untagged data before it costs a delayed-ACK
-    round (~40 ms) per command.  Dovecot sets TCP_NODELAY too."""
-    while transport is not None:
-        set_no_delay = getattr(transport, "setTcpNoDelay", None)
-        if callable(set_no_delay):
-            try:
-                set_no_delay(True)
-            except OSError:  # not a TCP socket after all (a UNIX socket)
-                pass
-            return
-        transport = getattr(transport, "transport", None)

@@ -28,7 +28,13 @@ from mailframe.errors import StoreUnavailable
 from mailframe.imap.session import ServerConfig, server_limits
 from mailframe.interfaces import IUserDirectory
 from mailframe.server.protocol import IMAPFactory, ServerContext
-from mailframe.server.workers import adopt, inherited, supervisor_service, worker_index
+from mailframe.server.workers import (
+    adopt,
+    inherited,
+    load_table,
+    supervisor_service,
+    worker_index,
+)
 from mailframe.store import open_store
 from mailframe.store.metadata import with_metadata
 from mailframe.store.objectid import ObjectIdStore
@@ -171,9 +177,19 @@ def make_service(opts: Any) -> service.MultiService:
         return supervisor_service(opts, reactor, opts["workers"], _endpoint_for(opts))
     prepared: Prepared = opts.prepared if hasattr(opts, "prepared") else prepare(opts)
     store = prepared.store
+    _warm_imports()
+    from mailframe.server.threadpool import install
+
+    install(reactor)  # the reactor's thread pool: lighter dispatch than Twisted's
     root = service.MultiService()
     _Stopping(store.close).setServiceParent(root)  # type: ignore[no-untyped-call]
     health = _operations(opts, root, store)
+    if opts.get("stall-warn"):
+        from mailframe.server.stallwatch import StallWatch
+
+        watch = StallWatch(reactor, opts["stall-warn"] / 1000)
+        reactor.callWhenRunning(watch.start)
+        _Stopping(watch.stop).setServiceParent(root)  # type: ignore[no-untyped-call]
 
     checker = chain(prepared.checkers)
     _log_user_count(prepared.checkers)
@@ -216,8 +232,12 @@ def make_service(opts: Any) -> service.MultiService:
         per_user=opts["max-connections-per-user"] or None,
         preauth_per_ip=opts["max-preauth-connections-per-ip"] or None,
     )
+    table = load_table()
     context = ServerContext(authenticator, config, tls, limiter,
-                            compress_level=opts["compress-level"] or None)
+                            on_connection=table.adjust if table is not None else None,
+                            compress_level=opts["compress-level"] or None,
+                            spool_min=opts.get("spool-literal", 1 << 20),
+                            spool_dir=opts.get("spool-dir"))
     factory = IMAPFactory(context)
     reloadable = [tls] if tls is not None else []
     for desc in opts["imap"]:
@@ -259,6 +279,25 @@ def make_service(opts: Any) -> service.MultiService:
             f = lmtp_factory(delivery, opts["domain"], opts["max-size"], None, opts["domain-name"])
             _listen(health, "lmtp", desc, f).setServiceParent(root)  # type: ignore[no-untyped-call]
     return root
+
+
+#: Modules the first LOGIN and SELECT of a process import lazily (the store
+#: layers ask which store class an account is; change hints start inotify).
+WARM_IMPORTS = ("mailframe.store.logaccount", "mailframe.store.maildir", "mailframe.store.mbox",
+                "mailframe.store.sql.store", "mailframe.store._inotify")
+
+
+def _warm_imports() -> None:
+    """Import :data:`WARM_IMPORTS` before serving: imported lazily they cost
+    the first user's session 50-400 ms of reactor time in each worker
+    (issue 16, NOOP latency)."""
+    import importlib
+
+    for name in WARM_IMPORTS:
+        try:
+            importlib.import_module(name)
+        except ImportError:  # an optional store's dependency is missing
+            pass
 
 
 def _endpoint_for(opts: Any) -> Any:

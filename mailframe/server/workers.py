@@ -58,6 +58,8 @@ LISTEN_ENV = "MAILFRAME_LISTEN_FDS"
 #: Set in a worker's environment: the supervisor's runtime directory,
 #: where the worker answers metrics and health on ``worker-N.sock``.
 DIR_ENV = "MAILFRAME_WORKER_DIR"
+#: Set in a worker's environment: how many workers there are.
+COUNT_ENV = "MAILFRAME_WORKERS"
 #: The worker's end of its log pipe.
 LOG_FD = 3
 #: The worker's descriptor of the first listening socket (then 11, 12...).
@@ -97,11 +99,13 @@ class AdoptedEndpoint:
     ``adoptStreamPort``, wrapped in TLS when the listener string is an
     ``ssl:`` one (``tls`` is its context factory)."""
 
-    def __init__(self, reactor: Any, fd: int, family: int, tls: Any = None) -> None:
+    def __init__(self, reactor: Any, fd: int, family: int, tls: Any = None,
+                 balanced: bool = False) -> None:
         self.reactor = reactor
         self.fd = fd
         self.family = family
         self.tls = tls
+        self.balanced = balanced
 
     def listen(self, factory: Any) -> defer.Deferred[Any]:
         if self.tls is not None:
@@ -112,6 +116,11 @@ class AdoptedEndpoint:
             port = self.reactor.adoptStreamPort(self.fd, self.family, factory)
         except Exception:
             return defer.fail()
+        table = load_table()
+        if self.balanced and table is not None:
+            from mailframe.server._balance import balance_port
+
+            balance_port(self.reactor, port, table)
         if self.family == socket.AF_UNIX:
             # The socket file belongs to the supervisor: a worker stopping
             # must not unlink it from under the others.
@@ -142,7 +151,29 @@ def adopt(reactor: Any, kind: str, desc: str, make: Callable[[], Any]) -> Any:
     tls = None
     if desc.startswith("ssl:"):
         tls = getattr(make(), "_sslContextFactory", None)
-    return AdoptedEndpoint(reactor, fd, family, tls)
+    return AdoptedEndpoint(reactor, fd, family, tls, balanced=kind in ("imap", "imaps"))
+
+
+_table: list[Any] = []
+
+
+def load_table() -> Any:
+    """In a worker, the shared table of IMAP connections per worker
+    (:class:`mailframe.server._balance.LoadTable`); None elsewhere."""
+    if not _table:
+        index, directory = worker_index(), os.environ.get(DIR_ENV)
+        count = os.environ.get(COUNT_ENV, "")
+        table = None
+        if index is not None and directory and count.isdigit():
+            from mailframe.server._balance import TABLE_NAME, LoadTable
+
+            try:
+                table = LoadTable(os.path.join(directory, TABLE_NAME), int(count), index)
+                table.adjust(0)
+            except (OSError, ValueError):
+                table = None
+        _table.append(table)
+    return _table[0]
 
 
 @implementer(ILogObserver)
@@ -253,6 +284,8 @@ class Supervisor(service.Service):
         self._old_hup: Any = None
         #: runtime directory for the workers' private sockets
         self.directory = ""
+        #: IMAP connections per worker (mailframe.server._balance)
+        self.table: Any = None
 
     def worker_state(self) -> tuple[str, int, list[int]]:
         """(runtime directory, worker count, indexes running now)."""
@@ -280,6 +313,9 @@ class Supervisor(service.Service):
         import tempfile
 
         self.directory = tempfile.mkdtemp(prefix="mailframe-workers-")
+        from mailframe.server._balance import TABLE_NAME, LoadTable
+
+        self.table = LoadTable(os.path.join(self.directory, TABLE_NAME), self.count, create=True)
         self._old_hup = signal.signal(signal.SIGHUP, self._hup)
         log.info("supervisor pid={pid}: starting {n} workers", pid=os.getpid(), n=self.count)
         for index in range(self.count):
@@ -304,6 +340,9 @@ class Supervisor(service.Service):
         env[WORKER_ENV] = str(index)
         env[LISTEN_ENV] = json.dumps(table)
         env[DIR_ENV] = self.directory
+        env[COUNT_ENV] = str(self.count)
+        if self.table is not None:
+            self.table[index] = 0  # running (its connections died with it)
         args = [sys.executable, "-c", "from twisted.scripts.twistd import run; run()",
                 "--nodaemon", "--pidfile=", "--logger", "mailframe.server.workers.log_observer",
                 "mailframe", *self.argv]
@@ -317,6 +356,10 @@ class Supervisor(service.Service):
     def _ended(self, worker: _Worker, reason: Failure) -> None:
         if self.workers.get(worker.index) is worker:
             del self.workers[worker.index]
+            if self.table is not None:
+                from mailframe.server._balance import ABSENT
+
+                self.table[worker.index] = ABSENT
         if self._stopping:
             return
         ran = time.monotonic() - worker.started

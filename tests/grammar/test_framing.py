@@ -367,3 +367,90 @@ def test_hold_frames_one_command_at_a_time() -> None:
     assert f.feed(b"a LOGIN alice secret\r\nb APPEND x {3}\r\nabc\r\n") == [Frame((b"a LOGIN alice secret",))]
     f.hold = False
     assert f.feed(b"") == [CONT, Frame((b"b APPEND x {3}", b"abc", b""))]
+
+
+class _Sink:
+    """A LiteralSink keeping what it is given."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.chunks: list[bytes] = []
+        self.discarded = False
+
+    def write(self, data: bytes) -> None:
+        self.chunks.append(data)
+
+    def discard(self) -> None:
+        self.discarded = True
+
+
+def _spooling(minimum: int = 1000) -> tuple[Framer, list[_Sink]]:
+    f = Framer()
+    sinks: list[_Sink] = []
+
+    def spool(size: int) -> _Sink:
+        sinks.append(_Sink(size))
+        return sinks[-1]
+
+    f.spool, f.spool_min = spool, minimum
+    return f, sinks
+
+
+def test_large_append_literal_goes_to_the_spool_not_the_framer() -> None:
+    """Issue 16: a large APPEND literal is handed on as it arrives; the
+    command comes out as a SpooledFrame with the sink in its place, and
+    the framer's buffer never holds the literal."""
+    from mailframe.imap.framing import SpooledFrame
+
+    f, sinks = _spooling()
+    body = bytes(range(256)) * 20  # 5120 octets
+    assert f.feed(b"a APPEND INBOX (\\Seen) {5120}\r\n") == [CONT]
+    assert f.feed(body[:100]) == []
+    assert f.feed(body[100:4000]) == []
+    assert len(f._buf) == 0
+    events = f.feed(body[4000:] + b"\r\nb NOOP\r\n")
+    assert events == [SpooledFrame((b"a APPEND INBOX (\\Seen) {5120}", sinks[0], b"")),
+                      Frame((b"b NOOP",))]
+    assert sinks[0].size == 5120 and b"".join(sinks[0].chunks) == body
+    assert not sinks[0].discarded
+
+
+def test_spooled_literal_fed_bytewise_and_multiappend() -> None:
+    from mailframe.imap.framing import SpooledFrame
+
+    f, sinks = _spooling(minimum=1000)
+    big1, big2 = b"x" * 1500, b"y" * 1000
+    data = b"a APPEND INBOX {1500}\r\n" + big1 + b" {3}\r\nabc {1000}\r\n" + big2 + b"\r\n"
+    events = feed_bytewise(f, data)
+    assert events == [CONT, CONT, CONT, SpooledFrame(
+        (b"a APPEND INBOX {1500}", sinks[0], b" {3}", b"abc", b" {1000}", sinks[1], b""))]
+    assert b"".join(sinks[0].chunks) == big1 and b"".join(sinks[1].chunks) == big2
+
+
+def test_small_or_non_append_literals_are_not_spooled() -> None:
+    f, sinks = _spooling(minimum=1000)
+    assert f.feed(b"a APPEND INBOX {999}\r\n" + b"z" * 999 + b"\r\n") == [
+        CONT, Frame((b"a APPEND INBOX {999}", b"z" * 999, b""))]
+    data = b"b LOGIN {4}\r\nuser {1000}\r\n" + b"p" * 1000 + b"\r\n"
+    assert f.feed(data)[-1] == Frame((b"b LOGIN {4}", b"user", b" {1000}", b"p" * 1000, b""))
+    assert sinks == []
+
+
+def test_abandoned_spooled_literal_is_discarded() -> None:
+    """STARTTLS/COMPRESS or a closed connection drops a partial command:
+    its spool is told to forget the octets (the adapter's file goes)."""
+    f, sinks = _spooling()
+    f.feed(b"a APPEND INBOX {5000}\r\n" + b"q" * 2000)
+    f.discard_buffered()
+    assert sinks[0].discarded
+
+
+def test_spooled_literals_in_one_feed() -> None:
+    from mailframe.imap.framing import SpooledFrame
+
+    f, sinks = _spooling(minimum=1000)
+    data = b"a APPEND INBOX {1500+}\r\n" + b"x" * 1500 + b" {1000+}\r\n" + b"y" * 1000 + b"\r\nb NOOP\r\n"
+    assert f.feed(data) == [
+        SpooledFrame((b"a APPEND INBOX {1500+}", sinks[0], b" {1000+}", sinks[1], b"")),
+        Frame((b"b NOOP",))]
+    assert b"".join(sinks[0].chunks) == b"x" * 1500 and b"".join(sinks[1].chunks) == b"y" * 1000

@@ -84,3 +84,21 @@ def test_binary_parts_are_saved_as_base64_like_dovecot() -> None:
 
 def test_binary_save_without_binary_parts_is_crlf_only() -> None:
     assert binary_to_base64(b"Subject: x\n\nbody\n") == b"Subject: x\r\n\r\nbody\r\n"
+
+
+@given(st.lists(st.sampled_from([b"\r", b"\n", b"a", b"\r\n"]), max_size=40),
+       st.integers(min_value=1, max_value=5))
+def test_has_bare_lf_counted_in_slices(pieces: list[bytes], size: int) -> None:
+    """has_bare_lf counts a megabyte at a time (issue 16: a store thread
+    checking a 50 MB APPEND gives the GIL back between slices); a CRLF cut
+    by a slice boundary is still one CRLF."""
+    import re
+
+    import pytest
+
+    from mailframe.message import _crlf
+
+    data = b"".join(pieces)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(_crlf, "_SLICE", size)
+        assert _crlf.has_bare_lf(data) == (re.search(rb"(?<!\r)\n", data) is not None)

@@ -299,7 +299,7 @@ async def append(session: AuthenticatedContext, cmd: Append) -> Reply:
             raise CommandFailed("Can't save a zero byte message")
     # QUOTA (RFC 9208 §4.3): refused with [OVERQUOTA] before anything is stored.
     await ensure_room(
-        session.account, sum(crlf_size(m.content) for m in messages), len(messages),
+        session.account, lambda: sum(crlf_size(m.content) for m in messages), len(messages),
         cmd.mailbox,
     )
     # The backend stores them in one step, all or none (IMailbox.append_many).
