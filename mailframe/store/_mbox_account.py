@@ -21,7 +21,6 @@ from twisted.internet import defer, threads
 from mailframe.errors import CannotDo, MailboxExists
 from mailframe.interfaces import IMailbox
 from mailframe.records import MailboxEntry
-from mailframe.store import _mbox_format as fmt
 from mailframe.store._maildir_names import mutf7_decode, mutf7_encode
 from mailframe.store._mbox_file import MboxFile
 from mailframe.store._mbox_io import peek_base
@@ -251,6 +250,7 @@ class MboxAccount(LogAccount):
         path = self.file_for(name)
         box = MboxMailbox(path, self.index_for(name), name, uidvalidity, self.new_file(path))
         box.on_watch = self.on_watch
+        box.create_missing = name == INBOX
         store = self.store
         if box.log.uidvalidity > store._last_uidvalidity:
             store._last_uidvalidity = box.log.uidvalidity
@@ -280,16 +280,17 @@ class MboxAccount(LogAccount):
                 self._noselect.add(parent)
 
     def _touch(self, names: list[str]) -> None:
-        """Create the (empty) files of those of ``names`` that are mailboxes."""
+        """Create the (empty) files of those of ``names`` that are mailboxes:
+        the pseudo-message holds UIDVALIDITY while a file is empty, written
+        under the file's write lock; when another process created the same
+        name first, its UIDVALIDITY is the mailbox's (RFC 3501 §2.3.1.1)."""
         for n in names:
             box = self._mailboxes.get(n)
-            if box is not None:
-                path = self.file_for(n)
-                os.makedirs(os.path.dirname(path), exist_ok=True)
-                if not os.path.exists(path) or not os.path.getsize(path):
-                    # the pseudo-message holds UIDVALIDITY while it is empty
-                    with open(path, "ab") as f:
-                        f.write(fmt.pseudo_message(box.log.uidvalidity, box.log.uidnext - 1, []))
+            path = self.file_for(n)
+            if isinstance(box, MboxMailbox) and (
+                    not os.path.exists(path) or not os.path.getsize(path)):
+                found = box.file.create_base(box.log.uidvalidity, box.log.uidnext - 1)
+                box._adopt(*found)
 
     # ------------------------------------------------ the tree, as on disk now
 

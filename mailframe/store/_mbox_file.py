@@ -156,17 +156,26 @@ class MboxFile:
     # ------------------------------------------------------------- reading
 
     def scan_if_changed(self, known: fmt.Scan, known_ident: Ident | None, uidvalidity: int,
-                        uidnext: int) -> Found | None:
+                        uidnext: int, create: bool = False) -> Found | None:
         """A fresh scan when the file is no longer ``known_ident``: a file
         that only grew is read from the old end, any other change whole.
         Messages without a valid UID (another program delivered them) are
-        numbered at once by a rewrite."""
+        numbered at once by a rewrite.  An empty file gets its base header
+        (:meth:`create_base`); so does a missing one with ``create``
+        (INBOX, which always exists: RFC 3501 §6.3.4)."""
         try:
             st = os.stat(self.path)
         except FileNotFoundError:
+            if create:
+                return self.create_base(uidvalidity, uidnext - 1)
             if not known.entries and known_ident is None:
                 return None
             return fmt.Scan(uidvalidity, known.last_uid), (0, 0, 0)
+        if st.st_size == 0 and os.path.isfile(self.path):
+            try:
+                return self.create_base(uidvalidity, uidnext - 1, create=False)
+            except (FileNotFoundError, PermissionError):  # gone, or ours to read only
+                pass
         if known_ident == ident(st) and not os.path.exists(rw.journal_path(self.path)):
             return None
         with self.lock(write=False) as fd:
@@ -181,6 +190,30 @@ class MboxFile:
         if needs_fix and found.entries:
             return self.rewrite(found, now, {}, set(), uidvalidity, uidnext)
         return found, now
+
+    def create_base(self, uidvalidity: int, last_uid: int, create: bool = True) -> Found:
+        """The mailbox's UIDVALIDITY decided once, on disk, under the write
+        lock: an empty (or, with ``create``, missing) file gets the
+        folder-data pseudo-message holding ``uidvalidity`` (Dovecot's
+        ``X-IMAP``), fsynced; a file another process (a second
+        ``--workers`` process creating the same INBOX at the same moment,
+        Dovecot) gave one first keeps its own, which the caller adopts
+        from the scan returned (RFC 3501 §2.3.1.1: one UIDVALIDITY per
+        mailbox, whoever asks)."""
+        if create:
+            os.makedirs(os.path.dirname(self.path), exist_ok=True)
+        with self.lock(write=True, create=create) as fd:
+            if os.fstat(fd).st_size == 0:
+                data = memoryview(fmt.pseudo_message(uidvalidity, max(last_uid, 0), []))
+                pos = 0
+                try:
+                    while pos < len(data):
+                        pos += os.pwrite(fd, data[pos:], pos)
+                    os.fsync(fd)
+                except BaseException:
+                    os.ftruncate(fd, 0)
+                    raise
+            return fmt.scan(reader(fd)), ident(os.fstat(fd))
 
     def read(self, e: fmt.Entry, start: int, end: int | None, expected: Ident | None
              ) -> bytes | None:

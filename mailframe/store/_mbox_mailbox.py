@@ -79,6 +79,8 @@ class MboxMailbox(LogMailbox):
         self._index_saved = 0.0  # time.monotonic() of the last index save
         #: called when a watcher arrives (the store starts polling)
         self.on_watch: Callable[[], None] | None = None
+        #: a missing file is created at the next sync (INBOX always exists)
+        self.create_missing = False
         log, scan, ident = index.load(index_path, path, uidvalidity)
         if scan is not None:
             self._set_scan(scan, ident)
@@ -190,7 +192,8 @@ class MboxMailbox(LogMailbox):
         if self.deleted:
             return
         result = await threads.deferToThread(self.file.scan_if_changed, self.scan, self.ident,
-                                             self.log.uidvalidity, self.log.uidnext)
+                                             self.log.uidvalidity, self.log.uidnext,
+                                             self.create_missing)
         if result is not None:
             self._adopt(*result)
 

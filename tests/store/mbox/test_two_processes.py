@@ -301,3 +301,35 @@ class FlagsChangedInPlaceElsewhere(TestCase):
             snap = await box.snapshot()
             assert [m.flags - {"\\Recent"} for m in snap.messages] == [
                 frozenset({"\\Seen"}), frozenset({"\\Flagged"})], box
+
+
+class FreshInboxInTwoProcesses(TestCase):
+    """Both worker processes open a user's INBOX before it has a file (the
+    first logins after a start): each allocated a UIDVALIDITY of its own in
+    memory, and whichever appended first wrote its value, so the other's
+    clients saw UIDVALIDITY change (imaptest stress on ``--workers 2``).
+    The value is decided once on disk, under the file's write lock."""
+
+    async def test_both_see_one_uidvalidity_that_never_changes(self) -> None:
+        from twisted.internet import defer
+
+        root = tempfile.mkdtemp(prefix="mf-mbox-two-")
+        self.addCleanup(shutil.rmtree, root, True)
+        stores = [MboxStore(os.path.join(root, "%u"), dirname="mBoX-MeSsAgEs")
+                  for _ in range(2)]
+        for s in stores:
+            self.addCleanup(s.close)
+        a = await (await stores[0].account("u")).mailbox("INBOX")  # type: ignore[attr-defined]
+        b = await (await stores[1].account("u")).mailbox("INBOX")  # type: ignore[attr-defined]
+        first = await defer.gatherResults([a.snapshot(), b.snapshot()])
+        uv = {snap.uidvalidity for snap in first}
+        assert len(uv) == 1, uv
+        await b.append(MSG, frozenset())
+        await a.append(MSG, frozenset())
+        for box in (a, b):
+            snap = await box.snapshot()
+            assert snap.uidvalidity in uv
+            assert [m.uid for m in snap.messages] == [1, 2]
+        with open(os.path.join(root, "u", "inbox"), "rb") as f:
+            data = f.read()
+        assert data.count(b"\nX-IMAP: %d " % uv.pop()) == 1, data[:400]
