@@ -25,6 +25,7 @@ from mailframe.store._maildir_names import mutf7_decode, mutf7_encode
 from mailframe.store._mbox_file import MboxFile
 from mailframe.store._mbox_io import peek_base
 from mailframe.store._mbox_mailbox import MboxMailbox
+from mailframe.store._mbox_modseq import modseq_path
 from mailframe.store._mbox_recent import recent_path
 from mailframe.store._names import INBOX, parents_of
 from mailframe.store.base import LogMailbox
@@ -424,7 +425,8 @@ class MboxAccount(LogAccount):
             await super(MboxAccount, self).delete_mailbox(name)
             if box is not None:
                 for path in (self.file_for(checked), self.index_for(checked),
-                             recent_path(self.index_for(checked))):
+                             recent_path(self.index_for(checked)),
+                             modseq_path(self.index_for(checked))):
                     try:
                         os.unlink(path)
                     except FileNotFoundError:
@@ -459,8 +461,8 @@ class MboxAccount(LogAccount):
                 return
             pairs = [(self.dir_for(src), self.dir_for(dst))]
             pairs += [(self.index_for(n), self.index_for(dst + n[len(src):])) for n in moved]
-            pairs += [(recent_path(self.index_for(n)), recent_path(self.index_for(dst + n[len(src):])))
-                      for n in moved]
+            pairs += [(side(self.index_for(n)), side(self.index_for(dst + n[len(src):])))
+                      for n in moved for side in (recent_path, modseq_path)]
             for a, b in pairs:
                 if os.path.exists(a):
                     os.makedirs(os.path.dirname(b), exist_ok=True)

@@ -109,3 +109,45 @@ def test_concurrent_stores_from_two_processes_both_survive(
     for c in (a, b):
         assert flags_by_uid(c) == want
         c.logout()
+
+
+def highestmodseq(c: imaplib.IMAP4) -> int:
+    typ, data = c.status("INBOX", "(HIGHESTMODSEQ)")
+    assert typ == "OK" and isinstance(data[0], bytes), data
+    m = re.search(rb"HIGHESTMODSEQ (\d+)", data[0])
+    assert m, data
+    return int(m.group(1))
+
+
+def changed_since(c: imaplib.IMAP4, modseq: int) -> set[int]:
+    typ, data = c.uid("FETCH", "1:*", "(FLAGS)", f"(CHANGEDSINCE {modseq})")
+    assert typ == "OK", data
+    return {int(m.group(1)) for line in data if isinstance(line, bytes)
+            for m in [re.search(rb"UID (\d+)", line)] if m}
+
+
+def test_changedsince_in_either_process_sees_every_change(
+        servers: tuple[ServerProcess, ServerProcess]) -> None:
+    """RFC 7162 §3.1/§3.3.1: a client that read HIGHESTMODSEQ from one
+    process and asks the other for CHANGEDSINCE gets every change made
+    since, whichever process made it, and HIGHESTMODSEQ never goes back."""
+    a, b = (login(s) for s in servers)
+    for i in range(1, 5):
+        a.append("INBOX", "", None, MSG % (i, i))
+    for c in (a, b):
+        c.select("INBOX")
+    for i in range(10):  # a's counter runs ahead of b's
+        a.uid("STORE", "2", "+FLAGS.SILENT" if i % 2 == 0 else "-FLAGS.SILENT", "(\\Seen)")
+    seen = highestmodseq(a)
+    values = [seen]
+    assert b.uid("STORE", "1", "+FLAGS.SILENT", "(\\Flagged)")[0] == "OK"
+    assert a.uid("STORE", "3", "+FLAGS.SILENT", "(\\Answered)")[0] == "OK"
+    for c in (b, a, b, a):
+        assert {1, 3} <= changed_since(c, seen)
+        values.append(highestmodseq(c))
+    assert values == sorted(values), values
+    later = values[-1]
+    assert b.uid("STORE", "4", "+FLAGS.SILENT", "(\\Draft)")[0] == "OK"
+    for c in (a, b):
+        assert changed_since(c, later) == {4}
+        c.logout()
