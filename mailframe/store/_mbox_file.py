@@ -102,17 +102,22 @@ def _merge_flags(want: dict[int, frozenset[str]], base: dict[int, frozenset[str]
     return out
 
 
-def _flags_now(fd: int, scan: fmt.Scan, uids: dict[int, frozenset[str]]
-               ) -> dict[int, frozenset[str]]:
-    """The flags the file holds now for ``uids`` (their flag lines read
-    again: another writer may have changed them in place within the file
-    clock's tick, leaving its identity as it was)."""
+def _flag_blocks(fd: int, scan: fmt.Scan, uids: dict[int, frozenset[str]]) -> dict[int, bytes]:
+    """The flag lines of ``uids`` as the (locked) file holds them now, each
+    read once for both the merge and the in-place write."""
+    return {e.uid: read_at(fd, *e.flagspan) for e in scan.entries
+            if e.uid in uids and e.flagspan is not None}
+
+
+def _flags_now(blocks: dict[int, bytes], keywords: list[str]) -> dict[int, frozenset[str]]:
+    """The flags the file holds now (their flag lines read again: another
+    writer may have changed them in place within the file clock's tick,
+    leaving its identity as it was)."""
     now = {}
-    for e in scan.entries:
-        if e.uid in uids and e.flagspan is not None:
-            flags = fmt.parse_flag_block(read_at(fd, *e.flagspan), scan.keywords)
-            if flags is not None:
-                now[e.uid] = flags
+    for uid, block in blocks.items():
+        flags = fmt.parse_flag_block(block, keywords)
+        if flags is not None:
+            now[uid] = flags
     return now
 
 
@@ -337,22 +342,24 @@ class MboxFile:
         with self.lock(write=True) as fd:
             before = os.fstat(fd)
             if ident(before) == expected:
+                blocks = _flag_blocks(fd, scan, want)
                 if base is not None:
-                    want = _merge_flags(want, base, _flags_now(fd, scan, want))
+                    want = _merge_flags(want, base, _flags_now(blocks, scan.keywords))
                 new_kw = _new_keywords(scan, want)
-                writes = self._flag_writes(fd, scan, want, new_kw)
+                writes = self._flag_writes(blocks, scan, want, new_kw)
                 if writes is not None:
                     for off, data in writes:
                         os.pwrite(fd, data, off)
                     now = _moved_on(fd, before)
                     os.fsync(fd)
-                    entries = [replace(e, flags=want.get(e.uid, e.flags)) for e in scan.entries]
+                    entries = [e.with_flags(want[e.uid]) if e.uid in want and want[e.uid] != e.flags
+                               else e for e in scan.entries]
                     found = replace(scan, entries=entries, keywords=scan.keywords + new_kw)
                     return found, now
         return self.rewrite(scan, expected, want, set(), uidvalidity, uidnext, base=base)
 
     @staticmethod
-    def _flag_writes(fd: int, scan: fmt.Scan, want: dict[int, frozenset[str]],
+    def _flag_writes(blocks: dict[int, bytes], scan: fmt.Scan, want: dict[int, frozenset[str]],
                      new_kw: list[str]) -> list[tuple[int, bytes]] | None:
         """The in-place writes for ``want``; ``None`` when one does not fit."""
         writes = []
@@ -372,7 +379,7 @@ class MboxFile:
             if e.flagspan is None:
                 return None
             off, n = e.flagspan
-            crlf = read_at(fd, off + n - 2, 2) == b"\r\n"
+            crlf = blocks.get(e.uid, b"").endswith(b"\r\n")
             try:
                 writes.append((off, fmt.flag_block(want[e.uid], pad_to=n, crlf=crlf)))
             except ValueError:

@@ -382,9 +382,8 @@ class MboxMailbox(LogMailbox):
                 await self._locked_io(self._claim_if_written)
             changed = []
             for st in result.changed:
-                now = self.log.get(st.uid)
-                changed.append(replace(st, modseq=now.modseq)
-                               if now is not None and now.flags == st.flags else st)
+                now = self.log.get(st.uid)  # (the same message and flags, its modseq claimed)
+                changed.append(now if now is not None and now.flags == st.flags else st)
             return replace(result, changed=tuple(changed))
 
         return self._synced(run)
@@ -569,8 +568,11 @@ class MboxMailbox(LogMailbox):
                 self.file.write_flags, self.scan, self.ident, want, self.log.uidvalidity,
                 self.log.uidnext, base)
             # what we wrote is known; anything else that differs is another writer's
-            known = {u: replace(e, flags=want[u]) if u in want else e
-                     for u, e in self.by_uid.items()}
+            known = dict(self.by_uid)
+            for u, fl in want.items():
+                e = known.get(u)
+                if e is not None and e.flags != fl:
+                    known[u] = e.with_flags(fl)
             self._adopt(*found, known_by_uid=known)
             # a STORE made while we wrote, rebased on another writer's: next
             want = self._unwritten()

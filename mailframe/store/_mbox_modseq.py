@@ -30,8 +30,8 @@ from __future__ import annotations
 
 import fcntl
 import os
-from dataclasses import replace
 
+from mailframe.records import FlagState
 from mailframe.store._log import MailboxLog
 
 __all__ = ["modseq_path", "read", "claim", "shift_log"]
@@ -94,7 +94,7 @@ def shift_log(log: MailboxLog, above: int, by: int) -> None:
         tail.append(uid)
     for uid in reversed(tail):  # re-inserted in the same (ascending) order
         state = live.pop(uid)
-        live[uid] = replace(state, modseq=state.modseq + by)
+        live[uid] = FlagState(state.uid, state.flags, state.modseq + by)
     tombs = log._tomb_modseq
     i = len(tombs) - 1
     while i >= 0 and tombs[i] > above:
