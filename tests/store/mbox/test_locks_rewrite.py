@@ -92,6 +92,34 @@ class Locks(Base):
         assert await box.append(message(2), frozenset(), None) == 2  # type: ignore[attr-defined]
         await store.close()
 
+    def test_two_threads_of_one_process_take_the_dotlock_in_turn(self) -> None:
+        """The dotlock's private name before the link names the thread as
+        well as the process: two threads' names were one, so one removed
+        the other's (FileNotFoundError; two stores in one process)."""
+        import threading
+
+        os.makedirs(os.path.dirname(self.inbox))
+        open(self.inbox, "wb").close()
+        errors: list[BaseException] = []
+        inside = [0]
+
+        def work() -> None:
+            try:
+                for _ in range(300):
+                    with locked(self.inbox, write=True, order=("dotlock",)):
+                        inside[0] += 1
+                        assert inside[0] == 1
+                        inside[0] -= 1
+            except BaseException as e:  # (reported below, not lost in the thread)
+                errors.append(e)
+
+        threads = [threading.Thread(target=work) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert not errors, errors
+
     def test_buffered_reads_keep_the_fcntl_lock(self) -> None:
         """Closing any descriptor of the file drops a POSIX lock: scans
         under the lock must not open or close another one."""
