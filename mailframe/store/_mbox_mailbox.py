@@ -519,8 +519,9 @@ class MboxMailbox(LogMailbox):
                         state = self.log.append(fl - {"\\Recent"}, len(content))
                         assert state.uid == done.first + i, (state.uid, done.first + i)
                         uids.append(state.uid)
-                if not self._dropping and not self._unwritten():
-                    await self._claim_modseqs()  # the messages are in the file
+                # (their modseqs are claimed by the next sync, which every
+                # command that shows one runs first: no thread hop here, so
+                # the appending session still claims \Recent first)
             finally:
                 self._io.release()
             result = self.log_changed()
