@@ -2,9 +2,9 @@
 
 INBOX is its own file (``INBOX=PATH``), every other mailbox ``ROOT/<name>``
 (modified UTF-7 on disk, RFC 3501 §5.1.3), a hierarchy level a directory;
-subscriptions in ``ROOT/.subscriptions``, mailframe's own state (indexes,
-the last UIDVALIDITY given, RFC 6154 special-use attributes) under
-``ROOT/.mailframe``.
+subscriptions in ``ROOT/.subscriptions``, mailframe's own state (indexes
+with their shared \\Recent floor and HIGHESTMODSEQ, the last UIDVALIDITY
+given, RFC 6154 special-use attributes) under ``ROOT/.mailframe``.
 """
 
 from __future__ import annotations

@@ -119,7 +119,7 @@ class Entry:
 
     def with_flags(self, flags: frozenset[str]) -> Entry:
         """A copy holding ``flags`` (several times cheaper than
-        :func:`dataclasses.replace`, which STORE 1:* calls per message)."""
+        ``dataclasses.replace``, which STORE 1:* calls per message)."""
         new = Entry.__new__(Entry)
         new.__dict__.update(self.__dict__)
         new.flags = flags
