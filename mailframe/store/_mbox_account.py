@@ -2,9 +2,9 @@
 
 INBOX is its own file (``INBOX=PATH``), every other mailbox ``ROOT/<name>``
 (modified UTF-7 on disk, RFC 3501 §5.1.3), a hierarchy level a directory;
-subscriptions in ``ROOT/.subscriptions``, mailframe's own state (indexes,
-the last UIDVALIDITY given, RFC 6154 special-use attributes) under
-``ROOT/.mailframe``.
+subscriptions in ``ROOT/.subscriptions``, mailframe's own state (indexes
+with their shared \\Recent floor and HIGHESTMODSEQ, the last UIDVALIDITY
+given, RFC 6154 special-use attributes) under ``ROOT/.mailframe``.
 """
 
 from __future__ import annotations
@@ -21,11 +21,11 @@ from twisted.internet import defer, threads
 from mailframe.errors import CannotDo, MailboxExists
 from mailframe.interfaces import IMailbox
 from mailframe.records import MailboxEntry
-from mailframe.store import _mbox_format as fmt
 from mailframe.store._maildir_names import mutf7_decode, mutf7_encode
 from mailframe.store._mbox_file import MboxFile
 from mailframe.store._mbox_io import peek_base
 from mailframe.store._mbox_mailbox import MboxMailbox
+from mailframe.store._mbox_modseq import modseq_path
 from mailframe.store._mbox_recent import recent_path
 from mailframe.store._names import INBOX, parents_of
 from mailframe.store.base import LogMailbox
@@ -251,6 +251,7 @@ class MboxAccount(LogAccount):
         path = self.file_for(name)
         box = MboxMailbox(path, self.index_for(name), name, uidvalidity, self.new_file(path))
         box.on_watch = self.on_watch
+        box.create_missing = name == INBOX
         store = self.store
         if box.log.uidvalidity > store._last_uidvalidity:
             store._last_uidvalidity = box.log.uidvalidity
@@ -280,16 +281,17 @@ class MboxAccount(LogAccount):
                 self._noselect.add(parent)
 
     def _touch(self, names: list[str]) -> None:
-        """Create the (empty) files of those of ``names`` that are mailboxes."""
+        """Create the (empty) files of those of ``names`` that are mailboxes:
+        the pseudo-message holds UIDVALIDITY while a file is empty, written
+        under the file's write lock; when another process created the same
+        name first, its UIDVALIDITY is the mailbox's (RFC 3501 §2.3.1.1)."""
         for n in names:
             box = self._mailboxes.get(n)
-            if box is not None:
-                path = self.file_for(n)
-                os.makedirs(os.path.dirname(path), exist_ok=True)
-                if not os.path.exists(path) or not os.path.getsize(path):
-                    # the pseudo-message holds UIDVALIDITY while it is empty
-                    with open(path, "ab") as f:
-                        f.write(fmt.pseudo_message(box.log.uidvalidity, box.log.uidnext - 1, []))
+            path = self.file_for(n)
+            if isinstance(box, MboxMailbox) and (
+                    not os.path.exists(path) or not os.path.getsize(path)):
+                found = box.file.create_base(box.log.uidvalidity, box.log.uidnext - 1)
+                box._adopt(*found)
 
     # ------------------------------------------------ the tree, as on disk now
 
@@ -423,7 +425,8 @@ class MboxAccount(LogAccount):
             await super(MboxAccount, self).delete_mailbox(name)
             if box is not None:
                 for path in (self.file_for(checked), self.index_for(checked),
-                             recent_path(self.index_for(checked))):
+                             recent_path(self.index_for(checked)),
+                             modseq_path(self.index_for(checked))):
                     try:
                         os.unlink(path)
                     except FileNotFoundError:
@@ -458,8 +461,8 @@ class MboxAccount(LogAccount):
                 return
             pairs = [(self.dir_for(src), self.dir_for(dst))]
             pairs += [(self.index_for(n), self.index_for(dst + n[len(src):])) for n in moved]
-            pairs += [(recent_path(self.index_for(n)), recent_path(self.index_for(dst + n[len(src):])))
-                      for n in moved]
+            pairs += [(side(self.index_for(n)), side(self.index_for(dst + n[len(src):])))
+                      for n in moved for side in (recent_path, modseq_path)]
             for a, b in pairs:
                 if os.path.exists(a):
                     os.makedirs(os.path.dirname(b), exist_ok=True)

@@ -102,17 +102,22 @@ def _merge_flags(want: dict[int, frozenset[str]], base: dict[int, frozenset[str]
     return out
 
 
-def _flags_now(fd: int, scan: fmt.Scan, uids: dict[int, frozenset[str]]
-               ) -> dict[int, frozenset[str]]:
-    """The flags the file holds now for ``uids`` (their flag lines read
-    again: another writer may have changed them in place within the file
-    clock's tick, leaving its identity as it was)."""
+def _flag_blocks(fd: int, scan: fmt.Scan, uids: dict[int, frozenset[str]]) -> dict[int, bytes]:
+    """The flag lines of ``uids`` as the (locked) file holds them now, each
+    read once for both the merge and the in-place write."""
+    return {e.uid: read_at(fd, *e.flagspan) for e in scan.entries
+            if e.uid in uids and e.flagspan is not None}
+
+
+def _flags_now(blocks: dict[int, bytes], keywords: list[str]) -> dict[int, frozenset[str]]:
+    """The flags the file holds now (their flag lines read again: another
+    writer may have changed them in place within the file clock's tick,
+    leaving its identity as it was)."""
     now = {}
-    for e in scan.entries:
-        if e.uid in uids and e.flagspan is not None:
-            flags = fmt.parse_flag_block(read_at(fd, *e.flagspan), scan.keywords)
-            if flags is not None:
-                now[e.uid] = flags
+    for uid, block in blocks.items():
+        flags = fmt.parse_flag_block(block, keywords)
+        if flags is not None:
+            now[uid] = flags
     return now
 
 
@@ -156,17 +161,26 @@ class MboxFile:
     # ------------------------------------------------------------- reading
 
     def scan_if_changed(self, known: fmt.Scan, known_ident: Ident | None, uidvalidity: int,
-                        uidnext: int) -> Found | None:
+                        uidnext: int, create: bool = False) -> Found | None:
         """A fresh scan when the file is no longer ``known_ident``: a file
         that only grew is read from the old end, any other change whole.
         Messages without a valid UID (another program delivered them) are
-        numbered at once by a rewrite."""
+        numbered at once by a rewrite.  An empty file gets its base header
+        (:meth:`create_base`); so does a missing one with ``create``
+        (INBOX, which always exists: RFC 3501 §6.3.4)."""
         try:
             st = os.stat(self.path)
         except FileNotFoundError:
+            if create:
+                return self.create_base(uidvalidity, uidnext - 1)
             if not known.entries and known_ident is None:
                 return None
             return fmt.Scan(uidvalidity, known.last_uid), (0, 0, 0)
+        if st.st_size == 0 and os.path.isfile(self.path):
+            try:
+                return self.create_base(uidvalidity, uidnext - 1, create=False)
+            except (FileNotFoundError, PermissionError):  # gone, or ours to read only
+                pass
         if known_ident == ident(st) and not os.path.exists(rw.journal_path(self.path)):
             return None
         with self.lock(write=False) as fd:
@@ -181,6 +195,30 @@ class MboxFile:
         if needs_fix and found.entries:
             return self.rewrite(found, now, {}, set(), uidvalidity, uidnext)
         return found, now
+
+    def create_base(self, uidvalidity: int, last_uid: int, create: bool = True) -> Found:
+        """The mailbox's UIDVALIDITY decided once, on disk, under the write
+        lock: an empty (or, with ``create``, missing) file gets the
+        folder-data pseudo-message holding ``uidvalidity`` (Dovecot's
+        ``X-IMAP``), fsynced; a file another process (a second
+        ``--workers`` process creating the same INBOX at the same moment,
+        Dovecot) gave one first keeps its own, which the caller adopts
+        from the scan returned (RFC 3501 §2.3.1.1: one UIDVALIDITY per
+        mailbox, whoever asks)."""
+        if create:
+            os.makedirs(os.path.dirname(self.path), exist_ok=True)
+        with self.lock(write=True, create=create) as fd:
+            if os.fstat(fd).st_size == 0:
+                data = memoryview(fmt.pseudo_message(uidvalidity, max(last_uid, 0), []))
+                pos = 0
+                try:
+                    while pos < len(data):
+                        pos += os.pwrite(fd, data[pos:], pos)
+                    os.fsync(fd)
+                except BaseException:
+                    os.ftruncate(fd, 0)
+                    raise
+            return fmt.scan(reader(fd)), ident(os.fstat(fd))
 
     def read(self, e: fmt.Entry, start: int, end: int | None, expected: Ident | None
              ) -> bytes | None:
@@ -304,22 +342,24 @@ class MboxFile:
         with self.lock(write=True) as fd:
             before = os.fstat(fd)
             if ident(before) == expected:
+                blocks = _flag_blocks(fd, scan, want)
                 if base is not None:
-                    want = _merge_flags(want, base, _flags_now(fd, scan, want))
+                    want = _merge_flags(want, base, _flags_now(blocks, scan.keywords))
                 new_kw = _new_keywords(scan, want)
-                writes = self._flag_writes(fd, scan, want, new_kw)
+                writes = self._flag_writes(blocks, scan, want, new_kw)
                 if writes is not None:
                     for off, data in writes:
                         os.pwrite(fd, data, off)
                     now = _moved_on(fd, before)
                     os.fsync(fd)
-                    entries = [replace(e, flags=want.get(e.uid, e.flags)) for e in scan.entries]
+                    entries = [e.with_flags(want[e.uid]) if e.uid in want and want[e.uid] != e.flags
+                               else e for e in scan.entries]
                     found = replace(scan, entries=entries, keywords=scan.keywords + new_kw)
                     return found, now
         return self.rewrite(scan, expected, want, set(), uidvalidity, uidnext, base=base)
 
     @staticmethod
-    def _flag_writes(fd: int, scan: fmt.Scan, want: dict[int, frozenset[str]],
+    def _flag_writes(blocks: dict[int, bytes], scan: fmt.Scan, want: dict[int, frozenset[str]],
                      new_kw: list[str]) -> list[tuple[int, bytes]] | None:
         """The in-place writes for ``want``; ``None`` when one does not fit."""
         writes = []
@@ -339,7 +379,7 @@ class MboxFile:
             if e.flagspan is None:
                 return None
             off, n = e.flagspan
-            crlf = read_at(fd, off + n - 2, 2) == b"\r\n"
+            crlf = blocks.get(e.uid, b"").endswith(b"\r\n")
             try:
                 writes.append((off, fmt.flag_block(want[e.uid], pad_to=n, crlf=crlf)))
             except ValueError:

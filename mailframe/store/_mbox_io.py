@@ -26,7 +26,13 @@ def ident(st: os.stat_result) -> Ident:
 
 def read_at(fd: int, offset: int, length: int) -> bytes:
     """``length`` bytes at ``offset`` (fewer at the end of the file)."""
-    out = []
+    if 0 < length <= CHUNK:
+        first = os.pread(fd, length, offset)
+        if len(first) == length or not first:
+            return first
+        offset, length, out = offset + len(first), length - len(first), [first]
+    else:
+        out = []
     while length > 0:
         chunk = os.pread(fd, min(length, CHUNK), offset)
         if not chunk:
@@ -110,6 +116,6 @@ def reread_known(fd: int, old: fmt.Scan) -> fmt.Scan | None:
         flags = fmt.parse_flag_block(read_at(fd, *e.flagspan), base.keywords)
         if flags is None:
             return None
-        entries.append(replace(e, flags=flags) if flags != e.flags else e)
+        entries.append(e.with_flags(flags) if flags != e.flags else e)
     base.entries = entries
     return base

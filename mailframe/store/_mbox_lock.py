@@ -44,6 +44,7 @@ import errno
 import fcntl
 import os
 import socket
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -112,7 +113,10 @@ def _dotlock(path: str, deadline: float, stale_after: float, try_only: bool) -> 
     lock = path + ".lock"
     # written whole under a private name, then linked into place: the lock
     # appears atomically with its owner in it (as Dovecot does)
-    tmp = f"{lock}.{socket.gethostname()}.{os.getpid()}"
+    # (the thread too: two mailbox objects of one process on one file, as
+    # when another process deleted and created it again, must not remove
+    # each other's)
+    tmp = f"{lock}.{socket.gethostname()}.{os.getpid()}.{threading.get_ident()}"
     try:
         with open(tmp, "wb") as f:
             f.write(f"{os.getpid()}:{socket.gethostname()}".encode())

@@ -37,9 +37,10 @@ from mailframe.records import (
 )
 from mailframe.store import _mbox_format as fmt
 from mailframe.store import _mbox_index as index
+from mailframe.store import _mbox_modseq as modseqs
 from mailframe.store import _mbox_recent as recent
 from mailframe.store._log import MailboxLog
-from mailframe.store._mbox_file import Appended, MboxFile
+from mailframe.store._mbox_file import Appended, Found, MboxFile
 from mailframe.store._mbox_io import Ident
 from mailframe.store.base import LogMailbox, StoredMessage, StoredMeta
 
@@ -79,9 +80,14 @@ class MboxMailbox(LogMailbox):
         self._index_saved = 0.0  # time.monotonic() of the last index save
         #: called when a watcher arrives (the store starts polling)
         self.on_watch: Callable[[], None] | None = None
+        #: a missing file is created at the next sync (INBOX always exists)
+        self.create_missing = False
         log, scan, ident = index.load(index_path, path, uidvalidity)
         if scan is not None:
             self._set_scan(scan, ident)
+        #: modseqs up to this are claimed on disk; the log's above it are
+        #: this process's alone so far (:mod:`mailframe.store._mbox_modseq`)
+        self._modseq_base = log.highestmodseq
         super().__init__(name, log)
 
     @property
@@ -189,10 +195,48 @@ class MboxMailbox(LogMailbox):
         what the thread found into the log)."""
         if self.deleted:
             return
-        result = await threads.deferToThread(self.file.scan_if_changed, self.scan, self.ident,
-                                             self.log.uidvalidity, self.log.uidnext)
+        disk, result = await threads.deferToThread(self._read_file)
+        self._raise_modseq(disk)
         if result is not None:
             self._adopt(*result)
+        if not self._dropping and not self._unwritten():
+            # (our own changes not yet in the file are claimed once they are)
+            await self._claim_modseqs()
+
+    def _read_file(self) -> tuple[int, Found | None]:
+        """Thread side of a sync: the modseq every process claimed, read
+        before the file (a change claimed is already in the file), then
+        the file's changes."""
+        disk = modseqs.read(modseqs.modseq_path(self.index_path), self.log.uidvalidity)
+        return disk, self.file.scan_if_changed(self.scan, self.ident, self.log.uidvalidity,
+                                               self.log.uidnext, self.create_missing)
+
+    def _raise_modseq(self, disk: int) -> None:
+        """Another process claimed modseqs above ours: ours (and the pending
+        ones) move above them, so HIGHESTMODSEQ never goes backwards for a
+        client that moves between processes (RFC 7162 §3.1)."""
+        if disk > self._modseq_base:
+            by = disk - self._modseq_base
+            modseqs.shift_log(self.log, self._modseq_base, by)
+            if self._synced_modseq > self._modseq_base:
+                self._synced_modseq += by
+            self._modseq_base = disk
+
+    async def _claim_modseqs(self) -> None:
+        """Claim the log's pending modseqs on disk, moved up past any
+        another process claimed meanwhile (call with the I/O lock held,
+        once the changes are in the file)."""
+        high = self.log.highestmodseq
+        if high <= self._modseq_base or self.deleted:
+            return
+        base = self._modseq_base
+        by = await threads.deferToThread(
+            modseqs.claim, modseqs.modseq_path(self.index_path), self.log.uidvalidity, base, high)
+        if by:
+            modseqs.shift_log(self.log, base, by)
+            if self._synced_modseq > base:
+                self._synced_modseq += by
+        self._modseq_base = high + by
 
     def sync(self) -> defer.Deferred[None]:
         return self._locked_io(self._sync_now)
@@ -327,8 +371,26 @@ class MboxMailbox(LogMailbox):
 
     def store(self, uids: Sequence[int], mode: StoreMode, flags: frozenset[str],
               unchangedsince: int | None = None) -> defer.Deferred[StoreResult]:
-        return self._synced(lambda: super(MboxMailbox, self).store(
-            uids, mode, flags, unchangedsince))
+        """STORE, answered with the modseqs as claimed on disk (the write
+        claims them: :mod:`mailframe.store._mbox_modseq`)."""
+
+        async def run() -> StoreResult:
+            result = await super(MboxMailbox, self).store(uids, mode, flags, unchangedsince)
+            if not result.changed:
+                return result
+            if self.log.highestmodseq > self._modseq_base:
+                await self._locked_io(self._claim_if_written)
+            changed = []
+            for st in result.changed:
+                now = self.log.get(st.uid)  # (the same message and flags, its modseq claimed)
+                changed.append(now if now is not None and now.flags == st.flags else st)
+            return replace(result, changed=tuple(changed))
+
+        return self._synced(run)
+
+    async def _claim_if_written(self) -> None:
+        if not self._dropping and not self._unwritten():
+            await self._claim_modseqs()
 
     def search(self, key: SearchKey, uids: Sequence[int]) -> defer.Deferred[list[int] | None]:
         return self._synced(lambda: super(MboxMailbox, self).search(key, uids))
@@ -457,6 +519,9 @@ class MboxMailbox(LogMailbox):
                         state = self.log.append(fl - {"\\Recent"}, len(content))
                         assert state.uid == done.first + i, (state.uid, done.first + i)
                         uids.append(state.uid)
+                # (their modseqs are claimed by the next sync, which every
+                # command that shows one runs first: no thread hop here, so
+                # the appending session still claims \Recent first)
             finally:
                 self._io.release()
             result = self.log_changed()
@@ -484,6 +549,8 @@ class MboxMailbox(LogMailbox):
             self._adopt(*found)
             for u in uids:
                 self.metas.pop(u, None)
+            if not self._unwritten():
+                await self._claim_modseqs()  # the expunge is in the file
 
         return self._locked_io(run)
 
@@ -502,12 +569,17 @@ class MboxMailbox(LogMailbox):
                 self.file.write_flags, self.scan, self.ident, want, self.log.uidvalidity,
                 self.log.uidnext, base)
             # what we wrote is known; anything else that differs is another writer's
-            known = {u: replace(e, flags=want[u]) if u in want else e
-                     for u, e in self.by_uid.items()}
+            known = dict(self.by_uid)
+            for u, fl in want.items():
+                e = known.get(u)
+                if e is not None and e.flags != fl:
+                    known[u] = e.with_flags(fl)
             self._adopt(*found, known_by_uid=known)
             # a STORE made while we wrote, rebased on another writer's: next
             want = self._unwritten()
         self._synced_modseq = upto
+        if not want and not self._dropping:
+            await self._claim_modseqs()  # every change is in the file
         if not self._index_dirty and not wrote and self._index_saved:
             return
         if wrote and time.monotonic() - self._index_saved < self._index_interval():

@@ -37,7 +37,7 @@ from mailframe.store._mbox_lock import reader
 __all__ = ["Plan", "plan", "rewrite_tail", "rewrite_whole", "recover", "journal_path",
            "write_journal"]
 
-_HEAD = 1024  # bytes of the journal's first line (JSON, padded)
+_HEAD = 1024  # bytes of the journal's first line (JSON, padded), at least
 
 
 def journal_path(path: str) -> str:
@@ -177,13 +177,17 @@ def write_journal(fd: int, path: str, p: Plan) -> str:
     with open(tmp, "w+b") as out:
         head = {"ino": st.st_ino, "offset": offset, "old_size": st.st_size, "length": 0,
                 "patches": patches}
-        # room for the header, written again once the length is known
-        out.write(json.dumps(head).encode().ljust(_HEAD) + b"\n")
+        # room for the header, written again once the length is known (a
+        # base-header patch with many keywords may need more than _HEAD;
+        # the reader takes the first line whatever its length)
+        first = json.dumps(head).encode()
+        room = max(_HEAD, len(first) + 24)
+        out.write(first.ljust(room) + b"\n")
         head["length"] = _write_messages(fd, p, p.first, out)
         line = json.dumps(head).encode()
-        assert len(line) <= _HEAD
+        assert len(line) <= room
         out.seek(0)
-        out.write(line.ljust(_HEAD) + b"\n")
+        out.write(line.ljust(room) + b"\n")
         out.flush()
         os.fsync(out.fileno())
     os.replace(tmp, journal)

@@ -9,7 +9,8 @@ The file is the truth: UIDVALIDITY, UIDs, flags and keywords live in
 Dovecot's headers (:mod:`mailframe.store._mbox_format`), so Dovecot, mutt
 or procmail may use the same file.  Beside it an index
 (:mod:`mailframe.store._mbox_index`) keeps offsets and modseqs: losing it
-loses modseqs only.  Each command first notices another program's change
+loses modseqs only; the mailbox's HIGHESTMODSEQ is shared by the worker
+processes in a file beside it (:mod:`mailframe.store._mbox_modseq`).  Each command first notices another program's change
 (:mod:`mailframe.store._mbox_mailbox`); file I/O runs in threads
 (:mod:`mailframe.store._mbox_file`), under the locks other programs use
 (:mod:`mailframe.store._mbox_lock`); expunges rewrite the file from the

@@ -301,3 +301,92 @@ class FlagsChangedInPlaceElsewhere(TestCase):
             snap = await box.snapshot()
             assert [m.flags - {"\\Recent"} for m in snap.messages] == [
                 frozenset({"\\Seen"}), frozenset({"\\Flagged"})], box
+
+
+class FreshInboxInTwoProcesses(TestCase):
+    """Both worker processes open a user's INBOX before it has a file (the
+    first logins after a start): each allocated a UIDVALIDITY of its own in
+    memory, and whichever appended first wrote its value, so the other's
+    clients saw UIDVALIDITY change (imaptest stress on ``--workers 2``).
+    The value is decided once on disk, under the file's write lock."""
+
+    async def test_both_see_one_uidvalidity_that_never_changes(self) -> None:
+        from twisted.internet import defer
+
+        root = tempfile.mkdtemp(prefix="mf-mbox-two-")
+        self.addCleanup(shutil.rmtree, root, True)
+        stores = [MboxStore(os.path.join(root, "%u"), dirname="mBoX-MeSsAgEs")
+                  for _ in range(2)]
+        for s in stores:
+            self.addCleanup(s.close)
+        a = await (await stores[0].account("u")).mailbox("INBOX")  # type: ignore[attr-defined]
+        b = await (await stores[1].account("u")).mailbox("INBOX")  # type: ignore[attr-defined]
+        first = await defer.gatherResults([a.snapshot(), b.snapshot()])
+        uv = {snap.uidvalidity for snap in first}
+        assert len(uv) == 1, uv
+        await b.append(MSG, frozenset())
+        await a.append(MSG, frozenset())
+        for box in (a, b):
+            snap = await box.snapshot()
+            assert snap.uidvalidity in uv
+            assert [m.uid for m in snap.messages] == [1, 2]
+        with open(os.path.join(root, "u", "inbox"), "rb") as f:
+            data = f.read()
+        assert data.count(b"\nX-IMAP: %d " % uv.pop()) == 1, data[:400]
+
+
+class ModseqsAcrossProcesses(TestCase):
+    """RFC 7162 §3.1: each process counted modseqs on its own, so a client
+    moving between worker processes saw HIGHESTMODSEQ go backwards and
+    CHANGEDSINCE missed the other process's changes.  The mailbox's
+    HIGHESTMODSEQ is claimed on disk (:mod:`mailframe.store._mbox_modseq`)."""
+
+    async def test_changedsince_in_either_process_sees_every_change(self) -> None:
+        root = tempfile.mkdtemp(prefix="mf-mbox-two-")
+        self.addCleanup(shutil.rmtree, root, True)
+        stores = [MboxStore(os.path.join(root, "%u")) for _ in range(2)]
+        for s in stores:
+            self.addCleanup(s.close)
+        box_a = await (await stores[0].account("u")).mailbox("INBOX")  # type: ignore[attr-defined]
+        box_b = await (await stores[1].account("u")).mailbox("INBOX")  # type: ignore[attr-defined]
+        for _ in range(4):
+            await box_a.append(MSG, frozenset())
+        for i in range(10):  # a's counter runs ahead of b's
+            mode = StoreMode.ADD if i % 2 == 0 else StoreMode.REMOVE
+            await box_a.store([2], mode, frozenset({"\\Seen"}))
+        seen = (await box_a.status()).highestmodseq
+        highest = [seen]
+        by_b = await box_b.store([1], StoreMode.ADD, frozenset({"\\Flagged"}))
+        by_a = await box_a.store([3], StoreMode.ADD, frozenset({"\\Answered"}))
+        assert by_b.changed[0].modseq > seen and by_a.changed[0].modseq > seen
+        assert by_a.changed[0].modseq != by_b.changed[0].modseq
+        await box_b.store([4], StoreMode.ADD, frozenset({"\\Deleted"}))
+        assert await box_b.expunge([4]) == [4]
+        for box in (box_b, box_a, box_b, box_a):
+            changes = await box.changes_since(seen)
+            assert {1, 3} <= {st.uid for st in changes.changed}, (box, changes)
+            assert list(changes.expunged) == [4], changes
+            highest.append(changes.highestmodseq)
+            highest.append((await box.status()).highestmodseq)
+        assert highest == sorted(highest), highest
+
+    async def test_a_change_made_after_a_client_saw_the_other_process_is_reported(self) -> None:
+        """A client reads HIGHESTMODSEQ from b, then the change it did not
+        see is made by a: CHANGEDSINCE in a, and in b, reports it."""
+        root = tempfile.mkdtemp(prefix="mf-mbox-two-")
+        self.addCleanup(shutil.rmtree, root, True)
+        stores = [MboxStore(os.path.join(root, "%u")) for _ in range(2)]
+        for s in stores:
+            self.addCleanup(s.close)
+        box_a = await (await stores[0].account("u")).mailbox("INBOX")  # type: ignore[attr-defined]
+        box_b = await (await stores[1].account("u")).mailbox("INBOX")  # type: ignore[attr-defined]
+        await box_a.append(MSG, frozenset())
+        await box_a.append(MSG, frozenset())
+        for i in range(6):  # b's counter runs ahead of a's
+            mode = StoreMode.ADD if i % 2 == 0 else StoreMode.REMOVE
+            await box_b.store([1], mode, frozenset({"\\Draft"}))
+        seen = (await box_b.snapshot()).highestmodseq
+        await box_a.store([2], StoreMode.ADD, frozenset({"\\Seen"}))
+        for box in (box_a, box_b):
+            changes = await box.changes_since(seen)
+            assert [st.uid for st in changes.changed] == [2], (box, changes)
