@@ -15,6 +15,7 @@ import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from stat import S_ISREG
 
 from mailframe.store import _mbox_format as fmt
 from mailframe.store import _mbox_rewrite as rw
@@ -168,19 +169,24 @@ class MboxFile:
         numbered at once by a rewrite.  An empty file gets its base header
         (:meth:`create_base`); so does a missing one with ``create``
         (INBOX, which always exists: RFC 3501 §6.3.4)."""
+        st: os.stat_result | None
         try:
             st = os.stat(self.path)
         except FileNotFoundError:
-            if create:
-                return self.create_base(uidvalidity, uidnext - 1)
-            if not known.entries and known_ident is None:
-                return None
-            return fmt.Scan(uidvalidity, known.last_uid), (0, 0, 0)
-        if st.st_size == 0 and os.path.isfile(self.path):
+            if not create:
+                if not known.entries and known_ident is None:
+                    return None
+                return fmt.Scan(uidvalidity, known.last_uid), (0, 0, 0)
+            st = None
+        if st is None or (st.st_size == 0 and S_ISREG(st.st_mode)):
             try:
-                return self.create_base(uidvalidity, uidnext - 1, create=False)
+                # (then scanned as any changed file: another writer may have
+                # filled it meanwhile, with messages to number)
+                self.create_base(uidvalidity, uidnext - 1, create=st is None)
+                st = os.stat(self.path)
             except (FileNotFoundError, PermissionError):  # gone, or ours to read only
-                pass
+                if st is None:
+                    return None
         if known_ident == ident(st) and not os.path.exists(rw.journal_path(self.path)):
             return None
         with self.lock(write=False) as fd:

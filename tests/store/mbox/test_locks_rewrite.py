@@ -433,3 +433,45 @@ class ForeignChangeUnderTheLock(Base):
         snap = await box.snapshot()  # type: ignore[attr-defined]
         assert {s.uid: s.flags for s in snap.messages} == {1: frozenset(), 3: {"\\Answered"}}
         await store.close()
+
+
+FILL = r"""
+import fcntl, os, sys
+fd = os.open(sys.argv[1], os.O_RDWR)
+fcntl.lockf(fd, fcntl.LOCK_EX)
+print("LOCKED", flush=True)
+sys.stdin.readline()
+os.write(fd, b"From mda@example.org Mon Dec  7 04:00:00 2026\nSubject: delivered\n\nhello\n\n")
+"""
+
+
+class EmptyFileFilledMeanwhile(Base):
+    async def test_a_message_delivered_while_we_wait_to_give_the_base_header_is_numbered(
+            self) -> None:
+        """An empty INBOX gets its pseudo-message (its UIDVALIDITY) under
+        the write lock; an MDA holding the lock fills the file meanwhile
+        with a message without X-UID: that message is numbered (UID 1),
+        never taken in with UID 0."""
+        from twisted.internet import reactor, task, threads
+
+        os.makedirs(os.path.dirname(self.inbox))
+        open(self.inbox, "wb").close()
+        mda = subprocess.Popen([sys.executable, "-c", FILL, self.inbox],
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        assert mda.stdout is not None and mda.stdout.readline() == b"LOCKED\n"
+        store, box = await self.open()
+        status = box.status()  # type: ignore[attr-defined]
+        # (the sync's thread has seen the empty file and waits for the lock)
+        await task.deferLater(reactor, 0.5, lambda: None)
+        assert mda.stdin is not None
+        mda.stdin.write(b"go\n")
+        mda.stdin.close()
+        await threads.deferToThread(mda.wait)
+        await status
+        snap = await box.snapshot()  # type: ignore[attr-defined]
+        assert [m.uid for m in snap.messages] == [1], snap
+        assert await box.read(1) == b"Subject: delivered\r\n\r\nhello\r\n"  # type: ignore[attr-defined]
+        with open(self.inbox, "rb") as f:
+            data = f.read()
+        assert b"\nX-UID: 1\n" in data and data.count(b"\nX-IMAP") == 1, data
+        await store.close()
