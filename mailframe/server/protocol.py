@@ -44,14 +44,12 @@ from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from mailframe.errors import LimitExceeded
-from mailframe.imap._chars import read_tag
 from mailframe.imap.framing import (
     ContinuationRequest,
     Event,
     Frame,
     FrameError,
     Framer,
-    LiteralSink,
     SpooledFrame,
 )
 from mailframe.imap.serialize import continuation
@@ -59,8 +57,9 @@ from mailframe.imap.session import WAKEUP, ServerConfig, Session, Wakeup
 from mailframe.ops.authwatch import WatchedAuthenticator
 from mailframe.ops.events import ImapConnection, refused_connection
 from mailframe.server._sockopts import no_delay, quick_ack
+from mailframe.server._spooling import Spooled, SpoolingMixin
 from mailframe.server.compress import DEFAULT_LEVEL, CompressionError, Deflate
-from mailframe.server.spool import BACKLOG, FileSpool, in_thread_pool, read_back
+from mailframe.server.spool import BACKLOG, FileSpool
 
 log = Logger()
 
@@ -88,23 +87,14 @@ class ServerContext:
     on_connection: Callable[[int], None] | None = None
 
 
-@dataclass
-class _Spooled:
-    """A queued command whose large literals are still in their spools:
-    ``event`` is set once they are read back (or reading failed)."""
-
-    parts: tuple[bytes | LiteralSink, ...]
-    event: Frame | FrameError | None = None
-
-
 @implementer(IPushProducer)
-class IMAPServerProtocol(Protocol, TimeoutMixin):
+class IMAPServerProtocol(SpoolingMixin, Protocol, TimeoutMixin):
     """One IMAP connection."""
 
     def __init__(self, context: ServerContext) -> None:
         self.context = context
         self.clock = context.clock or _reactor
-        self.callLater = self.clock.callLater  # type: ignore[method-assign,assignment]  # TimeoutMixin's timer
+        self.callLater = self.clock.callLater  # type: ignore[method-assign]  # TimeoutMixin's timer
         self.framer = Framer(context.config.limits.preauth())
         self.framer.hold = True  # one command at a time until login
         if context.spool_min:
@@ -114,7 +104,7 @@ class IMAPServerProtocol(Protocol, TimeoutMixin):
         self._ending = False  # a closing FrameError was answered: no more events
         self._in_handle = False
         self._pump_wanted = False
-        self.queue: deque[Frame | FrameError | _Spooled] = deque()
+        self.queue: deque[Frame | FrameError | Spooled] = deque()
         self._spools: set[FileSpool] = set()
         self._counted_load = False
         self.waiter: Deferred[Frame | FrameError | Wakeup | None] | None = None
@@ -379,58 +369,6 @@ class IMAPServerProtocol(Protocol, TimeoutMixin):
         # session catches up (TCP pushes back): see _update_reading.
         self.queue.append(event)
 
-    # --- large literals (mailframe.server.spool) -------------------------------
-
-    def _new_spool(self, size: int) -> LiteralSink:
-        """The framer's sink for an APPEND literal of ``size`` octets."""
-        spool = FileSpool(size, in_thread_pool(self.clock), self.context.spool_dir,
-                          on_drain=self._update_reading)
-        self._spools.add(spool)
-        return spool
-
-    def _read_spooled(self, event: SpooledFrame) -> None:
-        """Queue the command; read its spooled literals back in the thread
-        pool, then let the session have it (commands stay in order: later
-        ones queue behind it)."""
-        entry = _Spooled(event.parts)
-        self.queue.append(entry)
-
-        def failed(failure: Failure) -> FrameError:
-            log.failure("reading back a spooled literal", failure)
-            for part in event.parts:
-                if isinstance(part, FileSpool):
-                    part.discard()
-            tag = event.parts[0]
-            return FrameError(read_tag(tag) if isinstance(tag, bytes) else None, "NO",
-                              "Cannot store the message now", "SERVERBUG")
-
-        def done(result: Frame | FrameError) -> None:
-            entry.event = result
-            self._spools.difference_update(p for p in event.parts if isinstance(p, FileSpool))
-            self._update_reading()
-            if self.waiter is not None and self.queue and self.queue[0] is entry:
-                w, self.waiter = self.waiter, None
-                self.next_event().chainDeferred(w)
-
-        d: Deferred[Frame | FrameError] = read_back(event.parts).addCallback(Frame)
-        d.addErrback(failed).addCallback(done)
-
-    def _head_unread(self) -> bool:
-        head = self.queue[0] if self.queue else None
-        return isinstance(head, _Spooled) and head.event is None
-
-    def _clear_queue(self) -> None:
-        """Drop every queued command, forgetting their spooled literals."""
-        for entry in self.queue:
-            if isinstance(entry, _Spooled):
-                for part in entry.parts:
-                    if isinstance(part, FileSpool):
-                        part.discard()
-        self.queue.clear()
-        for spool in self._spools:
-            spool.discard()
-        self._spools.clear()
-
     def timeoutConnection(self) -> None:
         log.info("autologout of {peer}", peer=self.peer)
         self.write(b"* BYE Autologout; idle for too long\r\n")
@@ -492,7 +430,7 @@ class IMAPServerProtocol(Protocol, TimeoutMixin):
             self._pump()
         if self.queue and not self._ending and not self._head_unread():
             head = self.queue.popleft()
-            event = head.event if isinstance(head, _Spooled) else head
+            event = head.event if isinstance(head, Spooled) else head
             assert event is not None
             self._update_reading()
             if isinstance(event, FrameError) and event.close:
