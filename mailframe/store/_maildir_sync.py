@@ -351,6 +351,7 @@ class FolderScanner:
                     format_event(Stamp(after.cur_ns, after.new_ns, started)), durable=False
                 )
                 index.trusted_stamp = after
+                index.mark_applied()  # the log still holds all the file says
             index.maybe_compact()
 
     def _unchanged(self) -> bool:
