@@ -162,9 +162,12 @@ class FolderScanner:
 
     def own_change(self, stamp_before: DirStamp) -> None:
         """After our own renames: no rescan unless someone else also
-        changed the directories (then the next refresh lists them)."""
+        changed the directories (then the next refresh lists them).  Our
+        writes touch ``cur/`` only, so ``new/`` keeps the time it had
+        before: mail an MDA delivered meanwhile is listed at the next
+        refresh, not a second later by the recheck."""
         if stamp_before == self._stamp:
-            self._stamp = self.dir_stamp()
+            self._stamp = DirStamp(self.dir_stamp().cur_ns, stamp_before.new_ns)
             self._recheck_at = time.time() + RECHECK
 
     # ----------------------------------------------------------- rebuild
@@ -351,6 +354,7 @@ class FolderScanner:
                     format_event(Stamp(after.cur_ns, after.new_ns, started)), durable=False
                 )
                 index.trusted_stamp = after
+                index.mark_applied()  # the log still holds all the file says
             index.maybe_compact()
 
     def _unchanged(self) -> bool:

@@ -117,3 +117,56 @@ def test_records_made_once_follow_every_flag_change() -> None:
         assert again[2] is first[2]
     finally:
         shutil.rmtree(root, True)
+
+
+def test_a_rescan_that_finds_nothing_keeps_answering_from_memory() -> None:
+    """A folder whose directories changed more than a second before is
+    listed once and the ``S`` line saying so is written to the index for
+    other processes; that line is no news to the log, so the answers from
+    memory go on (they stopped, every later call taking a trip through
+    the worker, until the next write)."""
+    from tests.support.deferreds import result
+
+    root = tempfile.mkdtemp(prefix="mf-maildir-hops-")
+    try:
+        box: Any = result(result(MaildirStore(root, threads=False).account("u")).mailbox("INBOX"))
+        result(box.append_many([NewMessage(MSG % (1, 1))]))
+        folder = box.folder
+        assert folder.now(lambda _log: True)
+        index = os.path.join(root, "u", "mailframe-index")
+        size = os.path.getsize(index)
+        quiet = os.stat(os.path.join(root, "u", "cur")).st_mtime - 60
+        for sub in ("cur", "new"):  # as a folder nobody touched for a minute has them
+            os.utime(os.path.join(root, "u", sub), (quiet, quiet))
+        result(box.snapshot())  # new directory times: listed again, nothing found
+        with open(index, "rb") as f:
+            f.seek(size)
+            assert f.read().startswith(b"S\t")
+        assert folder.now(lambda _log: True)
+    finally:
+        shutil.rmtree(root, True)
+
+
+def test_mail_delivered_into_new_while_we_write_is_read_at_once() -> None:
+    """An MDA delivers into ``new/`` while this process renames its own
+    files into ``cur/`` (an APPEND or STORE): the directory times read
+    after our write include the delivery, so they must not all be taken
+    as seen — ``new/`` keeps its time from before, and the next call lists
+    it (a second later otherwise, when the same-second recheck runs)."""
+    from tests.support.deferreds import result
+
+    root = tempfile.mkdtemp(prefix="mf-maildir-hops-")
+    try:
+        box: Any = result(result(MaildirStore(root, threads=False).account("u")).mailbox("INBOX"))
+        result(box.append_many([NewMessage(MSG % (1, 1))]))
+        scanner = box.folder.scanner
+        before = scanner._stamp
+        new = os.path.join(root, "u", "new")
+        with open(os.path.join(new, "1700000000.M1P1.mda,S=40"), "wb") as f:
+            f.write(MSG % (2, 2))  # the delivery, in the middle of our write
+        os.utime(new, ns=(before.new_ns + 5_000_000_000, before.new_ns + 5_000_000_000))
+        scanner.own_change(before)  # our write ends
+        snap = result(box.snapshot())
+        assert [m.uid for m in snap.messages] == [1, 2]
+    finally:
+        shutil.rmtree(root, True)
