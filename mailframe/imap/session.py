@@ -437,7 +437,25 @@ class Session:
             # in its tagged OK (RFC 7162 §3.2.10; not while an expunge is
             # still untold, errata 1810).
             view.told_modseq = view.modseq
+            view.fetched_modseq = 0
             code = f"HIGHESTMODSEQ {view.modseq}"
+        elif (
+            view is not None
+            and "QRESYNC" in self.enabled
+            and view.ghosts
+            and view.fetched_modseq > view.told_modseq
+        ):
+            # An expunge is held back (this command may not send it, RFC
+            # 3501 §7.4.1) while a FETCH carried a higher MODSEQ: as
+            # Dovecot, say which modseq the client has every change up to,
+            # below the held expunge's, so a client that takes the MODSEQs
+            # it saw for the mailbox's still hears of the expunge when it
+            # resynchronises (RFC 5162 errata 1810, RFC 7162 §3.2.10).
+            view.fetched_modseq = 0
+            if status == "OK" and code is None:
+                code = f"HIGHESTMODSEQ {view.told_modseq}"
+            else:
+                self.untagged_ok("Highest", f"HIGHESTMODSEQ {view.told_modseq}")
         self.io.write(serialize.status_line(tag, status, text, code))
 
     # --- selected mailbox --------------------------------------------------

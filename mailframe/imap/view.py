@@ -60,6 +60,10 @@ class SelectedView:
         #: the HIGHESTMODSEQ the client was last told (QRESYNC, RFC 7162
         #: §3.2.10: a tagged OK carries a newer one, as in Dovecot).
         self.told_modseq = self.modseq
+        #: The highest MODSEQ a FETCH response carried since then (RFC 7162
+        #: §3.1.4.1): with an expunge held back, a client may take it for
+        #: the mailbox's (RFC 5162 errata 1810).
+        self.fetched_modseq = 0
         #: UIDs of the result saved by RETURN (SAVE), read as ``$`` (RFC 5182).
         self.saved: frozenset[int] = frozenset()
         #: Results followed for RETURN (UPDATE), by tag (RFC 5267 §4).
@@ -228,6 +232,8 @@ class SelectedView:
                 self._flags[i] = st.flags
                 self._note(st.flags)
                 wire = self.flags_wire(st.uid)
+                if with_modseq:
+                    self.fetched_modseq = max(self.fetched_modseq, st.modseq)
                 out.append((flag_update(st.uid if uidfetch else self.seq_of(st.uid), wire,
                                         st.uid if with_uid and not uidfetch else None,
                                         st.modseq if with_modseq else None,

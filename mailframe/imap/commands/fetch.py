@@ -178,6 +178,7 @@ def _flags(out: FetchResponse, att: FetchAtt, m: Message) -> None:
 
 @item("MODSEQ", STATE)
 def _modseq(out: FetchResponse, att: FetchAtt, m: Message) -> None:
+    m.view.fetched_modseq = max(m.view.fetched_modseq, m.record.modseq)
     out.add(modseq_item(m.record.modseq))
 
 

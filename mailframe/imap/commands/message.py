@@ -69,6 +69,8 @@ async def store(session: SelectedContext, cmd: Store) -> Reply:
             continue
         if cmd.silent and not (condstore and uid in changed):
             continue
+        if condstore:
+            view.fetched_modseq = max(view.fetched_modseq, modseqs[uid])
         session.untagged(flag_update(
             uid if uid_only else seq,
             None if cmd.silent else view.flags_wire(uid),
