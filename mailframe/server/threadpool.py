@@ -1,7 +1,7 @@
 """A lighter thread pool for the reactor (issue 16, "Never block the
 reactor": every Maildir read, fsync and rename is a thread-pool job).
 
-Twisted's :class:`twisted.python.threadpool.ThreadPool` hands each job
+Twisted's ``twisted.python.threadpool.ThreadPool`` hands each job
 through a coordinator (``Team``, ``LockWorker``) to a per-thread
 ``queue.Queue``, whose ``put`` wakes the thread with a pure-Python
 ``threading.Condition``; measured under the mixed benchmark load this
