@@ -69,6 +69,23 @@ class HeldFile:
         self.fd, self.ino, self.dev = fd, st.st_ino, st.st_dev
         return st
 
+    def replace(self, data: bytes) -> None:
+        """Replace the file at the path with ``data`` (the caller holds the
+        lock): written to a temporary file, fsynced, renamed into place,
+        and held, so readers see the old file or the new one, never a mix."""
+        tmp = f"{self.path}.tmp.{os.getpid()}"
+        fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o666)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+            os.rename(tmp, self.path)
+        except BaseException:
+            os.close(fd)
+            raise
+        self.adopt(fd)
+
     def read_from(self, offset: int) -> bytes:
         """The held file's bytes from ``offset`` to its end now."""
         size = os.fstat(self.fd).st_size

@@ -293,18 +293,7 @@ class IndexFile:
         data = (MAGIC + json.dumps(checkpoint, separators=(",", ":")) + "\n").encode(
             "utf-8", "surrogateescape"
         )
-        tmp = f"{self.path}.tmp.{os.getpid()}"
-        fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o666)
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
-            os.fsync(fd)
-            os.rename(tmp, self.path)
-        except BaseException:
-            os.close(fd)
-            raise
-        self._file.adopt(fd)
+        self._file.replace(data)
         self._offset = len(data)
 
     @property

@@ -259,18 +259,7 @@ class UidList:
         lines = [" ".join(header) + "\n"]
         lines.extend(f"{uid} :{live[uid]}\n" for uid in sorted(live))
         data = "".join(lines).encode("utf-8", "surrogateescape")
-        tmp = f"{self.path}.tmp.{os.getpid()}"
-        fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o666)
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
-            os.fsync(fd)
-            os.rename(tmp, self.path)
-        except BaseException:
-            os.close(fd)
-            raise
-        self._file.adopt(fd)
+        self._file.replace(data)
         self._offset = len(data)
         self.header_next = nxt
         self.by_base = {base_of(n): u for u, n in live.items()}
