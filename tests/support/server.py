@@ -66,6 +66,8 @@ class ServerProcess:
         return cmd + self.args
 
     def start(self, timeout: float = 20.0) -> ServerProcess:
+        if self.proc is not None and self.proc.poll() is None:
+            raise RuntimeError("server already started: a second one would be left running")
         env = dict(os.environ)
         env["PYTHONPATH"] = PLUGIN_ROOT + os.pathsep + env.get("PYTHONPATH", "")
         self.proc = subprocess.Popen(

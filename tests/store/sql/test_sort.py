@@ -166,7 +166,7 @@ COMMANDS = [
 
 
 def _served(workdir: Path, store: str) -> ServerProcess:
-    return ServerProcess(workdir, store=store).start()
+    return ServerProcess(workdir, store=store)  # started (once) by the with
 
 
 def _fill_imap(port: int) -> imaplib.IMAP4:
