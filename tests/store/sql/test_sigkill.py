@@ -93,8 +93,15 @@ def _mutator(port: int, ledger: Ledger) -> None:
             n += 1
             uid = uids[n % len(uids)]
             keyword = f"$k{n}"
-            typ, _ = imap.uid("STORE", str(uid), "+FLAGS.SILENT", f"({keyword})")
+            # Not .SILENT: a UID this session has not heard of yet (appended
+            # through another connection, maybe another worker, since its
+            # last command) is not in its view, and UID STORE of it is OK
+            # with nothing done (RFC 3501 §6.4.8); only a FETCH back says
+            # the keyword was stored.
+            typ, data = imap.uid("STORE", str(uid), "+FLAGS", f"({keyword})")
             assert typ == "OK"
+            if not any(isinstance(d, bytes) and re.search(rb"UID %d\b" % uid, d) for d in data):
+                continue
             with ledger.lock:
                 ledger.flagged[uid] = keyword
             if n % 3 == 0:
