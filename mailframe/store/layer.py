@@ -24,7 +24,20 @@ from mailframe.interfaces import IMailStore
 __all__ = ["AccountLayer", "StoreLayer"]
 
 
-class AccountLayer:
+class _Over:
+    """What both layers share: every attribute a layer does not define is
+    the wrapped object's."""
+
+    _inner: Any
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self._inner!r}>"
+
+
+class AccountLayer(_Over):
     """An account of the wrapped store with the interface ``adds``
     provided besides all of the wrapped account's; every attribute the
     layer does not define is the wrapped account's."""
@@ -33,19 +46,13 @@ class AccountLayer:
         self._inner = inner
         directlyProvides(self, providedBy(inner), adds)
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
-
-    def __repr__(self) -> str:
-        return f"<{type(self).__name__} {self._inner!r}>"
-
     @property
     def wrapped(self) -> Any:
         """The store's own account."""
         return self._inner
 
 
-class StoreLayer:
+class StoreLayer(_Over):
     """A store whose accounts come wrapped by :meth:`layer_account` (one
     layer account per user, made again when the wrapped store hands out a
     new account object)."""
@@ -54,12 +61,6 @@ class StoreLayer:
         self._inner = store
         self._accounts: dict[str, Any] = {}
         directlyProvides(self, providedBy(store), IMailStore)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
-
-    def __repr__(self) -> str:
-        return f"<{type(self).__name__} {self._inner!r}>"
 
     @property
     def wrapped(self) -> Any:
