@@ -56,14 +56,17 @@ _BASE64 = re.compile(rb"[A-Za-z0-9+/]*={0,2}")
 Parser = Callable[[Reader, str, bool], c.Command]
 
 
-def parse_command(frame: Frame, limits: Limits = DEFAULT_LIMITS, *, utf8: bool = False) -> c.Command:
+def parse_command(frame: Frame, limits: Limits = DEFAULT_LIMITS, *, utf8: bool = False,
+                  rev2: bool = False) -> c.Command:
     """The command ``frame`` holds (RFC 3501 §9 ``command``).
 
     ``tag SP command-name [SP arguments]``; raises :class:`ParseError`.
     ``utf8``: the client has enabled UTF8=ACCEPT or IMAP4rev2, so mailbox
     names are UTF-8 rather than modified UTF-7 (RFC 6855 §3, RFC 9051 §5.1).
+    ``rev2``: the client enabled IMAP4rev2, whose grammar has no \\Recent
+    (RFC 9051 Appendix E): SEARCH RECENT/NEW/OLD and STATUS (RECENT) are BAD.
     """
-    r = Reader(frame.parts, limits, utf8)
+    r = Reader(frame.parts, limits, utf8, rev2)
     tag = r.tag_token()
     r.sp()
     name = r.keyword("command name")
@@ -274,6 +277,8 @@ def _status_items(r: Reader) -> tuple[str, ...]:
     for item in items:
         if item not in STATUS_ITEMS:
             r.fail(f"Unknown status item {item}")
+        if item == "RECENT" and r.rev2:  # RFC 9051 §9 status-att, Appendix E
+            r.fail("Status item RECENT is not in IMAP4rev2 (RFC 9051 removed \\Recent)")
     return tuple(items)
 
 

@@ -72,7 +72,7 @@ MAX_MODSEQ = 0x7FFFFFFFFFFFFFFF  # mod-sequence-value (RFC 7162 §7)
 class Reader:
     """Token reader over one frame's parts."""
 
-    def __init__(self, parts: tuple[bytes, ...], limits: Limits, utf8: bool = False) -> None:
+    def __init__(self, parts: tuple[bytes, ...], limits: Limits, utf8: bool = False, rev2: bool = False) -> None:
         if not parts:
             parts = (b"",)
         self.parts = parts
@@ -83,6 +83,7 @@ class Reader:
         self.depth = 0
         self.limits = limits
         self.utf8 = utf8  # mailbox names in UTF-8, not modified UTF-7
+        self.rev2 = rev2  # the client enabled IMAP4rev2: its grammar (RFC 9051 §9)
 
     # --- basics -------------------------------------------------------------
 

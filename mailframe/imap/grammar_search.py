@@ -58,6 +58,10 @@ _FLAG_KEYS: dict[str, SearchKey] = {
     "SAVEDATESUPPORTED": SearchAll(),
 }
 
+#: Keys RFC 9051's ``search-key`` no longer has (Appendix E: \Recent
+#: removed): BAD once a session enabled IMAP4rev2.
+_REV1_KEYS = frozenset({"RECENT", "NEW", "OLD"})
+
 _DATE_KEYS = {
     "BEFORE": ("before", False),
     "ON": ("on", False),
@@ -102,6 +106,8 @@ class _Search:
         if c == 0x2A or c == 0x24 or 0x30 <= c <= 0x39:
             return SearchSet(r.sequence_set())
         name = r.keyword("search key")
+        if name in _REV1_KEYS and r.rev2:
+            r.fail(f"Search key {name} is not in IMAP4rev2 (RFC 9051 removed \\Recent)")
         simple = _FLAG_KEYS.get(name)
         if simple is not None:
             return simple

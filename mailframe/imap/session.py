@@ -354,7 +354,8 @@ class Session:
     async def execute(self, frame: Frame) -> None:
         """Parse and run one command, always ending in a tagged reply."""
         try:
-            cmd = parse_command(frame, self.config.limits, utf8=self.utf8_names())
+            cmd = parse_command(frame, self.config.limits, utf8=self.utf8_names(),
+                                rev2="IMAP4rev2" in self.enabled)
         except ParseError as e:
             # Mostly BAD; a few refusals found while parsing are NO
             # (an unknown CHARSET, RFC 3501 §6.4.4; a mailbox name that is
