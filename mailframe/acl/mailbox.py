@@ -17,7 +17,13 @@ from typing import Any, TypeVar
 from twisted.internet import defer
 from zope.interface import alsoProvides, implementer
 
-from mailframe.acl.private_seen import PrivateSeen, with_seen, without_seen
+from mailframe.acl.private_seen import (
+    PrivateSeen,
+    SeenState,
+    shared_modseq,
+    with_seen,
+    without_seen,
+)
 from mailframe.acl.rights import READ_WRITE_RIGHTS, allowed_flags, flag_right
 from mailframe.crossstore import copy_across
 from mailframe.errors import NonexistentMailbox, NoPermission
@@ -44,6 +50,12 @@ T = TypeVar("T")
 def refusal(right: str, what: str) -> NoPermission:
     """The NOPERM error for a missing right, with the reason."""
     return NoPermission(f"Permission denied: {what} needs the '{right}' right")
+
+
+def _overlay(st: FlagState | MessageState, state: SeenState) -> FlagState:
+    """``st`` as the reader with a private \\Seen sees it: their own
+    \\Seen, and the larger of its shared (scaled) and private modseqs."""
+    return FlagState(st.uid, with_seen(st.flags, st.uid in state.seen), state.message_modseq(st.uid, st.modseq))
 
 
 def unwrap(mailbox: Any) -> Any:
@@ -115,51 +127,60 @@ class GuardedMailbox:
         async def read(private: PrivateSeen) -> MailboxStatus:
             st: MailboxStatus = await self.inner.status()
             snap: Snapshot = await self.inner.snapshot()
-            seen = await private.load(st.uidvalidity)
-            return replace(st, unseen=sum(1 for m in snap.messages if m.uid not in seen))
+            state = await private.state(st.uidvalidity)
+            return replace(st, unseen=sum(1 for m in snap.messages if m.uid not in state.seen),
+                           highestmodseq=state.highest_modseq(st.highestmodseq))
 
         return self._guard("r", "STATUS", lambda: self._overlaid(read, self.inner.status))
 
     def snapshot(self) -> defer.Deferred[Snapshot]:
         async def read(private: PrivateSeen) -> Snapshot:
             snap: Snapshot = await self.inner.snapshot()
-            seen = await private.load(snap.uidvalidity)
-            self._told = set(seen)
-            return replace(snap, messages=tuple(
-                FlagState(m.uid, with_seen(m.flags, m.uid in seen), m.modseq) for m in snap.messages
+            state = await private.state(snap.uidvalidity)
+            self._told = set(state.seen)
+            return replace(snap, highestmodseq=state.highest_modseq(snap.highestmodseq), messages=tuple(
+                _overlay(m, state) for m in snap.messages
             ))
 
         return self._guard("r", "SELECT", lambda: self._overlaid(read, self.inner.snapshot))
 
     def changes_since(self, modseq: int) -> defer.Deferred[Changes]:
+        """The reader's ``modseq`` (:mod:`mailframe.acl.private_seen`):
+        the shared changes after the shared modseq it stands at, and the
+        private changes after it."""
+
         async def read(private: PrivateSeen) -> Changes:
-            changes: Changes = await self.inner.changes_since(modseq)
-            seen = await private.load()
-            changed = {m.uid: FlagState(m.uid, with_seen(m.flags, m.uid in seen), m.modseq)
-                       for m in changes.changed}
+            changes: Changes = await self.inner.changes_since(shared_modseq(modseq))
+            state = await private.state()
+            changed = {m.uid: _overlay(m, state) for m in changes.changed}
+            flipped = state.changed_after(modseq)
             if self._told is not None:
                 # private changes made since (by this reader's other sessions)
-                flipped = (seen ^ self._told) - set(changed) - set(changes.expunged)
-                for st in await self.inner.states(sorted(flipped)):
-                    changed[st.uid] = FlagState(st.uid, with_seen(st.flags, st.uid in seen), st.modseq)
-                self._told = set(seen)
-            return replace(changes, changed=tuple(changed[u] for u in sorted(changed)))
+                flipped |= state.seen ^ self._told
+                self._told = set(state.seen)
+            flipped -= set(changed) | set(changes.expunged)
+            for st in await self.inner.states(sorted(flipped)):
+                changed[st.uid] = _overlay(st, state)
+            return replace(changes, highestmodseq=state.highest_modseq(changes.highestmodseq),
+                           changed=tuple(changed[u] for u in sorted(changed)))
 
         return self._guard("r", "reading", lambda: self._overlaid(read, lambda: self.inner.changes_since(modseq)))
 
     def states(self, uids: Sequence[int]) -> defer.Deferred[list[MessageState]]:
         async def read(private: PrivateSeen) -> list[MessageState]:
-            seen = await private.load()
+            state = await private.state()
             found: list[MessageState] = await self.inner.states(uids)
-            return [replace(st, flags=with_seen(st.flags, st.uid in seen)) for st in found]
+            return [replace(st, flags=with_seen(st.flags, st.uid in state.seen),
+                            modseq=state.message_modseq(st.uid, st.modseq)) for st in found]
 
         return self._guard("r", "reading", lambda: self._overlaid(read, lambda: self.inner.states(uids)))
 
     def records(self, uids: Sequence[int]) -> defer.Deferred[list[MessageRecord]]:
         async def read(private: PrivateSeen) -> list[MessageRecord]:
-            seen = await private.load()
+            state = await private.state()
             found: list[MessageRecord] = await self.inner.records(uids)
-            return [replace(r, flags=with_seen(r.flags, r.uid in seen)) for r in found]
+            return [replace(r, flags=with_seen(r.flags, r.uid in state.seen),
+                            modseq=state.message_modseq(r.uid, r.modseq)) for r in found]
 
         return self._guard("r", "reading", lambda: self._overlaid(read, lambda: self.inner.records(uids)))
 
@@ -253,37 +274,40 @@ class GuardedMailbox:
         private = self.private
         if private is None:
             return await self._store(uids, mode, flags, unchangedsince, rights)
-        # The shared flags as ever, but never the shared \\Seen ...
+        state = await private.state()
+        failed: set[int] = set()
+        if unchangedsince is not None:
+            # RFC 7162 §3.1.3: a message whose modseq (here its private
+            # one, when larger) is above UNCHANGEDSINCE fails whole
+            failed = {u for u in uids if state.modseqs.get(u, 0) > unchangedsince}
+            uids = [u for u in uids if u not in failed]
+            unchangedsince = shared_modseq(unchangedsince)
+        # The shared flags as ever, but never the shared \Seen ...
         shared = await self._store(uids, mode, without_seen(flags), unchangedsince, rights - {"s"})
-        # ... and this reader's own \\Seen.
+        failed.update(shared.failed)
+        # ... and this reader's own \Seen.
         flips: set[int] = set()
         wants = flags != without_seen(flags)
         if "s" in rights and (wants or mode is StoreMode.SET):
-            live = [st.uid for st in await self.inner.states(uids) if st.uid not in shared.failed]
+            live = [st.uid for st in await self.inner.states(uids) if st.uid not in failed]
             if mode is StoreMode.REMOVE or (mode is StoreMode.SET and not wants):
                 _, flips = await private.update(remove=live)
             else:
                 _, flips = await private.update(add=live)
         if not flips:
-            return await self._overlay_result(shared, private)
+            return await self._overlay_result(StoreResult(shared.changed, tuple(sorted(failed))), private)
         changed = {st.uid for st in shared.changed} | flips
         states = await self.inner.states(sorted(changed))
-        seen = await private.load()
+        state = await private.state()
         if self._told is not None:  # this session tells its client itself
-            self._told = (self._told - flips) | (flips & seen)
-        return StoreResult(
-            tuple(FlagState(st.uid, with_seen(st.flags, st.uid in seen), st.modseq) for st in states),
-            shared.failed,
-        )
+            self._told = (self._told - flips) | (flips & state.seen)
+        return StoreResult(tuple(_overlay(st, state) for st in states), tuple(sorted(failed)))
 
     async def _overlay_result(self, result: StoreResult, private: PrivateSeen) -> StoreResult:
         if not result.changed:
             return result
-        seen = await private.load()
-        return StoreResult(
-            tuple(FlagState(st.uid, with_seen(st.flags, st.uid in seen), st.modseq) for st in result.changed),
-            result.failed,
-        )
+        state = await private.state()
+        return StoreResult(tuple(_overlay(st, state) for st in result.changed), result.failed)
 
     async def _store(
         self, uids: Sequence[int], mode: StoreMode, flags: frozenset[str], unchangedsince: int | None,

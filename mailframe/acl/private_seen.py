@@ -12,26 +12,44 @@ shared.  The set is kept per reader beside the mailbox (so it follows a
 RENAME and goes with a DELETE) with the UIDVALIDITY it belongs to (a new
 UIDVALIDITY starts it empty).
 
-The reader's other sessions in this process hear of their private
-changes at once (IDLE is woken; each session reports what changed since
-it last told its client, as FETCH FLAGS).  Limitation (why it is not on by
-default): a private change does not move the mailbox's modseq, so
-CONDSTORE clients see no new MODSEQ for it, SEARCH/SORT contexts kept up
-to date (RFC 5267) are not told of it, and sessions in other processes
-hear of it at their next SELECT.
+Modseqs (RFC 7162 §3.1): a private change moves the reader's modseq, as
+Dovecot's private index does (its own modseqs, the user seeing the
+larger).  So that the reader's modseqs stay one ascending sequence
+without touching the owner's counter, the reader sees each shared modseq
+``s`` as ``s * SCALE`` and a private change made while the mailbox stood
+at ``s`` as ``s * SCALE + j`` (``j`` counting from 1): every later shared
+change (``s + 1`` or more) comes after it, every earlier one before.  A
+message's modseq is then the larger of its shared one (scaled) and that of
+its last private change; the mailbox's HIGHESTMODSEQ the larger of the
+shared one (scaled) and the reader's last private modseq.  CHANGEDSINCE,
+UNCHANGEDSINCE, the MODSEQ search key and SEARCH/SORT contexts kept up to
+date (RFC 5267) all hear of private changes, and the owner's view is
+untouched.  (More than ``SCALE - 1`` private changes while no shared one
+happens would reach the next shared modseq: about a million commands.)
+
+The reader's other sessions hear of their private changes at once: in
+this process through :meth:`PrivateSeen.listen`, in other processes
+through the store's watch of the private file where it has one
+(``watch_seen``: inotify on the Maildir folder).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from mailframe.vocabulary import SEEN
 
-__all__ = ["PrivateSeen", "MODES", "applies", "with_seen", "without_seen", "parse_uids", "format_uids"]
+__all__ = ["PrivateSeen", "SeenState", "MODES", "SCALE", "applies", "with_seen", "without_seen",
+           "parse_uids", "format_uids", "parse_state", "format_state", "shared_modseq"]
 
 #: ``--acl-private-seen`` values.
 MODES = ("off", "public", "shared")
+
+#: A shared modseq ``s`` is ``s * SCALE`` to a reader with a private
+#: \Seen; private changes take the values in between (module docstring).
+SCALE = 1 << 20
 
 
 def applies(mode: str, owner: str | None, reader: str) -> bool:
@@ -75,6 +93,64 @@ def parse_uids(text: str) -> set[int]:
     return out
 
 
+@dataclass(frozen=True)
+class SeenState:
+    """One reader's private state on one mailbox: the seen UIDs, the
+    modseq of each UID's last private change, and the last private modseq
+    given (all in the reader's scale, :data:`SCALE`)."""
+
+    uidvalidity: int
+    seen: frozenset[int]
+    highest: int = 0
+    modseqs: Mapping[int, int] = field(default_factory=dict)
+
+    def message_modseq(self, uid: int, shared: int) -> int:
+        """The modseq the reader sees for ``uid`` at shared ``shared``."""
+        return max(shared * SCALE, self.modseqs.get(uid, 0))
+
+    def highest_modseq(self, shared: int) -> int:
+        """The HIGHESTMODSEQ the reader sees at shared ``shared``."""
+        return max(shared * SCALE, self.highest)
+
+    def changed_after(self, modseq: int) -> set[int]:
+        """UIDs whose private change came after ``modseq``."""
+        return {uid for uid, m in self.modseqs.items() if m > modseq}
+
+
+def shared_modseq(modseq: int) -> int:
+    """The owner's modseq a reader's ``modseq`` stands at: a shared change
+    ``s`` is after the reader's ``modseq`` iff ``s > shared_modseq(modseq)``,
+    and unchanged since it iff ``s <= shared_modseq(modseq)``."""
+    return modseq // SCALE
+
+
+def format_state(state: SeenState) -> str:
+    """The private file: UIDVALIDITY, the seen UIDs, the last private
+    modseq, then one ``MODSEQ UIDS`` line per private change still
+    standing."""
+    by_modseq: dict[int, list[int]] = {}
+    for uid, m in state.modseqs.items():
+        by_modseq.setdefault(m, []).append(uid)
+    lines = [str(state.uidvalidity), format_uids(state.seen), str(state.highest)]
+    lines += [f"{m} {format_uids(uids)}" for m, uids in sorted(by_modseq.items())]
+    return "\n".join(lines) + "\n"
+
+
+def parse_state(text: str) -> SeenState:
+    """:func:`format_state` read back (a file of two lines, written before
+    private modseqs, has none)."""
+    lines = text.split("\n")
+    validity = int(lines[0])
+    seen = frozenset(parse_uids(lines[1] if len(lines) > 1 else ""))
+    highest = int(lines[2]) if len(lines) > 2 and lines[2].strip() else 0
+    modseqs: dict[int, int] = {}
+    for line in lines[3:]:
+        if line.strip():
+            m, _, uids = line.partition(" ")
+            modseqs.update((uid, int(m)) for uid in parse_uids(uids))
+    return SeenState(validity, seen, highest, modseqs)
+
+
 #: Sessions watching a reader's private \\Seen on a mailbox, in this
 #: process: (owner's store user, mailbox name, reader) → callbacks.
 _listeners: dict[tuple[str, str, str], set[Callable[[], object]]] = {}
@@ -82,7 +158,7 @@ _listeners: dict[tuple[str, str, str], set[Callable[[], object]]] = {}
 
 class PrivateSeen:
     """One reader's ``\\Seen`` set on one mailbox, through the ACL
-    storage's ``get_seen``/``set_seen``."""
+    storage's ``get_seen``/``set_seen`` (:class:`SeenState`)."""
 
     def __init__(self, acls: Any, store_user: str, inner: Any, reader: str) -> None:
         self.acls = acls
@@ -97,9 +173,17 @@ class PrivateSeen:
     def listen(self, callback: Callable[[], object]) -> Callable[[], None]:
         """Call ``callback`` after any private change of this reader's on
         this mailbox (so the reader's other sessions, IDLE ones first,
-        catch up); returns the unregister."""
+        catch up), in this process and, where the store can watch the
+        private file (``watch_seen``), in others; returns the unregister."""
         key = self._key()
         _listeners.setdefault(key, set()).add(callback)
+        watch = getattr(self.acls, "watch_seen", None)
+        unwatch: Callable[[], None] | None = None
+        if watch is not None:
+            try:
+                unwatch = watch(self.store_user, str(self.inner.name), self.reader, callback)
+            except Exception:  # no watch: the next command still sees the change
+                unwatch = None
 
         def stop() -> None:
             callbacks = _listeners.get(key)
@@ -107,6 +191,8 @@ class PrivateSeen:
                 callbacks.discard(callback)
                 if not callbacks:
                     del _listeners[key]
+            if unwatch is not None:
+                unwatch()
 
         return stop
 
@@ -122,26 +208,54 @@ class PrivateSeen:
             self.uidvalidity = (await self.inner.status()).uidvalidity
         return self.uidvalidity
 
-    async def load(self, uidvalidity: int | None = None) -> set[int]:
-        """The reader's seen UIDs (for ``uidvalidity``: another one stored
-        means none)."""
+    async def state(self, uidvalidity: int | None = None) -> SeenState:
+        """The reader's state (for ``uidvalidity``: another one stored
+        means an empty one)."""
         if uidvalidity is not None:
             self.uidvalidity = uidvalidity
         current = await self._uidvalidity()
-        stored = await self.acls.get_seen(self.store_user, str(self.inner.name), self.reader)
-        if stored is None or stored[0] != current:
-            return set()
-        return set(stored[1])
+        stored: SeenState | None = await self.acls.get_seen(self.store_user, str(self.inner.name), self.reader)
+        if stored is None or stored.uidvalidity != current:
+            return SeenState(current, frozenset())
+        return stored
+
+    async def load(self, uidvalidity: int | None = None) -> set[int]:
+        """The reader's seen UIDs."""
+        return set((await self.state(uidvalidity)).seen)
 
     async def update(self, add: Iterable[int] = (), remove: Iterable[int] = (),
                      uidvalidity: int | None = None) -> tuple[set[int], set[int]]:
-        """Change the set; (the set now, the UIDs whose membership changed)."""
-        seen = await self.load(uidvalidity)
-        before = set(seen)
-        seen.update(add)
-        seen.difference_update(remove)
-        if seen != before:
-            await self.acls.set_seen(self.store_user, str(self.inner.name), self.reader,
-                                     await self._uidvalidity(), frozenset(seen))
+        """Change the set; (the set now, the UIDs whose membership changed).
+        The changed UIDs take a new private modseq, after the reader's last
+        one and after the mailbox's shared modseq now (read first: a
+        shared change after that read is ``s + 1`` or more, so after it).
+        The read-change-write is one step against the reader's other
+        sessions (the store's ``update_seen``)."""
+        current = await self._uidvalidity() if uidvalidity is None else uidvalidity
+        self.uidvalidity = current
+        shared = (await self.inner.status()).highestmodseq
+        added, removed = set(add), set(remove)
+        result: dict[str, set[int]] = {}
+
+        def change(stored: SeenState | None) -> SeenState | None:
+            state = stored if stored is not None and stored.uidvalidity == current else SeenState(current, frozenset())
+            seen = (set(state.seen) | added) - removed
+            flips = seen ^ state.seen
+            result["seen"], result["flips"] = seen, set(flips)
+            if not flips:
+                return None
+            modseq = state.highest_modseq(shared) + 1
+            modseqs = dict(state.modseqs)
+            modseqs.update((uid, modseq) for uid in flips)
+            return SeenState(current, frozenset(seen), modseq, modseqs)
+
+        name = str(self.inner.name)
+        if hasattr(self.acls, "update_seen"):
+            await self.acls.update_seen(self.store_user, name, self.reader, change)
+        else:
+            after = change(await self.acls.get_seen(self.store_user, name, self.reader))
+            if after is not None:
+                await self.acls.set_seen(self.store_user, name, self.reader, after)
+        if result["flips"]:
             self._changed()
-        return seen, seen ^ before
+        return result["seen"], result["flips"]

@@ -17,15 +17,18 @@ not advertised.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import weakref
+from collections.abc import Callable
 from typing import Any
 
-from twisted.internet import defer
+from twisted.internet import defer, threads
 from zope.interface import implementer
 
 from mailframe.acl import dovecot_acl
-from mailframe.acl.private_seen import format_uids, parse_uids
+from mailframe.acl.private_seen import SeenState, format_state, parse_state
+from mailframe.acl.seen_watch import watch_file
 from mailframe.errors import NonexistentMailbox
 from mailframe.interfaces import IACLStore
 from mailframe.store._maildir_names import check_name, folder_for
@@ -36,10 +39,10 @@ from mailframe.store.memory import MemoryStore
 __all__ = ["acl_store_for", "MaildirACLs", "MemoryACLs", "SHARED_DICT"]
 
 ACL = dict[str, frozenset[str]]
-#: A reader's private \\Seen set: (UIDVALIDITY, UIDs).
-Seen = tuple[int, frozenset[int]]
 #: The private \\Seen file's name, before the reader's user name.
 SEEN_FILE = "mailframe-seen."
+#: The lock file private \\Seen updates of a folder take (flock).
+SEEN_LOCK = "mailframe-seen.lock"
 
 #: The shared-mailbox dictionary's file name, beside the users' Maildirs.
 SHARED_DICT = "shared-mailboxes.db"
@@ -125,27 +128,44 @@ class MaildirACLs:
             return defer.fail()
         return defer.succeed(None)
 
-    def get_seen(self, owner: str, name: str, reader: str) -> defer.Deferred[Seen | None]:
-        """A reader's private ``\\Seen`` set (:mod:`mailframe.acl.private_seen`),
+    def get_seen(self, owner: str, name: str, reader: str) -> defer.Deferred[SeenState | None]:
+        """A reader's private ``\\Seen`` state (:mod:`mailframe.acl.private_seen`),
         kept in ``mailframe-seen.READER`` in the folder's directory."""
         try:
             path = os.path.join(self._folder_dir(owner, name), SEEN_FILE + reader)
             with open(path, encoding="ascii") as f:
-                validity, _, uids = f.read().partition("\n")
-            return defer.succeed((int(validity), frozenset(parse_uids(uids))))
+                return defer.succeed(parse_state(f.read()))
         except FileNotFoundError:
             return defer.succeed(None)
         except Exception:
             return defer.fail()
 
-    def set_seen(self, owner: str, name: str, reader: str, uidvalidity: int,
-                 uids: frozenset[int]) -> defer.Deferred[None]:
+    def set_seen(self, owner: str, name: str, reader: str, state: SeenState) -> defer.Deferred[None]:
         try:
             path = os.path.join(self._folder_dir(owner, name), SEEN_FILE + reader)
-            dovecot_acl.replace_file(path, f"{uidvalidity}\n{format_uids(uids)}\n")
+            dovecot_acl.replace_file(path, format_state(state))
         except Exception:
             return defer.fail()
         return defer.succeed(None)
+
+    def update_seen(self, owner: str, name: str, reader: str,
+                    change: Callable[[SeenState | None], SeenState | None]) -> defer.Deferred[SeenState | None]:
+        """Read, ``change`` and write the reader's state as one step
+        against every process on the Maildir (``flock`` on
+        ``mailframe-seen.lock`` in the folder's directory; two sessions of
+        one reader storing at once must not lose each other's modseqs), in
+        a thread; ``change`` returning None leaves the file alone."""
+        try:
+            folder = self._folder_dir(owner, name)
+        except Exception:
+            return defer.fail()
+        return threads.deferToThread(_update_seen_file, folder, reader, change)
+
+    def watch_seen(self, owner: str, name: str, reader: str,
+                   callback: Callable[[], object]) -> Callable[[], None] | None:
+        """Call ``callback`` when the reader's private file is replaced, by
+        this process or another (inotify; None where there is none)."""
+        return watch_file(self._folder_dir(owner, name), SEEN_FILE + reader, callback)
 
     def sharers(self, user: str) -> defer.Deferred[set[str]]:
         try:
@@ -162,6 +182,25 @@ class MaildirACLs:
         return defer.succeed(os.path.isdir(os.path.join(root, "cur")))
 
 
+def _update_seen_file(folder: str, reader: str,
+                      change: Callable[[SeenState | None], SeenState | None]) -> SeenState | None:
+    path = os.path.join(folder, SEEN_FILE + reader)
+    fd = os.open(os.path.join(folder, SEEN_LOCK), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            with open(path, encoding="ascii") as f:
+                before: SeenState | None = parse_state(f.read())
+        except FileNotFoundError:
+            before = None
+        after = change(before)
+        if after is not None:
+            dovecot_acl.replace_file(path, format_state(after))
+        return after
+    finally:
+        os.close(fd)  # and with it the lock
+
+
 @implementer(IACLStore)
 class MemoryACLs:
     """ACLs of a :class:`MemoryStore`, kept beside its mailbox objects."""
@@ -169,7 +208,7 @@ class MemoryACLs:
     def __init__(self, store: MemoryStore) -> None:
         self.store = store
         self._acls: weakref.WeakKeyDictionary[Any, ACL] = weakref.WeakKeyDictionary()
-        self._seen: weakref.WeakKeyDictionary[Any, dict[str, Seen]] = weakref.WeakKeyDictionary()
+        self._seen: weakref.WeakKeyDictionary[Any, dict[str, SeenState]] = weakref.WeakKeyDictionary()
 
     def _box(self, owner: str, name: str) -> Any:
         account = self.store._accounts.get(owner)
@@ -202,21 +241,31 @@ class MemoryACLs:
             self._acls[box] = dict(acl)
         return defer.succeed(None)
 
-    def get_seen(self, owner: str, name: str, reader: str) -> defer.Deferred[Seen | None]:
+    def get_seen(self, owner: str, name: str, reader: str) -> defer.Deferred[SeenState | None]:
         try:
             box = self._box(owner, name)
         except Exception:
             return defer.fail()
         return defer.succeed(self._seen.get(box, {}).get(reader))
 
-    def set_seen(self, owner: str, name: str, reader: str, uidvalidity: int,
-                 uids: frozenset[int]) -> defer.Deferred[None]:
+    def set_seen(self, owner: str, name: str, reader: str, state: SeenState) -> defer.Deferred[None]:
         try:
             box = self._box(owner, name)
         except Exception:
             return defer.fail()
-        self._seen.setdefault(box, {})[reader] = (uidvalidity, frozenset(uids))
+        self._seen.setdefault(box, {})[reader] = state
         return defer.succeed(None)
+
+    def update_seen(self, owner: str, name: str, reader: str,
+                    change: Callable[[SeenState | None], SeenState | None]) -> defer.Deferred[SeenState | None]:
+        try:
+            box = self._box(owner, name)
+        except Exception:
+            return defer.fail()
+        after = change(self._seen.get(box, {}).get(reader))
+        if after is not None:
+            self._seen.setdefault(box, {})[reader] = after
+        return defer.succeed(after)
 
     def sharers(self, user: str) -> defer.Deferred[set[str]]:
         out = set()
