@@ -25,6 +25,7 @@ from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
 from mailframe.auth.credentials import (
+    AuthorizationRefused,
     IScramCredentials,
     IScramSecretSource,
     LoginMind,
@@ -201,6 +202,10 @@ class Authenticator:
         mind = LoginMind(authzid=authzid, peer=peer, secure=secure)
         try:
             _iface, account, _logout = await self.portal.login(credentials, mind, IAccount)
+        except AuthorizationRefused:
+            # RFC 5530 §3: authenticated, but not as whom they asked to be
+            await self.refuse("authorization identity refused", peer, username)
+            raise AuthenticationFailed("Authorization failed", code="AUTHORIZATIONFAILED") from None
         except LoginFailed:
             await self.refuse("bad credentials", peer, username)
             raise AuthenticationFailed("Authentication failed") from None

@@ -26,12 +26,13 @@ from dataclasses import dataclass
 from hashlib import md5
 
 from twisted.cred.credentials import ICredentials, IUsernameHashedPassword, IUsernamePassword
+from twisted.cred.error import UnauthorizedLogin
 from zope.interface import Attribute, Interface, implementer
 
 from mailframe.auth.scram_math import ScramSecrets, h_sha256, hmac_sha256
 
 __all__ = ["UsernamePassword", "CramMD5Credentials", "IScramCredentials", "ScramCredentials",
-           "IScramSecretSource", "LoginMind", "normalize_username"]
+           "IScramSecretSource", "LoginMind", "AuthorizationRefused", "normalize_username"]
 
 MAX_USERNAME = 255
 
@@ -134,6 +135,13 @@ class ScramCredentials:
             return False
         client_key = bytes(a ^ b for a, b in zip(self.client_proof, signature, strict=True))
         return hmac.compare_digest(h_sha256(client_key), secrets.stored_key)
+
+
+class AuthorizationRefused(UnauthorizedLogin):
+    """The credentials were right, but their owner may not act as the
+    authorization identity asked for (SASL authzid): the session answers
+    ``NO [AUTHORIZATIONFAILED]`` (RFC 5530 §3), as Dovecot does for a
+    master user refused the target user, not ``[AUTHENTICATIONFAILED]``."""
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,9 @@ The avatar id a checker returns is the authentication identity; the
 :class:`mailframe.auth.credentials.LoginMind` may carry a different
 authorization identity (SASL authzid, RFC 4616 §2).  Acting as someone else
 is allowed only for the realm's administrators (or whatever
-:meth:`MailRealm.may_act_as` says in a subclass); otherwise the login fails.
+:meth:`MailRealm.may_act_as` says in a subclass); otherwise the login fails
+with :class:`AuthorizationRefused` (``NO [AUTHORIZATIONFAILED]``, RFC 5530
+§3: the credentials were right, the authorization identity is refused).
 """
 
 from __future__ import annotations
@@ -12,7 +14,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from twisted.cred.error import UnauthorizedLogin
 from twisted.cred.portal import IRealm
 from twisted.internet.defer import Deferred, ensureDeferred
 from twisted.logger import Logger
@@ -20,7 +21,7 @@ from zope.interface import implementer
 
 from mailframe.acl.account import share
 from mailframe.acl.namespaces import Namespaces
-from mailframe.auth.credentials import LoginMind, normalize_username
+from mailframe.auth.credentials import AuthorizationRefused, LoginMind, normalize_username
 from mailframe.interfaces import IAccount, IMailStore
 
 __all__ = ["MailRealm"]
@@ -59,11 +60,11 @@ class MailRealm:
             try:
                 target = self.normalize(mind.authzid)
             except ValueError:
-                raise UnauthorizedLogin("invalid authorization identity") from None
+                raise AuthorizationRefused("invalid authorization identity") from None
             if not self.may_act_as(authcid, target):
                 _log.warn("refused: {authcid} may not act as {authzid} (peer {peer})",
                           authcid=authcid, authzid=target, peer=mind.peer)
-                raise UnauthorizedLogin("not authorized to act as that user")
+                raise AuthorizationRefused("not authorized to act as that user")
         account = await self.store.account(target)
         if self.sharing is not None:
             account = share(self.store, account, admin=target in self.admins,
