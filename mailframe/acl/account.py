@@ -115,6 +115,13 @@ class SharedAccount:
     def __repr__(self) -> str:
         return f"<SharedAccount {self.username}{' (admin)' if self.admin else ''}>"
 
+    def watch_mailboxes(self, callback: Callable[[], object]) -> Callable[[], None] | None:
+        """The user's own account's mailbox-list hint (NOTIFY across
+        processes); another user's mailboxes shared with them are not
+        watched this way (their events reach this process's sessions)."""
+        watch = getattr(self.own, "watch_mailboxes", None)
+        return None if watch is None else watch(callback)
+
     # -- resolving --------------------------------------------------------
 
     def _target(self, name: str) -> Target:

@@ -28,11 +28,11 @@ from zope.interface import implementer
 
 from mailframe.acl import dovecot_acl
 from mailframe.acl.private_seen import SeenState, format_state, parse_state
-from mailframe.acl.seen_watch import watch_file
 from mailframe.errors import NonexistentMailbox
 from mailframe.interfaces import IACLStore
 from mailframe.store._maildir_names import check_name, folder_for
 from mailframe.store._names import normalize_name
+from mailframe.store.dirwatch import watch_names
 from mailframe.store.maildir import MaildirStore
 from mailframe.store.memory import MemoryStore
 
@@ -165,7 +165,8 @@ class MaildirACLs:
                    callback: Callable[[], object]) -> Callable[[], None] | None:
         """Call ``callback`` when the reader's private file is replaced, by
         this process or another (inotify; None where there is none)."""
-        return watch_file(self._folder_dir(owner, name), SEEN_FILE + reader, callback)
+        wanted = SEEN_FILE + reader
+        return watch_names(self._folder_dir(owner, name), lambda n: n == wanted, callback)
 
     def sharers(self, user: str) -> defer.Deferred[set[str]]:
         try:

@@ -15,9 +15,13 @@ published by the sessions of this process that CREATE, DELETE, RENAME,
 SUBSCRIBE or UNSUBSCRIBE (:func:`mailbox_command_done`), to the other
 sessions of the same user; the session that made the change is not told
 (§5: "SHOULD omit notifying the client if the event is caused by this
-client").  Changes of the mailbox list made by another process are not
-seen as events; the watched set is still re-evaluated at each of this
-process's own mailbox commands.
+client").  Changes made by another process (``--workers``, another
+server on the same Maildir) arrive as a hint from the account
+(``watch_mailboxes``: inotify on the Maildir root), again without data:
+the session lists the mailboxes and subscriptions again and tells the
+client what differs from what it last saw (a RENAME there is told as the
+old name gone and the new one made: nothing says it was one), leaving out
+what this process's own events already told.
 
 A client that stops reading makes the session wait in ``drain()``
 (TCP backpressure) while hints keep arriving; they only mark mailboxes,
@@ -76,6 +80,10 @@ def _matches(group: c.NotifyGroup, name: str, subscribed: set[str]) -> bool:
     return False
 
 
+def _nothing() -> None:
+    """The unregister of a watch that was not made."""
+
+
 @dataclass
 class _Watched:
     """One non-selected mailbox being watched and what the client knows."""
@@ -105,6 +113,15 @@ class NotifyState:
     subscribed: set[str] = field(default_factory=set)
     entries: dict[str, frozenset[str]] = field(default_factory=dict)
     stale: bool = False  # the watched set must be evaluated again
+    #: The account's mailbox-list hint's unregister (changes made by
+    #: other processes); None before the first :meth:`watch`.
+    unwatch_list: Callable[[], None] | None = None
+    #: Names this process's own events covered since the last evaluation
+    #: (told through ``pending``, or made by this session): not told again
+    #: as differences.
+    covered: set[str] = field(default_factory=set)
+    #: Whether ``entries`` and ``subscribed`` hold a listing yet.
+    listed: bool = False
     #: The selected mailbox changed since it was last looked at.
     selected_dirty: bool = False
     closed: bool = False
@@ -145,9 +162,13 @@ class NotifyState:
         """(Re)compute the mailboxes to watch for message events and watch
         them; returns the names newly watched.  Raises OverflowError past
         ``limit`` mailboxes (RFC 5465 §3.1: "too expensive")."""
+        if self.unwatch_list is None:
+            watch_list = getattr(account, "watch_mailboxes", None)
+            self.unwatch_list = (watch_list(self._list_hint) if watch_list is not None else None) or _nothing
         entries = await account.list_mailboxes()
         subscribed = self.subscribed = set(await account.subscriptions())
         self.entries = {e.name: e.attributes for e in entries}
+        self.listed = True
         wanted: dict[str, frozenset[str]] = {}
         for entry in entries:
             if entry.attributes & {"\\Noselect", "\\NonExistent"}:
@@ -185,8 +206,21 @@ class NotifyState:
 
         return changed
 
+    def _list_hint(self) -> None:
+        """The mailbox list or subscriptions may have changed (possibly in
+        another process): evaluate them again."""
+        if not self.closed:
+            self.stale = True
+            self.wake()
+
     def close(self) -> None:
         self.closed = True
+        if self.unwatch_list is not None:
+            try:
+                self.unwatch_list()
+            except Exception:  # a store's unwatch must not break logout
+                pass
+            self.unwatch_list = None
         for w in self.watched.values():
             try:
                 w.unwatch()
@@ -290,12 +324,16 @@ class NotifyState:
         that a mailbox the client hears of is already watched, and a change
         right after the LIST is told."""
         account = session.account
-        pending, self.pending = self.pending, []
+        before = (self.entries, self.subscribed) if self.listed else None
         overflow = False
         try:
             await self.watch(account)
         except OverflowError:
             overflow = True
+        pending, self.pending = self.pending, []
+        covered, self.covered = self.covered, set()
+        if before is not None:
+            pending += self._differences(*before, covered | {n for p in pending for n in p[:2] if n})
         if pending:
             entries, subscribed = self.entries, self.subscribed
             utf8 = utf8_enabled(session)
@@ -318,6 +356,26 @@ class NotifyState:
             session.untagged_ok("Too many mailboxes to watch", OVERFLOW)
             self.close()
             session.notify = None
+
+    def _differences(self, entries: dict[str, frozenset[str]], subscribed: set[str],
+                     covered: set[str]) -> list[tuple[str, str | None, str]]:
+        """MailboxName for each mailbox made or removed, SubscriptionChange
+        for each name (un)subscribed, since ``entries``/``subscribed`` were
+        listed, that no event of this process's covered (``covered``:
+        names, their inferiors with them)."""
+
+        def told(name: str) -> bool:
+            return any(name == k or name.startswith(k + SEP) for k in covered)
+
+        out: list[tuple[str, str | None, str]] = []
+        subs = subscribed | self.subscribed
+        for name in sorted(set(entries) ^ set(self.entries)):
+            if not told(name) and "MailboxName" in self.events_for(name, subs):
+                out.append((name, None, "MailboxName"))
+        for name in sorted(subscribed ^ self.subscribed):
+            if not told(name) and "SubscriptionChange" in self.events_for(name, subs):
+                out.append((name, None, "SubscriptionChange"))
+        return out
 
     def metadata_events(self, session: Any) -> None:
         """Unsolicited METADATA responses (RFC 5464 §4.4.2) naming the
@@ -355,6 +413,9 @@ class NotifyState:
         if self.closed:
             return
         self.stale = True
+        self.covered.add(name)
+        if old:
+            self.covered.add(old)
         if not own:
             subs = self.subscribed | {name}  # (un)subscribing concerns the SUBSCRIBED filter too
             wanted = self.events_for(name, subs) | (self.events_for(old, subs) if old else frozenset())

@@ -227,6 +227,13 @@ class MaildirStore:
             self._schedule()
 
 
+def _account_file(name: str) -> bool:
+    """A name at a Maildir root whose change is a change of the account's
+    mailbox list, subscriptions or METADATA."""
+    return (name.startswith(".") and not name.startswith("..")) or name in (
+        "subscriptions", "mailframe-metadata")
+
+
 def _open_root(root: str) -> None:
     """Create a user's Maildir root if needed and finish what a crash
     interrupted: mailbox trees renamed out of sight by DELETE, and
@@ -478,6 +485,16 @@ class MaildirAccount:
         except Exception:
             return defer.fail()
         return defer.ensureDeferred(run())
+
+    def watch_mailboxes(self, callback: Callable[[], object]) -> Callable[[], None] | None:
+        """Hint ``callback`` when this account's mailbox list (a ``.Name``
+        folder made, removed or renamed), subscriptions or METADATA file
+        may have changed, by this process or another (NOTIFY's mailbox
+        and metadata events across processes, RFC 5465 §5.4-§5.7); None
+        where it cannot be watched."""
+        from mailframe.store.dirwatch import watch_names
+
+        return watch_names(self.root, _account_file, callback)
 
     # -- subscriptions (Dovecot's "subscriptions" file, version 2) ------
 
