@@ -122,6 +122,11 @@ class SharedAccount:
         watch = getattr(self.own, "watch_mailboxes", None)
         return None if watch is None else watch(callback)
 
+    def metadata_snapshot(self) -> defer.Deferred[Any]:
+        """The user's own METADATA in one read (NOTIFY across processes)."""
+        snapshot = getattr(self.own, "metadata_snapshot", None)
+        return defer.succeed(None) if snapshot is None else snapshot()
+
     # -- resolving --------------------------------------------------------
 
     def _target(self, name: str) -> Target:

@@ -10,7 +10,8 @@ client, as DESIGN.md's log model has it: hints never carry data.
 
 METADATA events (MailboxMetadataChange, ServerMetadataChange, §5.6,
 §5.7) are published by SETMETADATA (:func:`metadata_changed`) the same
-way.  Mailbox events (MailboxName, SubscriptionChange, §5.4, §5.5) are
+way (those of other processes: see below, the metadata read again and
+compared).  Mailbox events (MailboxName, SubscriptionChange, §5.4, §5.5) are
 published by the sessions of this process that CREATE, DELETE, RENAME,
 SUBSCRIBE or UNSUBSCRIBE (:func:`mailbox_command_done`), to the other
 sessions of the same user; the session that made the change is not told
@@ -122,6 +123,11 @@ class NotifyState:
     covered: set[str] = field(default_factory=set)
     #: Whether ``entries`` and ``subscribed`` hold a listing yet.
     listed: bool = False
+    #: METADATA as last read (mailbox, "" the server → entries), where
+    #: metadata events are wanted and the account reads it all at once;
+    #: and the (mailbox, entry) pairs this process's own events covered.
+    metadata_seen: dict[str, dict[str, bytes]] | None = None
+    metadata_covered: set[tuple[str, str]] = field(default_factory=set)
     #: The selected mailbox changed since it was last looked at.
     selected_dirty: bool = False
     closed: bool = False
@@ -196,7 +202,36 @@ class NotifyState:
             self.watched[name] = _Watched(mailbox, unwatch, status, events)
             added.append(name)
         self.stale = False
+        await self._metadata_since(account)
         return added
+
+    async def _metadata_since(self, account: Any) -> None:
+        """Metadata changes made by other processes (RFC 5465 §5.6, §5.7):
+        the entries that differ from the last read, but those this
+        process's own events covered (:func:`metadata_changed`)."""
+        covered, self.metadata_covered = self.metadata_covered, set()
+        wanted = any(METADATA_EVENTS.intersection(g.events) for g in self.groups
+                     if g.filter not in ("SELECTED", "SELECTED-DELAYED"))
+        snapshot = getattr(account, "metadata_snapshot", None)
+        if not wanted or snapshot is None:
+            return
+        now: dict[str, dict[str, bytes]] | None = await snapshot()
+        if now is None:
+            return
+        before, self.metadata_seen = self.metadata_seen, now
+        if before is None:
+            return
+        for mailbox in sorted(set(before) | set(now)):
+            old, new = before.get(mailbox, {}), now.get(mailbox, {})
+            changed = sorted(e for e in set(old) | set(new)
+                             if old.get(e) != new.get(e) and (mailbox, e) not in covered)
+            if changed and (mailbox == "" or mailbox in self.entries):
+                self.publish_metadata(mailbox, changed)
+
+    def cover_metadata(self, mailbox: str, entries: list[str]) -> None:
+        """Entries changed by this process (told already, or made by this
+        session): not told again when metadata is compared."""
+        self.metadata_covered.update((mailbox, e) for e in entries)
 
     def _hint(self, name: str) -> Callable[[], None]:
         def changed() -> None:
@@ -452,8 +487,9 @@ def metadata_changed(session: Any, mailbox: str, entries: list[str]) -> None:
     sessions in this process (RFC 5465 §5.6, §5.7; §5: not the session
     that made the change), and, for /shared entries of another user's
     mailbox (:mod:`mailframe.acl`), that owner's sessions under the
-    owner's name.  Changes made by another process, and other readers of a
-    shared mailbox, are not told."""
+    owner's name.  Other processes' sessions learn of it by comparing
+    (:meth:`NotifyState._metadata_since`); other readers of a shared
+    mailbox are not told."""
     account = getattr(session, "account", None)
     if account is None or not entries:
         return
@@ -461,6 +497,7 @@ def metadata_changed(session: Any, mailbox: str, entries: list[str]) -> None:
         mailbox = "INBOX"
     user = str(account.username)
     for state in list(_LISTENERS.get(user, ())):
+        state.cover_metadata(mailbox, entries)
         if state is not getattr(session, "notify", None):
             state.publish_metadata(mailbox, entries)
     owner_of = getattr(account, "owner_of", None)  # mailframe.acl: another user's mailbox
@@ -472,4 +509,5 @@ def metadata_changed(session: Any, mailbox: str, entries: list[str]) -> None:
         shared = [e for e in entries if e.startswith("/shared/")]
         if owner != user and shared:
             for state in list(_LISTENERS.get(owner, ())):
+                state.cover_metadata(name, shared)
                 state.publish_metadata(name, shared)

@@ -183,6 +183,10 @@ class FileMetadata:
     def load(self, mailbox: str) -> Entries:
         return self._read().get(mailbox, {})
 
+    def load_all(self) -> Table:
+        """Every mailbox's entries ("" the server's) in one read."""
+        return self._read()
+
     def update(self, mailbox: str, change: Callable[[Entries], Entries]) -> None:
         def fn(table: Table) -> Table:
             return {**table, mailbox: change(table.get(mailbox, {}))}
@@ -256,6 +260,16 @@ class MetadataAccount(AccountLayer):
             )
 
         return defer.Deferred.fromCoroutine(run())
+
+    def metadata_snapshot(self) -> defer.Deferred[Table | None]:
+        """Every entry of every mailbox in one read, where the backend
+        can (the file one: NOTIFY compares two to tell metadata changes
+        made by other processes, RFC 5465 §5.6, §5.7); else None."""
+        load_all = getattr(self._backend, "load_all", None)
+        if load_all is None:
+            return defer.succeed(None)
+        d: defer.Deferred[Table | None] = _in_thread(self._backend, load_all)
+        return d
 
     def delete_mailbox(self, name: str) -> defer.Deferred[None]:
         """DELETE, then its entries go (RFC 5464 §4.1)."""

@@ -64,3 +64,25 @@ def test_mailbox_events_from_another_process(two_processes: tuple[ServerProcess,
         watcher.close()
         messages_only.close()
         writer.close()
+
+
+def test_metadata_events_from_another_process(two_processes: tuple[ServerProcess, ServerProcess]) -> None:
+    """RFC 5465 §5.6, §5.7: SETMETADATA through another process reaches
+    the NOTIFY session as an unsolicited METADATA response naming the
+    changed entries; the session's own SETMETADATA is not told back."""
+    one, two = two_processes
+    watcher, writer = Client(one.imap_port), Client(two.imap_port)
+    try:
+        writer.command(b"CREATE box2")
+        watcher.command(b"NOTIFY SET (personal (MailboxMetadataChange ServerMetadataChange))")
+        writer.command(b'SETMETADATA box2 (/shared/comment "Team box" /private/comment "mine")')
+        assert heard(watcher, 1) == {b"* METADATA box2 /private/comment /shared/comment"}
+        writer.command(b'SETMETADATA "" (/shared/comment "server")')
+        assert heard(watcher, 1) == {b'* METADATA "" /shared/comment'}
+        writer.command(b"SETMETADATA box2 (/private/comment NIL)")
+        assert heard(watcher, 1) == {b"* METADATA box2 /private/comment"}
+        watcher.command(b'SETMETADATA INBOX (/private/comment "x")')
+        assert watcher.silence() == []
+    finally:
+        watcher.close()
+        writer.close()
