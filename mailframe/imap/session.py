@@ -405,7 +405,13 @@ class Session:
             self.io.write(serialize.status_line(tag, status, text, code))
             return
         try:
-            await self.catch_up(handler.expunge_ok(cmd), getattr(cmd, "uid", False))
+            # SELECT/EXAMINE answer for their snapshot alone, as Dovecot's
+            # do: a change that raced them is told at the next command
+            # (RFC 3501 §5.2).  An EXISTS or VANISHED after the snapshot's
+            # would be undone by a QRESYNC client, which takes the count
+            # from the EXISTS before [UIDVALIDITY] (RFC 7162 §3.2.5.1).
+            if not isinstance(cmd, Select):
+                await self.catch_up(handler.expunge_ok(cmd), getattr(cmd, "uid", False))
         except Exception as e:
             self.io.log_error("catching up the selected mailbox failed", e)
         if self.notify is not None and self.notify.metadata:
@@ -489,7 +495,8 @@ class Session:
             rev1 = "IMAP4rev2" not in self.enabled  # RFC 9051 has no \Recent
             if rev1:
                 lo, hi = await recent_range(self.mailbox, view.readonly)
-                view.recent.update(u for u in new if lo <= u < hi)
+                c_lo, c_hi = view.claimed  # claimed by SELECT after its snapshot
+                view.recent.update(u for u in new if lo <= u < hi or c_lo <= u < c_hi)
             self.untagged(view.exists, Atom("EXISTS"))
             if rev1:
                 self.untagged(len(view.recent), Atom("RECENT"))

@@ -47,6 +47,10 @@ class SelectedView:
         # a third of the memory per selected connection).
         self._flags: list[frozenset[str]] = [shared.setdefault(m.flags, m.flags) for m in snapshot.messages]
         self.recent: set[int] = set(recent)
+        #: The UID range ``[lo, hi)`` SELECT claimed as \\Recent: a message
+        #: in it that arrived after the snapshot is this session's to show
+        #: as \\Recent when it is told (RFC 3501 §2.3.2).
+        self.claimed: tuple[int, int] = (0, 0)
         self.ghosts: set[int] = set()  # expunged in the store, not yet told
         # Keywords the client has been told of in FLAGS (RFC 3501 §7.2.6),
         # every flag known to be covered by that, and whether a flag set

@@ -110,10 +110,13 @@ async def select(session: AuthenticatedContext, cmd: Select) -> Reply:
     snapshot = await mailbox.snapshot()
     rev2 = "IMAP4rev2" in session.enabled
     recent: list[int] = []
+    claimed = (0, 0)
     if not rev2:  # RFC 9051 has no \Recent: a rev2 session claims none
-        lo, hi = await recent_range(mailbox, readonly)
+        claimed = lo, hi = await recent_range(mailbox, readonly)
         recent = [m.uid for m in snapshot.messages if lo <= m.uid < hi]
     view = SelectedView(snapshot, readonly, recent)
+    if not readonly:  # EXAMINE only peeked (RFC 3501 §6.3.2)
+        view.claimed = claimed
     session.select(mailbox, view)
     if cmd.condstore:
         session.enabled.add("CONDSTORE")
