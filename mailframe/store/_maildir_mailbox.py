@@ -36,7 +36,12 @@ from mailframe.records import (
 )
 from mailframe.store._log import MailboxLog
 from mailframe.store._maildir_folder import Folder
-from mailframe.store._maildir_recent import claim_recent, peek_recent
+from mailframe.store._maildir_recent import (
+    claim_recent,
+    claim_recent_now,
+    peek_recent,
+    peek_recent_now,
+)
 from mailframe.store._maildir_recent import status as recent_status
 from mailframe.store._maildir_writes import Prepared
 from mailframe.store.statesearch import answerable, match
@@ -257,17 +262,19 @@ class MaildirMailbox:
         return defer.ensureDeferred(run())
 
     def claim_recent(self) -> defer.Deferred[tuple[int, int]]:
-        """RFC 3501 §2.3.2; nothing to claim is known without the disk."""
-        none = self.folder.nothing_recent_now()
-        if none is not None:
-            return defer.succeed(none)
+        """RFC 3501 §2.3.2; nothing to claim is known without the disk, and
+        a current folder claims on this thread (see
+        :func:`mailframe.store._maildir_recent.claim_recent_now`)."""
+        known = self.folder.nothing_recent_now() or claim_recent_now(self.folder)
+        if known is not None:
+            return defer.succeed(known)
         return self._run(claim_recent, self.folder)
 
     def peek_recent(self) -> defer.Deferred[tuple[int, int]]:
         """What :meth:`claim_recent` would give, unclaimed (for EXAMINE)."""
-        none = self.folder.nothing_recent_now()
-        if none is not None:
-            return defer.succeed(none)
+        known = self.folder.nothing_recent_now() or peek_recent_now(self.folder)
+        if known is not None:
+            return defer.succeed(known)
         return self._run(peek_recent, self.folder)
 
     def watch(self, callback: Callable[[], object]) -> Callable[[], None]:
