@@ -135,8 +135,17 @@ class Folder:
     # ------------------------------------------------------------ loading
 
     def refresh(self) -> MailboxLog:
-        """Bring the log up to date with the disk; returns it."""
-        return self.scanner.refresh()
+        """Bring the log up to date with the disk; returns it.  Under the
+        index's ``mem`` lock: reads run beside each other
+        (:meth:`SerialWorker.submit_read`), one refreshing at a time."""
+        with self.index.mem:
+            return self.scanner.refresh()
+
+    def read_log(self, fn: Callable[[MailboxLog], T]) -> T:
+        """A read job's body: refresh, then ``fn(log)`` with the log held
+        still (no other read's refresh changes it meanwhile)."""
+        with self.index.mem:
+            return fn(self.refresh())
 
     def rebuild(self) -> None:
         """Recreate the index from the uidlist and the files."""
@@ -144,8 +153,9 @@ class Folder:
 
     def snapshot(self) -> Snapshot:
         """The whole mailbox (SELECT); warm, three ``stat()`` calls."""
-        self.refresh()
-        return self.index.snapshot()
+        with self.index.mem:
+            self.refresh()
+            return self.index.snapshot()
 
     # ------------------------------------------------------------- reads
 
@@ -160,9 +170,8 @@ class Folder:
     def records(self, uids: Iterable[int]) -> list[MessageRecord]:
         """FETCH's view of ``uids`` (those that exist, in UID order), with
         the parsed messages from the cache file: no message file opened."""
-        log = self.refresh()
-        with no_gc():
-            return self._records(log, uids)
+        with self.index.mem, no_gc():
+            return self._records(self.refresh(), uids)
 
     def _records(self, log: MailboxLog, uids: Iterable[int]) -> list[MessageRecord]:
         out = []
@@ -195,14 +204,15 @@ class Folder:
     def states(self, uids: Iterable[int]) -> list[MessageState]:
         """The cheap state of ``uids`` (those that exist, in UID order):
         from the index alone, no cache entry decoded, no file opened."""
-        log = self.refresh()
-        meta = self.index.meta
-        out = []
-        for state in log.states(uids):
-            m = meta[state.uid]
-            when = (m.dates or _dates(m))[0]
-            out.append(MessageState(state.uid, state.flags, state.modseq, m.size, when))
-        return out
+        with self.index.mem:
+            log = self.refresh()
+            meta = self.index.meta
+            out = []
+            for state in log.states(uids):
+                m = meta[state.uid]
+                when = (m.dates or _dates(m))[0]
+                out.append(MessageState(state.uid, state.flags, state.modseq, m.size, when))
+            return out
 
     def read_range(self, uid: int, start: int, end: int | None) -> bytes:
         """Bytes ``[start:end]`` of the message as served (CRLF line
@@ -253,7 +263,8 @@ class Folder:
                 if attempt == 0:
                     self.refresh()
                 elif attempt < 3:
-                    self.scanner.scan()
+                    with self.index.mem:
+                        self.scanner.scan()
                 meta = self.index.meta
         raise ExpungeIssued(f"message UID {uid} no longer exists")
 
@@ -353,7 +364,7 @@ class Folder:
             self._refresh_pending = False
             self.refresh()
 
-        return self.worker.submit(job)
+        return self.worker.submit_read(job)
 
     def close(self) -> None:
         self.index.close()

@@ -343,7 +343,7 @@ class MaildirAccount:
         async def run() -> IMailbox:
             await self._run(self._checked_selectable, checked)
             folder = self._folder(checked)
-            return await folder.worker.submit(open_folder, folder)
+            return await folder.worker.submit_read(open_folder, folder)
 
         try:
             checked = check_name(name)
@@ -353,7 +353,7 @@ class MaildirAccount:
         if known is not None:
             if known.now(lambda _log: True):  # refreshed, and nothing changed since
                 return defer.succeed(MaildirMailbox(self, checked, known))
-            return known.worker.submit(open_folder, known)  # one job, in the folder's worker
+            return known.worker.submit_read(open_folder, known)  # one job, in the folder's worker
         return defer.ensureDeferred(run())
 
     def _checked_selectable(self, checked: str) -> None:
