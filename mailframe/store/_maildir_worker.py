@@ -56,7 +56,11 @@ def guarded(fn: Callable[..., T], *args: Any) -> T:
 
 
 #: Read jobs of one folder that may run at once (each in its own thread).
-MAX_READERS = 4
+#: Two: a long read (a FETCH of many bodies, a SEARCH) no longer holds up
+#: a short one, but most reads are Python work under the GIL, and more
+#: threads at once only take turns with the reactor thread (with 64
+#: sessions on one mailbox, four cost more CPU per command than one).
+MAX_READERS = 2
 
 
 class _Job:
