@@ -368,3 +368,15 @@ class Folder:
 
     def close(self) -> None:
         self.index.close()
+
+    @property
+    def holds_files(self) -> bool:
+        """Descriptors of ``dovecot-uidlist`` or ``mailframe-index`` held
+        (:class:`mailframe.store._maildir_held.HeldFile`)."""
+        return self.index.holds_files
+
+    def idle_for(self, now: float) -> float:
+        """Reactor thread: seconds since the folder's last job, 0 while a
+        job runs or waits."""
+        worker = self.worker
+        return 0.0 if worker.busy else now - worker.last_job

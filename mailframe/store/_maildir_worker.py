@@ -30,6 +30,7 @@ where no thread could hand a result back.
 from __future__ import annotations
 
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -112,6 +113,8 @@ class SerialWorker:
         #: thread ident -> what the job running there posted, called once
         #: its result is handed over
         self._posted: dict[int, list[Callable[[], object]]] = {}
+        #: ``time.monotonic()`` of the last job submitted (reactor thread)
+        self.last_job = time.monotonic()
 
     @property
     def threaded(self) -> bool:
@@ -141,6 +144,7 @@ class SerialWorker:
             return now(fn, *args)
         d: defer.Deferred[T] = defer.Deferred()
         self._pending += 1
+        self.last_job = time.monotonic()
         with self._lock:
             self._queue.append(_Job(fn, args, d, write))
             ready = self._ready()
