@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import io
 import os
+import threading
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta, timezone
 from functools import lru_cache
@@ -104,6 +105,9 @@ class Folder:
         self.new = self.scanner.new
         self.tmp = self.writer.tmp
         self._refresh_pending = False
+        #: held by a read job while it refreshes or reads the log (taken
+        #: before the index's ``mem``, never after it)
+        self.reading = threading.RLock()
         #: uid -> (the log's state it was made from, the record): a frozen
         #: record is handed out again while the message's state is the
         #: same object (its flags and modseq unchanged), as header syncs
@@ -135,16 +139,18 @@ class Folder:
     # ------------------------------------------------------------ loading
 
     def refresh(self) -> MailboxLog:
-        """Bring the log up to date with the disk; returns it.  Under the
-        index's ``mem`` lock: reads run beside each other
-        (:meth:`SerialWorker.submit_read`), one refreshing at a time."""
-        with self.index.mem:
+        """Bring the log up to date with the disk; returns it.  Reads run
+        beside each other (:meth:`SerialWorker.submit_read`): one at a
+        time refreshes or looks at the log (:attr:`reading`); the reactor
+        thread's answers from memory wait for none of them (they take
+        only the index's ``mem``, held while the log changes)."""
+        with self.reading:
             return self.scanner.refresh()
 
     def read_log(self, fn: Callable[[MailboxLog], T]) -> T:
         """A read job's body: refresh, then ``fn(log)`` with the log held
         still (no other read's refresh changes it meanwhile)."""
-        with self.index.mem:
+        with self.reading:
             return fn(self.refresh())
 
     def rebuild(self) -> None:
@@ -153,7 +159,7 @@ class Folder:
 
     def snapshot(self) -> Snapshot:
         """The whole mailbox (SELECT); warm, three ``stat()`` calls."""
-        with self.index.mem:
+        with self.reading:
             self.refresh()
             return self.index.snapshot()
 
@@ -170,7 +176,7 @@ class Folder:
     def records(self, uids: Iterable[int]) -> list[MessageRecord]:
         """FETCH's view of ``uids`` (those that exist, in UID order), with
         the parsed messages from the cache file: no message file opened."""
-        with self.index.mem, no_gc():
+        with self.reading, no_gc():
             return self._records(self.refresh(), uids)
 
     def _records(self, log: MailboxLog, uids: Iterable[int]) -> list[MessageRecord]:
@@ -204,7 +210,7 @@ class Folder:
     def states(self, uids: Iterable[int]) -> list[MessageState]:
         """The cheap state of ``uids`` (those that exist, in UID order):
         from the index alone, no cache entry decoded, no file opened."""
-        with self.index.mem:
+        with self.reading:
             log = self.refresh()
             meta = self.index.meta
             out = []
@@ -263,7 +269,7 @@ class Folder:
                 if attempt == 0:
                     self.refresh()
                 elif attempt < 3:
-                    with self.index.mem:
+                    with self.reading:
                         self.scanner.scan()
                 meta = self.index.meta
         raise ExpungeIssued(f"message UID {uid} no longer exists")

@@ -12,7 +12,7 @@ The folder's files and its in-memory state (its
 :class:`mailframe.store._log.MailboxLog`, index and uidlist readers, the
 re-entrant ``dovecot-uidlist.lock``) are therefore changed by one thread
 at a time — a write, or one read's refresh under the folder's refresh
-lock, the log under its ``mem`` lock — and commands on one mailbox keep
+lock (``Folder.reading``) — and commands on one mailbox keep
 the order they had on the wire.  Different folders (and the preparation
 of APPENDs, which touches no folder state) run in parallel.
 
@@ -95,7 +95,7 @@ class SerialWorker:
     - a read (:meth:`submit_read`) starts once every write submitted
       before it has finished; reads run at once (up to
       :data:`MAX_READERS`), each doing its own refresh under the folder's
-      refresh lock and reading the log under its ``mem`` lock;
+      ``reading`` lock (refresh and looks at the log) and file reads beside;
     - results reach the reactor thread in the order the jobs finished,
       so a write's result (and what it posted) comes before anything
       submitted after it.
