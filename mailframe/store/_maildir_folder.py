@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import io
 import os
+import threading
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta, timezone
 from functools import lru_cache
@@ -104,6 +105,9 @@ class Folder:
         self.new = self.scanner.new
         self.tmp = self.writer.tmp
         self._refresh_pending = False
+        #: held by a read job while it refreshes or reads the log (taken
+        #: before the index's ``mem``, never after it)
+        self.reading = threading.RLock()
         #: uid -> (the log's state it was made from, the record): a frozen
         #: record is handed out again while the message's state is the
         #: same object (its flags and modseq unchanged), as header syncs
@@ -135,8 +139,19 @@ class Folder:
     # ------------------------------------------------------------ loading
 
     def refresh(self) -> MailboxLog:
-        """Bring the log up to date with the disk; returns it."""
-        return self.scanner.refresh()
+        """Bring the log up to date with the disk; returns it.  Reads run
+        beside each other (:meth:`SerialWorker.submit_read`): one at a
+        time refreshes or looks at the log (:attr:`reading`); the reactor
+        thread's answers from memory wait for none of them (they take
+        only the index's ``mem``, held while the log changes)."""
+        with self.reading:
+            return self.scanner.refresh()
+
+    def read_log(self, fn: Callable[[MailboxLog], T]) -> T:
+        """A read job's body: refresh, then ``fn(log)`` with the log held
+        still (no other read's refresh changes it meanwhile)."""
+        with self.reading:
+            return fn(self.refresh())
 
     def rebuild(self) -> None:
         """Recreate the index from the uidlist and the files."""
@@ -144,8 +159,9 @@ class Folder:
 
     def snapshot(self) -> Snapshot:
         """The whole mailbox (SELECT); warm, three ``stat()`` calls."""
-        self.refresh()
-        return self.index.snapshot()
+        with self.reading:
+            self.refresh()
+            return self.index.snapshot()
 
     # ------------------------------------------------------------- reads
 
@@ -160,9 +176,8 @@ class Folder:
     def records(self, uids: Iterable[int]) -> list[MessageRecord]:
         """FETCH's view of ``uids`` (those that exist, in UID order), with
         the parsed messages from the cache file: no message file opened."""
-        log = self.refresh()
-        with no_gc():
-            return self._records(log, uids)
+        with self.reading, no_gc():
+            return self._records(self.refresh(), uids)
 
     def _records(self, log: MailboxLog, uids: Iterable[int]) -> list[MessageRecord]:
         out = []
@@ -195,14 +210,15 @@ class Folder:
     def states(self, uids: Iterable[int]) -> list[MessageState]:
         """The cheap state of ``uids`` (those that exist, in UID order):
         from the index alone, no cache entry decoded, no file opened."""
-        log = self.refresh()
-        meta = self.index.meta
-        out = []
-        for state in log.states(uids):
-            m = meta[state.uid]
-            when = (m.dates or _dates(m))[0]
-            out.append(MessageState(state.uid, state.flags, state.modseq, m.size, when))
-        return out
+        with self.reading:
+            log = self.refresh()
+            meta = self.index.meta
+            out = []
+            for state in log.states(uids):
+                m = meta[state.uid]
+                when = (m.dates or _dates(m))[0]
+                out.append(MessageState(state.uid, state.flags, state.modseq, m.size, when))
+            return out
 
     def read_range(self, uid: int, start: int, end: int | None) -> bytes:
         """Bytes ``[start:end]`` of the message as served (CRLF line
@@ -253,7 +269,8 @@ class Folder:
                 if attempt == 0:
                     self.refresh()
                 elif attempt < 3:
-                    self.scanner.scan()
+                    with self.reading:
+                        self.scanner.scan()
                 meta = self.index.meta
         raise ExpungeIssued(f"message UID {uid} no longer exists")
 
@@ -353,7 +370,19 @@ class Folder:
             self._refresh_pending = False
             self.refresh()
 
-        return self.worker.submit(job)
+        return self.worker.submit_read(job)
 
     def close(self) -> None:
         self.index.close()
+
+    @property
+    def holds_files(self) -> bool:
+        """Descriptors of ``dovecot-uidlist`` or ``mailframe-index`` held
+        (:class:`mailframe.store._maildir_held.HeldFile`)."""
+        return self.index.holds_files
+
+    def idle_for(self, now: float) -> float:
+        """Reactor thread: seconds since the folder's last job, 0 while a
+        job runs or waits."""
+        worker = self.worker
+        return 0.0 if worker.busy else now - worker.last_job

@@ -262,6 +262,11 @@ class IndexFile:
         self._offset += end
         return checkpoint, events
 
+    @property
+    def held(self) -> bool:
+        """A descriptor of the file is held (see :meth:`forget`)."""
+        return self._file.held
+
     def forget(self) -> None:
         """Read the file from its start next time."""
         self._file.close()

@@ -36,7 +36,12 @@ from mailframe.records import (
 )
 from mailframe.store._log import MailboxLog
 from mailframe.store._maildir_folder import Folder
-from mailframe.store._maildir_recent import claim_recent, peek_recent
+from mailframe.store._maildir_recent import (
+    claim_recent,
+    claim_recent_now,
+    peek_recent,
+    peek_recent_now,
+)
 from mailframe.store._maildir_recent import status as recent_status
 from mailframe.store._maildir_writes import Prepared
 from mailframe.store.statesearch import answerable, match
@@ -97,13 +102,18 @@ class MaildirMailbox:
     def _run(self, fn: Callable[..., Any], *args: Any) -> defer.Deferred[Any]:
         return self.folder.worker.submit(fn, *args)
 
+    def _read(self, fn: Callable[..., Any], *args: Any) -> defer.Deferred[Any]:
+        """A job that changes nothing but what its refresh brings in: it
+        may run beside the folder's other reads (never beside a write)."""
+        return self.folder.worker.submit_read(fn, *args)
+
     def status(self) -> defer.Deferred[MailboxStatus]:
         """From memory when nothing changed on disk and no message waits
         to be claimed (RECENT then needs the claim floor on disk)."""
         known = self.folder.now(_status_without_recent)
         if known is not None:
             return defer.succeed(known)
-        return self._run(recent_status, self.folder)
+        return self._read(self.folder.read_log, lambda _log: recent_status(self.folder))
 
     def snapshot(self) -> defer.Deferred[Snapshot]:
         """SELECT's view: from memory when nothing changed on disk (see
@@ -112,7 +122,7 @@ class MaildirMailbox:
         known = folder.now(lambda _log: folder.index.snapshot())
         if known is not None:
             return defer.succeed(known)
-        return self._run(folder.snapshot)
+        return self._read(folder.snapshot)
 
     def changes_since(self, modseq: int) -> defer.Deferred[Changes]:
         """RFC 3501 §7: what changed since ``modseq``.  From memory when
@@ -129,30 +139,29 @@ class MaildirMailbox:
             if known is not None:
                 folder.request_refresh()
                 return defer.succeed(known)
-        return self._run(lambda: folder.refresh().changes_since(modseq))
+        return self._read(folder.read_log, lambda log: log.changes_since(modseq))
 
     def expunged_since(self, modseq: int) -> defer.Deferred[list[int] | None]:
         """IExpungeHistory: None once tombstones that old are pruned."""
 
-        def run() -> list[int] | None:
-            log = self.folder.refresh()
+        def run(log: MailboxLog) -> list[int] | None:
             return log.expunged_since(modseq) if log.complete_since(modseq) else None
 
-        return self._run(run)
+        return self._read(self.folder.read_log, run)
 
     def states(self, uids: Sequence[int]) -> defer.Deferred[list[MessageState]]:
         """From the index: no cache entry decoded, no file opened."""
-        return self._run(self.folder.states, list(uids))
+        return self._read(self.folder.states, list(uids))
 
     def records(self, uids: Sequence[int]) -> defer.Deferred[list[MessageRecord]]:
-        return self._run(self.folder.records, list(uids))
+        return self._read(self.folder.records, list(uids))
 
     def read(self, uid: int, start: int = 0, end: int | None = None) -> defer.Deferred[bytes]:
         def run() -> bytes:
             self.folder.refresh()
             return self.folder.read_range(uid, start, end)
 
-        return self._run(run)
+        return self._read(run)
 
     def read_many(self, uids: Sequence[int]) -> defer.Deferred[dict[int, bytes]]:
         """IBatchReadMailbox: one refresh and one trip to the folder's
@@ -163,7 +172,7 @@ class MaildirMailbox:
             self.folder.refresh()
             return self.folder.read_many(wanted)
 
-        return self._run(run)
+        return self._read(run)
 
     def search(self, key: SearchKey, uids: Sequence[int]) -> defer.Deferred[list[int] | None]:
         """ISearchableMailbox: flag, UID, size, internal-date and modseq
@@ -172,12 +181,12 @@ class MaildirMailbox:
             return defer.succeed(None)
         wanted = list(uids)
 
-        def run() -> list[int]:
+        def run(log: MailboxLog) -> list[int]:
             states = self.folder.states(wanted)
-            largest = self.folder.refresh().largest_uid
+            largest = log.largest_uid
             return [st.uid for st in states if match(key, st, largest)]
 
-        return self._run(run)
+        return self._read(self.folder.read_log, run)
 
     def append(
         self,
@@ -257,18 +266,20 @@ class MaildirMailbox:
         return defer.ensureDeferred(run())
 
     def claim_recent(self) -> defer.Deferred[tuple[int, int]]:
-        """RFC 3501 §2.3.2; nothing to claim is known without the disk."""
-        none = self.folder.nothing_recent_now()
-        if none is not None:
-            return defer.succeed(none)
+        """RFC 3501 §2.3.2; nothing to claim is known without the disk, and
+        a current folder claims on this thread (see
+        :func:`mailframe.store._maildir_recent.claim_recent_now`)."""
+        known = self.folder.nothing_recent_now() or claim_recent_now(self.folder)
+        if known is not None:
+            return defer.succeed(known)
         return self._run(claim_recent, self.folder)
 
     def peek_recent(self) -> defer.Deferred[tuple[int, int]]:
         """What :meth:`claim_recent` would give, unclaimed (for EXAMINE)."""
-        none = self.folder.nothing_recent_now()
-        if none is not None:
-            return defer.succeed(none)
-        return self._run(peek_recent, self.folder)
+        known = self.folder.nothing_recent_now() or peek_recent_now(self.folder)
+        if known is not None:
+            return defer.succeed(known)
+        return self._read(peek_recent, self.folder)
 
     def watch(self, callback: Callable[[], object]) -> Callable[[], None]:
         unregister: Callable[[], None] = self.folder.watch(callback)

@@ -11,6 +11,17 @@ header: whichever
 session claims first, in whichever process, gets the range; everyone
 after gets the rest only.  No lock and no file access happen when this
 process already knows that nothing new arrived since its last claim.
+
+A claim needs no trip through the folder's worker when the folder is
+current (:meth:`mailframe.store._maildir_folder.Folder.now`: the first
+SELECT after this process's own APPENDs) and the floor's lock is free
+at once (:func:`claim_recent_now`): the reactor thread then opens,
+locks, reads and rewrites the 22-byte file itself, in place, no fsync —
+system calls of the kind :meth:`Folder.now`'s ``stat()`` checks already
+make there — instead of handing the job to a thread and waiting for its
+answer (most of what a SELECT of an unchanged mailbox costs beyond
+building its view).  A lock held by another process sends the claim to
+the worker, which waits for it; the reactor never does.
 """
 
 from __future__ import annotations
@@ -22,7 +33,16 @@ from typing import Any
 
 from mailframe.records import MailboxStatus
 
-__all__ = ["claim_recent", "peek_recent", "raise_floor", "read_floor", "status", "RECENT_FILE"]
+__all__ = [
+    "claim_recent",
+    "claim_recent_now",
+    "peek_recent",
+    "peek_recent_now",
+    "raise_floor",
+    "read_floor",
+    "status",
+    "RECENT_FILE",
+]
 
 RECENT_FILE = "mailframe-recent"
 
@@ -49,8 +69,10 @@ def read_floor(path: str, uidvalidity: int) -> int:
         return 0
 
 
-def raise_floor(path: str, uidvalidity: int, uid: int) -> int:
-    """Raise the floor on disk to ``uid``; the floor it had.
+def raise_floor(path: str, uidvalidity: int, uid: int, wait: bool = True) -> int | None:
+    """Raise the floor on disk to ``uid``; the floor it had (None, having
+    changed nothing, when ``wait`` is false and another process holds the
+    lock).
 
     The file is mailframe's own (Dovecot never reads it), so mailframe
     processes take turns on it with ``flock()`` on the file itself, not
@@ -64,7 +86,10 @@ def raise_floor(path: str, uidvalidity: int, uid: int) -> int:
     breaks no promise."""
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return None
         disk = _parse_floor(os.pread(fd, 64, 0), uidvalidity)
         if uid > disk:
             data = b"%10d %10d\n" % (uidvalidity, uid)
@@ -84,10 +109,48 @@ def claim_recent(folder: Any) -> tuple[int, int]:
     if lo >= hi:
         return (hi, hi)
     disk = raise_floor(_path(folder), log.uidvalidity, hi)
+    assert disk is not None  # waited for the lock
     with folder.mem:
         log.claim_recent()
     lo = max(lo, disk)
     return (lo, hi) if lo < hi else (hi, hi)
+
+
+def claim_recent_now(folder: Any) -> tuple[int, int] | None:
+    """Reactor thread: :func:`claim_recent` without the folder's worker
+    when the folder is current and the floor's lock is free at once;
+    None (nothing claimed) when the worker must do it."""
+    path = _path(folder)
+
+    def claim(log: Any) -> tuple[int, int] | None:  # under folder.mem
+        lo, hi = log.peek_recent()
+        if lo >= hi:
+            return (hi, hi)
+        disk = raise_floor(path, log.uidvalidity, hi, wait=False)
+        if disk is None:
+            return None
+        log.claim_recent()
+        lo = max(lo, disk)
+        return (lo, hi) if lo < hi else (hi, hi)
+
+    got: tuple[int, int] | None = folder.now(claim)
+    return got
+
+
+def peek_recent_now(folder: Any) -> tuple[int, int] | None:
+    """Reactor thread: :func:`peek_recent` (EXAMINE) without the folder's
+    worker when the folder is current; None when the worker must do it."""
+    path = _path(folder)
+
+    def peek(log: Any) -> tuple[int, int]:
+        lo, hi = log.peek_recent()
+        if lo >= hi:
+            return (hi, hi)
+        lo = max(lo, read_floor(path, log.uidvalidity))
+        return (lo, hi) if lo < hi else (hi, hi)
+
+    got: tuple[int, int] | None = folder.now(peek)
+    return got
 
 
 def peek_recent(folder: Any) -> tuple[int, int]:

@@ -400,6 +400,10 @@ class FolderIndex:
         finally:
             self.mem.release()
 
+    @property
+    def holds_files(self) -> bool:
+        return self.uidlist.exists or self.file.held
+
     def close(self) -> None:
         """Let the files go (reopened should the folder be used again)."""
         self.cache.close()

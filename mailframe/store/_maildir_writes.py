@@ -24,7 +24,6 @@ from mailframe.message import MessageInfo, parse, to_crlf
 from mailframe.records import StoreMode, StoreResult
 from mailframe.store._log import apply_mode
 from mailframe.store._maildir_files import (
-    base_of,
     flags_from_name,
     fsync_dir,
     info_for,
@@ -195,6 +194,12 @@ class FolderWriter:
             failed: list[int] = []
             events: list[FlagsChanged] = []
             modseq = log.highestmodseq + 1
+            meta = index.meta
+            prefix = self.path + os.sep
+            # A STORE over many messages meets few distinct flag sets and
+            # file-name suffixes: each transform is worked out once.
+            new_flags: dict[frozenset[str], frozenset[str]] = {}
+            suffixes: dict[tuple[str, frozenset[str]], str] = {}
             for uid in sorted(set(uids)):
                 old = log.get(uid)
                 if old is None:
@@ -202,16 +207,25 @@ class FolderWriter:
                 if unchangedsince is not None and old.modseq > unchangedsince:
                     failed.append(uid)
                     continue
-                new = apply_mode(old.flags, mode, flags)
+                new = new_flags.get(old.flags)
+                if new is None:
+                    new = new_flags[old.flags] = apply_mode(old.flags, mode, flags)
                 if new == old.flags:
                     continue
-                m = index.meta[uid]
-                fname = m.name[4:]
-                _, unknown = flags_from_name(fname, keywords)
-                target = "cur/" + base_of(fname) + info_for(new, keywords, unknown)
-                if target != m.name:
+                m = meta[uid]
+                name = m.name
+                colon = name.find(":", 4)  # after "cur/"
+                if colon < 0:
+                    colon = len(name)
+                base, suffix = "cur/" + name[4:colon], name[colon:]
+                target_suffix = suffixes.get((suffix, new))
+                if target_suffix is None:
+                    _, unknown = flags_from_name(suffix, keywords)
+                    target_suffix = suffixes[(suffix, new)] = info_for(new, keywords, unknown)
+                target = base + target_suffix
+                if target != name:
                     try:
-                        os.rename(os.path.join(self.path, m.name), os.path.join(self.path, target))
+                        os.rename(prefix + name, prefix + target)
                     except FileNotFoundError:
                         continue  # gone under us; the next scan reports it
                 events.append(FlagsChanged(modseq, uid, target, new))

@@ -66,6 +66,9 @@ __all__ = ["MaildirStore", "MaildirAccount", "MaildirMailbox", "from_url"]
 _log = Logger()
 T = TypeVar("T")
 POLL_INTERVAL = 1.0
+#: Seconds a folder no session watches may go without a job before it
+#: lets its held files go (``MaildirStore(idle_close=...)``; 0: never).
+IDLE_CLOSE = 60.0
 _SPECIAL_USE = "mailframe-special-use"
 _trash_counter = itertools.count()
 
@@ -111,9 +114,17 @@ class MaildirStore:
     (their results wait for the reactor to run)."""
 
     def __init__(
-        self, template: str, clock: IReactorTime | None = None, *, threads: bool | None = None
+        self,
+        template: str,
+        clock: IReactorTime | None = None,
+        *,
+        threads: bool | None = None,
+        idle_close: float = IDLE_CLOSE,
     ) -> None:
         self.template = template
+        #: see :data:`IDLE_CLOSE`
+        self.idle_close = idle_close
+        self._swept = time.monotonic()
         self._clock = clock
         self._reactor: Any = None
         self._threads_always = bool(threads)
@@ -216,6 +227,27 @@ class MaildirStore:
         if self._notifier:
             self._notifier.unwatch(path)
 
+    # -- letting idle folders' files go ----------------------------------
+
+    def _opening(self) -> None:
+        """A mailbox is being opened (reactor thread): now and then, close
+        the files of folders nobody watches and no job used for
+        :attr:`idle_close` seconds.  Each open folder holds descriptors of
+        ``dovecot-uidlist`` and ``mailframe-index`` (see
+        :mod:`mailframe.store._maildir_held`); opening mailboxes is what
+        adds them, so it is also what lets the idle ones go — no timer
+        (a quiet process keeps the few it has).  The next use of a closed
+        folder reads its files again from the start, as a newly opened
+        folder does.  Only while jobs run in threads (a server)."""
+        if self.idle_close <= 0 or self._closed or self._reactor is None:
+            return
+        now = time.monotonic()
+        if now - self._swept < self.idle_close / 2:
+            return
+        self._swept = now
+        for acct in list(self._accounts.values()):
+            acct._close_idle(now, self.idle_close)
+
     def _tick(self) -> None:
         self._poll = None
         for path, folder in list(self._watched.items()):
@@ -232,6 +264,10 @@ def _account_file(name: str) -> bool:
     mailbox list, subscriptions or METADATA."""
     return (name.startswith(".") and not name.startswith("..")) or name in (
         "subscriptions", "mailframe-metadata")
+
+
+def _close_failed(failure: Any, path: str) -> None:
+    _log.failure("letting the files of idle folder {path} go failed", failure, path=path)
 
 
 def _open_root(root: str) -> None:
@@ -282,6 +318,12 @@ class MaildirAccount:
         if folder is None:
             folder = self._folders[path] = Folder(path, self.root, self.store._new_worker())
         return folder
+
+    def _close_idle(self, now: float, idle: float) -> None:
+        """Let idle folders' files go (see :meth:`MaildirStore._opening`)."""
+        for folder in self._folders.values():
+            if folder.holds_files and not folder.watched and folder.idle_for(now) >= idle:
+                folder.worker.submit(folder.close).addErrback(_close_failed, folder.path)
 
     def _forget(self, prefix_dir: str) -> list[defer.Deferred[None]]:
         """Drop the folders at and under ``prefix_dir`` (reactor thread);
@@ -350,8 +392,9 @@ class MaildirAccount:
         async def run() -> IMailbox:
             await self._run(self._checked_selectable, checked)
             folder = self._folder(checked)
-            return await folder.worker.submit(open_folder, folder)
+            return await folder.worker.submit_read(open_folder, folder)
 
+        self.store._opening()
         try:
             checked = check_name(name)
         except Exception:
@@ -360,7 +403,7 @@ class MaildirAccount:
         if known is not None:
             if known.now(lambda _log: True):  # refreshed, and nothing changed since
                 return defer.succeed(MaildirMailbox(self, checked, known))
-            return known.worker.submit(open_folder, known)  # one job, in the folder's worker
+            return known.worker.submit_read(open_folder, known)  # one job, in the folder's worker
         return defer.ensureDeferred(run())
 
     def _checked_selectable(self, checked: str) -> None:

@@ -239,12 +239,13 @@ class TwistedClientTests(TestCase):
         yield b.select("INBOX")
         # A idles; B appends; A hears EXISTS while idling (RFC 2177); the
         # timeout only keeps a silent server from hanging the test.
-        a.exists_seen = defer.Deferred()
+        # kept here: the EXISTS may reach A before B's APPEND completes
+        seen = a.exists_seen = defer.Deferred()
         idling: defer.Deferred[None] = defer.Deferred()
         done = a.sendCommand(imap4.Command(b"IDLE", continuation=lambda _: idling.callback(None)))
         yield idling
         yield b.append("INBOX", io.BytesIO(M.plain("idle test")))
-        exists = yield a.exists_seen.addTimeout(30.0, reactor)
+        exists = yield seen.addTimeout(30.0, reactor)
         self.assertEqual(exists, 2)
         a.transport.write(b"DONE\r\n")
         yield done

@@ -152,6 +152,33 @@ def test_recent_goes_to_exactly_one_session_across_workers(tmp_path: Path) -> No
         assert counts == [1, 0, 0, 0]
 
 
+def test_recent_claimed_in_the_appending_worker_is_no_one_elses(tmp_path: Path) -> None:
+    """RFC 3501 §2.3.2 with the claim made both ways: a session of the
+    worker that appended claims on its reactor thread (its folder is
+    current), one of the other worker through its folder's worker (the
+    folder changed under it).  Whichever SELECTs first gets each message
+    \\Recent; nobody after does."""
+    with ServerProcess(tmp_path, "--workers", "2") as srv:
+        a, b = two_workers(srv)
+        for pid in (a, b):  # both workers have the folder open
+            m = connect_to(srv, pid)
+            m.select("INBOX")
+            m.logout()
+        writer = connect_to(srv, a)
+        counts = []
+        for round_ in range(3):
+            for _ in range(round_ + 1):
+                assert writer.append("INBOX", None, None, MESSAGE)[0] == "OK"
+            order = (a, b, a) if round_ % 2 == 0 else (b, a, b)
+            for pid in order:
+                m = connect_to(srv, pid)
+                m.select("INBOX")
+                counts.append(int(m.response("RECENT")[1][0]))
+                m.logout()
+        writer.logout()
+        assert counts == [1, 0, 0, 2, 0, 0, 3, 0, 0]
+
+
 def test_killed_worker_is_restarted_and_serves(tmp_path: Path) -> None:
     with ServerProcess(tmp_path, "--workers", "2") as srv:
         a, b = two_workers(srv)

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 from typing import Any
 
@@ -89,6 +91,71 @@ class MemoryAnswers(TestCase):
         snap = await d
         self.assertEqual([m.uid for m in snap.messages], [1, 2, 3])
         self.assertEqual((await box.status()).messages, 3)
+
+
+    async def appended(self, count: int) -> Any:
+        """INBOX after ``count`` APPENDs of this process, none claimed yet
+        (the bench's first SELECT after its APPEND phase)."""
+        acct = await self.store.account("u")
+        box: Any = await acct.mailbox("INBOX")
+        await box.append_many([NewMessage(MSG % (i, i)) for i in range(count)])
+        await box.snapshot()
+        box.folder.scanner._recheck_at = None  # no same-second recheck due
+        return box
+
+    async def test_the_first_select_after_own_appends_claims_without_a_job(self) -> None:
+        """The \\Recent claim of a current folder is made on this thread
+        (issue 10: the first SELECT after 2 000 APPENDs was slower than
+        before the seam change, its claim a trip through the worker), and
+        it is still exclusive: the floor on disk is raised, so another
+        process's claim gets nothing (RFC 3501 §2.3.2)."""
+        box = await self.appended(2)
+        d = box.claim_recent()
+        self.assertTrue(d.called)
+        self.assertEqual(await d, (1, 3))
+        self.assertEqual(await box.claim_recent(), (3, 3))
+        other = MaildirStore(self.root, threads=True)
+        self.addCleanup(other.close)
+        theirs: Any = await (await other.account("u")).mailbox("INBOX")
+        self.assertEqual(await theirs.claim_recent(), (3, 3))
+        self.assertEqual(await theirs.peek_recent(), (3, 3))
+
+    async def test_a_claim_whose_floor_another_process_locks_waits_in_the_worker(self) -> None:
+        """Another process holds ``mailframe-recent``'s lock (its claim in
+        progress): the claim goes to the worker, which waits for the lock
+        — the reactor thread never does — and gets the range after.
+        EXAMINE's look needs no lock and answers at once."""
+        box = await self.appended(2)
+        floor = os.path.join(self.root, "u", "mailframe-recent")
+        holder = subprocess.Popen(
+            [sys.executable, "-c", LOCK_HOLDER, floor],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        )
+        self.addCleanup(holder.wait, 60)
+        assert holder.stdin is not None and holder.stdout is not None
+        self.addCleanup(holder.stdout.close)
+        self.assertEqual(holder.stdout.readline(), "locked\n")
+        try:
+            peeked = box.peek_recent()
+            self.assertTrue(peeked.called)
+            self.assertEqual(await peeked, (1, 3))
+            d = box.claim_recent()
+            self.assertFalse(d.called)
+        finally:
+            holder.stdin.close()  # the other process lets the lock go
+        self.assertEqual(await d, (1, 3))
+        self.assertEqual(await box.claim_recent(), (3, 3))
+
+
+#: Another process: takes ``flock()`` of the file named, says so, and
+#: holds it until its stdin closes.
+LOCK_HOLDER = r"""
+import fcntl, os, sys
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o600)
+fcntl.flock(fd, fcntl.LOCK_EX)
+print("locked", flush=True)
+sys.stdin.read()
+"""
 
 
 def test_records_made_once_follow_every_flag_change() -> None:

@@ -3,7 +3,9 @@ RENAME, SUBSCRIBE, UNSUBSCRIBE, STATUS, APPEND; NAMESPACE (RFC 2342)."""
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from datetime import datetime
+from operator import attrgetter
 from typing import Any
 
 from mailframe import vocabulary
@@ -100,6 +102,18 @@ async def recent_range(mailbox: Any, readonly: bool) -> tuple[int, int]:
     return lo, hi
 
 
+_uid_of = attrgetter("uid")
+
+
+def recent_uids(messages: Any, lo: int, hi: int) -> list[int]:
+    """The UIDs in ``[lo, hi)`` of a snapshot's messages (sorted by UID):
+    found by bisection, as the range is usually the mailbox's newest few
+    (RFC 3501 §2.3.2)."""
+    start = bisect_left(messages, lo, key=_uid_of)
+    stop = bisect_left(messages, hi, lo=start, key=_uid_of)
+    return [m.uid for m in messages[start:stop]]
+
+
 @command(Select, AUTHENTICATED)
 async def select(session: AuthenticatedContext, cmd: Select) -> Reply:
     """RFC 3501 §6.3.1/§6.3.2, with the untagged data in Dovecot's order."""
@@ -113,7 +127,7 @@ async def select(session: AuthenticatedContext, cmd: Select) -> Reply:
     claimed = (0, 0)
     if not rev2:  # RFC 9051 has no \Recent: a rev2 session claims none
         claimed = lo, hi = await recent_range(mailbox, readonly)
-        recent = [m.uid for m in snapshot.messages if lo <= m.uid < hi]
+        recent = recent_uids(snapshot.messages, lo, hi)
     view = SelectedView(snapshot, readonly, recent)
     if not readonly:  # EXAMINE only peeked (RFC 3501 §6.3.2)
         view.claimed = claimed
