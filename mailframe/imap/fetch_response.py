@@ -92,39 +92,48 @@ def internaldate_item(when: datetime, name: bytes = b"INTERNALDATE") -> bytes:
 
 
 class FetchResponse:
-    """One ``* n FETCH (item item ...)`` response being built, item by item."""
+    """One ``* n FETCH (item item ...)`` response being built, item by item.
 
-    __slots__ = ("pieces", "_empty")
+    Items are gathered in a list and joined once at :meth:`finish`: a
+    response without a streamed literal is one ``bytes`` piece."""
+
+    __slots__ = ("head", "items", "pieces")
 
     def __init__(self, seq: int, word: bytes = b"FETCH") -> None:
-        self.pieces: list[Piece] = [b"* %d %s (" % (seq, word)]
-        self._empty = True
+        #: what goes before the gathered items: the response's start, or
+        #: the space after a streamed literal
+        self.head = b"* %d %s (" % (seq, word)
+        self.items: list[bytes] = []
+        #: the pieces up to the last streamed literal, if any
+        self.pieces: list[Piece] | None = None
 
     def add(self, item: bytes) -> None:
         """One whole item (``NAME value``) in wire form."""
-        if self._empty:
-            self._empty = False
-            self.pieces.append(item)
-        else:
-            self.pieces.append(b" " + item)
+        self.items.append(item)
 
     def add_stream(self, head: bytes, read: Reader, start: int, end: int) -> None:
         """An item whose value is a literal (RFC 3501 §4.3) streamed from
         ``[start, end)`` of the message: ``head {n}\\r\\n`` then the bytes
         (NUL octets go out as 0x80, as :func:`mailframe.wire.literal`)."""
-        self.add(head + b" {%d}\r\n" % (end - start))
+        self.items.append(head + b" {%d}\r\n" % (end - start))
+        if self.pieces is None:
+            self.pieces = []
+        self.pieces.append(self.head + b" ".join(self.items))
         self.pieces.append(Stream(read, start, end))
+        self.head, self.items = b" ", []
 
     def finish(self) -> list[Piece]:
         """The pieces, closed with ``)\\r\\n``."""
-        self.pieces.append(b")\r\n")
+        if self.pieces is None:
+            return [self.head + b" ".join(self.items) + b")\r\n"]
+        self.pieces.append((self.head + b" ".join(self.items) if self.items else b"") + b")\r\n")
         return self.pieces
 
     def to_bytes(self) -> bytes:
         """The whole response, for one without streamed literals."""
-        if not all(isinstance(p, bytes) for p in self.pieces):
+        if self.pieces is not None:
             raise TypeError("a response with a streamed literal must go through write()")
-        return b"".join(p for p in self.finish() if isinstance(p, bytes))
+        return self.head + b" ".join(self.items) + b")\r\n"
 
 
 def flag_update(
@@ -165,6 +174,13 @@ class Output:
         self.io = io
         self._buffer: list[bytes] = []
         self._size = 0
+
+    def add(self, data: bytes) -> bool:
+        """Gather one response without streamed literals; True when a block
+        is full and :meth:`flush` is due (no coroutine per response)."""
+        self._buffer.append(data)
+        self._size += len(data)
+        return self._size >= CHUNK
 
     async def send(self, pieces: list[Piece]) -> None:
         for piece in pieces:

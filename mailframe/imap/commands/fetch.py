@@ -12,7 +12,7 @@ function in :data:`ITEMS`; responses are built and written by
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -130,18 +130,45 @@ def item(name: str, needs: int, reads: bool = False) -> Callable[[Encoder], Enco
     return register
 
 
-def _spec(name: str, utf8: bool) -> Item:
-    """The table entry for ``name``: an extension item registered in
+def _spec(att: FetchAtt, utf8: bool) -> Item:
+    """The table entry for ``att``: an extension item registered in
     :data:`mailframe.imap.fetch_items.EXTENSION_ITEMS` (PREVIEW, EMAILID
     ...) reads the record and maybe bytes; for a client that enabled
     UTF8=ACCEPT the pre-encoded structures carry UTF-8 as quoted strings
-    (RFC 6855 §3)."""
+    (RFC 6855 §3); the top-level ``BODY[HEADER...]`` sections of a header
+    sync get an encoder made for the one section (:func:`_top_header`)."""
+    name = att.name
     if utf8 and name in _UTF8_ITEMS:
         return _UTF8_ITEMS[name]
+    if name == "BODY[]" and att.section is not None and not att.section.part:
+        if att.section.text in ("HEADER", "HEADER.FIELDS", "HEADER.FIELDS.NOT"):
+            return Item(_top_header(att.section), RECORD, reads=False)
     spec = ITEMS.get(name)
     if spec is None:
         return Item(_extension, RECORD, reads=True)
     return spec
+
+
+def _top_header(section: Section) -> Encoder:
+    """The encoder of ``BODY[HEADER]``, ``BODY[HEADER.FIELDS (...)]`` or
+    ``BODY[HEADER.FIELDS.NOT (...)]`` (RFC 3501 §6.4.5), answered from the
+    record's header block: what :func:`_body_section` sends, with the
+    section's name and field set worked out once per command, not per
+    message."""
+    name = _body_name(section)
+    fields, exclude = section.fields, section.text == "HEADER.FIELDS.NOT"
+    whole = section.text == "HEADER"
+
+    def encode(out: FetchResponse, att: FetchAtt, m: Message) -> None:
+        info = m.record.info
+        data = bytes(info.header) if whole else mm.info_header_fields(info, fields, exclude)
+        if att.partial is None:
+            out.add(name + b" " + literal(data))
+            return
+        start, end, suffix = _partial(att, 0, len(data))
+        out.add(name + suffix + b" " + literal(data[start:end]))
+
+    return encode
 
 
 async def _extension(out: FetchResponse, att: FetchAtt, m: Message) -> None:
@@ -384,7 +411,9 @@ async def fetch(session: SelectedContext, cmd: Fetch) -> Reply:
         pairs = [(s, u) for s, u in pairs if u in changed]
     seen = not view.readonly and any(sets_seen(a) for a in items)
     utf8 = utf8_enabled(session)
-    plan = [(_spec(a.name, utf8), a) for a in items]
+    plan = [(_spec(a, utf8), a) for a in items]
+    word = b"UIDFETCH" if uid_only else b"FETCH"
+    has_flags = any(a.name == "FLAGS" for a in items)
     needs = _needs(plan)
     batch = IBatchReadMailbox(mailbox) if IBatchReadMailbox.providedBy(mailbox) else None
     prefetch = batch is not None and any(_reads_whole(a) for a in items)
@@ -426,16 +455,23 @@ async def fetch(session: SelectedContext, cmd: Fetch) -> Reply:
                     except ExpungeIssued:  # one went meanwhile: read them one by one
                         data = {}
                 for seq, uid, record in group:
-                    m = Message(view, uid, record, mailbox, data.get(uid))
+                    m = Message(view, uid, record, mailbox, data.get(uid) if data else None)
+                    add_flags = not has_flags and uid in newly_seen
                     try:
-                        response = await _respond(uid if uid_only else seq, m, plan, uid in newly_seen, uid_only)
+                        built = _respond(uid if uid_only else seq, m, plan, add_flags, word)
+                        response = built if isinstance(built, list) else await built
                     except ExpungeIssued:
                         # Expunged by another session after its record was
                         # read: nothing of it was sent (a response is built
                         # whole first), so it is skipped, as Dovecot does.
                         raced = True
                         continue
-                    await out.send(response)
+                    first = response[0]
+                    if len(response) == 1 and isinstance(first, bytes):
+                        if out.add(first):  # one block full: write it
+                            await out.flush()
+                    else:
+                        await out.send(response)
     finally:
         # responses gathered so far go out even when a read fails
         await out.flush()
@@ -463,19 +499,34 @@ def _groups(present: list[tuple[int, int, Any]]) -> list[list[tuple[int, int, An
     return groups
 
 
-async def _respond(
-    seq: int, m: Message, plan: list[tuple[Item, FetchAtt]], add_flags: bool, uid_only: bool = False
-) -> list[Piece]:
+def _respond(
+    seq: int, m: Message, plan: list[tuple[Item, FetchAtt]], add_flags: bool, word: bytes = b"FETCH"
+) -> list[Piece] | Coroutine[Any, Any, list[Piece]]:
     """One ``* n FETCH (...)`` response (big literals as streams); a FETCH
-    that set ``\\Seen`` shows the new FLAGS (RFC 3501 §6.4.5).  Under
-    UIDONLY ``seq`` is the UID and the response ``UIDFETCH`` (RFC 9586 §3.1)."""
-    out = FetchResponse(seq, b"UIDFETCH" if uid_only else b"FETCH")
-    wrote_flags = False
-    for spec, att in plan:
+    that set ``\\Seen`` shows the new FLAGS (RFC 3501 §6.4.5: ``add_flags``
+    when FLAGS was not asked for).  Under UIDONLY ``seq`` is the UID and
+    ``word`` is ``UIDFETCH`` (RFC 9586 §3.1).  Built at once when no item
+    reads message bytes (a header sync: no coroutine per message); else
+    the coroutine that reads them and finishes the response."""
+    out = FetchResponse(seq, word)
+    for i, (spec, att) in enumerate(plan):
         pending = spec.encode(out, att, m)
         if pending is not None:
-            await pending
-        wrote_flags = wrote_flags or att.name == "FLAGS"
-    if add_flags and not wrote_flags:
+            return _respond_rest(out, pending, m, plan[i + 1 :], add_flags)
+    if add_flags:
+        out.add(flags_item(m.view.flags_wire(m.uid)))
+    return out.finish()
+
+
+async def _respond_rest(
+    out: FetchResponse, pending: Awaitable[None], m: Message, rest: list[tuple[Item, FetchAtt]], add_flags: bool
+) -> list[Piece]:
+    """The rest of :func:`_respond` once an item needs to read bytes."""
+    await pending
+    for spec, att in rest:
+        more = spec.encode(out, att, m)
+        if more is not None:
+            await more
+    if add_flags:
         out.add(flags_item(m.view.flags_wire(m.uid)))
     return out.finish()
