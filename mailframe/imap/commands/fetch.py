@@ -47,7 +47,8 @@ BATCH = 256  # messages per backend records() call
 INLINE_MAX = 64 * 1024  # read sections up to this size in one go
 #: Whole messages read ahead in one IBatchReadMailbox.read_many call: at
 #: most this many bytes (messages up to INLINE_MAX each), so memory stays
-#: bounded whatever the FETCH range.
+#: bounded whatever the FETCH range (two groups at a time: the next group
+#: is read while one is encoded).
 PREFETCH_BYTES = 1024 * 1024
 
 #: ``date-time`` for INTERNALDATE: the one formatter, in mailframe.wire.
@@ -143,6 +144,8 @@ def _spec(att: FetchAtt, utf8: bool) -> Item:
     if name == "BODY[]" and att.section is not None and not att.section.part:
         if att.section.text in ("HEADER", "HEADER.FIELDS", "HEADER.FIELDS.NOT"):
             return Item(_top_header(att.section), RECORD, reads=False)
+    if name == "BODY[]":
+        return Item(_body_encoder(att.section or Section()), RECORD, reads=True)
     spec = ITEMS.get(name)
     if spec is None:
         return Item(_extension, RECORD, reads=True)
@@ -257,9 +260,22 @@ _UTF8_ITEMS: dict[str, Item] = {
 }
 
 
+def _whole_or_stream(out: FetchResponse, head: bytes, m: Message, start: int, end: int) -> None:
+    """``head`` and ``[start, end)`` of the message as a literal: from the
+    bytes read ahead when there are (and they are all there), else
+    streamed from the store."""
+    data = m.data
+    if data is not None:
+        chunk = data[start:end]
+        if len(chunk) == end - start:
+            out.add_literal(head, chunk)
+            return
+    out.add_stream(head, m.read, start, end)
+
+
 @item("RFC822", RECORD)
 def _rfc822(out: FetchResponse, att: FetchAtt, m: Message) -> None:
-    out.add_stream(b"RFC822", m.read, 0, m.record.size)
+    _whole_or_stream(out, b"RFC822", m, 0, m.record.size)
 
 
 @item("RFC822.HEADER", RECORD)
@@ -269,7 +285,7 @@ def _rfc822_header(out: FetchResponse, att: FetchAtt, m: Message) -> None:
 
 @item("RFC822.TEXT", RECORD)
 def _rfc822_text(out: FetchResponse, att: FetchAtt, m: Message) -> None:
-    out.add_stream(b"RFC822.TEXT", m.read, len(m.record.info.header), m.record.size)
+    _whole_or_stream(out, b"RFC822.TEXT", m, len(m.record.info.header), m.record.size)
 
 
 def _partial(att: FetchAtt, start: int, end: int) -> tuple[int, int, bytes]:
@@ -316,7 +332,22 @@ def _body_section(out: FetchResponse, att: FetchAtt, m: Message) -> Awaitable[No
     is in the record, a whole small message may be read ahead); else the
     coroutine that reads them."""
     section = att.section or Section()
+    return _body_section_of(out, att, m, section, _body_name(section))
+
+
+def _body_encoder(section: Section) -> Encoder:
+    """:func:`_body_section` for one section, its name made once."""
     name = _body_name(section)
+
+    def encode(out: FetchResponse, att: FetchAtt, m: Message) -> Awaitable[None] | None:
+        return _body_section_of(out, att, m, section, name)
+
+    return encode
+
+
+def _body_section_of(
+    out: FetchResponse, att: FetchAtt, m: Message, section: Section, name: bytes
+) -> Awaitable[None] | None:
     text = section.text
     if text in ("HEADER.FIELDS", "HEADER.FIELDS.NOT") or (not section.part and text == "HEADER"):
         if section.part:
@@ -339,7 +370,7 @@ def _body_section(out: FetchResponse, att: FetchAtt, m: Message) -> Awaitable[No
         out.add_stream(name + suffix, m.read, start, end)
         return None
     if m.data is not None:
-        out.add(name + suffix + b" " + literal(m.data[start:end]))
+        out.add_literal(name + suffix, m.data[start:end])
         return None
     return _body_read(out, name + suffix, m, start, end)
 
@@ -354,7 +385,7 @@ async def _body_header_part(out: FetchResponse, att: FetchAtt, m: Message, secti
 
 
 async def _body_read(out: FetchResponse, head: bytes, m: Message, start: int, end: int) -> None:
-    out.add(head + b" " + literal(await m.read(start, end)))
+    out.add_literal(head, await m.read(start, end))
 
 
 @item("BINARY[]", RECORD, reads=True)
@@ -419,6 +450,7 @@ async def fetch(session: SelectedContext, cmd: Fetch) -> Reply:
     prefetch = batch is not None and any(_reads_whole(a) for a in items)
     out = Output(session.io)
     missing = raced = False
+    reading: Awaitable[dict[int, bytes]] | None = None
     try:
         for i in range(0, len(pairs), BATCH):
             if i:
@@ -446,14 +478,14 @@ async def fetch(session: SelectedContext, cmd: Fetch) -> Reply:
             if needs > VIEW and any(r is None for _, _, r in present):
                 missing = True
                 present = [(s, u, r) for s, u, r in present if r is not None]
-            for group in _groups(present) if prefetch else [present]:
+            groups = _groups(present) if prefetch else [present]
+            reading = _read_ahead(batch, groups[0]) if prefetch else None
+            for k, group in enumerate(groups):
                 data: dict[int, bytes] = {}
-                if batch is not None and prefetch:
-                    small = [u for _, u, r in group if r.size <= INLINE_MAX]
-                    try:
-                        data = await batch.read_many(small) if small else {}
-                    except ExpungeIssued:  # one went meanwhile: read them one by one
-                        data = {}
+                if reading is not None:
+                    data = await _read_done(reading)
+                # the next group's files are read while this one is encoded
+                reading = _read_ahead(batch, groups[k + 1]) if prefetch and k + 1 < len(groups) else None
                 for seq, uid, record in group:
                     m = Message(view, uid, record, mailbox, data.get(uid) if data else None)
                     add_flags = not has_flags and uid in newly_seen
@@ -466,13 +498,13 @@ async def fetch(session: SelectedContext, cmd: Fetch) -> Reply:
                         # whole first), so it is skipped, as Dovecot does.
                         raced = True
                         continue
-                    first = response[0]
-                    if len(response) == 1 and isinstance(first, bytes):
-                        if out.add(first):  # one block full: write it
+                    if out.gather(response):
+                        if out.full:
                             await out.flush()
-                    else:
+                    else:  # a streamed literal
                         await out.send(response)
     finally:
+        _forget(reading)
         # responses gathered so far go out even when a read fails
         await out.flush()
     if missing and not cmd.uid:
@@ -482,6 +514,41 @@ async def fetch(session: SelectedContext, cmd: Fetch) -> Reply:
         # client learns of the expunge at the next command that allows it).
         return Reply("Some messages were already expunged.", "EXPUNGEISSUED")
     return Reply("Fetch completed")
+
+
+def _read_ahead(batch: Any, group: list[tuple[int, int, Any]]) -> Awaitable[dict[int, bytes]] | None:
+    """Start reading the whole small messages of ``group`` (one
+    IBatchReadMailbox.read_many call); None when there are none."""
+    small = [u for _, u, r in group if r.size <= INLINE_MAX]
+    if batch is None or not small:
+        return None
+    try:
+        reading: Awaitable[dict[int, bytes]] = batch.read_many(small)
+    except ExpungeIssued:  # a store that answers at once: read one by one
+        return None
+    return reading
+
+
+async def _read_done(reading: Awaitable[dict[int, bytes]]) -> dict[int, bytes]:
+    """What :func:`_read_ahead` read; nothing when one of the messages
+    went meanwhile (they are then read one by one)."""
+    try:
+        return await reading
+    except ExpungeIssued:
+        return {}
+
+
+def _forget(reading: Awaitable[Any] | None) -> None:
+    """A read ahead no longer wanted (the FETCH failed): its failure, if
+    any, is not an unhandled error; a coroutine that never ran is closed."""
+    if reading is None:
+        return
+    errback = getattr(reading, "addErrback", None)
+    if callable(errback):
+        errback(lambda _failure: None)
+    close = getattr(reading, "close", None)
+    if callable(close):
+        close()
 
 
 def _groups(present: list[tuple[int, int, Any]]) -> list[list[tuple[int, int, Any]]]:
