@@ -25,6 +25,7 @@ from mailframe.imap.commands.search_columns import remember
 from mailframe.imap.context import SelectedContext
 from mailframe.imap.fetch_items import EXTENSION_ITEMS
 from mailframe.imap.fetch_response import (
+    STREAM_CHUNK,
     FetchResponse,
     Output,
     Piece,
@@ -46,10 +47,13 @@ SEEN = "\\Seen"
 BATCH = 256  # messages per backend records() call
 INLINE_MAX = 64 * 1024  # read sections up to this size in one go
 #: Whole messages read ahead in one IBatchReadMailbox.read_many call: at
-#: most this many bytes (messages up to INLINE_MAX each), so memory stays
-#: bounded whatever the FETCH range (two groups at a time: the next group
-#: is read while one is encoded).
+#: most this many bytes (messages up to READ_AHEAD_MAX each), so memory
+#: stays bounded whatever the FETCH range (two groups at a time: the next
+#: group is read while one is encoded).
 PREFETCH_BYTES = 1024 * 1024
+#: Messages up to this size are read ahead whole (a bigger one is streamed
+#: in steps of this size, STREAM_CHUNK, read from the store as it goes).
+READ_AHEAD_MAX = STREAM_CHUNK
 
 #: ``date-time`` for INTERNALDATE: the one formatter, in mailframe.wire.
 imap_datetime = date_time
@@ -367,7 +371,7 @@ def _body_section_of(
         return None
     start, end, suffix = _partial(att, *rng)
     if end - start > INLINE_MAX:
-        out.add_stream(name + suffix, m.read, start, end)
+        _whole_or_stream(out, name + suffix, m, start, end)
         return None
     if m.data is not None:
         out.add_literal(name + suffix, m.data[start:end])
@@ -519,7 +523,7 @@ async def fetch(session: SelectedContext, cmd: Fetch) -> Reply:
 def _read_ahead(batch: Any, group: list[tuple[int, int, Any]]) -> Awaitable[dict[int, bytes]] | None:
     """Start reading the whole small messages of ``group`` (one
     IBatchReadMailbox.read_many call); None when there are none."""
-    small = [u for _, u, r in group if r.size <= INLINE_MAX]
+    small = [u for _, u, r in group if r.size <= READ_AHEAD_MAX]
     if batch is None or not small:
         return None
     try:
@@ -557,7 +561,7 @@ def _groups(present: list[tuple[int, int, Any]]) -> list[list[tuple[int, int, An
     groups: list[list[tuple[int, int, Any]]] = [[]]
     total = 0
     for entry in present:
-        size = entry[2].size if entry[2].size <= INLINE_MAX else 0
+        size = entry[2].size if entry[2].size <= READ_AHEAD_MAX else 0
         if groups[-1] and total + size > PREFETCH_BYTES:
             groups.append([])
             total = 0
