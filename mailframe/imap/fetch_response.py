@@ -25,6 +25,7 @@ from mailframe.wire import date_time
 
 __all__ = [
     "CHUNK",
+    "COPY_MAX",
     "STREAM_CHUNK",
     "FetchResponse",
     "Output",
@@ -45,6 +46,10 @@ CHUNK = 64 * 1024
 #: enough that a store's per-read cost (a file opened, a row fetched) is
 #: paid a few times per message, small enough to bound memory per session.
 STREAM_CHUNK = 256 * 1024
+
+#: Literals at least this big are kept as their own piece of a response
+#: (:meth:`FetchResponse.add_literal`) rather than copied into it.
+COPY_MAX = 4096
 
 #: Reads ``[start, end)`` of one message from the store.
 Reader = Callable[[int, int], Awaitable[bytes]]
@@ -91,40 +96,72 @@ def internaldate_item(when: datetime, name: bytes = b"INTERNALDATE") -> bytes:
     return name + b" " + date_time(when)
 
 
-class FetchResponse:
-    """One ``* n FETCH (item item ...)`` response being built, item by item."""
+_CLOSED = b")"  # FetchResponse.head once finish() closed its pieces
 
-    __slots__ = ("pieces", "_empty")
+
+class FetchResponse:
+    """One ``* n FETCH (item item ...)`` response being built, item by item.
+
+    Items are gathered in a list and joined once at :meth:`finish`: a
+    response without a streamed literal is one ``bytes`` piece."""
+
+    __slots__ = ("head", "items", "pieces")
 
     def __init__(self, seq: int, word: bytes = b"FETCH") -> None:
-        self.pieces: list[Piece] = [b"* %d %s (" % (seq, word)]
-        self._empty = True
+        #: what goes before the gathered items: the response's start, or
+        #: the space after a streamed literal
+        self.head = b"* %d %s (" % (seq, word)
+        self.items: list[bytes] = []
+        #: the pieces up to the last streamed literal, if any
+        self.pieces: list[Piece] | None = None
 
     def add(self, item: bytes) -> None:
         """One whole item (``NAME value``) in wire form."""
-        if self._empty:
-            self._empty = False
-            self.pieces.append(item)
-        else:
-            self.pieces.append(b" " + item)
+        self.items.append(item)
 
     def add_stream(self, head: bytes, read: Reader, start: int, end: int) -> None:
         """An item whose value is a literal (RFC 3501 §4.3) streamed from
         ``[start, end)`` of the message: ``head {n}\\r\\n`` then the bytes
         (NUL octets go out as 0x80, as :func:`mailframe.wire.literal`)."""
-        self.add(head + b" {%d}\r\n" % (end - start))
+        self.items.append(head + b" {%d}\r\n" % (end - start))
+        if self.pieces is None:
+            self.pieces = []
+        self.pieces.append(self.head + b" ".join(self.items))
         self.pieces.append(Stream(read, start, end))
+        self.head, self.items = b" ", []
+
+    def add_literal(self, head: bytes, data: bytes) -> None:
+        """An item whose value is the literal ``data`` (RFC 3501 §4.3;
+        NUL octets go out as 0x80, as :func:`mailframe.wire.literal`): the
+        bytes :func:`mailframe.wire.literal` gives, but a big ``data`` is
+        kept as its own piece, not copied into the response."""
+        if b"\x00" in data:
+            data = data.replace(b"\x00", b"\x80")
+        if len(data) < COPY_MAX:
+            self.items.append(head + b" {%d}\r\n" % len(data) + data)
+            return
+        self.items.append(head + b" {%d}\r\n" % len(data))
+        if self.pieces is None:
+            self.pieces = []
+        self.pieces.append(self.head + b" ".join(self.items))
+        self.pieces.append(data)
+        self.head, self.items = b" ", []
 
     def finish(self) -> list[Piece]:
-        """The pieces, closed with ``)\\r\\n``."""
-        self.pieces.append(b")\r\n")
+        """The pieces, closed with ``)\\r\\n`` (once: a second call gives the same)."""
+        if self.pieces is None:
+            return [self.head + b" ".join(self.items) + b")\r\n"]
+        if self.head is not _CLOSED:
+            self.pieces.append((self.head + b" ".join(self.items) if self.items else b"") + b")\r\n")
+            self.head, self.items = _CLOSED, []
         return self.pieces
 
     def to_bytes(self) -> bytes:
         """The whole response, for one without streamed literals."""
-        if not all(isinstance(p, bytes) for p in self.pieces):
+        pieces = self.finish()
+        if not all(isinstance(p, bytes) for p in pieces):
             raise TypeError("a response with a streamed literal must go through write()")
-        return b"".join(p for p in self.finish() if isinstance(p, bytes))
+        return b"".join(p for p in pieces if isinstance(p, bytes))
 
 
 def flag_update(
@@ -165,6 +202,25 @@ class Output:
         self.io = io
         self._buffer: list[bytes] = []
         self._size = 0
+
+    def gather(self, pieces: list[Piece]) -> bool:
+        """Gather a response made of bytes only (no copy, no coroutine per
+        response); False, with nothing gathered, when it holds a
+        :class:`Stream` (then :meth:`send` it).  :attr:`full` tells when a
+        block is ready for :meth:`flush`."""
+        size = 0
+        for piece in pieces:
+            if not isinstance(piece, bytes):
+                return False
+            size += len(piece)
+        self._buffer.extend(pieces)  # type: ignore[arg-type]
+        self._size += size
+        return True
+
+    @property
+    def full(self) -> bool:
+        """Whether a block's worth (:data:`CHUNK`) is gathered."""
+        return self._size >= CHUNK
 
     async def send(self, pieces: list[Piece]) -> None:
         for piece in pieces:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from typing import Any
 
 __all__ = [
     "header_end",
@@ -181,6 +182,27 @@ def header_fields(header_block: bytes, fields: tuple[str, ...], exclude: bool) -
         # one C-level pass over a well-formed block, the same bytes
         return b"".join(_wanted_fields(wanted).findall(header_block)) + b"\r\n"
     return _split_fields(header_block, wanted, exclude)
+
+
+def info_header_fields(info: Any, fields: tuple[str, ...], exclude: bool) -> bytes:
+    """:func:`header_fields` of a parsed message's top-level header
+    (``info.header``; ``info._cache`` a dict or None, as a
+    :class:`mailframe.message.MessageInfo` or a SEARCH row has): the same
+    bytes, with the check that the fast path applies made once per
+    message and kept in the cache, since a header sync asks every
+    message for the same fields again and again (RFC 3501 §6.4.5)."""
+    cache = info._cache
+    simple: bool | None = cache.get("simple-block") if cache is not None else None
+    block = info.header
+    if simple is None:
+        simple = _simple_block(block)
+        if cache is None:
+            cache = info._cache = {}
+        cache["simple-block"] = simple
+    wanted = _wanted(fields)
+    if simple and not exclude and b"" not in wanted:
+        return b"".join(_wanted_fields(wanted).findall(block)) + b"\r\n"
+    return _split_fields(block, wanted, exclude)
 
 
 def _split_fields(header_block: bytes, wanted: frozenset[bytes], exclude: bool) -> bytes:

@@ -41,7 +41,8 @@ class MessageInfo:
         "bodystructure_wire",
         "body_wire",
         "sent_date",
-        "tree",
+        "_tree",
+        "_plain_tree",
         "_cache",
     )
 
@@ -53,7 +54,8 @@ class MessageInfo:
         bodystructure_wire: bytes,
         body_wire: bytes,
         sent_date: datetime.date | None,
-        tree: Node,
+        tree: Node | None,
+        plain_tree: Any = None,
     ) -> None:
         self.size = size
         self.header = header
@@ -61,8 +63,21 @@ class MessageInfo:
         self.bodystructure_wire = bodystructure_wire
         self.body_wire = body_wire
         self.sent_date = sent_date
-        self.tree = tree
+        self._tree = tree
+        #: the part tree as dumped (:func:`node_to_plain`), made into Nodes
+        #: on first use: a header sync or a header SEARCH never needs it
+        self._plain_tree = plain_tree
         self._cache: dict[str, Any] | None = None
+
+    @property
+    def tree(self) -> Node:
+        """The root part ``Node`` (made from the loaded form on first use)."""
+        plain = self._plain_tree  # read first: safe when two threads race here
+        tree = self._tree
+        if tree is None:
+            tree = self._tree = node_from_plain(plain)
+            self._plain_tree = None
+        return tree
 
     def dump(self) -> bytes:
         """Compact versioned serialisation (marshal of tuples)."""
@@ -75,7 +90,7 @@ class MessageInfo:
                 self.bodystructure_wire,
                 self.body_wire,
                 self.sent_date.toordinal() if self.sent_date else 0,
-                node_to_plain(self.tree),
+                node_to_plain(self._tree) if self._tree is not None else self._plain_tree,
             )
         )
 
@@ -88,12 +103,14 @@ class MessageInfo:
             if t[0] != FORMAT_VERSION:
                 raise ValueError(f"MessageInfo format {t[0]!r}, expected {FORMAT_VERSION}")
             _, size, header, env, bs, body, sd, tree = t
+            if not (isinstance(tree, tuple) and len(tree) == 9):
+                raise ValueError("corrupt MessageInfo: no part tree")
         except ValueError:
             raise
         except Exception as e:
             raise ValueError(f"corrupt MessageInfo: {e}") from None
         return cls(
-            size, header, env, bs, body, datetime.date.fromordinal(sd) if sd else None, node_from_plain(tree)
+            size, header, env, bs, body, datetime.date.fromordinal(sd) if sd else None, None, tree
         )
 
     def __eq__(self, other: object) -> bool:

@@ -196,8 +196,7 @@ def header_matcher(name: str, needle: str) -> Callable[[HeaderSource], bool]:
     folded = fold_case(needle)
     lname = name.lower()
     if lname in ADDRESS_FIELDS:
-        pieces = _address_pieces(folded)
-        return lambda info: _address_matches(info, lname, folded, pieces)
+        return _address_matcher(lname, folded)
     key = "h:" + lname
     # A needle with no white space (which unfolding may make) that is
     # not in the lower-cased raw header of a plain one is in no value:
@@ -215,7 +214,49 @@ def header_matcher(name: str, needle: str) -> Callable[[HeaderSource], bool]:
                 values = _plain_values(info, lname, lowered)
             else:
                 values = _decoded(info, lname)
-        return any(folded in value for value in values)
+        for value in values:  # (a loop: no generator per message)
+            if folded in value:
+                return True
+        return False
+
+    return test
+
+
+_ABSENT = object()
+
+
+def _address_matcher(lname: str, folded: str) -> Callable[[HeaderSource], bool]:
+    """:func:`_address_matches` for one needle over many messages: the
+    cache keys and the needle's pieces made once, loops instead of
+    generators (the same answers: the steps of :func:`_address_matches`
+    and :func:`_address_surely_absent`)."""
+    pieces = _address_pieces(folded)
+    akey, skey = "a:" + lname, "s:" + lname
+
+    def test(info: HeaderSource) -> bool:
+        cache = info._cache
+        values = cache.get(akey) if cache is not None else None
+        if values is None:
+            if folded and pieces:
+                if cache is None:
+                    cache = info._cache = {}
+                squeezed = cache.get(skey, _ABSENT)
+                if squeezed is _ABSENT:
+                    squeezed = cache[skey] = _squeezed(info.header, lname)
+                if squeezed is not None:
+                    for value in squeezed:
+                        for p in pieces:
+                            if p not in value:
+                                break
+                        else:
+                            break  # every piece in this value: maybe there
+                    else:
+                        return False  # cheap "no"
+            values = _address_values(info, lname)
+        for value in values:
+            if folded in value:
+                return True
+        return False
 
     return test
 

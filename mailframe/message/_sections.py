@@ -82,9 +82,9 @@ def section_range(
         if text.startswith("HEADER"):
             text = "HEADER"
     if not part:
-        root = info.tree
         if text is None:
-            return (0, info.size)
+            return (0, info.size)  # the whole message: no need of the tree
+        root = info.tree
         if text == "HEADER":
             return (root.header_start, root.body_start)
         if text == "TEXT":

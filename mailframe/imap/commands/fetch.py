@@ -12,7 +12,7 @@ function in :data:`ITEMS`; responses are built and written by
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -25,6 +25,7 @@ from mailframe.imap.commands.search_columns import remember
 from mailframe.imap.context import SelectedContext
 from mailframe.imap.fetch_items import EXTENSION_ITEMS
 from mailframe.imap.fetch_response import (
+    STREAM_CHUNK,
     FetchResponse,
     Output,
     Piece,
@@ -46,9 +47,13 @@ SEEN = "\\Seen"
 BATCH = 256  # messages per backend records() call
 INLINE_MAX = 64 * 1024  # read sections up to this size in one go
 #: Whole messages read ahead in one IBatchReadMailbox.read_many call: at
-#: most this many bytes (messages up to INLINE_MAX each), so memory stays
-#: bounded whatever the FETCH range.
+#: most this many bytes (messages up to READ_AHEAD_MAX each), so memory
+#: stays bounded whatever the FETCH range (two groups at a time: the next
+#: group is read while one is encoded).
 PREFETCH_BYTES = 1024 * 1024
+#: Messages up to this size are read ahead whole (a bigger one is streamed
+#: in steps of this size, STREAM_CHUNK, read from the store as it goes).
+READ_AHEAD_MAX = STREAM_CHUNK
 
 #: ``date-time`` for INTERNALDATE: the one formatter, in mailframe.wire.
 imap_datetime = date_time
@@ -130,18 +135,47 @@ def item(name: str, needs: int, reads: bool = False) -> Callable[[Encoder], Enco
     return register
 
 
-def _spec(name: str, utf8: bool) -> Item:
-    """The table entry for ``name``: an extension item registered in
+def _spec(att: FetchAtt, utf8: bool) -> Item:
+    """The table entry for ``att``: an extension item registered in
     :data:`mailframe.imap.fetch_items.EXTENSION_ITEMS` (PREVIEW, EMAILID
     ...) reads the record and maybe bytes; for a client that enabled
     UTF8=ACCEPT the pre-encoded structures carry UTF-8 as quoted strings
-    (RFC 6855 §3)."""
+    (RFC 6855 §3); the top-level ``BODY[HEADER...]`` sections of a header
+    sync get an encoder made for the one section (:func:`_top_header`)."""
+    name = att.name
     if utf8 and name in _UTF8_ITEMS:
         return _UTF8_ITEMS[name]
+    if name == "BODY[]" and att.section is not None and not att.section.part:
+        if att.section.text in ("HEADER", "HEADER.FIELDS", "HEADER.FIELDS.NOT"):
+            return Item(_top_header(att.section), RECORD, reads=False)
+    if name == "BODY[]":
+        return Item(_body_encoder(att.section or Section()), RECORD, reads=True)
     spec = ITEMS.get(name)
     if spec is None:
         return Item(_extension, RECORD, reads=True)
     return spec
+
+
+def _top_header(section: Section) -> Encoder:
+    """The encoder of ``BODY[HEADER]``, ``BODY[HEADER.FIELDS (...)]`` or
+    ``BODY[HEADER.FIELDS.NOT (...)]`` (RFC 3501 §6.4.5), answered from the
+    record's header block: what :func:`_body_section` sends, with the
+    section's name and field set worked out once per command, not per
+    message."""
+    name = _body_name(section)
+    fields, exclude = section.fields, section.text == "HEADER.FIELDS.NOT"
+    whole = section.text == "HEADER"
+
+    def encode(out: FetchResponse, att: FetchAtt, m: Message) -> None:
+        info = m.record.info
+        data = bytes(info.header) if whole else mm.info_header_fields(info, fields, exclude)
+        if att.partial is None:
+            out.add(name + b" " + literal(data))
+            return
+        start, end, suffix = _partial(att, 0, len(data))
+        out.add(name + suffix + b" " + literal(data[start:end]))
+
+    return encode
 
 
 async def _extension(out: FetchResponse, att: FetchAtt, m: Message) -> None:
@@ -230,9 +264,22 @@ _UTF8_ITEMS: dict[str, Item] = {
 }
 
 
+def _whole_or_stream(out: FetchResponse, head: bytes, m: Message, start: int, end: int) -> None:
+    """``head`` and ``[start, end)`` of the message as a literal: from the
+    bytes read ahead when there are (and they are all there), else
+    streamed from the store."""
+    data = m.data
+    if data is not None:
+        chunk = data[start:end]
+        if len(chunk) == end - start:
+            out.add_literal(head, chunk)
+            return
+    out.add_stream(head, m.read, start, end)
+
+
 @item("RFC822", RECORD)
 def _rfc822(out: FetchResponse, att: FetchAtt, m: Message) -> None:
-    out.add_stream(b"RFC822", m.read, 0, m.record.size)
+    _whole_or_stream(out, b"RFC822", m, 0, m.record.size)
 
 
 @item("RFC822.HEADER", RECORD)
@@ -242,7 +289,7 @@ def _rfc822_header(out: FetchResponse, att: FetchAtt, m: Message) -> None:
 
 @item("RFC822.TEXT", RECORD)
 def _rfc822_text(out: FetchResponse, att: FetchAtt, m: Message) -> None:
-    out.add_stream(b"RFC822.TEXT", m.read, len(m.record.info.header), m.record.size)
+    _whole_or_stream(out, b"RFC822.TEXT", m, len(m.record.info.header), m.record.size)
 
 
 def _partial(att: FetchAtt, start: int, end: int) -> tuple[int, int, bytes]:
@@ -289,7 +336,22 @@ def _body_section(out: FetchResponse, att: FetchAtt, m: Message) -> Awaitable[No
     is in the record, a whole small message may be read ahead); else the
     coroutine that reads them."""
     section = att.section or Section()
+    return _body_section_of(out, att, m, section, _body_name(section))
+
+
+def _body_encoder(section: Section) -> Encoder:
+    """:func:`_body_section` for one section, its name made once."""
     name = _body_name(section)
+
+    def encode(out: FetchResponse, att: FetchAtt, m: Message) -> Awaitable[None] | None:
+        return _body_section_of(out, att, m, section, name)
+
+    return encode
+
+
+def _body_section_of(
+    out: FetchResponse, att: FetchAtt, m: Message, section: Section, name: bytes
+) -> Awaitable[None] | None:
     text = section.text
     if text in ("HEADER.FIELDS", "HEADER.FIELDS.NOT") or (not section.part and text == "HEADER"):
         if section.part:
@@ -309,10 +371,10 @@ def _body_section(out: FetchResponse, att: FetchAtt, m: Message) -> Awaitable[No
         return None
     start, end, suffix = _partial(att, *rng)
     if end - start > INLINE_MAX:
-        out.add_stream(name + suffix, m.read, start, end)
+        _whole_or_stream(out, name + suffix, m, start, end)
         return None
     if m.data is not None:
-        out.add(name + suffix + b" " + literal(m.data[start:end]))
+        out.add_literal(name + suffix, m.data[start:end])
         return None
     return _body_read(out, name + suffix, m, start, end)
 
@@ -327,7 +389,7 @@ async def _body_header_part(out: FetchResponse, att: FetchAtt, m: Message, secti
 
 
 async def _body_read(out: FetchResponse, head: bytes, m: Message, start: int, end: int) -> None:
-    out.add(head + b" " + literal(await m.read(start, end)))
+    out.add_literal(head, await m.read(start, end))
 
 
 @item("BINARY[]", RECORD, reads=True)
@@ -384,12 +446,15 @@ async def fetch(session: SelectedContext, cmd: Fetch) -> Reply:
         pairs = [(s, u) for s, u in pairs if u in changed]
     seen = not view.readonly and any(sets_seen(a) for a in items)
     utf8 = utf8_enabled(session)
-    plan = [(_spec(a.name, utf8), a) for a in items]
+    plan = [(_spec(a, utf8), a) for a in items]
+    word = b"UIDFETCH" if uid_only else b"FETCH"
+    has_flags = any(a.name == "FLAGS" for a in items)
     needs = _needs(plan)
     batch = IBatchReadMailbox(mailbox) if IBatchReadMailbox.providedBy(mailbox) else None
     prefetch = batch is not None and any(_reads_whole(a) for a in items)
     out = Output(session.io)
     missing = raced = False
+    reading: Awaitable[dict[int, bytes]] | None = None
     try:
         for i in range(0, len(pairs), BATCH):
             if i:
@@ -417,26 +482,33 @@ async def fetch(session: SelectedContext, cmd: Fetch) -> Reply:
             if needs > VIEW and any(r is None for _, _, r in present):
                 missing = True
                 present = [(s, u, r) for s, u, r in present if r is not None]
-            for group in _groups(present) if prefetch else [present]:
+            groups = _groups(present) if prefetch else [present]
+            reading = _read_ahead(batch, groups[0]) if prefetch else None
+            for k, group in enumerate(groups):
                 data: dict[int, bytes] = {}
-                if batch is not None and prefetch:
-                    small = [u for _, u, r in group if r.size <= INLINE_MAX]
-                    try:
-                        data = await batch.read_many(small) if small else {}
-                    except ExpungeIssued:  # one went meanwhile: read them one by one
-                        data = {}
+                if reading is not None:
+                    data = await _read_done(reading)
+                # the next group's files are read while this one is encoded
+                reading = _read_ahead(batch, groups[k + 1]) if prefetch and k + 1 < len(groups) else None
                 for seq, uid, record in group:
-                    m = Message(view, uid, record, mailbox, data.get(uid))
+                    m = Message(view, uid, record, mailbox, data.get(uid) if data else None)
+                    add_flags = not has_flags and uid in newly_seen
                     try:
-                        response = await _respond(uid if uid_only else seq, m, plan, uid in newly_seen, uid_only)
+                        built = _respond(uid if uid_only else seq, m, plan, add_flags, word)
+                        response = built if isinstance(built, list) else await built
                     except ExpungeIssued:
                         # Expunged by another session after its record was
                         # read: nothing of it was sent (a response is built
                         # whole first), so it is skipped, as Dovecot does.
                         raced = True
                         continue
-                    await out.send(response)
+                    if out.gather(response):
+                        if out.full:
+                            await out.flush()
+                    else:  # a streamed literal
+                        await out.send(response)
     finally:
+        _forget(reading)
         # responses gathered so far go out even when a read fails
         await out.flush()
     if missing and not cmd.uid:
@@ -448,13 +520,48 @@ async def fetch(session: SelectedContext, cmd: Fetch) -> Reply:
     return Reply("Fetch completed")
 
 
+def _read_ahead(batch: Any, group: list[tuple[int, int, Any]]) -> Awaitable[dict[int, bytes]] | None:
+    """Start reading the whole small messages of ``group`` (one
+    IBatchReadMailbox.read_many call); None when there are none."""
+    small = [u for _, u, r in group if r.size <= READ_AHEAD_MAX]
+    if batch is None or not small:
+        return None
+    try:
+        reading: Awaitable[dict[int, bytes]] = batch.read_many(small)
+    except ExpungeIssued:  # a store that answers at once: read one by one
+        return None
+    return reading
+
+
+async def _read_done(reading: Awaitable[dict[int, bytes]]) -> dict[int, bytes]:
+    """What :func:`_read_ahead` read; nothing when one of the messages
+    went meanwhile (they are then read one by one)."""
+    try:
+        return await reading
+    except ExpungeIssued:
+        return {}
+
+
+def _forget(reading: Awaitable[Any] | None) -> None:
+    """A read ahead no longer wanted (the FETCH failed): its failure, if
+    any, is not an unhandled error; a coroutine that never ran is closed."""
+    if reading is None:
+        return
+    errback = getattr(reading, "addErrback", None)
+    if callable(errback):
+        errback(lambda _failure: None)
+    close = getattr(reading, "close", None)
+    if callable(close):
+        close()
+
+
 def _groups(present: list[tuple[int, int, Any]]) -> list[list[tuple[int, int, Any]]]:
     """Consecutive messages in groups of at most PREFETCH_BYTES (counting
     the messages small enough to be read ahead)."""
     groups: list[list[tuple[int, int, Any]]] = [[]]
     total = 0
     for entry in present:
-        size = entry[2].size if entry[2].size <= INLINE_MAX else 0
+        size = entry[2].size if entry[2].size <= READ_AHEAD_MAX else 0
         if groups[-1] and total + size > PREFETCH_BYTES:
             groups.append([])
             total = 0
@@ -463,19 +570,34 @@ def _groups(present: list[tuple[int, int, Any]]) -> list[list[tuple[int, int, An
     return groups
 
 
-async def _respond(
-    seq: int, m: Message, plan: list[tuple[Item, FetchAtt]], add_flags: bool, uid_only: bool = False
-) -> list[Piece]:
+def _respond(
+    seq: int, m: Message, plan: list[tuple[Item, FetchAtt]], add_flags: bool, word: bytes = b"FETCH"
+) -> list[Piece] | Coroutine[Any, Any, list[Piece]]:
     """One ``* n FETCH (...)`` response (big literals as streams); a FETCH
-    that set ``\\Seen`` shows the new FLAGS (RFC 3501 §6.4.5).  Under
-    UIDONLY ``seq`` is the UID and the response ``UIDFETCH`` (RFC 9586 §3.1)."""
-    out = FetchResponse(seq, b"UIDFETCH" if uid_only else b"FETCH")
-    wrote_flags = False
-    for spec, att in plan:
+    that set ``\\Seen`` shows the new FLAGS (RFC 3501 §6.4.5: ``add_flags``
+    when FLAGS was not asked for).  Under UIDONLY ``seq`` is the UID and
+    ``word`` is ``UIDFETCH`` (RFC 9586 §3.1).  Built at once when no item
+    reads message bytes (a header sync: no coroutine per message); else
+    the coroutine that reads them and finishes the response."""
+    out = FetchResponse(seq, word)
+    for i, (spec, att) in enumerate(plan):
         pending = spec.encode(out, att, m)
         if pending is not None:
-            await pending
-        wrote_flags = wrote_flags or att.name == "FLAGS"
-    if add_flags and not wrote_flags:
+            return _respond_rest(out, pending, m, plan[i + 1 :], add_flags)
+    if add_flags:
+        out.add(flags_item(m.view.flags_wire(m.uid)))
+    return out.finish()
+
+
+async def _respond_rest(
+    out: FetchResponse, pending: Awaitable[None], m: Message, rest: list[tuple[Item, FetchAtt]], add_flags: bool
+) -> list[Piece]:
+    """The rest of :func:`_respond` once an item needs to read bytes."""
+    await pending
+    for spec, att in rest:
+        more = spec.encode(out, att, m)
+        if more is not None:
+            await more
+    if add_flags:
         out.add(flags_item(m.view.flags_wire(m.uid)))
     return out.finish()

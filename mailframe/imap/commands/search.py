@@ -29,7 +29,7 @@ from mailframe.imap.context import SelectedContext
 from mailframe.imap.registry import SELECTED, Reply, command, not_by_sequence
 from mailframe.imap.search_keys import resolve as resolve_extension_keys
 from mailframe.imap.search_pushdown import for_store
-from mailframe.imap.serialize import Atom, Value
+from mailframe.imap.serialize import Atom, Raw, Value
 from mailframe.imap.types import (
     SearchAll,
     SearchAnd,
@@ -212,6 +212,18 @@ def _search_view(view: Any, key: SearchKey) -> list[tuple[int, int, int]]:
     largest = view.uids[-1] if view.uids else 0
     test = compile_view_key(key, largest, view.exists, view.saved)
     recent, ghosts = view.recent, view.ghosts
+    flag = key
+    while isinstance(flag, SearchAnd) and len(flag.keys) == 1:
+        flag = flag.keys[0]
+    if isinstance(flag, SearchFlag) and flag.flag.startswith("\\") and flag.flag != "\\Recent":
+        # one system flag (SEEN, UNSEEN, FLAGGED ...): one comprehension
+        # over the flag sets, no call per message (the test compiled above)
+        name, present = flag.flag, flag.present
+        return [
+            (i, uid, 0)
+            for i, (uid, flags) in enumerate(view.uid_flags(), 1)
+            if (name in flags) == present and not (ghosts and uid in ghosts)
+        ]
     found: list[tuple[int, int, int]] = []
     for i, (uid, flags) in enumerate(view.uid_flags()):
         if ghosts and uid in ghosts:
@@ -234,6 +246,13 @@ async def _search_store(
     if uses_modseq(key) and found:
         modseqs = {st.uid: st.modseq for st in await mailbox.states([u for _, u in found])}
     return [(seq, uid, modseqs.get(uid, 0)) for seq, uid in found]
+
+
+def _header_key(key: SearchKey) -> SearchHeader | None:
+    """The one header key ``key`` is (alone, or the only key of an AND)."""
+    while isinstance(key, SearchAnd) and len(key.keys) == 1:
+        key = key.keys[0]
+    return key if isinstance(key, SearchHeader) else None
 
 
 def _row_test(key: SearchKey, c: _Context) -> Callable[[], bool]:
@@ -274,6 +293,15 @@ async def run_search(session: SelectedContext, key: SearchKey) -> list[tuple[int
     if level == RECORD and columnable(key):
         # header, date and size keys: the mailbox's kept columns (issue 16)
         rows = await rows_for(session, [u for _, u in pairs])
+        header = _header_key(key)
+        if header is not None:
+            # one header key (SUBJECT, FROM ...): the matcher straight over the rows
+            matcher, get = mm.header_matcher(header.name, header.value), rows.get
+            for i in range(0, len(pairs), BATCH):
+                if i:
+                    await session.io.pause()  # a cold row decodes: other sessions run between batches
+                found += [(s, u, 0) for s, u in pairs[i : i + BATCH] if (r := get(u)) is not None and matcher(r)]
+            return found
         test = _row_test(key, c)
         for n, (seq, uid) in enumerate(pairs):
             if n and not n % BATCH:
@@ -336,7 +364,8 @@ async def search(session: SelectedContext, cmd: Search) -> Reply:
     numbers = [u if cmd.uid else s for s, u, _ in found]
     highest = max((m for _, _, m in found), default=0)
     if cmd.returns is None:
-        values: list[Value] = [Atom("SEARCH"), *numbers]
+        # the numbers written in one go (RFC 3501 §7.2.5 ``* SEARCH n n ...``)
+        values: list[Value] = [Raw(b"SEARCH" + (b" " + " ".join(map(str, numbers)).encode() if numbers else b""))]
         if modseq and found:
             values.append([Atom("MODSEQ"), highest])
         session.untagged(*values)
