@@ -101,8 +101,9 @@ def insert_documents(tx: Tx, message_id: int, docs: Documents) -> None:
     """A message's SEARCH text documents into the text index."""
     d = tx.dialect
     tx.execute(
-        f"INSERT INTO {d.text_table} ({d.text_key}, hdr, body, extra) VALUES (?, ?, ?, ?)",
-        (message_id, docs.hdr, docs.body, docs.extra),
+        f"INSERT INTO {d.text_table} ({d.text_key}, hdr, fields, body, nested) "
+        "VALUES (?, ?, ?, ?, ?)",
+        (message_id, docs.hdr, docs.fields, docs.body, docs.nested),
     )
     if docs.state:
         tx.execute("UPDATE messages SET text_state = ? WHERE id = ?", (docs.state, message_id))
