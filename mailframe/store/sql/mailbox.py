@@ -76,8 +76,10 @@ class SqlMailbox:
     def __repr__(self) -> str:
         return f"<SqlMailbox {self.name} id={self.id}>"
 
-    def _run(self, fn: Callable[[Tx], Any], write: bool = False) -> defer.Deferred[Any]:
-        return self.sqlstore.db.run(fn, write)
+    def _run(
+        self, fn: Callable[[Tx], Any], write: bool = False, single: bool = False
+    ) -> defer.Deferred[Any]:
+        return self.sqlstore.db.run(fn, write, single)
 
     def _row(self, tx: Tx) -> tuple[int, int, int, int]:
         row = tx.one(
@@ -186,7 +188,7 @@ class SqlMailbox:
                 for r in self._select(tx, uids, "1")
             ]
 
-        return self._run(run)
+        return self._run(run, single=True)  # one statement
 
     def records(self, uids: Sequence[int]) -> defer.Deferred[list[MessageRecord]]:
         def run(tx: Tx) -> list[MessageRecord]:
@@ -195,6 +197,33 @@ class SqlMailbox:
         return self._run(run)
 
     def read(self, uid: int, start: int = 0, end: int | None = None) -> defer.Deferred[bytes]:
+        """Bytes ``[start:end]`` of a message: one statement, no
+        transaction around it (the range cut out in the database, so a
+        section of a large body does not travel whole); a chunked body
+        (larger than :data:`mailframe.store.sql.schema.CHUNK`) is read in
+        a transaction, chunk by chunk."""
+        first = max(0, start) + 1  # substr counts from 1, in bytes for a blob
+        length = "" if end is None else ", CAST(? AS INTEGER)"
+        params: tuple[int, ...] = (first,) if end is None else (first, max(0, end - start))
+
+        def quick(tx: Tx) -> bytes | None:
+            row = tx.one(
+                f"SELECT b.chunks, substr(b.content, CAST(? AS INTEGER){length}) "
+                "FROM mailbox_messages mm "
+                "JOIN messages m ON m.id = mm.message_id JOIN bodies b ON b.id = m.body_id "
+                "WHERE mm.mailbox_id = ? AND mm.uid = ?",
+                (*params, self.id, uid),
+            )
+            if row is None:
+                raise ExpungeIssued(f"message UID {uid} has been expunged")
+            return None if row[0] else bytes(row[1] or b"")
+
+        def chunked(data: bytes | None) -> bytes | defer.Deferred[bytes]:
+            return self._read_chunked(uid, start, end) if data is None else data
+
+        return self._run(quick, single=True).addCallback(chunked)
+
+    def _read_chunked(self, uid: int, start: int, end: int | None) -> defer.Deferred[bytes]:
         def run(tx: Tx) -> bytes:
             row = tx.one(
                 "SELECT m.body_id FROM mailbox_messages mm JOIN messages m ON m.id = mm.message_id "
