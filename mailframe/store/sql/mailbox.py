@@ -91,21 +91,24 @@ class SqlMailbox:
     # ----------------------------------------------------------------- reads
 
     def status(self) -> defer.Deferred[MailboxStatus]:
+        """The counters and the message figures in one statement (one
+        snapshot, no transaction around it)."""
+
         def run(tx: Tx) -> MailboxStatus:
-            uidvalidity, uidnext, hms, floor = self._row(tx)
-            count, unseen, deleted, size, recent = tx.one(
-                "SELECT count(*), "
+            uidvalidity, uidnext, hms, count, unseen, deleted, size, recent = tx.one(
+                "SELECT mb.uidvalidity, mb.uidnext, mb.highestmodseq, count(mm.uid), "
                 "sum(CASE WHEN (mm.flags & 1) = 0 THEN 1 ELSE 0 END), "
                 "sum(CASE WHEN (mm.flags & 8) <> 0 THEN 1 ELSE 0 END), "
-                "sum(m.size), sum(CASE WHEN mm.uid >= ? THEN 1 ELSE 0 END) "
-                "FROM mailbox_messages mm JOIN messages m ON m.id = mm.message_id "
-                "WHERE mm.mailbox_id = ?",
-                (floor, self.id),
+                "sum(m.size), sum(CASE WHEN mm.uid >= mb.recent_floor THEN 1 ELSE 0 END) "
+                "FROM mailboxes mb LEFT JOIN mailbox_messages mm ON mm.mailbox_id = mb.id "
+                "LEFT JOIN messages m ON m.id = mm.message_id WHERE mb.id = ? "
+                "GROUP BY mb.id, mb.uidvalidity, mb.uidnext, mb.highestmodseq",
+                (self.id,),
             )
             return MailboxStatus(
-                uidvalidity=uidvalidity,
-                uidnext=uidnext,
-                highestmodseq=hms,
+                uidvalidity=int(uidvalidity),
+                uidnext=int(uidnext),
+                highestmodseq=int(hms),
                 messages=int(count),
                 unseen=int(unseen or 0),
                 recent=int(recent or 0),
@@ -113,7 +116,7 @@ class SqlMailbox:
                 deleted=int(deleted or 0),
             )
 
-        return self._run(run)
+        return self._run(run, single=True)
 
     def snapshot(self) -> defer.Deferred[Snapshot]:
         def run(tx: Tx) -> Snapshot:
@@ -194,7 +197,8 @@ class SqlMailbox:
         def run(tx: Tx) -> list[MessageRecord]:
             return [to_record(tx, r) for r in self._select(tx, uids, RECORD_COLUMNS)]
 
-        return self._run(run)
+        # one statement (a record of an older parser reads its immutable body)
+        return self._run(run, single=True)
 
     def read(self, uid: int, start: int = 0, end: int | None = None) -> defer.Deferred[bytes]:
         """Bytes ``[start:end]`` of a message: one statement, no
@@ -259,7 +263,9 @@ class SqlMailbox:
                     )
             return out
 
-        return self._run(run)
+        # one statement for a group of up to READ_BATCH (chunks of a large
+        # body are immutable: read after it, they are the same)
+        return self._run(run, single=len(wanted) <= READ_BATCH)
 
     def search(self, key: Any, uids: Sequence[int]) -> defer.Deferred[list[int] | None]:
         """ISearchableMailbox: flags, UIDs, sizes, internal dates, modseqs,

@@ -11,7 +11,7 @@ import hashlib
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from mailframe.errors import TryCreate
+from mailframe.errors import ExpungeIssued, TryCreate
 from mailframe.message import parse, to_crlf
 from mailframe.message._info import FORMAT_VERSION
 from mailframe.message.sortkeys import sort_keys
@@ -301,9 +301,10 @@ def append_rows(tx: Tx, mailbox_id: int, prepared: Sequence[Prepared]) -> Append
 def read_body(tx: Tx, body_id: int, start: int, end: int | None) -> bytes:
     """Bytes ``[start:end]`` of a body; of a chunked one only the chunks
     that hold the range are read."""
-    size, content, chunks = tx.one(
-        "SELECT size, content, chunks FROM bodies WHERE id = ?", (body_id,)
-    )
+    row = tx.one("SELECT size, content, chunks FROM bodies WHERE id = ?", (body_id,))
+    if row is None:  # its last message expunged meanwhile (a read outside a transaction)
+        raise ExpungeIssued("the message has been expunged")
+    size, content, chunks = row
     size = int(size)
     start = max(0, min(start, size))
     stop = size if end is None else max(start, min(end, size))
