@@ -153,10 +153,11 @@ MIGRATE_TO_4 = [
     "DROP INDEX IF EXISTS messages_text_state",
 ]
 #: after the version 2 columns exist (created or migrated): the messages
-#: every BODY / TEXT key takes as candidates (text_state & UNUSUAL).
+#: every BODY / TEXT key takes as candidates (text_state holds only the
+#: UNUSUAL bits of mailframe.store.sql.textindex).
 AFTER_MIGRATION = [
     "CREATE INDEX IF NOT EXISTS messages_text_unusual ON messages (text_state) "
-    "WHERE (text_state & 3) <> 0",
+    "WHERE text_state <> 0",
 ]
 #: pg_trgm's GIN indexes (``LIKE '%word%'``); without the extension the
 #: same queries scan.
