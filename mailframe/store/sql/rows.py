@@ -7,6 +7,7 @@ appends, COPY/MOVE, expunges with tombstones, garbage collection.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -56,7 +57,11 @@ def encode_flags(flags: frozenset[str]) -> tuple[int, str]:
     return bits, " ".join(sorted(keywords))
 
 
+@functools.lru_cache(maxsize=4096)
 def decode_flags(bits: int, keywords: str) -> frozenset[str]:
+    """The flags of a row (system flags as bits, keywords space-separated);
+    cached: a mailbox has few distinct flag sets, so SELECT of many
+    messages builds each set once and the views share it."""
     flags = {flag for flag, bit in FLAG_BITS.items() if bits & bit}
     if keywords:
         flags.update(keywords.split(" "))
