@@ -10,9 +10,13 @@ modseqs both are the same, exact condition.  For BODY, TEXT and the header
 keys, ``maybe`` is the full-text prefilter
 (:mod:`mailframe.store.sql.textindex`: each word of the needle in the
 message's case-folded documents, through the trigram index) and ``sure``
-is false (but for BODY of one word, where the index is exact); NOT swaps
-them.  Rows that ``maybe`` admits and ``sure`` does
-not are confirmed by the matcher (:mod:`mailframe.store.sql.query`).
+is the needle in those documents, read in SQL from the message's text
+row, on a message where that means a match (false for header keys but
+SUBJECT); NOT swaps them.  A text key every match must satisfy drives the
+query: the index runs once, and when it looks the whole needle up as a
+phrase (3+ characters, no white space) its answer is exact, so ``sure``
+is only the message's state.  Rows that ``maybe`` admits and ``sure``
+does not are confirmed by the matcher (:mod:`mailframe.store.sql.query`).
 
 Rules kept: system flags are bits; keywords compare case-insensitively
 (``flag_in``), other backslash names exactly; BEFORE/ON/SINCE compare the
