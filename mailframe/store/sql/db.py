@@ -94,17 +94,9 @@ class Database:
 
     dialect: Dialect
 
-    def __init__(self, threads_: int, readers: int = 0) -> None:
+    def __init__(self, threads_: int) -> None:
         self.pool = ThreadPool(1, threads_, name=f"mailframe-{self.dialect.name}")
         self.pool.start()
-        #: threads of their own for read transactions, each with its own
-        #: connection (SQLite: WAL readers run beside the one writer, so a
-        #: FETCH does not wait behind an APPEND's fsync); none: reads share
-        #: ``pool``.
-        self.read_pool: ThreadPool | None = None
-        if readers:
-            self.read_pool = ThreadPool(1, readers, name=f"mailframe-{self.dialect.name}-read")
-            self.read_pool.start()
         self._local = threading.local()
         self._connections: list[Any] = []
         self._lock = threading.Lock()
@@ -231,7 +223,7 @@ class Database:
 
         d: defer.Deferred[tuple[T, dict[int, int]]] = threads.deferToThreadPool(
             reactor,  # type: ignore[arg-type]
-            self.read_pool if self.read_pool is not None and not write else self.pool,
+            self.pool,
             self.run_sync,
             fn,
             write,
@@ -243,8 +235,6 @@ class Database:
         """Stop the threads (they finish queued work) and close connections,
         blocking: for start-up failures and :meth:`close`."""
         self.pool.stop()
-        if self.read_pool is not None:
-            self.read_pool.stop()
         with self._lock:
             conns, self._connections = self._connections, []
         for conn in conns:

@@ -1,11 +1,9 @@
 """SQLite: an embedded database file, nothing to run (``sqlite:PATH``).
 
-One worker thread holds the one writing connection; writes take
-SQLite's write lock at once (``BEGIN IMMEDIATE``); WAL mode lets readers
-run meanwhile -- :data:`READERS` threads of this process, each with its
-own connection (a FETCH or SEARCH does not wait behind an APPEND's
-fsync), and other processes (the ``mailframe`` command, a second server)
--- and a busy timeout plus retries cover a second writer process.
+One worker thread holds the one connection; writes take SQLite's write
+lock at once (``BEGIN IMMEDIATE``); WAL mode lets another process (the
+``mailframe`` command, a second server) read meanwhile, and a busy
+timeout plus retries cover a second writer process.
 """
 
 from __future__ import annotations
@@ -17,10 +15,7 @@ from typing import Any
 from mailframe.store.sql.db import Database
 from mailframe.store.sql.dialect import SQLITE
 
-__all__ = ["SqliteDatabase", "READERS"]
-
-#: reading threads (connections) beside the writer.
-READERS = 2
+__all__ = ["SqliteDatabase"]
 
 
 class SqliteDatabase(Database):
@@ -30,7 +25,7 @@ class SqliteDatabase(Database):
         self.path = path
         directory = os.path.dirname(os.path.abspath(path))
         os.makedirs(directory, exist_ok=True)
-        super().__init__(1, READERS)
+        super().__init__(1)
 
     def connect(self) -> Any:
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)

@@ -133,36 +133,3 @@ def test_subject_needs_no_confirmation() -> None:
         compiled = compile_key(key, 10, SQLITE)
         assert compiled is not None and "subject_text" not in compiled.sure
 
-
-class SqliteReadersBesideTheWriter(TestCase):
-    """SQLite: reads run on reader threads with their own WAL
-    connections, so a FETCH or STATUS is answered while the one writer is
-    busy (an APPEND in its fsync): here the writer is held inside a write
-    transaction until a read has come back."""
-
-    async def test_a_read_passes_a_busy_writer(self) -> None:
-        import threading
-
-        from mailframe.store.sql.db import Tx
-
-        store = open_sqlite(self.mktemp() + ".db")
-        try:
-            box = await (await store.account("alice")).mailbox("INBOX")
-            uid = await box.append(MESSAGES[0])
-            release = threading.Event()
-
-            def hold(tx: Tx) -> None:
-                tx.execute("UPDATE mailboxes SET recent_floor = recent_floor WHERE id = ?", (box.id,))
-                if not release.wait(30):
-                    raise AssertionError("the read never came back")
-
-            writing = store.db.run(hold, write=True)
-            try:
-                assert await box.read(uid) == MESSAGES[0]
-                status = await box.status()
-                assert status.messages == 1
-            finally:
-                release.set()
-            await writing
-        finally:
-            await defer.maybeDeferred(store.close)
