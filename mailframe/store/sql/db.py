@@ -144,8 +144,14 @@ class Database:
         self._forget_connection()
         return DatabaseUnavailable(f"the database is unavailable ({_first_line(exc)}); try again")
 
-    def run_sync(self, fn: Callable[[Tx], T], write: bool) -> tuple[T, dict[int, int]]:
+    def run_sync(
+        self, fn: Callable[[Tx], T], write: bool, single: bool = False
+    ) -> tuple[T, dict[int, int]]:
         """Run ``fn`` in a transaction in this thread, retrying lock races.
+
+        ``single`` (reads only): ``fn`` runs one statement, which is its
+        own consistent snapshot in both engines (autocommit), so no
+        ``BEGIN`` / ``COMMIT`` is sent: two round trips fewer on PostgreSQL.
 
         A lost connection (the database restarted: this thread's connection
         is stale) is retried once on a new one if the transaction had not
@@ -163,20 +169,25 @@ class Database:
                 raise
             cursor = conn.cursor()
             committing = False
+            bare = single and not write
             try:
-                cursor.execute(self.dialect.begin_write if write else self.dialect.begin_read)
+                if not bare:
+                    cursor.execute(self.dialect.begin_write if write else self.dialect.begin_read)
                 tx = Tx(cursor, self.dialect, self.notify if write else lambda *a: None)
                 try:
                     result = fn(tx)
                 except Rollback as rollback:
-                    cursor.execute("ROLLBACK")
+                    if not bare:
+                        cursor.execute("ROLLBACK")
                     return rollback.value, {}
                 committing = True
-                cursor.execute("COMMIT")
+                if not bare:
+                    cursor.execute("COMMIT")
                 return result, tx.changed
             except BaseException as exc:
                 try:
-                    cursor.execute("ROLLBACK")
+                    if not bare:
+                        cursor.execute("ROLLBACK")
                 except Exception:
                     self._forget_connection()
                 if attempt + 1 < RETRIES and self.retryable(exc):
@@ -196,9 +207,12 @@ class Database:
                     pass
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def run(self, fn: Callable[[Tx], T], write: bool = False) -> defer.Deferred[T]:
+    def run(
+        self, fn: Callable[[Tx], T], write: bool = False, single: bool = False
+    ) -> defer.Deferred[T]:
         """``fn(tx)`` in one transaction in a worker thread; watchers of the
-        mailboxes it changed hear after the commit."""
+        mailboxes it changed hear after the commit (``single``: see
+        :meth:`run_sync`)."""
         from twisted.internet import reactor
 
         def done(outcome: tuple[T, dict[int, int]]) -> T:
@@ -213,6 +227,7 @@ class Database:
             self.run_sync,
             fn,
             write,
+            single,
         )
         return d.addCallback(done)
 

@@ -76,8 +76,10 @@ class SqlMailbox:
     def __repr__(self) -> str:
         return f"<SqlMailbox {self.name} id={self.id}>"
 
-    def _run(self, fn: Callable[[Tx], Any], write: bool = False) -> defer.Deferred[Any]:
-        return self.sqlstore.db.run(fn, write)
+    def _run(
+        self, fn: Callable[[Tx], Any], write: bool = False, single: bool = False
+    ) -> defer.Deferred[Any]:
+        return self.sqlstore.db.run(fn, write, single)
 
     def _row(self, tx: Tx) -> tuple[int, int, int, int]:
         row = tx.one(
@@ -89,21 +91,24 @@ class SqlMailbox:
     # ----------------------------------------------------------------- reads
 
     def status(self) -> defer.Deferred[MailboxStatus]:
+        """The counters and the message figures in one statement (one
+        snapshot, no transaction around it)."""
+
         def run(tx: Tx) -> MailboxStatus:
-            uidvalidity, uidnext, hms, floor = self._row(tx)
-            count, unseen, deleted, size, recent = tx.one(
-                "SELECT count(*), "
+            uidvalidity, uidnext, hms, count, unseen, deleted, size, recent = tx.one(
+                "SELECT mb.uidvalidity, mb.uidnext, mb.highestmodseq, count(mm.uid), "
                 "sum(CASE WHEN (mm.flags & 1) = 0 THEN 1 ELSE 0 END), "
                 "sum(CASE WHEN (mm.flags & 8) <> 0 THEN 1 ELSE 0 END), "
-                "sum(m.size), sum(CASE WHEN mm.uid >= ? THEN 1 ELSE 0 END) "
-                "FROM mailbox_messages mm JOIN messages m ON m.id = mm.message_id "
-                "WHERE mm.mailbox_id = ?",
-                (floor, self.id),
+                "sum(m.size), sum(CASE WHEN mm.uid >= mb.recent_floor THEN 1 ELSE 0 END) "
+                "FROM mailboxes mb LEFT JOIN mailbox_messages mm ON mm.mailbox_id = mb.id "
+                "LEFT JOIN messages m ON m.id = mm.message_id WHERE mb.id = ? "
+                "GROUP BY mb.id, mb.uidvalidity, mb.uidnext, mb.highestmodseq",
+                (self.id,),
             )
             return MailboxStatus(
-                uidvalidity=uidvalidity,
-                uidnext=uidnext,
-                highestmodseq=hms,
+                uidvalidity=int(uidvalidity),
+                uidnext=int(uidnext),
+                highestmodseq=int(hms),
                 messages=int(count),
                 unseen=int(unseen or 0),
                 recent=int(recent or 0),
@@ -111,7 +116,7 @@ class SqlMailbox:
                 deleted=int(deleted or 0),
             )
 
-        return self._run(run)
+        return self._run(run, single=True)
 
     def snapshot(self) -> defer.Deferred[Snapshot]:
         def run(tx: Tx) -> Snapshot:
@@ -186,15 +191,43 @@ class SqlMailbox:
                 for r in self._select(tx, uids, "1")
             ]
 
-        return self._run(run)
+        return self._run(run, single=True)  # one statement
 
     def records(self, uids: Sequence[int]) -> defer.Deferred[list[MessageRecord]]:
         def run(tx: Tx) -> list[MessageRecord]:
             return [to_record(tx, r) for r in self._select(tx, uids, RECORD_COLUMNS)]
 
-        return self._run(run)
+        # one statement (a record of an older parser reads its immutable body)
+        return self._run(run, single=True)
 
     def read(self, uid: int, start: int = 0, end: int | None = None) -> defer.Deferred[bytes]:
+        """Bytes ``[start:end]`` of a message: one statement, no
+        transaction around it (the range cut out in the database, so a
+        section of a large body does not travel whole); a chunked body
+        (larger than :data:`mailframe.store.sql.schema.CHUNK`) is read in
+        a transaction, chunk by chunk."""
+        first = max(0, start) + 1  # substr counts from 1, in bytes for a blob
+        length = "" if end is None else ", CAST(? AS INTEGER)"
+        params: tuple[int, ...] = (first,) if end is None else (first, max(0, end - start))
+
+        def quick(tx: Tx) -> bytes | None:
+            row = tx.one(
+                f"SELECT b.chunks, substr(b.content, CAST(? AS INTEGER){length}) "
+                "FROM mailbox_messages mm "
+                "JOIN messages m ON m.id = mm.message_id JOIN bodies b ON b.id = m.body_id "
+                "WHERE mm.mailbox_id = ? AND mm.uid = ?",
+                (*params, self.id, uid),
+            )
+            if row is None:
+                raise ExpungeIssued(f"message UID {uid} has been expunged")
+            return None if row[0] else bytes(row[1] or b"")
+
+        def chunked(data: bytes | None) -> bytes | defer.Deferred[bytes]:
+            return self._read_chunked(uid, start, end) if data is None else data
+
+        return self._run(quick, single=True).addCallback(chunked)
+
+    def _read_chunked(self, uid: int, start: int, end: int | None) -> defer.Deferred[bytes]:
         def run(tx: Tx) -> bytes:
             row = tx.one(
                 "SELECT m.body_id FROM mailbox_messages mm JOIN messages m ON m.id = mm.message_id "
@@ -230,7 +263,9 @@ class SqlMailbox:
                     )
             return out
 
-        return self._run(run)
+        # one statement for a group of up to READ_BATCH (chunks of a large
+        # body are immutable: read after it, they are the same)
+        return self._run(run, single=len(wanted) <= READ_BATCH)
 
     def search(self, key: Any, uids: Sequence[int]) -> defer.Deferred[list[int] | None]:
         """ISearchableMailbox: flags, UIDs, sizes, internal dates, modseqs,

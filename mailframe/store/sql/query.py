@@ -36,10 +36,19 @@ from mailframe.message._info import FORMAT_VERSION
 from mailframe.records import MessageRecord
 from mailframe.store.sql.db import Tx
 from mailframe.store.sql.rows import decode_flags, read_body, uid_bounds
-from mailframe.store.sql.search import compile_key
+from mailframe.store.sql.search import Compiled, compile_key
 from mailframe.store.statesearch import match
 
-__all__ = ["select_rows", "RECORD_COLUMNS", "to_record", "search_in", "evaluate", "CONFIRM_BATCH"]
+__all__ = [
+    "select_rows",
+    "RECORD_COLUMNS",
+    "to_record",
+    "search_in",
+    "search_plan",
+    "search_sql",
+    "evaluate",
+    "CONFIRM_BATCH",
+]
 
 #: the extra columns :func:`to_record` needs after the state columns.
 RECORD_COLUMNS = "m.info, m.info_version, m.body_id, mm.saved"
@@ -125,34 +134,41 @@ def _confirm(tx: Tx, mailbox_id: int, key: SearchKey, uids: list[int], largest: 
 
 def search_in(tx: Tx, mailbox_id: int, key: Any, uids: Sequence[int]) -> list[int] | None:
     """The UIDs among ``uids`` matching ``key``, or None (not compiled)."""
-    row = tx.one("SELECT max(uid) FROM mailbox_messages WHERE mailbox_id = ?", (mailbox_id,))
-    largest = int(row[0] or 0)
-    compiled = compile_key(key, largest, tx.dialect)
-    if compiled is None:
+    plan = search_plan(tx, mailbox_id, key, uids)
+    if plan is None:
         return None
-    lo, hi, wanted = uid_bounds(uids)
-    if lo > hi:
-        return []
-    base = (
-        "FROM mailbox_messages mm JOIN messages m ON m.id = mm.message_id "
-        "WHERE mm.mailbox_id = ? AND mm.uid BETWEEN ? AND ? "
-    )
+    sure, unsure, largest = plan
+    if unsure:
+        sure.extend(_confirm(tx, mailbox_id, key, unsure, largest))
+        sure.sort()
+    return sure
+
+
+def search_sql(
+    tx: Tx, mailbox_id: int, compiled: Compiled, lo: int, hi: int
+) -> tuple[str, tuple[Any, ...]]:
+    """The one statement answering a compiled key over the UIDs ``lo`` to
+    ``hi``: rows ``(uid, sure)``, ``sure`` 1 where the SQL alone says the
+    message matches, 0 where the matcher must confirm it."""
+    d = tx.dialect
+    # the message's text row, when a condition reads it (a rowid lookup)
+    row = f" JOIN {d.text_table} f ON f.{d.text_key} = m.id" if compiled.text_row else ""
+    joined = f"FROM mailbox_messages mm JOIN messages m ON m.id = mm.message_id{row} "
     if compiled.exact:
-        rows = tx.all(
-            f"SELECT mm.uid {base} AND ({compiled.maybe}) ORDER BY mm.uid",
+        return (
+            f"SELECT mm.uid, 1 {joined} WHERE mm.mailbox_id = ? AND mm.uid BETWEEN ? AND ? "
+            f"AND ({compiled.maybe}) ORDER BY mm.uid",
             (mailbox_id, lo, hi, *compiled.maybe_params),
         )
-        return [int(r[0]) for r in rows if wanted is None or int(r[0]) in wanted]
+    where = "WHERE mm.mailbox_id = ? AND mm.uid BETWEEN ? AND ? "
     if compiled.driver:
         # start from the few messages the text index names, not from every
-        # row of the mailbox (SQLite: "+" keeps it off the mailbox index)
-        plus = "+" if tx.dialect.name == "sqlite" else ""
-        base = (
-            "FROM mailbox_messages mm JOIN messages m ON m.id = mm.message_id "
-            f"WHERE {compiled.driver} AND {plus}mm.mailbox_id = ? AND mm.uid BETWEEN ? AND ? "
-        )
-    rows = tx.all(
-        f"SELECT mm.uid, CASE WHEN ({compiled.sure}) THEN 1 ELSE 0 END {base} "
+        # row of the mailbox (SQLite: "+" keeps it off the mailbox index);
+        # the index runs once, in the driver
+        plus = "+" if d.name == "sqlite" else ""
+        where = f"WHERE {compiled.driver} AND {plus}mm.mailbox_id = ? AND mm.uid BETWEEN ? AND ? "
+    return (
+        f"SELECT mm.uid, CASE WHEN ({compiled.sure}) THEN 1 ELSE 0 END {joined}{where}"
         f"AND ({compiled.maybe}) ORDER BY mm.uid",
         (
             *compiled.sure_params,
@@ -163,12 +179,26 @@ def search_in(tx: Tx, mailbox_id: int, key: Any, uids: Sequence[int]) -> list[in
             *compiled.maybe_params,
         ),
     )
+
+
+def search_plan(
+    tx: Tx, mailbox_id: int, key: Any, uids: Sequence[int]
+) -> tuple[list[int], list[int], int] | None:
+    """What the database answers for ``key`` among ``uids``, or None (not
+    compiled): (UIDs that surely match, UIDs the matcher must confirm,
+    the largest UID)."""
+    row = tx.one("SELECT max(uid) FROM mailbox_messages WHERE mailbox_id = ?", (mailbox_id,))
+    largest = int(row[0] or 0)
+    compiled = compile_key(key, largest, tx.dialect)
+    if compiled is None:
+        return None
+    lo, hi, wanted = uid_bounds(uids)
+    if lo > hi:
+        return [], [], largest
+    sql, params = search_sql(tx, mailbox_id, compiled, lo, hi)
     sure: list[int] = []
     unsure: list[int] = []
-    for uid, certain in rows:
+    for uid, certain in tx.all(sql, params):
         if wanted is None or int(uid) in wanted:
             (sure if int(certain) else unsure).append(int(uid))
-    if unsure:
-        sure.extend(_confirm(tx, mailbox_id, key, unsure, largest))
-        sure.sort()
-    return sure
+    return sure, unsure, largest

@@ -7,11 +7,12 @@ appends, COPY/MOVE, expunges with tombstones, garbage collection.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from mailframe.errors import TryCreate
+from mailframe.errors import ExpungeIssued, TryCreate
 from mailframe.message import parse, to_crlf
 from mailframe.message._info import FORMAT_VERSION
 from mailframe.message.sortkeys import sort_keys
@@ -56,7 +57,11 @@ def encode_flags(flags: frozenset[str]) -> tuple[int, str]:
     return bits, " ".join(sorted(keywords))
 
 
+@functools.lru_cache(maxsize=4096)
 def decode_flags(bits: int, keywords: str) -> frozenset[str]:
+    """The flags of a row (system flags as bits, keywords space-separated);
+    cached: a mailbox has few distinct flag sets, so SELECT of many
+    messages builds each set once and the views share it."""
     flags = {flag for flag, bit in FLAG_BITS.items() if bits & bit}
     if keywords:
         flags.update(keywords.split(" "))
@@ -101,8 +106,9 @@ def insert_documents(tx: Tx, message_id: int, docs: Documents) -> None:
     """A message's SEARCH text documents into the text index."""
     d = tx.dialect
     tx.execute(
-        f"INSERT INTO {d.text_table} ({d.text_key}, hdr, body, extra) VALUES (?, ?, ?, ?)",
-        (message_id, docs.hdr, docs.body, docs.extra),
+        f"INSERT INTO {d.text_table} ({d.text_key}, hdr, fields, body, nested) "
+        "VALUES (?, ?, ?, ?, ?)",
+        (message_id, docs.hdr, docs.fields, docs.body, docs.nested),
     )
     if docs.state:
         tx.execute("UPDATE messages SET text_state = ? WHERE id = ?", (docs.state, message_id))
@@ -300,9 +306,10 @@ def append_rows(tx: Tx, mailbox_id: int, prepared: Sequence[Prepared]) -> Append
 def read_body(tx: Tx, body_id: int, start: int, end: int | None) -> bytes:
     """Bytes ``[start:end]`` of a body; of a chunked one only the chunks
     that hold the range are read."""
-    size, content, chunks = tx.one(
-        "SELECT size, content, chunks FROM bodies WHERE id = ?", (body_id,)
-    )
+    row = tx.one("SELECT size, content, chunks FROM bodies WHERE id = ?", (body_id,))
+    if row is None:  # its last message expunged meanwhile (a read outside a transaction)
+        raise ExpungeIssued("the message has been expunged")
+    size, content, chunks = row
     size = int(size)
     start = max(0, min(start, size))
     stop = size if end is None else max(start, min(end, size))

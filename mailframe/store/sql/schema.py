@@ -11,7 +11,7 @@
 - ``messages``: per message, computed once at APPEND: size, internal date,
   the parsed :class:`mailframe.message.MessageInfo` (its ``dump()``, with
   its format version so a parser change can re-parse); ``text_state``
-  (version 2: documents cut, or ``body`` not exact for BODY);
+  (version 2: bits of :mod:`mailframe.store.sql.textindex`);
 - ``mailbox_messages``: narrow (mailbox, uid, message, modseq, system
   flags as bits, keywords, the time it was saved there for RFC 8514
   SAVEDATE), since every flag change rewrites a row;
@@ -20,9 +20,8 @@
   (:mod:`mailframe.store.sql.prune`), the mailbox's ``expunge_floor`` then
   the modseq up to which they may be gone;
 - ``search_fts`` (SQLite, FTS5 trigram) / ``search_text`` (PostgreSQL,
-  pg_trgm GIN): per message the case-folded ``hdr`` and ``body`` texts
-  SEARCH compares with (:mod:`mailframe.store.sql.textindex`), since
-  version 2;
+  pg_trgm GIN): per message the case-folded texts SEARCH compares with
+  (:mod:`mailframe.store.sql.textindex`), since version 2;
 - ``schema_version``: one row; a newer version than this code knows is
   refused in one line.
 
@@ -34,7 +33,11 @@ filled for the messages already there by
 :mod:`mailframe.store.sql.migrate` (which also refills it when
 :data:`mailframe.store.sql.textindex.TEXT_VERSION` changes); 3 adds
 ``message_sort``, filled (and refilled when
-:data:`mailframe.store.sql.sortindex.SORT_VERSION` changes) the same way.
+:data:`mailframe.store.sql.sortindex.SORT_VERSION` changes) the same way;
+4 rebuilds the text index with four columns (``hdr``, ``fields``,
+``body``, ``nested``) and, in SQLite, a case-sensitive trigram tokenizer
+over the framework's own case folding, so that a phrase query is exactly
+the matcher's substring test (:mod:`mailframe.store.sql.search`).
 """
 
 from __future__ import annotations
@@ -47,7 +50,7 @@ from mailframe.store.sql.sortindex import SORT_STATEMENTS
 
 __all__ = ["SCHEMA_VERSION", "CHUNK", "STATEMENTS", "TEXT_STATEMENTS", "ensure_schema"]
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 #: bodies larger than this are stored in chunks of this size.
 CHUNK = 256 * 1024
 
@@ -124,30 +127,44 @@ MIGRATE_1_TO_2 = [
     "ALTER TABLE expunged ADD COLUMN at BIGINT NOT NULL DEFAULT 0",
 ]
 
-#: The text index (version 2), per engine.
+#: The text index (version 4; :mod:`mailframe.store.sql.textindex`), per
+#: engine.  SQLite's trigram tokenizer is case-sensitive: the documents and
+#: the needles are case-folded by the framework, so no other folding may
+#: come between them and a phrase query is a plain substring test.
 TEXT_STATEMENTS = {
     "sqlite": [
         "CREATE VIRTUAL TABLE IF NOT EXISTS search_fts USING fts5("
-        "hdr, body, extra, tokenize = 'trigram')",
+        "hdr, fields, body, nested, tokenize = 'trigram case_sensitive 1')",
     ],
     "postgresql": [
         """CREATE TABLE IF NOT EXISTS search_text (
             message_id BIGINT PRIMARY KEY REFERENCES messages(id),
             hdr TEXT NOT NULL,
+            fields TEXT NOT NULL,
             body TEXT NOT NULL,
-            extra TEXT NOT NULL)""",
+            nested TEXT NOT NULL)""",
     ],
 }
-#: after the version 2 columns exist (created or migrated)
+#: Version 2 or 3 to 4: the text index of version 2 (three columns, a
+#: case-blind tokenizer) is dropped, to be created anew above and filled
+#: by :mod:`mailframe.store.sql.migrate` (its text version differs).
+MIGRATE_TO_4 = [
+    "DROP TABLE IF EXISTS {text_table}",
+    "DROP INDEX IF EXISTS messages_text_state",
+]
+#: after the version 2 columns exist (created or migrated): the messages
+#: every BODY / TEXT key takes as candidates (text_state holds only the
+#: UNUSUAL bits of mailframe.store.sql.textindex).
 AFTER_MIGRATION = [
-    "CREATE INDEX IF NOT EXISTS messages_text_state ON messages (text_state) WHERE text_state <> 0",
+    "CREATE INDEX IF NOT EXISTS messages_text_unusual ON messages (text_state) "
+    "WHERE text_state <> 0",
 ]
 #: pg_trgm's GIN indexes (``LIKE '%word%'``); without the extension the
 #: same queries scan.
 TRIGRAM_STATEMENTS = [
-    "CREATE INDEX IF NOT EXISTS search_text_hdr ON search_text USING gin (hdr gin_trgm_ops)",
-    "CREATE INDEX IF NOT EXISTS search_text_body ON search_text USING gin (body gin_trgm_ops)",
-    "CREATE INDEX IF NOT EXISTS search_text_extra ON search_text USING gin (extra gin_trgm_ops)",
+    f"CREATE INDEX IF NOT EXISTS search_text_{column} ON search_text "
+    f"USING gin ({column} gin_trgm_ops)"
+    for column in ("hdr", "fields", "body", "nested")
 ]
 
 
@@ -185,6 +202,9 @@ def ensure_schema(cursor: Any, dialect: Dialect) -> int:
             f"the database has schema version {version}, newer than this mailframe "
             f"understands ({SCHEMA_VERSION}): upgrade mailframe"
         )
+    if rows and 2 <= version < 4:
+        for statement in MIGRATE_TO_4:
+            cursor.execute(statement.format(text_table=dialect.text_table))
     for statement in STATEMENTS[1:] + TEXT_STATEMENTS[dialect.name] + SORT_STATEMENTS:
         cursor.execute(dialect.sql(statement))
     if dialect.name == "postgresql":
@@ -197,6 +217,7 @@ def ensure_schema(cursor: Any, dialect: Dialect) -> int:
         # 1 -> 2: the text index tables were created above; their rows are
         # filled by mailframe.store.sql.migrate (no text version recorded).
         # 2 -> 3: message_sort, created above, filled the same way.
+        # 2, 3 -> 4: the text index, dropped and created above, refilled.
         if version < 2:
             for statement in MIGRATE_1_TO_2:
                 cursor.execute(statement)

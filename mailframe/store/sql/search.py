@@ -10,9 +10,13 @@ modseqs both are the same, exact condition.  For BODY, TEXT and the header
 keys, ``maybe`` is the full-text prefilter
 (:mod:`mailframe.store.sql.textindex`: each word of the needle in the
 message's case-folded documents, through the trigram index) and ``sure``
-is false (but for BODY of one word, where the index is exact); NOT swaps
-them.  Rows that ``maybe`` admits and ``sure`` does
-not are confirmed by the matcher (:mod:`mailframe.store.sql.query`).
+is the needle in those documents, read in SQL from the message's text
+row, on a message where that means a match (false for header keys but
+SUBJECT); NOT swaps them.  A text key every match must satisfy drives the
+query: the index runs once, and when it looks the whole needle up as a
+phrase (3+ characters, no white space) its answer is exact, so ``sure``
+is only the message's state.  Rows that ``maybe`` admits and ``sure``
+does not are confirmed by the matcher (:mod:`mailframe.store.sql.query`).
 
 Rules kept: system flags are bits; keywords compare case-insensitively
 (``flag_in``), other backslash names exactly; BEFORE/ON/SINCE compare the
@@ -44,7 +48,14 @@ from mailframe.imap.types import (
 )
 from mailframe.message._decode import fold_case
 from mailframe.store.sql.dialect import Dialect
-from mailframe.store.sql.textindex import CUT, fts_phrase, like_pattern, words
+from mailframe.store.sql.textindex import (
+    CUT,
+    UNUSUAL,
+    exact_for,
+    fts_phrase,
+    like_pattern,
+    words,
+)
 from mailframe.store.statesearch import answerable
 
 __all__ = ["compile_key", "Compiled", "compilable", "MAX_RANGES", "FLAG_BITS"]
@@ -73,6 +84,8 @@ class Compiled:
     #: key every match must satisfy): the query starts from it.
     driver: str = ""
     driver_params: tuple[Any, ...] = ()
+    #: the conditions read the message's text row, joined as ``f``.
+    text_row: bool = False
 
 
 def compilable(key: SearchKey) -> bool:
@@ -96,85 +109,171 @@ def _textual(key: SearchKey) -> bool:
     return isinstance(key, (SearchHeader, SearchBody))
 
 
+class _Ctx:
+    """What one compilation shares: the engine, the largest UID, and
+    whether a condition reads the message's text row (``f``)."""
+
+    def __init__(self, dialect: Dialect, largest: int) -> None:
+        self.dialect = dialect
+        self.largest = largest
+        self.text_row = False
+
+
 def compile_key(key: SearchKey, largest: int, dialect: Dialect) -> Compiled | None:
     """``key`` as SQL, or ``None`` when it is not answerable here."""
     if not compilable(key):
         return None
+    ctx = _Ctx(dialect, largest)
     try:
         if not _textual(key):
             params: list[Any] = []
-            exact = _compile(key, largest, dialect, params, True)
+            exact = _compile(key, ctx, params, True)
             return Compiled(exact, params, exact, list(params), True)
         sure_params: list[Any] = []
         maybe_params: list[Any] = []
-        sure = _compile(key, largest, dialect, sure_params, True)
-        driver, driver_params = "", ()
-        leaf = _driving_leaf(key)
-        if leaf is not None:
-            params_: list[Any] = []
-            driver = _text_condition(leaf, dialect, params_, False)
-            driver_params = tuple(params_)
-            # the rest of the key (the driver is not tested twice)
-            rest = [k for k in key.keys if k is not leaf] if isinstance(key, SearchAnd) else []
-            key = SearchAnd(tuple(rest)) if rest else SearchAll()
-        maybe = _compile(key, largest, dialect, maybe_params, False)
-        return Compiled(sure, sure_params, maybe, maybe_params, False, driver, driver_params)
+        found = _driving_leaf(key)
+        if found is None:
+            sure = _compile(key, ctx, sure_params, True)
+            maybe = _compile(key, ctx, maybe_params, False)
+            return Compiled(
+                sure, sure_params, maybe, maybe_params, False, text_row=ctx.text_row
+            )
+        leaf, index = found
+        # the driver runs the index once; the leaf's own conditions then
+        # only say which of its rows are sure (the rest of the key is
+        # compiled as usual, and is not given the leaf again)
+        driver_params: list[Any] = []
+        driver, phrase = _driver(leaf, dialect, driver_params)
+        parts = key.keys if isinstance(key, SearchAnd) else (key,)
+        sures, maybes = [], []
+        for i, part in enumerate(parts):
+            if i == index:
+                if phrase:
+                    sures.append(f"(m.text_state & {UNUSUAL}) = 0")
+                else:
+                    sures.append(_text_condition(leaf, ctx, sure_params, True))
+                continue
+            sures.append(_compile(part, ctx, sure_params, True))
+            maybes.append(_compile(part, ctx, maybe_params, False))
+        sure = "(" + " AND ".join(f"({c})" for c in sures) + ")"
+        maybe = "(" + " AND ".join(f"({c})" for c in maybes) + ")" if maybes else "1 = 1"
+        return Compiled(
+            sure,
+            sure_params,
+            maybe,
+            maybe_params,
+            False,
+            driver,
+            tuple(driver_params),
+            ctx.text_row,
+        )
     except _TooBig:
         return None
 
 
-def _driving_leaf(key: SearchKey) -> SearchHeader | SearchBody | None:
+def _long(word: str) -> bool:
+    """Whether the trigram index can look ``word`` up (three characters)."""
+    return len(word) >= 3
+
+
+def _driving_leaf(key: SearchKey) -> tuple[SearchHeader | SearchBody, int] | None:
     """A text key that every match of ``key`` satisfies (``key`` itself,
-    or one of a top-level AND), with words to look up."""
+    or one of a top-level AND) with a word the index can look up, and
+    its place: the one with the longest such word (the fewest rows)."""
     candidates = key.keys if isinstance(key, SearchAnd) else (key,)
-    for k in candidates:
-        if isinstance(k, (SearchHeader, SearchBody)) and words(k.value):
-            return k
-    return None
+    best: tuple[SearchHeader | SearchBody, int] | None = None
+    longest = 2
+    for i, k in enumerate(candidates):
+        if isinstance(k, (SearchHeader, SearchBody)) and k.value:
+            size = max((len(w) for w in words(k.value)), default=0)
+            if size > longest:
+                best, longest = (k, i), size
+    return best
 
 
-def _word_tests(
-    column: str, ws: list[str], dialect: Dialect, params: list[Any], exact: bool
-) -> list[str]:
-    """Conditions on one row of the text table: every word in ``column``
-    (FTS5: through the trigram index where a word has three characters,
-    ``instr`` for shorter ones and, when ``exact``, to check what FTS5's
-    own case folding admitted; PostgreSQL: ``LIKE``, served by pg_trgm)."""
-    table = dialect.text_table
-    tests = []
+def _columns(key: SearchHeader | SearchBody) -> tuple[str, ...]:
+    """The documents a key reads (:mod:`mailframe.store.sql.textindex`)."""
+    if isinstance(key, SearchHeader):
+        return ("hdr", "fields")
+    return ("hdr", "body", "nested") if key.text else ("body",)
+
+
+def _candidates(key: SearchHeader | SearchBody) -> int:
+    """The state bits that make every message a candidate of ``key``:
+    cut documents, and for BODY / TEXT documents that are not the
+    matcher's text."""
+    return CUT if isinstance(key, SearchHeader) else UNUSUAL
+
+
+def _exact_needle(key: SearchHeader | SearchBody) -> str | None:
+    """The folded needle of a BODY / TEXT key whose answer is a substring
+    test on the documents of messages in the right state, or None."""
+    if isinstance(key, SearchHeader):
+        return None
+    return exact_for(key.value)
+
+
+def _driver(
+    key: SearchHeader | SearchBody, dialect: Dialect, params: list[Any]
+) -> tuple[str, bool]:
+    """The condition the query starts from: the messages whose documents
+    the index finds holding the key's words (its words of three characters
+    or more), and those always candidates; and whether it is the whole
+    needle as a phrase -- then, with the tokenizer not folding case over
+    documents already folded, a substring test, exact for messages of
+    the right state."""
+    columns = _columns(key)
+    folded = _exact_needle(key)
+    phrase = folded is not None and not any(c.isspace() for c in folded) and _long(folded)
+    looked_up = [folded] if phrase and folded is not None else [w for w in words(key.value) if _long(w)]
+    table, id_ = dialect.text_table, dialect.text_key
     if dialect.text_match == "fts5":
-        long_ = [w for w in ws if len(w) >= 3]  # a trigram index needs three characters
-        if long_:
-            params.append(" AND ".join(f"{{{column}}} : {fts_phrase(w)}" for w in long_))
-            tests.append(f"{table} MATCH ?")
-        for w in ws:
-            if exact:
-                params.append(w)
-                tests.append(f"instr({column}, ?) > 0")
-            elif len(w) < 3:  # a scan: LIKE (ASCII case-blind, so a superset) is the quicker
-                params.append(like_pattern(w))
-                tests.append(f"{column} LIKE ? ESCAPE '\\'")
+        group = "{" + " ".join(columns) + "}"
+        params.append(" AND ".join(f"{group} : {fts_phrase(w)}" for w in looked_up))
+        found = f"SELECT {id_} FROM {table} WHERE {table} MATCH ?"
     else:
-        for w in ws:
-            params.append(like_pattern(w))
-            tests.append(f"{column} LIKE ?")
-    return tests
+        tests = []
+        for w in looked_up:
+            params.extend([like_pattern(w)] * len(columns))
+            tests.append("(" + " OR ".join(f"{c} LIKE ?" for c in columns) + ")")
+        found = f"SELECT {id_} FROM {table} WHERE " + " AND ".join(tests)
+    bits = _candidates(key)
+    # text_state <> 0: the partial index's own condition, and one
+    # PostgreSQL's statistics estimate (few rows), so the planner starts
+    # from the found ids rather than scanning the mailbox
+    always = "SELECT id FROM messages WHERE text_state <> 0" + (
+        f" AND (text_state & {bits}) <> 0" if bits != UNUSUAL else ""
+    )
+    return f"mm.message_id IN ({found} UNION ALL {always})", phrase
+
+
+def _in_row(column: str, needle: str, ctx: _Ctx, params: list[Any]) -> str:
+    """``needle`` is in ``column`` of the message's text row (``f``)."""
+    ctx.text_row = True
+    params.append(needle)
+    return f"{ctx.dialect.instr}(f.{column}, ?) > 0"
 
 
 def _text_condition(
-    key: SearchHeader | SearchBody, dialect: Dialect, params: list[Any], sure: bool
+    key: SearchHeader | SearchBody, ctx: _Ctx, params: list[Any], sure: bool
 ) -> str:
     """A text key: ``maybe`` -- every word of the needle is in a document
-    the key searches (``hdr`` for header keys, ``body`` or ``extra`` for
-    BODY, any for TEXT), or the message's documents were cut; ``sure`` --
-    false, but for BODY with a needle of one word on a message whose
-    ``body`` is exact (:mod:`mailframe.store.sql.textindex`), and for
-    SUBJECT with a needle of one line (the decoded values kept beside the
-    sort keys, :func:`mailframe.store.sql.sortindex.subject_text`)."""
-    table, id_ = dialect.text_table, dialect.text_key
+    the key reads (``hdr`` and ``fields`` for header keys, ``body`` for
+    BODY, ``hdr``, ``body`` and ``nested`` for TEXT), or the message is
+    always a candidate; ``sure`` -- for BODY / TEXT the needle is in one
+    of those documents, on a message where that means the matcher says
+    yes (:func:`mailframe.store.sql.textindex.exact_for`), for SUBJECT with a
+    needle of one line in the decoded values kept beside the sort keys
+    (:func:`mailframe.store.sql.sortindex.subject_text`), else false.
+
+    Looked up through the index (an ``IN`` the database runs once) when a
+    word has three characters or more; otherwise, and for ``sure``, read
+    from the message's own text row, in SQL."""
+    dialect = ctx.dialect
     if isinstance(key, SearchBody) and not key.value:
         return "1 = 1"  # BODY "" and TEXT "" match every message
     ws = words(key.value)
+    columns = _columns(key)
     if sure:
         folded = fold_case(key.value)
         if (
@@ -192,47 +291,41 @@ def _text_condition(
                 f"(COALESCE({dialect.instr}((SELECT s.subject_text FROM message_sort s "
                 "WHERE s.message_id = mm.message_id), ?), 0) > 0)"  # NULL: no Subject:, not sure
             )
-        if isinstance(key, SearchBody) and not key.text and [folded] == ws:
-            tests = _word_tests("body", ws, dialect, params, True)
-            select = f"SELECT {id_} FROM {table} WHERE " + " AND ".join(tests)
-            return f"(m.text_state = 0 AND mm.message_id IN ({select}))"
-        return "1 = 0"
+        exact = _exact_needle(key)
+        if exact is None:
+            return "1 = 0"
+        state = f"(m.text_state & {UNUSUAL}) = 0"
+        found = " OR ".join(_in_row(c, exact, ctx, params) for c in columns)
+        return f"({state} AND ({found}))"
     if not ws:
         # HEADER x "" matches every message with the field; a needle of
         # white space only: the matcher decides.
         return "1 = 1"
-    if isinstance(key, SearchHeader):
-        columns = ["hdr"]
-    elif key.text:
-        columns = ["hdr", "body", "extra"]
-    else:
-        columns = ["body", "extra"]
-    selects = []
-    for column in columns:
-        tests = _word_tests(column, ws, dialect, params, False)
-        selects.append(f"SELECT {id_} FROM {table} WHERE " + " AND ".join(tests))
-    # messages whose documents were cut: always candidates (a partial index)
-    selects.append(f"SELECT id FROM messages WHERE text_state <> 0 AND (text_state & {CUT}) <> 0")
-    return "mm.message_id IN (" + " UNION ".join(selects) + ")"
+    bits = _candidates(key)
+    if any(_long(w) for w in ws):
+        driver, _ = _driver(key, dialect, params)
+        return driver
+    tests = []
+    for w in ws:
+        tests.append("(" + " OR ".join(_in_row(c, w, ctx, params) for c in columns) + ")")
+    return f"((m.text_state & {bits}) <> 0 OR (" + " AND ".join(tests) + "))"
 
 
-def _compile(
-    key: SearchKey, largest: int, dialect: Dialect, params: list[Any], sure: bool
-) -> str:
+def _compile(key: SearchKey, ctx: _Ctx, params: list[Any], sure: bool) -> str:
     if isinstance(key, SearchAll):
         return "1 = 1"
     if isinstance(key, SearchNot):
         # the negation of a superset is a subset, and the other way round
-        return f"NOT ({_compile(key.key, largest, dialect, params, not sure)})"
+        return f"NOT ({_compile(key.key, ctx, params, not sure)})"
     if isinstance(key, SearchOr):
-        left = _compile(key.left, largest, dialect, params, sure)
-        right = _compile(key.right, largest, dialect, params, sure)
+        left = _compile(key.left, ctx, params, sure)
+        right = _compile(key.right, ctx, params, sure)
         return f"(({left}) OR ({right}))"
     if isinstance(key, SearchAnd):
-        parts = [f"({_compile(k, largest, dialect, params, sure)})" for k in key.keys]
+        parts = [f"({_compile(k, ctx, params, sure)})" for k in key.keys]
         return "(" + " AND ".join(parts) + ")"
     if isinstance(key, (SearchHeader, SearchBody)):
-        return _text_condition(key, dialect, params, sure)
+        return _text_condition(key, ctx, params, sure)
     if isinstance(key, SearchFlag):
         bit = FLAG_BITS.get(key.flag)
         if bit is not None:
@@ -242,15 +335,15 @@ def _compile(
         else:  # keywords: without regard to (ASCII) case
             haystack, needle = "' ' || lower(mm.keywords) || ' '", f" {key.flag.lower()} "
         params.append(needle)
-        return f"{dialect.instr}({haystack}, ?) {'>' if key.present else '='} 0"
+        return f"{ctx.dialect.instr}({haystack}, ?) {'>' if key.present else '='} 0"
     if isinstance(key, SearchSet):
         ranges = key.numbers.ranges
         if len(ranges) > MAX_RANGES:
             raise _TooBig
         parts = []
         for lo, hi in ranges:
-            lo = largest if lo == STAR else lo
-            hi = largest if hi == STAR else hi
+            lo = ctx.largest if lo == STAR else lo
+            hi = ctx.largest if hi == STAR else hi
             params.extend((min(lo, hi), max(lo, hi)))
             parts.append("mm.uid BETWEEN ? AND ?")
         return "(" + " OR ".join(parts) + ")"

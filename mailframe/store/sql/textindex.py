@@ -9,31 +9,42 @@ A word index breaks that (``user@example.com`` is one token, so ``TO
 '%...%'``).
 
 What is indexed, per message, computed once at APPEND
-(:func:`documents`): every text the framework's matcher compares a needle
-with, already case-folded --
+(:func:`documents`): the texts the framework's matcher compares a needle
+with, already case-folded, in four columns --
 
-- ``hdr``: the whole decoded top-level header (what TEXT searches, field
-  names included), each field's decoded value (HEADER, SUBJECT) and each
+- ``hdr``: the whole decoded top-level header exactly as TEXT reads it
+  (:func:`mailframe.message._search._header_text`, field names included);
+- ``fields``: each field's decoded value (HEADER, SUBJECT) and each
   address field written as :func:`mailframe.message._search.address_text`
   writes it (FROM, TO, CC, BCC, as Dovecot);
 - ``body``: each text/* and message/* leaf decoded (transfer encoding,
-  charset), HTML both as source and as rendered text;
-- ``extra``: the headers of parts and encapsulated messages (TEXT searches
-  those too) and, where it differs from the decoded text, a leaf's ASCII
-  lower-casing (the matcher's fast path for ASCII needles).
+  charset), HTML both as source and as rendered text -- what BODY reads;
+- ``nested``: the headers of parts and encapsulated messages (TEXT reads
+  those too).
 
-So the documents *contain* every string any key could match: a message
-whose documents lack one of the needle's whitespace-separated words
-cannot match, and the index answers that without reading a body.  The
-converse is not promised in general (words in different places, HTML
-whitespace rules, a text larger than :data:`MAX_DOCUMENT`): a message the
-index lets through is confirmed by the framework's own matcher
-(:mod:`mailframe.store.sql.query`), so the answers are exactly the
-matcher's.  One case is exact and needs no confirmation: ``BODY w`` with
-no white space in ``w``, on a message whose ``body`` is complete and
-whose ASCII fast path reads the same text (:data:`INEXACT` clear): then
-the matcher's answer *is* "``w`` is a substring of ``body``" (the leaves
-are joined by line breaks, which ``w`` cannot span).
+Texts of one column are joined by line breaks.  The documents *contain*
+every string any key could match, so a message whose documents lack one
+of the needle's whitespace-separated words cannot match, and the index
+answers that without reading a body.  For most messages more holds.  On
+a message whose :data:`state` has neither :data:`CUT` (a column longer
+than :data:`MAX_DOCUMENT`) nor :data:`INEXACT` (the matcher's ASCII fast
+path reads a leaf otherwise than its decoding does, e.g. an EBCDIC
+charset, or a NUL or lone surrogate had to be replaced for the
+database), and for a needle ``w`` without a line break (which could
+span two joined texts) -- :func:`exact_for`:
+
+- *sure*: ``w`` in ``body`` means BODY ``w`` matches, ``w`` in ``hdr``,
+  ``body`` or ``nested`` that TEXT ``w`` does (each is one of the texts
+  the matcher compares with, or for HTML the rendered text, where the
+  matcher's white-space rule only adds matches);
+- *exact*: when ``w`` also holds no white space, the converse too (the
+  matcher's only non-substring rule, a white-space run of the needle
+  matching any run of rendered HTML, RFC 3501 §6.4.4 leaving the
+  comparator to the server, is then out of play).
+
+Such answers need no confirmation; every other candidate is confirmed by
+the framework's own matcher (:mod:`mailframe.store.sql.query`), so the
+answers are exactly the matcher's.
 """
 
 from __future__ import annotations
@@ -63,6 +74,9 @@ __all__ = [
     "TEXT_VERSION",
     "CUT",
     "INEXACT",
+    "UNUSUAL",
+    "COLUMNS",
+    "exact_for",
     "like_pattern",
     "fts_phrase",
 ]
@@ -71,17 +85,26 @@ __all__ = [
 #: message is then marked :data:`CUT` and always confirmed by the matcher.
 MAX_DOCUMENT = 4 * 1024 * 1024
 #: bits of ``messages.text_state``: a document was cut (every text key
-#: confirms such a message); ``body`` alone is not the matcher's BODY text.
+#: confirms such a message); the documents are not the matcher's texts
+#: (every BODY / TEXT key confirms it).
 CUT, INEXACT = 1, 2
+#: the bits that make a message a candidate of every BODY / TEXT key.
+UNUSUAL = CUT | INEXACT
+#: the columns of the text index, in order.
+COLUMNS = ("hdr", "fields", "body", "nested")
 #: Bumped when :func:`documents` changes what it extracts: a store opened
 #: on older documents rebuilds them (:mod:`mailframe.store.sql.migrate`).
-TEXT_VERSION = 1
+#: 2: ``hdr`` split into ``hdr`` and ``fields``, ``extra`` into
+#: ``nested`` (the ASCII alternatives became :data:`INEXACT`).
+TEXT_VERSION = 2
 
 
 def _clean(text: str) -> str:
     """Text both engines store: no NUL (PostgreSQL refuses it), no lone
     surrogate (not UTF-8).  A needle holds neither (IMAP strings carry no
-    NUL; needles come from UTF-8), so no occurrence of one is lost."""
+    NUL; needles come from UTF-8), so no occurrence of one is lost; a
+    text this changes is marked :data:`INEXACT` (a needle with a space
+    could meet the NUL's stand-in)."""
     if "\x00" in text:
         text = text.replace("\x00", " ")
     try:
@@ -91,10 +114,11 @@ def _clean(text: str) -> str:
     return text
 
 
-def _leaf_texts(raw: bytes, node: Node, out: list[str], extra: list[str]) -> None:
+def _leaf_texts(raw: bytes, node: Node, out: list[str]) -> int:
     """What :func:`mailframe.message._search._part_matches` may compare
-    with: the decoded text and for HTML the rendered text (``out``), and
-    the ASCII lower-casing of the fast path where it differs (``extra``)."""
+    with: the decoded text and for HTML the rendered text (``out``);
+    :data:`INEXACT` when its ASCII fast path reads other text (the
+    lower-cased bytes differ from the case-folded decoding)."""
     body = raw[node.body_start : node.end]
     decoded = decode_cte(node.cte, body)
     if decoded is None:
@@ -102,12 +126,13 @@ def _leaf_texts(raw: bytes, node: Node, out: list[str], extra: list[str]) -> Non
     text = to_text(decoded, node.charset)
     folded = fold_case(text)
     out.append(folded)
+    state = 0
     if decoded.isascii() and not node.charset.startswith(_NOT_ASCII_COMPATIBLE):
-        lowered = decoded.lower().decode("ascii")
-        if lowered != folded and node.subtype not in _HTML:
-            extra.append(lowered)
+        if decoded.lower().decode("ascii") != folded:
+            state |= INEXACT
     if node.subtype in _HTML:
         out.append(fold_case(html_to_text(text)))
+    return state
 
 
 def _nested_headers(node: Node, raw: bytes, out: list[str]) -> None:
@@ -119,8 +144,9 @@ def _nested_headers(node: Node, raw: bytes, out: list[str]) -> None:
 
 class Documents(NamedTuple):
     hdr: str
+    fields: str
     body: str
-    extra: str
+    nested: str
     #: :data:`CUT` | :data:`INEXACT` bits.
     state: int
 
@@ -129,25 +155,39 @@ def documents(info: MessageInfo, raw: bytes) -> Documents:
     """The case-folded texts to index for one message (see the module
     docstring)."""
     _, fields = _fields(info)
-    hdr = [_header_text(info)]
+    values = []
     for name, value in fields:
         unfolded = unfold(value)
-        hdr.append(fold_case(decode_words(unfolded)))
+        values.append(fold_case(decode_words(unfolded)))
         if name in ADDRESS_FIELDS:
-            hdr.append(fold_case(decode_words(address_text(unfolded))))
+            values.append(fold_case(decode_words(address_text(unfolded))))
     leaves: list[Node] = []
     _text_leaves(info.tree, leaves)
     body: list[str] = []
-    extra: list[str] = []
+    state = 0
     for leaf in leaves:
-        _leaf_texts(raw, leaf, body, extra)
-    state = INEXACT if extra else 0
-    _nested_headers(info.tree, raw, extra)
-    texts = ["\n".join(hdr), "\n".join(body), "\n".join(extra)]
+        state |= _leaf_texts(raw, leaf, body)
+    nested: list[str] = []
+    _nested_headers(info.tree, raw, nested)
+    texts = [_header_text(info), "\n".join(values), "\n".join(body), "\n".join(nested)]
     if any(len(t) > MAX_DOCUMENT for t in texts):
         state |= CUT
-    hdr_text, body_text, extra_text = (_clean(t[:MAX_DOCUMENT]) for t in texts)
-    return Documents(hdr_text, body_text, extra_text, state)
+    cleaned = [_clean(t[:MAX_DOCUMENT]) for t in texts]
+    if any(c != t[:MAX_DOCUMENT] for c, t in zip(cleaned, texts, strict=True)):
+        state |= INEXACT
+    hdr, fields_, body_, nested_ = cleaned
+    return Documents(hdr, fields_, body_, nested_, state)
+
+
+def exact_for(needle: str) -> str | None:
+    """The case-folded ``needle`` when BODY or TEXT of it is a substring
+    test on the documents of a message not :data:`UNUSUAL` (sure; exact
+    when it holds no white space either, see the module docstring): no
+    line break in it, nothing :func:`_clean` would change; else None."""
+    folded = fold_case(needle)
+    if not folded or "\n" in folded or _clean(folded) != folded:
+        return None
+    return folded
 
 
 def words(needle: str) -> list[str]:

@@ -48,6 +48,40 @@ class _Batch:
         finally:
             await defer.maybeDeferred(store.close)
 
+    async def test_read_ranges_equal_slices(self) -> None:
+        """``read(uid, start, end)`` -- one statement outside a transaction,
+        the range cut out in the database; chunked bodies in a transaction
+        -- gives ``whole[start:end]`` for every kind of range, and
+        ``ExpungeIssued`` for an expunged UID, after which the store still
+        reads (the connection is not dropped)."""
+        from mailframe.errors import ExpungeIssued
+
+        store = self.make_store()
+        try:
+            box = await (await store.account("alice")).mailbox("INBOX")
+            uids = [await box.append(m) for m in MESSAGES]
+            for uid, raw in zip(uids, MESSAGES, strict=True):
+                size = len(raw)
+                assert await box.read(uid) == raw
+                for start, end in [
+                    (0, 5), (3, None), (7, 7), (9, 4), (size - 2, size + 50), (size + 3, None),
+                    (size + 3, size + 9), (0, size), (CHUNK - 5, CHUNK + 5), (2 * CHUNK + 1, None),
+                ]:
+                    got = await box.read(uid, start, end)
+                    assert got == raw[start:end], (uid, start, end)
+            await box.store([uids[-1]], StoreMode.ADD, frozenset({"\\Deleted"}))
+            await box.expunge()
+            for _ in range(3):
+                try:
+                    await box.read(uids[-1], 0, 10)
+                except ExpungeIssued:
+                    pass
+                else:
+                    raise AssertionError("an expunged message was read")
+            assert await box.read(uids[0], 0, 10) == MESSAGES[0][:10]
+        finally:
+            await defer.maybeDeferred(store.close)
+
     async def test_store_many_at_one_modseq(self) -> None:
         store = self.make_store()
         try:
@@ -98,3 +132,4 @@ def test_subject_needs_no_confirmation() -> None:
     for key in (SearchHeader("SUBJECT", "a\r\nb"), SearchHeader("FROM", "report")):
         compiled = compile_key(key, 10, SQLITE)
         assert compiled is not None and "subject_text" not in compiled.sure
+

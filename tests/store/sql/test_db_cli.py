@@ -39,7 +39,7 @@ def test_check_consistent_counts(tmp_path: Path) -> None:
     path = _sqlite_db(tmp_path)
     out = json.loads(ok("db", "check", "--store", f"sqlite:{path}", "--bodies", "--json"))
     assert out["ok"] and out["problems"] == []
-    assert out["schema_version"] == 3
+    assert out["schema_version"] == 4
     assert out["counts"]["mailbox_messages"] == 2
     assert out["counts"]["messages"] == 2  # the expunged one collected
     assert out["counts"]["text_documents"] == 2
@@ -99,7 +99,7 @@ def test_migrate_a_version_1_database(tmp_path: Path) -> None:
     path = _sqlite_db(tmp_path)
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("DROP TABLE search_fts")
-    conn.execute("DROP INDEX messages_text_state")
+    conn.execute("DROP INDEX messages_text_unusual")
     conn.execute("ALTER TABLE messages DROP COLUMN text_state")
     conn.execute("ALTER TABLE mailboxes DROP COLUMN expunge_floor")
     conn.execute("DROP INDEX expunged_modseq")
@@ -113,8 +113,27 @@ def test_migrate_a_version_1_database(tmp_path: Path) -> None:
     r = mf("db", "check", "--store", f"sqlite:{path}")
     assert r.returncode == 1 and b"run `mailframe db migrate`" in r.stdout
     out = json.loads(ok("db", "migrate", "--store", f"sqlite:{path}", "--json"))
-    assert out == {"from": 1, "to": 3, "indexed": 2}
+    assert out == {"from": 1, "to": 4, "indexed": 2}
     assert "consistent" in ok("db", "check", "--store", f"sqlite:{path}")
+
+
+def test_migrate_a_version_3_database(tmp_path: Path) -> None:
+    """3 -> 4 by ``db migrate``: the text index rebuilt (four columns)."""
+    from tests.store.sql.test_migrate import _as_version_3
+
+    path = _sqlite_db(tmp_path)
+    conn = sqlite3.connect(path, isolation_level=None)
+    _as_version_3("sqlite", conn.execute)
+    conn.close()
+    r = mf("db", "check", "--store", f"sqlite:{path}")
+    assert r.returncode == 1 and b"run `mailframe db migrate`" in r.stdout
+    out = json.loads(ok("db", "migrate", "--store", f"sqlite:{path}", "--json"))
+    assert out == {"from": 3, "to": 4, "indexed": 2}
+    assert "consistent" in ok("db", "check", "--store", f"sqlite:{path}")
+    conn = sqlite3.connect(path, isolation_level=None)
+    columns = [r[1] for r in conn.execute("PRAGMA table_info(search_fts)")]
+    conn.close()
+    assert columns == ["hdr", "fields", "body", "nested"]
 
 
 def test_wrong_urls(tmp_path: Path) -> None:

@@ -1,11 +1,13 @@
 """Schema versions: a version 1 database (no text index) is migrated to
-version 2 at start, its messages indexed, and SEARCH BODY answers as
-before; a newer version than the code knows is refused in one line."""
+the current version at start, its messages indexed, and SEARCH BODY
+answers as before; version 2 gets its SORT keys, version 3 its new text
+index; a newer version than the code knows is refused in one line."""
 
 from __future__ import annotations
 
 import sqlite3
 import tempfile
+from typing import Any
 
 import pytest
 
@@ -13,10 +15,11 @@ from mailframe.errors import StoreUnavailable
 from mailframe.imap.types import SearchBody, SearchHeader
 from mailframe.store.sql import open_sqlite
 from mailframe.store.sql.db import Tx
-from mailframe.store.sql.query import search_in
+from mailframe.store.sql.query import search_in, search_plan
 from mailframe.store.sql.rows import Prepared, append_rows, create_row, uid_bounds
 from mailframe.store.sql.schema import SCHEMA_VERSION
 from mailframe.store.sql.sortindex import sorted_uids
+from mailframe.store.sql.textindex import TEXT_VERSION
 
 MESSAGES = [
     b"Subject: one\r\n\r\nthe quick brown fox\r\n",
@@ -37,7 +40,7 @@ def _as_version_1(path: str) -> None:
     ``text_state`` column, version 1."""
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("DROP TABLE search_fts")
-    conn.execute("DROP INDEX messages_text_state")
+    conn.execute("DROP INDEX messages_text_unusual")
     conn.execute("ALTER TABLE messages DROP COLUMN text_state")
     conn.execute("ALTER TABLE mailboxes DROP COLUMN expunge_floor")
     conn.execute("DROP INDEX expunged_modseq")
@@ -75,7 +78,7 @@ def test_version_1_is_migrated_and_indexed() -> None:
             )
 
         version, docs, fox, dog, subject = store.db.run_sync(check, write=False)[0]
-        assert version == SCHEMA_VERSION == 3
+        assert version == SCHEMA_VERSION == 4
         assert docs == len(MESSAGES)
         assert (fox, dog, subject) == ([1], [2], [3])
     finally:
@@ -106,7 +109,7 @@ def test_version_2_gets_its_sort_keys() -> None:
             )
 
         version, keys, order = store.db.run_sync(check, write=False)[0]
-        assert (version, keys) == (3, len(MESSAGES))
+        assert (version, keys) == (SCHEMA_VERSION, len(MESSAGES))
         assert order == [2, 1, 3]  # TWO, ONE, DRÜBEN (decoded, RFC 5256 §2.1)
     finally:
         store.db.stop_now()
@@ -120,3 +123,88 @@ def test_a_newer_schema_is_refused() -> None:
     conn.close()
     with pytest.raises(StoreUnavailable, match="schema version 99, newer"):
         open_sqlite(path)
+
+
+#: the version 3 text index: three columns, FTS5's case-blind trigram
+#: tokenizer (SQLite), no ``fields`` / ``nested`` (PostgreSQL).
+V3_TEXT = {
+    "sqlite": [
+        "DROP TABLE search_fts",
+        "CREATE VIRTUAL TABLE search_fts USING fts5(hdr, body, extra, tokenize = 'trigram')",
+        "INSERT INTO search_fts (rowid, hdr, body, extra) SELECT id, 'x', 'y', '' FROM messages",
+    ],
+    "postgresql": [
+        "DROP TABLE search_text",
+        "CREATE TABLE search_text (message_id BIGINT PRIMARY KEY REFERENCES messages(id), "
+        "hdr TEXT NOT NULL, body TEXT NOT NULL, extra TEXT NOT NULL)",
+        "INSERT INTO search_text SELECT id, 'x', 'y', '' FROM messages",
+    ],
+}
+
+
+def _as_version_3(engine: str, execute: Any) -> None:
+    """What a version 3 database looks like: the old text index (its
+    documents stand-ins here), its partial index, text version 1."""
+    for statement in V3_TEXT[engine]:
+        execute(statement)
+    execute("DROP INDEX messages_text_unusual")
+    execute("CREATE INDEX messages_text_state ON messages (text_state) WHERE text_state <> 0")
+    execute("UPDATE counters SET value = 1 WHERE name = 'text_version'")
+    execute("UPDATE schema_version SET version = 3")
+
+
+@pytest.mark.parametrize("engine", ["sqlite", "postgresql"])
+def test_version_3_gets_the_exact_text_index(engine: str) -> None:
+    """3 -> 4: the text index is dropped, created with four columns (and,
+    in SQLite, a case-sensitive tokenizer over the framework's folding)
+    and refilled at start; SEARCH answers from it without the matcher."""
+    if engine == "sqlite":
+        path = tempfile.mkdtemp(prefix="sql-migrate-") + "/mail.db"
+
+        def reopen() -> Any:
+            return open_sqlite(path)
+
+        store = reopen()
+    else:
+        from mailframe.store.sql import open_postgresql
+        from tests.store.sql.pgcluster import new_database
+
+        conninfo = new_database()
+
+        def reopen() -> Any:
+            return open_postgresql(conninfo, listen=False)
+
+        store = reopen()
+    box = store.db.run_sync(_fill, write=True)[0]
+    store.db.stop_now()
+    if engine == "sqlite":
+        conn = sqlite3.connect(path, isolation_level=None)
+        _as_version_3(engine, conn.execute)
+        conn.close()
+    else:
+        import psycopg
+
+        with psycopg.connect(conninfo, autocommit=True) as pg:
+            _as_version_3(engine, pg.execute)
+
+    store = reopen()
+    try:
+
+        def check(tx: Tx) -> tuple[int, int, int, Any, Any, Any]:
+            t = tx.dialect.text_table
+            plan = search_plan(tx, box, SearchBody("QUICK"), range(1, 2**32))
+            return (
+                int(tx.one("SELECT version FROM schema_version")[0]),
+                int(tx.one("SELECT value FROM counters WHERE name = 'text_version'")[0]),
+                int(tx.one(f"SELECT count(*) FROM {t} WHERE nested = '' AND fields <> ''")[0]),
+                plan,
+                search_in(tx, box, SearchBody("lazy dog"), range(1, 2**32)),
+                search_in(tx, box, SearchBody("drüben", text=True), range(1, 2**32)),
+            )
+
+        version, text_version, docs, plan, dog, drueben = store.db.run_sync(check, False)[0]
+        assert (version, text_version, docs) == (SCHEMA_VERSION, TEXT_VERSION, len(MESSAGES))
+        assert plan is not None and plan[:2] == ([1], [])  # sure, nothing to confirm
+        assert (dog, drueben) == ([2], [3])
+    finally:
+        store.db.stop_now()
