@@ -20,6 +20,7 @@ from typing import Any
 from mailframe import message as mm
 from mailframe.errors import ExpungeIssued
 from mailframe.imap.command import Fetch
+from mailframe.imap.commands.batching import byte_groups
 from mailframe.imap.commands.qresync import fetch_vanished
 from mailframe.imap.commands.search_columns import remember
 from mailframe.imap.context import SelectedContext
@@ -558,16 +559,8 @@ def _forget(reading: Awaitable[Any] | None) -> None:
 def _groups(present: list[tuple[int, int, Any]]) -> list[list[tuple[int, int, Any]]]:
     """Consecutive messages in groups of at most PREFETCH_BYTES (counting
     the messages small enough to be read ahead)."""
-    groups: list[list[tuple[int, int, Any]]] = [[]]
-    total = 0
-    for entry in present:
-        size = entry[2].size if entry[2].size <= READ_AHEAD_MAX else 0
-        if groups[-1] and total + size > PREFETCH_BYTES:
-            groups.append([])
-            total = 0
-        groups[-1].append(entry)
-        total += size
-    return groups
+    return byte_groups(present, PREFETCH_BYTES,
+                       lambda entry: entry[2].size if entry[2].size <= READ_AHEAD_MAX else 0)
 
 
 def _respond(

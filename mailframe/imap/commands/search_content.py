@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 
 from mailframe import message as mm
 from mailframe.errors import ExpungeIssued
+from mailframe.imap.commands.batching import byte_groups
 from mailframe.imap.types import SearchBody, SearchKey, search_leaves
 from mailframe.interfaces import IBatchReadMailbox
 
@@ -66,16 +67,8 @@ def _wants_text(key: SearchKey) -> bool:
 def groups(entries: Sequence[Entry], limit: int = GROUP_BYTES) -> list[list[Entry]]:
     """Consecutive entries in groups of at most about ``limit`` bytes (a
     message over :data:`WHOLE_MAX` counts as that much)."""
-    out: list[list[Entry]] = [[]]
-    total = 0
-    for entry in entries:
-        size = min(entry[2].size, WHOLE_MAX)  # a big one is read by its text ranges
-        if out[-1] and total + size > limit:
-            out.append([])
-            total = 0
-        out[-1].append(entry)
-        total += size
-    return out
+    # a big one is read by its text ranges
+    return byte_groups(entries, limit, lambda entry: min(entry[2].size, WHOLE_MAX))
 
 
 def _begin(mailbox: Any, group: list[Entry]) -> Awaitable[dict[int, bytes]] | None:
