@@ -29,6 +29,7 @@ from __future__ import annotations
 import dataclasses
 import fcntl
 import os
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 from mailframe.records import MailboxStatus
@@ -101,19 +102,42 @@ def raise_floor(path: str, uidvalidity: int, uid: int, wait: bool = True) -> int
         os.close(fd)  # lets the flock go
 
 
-def claim_recent(folder: Any) -> tuple[int, int]:
-    """The half-open UID range ``[lo, hi)`` that is ``\\Recent`` for the
-    caller alone, across every process serving the folder."""
-    log = folder.refresh()
+def _recent(lo: int, hi: int, floor: int) -> tuple[int, int]:
+    """The part of this process's unclaimed ``[lo, hi)`` at or above the
+    floor on disk (empty as ``(hi, hi)``)."""
+    lo = max(lo, floor)
+    return (lo, hi) if lo < hi else (hi, hi)
+
+
+def _claim(log: Any, path: str, wait: bool, guard: AbstractContextManager[Any]) -> tuple[int, int] | None:
+    """Claim this process's unclaimed range against the floor on disk;
+    ``guard`` is held while the log records the claim.  None, with nothing
+    claimed, when ``wait`` is false and another process holds the lock."""
     lo, hi = log.peek_recent()
     if lo >= hi:
         return (hi, hi)
-    disk = raise_floor(_path(folder), log.uidvalidity, hi)
-    assert disk is not None  # waited for the lock
-    with folder.mem:
+    disk = raise_floor(path, log.uidvalidity, hi, wait=wait)
+    if disk is None:
+        return None
+    with guard:
         log.claim_recent()
-    lo = max(lo, disk)
-    return (lo, hi) if lo < hi else (hi, hi)
+    return _recent(lo, hi, disk)
+
+
+def _peek(log: Any, path: str) -> tuple[int, int]:
+    """What :func:`_claim` would give, unclaimed."""
+    lo, hi = log.peek_recent()
+    if lo >= hi:
+        return (hi, hi)
+    return _recent(lo, hi, read_floor(path, log.uidvalidity))
+
+
+def claim_recent(folder: Any) -> tuple[int, int]:
+    """The half-open UID range ``[lo, hi)`` that is ``\\Recent`` for the
+    caller alone, across every process serving the folder."""
+    got = _claim(folder.refresh(), _path(folder), True, folder.mem)
+    assert got is not None  # waited for the lock
+    return got
 
 
 def claim_recent_now(folder: Any) -> tuple[int, int] | None:
@@ -121,19 +145,8 @@ def claim_recent_now(folder: Any) -> tuple[int, int] | None:
     when the folder is current and the floor's lock is free at once;
     None (nothing claimed) when the worker must do it."""
     path = _path(folder)
-
-    def claim(log: Any) -> tuple[int, int] | None:  # under folder.mem
-        lo, hi = log.peek_recent()
-        if lo >= hi:
-            return (hi, hi)
-        disk = raise_floor(path, log.uidvalidity, hi, wait=False)
-        if disk is None:
-            return None
-        log.claim_recent()
-        lo = max(lo, disk)
-        return (lo, hi) if lo < hi else (hi, hi)
-
-    got: tuple[int, int] | None = folder.now(claim)
+    # folder.now already holds folder.mem around the whole claim
+    got: tuple[int, int] | None = folder.now(lambda log: _claim(log, path, False, nullcontext()))
     return got
 
 
@@ -141,26 +154,13 @@ def peek_recent_now(folder: Any) -> tuple[int, int] | None:
     """Reactor thread: :func:`peek_recent` (EXAMINE) without the folder's
     worker when the folder is current; None when the worker must do it."""
     path = _path(folder)
-
-    def peek(log: Any) -> tuple[int, int]:
-        lo, hi = log.peek_recent()
-        if lo >= hi:
-            return (hi, hi)
-        lo = max(lo, read_floor(path, log.uidvalidity))
-        return (lo, hi) if lo < hi else (hi, hi)
-
-    got: tuple[int, int] | None = folder.now(peek)
+    got: tuple[int, int] | None = folder.now(lambda log: _peek(log, path))
     return got
 
 
 def peek_recent(folder: Any) -> tuple[int, int]:
     """What :func:`claim_recent` would give, unclaimed (EXAMINE)."""
-    log = folder.refresh()
-    lo, hi = log.peek_recent()
-    if lo >= hi:
-        return (hi, hi)
-    lo = max(lo, read_floor(_path(folder), log.uidvalidity))
-    return (lo, hi) if lo < hi else (hi, hi)
+    return _peek(folder.refresh(), _path(folder))
 
 
 def status(folder: Any) -> MailboxStatus:
