@@ -38,7 +38,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
 from weakref import WeakSet
 
 from mailframe.imap import command as c
@@ -48,7 +48,8 @@ from mailframe.imap.types import SequenceSet
 from mailframe.imap.utf8 import enabled as utf8_enabled
 from mailframe.imap.utf8 import mailbox_name
 
-__all__ = ["NotifyState", "mailbox_command_done", "metadata_changed", "MESSAGE_EVENTS",
+__all__ = ["NotifyState", "mailbox_command_starting", "mailbox_command_done", "metadata_changing",
+           "metadata_changed", "MESSAGE_EVENTS",
            "MAILBOX_EVENTS", "METADATA_EVENTS", "OVERFLOW"]
 
 MESSAGE_EVENTS = frozenset({"MessageNew", "MessageExpunge", "FlagChange"})
@@ -83,6 +84,42 @@ def _matches(group: c.NotifyGroup, name: str, subscribed: set[str]) -> bool:
 
 def _nothing() -> None:
     """The unregister of a watch that was not made."""
+
+
+K = TypeVar("K")
+
+
+class _Covered(Generic[K]):
+    """What this process's own events already told (or this session did),
+    kept until a read of the store is sure to show it.
+
+    A read (the mailbox list, the metadata) is compared with the last one
+    and the differences told, but those covered here.  A mark made while a
+    read is under way may or may not be in what that read returns, so it
+    is kept for the next read too; a mark made before a read began is
+    dropped after that read.  Dropping marks at the first read after them,
+    as one set swapped out per read did, told a change made during the
+    read twice: once by its own event, once as a difference the next
+    read found."""
+
+    def __init__(self) -> None:
+        self._marks: dict[K, int] = {}
+        self._reads = 0
+
+    def add(self, key: K) -> None:
+        self._marks[key] = self._reads
+
+    def begin(self) -> int:
+        """A read starts; returns its number for :meth:`settle`."""
+        self._reads += 1
+        return self._reads
+
+    def settle(self, read: int) -> set[K]:
+        """The marks to leave out of read ``read``'s differences; those
+        made before it began are dropped from here on."""
+        keys = set(self._marks)
+        self._marks = {k: n for k, n in self._marks.items() if n >= read}
+        return keys
 
 
 @dataclass
@@ -120,14 +157,14 @@ class NotifyState:
     #: Names this process's own events covered since the last evaluation
     #: (told through ``pending``, or made by this session): not told again
     #: as differences.
-    covered: set[str] = field(default_factory=set)
+    covered: _Covered[str] = field(default_factory=_Covered)
     #: Whether ``entries`` and ``subscribed`` hold a listing yet.
     listed: bool = False
     #: METADATA as last read (mailbox, "" the server → entries), where
     #: metadata events are wanted and the account reads it all at once;
     #: and the (mailbox, entry) pairs this process's own events covered.
     metadata_seen: dict[str, dict[str, bytes]] | None = None
-    metadata_covered: set[tuple[str, str]] = field(default_factory=set)
+    metadata_covered: _Covered[tuple[str, str]] = field(default_factory=_Covered)
     #: The selected mailbox changed since it was last looked at.
     selected_dirty: bool = False
     closed: bool = False
@@ -209,13 +246,15 @@ class NotifyState:
         """Metadata changes made by other processes (RFC 5465 §5.6, §5.7):
         the entries that differ from the last read, but those this
         process's own events covered (:func:`metadata_changed`)."""
-        covered, self.metadata_covered = self.metadata_covered, set()
+        read = self.metadata_covered.begin()
         wanted = any(METADATA_EVENTS.intersection(g.events) for g in self.groups
                      if g.filter not in ("SELECTED", "SELECTED-DELAYED"))
         snapshot = getattr(account, "metadata_snapshot", None)
         if not wanted or snapshot is None:
+            self.metadata_covered.settle(read)
             return
         now: dict[str, dict[str, bytes]] | None = await snapshot()
+        covered = self.metadata_covered.settle(read)
         if now is None:
             return
         before, self.metadata_seen = self.metadata_seen, now
@@ -231,7 +270,8 @@ class NotifyState:
     def cover_metadata(self, mailbox: str, entries: list[str]) -> None:
         """Entries changed by this process (told already, or made by this
         session): not told again when metadata is compared."""
-        self.metadata_covered.update((mailbox, e) for e in entries)
+        for e in entries:
+            self.metadata_covered.add((mailbox, e))
 
     def _hint(self, name: str) -> Callable[[], None]:
         def changed() -> None:
@@ -361,12 +401,13 @@ class NotifyState:
         account = session.account
         before = (self.entries, self.subscribed) if self.listed else None
         overflow = False
+        read = self.covered.begin()
         try:
             await self.watch(account)
         except OverflowError:
             overflow = True
         pending, self.pending = self.pending, []
-        covered, self.covered = self.covered, set()
+        covered = self.covered.settle(read)
         if before is not None:
             pending += self._differences(*before, covered | {n for p in pending for n in p[:2] if n})
         if pending:
@@ -442,15 +483,20 @@ class NotifyState:
             self.metadata.setdefault(mailbox, set()).update(entries)
             self.wake()
 
+    def cover(self, name: str, old: str | None) -> None:
+        """``name`` (and ``old``) changed, or are about to, by this
+        process: not told again when the listing is compared."""
+        self.covered.add(name)
+        if old:
+            self.covered.add(old)
+
     def publish(self, name: str, old: str | None, event: str, own: bool) -> None:
         """A mailbox event of this user; ``own`` when this session caused
         it (then only the watched set is evaluated again)."""
         if self.closed:
             return
         self.stale = True
-        self.covered.add(name)
-        if old:
-            self.covered.add(old)
+        self.cover(name, old)
         if not own:
             subs = self.subscribed | {name}  # (un)subscribing concerns the SUBSCRIBED filter too
             wanted = self.events_for(name, subs) | (self.events_for(old, subs) if old else frozenset())
@@ -459,55 +505,97 @@ class NotifyState:
         self.wake()
 
 
+def _mailbox_events_of(cmd: c.Command) -> list[tuple[str, str | None, str]]:
+    """The MailboxName / SubscriptionChange events (RFC 5465 §5.4, §5.5)
+    a mailbox command makes when it succeeds: (name, old name, event)."""
+    if isinstance(cmd, c.Create):
+        return [(cmd.mailbox.rstrip(SEP), None, "MailboxName")]
+    if isinstance(cmd, c.Delete):
+        return [(cmd.mailbox, None, "MailboxName")]
+    if isinstance(cmd, c.Rename):
+        # RENAME INBOX: a new INBOX is assumed; no event for INBOX (§5.4).
+        return [(cmd.new.rstrip(SEP), None if cmd.old == "INBOX" else cmd.old, "MailboxName")]
+    if isinstance(cmd, (c.Subscribe, c.Unsubscribe)):
+        return [(cmd.mailbox, None, "SubscriptionChange")]
+    return []
+
+
+def _listeners_of(session: Any) -> list[NotifyState]:
+    account = getattr(session, "account", None)
+    if account is None:
+        return []
+    return list(_LISTENERS.get(str(account.username), ()))
+
+
+def mailbox_command_starting(session: Any, cmd: c.Command) -> None:
+    """Before a mailbox command runs: its names are covered in the user's
+    NOTIFY sessions here, so that a listing read while the command runs
+    does not tell its change as another process's; the event itself is
+    told by :func:`mailbox_command_done` (RFC 5465 §5: once)."""
+    events = _mailbox_events_of(cmd)
+    if not events:
+        return
+    for state in _listeners_of(session):
+        for name, old, _event in events:
+            state.cover(name, old)
+
+
 def mailbox_command_done(session: Any, cmd: c.Command) -> None:
     """After a successful mailbox command: publish its MailboxName or
     SubscriptionChange event to the user's NOTIFY sessions here."""
-    events: list[tuple[str, str | None, str]]
-    if isinstance(cmd, c.Create):
-        events = [(cmd.mailbox.rstrip(SEP), None, "MailboxName")]
-    elif isinstance(cmd, c.Delete):
-        events = [(cmd.mailbox, None, "MailboxName")]
-    elif isinstance(cmd, c.Rename):
-        # RENAME INBOX: a new INBOX is assumed; no event for INBOX (§5.4).
-        events = [(cmd.new.rstrip(SEP), None if cmd.old == "INBOX" else cmd.old, "MailboxName")]
-    elif isinstance(cmd, (c.Subscribe, c.Unsubscribe)):
-        events = [(cmd.mailbox, None, "SubscriptionChange")]
-    else:
+    events = _mailbox_events_of(cmd)
+    if not events:
         return
-    account = getattr(session, "account", None)
-    if account is None:
-        return
-    for state in list(_LISTENERS.get(str(account.username), ())):
+    for state in _listeners_of(session):
         for name, old, event in events:
             state.publish(name, old, event, state is session.notify)
+
+
+def _metadata_listeners(session: Any, mailbox: str,
+                        entries: list[str]) -> list[tuple[NotifyState, str, list[str], bool]]:
+    """Who hears of a SETMETADATA of ``entries`` on ``mailbox``: (state,
+    the mailbox as that state names it, the entries, whether it is told
+    or only covered).  The user's NOTIFY sessions in this process, told
+    but for the one that made the change (RFC 5465 §5); for /shared
+    entries of another user's mailbox (:mod:`mailframe.acl`), that
+    owner's sessions under the owner's name."""
+    account = getattr(session, "account", None)
+    if account is None or not entries:
+        return []
+    if mailbox.upper() == "INBOX":
+        mailbox = "INBOX"
+    user = str(account.username)
+    out = [(state, mailbox, entries, state is not getattr(session, "notify", None))
+           for state in list(_LISTENERS.get(user, ()))]
+    owner_of = getattr(account, "owner_of", None)  # mailframe.acl: another user's mailbox
+    if mailbox and owner_of is not None:
+        try:
+            owner, name = owner_of(mailbox)
+        except Exception:  # not a name that leads anywhere: nobody to tell
+            return out
+        shared = [e for e in entries if e.startswith("/shared/")]
+        if owner != user and shared:
+            out += [(state, name, shared, True) for state in list(_LISTENERS.get(owner, ()))]
+    return out
+
+
+def metadata_changing(session: Any, mailbox: str, entries: list[str]) -> None:
+    """Before SETMETADATA writes: the entries are covered in every
+    session :func:`metadata_changed` will tell, so that a metadata read
+    made while the write lands does not tell it as another process's
+    change (RFC 5465 §5.6, §5.7: once)."""
+    for state, name, names, _tell in _metadata_listeners(session, mailbox, entries):
+        state.cover_metadata(name, names)
 
 
 def metadata_changed(session: Any, mailbox: str, entries: list[str]) -> None:
     """After a successful SETMETADATA: tell the user's other NOTIFY
     sessions in this process (RFC 5465 §5.6, §5.7; §5: not the session
     that made the change), and, for /shared entries of another user's
-    mailbox (:mod:`mailframe.acl`), that owner's sessions under the
-    owner's name.  Other processes' sessions learn of it by comparing
-    (:meth:`NotifyState._metadata_since`); other readers of a shared
-    mailbox are not told."""
-    account = getattr(session, "account", None)
-    if account is None or not entries:
-        return
-    if mailbox.upper() == "INBOX":
-        mailbox = "INBOX"
-    user = str(account.username)
-    for state in list(_LISTENERS.get(user, ())):
-        state.cover_metadata(mailbox, entries)
-        if state is not getattr(session, "notify", None):
-            state.publish_metadata(mailbox, entries)
-    owner_of = getattr(account, "owner_of", None)  # mailframe.acl: another user's mailbox
-    if mailbox and owner_of is not None:
-        try:
-            owner, name = owner_of(mailbox)
-        except Exception:  # not a name that leads anywhere: nobody to tell
-            return
-        shared = [e for e in entries if e.startswith("/shared/")]
-        if owner != user and shared:
-            for state in list(_LISTENERS.get(owner, ())):
-                state.cover_metadata(name, shared)
-                state.publish_metadata(name, shared)
+    mailbox, that owner's sessions.  Other processes' sessions learn of
+    it by comparing (:meth:`NotifyState._metadata_since`); other readers
+    of a shared mailbox are not told."""
+    for state, name, names, tell in _metadata_listeners(session, mailbox, entries):
+        state.cover_metadata(name, names)
+        if tell:
+            state.publish_metadata(name, names)

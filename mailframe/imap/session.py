@@ -26,7 +26,7 @@ from mailframe.imap.commands.uidonly import uid_required, uidonly, vanished
 from mailframe.imap.framing import Frame, FrameError
 from mailframe.imap.grammar import ParseError, parse_command
 from mailframe.imap.limits import Limits
-from mailframe.imap.notify_state import mailbox_command_done
+from mailframe.imap.notify_state import mailbox_command_done, mailbox_command_starting
 from mailframe.imap.registry import REGISTRY, SILENT, Reply, State
 from mailframe.imap.serialize import Atom, Value
 from mailframe.imap.view import SelectedView
@@ -388,6 +388,7 @@ class Session:
         view_before = self.view
         condstore_before = "CONDSTORE" in self.enabled
         status, code, text = "OK", None, f"{handler.name} completed"
+        mailbox_command_starting(self, cmd)  # NOTIFY: told once, by mailbox_command_done
         try:
             reply = await handler.fn(self, cmd)
             if reply is SILENT:

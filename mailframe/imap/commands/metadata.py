@@ -16,7 +16,7 @@ from mailframe.errors import ProtocolError
 from mailframe.imap.commands.mailbox import mailbox_value
 from mailframe.imap.context import AuthenticatedContext
 from mailframe.imap.grammar_metadata import INFINITY, GetMetadata, SetMetadata
-from mailframe.imap.notify_state import metadata_changed
+from mailframe.imap.notify_state import metadata_changed, metadata_changing
 from mailframe.imap.registry import AUTHENTICATED, Reply, command
 from mailframe.imap.serialize import Atom, Literal, Raw, Value, astring
 from mailframe.interfaces import IMetadataAccount
@@ -96,6 +96,8 @@ async def getmetadata(session: AuthenticatedContext, cmd: GetMetadata) -> Reply:
 async def setmetadata(session: AuthenticatedContext, cmd: SetMetadata) -> Reply:
     """RFC 5464 §4.3: every entry set or none."""
     account = _account(session)
+    names = [name for name, _ in cmd.values]
+    metadata_changing(session, cmd.mailbox, names)
     await account.set_metadata(cmd.mailbox, dict(cmd.values))
-    metadata_changed(session, cmd.mailbox, [name for name, _ in cmd.values])  # RFC 5465 §5.6, §5.7
+    metadata_changed(session, cmd.mailbox, names)  # RFC 5465 §5.6, §5.7
     return Reply("Setmetadata completed")
