@@ -49,19 +49,38 @@ def _told(state: NotifyState) -> list[tuple[Any, ...]]:
     return session.lines
 
 
+async def _held_read() -> tuple[_Account, NotifyState, asyncio.Future[None]]:
+    """A state past its first read (nothing to compare then) and a second
+    read started and held open until :func:`_release`."""
+    account, state = _Account(), _state()
+    await state._metadata_since(account)
+    account.gate = asyncio.Event()
+    reading = asyncio.ensure_future(state._metadata_since(account))
+    await asyncio.sleep(0)
+    return account, state, reading
+
+
+async def _release(account: _Account, reading: asyncio.Future[None]) -> None:
+    assert account.gate is not None
+    account.gate.set()
+    await reading
+    account.gate = None
+
+
+def _own_change(state: NotifyState) -> None:
+    """What ``metadata_changed`` does for another session of this
+    process: cover the entry, then tell it."""
+    state.cover_metadata("box2", ["/private/comment"])
+    state.publish_metadata("box2", ["/private/comment"])
+
+
 def test_change_during_the_read_is_told_once() -> None:
     async def run() -> list[list[tuple[Any, ...]]]:
-        account, state = _Account(), _state()
-        await state._metadata_since(account)  # the first read: nothing to compare
-        account.gate = asyncio.Event()
-        reading = asyncio.ensure_future(state._metadata_since(account))
-        await asyncio.sleep(0)  # the read is under way...
+        account, state, reading = await _held_read()  # a read is under way...
         del account.data["box2"]["/private/comment"]  # ...when another session changes it
-        state.cover_metadata("box2", ["/private/comment"])
-        state.publish_metadata("box2", ["/private/comment"])
+        _own_change(state)
         first = _told(state)  # a NOOP tells it
-        account.gate.set()
-        await reading  # the read saw the change: it must not be told again
+        await _release(account, reading)  # the read saw the change: not told again
         second = _told(state)
         state.close()
         return [first, second]
@@ -71,17 +90,11 @@ def test_change_during_the_read_is_told_once() -> None:
     assert second == []
 
 
-def test_change_before_the_read_began_is_told_once() -> None:
+def test_change_written_after_the_read_is_told_once() -> None:
     async def run() -> list[list[tuple[Any, ...]]]:
-        account, state = _Account(), _state()
-        await state._metadata_since(account)
-        account.gate = asyncio.Event()
-        reading = asyncio.ensure_future(state._metadata_since(account))
-        await asyncio.sleep(0)
-        state.cover_metadata("box2", ["/private/comment"])  # marked during the read...
-        state.publish_metadata("box2", ["/private/comment"])
-        account.gate.set()
-        await reading  # ...which did not see it (written after the read)
+        account, state, reading = await _held_read()
+        _own_change(state)  # marked during the read...
+        await _release(account, reading)  # ...which did not see it (written later)
         first = _told(state)
         del account.data["box2"]["/private/comment"]
         await state._metadata_since(account)  # the next read sees it: covered still
@@ -120,8 +133,7 @@ def test_read_between_the_write_and_its_event_tells_nothing() -> None:
         del account.data["box2"]["/private/comment"]  # the write lands
         await state._metadata_since(account)  # a read sees it
         first = _told(state)
-        state.cover_metadata("box2", ["/private/comment"])  # metadata_changed
-        state.publish_metadata("box2", ["/private/comment"])
+        _own_change(state)  # metadata_changed
         second = _told(state)
         await state._metadata_since(account)
         third = _told(state)
