@@ -103,9 +103,10 @@ def open_postgresql(conninfo: str, pool: int = 4, listen: bool = True) -> SqlSto
     from mailframe.store.sql.notify import Listener
     from mailframe.store.sql.postgres import CHANNEL, PostgresDatabase
 
-    store = SqlStore(PostgresDatabase(conninfo, pool))
+    db = PostgresDatabase(conninfo, pool)
+    store = SqlStore(db)
     if listen:
-        store.listener = Listener(conninfo, CHANNEL, store.changed)
+        store.listener = Listener(conninfo, CHANNEL, store.changed, own=db.own_backend)
     return store
 
 

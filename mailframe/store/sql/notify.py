@@ -32,7 +32,11 @@ class Listener:
         channel: str,
         deliver: Callable[[dict[int, int] | None], None],
         reactor: Any = None,
+        own: Callable[[int], bool] = lambda pid: False,
     ) -> None:
+        """``own(pid)``: whether a notification sent by backend ``pid``
+        came from this process's own store, whose watchers heard of it at
+        commit (such a notification is not delivered again)."""
         if reactor is None:
             from twisted.internet import reactor as default
 
@@ -41,6 +45,7 @@ class Listener:
         self.channel = channel
         self.deliver = deliver
         self.reactor = reactor
+        self.own = own
         self.listening = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="mailframe-listen", daemon=True)
@@ -63,6 +68,8 @@ class Listener:
                     while not self._stop.is_set():
                         changed: dict[int, int] = {}
                         for note in conn.notifies(timeout=0.2, stop_after=1000):
+                            if self.own(note.pid):
+                                continue
                             box, _, modseq = note.payload.partition(":")
                             changed[int(box)] = max(int(modseq), changed.get(int(box), 0))
                         if changed:

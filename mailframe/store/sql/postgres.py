@@ -84,3 +84,21 @@ class PostgresDatabase(Database):
 
     def notify(self, cursor: Any, mailbox_id: int, modseq: int) -> None:
         cursor.execute("SELECT pg_notify(%s, %s)", (CHANNEL, f"{mailbox_id}:{modseq}"))
+
+    def own_backend(self, pid: int) -> bool:
+        """Whether ``pid`` (a notification's sender) is one of this
+        store's own connections: its changes were told in this process at
+        commit already (:meth:`Database.run`), and told again by the
+        listener they could wake another session of this process before
+        the writer had seen its own result (then ``\\Recent``, RFC 3501
+        §2.3.2, went to the idler rather than the appending session,
+        depending on thread timing)."""
+        with self._lock:
+            return any(_backend_pid(conn) == pid for conn in self._connections)
+
+
+def _backend_pid(conn: Any) -> int | None:
+    try:
+        return int(conn.info.backend_pid)
+    except Exception:  # closed meanwhile
+        return None

@@ -54,6 +54,26 @@ class TwoFrontends(TestCase):
         changes = await box_b.changes_since(before)
         self.assertEqual([s.uid for s in changes.changed], [uid])
 
+    async def test_own_change_wakes_this_frontend_once(self) -> None:
+        """A frontend's own commit is told to its watchers at commit; the
+        NOTIFY it sent must not wake them a second time through its own
+        listener (the echo could reach an idling session before the
+        writing one saw its result, and \\Recent then went to the idler)."""
+        await self._listening(self.a, self.b)
+        box_a = await (await self.a.account("carol")).mailbox("INBOX")
+        box_b = await (await self.b.account("carol")).mailbox("INBOX")
+        here: list[int] = []
+        there: list[int] = []
+        box_a.watch(lambda: here.append(1))
+        box_b.watch(lambda: there.append(1))
+        await box_a.append(message(1))
+        self.assertEqual(here, [1])  # told at commit, before append() returned
+        await _until(lambda: there, "frontend B's watcher woken by A's APPEND")
+        # A's listener got the same NOTIFY as B's; give its thread a few
+        # polls to (wrongly) deliver it before looking.
+        await task.deferLater(reactor, 0.6, lambda: None)
+        self.assertEqual(here, [1])
+
     async def test_concurrent_appenders_get_gapless_unique_uids(self) -> None:
         accounts = [await self.a.account("bob"), await self.b.account("bob")]
         boxes = [await acc.mailbox("INBOX") for acc in accounts]
