@@ -75,8 +75,9 @@ minus a client's EXISTS/VANISHED count is 0 at the median when it decides
 an APPEND or a \\Deleted STORE): no late or missing EXISTS/VANISHED, only
 speed.  At msgs=30 a third to two thirds of the runs panicked; at msgs=50
 the mailbox moves between 32 and 63 (Dovecot's range at 30 and above), no
-closing client knew every UID, and 5 runs of 5 passed, so the tox env
-gates on it.  A panic that is this one is named as such in the report.
+closing client knew every UID, and 10 runs of 10 passed (load 4.5-9), so
+the tox env gates on it.  A panic that is this one is named as such in the
+report.
 """
 
 from __future__ import annotations
