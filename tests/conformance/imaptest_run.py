@@ -34,6 +34,50 @@ a ``postgresql://`` DSN of an empty database, ``mbox:...``.
 
 Each run's imaptest output and server log are kept in the work directory
 (printed on failure; ``--keep DIR`` chooses it).
+
+The qresync runs' mailbox size
+------------------------------
+The qresync runs pass ``msgs=50`` (``--qresync-msgs``; imaptest's default is
+30) because of a bug in imaptest, not in the server.  A client closing its
+mailbox saves its view for the other clients (one time in three, and only
+when it knows every UID in it: ``mailbox_view_save_offline_cache``); the
+next ``SELECT (QRESYNC (uidvalidity modseq))`` swaps that view in after the
+EXISTS, removes the VANISHED (EARLIER) UIDs, and then takes the FETCH the
+server must send for each message appended since (RFC 7162 §3.2.5.1) at a
+sequence number the restored view has no slot for:
+``imap_client_handle_untagged`` checks the range only after SELECT, so
+``mailbox_state_handle_fetch`` panics in ``array_idx_modifiable``.  With
+``msgs=5`` it panics within a second on mailframe and on Dovecot 2.3.19
+alike (rawlog: a saved view of UID 10, ``* VANISHED (EARLIER) 10``,
+``* 1 FETCH (UID 16 ...)``, panic).  Every UID is known only in a small
+mailbox, and how small imaptest's mailbox gets depends on the server's pace
+(measured 10x30 s at msgs=30, load 3-7 on 2 cores; a side client polled
+STATUS each second; rawlogs for the rest):
+
+- Dovecot runs 1 290 sessions and 24 APPENDs/s; each APPEND's own time is
+  about 10 ms, FETCH/STORE/EXPUNGE under 1 ms, LOGIN 25 ms, so a median of
+  1 APPEND is in flight (p90 3).  The mailbox stays at 31-37 messages.
+- mailframe runs 2 496 sessions and 62 APPENDs/s (LOGIN 2 ms), with own
+  times of 36 ms per APPEND and 8-10 ms per FETCH, STORE and EXPUNGE,
+  pipelined five deep, so a median of 7 APPENDs is in flight (p90 10; an
+  APPEND's send-to-OK median 90 ms against 19 ms).
+- imaptest stops APPENDing when its view holds 34 (msgs - msgs/8 >= 30) and
+  flags up to 1 + (msgs - 30) random messages \\Deleted per cycle above 35.
+  Seven APPENDs in flight carry the mailbox to 38-41; every client then
+  deletes up to 9-12 at once (18 % of mailframe's \\Deleted STOREs name
+  several messages, 3.6 % of Dovecot's), and the mailbox falls to 9-17
+  before the APPENDs refill it.  In those dips a closing client may know
+  every UID (about one close per run at 10-14 messages; none with Dovecot):
+  one save in three, and the next SELECT panics.
+
+The clients' views track the server exactly on both (the STATUS count
+minus a client's EXISTS/VANISHED count is 0 at the median when it decides
+an APPEND or a \\Deleted STORE): no late or missing EXISTS/VANISHED, only
+speed.  At msgs=30 a third to two thirds of the runs panicked; at msgs=50
+the mailbox moves between 32 and 63 (Dovecot's range at 30 and above), no
+closing client knew every UID, and 10 runs of 10 passed (load 4.5-9), so
+the tox env gates on it.  A panic that is this one is named as such in the
+report.
 """
 
 from __future__ import annotations
@@ -62,11 +106,19 @@ CONNECTION_LIMIT = "500"
 # Stress runs (clients, seconds) on the Maildir store, as issue 11 asks.
 STRESS_RUNS = ((10, 30), (50, 60))
 SEED = 1
+#: imaptest's ``msgs=`` (the mailbox size its clients steer towards) for the
+#: qresync runs: 50, not imaptest's 30, to keep the mailbox where Dovecot's
+#: runs keep it (see "The qresync runs' mailbox size" in the docstring).
+QRESYNC_MSGS = 50
 
 _SUMMARY_GROUPS = re.compile(r"^(\d+) test groups: (\d+) failed, (\d+) skipped due to missing capabilities", re.M)
 _SUMMARY_BASE = re.compile(r"^base protocol: (\d+)/(\d+) individual commands failed", re.M)
 _SUMMARY_EXT = re.compile(r"^extensions: (\d+)/(\d+) individual commands failed", re.M)
 _TRACEBACK = "Traceback (most recent call last):"
+#: imaptest's own assertion when a FETCH in a ``SELECT (QRESYNC ...)``
+#: response names a message its restored view has no slot for.
+_RESTORED_VIEW_PANIC = re.compile(
+    r"^Panic: .*array_idx_modifiable.*\n.*mailbox_state_handle_fetch", re.M)
 
 
 class Skip(Exception):
@@ -173,6 +225,10 @@ def parse_stress(result: Result, text: str) -> None:
     result.errors = [line for line in text.splitlines() if line.startswith(("Error:", "Panic:", "Fatal:"))]
     if "Totals:" not in text:
         result.problem = "no Totals (imaptest stopped early?)"
+    if _RESTORED_VIEW_PANIC.search(text):
+        result.problem = ("imaptest's own panic restoring a saved view after an APPEND (its "
+                          "mailbox_state_handle_fetch; see this runner's docstring: did the "
+                          "mailbox shrink?)")
 
 
 def error_kinds(errors: list[str]) -> list[tuple[str, int, str]]:
@@ -307,6 +363,13 @@ def run_imaptest(exe: str, name: str, store: str, workdir: Path, args: list[str]
     return result
 
 
+def qresync_args(mbox: Path, clients: int, secs: int, seed: int, msgs: int) -> list[str]:
+    """imaptest's arguments for a qresync stress run; *msgs* 0 leaves
+    imaptest's own mailbox size (30)."""
+    args = [f"mbox={mbox}", f"clients={clients}", f"secs={secs}", f"seed={seed}", "qresync"]
+    return args + ([f"msgs={msgs}"] if msgs else [])
+
+
 # --- reporting --------------------------------------------------------------
 
 
@@ -367,6 +430,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--qresync", default="10x30",
                     help="stress runs with imaptest's qresync mode (ENABLE QRESYNC, VANISHED "
                     "tracked; RFC 7162) as CLIENTSxSECONDS,... ('' for none)")
+    ap.add_argument("--qresync-msgs", type=int, default=QRESYNC_MSGS,
+                    help="imaptest's msgs= (mailbox size it steers towards) for the qresync runs "
+                    "(0: imaptest's own, 30)")
     ap.add_argument("--seed", type=int, default=SEED)
     ap.add_argument("--limit", type=int, default=40, help="failures printed per run")
     ap.add_argument("--acl", choices=("", "on", "shared", "shared-private"), default="",
@@ -413,8 +479,7 @@ def main(argv: list[str] | None = None) -> int:
             for run in filter(None, opts.qresync.split(",")):
                 clients, secs = (int(x) for x in run.split("x"))
                 wd = workroot / f"qresync-{clients}x{secs}-{store}"
-                args = [f"mbox={mbox}", f"clients={clients}", f"secs={secs}", f"seed={opts.seed}",
-                        "qresync"]
+                args = qresync_args(mbox, clients, secs, opts.seed, opts.qresync_msgs)
                 results.append(run_imaptest(exe, f"qresync {clients}x{secs}s", store, wd, args,
                                             timeout=secs + 120, scripted=False, acl=opts.acl))
 

@@ -11,6 +11,7 @@ from tests.conformance.imaptest_run import (
     error_kinds,
     parse_scripted,
     parse_stress,
+    qresync_args,
     server_tracebacks,
 )
 
@@ -69,6 +70,32 @@ def test_stress_errors_grouped_by_kind() -> None:
     assert [(k, n) for k, n, _ in kinds] == [
         ("Error: Keyword used without being in FLAGS: $LabelN", 2), ("Error: Unexpected BYE", 1)]
     assert kinds[0][2].startswith("Error: alice[3]:")
+
+
+# imaptest's panic as a qresync run printed it (mailframe, 10x30, msgs=30).
+RESTORED_VIEW_PANIC = (
+    "Panic: file array.c: line 10 (array_idx_modifiable_i): assertion failed: "
+    "(idx < array->buffer->used / array->element_size)\n"
+    "Error: Raw backtrace: #0 t_askpass[0x7f4a95940430] -> #1 backtrace_append[0x7f4a959406a0] -> "
+    "#6 fs_wrapper_unlock[0x7f4a9589f231] -> #7 mailbox_state_handle_fetch[0x5650f46ab130] -> "
+    "#8 imap_client_handle_untagged[0x5650f46a71e0] -> #9 imap_client_input[0x5650f46a79a0]\n")
+
+
+def test_stress_names_imaptests_restored_view_panic() -> None:
+    r = Result("qresync 10x30s", "maildir", Path("out"))
+    parse_stress(r, RESTORED_VIEW_PANIC)
+    assert not r.ok and len(r.errors) == 2
+    assert r.problem is not None and "restoring a saved view" in r.problem
+    other = Result("qresync 10x30s", "maildir", Path("out"))
+    parse_stress(other, "Panic: file client.c: line 3 (x): assertion failed: (y)\n")
+    assert other.problem == "no Totals (imaptest stopped early?)" and not other.ok
+
+
+def test_qresync_runs_steer_imaptest_to_50_messages_unless_told() -> None:
+    mbox = Path("/w/corpus.mbox")
+    assert qresync_args(mbox, 10, 30, 1, 50) == [
+        "mbox=/w/corpus.mbox", "clients=10", "secs=30", "seed=1", "qresync", "msgs=50"]
+    assert qresync_args(mbox, 10, 30, 1, 0)[-1] == "qresync"
 
 
 def test_server_traceback_found_in_twistd_log() -> None:
