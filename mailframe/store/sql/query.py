@@ -151,9 +151,11 @@ def search_sql(
     ``hi``: rows ``(uid, sure)``, ``sure`` 1 where the SQL alone says the
     message matches, 0 where the matcher must confirm it."""
     d = tx.dialect
-    # the message's text row, when a condition reads it (a rowid lookup)
-    row = f" JOIN {d.text_table} f ON f.{d.text_key} = m.id" if compiled.text_row else ""
-    joined = f"FROM mailbox_messages mm JOIN messages m ON m.id = mm.message_id{row} "
+    # the message's text row, when a condition reads it (a rowid lookup),
+    # and its messages row only when a condition reads that (size, date)
+    row = f" JOIN {d.text_table} f ON f.{d.text_key} = mm.message_id" if compiled.text_row else ""
+    message = " JOIN messages m ON m.id = mm.message_id" if compiled.message_row else ""
+    joined = f"FROM mailbox_messages mm{message}{row} "
     if compiled.exact:
         return (
             f"SELECT mm.uid, 1 {joined} WHERE mm.mailbox_id = ? AND mm.uid BETWEEN ? AND ? "
@@ -181,6 +183,25 @@ def search_sql(
     )
 
 
+#: SQLite reads a row of its FTS5 table by id about this many times
+#: slower than in a scan of the table (measured: 100 000 rows, 1.5 s row
+#: by row against 0.35 s in one scan).
+SCAN_RATIO = 4
+
+
+def _scan_short(tx: Tx, lo: int, hi: int) -> bool:
+    """Whether a needle too short for the trigram index is better found
+    by one scan of the whole text table than by reading the text rows of
+    the UIDs ``lo`` to ``hi`` one by one: SQLite, when those UIDs are at
+    least a :data:`SCAN_RATIO`-th of the messages of the store (both
+    bounds read from b-tree ends, no count).  PostgreSQL's planner makes
+    that choice itself (a hash join against one scan, or index lookups)."""
+    if tx.dialect.text_match != "fts5" or lo > hi:
+        return False
+    row = tx.one("SELECT max(id) FROM messages")
+    return (hi - lo + 1) * SCAN_RATIO >= int(row[0] or 0)
+
+
 def search_plan(
     tx: Tx, mailbox_id: int, key: Any, uids: Sequence[int]
 ) -> tuple[list[int], list[int], int] | None:
@@ -189,10 +210,10 @@ def search_plan(
     the largest UID)."""
     row = tx.one("SELECT max(uid) FROM mailbox_messages WHERE mailbox_id = ?", (mailbox_id,))
     largest = int(row[0] or 0)
-    compiled = compile_key(key, largest, tx.dialect)
+    lo, hi, wanted = uid_bounds(uids)
+    compiled = compile_key(key, largest, tx.dialect, _scan_short(tx, lo, min(hi, largest)))
     if compiled is None:
         return None
-    lo, hi, wanted = uid_bounds(uids)
     if lo > hi:
         return [], [], largest
     sql, params = search_sql(tx, mailbox_id, compiled, lo, hi)
