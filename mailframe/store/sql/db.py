@@ -62,8 +62,17 @@ class Tx:
         self.changed: dict[int, int] = {}
         self._notify = notify
 
-    def execute(self, statement: str, params: tuple[Any, ...] | list[Any] = ()) -> Tx:
-        self.cursor.execute(self.dialect.sql(statement), tuple(params))
+    def execute(
+        self, statement: str, params: tuple[Any, ...] | list[Any] = (), binary: bool = False
+    ) -> Tx:
+        """``binary``: results in the engine's binary format where it has
+        one (PostgreSQL: a ``bytea`` travels as its bytes, not as hex text
+        twice its size that both ends must encode and decode -- message
+        bodies)."""
+        if binary and self.dialect.binary_results:
+            self.cursor.execute(self.dialect.sql(statement), tuple(params), binary=True)
+        else:
+            self.cursor.execute(self.dialect.sql(statement), tuple(params))
         return self
 
     def execute_many(self, statement: str, rows: list[tuple[Any, ...]]) -> Tx:
@@ -73,12 +82,16 @@ class Tx:
             self.cursor.executemany(self.dialect.sql(statement), rows)
         return self
 
-    def one(self, statement: str, params: tuple[Any, ...] | list[Any] = ()) -> Any:
-        self.execute(statement, params)
+    def one(
+        self, statement: str, params: tuple[Any, ...] | list[Any] = (), binary: bool = False
+    ) -> Any:
+        self.execute(statement, params, binary)
         return self.cursor.fetchone()
 
-    def all(self, statement: str, params: tuple[Any, ...] | list[Any] = ()) -> list[Any]:
-        self.execute(statement, params)
+    def all(
+        self, statement: str, params: tuple[Any, ...] | list[Any] = (), binary: bool = False
+    ) -> list[Any]:
+        self.execute(statement, params, binary)
         return list(self.cursor.fetchall())
 
     def touched(self, mailbox_id: int, modseq: int) -> None:

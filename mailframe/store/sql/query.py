@@ -67,6 +67,7 @@ def select_rows(tx: Tx, mailbox_id: int, uids: Sequence[int], columns: str) -> l
         "FROM mailbox_messages mm JOIN messages m ON m.id = mm.message_id "
         "WHERE mm.mailbox_id = ? AND mm.uid BETWEEN ? AND ? ORDER BY mm.uid",
         (mailbox_id, lo, hi),
+        binary=True,  # the parsed data (a blob) as bytes, not as hex text
     )
     return [r for r in rows if wanted is None or int(r[0]) in wanted]
 
@@ -116,6 +117,7 @@ def _confirm(tx: Tx, mailbox_id: int, key: SearchKey, uids: list[int], largest: 
             f"{RECORD_COLUMNS} FROM mailbox_messages mm JOIN messages m ON m.id = mm.message_id "
             f"WHERE mm.mailbox_id = ? AND mm.uid IN ({marks}) ORDER BY mm.uid",
             (mailbox_id, *batch),
+            binary=True,
         )
         for r in rows:
             record = to_record(tx, r)
@@ -163,6 +165,29 @@ def search_sql(
             (mailbox_id, lo, hi, *compiled.maybe_params),
         )
     where = "WHERE mm.mailbox_id = ? AND mm.uid BETWEEN ? AND ? "
+    if compiled.driver_ids and d.name == "postgresql":
+        # PostgreSQL: for each message the text index found, its row in
+        # this mailbox through the (message_id, mailbox_id, uid) index --
+        # a plan whose cost follows the messages found whatever the
+        # planner's statistics say (just after a mailbox was filled they
+        # say one row, and the planner then joined the found ids against
+        # the mailbox by a filter over every pair: 190 ms for 2 000
+        # messages).  OFFSET 0 keeps the subquery from being flattened.
+        return (
+            f"SELECT mm.uid, CASE WHEN ({compiled.sure}) THEN 1 ELSE 0 END "
+            f"FROM ({compiled.driver_ids}) found (id) CROSS JOIN LATERAL ("
+            "SELECT * FROM mailbox_messages x WHERE x.message_id = found.id "
+            "AND x.mailbox_id = ? AND x.uid BETWEEN ? AND ? OFFSET 0) mm"
+            f"{message}{row} WHERE ({compiled.maybe}) ORDER BY mm.uid",
+            (
+                *compiled.sure_params,
+                *compiled.driver_params,
+                mailbox_id,
+                lo,
+                hi,
+                *compiled.maybe_params,
+            ),
+        )
     if compiled.driver:
         # start from the few messages the text index names, not from every
         # row of the mailbox (SQLite: "+" keeps it off the mailbox index);

@@ -84,6 +84,9 @@ class Compiled:
     #: key every match must satisfy): the query starts from it.
     driver: str = ""
     driver_params: tuple[Any, ...] = ()
+    #: the driver's message ids as a query of its own (one column, no
+    #: duplicates), taking ``driver_params``.
+    driver_ids: str = ""
     #: the conditions read the message's text row, joined as ``f``.
     text_row: bool = False
     #: the conditions read the ``messages`` row (``m``: size, internal
@@ -165,7 +168,7 @@ def compile_key(
         # conditions then only say which of its rows are sure (the rest of
         # the key is compiled as usual, and is not given the leaf again)
         driver_params: list[Any] = []
-        driver, phrase = _driver(leaf, dialect, driver_params)
+        driver, phrase, ids = _driver(leaf, dialect, driver_params)
         parts = key.keys if isinstance(key, SearchAnd) else (key,)
         sures, maybes = [], []
         for i, part in enumerate(parts):
@@ -187,8 +190,9 @@ def compile_key(
             False,
             driver,
             tuple(driver_params),
-            ctx.text_row,
-            ctx.message_row,
+            driver_ids=ids,
+            text_row=ctx.text_row,
+            message_row=ctx.message_row,
         )
     except _TooBig:
         return None
@@ -249,14 +253,14 @@ def _exact_needle(key: SearchHeader | SearchBody) -> str | None:
 
 def _driver(
     key: SearchHeader | SearchBody, dialect: Dialect, params: list[Any]
-) -> tuple[str, bool]:
+) -> tuple[str, bool, str]:
     """The condition the query starts from: the messages whose documents
     the index finds holding the key's words (its words of three characters
     or more; if it has none, a scan of the text table finds its shorter
     words), and those always candidates; and whether it is the whole
     needle as a phrase -- then, with the tokenizer not folding case over
     documents already folded, a substring test, exact for messages of
-    the right state."""
+    the right state; and those message ids as a query of their own."""
     columns = _columns(key)
     folded = _exact_needle(key)
     phrase = folded is not None and not any(c.isspace() for c in folded)
@@ -292,7 +296,11 @@ def _driver(
     always = "SELECT id FROM messages WHERE text_state <> 0" + (
         f" AND (text_state & {bits}) <> 0" if bits != UNUSUAL else ""
     )
-    return f"mm.message_id IN ({found} UNION ALL {always})", phrase
+    return (
+        f"mm.message_id IN ({found} UNION ALL {always})",
+        phrase,
+        f"{found} UNION {always}",
+    )
 
 
 def _in_row(column: str, needle: str, ctx: _Ctx, params: list[Any]) -> str:
@@ -351,7 +359,7 @@ def _text_condition(
         return "1 = 1"
     bits = _candidates(key)
     if any(_long(w) for w in ws):
-        driver, _ = _driver(key, dialect, params)
+        driver, _, _ = _driver(key, dialect, params)
         return driver
     tests = []
     for w in ws:
