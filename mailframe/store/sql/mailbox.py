@@ -77,9 +77,13 @@ class SqlMailbox:
         return f"<SqlMailbox {self.name} id={self.id}>"
 
     def _run(
-        self, fn: Callable[[Tx], Any], write: bool = False, single: bool = False
+        self,
+        fn: Callable[[Tx], Any],
+        write: bool = False,
+        single: bool = False,
+        durable: bool = True,
     ) -> defer.Deferred[Any]:
-        return self.sqlstore.db.run(fn, write, single)
+        return self.sqlstore.db.run(fn, write, single, durable)
 
     def _row(self, tx: Tx) -> tuple[int, int, int, int]:
         row = tx.one(
@@ -410,7 +414,9 @@ class SqlMailbox:
             tx.touched(self.id, modseq)
             return StoreResult(changed=tuple(changed), failed=tuple(failed))
 
-        return self._run(run, write=True)
+        # a flag change need not be on disk before OK (SQLite: see
+        # mailframe.store.sql.sqlite); stored mail always is
+        return self._run(run, write=True, durable=False)
 
     def expunge(self, uids: Sequence[int] | None = None) -> defer.Deferred[list[int]]:
         """EXPUNGE / UID EXPUNGE (RFC 3501 §6.4.3, RFC 4315 §2.1)."""
@@ -468,11 +474,13 @@ class SqlMailbox:
             )
             lo, hi = int(row[0]), int(row[1])
             if lo >= hi:
-                raise Rollback((hi, hi))
+                return hi, hi  # nothing written: a commit, not a rollback
             tx.execute("UPDATE mailboxes SET recent_floor = ? WHERE id = ?", (hi, self.id))
             return lo, hi
 
-        return self.sqlstore.recent_lock.run(self._run, run, True)
+        # not durable: a claim a power cut undoes is one no session holds
+        # any more (the server went down with them)
+        return self.sqlstore.recent_lock.run(self._run, run, True, False, False)
 
     def peek_recent(self) -> defer.Deferred[tuple[int, int]]:
         def run(tx: Tx) -> tuple[int, int]:
