@@ -15,8 +15,10 @@ from mailframe.errors import (
     NonexistentMailbox,
 )
 from mailframe.interfaces import IAccount, IMailbox
+from mailframe.quota import QuotaUsage
 from mailframe.records import MailboxEntry
 from mailframe.store._names import INBOX, is_inferior, normalize_name, parents_of, rename_inferior
+from mailframe.store.quota import IQuotaUsage
 from mailframe.store.sql.db import Tx
 from mailframe.store.sql.rows import bump, create_row, expunge_rows, move_rows
 from mailframe.vocabulary import NOSELECT, SPECIAL_USE
@@ -27,7 +29,7 @@ if TYPE_CHECKING:
 __all__ = ["SqlAccount"]
 
 
-@implementer(IAccount)
+@implementer(IAccount, IQuotaUsage)
 class SqlAccount:
     """One user's mailboxes: rows of ``mailboxes``."""
 
@@ -60,6 +62,26 @@ class SqlAccount:
             if self._live(tx, parent) is None:
                 create_row(tx, self.id, parent)
 
+    def quota_usage(self) -> defer.Deferred[QuotaUsage]:
+        """IQuotaUsage (RFC 9208 §5.1 STORAGE, §5.2 MESSAGE): the octets
+        and messages of the account's selectable mailboxes in one
+        statement -- the STATUS counters summed, as
+        :func:`mailframe.store.quota.mailbox_usage` sums them, without its
+        lookup and STATUS per mailbox (asked at every APPEND when a quota
+        is set)."""
+
+        def run(tx: Tx) -> QuotaUsage:
+            storage, messages = tx.one(
+                "SELECT COALESCE(sum(m.size), 0), count(mm.uid) FROM mailboxes mb "
+                "JOIN mailbox_messages mm ON mm.mailbox_id = mb.id "
+                "JOIN messages m ON m.id = mm.message_id "
+                "WHERE mb.account_id = ? AND mb.deleted = 0 AND mb.noselect = 0",
+                (self.id,),
+            )
+            return QuotaUsage(int(storage), int(messages))
+
+        return self.store.db.run(run, single=True)
+
     def list_mailboxes(self) -> defer.Deferred[list[MailboxEntry]]:
         def run(tx: Tx) -> list[MailboxEntry]:
             rows = tx.all(
@@ -73,7 +95,7 @@ class SqlAccount:
                 out.append(MailboxEntry(str(name), attrs))
             return sorted(out, key=lambda e: e.name)
 
-        return self.store.db.run(run)
+        return self.store.db.run(run, single=True)  # one statement: no BEGIN / COMMIT
 
     def mailbox(self, name: str) -> defer.Deferred[IMailbox]:
         try:
@@ -91,7 +113,8 @@ class SqlAccount:
                 raise NonexistentMailbox(f"mailbox {checked!r} is \\Noselect")
             return self.store.mailbox_object(row[0], checked)
 
-        return self.store.db.run(run).addCallback(found)
+        # one statement (SELECT, STATUS, APPEND each look the name up)
+        return self.store.db.run(run, single=True).addCallback(found)
 
     def create_mailbox(
         self, name: str, special_use: frozenset[str] = frozenset()
@@ -195,7 +218,7 @@ class SqlAccount:
             rows = tx.all("SELECT name FROM subscriptions WHERE account_id = ?", (self.id,))
             return {str(r[0]) for r in rows}
 
-        return self.store.db.run(run)
+        return self.store.db.run(run, single=True)
 
     def subscribe(self, name: str) -> defer.Deferred[None]:
         try:

@@ -62,8 +62,17 @@ class Tx:
         self.changed: dict[int, int] = {}
         self._notify = notify
 
-    def execute(self, statement: str, params: tuple[Any, ...] | list[Any] = ()) -> Tx:
-        self.cursor.execute(self.dialect.sql(statement), tuple(params))
+    def execute(
+        self, statement: str, params: tuple[Any, ...] | list[Any] = (), binary: bool = False
+    ) -> Tx:
+        """``binary``: results in the engine's binary format where it has
+        one (PostgreSQL: a ``bytea`` travels as its bytes, not as hex text
+        twice its size that both ends must encode and decode -- message
+        bodies)."""
+        if binary and self.dialect.binary_results:
+            self.cursor.execute(self.dialect.sql(statement), tuple(params), binary=True)
+        else:
+            self.cursor.execute(self.dialect.sql(statement), tuple(params))
         return self
 
     def execute_many(self, statement: str, rows: list[tuple[Any, ...]]) -> Tx:
@@ -73,12 +82,16 @@ class Tx:
             self.cursor.executemany(self.dialect.sql(statement), rows)
         return self
 
-    def one(self, statement: str, params: tuple[Any, ...] | list[Any] = ()) -> Any:
-        self.execute(statement, params)
+    def one(
+        self, statement: str, params: tuple[Any, ...] | list[Any] = (), binary: bool = False
+    ) -> Any:
+        self.execute(statement, params, binary)
         return self.cursor.fetchone()
 
-    def all(self, statement: str, params: tuple[Any, ...] | list[Any] = ()) -> list[Any]:
-        self.execute(statement, params)
+    def all(
+        self, statement: str, params: tuple[Any, ...] | list[Any] = (), binary: bool = False
+    ) -> list[Any]:
+        self.execute(statement, params, binary)
         return list(self.cursor.fetchall())
 
     def touched(self, mailbox_id: int, modseq: int) -> None:
@@ -118,6 +131,10 @@ class Database:
     def notify(self, cursor: Any, mailbox_id: int, modseq: int) -> None:
         """Tell other processes (PostgreSQL NOTIFY); nothing for SQLite."""
 
+    def durability(self, conn: Any, durable: bool) -> None:
+        """Before a write transaction on ``conn``: whether its COMMIT must
+        reach the disk before it returns (SQLite: ``synchronous``)."""
+
     # -------------------------------------------------------------- running
 
     def _connection(self) -> Any:
@@ -145,7 +162,7 @@ class Database:
         return DatabaseUnavailable(f"the database is unavailable ({_first_line(exc)}); try again")
 
     def run_sync(
-        self, fn: Callable[[Tx], T], write: bool, single: bool = False
+        self, fn: Callable[[Tx], T], write: bool, single: bool = False, durable: bool = True
     ) -> tuple[T, dict[int, int]]:
         """Run ``fn`` in a transaction in this thread, retrying lock races.
 
@@ -158,7 +175,13 @@ class Database:
         reached COMMIT -- so it cannot have happened; if COMMIT was under
         way its outcome is unknown and the client hears UNAVAILABLE rather
         than risk doing it twice.  A database that cannot be reached gives
-        :class:`DatabaseUnavailable`."""
+        :class:`DatabaseUnavailable`.
+
+        ``durable`` (writes): the COMMIT is on disk when this returns;
+        False lets an engine that can (SQLite) return before, keeping the
+        database consistent -- for changes a power cut may undo without
+        losing mail (flags, ``\\Recent``), as Dovecot's default
+        ``mail_fsync = optimized`` does not sync its index for them."""
         reconnected = False
         for attempt in range(RETRIES):
             try:
@@ -167,6 +190,8 @@ class Database:
                 if self.unavailable(exc):
                     raise self._down(exc) from exc
                 raise
+            if write:
+                self.durability(conn, durable)
             cursor = conn.cursor()
             committing = False
             bare = single and not write
@@ -208,11 +233,15 @@ class Database:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def run(
-        self, fn: Callable[[Tx], T], write: bool = False, single: bool = False
+        self,
+        fn: Callable[[Tx], T],
+        write: bool = False,
+        single: bool = False,
+        durable: bool = True,
     ) -> defer.Deferred[T]:
         """``fn(tx)`` in one transaction in a worker thread; watchers of the
-        mailboxes it changed hear after the commit (``single``: see
-        :meth:`run_sync`)."""
+        mailboxes it changed hear after the commit (``single``,
+        ``durable``: see :meth:`run_sync`)."""
         from twisted.internet import reactor
 
         def done(outcome: tuple[T, dict[int, int]]) -> T:
@@ -228,6 +257,7 @@ class Database:
             fn,
             write,
             single,
+            durable,
         )
         return d.addCallback(done)
 

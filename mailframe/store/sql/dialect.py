@@ -47,6 +47,13 @@ class Dialect:
     text_match: str = "like"
     #: a 64-bit floating-point column (SORT's dates).
     double: str = "DOUBLE PRECISION"
+    #: the driver can return results in binary (psycopg: ``binary=True``).
+    binary_results: bool = False
+    #: what locks a row as its ``UPDATE`` would (PostgreSQL: the same
+    #: ``NO KEY`` lock, so foreign-key checks are not held up), taken by a
+    #: write that may find it has nothing to change; SQLite's
+    #: ``BEGIN IMMEDIATE`` already holds the one write lock.
+    lock_row: str = ""
 
     def sql(self, statement: str) -> str:
         """``statement`` with this engine's placeholders and types."""
@@ -85,4 +92,6 @@ POSTGRESQL = Dialect(
     for_update=" FOR UPDATE",
     instr="strpos",
     narrow_table_options=" WITH (fillfactor = 80)",
+    binary_results=True,
+    lock_row=" FOR NO KEY UPDATE",
 )

@@ -77,9 +77,13 @@ class SqlMailbox:
         return f"<SqlMailbox {self.name} id={self.id}>"
 
     def _run(
-        self, fn: Callable[[Tx], Any], write: bool = False, single: bool = False
+        self,
+        fn: Callable[[Tx], Any],
+        write: bool = False,
+        single: bool = False,
+        durable: bool = True,
     ) -> defer.Deferred[Any]:
-        return self.sqlstore.db.run(fn, write, single)
+        return self.sqlstore.db.run(fn, write, single, durable)
 
     def _row(self, tx: Tx) -> tuple[int, int, int, int]:
         row = tx.one(
@@ -132,7 +136,49 @@ class SqlMailbox:
         return self._run(run)
 
     def changes_since(self, modseq: int) -> defer.Deferred[Changes]:
-        return self._run(lambda tx: self.changes_in(tx, modseq))
+        """What changed after ``modseq`` (RFC 7162 §3.2.10): asked after
+        every command of a session with a mailbox selected, so it is one
+        statement -- the counters, the changed rows and the tombstones in
+        one ``UNION ALL``, one snapshot without ``BEGIN`` / ``COMMIT``
+        (one round trip to PostgreSQL where a transaction of four
+        statements took six).  Only when tombstones that old were pruned
+        does it run :meth:`changes_in`'s transaction."""
+
+        def quick(tx: Tx) -> Changes | None:
+            rows = tx.all(
+                "SELECT 0, uidnext, highestmodseq, '', expunge_floor FROM mailboxes WHERE id = ? "
+                "UNION ALL SELECT 1, uid, flags, keywords, modseq FROM mailbox_messages "
+                "WHERE mailbox_id = ? AND modseq > ? "
+                "UNION ALL SELECT 2, uid, 0, '', modseq FROM expunged "
+                "WHERE mailbox_id = ? AND modseq > ?",
+                (self.id, self.id, modseq, self.id, modseq),
+            )
+            head = [r for r in rows if int(r[0]) == 0]
+            if not head or modseq < int(head[0][4]):
+                return None  # tombstones pruned: every UID that is not here
+            _, uidnext, hms, _, _ = head[0]
+            changed = sorted(
+                (
+                    FlagState(int(u), decode_flags(f, k), int(m))
+                    for kind, u, f, k, m in rows
+                    if int(kind) == 1
+                ),
+                key=lambda state: state.uid,
+            )
+            gone = sorted({int(r[1]) for r in rows if int(r[0]) == 2})
+            return Changes(
+                highestmodseq=int(hms),
+                uidnext=int(uidnext),
+                changed=tuple(changed),
+                expunged=tuple(gone),
+            )
+
+        def full(changes: Changes | None) -> Changes | defer.Deferred[Changes]:
+            if changes is not None:
+                return changes
+            return self._run(lambda tx: self.changes_in(tx, modseq))
+
+        return self._run(quick, single=True).addCallback(full)
 
     def changes_in(self, tx: Tx, modseq: int) -> Changes:
         """:meth:`changes_since` inside ``tx``."""
@@ -217,6 +263,7 @@ class SqlMailbox:
                 "JOIN messages m ON m.id = mm.message_id JOIN bodies b ON b.id = m.body_id "
                 "WHERE mm.mailbox_id = ? AND mm.uid = ?",
                 (*params, self.id, uid),
+                binary=True,
             )
             if row is None:
                 raise ExpungeIssued(f"message UID {uid} has been expunged")
@@ -256,6 +303,7 @@ class SqlMailbox:
                     "JOIN messages m ON m.id = mm.message_id JOIN bodies b ON b.id = m.body_id "
                     f"WHERE mm.mailbox_id = ? AND mm.uid IN ({', '.join('?' * len(batch))})",
                     (self.id, *batch),
+                    binary=True,  # the bodies as bytes, not as hex text
                 )
                 for uid, body_id, content, chunks in rows:
                     out[int(uid)] = (
@@ -319,31 +367,45 @@ class SqlMailbox:
         unchangedsince: int | None = None,
     ) -> defer.Deferred[StoreResult]:
         """STORE (RFC 3501 §6.4.6), UNCHANGEDSINCE (RFC 7162 §3.1.3): one
-        new modseq for the messages whose flags change, none otherwise."""
+        new modseq for the messages whose flags change, none otherwise.
+
+        The mailbox row is locked first (as the modseq bump would lock
+        it, so commit order is still modseq order) and bumped only when a
+        flag changes: a STORE that changes nothing (a client setting
+        \\Seen again) commits a read instead of rolling a bump back --
+        on PostgreSQL a ROLLBACK also made psycopg drop every prepared
+        statement of the connection."""
         mode = StoreMode(mode)
         flags = frozenset(flags)
 
         def run(tx: Tx) -> StoreResult:
-            bumped = bump(tx, self.id)
-            if bumped is None:
-                raise Rollback(StoreResult(changed=()))
-            modseq = bumped[1]
+            live = tx.one(
+                "SELECT 1 FROM mailboxes WHERE id = ? AND deleted = 0 AND noselect = 0"
+                + tx.dialect.lock_row,
+                (self.id,),
+            )
+            if live is None:
+                return StoreResult(changed=())
             failed: list[int] = []
-            changed: list[FlagState] = []
-            updates: list[tuple[Any, ...]] = []
+            changes: list[tuple[int, frozenset[str]]] = []
             for r in self._select(tx, uids, "1"):
                 uid, old, old_modseq = int(r[0]), decode_flags(r[1], r[2]), int(r[3])
                 if unchangedsince is not None and old_modseq > unchangedsince:
                     failed.append(uid)
                     continue
                 new = apply_mode(old, mode, flags)
-                if new == old:
-                    continue
+                if new != old:
+                    changes.append((uid, new))
+            if not changes:
+                return StoreResult(changed=(), failed=tuple(failed))
+            bumped = bump(tx, self.id)
+            assert bumped is not None  # the row is locked: still live
+            modseq = bumped[1]
+            changed = [FlagState(uid, new, modseq) for uid, new in changes]
+            updates: list[tuple[Any, ...]] = []
+            for uid, new in changes:
                 bits, keywords = encode_flags(new)
                 updates.append((bits, keywords, modseq, self.id, uid))
-                changed.append(FlagState(uid, new, modseq))
-            if not changed:
-                raise Rollback(StoreResult(changed=(), failed=tuple(failed)))
             tx.execute_many(
                 "UPDATE mailbox_messages SET flags = ?, keywords = ?, modseq = ? "
                 "WHERE mailbox_id = ? AND uid = ?",
@@ -352,7 +414,9 @@ class SqlMailbox:
             tx.touched(self.id, modseq)
             return StoreResult(changed=tuple(changed), failed=tuple(failed))
 
-        return self._run(run, write=True)
+        # a flag change need not be on disk before OK (SQLite: see
+        # mailframe.store.sql.sqlite); stored mail always is
+        return self._run(run, write=True, durable=False)
 
     def expunge(self, uids: Sequence[int] | None = None) -> defer.Deferred[list[int]]:
         """EXPUNGE / UID EXPUNGE (RFC 3501 §6.4.3, RFC 4315 §2.1)."""
@@ -410,11 +474,13 @@ class SqlMailbox:
             )
             lo, hi = int(row[0]), int(row[1])
             if lo >= hi:
-                raise Rollback((hi, hi))
+                return hi, hi  # nothing written: a commit, not a rollback
             tx.execute("UPDATE mailboxes SET recent_floor = ? WHERE id = ?", (hi, self.id))
             return lo, hi
 
-        return self.sqlstore.recent_lock.run(self._run, run, True)
+        # not durable: a claim a power cut undoes is one no session holds
+        # any more (the server went down with them)
+        return self.sqlstore.recent_lock.run(self._run, run, True, False, False)
 
     def peek_recent(self) -> defer.Deferred[tuple[int, int]]:
         def run(tx: Tx) -> tuple[int, int]:

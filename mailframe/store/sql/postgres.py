@@ -63,7 +63,14 @@ class PostgresDatabase(Database):
     def connect(self) -> Any:
         import psycopg
 
-        return psycopg.connect(self.conninfo, autocommit=True, connect_timeout=self.connect_timeout)
+        conn = psycopg.connect(
+            self.conninfo, autocommit=True, connect_timeout=self.connect_timeout
+        )
+        # JIT compiles a query the planner thinks costly (statistics not
+        # yet gathered on a freshly filled mailbox say so) for tens of
+        # milliseconds: never worth it for the short queries of a mail store
+        conn.execute("SET jit = off")
+        return conn
 
     def retryable(self, exc: BaseException) -> bool:
         from psycopg import errors

@@ -306,7 +306,7 @@ def append_rows(tx: Tx, mailbox_id: int, prepared: Sequence[Prepared]) -> Append
 def read_body(tx: Tx, body_id: int, start: int, end: int | None) -> bytes:
     """Bytes ``[start:end]`` of a body; of a chunked one only the chunks
     that hold the range are read."""
-    row = tx.one("SELECT size, content, chunks FROM bodies WHERE id = ?", (body_id,))
+    row = tx.one("SELECT size, content, chunks FROM bodies WHERE id = ?", (body_id,), binary=True)
     if row is None:  # its last message expunged meanwhile (a read outside a transaction)
         raise ExpungeIssued("the message has been expunged")
     size, content, chunks = row
@@ -321,6 +321,7 @@ def read_body(tx: Tx, body_id: int, start: int, end: int | None) -> bytes:
     rows = tx.all(
         "SELECT data FROM body_chunks WHERE body_id = ? AND seq BETWEEN ? AND ? ORDER BY seq",
         (body_id, first, last),
+        binary=True,
     )
     data = b"".join(bytes(r[0]) for r in rows)
     offset = first * CHUNK

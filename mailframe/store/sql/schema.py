@@ -37,7 +37,10 @@ filled for the messages already there by
 4 rebuilds the text index with four columns (``hdr``, ``fields``,
 ``body``, ``nested``) and, in SQLite, a case-sensitive trigram tokenizer
 over the framework's own case folding, so that a phrase query is exactly
-the matcher's substring test (:mod:`mailframe.store.sql.search`).
+the matcher's substring test (:mod:`mailframe.store.sql.search`);
+5 replaces the index of ``mailbox_messages`` on ``message_id`` with one
+on ``(message_id, mailbox_id, uid)``, so SEARCH maps the messages the
+text index finds to UIDs from the index alone (:data:`MIGRATE_TO_5`).
 """
 
 from __future__ import annotations
@@ -50,7 +53,7 @@ from mailframe.store.sql.sortindex import SORT_STATEMENTS
 
 __all__ = ["SCHEMA_VERSION", "CHUNK", "STATEMENTS", "TEXT_STATEMENTS", "ensure_schema"]
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 #: bodies larger than this are stored in chunks of this size.
 CHUNK = 256 * 1024
 
@@ -109,7 +112,11 @@ STATEMENTS = [
         saved BIGINT NOT NULL DEFAULT 0,
         PRIMARY KEY (mailbox_id, uid)){narrow}""",
     "CREATE INDEX IF NOT EXISTS mailbox_messages_modseq ON mailbox_messages (mailbox_id, modseq)",
-    "CREATE INDEX IF NOT EXISTS mailbox_messages_message ON mailbox_messages (message_id)",
+    # a message's rows (COPY shares it; expunge asks whether any is left),
+    # and, covering, the UIDs in one mailbox of the messages the text
+    # index finds without reading the table (version 5)
+    "CREATE INDEX IF NOT EXISTS mailbox_messages_found "
+    "ON mailbox_messages (message_id, mailbox_id, uid)",
     """CREATE TABLE IF NOT EXISTS expunged (
         mailbox_id BIGINT NOT NULL REFERENCES mailboxes(id),
         uid BIGINT NOT NULL,
@@ -151,6 +158,11 @@ TEXT_STATEMENTS = {
 MIGRATE_TO_4 = [
     "DROP TABLE IF EXISTS {text_table}",
     "DROP INDEX IF EXISTS messages_text_state",
+]
+#: Version 4 or older to 5: the index on ``message_id`` alone is a prefix
+#: of ``mailbox_messages_found`` (created above), so it goes.
+MIGRATE_TO_5 = [
+    "DROP INDEX IF EXISTS mailbox_messages_message",
 ]
 #: after the version 2 columns exist (created or migrated): the messages
 #: every BODY / TEXT key takes as candidates (text_state holds only the
@@ -205,6 +217,9 @@ def ensure_schema(cursor: Any, dialect: Dialect) -> int:
     if rows and 2 <= version < 4:
         for statement in MIGRATE_TO_4:
             cursor.execute(statement.format(text_table=dialect.text_table))
+    if rows and version < 5:
+        for statement in MIGRATE_TO_5:
+            cursor.execute(statement)
     for statement in STATEMENTS[1:] + TEXT_STATEMENTS[dialect.name] + SORT_STATEMENTS:
         cursor.execute(dialect.sql(statement))
     if dialect.name == "postgresql":
@@ -218,6 +233,7 @@ def ensure_schema(cursor: Any, dialect: Dialect) -> int:
         # filled by mailframe.store.sql.migrate (no text version recorded).
         # 2 -> 3: message_sort, created above, filled the same way.
         # 2, 3 -> 4: the text index, dropped and created above, refilled.
+        # 4 -> 5: mailbox_messages_found created above, its prefix dropped.
         if version < 2:
             for statement in MIGRATE_1_TO_2:
                 cursor.execute(statement)

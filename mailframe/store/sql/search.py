@@ -84,8 +84,14 @@ class Compiled:
     #: key every match must satisfy): the query starts from it.
     driver: str = ""
     driver_params: tuple[Any, ...] = ()
+    #: the driver's message ids as a query of its own (one column, no
+    #: duplicates), taking ``driver_params``.
+    driver_ids: str = ""
     #: the conditions read the message's text row, joined as ``f``.
     text_row: bool = False
+    #: the conditions read the ``messages`` row (``m``: size, internal
+    #: date); without it the query reads ``mailbox_messages`` alone.
+    message_row: bool = True
 
 
 def compilable(key: SearchKey) -> bool:
@@ -110,46 +116,65 @@ def _textual(key: SearchKey) -> bool:
 
 
 class _Ctx:
-    """What one compilation shares: the engine, the largest UID, and
-    whether a condition reads the message's text row (``f``)."""
+    """What one compilation shares: the engine, the largest UID, whether
+    a condition reads the message's text row (``f``) or its ``messages``
+    row (``m``), and whether a needle too short for the index is better
+    found by one scan of the text table than row by row (``scan_short``)."""
 
-    def __init__(self, dialect: Dialect, largest: int) -> None:
+    def __init__(self, dialect: Dialect, largest: int, scan_short: bool = False) -> None:
         self.dialect = dialect
         self.largest = largest
+        self.scan_short = scan_short
         self.text_row = False
+        self.message_row = False
 
 
-def compile_key(key: SearchKey, largest: int, dialect: Dialect) -> Compiled | None:
-    """``key`` as SQL, or ``None`` when it is not answerable here."""
+def compile_key(
+    key: SearchKey, largest: int, dialect: Dialect, scan_short: bool = False
+) -> Compiled | None:
+    """``key`` as SQL, or ``None`` when it is not answerable here.
+
+    ``scan_short``: a needle with no word of three characters (no
+    trigram to look up) is found by one scan of the text table, the
+    query then starting from what it found, rather than by reading the
+    text row of each message of the mailbox in turn (the better plan
+    when the UIDs asked for are a good part of the store: SQLite reads a
+    row of its FTS5 table by id several times slower than in a scan)."""
     if not compilable(key):
         return None
-    ctx = _Ctx(dialect, largest)
+    ctx = _Ctx(dialect, largest, scan_short)
     try:
         if not _textual(key):
             params: list[Any] = []
             exact = _compile(key, ctx, params, True)
-            return Compiled(exact, params, exact, list(params), True)
+            return Compiled(exact, params, exact, list(params), True, message_row=ctx.message_row)
         sure_params: list[Any] = []
         maybe_params: list[Any] = []
-        found = _driving_leaf(key)
+        found = _driving_leaf(key, scan_short)
         if found is None:
             sure = _compile(key, ctx, sure_params, True)
             maybe = _compile(key, ctx, maybe_params, False)
             return Compiled(
-                sure, sure_params, maybe, maybe_params, False, text_row=ctx.text_row
+                sure,
+                sure_params,
+                maybe,
+                maybe_params,
+                False,
+                text_row=ctx.text_row,
+                message_row=ctx.message_row,
             )
         leaf, index = found
-        # the driver runs the index once; the leaf's own conditions then
-        # only say which of its rows are sure (the rest of the key is
-        # compiled as usual, and is not given the leaf again)
+        # the driver runs the index (or the scan) once; the leaf's own
+        # conditions then only say which of its rows are sure (the rest of
+        # the key is compiled as usual, and is not given the leaf again)
         driver_params: list[Any] = []
-        driver, phrase = _driver(leaf, dialect, driver_params)
+        driver, phrase, ids = _driver(leaf, dialect, driver_params)
         parts = key.keys if isinstance(key, SearchAnd) else (key,)
         sures, maybes = [], []
         for i, part in enumerate(parts):
             if i == index:
                 if phrase:
-                    sures.append(f"(m.text_state & {UNUSUAL}) = 0")
+                    sures.append(f"NOT ({_unusual(UNUSUAL)})")
                 else:
                     sures.append(_text_condition(leaf, ctx, sure_params, True))
                 continue
@@ -165,10 +190,20 @@ def compile_key(key: SearchKey, largest: int, dialect: Dialect) -> Compiled | No
             False,
             driver,
             tuple(driver_params),
-            ctx.text_row,
+            driver_ids=ids,
+            text_row=ctx.text_row,
+            message_row=ctx.message_row,
         )
     except _TooBig:
         return None
+
+
+def _unusual(bits: int) -> str:
+    """The row's message has one of the state ``bits`` (few messages: the
+    set is read once, through the partial index on ``text_state``, and
+    ``messages`` is not joined for it)."""
+    extra = f" AND (text_state & {bits}) <> 0" if bits != UNUSUAL else ""
+    return f"mm.message_id IN (SELECT id FROM messages WHERE text_state <> 0{extra})"
 
 
 def _long(word: str) -> bool:
@@ -176,13 +211,16 @@ def _long(word: str) -> bool:
     return len(word) >= 3
 
 
-def _driving_leaf(key: SearchKey) -> tuple[SearchHeader | SearchBody, int] | None:
+def _driving_leaf(
+    key: SearchKey, scan_short: bool = False
+) -> tuple[SearchHeader | SearchBody, int] | None:
     """A text key that every match of ``key`` satisfies (``key`` itself,
-    or one of a top-level AND) with a word the index can look up, and
-    its place: the one with the longest such word (the fewest rows)."""
+    or one of a top-level AND) with a word the index can look up (with
+    ``scan_short``, any word: one scan finds it), and its place: the one
+    with the longest such word (the fewest rows)."""
     candidates = key.keys if isinstance(key, SearchAnd) else (key,)
     best: tuple[SearchHeader | SearchBody, int] | None = None
-    longest = 2
+    longest = 0 if scan_short else 2
     for i, k in enumerate(candidates):
         if isinstance(k, (SearchHeader, SearchBody)) and k.value:
             size = max((len(w) for w in words(k.value)), default=0)
@@ -215,19 +253,33 @@ def _exact_needle(key: SearchHeader | SearchBody) -> str | None:
 
 def _driver(
     key: SearchHeader | SearchBody, dialect: Dialect, params: list[Any]
-) -> tuple[str, bool]:
+) -> tuple[str, bool, str]:
     """The condition the query starts from: the messages whose documents
     the index finds holding the key's words (its words of three characters
-    or more), and those always candidates; and whether it is the whole
+    or more; if it has none, a scan of the text table finds its shorter
+    words), and those always candidates; and whether it is the whole
     needle as a phrase -- then, with the tokenizer not folding case over
     documents already folded, a substring test, exact for messages of
-    the right state."""
+    the right state; and those message ids as a query of their own."""
     columns = _columns(key)
     folded = _exact_needle(key)
-    phrase = folded is not None and not any(c.isspace() for c in folded) and _long(folded)
-    looked_up = [folded] if phrase and folded is not None else [w for w in words(key.value) if _long(w)]
+    phrase = folded is not None and not any(c.isspace() for c in folded)
+    ws = words(key.value)
+    short = not any(_long(w) for w in ws)
+    if phrase and folded is not None and (short or _long(folded)):
+        looked_up = [folded]
+    else:
+        phrase = False
+        looked_up = ws if short else [w for w in ws if _long(w)]
     table, id_ = dialect.text_table, dialect.text_key
-    if dialect.text_match == "fts5":
+    if short:
+        # no trigram: one pass over the text table, in the database
+        tests = []
+        for w in looked_up:
+            params.extend([w] * len(columns))
+            tests.append("(" + " OR ".join(f"{dialect.instr}({c}, ?) > 0" for c in columns) + ")")
+        found = f"SELECT {id_} FROM {table} WHERE " + " AND ".join(tests)
+    elif dialect.text_match == "fts5":
         group = "{" + " ".join(columns) + "}"
         params.append(" AND ".join(f"{group} : {fts_phrase(w)}" for w in looked_up))
         found = f"SELECT {id_} FROM {table} WHERE {table} MATCH ?"
@@ -244,7 +296,11 @@ def _driver(
     always = "SELECT id FROM messages WHERE text_state <> 0" + (
         f" AND (text_state & {bits}) <> 0" if bits != UNUSUAL else ""
     )
-    return f"mm.message_id IN ({found} UNION ALL {always})", phrase
+    return (
+        f"mm.message_id IN ({found} UNION ALL {always})",
+        phrase,
+        f"{found} UNION {always}",
+    )
 
 
 def _in_row(column: str, needle: str, ctx: _Ctx, params: list[Any]) -> str:
@@ -294,7 +350,7 @@ def _text_condition(
         exact = _exact_needle(key)
         if exact is None:
             return "1 = 0"
-        state = f"(m.text_state & {UNUSUAL}) = 0"
+        state = f"NOT ({_unusual(UNUSUAL)})"
         found = " OR ".join(_in_row(c, exact, ctx, params) for c in columns)
         return f"({state} AND ({found}))"
     if not ws:
@@ -303,12 +359,12 @@ def _text_condition(
         return "1 = 1"
     bits = _candidates(key)
     if any(_long(w) for w in ws):
-        driver, _ = _driver(key, dialect, params)
+        driver, _, _ = _driver(key, dialect, params)
         return driver
     tests = []
     for w in ws:
         tests.append("(" + " OR ".join(_in_row(c, w, ctx, params) for c in columns) + ")")
-    return f"((m.text_state & {bits}) <> 0 OR (" + " AND ".join(tests) + "))"
+    return f"(({_unusual(bits)}) OR (" + " AND ".join(tests) + "))"
 
 
 def _compile(key: SearchKey, ctx: _Ctx, params: list[Any], sure: bool) -> str:
@@ -352,9 +408,11 @@ def _compile(key: SearchKey, ctx: _Ctx, params: list[Any], sure: bool) -> str:
         return "mm.modseq >= ?"
     if isinstance(key, SearchSize):
         params.append(key.size)
+        ctx.message_row = True
         return f"m.size {'>' if key.op == 'larger' else '<'} ?"
     if isinstance(key, SearchDate):
         params.append(key.when.isoformat())
         op = {"before": "<", "on": "=", "since": ">="}[key.op]
+        ctx.message_row = True
         return f"substr(m.internaldate, 1, 10) {op} ?"
     raise ValueError(f"not answerable from state: {key!r}")  # pragma: no cover

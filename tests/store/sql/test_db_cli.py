@@ -10,6 +10,7 @@ from pathlib import Path
 from mailframe.store.sql import open_postgresql, open_sqlite
 from mailframe.store.sql.db import Tx
 from mailframe.store.sql.rows import Prepared, append_rows, bump, create_row, expunge_rows
+from mailframe.store.sql.schema import SCHEMA_VERSION
 from tests.cli._support import mf, ok
 from tests.store.sql.pgcluster import new_database
 
@@ -39,7 +40,7 @@ def test_check_consistent_counts(tmp_path: Path) -> None:
     path = _sqlite_db(tmp_path)
     out = json.loads(ok("db", "check", "--store", f"sqlite:{path}", "--bodies", "--json"))
     assert out["ok"] and out["problems"] == []
-    assert out["schema_version"] == 4
+    assert out["schema_version"] == SCHEMA_VERSION
     assert out["counts"]["mailbox_messages"] == 2
     assert out["counts"]["messages"] == 2  # the expunged one collected
     assert out["counts"]["text_documents"] == 2
@@ -113,7 +114,7 @@ def test_migrate_a_version_1_database(tmp_path: Path) -> None:
     r = mf("db", "check", "--store", f"sqlite:{path}")
     assert r.returncode == 1 and b"run `mailframe db migrate`" in r.stdout
     out = json.loads(ok("db", "migrate", "--store", f"sqlite:{path}", "--json"))
-    assert out == {"from": 1, "to": 4, "indexed": 2}
+    assert out == {"from": 1, "to": SCHEMA_VERSION, "indexed": 2}
     assert "consistent" in ok("db", "check", "--store", f"sqlite:{path}")
 
 
@@ -128,7 +129,7 @@ def test_migrate_a_version_3_database(tmp_path: Path) -> None:
     r = mf("db", "check", "--store", f"sqlite:{path}")
     assert r.returncode == 1 and b"run `mailframe db migrate`" in r.stdout
     out = json.loads(ok("db", "migrate", "--store", f"sqlite:{path}", "--json"))
-    assert out == {"from": 3, "to": 4, "indexed": 2}
+    assert out == {"from": 3, "to": SCHEMA_VERSION, "indexed": 2}
     assert "consistent" in ok("db", "check", "--store", f"sqlite:{path}")
     conn = sqlite3.connect(path, isolation_level=None)
     columns = [r[1] for r in conn.execute("PRAGMA table_info(search_fts)")]

@@ -78,7 +78,7 @@ def test_version_1_is_migrated_and_indexed() -> None:
             )
 
         version, docs, fox, dog, subject = store.db.run_sync(check, write=False)[0]
-        assert version == SCHEMA_VERSION == 4
+        assert version == SCHEMA_VERSION == 5
         assert docs == len(MESSAGES)
         assert (fox, dog, subject) == ([1], [2], [3])
     finally:
@@ -150,14 +150,33 @@ def _as_version_3(engine: str, execute: Any) -> None:
     execute("DROP INDEX messages_text_unusual")
     execute("CREATE INDEX messages_text_state ON messages (text_state) WHERE text_state <> 0")
     execute("UPDATE counters SET value = 1 WHERE name = 'text_version'")
+    # version 4 and older: mailbox_messages indexed on message_id alone
+    execute("DROP INDEX mailbox_messages_found")
+    execute("CREATE INDEX mailbox_messages_message ON mailbox_messages (message_id)")
     execute("UPDATE schema_version SET version = 3")
+
+
+def _indexes(tx: Tx) -> set[str]:
+    """The names of mailbox_messages' own (not primary key) indexes."""
+    if tx.dialect.name == "sqlite":
+        rows = tx.all(
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'mailbox_messages'"
+            " AND sql IS NOT NULL"
+        )
+    else:
+        rows = tx.all(
+            "SELECT indexname FROM pg_indexes WHERE tablename = 'mailbox_messages'"
+            " AND indexname <> 'mailbox_messages_pkey'"
+        )
+    return {str(r[0]) for r in rows}
 
 
 @pytest.mark.parametrize("engine", ["sqlite", "postgresql"])
 def test_version_3_gets_the_exact_text_index(engine: str) -> None:
     """3 -> 4: the text index is dropped, created with four columns (and,
     in SQLite, a case-sensitive tokenizer over the framework's folding)
-    and refilled at start; SEARCH answers from it without the matcher."""
+    and refilled at start; SEARCH answers from it without the matcher.
+    4 -> 5: the index on message_id becomes the covering one."""
     if engine == "sqlite":
         path = tempfile.mkdtemp(prefix="sql-migrate-") + "/mail.db"
 
@@ -190,7 +209,7 @@ def test_version_3_gets_the_exact_text_index(engine: str) -> None:
     store = reopen()
     try:
 
-        def check(tx: Tx) -> tuple[int, int, int, Any, Any, Any]:
+        def check(tx: Tx) -> tuple[int, int, int, Any, Any, Any, set[str]]:
             t = tx.dialect.text_table
             plan = search_plan(tx, box, SearchBody("QUICK"), range(1, 2**32))
             return (
@@ -200,9 +219,13 @@ def test_version_3_gets_the_exact_text_index(engine: str) -> None:
                 plan,
                 search_in(tx, box, SearchBody("lazy dog"), range(1, 2**32)),
                 search_in(tx, box, SearchBody("drüben", text=True), range(1, 2**32)),
+                _indexes(tx),
             )
 
-        version, text_version, docs, plan, dog, drueben = store.db.run_sync(check, False)[0]
+        version, text_version, docs, plan, dog, drueben, indexes = store.db.run_sync(
+            check, False
+        )[0]
+        assert indexes == {"mailbox_messages_found", "mailbox_messages_modseq"}
         assert (version, text_version, docs) == (SCHEMA_VERSION, TEXT_VERSION, len(MESSAGES))
         assert plan is not None and plan[:2] == ([1], [])  # sure, nothing to confirm
         assert (dog, drueben) == ([2], [3])
