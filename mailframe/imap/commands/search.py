@@ -17,7 +17,7 @@ from dataclasses import replace
 from datetime import date
 from itertools import compress, repeat
 from operator import itemgetter
-from typing import Any
+from typing import Any, cast
 
 from mailframe import message as mm
 from mailframe import vocabulary
@@ -26,7 +26,13 @@ from mailframe.imap.command import Search
 from mailframe.imap.commands.context import register, use_searcher
 from mailframe.imap.commands.mailbox import uid_set
 from mailframe.imap.commands.results import partial_value, save_result
-from mailframe.imap.commands.search_columns import Row, columnable, rows_for
+from mailframe.imap.commands.search_columns import (
+    Row,
+    column_for,
+    columnable,
+    rows_for,
+    rows_in_order,
+)
 from mailframe.imap.commands.search_content import search_content
 from mailframe.imap.context import SelectedContext
 from mailframe.imap.registry import SELECTED, Reply, command, not_by_sequence
@@ -287,7 +293,7 @@ async def _search_store(
     mailbox: Any, key: SearchKey, view: Any, pairs: list[tuple[int, int]]
 ) -> list[tuple[int, int, int]] | None:
     """Let the store answer (ISearchableMailbox), or None to match here."""
-    answer = await mailbox.search(for_store(key, view), [u for _, u in pairs])
+    answer = await mailbox.search(for_store(key, view), list(map(itemgetter(1), pairs)))
     if answer is None:
         return None
     matched = set(answer)
@@ -333,7 +339,10 @@ async def run_search(session: SelectedContext, key: SearchKey) -> list[tuple[int
     level = needs(key)
     if level == VIEW:
         return _search_view(view, key)
-    pairs = [(i + 1, u) for i, u in enumerate(view.uids) if u not in view.ghosts]
+    if view.ghosts:
+        pairs = [(i + 1, u) for i, u in enumerate(view.uids) if u not in view.ghosts]
+    else:
+        pairs = list(zip(range(1, len(view.uids) + 1), view.uids, strict=True))
     if ISearchableMailbox.providedBy(mailbox):
         pushed = await _search_store(mailbox, key, view, pairs)
         if pushed is not None:
@@ -342,16 +351,30 @@ async def run_search(session: SelectedContext, key: SearchKey) -> list[tuple[int
     found: list[tuple[int, int, int]] = []
     if level == RECORD and columnable(key):
         # header, date and size keys: the mailbox's kept columns (issue 16)
-        rows = await rows_for(session, [u for _, u in pairs])
         header = _header_key(key)
         if header is not None:
-            # one header key (SUBJECT, FROM ...): the matcher straight over the rows
-            matcher, get = mm.header_matcher(header.name, header.value), rows.get
-            for i in range(0, len(pairs), BATCH):
+            # one header key (SUBJECT, FROM ...): the matcher mapped over
+            # the rows in sequence order, no Python step per message but
+            # the matcher's own
+            uids = list(map(itemgetter(1), pairs))
+            folded = mm.fold_case(header.value)
+            if folded and "\x00" not in folded:
+                column = await column_for(session, header.name, uids)
+                if column is not None:  # a field searched before: one str.find pass
+                    return [(pairs[k][0], pairs[k][1], 0) for k in column.find(folded)]
+            ordered = await rows_in_order(session, uids)
+            matcher = mm.header_matcher(header.name, header.value)
+            verdicts: list[bool] = []
+            for i in range(0, len(ordered), BATCH):
                 if i:
                     await session.io.pause()  # a cold row decodes: other sessions run between batches
-                found += [(s, u, 0) for s, u in pairs[i : i + BATCH] if (r := get(u)) is not None and matcher(r)]
-            return found
+                part = ordered[i : i + BATCH]
+                if None in part:  # a message expunged from the store meanwhile: no row
+                    verdicts += [r is not None and matcher(r) for r in part]
+                else:
+                    verdicts += map(matcher, cast("list[Row]", part))
+            return [(s, u, 0) for s, u in compress(pairs, verdicts)]
+        rows = await rows_for(session, [u for _, u in pairs])
         test = _row_test(key, c)
         for n, (seq, uid) in enumerate(pairs):
             if n and not n % BATCH:
