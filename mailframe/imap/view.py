@@ -139,6 +139,11 @@ class SelectedView:
         """(uid, stored flags) of every message, in sequence order."""
         return zip(self.uids, self._flags, strict=True)
 
+    def flag_column(self) -> list[frozenset[str]]:
+        """Stored flags of every message, in sequence order: the view's
+        own list (read it, never change it), for SEARCH by flag set."""
+        return self._flags
+
     def stored_flags(self, uid: int) -> frozenset[str]:
         """Flags as stored (no ``\\Recent``); empty for an unknown UID."""
         i = self._index(uid)

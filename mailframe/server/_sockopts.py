@@ -7,7 +7,9 @@ from __future__ import annotations
 import socket
 from typing import Any
 
-__all__ = ["no_delay", "quick_ack"]
+from twisted.internet.abstract import FileDescriptor
+
+__all__ = ["no_delay", "quick_ack", "send_window"]
 
 
 def quick_ack(transport: Any) -> None:
@@ -45,3 +47,16 @@ def no_delay(transport: object) -> None:
                 pass
             return
         transport = getattr(transport, "transport", None)
+
+
+def send_window(transport: object, size: int) -> None:
+    """Let a plain TCP transport hold and send ``size`` bytes at a time.
+
+    Twisted's defaults (``bufferSize`` 64 KiB before the producer is
+    paused, ``SEND_LIMIT`` 128 KiB per ``send()``) cost a reactor turn, a
+    pause and a resume for every 64 KiB of a large FETCH; with a larger
+    window the session encodes ahead while the kernel takes bigger
+    writes.  A TLS transport keeps its own buffering: left alone."""
+    if isinstance(transport, FileDescriptor):  # a TLS wrapper is not one
+        transport.bufferSize = size
+        transport.SEND_LIMIT = size

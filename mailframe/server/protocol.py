@@ -56,7 +56,7 @@ from mailframe.imap.serialize import continuation
 from mailframe.imap.session import WAKEUP, ServerConfig, Session, Wakeup
 from mailframe.ops.authwatch import WatchedAuthenticator
 from mailframe.ops.events import ImapConnection, refused_connection
-from mailframe.server._sockopts import no_delay, quick_ack
+from mailframe.server._sockopts import no_delay, quick_ack, send_window
 from mailframe.server._spooling import Spooled, SpoolingMixin
 from mailframe.server.compress import DEFAULT_LEVEL, CompressionError, Deflate
 from mailframe.server.spool import BACKLOG, FileSpool
@@ -65,6 +65,10 @@ log = Logger()
 
 #: Seconds a closing TLS peer has to answer our close_notify.
 CLOSE_GRACE = 2.0
+#: Bytes the TCP transport buffers before it pauses a FETCH, and sends in
+#: one ``send()`` (Twisted's own: 64 KiB and 128 KiB; see send_window):
+#: per connection, at most this much waits in user space.
+SEND_WINDOW = 1024 * 1024
 
 
 @dataclass
@@ -143,6 +147,7 @@ class IMAPServerProtocol(SpoolingMixin, Protocol, TimeoutMixin):
                 return
             self._counted = True
         no_delay(self.transport)
+        send_window(self.transport, SEND_WINDOW)
         if self.context.on_connection is not None:
             self.context.on_connection(1)
             self._counted_load = True

@@ -55,6 +55,27 @@ def test_rows_answer_as_the_matcher(query: str) -> None:
         assert matcher(fresh) is expected and matcher(fresh) is expected, name
 
 
+def test_columns_answer_as_the_matcher() -> None:
+    """A :class:`search_columns.Column` (a field searched again) finds
+    exactly the messages the matcher matches, for every header query of
+    the Dovecot-verified corpus, over all its messages at once."""
+    from array import array
+
+    raws = [(DATA / f"{name}.eml").read_bytes() for name in NAMES]
+    uids = array("L", range(1, len(raws) + 1))
+    for query in HEADER_QUERIES:
+        words = query.split(" ")
+        n = 2 if words[0] == "HEADER" else 1
+        field, needle = words[n - 1], " ".join(words[n:])
+        folded = fold_case(needle)
+        if not folded:
+            continue  # an empty needle never goes by column
+        rows = [search_columns.Row(_Record(u, raw)) for u, raw in zip(uids, raws, strict=True)]
+        column = search_columns.Column(uids, [search_columns.column_part(r, field.lower()) for r in rows])
+        expected = [k for k, raw in enumerate(raws) if header_matches(parse(raw), field, needle)]
+        assert column.find(folded) == expected, query
+
+
 async def _session(store: Any, script: list[bytes]) -> bytes:
     conn = connect(context_for(store))
     data = b"a1 LOGIN alice secret\r\n" + b"".join(b"t%d %s\r\n" % (i, c) for i, c in enumerate(script))
@@ -123,6 +144,55 @@ class _Follows:
                                           b"SEARCH NOT FROM ann@example.org"])
         self.assertEqual(_searches(out), [b"* SEARCH 1 3", b"* SEARCH 2", b"* SEARCH 2"])
         self.assertEqual(asked, [[1, 2, 3]])
+
+    async def test_a_field_searched_again_goes_by_column_and_follows_the_mailbox(self) -> None:
+        """The second search of a field is answered from its column; new
+        mail and an expunge make the column again (never a stale answer)."""
+        account = await self.store.account("alice")
+        await account.create_mailbox("Col")
+        await self._append("Col", _msg("alpha one"), _msg("beta two", "ben@example.org"), _msg("Alpha three"))
+        conn = connect(context_for(self.store))
+        conn.protocol.dataReceived(b"a1 LOGIN alice secret\r\na2 SELECT Col\r\n"
+                                   b"a3 SEARCH SUBJECT alpha\r\na4 SEARCH SUBJECT alpha\r\n"
+                                   b"a5 SEARCH FROM ben\r\na6 SEARCH FROM BEN@\r\n")
+        out = await until_written(conn.transport, b"a6 OK")
+        self.assertEqual(_searches(out), [b"* SEARCH 1 3", b"* SEARCH 1 3", b"* SEARCH 2", b"* SEARCH 2"])
+        box = await account.mailbox("Col")
+        owner = getattr(box, "folder", box)
+        self.assertIsNotNone(search_columns._COLUMNS[owner][(await box.status()).uidvalidity, "subject"])
+        await self._append("Col", _msg("alpha four", "ben@example.org"))
+        from mailframe.records import StoreMode
+
+        await box.store([1], StoreMode.ADD, frozenset({"\\Deleted"}))
+        conn.transport.clear()
+        conn.protocol.dataReceived(b"b1 NOOP\r\nb2 SEARCH SUBJECT alpha\r\nb3 SEARCH FROM ben\r\n"
+                                   b"b4 EXPUNGE\r\nb5 SEARCH SUBJECT alpha\r\nb6 SEARCH FROM ben\r\n")
+        out = await until_written(conn.transport, b"b6 OK")
+        conn.protocol.connectionLost(None)
+        self.assertEqual(_searches(out), [b"* SEARCH 1 3 4", b"* SEARCH 2 4", b"* SEARCH 2 3", b"* SEARCH 1 3"])
+
+    async def test_a_message_gone_from_the_store_before_its_row_is_made(self) -> None:
+        """Expunged by another client after this session's SELECT and
+        before any search made its row: the header search has no record
+        for it and leaves it out (the session's numbers unchanged until
+        the EXPUNGE is told at a command that may tell it, RFC 3501 §7.4.1)."""
+        from mailframe.records import StoreMode
+
+        account = await self.store.account("alice")
+        await account.create_mailbox("Gone")
+        await self._append("Gone", _msg("alpha one"), _msg("alpha two"), _msg("beta three"))
+        conn = connect(context_for(self.store))
+        conn.protocol.dataReceived(b"a1 LOGIN alice secret\r\na2 SELECT Gone\r\n")
+        await until_written(conn.transport, b"a2 OK")
+        box = await account.mailbox("Gone")
+        await box.store([1], StoreMode.ADD, frozenset({"\\Deleted"}))
+        self.assertEqual(await box.expunge([1]), [1])
+        conn.protocol.dataReceived(b"a3 SEARCH SUBJECT alpha\r\na4 NOOP\r\na5 SEARCH SUBJECT alpha\r\n")
+        out = await until_written(conn.transport, b"a5 OK")
+        conn.protocol.connectionLost(None)
+        self.assertEqual(_searches(out), [b"* SEARCH 2", b"* SEARCH 1"])
+        self.assertIn(b"* 1 EXPUNGE\r\n", out)
+
 
 
 class MemoryRowsTests(_Follows, TestCase):

@@ -27,9 +27,18 @@ def _message(i: int) -> bytes:
 
 
 PAIRS = [
-    (b"SEARCH UNSEEN", b"SEARCH NOT NOT UNSEEN"),
-    (b"SEARCH FLAGGED", b"SEARCH OR FLAGGED FLAGGED"),
-    (b"SEARCH DELETED", b"SEARCH NOT UNDELETED"),
+    # flag keys go by flag set (search.flag_search); with a sequence set
+    # beside them they take the per-message path
+    (b"SEARCH UNSEEN", b"SEARCH UNSEEN 1:*"),
+    (b"SEARCH FLAGGED", b"SEARCH FLAGGED 1:*"),
+    (b"SEARCH DELETED", b"SEARCH NOT UNDELETED 1:*"),
+    (b"SEARCH KEYWORD $work", b"SEARCH KEYWORD $Work 1:*"),
+    (b"SEARCH UNKEYWORD $Work", b"SEARCH NOT KEYWORD $work 1:*"),
+    (b"SEARCH OR FLAGGED NOT SEEN", b"SEARCH OR FLAGGED NOT SEEN 1:*"),
+    (b"SEARCH NOT NOT UNSEEN", b"SEARCH UNSEEN 1:*"),
+    (b"SEARCH ALL", b"SEARCH 1:*"),
+    (b"SEARCH DRAFT", b"SEARCH DRAFT 1:*"),
+    (b"UID SEARCH FLAGGED", b"UID SEARCH FLAGGED 1:*"),
     (b"SEARCH SUBJECT kiwi", b"SEARCH OR SUBJECT kiwi SUBJECT kiwi"),
     (b"SEARCH FROM example.org", b"SEARCH OR FROM example.org FROM example.org"),
     (b'SEARCH FROM "ann o"', b'SEARCH NOT NOT FROM "ann o"'),
@@ -40,6 +49,14 @@ PAIRS = [
     (b"UID SEARCH SEEN", b"UID SEARCH NOT UNSEEN"),
 ]
 
+#: ESEARCH (RFC 4731) and RETURN (SAVE) by flag set against the general path
+ESEARCH_PAIRS = [
+    (b"SEARCH RETURN (MIN MAX COUNT ALL) UNSEEN", b"SEARCH RETURN (MIN MAX COUNT ALL) UNSEEN 1:*"),
+    (b"UID SEARCH RETURN (MIN MAX COUNT ALL) FLAGGED", b"UID SEARCH RETURN (MIN MAX COUNT ALL) FLAGGED 1:*"),
+    (b"SEARCH RETURN (SAVE COUNT) FLAGGED", b"SEARCH RETURN (COUNT) $"),
+    (b"UID SEARCH RETURN (ALL) DRAFT", b"UID SEARCH RETURN (ALL) DRAFT 1:*"),
+]
+
 
 class FastPathTests(TestCase):
     async def answers(self, store: Any) -> None:
@@ -48,6 +65,8 @@ class FastPathTests(TestCase):
             flags = {"\\Seen"} if i % 3 else set()
             if i % 4 == 0:
                 flags.add("\\Flagged")
+            if i % 5 == 0:
+                flags.add("$Work")
             await box.append(_message(i), frozenset(flags), None)
         driver = SessionDriver(store, {"alice": "secret"}) if isinstance(store, MemoryStore) else None
         if driver is None:
@@ -67,7 +86,13 @@ class FastPathTests(TestCase):
         commands = [b"LOGIN alice secret", b"SELECT INBOX"]
         for fast, general in PAIRS:
             commands += [fast, general]
+        for fast, general in ESEARCH_PAIRS:
+            commands += [fast, general]
         out = await run(commands)
+        esearch = [re.sub(rb"\(TAG \"t\d+\"\) ", b"", e) for e in re.findall(rb"\* ESEARCH[^\r\n]*", out)]
+        self.assertEqual(len(esearch), 2 * len(ESEARCH_PAIRS))
+        for n, (fast, _general) in enumerate(ESEARCH_PAIRS):
+            self.assertEqual(esearch[2 * n], esearch[2 * n + 1], fast)
         found = re.findall(rb"\* SEARCH[^\r\n]*", out)
         self.assertEqual(len(found), 2 * len(PAIRS))
         for n, (fast, _general) in enumerate(PAIRS):

@@ -89,3 +89,37 @@ class NoDelayTests(TestCase):
             if proto.lost:
                 break
             yield deferLater(reactor, 0.005, lambda: None)
+
+
+class SendWindowTests(TestCase):
+    """A plain connection's transport holds and sends
+    ``protocol.SEND_WINDOW`` bytes at a time (Twisted's default, 64 KiB
+    before a FETCH pauses, cost a reactor turn per 64 KiB); a FETCH of
+    more than the window arrives byte for byte."""
+
+    timeout = 60
+    setUp = NoDelayTests.setUp
+
+    @inlineCallbacks
+    def test_plain_connection_window_and_big_fetch(self):  # type: ignore[no-untyped-def]
+        from mailframe.server.protocol import SEND_WINDOW
+
+        client = yield deferToThread(imaplib.IMAP4, "127.0.0.1", self.port.getHost().port, timeout=20)
+        self.addCleanup(lambda: deferToThread(client.logout))
+        transport = self.plain.built[-1].transport
+        self.assertEqual((transport.bufferSize, transport.SEND_LIMIT), (SEND_WINDOW, SEND_WINDOW))
+        messages = [b"Subject: m%d\r\n\r\n" % i + (b"%d line of text\r\n" % i) * (20_000 + 7_000 * i)
+                    for i in range(6)]
+        self.assertGreater(sum(map(len, messages)), 2 * SEND_WINDOW)
+
+        def run() -> list[bytes]:
+            client.login("alice", "secret")
+            for m in messages:
+                client.append("INBOX", "", imaplib.Time2Internaldate(0), m)
+            client.select("INBOX")
+            typ, data = client.fetch("1:*", "(BODY.PEEK[])")
+            assert typ == "OK"
+            return [part[1] for part in data if isinstance(part, tuple)]
+
+        got = yield deferToThread(run)
+        self.assertEqual(got, messages)

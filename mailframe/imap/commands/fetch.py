@@ -46,6 +46,10 @@ from mailframe.wire import date_time
 
 SEEN = "\\Seen"
 BATCH = 256  # messages per backend records() call
+#: Messages per records() call when no item reads message bytes (ENVELOPE,
+#: BODYSTRUCTURE, header fields): fewer trips to a store's thread, about
+#: a megabyte or two of records at a time.
+META_BATCH = 1024
 INLINE_MAX = 64 * 1024  # read sections up to this size in one go
 #: Whole messages read ahead in one IBatchReadMailbox.read_many call: at
 #: most this many bytes (messages up to READ_AHEAD_MAX each), so memory
@@ -457,12 +461,13 @@ async def fetch(session: SelectedContext, cmd: Fetch) -> Reply:
     missing = raced = False
     reading: Awaitable[dict[int, bytes]] | None = None
     try:
-        for i in range(0, len(pairs), BATCH):
+        step = META_BATCH if needs > VIEW and not any(spec.reads for spec, _ in plan) else BATCH
+        for i in range(0, len(pairs), step):
             if i:
                 await out.flush()
                 await session.io.pause()  # let other sessions run between batches
-            chunk = [(s, u) for s, u in pairs[i : i + BATCH] if u not in view.ghosts]
-            missing = missing or len(chunk) < len(pairs[i : i + BATCH])
+            chunk = [(s, u) for s, u in pairs[i : i + step] if u not in view.ghosts]
+            missing = missing or len(chunk) < len(pairs[i : i + step])
             records: dict[int, Any] = {}
             if needs > VIEW and chunk:
                 wanted = [u for _, u in chunk]

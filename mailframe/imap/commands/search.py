@@ -11,10 +11,13 @@ read in bounded groups and matched off the reactor
 from __future__ import annotations
 
 import time
+from bisect import bisect_left
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import date
-from typing import Any
+from itertools import compress, repeat
+from operator import itemgetter
+from typing import Any, cast
 
 from mailframe import message as mm
 from mailframe import vocabulary
@@ -23,7 +26,13 @@ from mailframe.imap.command import Search
 from mailframe.imap.commands.context import register, use_searcher
 from mailframe.imap.commands.mailbox import uid_set
 from mailframe.imap.commands.results import partial_value, save_result
-from mailframe.imap.commands.search_columns import Row, columnable, rows_for
+from mailframe.imap.commands.search_columns import (
+    Row,
+    column_for,
+    columnable,
+    rows_for,
+    rows_in_order,
+)
 from mailframe.imap.commands.search_content import search_content
 from mailframe.imap.context import SelectedContext
 from mailframe.imap.registry import SELECTED, Reply, command, not_by_sequence
@@ -207,23 +216,70 @@ def compile_view_key(
     raise AssertionError(f"{key!r} needs more than the view")
 
 
+def flags_only(key: SearchKey) -> bool:
+    """Whether ``key`` looks at stored flags alone (no ``\\Recent``, no
+    numbers): its answer for a message is a function of the message's
+    flag set."""
+    if isinstance(key, SearchFlag):
+        return key.flag != "\\Recent"
+    if isinstance(key, SearchNot):
+        return flags_only(key.key)
+    if isinstance(key, SearchOr):
+        return flags_only(key.left) and flags_only(key.right)
+    if isinstance(key, SearchAnd):
+        return all(flags_only(k) for k in key.keys)
+    return isinstance(key, SearchAll)
+
+
+class _Verdict(dict[frozenset[str], int]):
+    """A flag set -> 1 or 0 (whether it matches the key), worked out the
+    first time the set is looked up (``dict.__getitem__`` stays C)."""
+
+    def __init__(self, test: ViewPredicate) -> None:
+        super().__init__()
+        self.test = test
+
+    def __missing__(self, flags: frozenset[str]) -> int:
+        value = self[flags] = 1 if self.test(0, 0, flags, False) else 0
+        return value
+
+
+def flag_search(view: Any, key: SearchKey, with_uids: bool = True) -> tuple[list[int], list[int]]:
+    """(sequence numbers, UIDs: empty unless ``with_uids``) of the
+    messages matching a :func:`flags_only` key, as set operations (issue
+    16): messages share a handful of flag sets (the view keeps one object
+    each), so the key is evaluated once per distinct set, giving a byte
+    mask over the sequence (1 where the message matches), and the numbers
+    and UIDs are picked through it -- every per-message step runs in C
+    (``map``, ``bytearray``, ``compress``), none is a Python test per
+    message.  Answers what :func:`matches` answers (RFC 3501 §6.4.4;
+    ``tests/imap/test_search_compile.py``)."""
+    verdict = _Verdict(compile_view_key(key, 0, 0))
+    mask = bytearray(map(verdict.__getitem__, view.flag_column()))
+    uids = view.uids
+    ghosts = 0
+    for uid in view.ghosts:  # expunged, not yet told: matches nothing (RFC 3501 §7.4.1)
+        i = bisect_left(uids, uid)
+        if i < len(uids) and uids[i] == uid:
+            mask[i] = 0
+            ghosts += 1
+    count = len(uids)
+    if not ghosts and 0 not in verdict.values():  # every message (UNSEEN of a new mailbox)
+        return list(range(1, count + 1)), (uids.tolist() if with_uids else [])
+    if 1 not in verdict.values():
+        return [], []
+    return list(compress(range(1, count + 1), mask)), (list(compress(uids, mask)) if with_uids else [])
+
+
 def _search_view(view: Any, key: SearchKey) -> list[tuple[int, int, int]]:
-    """A view-level search: one pass over the UID and flag lists."""
+    """A view-level search: by flag set when only flags matter, else one
+    pass over the UID and flag lists."""
+    if flags_only(key):
+        seqs, uids = flag_search(view, key)
+        return list(zip(seqs, uids, repeat(0)))
     largest = view.uids[-1] if view.uids else 0
     test = compile_view_key(key, largest, view.exists, view.saved)
     recent, ghosts = view.recent, view.ghosts
-    flag = key
-    while isinstance(flag, SearchAnd) and len(flag.keys) == 1:
-        flag = flag.keys[0]
-    if isinstance(flag, SearchFlag) and flag.flag.startswith("\\") and flag.flag != "\\Recent":
-        # one system flag (SEEN, UNSEEN, FLAGGED ...): one comprehension
-        # over the flag sets, no call per message (the test compiled above)
-        name, present = flag.flag, flag.present
-        return [
-            (i, uid, 0)
-            for i, (uid, flags) in enumerate(view.uid_flags(), 1)
-            if (name in flags) == present and not (ghosts and uid in ghosts)
-        ]
     found: list[tuple[int, int, int]] = []
     for i, (uid, flags) in enumerate(view.uid_flags()):
         if ghosts and uid in ghosts:
@@ -237,7 +293,7 @@ async def _search_store(
     mailbox: Any, key: SearchKey, view: Any, pairs: list[tuple[int, int]]
 ) -> list[tuple[int, int, int]] | None:
     """Let the store answer (ISearchableMailbox), or None to match here."""
-    answer = await mailbox.search(for_store(key, view), [u for _, u in pairs])
+    answer = await mailbox.search(for_store(key, view), list(map(itemgetter(1), pairs)))
     if answer is None:
         return None
     matched = set(answer)
@@ -283,7 +339,10 @@ async def run_search(session: SelectedContext, key: SearchKey) -> list[tuple[int
     level = needs(key)
     if level == VIEW:
         return _search_view(view, key)
-    pairs = [(i + 1, u) for i, u in enumerate(view.uids) if u not in view.ghosts]
+    if view.ghosts:
+        pairs = [(i + 1, u) for i, u in enumerate(view.uids) if u not in view.ghosts]
+    else:
+        pairs = list(zip(range(1, len(view.uids) + 1), view.uids, strict=True))
     if ISearchableMailbox.providedBy(mailbox):
         pushed = await _search_store(mailbox, key, view, pairs)
         if pushed is not None:
@@ -292,16 +351,30 @@ async def run_search(session: SelectedContext, key: SearchKey) -> list[tuple[int
     found: list[tuple[int, int, int]] = []
     if level == RECORD and columnable(key):
         # header, date and size keys: the mailbox's kept columns (issue 16)
-        rows = await rows_for(session, [u for _, u in pairs])
         header = _header_key(key)
         if header is not None:
-            # one header key (SUBJECT, FROM ...): the matcher straight over the rows
-            matcher, get = mm.header_matcher(header.name, header.value), rows.get
-            for i in range(0, len(pairs), BATCH):
+            # one header key (SUBJECT, FROM ...): the matcher mapped over
+            # the rows in sequence order, no Python step per message but
+            # the matcher's own
+            uids = list(map(itemgetter(1), pairs))
+            folded = mm.fold_case(header.value)
+            if folded and "\x00" not in folded:
+                column = await column_for(session, header.name, uids)
+                if column is not None:  # a field searched before: one str.find pass
+                    return [(pairs[k][0], pairs[k][1], 0) for k in column.find(folded)]
+            ordered = await rows_in_order(session, uids)
+            matcher = mm.header_matcher(header.name, header.value)
+            verdicts: list[bool] = []
+            for i in range(0, len(ordered), BATCH):
                 if i:
                     await session.io.pause()  # a cold row decodes: other sessions run between batches
-                found += [(s, u, 0) for s, u in pairs[i : i + BATCH] if (r := get(u)) is not None and matcher(r)]
-            return found
+                part = ordered[i : i + BATCH]
+                if None in part:  # a message expunged from the store meanwhile: no row
+                    verdicts += [r is not None and matcher(r) for r in part]
+                else:
+                    verdicts += map(matcher, cast("list[Row]", part))
+            return [(s, u, 0) for s, u in compress(pairs, verdicts)]
+        rows = await rows_for(session, [u for _, u in pairs])
         test = _row_test(key, c)
         for n, (seq, uid) in enumerate(pairs):
             if n and not n % BATCH:
@@ -360,13 +433,20 @@ async def search(session: SelectedContext, cmd: Search) -> Reply:
     saving = cmd.returns is not None and "SAVE" in cmd.returns
     if saving:
         session.view.saved = frozenset()  # a failed SEARCH leaves $ empty (RFC 5182 §2.1)
-    found = await run_search(session, cmd.key)
-    numbers = [u if cmd.uid else s for s, u, _ in found]
-    highest = max((m for _, _, m in found), default=0)
+    found: list[tuple[int, int, int]] = []
+    if flags_only(cmd.key):  # by flag set, no (seq, uid, modseq) per message
+        need_uids = cmd.uid or (cmd.returns is not None and bool({"SAVE", "UPDATE"} & set(cmd.returns)))
+        seqs, uids = flag_search(session.view, cmd.key, need_uids)
+        numbers = uids if cmd.uid else seqs
+    else:
+        found = await run_search(session, cmd.key)
+        numbers = list(map(itemgetter(1 if cmd.uid else 0), found))
+        uids = list(map(itemgetter(1), found))
     if cmd.returns is None:
         # the numbers written in one go (RFC 3501 §7.2.5 ``* SEARCH n n ...``)
-        values: list[Value] = [Raw(b"SEARCH" + (b" " + " ".join(map(str, numbers)).encode() if numbers else b""))]
+        values: list[Value] = [Raw(b"SEARCH" + (b" %d" * len(numbers)) % tuple(numbers))]
         if modseq and found:
+            highest = max(map(itemgetter(2), found))
             values.append([Atom("MODSEQ"), highest])
         session.untagged(*values)
         return Reply("Search completed")
@@ -375,9 +455,9 @@ async def search(session: SelectedContext, cmd: Search) -> Reply:
     wanted = {r.upper() for r in cmd.returns} - {"SAVE", "PARTIAL", "UPDATE", "CONTEXT"}
     update = "UPDATE" in cmd.returns  # RFC 5267 §4: follow the result
     if update:
-        register(session, cmd.tag, cmd.key, cmd.uid, [u for _, u, _ in found])
+        register(session, cmd.tag, cmd.key, cmd.uid, uids)
     if saving:
-        save_result(session.view, [u for _, u, _ in found], wanted)
+        save_result(session.view, uids, wanted)
         if not wanted and cmd.partial is None and not update:
             return Reply("Search completed")
     if not wanted and cmd.partial is None and not update:

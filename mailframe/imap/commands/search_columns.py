@@ -22,8 +22,11 @@ body go the ordinary way.
 from __future__ import annotations
 
 import weakref
+from array import array
+from bisect import bisect_right
 from collections.abc import Sequence
 from datetime import date, datetime
+from itertools import accumulate, filterfalse
 from typing import Any
 
 from mailframe import message as mm
@@ -34,7 +37,7 @@ from mailframe.imap.types import (
     search_leaves,
 )
 
-__all__ = ["Row", "columnable", "remember", "rows_for"]
+__all__ = ["Column", "Row", "column_for", "column_part", "columnable", "remember", "rows_for", "rows_in_order"]
 
 BATCH = 512
 #: Rows kept over all mailboxes; past it the other mailboxes' rows go.
@@ -95,18 +98,26 @@ def _cache(mailbox: Any, validity: int) -> dict[int, Row] | None:
 async def rows_for(session: Any, uids: list[int]) -> dict[int, Row]:
     """Rows of those of ``uids`` that still exist in the selected mailbox;
     records are fetched only for the messages without a row yet."""
+    return {u: row for u, row in zip(uids, await rows_in_order(session, uids), strict=True) if row is not None}
+
+
+async def rows_in_order(session: Any, uids: list[int]) -> list[Row | None]:
+    """The row of each of ``uids``, in their order (None for a message no
+    longer in the store); records are fetched only for the messages
+    without a row yet.  Warm, every step runs in C (``filterfalse``,
+    ``map``)."""
     mailbox = session.mailbox
     view = session.view
     cache = _cache(mailbox, view.uidvalidity)
     if cache is None:
         cache = {}
-    missing = [u for u in uids if u not in cache]
+    missing = list(filterfalse(cache.__contains__, uids))
     for i in range(0, len(missing), BATCH):
         if i:
             await session.io.pause()  # other sessions run between batches
         for record in await mailbox.records(missing[i : i + BATCH]):
             cache[record.uid] = Row(record)
-    out = {u: row for u in uids if (row := cache.get(u)) is not None}
+    out = list(map(cache.get, uids))
     if missing:
         if len(cache) > 2 * len(view.uids) + 1024:
             live = set(view.uids)
@@ -154,8 +165,91 @@ def _trim(keep: dict[int, Row]) -> None:
     rows = sum(map(len, caches))
     if rows <= MAX_ROWS and sum(map(_bytes, caches)) <= MAX_BYTES:
         return
+    _COLUMNS.clear()  # the columns go with the rows
     for c in caches:
         if c is not keep:
             c.clear()
     if len(keep) > MAX_ROWS or _bytes(keep) > MAX_BYTES:
         keep.clear()  # one mailbox past the limits alone: keep nothing
+
+
+class Column:
+    """One header field over a mailbox's messages, for a header SEARCH
+    that runs again (issue 16): what ``HEADER field needle`` looks in --
+    :func:`mailframe.message.header_values`, decoded and case-folded --
+    of every message, in UID order, as one string, each message's part
+    and each value in it starting with NUL.  A needle (never empty, never
+    holding NUL: IMAP strings cannot, RFC 3501 §4.3) is then found by
+    ``str.find`` over the whole mailbox at C speed; a hit lies within one
+    value of one message, so the answer is
+    ``any(needle in v for v in header_values(...))``, the matcher's
+    (``tests/imap/test_search_columns.py``)."""
+
+    __slots__ = ("uids", "text", "starts")
+
+    def __init__(self, uids: array[int], parts: list[str]) -> None:
+        """``parts``: :func:`column_part` of each message of ``uids``."""
+        self.uids = uids
+        self.text = "".join(parts)
+        #: where each message's part begins in ``text`` (one more entry: the end)
+        self.starts = array("q", accumulate(map(len, parts), initial=0))
+
+    def find(self, folded: str) -> list[int]:
+        """Positions (in ``uids``) of the messages holding ``folded``."""
+        text, starts = self.text, self.starts
+        out: list[int] = []
+        at = text.find(folded)
+        while at >= 0:
+            k = bisect_right(starts, at) - 1
+            out.append(k)
+            at = text.find(folded, starts[k + 1])
+        return out
+
+
+#: owner -> (UIDVALIDITY, field) -> the column, or None: searched once
+_COLUMNS: weakref.WeakKeyDictionary[Any, dict[tuple[int, str], Column | None]] = weakref.WeakKeyDictionary()
+#: Columns kept per mailbox (fields searched more than once).
+MAX_COLUMNS = 8
+
+
+async def column_for(session: Any, field: str, uids: list[int]) -> Column | None:
+    """The column of ``field`` over ``uids`` (the selected mailbox's, in
+    order) when this field was searched before in this mailbox; None the
+    first time (a search that runs once is answered as fast by the
+    matcher, which decodes only what its quick check lets through)."""
+    mailbox = session.mailbox
+    owner = getattr(mailbox, "folder", mailbox)
+    name = field.lower()
+    try:
+        columns = _COLUMNS.get(owner)
+        if columns is None:
+            columns = _COLUMNS[owner] = {}
+    except TypeError:  # not weakly referenceable: no cache
+        return None
+    key = (session.view.uidvalidity, name)
+    if key not in columns:
+        if len(columns) >= MAX_COLUMNS:
+            columns.clear()
+        columns[key] = None
+        return None
+    wanted = array("L", uids)
+    column = columns[key]
+    if column is not None and column.uids == wanted:
+        return column
+    rows = await rows_in_order(session, uids)
+    parts: list[str] = []
+    for i in range(0, len(rows), BATCH):
+        if i:
+            await session.io.pause()  # a cold row decodes: other sessions run between batches
+        parts += [column_part(row, name) for row in rows[i : i + BATCH]]
+    column = columns[key] = Column(wanted, parts)
+    return column
+
+
+def column_part(row: Row | None, field: str) -> str:
+    """One message's part of a :class:`Column`: each of its values of
+    ``field`` after a NUL; empty without one (or without a row)."""
+    if row is None:
+        return ""
+    values = mm.header_values(row, field)
+    return "\x00" + "\x00".join(values) if values else ""
