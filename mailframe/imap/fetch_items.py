@@ -1,5 +1,6 @@
 """FETCH items added by extensions (PREVIEW, RFC 8970; OBJECTID's,
-RFC 8474), answered through one hook of :mod:`mailframe.imap.commands.fetch`.
+RFC 8474), answered through one hook of :mod:`mailframe.imap.commands.fetch`;
+and which of the items asked for are answered (:func:`distinct_items`).
 
 A leaf module (it imports nothing of the handlers), so extension modules
 register here and the FETCH handler looks here without an import cycle.
@@ -11,12 +12,31 @@ item's wire form (``PREVIEW "..."``).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-__all__ = ["EXTENSION_ITEMS", "FetchItem"]
+from mailframe.imap.types import FetchAtt
+
+__all__ = ["EXTENSION_ITEMS", "FetchItem", "distinct_items"]
 
 FetchItem = Callable[[Any, Any, Any], Awaitable[bytes]]
 
 #: Item name (as the grammar produces it) → its answer.
 EXTENSION_ITEMS: dict[str, FetchItem] = {}
+
+
+def distinct_items(items: Sequence[FetchAtt]) -> list[FetchAtt]:
+    """The items with a repeated section-less one (``UID UID``, ``FLAGS
+    ... FLAGS``, ``RFC822.SIZE``, ``ENVELOPE``...) kept once, where it
+    first stands, as Dovecot answers (RFC 3501 §7.4.2 does not say);
+    sections (``BODY[...]``, ``BINARY.SIZE[...]``) are answered each time
+    they are asked, as Dovecot does too."""
+    seen: set[str] = set()
+    out: list[FetchAtt] = []
+    for a in items:
+        if a.section is None and a.partial is None:
+            if a.name in seen:
+                continue
+            seen.add(a.name)
+        out.append(a)
+    return out

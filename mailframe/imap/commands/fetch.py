@@ -24,7 +24,7 @@ from mailframe.imap.commands.batching import byte_groups
 from mailframe.imap.commands.qresync import fetch_vanished
 from mailframe.imap.commands.search_columns import remember
 from mailframe.imap.context import SelectedContext
-from mailframe.imap.fetch_items import EXTENSION_ITEMS
+from mailframe.imap.fetch_items import EXTENSION_ITEMS, distinct_items
 from mailframe.imap.fetch_response import (
     STREAM_CHUNK,
     FetchResponse,
@@ -434,7 +434,7 @@ async def fetch(session: SelectedContext, cmd: Fetch) -> Reply:
     view = session.view
     mailbox = session.mailbox
     pairs = view.resolve(cmd.numbers, cmd.uid)
-    items = list(cmd.items)
+    items = distinct_items(cmd.items)
     uid_only = "UIDONLY" in session.enabled  # RFC 9586 §3.1: UIDFETCH, UID only if asked
     if cmd.uid and not uid_only and not any(a.name == "UID" for a in items):
         items.insert(0, FetchAtt("UID"))
