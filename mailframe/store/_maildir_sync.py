@@ -98,6 +98,7 @@ class FolderScanner:
             return index.vanished()  # deleted: reads as empty, writes fail
         if index.stale():
             self.catch_up()
+        self._follow_moves()
         self._scan_if_changed(stamp)
         assert index.log is not None
         return index.log
@@ -109,6 +110,25 @@ class FolderScanner:
                 self.index.catch_up()
             except UNREADABLE:
                 self.rebuild()
+
+    def _follow_moves(self) -> None:
+        """Other mailframe writers' own changes of ``cur/`` read from the
+        index (:class:`mailframe.store._maildir_index.CurMoved`): when the
+        first starts from the ``cur/`` time this scanner last saw, the
+        events already say what changed, so take the time the last one
+        left and recheck a second later (as :meth:`own_change` does)
+        instead of listing the directory now."""
+        moves = self.index.cur_moves
+        if not moves:
+            return
+        start = cur = self._stamp.cur_ns
+        while cur in moves:
+            cur = moves.pop(cur)
+        moves.clear()
+        if cur != start:
+            self._stamp = DirStamp(cur, self._stamp.new_ns)
+            if self._recheck_at is None:
+                self._recheck_at = time.time() + RECHECK
 
     def _scan_if_changed(self, stamp: DirStamp) -> None:
         """Full scan when ``cur/`` changed (renames, unlinks), just ``new/``
@@ -146,6 +166,7 @@ class FolderScanner:
         if not os.path.isdir(self.cur):
             raise NonexistentMailbox(f"mailbox folder {self.path} is gone")
         self.catch_up()
+        self._follow_moves()
         index.uidlist.refresh()
         stamp = self.dir_stamp()
         assert index.log is not None
@@ -160,14 +181,19 @@ class FolderScanner:
             stamp = self.dir_stamp()
         return stamp
 
-    def own_change(self, stamp_before: DirStamp) -> None:
+    def own_change(self, stamp_before: DirStamp, cur_after: int | None = None) -> None:
         """After our own renames: no rescan unless someone else also
         changed the directories (then the next refresh lists them).  Our
         writes touch ``cur/`` only, so ``new/`` keeps the time it had
         before: mail an MDA delivered meanwhile is listed at the next
-        refresh, not a second later by the recheck."""
+        refresh, not a second later by the recheck.  ``cur_after``: the
+        ``cur/`` time the writer already read (and wrote in its
+        :class:`mailframe.store._maildir_index.CurMoved` line)."""
+        self.index.cur_moves.clear()  # our own commit's line: nothing to follow
         if stamp_before == self._stamp:
-            self._stamp = DirStamp(self.dir_stamp().cur_ns, stamp_before.new_ns)
+            if cur_after is None:
+                cur_after = self.dir_stamp().cur_ns
+            self._stamp = DirStamp(cur_after, stamp_before.new_ns)
             self._recheck_at = time.time() + RECHECK
 
     # ----------------------------------------------------------- rebuild
