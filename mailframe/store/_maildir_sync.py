@@ -98,7 +98,10 @@ class FolderScanner:
             return index.vanished()  # deleted: reads as empty, writes fail
         if index.stale():
             self.catch_up()
-        self._follow_moves()
+        if self._follow_moves():
+            # read after the lines followed (the stamp above may predate
+            # the commit they came with)
+            stamp = self.dir_stamp()
         self._scan_if_changed(stamp)
         assert index.log is not None
         return index.log
@@ -111,7 +114,7 @@ class FolderScanner:
             except UNREADABLE:
                 self.rebuild()
 
-    def _follow_moves(self) -> None:
+    def _follow_moves(self) -> bool:
         """Other mailframe writers' own changes of ``cur/`` read from the
         index (:class:`mailframe.store._maildir_index.CurMoved`): when the
         first starts from the ``cur/`` time this scanner last saw, the
@@ -120,15 +123,17 @@ class FolderScanner:
         instead of listing the directory now."""
         moves = self.index.cur_moves
         if not moves:
-            return
+            return False
         start = cur = self._stamp.cur_ns
         while cur in moves:
             cur = moves.pop(cur)
         moves.clear()
-        if cur != start:
-            self._stamp = DirStamp(cur, self._stamp.new_ns)
-            if self._recheck_at is None:
-                self._recheck_at = time.time() + RECHECK
+        if cur == start:
+            return False
+        self._stamp = DirStamp(cur, self._stamp.new_ns)
+        if self._recheck_at is None:
+            self._recheck_at = time.time() + RECHECK
+        return True
 
     def _scan_if_changed(self, stamp: DirStamp) -> None:
         """Full scan when ``cur/`` changed (renames, unlinks), just ``new/``
@@ -140,7 +145,7 @@ class FolderScanner:
             self._recheck_at = None
             return
         if due or stamp.cur_ns != self._stamp.cur_ns:
-            self.scan(full=True)
+            self.scan(full=True, followed=not due)
         elif stamp.new_ns != self._stamp.new_ns:
             self.scan(full=False)
 
@@ -317,12 +322,16 @@ class FolderScanner:
             out[base_of(name)] = "cur/" + name
         return out
 
-    def scan(self, full: bool = True) -> None:
+    def scan(self, full: bool = True, followed: bool = False) -> None:
         """List ``new/`` (and ``cur/`` when ``full``) and turn what others
-        did into events."""
+        did into events.  ``followed``: not when the index lines read
+        under the lock explain the directories' times (a mailframe writer
+        was committing as this process looked; see :meth:`_follow_moves`)."""
         index = self.index
         with index.lock:
             self.catch_up()
+            if followed and self._follow_moves() and self.dir_stamp() == self._stamp:
+                return
             log = index.log
             assert log is not None
             if index.uidlist.peek_uidvalidity() != log.uidvalidity:

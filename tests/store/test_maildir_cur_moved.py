@@ -41,9 +41,9 @@ def two_processes(tmp_path: Path) -> tuple[Any, Any, list[bool]]:
     scans: list[bool] = []
     real_scan = mine.folder.scanner.scan
 
-    def scan(full: bool = True) -> None:
+    def scan(full: bool = True, followed: bool = False) -> None:
         scans.append(full)
-        real_scan(full)
+        real_scan(full, followed)
 
     mine.folder.scanner.scan = scan
     return mine, theirs, scans
