@@ -176,6 +176,9 @@ async def ensure_room(
         _root, account = await pick(mailbox)
         if not IQuotaAccount.providedBy(account):
             return
+    known = getattr(account, "quota_limits", None)
+    if known is not None and known().unlimited:  # no limit: no usage to work out
+        return
     usage, limits = await account.quota()
     if limits.storage is not None:
         if callable(add_storage):  # sized only now: a scan of every octet

@@ -34,6 +34,7 @@ from mailframe.records import Changes, MessageRecord, MessageState, Snapshot, St
 from mailframe.store._log import MailboxLog
 from mailframe.store._maildir_files import DotLock, make_maildir, needs_crlf
 from mailframe.store._maildir_index import Meta
+from mailframe.store._maildir_recent import ensure_file
 from mailframe.store._maildir_state import FolderIndex
 from mailframe.store._maildir_sync import FolderScanner, no_gc
 from mailframe.store._maildir_uidlist import UidList
@@ -105,6 +106,7 @@ class Folder:
         self.new = self.scanner.new
         self.tmp = self.writer.tmp
         self._refresh_pending = False
+        self._recent_file = False
         #: held by a read job while it refreshes or reads the log (taken
         #: before the index's ``mem``, never after it)
         self.reading = threading.RLock()
@@ -292,7 +294,13 @@ class Folder:
         return self.writer.prepare(items)
 
     def deliver(self, prepared: list[Prepared]) -> list[int]:
-        return self.writer.deliver(prepared)
+        uids = self.writer.deliver(prepared)
+        if not self._recent_file:
+            # the \\Recent floor's file, made here so the first SELECT's
+            # claim on the reactor thread finds it (see _maildir_recent)
+            ensure_file(self)
+            self._recent_file = True
+        return uids
 
     def append_many(self, items: list[tuple[bytes, frozenset[str], datetime | None]]) -> list[int]:
         """Both stages of an APPEND on this thread; the UIDs, ascending."""

@@ -49,6 +49,7 @@ __all__ = [
     "FlagsChanged",
     "Expunged",
     "Stamp",
+    "CurMoved",
     "DirStamp",
     "format_event",
     "meta_row",
@@ -121,8 +122,23 @@ class Stamp:
     at: float
 
 
+@dataclass(frozen=True, slots=True)
+class CurMoved:
+    """``C`` line (no modseq): a mailframe writer's own change of ``cur/``
+    (its renames and unlinks, under the lock) took the directory's mtime
+    from ``before_ns`` to ``after_ns``.  Another process whose last look
+    at ``cur/`` saw ``before_ns`` learns the change from the events
+    beside this line and need not list the directory again (issue 16:
+    each worker re-listed ``cur/`` after every other worker's STORE); it
+    still rechecks a second later, as the writer itself does, for a
+    change by another program within the same mtime tick."""
+
+    before_ns: int
+    after_ns: int
+
+
 #: One index event, in the order it was written.
-Event = Added | FlagsChanged | Expunged | Stamp
+Event = Added | FlagsChanged | Expunged | Stamp | CurMoved
 
 
 class DirStamp(NamedTuple):
@@ -175,6 +191,8 @@ def format_event(event: Event) -> str:
         return format_flags(event.uid, event.modseq, event.name, event.flags)
     if isinstance(event, Expunged):
         return format_expunge(event.modseq, list(event.uids))
+    if isinstance(event, CurMoved):
+        return f"C\t{event.before_ns}\t{event.after_ns}\n"
     return format_stamp(event.cur_ns, event.new_ns, event.at)
 
 
@@ -192,6 +210,8 @@ def parse_event(line: str) -> Event:
             return FlagsChanged(int(f[2]), int(f[1]), f[3], flags)
         if kind == "S" and len(f) == 4:
             return Stamp(int(f[1]), int(f[2]), float(f[3]))
+        if kind == "C" and len(f) == 3:
+            return CurMoved(int(f[1]), int(f[2]))
         if kind == "X" and len(f) == 3:
             return Expunged(int(f[1]), tuple(int(u) for u in f[2].split(",") if u))
     except ValueError as e:

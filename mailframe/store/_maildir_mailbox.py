@@ -49,7 +49,13 @@ from mailframe.store.statesearch import answerable, match
 if TYPE_CHECKING:
     from mailframe.imap.types import SearchKey
 
-__all__ = ["MaildirMailbox", "copy_between", "copy_with_validity"]
+__all__ = ["MaildirMailbox", "copy_between", "copy_with_validity", "ONE_JOB_APPEND"]
+
+#: Octets up to which an APPEND into a folder whose worker is idle is
+#: written and delivered in one job; larger ones (and any while other
+#: work on the folder waits) are written into ``tmp/`` beside the
+#: folder's other jobs first, then delivered (RFC 3502: all or none).
+ONE_JOB_APPEND = 1 << 20
 
 
 async def copy_between(src: Folder, dest: Folder, uids: Sequence[int]) -> list[tuple[int, int]]:
@@ -75,6 +81,13 @@ def _deliver_with_validity(folder: Folder, prepared: list[Prepared]) -> tuple[li
     """In ``folder``'s worker: deliver, and the UIDVALIDITY the UIDs belong to."""
     uids = folder.deliver(prepared)
     return uids, folder.refresh().uidvalidity
+
+
+def _prepare_and_deliver(
+    folder: Folder, items: list[tuple[bytes, frozenset[str], datetime | None]]
+) -> tuple[list[int], int]:
+    """Both stages of an APPEND in one job of the folder's worker."""
+    return _deliver_with_validity(folder, folder.prepare(items))
 
 
 def _status_without_recent(log: MailboxLog) -> MailboxStatus | None:
@@ -200,19 +213,28 @@ class MaildirMailbox:
     def append_many(self, messages: Sequence[NewMessage]) -> defer.Deferred[AppendResult]:
         """MULTIAPPEND (RFC 3502): all of ``messages`` or none.  Each is
         parsed, written and fsynced into ``tmp/`` first, in the thread pool
-        alongside the folder's other work; then, in the folder's worker and
+        alongside the folder's other work (in the same job as the delivery
+        when the folder's worker is idle and the messages are small: see
+        :data:`ONE_JOB_APPEND`); then, in the folder's worker and
         under the lock, all are renamed into ``cur/`` and get their UIDs in
         one uidlist update.  A failure before that update removes what was
         renamed, so nothing becomes visible."""
         folder = self.folder
+        try:
+            items = [(bytes(c), frozenset(f), d) for c, f, d in messages]
+        except Exception:  # not bytes: the batch fails as a whole
+            return defer.fail()
+        if not folder.worker.busy and sum(len(c) for c, _f, _d in items) <= ONE_JOB_APPEND:
+            # Nothing else waits for the folder: one job writes and
+            # delivers (one thread hop instead of two; a small message's
+            # fsync holds up no other session's work on the folder).
+            d = folder.worker.submit(_prepare_and_deliver, folder, items)
+        else:
 
-        def prepare() -> list[Prepared]:
-            return folder.prepare([(bytes(c), frozenset(f), d) for c, f, d in messages])
+            def deliver(prepared: list[Prepared]) -> defer.Deferred[tuple[list[int], int]]:
+                return folder.worker.submit(_deliver_with_validity, folder, prepared)
 
-        def deliver(prepared: list[Prepared]) -> defer.Deferred[tuple[list[int], int]]:
-            return folder.worker.submit(_deliver_with_validity, folder, prepared)
-
-        d = folder.worker.run_free(prepare).addCallback(deliver)
+            d = folder.worker.run_free(folder.prepare, items).addCallback(deliver)
         return d.addCallback(lambda got: AppendResult(got[1], tuple(got[0])))
 
     def store(

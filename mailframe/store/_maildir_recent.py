@@ -37,6 +37,7 @@ from mailframe.records import MailboxStatus
 __all__ = [
     "claim_recent",
     "claim_recent_now",
+    "ensure_file",
     "peek_recent",
     "peek_recent_now",
     "raise_floor",
@@ -70,10 +71,12 @@ def read_floor(path: str, uidvalidity: int) -> int:
         return 0
 
 
-def raise_floor(path: str, uidvalidity: int, uid: int, wait: bool = True) -> int | None:
+def raise_floor(
+    path: str, uidvalidity: int, uid: int, wait: bool = True, create: bool = True
+) -> int | None:
     """Raise the floor on disk to ``uid``; the floor it had (None, having
     changed nothing, when ``wait`` is false and another process holds the
-    lock).
+    lock, or when ``create`` is false and the file does not exist yet).
 
     The file is mailframe's own (Dovecot never reads it), so mailframe
     processes take turns on it with ``flock()`` on the file itself, not
@@ -84,8 +87,19 @@ def raise_floor(path: str, uidvalidity: int, uid: int, wait: bool = True) -> int
     value is rewritten in place at a fixed width, so a reader without the
     lock sees the old value or the new one.  Not fsynced: after a crash
     every session is new, and a message \\Recent once more in one of them
-    breaks no promise."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    breaks no promise.
+
+    Creating the file is a change to the folder's directory, which after a
+    burst of APPENDs waits for the file system's journal (milliseconds):
+    the reactor thread never does it (``create=False``); the worker makes
+    the file with the folder's first delivery (:func:`ensure_file`)."""
+    flags = os.O_RDWR | os.O_CLOEXEC | (os.O_CREAT if create else 0)
+    try:
+        fd = os.open(path, flags, 0o600)
+    except FileNotFoundError:
+        if create:
+            raise
+        return None
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -102,6 +116,14 @@ def raise_floor(path: str, uidvalidity: int, uid: int, wait: bool = True) -> int
         os.close(fd)  # lets the flock go
 
 
+def ensure_file(folder: Any) -> None:
+    """Worker thread: make the folder's floor file (empty: no floor yet)
+    if it is missing, so a claim on the reactor thread only opens it."""
+    path = _path(folder)
+    if not os.path.exists(path):
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600))
+
+
 def _recent(lo: int, hi: int, floor: int) -> tuple[int, int]:
     """The part of this process's unclaimed ``[lo, hi)`` at or above the
     floor on disk (empty as ``(hi, hi)``)."""
@@ -112,11 +134,12 @@ def _recent(lo: int, hi: int, floor: int) -> tuple[int, int]:
 def _claim(log: Any, path: str, wait: bool, guard: AbstractContextManager[Any]) -> tuple[int, int] | None:
     """Claim this process's unclaimed range against the floor on disk;
     ``guard`` is held while the log records the claim.  None, with nothing
-    claimed, when ``wait`` is false and another process holds the lock."""
+    claimed, when ``wait`` is false (the reactor thread) and another
+    process holds the lock or the file is still to be made."""
     lo, hi = log.peek_recent()
     if lo >= hi:
         return (hi, hi)
-    disk = raise_floor(path, log.uidvalidity, hi, wait=wait)
+    disk = raise_floor(path, log.uidvalidity, hi, wait=wait, create=wait)
     if disk is None:
         return None
     with guard:

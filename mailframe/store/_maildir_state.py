@@ -39,6 +39,7 @@ from mailframe.store._maildir_index import (
     Added,
     CacheFile,
     CorruptIndex,
+    CurMoved,
     DirStamp,
     Event,
     FlagsChanged,
@@ -85,6 +86,9 @@ class FolderIndex:
         #: the directory times the last trusted scan (ours or another
         #: process's ``S`` event) saw
         self.trusted_stamp: DirStamp | None = None
+        #: ``cur/`` mtime before -> after of the writers' own changes
+        #: read from the index (:class:`CurMoved`), for the scanner
+        self.cur_moves: dict[int, int] = {}
         self.events_since_checkpoint = 0
         #: held while the log and meta change, so the reactor thread may
         #: read the log (:meth:`changes_now`) while a job runs
@@ -174,6 +178,9 @@ class FolderIndex:
             for event in events:
                 if isinstance(event, Stamp):
                     self.trust(DirStamp(event.cur_ns, event.new_ns), event.at)
+                    continue
+                if isinstance(event, CurMoved):
+                    self.cur_moves[event.before_ns] = event.after_ns
                     continue
                 if isinstance(event, Added) and event.uid in log:
                     continue

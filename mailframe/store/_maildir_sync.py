@@ -98,6 +98,10 @@ class FolderScanner:
             return index.vanished()  # deleted: reads as empty, writes fail
         if index.stale():
             self.catch_up()
+        if self._follow_moves():
+            # read after the lines followed (the stamp above may predate
+            # the commit they came with)
+            stamp = self.dir_stamp()
         self._scan_if_changed(stamp)
         assert index.log is not None
         return index.log
@@ -110,6 +114,27 @@ class FolderScanner:
             except UNREADABLE:
                 self.rebuild()
 
+    def _follow_moves(self) -> bool:
+        """Other mailframe writers' own changes of ``cur/`` read from the
+        index (:class:`mailframe.store._maildir_index.CurMoved`): when the
+        first starts from the ``cur/`` time this scanner last saw, the
+        events already say what changed, so take the time the last one
+        left and recheck a second later (as :meth:`own_change` does)
+        instead of listing the directory now."""
+        moves = self.index.cur_moves
+        if not moves:
+            return False
+        start = cur = self._stamp.cur_ns
+        while cur in moves:
+            cur = moves.pop(cur)
+        moves.clear()
+        if cur == start:
+            return False
+        self._stamp = DirStamp(cur, self._stamp.new_ns)
+        if self._recheck_at is None:
+            self._recheck_at = time.time() + RECHECK
+        return True
+
     def _scan_if_changed(self, stamp: DirStamp) -> None:
         """Full scan when ``cur/`` changed (renames, unlinks), just ``new/``
         when only new mail arrived (an MDA never touches ``cur/``)."""
@@ -120,7 +145,7 @@ class FolderScanner:
             self._recheck_at = None
             return
         if due or stamp.cur_ns != self._stamp.cur_ns:
-            self.scan(full=True)
+            self.scan(full=True, followed=not due)
         elif stamp.new_ns != self._stamp.new_ns:
             self.scan(full=False)
 
@@ -146,6 +171,7 @@ class FolderScanner:
         if not os.path.isdir(self.cur):
             raise NonexistentMailbox(f"mailbox folder {self.path} is gone")
         self.catch_up()
+        self._follow_moves()
         index.uidlist.refresh()
         stamp = self.dir_stamp()
         assert index.log is not None
@@ -160,14 +186,19 @@ class FolderScanner:
             stamp = self.dir_stamp()
         return stamp
 
-    def own_change(self, stamp_before: DirStamp) -> None:
+    def own_change(self, stamp_before: DirStamp, cur_after: int | None = None) -> None:
         """After our own renames: no rescan unless someone else also
         changed the directories (then the next refresh lists them).  Our
         writes touch ``cur/`` only, so ``new/`` keeps the time it had
         before: mail an MDA delivered meanwhile is listed at the next
-        refresh, not a second later by the recheck."""
+        refresh, not a second later by the recheck.  ``cur_after``: the
+        ``cur/`` time the writer already read (and wrote in its
+        :class:`mailframe.store._maildir_index.CurMoved` line)."""
+        self.index.cur_moves.clear()  # our own commit's line: nothing to follow
         if stamp_before == self._stamp:
-            self._stamp = DirStamp(self.dir_stamp().cur_ns, stamp_before.new_ns)
+            if cur_after is None:
+                cur_after = self.dir_stamp().cur_ns
+            self._stamp = DirStamp(cur_after, stamp_before.new_ns)
             self._recheck_at = time.time() + RECHECK
 
     # ----------------------------------------------------------- rebuild
@@ -291,12 +322,16 @@ class FolderScanner:
             out[base_of(name)] = "cur/" + name
         return out
 
-    def scan(self, full: bool = True) -> None:
+    def scan(self, full: bool = True, followed: bool = False) -> None:
         """List ``new/`` (and ``cur/`` when ``full``) and turn what others
-        did into events."""
+        did into events.  ``followed``: not when the index lines read
+        under the lock explain the directories' times (a mailframe writer
+        was committing as this process looked; see :meth:`_follow_moves`)."""
         index = self.index
         with index.lock:
             self.catch_up()
+            if followed and self._follow_moves() and self.dir_stamp() == self._stamp:
+                return
             log = index.log
             assert log is not None
             if index.uidlist.peek_uidvalidity() != log.uidvalidity:

@@ -30,7 +30,15 @@ from mailframe.store._maildir_files import (
     new_base,
     write_durably,
 )
-from mailframe.store._maildir_index import Added, Event, Expunged, FlagsChanged, Meta
+from mailframe.store._maildir_index import (
+    Added,
+    CurMoved,
+    DirStamp,
+    Event,
+    Expunged,
+    FlagsChanged,
+    Meta,
+)
 from mailframe.store._maildir_state import FolderIndex
 from mailframe.store._maildir_sync import FolderScanner
 
@@ -92,6 +100,16 @@ class FolderWriter:
         §6.3.11, §6.4.7)."""
         if not os.path.isdir(self.cur):
             raise TryCreate(f"mailbox folder {os.path.basename(self.path)} is gone")
+
+    def _cur_moved(self, stamp: DirStamp, events: list[Event]) -> int:
+        """``cur/``'s time now, after this transaction's renames or
+        unlinks (lock held), added to ``events`` as a
+        :class:`CurMoved` line from ``stamp``'s: other processes follow
+        it instead of listing ``cur/`` again."""
+        after = self.scanner.dir_stamp().cur_ns
+        if after != stamp.cur_ns:
+            events.append(CurMoved(stamp.cur_ns, after))
+        return after
 
     # ------------------------------------------------------------ APPEND
 
@@ -166,8 +184,9 @@ class FolderWriter:
                         os.unlink(target)
             raise
         index.uidlist.append(records)
+        after = self._cur_moved(stamp, events)
         index.commit(events)
-        self.scanner.own_change(stamp)
+        self.scanner.own_change(stamp, after)
         index.maybe_compact()
         return [u for u, _ in records]
 
@@ -229,10 +248,13 @@ class FolderWriter:
                     except FileNotFoundError:
                         continue  # gone under us; the next scan reports it
                 events.append(FlagsChanged(modseq, uid, target, new))
+            after = None
+            written: list[Event] = list(events)
             if events:
                 fsync_dir(self.cur)
-            index.commit(list(events))
-            self.scanner.own_change(stamp)
+                after = self._cur_moved(stamp, written)
+            index.commit(written)
+            self.scanner.own_change(stamp, after)
             index.maybe_compact()
             changed = tuple(log.states(e.uid for e in events))
             return StoreResult(changed=changed, failed=tuple(failed))
@@ -256,8 +278,10 @@ class FolderWriter:
                     pass
             fsync_dir(self.cur)
             modseq = log.highestmodseq + 1
-            index.commit([Expunged(modseq, tuple(gone))])
-            self.scanner.own_change(stamp)
+            events: list[Event] = [Expunged(modseq, tuple(gone))]
+            after = self._cur_moved(stamp, events)
+            index.commit(events)
+            self.scanner.own_change(stamp, after)
             index.maybe_compact()
             return gone
 

@@ -192,14 +192,20 @@ class MaildirStore:
         self._watched[folder.path] = folder
         if self._poll is None and not self._closed:
             self._schedule()
+        self._open_notifier()
+        if self._notifier:
+            self._notifier.watch(folder.path, lambda: self._hint(folder))
+
+    def _open_notifier(self) -> None:
+        """The inotify notifier, made once per process: at the first
+        mailbox opened (an APPEND, a SELECT), so the first SELECT after a
+        burst of APPENDs does not pay for it (only for its two watches)."""
         if self._notifier is None and not self._closed and self._clock is None:
             from twisted.internet import reactor
 
             from mailframe.store._inotify import open_notifier
 
             self._notifier = open_notifier(reactor) or False
-        if self._notifier:
-            self._notifier.watch(folder.path, lambda: self._hint(folder))
 
     def _schedule(self) -> None:
         clock = self._clock
@@ -241,6 +247,8 @@ class MaildirStore:
         folder does.  Only while jobs run in threads (a server)."""
         if self.idle_close <= 0 or self._closed or self._reactor is None:
             return
+        if self._notifier is None and self._reactor.running:
+            self._open_notifier()
         now = time.monotonic()
         if now - self._swept < self.idle_close / 2:
             return

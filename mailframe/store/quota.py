@@ -71,6 +71,11 @@ class QuotaAccount(AccountLayer):
         super().__init__(inner, IQuotaAccount)
         self._limits = limits
 
+    def quota_limits(self) -> QuotaLimits:
+        """The limits alone, without working out the usage: a write under
+        no limit skips the sum over every mailbox (two jobs per APPEND)."""
+        return self._limits()
+
     def quota(self) -> defer.Deferred[tuple[QuotaUsage, QuotaLimits]]:
         """IQuotaAccount: usage and limits (RFC 9208 §4.1.1)."""
 

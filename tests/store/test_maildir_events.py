@@ -7,6 +7,7 @@ import pytest
 
 from mailframe.store._maildir_index import (
     Added,
+    CurMoved,
     DirStamp,
     Event,
     Expunged,
@@ -31,6 +32,7 @@ META = Meta("cur/1700000000.M1P2Q3.host,S=42:2,S", 42, 1700000000.5, 120, 10, 99
         FlagsChanged(10, 3, "cur/y:2,", frozenset()),
         Expunged(11, (3, 4, 9)),
         Stamp(1_700_000_000_000_000_000, 1_700_000_000_100_000_000, 1700000001.25),
+        CurMoved(1_700_000_000_000_000_000, 1_700_000_000_004_000_000),
     ],
 )
 def test_event_line_round_trip(event: Event) -> None:

@@ -146,6 +146,24 @@ class MemoryAnswers(TestCase):
         self.assertEqual(await d, (1, 3))
         self.assertEqual(await box.claim_recent(), (3, 3))
 
+    async def test_the_floor_file_is_made_by_the_delivery_not_the_claim(self) -> None:
+        """The first delivery makes ``mailframe-recent`` in the worker, so
+        the claim on the reactor thread only opens it (creating a file in
+        the folder right after a burst of APPENDs waits for the file
+        system's journal: the first SELECT took milliseconds longer than
+        before the seam change).  Without the file (removed here, as
+        after a delivery by another program) the claim goes to the
+        worker, which makes it, and the range is the same."""
+        box = await self.appended(2)
+        floor = os.path.join(self.root, "u", "mailframe-recent")
+        self.assertTrue(os.path.exists(floor))
+        os.unlink(floor)
+        d = box.claim_recent()
+        self.assertFalse(d.called)
+        self.assertEqual(await d, (1, 3))
+        self.assertTrue(os.path.exists(floor))
+        self.assertEqual(await box.claim_recent(), (3, 3))
+
 
 #: Another process: takes ``flock()`` of the file named, says so, and
 #: holds it until its stdin closes.

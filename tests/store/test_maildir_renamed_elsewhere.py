@@ -32,18 +32,21 @@ def test_read_follows_renames_made_elsewhere_even_during_the_retry(tmp_path: Pat
     assert len(result(mine.snapshot()).messages) == 1  # A knows the file's name now
     result(theirs.store([uid], "add", frozenset({"\\Seen"})))  # B renames it
 
-    # ... and renames it once more while A is looking for it
+    # ... and renames it once more while A is looking for it (A's first
+    # catch-up reads B's index lines, which name the file B's first
+    # rename left and say what B did to cur/, so A lists no directory)
     folder = mine.folder
-    real_scan = folder.scanner.scan
+    real_refresh = folder.refresh
     renamed: list[bool] = []
 
-    def scan(full: bool = True) -> None:
-        real_scan(full)
+    def refresh() -> Any:
+        log = real_refresh()
         if not renamed:
             renamed.append(True)
             result(theirs.store([uid], "add", frozenset({"\\Flagged"})))
+        return log
 
-    folder.scanner.scan = scan  # type: ignore[method-assign]
+    folder.refresh = refresh  # type: ignore[method-assign]
     with folder.open_file(uid) as f:  # with the name A knew before B's renames
         assert f.read() == MESSAGE
     assert renamed
