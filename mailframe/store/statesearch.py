@@ -23,6 +23,7 @@ from mailframe.imap.types import (
     SearchOr,
     SearchSet,
     SearchSize,
+    search_leaves,
 )
 from mailframe.records import MessageState
 from mailframe.vocabulary import RECENT
@@ -44,12 +45,10 @@ def flag_in(flags: frozenset[str], flag: str) -> bool:
 def answerable(key: SearchKey) -> bool:
     """True when ``key`` needs only :class:`MessageState` (no header, no
     body, no sent date, no clock, no sequence numbers, no ``\\Recent``)."""
-    if isinstance(key, SearchNot):
-        return answerable(key.key)
-    if isinstance(key, SearchOr):
-        return answerable(key.left) and answerable(key.right)
-    if isinstance(key, SearchAnd):
-        return all(answerable(k) for k in key.keys)
+    return all(_state_leaf(k) for k in search_leaves(key))
+
+
+def _state_leaf(key: SearchKey) -> bool:
     if isinstance(key, SearchFlag):
         return key.flag != RECENT
     if isinstance(key, SearchSet):

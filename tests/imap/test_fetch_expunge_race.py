@@ -19,23 +19,9 @@ from twisted.trial.unittest import TestCase
 
 from mailframe.store.memory import MemoryMailbox, MemoryStore
 from mailframe.testing.transcript import run_transcript
+from tests.support.transcripts import THREE_MESSAGES
 
-SETUP = """\
-S~ \\* OK \\[CAPABILITY .*\\] mailframe ready\\.
-C: a1 LOGIN alice secret
-S~ a1 OK .* Logged in
-C: a2 APPEND INBOX {12+}
-C: Subject: 1
-C:
-S~ a2 OK .*
-C: a3 APPEND INBOX {12+}
-C: Subject: 2
-C:
-S~ a3 OK .*
-C: a4 APPEND INBOX {12+}
-C: Subject: 3
-C:
-S~ a4 OK .*
+SETUP = THREE_MESSAGES + """\
 C: a5 SELECT INBOX
 S*
 S~ a5 OK .*

@@ -32,24 +32,9 @@ from twisted.trial.unittest import TestCase
 from mailframe.store.base import LogMailbox
 from mailframe.store.memory import MemoryStore
 from mailframe.testing.transcript import run_transcript
+from tests.support.transcripts import THREE_MESSAGES
 
-SETUP = """\
-S~ \\* OK \\[CAPABILITY .*\\] mailframe ready\\.
-C: a1 LOGIN alice secret
-S~ a1 OK .* Logged in
-C: a2 APPEND INBOX {12+}
-C: Subject: 1
-C:
-S~ a2 OK .*
-C: a3 APPEND INBOX {12+}
-C: Subject: 2
-C:
-S~ a3 OK .*
-C: a4 APPEND INBOX {12+}
-C: Subject: 3
-C:
-S~ a4 OK .*
-"""
+SETUP = THREE_MESSAGES
 
 QRESYNC = SETUP + """\
 C: a5 ENABLE QRESYNC

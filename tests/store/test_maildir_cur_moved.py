@@ -14,20 +14,10 @@ import os
 from pathlib import Path
 from typing import Any
 
-from twisted.internet import defer
-
 from mailframe.store.maildir import MaildirStore
+from tests.support.deferreds import result
 
 MESSAGE = b"From: a@example.org\r\nSubject: %d\r\n\r\nbody\r\n"
-
-
-def result(d: defer.Deferred[Any]) -> Any:
-    out: list[Any] = []
-    d.addBoth(out.append)
-    assert out, "Deferred did not fire"
-    if hasattr(out[0], "raiseException"):
-        out[0].raiseException()
-    return out[0]
 
 
 def two_processes(tmp_path: Path) -> tuple[Any, Any, list[bool]]:

@@ -8,20 +8,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from twisted.internet import defer
-
 from mailframe.store.maildir import MaildirStore
+from tests.support.deferreds import result
 
 MESSAGE = b"From: a@example.org\r\nSubject: hi\r\n\r\nbody\r\n"
-
-
-def result(d: defer.Deferred[Any]) -> Any:
-    out: list[Any] = []
-    d.addBoth(out.append)
-    assert out, "Deferred did not fire"
-    if hasattr(out[0], "raiseException"):
-        out[0].raiseException()
-    return out[0]
 
 
 def test_read_follows_renames_made_elsewhere_even_during_the_retry(tmp_path: Path) -> None:

@@ -15,7 +15,27 @@ from mailframe.store.mbox import from_url as mbox_from_url
 from mailframe.store.memory import MemoryStore
 from mailframe.store.sql import sqlite_from_url
 
-__all__ = ["STORES", "with_transcripts", "per_store"]
+__all__ = ["STORES", "THREE_MESSAGES", "with_transcripts", "per_store"]
+
+#: The opening of a transcript that races a command with another session:
+#: alice logs in and appends three messages (Subject 1 to 3) to INBOX.
+THREE_MESSAGES = """\
+S~ \\* OK \\[CAPABILITY .*\\] mailframe ready\\.
+C: a1 LOGIN alice secret
+S~ a1 OK .* Logged in
+C: a2 APPEND INBOX {12+}
+C: Subject: 1
+C:
+S~ a2 OK .*
+C: a3 APPEND INBOX {12+}
+C: Subject: 2
+C:
+S~ a3 OK .*
+C: a4 APPEND INBOX {12+}
+C: Subject: 3
+C:
+S~ a4 OK .*
+"""
 
 #: A fresh store of each kind we ship (PostgreSQL: tests/store/sql).
 STORES: dict[str, Callable[[TestCase], Any]] = {

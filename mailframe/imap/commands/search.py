@@ -220,15 +220,10 @@ def flags_only(key: SearchKey) -> bool:
     """Whether ``key`` looks at stored flags alone (no ``\\Recent``, no
     numbers): its answer for a message is a function of the message's
     flag set."""
-    if isinstance(key, SearchFlag):
-        return key.flag != "\\Recent"
-    if isinstance(key, SearchNot):
-        return flags_only(key.key)
-    if isinstance(key, SearchOr):
-        return flags_only(key.left) and flags_only(key.right)
-    if isinstance(key, SearchAnd):
-        return all(flags_only(k) for k in key.keys)
-    return isinstance(key, SearchAll)
+    return all(
+        isinstance(k, SearchAll) or (isinstance(k, SearchFlag) and k.flag != "\\Recent")
+        for k in search_leaves(key)
+    )
 
 
 class _Verdict(dict[frozenset[str], int]):
