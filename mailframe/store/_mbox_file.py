@@ -12,6 +12,7 @@ the file when they do not fit (:mod:`mailframe.store._mbox_rewrite`).
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -23,10 +24,16 @@ from mailframe.store._mbox_io import Ident, ident, read_at, reread_known, served
 from mailframe.store._mbox_lock import LOCK_TIMEOUT, READ_LOCKS, WRITE_LOCKS, locked, reader
 from mailframe.store.base import StoredMeta
 
-__all__ = ["MboxFile", "Found", "Appended"]
+__all__ = ["MboxFile", "Found", "Appended", "SETTLE"]
 
 #: a scan and the identity of the file it describes.
 Found = tuple[fmt.Scan, Ident]
+
+#: seconds a file that looks half-written must stay unchanged before its
+#: scan is trusted (the store's ``SETTLE=``; see :func:`_unsettled`).
+SETTLE = 0.2
+#: the pause before scanning again a file that changed while it was read.
+_RESCAN = 0.01
 
 
 @dataclass(frozen=True)
@@ -72,6 +79,30 @@ def _reread_changed(fd: int, scan: fmt.Scan, expected: Ident | None,
     if numbered_only and any(e.uid == 0 for e in found.entries):
         return None
     return found
+
+
+def _unsettled(fd: int, scanned: Ident, needs_fix: bool, settle: float) -> float:
+    """Seconds to wait before trusting a scan of the (read-locked) file that
+    began at ``scanned``; 0 when it can be trusted now.
+
+    A writer that honours the locks never shows us a half-written file, but
+    not every writer does: neomutt and mutt take their fcntl lock and then
+    drop it by closing a second descriptor of the file (POSIX record locks
+    are per process), so their rewrite in place (new text over the old,
+    then ``ftruncate``) runs unlocked.  Read in between, the old text's
+    tail looks like more messages, a copy of a UID or none.  So a scan is
+    retried when the file changed while it was read, and one that looks
+    unfinished (messages without a UID to number, which would mean writing
+    the file, or a last message not ended by a line break) is trusted only
+    once the file has been still for ``settle`` seconds.  Files our own
+    writers (and Dovecot) leave are finished and numbered: no wait."""
+    after = ident(os.fstat(fd))
+    if after != scanned:
+        return _RESCAN
+    if not needs_fix and (scanned[1] == 0 or read_at(fd, scanned[1] - 1, 1) == b"\n"):
+        return 0.0
+    age = time.time() - scanned[2] / 1e9
+    return settle - age if age < settle else 0.0
 
 
 def _moved_on(fd: int, before: os.stat_result) -> Ident:
@@ -132,7 +163,7 @@ class MboxFile:
 
     def __init__(self, path: str, write_locks: tuple[str, ...] = WRITE_LOCKS,
                  read_locks: tuple[str, ...] = READ_LOCKS, lock_timeout: float = LOCK_TIMEOUT,
-                 expunge: str = "tail") -> None:
+                 expunge: str = "tail", settle: float = SETTLE) -> None:
         self.path = path
         #: the write locks in order (the store's ``WRITE_LOCKS=``, Dovecot's mbox_write_locks)
         self.write_locks = write_locks
@@ -143,6 +174,9 @@ class MboxFile:
         #: ``"tail"``: rewrite from the first changed message (Dovecot's way);
         #: ``"rename"``: always the whole file through a temporary file
         self.expunge = expunge
+        #: seconds a half-written-looking file must stay still before it is
+        #: trusted (numbered, or served): writers that drop their lock
+        self.settle = settle
 
     @contextmanager
     def lock(self, write: bool, create: bool = False) -> Iterator[int]:
@@ -189,15 +223,21 @@ class MboxFile:
                     return None
         if known_ident == ident(st) and not os.path.exists(rw.journal_path(self.path)):
             return None
-        with self.lock(write=False) as fd:
-            now = ident(os.fstat(fd))
-            # appended to, or flags changed in place: the known messages'
-            # flag lines re-read and the new tail scanned (not the file)
-            found = _reread_changed(fd, known, known_ident, numbered_only=False)
-            if found is None:
-                found = fmt.scan(reader(fd))
-        needs_fix = (found.uidvalidity == 0 and (found.entries or found.size == 0)) or any(
-            e.uid == 0 for e in found.entries)
+        deadline = time.monotonic() + self.lock_timeout
+        while True:
+            with self.lock(write=False) as fd:
+                now = ident(os.fstat(fd))
+                # appended to, or flags changed in place: the known messages'
+                # flag lines re-read and the new tail scanned (not the file)
+                found = _reread_changed(fd, known, known_ident, numbered_only=False)
+                if found is None:
+                    found = fmt.scan(reader(fd))
+                needs_fix = (found.uidvalidity == 0 and (bool(found.entries) or found.size == 0)
+                             ) or any(e.uid == 0 for e in found.entries)
+                wait = _unsettled(fd, now, needs_fix, self.settle)
+            if wait <= 0 or time.monotonic() + wait > deadline:
+                break
+            time.sleep(wait)
         if needs_fix and found.entries:
             return self.rewrite(found, now, {}, set(), uidvalidity, uidnext)
         return found, now

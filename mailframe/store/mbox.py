@@ -32,7 +32,7 @@ from twisted.python.failure import Failure
 
 from mailframe.errors import MailframeError, StoreUnavailable
 from mailframe.store._mbox_account import MboxAccount
-from mailframe.store._mbox_file import MboxFile
+from mailframe.store._mbox_file import SETTLE, MboxFile
 from mailframe.store._mbox_lock import LOCK_TIMEOUT, READ_LOCKS, WRITE_LOCKS, parse_locks
 from mailframe.store._mbox_mailbox import MboxMailbox
 from mailframe.store.logaccount import LogAccount, LogStore
@@ -52,7 +52,8 @@ class MboxStore(LogStore):
                  clock: IReactorTime | None = None,
                  write_locks: tuple[str, ...] = WRITE_LOCKS,
                  read_locks: tuple[str, ...] = READ_LOCKS,
-                 lock_timeout: float = LOCK_TIMEOUT, expunge: str = "tail") -> None:
+                 lock_timeout: float = LOCK_TIMEOUT, expunge: str = "tail",
+                 settle: float = SETTLE) -> None:
         super().__init__()
         if expunge not in _EXPUNGE_MODES:
             raise ValueError(f"expunge is one of {_EXPUNGE_MODES}: {expunge!r}")
@@ -62,6 +63,8 @@ class MboxStore(LogStore):
         self.lock_timeout = lock_timeout
         #: "tail" (rewrite from the first expunged message, as Dovecot) or "rename"
         self.expunge = expunge
+        #: seconds a half-written-looking file must stay still (``SETTLE=``)
+        self.settle = settle
         self.root = root
         self.inbox = inbox
         self.dirname = dirname
@@ -159,7 +162,8 @@ class MboxStore(LogStore):
 
     def new_file(self, path: str) -> MboxFile:
         """The :class:`MboxFile` of ``path`` with this store's locking."""
-        return MboxFile(path, self.write_locks, self.read_locks, self.lock_timeout, self.expunge)
+        return MboxFile(path, self.write_locks, self.read_locks, self.lock_timeout, self.expunge,
+                        self.settle)
 
     def close(self) -> defer.Deferred[None]:
         """Wait for every mailbox's background index save, then close."""
@@ -184,17 +188,19 @@ class MboxStore(LogStore):
 
 def from_url(url: str) -> MboxStore:
     """``mbox:ROOT[:INBOX=PATH][:DIRNAME=NAME][:WRITE_LOCKS=fcntl+dotlock]
-    [:READ_LOCKS=fcntl][:LOCK_TIMEOUT=30][:EXPUNGE=tail|rename]`` (Dovecot's
-    ``mail_location`` syntax; the lock options are its ``mbox_write_locks``,
-    ``mbox_read_locks`` and ``mbox_lock_timeout``) → a store; the
-    ``mailframe.stores`` entry point."""
+    [:READ_LOCKS=fcntl][:LOCK_TIMEOUT=30][:EXPUNGE=tail|rename][:SETTLE=0.2]``
+    (Dovecot's ``mail_location`` syntax; the lock options are its
+    ``mbox_write_locks``, ``mbox_read_locks`` and ``mbox_lock_timeout``;
+    ``SETTLE`` is how long a file that looks half-written by a program
+    that dropped its lock must stay still before it is trusted) → a store;
+    the ``mailframe.stores`` entry point."""
     scheme, sep, rest = url.partition(":")
     if scheme.strip().lower() != "mbox" or not sep or not rest:
         raise StoreUnavailable(f"not an mbox URL: {url!r} (mbox:ROOT[:INBOX=PATH])")
     parts = rest.split(":")
     root, inbox, dirname = parts[0], None, None
     locks: dict[str, tuple[str, ...]] = {"WRITE_LOCKS": WRITE_LOCKS, "READ_LOCKS": READ_LOCKS}
-    timeout, expunge = LOCK_TIMEOUT, "tail"
+    timeout, expunge, settle = LOCK_TIMEOUT, "tail", SETTLE
     for p in parts[1:]:
         key, eq, value = p.partition("=")
         key = key.upper()
@@ -214,6 +220,13 @@ def from_url(url: str) -> MboxStore:
                 timeout = float(value)
             except ValueError:
                 raise StoreUnavailable(f"LOCK_TIMEOUT takes seconds: {value!r}") from None
+        elif key == "SETTLE" and eq:
+            try:
+                settle = float(value)
+            except ValueError:
+                raise StoreUnavailable(f"SETTLE takes seconds: {value!r}") from None
+            if not 0 <= settle < 60:
+                raise StoreUnavailable(f"SETTLE takes 0 to 60 seconds: {value!r}")
         elif key == "EXPUNGE" and eq:
             if value.lower() not in _EXPUNGE_MODES:
                 raise StoreUnavailable(f"EXPUNGE takes tail or rename: {value!r}")
@@ -221,7 +234,7 @@ def from_url(url: str) -> MboxStore:
         elif p:
             raise StoreUnavailable(
                 f"unknown mbox option {p!r} (INBOX=PATH, DIRNAME=NAME, WRITE_LOCKS=fcntl+dotlock, "
-                "READ_LOCKS=fcntl, LOCK_TIMEOUT=SECONDS, EXPUNGE=tail|rename)")
+                "READ_LOCKS=fcntl, LOCK_TIMEOUT=SECONDS, EXPUNGE=tail|rename, SETTLE=SECONDS)")
     root = os.path.abspath(os.path.expanduser(root))
     base = os.path.dirname(root.split("%u", 1)[0]) if "%u" in root else root
     try:
@@ -229,4 +242,5 @@ def from_url(url: str) -> MboxStore:
     except OSError as e:
         raise StoreUnavailable(f"cannot create {base}: {e.strerror}") from e
     return MboxStore(root, inbox, dirname, write_locks=locks["WRITE_LOCKS"],
-                     read_locks=locks["READ_LOCKS"], lock_timeout=timeout, expunge=expunge)
+                     read_locks=locks["READ_LOCKS"], lock_timeout=timeout, expunge=expunge,
+                     settle=settle)
