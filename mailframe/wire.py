@@ -60,8 +60,9 @@ def nstring(data: bytes | None) -> bytes:
 
 @lru_cache(maxsize=8192)
 def date_time(when: datetime) -> bytes:
-    """``date-time`` (RFC 3501 §9), quoted: ``"17-Jul-1996 02:44:25 -0700"``
-    (day padded with a space).  The one formatter: INTERNALDATE in FETCH
+    """``date-time`` (RFC 3501 §9), quoted: ``"07-Jul-1996 02:44:25 -0700"``
+    (the day as two digits: the grammar's ``2DIGIT`` form, as Dovecot
+    writes it, rather than the space-padded one).  The one formatter: INTERNALDATE in FETCH
     and APPEND dates written by clients alike.  A naive datetime is taken
     as UTC, as the stores take it (INTERNALDATE always has a zone)."""
     offset = when.utcoffset() or timedelta(0)
@@ -69,7 +70,7 @@ def date_time(when: datetime) -> bytes:
     sign = "-" if minutes < 0 else "+"
     hh, mm = divmod(abs(minutes), 60)
     return (
-        f'"{when.day:2d}-{MONTHS[when.month - 1]}-{when.year:04d} '
+        f'"{when.day:02d}-{MONTHS[when.month - 1]}-{when.year:04d} '
         f'{when.hour:02d}:{when.minute:02d}:{when.second:02d} {sign}{hh:02d}{mm:02d}"'
     ).encode("ascii")
 

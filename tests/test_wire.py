@@ -17,7 +17,7 @@ def test_one_formatter_everywhere() -> None:
 def test_rfc3501_examples_and_zones() -> None:
     pdt = timezone(timedelta(hours=-7))
     assert date_time(datetime(1996, 7, 17, 2, 44, 25, tzinfo=pdt)) == b'"17-Jul-1996 02:44:25 -0700"'
-    assert date_time(datetime(2024, 3, 5, 1, 2, 3, tzinfo=UTC)) == b'" 5-Mar-2024 01:02:03 +0000"'
+    assert date_time(datetime(2024, 3, 5, 1, 2, 3, tzinfo=UTC)) == b'"05-Mar-2024 01:02:03 +0000"'
     nepal = timezone(timedelta(hours=5, minutes=45))
     assert date_time(datetime(2024, 3, 5, 1, 2, 3, tzinfo=nepal)).endswith(b' +0545"')
     newfoundland = timezone(-timedelta(hours=3, minutes=30))
@@ -25,4 +25,4 @@ def test_rfc3501_examples_and_zones() -> None:
 
 
 def test_naive_is_utc_as_the_stores_take_it() -> None:
-    assert date_time(datetime(2024, 1, 2, 3, 4, 5)) == b'" 2-Jan-2024 03:04:05 +0000"'
+    assert date_time(datetime(2024, 1, 2, 3, 4, 5)) == b'"02-Jan-2024 03:04:05 +0000"'

@@ -41,7 +41,7 @@ def test_flag_update_forms(args: tuple[object, ...], wire: bytes) -> None:
 
 def test_internaldate_is_rfc3501_date_time() -> None:
     when = datetime(2024, 3, 5, 1, 2, 3, tzinfo=UTC)
-    assert internaldate_item(when) == b'INTERNALDATE " 5-Mar-2024 01:02:03 +0000"'
+    assert internaldate_item(when) == b'INTERNALDATE "05-Mar-2024 01:02:03 +0000"'
 
 
 class _IO:
