@@ -133,8 +133,17 @@ def continuation(text: str = "Ready for literal data") -> bytes:
     return b"+ " + text.encode("utf-8") + b"\r\n"
 
 
+#: the order system flags are written in: the order
+#: Dovecot writes them in (``imap_write_flags``), ``\\Recent`` last.
+_SYSTEM_ORDER = {f: i for i, f in enumerate(
+    ("\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft", "\\Recent"))}
+
+
 def flag_list(flags: frozenset[str] | set[str] | list[str] | tuple[str, ...]) -> list[Value]:
-    """Flags as a parenthesised list of atoms, system flags first."""
-    system = sorted(f for f in flags if f.startswith("\\"))
+    """Flags as a parenthesised list of atoms: system flags first, in
+    :data:`_SYSTEM_ORDER` (byte for byte what Dovecot answers), then
+    keywords sorted."""
+    system = sorted((f for f in flags if f.startswith("\\")),
+                    key=lambda f: (_SYSTEM_ORDER.get(f, len(_SYSTEM_ORDER)), f))
     keywords = sorted(f for f in flags if not f.startswith("\\"))
     return [Atom(f) for f in system + keywords]

@@ -135,7 +135,7 @@ class PrivateSeenModes(TestCase):
         store = maildir_from_url(f"maildir:{self.mktemp()}/mail")
         realm = MailRealm(store, ["root"], sharing=Namespaces(private_seen="off"))
         script = (SHARED_MODE.replace("(UNSEEN 1)", "(UNSEEN 0)")
-                  .replace("S2: * 1 FETCH (FLAGS (\\Recent))", "S2: * 1 FETCH (FLAGS (\\Recent \\Seen))"))
+                  .replace("S2: * 1 FETCH (FLAGS (\\Recent))", "S2: * 1 FETCH (FLAGS (\\Seen \\Recent))"))
         try:
             await run_transcript(script, store, USERS, realm=realm)
         finally:

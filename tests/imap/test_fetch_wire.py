@@ -56,7 +56,7 @@ class BodySectionLiteralTests(TestCase):
             out,
         )
         self.assertIn(b"* 1 FETCH (RFC822.HEADER {48}\r\n" + SIMPLE[:48] + b")\r\n", out)
-        self.assertIn(b"* 1 FETCH (RFC822.TEXT {15}\r\nHello \"world\"\r\n FLAGS (\\Recent \\Seen))", out)
+        self.assertIn(b"* 1 FETCH (RFC822.TEXT {15}\r\nHello \"world\"\r\n FLAGS (\\Seen \\Recent))", out)
         self.assertIn(b"* 1 FETCH (RFC822 {%d}\r\n%s)\r\n" % (len(SIMPLE), SIMPLE), out)
 
     async def test_empty_and_missing_parts_are_empty_literals(self) -> None:

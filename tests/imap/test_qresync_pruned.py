@@ -54,7 +54,7 @@ S: a9 OK Logout completed
 """
 
 SELECT_HEAD = """\
-S: * FLAGS (\\Answered \\Deleted \\Draft \\Flagged \\Seen)
+S: * FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)
 S: * OK [PERMANENTFLAGS ()] Read-only mailbox.
 S: * 3 EXISTS
 S: * 0 RECENT

@@ -29,7 +29,7 @@ def test_login_select_append_fetch_logout() -> None:
     out = d.send(b"c SELECT INBOX\r\n")
     assert b"* 1 EXISTS\r\n" in out and b"* 1 RECENT\r\n" in out and b"c OK [READ-WRITE]" in out
     out = d.send(b"d FETCH 1 (FLAGS BODY[TEXT])\r\n")
-    assert b"* 1 FETCH (FLAGS (\\Flagged \\Recent \\Seen) BODY[TEXT] {7}\r\nhello\r\n)\r\n" in out, out
+    assert b"* 1 FETCH (FLAGS (\\Flagged \\Seen \\Recent) BODY[TEXT] {7}\r\nhello\r\n)\r\n" in out, out
     out = d.send(b"e LOGOUT\r\n")
     assert out.startswith(b"* BYE") and b"e OK" in out
     assert d.finished and d.closed

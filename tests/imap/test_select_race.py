@@ -50,7 +50,7 @@ S~ a6 OK \\[READ-ONLY\\] Examine completed
 C: a7 UNSELECT
 S: a7 OK Unselect completed
 C: a9 SELECT INBOX (QRESYNC (${uv} ${ms}))
-S: * FLAGS (\\Answered \\Deleted \\Draft \\Flagged \\Seen)
+S: * FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)
 S: * OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft \\*)] Flags permitted.
 S: * 3 EXISTS
 S: * 3 RECENT
@@ -73,7 +73,7 @@ S: a11 OK Fetch completed
 
 PLAIN = SETUP + """\
 C: a5 SELECT INBOX
-S: * FLAGS (\\Answered \\Deleted \\Draft \\Flagged \\Seen)
+S: * FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)
 S: * OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft \\*)] Flags permitted.
 S: * 3 EXISTS
 S: * 3 RECENT

@@ -67,7 +67,7 @@ def test_append_select_fetch_search_store(account: Account) -> None:
         assert lines[-1].startswith(b"[READ-WRITE]")
 
         lines = ok(await c.fetch("1", "(UID FLAGS RFC822.SIZE BODY.PEEK[])"))
-        assert lines[0] == b"1 FETCH (UID 1 FLAGS (\\Recent \\Seen $Label1) RFC822.SIZE %d BODY[] {%d}" % (
+        assert lines[0] == b"1 FETCH (UID 1 FLAGS (\\Seen \\Recent $Label1) RFC822.SIZE %d BODY[] {%d}" % (
             len(M.MULTIPART), len(M.MULTIPART))
         assert lines[1] == M.MULTIPART
         lines = ok(await c.uid("fetch", "2", "(BODY.PEEK[HEADER.FIELDS (SUBJECT)])"))

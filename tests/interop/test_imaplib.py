@@ -232,12 +232,12 @@ def test_fetch_rfc822_items_uid_and_seen(loaded: RecordingIMAP4) -> None:
     assert b"\\Seen" in b"".join(x if isinstance(x, bytes) else x[0] for x in data)
     data = ok(c.fetch("2", "(RFC822)"))
     assert data[0][1] == M.MULTIPART
-    assert ok(c.fetch("2", "(FLAGS)")) == [b"2 (FLAGS (\\Flagged \\Recent \\Seen))"]
+    assert ok(c.fetch("2", "(FLAGS)")) == [b"2 (FLAGS (\\Flagged \\Seen \\Recent))"]
     ok(c.store("1:2", "-FLAGS.SILENT", "\\Seen"))
     data = ok(c.uid("FETCH", "2", "(BODY[1])"))
     assert data[0][1] == M.TEXT_PART_BODY[:-2]
     assert ok(c.uid("FETCH", "1:*", "(FLAGS)")) == [
-        b"1 (UID 1 FLAGS (\\Recent))", b"2 (UID 2 FLAGS (\\Flagged \\Recent \\Seen))"]
+        b"1 (UID 1 FLAGS (\\Recent))", b"2 (UID 2 FLAGS (\\Flagged \\Seen \\Recent))"]
     c.logout()
 
 
@@ -302,7 +302,7 @@ def test_search_unknown_charset_is_no_badcharset(account: Account) -> None:
 
 def test_store_flags_and_keywords(loaded: RecordingIMAP4) -> None:
     c = loaded
-    assert ok(c.store("1", "+FLAGS", r"(\Seen $Todo)")) == [b"1 (FLAGS (\\Recent \\Seen $Todo))"]
+    assert ok(c.store("1", "+FLAGS", r"(\Seen $Todo)")) == [b"1 (FLAGS (\\Seen \\Recent $Todo))"]
     assert ok(c.store("1", "-FLAGS", r"\Seen")) == [b"1 (FLAGS (\\Recent $Todo))"]
     assert ok(c.fetch("1", "(FLAGS)")) == [b"1 (FLAGS (\\Recent $Todo))"]
     assert ok(c.store("1:2", "FLAGS", r"(\Answered \Draft)")) == [
