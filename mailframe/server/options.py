@@ -105,6 +105,8 @@ class Options(usage.Options):
                                   "e.g. $TMPDIR or /tmp)."],
         ["stall-warn", None, "0", "Log what the reactor was doing whenever it kept connections "
                                   "waiting longer than this many milliseconds (0: off)."],
+        ["switch-interval", None, "1", "Milliseconds a thread computing in Python keeps the GIL "
+                                       "from the reactor thread (0: Python's default, 5)."],
     ]
     optFlags = [
         ["no-smtp", None, "Do not start the default SMTP listener."],
@@ -178,6 +180,7 @@ class Options(usage.Options):
         self["compress-level"] = _int(self, "compress-level")
         self["notify-max-mailboxes"] = _int(self, "notify-max-mailboxes")
         self["stall-warn"] = _number(self, "stall-warn", zero=True)
+        self["switch-interval"] = _number(self, "switch-interval", zero=True)
         if self["compress-level"] > 9:
             raise usage.UsageError("--compress-level goes from 0 (COMPRESS off) to 9")
         for name in ("timeout", "timeout-preauth", "queue-lifetime", "queue-retry", "queue-retry-max"):

@@ -180,7 +180,9 @@ def make_service(opts: Any) -> service.MultiService:
     _warm_imports()
     from mailframe.server.threadpool import install
 
-    install(reactor)  # the reactor's thread pool: lighter dispatch than Twisted's
+    # the reactor's thread pool (lighter dispatch than Twisted's), and the
+    # GIL switch interval
+    install(reactor, switch_interval=opts.get("switch-interval", 1) / 1000 or None)
     root = service.MultiService()
     _Stopping(store.close).setServiceParent(root)  # type: ignore[no-untyped-call]
     health = _operations(opts, root, store)

@@ -20,6 +20,7 @@ Twisted stops its own: each thread finishes the job it has, then ends.
 from __future__ import annotations
 
 import queue
+import sys
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -137,10 +138,24 @@ class FastThreadPool:
         return list(self._threads)
 
 
-def install(reactor: Any, maxthreads: int = 10) -> FastThreadPool:
+#: Seconds a thread computing in Python keeps the GIL while another
+#: waits for it (``sys.setswitchinterval``; CPython's default is 5 ms).
+#: The reactor thread gives the GIL up at every ``epoll_wait``, ``send``
+#: and ``stat`` and must get it back from a pool thread checking or
+#: parsing a large APPEND: with 5 ms, each NOOP answered during a 50 MB
+#: APPEND waited for it two or three times (issue 16: NOOP p99 ~20-35 ms).
+SWITCH_INTERVAL = 0.001
+
+
+def install(
+    reactor: Any, maxthreads: int = 10, switch_interval: float | None = SWITCH_INTERVAL
+) -> FastThreadPool:
     """Make a :class:`FastThreadPool` ``reactor``'s thread pool (before
     anything asked for the old one), started when the reactor runs and
-    stopped during its shutdown."""
+    stopped during its shutdown; set the process's GIL switch interval
+    to ``switch_interval`` seconds (None: leave it)."""
+    if switch_interval is not None and switch_interval > 0:
+        sys.setswitchinterval(switch_interval)
     current = getattr(reactor, "threadpool", None)
     if isinstance(current, FastThreadPool):
         return current

@@ -309,6 +309,24 @@ class DotLock:
     def held(self) -> bool:
         return self._depth > 0
 
+    def wait_free(self) -> None:
+        """Wait until no mailframe process holds the lock, without taking
+        it: a shared ``flock()`` of the folder directory, granted once the
+        holder's exclusive one goes, and dropped at once.  Nothing when
+        this object holds the lock (an exclusive and a shared flock of one
+        directory would wait for each other) or the folder is gone.  A
+        Dovecot writer holds only the dotlock and is not waited for."""
+        if self._depth:
+            return
+        try:
+            fd = os.open(os.path.dirname(self.path) or ".", os.O_RDONLY | os.O_DIRECTORY)
+        except OSError:
+            return
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH)
+        finally:
+            os.close(fd)  # releases the shared flock
+
     def _acquire(self) -> None:
         """Take the dotlock.  Our lock file carries ``pid:host`` from the
         instant it exists: it is written under ``tmp/`` and hard-linked into

@@ -23,7 +23,8 @@ from __future__ import annotations
 import io
 import os
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta, timezone
 from functools import lru_cache
 from typing import Any, BinaryIO, TypeVar
@@ -106,10 +107,13 @@ class Folder:
         self.new = self.scanner.new
         self.tmp = self.writer.tmp
         self._refresh_pending = False
+        self._compaction_queued = False
         self._recent_file = False
         #: held by a read job while it refreshes or reads the log (taken
         #: before the index's ``mem``, never after it)
         self.reading = threading.RLock()
+        #: per thread: how deep in :meth:`_read_section` it is
+        self._read_depth = threading.local()
         #: uid -> (the log's state it was made from, the record): a frozen
         #: record is handed out again while the message's state is the
         #: same object (its flags and modseq unchanged), as header syncs
@@ -140,19 +144,35 @@ class Folder:
 
     # ------------------------------------------------------------ loading
 
+    @contextmanager
+    def _read_section(self) -> Iterator[None]:
+        """:attr:`reading` held, after :meth:`FolderScanner.settle` on the
+        way in (outside the lock, so a read waiting for another process's
+        commit keeps no other read of the folder waiting)."""
+        local = self._read_depth
+        depth = getattr(local, "n", 0)
+        if depth == 0:
+            self.scanner.settle()
+        local.n = depth + 1
+        try:
+            with self.reading:
+                yield
+        finally:
+            local.n = depth
+
     def refresh(self) -> MailboxLog:
         """Bring the log up to date with the disk; returns it.  Reads run
         beside each other (:meth:`SerialWorker.submit_read`): one at a
         time refreshes or looks at the log (:attr:`reading`); the reactor
         thread's answers from memory wait for none of them (they take
         only the index's ``mem``, held while the log changes)."""
-        with self.reading:
+        with self._read_section():
             return self.scanner.refresh()
 
     def read_log(self, fn: Callable[[MailboxLog], T]) -> T:
         """A read job's body: refresh, then ``fn(log)`` with the log held
         still (no other read's refresh changes it meanwhile)."""
-        with self.reading:
+        with self._read_section():
             return fn(self.refresh())
 
     def rebuild(self) -> None:
@@ -161,7 +181,7 @@ class Folder:
 
     def snapshot(self) -> Snapshot:
         """The whole mailbox (SELECT); warm, three ``stat()`` calls."""
-        with self.reading:
+        with self._read_section():
             self.refresh()
             return self.index.snapshot()
 
@@ -178,7 +198,7 @@ class Folder:
     def records(self, uids: Iterable[int]) -> list[MessageRecord]:
         """FETCH's view of ``uids`` (those that exist, in UID order), with
         the parsed messages from the cache file: no message file opened."""
-        with self.reading, no_gc():
+        with self._read_section(), no_gc():
             return self._records(self.refresh(), uids)
 
     def _records(self, log: MailboxLog, uids: Iterable[int]) -> list[MessageRecord]:
@@ -212,7 +232,7 @@ class Folder:
     def states(self, uids: Iterable[int]) -> list[MessageState]:
         """The cheap state of ``uids`` (those that exist, in UID order):
         from the index alone, no cache entry decoded, no file opened."""
-        with self.reading:
+        with self._read_section():
             log = self.refresh()
             meta = self.index.meta
             out = []
@@ -295,6 +315,7 @@ class Folder:
 
     def deliver(self, prepared: list[Prepared]) -> list[int]:
         uids = self.writer.deliver(prepared)
+        self._after_write()
         if not self._recent_file:
             # the \\Recent floor's file, made here so the first SELECT's
             # claim on the reactor thread finds it (see _maildir_recent)
@@ -304,7 +325,10 @@ class Folder:
 
     def append_many(self, items: list[tuple[bytes, frozenset[str], datetime | None]]) -> list[int]:
         """Both stages of an APPEND on this thread; the UIDs, ascending."""
-        return self.writer.deliver(self.writer.prepare(items))
+        try:
+            return self.writer.deliver(self.writer.prepare(items))
+        finally:
+            self._after_write()
 
     def store(
         self,
@@ -313,13 +337,49 @@ class Folder:
         flags: frozenset[str],
         unchangedsince: int | None,
     ) -> StoreResult:
-        return self.writer.store(uids, mode, flags, unchangedsince)
+        try:
+            return self.writer.store(uids, mode, flags, unchangedsince)
+        finally:
+            self._after_write()
 
     def remove(self, uids: list[int]) -> list[int]:
-        return self.writer.remove(uids)
+        try:
+            return self.writer.remove(uids)
+        finally:
+            self._after_write()
 
     def expunge(self, uids: Iterable[int] | None) -> list[int]:
-        return self.writer.expunge(uids)
+        try:
+            return self.writer.expunge(uids)
+        finally:
+            self._after_write()
+
+    def _after_write(self) -> None:
+        """In the write's job: a checkpoint the write found due
+        (:meth:`FolderIndex.maybe_compact`) becomes a write job of its own,
+        queued just after the write's result is handed over
+        (:meth:`SerialWorker.post`), so the command is answered first (in
+        synchronous mode it runs at once)."""
+        if self.index.compact_due and not self._compaction_queued:
+            self._compaction_queued = True
+            self.worker.post(self._queue_compaction)
+
+    def _queue_compaction(self) -> None:
+        self.worker.submit(self.compact).addErrback(lambda _f: None)
+
+    def compact(self) -> None:
+        """The checkpoint left for later, under the lock once caught up
+        with every other writer's events (so the checkpoint holds them);
+        nothing if another process compacted meanwhile.  A folder deleted
+        meanwhile has nothing to compact (the job's failure is dropped)."""
+        self._compaction_queued = False
+        index = self.index
+        if not index.compact_due:
+            return
+        with index.lock:
+            self.scanner.locked_refresh()
+            index.compact_due = False
+            index.maybe_compact()
 
     def export(self, dest: Folder, uids: Iterable[int]) -> list[Prepared]:
         """COPY's first stage, in this folder's worker (``dest.deliver``

@@ -90,6 +90,9 @@ class FolderIndex:
         #: read from the index (:class:`CurMoved`), for the scanner
         self.cur_moves: dict[int, int] = {}
         self.events_since_checkpoint = 0
+        #: a checkpoint is due but was left to a job of its own (a
+        #: command's write passes ``later``; see :meth:`maybe_compact`)
+        self.compact_due = False
         #: held while the log and meta change, so the reactor thread may
         #: read the log (:meth:`changes_now`) while a job runs
         self.mem = threading.RLock()
@@ -308,13 +311,22 @@ class FolderIndex:
         self.events_since_checkpoint = 0
         self.mark_applied()
 
-    def maybe_compact(self) -> None:
+    def maybe_compact(self, later: bool = False) -> None:
         """After a write (lock held): compact the index when its events
-        outnumber the messages, the uidlist when dead records do."""
+        outnumber the messages, the uidlist when dead records do.
+        ``later``: a command waits for this write, so only note that a
+        checkpoint is due (:attr:`compact_due`); the folder runs it as a
+        write job of its own once the command is answered (issue 16: at
+        N = 2 000 every second ``STORE 1:*`` rewrote the whole index
+        before its answer)."""
         log = self.log
         assert log is not None
         if self.events_since_checkpoint > max(2000, 2 * len(log)):
-            self.checkpoint()
+            if later:
+                self.compact_due = True
+            else:
+                self.compact_due = False
+                self.checkpoint()
         if not self.uidlist.exists:
             return  # not read yet: nothing known to be dead
         self.uidlist.refresh()

@@ -135,6 +135,26 @@ class FolderScanner:
             self._recheck_at = time.time() + RECHECK
         return True
 
+    def settle(self) -> None:
+        """Before a read job takes the folder's refresh lock: when ``cur/``
+        changed since the time this scanner knows, another mailframe
+        writer is usually between its renames and its commit (fsyncs
+        included); wait for it to let go of ``dovecot-uidlist.lock``
+        (:meth:`DotLock.wait_free`), so that the refresh follows its
+        :class:`CurMoved` line instead of listing ``cur/`` under the lock
+        while every other read of the folder waits for the refresh lock.
+        One ``stat()`` when nothing changed.  What the refresh then finds
+        is what it would have found after the scan's lock wait; a change
+        by a program that takes no flock is still listed by the scan."""
+        if self.index.lock.held:
+            return
+        try:
+            cur = os.stat(self.cur).st_mtime_ns
+        except OSError:
+            return
+        if cur != self._stamp.cur_ns:
+            self.index.lock.wait_free()
+
     def _scan_if_changed(self, stamp: DirStamp) -> None:
         """Full scan when ``cur/`` changed (renames, unlinks), just ``new/``
         when only new mail arrived (an MDA never touches ``cur/``)."""

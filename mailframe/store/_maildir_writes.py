@@ -187,7 +187,7 @@ class FolderWriter:
         after = self._cur_moved(stamp, events)
         index.commit(events)
         self.scanner.own_change(stamp, after)
-        index.maybe_compact()
+        index.maybe_compact(later=True)
         return [u for u, _ in records]
 
     # ------------------------------------------------------------- STORE
@@ -255,7 +255,7 @@ class FolderWriter:
                 after = self._cur_moved(stamp, written)
             index.commit(written)
             self.scanner.own_change(stamp, after)
-            index.maybe_compact()
+            index.maybe_compact(later=True)
             changed = tuple(log.states(e.uid for e in events))
             return StoreResult(changed=changed, failed=tuple(failed))
 
@@ -282,7 +282,7 @@ class FolderWriter:
             after = self._cur_moved(stamp, events)
             index.commit(events)
             self.scanner.own_change(stamp, after)
-            index.maybe_compact()
+            index.maybe_compact(later=True)
             return gone
 
     def expunge(self, uids: Iterable[int] | None) -> list[int]:
