@@ -7,11 +7,12 @@ garbage), a body no message uses, a text-index document without its
 message or a message without one, a mailbox whose UIDNEXT or
 HIGHESTMODSEQ is not above what it holds (RFC 3501 §2.3.1.1: UIDs must
 stay unique; RFC 7162 §3.1.1: modseqs only grow), an expunge tombstone
-above HIGHESTMODSEQ, a UIDVALIDITY counter below a mailbox's.  With
+above HIGHESTMODSEQ, a UIDVALIDITY counter below a mailbox's, a
+mailbox whose running QUOTA usage (schema 6) differs from its rows.  With
 ``--bodies`` every body is also hashed against its SHA-256.
 
-:func:`repair` removes orphans and (re)indexes messages lacking a
-document, in a write transaction; it never touches a message a mailbox
+:func:`repair` removes orphans, (re)indexes messages lacking a
+document and recounts wrong usage totals, in a write transaction; it never touches a message a mailbox
 holds.
 """
 
@@ -27,7 +28,7 @@ from mailframe.message._info import FORMAT_VERSION
 from mailframe.message.sortkeys import sort_keys
 from mailframe.store.sql.db import Tx
 from mailframe.store.sql.rows import insert_documents, read_body
-from mailframe.store.sql.schema import SCHEMA_VERSION
+from mailframe.store.sql.schema import RECOUNT_USAGE, SCHEMA_VERSION
 from mailframe.store.sql.sortindex import insert_sort_keys, key_row
 from mailframe.store.sql.textindex import documents
 
@@ -210,6 +211,12 @@ def check(tx: Tx, bodies: bool = False) -> Report:
         ),
         "mailboxes whose HIGHESTMODSEQ is below an expunge's modseq (mailbox ids)",
     )
+    if report.version >= 6:
+        problem(
+            _usage_wrong(tx),
+            "mailboxes whose QUOTA usage differs from their messages (mailbox ids)",
+            repairable=True,
+        )
     row = tx.one(
         "SELECT (SELECT value FROM counters WHERE name = 'uidvalidity'), "
         "(SELECT max(uidvalidity) FROM mailboxes)"
@@ -227,6 +234,19 @@ def check(tx: Tx, bodies: bool = False) -> Report:
                 bad.append(int(body_id))
         problem(bad, "bodies whose bytes do not match their SHA-256 (body ids)")
     return report
+
+
+def _usage_wrong(tx: Tx) -> list[int]:
+    """Mailboxes whose running usage (schema 6) is not what their rows add up to."""
+    return _ids(
+        tx,
+        "SELECT mb.id FROM mailboxes mb LEFT JOIN ("
+        "SELECT mm.mailbox_id, count(*) AS n, sum(m.size) AS octets FROM mailbox_messages mm "
+        "JOIN messages m ON m.id = mm.message_id GROUP BY mm.mailbox_id) u "
+        "ON u.mailbox_id = mb.id "
+        "WHERE mb.used_messages <> COALESCE(u.n, 0) OR mb.used_bytes <> COALESCE(u.octets, 0) "
+        "ORDER BY mb.id",
+    )
 
 
 def repair(tx: Tx) -> int:
@@ -269,7 +289,16 @@ def repair(tx: Tx) -> int:
         info = MessageInfo.load(bytes(blob)) if int(info_version) == FORMAT_VERSION else parse(raw)
         insert_documents(tx, int(message_id), documents(info, raw))
         fixed += 1
-    if int(tx.one("SELECT version FROM schema_version")[0]) < 3:
+    version = int(tx.one("SELECT version FROM schema_version")[0])
+    if version >= 6:
+        wrong = _usage_wrong(tx)
+        if wrong:
+            # every mailbox row locked first (as each write locks its own
+            # first), so the recount's snapshot sees no write half-counted
+            tx.all(f"SELECT id FROM mailboxes ORDER BY id{tx.dialect.for_update}")
+            tx.execute(RECOUNT_USAGE)
+            fixed += len(wrong)
+    if version < 3:
         return fixed
     for message_id, body_id, size, when, blob, info_version in tx.all(
         "SELECT m.id, m.body_id, m.size, m.internaldate, m.info, m.info_version FROM messages m "
