@@ -218,6 +218,11 @@ def main() -> None:
     parser.add_argument("--sort", action="store_true", help="also time SORT (database vs framework)")
     parser.add_argument("--keep", action="store_true", help="keep the SQLite database file")
     parser.add_argument(
+        "--conninfo",
+        help="PostgreSQL: this database (not a private cluster's), filled if empty, "
+        "else reused as it is (migrated if older)",
+    )
+    parser.add_argument(
         "--db",
         help="SQLite: this database file, filled if new, else reused as it is "
         "(migrated if older: a before tree fills it, this tree reopens it)",
@@ -256,6 +261,14 @@ def main() -> None:
                     )[0]
                 )
                 print(f"\nopened {args.db} in {time.perf_counter() - t0:.1f} s (with any migration)")
+        elif engine == "postgresql" and args.conninfo:
+            t0 = time.perf_counter()
+            store = open_postgresql(args.conninfo, listen=False)  # migrated here if older
+            row = store.db.run_sync(
+                lambda tx: tx.one("SELECT max(mailbox_id) FROM mailbox_messages")[0], False
+            )[0]
+            reused = None if row is None else int(row)
+            print(f"\nopened the database in {time.perf_counter() - t0:.1f} s (with any migration)")
         elif engine == "sqlite":
             tmp = tempfile.mkdtemp(prefix="bench-sql-")
             store = open_sqlite(tmp + "/mail.db")
@@ -265,7 +278,7 @@ def main() -> None:
             store = open_postgresql(new_database(), listen=False)
         if reused is not None:
             box = reused
-            print(f"\n### {engine}, N = {args.n} (reused {args.db})\n")
+            print(f"\n### {engine}, N = {args.n} (reused {args.db or 'the database'})\n")
         else:
             t0 = time.perf_counter()
             box = fill(store, args.n)
@@ -285,7 +298,7 @@ def main() -> None:
             shutil.rmtree(tmp, ignore_errors=True)
         elif tmp is not None:
             print(f"\nkept {tmp}/mail.db")
-        if engine != "sqlite":
+        if engine != "sqlite" and not args.conninfo:
             stop_cluster()
 
 

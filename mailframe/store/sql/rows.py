@@ -23,6 +23,7 @@ from mailframe.store.sql.schema import CHUNK
 from mailframe.store.sql.search import FLAG_BITS
 from mailframe.store.sql.sortindex import drop_sort_keys, insert_sort_keys, key_row
 from mailframe.store.sql.textindex import Documents, documents
+from mailframe.store.sql.wordindex import drop_words, insert_words
 from mailframe.vocabulary import RECENT
 
 __all__ = [
@@ -105,7 +106,9 @@ class Prepared:
 
 
 def insert_documents(tx: Tx, message_id: int, docs: Documents) -> None:
-    """A message's SEARCH text documents into the text index."""
+    """A message's SEARCH text documents into the text index (and, in
+    PostgreSQL, its words into the word index,
+    :mod:`mailframe.store.sql.wordindex`)."""
     d = tx.dialect
     tx.execute(
         f"INSERT INTO {d.text_table} ({d.text_key}, hdr, fields, body, nested) "
@@ -114,11 +117,15 @@ def insert_documents(tx: Tx, message_id: int, docs: Documents) -> None:
     )
     if docs.state:
         tx.execute("UPDATE messages SET text_state = ? WHERE id = ?", (docs.state, message_id))
+    if d.name == "postgresql":
+        insert_words(tx, message_id, docs)
 
 
 def drop_documents(tx: Tx, message_id: int) -> None:
     d = tx.dialect
     tx.execute(f"DELETE FROM {d.text_table} WHERE {d.text_key} = ?", (message_id,))
+    if d.name == "postgresql":
+        drop_words(tx, message_id)
 
 
 def next_uidvalidity(tx: Tx) -> int:

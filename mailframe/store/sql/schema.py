@@ -45,7 +45,10 @@ text index finds to UIDs from the index alone (:data:`MIGRATE_TO_5`);
 ``used_bytes``: RFC 9208 §5.1 STORAGE, §5.2 MESSAGE), kept by every
 write in the transaction that changes the rows (on the mailbox row the
 write has locked first anyway, so no new lock and no hot row per user),
-and filled from the rows already there (:data:`MIGRATE_TO_6`).
+and filled from the rows already there (:data:`MIGRATE_TO_6`);
+7 adds PostgreSQL's word index (``text_words``, ``message_words``:
+:mod:`mailframe.store.sql.wordindex`), filled for the messages already
+there from their documents by :mod:`mailframe.store.sql.migrate`.
 """
 
 from __future__ import annotations
@@ -55,10 +58,11 @@ from typing import Any
 from mailframe.errors import StoreUnavailable
 from mailframe.store.sql.dialect import Dialect
 from mailframe.store.sql.sortindex import SORT_STATEMENTS
+from mailframe.store.sql.wordindex import WORD_STATEMENTS, WORD_TRIGRAM
 
 __all__ = ["SCHEMA_VERSION", "CHUNK", "STATEMENTS", "TEXT_STATEMENTS", "ensure_schema"]
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 #: the PostgreSQL advisory lock key held while the schema is checked or migrated.
 MIGRATION_LOCK = 0x6D61696C66  # "mailf"
 #: bodies larger than this are stored in chunks of this size.
@@ -159,6 +163,7 @@ TEXT_STATEMENTS = {
             fields TEXT NOT NULL,
             body TEXT NOT NULL,
             nested TEXT NOT NULL)""",
+        *WORD_STATEMENTS,
     ],
 }
 #: Version 2 or 3 to 4: the text index of version 2 (three columns, a
@@ -200,7 +205,7 @@ TRIGRAM_STATEMENTS = [
     f"CREATE INDEX IF NOT EXISTS search_text_{column} ON search_text "
     f"USING gin ({column} gin_trgm_ops)"
     for column in ("hdr", "fields", "body", "nested")
-]
+] + [WORD_TRIGRAM]
 
 
 def _trigram_indexes(cursor: Any) -> None:
@@ -263,6 +268,8 @@ def ensure_schema(cursor: Any, dialect: Dialect) -> int:
         # 2, 3 -> 4: the text index, dropped and created above, refilled.
         # 4 -> 5: mailbox_messages_found created above, its prefix dropped.
         # 5 -> 6: the usage columns, added and filled from the rows.
+        # 6 -> 7: the word index (PostgreSQL), created above, filled by
+        # mailframe.store.sql.migrate (no word version recorded).
         if version < 2:
             for statement in MIGRATE_1_TO_2:
                 cursor.execute(statement)

@@ -53,9 +53,9 @@ from mailframe.store.sql.textindex import (
     UNUSUAL,
     exact_for,
     fts_phrase,
-    like_pattern,
     words,
 )
+from mailframe.store.sql.wordindex import found_ids
 from mailframe.store.statesearch import answerable
 
 __all__ = ["compile_key", "Compiled", "compilable", "MAX_RANGES", "FLAG_BITS"]
@@ -150,7 +150,8 @@ def compile_key(
             return Compiled(exact, params, exact, list(params), True, message_row=ctx.message_row)
         sure_params: list[Any] = []
         maybe_params: list[Any] = []
-        found = _driving_leaf(key, scan_short)
+        # PostgreSQL's word index looks up a word of any length
+        found = _driving_leaf(key, scan_short or dialect.name == "postgresql")
         if found is None:
             sure = _compile(key, ctx, sure_params, True)
             maybe = _compile(key, ctx, maybe_params, False)
@@ -266,29 +267,31 @@ def _driver(
     phrase = folded is not None and not any(c.isspace() for c in folded)
     ws = words(key.value)
     short = not any(_long(w) for w in ws)
-    if phrase and folded is not None and (short or _long(folded)):
-        looked_up = [folded]
-    else:
-        phrase = False
-        looked_up = ws if short else [w for w in ws if _long(w)]
     table, id_ = dialect.text_table, dialect.text_key
-    if short:
-        # no trigram: one pass over the text table, in the database
-        tests = []
-        for w in looked_up:
-            params.extend([w] * len(columns))
-            tests.append("(" + " OR ".join(f"{dialect.instr}({c}, ?) > 0" for c in columns) + ")")
-        found = f"SELECT {id_} FROM {table} WHERE " + " AND ".join(tests)
-    elif dialect.text_match == "fts5":
-        group = "{" + " ".join(columns) + "}"
-        params.append(" AND ".join(f"{group} : {fts_phrase(w)}" for w in looked_up))
-        found = f"SELECT {id_} FROM {table} WHERE {table} MATCH ?"
+    if dialect.name == "postgresql":
+        # the word index (mailframe.store.sql.wordindex): each word's
+        # lookup is exact whatever its length, so a phrase is the whole
+        # needle, and otherwise every word narrows
+        found = found_ids(columns, [folded] if phrase and folded is not None else ws, params)
     else:
-        tests = []
-        for w in looked_up:
-            params.extend([like_pattern(w)] * len(columns))
-            tests.append("(" + " OR ".join(f"{c} LIKE ?" for c in columns) + ")")
-        found = f"SELECT {id_} FROM {table} WHERE " + " AND ".join(tests)
+        if phrase and folded is not None and (short or _long(folded)):
+            looked_up = [folded]
+        else:
+            phrase = False
+            looked_up = ws if short else [w for w in ws if _long(w)]
+        if short:
+            # no trigram: one pass over the text table, in the database
+            tests = []
+            for w in looked_up:
+                params.extend([w] * len(columns))
+                tests.append(
+                    "(" + " OR ".join(f"{dialect.instr}({c}, ?) > 0" for c in columns) + ")"
+                )
+            found = f"SELECT {id_} FROM {table} WHERE " + " AND ".join(tests)
+        else:
+            group = "{" + " ".join(columns) + "}"
+            params.append(" AND ".join(f"{group} : {fts_phrase(w)}" for w in looked_up))
+            found = f"SELECT {id_} FROM {table} WHERE {table} MATCH ?"
     bits = _candidates(key)
     # text_state <> 0: the partial index's own condition, and one
     # PostgreSQL's statistics estimate (few rows), so the planner starts
@@ -358,7 +361,7 @@ def _text_condition(
         # white space only: the matcher decides.
         return "1 = 1"
     bits = _candidates(key)
-    if any(_long(w) for w in ws):
+    if dialect.name == "postgresql" or any(_long(w) for w in ws):
         driver, _, _ = _driver(key, dialect, params)
         return driver
     tests = []

@@ -85,7 +85,7 @@ def test_version_1_is_migrated_and_indexed() -> None:
             )
 
         version, docs, fox, dog, subject = store.db.run_sync(check, write=False)[0]
-        assert version == SCHEMA_VERSION == 6
+        assert version == SCHEMA_VERSION == 7
         assert docs == len(MESSAGES)
         assert (fox, dog, subject) == ([1], [2], [3])
     finally:
