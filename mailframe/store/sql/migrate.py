@@ -26,7 +26,7 @@ from mailframe.store.sql.rows import insert_documents, read_body
 from mailframe.store.sql.schema import ensure_schema
 from mailframe.store.sql.sortindex import SORT_VERSION, insert_sort_keys, key_row
 from mailframe.store.sql.textindex import TEXT_VERSION, Documents, documents
-from mailframe.store.sql.wordindex import WORD_VERSION, insert_words
+from mailframe.store.sql.wordindex import WORD_VERSION, insert_words_many
 
 __all__ = ["migrate", "fill_text_index", "fill_word_index", "fill_sort_keys", "BATCH"]
 
@@ -95,7 +95,8 @@ def fill_word_index(tx: Tx, progress: Callable[[int], None] | None = None) -> in
     """PostgreSQL: (re)build every message's word array
     (:mod:`mailframe.store.sql.wordindex`) from its stored documents
     unless the arrays are :data:`WORD_VERSION`'s, in id batches; how
-    many were built (SQLite: none, it has no word index)."""
+    many were built (SQLite: none, it has no word index).  Two statements
+    per batch of :data:`BATCH` messages."""
     if tx.dialect.name != "postgresql":
         return 0
     row = tx.one("SELECT value FROM counters WHERE name = 'word_version'")
@@ -112,10 +113,9 @@ def fill_word_index(tx: Tx, progress: Callable[[int], None] | None = None) -> in
         )
         if not rows:
             break
-        for message_id, hdr, fields, body, nested in rows:
-            insert_words(tx, int(message_id), Documents(hdr, fields, body, nested, 0))
-            done += 1
-            last = int(message_id)
+        insert_words_many(tx, [(int(r[0]), Documents(r[1], r[2], r[3], r[4], 0)) for r in rows])
+        done += len(rows)
+        last = int(rows[-1][0])
         if progress is not None:
             progress(done)
     _set_counter(tx, "word_version", WORD_VERSION)

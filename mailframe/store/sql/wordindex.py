@@ -50,6 +50,7 @@ __all__ = [
     "WORD_VERSION",
     "document_words",
     "insert_words",
+    "insert_words_many",
     "drop_words",
     "found_ids",
 ]
@@ -93,24 +94,53 @@ def document_words(docs: Documents) -> list[tuple[bytes, int, str]]:
 
 
 def insert_words(tx: Tx, message_id: int, docs: Documents) -> None:
-    """The message's words into the vocabulary (those not there yet) and
-    its array of word ids: two statements.  The ids are read by a second
-    statement, after the insert, so a word another transaction added
-    meanwhile (its insert waited for that one's commit) is seen."""
-    rows = document_words(docs)
-    digests = [r[0] for r in rows]
-    tx.execute(
-        "INSERT INTO text_words (digest, col, word) "
-        "SELECT * FROM unnest(?::bytea[], ?::smallint[], ?::text[]) "
-        "ON CONFLICT (digest) DO NOTHING",
-        (digests, [r[1] for r in rows], [r[2] for r in rows]),
-    )
-    tx.execute(
-        "INSERT INTO message_words (message_id, words) "
-        "SELECT ?, COALESCE(array_agg(id ORDER BY id), ARRAY[]::integer[]) FROM text_words "
-        "WHERE digest = ANY(?::bytea[])",
-        (message_id, digests),
-    )
+    """One message's words: :func:`insert_words_many` of one."""
+    insert_words_many(tx, [(message_id, docs)])
+
+
+def insert_words_many(tx: Tx, messages: Sequence[tuple[int, Documents]]) -> None:
+    """The messages' words into the vocabulary (those not there yet) and
+    each message's array of word ids: two statements for them all.  The
+    ids are read by the second statement, after the insert, so a word
+    another transaction added meanwhile (this insert waited for that
+    one's commit) is seen."""
+    vocabulary: dict[bytes, tuple[bytes, int, str]] = {}
+    pairs_m: list[int] = []
+    pairs_d: list[bytes] = []
+    empty: list[int] = []
+    for message_id, docs in messages:
+        rows = document_words(docs)
+        if not rows:
+            empty.append(message_id)
+        for row in rows:
+            vocabulary[row[0]] = row
+            pairs_m.append(message_id)
+            pairs_d.append(row[0])
+    new = [vocabulary[d] for d in sorted(vocabulary)]
+    if new:
+        tx.execute(
+            "INSERT INTO text_words (digest, col, word) "
+            "SELECT * FROM unnest(?::bytea[], ?::smallint[], ?::text[]) "
+            "ON CONFLICT (digest) DO NOTHING",
+            ([r[0] for r in new], [r[1] for r in new], [r[2] for r in new]),
+        )
+    if pairs_m:
+        # a join with the digests (an index probe each), not ``digest =
+        # ANY(...)``, which the planner may answer by a scan testing every
+        # row against the whole array
+        tx.execute(
+            "INSERT INTO message_words (message_id, words) "
+            "SELECT p.m, array_agg(w.id ORDER BY w.id) "
+            "FROM unnest(?::bigint[], ?::bytea[]) AS p (m, digest) "
+            "JOIN text_words w ON w.digest = p.digest GROUP BY p.m",
+            (pairs_m, pairs_d),
+        )
+    if empty:
+        tx.execute(
+            "INSERT INTO message_words (message_id, words) "
+            "SELECT unnest(?::bigint[]), ARRAY[]::integer[]",
+            (empty,),
+        )
 
 
 def drop_words(tx: Tx, message_id: int) -> None:
