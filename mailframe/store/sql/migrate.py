@@ -119,6 +119,9 @@ def fill_word_index(tx: Tx, progress: Callable[[int], None] | None = None) -> in
         if progress is not None:
             progress(done)
     _set_counter(tx, "word_version", WORD_VERSION)
+    # statistics for the planner now, not at autovacuum's next visit
+    tx.execute("ANALYZE text_words")
+    tx.execute("ANALYZE message_words")
     return done
 
 
