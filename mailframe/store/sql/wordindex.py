@@ -125,14 +125,15 @@ def insert_words_many(tx: Tx, messages: Sequence[tuple[int, Documents]]) -> None
             ([r[0] for r in new], [r[1] for r in new], [r[2] for r in new]),
         )
     if pairs_m:
-        # a join with the digests (an index probe each), not ``digest =
-        # ANY(...)``, which the planner may answer by a scan testing every
-        # row against the whole array
+        # an index probe per digest whatever the statistics say (a lateral
+        # subquery kept apart by OFFSET 0: a fresh vocabulary has none, and
+        # the planner then hash-joined a scan of it per APPEND; ``digest =
+        # ANY(...)`` tested every row against the whole array)
         tx.execute(
             "INSERT INTO message_words (message_id, words) "
-            "SELECT p.m, array_agg(w.id ORDER BY w.id) "
-            "FROM unnest(?::bigint[], ?::bytea[]) AS p (m, digest) "
-            "JOIN text_words w ON w.digest = p.digest GROUP BY p.m",
+            "SELECT p.m, array_agg(x.id ORDER BY x.id) "
+            "FROM unnest(?::bigint[], ?::bytea[]) AS p (m, digest) CROSS JOIN LATERAL "
+            "(SELECT w.id FROM text_words w WHERE w.digest = p.digest OFFSET 0) x GROUP BY p.m",
             (pairs_m, pairs_d),
         )
     if empty:
