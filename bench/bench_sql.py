@@ -3,6 +3,7 @@
     python bench/bench_sql.py                       # N = 100 000, SQLite
     python bench/bench_sql.py -n 20000 --engines sqlite,postgresql
     python bench/bench_sql.py -n 20000 --sort --no-search   # SORT: database vs framework
+    python bench/bench_sql.py --quota --no-search --engines sqlite,postgresql  # APPEND + QUOTA
 
 Fills one mailbox with N generated messages (text/plain, some
 multipart/alternative with HTML, some base64; every one unique: a
@@ -156,13 +157,80 @@ def sort_figures(store: SqlStore, box: int) -> None:
         print(f"| ({label}) | {db:.1f} | {cold:.1f} | {warm:.1f} |")
 
 
+#: the usage statement before schema 6: every message's size summed.
+SUMMED_USAGE = (
+    "SELECT COALESCE(sum(m.size), 0), count(mm.uid) FROM mailboxes mb "
+    "JOIN mailbox_messages mm ON mm.mailbox_id = mb.id "
+    "JOIN messages m ON m.id = mm.message_id "
+    "WHERE mb.account_id = ? AND mb.deleted = 0 AND mb.noselect = 0"
+)
+
+
+def quota_figures(store: SqlStore, box: int, n: int, repeat: int) -> None:
+    """What an APPEND under a quota costs at N messages (RFC 9208 §4.2:
+    the usage is asked before each one): the usage as summed before
+    schema 6 (every message's size), as the running totals give it now,
+    one APPEND alone, and usage + APPEND as the server runs them --
+    median of ``repeat`` runs, ms, each a transaction of its own."""
+    try:
+        from mailframe.store.sql.account import usage_of
+    except ImportError:  # a tree from before schema 6 (bench/with_tree.py-style before runs)
+        usage_of = None  # type: ignore[assignment]
+
+    account = int(store.db.run_sync(lambda tx: tx.one("SELECT id FROM accounts")[0], False)[0])
+    rng = random.Random(99)
+    counter = iter(range(n, n + 10 * repeat + 10))
+
+    def summed() -> Any:
+        return store.db.run_sync(lambda tx: tx.one(SUMMED_USAGE, (account,)), False, True)
+
+    def running() -> Any:
+        return store.db.run_sync(lambda tx: usage_of(tx, account), False, True)
+
+    def append() -> Any:
+        p = [Prepared(message(next(counter), rng), frozenset(), None)]
+        return store.db.run_sync(lambda tx: append_rows(tx, box, p), write=True)
+
+    rows = [
+        ("usage summed (before schema 6)", summed),
+        ("usage from running totals", running),
+        ("APPEND of one message", append),
+        ("usage summed + APPEND (before)", lambda: (summed(), append())),
+        ("usage from totals + APPEND (now)", lambda: (running(), append())),
+    ]
+    if usage_of is None:
+        rows = [r for r in rows if "totals" not in r[0]]
+    print(f"\n| quota at N = {n} | ms (median of {repeat}) |\n|---|---:|")
+    for label, fn in rows:
+        fn()  # warm-up
+        times = []
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            fn()
+            times.append((time.perf_counter() - t0) * 1000)
+        print(f"| {label} | {statistics.median(times):.2f} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("-n", type=int, default=100_000)
     parser.add_argument("--engines", default="sqlite")
     parser.add_argument("--sort", action="store_true", help="also time SORT (database vs framework)")
     parser.add_argument("--keep", action="store_true", help="keep the SQLite database file")
+    parser.add_argument(
+        "--conninfo",
+        help="PostgreSQL: this database (not a private cluster's), filled if empty, "
+        "else reused as it is (migrated if older)",
+    )
+    parser.add_argument(
+        "--db",
+        help="SQLite: this database file, filled if new, else reused as it is "
+        "(migrated if older: a before tree fills it, this tree reopens it)",
+    )
     parser.add_argument("--no-search", action="store_true", help="skip the SEARCH figures")
+    parser.add_argument(
+        "--quota", action="store_true", help="also time APPEND with the QUOTA usage before it"
+    )
     parser.add_argument("--repeat", type=int, default=5, help="timed runs per key (the median)")
     args = parser.parse_args()
     keys: list[tuple[str, SearchKey]] = [
@@ -181,17 +249,41 @@ def main() -> None:
     ]
     for engine in args.engines.split(","):
         tmp = None
-        if engine == "sqlite":
+        reused = None
+        if engine == "sqlite" and args.db:
+            existed = Path(args.db).exists()
+            t0 = time.perf_counter()
+            store = open_sqlite(args.db)  # an older schema is migrated here
+            if existed:
+                reused = int(
+                    store.db.run_sync(
+                        lambda tx: tx.one("SELECT max(mailbox_id) FROM mailbox_messages")[0], False
+                    )[0]
+                )
+                print(f"\nopened {args.db} in {time.perf_counter() - t0:.1f} s (with any migration)")
+        elif engine == "postgresql" and args.conninfo:
+            t0 = time.perf_counter()
+            store = open_postgresql(args.conninfo, listen=False)  # migrated here if older
+            row = store.db.run_sync(
+                lambda tx: tx.one("SELECT max(mailbox_id) FROM mailbox_messages")[0], False
+            )[0]
+            reused = None if row is None else int(row)
+            print(f"\nopened the database in {time.perf_counter() - t0:.1f} s (with any migration)")
+        elif engine == "sqlite":
             tmp = tempfile.mkdtemp(prefix="bench-sql-")
             store = open_sqlite(tmp + "/mail.db")
         else:
             from tests.store.sql.pgcluster import new_database, stop_cluster
 
             store = open_postgresql(new_database(), listen=False)
-        t0 = time.perf_counter()
-        box = fill(store, args.n)
-        fill_s = time.perf_counter() - t0
-        print(f"\n### {engine}, N = {args.n} (fill {fill_s:.0f} s, {args.n / fill_s:.0f} msg/s)\n")
+        if reused is not None:
+            box = reused
+            print(f"\n### {engine}, N = {args.n} (reused {args.db or 'the database'})\n")
+        else:
+            t0 = time.perf_counter()
+            box = fill(store, args.n)
+            fill_s = time.perf_counter() - t0
+            print(f"\n### {engine}, N = {args.n} (fill {fill_s:.0f} s, {args.n / fill_s:.0f} msg/s)\n")
         if not args.no_search:
             print(f"| search | hits | ms (median of {args.repeat}) |\n|---|---:|---:|")
             for label, key in keys:
@@ -199,12 +291,14 @@ def main() -> None:
                 print(f"| {label} | {hits} | {ms:.1f} |")
         if args.sort:
             sort_figures(store, box)
+        if args.quota:
+            quota_figures(store, box, args.n, max(args.repeat, 9))
         store.db.stop_now()
         if tmp is not None and not args.keep:
             shutil.rmtree(tmp, ignore_errors=True)
         elif tmp is not None:
             print(f"\nkept {tmp}/mail.db")
-        if engine != "sqlite":
+        if engine != "sqlite" and not args.conninfo:
             stop_cluster()
 
 

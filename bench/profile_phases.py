@@ -90,11 +90,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--phase", action="append", choices=sorted(COMMANDS))
     parser.add_argument("--out", required=True)
     parser.add_argument("--no-profile", action="store_true", help="time the commands only")
+    parser.add_argument("--server", default="mailframe",
+                        choices=["mailframe", "mailframe-sqlite", "mailframe-postgresql"],
+                        help="the store (the PostgreSQL server's own CPU is not counted)")
     args = parser.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     workdir = Path(tempfile.mkdtemp(prefix="bench-profile-"))
-    server = Mailframe(workdir / "mailframe")
+    if args.server == "mailframe":
+        server = Mailframe(workdir / "mailframe")
+    else:
+        from bench.servers import MailframePostgres, MailframeSqlite
+        kind = MailframeSqlite if args.server == "mailframe-sqlite" else MailframePostgres
+        server = kind(workdir / "mailframe")
     spy = str(Path(sys.executable).parent / "py-spy")
 
     async def run() -> None:

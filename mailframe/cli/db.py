@@ -3,8 +3,9 @@ consistency and schema (:mod:`mailframe.store.sql.check`,
 :mod:`mailframe.store.sql.migrate`).
 
 ``check`` counts the rows and lists what is wrong (exit 1 if anything
-is); ``--repair`` removes orphans and indexes unindexed messages (never a
-message a mailbox holds); ``--bodies`` also hashes every body.
+is); ``--repair`` removes orphans, indexes unindexed messages and
+recounts wrong QUOTA usage totals (never a message a mailbox holds);
+``--bodies`` also hashes every body.
 ``migrate`` brings the schema and the text index up to date (the server
 does the same at start; this does it ahead, with progress).  ``prune``
 drops expunge tombstones by age (``--days``) or count per mailbox

@@ -26,7 +26,17 @@ from mailframe.vocabulary import NOSELECT, SPECIAL_USE
 if TYPE_CHECKING:
     from mailframe.store.sql.store import SqlStore
 
-__all__ = ["SqlAccount"]
+__all__ = ["SqlAccount", "usage_of"]
+
+
+def usage_of(tx: Tx, account_id: int) -> QuotaUsage:
+    """The running usage of one account's live, selectable mailboxes (one statement)."""
+    storage, messages = tx.one(
+        "SELECT COALESCE(sum(used_bytes), 0), COALESCE(sum(used_messages), 0) FROM mailboxes "
+        "WHERE account_id = ? AND deleted = 0 AND noselect = 0",
+        (account_id,),
+    )
+    return QuotaUsage(int(storage), int(messages))
 
 
 @implementer(IAccount, IQuotaUsage)
@@ -64,23 +74,16 @@ class SqlAccount:
 
     def quota_usage(self) -> defer.Deferred[QuotaUsage]:
         """IQuotaUsage (RFC 9208 §5.1 STORAGE, §5.2 MESSAGE): the octets
-        and messages of the account's selectable mailboxes in one
-        statement -- the STATUS counters summed, as
-        :func:`mailframe.store.quota.mailbox_usage` sums them, without its
-        lookup and STATUS per mailbox (asked at every APPEND when a quota
-        is set)."""
-
-        def run(tx: Tx) -> QuotaUsage:
-            storage, messages = tx.one(
-                "SELECT COALESCE(sum(m.size), 0), count(mm.uid) FROM mailboxes mb "
-                "JOIN mailbox_messages mm ON mm.mailbox_id = mb.id "
-                "JOIN messages m ON m.id = mm.message_id "
-                "WHERE mb.account_id = ? AND mb.deleted = 0 AND mb.noselect = 0",
-                (self.id,),
-            )
-            return QuotaUsage(int(storage), int(messages))
-
-        return self.store.db.run(run, single=True)
+        and messages of the account's selectable mailboxes -- the running
+        totals each mailbox row keeps (schema 6: moved by every APPEND,
+        COPY, MOVE, EXPUNGE and DELETE in its own transaction, see
+        :func:`mailframe.store.sql.rows.bump`), summed over the account's
+        few mailbox rows: asked at every APPEND when a quota is set, it
+        reads no message row (the sum of every message's size it replaced
+        grew with the mailbox: 55-70 ms at 100 000 messages).  Equal to
+        :func:`mailframe.store.quota.mailbox_usage`'s sum of STATUS
+        counters."""
+        return self.store.db.run(lambda tx: usage_of(tx, self.id), single=True)
 
     def list_mailboxes(self) -> defer.Deferred[list[MailboxEntry]]:
         def run(tx: Tx) -> list[MailboxEntry]:

@@ -7,11 +7,12 @@ garbage), a body no message uses, a text-index document without its
 message or a message without one, a mailbox whose UIDNEXT or
 HIGHESTMODSEQ is not above what it holds (RFC 3501 §2.3.1.1: UIDs must
 stay unique; RFC 7162 §3.1.1: modseqs only grow), an expunge tombstone
-above HIGHESTMODSEQ, a UIDVALIDITY counter below a mailbox's.  With
+above HIGHESTMODSEQ, a UIDVALIDITY counter below a mailbox's, a
+mailbox whose running QUOTA usage (schema 6) differs from its rows.  With
 ``--bodies`` every body is also hashed against its SHA-256.
 
-:func:`repair` removes orphans and (re)indexes messages lacking a
-document, in a write transaction; it never touches a message a mailbox
+:func:`repair` removes orphans, (re)indexes messages lacking a
+document and recounts wrong usage totals, in a write transaction; it never touches a message a mailbox
 holds.
 """
 
@@ -27,9 +28,10 @@ from mailframe.message._info import FORMAT_VERSION
 from mailframe.message.sortkeys import sort_keys
 from mailframe.store.sql.db import Tx
 from mailframe.store.sql.rows import insert_documents, read_body
-from mailframe.store.sql.schema import SCHEMA_VERSION
+from mailframe.store.sql.schema import RECOUNT_USAGE, SCHEMA_VERSION
 from mailframe.store.sql.sortindex import insert_sort_keys, key_row
-from mailframe.store.sql.textindex import documents
+from mailframe.store.sql.textindex import Documents, documents
+from mailframe.store.sql.wordindex import insert_words
 
 __all__ = ["Report", "check", "repair"]
 
@@ -210,6 +212,24 @@ def check(tx: Tx, bodies: bool = False) -> Report:
         ),
         "mailboxes whose HIGHESTMODSEQ is below an expunge's modseq (mailbox ids)",
     )
+    if report.version >= 7 and tx.dialect.name == "postgresql":
+        report.counts["word_arrays"] = int(tx.one("SELECT count(*) FROM message_words")[0])
+        report.counts["vocabulary"] = int(tx.one("SELECT count(*) FROM text_words")[0])
+        problem(
+            _ids(
+                tx,
+                "SELECT t.message_id FROM search_text t WHERE NOT EXISTS "
+                "(SELECT 1 FROM message_words w WHERE w.message_id = t.message_id)",
+            ),
+            "messages missing from the word index (message ids)",
+            repairable=True,
+        )
+    if report.version >= 6:
+        problem(
+            _usage_wrong(tx),
+            "mailboxes whose QUOTA usage differs from their messages (mailbox ids)",
+            repairable=True,
+        )
     row = tx.one(
         "SELECT (SELECT value FROM counters WHERE name = 'uidvalidity'), "
         "(SELECT max(uidvalidity) FROM mailboxes)"
@@ -229,6 +249,23 @@ def check(tx: Tx, bodies: bool = False) -> Report:
     return report
 
 
+def _version(tx: Tx) -> int:
+    return int(tx.one("SELECT version FROM schema_version")[0])
+
+
+def _usage_wrong(tx: Tx) -> list[int]:
+    """Mailboxes whose running usage (schema 6) is not what their rows add up to."""
+    return _ids(
+        tx,
+        "SELECT mb.id FROM mailboxes mb LEFT JOIN ("
+        "SELECT mm.mailbox_id, count(*) AS n, sum(m.size) AS octets FROM mailbox_messages mm "
+        "JOIN messages m ON m.id = mm.message_id GROUP BY mm.mailbox_id) u "
+        "ON u.mailbox_id = mb.id "
+        "WHERE mb.used_messages <> COALESCE(u.n, 0) OR mb.used_bytes <> COALESCE(u.octets, 0) "
+        "ORDER BY mb.id",
+    )
+
+
 def repair(tx: Tx) -> int:
     """Remove orphaned messages, bodies and documents, index messages
     lacking a document (``tx``: a write transaction).  How many rows were
@@ -241,8 +278,11 @@ def repair(tx: Tx) -> int:
         "(SELECT 1 FROM mailbox_messages mm WHERE mm.message_id = m.id)",
     )
     sorted_ = int(tx.one("SELECT version FROM schema_version")[0]) >= 3
+    words = tx.dialect.name == "postgresql" and _version(tx) >= 7
     for message_id in orphans:
         tx.execute(f"DELETE FROM {t} WHERE {k} = ?", (message_id,))
+        if words:
+            tx.execute("DELETE FROM message_words WHERE message_id = ?", (message_id,))
         if sorted_:
             tx.execute("DELETE FROM message_sort WHERE message_id = ?", (message_id,))
         tx.execute("DELETE FROM messages WHERE id = ?", (message_id,))
@@ -267,9 +307,27 @@ def repair(tx: Tx) -> int:
     for message_id, body_id, blob, info_version in missing:
         raw = read_body(tx, int(body_id), 0, None)
         info = MessageInfo.load(bytes(blob)) if int(info_version) == FORMAT_VERSION else parse(raw)
+        if words:  # insert_documents writes them anew
+            tx.execute("DELETE FROM message_words WHERE message_id = ?", (message_id,))
         insert_documents(tx, int(message_id), documents(info, raw))
         fixed += 1
-    if int(tx.one("SELECT version FROM schema_version")[0]) < 3:
+    if words:
+        for message_id, hdr, fields, body, nested in tx.all(
+            "SELECT t.message_id, t.hdr, t.fields, t.body, t.nested FROM search_text t "
+            "WHERE NOT EXISTS (SELECT 1 FROM message_words w WHERE w.message_id = t.message_id)"
+        ):
+            insert_words(tx, int(message_id), Documents(hdr, fields, body, nested, 0))
+            fixed += 1
+    version = int(tx.one("SELECT version FROM schema_version")[0])
+    if version >= 6:
+        wrong = _usage_wrong(tx)
+        if wrong:
+            # every mailbox row locked first (as each write locks its own
+            # first), so the recount's snapshot sees no write half-counted
+            tx.all(f"SELECT id FROM mailboxes ORDER BY id{tx.dialect.for_update}")
+            tx.execute(RECOUNT_USAGE)
+            fixed += len(wrong)
+    if version < 3:
         return fixed
     for message_id, body_id, size, when, blob, info_version in tx.all(
         "SELECT m.id, m.body_id, m.size, m.internaldate, m.info, m.info_version FROM messages m "

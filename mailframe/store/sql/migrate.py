@@ -8,7 +8,9 @@ database has none yet (a version 1 database) or was indexed by another
 :data:`TEXT_VERSION` -- message by message, in id batches, so a large
 mailbox is never held in memory at once; :func:`fill_sort_keys` likewise
 (re)computes the SORT keys (:mod:`mailframe.store.sql.sortindex`) when
-the database has none yet or they were computed by other code.
+the database has none yet or they were computed by other code;
+:func:`fill_word_index` builds PostgreSQL's word index
+(:mod:`mailframe.store.sql.wordindex`) from the stored documents.
 """
 
 from __future__ import annotations
@@ -23,9 +25,10 @@ from mailframe.store.sql.db import Tx
 from mailframe.store.sql.rows import insert_documents, read_body
 from mailframe.store.sql.schema import ensure_schema
 from mailframe.store.sql.sortindex import SORT_VERSION, insert_sort_keys, key_row
-from mailframe.store.sql.textindex import TEXT_VERSION, documents
+from mailframe.store.sql.textindex import TEXT_VERSION, Documents, documents
+from mailframe.store.sql.wordindex import WORD_VERSION, insert_words_many
 
-__all__ = ["migrate", "fill_text_index", "fill_sort_keys", "BATCH"]
+__all__ = ["migrate", "fill_text_index", "fill_word_index", "fill_sort_keys", "BATCH"]
 
 #: messages read per statement while (re)indexing.
 BATCH = 200
@@ -38,7 +41,8 @@ def migrate(tx: Tx, progress: Callable[[int], None] | None = None) -> tuple[int,
     if tx.one("SELECT value FROM counters WHERE name = 'uidvalidity'") is None:
         tx.execute("INSERT INTO counters (name, value) VALUES ('uidvalidity', 0)")
     indexed = fill_text_index(tx, progress)
-    return version, max(indexed, fill_sort_keys(tx, progress))
+    words = fill_word_index(tx, progress)
+    return version, max(indexed, words, fill_sort_keys(tx, progress))
 
 
 def fill_text_index(tx: Tx, progress: Callable[[int], None] | None = None) -> int:
@@ -48,6 +52,8 @@ def fill_text_index(tx: Tx, progress: Callable[[int], None] | None = None) -> in
     if row is not None and int(row[0]) == TEXT_VERSION:
         return 0
     d = tx.dialect
+    if d.name == "postgresql":  # insert_documents writes the words again
+        tx.execute("DELETE FROM message_words")
     tx.execute(f"DELETE FROM {d.text_table}")
     tx.execute("UPDATE messages SET text_state = 0 WHERE text_state <> 0")
     done = 0
@@ -73,6 +79,49 @@ def fill_text_index(tx: Tx, progress: Callable[[int], None] | None = None) -> in
         tx.execute("INSERT INTO counters (name, value) VALUES ('text_version', ?)", (TEXT_VERSION,))
     else:
         tx.execute("UPDATE counters SET value = ? WHERE name = 'text_version'", (TEXT_VERSION,))
+    if d.name == "postgresql":
+        _set_counter(tx, "word_version", WORD_VERSION)  # built above with the documents
+    return done
+
+
+def _set_counter(tx: Tx, name: str, value: int) -> None:
+    if tx.one("SELECT value FROM counters WHERE name = ?", (name,)) is None:
+        tx.execute("INSERT INTO counters (name, value) VALUES (?, ?)", (name, value))
+    else:
+        tx.execute("UPDATE counters SET value = ? WHERE name = ?", (value, name))
+
+
+def fill_word_index(tx: Tx, progress: Callable[[int], None] | None = None) -> int:
+    """PostgreSQL: (re)build every message's word array
+    (:mod:`mailframe.store.sql.wordindex`) from its stored documents
+    unless the arrays are :data:`WORD_VERSION`'s, in id batches; how
+    many were built (SQLite: none, it has no word index).  Two statements
+    per batch of :data:`BATCH` messages."""
+    if tx.dialect.name != "postgresql":
+        return 0
+    row = tx.one("SELECT value FROM counters WHERE name = 'word_version'")
+    if row is not None and int(row[0]) == WORD_VERSION:
+        return 0
+    tx.execute("DELETE FROM message_words")
+    done = 0
+    last = 0
+    while True:
+        rows = tx.all(
+            "SELECT message_id, hdr, fields, body, nested FROM search_text "
+            "WHERE message_id > ? ORDER BY message_id LIMIT ?",
+            (last, BATCH),
+        )
+        if not rows:
+            break
+        insert_words_many(tx, [(int(r[0]), Documents(r[1], r[2], r[3], r[4], 0)) for r in rows])
+        done += len(rows)
+        last = int(rows[-1][0])
+        if progress is not None:
+            progress(done)
+    _set_counter(tx, "word_version", WORD_VERSION)
+    # statistics for the planner now, not at autovacuum's next visit
+    tx.execute("ANALYZE text_words")
+    tx.execute("ANALYZE message_words")
     return done
 
 

@@ -23,6 +23,7 @@ from mailframe.store.sql.schema import CHUNK
 from mailframe.store.sql.search import FLAG_BITS
 from mailframe.store.sql.sortindex import drop_sort_keys, insert_sort_keys, key_row
 from mailframe.store.sql.textindex import Documents, documents
+from mailframe.store.sql.wordindex import drop_words, insert_words
 from mailframe.vocabulary import RECENT
 
 __all__ = [
@@ -35,6 +36,8 @@ __all__ = [
     "append_rows",
     "move_rows",
     "expunge_rows",
+    "add_usage",
+    "sum_sizes",
     "collect_garbage",
     "insert_body",
     "insert_documents",
@@ -103,7 +106,9 @@ class Prepared:
 
 
 def insert_documents(tx: Tx, message_id: int, docs: Documents) -> None:
-    """A message's SEARCH text documents into the text index."""
+    """A message's SEARCH text documents into the text index (and, in
+    PostgreSQL, its words into the word index,
+    :mod:`mailframe.store.sql.wordindex`)."""
     d = tx.dialect
     tx.execute(
         f"INSERT INTO {d.text_table} ({d.text_key}, hdr, fields, body, nested) "
@@ -112,11 +117,15 @@ def insert_documents(tx: Tx, message_id: int, docs: Documents) -> None:
     )
     if docs.state:
         tx.execute("UPDATE messages SET text_state = ? WHERE id = ?", (docs.state, message_id))
+    if d.name == "postgresql":
+        insert_words(tx, message_id, docs)
 
 
 def drop_documents(tx: Tx, message_id: int) -> None:
     d = tx.dialect
     tx.execute(f"DELETE FROM {d.text_table} WHERE {d.text_key} = ?", (message_id,))
+    if d.name == "postgresql":
+        drop_words(tx, message_id)
 
 
 def next_uidvalidity(tx: Tx) -> int:
@@ -159,33 +168,67 @@ def collect_garbage(tx: Tx, message_ids: set[int]) -> None:
 
 
 def expunge_rows(tx: Tx, mailbox_id: int, uids: list[int], modseq: int) -> None:
-    """Tombstones at ``modseq``, rows gone, orphans collected."""
-    messages: set[int] = set()
+    """Tombstones at ``modseq``, rows gone, the mailbox's usage lowered
+    by what went (before the orphans, whose sizes it reads, are
+    collected), orphans collected.  The caller has locked the mailbox
+    row (:func:`bump`, or COPY/MOVE's locks)."""
+    removed: list[int] = []
     for uid in uids:
         row = tx.one(
             "DELETE FROM mailbox_messages WHERE mailbox_id = ? AND uid = ? RETURNING message_id",
             (mailbox_id, uid),
         )
         if row is not None:
-            messages.add(int(row[0]))
+            removed.append(int(row[0]))
             tx.execute(
                 "INSERT INTO expunged (mailbox_id, uid, modseq, at) VALUES (?, ?, ?, ?)",
                 (mailbox_id, uid, modseq, now_ts()),
             )
-    collect_garbage(tx, messages)
+    if removed:
+        add_usage(tx, mailbox_id, -len(removed), -sum_sizes(tx, removed))
+    collect_garbage(tx, set(removed))
     tx.touched(mailbox_id, modseq)
 
 
-def bump(tx: Tx, mailbox_id: int, new_uids: int = 0) -> tuple[int, int, int] | None:
+def sum_sizes(tx: Tx, message_ids: Sequence[int]) -> int:
+    """The octets of ``message_ids``, each counted as often as it is listed
+    (a message COPYed twice into one mailbox is two entries)."""
+    distinct = sorted(set(message_ids))
+    sizes: dict[int, int] = {}
+    for i in range(0, len(distinct), 500):
+        batch = distinct[i : i + 500]
+        for message_id, size in tx.all(
+            f"SELECT id, size FROM messages WHERE id IN ({', '.join('?' * len(batch))})", batch
+        ):
+            sizes[int(message_id)] = int(size)
+    return sum(sizes.get(m, 0) for m in message_ids)
+
+
+def add_usage(tx: Tx, mailbox_id: int, messages: int, octets: int) -> None:
+    """The mailbox's running QUOTA usage (RFC 9208 §5.1, §5.2) moved by
+    ``messages`` and ``octets``, in the transaction that moves its rows."""
+    tx.execute(
+        "UPDATE mailboxes SET used_messages = used_messages + ?, used_bytes = used_bytes + ? "
+        "WHERE id = ?",
+        (messages, octets, mailbox_id),
+    )
+
+
+def bump(
+    tx: Tx, mailbox_id: int, new_uids: int = 0, new_octets: int = 0
+) -> tuple[int, int, int] | None:
     """The first statement of a write: (uidnext after, highest new modseq,
     uidvalidity) of a live mailbox, its row now locked; None if deleted.
     Each new message takes its own modseq (as Dovecot does), other
-    changes one for the command."""
+    changes one for the command.  ``new_uids`` messages of ``new_octets``
+    in all are added to the mailbox's running usage in the same
+    statement (the caller then inserts exactly those rows, or rolls back)."""
     row = tx.one(
-        "UPDATE mailboxes SET uidnext = uidnext + ?, highestmodseq = highestmodseq + ? "
+        "UPDATE mailboxes SET uidnext = uidnext + ?, highestmodseq = highestmodseq + ?, "
+        "used_messages = used_messages + ?, used_bytes = used_bytes + ? "
         "WHERE id = ? AND deleted = 0 AND noselect = 0 "
         "RETURNING uidnext, highestmodseq, uidvalidity",
-        (new_uids, max(new_uids, 1), mailbox_id),
+        (new_uids, max(new_uids, 1), new_uids, new_octets, mailbox_id),
     )
     return None if row is None else (int(row[0]), int(row[1]), int(row[2]))
 
@@ -231,13 +274,14 @@ def move_rows(
     rows = [
         r
         for r in tx.all(
-            "SELECT uid, message_id, flags, keywords FROM mailbox_messages "
-            "WHERE mailbox_id = ? AND uid BETWEEN ? AND ? ORDER BY uid",
+            "SELECT mm.uid, mm.message_id, mm.flags, mm.keywords, m.size FROM mailbox_messages mm "
+            "JOIN messages m ON m.id = mm.message_id "
+            "WHERE mm.mailbox_id = ? AND mm.uid BETWEEN ? AND ? ORDER BY mm.uid",
             (source, lo, hi),
         )
         if wanted is None or int(r[0]) in wanted
     ]
-    bumped = bump(tx, target, len(rows))
+    bumped = bump(tx, target, len(rows), sum(int(r[4]) for r in rows))
     if bumped is None:
         raise TryCreate("the destination mailbox has been deleted")
     uidnext, modseq, uidvalidity = bumped
@@ -245,7 +289,7 @@ def move_rows(
         raise Rollback(CopyResult(uidvalidity, ()))
     first = uidnext - len(rows)
     pairs = []
-    for i, (uid, message_id, flags, keywords) in enumerate(rows):
+    for i, (uid, message_id, flags, keywords, _) in enumerate(rows):
         tx.execute(
             "INSERT INTO mailbox_messages (mailbox_id, uid, message_id, modseq, flags, keywords, "
             "saved) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -264,7 +308,7 @@ def move_rows(
 def append_rows(tx: Tx, mailbox_id: int, prepared: Sequence[Prepared]) -> AppendResult | None:
     """Insert prepared messages as new UIDs of a live mailbox (None if it
     was deleted); each takes its own modseq, as Dovecot gives them."""
-    bumped = bump(tx, mailbox_id, len(prepared))
+    bumped = bump(tx, mailbox_id, len(prepared), sum(len(p.content) for p in prepared))
     if bumped is None:
         return None
     uidnext, modseq, uidvalidity = bumped

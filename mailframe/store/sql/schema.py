@@ -40,7 +40,15 @@ over the framework's own case folding, so that a phrase query is exactly
 the matcher's substring test (:mod:`mailframe.store.sql.search`);
 5 replaces the index of ``mailbox_messages`` on ``message_id`` with one
 on ``(message_id, mailbox_id, uid)``, so SEARCH maps the messages the
-text index finds to UIDs from the index alone (:data:`MIGRATE_TO_5`).
+text index finds to UIDs from the index alone (:data:`MIGRATE_TO_5`);
+6 adds the running QUOTA usage of each mailbox (``used_messages``,
+``used_bytes``: RFC 9208 §5.1 STORAGE, §5.2 MESSAGE), kept by every
+write in the transaction that changes the rows (on the mailbox row the
+write has locked first anyway, so no new lock and no hot row per user),
+and filled from the rows already there (:data:`MIGRATE_TO_6`);
+7 adds PostgreSQL's word index (``text_words``, ``message_words``:
+:mod:`mailframe.store.sql.wordindex`), filled for the messages already
+there from their documents by :mod:`mailframe.store.sql.migrate`.
 """
 
 from __future__ import annotations
@@ -50,10 +58,13 @@ from typing import Any
 from mailframe.errors import StoreUnavailable
 from mailframe.store.sql.dialect import Dialect
 from mailframe.store.sql.sortindex import SORT_STATEMENTS
+from mailframe.store.sql.wordindex import WORD_STATEMENTS, WORD_TRIGRAM
 
 __all__ = ["SCHEMA_VERSION", "CHUNK", "STATEMENTS", "TEXT_STATEMENTS", "ensure_schema"]
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 7
+#: the PostgreSQL advisory lock key held while the schema is checked or migrated.
+MIGRATION_LOCK = 0x6D61696C66  # "mailf"
 #: bodies larger than this are stored in chunks of this size.
 CHUNK = 256 * 1024
 
@@ -74,7 +85,9 @@ STATEMENTS = [
         special_use TEXT NOT NULL DEFAULT '',
         noselect INTEGER NOT NULL DEFAULT 0,
         deleted INTEGER NOT NULL DEFAULT 0,
-        expunge_floor BIGINT NOT NULL DEFAULT 0)""",
+        expunge_floor BIGINT NOT NULL DEFAULT 0,
+        used_messages BIGINT NOT NULL DEFAULT 0,
+        used_bytes BIGINT NOT NULL DEFAULT 0)""",
     """CREATE UNIQUE INDEX IF NOT EXISTS mailboxes_live_name
         ON mailboxes (account_id, name) WHERE deleted = 0""",
     """CREATE TABLE IF NOT EXISTS subscriptions (
@@ -150,6 +163,7 @@ TEXT_STATEMENTS = {
             fields TEXT NOT NULL,
             body TEXT NOT NULL,
             nested TEXT NOT NULL)""",
+        *WORD_STATEMENTS,
     ],
 }
 #: Version 2 or 3 to 4: the text index of version 2 (three columns, a
@@ -164,6 +178,20 @@ MIGRATE_TO_4 = [
 MIGRATE_TO_5 = [
     "DROP INDEX IF EXISTS mailbox_messages_message",
 ]
+#: Version 5 or older to 6: the running usage of each mailbox, summed
+#: once from its rows (a message COPYed twice counts twice, as the
+#: generic sum of STATUS counters counts it).
+MIGRATE_TO_6 = [
+    "ALTER TABLE mailboxes ADD COLUMN used_messages BIGINT NOT NULL DEFAULT 0",
+    "ALTER TABLE mailboxes ADD COLUMN used_bytes BIGINT NOT NULL DEFAULT 0",
+]
+#: the usage columns recomputed from the rows (migration, ``db check --repair``).
+RECOUNT_USAGE = (
+    "UPDATE mailboxes SET "
+    "used_messages = (SELECT count(*) FROM mailbox_messages mm WHERE mm.mailbox_id = mailboxes.id), "
+    "used_bytes = (SELECT COALESCE(sum(m.size), 0) FROM mailbox_messages mm "
+    "JOIN messages m ON m.id = mm.message_id WHERE mm.mailbox_id = mailboxes.id)"
+)
 #: after the version 2 columns exist (created or migrated): the messages
 #: every BODY / TEXT key takes as candidates (text_state holds only the
 #: UNUSUAL bits of mailframe.store.sql.textindex).
@@ -177,7 +205,7 @@ TRIGRAM_STATEMENTS = [
     f"CREATE INDEX IF NOT EXISTS search_text_{column} ON search_text "
     f"USING gin ({column} gin_trgm_ops)"
     for column in ("hdr", "fields", "body", "nested")
-]
+] + [WORD_TRIGRAM]
 
 
 def _trigram_indexes(cursor: Any) -> None:
@@ -204,7 +232,12 @@ def _trigram_indexes(cursor: Any) -> None:
 def ensure_schema(cursor: Any, dialect: Dialect) -> int:
     """Create the tables (inside the caller's transaction) or check the
     stored version: older is migrated, newer refused in one line (before
-    anything is touched).  Returns the version found (0: a new database)."""
+    anything is touched).  Returns the version found (0: a new database).
+
+    PostgreSQL: frontends starting together take turns (a transaction
+    advisory lock), so one migrates and the others then find it done."""
+    if dialect.name == "postgresql":
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
     cursor.execute(dialect.sql(STATEMENTS[0]))
     cursor.execute("SELECT version FROM schema_version")
     rows = cursor.fetchall()
@@ -234,9 +267,16 @@ def ensure_schema(cursor: Any, dialect: Dialect) -> int:
         # 2 -> 3: message_sort, created above, filled the same way.
         # 2, 3 -> 4: the text index, dropped and created above, refilled.
         # 4 -> 5: mailbox_messages_found created above, its prefix dropped.
+        # 5 -> 6: the usage columns, added and filled from the rows.
+        # 6 -> 7: the word index (PostgreSQL), created above, filled by
+        # mailframe.store.sql.migrate (no word version recorded).
         if version < 2:
             for statement in MIGRATE_1_TO_2:
                 cursor.execute(statement)
+        if version < 6:
+            for statement in MIGRATE_TO_6:
+                cursor.execute(statement)
+            cursor.execute(RECOUNT_USAGE)
         cursor.execute(dialect.sql("UPDATE schema_version SET version = ?"), (SCHEMA_VERSION,))
     for statement in AFTER_MIGRATION:
         cursor.execute(dialect.sql(statement))

@@ -53,9 +53,9 @@ from mailframe.store.sql.textindex import (
     UNUSUAL,
     exact_for,
     fts_phrase,
-    like_pattern,
     words,
 )
+from mailframe.store.sql.wordindex import found_ids
 from mailframe.store.statesearch import answerable
 
 __all__ = ["compile_key", "Compiled", "compilable", "MAX_RANGES", "FLAG_BITS"]
@@ -266,29 +266,30 @@ def _driver(
     phrase = folded is not None and not any(c.isspace() for c in folded)
     ws = words(key.value)
     short = not any(_long(w) for w in ws)
+    table, id_ = dialect.text_table, dialect.text_key
     if phrase and folded is not None and (short or _long(folded)):
         looked_up = [folded]
     else:
         phrase = False
         looked_up = ws if short else [w for w in ws if _long(w)]
-    table, id_ = dialect.text_table, dialect.text_key
-    if short:
+    if dialect.name == "postgresql" and not short:
+        # the word index (mailframe.store.sql.wordindex): each word's
+        # lookup is exact.  Not for a needle under three characters: its
+        # vocabulary lookup is a scan that names thousands of words, and
+        # GIN merging that many posting lists is slower than one pass
+        # over the documents (2.6 s against 0.5 s at 100 000 messages)
+        found = found_ids(columns, looked_up, params)
+    elif short:
         # no trigram: one pass over the text table, in the database
         tests = []
         for w in looked_up:
             params.extend([w] * len(columns))
             tests.append("(" + " OR ".join(f"{dialect.instr}({c}, ?) > 0" for c in columns) + ")")
         found = f"SELECT {id_} FROM {table} WHERE " + " AND ".join(tests)
-    elif dialect.text_match == "fts5":
+    else:
         group = "{" + " ".join(columns) + "}"
         params.append(" AND ".join(f"{group} : {fts_phrase(w)}" for w in looked_up))
         found = f"SELECT {id_} FROM {table} WHERE {table} MATCH ?"
-    else:
-        tests = []
-        for w in looked_up:
-            params.extend([like_pattern(w)] * len(columns))
-            tests.append("(" + " OR ".join(f"{c} LIKE ?" for c in columns) + ")")
-        found = f"SELECT {id_} FROM {table} WHERE " + " AND ".join(tests)
     bits = _candidates(key)
     # text_state <> 0: the partial index's own condition, and one
     # PostgreSQL's statistics estimate (few rows), so the planner starts

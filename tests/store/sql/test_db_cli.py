@@ -109,6 +109,8 @@ def test_migrate_a_version_1_database(tmp_path: Path) -> None:
     conn.execute("DELETE FROM counters WHERE name = 'text_version'")
     conn.execute("DROP TABLE message_sort")
     conn.execute("DELETE FROM counters WHERE name = 'sort_version'")
+    conn.execute("ALTER TABLE mailboxes DROP COLUMN used_messages")
+    conn.execute("ALTER TABLE mailboxes DROP COLUMN used_bytes")
     conn.execute("UPDATE schema_version SET version = 1")
     conn.close()
     r = mf("db", "check", "--store", f"sqlite:{path}")

@@ -48,8 +48,15 @@ def _as_version_1(path: str) -> None:
     conn.execute("CREATE INDEX expunged_modseq ON expunged (mailbox_id, modseq)")
     conn.execute("DELETE FROM counters WHERE name = 'text_version'")
     _drop_sort_keys(conn)
+    _drop_usage(conn.execute)
     conn.execute("UPDATE schema_version SET version = 1")
     conn.close()
+
+
+def _drop_usage(execute: Any) -> None:
+    """What versions 5 and older lack: the running usage of mailboxes."""
+    execute("ALTER TABLE mailboxes DROP COLUMN used_messages")
+    execute("ALTER TABLE mailboxes DROP COLUMN used_bytes")
 
 
 def _drop_sort_keys(conn: sqlite3.Connection) -> None:
@@ -78,7 +85,7 @@ def test_version_1_is_migrated_and_indexed() -> None:
             )
 
         version, docs, fox, dog, subject = store.db.run_sync(check, write=False)[0]
-        assert version == SCHEMA_VERSION == 5
+        assert version == SCHEMA_VERSION == 7
         assert docs == len(MESSAGES)
         assert (fox, dog, subject) == ([1], [2], [3])
     finally:
@@ -94,6 +101,7 @@ def test_version_2_gets_its_sort_keys() -> None:
     store.db.stop_now()
     conn = sqlite3.connect(path, isolation_level=None)
     _drop_sort_keys(conn)
+    _drop_usage(conn.execute)
     conn.execute("UPDATE schema_version SET version = 2")
     conn.close()
 
@@ -153,6 +161,7 @@ def _as_version_3(engine: str, execute: Any) -> None:
     # version 4 and older: mailbox_messages indexed on message_id alone
     execute("DROP INDEX mailbox_messages_found")
     execute("CREATE INDEX mailbox_messages_message ON mailbox_messages (message_id)")
+    _drop_usage(execute)
     execute("UPDATE schema_version SET version = 3")
 
 
