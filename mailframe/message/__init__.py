@@ -32,7 +32,6 @@ from ._crlf import CRLFStream, binary_to_base64, crlf_chunks, has_bare_lf, to_cr
 from ._decode import fold_case
 from ._headers import header_fields, info_header_fields
 from ._info import FORMAT_VERSION, MessageInfo, parse
-from ._prefilter import HeaderText
 from ._search import (
     SEARCH_CHARSETS,
     Content,
@@ -73,7 +72,6 @@ __all__ = [
     "header_matches",
     "header_values",
     "header_matcher",
-    "HeaderText",
     "fold_case",
     "body_matches",
     "text_matches",

@@ -30,7 +30,6 @@ from mailframe.imap.commands.search_columns import (
     Row,
     column_for,
     columnable,
-    header_text_for,
     rows_for,
     rows_in_order,
 )
@@ -360,18 +359,6 @@ async def run_search(session: SelectedContext, key: SearchKey) -> list[tuple[int
                     return [(pairs[k][0], pairs[k][1], 0) for k in column.find(folded)]
             ordered = await rows_in_order(session, uids)
             matcher = mm.header_matcher(header.name, header.value)
-            text = header_text_for(session, uids, ordered)
-            maybe = None if text is None else text.candidates(header.name, header.value)
-            if maybe is not None:
-                # the matcher's cheap "no" given to every message at once
-                # (mailframe.message.HeaderText): it runs on the rest only
-                left = sorted(maybe)
-                hits: list[int] = []
-                for i in range(0, len(left), BATCH):
-                    if i:
-                        await session.io.pause()  # other sessions run between batches
-                    hits += [k for k in left[i : i + BATCH] if (row := ordered[k]) is not None and matcher(row)]
-                return [(pairs[k][0], pairs[k][1], 0) for k in hits]
             verdicts: list[bool] = []
             for i in range(0, len(ordered), BATCH):
                 if i:

@@ -37,17 +37,7 @@ from mailframe.imap.types import (
     search_leaves,
 )
 
-__all__ = [
-    "Column",
-    "Row",
-    "column_for",
-    "column_part",
-    "columnable",
-    "header_text_for",
-    "remember",
-    "rows_for",
-    "rows_in_order",
-]
+__all__ = ["Column", "Row", "column_for", "column_part", "columnable", "remember", "rows_for", "rows_in_order"]
 
 BATCH = 512
 #: Rows kept over all mailboxes; past it the other mailboxes' rows go.
@@ -176,7 +166,6 @@ def _trim(keep: dict[int, Row]) -> None:
     if rows <= MAX_ROWS and sum(map(_bytes, caches)) <= MAX_BYTES:
         return
     _COLUMNS.clear()  # the columns go with the rows
-    _TEXTS.clear()
     for c in caches:
         if c is not keep:
             c.clear()
@@ -264,29 +253,3 @@ def column_part(row: Row | None, field: str) -> str:
         return ""
     values = mm.header_values(row, field)
     return "\x00" + "\x00".join(values) if values else ""
-
-
-#: owner -> (UIDVALIDITY, the UIDs it covers, their header text)
-_TEXTS: weakref.WeakKeyDictionary[Any, tuple[int, array[int], mm.HeaderText]] = weakref.WeakKeyDictionary()
-
-
-def header_text_for(session: Any, uids: list[int], rows: list[Row | None]) -> mm.HeaderText | None:
-    """The lower-cased headers of ``rows`` (the rows of ``uids``, the
-    selected mailbox's in order) as one :class:`mailframe.message.HeaderText`,
-    for the first search of a header field (a later one has its
-    :class:`Column`): made from the rows at C speed, kept per mailbox and
-    shared by its sessions until the mailbox's UIDs change; None without
-    a cache."""
-    mailbox = session.mailbox
-    owner = getattr(mailbox, "folder", mailbox)
-    validity = session.view.uidvalidity
-    wanted = array("L", uids)
-    try:
-        known = _TEXTS.get(owner)
-    except TypeError:  # not weakly referenceable: no cache
-        return None
-    if known is not None and known[0] == validity and known[1] == wanted:
-        return known[2]
-    text = mm.HeaderText([b"" if row is None else row.header for row in rows])
-    _TEXTS[owner] = (validity, wanted, text)
-    return text
