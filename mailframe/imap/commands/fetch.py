@@ -462,12 +462,15 @@ async def fetch(session: SelectedContext, cmd: Fetch) -> Reply:
     out = Output(session.io)
     missing = raced = False
     reading: Awaitable[dict[int, bytes]] | None = None
-    step = META_BATCH if needs > VIEW and not any(spec.reads for spec, _ in plan) else BATCH
+    reads = any(spec.reads for spec, _ in plan)
+    step = META_BATCH if needs > VIEW and not reads else BATCH
 
     def ask(i: int) -> tuple[list[tuple[int, int]], Awaitable[Any] | None]:
         """Batch ``i``'s messages and the store's answer for them, asked
-        now: the next batch's records are read while this one is encoded
-        and sent (the client parses meanwhile)."""
+        now: when no item reads message bytes, the next batch's records
+        are read while this one is encoded and sent (the client parses
+        meanwhile); else once this batch is done, so that the store reads
+        this batch's messages first."""
         chunk = [(s, u) for s, u in pairs[i : i + step] if u not in view.ghosts]
         if needs == VIEW or not chunk:
             return chunk, None
@@ -480,13 +483,14 @@ async def fetch(session: SelectedContext, cmd: Fetch) -> Reply:
             if i:
                 await out.flush()
                 await session.io.pause()  # let other sessions run between batches
-            assert asked is not None
+            if asked is None:
+                asked = ask(i)
             chunk, answer = asked
             asked = None
             missing = missing or len(chunk) < len(pairs[i : i + step])
             records: dict[int, Any] = {}
             found = [] if answer is None else await answer
-            if i + step < len(pairs):
+            if i + step < len(pairs) and not reads:
                 asked = ask(i + step)
             if answer is not None:
                 records = {r.uid: r for r in found}
