@@ -50,7 +50,7 @@ BATCH = 256  # messages per backend records() call
 #: Messages per records() call when no item reads message bytes (ENVELOPE,
 #: BODYSTRUCTURE, header fields): fewer trips to a store's thread, about
 #: a megabyte or two of records at a time.
-META_BATCH = 512
+META_BATCH = 1024
 INLINE_MAX = 64 * 1024  # read sections up to this size in one go
 #: Whole messages read ahead in one IBatchReadMailbox.read_many call: at
 #: most this many bytes (messages up to READ_AHEAD_MAX each), so memory
@@ -462,37 +462,18 @@ async def fetch(session: SelectedContext, cmd: Fetch) -> Reply:
     out = Output(session.io)
     missing = raced = False
     reading: Awaitable[dict[int, bytes]] | None = None
-    reads = any(spec.reads for spec, _ in plan)
-    step = META_BATCH if needs > VIEW and not reads else BATCH
-
-    def ask(i: int) -> tuple[list[tuple[int, int]], Awaitable[Any] | None]:
-        """Batch ``i``'s messages and the store's answer for them, asked
-        now: when no item reads message bytes, the next batch's records
-        are read while this one is encoded and sent (the client parses
-        meanwhile); else once this batch is done, so that the store reads
-        this batch's messages first."""
-        chunk = [(s, u) for s, u in pairs[i : i + step] if u not in view.ghosts]
-        if needs == VIEW or not chunk:
-            return chunk, None
-        wanted = [u for _, u in chunk]
-        return chunk, (mailbox.records(wanted) if needs == RECORD else mailbox.states(wanted))
-
-    asked = ask(0) if pairs else None
     try:
+        step = META_BATCH if needs > VIEW and not any(spec.reads for spec, _ in plan) else BATCH
         for i in range(0, len(pairs), step):
             if i:
                 await out.flush()
                 await session.io.pause()  # let other sessions run between batches
-            if asked is None:
-                asked = ask(i)
-            chunk, answer = asked
-            asked = None
+            chunk = [(s, u) for s, u in pairs[i : i + step] if u not in view.ghosts]
             missing = missing or len(chunk) < len(pairs[i : i + step])
             records: dict[int, Any] = {}
-            found = [] if answer is None else await answer
-            if i + step < len(pairs) and not reads:
-                asked = ask(i + step)
-            if answer is not None:
+            if needs > VIEW and chunk:
+                wanted = [u for _, u in chunk]
+                found = await (mailbox.records(wanted) if needs == RECORD else mailbox.states(wanted))
                 records = {r.uid: r for r in found}
                 if needs == RECORD:
                     remember(mailbox, view.uidvalidity, found)  # SEARCH columns (issue 16)
@@ -547,8 +528,6 @@ async def fetch(session: SelectedContext, cmd: Fetch) -> Reply:
                         await out.send(response)
     finally:
         forget(reading)
-        if asked is not None:
-            forget(asked[1])
         # responses gathered so far go out even when a read fails
         await out.flush()
     if missing and not cmd.uid:
