@@ -74,11 +74,10 @@ def _header_part(att: FetchAtt) -> _Part | None:
         return lambda uid, record: name + literal(bytes(record.info.header))
     if text not in ("HEADER.FIELDS", "HEADER.FIELDS.NOT"):
         return None
-    fields, exclude = section.fields, text == "HEADER.FIELDS.NOT"
-    fields_of = mm.info_header_fields
+    fields_of = mm.info_header_fields_of(section.fields, text == "HEADER.FIELDS.NOT")
 
     def part(uid: int, record: Any) -> bytes:
-        return name + literal(fields_of(record.info, fields, exclude))
+        return name + literal(fields_of(record.info))
 
     return part
 
