@@ -85,11 +85,11 @@ def _header_part(att: FetchAtt) -> _Part | None:
 def _flags_part(view: Any) -> _Part:
     """``FLAGS (...)`` as the session sees them (stored plus ``\\Recent``,
     RFC 3501 §2.3.2), each distinct set encoded once."""
-    stored, recent, cache = view.stored_flags, view.recent, _FLAGS_WIRE
+    stored, cache = view.stored_flags, _FLAGS_WIRE
 
     def part(uid: int, record: Any) -> bytes:
         flags = stored(uid)
-        if uid in recent:
+        if uid in view.recent:
             flags = flags | {RECENT}
         wire = cache.get(flags)
         if wire is None:
