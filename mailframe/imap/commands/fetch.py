@@ -468,7 +468,8 @@ async def fetch(session: SelectedContext, cmd: Fetch) -> Reply:
             if i:
                 await out.flush()
                 await session.io.pause()  # let other sessions run between batches
-            chunk = [(s, u) for s, u in pairs[i : i + step] if u not in view.ghosts]
+            ghosts = view.ghosts
+            chunk = [(s, u) for s, u in pairs[i : i + step] if u not in ghosts] if ghosts else pairs[i : i + step]
             missing = missing or len(chunk) < len(pairs[i : i + step])
             records: dict[int, Any] = {}
             if needs > VIEW and chunk:
@@ -486,7 +487,8 @@ async def fetch(session: SelectedContext, cmd: Fetch) -> Reply:
                     for st in result.changed:
                         view.set_flags(st)
                         newly_seen.add(st.uid)
-            present: list[tuple[int, int, Any]] = [(s, u, records.get(u)) for s, u in chunk]
+            get = records.get
+            present: list[tuple[int, int, Any]] = [(s, u, get(u)) for s, u in chunk]
             if needs > VIEW and any(r is None for _, _, r in present):
                 missing = True
                 present = [(s, u, r) for s, u, r in present if r is not None]
