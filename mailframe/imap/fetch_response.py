@@ -217,6 +217,12 @@ class Output:
         self._size += size
         return True
 
+    def gather_bytes(self, pieces: list[bytes]) -> None:
+        """Gather a response known to hold bytes only (as
+        :mod:`mailframe.imap.fetch_fast` builds them)."""
+        self._buffer.extend(pieces)
+        self._size += sum(map(len, pieces))
+
     @property
     def full(self) -> bool:
         """Whether a block's worth (:data:`CHUNK`) is gathered."""

@@ -30,7 +30,7 @@ a literal (``binary_decodes`` says when BINARY needs a ``literal8``).  SEARCH: `
 
 from ._crlf import CRLFStream, binary_to_base64, crlf_chunks, has_bare_lf, to_crlf
 from ._decode import fold_case
-from ._headers import header_fields, info_header_fields
+from ._headers import header_fields, info_header_fields, info_header_fields_of
 from ._info import FORMAT_VERSION, MessageInfo, parse
 from ._search import (
     SEARCH_CHARSETS,
@@ -65,6 +65,7 @@ __all__ = [
     "part_header_range",
     "header_fields",
     "info_header_fields",
+    "info_header_fields_of",
     "decode_binary",
     "binary_size",
     "binary_decodes",

@@ -380,14 +380,28 @@ def _squeezed(header: bytes, lname: str) -> list[bytes] | None:
 
 
 def _address_values(info: HeaderSource, lname: str) -> list[str]:
-    cache, fields = _fields(info)
+    cache = info._cache
+    if cache is None:
+        cache = info._cache = {}
     key = "a:" + lname
     got: list[str] | None = cache.get(key)
     if got is None:
-        got = cache[key] = [
-            fold_case(decode_words(address_text(unfold(v)))) for n, v in fields if n == lname
-        ]
+        got = cache[key] = [fold_case(decode_words(address_text(unfold(v)))) for v in _raw_values(info, lname)]
     return got
+
+
+def _raw_values(info: HeaderSource, lname: str) -> list[bytes]:
+    """The raw values of the top-level fields called ``lname``, as
+    :func:`_fields` splits them, without splitting the whole header: the
+    fields are found in the lower-cased header (:func:`_named_field`) and
+    their values taken from the header as it is (lower-casing keeps every
+    offset)."""
+    cache = info._cache
+    fields = cache.get("fields") if cache is not None else None
+    if fields is not None:
+        return [v for n, v in fields if n == lname]
+    header = info.header
+    return [header[m.start(1) - 1 : m.end(1) - 1] for m in _named_field(lname).finditer(b"\n" + header.lower())]
 
 
 def header_values(info: HeaderSource, name: str) -> list[str]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mailframe.message import header_fields
+from mailframe.message import header_fields, info_header_fields, info_header_fields_of
 from mailframe.message._headers import _simple_block, _split_fields, _wanted
 
 _PIECES = st.sampled_from(
@@ -37,3 +37,25 @@ def test_the_bench_header_takes_the_fast_cut() -> None:
     assert _simple_block(block)
     got = header_fields(block, ("FROM", "TO", "CC", "SUBJECT", "DATE", "MESSAGE-ID"), False)
     assert got == block.replace(b"MIME-Version: 1.0\r\n", b"")
+
+
+class _Info:
+    """A parsed message's top-level header, as info_header_fields reads it."""
+
+    def __init__(self, header: bytes) -> None:
+        self.header = header
+        self._cache: dict[str, object] | None = None
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_PIECES, max_size=10).map(b"".join), st.sampled_from([b"\r\n", b"", b"\n", b"\r\n\r\n"]), _FIELDS)
+def test_one_field_list_over_many_messages_cuts_the_same(lines: bytes, end: bytes, fields: tuple[str, ...]) -> None:
+    """info_header_fields_of (a header sync's fields worked out once, as
+    mailframe.imap.fetch_fast uses it) gives header_fields' bytes, with
+    the message's cache empty or filled."""
+    block = lines + end
+    for exclude in (False, True):
+        of = info_header_fields_of(fields, exclude)
+        info = _Info(block)
+        assert of(info) == of(info) == header_fields(block, fields, exclude)
+        assert info_header_fields(info, fields, exclude) == of(_Info(block))

@@ -20,10 +20,11 @@ from typing import Any
 from mailframe import message as mm
 from mailframe.errors import ExpungeIssued
 from mailframe.imap.command import Fetch
-from mailframe.imap.commands.batching import byte_groups
+from mailframe.imap.commands.batching import byte_groups, forget, read_ahead, read_done
 from mailframe.imap.commands.qresync import fetch_vanished
 from mailframe.imap.commands.search_columns import remember
 from mailframe.imap.context import SelectedContext
+from mailframe.imap.fetch_fast import compile_plan
 from mailframe.imap.fetch_items import EXTENSION_ITEMS, distinct_items
 from mailframe.imap.fetch_response import (
     STREAM_CHUNK,
@@ -457,6 +458,7 @@ async def fetch(session: SelectedContext, cmd: Fetch) -> Reply:
     needs = _needs(plan)
     batch = IBatchReadMailbox(mailbox) if IBatchReadMailbox.providedBy(mailbox) else None
     prefetch = batch is not None and any(_reads_whole(a) for a in items)
+    fast = compile_plan(items, view, utf8, word)  # the common shapes in one step
     out = Output(session.io)
     missing = raced = False
     reading: Awaitable[dict[int, bytes]] | None = None
@@ -466,7 +468,8 @@ async def fetch(session: SelectedContext, cmd: Fetch) -> Reply:
             if i:
                 await out.flush()
                 await session.io.pause()  # let other sessions run between batches
-            chunk = [(s, u) for s, u in pairs[i : i + step] if u not in view.ghosts]
+            ghosts = view.ghosts
+            chunk = [(s, u) for s, u in pairs[i : i + step] if u not in ghosts] if ghosts else pairs[i : i + step]
             missing = missing or len(chunk) < len(pairs[i : i + step])
             records: dict[int, Any] = {}
             if needs > VIEW and chunk:
@@ -484,19 +487,31 @@ async def fetch(session: SelectedContext, cmd: Fetch) -> Reply:
                     for st in result.changed:
                         view.set_flags(st)
                         newly_seen.add(st.uid)
-            present: list[tuple[int, int, Any]] = [(s, u, records.get(u)) for s, u in chunk]
+            get = records.get
+            present: list[tuple[int, int, Any]] = [(s, u, get(u)) for s, u in chunk]
             if needs > VIEW and any(r is None for _, _, r in present):
                 missing = True
                 present = [(s, u, r) for s, u, r in present if r is not None]
             groups = _groups(present) if prefetch else [present]
-            reading = _read_ahead(batch, groups[0]) if prefetch else None
+            reading = read_ahead(batch, groups[0], READ_AHEAD_MAX) if prefetch else None
             for k, group in enumerate(groups):
                 data: dict[int, bytes] = {}
                 if reading is not None:
-                    data = await _read_done(reading)
+                    data = await read_done(reading)
                 # the next group's files are read while this one is encoded
-                reading = _read_ahead(batch, groups[k + 1]) if prefetch and k + 1 < len(groups) else None
+                reading = read_ahead(batch, groups[k + 1], READ_AHEAD_MAX) if prefetch and k + 1 < len(groups) else None
                 for seq, uid, record in group:
+                    if fast is not None and uid not in newly_seen:
+                        try:
+                            quick = fast(uid if uid_only else seq, uid, record, data.get(uid) if data else None)
+                        except ExpungeIssued:
+                            raced = True
+                            continue
+                        if quick is not None:
+                            out.gather_bytes(quick)
+                            if out.full:
+                                await out.flush()
+                            continue
                     m = Message(view, uid, record, mailbox, data.get(uid) if data else None)
                     add_flags = not has_flags and uid in newly_seen
                     try:
@@ -514,7 +529,7 @@ async def fetch(session: SelectedContext, cmd: Fetch) -> Reply:
                     else:  # a streamed literal
                         await out.send(response)
     finally:
-        _forget(reading)
+        forget(reading)
         # responses gathered so far go out even when a read fails
         await out.flush()
     if missing and not cmd.uid:
@@ -524,41 +539,6 @@ async def fetch(session: SelectedContext, cmd: Fetch) -> Reply:
         # client learns of the expunge at the next command that allows it).
         return Reply("Some messages were already expunged.", "EXPUNGEISSUED")
     return Reply("Fetch completed")
-
-
-def _read_ahead(batch: Any, group: list[tuple[int, int, Any]]) -> Awaitable[dict[int, bytes]] | None:
-    """Start reading the whole small messages of ``group`` (one
-    IBatchReadMailbox.read_many call); None when there are none."""
-    small = [u for _, u, r in group if r.size <= READ_AHEAD_MAX]
-    if batch is None or not small:
-        return None
-    try:
-        reading: Awaitable[dict[int, bytes]] = batch.read_many(small)
-    except ExpungeIssued:  # a store that answers at once: read one by one
-        return None
-    return reading
-
-
-async def _read_done(reading: Awaitable[dict[int, bytes]]) -> dict[int, bytes]:
-    """What :func:`_read_ahead` read; nothing when one of the messages
-    went meanwhile (they are then read one by one)."""
-    try:
-        return await reading
-    except ExpungeIssued:
-        return {}
-
-
-def _forget(reading: Awaitable[Any] | None) -> None:
-    """A read ahead no longer wanted (the FETCH failed): its failure, if
-    any, is not an unhandled error; a coroutine that never ran is closed."""
-    if reading is None:
-        return
-    errback = getattr(reading, "addErrback", None)
-    if callable(errback):
-        errback(lambda _failure: None)
-    close = getattr(reading, "close", None)
-    if callable(close):
-        close()
 
 
 def _groups(present: list[tuple[int, int, Any]]) -> list[list[tuple[int, int, Any]]]:
