@@ -213,6 +213,10 @@ class OutboundQueue(service.Service):
     # -- scheduling --------------------------------------------------------------
 
     def _schedule(self, entry_id: str, delay: float) -> None:
+        """The next attempt of ``entry_id`` in ``delay`` seconds; a time
+        already past (the attempt and the save outlasted the backoff, as
+        under load) means at once, never a refused ``callLater``."""
+        delay = max(0.0, delay)
         old = self._calls.pop(entry_id, None)
         if old is not None and old.active():
             old.cancel()

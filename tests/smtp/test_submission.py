@@ -330,3 +330,24 @@ class ExpiryTests(SubmissionCase):
 
     def test_expired_entry_bounces(self) -> Deferred[None]:
         return Deferred.fromCoroutine(self._expired())
+
+
+class ImmediateRetryTests(SubmissionCase):
+    """A retry whose time has already passed when the failed attempt has
+    been saved (a backoff shorter than the save, as under load) is made at
+    once: scheduling it with a negative delay used to fail the entry, so
+    the message was never retried."""
+
+    retry = 0.0
+    timeout = 20
+
+    async def _retry_now(self) -> None:
+        self.sink.data_replies = [b"451 4.3.0 try again later"]
+        await SubmitTests.send(self)  # type: ignore[arg-type]
+        await self.sink.wait_for(1)
+        await self.queue_empty()
+        self.assertEqual(len(self.sink.messages), 1)
+        self.assertEqual(self.sink.connections, 2)  # refused once, retried at once
+
+    def test_past_retry_time_retries_at_once(self) -> Deferred[None]:
+        return Deferred.fromCoroutine(self._retry_now())
