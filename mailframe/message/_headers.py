@@ -192,18 +192,7 @@ def info_header_fields(info: Any, fields: tuple[str, ...], exclude: bool) -> byt
     bytes, with the check that the fast path applies made once per
     message and kept in the cache, since a header sync asks every
     message for the same fields again and again (RFC 3501 §6.4.5)."""
-    cache = info._cache
-    simple: bool | None = cache.get("simple-block") if cache is not None else None
-    block = info.header
-    if simple is None:
-        simple = _simple_block(block)
-        if cache is None:
-            cache = info._cache = {}
-        cache["simple-block"] = simple
-    wanted = _wanted(fields)
-    if simple and not exclude and b"" not in wanted:
-        return b"".join(_wanted_fields(wanted).findall(block)) + b"\r\n"
-    return _split_fields(block, wanted, exclude)
+    return info_header_fields_of(fields, exclude)(info)
 
 
 def info_header_fields_of(fields: tuple[str, ...], exclude: bool) -> Callable[[Any], bytes]:
