@@ -19,14 +19,12 @@ from collections.abc import Callable
 from typing import Any
 
 from mailframe import message as mm
-from mailframe.imap.fetch_response import COPY_MAX
-from mailframe.imap.serialize import encode, flag_list
-from mailframe.imap.types import FetchAtt, Section
+from mailframe.imap.fetch_response import COPY_MAX, body_name
+from mailframe.imap.types import FetchAtt
 from mailframe.wire import date_time, literal
 
 __all__ = ["Builder", "compile_plan"]
 
-RECENT = "\\Recent"
 
 #: Makes one response: (seq, uid, record, bytes read ahead or None) ->
 #: its pieces, or None when this message needs the general path.
@@ -34,18 +32,6 @@ Builder = Callable[[int, int, Any, "bytes | None"], "list[bytes] | None"]
 
 #: One item of a compiled plan: (uid, record) -> its wire form.
 _Part = Callable[[int, Any], bytes]
-
-_FLAGS_WIRE: dict[frozenset[str], bytes] = {}
-
-
-def _section_name(section: Section) -> bytes:
-    spec = ".".join(str(p) for p in section.part)
-    if section.text:
-        spec = f"{spec}.{section.text}" if spec else section.text
-        if section.fields:
-            spec += " (" + " ".join(section.fields) + ")"
-    return b"BODY[" + spec.encode("utf-8") + b"]"
-
 
 def _whole(att: FetchAtt) -> bytes | None:
     """The response name of an item that sends the whole message as a
@@ -69,7 +55,7 @@ def _header_part(att: FetchAtt) -> _Part | None:
     if att.name != "BODY[]" or att.partial is not None or section is None or section.part:
         return None
     text = section.text
-    name = _section_name(section) + b" "
+    name = body_name(section) + b" "
     if text == "HEADER":
         return lambda uid, record: name + literal(bytes(record.info.header))
     if text not in ("HEADER.FIELDS", "HEADER.FIELDS.NOT"):
@@ -84,19 +70,11 @@ def _header_part(att: FetchAtt) -> _Part | None:
 
 def _flags_part(view: Any) -> _Part:
     """``FLAGS (...)`` as the session sees them (stored plus ``\\Recent``,
-    RFC 3501 §2.3.2), each distinct set encoded once."""
-    stored, cache = view.stored_flags, _FLAGS_WIRE
+    RFC 3501 §2.3.2): the view's encoding, each distinct set made once."""
+    flags_wire: Callable[[int], bytes] = view.flags_wire
 
     def part(uid: int, record: Any) -> bytes:
-        flags = stored(uid)
-        if uid in view.recent:
-            flags = flags | {RECENT}
-        wire = cache.get(flags)
-        if wire is None:
-            wire = encode(flag_list(flags))
-            if len(cache) < 4096:
-                cache[flags] = wire
-        return b"FLAGS " + wire
+        return b"FLAGS " + flags_wire(uid)
 
     return part
 

@@ -18,9 +18,11 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import datetime
+from functools import lru_cache
 from typing import Protocol, Union
 
 from mailframe.imap.serialize import Raw
+from mailframe.imap.types import Section
 from mailframe.wire import date_time
 
 __all__ = [
@@ -31,11 +33,13 @@ __all__ = [
     "Output",
     "Piece",
     "Stream",
+    "body_name",
     "date_time",
     "flag_update",
     "flags_item",
     "internaldate_item",
     "modseq_item",
+    "section_text",
     "uid_item",
     "write",
 ]
@@ -270,3 +274,21 @@ async def write(io: Writer, pieces: list[Piece]) -> None:
     out = Output(io)
     await out.send(pieces)
     await out.flush()
+
+
+@lru_cache(maxsize=1024)
+def section_text(section: Section) -> str:
+    """The section spec as echoed in the response (``1.2.HEADER.FIELDS (A B)``,
+    RFC 3501 §7.4.2)."""
+    spec = ".".join(str(p) for p in section.part)
+    if section.text:
+        spec = f"{spec}.{section.text}" if spec else section.text
+        if section.fields:
+            spec += " (" + " ".join(section.fields) + ")"
+    return spec
+
+
+@lru_cache(maxsize=1024)
+def body_name(section: Section) -> bytes:
+    """``BODY[section]``, the name a body section is answered under."""
+    return b"BODY[" + section_text(section).encode("utf-8") + b"]"

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 from mailframe import message as mm
@@ -31,9 +30,11 @@ from mailframe.imap.fetch_response import (
     FetchResponse,
     Output,
     Piece,
+    body_name,
     flags_item,
     internaldate_item,
     modseq_item,
+    section_text,
     uid_item,
 )
 from mailframe.imap.registry import SELECTED, Reply, command, not_by_sequence
@@ -63,17 +64,6 @@ READ_AHEAD_MAX = STREAM_CHUNK
 
 #: ``date-time`` for INTERNALDATE: the one formatter, in mailframe.wire.
 imap_datetime = date_time
-
-
-@lru_cache(maxsize=1024)
-def section_text(section: Section) -> str:
-    """The section spec as echoed in the response (``1.2.HEADER.FIELDS (A B)``)."""
-    spec = ".".join(str(p) for p in section.part)
-    if section.text:
-        spec = f"{spec}.{section.text}" if spec else section.text
-        if section.fields:
-            spec += " (" + " ".join(section.fields) + ")"
-    return spec
 
 
 def sets_seen(att: FetchAtt) -> bool:
@@ -168,7 +158,7 @@ def _top_header(section: Section) -> Encoder:
     record's header block: what :func:`_body_section` sends, with the
     section's name and field set worked out once per command, not per
     message."""
-    name = _body_name(section)
+    name = body_name(section)
     fields, exclude = section.fields, section.text == "HEADER.FIELDS.NOT"
     whole = section.text == "HEADER"
 
@@ -328,11 +318,6 @@ async def _section_bytes(section: Section, m: Message) -> bytes | None:
     return await m.read(*rng)
 
 
-@lru_cache(maxsize=1024)
-def _body_name(section: Section) -> bytes:
-    return b"BODY[" + section_text(section).encode("utf-8") + b"]"
-
-
 @item("BODY[]", RECORD, reads=True)
 def _body_section(out: FetchResponse, att: FetchAtt, m: Message) -> Awaitable[None] | None:
     """BODY[section]<partial>, always a literal, as Dovecot sends it (a
@@ -342,12 +327,12 @@ def _body_section(out: FetchResponse, att: FetchAtt, m: Message) -> Awaitable[No
     is in the record, a whole small message may be read ahead); else the
     coroutine that reads them."""
     section = att.section or Section()
-    return _body_section_of(out, att, m, section, _body_name(section))
+    return _body_section_of(out, att, m, section, body_name(section))
 
 
 def _body_encoder(section: Section) -> Encoder:
     """:func:`_body_section` for one section, its name made once."""
-    name = _body_name(section)
+    name = body_name(section)
 
     def encode(out: FetchResponse, att: FetchAtt, m: Message) -> Awaitable[None] | None:
         return _body_section_of(out, att, m, section, name)
