@@ -29,6 +29,9 @@ from datetime import UTC, datetime, timedelta, timezone
 from functools import lru_cache
 from typing import Any, BinaryIO, TypeVar
 
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+
 from mailframe.errors import ExpungeIssued
 from mailframe.message import MessageInfo, parse, to_crlf
 from mailframe.records import Changes, MessageRecord, MessageState, Snapshot, StoreMode, StoreResult
@@ -43,6 +46,8 @@ from mailframe.store._maildir_worker import SerialWorker
 from mailframe.store._maildir_writes import FolderWriter, Prepared
 
 __all__ = ["Folder", "make_maildir", "needs_crlf"]
+
+_log = Logger()
 
 T = TypeVar("T")
 #: records kept for reuse (each holds its message's parsed form)
@@ -365,7 +370,14 @@ class Folder:
             self.worker.post(self._queue_compaction)
 
     def _queue_compaction(self) -> None:
-        self.worker.submit(self.compact).addErrback(lambda _f: None)
+        self.worker.submit(self.compact).addErrback(self._compaction_failed)
+
+    def _compaction_failed(self, failure: Failure) -> None:
+        """A folder deleted meanwhile has nothing to compact; any other
+        failure is logged (the index stays as it was and the next write
+        that finds compaction due tries again)."""
+        if not failure.check(FileNotFoundError):
+            _log.failure("index compaction of {path} failed", failure, path=self.path)
 
     def compact(self) -> None:
         """The checkpoint left for later, under the lock once caught up
