@@ -145,6 +145,18 @@ def _addr_spec(tokens: list[Token]) -> tuple[bytes, bytes]:
     return (local or MISSING_MAILBOX), (domain or MISSING_DOMAIN)
 
 
+def _is_phrase(tokens: list[Token]) -> bool:
+    """Whether tokens read as a phrase with no address (RFC 5322 §3.2.5: a
+    quoted-string, or words separated by whitespace) rather than as one
+    dot-atom local-part such as ``john`` or ``a.b``."""
+    words = [t for t in tokens if t[0] != _COMMENT]
+    if any(t[0] == _SPECIAL and t[1] == b"@" for t in words):
+        return False
+    if any(t[0] == _QUOTED for t in words):
+        return True
+    return any(t[2] and t[0] == _ATOM and p[0] == _ATOM for p, t in zip(words, words[1:]))
+
+
 def _local_text(tok: Token) -> bytes:
     """Local-part text: quoted-strings unquoted (as Dovecot sends them)."""
     return tok[1]
@@ -168,7 +180,12 @@ def _mailbox(tokens: list[Token]) -> Address | None:
         if all(t[0] == _COMMENT for t in tokens):
             return None
         local, domain = _addr_spec(tokens)
-        return (_last_comment(tokens), None, local, domain)
+        name = _last_comment(tokens)
+        if name is None and domain == MISSING_DOMAIN and _is_phrase(tokens):
+            # a display name with no address at all ('"John Smith"',
+            # 'John Smith'): Dovecot reports the words as the name
+            return (_phrase(tokens) or b"", None, MISSING_MAILBOX, MISSING_DOMAIN)
+        return (name, None, local, domain)
     gt = next(
         (
             k

@@ -22,7 +22,7 @@ __all__ = ["MessageInfo", "parse", "FORMAT_VERSION"]
 
 #: Bumped whenever the dump layout or the meaning of a field changes;
 #: ``load`` refuses other versions (re-parse the message then).
-FORMAT_VERSION = 2  # 2: a closing boundary line keeps its CRLF (issue 11)
+FORMAT_VERSION = 3  # 2: a closing boundary line keeps its CRLF (issue 11); 3: non-MIME messages
 
 
 class MessageInfo:

@@ -20,6 +20,7 @@ wire values keep the case as sent.
 
 from __future__ import annotations
 
+import re
 from typing import Any, NamedTuple
 
 from mailframe.wire import NIL, nstring, string
@@ -80,7 +81,7 @@ _MIME_FIELDS = frozenset(
         b"content-md5",
     }
 )
-_ALL_FIELDS = _MIME_FIELDS | ENVELOPE_FIELDS
+_ALL_FIELDS = _MIME_FIELDS | ENVELOPE_FIELDS | {b"mime-version"}
 
 
 _PADDING = frozenset(b" \t\r")
@@ -251,10 +252,18 @@ def _disposition(value: bytes | None) -> bytes:
     return b"(%s %s)" % (string(dtype), _params(params))
 
 
+_COMMENT_RE = re.compile(rb"\((?:[^()\\]|\\.)*\)")
+
+
 def _language(value: bytes | None) -> bytes:
     """body-fld-lang (RFC 3282 tags): always a list, as Dovecot sends it."""
     if not value:
         return NIL
+    while b"(" in value:  # comments (CFWS, RFC 3282 §2) are not tags: Dovecot drops them
+        stripped = _COMMENT_RE.sub(b"", value)
+        if stripped == value:
+            break
+        value = stripped
     tags = [t.strip(b" \t") for t in value.split(b",")]
     tags = [t for t in tags if t]
     if not tags:
@@ -311,7 +320,14 @@ def build(
             mtype_s, msub_s, params = t, st, p
     mtype, msub = mtype_s.lower(), msub_s.lower()
     cte_s = first_token(fields.get(b"content-transfer-encoding", b""))
-    cte = cte_s.lower()
+    cte = cte_s.lower()  # decoding (BINARY, SEARCH) honours it even when not MIME
+    if want_env and ctype is None and b"mime-version" not in fields:
+        # A message with neither MIME-Version nor Content-Type is not MIME
+        # (RFC 2045 §4): BODYSTRUCTURE ignores its other Content-* fields
+        # and reports text/plain, us-ascii, 7bit.  Dovecot does the same;
+        # a Content-Type alone (common in broken mail) still makes it MIME.
+        fields = {k: v for k, v in fields.items() if k not in _MIME_FIELDS}
+        cte_s = b""
     charset = b""
     for name, val in params:
         if name.lower() == b"charset":
@@ -382,7 +398,7 @@ def build(
         )
         if (
             delim is not None
-            and delim > end
+            and delim > end > bstart
             and inner.kind == LEAF
             and inner.body_start == end
             and not _header_closed(raw, bstart, end)
