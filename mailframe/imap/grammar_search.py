@@ -9,7 +9,6 @@ RecursionError.
 
 from __future__ import annotations
 
-import codecs
 import re
 from collections.abc import Callable
 
@@ -31,6 +30,7 @@ from mailframe.imap.types import (
     SearchSize,
     SearchWithin,
 )
+from mailframe.message import text_charset
 
 __all__ = ["parse_search", "search_key", "RETURN_OPTIONS"]
 
@@ -240,22 +240,6 @@ def _objectid(s: _Search, name: str) -> SearchKey:
     return SearchHeader("\x00" + name, raw.decode("ascii"))
 
 
-# Python codecs that are not MIME charsets, though they decode bytes to text.
-_NOT_CHARSETS = frozenset({
-    "undefined", "unicode_escape", "raw_unicode_escape", "idna", "punycode", "mbcs", "oem",
-})
-
-
-def _text_charset(name: str) -> bool:
-    """True when ``name`` is a charset Python can decode (RFC 3501 §6.4.4
-    lets the server choose; an unknown one is ``NO [BADCHARSET]``)."""
-    try:
-        info = codecs.lookup(name)
-    except (LookupError, ValueError):
-        return False
-    return bool(getattr(info, "_is_text_encoding", True)) and info.name.replace("-", "_") not in _NOT_CHARSETS
-
-
 def search_key(r: Reader, charset: str | None = None) -> SearchKey:
     """One ``search-key`` read from ``r``."""
     return _Search(r, charset).key()
@@ -277,7 +261,7 @@ def parse_search(r: Reader, tag: str, uid: bool) -> Search:
         r.word("CHARSET")
         r.sp()
         charset = r.text_of(r.astring("charset"), "charset").upper()
-        if charset not in ("US-ASCII", "UTF-8") and not _text_charset(charset):
+        if charset not in ("US-ASCII", "UTF-8") and not text_charset(charset):
             raise ParseError(
                 f"Unsupported charset {charset}", r.tag, "BADCHARSET (US-ASCII UTF-8)", "NO"
             )

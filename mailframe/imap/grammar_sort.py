@@ -6,9 +6,9 @@ from __future__ import annotations
 from mailframe.imap.command import CancelUpdate, Sort, Thread
 from mailframe.imap.grammar_reader import ParseError, Reader
 from mailframe.imap.grammar_return import return_options
-from mailframe.imap.grammar_search import _text_charset as text_charset
 from mailframe.imap.grammar_search import search_key
 from mailframe.imap.types import SearchAnd
+from mailframe.message import text_charset
 
 __all__ = ["parse_sort", "parse_thread", "parse_cancelupdate", "SORT_KEYS", "THREAD_ALGORITHMS"]
 

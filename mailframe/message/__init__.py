@@ -29,7 +29,7 @@ a literal (``binary_decodes`` says when BINARY needs a ``literal8``).  SEARCH: `
 """
 
 from ._crlf import CRLFStream, binary_to_base64, crlf_chunks, has_bare_lf, to_crlf
-from ._decode import fold_case
+from ._decode import fold_case, text_charset
 from ._headers import header_fields, info_header_fields, info_header_fields_of
 from ._info import FORMAT_VERSION, MessageInfo, parse
 from ._search import (
@@ -79,5 +79,6 @@ __all__ = [
     "search_ranges",
     "Content",
     "check_charset",
+    "text_charset",
     "SEARCH_CHARSETS",
 ]

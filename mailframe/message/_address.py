@@ -154,7 +154,7 @@ def _is_phrase(tokens: list[Token]) -> bool:
         return False
     if any(t[0] == _QUOTED for t in words):
         return True
-    return any(t[2] and t[0] == _ATOM and p[0] == _ATOM for p, t in zip(words, words[1:]))
+    return any(t[2] and t[0] == _ATOM and p[0] == _ATOM for p, t in zip(words, words[1:], strict=False))
 
 
 def _local_text(tok: Token) -> bytes:

@@ -1,7 +1,7 @@
 """Text decoding for search: RFC 2047 encoded words, charsets, HTML.
 
-Nothing here raises: unknown charsets fall back to UTF-8 with
-replacement, then Latin-1 for raw 8-bit octets.
+Nothing here raises: unknown charsets, and octets invalid in the declared
+one, are read as UTF-8 with each invalid sequence replaced (U+FFFD).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import codecs
 import html
 import re
 
-__all__ = ["decode_words", "to_text", "html_to_text", "fold_case"]
+__all__ = ["decode_words", "to_text", "html_to_text", "fold_case", "text_charset"]
 
 # RFC 2047 §2: =?charset[*lang]?B|Q?text?=  (kept lenient: no length cap)
 _WORD = re.compile(rb"=\?([^?\s]+)\?([BbQq])\?([^?\s]*)\?=")
@@ -27,18 +27,36 @@ def _charset(name: bytes) -> str:
         return "utf-8"
 
 
+# Python codecs that are not MIME charsets, though they decode bytes to text.
+_NOT_CHARSETS = frozenset({
+    "undefined", "unicode_escape", "raw_unicode_escape", "idna", "punycode", "mbcs", "oem",
+})
+
+
+def text_charset(name: str) -> bool:
+    """True when ``name`` is a charset Python can decode: what ``SEARCH
+    CHARSET`` accepts (RFC 3501 §6.4.4 lets the server choose; Dovecot
+    takes any charset iconv knows)."""
+    try:
+        info = codecs.lookup(name)
+    except (LookupError, ValueError):
+        return False
+    return bool(getattr(info, "_is_text_encoding", True)) and info.name.replace("-", "_") not in _NOT_CHARSETS
+
+
 def to_text(data: bytes, charset: bytes | str = b"") -> str:
-    """Bytes in a declared charset as text (UTF-8 / Latin-1 fallbacks)."""
+    """Bytes in a declared charset as text (UTF-8 with replacement as the
+    fallback)."""
     cs = charset if isinstance(charset, str) else (_charset(charset) if charset else "")
     if cs and cs not in ("utf-8", "ascii"):
         try:
             return data.decode(cs)
         except Exception:
             pass
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        return data.decode("latin-1")
+    # US-ASCII, UTF-8, unknown charsets and failed decodings: UTF-8 with
+    # each invalid sequence replaced, so valid text around stray octets
+    # still matches (Dovecot treats them the same way)
+    return data.decode("utf-8", "replace")
 
 
 def _decode_word(m: re.Match[bytes]) -> str:

@@ -20,7 +20,7 @@ from mailframe import vocabulary
 from mailframe.errors import BadCharset
 
 from ._address import parse_addresses
-from ._decode import decode_words, fold_case, html_to_text, to_text
+from ._decode import decode_words, fold_case, html_to_text, text_charset, to_text
 from ._headers import _FIELD, _FOLD, unfold
 from ._sections import decode_cte
 from ._structure import MESSAGE, MULTIPART, Node
@@ -69,9 +69,11 @@ SEARCH_CHARSETS = vocabulary.SEARCH_CHARSETS
 
 
 def check_charset(charset: str | None) -> None:
-    """Validate ``SEARCH CHARSET x``; raise :class:`BadCharset`
-    (``NO [BADCHARSET (US-ASCII UTF-8)]``) for any other charset."""
-    if charset is not None and charset.upper() not in SEARCH_CHARSETS:
+    """Validate ``SEARCH CHARSET x``: US-ASCII, UTF-8 or another charset
+    Python decodes (:func:`text_charset`); raise :class:`BadCharset`
+    (``NO [BADCHARSET (US-ASCII UTF-8)]``, naming the two every client
+    may rely on) for an unknown one."""
+    if charset is not None and charset.upper() not in SEARCH_CHARSETS and not text_charset(charset):
         raise BadCharset(f"Unsupported charset {charset}")
 
 
@@ -446,7 +448,7 @@ def _part_matches(raw: Content, node: Node, folded: str, ascii_needle: bytes | N
     body = _slice(raw, node.body_start, node.end)
     decoded = decode_cte(node.cte, body)
     if decoded is None:
-        decoded = body
+        return False  # an unknown transfer encoding is not text (Dovecot skips it too)
     html_part = node.subtype in _HTML
     if (
         ascii_needle is not None

@@ -124,9 +124,13 @@ def test_search_charsets() -> None:
     check_charset(None)
     check_charset("utf-8")
     check_charset("US-ASCII")
+    check_charset("ISO-8859-1")  # any charset Python decodes, as Dovecot takes any iconv knows
+    check_charset("koi8-r")
     with pytest.raises(BadCharset) as err:
-        check_charset("ISO-8859-1")
+        check_charset("X-UNKNOWN-CHARSET")
     assert err.value.code == "BADCHARSET (US-ASCII UTF-8)"
+    with pytest.raises(BadCharset):
+        check_charset("rot13")  # a Python codec, but not a charset
 
 
 # --- agreement with Dovecot 2.3.19 (no FTS plugin) ------------------------------

@@ -20,8 +20,6 @@ from operator import itemgetter
 from typing import Any, cast
 
 from mailframe import message as mm
-from mailframe import vocabulary
-from mailframe.errors import BadCharset
 from mailframe.imap.command import Search
 from mailframe.imap.commands.context import register, use_searcher
 from mailframe.imap.commands.mailbox import uid_set
@@ -57,7 +55,6 @@ from mailframe.imap.types import (
 )
 from mailframe.interfaces import ISearchableMailbox
 
-CHARSETS = vocabulary.SEARCH_CHARSETS
 BATCH = 512
 
 VIEW, RECORD, CONTENT = 0, 1, 2
@@ -417,8 +414,7 @@ def _expunge_ok(cmd: Search) -> bool:
 
 @command(Search, SELECTED, expunge_ok=_expunge_ok)
 async def search(session: SelectedContext, cmd: Search) -> Reply:
-    if cmd.charset is not None and cmd.charset.upper() not in CHARSETS:
-        raise BadCharset(f"Unsupported charset {cmd.charset}")
+    mm.check_charset(cmd.charset)  # parsed commands were checked by the grammar already
     if cmd.returns is None and "IMAP4rev2" in session.enabled:
         # RFC 9051 §6.4.4: a rev2 SEARCH answers ESEARCH, as RETURN (ALL)
         cmd = replace(cmd, returns=())

@@ -95,8 +95,10 @@ COLUMNS = ("hdr", "fields", "body", "nested")
 #: Bumped when :func:`documents` changes what it extracts: a store opened
 #: on older documents rebuilds them (:mod:`mailframe.store.sql.migrate`).
 #: 2: ``hdr`` split into ``hdr`` and ``fields``, ``extra`` into
-#: ``nested`` (the ASCII alternatives became :data:`INEXACT`).
-TEXT_VERSION = 2
+#: ``nested`` (the ASCII alternatives became :data:`INEXACT`).  3: octets
+#: invalid in their charset are replaced, not the whole part read as
+#: Latin-1, and parts in an unknown transfer encoding are not indexed.
+TEXT_VERSION = 3
 
 
 def _clean(text: str) -> str:
@@ -122,7 +124,7 @@ def _leaf_texts(raw: bytes, node: Node, out: list[str]) -> int:
     body = raw[node.body_start : node.end]
     decoded = decode_cte(node.cte, body)
     if decoded is None:
-        decoded = body
+        return 0  # not searched: _part_matches skips an unknown transfer encoding
     text = to_text(decoded, node.charset)
     state = 0
     if len(text) > MAX_DOCUMENT:
