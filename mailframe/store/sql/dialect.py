@@ -54,6 +54,10 @@ class Dialect:
     #: write that may find it has nothing to change; SQLite's
     #: ``BEGIN IMMEDIATE`` already holds the one write lock.
     lock_row: str = ""
+    #: what keeps a row from being deleted while this transaction relies
+    #: on it (PostgreSQL ``FOR KEY SHARE``, the lock a foreign-key check
+    #: takes): an APPEND reusing a stored body; SQLite has one writer.
+    share_row: str = ""
 
     def sql(self, statement: str) -> str:
         """``statement`` with this engine's placeholders and types."""
@@ -94,4 +98,5 @@ POSTGRESQL = Dialect(
     narrow_table_options=" WITH (fillfactor = 80)",
     binary_results=True,
     lock_row=" FOR NO KEY UPDATE",
+    share_row=" FOR KEY SHARE",
 )

@@ -153,15 +153,29 @@ def create_row(
 
 
 def collect_garbage(tx: Tx, message_ids: set[int]) -> None:
-    """Drop messages no mailbox holds any more, and bodies no message uses."""
-    for message_id in message_ids:
+    """Drop messages no mailbox holds any more, and bodies no message uses.
+
+    Each message row (and then its body row) is locked before its users
+    are counted, in id order: two writers expunging the last two copies
+    of one message in two mailboxes at once then take turns, and the
+    second sees the first's commit (without the lock each still sees the
+    other's copy and neither collects it: an orphan); an APPEND reusing
+    the body holds it (the foreign-key check's lock) until it commits,
+    so the body is counted as used, not deleted under it.  SQLite's one
+    writer needs no locks (``for_update`` is empty there)."""
+    lock = tx.dialect.for_update
+    for message_id in sorted(message_ids):
+        row = tx.one(f"SELECT body_id FROM messages WHERE id = ?{lock}", (message_id,))
+        if row is None:
+            continue  # collected by another writer meanwhile
         if tx.one("SELECT 1 FROM mailbox_messages WHERE message_id = ? LIMIT 1", (message_id,)):
             continue
-        row = tx.one("SELECT body_id FROM messages WHERE id = ?", (message_id,))
         drop_documents(tx, message_id)
         drop_sort_keys(tx, message_id)
         tx.execute("DELETE FROM messages WHERE id = ?", (message_id,))
-        if row is None or tx.one("SELECT 1 FROM messages WHERE body_id = ? LIMIT 1", (row[0],)):
+        if tx.one(f"SELECT id FROM bodies WHERE id = ?{lock}", (row[0],)) is None:
+            continue
+        if tx.one("SELECT 1 FROM messages WHERE body_id = ? LIMIT 1", (row[0],)):
             continue
         tx.execute("DELETE FROM body_chunks WHERE body_id = ?", (row[0],))
         tx.execute("DELETE FROM bodies WHERE id = ?", (row[0],))
@@ -234,8 +248,11 @@ def bump(
 
 
 def insert_body(tx: Tx, digest: str, content: bytes) -> int:
-    """The body's id, stored once per content hash; large ones chunked."""
-    row = tx.one("SELECT id FROM bodies WHERE hash = ?", (digest,))
+    """The body's id, stored once per content hash; large ones chunked.
+    A body found is share-locked until commit, so a concurrent expunge
+    of its last other message (:func:`collect_garbage`) cannot delete it
+    meanwhile; one being deleted is waited for, then not found."""
+    row = tx.one(f"SELECT id FROM bodies WHERE hash = ?{tx.dialect.share_row}", (digest,))
     if row is not None:
         return int(row[0])
     chunked = len(content) > CHUNK
