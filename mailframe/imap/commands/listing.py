@@ -124,7 +124,7 @@ async def list_mailboxes(session: AuthenticatedContext, cmd: List) -> Reply:
                 if not any(s.startswith(prefix) and not matches(s) for s in subs):
                     continue
                 attrs = set(all_names.get(name, frozenset()))
-                extra = [b"CHILDINFO", [b"SUBSCRIBED"]]
+                extra = [Atom("CHILDINFO"), [b"SUBSCRIBED"]]  # tag an atom, as Dovecot sends it
             results.append((name, attrs, extra))
     else:
         for name in sorted(all_names, key=_order):

@@ -12,6 +12,7 @@ from mailframe import vocabulary
 from mailframe.errors import (
     CannotDo,
     CommandFailed,
+    InvalidMailboxName,
     MailboxExists,
     NonexistentMailbox,
     ProtocolError,
@@ -183,7 +184,8 @@ async def create(session: AuthenticatedContext, cmd: Create) -> Reply:
     if name.upper() == "INBOX":
         raise MailboxExists("Mailbox already exists")
     if not name:
-        raise ProtocolError("Empty mailbox name")
+        # a well-formed astring naming no mailbox: NO, not BAD (as Dovecot)
+        raise InvalidMailboxName("Invalid mailbox name: Name is empty")
     create_parent = getattr(session.account, "create_parent", None)
     if cmd.mailbox.endswith("/") and name != "/" and not cmd.special_use \
             and create_parent is not None:
