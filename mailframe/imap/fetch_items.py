@@ -17,7 +17,7 @@ from typing import Any
 
 from mailframe.imap.types import FetchAtt
 
-__all__ = ["EXTENSION_ITEMS", "FetchItem", "distinct_items"]
+__all__ = ["ANSWERED_FIRST", "EXTENSION_ITEMS", "FetchItem", "answer_order", "distinct_items"]
 
 FetchItem = Callable[[Any, Any, Any], Awaitable[bytes]]
 
@@ -40,3 +40,20 @@ def distinct_items(items: Sequence[FetchAtt]) -> list[FetchAtt]:
             seen.add(a.name)
         out.append(a)
     return out
+
+
+#: Items Dovecot answers before all others, in the order asked: what its
+#: index holds.  The envelope, the structures and every section follow,
+#: also in the order asked (RFC 3501 §7.4.2 leaves the order open).
+ANSWERED_FIRST = frozenset(
+    {"UID", "FLAGS", "INTERNALDATE", "RFC822.SIZE", "MODSEQ", "PREVIEW", "SAVEDATE", "EMAILID", "THREADID"}
+)
+
+
+def answer_order(items: Sequence[FetchAtt]) -> list[FetchAtt]:
+    """``items`` in the order Dovecot answers them: those of
+    :data:`ANSWERED_FIRST` first, then the rest, each group as asked (a
+    ``FLAGS`` a FETCH adds by setting ``\\Seen`` goes between the two)."""
+    first = [a for a in items if a.name in ANSWERED_FIRST]
+    return first + [a for a in items if a.name not in ANSWERED_FIRST]
+

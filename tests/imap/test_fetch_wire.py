@@ -7,6 +7,7 @@ was undone, or the data holds NUL)."""
 from __future__ import annotations
 
 import base64
+import re
 
 from twisted.trial.unittest import TestCase
 
@@ -56,7 +57,8 @@ class BodySectionLiteralTests(TestCase):
             out,
         )
         self.assertIn(b"* 1 FETCH (RFC822.HEADER {48}\r\n" + SIMPLE[:48] + b")\r\n", out)
-        self.assertIn(b"* 1 FETCH (RFC822.TEXT {15}\r\nHello \"world\"\r\n FLAGS (\\Seen \\Recent))", out)
+        # the FLAGS the fetch set go before the section, as Dovecot puts them
+        self.assertIn(b"* 1 FETCH (FLAGS (\\Seen \\Recent) RFC822.TEXT {15}\r\nHello \"world\"\r\n)", out)
         self.assertIn(b"* 1 FETCH (RFC822 {%d}\r\n%s)\r\n" % (len(SIMPLE), SIMPLE), out)
 
     async def test_empty_and_missing_parts_are_empty_literals(self) -> None:
@@ -113,3 +115,31 @@ class BinaryAppendTests(TestCase):
             b"* 3 FETCH (BODY[1] {12}\r\nAC3kCg0KCg== BINARY.SIZE[1] 7 BINARY[1] ~{7}\r\n\x00-\xe4\n\r\n\n)",
             out,
         )
+
+
+class ImplicitSeenTests(TestCase):
+    """A FETCH that sets ``\\Seen`` (RFC 3501 §6.4.5) reports the new
+    flags, and under CONDSTORE the new modseq (RFC 7162 §3.1), placed as
+    Dovecot places them: after UID, FLAGS, INTERNALDATE, RFC822.SIZE,
+    MODSEQ ... and before the envelope, structures and sections."""
+
+    async def test_flags_and_new_modseq_before_the_sections(self) -> None:
+        out = await session(b"FETCH 1 (MODSEQ)", b"FETCH 1 (BODY[TEXT] RFC822.SIZE)")
+        before = re.search(rb"\* 1 FETCH \(MODSEQ \((\d+)\)\)", out)
+        after = re.search(
+            rb"\* 1 FETCH \(RFC822.SIZE 63 FLAGS \(\\Seen \\Recent\) MODSEQ \((\d+)\) BODY\[TEXT\] \{15\}\r\n", out
+        )
+        assert before and after, out
+        assert int(after.group(1)) > int(before.group(1))
+
+    async def test_asked_modseq_is_the_new_one(self) -> None:
+        out = await session(b"FETCH 1 (MODSEQ)", b"FETCH 1 (BODY[TEXT] MODSEQ)", b"FETCH 1 (MODSEQ)")
+        seqs = [int(m) for m in re.findall(rb"MODSEQ \((\d+)\)", out)]
+        assert len(seqs) == 3, out
+        assert seqs[1] == seqs[2] > seqs[0]  # the FETCH's answer is the state it left
+        assert b"* 1 FETCH (MODSEQ (%d) FLAGS (\\Seen \\Recent) BODY[TEXT]" % seqs[1] in out
+
+    async def test_without_condstore_only_flags(self) -> None:
+        out = await session(b"FETCH 1 (BODY[TEXT] UID)")
+        assert b"* 1 FETCH (UID 1 FLAGS (\\Seen \\Recent) BODY[TEXT] {15}\r\n" in out
+        assert b"MODSEQ" not in out

@@ -24,7 +24,7 @@ from mailframe.imap.commands.qresync import fetch_vanished
 from mailframe.imap.commands.search_columns import remember
 from mailframe.imap.context import SelectedContext
 from mailframe.imap.fetch_fast import compile_plan
-from mailframe.imap.fetch_items import EXTENSION_ITEMS, distinct_items
+from mailframe.imap.fetch_items import ANSWERED_FIRST, EXTENSION_ITEMS, answer_order, distinct_items
 from mailframe.imap.fetch_response import (
     STREAM_CHUNK,
     FetchResponse,
@@ -88,12 +88,15 @@ class Message:
     by range from the store (IMailbox.read): never more than the response
     needs."""
 
-    __slots__ = ("view", "uid", "record", "mailbox", "data")
+    __slots__ = ("view", "uid", "record", "mailbox", "data", "modseq")
 
     def __init__(self, view: Any, uid: int, record: Any, mailbox: Any, data: bytes | None = None) -> None:
         self.view, self.uid, self.record, self.mailbox = view, uid, record, mailbox
         #: The whole message when it was read ahead (see PREFETCH_BYTES).
         self.data = data
+        #: The modseq this FETCH gave it by setting ``\\Seen`` (newer than
+        #: the record's), else None.
+        self.modseq: int | None = None
 
     async def read(self, start: int, end: int) -> bytes:
         if self.data is not None:
@@ -208,8 +211,9 @@ def _flags(out: FetchResponse, att: FetchAtt, m: Message) -> None:
 
 @item("MODSEQ", STATE)
 def _modseq(out: FetchResponse, att: FetchAtt, m: Message) -> None:
-    m.view.fetched_modseq = max(m.view.fetched_modseq, m.record.modseq)
-    out.add(modseq_item(m.record.modseq))
+    modseq = m.record.modseq if m.modseq is None else m.modseq
+    m.view.fetched_modseq = max(m.view.fetched_modseq, modseq)
+    out.add(modseq_item(modseq))
 
 
 @item("INTERNALDATE", STATE)
@@ -428,6 +432,9 @@ async def fetch(session: SelectedContext, cmd: Fetch) -> Reply:
         session.enabled.add("CONDSTORE")
         if not any(a.name == "MODSEQ" for a in items):
             items.append(FetchAtt("MODSEQ"))
+    items = answer_order(items)
+    #: where the FLAGS (and MODSEQ) of a message this FETCH marks \Seen go
+    implicit_at = sum(1 for a in items if a.name in ANSWERED_FIRST)
     if cmd.vanished and cmd.changedsince is not None:
         await fetch_vanished(session, cmd.numbers, cmd.changedsince)  # RFC 7162 §3.2.6
     if cmd.changedsince is not None:
@@ -440,6 +447,9 @@ async def fetch(session: SelectedContext, cmd: Fetch) -> Reply:
     plan = [(_spec(a, utf8), a) for a in items]
     word = b"UIDFETCH" if uid_only else b"FETCH"
     has_flags = any(a.name == "FLAGS" for a in items)
+    # RFC 7162 §3.1: once CONDSTORE is on, a FETCH that changes flags
+    # reports the new modseq with them
+    tell_modseq = "CONDSTORE" in session.enabled and not any(a.name == "MODSEQ" for a in items)
     needs = _needs(plan)
     batch = IBatchReadMailbox(mailbox) if IBatchReadMailbox.providedBy(mailbox) else None
     prefetch = batch is not None and any(_reads_whole(a) for a in items)
@@ -463,7 +473,7 @@ async def fetch(session: SelectedContext, cmd: Fetch) -> Reply:
                 records = {r.uid: r for r in found}
                 if needs == RECORD:
                     remember(mailbox, view.uidvalidity, found)  # SEARCH columns (issue 16)
-            newly_seen: set[int] = set()
+            newly_seen: dict[int, int] = {}  # uid -> the modseq setting \Seen gave it
             if seen:
                 unseen = [u for _, u in chunk if SEEN not in view.stored_flags(u) and (u in records or needs == VIEW)]
                 if unseen:
@@ -471,7 +481,7 @@ async def fetch(session: SelectedContext, cmd: Fetch) -> Reply:
                     session.flags_changed(result.changed)
                     for st in result.changed:
                         view.set_flags(st)
-                        newly_seen.add(st.uid)
+                        newly_seen[st.uid] = st.modseq
             get = records.get
             present: list[tuple[int, int, Any]] = [(s, u, get(u)) for s, u in chunk]
             if needs > VIEW and any(r is None for _, _, r in present):
@@ -498,9 +508,15 @@ async def fetch(session: SelectedContext, cmd: Fetch) -> Reply:
                                 await out.flush()
                             continue
                     m = Message(view, uid, record, mailbox, data.get(uid) if data else None)
-                    add_flags = not has_flags and uid in newly_seen
+                    implicit: list[bytes] = []
+                    if uid in newly_seen:
+                        m.modseq = newly_seen[uid]
+                        if not has_flags:
+                            implicit.append(flags_item(view.flags_wire(uid)))
+                        if tell_modseq:
+                            implicit.append(modseq_item(m.modseq))
                     try:
-                        built = _respond(uid if uid_only else seq, m, plan, add_flags, word)
+                        built = _respond(uid if uid_only else seq, m, plan, implicit, implicit_at, word)
                         response = built if isinstance(built, list) else await built
                     except ExpungeIssued:
                         # Expunged by another session after its record was
@@ -534,33 +550,50 @@ def _groups(present: list[tuple[int, int, Any]]) -> list[list[tuple[int, int, An
 
 
 def _respond(
-    seq: int, m: Message, plan: list[tuple[Item, FetchAtt]], add_flags: bool, word: bytes = b"FETCH"
+    seq: int,
+    m: Message,
+    plan: list[tuple[Item, FetchAtt]],
+    implicit: list[bytes],
+    implicit_at: int,
+    word: bytes = b"FETCH",
 ) -> list[Piece] | Coroutine[Any, Any, list[Piece]]:
-    """One ``* n FETCH (...)`` response (big literals as streams); a FETCH
-    that set ``\\Seen`` shows the new FLAGS (RFC 3501 §6.4.5: ``add_flags``
-    when FLAGS was not asked for).  Under UIDONLY ``seq`` is the UID and
+    """One ``* n FETCH (...)`` response (big literals as streams).  A
+    FETCH that set ``\\Seen`` shows the new FLAGS when they were not
+    asked for (RFC 3501 §6.4.5), and the new MODSEQ under CONDSTORE (RFC
+    7162 §3.1): ``implicit``, placed before the ``implicit_at``-th item,
+    where Dovecot puts them.  Under UIDONLY ``seq`` is the UID and
     ``word`` is ``UIDFETCH`` (RFC 9586 §3.1).  Built at once when no item
     reads message bytes (a header sync: no coroutine per message); else
     the coroutine that reads them and finishes the response."""
     out = FetchResponse(seq, word)
     for i, (spec, att) in enumerate(plan):
+        if implicit and i == implicit_at:
+            out.items.extend(implicit)
         pending = spec.encode(out, att, m)
         if pending is not None:
-            return _respond_rest(out, pending, m, plan[i + 1 :], add_flags)
-    if add_flags:
-        out.add(flags_item(m.view.flags_wire(m.uid)))
+            return _respond_rest(out, pending, m, plan[i + 1 :], implicit, implicit_at - i - 1)
+    if implicit and implicit_at >= len(plan):
+        out.items.extend(implicit)
     return out.finish()
 
 
 async def _respond_rest(
-    out: FetchResponse, pending: Awaitable[None], m: Message, rest: list[tuple[Item, FetchAtt]], add_flags: bool
+    out: FetchResponse,
+    pending: Awaitable[None],
+    m: Message,
+    rest: list[tuple[Item, FetchAtt]],
+    implicit: list[bytes],
+    implicit_at: int,
 ) -> list[Piece]:
-    """The rest of :func:`_respond` once an item needs to read bytes."""
+    """The rest of :func:`_respond` once an item needs to read bytes
+    (``implicit_at`` now counts from the first of ``rest``)."""
     await pending
-    for spec, att in rest:
+    for i, (spec, att) in enumerate(rest):
+        if implicit and i == implicit_at:
+            out.items.extend(implicit)
         more = spec.encode(out, att, m)
         if more is not None:
             await more
-    if add_flags:
-        out.add(flags_item(m.view.flags_wire(m.uid)))
+    if implicit and implicit_at >= len(rest):
+        out.items.extend(implicit)
     return out.finish()
