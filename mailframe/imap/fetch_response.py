@@ -176,7 +176,7 @@ def flag_update(
     *,
     uidfetch: bool = False,
 ) -> Raw:
-    """``n FETCH ([UID u] [FLAGS (...)] [MODSEQ (m)])`` as a response value
+    """``n FETCH ([UID u] [MODSEQ (m)] [FLAGS (...)])`` as a response value
     (for :func:`mailframe.imap.serialize.untagged`): STORE's answer (RFC
     3501 §6.4.6; ``.SILENT`` leaves FLAGS out) and the unsolicited flag
     change (§7.4.2); MODSEQ under CONDSTORE (RFC 7162 §3.1.3, §3.2.4).  With
@@ -185,10 +185,10 @@ def flag_update(
     items: list[bytes] = []
     if uid is not None:
         items.append(uid_item(uid))
+    if modseq is not None:
+        items.append(modseq_item(modseq))  # before FLAGS, as Dovecot sends it
     if flags_wire is not None:
         items.append(flags_item(flags_wire))
-    if modseq is not None:
-        items.append(modseq_item(modseq))
     word = b"UIDFETCH" if uidfetch else b"FETCH"
     return Raw(b"%d %s (" % (seq, word) + b" ".join(items) + b")")
 

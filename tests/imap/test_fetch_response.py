@@ -30,7 +30,7 @@ from mailframe.imap.serialize import untagged
     [
         ((3, b"(\\Seen)"), b"* 3 FETCH (FLAGS (\\Seen))\r\n"),
         ((3, b"(\\Seen)", 7), b"* 3 FETCH (UID 7 FLAGS (\\Seen))\r\n"),
-        ((3, b"()", 7, 12), b"* 3 FETCH (UID 7 FLAGS () MODSEQ (12))\r\n"),
+        ((3, b"()", 7, 12), b"* 3 FETCH (UID 7 MODSEQ (12) FLAGS ())\r\n"),
         ((3, None, 7, 12), b"* 3 FETCH (UID 7 MODSEQ (12))\r\n"),  # STORE .SILENT under CONDSTORE
         ((3, None, None, 12), b"* 3 FETCH (MODSEQ (12))\r\n"),
     ],

@@ -55,7 +55,7 @@ ROWS = [
     ),
     pytest.param(
         FIVE, _changes({3: frozenset({S})}), True, True, True,
-        [b"* 3 FETCH (UID 3 FLAGS (\\Seen) MODSEQ (9))\r\n"], [], [1, 2, 3, 4, 5],
+        [b"* 3 FETCH (UID 3 MODSEQ (9) FLAGS (\\Seen))\r\n"], [], [1, 2, 3, 4, 5],
         id="UID and MODSEQ forms",
     ),
     pytest.param(
