@@ -259,9 +259,11 @@ class SelectedView:
 
     def drop(self, uids: Iterable[int], vanished: bool = False) -> list[tuple[Value, ...]]:
         """Remove ``uids`` from the view, returning the EXPUNGE responses
-        in the order RFC 3501 §7.4.1 needs (each number as of its
-        moment); or, once the client enabled QRESYNC (``vanished``), one
-        ``VANISHED`` response of their UIDs (RFC 7162 §3.2.10)."""
+        highest number first, as Dovecot sends them (each number is then
+        the message's number at its moment, as RFC 3501 §7.4.1 needs, and
+        equal to its number before the expunge); or, once the client
+        enabled QRESYNC (``vanished``), one ``VANISHED`` response of their
+        UIDs (RFC 7162 §3.2.10)."""
         wanted = set(uids)
         gone = sorted(u for u in wanted if self.has(u))
         self.ghosts.difference_update(wanted)
@@ -269,8 +271,8 @@ class SelectedView:
         if vanished and gone:
             text = ",".join(str(lo) if lo == hi else f"{lo}:{hi}" for lo, hi in compact_ranges(gone))
             out.append((Atom("VANISHED"), Raw(text.encode())))
-        for removed, uid in enumerate(gone if not vanished else ()):
-            out.append((self.seq_of(uid) - removed, Atom("EXPUNGE")))
+        for uid in reversed(gone if not vanished else ()):
+            out.append((self.seq_of(uid), Atom("EXPUNGE")))
         if gone:
             drop = set(gone)
             keep = [(u, f) for u, f in zip(self.uids, self._flags, strict=True) if u not in drop]

@@ -43,7 +43,7 @@ S~ a2 OK \\[READ-WRITE\\] Select completed
 C: a3 STORE 2:3 +FLAGS.SILENT (\\Deleted)
 S: a3 OK Store completed
 C: a4 EXPUNGE
-S: * 2 EXPUNGE
+S: * 3 EXPUNGE
 S: * 2 EXPUNGE
 S: a4 OK Expunge completed
 C: a5 UID STORE 5 +FLAGS.SILENT (\\Flagged)

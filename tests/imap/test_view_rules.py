@@ -35,8 +35,8 @@ FIVE = {u: NONE for u in (1, 2, 3, 4, 5)}
 ROWS = [
     pytest.param(
         FIVE, _changes({}, (2, 4)), True, False, False,
-        [b"* 2 EXPUNGE\r\n", b"* 3 EXPUNGE\r\n"], [], [1, 3, 5],
-        id="two expunges: each number as of its moment",
+        [b"* 4 EXPUNGE\r\n", b"* 2 EXPUNGE\r\n"], [], [1, 3, 5],
+        id="two expunges: highest first, each number as of its moment (Dovecot's order)",
     ),
     pytest.param(
         FIVE, _changes({}, (2, 4)), False, False, False,
@@ -45,8 +45,8 @@ ROWS = [
     ),
     pytest.param(
         FIVE, _changes({}, (5, 1, 3)), True, False, False,
-        [b"* 1 EXPUNGE\r\n", b"* 2 EXPUNGE\r\n", b"* 3 EXPUNGE\r\n"], [], [2, 4],
-        id="expunges reported in ascending UID order",
+        [b"* 5 EXPUNGE\r\n", b"* 3 EXPUNGE\r\n", b"* 1 EXPUNGE\r\n"], [], [2, 4],
+        id="expunges reported in descending UID order",
     ),
     pytest.param(
         FIVE, _changes({3: frozenset({S})}), False, False, False,
