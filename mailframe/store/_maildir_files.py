@@ -23,7 +23,8 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 from mailframe.message import has_bare_lf
 
@@ -37,6 +38,7 @@ __all__ = [
     "info_for",
     "new_base",
     "fsync_dir",
+    "at_once",
     "write_durably",
     "read_keywords",
     "write_keywords",
@@ -151,6 +153,33 @@ def fsync_dir(path: str) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+_sync_pool: tuple[int, ThreadPoolExecutor] | None = None
+_sync_pool_lock = threading.Lock()
+
+
+def at_once(first: Callable[[], None], second: Callable[[], None]) -> None:
+    """Run ``first`` in a helper thread while ``second`` runs on this one;
+    return when both are done, raising the first failure.  For two
+    fsyncs that must both finish and need no order between them (an
+    APPEND's ``cur/`` and ``dovecot-uidlist``): issued together, ext4 commits them in
+    one journal transaction instead of two in a row
+    (measured on this project's VM disk: 8.9 → 3.8 ms per APPEND for the
+    pair, bench/README.md "Session 8")."""
+    global _sync_pool
+    with _sync_pool_lock:
+        pid = os.getpid()
+        if _sync_pool is None or _sync_pool[0] != pid:  # none yet, or made before a fork
+            _sync_pool = (pid, ThreadPoolExecutor(4, thread_name_prefix="mailframe-fsync"))
+        pool = _sync_pool[1]
+    future = pool.submit(first)
+    try:
+        second()
+    finally:
+        error = future.exception()
+    if error is not None:
+        raise error
 
 
 def write_durably(tmp_dir: str, data: bytes, mtime: float | None = None) -> str:

@@ -38,6 +38,7 @@ from mailframe.store._maildir_index import (
     Expunged,
     FlagsChanged,
     Meta,
+    format_event,
 )
 from mailframe.store._maildir_state import FolderIndex
 from mailframe.store._maildir_sync import FolderScanner
@@ -172,7 +173,11 @@ class FolderWriter:
                 records.append((uid, name))
                 events.append(Added(modseq, uid, meta, p.flags))
                 uid += 1
-            fsync_dir(self.cur)
+            # The message files were fsynced in tmp/; now their names in
+            # cur/ and their UIDs, both synced at once (they need no order:
+            # a uidlist line without its file is a UID never used, a file
+            # without its line gets a new UID, and neither was acknowledged).
+            index.uidlist.append(records, beside=lambda: fsync_dir(self.cur))
         except BaseException:
             # All or none (RFC 3502): put back what was already renamed,
             # so no scan ever finds part of the batch in cur/.
@@ -183,9 +188,15 @@ class FolderWriter:
                     with contextlib.suppress(OSError):
                         os.unlink(target)
             raise
-        index.uidlist.append(records)
         after = self._cur_moved(stamp, events)
-        index.commit(events)
+        # Not fdatasync'ed (Dovecot's mail_fsync=optimized does not sync
+        # its index log either): the messages and their UIDs are on disk
+        # already, and after a power loss a scan finds the files whose
+        # lines are missing and adds them again under the same UIDs, flags
+        # and modseqs (tests/store/test_maildir_crash.py).
+        index.file.append("".join(map(format_event, events)), durable=False)
+        index.apply(events)
+        index.mark_applied()
         self.scanner.own_change(stamp, after)
         index.maybe_compact(later=True)
         return [u for u, _ in records]

@@ -1,0 +1,131 @@
+"""The Maildir write path's fsync policy (docs/maildir.md "Durability").
+
+An APPEND is acknowledged once the message file, its name in ``cur/`` and
+its ``dovecot-uidlist`` line are on disk (RFC 3501 §6.3.11); the
+``mailframe-index`` lines are written but not synced, as Dovecot does not
+sync its index log (``mail_fsync = optimized``).  A power loss can drop
+those lines: the next opening must give every acknowledged message back
+under the UID, flags and modseq its client was told.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mailframe.records import NewMessage
+from mailframe.store._maildir_files import at_once
+from mailframe.store.maildir import MaildirStore
+from tests.support.deferreds import result
+
+
+def message(i: int) -> bytes:
+    return b"Subject: m%d\r\nFrom: a@example.org\r\n\r\nbody %d\r\n" % (i, i)
+
+
+def open_inbox(path: Path) -> tuple[MaildirStore, Any]:
+    store = MaildirStore(str(path), threads=False)
+    box = result(result(store.account("u")).mailbox("INBOX"))
+    return store, box
+
+
+def facts(box: Any) -> dict[int, tuple[frozenset[str], int]]:
+    log = box.folder.refresh()
+    return {uid: (log.get(uid).flags, log.get(uid).modseq) for uid in log.uids}
+
+
+def test_acknowledged_appends_outlive_lost_index_lines(tmp_path: Path) -> None:
+    store, box = open_inbox(tmp_path)
+    result(box.append(message(0), frozenset(), None))
+    index = tmp_path / "u" / "mailframe-index"
+    cache = tmp_path / "u" / "mailframe-cache"
+    synced_index, synced_cache = index.stat().st_size, cache.stat().st_size
+    # An APPEND of one, then a MULTIAPPEND of two: three acknowledged messages
+    # whose index lines (and cache blobs) are not synced.
+    result(box.append(message(1), frozenset({"\\Seen", "$Work"}), None))
+    two = [NewMessage(message(2), frozenset({"\\Flagged"}), None),
+           NewMessage(message(3), frozenset(), None)]
+    result(box.append_many(two))
+    told = facts(box)
+    told_hms = box.folder.refresh().highestmodseq
+    assert len(told) == 4
+    result(store.close())
+
+    # The power loss: the unsynced tails are gone.
+    os.truncate(index, synced_index)
+    os.truncate(cache, synced_cache)
+
+    store, box = open_inbox(tmp_path)
+    assert facts(box) == told
+    assert box.folder.refresh().highestmodseq == told_hms
+    for i, uid in enumerate(sorted(told)):
+        assert result(box.read(uid)) == message(i)
+    # and the next APPEND goes on above all of them
+    uid = result(box.append(message(4), frozenset(), None))
+    assert uid > max(told)
+    assert facts(box)[uid][1] > told_hms
+    result(store.close())
+
+
+@pytest.fixture
+def syncs(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """Every fsync/fdatasync made (they still happen), by the path synced."""
+    calls: list[str] = []
+    real_fsync, real_fdatasync = os.fsync, os.fdatasync
+
+    def name(fd: int) -> str:
+        return os.path.basename(os.readlink(f"/proc/self/fd/{fd}"))
+
+    def fsync(fd: int) -> None:
+        calls.append(name(fd))
+        real_fsync(fd)
+
+    def fdatasync(fd: int) -> None:
+        calls.append(name(fd))
+        real_fdatasync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "fdatasync", fdatasync)
+    yield calls
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="names fds through /proc")
+def test_an_append_syncs_message_directory_and_uidlist_only(
+    tmp_path: Path, syncs: list[str]
+) -> None:
+    store, box = open_inbox(tmp_path)
+    result(box.append(message(0), frozenset(), None))
+    syncs.clear()
+    result(box.append(message(1), frozenset(), None))
+    assert sorted(n if n in ("cur", "dovecot-uidlist") else "message" for n in syncs) == [
+        "cur", "dovecot-uidlist", "message"]
+    result(store.close())
+
+
+def test_at_once_runs_both_and_raises_a_failure() -> None:
+    ran: list[int] = []
+    lock = threading.Lock()
+
+    def one() -> None:
+        with lock:
+            ran.append(1)
+
+    def two() -> None:
+        with lock:
+            ran.append(2)
+
+    at_once(one, two)
+    assert sorted(ran) == [1, 2]
+
+    def broken() -> None:
+        raise OSError(5, "EIO")
+
+    with pytest.raises(OSError):
+        at_once(broken, two)
+    with pytest.raises(OSError):
+        at_once(one, broken)
