@@ -24,6 +24,7 @@ from mailframe.message import MessageInfo, parse, to_crlf
 from mailframe.records import StoreMode, StoreResult
 from mailframe.store._log import apply_mode
 from mailframe.store._maildir_files import (
+    NewFile,
     flags_from_name,
     fsync_dir,
     info_for,
@@ -123,11 +124,9 @@ class FolderWriter:
         try:
             for content, flags, when in items:
                 _check_flags(flags)
-                content = to_crlf(content)  # bare LF is stored as CRLF, as Dovecot saves it
                 mtime = when.timestamp() if when is not None else time.time()
                 tz = _tz_minutes(when) if when is not None else 0
-                blob = parse(content).dump()
-                tmp = write_durably(self.tmp, content, mtime)
+                content, blob, tmp = self._write(content, mtime)
                 prepared.append(
                     Prepared(tmp, frozenset(flags) - {"\\Recent"}, mtime, tz, len(content), blob)
                 )
@@ -135,6 +134,26 @@ class FolderWriter:
             discard(prepared)
             raise
         return prepared
+
+    def _write(self, content: bytes, mtime: float) -> tuple[bytes, bytes, str]:
+        """One message into ``tmp/``, fsynced: (its octets as stored, its
+        parsed form, the file's path).  Bare LF is stored as CRLF, as
+        Dovecot saves it; a message that has none (nearly all) is checked
+        while it is written, and parsed while the disk writes it back,
+        before the fsync (a 50 MB APPEND no longer does the three one
+        after the other)."""
+        f = NewFile(self.tmp, len(content))
+        try:
+            if not f.write_if_crlf(content):
+                f.abort()
+                content = to_crlf(content)
+                f = NewFile(self.tmp, len(content))
+                f.write(content)
+            blob = parse(content).dump()
+        except BaseException:
+            f.abort()
+            raise
+        return content, blob, f.finish(mtime)
 
     def deliver(self, prepared: list[Prepared]) -> list[int]:
         """Second stage (the folder's worker): under the lock, rename the

@@ -129,3 +129,38 @@ def test_at_once_runs_both_and_raises_a_failure() -> None:
         at_once(broken, two)
     with pytest.raises(OSError):
         at_once(one, broken)
+
+
+def big_message(size: int, bare_lf_at: int | None = None) -> bytes:
+    """A CRLF message of about ``size`` octets whose first CRLF after the
+    header straddles the 1 MiB check slices (its CR ends one); with a bare
+    LF near ``bare_lf_at``."""
+    head = b"Subject: big\r\n\r\n"
+    filler = b"x" * ((1 << 20) - len(head) - 1) + b"\r\n"
+    body = bytearray(head + filler)
+    line = b"y" * 78 + b"\r\n"
+    while len(body) < size:
+        body += line
+    if bare_lf_at is not None:
+        body[bare_lf_at : bare_lf_at + 2] = b"z\n"
+    return bytes(body)
+
+
+def test_large_appends_are_stored_with_crlf_line_ends(tmp_path: Path) -> None:
+    """RFC 3501 §2.3.3 / §6.3.11: the message is stored as CRLF lines,
+    as Dovecot saves it; a message already CRLF throughout is stored as
+    it came (a CRLF split over two check slices is no bare LF)."""
+    store, box = open_inbox(tmp_path)
+    clean = big_message(9 << 20)
+    uid = result(box.append(clean, frozenset(), None))
+    assert result(box.read(uid)) == clean
+    # the bare LF sits in the third slice: the first two were written already
+    bare = big_message(9 << 20, bare_lf_at=(2 << 20) + 1000)
+    uid2 = result(box.append(bare, frozenset(), None))
+    stored = result(box.read(uid2))
+    assert stored == bare.replace(b"z\n", b"z\r\n")
+    assert result(box.records([uid2]))[0].size == len(bare) + 1
+    assert os.listdir(tmp_path / "u" / "tmp") == []  # the first try is gone
+    assert sorted(n.split(",S=")[1].split(":")[0] for n in os.listdir(tmp_path / "u" / "cur")) == sorted(
+        [str(len(clean)), str(len(bare) + 1)])
+    result(store.close())
