@@ -23,6 +23,7 @@ from mailframe.errors import CannotDo, TryCreate
 from mailframe.message import MessageInfo, parse, to_crlf
 from mailframe.records import StoreMode, StoreResult
 from mailframe.store._log import apply_mode
+from mailframe.store._maildir_durable import commit, modseq_base
 from mailframe.store._maildir_files import (
     NewFile,
     flags_from_name,
@@ -39,7 +40,6 @@ from mailframe.store._maildir_index import (
     Expunged,
     FlagsChanged,
     Meta,
-    format_event,
 )
 from mailframe.store._maildir_state import FolderIndex
 from mailframe.store._maildir_sync import FolderScanner
@@ -178,7 +178,7 @@ class FolderWriter:
         uid = max(index.uidlist.next_uid, log.uidnext)
         records: list[tuple[int, str]] = []
         events: list[Event] = []
-        modseq = log.highestmodseq
+        modseq = modseq_base(index)
         moved: list[tuple[str, str]] = []
         try:
             for p in prepared:
@@ -208,14 +208,12 @@ class FolderWriter:
                         os.unlink(target)
             raise
         after = self._cur_moved(stamp, events)
-        # Not fdatasync'ed (Dovecot's mail_fsync=optimized does not sync
-        # its index log either): the messages and their UIDs are on disk
-        # already, and after a power loss a scan finds the files whose
-        # lines are missing and adds them again under the same UIDs, flags
-        # and modseqs (tests/store/test_maildir_crash.py).
-        index.file.append("".join(map(format_event, events)), durable=False)
-        index.apply(events)
-        index.mark_applied()
+        # The index lines are synced only when their modseqs leave the
+        # reservation (mailframe.store._maildir_durable): the messages and
+        # their UIDs are on disk already, and after a power loss a scan
+        # finds the files whose lines are missing and adds them again
+        # under the same UIDs, above every modseq handed out.
+        commit(index, events, None)
         self.scanner.own_change(stamp, after)
         index.maybe_compact(later=True)
         return [u for u, _ in records]
@@ -230,8 +228,12 @@ class FolderWriter:
         unchangedsince: int | None,
     ) -> StoreResult:
         """RFC 3501 §6.4.6 (and UNCHANGEDSINCE, RFC 7162 §3.1.3) over the
-        whole set as one transaction: one lock, the renames, one directory
-        fsync and one index append, every changed message at one modseq."""
+        whole set as one transaction: one lock, the renames and one index
+        append, every changed message at one modseq.  Synced (``cur/``,
+        then the lines) only when the modseq leaves the reservation
+        (:mod:`mailframe.store._maildir_durable`): like Dovecot, a power
+        loss may undo an acknowledged flag change, never lose mail, and
+        never reuse a modseq."""
         _check_flags(flags)
         index = self.index
         with index.lock:
@@ -242,7 +244,7 @@ class FolderWriter:
             keywords = index.keywords
             failed: list[int] = []
             events: list[FlagsChanged] = []
-            modseq = log.highestmodseq + 1
+            modseq = modseq_base(index) + 1
             meta = index.meta
             prefix = self.path + os.sep
             # A STORE over many messages meets few distinct flag sets and
@@ -281,9 +283,8 @@ class FolderWriter:
             after = None
             written: list[Event] = list(events)
             if events:
-                fsync_dir(self.cur)
                 after = self._cur_moved(stamp, written)
-            index.commit(written)
+            commit(index, written, self.cur)
             self.scanner.own_change(stamp, after)
             index.maybe_compact(later=True)
             changed = tuple(log.states(e.uid for e in events))
@@ -307,10 +308,10 @@ class FolderWriter:
                 except FileNotFoundError:
                     pass
             fsync_dir(self.cur)
-            modseq = log.highestmodseq + 1
+            modseq = modseq_base(index) + 1
             events: list[Event] = [Expunged(modseq, tuple(gone))]
             after = self._cur_moved(stamp, events)
-            index.commit(events)
+            commit(index, events, None, sync=True)  # an expunge is never undone
             self.scanner.own_change(stamp, after)
             index.maybe_compact(later=True)
             return gone

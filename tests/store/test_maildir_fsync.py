@@ -18,7 +18,8 @@ from typing import Any
 
 import pytest
 
-from mailframe.records import NewMessage
+from mailframe.records import NewMessage, StoreMode
+from mailframe.store import _maildir_durable as durable
 from mailframe.store._maildir_files import at_once
 from mailframe.store.maildir import MaildirStore
 from tests.support.deferreds import result
@@ -104,6 +105,68 @@ def test_an_append_syncs_message_directory_and_uidlist_only(
     result(box.append(message(1), frozenset(), None))
     assert sorted(n if n in ("cur", "dovecot-uidlist") else "message" for n in syncs) == [
         "cur", "dovecot-uidlist", "message"]
+    result(store.close())
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="names fds through /proc")
+def test_a_store_within_the_reservation_syncs_nothing(tmp_path: Path, syncs: list[str]) -> None:
+    """Like Dovecot's mail_fsync=optimized: a flag change is a rename and
+    an unsynced index line while its modseq stays within the synced
+    reservation (one synced write per WINDOW modseqs)."""
+    store, box = open_inbox(tmp_path)
+    uid = result(box.append(message(0), frozenset(), None))
+    syncs.clear()
+    for flag in ("\\Seen", "\\Flagged", "$Later"):
+        result(box.store([uid], StoreMode.ADD, frozenset({flag})))
+    # a new keyword's letter is made durable (dovecot-keywords), nothing else
+    assert [n for n in syncs if not n.startswith("dovecot-keywords")] == []
+    assert facts(box)[uid][0] == frozenset({"\\Seen", "\\Flagged", "$Later"})
+    result(store.close())
+
+
+def test_after_a_power_loss_every_message_moves_above_the_reservation(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A power loss drops the unsynced index lines and perhaps some
+    renames: no message is lost, and every message comes back at a modseq
+    above anything a client was told (RFC 7162 §3.1.1), so a client told
+    of a flag change that did not survive hears of that message again."""
+    store, box = open_inbox(tmp_path)
+    result(box.append(message(0), frozenset(), None))
+    index = tmp_path / "u" / "mailframe-index"
+    synced = index.stat().st_size
+    cur = tmp_path / "u" / "cur"
+    before = {name.split(":")[0]: name for name in os.listdir(cur)}
+    result(box.append_many([NewMessage(message(1), frozenset(), None),
+                            NewMessage(message(2), frozenset(), None)]))
+    uids = sorted(facts(box))
+    result(box.store(uids, StoreMode.ADD, frozenset({"\\Seen"})))
+    told = facts(box)
+    told_hms = box.folder.refresh().highestmodseq
+    result(store.close())
+
+    # The power loss: the unsynced index tail is gone, and the rename of the
+    # first message (\Seen) did not reach the disk; the later ones did.
+    os.truncate(index, synced)
+    for base, old_name in before.items():
+        (now,) = [n for n in os.listdir(cur) if n.startswith(base)]
+        os.rename(cur / now, cur / old_name)
+    monkeypatch.setattr(durable, "BOOT", "another-boot")
+
+    store, box = open_inbox(tmp_path)
+    after = facts(box)
+    assert sorted(after) == uids  # no message lost, same UIDs
+    assert after[uids[0]][0] == frozenset()  # its flag change was lost...
+    assert after[uids[1]][0] == after[uids[2]][0] == frozenset({"\\Seen"})
+    # ...and every message is at a modseq no client was told of
+    assert min(modseq for _flags, modseq in after.values()) > told_hms
+    assert all(after[u][1] > told[u][1] for u in uids)
+    for i, uid in enumerate(uids):
+        assert result(box.read(uid)) == message(i)
+    # done once: the next opening (same boot) changes nothing
+    result(store.close())
+    store, box = open_inbox(tmp_path)
+    assert facts(box) == after
     result(store.close())
 
 
