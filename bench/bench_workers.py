@@ -133,12 +133,16 @@ def _tree(pid: int) -> list[int]:
 
 
 def _cpu_seconds(pids: list[int]) -> float:
-    """User + system CPU seconds of the live ``pids``."""
+    """User + system CPU seconds of the live ``pids`` (py-spy, the
+    sampler of ``--spy``, left out)."""
     total = 0
     for pid in pids:
         try:
             with open(f"/proc/{pid}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
+                text = f.read()
+            if "(py-spy)" in text:
+                continue
+            fields = text.rsplit(")", 1)[1].split()
             total += int(fields[11]) + int(fields[12])
         except (OSError, IndexError, ValueError):
             pass
