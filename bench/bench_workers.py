@@ -192,7 +192,8 @@ class CpuShare:
 #: Frames of a Maildir job waiting for a folder lock (flock queue, the
 #: dotlock, or a reader waiting for a writer to let go), and of its syncs.
 LOCK_FRAMES = ("DotLock._queue", "DotLock._acquire", "DotLock.wait_free")
-SYNC_FRAMES = ("fsync_dir ", "NewFile.finish", "at_once", "IndexFile.append", "UidList.append")
+SYNC_FRAMES = ("fsync_dir ", "write_durably ", "NewFile.finish", "at_once", "IndexFile.append",
+               "UidList.append")
 
 
 def job_time_split(raw: str) -> dict[str, float]:
