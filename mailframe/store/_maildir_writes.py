@@ -210,8 +210,8 @@ class FolderWriter:
         after = self._cur_moved(stamp, events)
         # The index lines are synced only when their modseqs leave the
         # reservation (mailframe.store._maildir_durable): the messages and
-        # their UIDs are on disk already, and after a power loss a scan
-        # finds the files whose lines are missing and adds them again
+        # their UIDs are on disk already, and the rebuild after a power
+        # loss finds the files whose lines are missing and adds them again
         # under the same UIDs, above every modseq handed out.
         commit(index, events, None)
         self.scanner.own_change(stamp, after)
