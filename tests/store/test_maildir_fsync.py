@@ -11,7 +11,12 @@ under the UID, flags and modseq its client was told.
 from __future__ import annotations
 
 import os
+import random
+import signal
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -226,4 +231,62 @@ def test_large_appends_are_stored_with_crlf_line_ends(tmp_path: Path) -> None:
     assert os.listdir(tmp_path / "u" / "tmp") == []  # the first try is gone
     assert sorted(n.split(",S=")[1].split(":")[0] for n in os.listdir(tmp_path / "u" / "cur")) == sorted(
         [str(len(clean)), str(len(bare) + 1)])
+    result(store.close())
+
+
+STORER = r"""
+import sys
+from mailframe.records import StoreMode
+from mailframe.store.maildir import MaildirStore
+from tests.support.deferreds import result
+
+box = result(result(MaildirStore(sys.argv[1]).account("u")).mailbox("INBOX"))
+uids = list(box.folder.refresh().uids)
+print("READY", flush=True)
+i = 0
+while True:
+    uid = uids[i % len(uids)]
+    flags = frozenset({"\\Seen", "$k%d" % (i % 3)}) if (i // len(uids)) % 2 == 0 else frozenset()
+    got = result(box.store([uid], StoreMode.SET, flags))
+    print("OK", i, uid, got.changed[0].modseq if got.changed else 0, flush=True)
+    i += 1
+"""
+
+
+def test_acknowledged_flag_changes_outlive_sigkill(tmp_path: Path) -> None:
+    """STORE's renames and index lines are not synced: a killed process
+    loses none of them (the page cache outlives it; only a power loss
+    can, see above).  Every acknowledged STORE is there after SIGKILL,
+    at its modseq or later; one in flight is there whole or not at all."""
+    store, box = open_inbox(tmp_path)
+    for i in range(10):
+        result(box.append(message(i), frozenset(), None))
+    result(store.close())
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env = dict(os.environ, PYTHONPATH=root + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    proc = subprocess.Popen([sys.executable, "-c", STORER, str(tmp_path)],
+                            stdout=subprocess.PIPE, env=env, cwd=root)
+    assert proc.stdout is not None
+    assert proc.stdout.readline() == b"READY\n"
+    time.sleep(random.Random(8).uniform(0.3, 0.6))
+    proc.send_signal(signal.SIGKILL)
+    out, _ = proc.communicate()
+    acked = [tuple(map(int, line.split()[1:])) for line in out.splitlines()
+             if line.startswith(b"OK ") and len(line.split()) == 4]
+    assert len(acked) > 20, "the child stored almost nothing"
+
+    def flags_of(i: int) -> frozenset[str]:
+        return frozenset({"\\Seen", f"$k{i % 3}"}) if (i // 10) % 2 == 0 else frozenset()
+
+    last: dict[int, tuple[int, int]] = {}
+    for i, uid, modseq in acked:
+        last[uid] = (i, modseq)
+    store, box = open_inbox(tmp_path)
+    now = facts(box)
+    in_flight = len(acked)  # the STORE the kill may have cut short
+    for uid, (i, modseq) in last.items():
+        flags, got_modseq = now[uid]
+        later = in_flight if in_flight % 10 == (uid - 1) % 10 else None
+        assert flags == flags_of(i) or (later is not None and flags == flags_of(later)), uid
+        assert got_modseq >= modseq
     result(store.close())
