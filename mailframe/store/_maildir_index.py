@@ -344,14 +344,20 @@ class IndexFile:
             os.close(fd)
         self._offset += len(data)
 
-    def write_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        """Replace the whole file with a checkpoint (compaction/rebuild)."""
-        data = (MAGIC + json.dumps(checkpoint, separators=(",", ":")) + "\n").encode(
-            "utf-8", "surrogateescape"
-        )
+    def write_checkpoint(self, checkpoint: dict[str, Any], keep_reservation: bool = True) -> None:
+        """Replace the whole file with a checkpoint (compaction/rebuild),
+        followed by the current reservation unless not
+        ``keep_reservation`` (a rebuild after a reboot starts without):
+        the new file is synced whole, so a compaction does not make the
+        next write sync again."""
+        text = MAGIC + json.dumps(checkpoint, separators=(",", ":")) + "\n"
+        if not keep_reservation:
+            self.reserved = None
+        if self.reserved is not None:
+            text += format_reserved(*self.reserved)
+        data = text.encode("utf-8", "surrogateescape")
         self._file.replace(data)
         self._offset = len(data)
-        self.reserved = None
 
     @property
     def size(self) -> int:

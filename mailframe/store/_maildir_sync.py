@@ -326,7 +326,7 @@ class FolderScanner:
                 "tombstone_floor": base_modseq - 1 if base_modseq > 1 else 0,
             }
             cp = {"uidvalidity": uidlist.uidvalidity, "state": state, "meta": meta_rows}
-            index.file.write_checkpoint(cp)
+            index.file.write_checkpoint(cp, keep_reservation=False)
             index.install(cp)
             index.mark_applied()
             self._stamp = self.dir_stamp()

@@ -126,6 +126,20 @@ def test_a_store_within_the_reservation_syncs_nothing(tmp_path: Path, syncs: lis
     # a new keyword's letter is made durable (dovecot-keywords), nothing else
     assert [n for n in syncs if not n.startswith("dovecot-keywords")] == []
     assert facts(box)[uid][0] == frozenset({"\\Seen", "\\Flagged", "$Later"})
+    # a compaction carries the reservation over (its new file is synced whole)
+    folder = box.folder
+    with folder.lock:
+        folder.index.checkpoint()
+    syncs.clear()
+    result(box.store([uid], StoreMode.REMOVE, frozenset({"\\Flagged"})))
+    assert syncs == []
+    result(store.close())
+    # and another process reading the compacted index finds it too
+    store, box = open_inbox(tmp_path)
+    syncs.clear()
+    result(box.store([uid], StoreMode.REMOVE, frozenset({"\\Seen"})))
+    assert syncs == []
+    assert facts(box)[uid][0] == frozenset({"$Later"})
     result(store.close())
 
 
