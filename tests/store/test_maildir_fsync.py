@@ -1,11 +1,13 @@
-"""The Maildir write path's fsync policy (docs/maildir.md "Durability").
+"""The Maildir write path's fsync policy (docs/architecture.md, user
+guide "Stores"; mailframe/store/_maildir_durable.py).
 
 An APPEND is acknowledged once the message file, its name in ``cur/`` and
-its ``dovecot-uidlist`` line are on disk (RFC 3501 §6.3.11); the
-``mailframe-index`` lines are written but not synced, as Dovecot does not
-sync its index log (``mail_fsync = optimized``).  A power loss can drop
-those lines: the next opening must give every acknowledged message back
-under the UID, flags and modseq its client was told.
+its ``dovecot-uidlist`` line are on disk (RFC 3501 §6.3.11); a STORE is
+renames.  ``mailframe-index`` lines are synced only once per modseq
+reservation, as Dovecot does not sync its index log (``mail_fsync =
+optimized``).  A killed process loses nothing; a power loss can drop the
+unsynced lines and renames: no acknowledged message may be lost, and no
+modseq a client was told may be handed out again.
 """
 
 from __future__ import annotations
