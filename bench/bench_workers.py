@@ -26,6 +26,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -111,6 +113,134 @@ async def idle_delays(port: int, idlers: int = 8, appends: int = 20) -> tuple[li
     return delays, others
 
 
+def _tree(pid: int) -> list[int]:
+    """``pid`` and its descendants (Linux /proc)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry))
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo.extend(children.get(p, []))
+    return out
+
+
+def _cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU seconds of the live ``pids`` (py-spy, the
+    sampler of ``--spy``, left out)."""
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                text = f.read()
+            if "(py-spy)" in text:
+                continue
+            fields = text.rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        except (OSError, IndexError, ValueError):
+            pass
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def _machine_busy() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine since boot."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    idle = v[3] + v[4]
+    return (sum(v) - idle) / os.sysconf("SC_CLK_TCK"), sum(v) / os.sysconf("SC_CLK_TCK")
+
+
+class CpuShare:
+    """Where the CPU went during the mixed phase (``hook`` of
+    :func:`run_workload`): the server's processes, this bench with its
+    probe, and everything else on the machine (other jobs), as cores
+    busy on average.  Two workers reaching less than 2× one worker on a
+    2-core machine is a CPU limit when the cores are full, a lock or
+    disk limit when they are not."""
+
+    def __init__(self, server_pid: int) -> None:
+        self.server_pid = server_pid
+        self.start: tuple[float, float, float, float] | None = None
+        self.cores: dict[str, float] = {}
+
+    def _now(self) -> tuple[float, float, float, float]:
+        busy, _ = _machine_busy()
+        return (time.monotonic(), _cpu_seconds(_tree(self.server_pid)),
+                _cpu_seconds(_tree(os.getpid())), busy)
+
+    def __call__(self, phase: str, event: str) -> None:
+        if phase != "mixed":
+            return
+        if event == "start":
+            self.start = self._now()
+            return
+        assert self.start is not None
+        end = self._now()
+        wall = end[0] - self.start[0]
+        server, bench, busy = (end[i] - self.start[i] for i in (1, 2, 3))
+        self.cores = {"server": server / wall, "bench": bench / wall,
+                      "other": max(0.0, busy - server - bench) / wall}
+
+
+#: Frames of a Maildir job waiting for a folder lock (flock queue, the
+#: dotlock, or a reader waiting for a writer to let go), and of its syncs.
+LOCK_FRAMES = ("DotLock._queue", "DotLock._acquire", "DotLock.wait_free")
+SYNC_FRAMES = ("fsync_dir ", "write_durably ", "NewFile.finish", "at_once", "IndexFile.append",
+               "UidList.append")
+
+
+def job_time_split(raw: str) -> dict[str, float]:
+    """From ``py-spy record --idle --format raw`` stacks: of the samples
+    of threads running a Maildir job (``guarded``), the share waiting for
+    a lock, the share in an fsync, the rest (CPU, other I/O)."""
+    counts = {"lock": 0, "sync": 0, "other": 0}
+    for line in raw.splitlines():
+        stack, _, n = line.rpartition(" ")
+        if "guarded (" not in stack or not n.isdigit():
+            continue
+        if any(f in stack for f in LOCK_FRAMES):
+            counts["lock"] += int(n)
+        elif any(f in stack for f in SYNC_FRAMES):
+            counts["sync"] += int(n)
+        else:
+            counts["other"] += int(n)
+    total = sum(counts.values()) or 1
+    return {k: v / total for k, v in counts.items()}
+
+
+class Spy:
+    """``py-spy record --idle`` of the server's processes during the
+    mixed phase (``--spy DIR``); :func:`job_time_split` of what it saw."""
+
+    def __init__(self, server_pid: int, out: Path) -> None:
+        self.server_pid, self.out = server_pid, out
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.split: dict[str, float] = {}
+
+    def __call__(self, phase: str, event: str) -> None:
+        if phase != "mixed":
+            return
+        if event == "start":
+            spy = str(Path(sys.executable).parent / "py-spy")
+            self.proc = subprocess.Popen(
+                [spy, "record", "--idle", "--subprocesses", "--nonblocking", "--rate", "100",
+                 "--format", "raw", "--pid", str(self.server_pid), "-o", str(self.out)],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(0.5)
+        elif self.proc is not None:
+            self.proc.send_signal(signal.SIGINT)
+            self.proc.wait(30)
+            if self.out.exists():
+                self.split = job_time_split(self.out.read_text())
+
+
 def row(results: list[PhaseResult], prefix: str, suffix: str = "") -> float:
     """The value of the first result named ``prefix...suffix``."""
     for r in results:
@@ -122,7 +252,7 @@ def row(results: list[PhaseResult], prefix: str, suffix: str = "") -> float:
 
 
 async def one(workers: int, n: int, mixed_seconds: float, sessions: int,
-              big_append: int) -> dict[str, float]:
+              big_append: int, spy_dir: Path | None = None) -> dict[str, float]:
     with tempfile.TemporaryDirectory(prefix="mf-workers-") as tmp:
         srv = ServerProcess(Path(tmp), "--workers", str(workers), "--max-connections-per-ip", "0",
                             "--max-connections-per-user", "0")
@@ -134,12 +264,25 @@ async def one(workers: int, n: int, mixed_seconds: float, sessions: int,
                                 big_append=big_append)
             phases = ("append", "select", "header_sync", "mixed") + (
                 ("big_append",) if big_append else ())
-            results = await run_workload(workload, log=lambda s: None, phases=phases)
+            assert srv.proc is not None
+            share = CpuShare(srv.proc.pid)
+            spy = Spy(srv.proc.pid, spy_dir / f"workers-{workers}.txt") if spy_dir else None
+
+            def hook(phase: str, event: str) -> None:
+                share(phase, event)
+                if spy is not None:
+                    spy(phase, event)
+
+            results = await run_workload(workload, log=lambda s: None, phases=phases, hook=hook)
             got = {
                 "ops": row(results, "mixed"),
                 "noop_max_ms": row(results, f"NOOP in mixed {sessions}, worst"),
                 "noop_p99_ms": row(results, f"NOOP in mixed {sessions}, p99"),
             }
+            for who, cores in share.cores.items():
+                got[f"cores_{who}"] = cores
+            for what, part in (spy.split if spy is not None else {}).items():
+                got[f"jobs_{what}"] = part
             if big_append:
                 got["append_mb_s"] = row(results, "APPEND ")
                 got["big_max_ms"] = row(results, "NOOP during APPEND", "worst")
@@ -168,14 +311,19 @@ def main() -> int:
     parser.add_argument("--sessions", type=int, default=8)
     parser.add_argument("--big-append-mb", type=float, default=50.0,
                         help="also time one APPEND this large against NOOP latency (0: skip)")
+    parser.add_argument("--spy", type=Path, default=None,
+                        help="py-spy (--idle) the mixed phase into this directory and report "
+                             "the share of Maildir job time spent waiting for locks and fsyncs")
     args = parser.parse_args()
     counts = [int(w) for w in args.workers.split(",")]
     print(f"N = {args.messages}, {args.sessions} sessions, {args.mixed_seconds:.0f} s mixed; "
           f"load average {os.getloadavg()[0]:.1f} at start")
     rows = []
     for w in counts:
+        if args.spy:
+            args.spy.mkdir(parents=True, exist_ok=True)
         got = asyncio.run(one(w, args.messages, args.mixed_seconds, args.sessions,
-                              int(args.big_append_mb * 2**20)))
+                              int(args.big_append_mb * 2**20), args.spy))
         rows.append((w, got))
         print(f"  workers={w}: {got['ops']:.0f} ops/s (load {os.getloadavg()[0]:.1f})", flush=True)
     base = rows[0][1]["ops"]
@@ -191,6 +339,19 @@ def main() -> int:
         print(f"| {w} | {got['ops']:,.0f} | {got['ops'] / base:.2f}× | {got['noop_max_ms']:.1f} "
               f"| {got['noop_p99_ms']:.1f} {extra}| {got['idle_median_ms']:.1f} | {got['idle_max_ms']:.1f} "
               f"| {got['idle_others']:.0f} of 8 |")
+    print(f"\nCPU during the mixed phase ({os.cpu_count()} cores), cores busy on average:")
+    print("| workers | server | bench + probe | other jobs | total |")
+    print("|---|---|---|---|---|")
+    for w, got in rows:
+        parts = [got.get(f"cores_{k}", 0.0) for k in ("server", "bench", "other")]
+        print(f"| {w} | " + " | ".join(f"{c:.2f}" for c in parts) + f" | {sum(parts):.2f} |")
+    if args.spy:
+        print("\nMaildir job time in the mixed phase (py-spy --idle samples of job threads):")
+        print("| workers | waiting for a folder lock | in fsync | the rest |")
+        print("|---|---|---|---|")
+        for w, got in rows:
+            print(f"| {w} | " + " | ".join(f"{100 * got.get(f'jobs_{k}', 0.0):.0f} %"
+                                        for k in ("lock", "sync", "other")) + " |")
     print(f"\nload average {os.getloadavg()[0]:.1f} at end")
     return 0
 

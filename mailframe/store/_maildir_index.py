@@ -12,11 +12,17 @@ expunge tombstones, INTERNALDATE time zones and the parsed
     F <uid> <modseq> <name> <flags>
     X <modseq> <uid>,<uid>,...
     S <cur/ mtime ns> <new/ mtime ns> <when>
+    R <modseq ceiling> <boot id>
 
 An ``S`` line says "at <when>, cur/ and new/ had these mtimes and the
 index matched them", so a process opening the folder later lists neither
 directory if they still have those mtimes (and the mtimes were at least a
 second older than <when>: same-second changes are not trusted).
+
+An ``R`` line is a modseq reservation (:mod:`mailframe.store._maildir_durable`):
+lines after it whose modseqs do not pass its ceiling may be unsynced.
+:class:`IndexFile` keeps the last one it read or wrote (``reserved``);
+they are not events.
 
 Fields are tab-separated; flags space-separated.  Every process writes
 events at the end while holding ``dovecot-uidlist.lock``, after reading the
@@ -52,6 +58,7 @@ __all__ = [
     "CurMoved",
     "DirStamp",
     "format_event",
+    "format_reserved",
     "meta_row",
     "meta_from_row",
     "IndexFile",
@@ -196,6 +203,11 @@ def format_event(event: Event) -> str:
     return format_stamp(event.cur_ns, event.new_ns, event.at)
 
 
+def format_reserved(ceiling: int, boot: str) -> str:
+    """An ``R`` line (see :mod:`mailframe.store._maildir_durable`)."""
+    return f"R\t{ceiling}\t{boot}\n"
+
+
 def parse_event(line: str) -> Event:
     """One event line (without its newline) → its :data:`Event`."""
     f = line.split("\t")
@@ -230,6 +242,9 @@ class IndexFile:
         self.path = path
         self._file = HeldFile(path)
         self._offset = 0
+        #: the last ``R`` line read or written since the checkpoint:
+        #: (modseq ceiling, boot id)
+        self.reserved: tuple[int, str] | None = None
 
     def stat_changed(self) -> bool:
         """Cheap check: has anyone written or replaced the file since we
@@ -258,6 +273,7 @@ class IndexFile:
         fresh = st is None or not self._file.same(st) or st.st_size < self._offset
         if fresh:
             self._offset = 0
+            self.reserved = None
             if self._file.reopen() is None:
                 return None, []
         data = self._file.read_from(self._offset)
@@ -278,9 +294,24 @@ class IndexFile:
                 self.forget()
                 raise CorruptIndex("bad checkpoint")
             lines = lines[1:]
+        if "\nR\t" in text or text.startswith("R\t"):
+            lines = self._take_reservations(lines)
         events = [parse_event(line) for line in lines]
         self._offset += end
         return checkpoint, events
+
+    def _take_reservations(self, lines: list[str]) -> list[str]:
+        """Note the ``R`` lines among ``lines``; the others."""
+        out = []
+        for line in lines:
+            if line.startswith("R\t"):
+                f = line.split("\t")
+                if len(f) != 3 or not f[1].isdigit() or not f[2]:
+                    raise CorruptIndex(f"bad index line {line[:80]!r}")
+                self.reserved = (int(f[1]), f[2])
+            else:
+                out.append(line)
+        return out
 
     @property
     def held(self) -> bool:
@@ -313,11 +344,18 @@ class IndexFile:
             os.close(fd)
         self._offset += len(data)
 
-    def write_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        """Replace the whole file with a checkpoint (compaction/rebuild)."""
-        data = (MAGIC + json.dumps(checkpoint, separators=(",", ":")) + "\n").encode(
-            "utf-8", "surrogateescape"
-        )
+    def write_checkpoint(self, checkpoint: dict[str, Any], keep_reservation: bool = True) -> None:
+        """Replace the whole file with a checkpoint (compaction/rebuild),
+        followed by the current reservation unless not
+        ``keep_reservation`` (a rebuild after a reboot starts without):
+        the new file is synced whole, so a compaction does not make the
+        next write sync again."""
+        text = MAGIC + json.dumps(checkpoint, separators=(",", ":")) + "\n"
+        if not keep_reservation:
+            self.reserved = None
+        if self.reserved is not None:
+            text += format_reserved(*self.reserved)
+        data = text.encode("utf-8", "surrogateescape")
         self._file.replace(data)
         self._offset = len(data)
 

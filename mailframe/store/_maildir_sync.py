@@ -27,6 +27,7 @@ from contextlib import contextmanager
 from mailframe.errors import NonexistentMailbox
 from mailframe.message import parse, to_crlf
 from mailframe.store._log import MailboxLog
+from mailframe.store._maildir_durable import after_reboot, commit, modseq_base
 from mailframe.store._maildir_files import (
     SYSTEM_FLAGS_LOWER,
     base_of,
@@ -98,6 +99,10 @@ class FolderScanner:
             return index.vanished()  # deleted: reads as empty, writes fail
         if index.stale():
             self.catch_up()
+        if after_reboot(index):
+            self.rebuild(after_power_loss=True)
+            assert index.log is not None
+            return index.log
         if self._follow_moves():
             # read after the lines followed (the stamp above may predate
             # the commit they came with)
@@ -196,7 +201,10 @@ class FolderScanner:
         stamp = self.dir_stamp()
         assert index.log is not None
         last = index.uidlist.last_uid
-        if last >= index.log.uidnext and last != self._foreign_checked:
+        if after_reboot(index):
+            self.rebuild(after_power_loss=True)  # see _rebuild()
+            stamp = self.dir_stamp()
+        elif last >= index.log.uidnext and last != self._foreign_checked:
             self._foreign_checked = last
             # whatever the directory mtimes say
             self.scan(full=True)
@@ -223,25 +231,40 @@ class FolderScanner:
 
     # ----------------------------------------------------------- rebuild
 
-    def rebuild(self) -> None:
+    def rebuild(self, after_power_loss: bool = False) -> None:
         """Recreate the index from ``dovecot-uidlist`` and the directory:
-        used when the index is missing, stale or corrupt.  When another
+        used when the index is missing, stale or corrupt, and after a
+        reboot when unsynced index lines may be lost (``after_power_loss``,
+        see :mod:`mailframe.store._maildir_durable`).  When another
         process replaces the uidlist meanwhile (the mailbox deleted and
         created again, so our lock was on the old one), start over."""
         for attempt in range(REBUILD_ATTEMPTS):
             try:
-                self._rebuild()
+                self._rebuild(after_power_loss)
                 return
             except CorruptIndex:
                 if attempt + 1 == REBUILD_ATTEMPTS:
                     raise
 
-    def _rebuild(self) -> None:
+    def _rebuild(self, after_power_loss: bool = False) -> None:
+        """After a power loss, every message gets a modseq above the
+        last reservation (whatever lines were lost, RFC 7162 §3.1.1), so
+        a client told of a flag change whose rename was lost hears of the
+        message again; what the index knows of a file still there is kept
+        (no message is read again but those it lacks)."""
         index = self.index
         uidlist = index.uidlist
         with index.lock:
-            if self._rebuilt_by_another():
+            if after_power_loss:
+                self.catch_up()
+                if not after_reboot(index):
+                    return  # another process did it meanwhile
+            elif self._rebuilt_by_another():
                 return
+            reserved = index.file.reserved
+            ceiling = reserved[0] if reserved is not None else 0
+            known = dict(index.meta) if after_power_loss and index.log is not None else {}
+            previous = index.log
             try:
                 uidlist.refresh()
             except CorruptUidList:
@@ -254,7 +277,7 @@ class FolderScanner:
             if names or uidlist.last_uid or old_hms:
                 # modseqs handed out before the index was lost must stay
                 # below every new one (RFC 7162 §3.1.2: they only grow)
-                base_modseq = max(old_hms + 1, int(time.time() * 1000))
+                base_modseq = max(old_hms + 1, ceiling + 1, int(time.time() * 1000))
             else:
                 base_modseq = 1  # a new, empty mailbox (RFC 7162 §7)
             nxt = uidlist.next_uid
@@ -274,10 +297,19 @@ class FolderScanner:
                 found.append((nxt, name))
                 nxt += 1
             uidlist.append(new_records)
-            index.cache.reset()
+            if not known:
+                index.cache.reset()
             messages = []
             meta_rows = []
             for uid, name in sorted(found):
+                m = known.get(uid)
+                if m is not None and base_of(m.name[4:]) == base_of(name[4:]):
+                    meta = Meta(name, m.size, m.mtime, m.tzmin, m.coff, m.clen, m.conv)
+                    old = previous.get(uid) if previous is not None else None
+                    flags = self._flags_of(name, old.flags if old else frozenset())
+                    messages.append([uid, sorted(flags), base_modseq, meta.size])
+                    meta_rows.append(meta_row(uid, meta))
+                    continue
                 try:
                     meta, flags = self._meta_for_file(uid, name)
                 except FileNotFoundError:
@@ -294,7 +326,7 @@ class FolderScanner:
                 "tombstone_floor": base_modseq - 1 if base_modseq > 1 else 0,
             }
             cp = {"uidvalidity": uidlist.uidvalidity, "state": state, "meta": meta_rows}
-            index.file.write_checkpoint(cp)
+            index.file.write_checkpoint(cp, keep_reservation=False)
             index.install(cp)
             index.mark_applied()
             self._stamp = self.dir_stamp()
@@ -368,7 +400,7 @@ class FolderScanner:
                 names = self._list_and_move(include_cur=full)
                 quick = False
             events: list[Event] = []
-            modseq = log.highestmodseq
+            modseq = modseq_base(index)
             bases = index.base_map() if names else {}
             meta = index.meta
             unknown: dict[str, str] = {}
@@ -396,7 +428,7 @@ class FolderScanner:
                     self.rebuild()
                     return
                 events += self._add_found(unknown, modseq)
-            index.commit(events)
+            commit(index, events, None, sync=True)
             after = self.dir_stamp()
             self._stamp = after
             recent = max(before) / 1e9 > started - RECHECK or after != before

@@ -21,8 +21,9 @@ import os
 import threading
 import time
 import uuid
+from collections.abc import Callable
 
-from mailframe.store._maildir_files import base_of
+from mailframe.store._maildir_files import at_once, base_of
 from mailframe.store._maildir_held import HeldFile
 
 __all__ = ["UidList", "CorruptUidList", "reserve_uidvalidity"]
@@ -222,10 +223,18 @@ class UidList:
         self.guid = uuid.uuid4().hex
         self.rewrite({})
 
-    def append(self, records: list[tuple[int, str]]) -> None:
+    def append(
+        self, records: list[tuple[int, str]], beside: Callable[[], None] | None = None
+    ) -> None:
         """Append ``(uid, file name)`` records (ascending, above
-        :attr:`last_uid`), fsynced."""
+        :attr:`last_uid`), fsynced.  ``beside`` (an APPEND's fsync of
+        ``cur/``) runs at the same time as the fdatasync, in another
+        thread (:func:`mailframe.store._maildir_files.at_once`): both must
+        be on disk before the APPEND is acknowledged, and neither needs
+        the other first, so the file system may commit them together."""
         if not records:
+            if beside is not None:
+                beside()
             return
         text = "".join(f"{uid} :{name}\n" for uid, name in records)
         fd = self._file.writable()
@@ -239,7 +248,10 @@ class UidList:
             os.lseek(fd, self._offset, os.SEEK_SET)
             data = text.encode("utf-8", "surrogateescape")
             os.write(fd, data)
-            os.fdatasync(fd)
+            if beside is None:
+                os.fdatasync(fd)
+            else:
+                at_once(beside, lambda: os.fdatasync(fd))
         finally:
             os.close(fd)
         self._offset += len(data)

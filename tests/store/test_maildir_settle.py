@@ -8,8 +8,8 @@ folder waited for).  What the read answers is what it answered before:
 the writer's change, once committed (RFC 3501 §7).
 
 Two stores on one root stand for two processes; the writer runs in a
-thread of its own and is held between its renames and its commit by
-the directory fsync it does there."""
+thread of its own and is held between its renames and its commit
+(``_maildir_writes.commit``)."""
 
 from __future__ import annotations
 
@@ -49,15 +49,15 @@ def test_a_read_during_another_writers_commit_waits_and_follows_it(
     scanner.scan = scan
 
     renamed, go_on = threading.Event(), threading.Event()
-    real_fsync_dir = _maildir_writes.fsync_dir
+    real_commit = _maildir_writes.commit
 
-    def fsync_dir(path: str) -> None:
+    def commit(*args: Any, **kwargs: Any) -> None:
         # the writer's files are renamed; its index line is not written yet
         renamed.set()
         assert go_on.wait(PATIENCE)
-        real_fsync_dir(path)
+        real_commit(*args, **kwargs)
 
-    monkeypatch.setattr(_maildir_writes, "fsync_dir", fsync_dir)
+    monkeypatch.setattr(_maildir_writes, "commit", commit)
     writer = threading.Thread(
         target=lambda: result(theirs.store([2], "add", frozenset({"\\Flagged"})))
     )
