@@ -53,7 +53,7 @@ def fill_text_index(tx: Tx, progress: Callable[[int], None] | None = None) -> in
         return 0
     d = tx.dialect
     if d.name == "postgresql":  # insert_documents writes the words again
-        tx.execute("DELETE FROM message_words")
+        tx.execute("DELETE FROM mailbox_words")
     tx.execute(f"DELETE FROM {d.text_table}")
     tx.execute("UPDATE messages SET text_state = 0 WHERE text_state <> 0")
     done = 0
@@ -92,8 +92,8 @@ def _set_counter(tx: Tx, name: str, value: int) -> None:
 
 
 def fill_word_index(tx: Tx, progress: Callable[[int], None] | None = None) -> int:
-    """PostgreSQL: (re)build every message's word array
-    (:mod:`mailframe.store.sql.wordindex`) from its stored documents
+    """PostgreSQL: (re)build the word arrays of every mailbox row
+    (:mod:`mailframe.store.sql.wordindex`) from its message's stored documents
     unless the arrays are :data:`WORD_VERSION`'s, in id batches; how
     many were built (SQLite: none, it has no word index).  Two statements
     per batch of :data:`BATCH` messages."""
@@ -102,7 +102,7 @@ def fill_word_index(tx: Tx, progress: Callable[[int], None] | None = None) -> in
     row = tx.one("SELECT value FROM counters WHERE name = 'word_version'")
     if row is not None and int(row[0]) == WORD_VERSION:
         return 0
-    tx.execute("DELETE FROM message_words")
+    tx.execute("DELETE FROM mailbox_words")
     done = 0
     last = 0
     while True:
@@ -121,7 +121,7 @@ def fill_word_index(tx: Tx, progress: Callable[[int], None] | None = None) -> in
     _set_counter(tx, "word_version", WORD_VERSION)
     # statistics for the planner now, not at autovacuum's next visit
     tx.execute("ANALYZE text_words")
-    tx.execute("ANALYZE message_words")
+    tx.execute("ANALYZE mailbox_words")
     return done
 
 
