@@ -27,6 +27,7 @@ from mailframe.message import MessageInfo, parse
 from mailframe.message._info import FORMAT_VERSION
 from mailframe.message.sortkeys import sort_keys
 from mailframe.store.sql.db import Tx
+from mailframe.store.sql.gramindex import drop_grams
 from mailframe.store.sql.rows import insert_documents, read_body
 from mailframe.store.sql.schema import RECOUNT_USAGE, SCHEMA_VERSION
 from mailframe.store.sql.sortindex import insert_sort_keys, key_row
@@ -293,6 +294,8 @@ def repair(tx: Tx) -> int:
     sorted_ = int(tx.one("SELECT version FROM schema_version")[0]) >= 3
     words = tx.dialect.name == "postgresql" and _version(tx) >= 8
     for message_id in orphans:
+        if tx.dialect.name == "sqlite":
+            drop_grams(tx, message_id)
         tx.execute(f"DELETE FROM {t} WHERE {k} = ?", (message_id,))
         if sorted_:
             tx.execute("DELETE FROM message_sort WHERE message_id = ?", (message_id,))
@@ -309,6 +312,8 @@ def repair(tx: Tx) -> int:
     for doc in _ids(
         tx, f"SELECT t.{k} FROM {t} t WHERE NOT EXISTS (SELECT 1 FROM messages m WHERE m.id = t.{k})"
     ):
+        if tx.dialect.name == "sqlite":
+            drop_grams(tx, doc)
         tx.execute(f"DELETE FROM {t} WHERE {k} = ?", (doc,))
         fixed += 1
     missing = tx.all(

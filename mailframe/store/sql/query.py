@@ -269,10 +269,10 @@ def search_plan(
     if compiled.fast:
         # a phrase alone, from PostgreSQL's word index: two arrays
         found, always = tx.one(compiled.fast, compiled.fast_params, binary=True)
-        unsure = sorted(u for u in always if wanted is None or u in wanted)
-        confirm = set(unsure)
-        sure = sorted(u for u in found if u not in confirm and (wanted is None or u in wanted))
-        return sure, unsure, largest
+        confirm = sorted(u for u in always if wanted is None or u in wanted)
+        skip = set(confirm)
+        matched = sorted(u for u in found if u not in skip and (wanted is None or u in wanted))
+        return matched, confirm, largest
     sql, params = search_sql(tx, mailbox_id, compiled, lo, hi)
     sure: list[int] = []
     unsure: list[int] = []

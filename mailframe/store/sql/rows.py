@@ -19,6 +19,7 @@ from mailframe.message.sortkeys import sort_keys
 from mailframe.records import AppendResult, CopyResult
 from mailframe.store._log import new_uidvalidity
 from mailframe.store.sql.db import Rollback, Tx
+from mailframe.store.sql.gramindex import drop_grams, insert_grams
 from mailframe.store.sql.schema import CHUNK
 from mailframe.store.sql.search import FLAG_BITS
 from mailframe.store.sql.sortindex import drop_sort_keys, insert_sort_keys, key_row
@@ -124,11 +125,15 @@ def insert_documents(tx: Tx, message_id: int, docs: Documents, words: bool = Tru
         tx.execute("UPDATE messages SET text_state = ? WHERE id = ?", (docs.state, message_id))
     if words and d.name == "postgresql":
         insert_words(tx, message_id, docs)
+    if d.name == "sqlite":
+        insert_grams(tx, message_id, docs)
 
 
 def drop_documents(tx: Tx, message_id: int) -> None:
     """A message's documents (its word arrays went with its mailbox rows)."""
     d = tx.dialect
+    if d.name == "sqlite":
+        drop_grams(tx, message_id)
     tx.execute(f"DELETE FROM {d.text_table} WHERE {d.text_key} = ?", (message_id,))
 
 

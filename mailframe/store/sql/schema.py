@@ -52,7 +52,10 @@ there from their documents by :mod:`mailframe.store.sql.migrate`;
 8 keeps those word arrays per mailbox row (``mailbox_words``, keyed by
 mailbox and UID) instead of per message, so a SEARCH reads UIDs off the
 rows the GIN index finds (:data:`mailframe.store.sql.wordindex.MIGRATE_TO_8`
-copies the arrays of version 7 over).
+copies the arrays of version 7 over), and in SQLite adds
+``search_grams``, the index of 1- and 2-character substrings
+(:mod:`mailframe.store.sql.gramindex`), filled by
+:mod:`mailframe.store.sql.migrate`.
 """
 
 from __future__ import annotations
@@ -61,6 +64,7 @@ from typing import Any
 
 from mailframe.errors import StoreUnavailable
 from mailframe.store.sql.dialect import Dialect
+from mailframe.store.sql.gramindex import GRAM_STATEMENTS
 from mailframe.store.sql.sortindex import SORT_STATEMENTS
 from mailframe.store.sql.wordindex import MIGRATE_TO_8, WORD_STATEMENTS, WORD_TRIGRAM
 
@@ -159,6 +163,7 @@ TEXT_STATEMENTS = {
     "sqlite": [
         "CREATE VIRTUAL TABLE IF NOT EXISTS search_fts USING fts5("
         "hdr, fields, body, nested, tokenize = 'trigram case_sensitive 1')",
+        *GRAM_STATEMENTS,
     ],
     "postgresql": [
         """CREATE TABLE IF NOT EXISTS search_text (

@@ -48,6 +48,7 @@ from mailframe.imap.types import (
 )
 from mailframe.message._decode import fold_case
 from mailframe.store.sql.dialect import Dialect
+from mailframe.store.sql.gramindex import gram_match
 from mailframe.store.sql.textindex import (
     CUT,
     UNUSUAL,
@@ -175,7 +176,8 @@ def compile_key(
             return Compiled(exact, params, exact, list(params), True, message_row=ctx.message_row)
         sure_params: list[Any] = []
         maybe_params: list[Any] = []
-        found = _driving_leaf(key, scan_short)
+        # the indexes look needles of any length up (short ones too)
+        found = _driving_leaf(key, scan_short or _grams(ctx))
         if found is None:
             sure = _compile(key, ctx, sure_params, True)
             maybe = _compile(key, ctx, maybe_params, False)
@@ -300,11 +302,23 @@ def _looked_up(key: SearchHeader | SearchBody) -> tuple[list[str], bool, bool]:
 
 def _word_index(key: SearchHeader | SearchBody, ctx: _Ctx) -> bool:
     """Whether PostgreSQL's word index looks ``key`` up (UIDs of the
-    scope's mailbox).  Not for a needle under three characters: its
-    vocabulary lookup is a scan that names thousands of words, and GIN
-    merging that many posting lists is slower than one pass over the
-    documents (2.6 s against 0.5 s at 100 000 messages)."""
-    return ctx.dialect.name == "postgresql" and ctx.scope is not None and not _looked_up(key)[2]
+    scope's mailbox): always, a needle under three characters through
+    the entries of its 1- and 2-character substrings
+    (:data:`mailframe.store.sql.wordindex.GRAMS`; looking it up in the
+    words themselves named thousands of them, and GIN merging that many
+    posting lists took 2.6 s at 100 000 messages)."""
+    return ctx.dialect.name == "postgresql" and ctx.scope is not None
+
+
+def _grams(ctx: _Ctx) -> bool:
+    """Whether a needle under three characters is looked up in an index
+    (its 1- and 2-character substrings': SQLite's ``search_grams``,
+    PostgreSQL's word index) rather than found by a scan."""
+    return ctx.dialect.name == "sqlite" or _word_index_ctx(ctx)
+
+
+def _word_index_ctx(ctx: _Ctx) -> bool:
+    return ctx.dialect.name == "postgresql" and ctx.scope is not None
 
 
 def _always(bits: int) -> str:
@@ -363,8 +377,11 @@ def _driver(
             f"{found} UNION SELECT x.uid FROM mailbox_messages x "
             f"WHERE x.mailbox_id = {box} AND x.message_id IN ({always})",
         )
-    if short:
-        # no trigram: one pass over the text table, in the database
+    if short and dialect.name == "sqlite":
+        # no trigram: the index of 1- and 2-character substrings
+        found = gram_match(columns, looked_up, params)
+    elif short:
+        # no trigram, no scope (PostgreSQL): one pass over the text table
         tests = []
         for w in looked_up:
             params.extend([w] * len(columns))
@@ -443,7 +460,7 @@ def _text_condition(
         # white space only: the matcher decides.
         return "1 = 1"
     bits = _candidates(key)
-    if any(_long(w) for w in ws):
+    if any(_long(w) for w in ws) or _grams(ctx):
         driver, _, _ = _driver(key, ctx, params)
         return driver
     tests = []

@@ -46,12 +46,13 @@ import hashlib
 from collections.abc import Sequence
 
 from mailframe.store.sql.db import Tx
-from mailframe.store.sql.textindex import COLUMNS, Documents, like_pattern
+from mailframe.store.sql.textindex import COLUMNS, Documents, grams, like_pattern
 
 __all__ = [
     "WORD_STATEMENTS",
     "WORD_TRIGRAM",
     "WORD_VERSION",
+    "GRAMS",
     "document_words",
     "insert_words",
     "insert_words_many",
@@ -64,7 +65,12 @@ __all__ = [
 
 #: Bumped when :func:`document_words` changes: a store opened on older
 #: arrays rebuilds them (:mod:`mailframe.store.sql.migrate`).
-WORD_VERSION = 1
+#: 2: the 1- and 2-character substrings of the words too (:data:`GRAMS`).
+WORD_VERSION = 2
+#: a column's 1- and 2-character substrings of its words are vocabulary
+#: entries of column ``col + GRAMS`` (version 2): a needle of one or two
+#: characters without white space is then one exact lookup.
+GRAMS = 4
 
 WORD_STATEMENTS = [
     """CREATE TABLE IF NOT EXISTS text_words (
@@ -105,13 +111,18 @@ def _digest(col: int, word: str) -> bytes:
 
 def document_words(docs: Documents) -> list[tuple[bytes, int, str]]:
     """(digest, column, word) of every distinct word of each column of a
-    message's documents, sorted by digest (concurrent appends then take
-    the vocabulary's row locks in one order)."""
+    message's documents, and of each 1- or 2-character substring of
+    those (column + :data:`GRAMS`), sorted by digest (concurrent appends
+    then take the vocabulary's row locks in one order)."""
     out: dict[bytes, tuple[bytes, int, str]] = {}
     for col, text in enumerate((docs.hdr, docs.fields, docs.body, docs.nested)):
-        for word in set(text.split()):
+        ws = set(text.split())
+        for word in ws:
             digest = _digest(col, word)
             out[digest] = (digest, col, word)
+        for gram in grams(ws):
+            digest = _digest(col + GRAMS, gram)
+            out[digest] = (digest, col + GRAMS, gram)
     return [out[d] for d in sorted(out)]
 
 
@@ -213,12 +224,20 @@ def found_uids(
     """A query of the UIDs, among those of mailbox ``scope[0]`` from
     ``scope[1]`` to ``scope[2]``, whose messages' ``columns`` hold each
     of ``looked_up`` (folded words without white space) as a substring:
-    per word, the vocabulary's words containing it, then the rows
-    holding one of those (the GIN index's overlap test, ``&&``)."""
-    cols = ", ".join(str(COLUMNS.index(c)) for c in columns)
+    per word, the vocabulary's words containing it (for one of one or two
+    characters, that substring's own entries: :data:`GRAMS`), then the
+    rows holding one of those (the GIN index's overlap test, ``&&``)."""
+    numbers = [COLUMNS.index(c) for c in columns]
+    cols = ", ".join(str(n) for n in numbers)
     params.extend(scope)
     tests = []
     for w in looked_up:
+        if len(w) <= 2:
+            params.append([_digest(n + GRAMS, w) for n in numbers])
+            tests.append(
+                "words && ARRAY(SELECT id FROM text_words WHERE digest = ANY(?::bytea[]))"
+            )
+            continue
         params.append(like_pattern(w))
         tests.append(
             f"words && ARRAY(SELECT id FROM text_words WHERE col IN ({cols}) AND word LIKE ?)"

@@ -303,3 +303,52 @@ def test_version_7_gets_its_word_arrays_per_mailbox_row() -> None:
         assert problems == []
     finally:
         store.db.stop_now()
+
+
+def test_sqlite_version_7_gets_its_gram_index() -> None:
+    """7 -> 8 (SQLite): the index of 1- and 2-character substrings is
+    created and filled from the stored documents at start; a needle of
+    one or two characters is then answered from it exactly (nothing for
+    the matcher), and an expunged message leaves it."""
+    path = tempfile.mkdtemp(prefix="sql-migrate-") + "/mail.db"
+    store = open_sqlite(path)
+    box = store.db.run_sync(_fill, write=True)[0]
+    store.db.stop_now()
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("DROP TABLE search_grams")
+    conn.execute("DELETE FROM counters WHERE name = 'gram_version'")
+    conn.execute("UPDATE schema_version SET version = 7")
+    conn.close()
+    store = open_sqlite(path)
+    try:
+
+        def look(tx: Tx) -> tuple[Any, ...]:
+            return (
+                int(tx.one("SELECT version FROM schema_version")[0]),
+                search_plan(tx, box, SearchBody("OG"), range(1, 2**32)),
+                search_plan(tx, box, SearchBody("ü"), range(1, 2**32)),
+                search_plan(tx, box, SearchBody("x", text=True), range(1, 2**32)),
+            )
+
+        version, og, ue, x = store.db.run_sync(look, False)[0]
+        assert version == SCHEMA_VERSION
+        assert og is not None and og[:2] == ([2], [])  # "dog" (HTML, rendered)
+        assert ue is not None and ue[:2] == ([], [])  # "drüben" is a header, not the body
+        assert x is not None and x[:2] == ([1, 2], [])  # "fox", "text/html" (a header)
+
+        def expunge(tx: Tx) -> None:
+            from mailframe.store.sql.rows import bump, expunge_rows
+
+            bumped = bump(tx, box)
+            assert bumped is not None
+            expunge_rows(tx, box, [2], bumped[1])
+
+        store.db.run_sync(expunge, write=True)
+        assert store.db.run_sync(
+            lambda tx: tx.one(
+                "SELECT count(*) FROM search_grams WHERE search_grams MATCH 'body : g6fx67'"
+            )[0],
+            False,
+        )[0] == 0
+    finally:
+        store.db.stop_now()
