@@ -105,6 +105,14 @@ WORD_TRIGRAM = (
 )
 
 
+#: an array of the 32-byte digests packed in one ``bytea`` parameter,
+#: followed by a parameter of their count less one.
+_DIGESTS = (
+    "ARRAY(SELECT substring(?::bytea FROM i * 32 + 1 FOR 32) "
+    "FROM generate_series(0, ?::integer) AS i ORDER BY i)"
+)
+
+
 def _digest(col: int, word: str) -> bytes:
     return hashlib.sha256(b"%d:" % col + word.encode("utf-8")).digest()
 
@@ -152,12 +160,21 @@ def insert_words_many(tx: Tx, messages: Sequence[tuple[int, Documents]]) -> None
             pairs_m.append(message_id)
             pairs_d.append(row[0])
     new = [vocabulary[d] for d in sorted(vocabulary)]
+    # the lists travel as one bytea of digests and space-joined text (no
+    # word holds white space), split by the server: psycopg dumps a list
+    # element by element in Python, which cost more than the statements
+    # themselves (half the time of a rebuild, 120 000 elements a batch)
     if new:
         tx.execute(
             "INSERT INTO text_words (digest, col, word) "
-            "SELECT * FROM unnest(?::bytea[], ?::smallint[], ?::text[]) "
-            "ON CONFLICT (digest) DO NOTHING",
-            ([r[0] for r in new], [r[1] for r in new], [r[2] for r in new]),
+            f"SELECT * FROM unnest({_DIGESTS}, string_to_array(?, ' ')::smallint[], "
+            "string_to_array(?, ' ')) ON CONFLICT (digest) DO NOTHING",
+            (
+                b"".join(r[0] for r in new),
+                len(new) - 1,
+                " ".join(str(r[1]) for r in new),
+                " ".join(r[2] for r in new),
+            ),
         )
     if pairs_m:
         # an index probe per digest whatever the statistics say (a lateral
@@ -168,11 +185,12 @@ def insert_words_many(tx: Tx, messages: Sequence[tuple[int, Documents]]) -> None
             "INSERT INTO mailbox_words (mailbox_id, uid, words) "
             "SELECT mm.mailbox_id, mm.uid, a.words FROM ("
             "SELECT p.m, array_agg(x.id ORDER BY x.id) AS words "
-            "FROM unnest(?::bigint[], ?::bytea[]) AS p (m, digest) CROSS JOIN LATERAL "
+            f"FROM unnest(string_to_array(?, ' ')::bigint[], {_DIGESTS}) AS p (m, digest) "
+            "CROSS JOIN LATERAL "
             "(SELECT w.id FROM text_words w WHERE w.digest = p.digest OFFSET 0) x GROUP BY p.m"
             ") a CROSS JOIN LATERAL (SELECT y.mailbox_id, y.uid FROM mailbox_messages y "
             "WHERE y.message_id = a.m OFFSET 0) mm ON CONFLICT DO NOTHING",
-            (pairs_m, pairs_d),
+            (" ".join(map(str, pairs_m)), b"".join(pairs_d), len(pairs_d) - 1),
         )
     if empty:
         tx.execute(
