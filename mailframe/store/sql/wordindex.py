@@ -260,6 +260,11 @@ def found_uids(
         tests.append(
             f"words && ARRAY(SELECT id FROM text_words WHERE col IN ({cols}) AND word LIKE ?)"
         )
-    return "SELECT uid FROM mailbox_words WHERE mailbox_id = ? AND uid BETWEEN ? AND ? AND " + (
-        " AND ".join(tests)
+    # "+ 0": the rows come from the GIN index, never from a walk of the
+    # primary key testing each row's array (a generic plan of a prepared
+    # statement chose that once: 5.7 s instead of 20 ms, every array
+    # read back from TOAST)
+    return (
+        "SELECT uid FROM mailbox_words WHERE mailbox_id + 0 = ? AND uid + 0 BETWEEN ? AND ? "
+        "AND " + " AND ".join(tests)
     )
