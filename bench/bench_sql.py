@@ -4,6 +4,7 @@
     python bench/bench_sql.py -n 20000 --engines sqlite,postgresql
     python bench/bench_sql.py -n 20000 --sort --no-search   # SORT: database vs framework
     python bench/bench_sql.py --quota --no-search --engines sqlite,postgresql  # APPEND + QUOTA
+    python bench/bench_sql.py -n 100000 --copies 10 --db big.db    # fast fill: 10 000 appended, copied
 
 Fills one mailbox with N generated messages (text/plain, some
 multipart/alternative with HTML, some base64; every one unique: a
