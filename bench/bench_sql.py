@@ -4,6 +4,7 @@
     python bench/bench_sql.py -n 20000 --engines sqlite,postgresql
     python bench/bench_sql.py -n 20000 --sort --no-search   # SORT: database vs framework
     python bench/bench_sql.py --quota --no-search --engines sqlite,postgresql  # APPEND + QUOTA
+    python bench/bench_sql.py -n 100000 --copies 10 --db big.db    # fast fill: 10 000 appended, copied
 
 Fills one mailbox with N generated messages (text/plain, some
 multipart/alternative with HTML, some base64; every one unique: a
@@ -89,6 +90,74 @@ def fill(store: SqlStore, n: int) -> int:
         print(f"\r  filled {min(n, start + BATCH)}/{n}", end="", file=sys.stderr, flush=True)
     print(file=sys.stderr)
     return box
+
+
+#: the columns copied by :func:`replicate` (schema 7), per table.
+_COPIED = {
+    "messages": "body_id, size, internaldate, internaldate_ts, info, info_version, text_state",
+    "message_sort": "arrival, sent, size, subject, from_addr, to_addr, cc_addr, displayfrom, "
+    "displayto, subject_text",
+}
+
+
+def replicate(store: SqlStore, box: int, copies: int) -> None:
+    """Grow the mailbox to ``copies`` times its messages by copying rows
+    in SQL (messages, their text documents, word arrays, sort keys and
+    mailbox rows; bodies shared): minutes of APPEND become seconds, the
+    distribution of every needle stays the same (each serial token is
+    then in ``copies`` messages)."""
+    engine = store.db.dialect.name
+
+    def grow(tx: Tx) -> None:
+        top = int(tx.one("SELECT max(id) FROM messages")[0])
+        uids = int(tx.one("SELECT max(uid) FROM mailbox_messages WHERE mailbox_id = ?", (box,))[0])
+        for k in range(1, copies):
+            off, uoff = k * top, k * uids
+            for table, cols in _COPIED.items():
+                key = "id" if table == "messages" else "message_id"
+                tx.execute(
+                    f"INSERT INTO {table} ({key}, {cols}) SELECT {key} + ?, {cols} FROM {table} "
+                    f"WHERE {key} <= ?",
+                    (off, top),
+                )
+            if engine == "sqlite":
+                tx.execute(
+                    "INSERT INTO search_fts (rowid, hdr, fields, body, nested) "
+                    "SELECT rowid + ?, hdr, fields, body, nested FROM search_fts WHERE rowid <= ?",
+                    (off, top),
+                )
+            else:
+                tx.execute(
+                    "INSERT INTO search_text (message_id, hdr, fields, body, nested) "
+                    "SELECT message_id + ?, hdr, fields, body, nested FROM search_text "
+                    "WHERE message_id <= ?",
+                    (off, top),
+                )
+                tx.execute(
+                    "INSERT INTO message_words (message_id, words) "
+                    "SELECT message_id + ?, words FROM message_words WHERE message_id <= ?",
+                    (off, top),
+                )
+            tx.execute(
+                "INSERT INTO mailbox_messages (mailbox_id, uid, message_id, modseq, flags, "
+                "keywords, saved) SELECT mailbox_id, uid + ?, message_id + ?, modseq + ?, flags, "
+                "keywords, saved FROM mailbox_messages WHERE mailbox_id = ? AND uid <= ?",
+                (uoff, off, uoff, box, uids),
+            )
+        tx.execute(
+            "UPDATE mailboxes SET uidnext = ?, highestmodseq = highestmodseq + ?, "
+            "used_messages = used_messages * ?, used_bytes = used_bytes * ? WHERE id = ?",
+            (uids * copies + 1, uids * (copies - 1), copies, copies, box),
+        )
+        if engine == "postgresql":
+            tx.execute(
+                "SELECT setval(pg_get_serial_sequence('messages', 'id'), "
+                "(SELECT max(id) FROM messages))"
+            )
+
+    store.db.run_sync(grow, write=True)
+    if engine == "postgresql":
+        store.db.run_sync(lambda tx: tx.execute("ANALYZE"), write=True)
 
 
 def timed(store: SqlStore, box: int, key: SearchKey, repeat: int = 5) -> tuple[float, int]:
@@ -231,6 +300,13 @@ def main() -> None:
     parser.add_argument(
         "--quota", action="store_true", help="also time APPEND with the QUOTA usage before it"
     )
+    parser.add_argument(
+        "--copies",
+        type=int,
+        default=1,
+        help="fill N/COPIES messages by APPEND, then copy their rows in SQL up to N "
+        "(a fast fill: the same needles in the same shares of the messages)",
+    )
     parser.add_argument("--repeat", type=int, default=5, help="timed runs per key (the median)")
     args = parser.parse_args()
     keys: list[tuple[str, SearchKey]] = [
@@ -281,7 +357,9 @@ def main() -> None:
             print(f"\n### {engine}, N = {args.n} (reused {args.db or 'the database'})\n")
         else:
             t0 = time.perf_counter()
-            box = fill(store, args.n)
+            box = fill(store, args.n // args.copies)
+            if args.copies > 1:
+                replicate(store, box, args.copies)
             fill_s = time.perf_counter() - t0
             print(f"\n### {engine}, N = {args.n} (fill {fill_s:.0f} s, {args.n / fill_s:.0f} msg/s)\n")
         if not args.no_search:

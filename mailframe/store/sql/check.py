@@ -27,11 +27,12 @@ from mailframe.message import MessageInfo, parse
 from mailframe.message._info import FORMAT_VERSION
 from mailframe.message.sortkeys import sort_keys
 from mailframe.store.sql.db import Tx
+from mailframe.store.sql.gramindex import drop_grams
 from mailframe.store.sql.rows import insert_documents, read_body
 from mailframe.store.sql.schema import RECOUNT_USAGE, SCHEMA_VERSION
 from mailframe.store.sql.sortindex import insert_sort_keys, key_row
 from mailframe.store.sql.textindex import Documents, documents
-from mailframe.store.sql.wordindex import insert_words
+from mailframe.store.sql.wordindex import drop_message_words, insert_words
 
 __all__ = ["Report", "check", "repair"]
 
@@ -212,16 +213,17 @@ def check(tx: Tx, bodies: bool = False) -> Report:
         ),
         "mailboxes whose HIGHESTMODSEQ is below an expunge's modseq (mailbox ids)",
     )
-    if report.version >= 7 and tx.dialect.name == "postgresql":
-        report.counts["word_arrays"] = int(tx.one("SELECT count(*) FROM message_words")[0])
+    if report.version >= 8 and tx.dialect.name == "postgresql":
+        report.counts["word_arrays"] = int(tx.one("SELECT count(*) FROM mailbox_words")[0])
         report.counts["vocabulary"] = int(tx.one("SELECT count(*) FROM text_words")[0])
         problem(
-            _ids(
-                tx,
-                "SELECT t.message_id FROM search_text t WHERE NOT EXISTS "
-                "(SELECT 1 FROM message_words w WHERE w.message_id = t.message_id)",
-            ),
-            "messages missing from the word index (message ids)",
+            _ids(tx, _WORDLESS),
+            "messages with a mailbox row missing from the word index (message ids)",
+            repairable=True,
+        )
+        problem(
+            _ids(tx, f"SELECT DISTINCT w.mailbox_id FROM mailbox_words w WHERE {_STRAY}"),
+            "word arrays of no mailbox row (mailbox ids)",
             repairable=True,
         )
     if report.version >= 6:
@@ -247,6 +249,18 @@ def check(tx: Tx, bodies: bool = False) -> Report:
                 bad.append(int(body_id))
         problem(bad, "bodies whose bytes do not match their SHA-256 (body ids)")
     return report
+
+
+#: messages that have a mailbox row without a word array (schema 8).
+_WORDLESS = (
+    "SELECT DISTINCT mm.message_id FROM mailbox_messages mm WHERE NOT EXISTS "
+    "(SELECT 1 FROM mailbox_words w WHERE w.mailbox_id = mm.mailbox_id AND w.uid = mm.uid)"
+)
+#: a word array whose mailbox row is gone.
+_STRAY = (
+    "NOT EXISTS (SELECT 1 FROM mailbox_messages mm "
+    "WHERE mm.mailbox_id = w.mailbox_id AND mm.uid = w.uid)"
+)
 
 
 def _version(tx: Tx) -> int:
@@ -278,11 +292,11 @@ def repair(tx: Tx) -> int:
         "(SELECT 1 FROM mailbox_messages mm WHERE mm.message_id = m.id)",
     )
     sorted_ = int(tx.one("SELECT version FROM schema_version")[0]) >= 3
-    words = tx.dialect.name == "postgresql" and _version(tx) >= 7
+    words = tx.dialect.name == "postgresql" and _version(tx) >= 8
     for message_id in orphans:
+        if tx.dialect.name == "sqlite":
+            drop_grams(tx, message_id)
         tx.execute(f"DELETE FROM {t} WHERE {k} = ?", (message_id,))
-        if words:
-            tx.execute("DELETE FROM message_words WHERE message_id = ?", (message_id,))
         if sorted_:
             tx.execute("DELETE FROM message_sort WHERE message_id = ?", (message_id,))
         tx.execute("DELETE FROM messages WHERE id = ?", (message_id,))
@@ -298,6 +312,8 @@ def repair(tx: Tx) -> int:
     for doc in _ids(
         tx, f"SELECT t.{k} FROM {t} t WHERE NOT EXISTS (SELECT 1 FROM messages m WHERE m.id = t.{k})"
     ):
+        if tx.dialect.name == "sqlite":
+            drop_grams(tx, doc)
         tx.execute(f"DELETE FROM {t} WHERE {k} = ?", (doc,))
         fixed += 1
     missing = tx.all(
@@ -308,14 +324,17 @@ def repair(tx: Tx) -> int:
         raw = read_body(tx, int(body_id), 0, None)
         info = MessageInfo.load(bytes(blob)) if int(info_version) == FORMAT_VERSION else parse(raw)
         if words:  # insert_documents writes them anew
-            tx.execute("DELETE FROM message_words WHERE message_id = ?", (message_id,))
+            drop_message_words(tx, int(message_id))
         insert_documents(tx, int(message_id), documents(info, raw))
         fixed += 1
     if words:
+        tx.execute(f"DELETE FROM mailbox_words w WHERE {_STRAY}")
+        fixed += int(tx.cursor.rowcount or 0)
         for message_id, hdr, fields, body, nested in tx.all(
             "SELECT t.message_id, t.hdr, t.fields, t.body, t.nested FROM search_text t "
-            "WHERE NOT EXISTS (SELECT 1 FROM message_words w WHERE w.message_id = t.message_id)"
+            f"WHERE t.message_id IN ({_WORDLESS})"
         ):
+            # the rows lacking an array get one; the others keep theirs
             insert_words(tx, int(message_id), Documents(hdr, fields, body, nested, 0))
             fixed += 1
     version = int(tx.one("SELECT version FROM schema_version")[0])

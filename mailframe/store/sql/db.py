@@ -107,9 +107,16 @@ class Database:
 
     dialect: Dialect
 
-    def __init__(self, threads_: int) -> None:
+    def __init__(self, threads_: int, readers: int = 0) -> None:
+        """``threads_`` workers; with ``readers``, read transactions run
+        in a pool of their own (SQLite: its one writer thread is never
+        queued behind by a read, nor a read behind a long write)."""
         self.pool = ThreadPool(1, threads_, name=f"mailframe-{self.dialect.name}")
         self.pool.start()
+        self.read_pool = self.pool
+        if readers:
+            self.read_pool = ThreadPool(1, readers, name=f"mailframe-{self.dialect.name}-read")
+            self.read_pool.start()
         self._local = threading.local()
         self._connections: list[Any] = []
         self._lock = threading.Lock()
@@ -252,7 +259,7 @@ class Database:
 
         d: defer.Deferred[tuple[T, dict[int, int]]] = threads.deferToThreadPool(
             reactor,  # type: ignore[arg-type]
-            self.pool,
+            self.pool if write else self.read_pool,
             self.run_sync,
             fn,
             write,
@@ -265,6 +272,8 @@ class Database:
         """Stop the threads (they finish queued work) and close connections,
         blocking: for start-up failures and :meth:`close`."""
         self.pool.stop()
+        if self.read_pool is not self.pool:
+            self.read_pool.stop()
         with self._lock:
             conns, self._connections = self._connections, []
         for conn in conns:

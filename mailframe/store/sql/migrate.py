@@ -22,6 +22,7 @@ from mailframe.message import MessageInfo, parse
 from mailframe.message._info import FORMAT_VERSION
 from mailframe.message.sortkeys import sort_keys
 from mailframe.store.sql.db import Tx
+from mailframe.store.sql.gramindex import GRAM_VERSION, clear_grams, insert_grams
 from mailframe.store.sql.rows import insert_documents, read_body
 from mailframe.store.sql.schema import ensure_schema
 from mailframe.store.sql.sortindex import SORT_VERSION, insert_sort_keys, key_row
@@ -53,7 +54,9 @@ def fill_text_index(tx: Tx, progress: Callable[[int], None] | None = None) -> in
         return 0
     d = tx.dialect
     if d.name == "postgresql":  # insert_documents writes the words again
-        tx.execute("DELETE FROM message_words")
+        tx.execute("DELETE FROM mailbox_words")
+    else:  # and the grams
+        clear_grams(tx)
     tx.execute(f"DELETE FROM {d.text_table}")
     tx.execute("UPDATE messages SET text_state = 0 WHERE text_state <> 0")
     done = 0
@@ -81,6 +84,8 @@ def fill_text_index(tx: Tx, progress: Callable[[int], None] | None = None) -> in
         tx.execute("UPDATE counters SET value = ? WHERE name = 'text_version'", (TEXT_VERSION,))
     if d.name == "postgresql":
         _set_counter(tx, "word_version", WORD_VERSION)  # built above with the documents
+    else:
+        _set_counter(tx, "gram_version", GRAM_VERSION)
     return done
 
 
@@ -92,17 +97,18 @@ def _set_counter(tx: Tx, name: str, value: int) -> None:
 
 
 def fill_word_index(tx: Tx, progress: Callable[[int], None] | None = None) -> int:
-    """PostgreSQL: (re)build every message's word array
-    (:mod:`mailframe.store.sql.wordindex`) from its stored documents
+    """PostgreSQL: (re)build the word arrays of every mailbox row
+    (:mod:`mailframe.store.sql.wordindex`) from its message's stored documents
     unless the arrays are :data:`WORD_VERSION`'s, in id batches; how
-    many were built (SQLite: none, it has no word index).  Two statements
-    per batch of :data:`BATCH` messages."""
+    many were built (SQLite: its index of 1- and 2-character substrings,
+    :func:`fill_grams`).  Two statements per batch of :data:`BATCH`
+    messages."""
     if tx.dialect.name != "postgresql":
-        return 0
+        return fill_grams(tx, progress)
     row = tx.one("SELECT value FROM counters WHERE name = 'word_version'")
     if row is not None and int(row[0]) == WORD_VERSION:
         return 0
-    tx.execute("DELETE FROM message_words")
+    tx.execute("DELETE FROM mailbox_words")
     done = 0
     last = 0
     while True:
@@ -121,7 +127,36 @@ def fill_word_index(tx: Tx, progress: Callable[[int], None] | None = None) -> in
     _set_counter(tx, "word_version", WORD_VERSION)
     # statistics for the planner now, not at autovacuum's next visit
     tx.execute("ANALYZE text_words")
-    tx.execute("ANALYZE message_words")
+    tx.execute("ANALYZE mailbox_words")
+    return done
+
+
+def fill_grams(tx: Tx, progress: Callable[[int], None] | None = None) -> int:
+    """SQLite: (re)build the index of 1- and 2-character substrings
+    (:mod:`mailframe.store.sql.gramindex`) from the stored documents
+    unless it is :data:`GRAM_VERSION`'s, in id batches; how many
+    messages were indexed."""
+    row = tx.one("SELECT value FROM counters WHERE name = 'gram_version'")
+    if row is not None and int(row[0]) == GRAM_VERSION:
+        return 0
+    clear_grams(tx)
+    done = 0
+    last = 0
+    while True:
+        rows = tx.all(
+            "SELECT rowid, hdr, fields, body, nested FROM search_fts "
+            "WHERE rowid > ? ORDER BY rowid LIMIT ?",
+            (last, BATCH),
+        )
+        if not rows:
+            break
+        for r in rows:
+            insert_grams(tx, int(r[0]), Documents(r[1], r[2], r[3], r[4], 0))
+        done += len(rows)
+        last = int(rows[-1][0])
+        if progress is not None:
+            progress(done)
+    _set_counter(tx, "gram_version", GRAM_VERSION)
     return done
 
 

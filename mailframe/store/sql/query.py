@@ -165,6 +165,25 @@ def search_sql(
             (mailbox_id, lo, hi, *compiled.maybe_params),
         )
     where = "WHERE mm.mailbox_id = ? AND mm.uid BETWEEN ? AND ? "
+    if compiled.driver_ids and compiled.driver_uids:
+        # PostgreSQL's word index names UIDs of this mailbox (schema 8):
+        # each one's row through the primary key, whatever the planner's
+        # statistics say (OFFSET 0 keeps the subquery from being flattened)
+        return (
+            f"SELECT mm.uid, CASE WHEN ({compiled.sure}) THEN 1 ELSE 0 END "
+            f"FROM ({compiled.driver_ids}) found (uid) CROSS JOIN LATERAL ("
+            "SELECT * FROM mailbox_messages x WHERE x.mailbox_id = ? AND x.uid = found.uid "
+            "AND x.uid BETWEEN ? AND ? OFFSET 0) mm"
+            f"{message}{row} WHERE ({compiled.maybe}) ORDER BY mm.uid",
+            (
+                *compiled.sure_params,
+                *compiled.driver_params,
+                mailbox_id,
+                lo,
+                hi,
+                *compiled.maybe_params,
+            ),
+        )
     if compiled.driver_ids and d.name == "postgresql":
         # PostgreSQL: for each message the text index found, its row in
         # this mailbox through the (message_id, mailbox_id, uid) index --
@@ -236,11 +255,24 @@ def search_plan(
     row = tx.one("SELECT max(uid) FROM mailbox_messages WHERE mailbox_id = ?", (mailbox_id,))
     largest = int(row[0] or 0)
     lo, hi, wanted = uid_bounds(uids)
-    compiled = compile_key(key, largest, tx.dialect, _scan_short(tx, lo, min(hi, largest)))
+    compiled = compile_key(
+        key,
+        largest,
+        tx.dialect,
+        _scan_short(tx, lo, min(hi, largest)),
+        (mailbox_id, lo, min(hi, 2**63 - 1)),
+    )
     if compiled is None:
         return None
     if lo > hi:
         return [], [], largest
+    if compiled.fast:
+        # a phrase alone, from PostgreSQL's word index: two arrays
+        found, always = tx.one(compiled.fast, compiled.fast_params, binary=True)
+        confirm = sorted(u for u in always if wanted is None or u in wanted)
+        skip = set(confirm)
+        matched = sorted(u for u in found if u not in skip and (wanted is None or u in wanted))
+        return matched, confirm, largest
     sql, params = search_sql(tx, mailbox_id, compiled, lo, hi)
     sure: list[int] = []
     unsure: list[int] = []

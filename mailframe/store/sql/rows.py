@@ -19,11 +19,17 @@ from mailframe.message.sortkeys import sort_keys
 from mailframe.records import AppendResult, CopyResult
 from mailframe.store._log import new_uidvalidity
 from mailframe.store.sql.db import Rollback, Tx
+from mailframe.store.sql.gramindex import drop_grams, insert_grams
 from mailframe.store.sql.schema import CHUNK
 from mailframe.store.sql.search import FLAG_BITS
 from mailframe.store.sql.sortindex import drop_sort_keys, insert_sort_keys, key_row
 from mailframe.store.sql.textindex import Documents, documents
-from mailframe.store.sql.wordindex import drop_words, insert_words
+from mailframe.store.sql.wordindex import (
+    copy_words,
+    drop_words,
+    insert_words,
+    insert_words_many,
+)
 from mailframe.vocabulary import RECENT
 
 __all__ = [
@@ -105,10 +111,10 @@ class Prepared:
         self.sort_row = key_row(sort_keys(parsed, len(self.content), self.when), parsed)
 
 
-def insert_documents(tx: Tx, message_id: int, docs: Documents) -> None:
+def insert_documents(tx: Tx, message_id: int, docs: Documents, words: bool = True) -> None:
     """A message's SEARCH text documents into the text index (and, in
-    PostgreSQL, its words into the word index,
-    :mod:`mailframe.store.sql.wordindex`)."""
+    PostgreSQL with ``words``, its words into the word index of each
+    mailbox row holding it, :mod:`mailframe.store.sql.wordindex`)."""
     d = tx.dialect
     tx.execute(
         f"INSERT INTO {d.text_table} ({d.text_key}, hdr, fields, body, nested) "
@@ -117,15 +123,18 @@ def insert_documents(tx: Tx, message_id: int, docs: Documents) -> None:
     )
     if docs.state:
         tx.execute("UPDATE messages SET text_state = ? WHERE id = ?", (docs.state, message_id))
-    if d.name == "postgresql":
+    if words and d.name == "postgresql":
         insert_words(tx, message_id, docs)
+    if d.name == "sqlite":
+        insert_grams(tx, message_id, docs)
 
 
 def drop_documents(tx: Tx, message_id: int) -> None:
+    """A message's documents (its word arrays went with its mailbox rows)."""
     d = tx.dialect
+    if d.name == "sqlite":
+        drop_grams(tx, message_id)
     tx.execute(f"DELETE FROM {d.text_table} WHERE {d.text_key} = ?", (message_id,))
-    if d.name == "postgresql":
-        drop_words(tx, message_id)
 
 
 def next_uidvalidity(tx: Tx) -> int:
@@ -198,6 +207,8 @@ def expunge_rows(tx: Tx, mailbox_id: int, uids: list[int], modseq: int) -> None:
                 "INSERT INTO expunged (mailbox_id, uid, modseq, at) VALUES (?, ?, ?, ?)",
                 (mailbox_id, uid, modseq, now_ts()),
             )
+    if tx.dialect.name == "postgresql":
+        drop_words(tx, mailbox_id, uids)
     if removed:
         add_usage(tx, mailbox_id, -len(removed), -sum_sizes(tx, removed))
     collect_garbage(tx, set(removed))
@@ -314,6 +325,8 @@ def move_rows(
              now_ts()),
         )
         pairs.append((int(uid), first + i))
+    if tx.dialect.name == "postgresql":
+        copy_words(tx, source, target, pairs)
     tx.touched(target, modseq)
     if expunge_source:
         src = bump(tx, source)
@@ -330,6 +343,7 @@ def append_rows(tx: Tx, mailbox_id: int, prepared: Sequence[Prepared]) -> Append
         return None
     uidnext, modseq, uidvalidity = bumped
     first = uidnext - len(prepared)
+    indexed: list[tuple[int, Documents]] = []
     for i, p in enumerate(prepared):
         body_id = insert_body(tx, p.hash, p.content)
         message_id = tx.one(
@@ -344,7 +358,8 @@ def append_rows(tx: Tx, mailbox_id: int, prepared: Sequence[Prepared]) -> Append
                 FORMAT_VERSION,
             ),
         )[0]
-        insert_documents(tx, int(message_id), p.documents)
+        insert_documents(tx, int(message_id), p.documents, words=False)
+        indexed.append((int(message_id), p.documents))
         insert_sort_keys(tx, int(message_id), p.sort_row)
         bits, keywords = encode_flags(p.flags)
         tx.execute(
@@ -360,6 +375,9 @@ def append_rows(tx: Tx, mailbox_id: int, prepared: Sequence[Prepared]) -> Append
                 now_ts(),
             ),
         )
+    if tx.dialect.name == "postgresql":
+        # the word arrays of the new rows: two statements for the batch
+        insert_words_many(tx, indexed)
     tx.touched(mailbox_id, modseq)
     return AppendResult(uidvalidity, tuple(range(first, uidnext)))
 

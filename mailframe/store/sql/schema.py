@@ -48,7 +48,14 @@ write has locked first anyway, so no new lock and no hot row per user),
 and filled from the rows already there (:data:`MIGRATE_TO_6`);
 7 adds PostgreSQL's word index (``text_words``, ``message_words``:
 :mod:`mailframe.store.sql.wordindex`), filled for the messages already
-there from their documents by :mod:`mailframe.store.sql.migrate`.
+there from their documents by :mod:`mailframe.store.sql.migrate`;
+8 keeps those word arrays per mailbox row (``mailbox_words``, keyed by
+mailbox and UID) instead of per message, so a SEARCH reads UIDs off the
+rows the GIN index finds (:data:`mailframe.store.sql.wordindex.MIGRATE_TO_8`
+copies the arrays of version 7 over), and in SQLite adds
+``search_grams``, the index of 1- and 2-character substrings
+(:mod:`mailframe.store.sql.gramindex`), filled by
+:mod:`mailframe.store.sql.migrate`.
 """
 
 from __future__ import annotations
@@ -57,12 +64,13 @@ from typing import Any
 
 from mailframe.errors import StoreUnavailable
 from mailframe.store.sql.dialect import Dialect
+from mailframe.store.sql.gramindex import GRAM_STATEMENTS
 from mailframe.store.sql.sortindex import SORT_STATEMENTS
-from mailframe.store.sql.wordindex import WORD_STATEMENTS, WORD_TRIGRAM
+from mailframe.store.sql.wordindex import MIGRATE_TO_8, WORD_STATEMENTS, WORD_TRIGRAM
 
 __all__ = ["SCHEMA_VERSION", "CHUNK", "STATEMENTS", "TEXT_STATEMENTS", "ensure_schema"]
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 #: the PostgreSQL advisory lock key held while the schema is checked or migrated.
 MIGRATION_LOCK = 0x6D61696C66  # "mailf"
 #: bodies larger than this are stored in chunks of this size.
@@ -155,6 +163,7 @@ TEXT_STATEMENTS = {
     "sqlite": [
         "CREATE VIRTUAL TABLE IF NOT EXISTS search_fts USING fts5("
         "hdr, fields, body, nested, tokenize = 'trigram case_sensitive 1')",
+        *GRAM_STATEMENTS,
     ],
     "postgresql": [
         """CREATE TABLE IF NOT EXISTS search_text (
@@ -253,10 +262,16 @@ def ensure_schema(cursor: Any, dialect: Dialect) -> int:
     if rows and version < 5:
         for statement in MIGRATE_TO_5:
             cursor.execute(statement)
+    if rows and version == 7 and dialect.name == "postgresql":
+        # the arrays copied before the GIN index is created below
+        for statement in MIGRATE_TO_8:
+            cursor.execute(statement)
     for statement in STATEMENTS[1:] + TEXT_STATEMENTS[dialect.name] + SORT_STATEMENTS:
         cursor.execute(dialect.sql(statement))
     if dialect.name == "postgresql":
         _trigram_indexes(cursor)
+        if rows and version == 7:
+            cursor.execute("ANALYZE mailbox_words")  # the planner's figures now
     if not rows:
         cursor.execute(
             dialect.sql("INSERT INTO schema_version (version) VALUES (?)"), (SCHEMA_VERSION,)
@@ -270,6 +285,9 @@ def ensure_schema(cursor: Any, dialect: Dialect) -> int:
         # 5 -> 6: the usage columns, added and filled from the rows.
         # 6 -> 7: the word index (PostgreSQL), created above, filled by
         # mailframe.store.sql.migrate (no word version recorded).
+        # 7 -> 8: the word arrays per mailbox row, copied above
+        # (PostgreSQL; a database older than 7 has them built by
+        # mailframe.store.sql.migrate).
         if version < 2:
             for statement in MIGRATE_1_TO_2:
                 cursor.execute(statement)

@@ -48,14 +48,16 @@ from mailframe.imap.types import (
 )
 from mailframe.message._decode import fold_case
 from mailframe.store.sql.dialect import Dialect
+from mailframe.store.sql.gramindex import gram_match
 from mailframe.store.sql.textindex import (
     CUT,
     UNUSUAL,
     exact_for,
     fts_phrase,
+    like_pattern,
     words,
 )
-from mailframe.store.sql.wordindex import found_ids
+from mailframe.store.sql.wordindex import found_uids
 from mailframe.store.statesearch import answerable
 
 __all__ = ["compile_key", "Compiled", "compilable", "MAX_RANGES", "FLAG_BITS"]
@@ -87,6 +89,15 @@ class Compiled:
     #: the driver's message ids as a query of its own (one column, no
     #: duplicates), taking ``driver_params``.
     driver_ids: str = ""
+    #: ``driver_ids`` names UIDs of the mailbox (PostgreSQL's word index,
+    #: :mod:`mailframe.store.sql.wordindex`), not message ids.
+    driver_uids: bool = False
+    #: the whole key is one BODY / TEXT phrase the word index answers
+    #: exactly (PostgreSQL): one statement of two arrays answers it --
+    #: the UIDs found, the UIDs of messages always confirmed
+    #: (:func:`mailframe.store.sql.query.search_plan`); with ``fast_params``.
+    fast: str = ""
+    fast_params: tuple[Any, ...] = ()
     #: the conditions read the message's text row, joined as ``f``.
     text_row: bool = False
     #: the conditions read the ``messages`` row (``m``: size, internal
@@ -121,18 +132,33 @@ class _Ctx:
     row (``m``), and whether a needle too short for the index is better
     found by one scan of the text table than row by row (``scan_short``)."""
 
-    def __init__(self, dialect: Dialect, largest: int, scan_short: bool = False) -> None:
+    def __init__(
+        self,
+        dialect: Dialect,
+        largest: int,
+        scan_short: bool = False,
+        scope: tuple[int, int, int] | None = None,
+    ) -> None:
         self.dialect = dialect
         self.largest = largest
         self.scan_short = scan_short
+        self.scope = scope
         self.text_row = False
         self.message_row = False
 
 
 def compile_key(
-    key: SearchKey, largest: int, dialect: Dialect, scan_short: bool = False
+    key: SearchKey,
+    largest: int,
+    dialect: Dialect,
+    scan_short: bool = False,
+    scope: tuple[int, int, int] | None = None,
 ) -> Compiled | None:
     """``key`` as SQL, or ``None`` when it is not answerable here.
+
+    ``scope``: (mailbox id, lowest UID, highest UID) searched; PostgreSQL's
+    word index looks UIDs up within it (without it, the slower trigram
+    lookup of message ids serves).
 
     ``scan_short``: a needle with no word of three characters (no
     trigram to look up) is found by one scan of the text table, the
@@ -142,7 +168,7 @@ def compile_key(
     row of its FTS5 table by id several times slower than in a scan)."""
     if not compilable(key):
         return None
-    ctx = _Ctx(dialect, largest, scan_short)
+    ctx = _Ctx(dialect, largest, scan_short, scope)
     try:
         if not _textual(key):
             params: list[Any] = []
@@ -150,7 +176,8 @@ def compile_key(
             return Compiled(exact, params, exact, list(params), True, message_row=ctx.message_row)
         sure_params: list[Any] = []
         maybe_params: list[Any] = []
-        found = _driving_leaf(key, scan_short)
+        # the indexes look needles of any length up (short ones too)
+        found = _driving_leaf(key, scan_short or _grams(ctx))
         if found is None:
             sure = _compile(key, ctx, sure_params, True)
             maybe = _compile(key, ctx, maybe_params, False)
@@ -168,8 +195,14 @@ def compile_key(
         # conditions then only say which of its rows are sure (the rest of
         # the key is compiled as usual, and is not given the leaf again)
         driver_params: list[Any] = []
-        driver, phrase, ids = _driver(leaf, dialect, driver_params)
+        driver, phrase, ids = _driver(leaf, ctx, driver_params)
         parts = key.keys if isinstance(key, SearchAnd) else (key,)
+        uids = _word_index(leaf, ctx)
+        fast, fast_params = "", ()
+        if uids and phrase and len(parts) == 1 and ctx.scope is not None:
+            fast_params_: list[Any] = []
+            fast = _fast(leaf, ctx.scope, fast_params_)
+            fast_params = tuple(fast_params_)
         sures, maybes = [], []
         for i, part in enumerate(parts):
             if i == index:
@@ -191,6 +224,9 @@ def compile_key(
             driver,
             tuple(driver_params),
             driver_ids=ids,
+            driver_uids=uids,
+            fast=fast,
+            fast_params=fast_params,
             text_row=ctx.text_row,
             message_row=ctx.message_row,
         )
@@ -251,8 +287,69 @@ def _exact_needle(key: SearchHeader | SearchBody) -> str | None:
     return exact_for(key.value)
 
 
+def _looked_up(key: SearchHeader | SearchBody) -> tuple[list[str], bool, bool]:
+    """The folded words the index looks up for ``key``, whether that is
+    the whole needle as a phrase, and whether no word has three
+    characters (no trigram)."""
+    folded = _exact_needle(key)
+    phrase = folded is not None and not any(c.isspace() for c in folded)
+    ws = words(key.value)
+    short = not any(_long(w) for w in ws)
+    if phrase and folded is not None and (short or _long(folded)):
+        return [folded], True, short
+    return (ws if short else [w for w in ws if _long(w)]), False, short
+
+
+def _word_index(key: SearchHeader | SearchBody, ctx: _Ctx) -> bool:
+    """Whether PostgreSQL's word index looks ``key`` up (UIDs of the
+    scope's mailbox): always, a needle under three characters through
+    the entries of its 1- and 2-character substrings
+    (:data:`mailframe.store.sql.wordindex.GRAMS`; looking it up in the
+    words themselves named thousands of them, and GIN merging that many
+    posting lists took 2.6 s at 100 000 messages)."""
+    return ctx.dialect.name == "postgresql" and ctx.scope is not None
+
+
+def _grams(ctx: _Ctx) -> bool:
+    """Whether a needle under three characters is looked up in an index
+    (its 1- and 2-character substrings': SQLite's ``search_grams``,
+    PostgreSQL's word index) rather than found by a scan."""
+    return ctx.dialect.name == "sqlite" or _word_index_ctx(ctx)
+
+
+def _word_index_ctx(ctx: _Ctx) -> bool:
+    return ctx.dialect.name == "postgresql" and ctx.scope is not None
+
+
+def _always(bits: int) -> str:
+    """The messages always candidates of a key (state ``bits``).
+    text_state <> 0: the partial index's own condition, and one
+    PostgreSQL's statistics estimate (few rows), so the planner starts
+    from the found ids rather than scanning the mailbox."""
+    return "SELECT id FROM messages WHERE text_state <> 0" + (
+        f" AND (text_state & {bits}) <> 0" if bits != UNUSUAL else ""
+    )
+
+
+def _fast(
+    key: SearchHeader | SearchBody, scope: tuple[int, int, int], params: list[Any]
+) -> str:
+    """One statement answering a phrase ``key`` alone from the word index:
+    the UIDs found and the UIDs in scope of the messages always
+    confirmed, each as one array (50 000 UIDs as one value, not 50 000
+    rows; unordered -- the caller sorts)."""
+    looked_up, _, _ = _looked_up(key)
+    found = found_uids(_columns(key), looked_up, params, scope)
+    params.extend(scope)
+    return (
+        f"SELECT ARRAY({found}), ARRAY(SELECT x.uid FROM mailbox_messages x "
+        "WHERE x.mailbox_id = ? AND x.uid BETWEEN ? AND ? "
+        f"AND x.message_id IN ({_always(_candidates(key))}))"
+    )
+
+
 def _driver(
-    key: SearchHeader | SearchBody, dialect: Dialect, params: list[Any]
+    key: SearchHeader | SearchBody, ctx: _Ctx, params: list[Any]
 ) -> tuple[str, bool, str]:
     """The condition the query starts from: the messages whose documents
     the index finds holding the key's words (its words of three characters
@@ -260,43 +357,47 @@ def _driver(
     words), and those always candidates; and whether it is the whole
     needle as a phrase -- then, with the tokenizer not folding case over
     documents already folded, a substring test, exact for messages of
-    the right state; and those message ids as a query of their own."""
+    the right state; and those message ids (with PostgreSQL's word
+    index: UIDs) as a query of their own."""
+    dialect = ctx.dialect
     columns = _columns(key)
-    folded = _exact_needle(key)
-    phrase = folded is not None and not any(c.isspace() for c in folded)
-    ws = words(key.value)
-    short = not any(_long(w) for w in ws)
+    looked_up, phrase, short = _looked_up(key)
     table, id_ = dialect.text_table, dialect.text_key
-    if phrase and folded is not None and (short or _long(folded)):
-        looked_up = [folded]
-    else:
-        phrase = False
-        looked_up = ws if short else [w for w in ws if _long(w)]
-    if dialect.name == "postgresql" and not short:
+    bits = _candidates(key)
+    always = _always(bits)
+    if _word_index(key, ctx):
         # the word index (mailframe.store.sql.wordindex): each word's
-        # lookup is exact.  Not for a needle under three characters: its
-        # vocabulary lookup is a scan that names thousands of words, and
-        # GIN merging that many posting lists is slower than one pass
-        # over the documents (2.6 s against 0.5 s at 100 000 messages)
-        found = found_ids(columns, looked_up, params)
+        # lookup is exact, and names UIDs of the scope's mailbox
+        assert ctx.scope is not None
+        found = found_uids(columns, looked_up, params, ctx.scope)
+        box = int(ctx.scope[0])
+        return (
+            f"(mm.uid IN ({found}) OR mm.message_id IN ({always}))",
+            phrase,
+            f"{found} UNION SELECT x.uid FROM mailbox_messages x "
+            f"WHERE x.mailbox_id = {box} AND x.message_id IN ({always})",
+        )
+    if short and dialect.name == "sqlite":
+        # no trigram: the index of 1- and 2-character substrings
+        found = gram_match(columns, looked_up, params)
     elif short:
-        # no trigram: one pass over the text table, in the database
+        # no trigram, no scope (PostgreSQL): one pass over the text table
         tests = []
         for w in looked_up:
             params.extend([w] * len(columns))
             tests.append("(" + " OR ".join(f"{dialect.instr}({c}, ?) > 0" for c in columns) + ")")
         found = f"SELECT {id_} FROM {table} WHERE " + " AND ".join(tests)
+    elif dialect.name == "postgresql":
+        # no scope to look UIDs up in: pg_trgm on the documents
+        tests = []
+        for w in looked_up:
+            params.extend([like_pattern(w)] * len(columns))
+            tests.append("(" + " OR ".join(f"{c} LIKE ?" for c in columns) + ")")
+        found = f"SELECT {id_} FROM {table} WHERE " + " AND ".join(tests)
     else:
         group = "{" + " ".join(columns) + "}"
         params.append(" AND ".join(f"{group} : {fts_phrase(w)}" for w in looked_up))
         found = f"SELECT {id_} FROM {table} WHERE {table} MATCH ?"
-    bits = _candidates(key)
-    # text_state <> 0: the partial index's own condition, and one
-    # PostgreSQL's statistics estimate (few rows), so the planner starts
-    # from the found ids rather than scanning the mailbox
-    always = "SELECT id FROM messages WHERE text_state <> 0" + (
-        f" AND (text_state & {bits}) <> 0" if bits != UNUSUAL else ""
-    )
     return (
         f"mm.message_id IN ({found} UNION ALL {always})",
         phrase,
@@ -359,8 +460,8 @@ def _text_condition(
         # white space only: the matcher decides.
         return "1 = 1"
     bits = _candidates(key)
-    if any(_long(w) for w in ws):
-        driver, _, _ = _driver(key, dialect, params)
+    if any(_long(w) for w in ws) or _grams(ctx):
+        driver, _, _ = _driver(key, ctx, params)
         return driver
     tests = []
     for w in ws:

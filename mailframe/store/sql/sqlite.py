@@ -1,9 +1,11 @@
 """SQLite: an embedded database file, nothing to run (``sqlite:PATH``).
 
-One worker thread holds the one connection; writes take SQLite's write
-lock at once (``BEGIN IMMEDIATE``); WAL mode lets another process (the
-``mailframe`` command, a second server) read meanwhile, and a busy
-timeout plus retries cover a second writer process.
+One worker thread holds the writing connection; writes take SQLite's
+write lock at once (``BEGIN IMMEDIATE``); a second thread with its own
+connection runs the read transactions, which WAL mode lets read the last
+commit while a write is under way (as it lets another process, the
+``mailframe`` command or a second server); a busy timeout plus retries
+cover a second writer process.
 
 Durability: a transaction that saves mail (APPEND, COPY, MOVE, EXPUNGE,
 mailbox changes) commits with ``synchronous = FULL``: the WAL is synced
@@ -36,7 +38,11 @@ class SqliteDatabase(Database):
         self.path = path
         directory = os.path.dirname(os.path.abspath(path))
         os.makedirs(directory, exist_ok=True)
-        super().__init__(1)
+        # one writer thread (SQLite has one writer), one reader thread: in
+        # WAL mode a read sees the last commit without waiting for the
+        # write under way, so a session's NOOP (its catch-up read) does
+        # not queue behind another's 50 MB APPEND
+        super().__init__(1, readers=1)
 
     def connect(self) -> Any:
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)

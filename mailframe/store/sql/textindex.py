@@ -78,6 +78,7 @@ __all__ = [
     "COLUMNS",
     "exact_for",
     "like_pattern",
+    "grams",
     "fts_phrase",
 ]
 
@@ -213,6 +214,19 @@ def words(needle: str) -> list[str]:
         if word not in seen:
             seen.append(word)
     return seen
+
+
+def grams(words: set[str]) -> set[str]:
+    """Every 1- and 2-character substring of ``words``: a needle of one
+    or two characters without white space is in a document exactly when
+    it is one of these for the document's words (the index of short
+    needles: :mod:`mailframe.store.sql.wordindex`,
+    :mod:`mailframe.store.sql.gramindex`)."""
+    out: set[str] = set()
+    for word in words:
+        out.update(word)
+        out.update(word[i : i + 2] for i in range(len(word) - 1))
+    return out
 
 
 def like_pattern(word: str) -> str:

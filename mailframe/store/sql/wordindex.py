@@ -14,18 +14,22 @@ So the "words" here are the whitespace-separated runs of each folded
 document of :mod:`mailframe.store.sql.textindex` (``str.split()``, the
 same white space as :func:`mailframe.store.sql.textindex.words`), kept
 once per column in a vocabulary, ``text_words``, and per message the ids
-of its words in an ``INTEGER[]`` with a GIN index, ``message_words``.  A
+of its words in an ``INTEGER[]`` with a GIN index, ``mailbox_words``
+(since schema 8 one array per mailbox row, (mailbox, UID), so that a
+lookup names UIDs, copied by COPY and dropped by EXPUNGE).  A
 needle without white space is a substring of a document exactly when it
 is a substring of one of the document's words, so
 
-    messages whose documents hold ``w``
-      = messages whose word arrays overlap
+    UIDs whose messages' documents hold ``w``
+      = UIDs whose word arrays overlap
         { ids of vocabulary words of those columns that contain ``w`` }
 
 -- the vocabulary (a few hundred thousand short strings, searched
 through its own pg_trgm index, or scanned for a needle of one or two
-characters) is read instead of the documents, and the message ids come
-from the GIN index without a recheck.  The answer is the trigram
+characters) is read instead of the documents, and the UIDs come from
+the GIN index without a recheck (schema 7 kept one array per message:
+50 000 found messages then cost 50 000 probes of the mailbox's index
+to find their UIDs, 200-400 ms; schema 8 reads them off the found rows).  The answer is the trigram
 lookup's answer (the same exactness rules of
 :func:`mailframe.store.sql.textindex.exact_for` apply on top), so
 :mod:`mailframe.store.sql.search` uses it in the trigram lookup's place.
@@ -42,22 +46,31 @@ import hashlib
 from collections.abc import Sequence
 
 from mailframe.store.sql.db import Tx
-from mailframe.store.sql.textindex import COLUMNS, Documents, like_pattern
+from mailframe.store.sql.textindex import COLUMNS, Documents, grams, like_pattern
 
 __all__ = [
     "WORD_STATEMENTS",
     "WORD_TRIGRAM",
     "WORD_VERSION",
+    "GRAMS",
     "document_words",
     "insert_words",
     "insert_words_many",
+    "copy_words",
     "drop_words",
-    "found_ids",
+    "drop_message_words",
+    "found_uids",
+    "MIGRATE_TO_8",
 ]
 
 #: Bumped when :func:`document_words` changes: a store opened on older
 #: arrays rebuilds them (:mod:`mailframe.store.sql.migrate`).
-WORD_VERSION = 1
+#: 2: the 1- and 2-character substrings of the words too (:data:`GRAMS`).
+WORD_VERSION = 2
+#: a column's 1- and 2-character substrings of its words are vocabulary
+#: entries of column ``col + GRAMS`` (version 2): a needle of one or two
+#: characters without white space is then one exact lookup.
+GRAMS = 4
 
 WORD_STATEMENTS = [
     """CREATE TABLE IF NOT EXISTS text_words (
@@ -65,15 +78,38 @@ WORD_STATEMENTS = [
         digest BYTEA NOT NULL UNIQUE,
         col SMALLINT NOT NULL,
         word TEXT NOT NULL)""",
-    """CREATE TABLE IF NOT EXISTS message_words (
-        message_id BIGINT PRIMARY KEY REFERENCES messages(id),
-        words INTEGER[] NOT NULL)""",
-    "CREATE INDEX IF NOT EXISTS message_words_gin ON message_words USING gin (words)",
+    # per mailbox row (schema 8), not per message: the GIN index then
+    # names (mailbox, UID) pairs, and SEARCH reads its answer from the
+    # rows it finds without mapping each found message to its UID
+    """CREATE TABLE IF NOT EXISTS mailbox_words (
+        mailbox_id BIGINT NOT NULL,
+        uid BIGINT NOT NULL,
+        words INTEGER[] NOT NULL,
+        PRIMARY KEY (mailbox_id, uid))""",
+    "CREATE INDEX IF NOT EXISTS mailbox_words_gin ON mailbox_words USING gin (words)",
+]
+#: Version 7 to 8: the arrays of schema 7 (one per message) copied to
+#: each mailbox row holding the message, before the GIN index is built
+#: (one bulk build), and the old table dropped.
+MIGRATE_TO_8 = [
+    WORD_STATEMENTS[1],
+    "INSERT INTO mailbox_words (mailbox_id, uid, words) "
+    "SELECT mm.mailbox_id, mm.uid, w.words FROM mailbox_messages mm "
+    "JOIN message_words w ON w.message_id = mm.message_id",
+    "DROP TABLE message_words",
 ]
 #: the vocabulary's trigram index (with pg_trgm; without it the
 #: vocabulary is scanned, which is still far smaller than the documents).
 WORD_TRIGRAM = (
     "CREATE INDEX IF NOT EXISTS text_words_trgm ON text_words USING gin (word gin_trgm_ops)"
+)
+
+
+#: an array of the 32-byte digests packed in one ``bytea`` parameter,
+#: followed by a parameter of their count less one.
+_DIGESTS = (
+    "ARRAY(SELECT substring(?::bytea FROM i * 32 + 1 FOR 32) "
+    "FROM generate_series(0, ?::integer) AS i ORDER BY i)"
 )
 
 
@@ -83,13 +119,18 @@ def _digest(col: int, word: str) -> bytes:
 
 def document_words(docs: Documents) -> list[tuple[bytes, int, str]]:
     """(digest, column, word) of every distinct word of each column of a
-    message's documents, sorted by digest (concurrent appends then take
-    the vocabulary's row locks in one order)."""
+    message's documents, and of each 1- or 2-character substring of
+    those (column + :data:`GRAMS`), sorted by digest (concurrent appends
+    then take the vocabulary's row locks in one order)."""
     out: dict[bytes, tuple[bytes, int, str]] = {}
     for col, text in enumerate((docs.hdr, docs.fields, docs.body, docs.nested)):
-        for word in set(text.split()):
+        ws = set(text.split())
+        for word in ws:
             digest = _digest(col, word)
             out[digest] = (digest, col, word)
+        for gram in grams(ws):
+            digest = _digest(col + GRAMS, gram)
+            out[digest] = (digest, col + GRAMS, gram)
     return [out[d] for d in sorted(out)]
 
 
@@ -100,10 +141,12 @@ def insert_words(tx: Tx, message_id: int, docs: Documents) -> None:
 
 def insert_words_many(tx: Tx, messages: Sequence[tuple[int, Documents]]) -> None:
     """The messages' words into the vocabulary (those not there yet) and
-    each message's array of word ids: two statements for them all.  The
-    ids are read by the second statement, after the insert, so a word
-    another transaction added meanwhile (this insert waited for that
-    one's commit) is seen."""
+    the array of word ids of each mailbox row holding one of the
+    messages (rows that have one already keep it): two statements for
+    them all, after the mailbox rows are inserted.  The ids are read by
+    the second statement, after the insert, so a word another
+    transaction added meanwhile (this insert waited for that one's
+    commit) is seen."""
     vocabulary: dict[bytes, tuple[bytes, int, str]] = {}
     pairs_m: list[int] = []
     pairs_d: list[bytes] = []
@@ -117,12 +160,21 @@ def insert_words_many(tx: Tx, messages: Sequence[tuple[int, Documents]]) -> None
             pairs_m.append(message_id)
             pairs_d.append(row[0])
     new = [vocabulary[d] for d in sorted(vocabulary)]
+    # the lists travel as one bytea of digests and space-joined text (no
+    # word holds white space), split by the server: psycopg dumps a list
+    # element by element in Python, which cost more than the statements
+    # themselves (half the time of a rebuild, 120 000 elements a batch)
     if new:
         tx.execute(
             "INSERT INTO text_words (digest, col, word) "
-            "SELECT * FROM unnest(?::bytea[], ?::smallint[], ?::text[]) "
-            "ON CONFLICT (digest) DO NOTHING",
-            ([r[0] for r in new], [r[1] for r in new], [r[2] for r in new]),
+            f"SELECT * FROM unnest({_DIGESTS}, string_to_array(?, ' ')::smallint[], "
+            "string_to_array(?, ' ')) ON CONFLICT (digest) DO NOTHING",
+            (
+                b"".join(r[0] for r in new),
+                len(new) - 1,
+                " ".join(str(r[1]) for r in new),
+                " ".join(r[2] for r in new),
+            ),
         )
     if pairs_m:
         # an index probe per digest whatever the statistics say (a lateral
@@ -130,34 +182,89 @@ def insert_words_many(tx: Tx, messages: Sequence[tuple[int, Documents]]) -> None
         # the planner then hash-joined a scan of it per APPEND; ``digest =
         # ANY(...)`` tested every row against the whole array)
         tx.execute(
-            "INSERT INTO message_words (message_id, words) "
-            "SELECT p.m, array_agg(x.id ORDER BY x.id) "
-            "FROM unnest(?::bigint[], ?::bytea[]) AS p (m, digest) CROSS JOIN LATERAL "
-            "(SELECT w.id FROM text_words w WHERE w.digest = p.digest OFFSET 0) x GROUP BY p.m",
-            (pairs_m, pairs_d),
+            "INSERT INTO mailbox_words (mailbox_id, uid, words) "
+            "SELECT mm.mailbox_id, mm.uid, a.words FROM ("
+            "SELECT p.m, array_agg(x.id ORDER BY x.id) AS words "
+            f"FROM unnest(string_to_array(?, ' ')::bigint[], {_DIGESTS}) AS p (m, digest) "
+            "CROSS JOIN LATERAL "
+            "(SELECT w.id FROM text_words w WHERE w.digest = p.digest OFFSET 0) x GROUP BY p.m"
+            ") a CROSS JOIN LATERAL (SELECT y.mailbox_id, y.uid FROM mailbox_messages y "
+            "WHERE y.message_id = a.m OFFSET 0) mm ON CONFLICT DO NOTHING",
+            (" ".join(map(str, pairs_m)), b"".join(pairs_d), len(pairs_d) - 1),
         )
     if empty:
         tx.execute(
-            "INSERT INTO message_words (message_id, words) "
-            "SELECT unnest(?::bigint[]), ARRAY[]::integer[]",
+            "INSERT INTO mailbox_words (mailbox_id, uid, words) "
+            "SELECT mm.mailbox_id, mm.uid, ARRAY[]::integer[] FROM mailbox_messages mm "
+            "WHERE mm.message_id = ANY(?::bigint[]) ON CONFLICT DO NOTHING",
             (empty,),
         )
 
 
-def drop_words(tx: Tx, message_id: int) -> None:
-    tx.execute("DELETE FROM message_words WHERE message_id = ?", (message_id,))
+def copy_words(tx: Tx, source: int, target: int, pairs: Sequence[tuple[int, int]]) -> None:
+    """COPY / MOVE: the arrays of ``source``'s UIDs given as the arrays
+    of ``target``'s new UIDs (``pairs``: (old, new)), in one statement."""
+    if pairs:
+        tx.execute(
+            "INSERT INTO mailbox_words (mailbox_id, uid, words) "
+            "SELECT ?, p.new, w.words FROM unnest(?::bigint[], ?::bigint[]) AS p (old, new) "
+            "CROSS JOIN LATERAL (SELECT y.words FROM mailbox_words y "
+            "WHERE y.mailbox_id = ? AND y.uid = p.old OFFSET 0) w",
+            (target, [p[0] for p in pairs], [p[1] for p in pairs], source),
+        )
 
 
-def found_ids(columns: Sequence[str], looked_up: Sequence[str], params: list[object]) -> str:
-    """A query of the ids of the messages whose ``columns`` hold each of
-    ``looked_up`` (folded words without white space) as a substring:
-    per word, the vocabulary's words containing it, then the messages
-    holding one of those (the GIN index's overlap test, ``&&``)."""
-    cols = ", ".join(str(COLUMNS.index(c)) for c in columns)
+def drop_words(tx: Tx, mailbox_id: int, uids: Sequence[int]) -> None:
+    """EXPUNGE: the arrays of the mailbox's ``uids``."""
+    if uids:
+        tx.execute(
+            "DELETE FROM mailbox_words WHERE mailbox_id = ? AND uid = ANY(?::bigint[])",
+            (mailbox_id, list(uids)),
+        )
+
+
+def drop_message_words(tx: Tx, message_id: int) -> None:
+    """The arrays of every mailbox row holding ``message_id`` (before
+    they are built anew from its documents)."""
+    tx.execute(
+        "DELETE FROM mailbox_words w USING mailbox_messages mm "
+        "WHERE mm.message_id = ? AND w.mailbox_id = mm.mailbox_id AND w.uid = mm.uid",
+        (message_id,),
+    )
+
+
+def found_uids(
+    columns: Sequence[str],
+    looked_up: Sequence[str],
+    params: list[object],
+    scope: tuple[int, int, int],
+) -> str:
+    """A query of the UIDs, among those of mailbox ``scope[0]`` from
+    ``scope[1]`` to ``scope[2]``, whose messages' ``columns`` hold each
+    of ``looked_up`` (folded words without white space) as a substring:
+    per word, the vocabulary's words containing it (for one of one or two
+    characters, that substring's own entries: :data:`GRAMS`), then the
+    rows holding one of those (the GIN index's overlap test, ``&&``)."""
+    numbers = [COLUMNS.index(c) for c in columns]
+    cols = ", ".join(str(n) for n in numbers)
+    params.extend(scope)
     tests = []
     for w in looked_up:
+        if len(w) <= 2:
+            params.append([_digest(n + GRAMS, w) for n in numbers])
+            tests.append(
+                "words && ARRAY(SELECT id FROM text_words WHERE digest = ANY(?::bytea[]))"
+            )
+            continue
         params.append(like_pattern(w))
         tests.append(
             f"words && ARRAY(SELECT id FROM text_words WHERE col IN ({cols}) AND word LIKE ?)"
         )
-    return "SELECT message_id FROM message_words WHERE " + " AND ".join(tests)
+    # "+ 0": the rows come from the GIN index, never from a walk of the
+    # primary key testing each row's array (a generic plan of a prepared
+    # statement chose that once: 5.7 s instead of 20 ms, every array
+    # read back from TOAST)
+    return (
+        "SELECT uid FROM mailbox_words WHERE mailbox_id + 0 = ? AND uid + 0 BETWEEN ? AND ? "
+        "AND " + " AND ".join(tests)
+    )

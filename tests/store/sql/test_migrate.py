@@ -85,7 +85,7 @@ def test_version_1_is_migrated_and_indexed() -> None:
             )
 
         version, docs, fox, dog, subject = store.db.run_sync(check, write=False)[0]
-        assert version == SCHEMA_VERSION == 7
+        assert version == SCHEMA_VERSION == 8
         assert docs == len(MESSAGES)
         assert (fox, dog, subject) == ([1], [2], [3])
     finally:
@@ -238,5 +238,117 @@ def test_version_3_gets_the_exact_text_index(engine: str) -> None:
         assert (version, text_version, docs) == (SCHEMA_VERSION, TEXT_VERSION, len(MESSAGES))
         assert plan is not None and plan[:2] == ([1], [])  # sure, nothing to confirm
         assert (dog, drueben) == ([2], [3])
+    finally:
+        store.db.stop_now()
+
+
+def test_version_7_gets_its_word_arrays_per_mailbox_row() -> None:
+    """7 -> 8 (PostgreSQL): the word arrays of schema 7 (one per message,
+    ``message_words``) are copied to every mailbox row holding the
+    message -- a message COPYed into a second mailbox gets one there too
+    -- the old table goes, and SEARCH answers from the new one, found
+    by the UIDs of each mailbox, with nothing left for ``db check``."""
+    import psycopg
+
+    from mailframe.store.sql import open_postgresql
+    from mailframe.store.sql.check import check as db_check
+    from mailframe.store.sql.rows import move_rows
+    from tests.store.sql.pgcluster import new_database
+
+    conninfo = new_database()
+    store = open_postgresql(conninfo, listen=False)
+
+    def fill(tx: Tx) -> tuple[int, int]:
+        box = _fill(tx)
+        account = int(tx.one("SELECT account_id FROM mailboxes WHERE id = ?", (box,))[0])
+        other = create_row(tx, account, "Other")
+        move_rows(tx, box, other, [1, 2], expunge_source=False)
+        return box, other
+
+    box, other = store.db.run_sync(fill, write=True)[0]
+    store.db.stop_now()
+    with psycopg.connect(conninfo, autocommit=True) as pg:
+        # schema 7's layout: one array per message
+        pg.execute(
+            "CREATE TABLE message_words (message_id BIGINT PRIMARY KEY REFERENCES messages(id), "
+            "words INTEGER[] NOT NULL)"
+        )
+        pg.execute("CREATE INDEX message_words_gin ON message_words USING gin (words)")
+        pg.execute(
+            "INSERT INTO message_words SELECT DISTINCT ON (mm.message_id) mm.message_id, w.words "
+            "FROM mailbox_words w JOIN mailbox_messages mm "
+            "ON mm.mailbox_id = w.mailbox_id AND mm.uid = w.uid"
+        )
+        pg.execute("DROP TABLE mailbox_words")
+        pg.execute("UPDATE schema_version SET version = 7")
+    store = open_postgresql(conninfo, listen=False)
+    try:
+
+        def look(tx: Tx) -> tuple[Any, ...]:
+            return (
+                int(tx.one("SELECT version FROM schema_version")[0]),
+                int(tx.one("SELECT count(*) FROM mailbox_words")[0]),
+                tx.one("SELECT to_regclass('message_words')")[0],
+                search_plan(tx, box, SearchBody("QUICK"), range(1, 2**32)),
+                search_plan(tx, other, SearchBody("QUICK"), range(1, 2**32)),
+                search_in(tx, other, SearchBody("dog"), range(1, 2**32)),
+                db_check(tx).problems,
+            )
+
+        version, arrays, old, quick, quick_other, dog, problems = store.db.run_sync(look, False)[0]
+        assert (version, arrays, old) == (SCHEMA_VERSION, len(MESSAGES) + 2, None)
+        assert quick is not None and quick[:2] == ([1], [])
+        assert quick_other is not None and quick_other[:2] == ([1], [])
+        assert dog == [2]
+        assert problems == []
+    finally:
+        store.db.stop_now()
+
+
+def test_sqlite_version_7_gets_its_gram_index() -> None:
+    """7 -> 8 (SQLite): the index of 1- and 2-character substrings is
+    created and filled from the stored documents at start; a needle of
+    one or two characters is then answered from it exactly (nothing for
+    the matcher), and an expunged message leaves it."""
+    path = tempfile.mkdtemp(prefix="sql-migrate-") + "/mail.db"
+    store = open_sqlite(path)
+    box = store.db.run_sync(_fill, write=True)[0]
+    store.db.stop_now()
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("DROP TABLE search_grams")
+    conn.execute("DELETE FROM counters WHERE name = 'gram_version'")
+    conn.execute("UPDATE schema_version SET version = 7")
+    conn.close()
+    store = open_sqlite(path)
+    try:
+
+        def look(tx: Tx) -> tuple[Any, ...]:
+            return (
+                int(tx.one("SELECT version FROM schema_version")[0]),
+                search_plan(tx, box, SearchBody("OG"), range(1, 2**32)),
+                search_plan(tx, box, SearchBody("ü"), range(1, 2**32)),
+                search_plan(tx, box, SearchBody("x", text=True), range(1, 2**32)),
+            )
+
+        version, og, ue, x = store.db.run_sync(look, False)[0]
+        assert version == SCHEMA_VERSION
+        assert og is not None and og[:2] == ([2], [])  # "dog" (HTML, rendered)
+        assert ue is not None and ue[:2] == ([], [])  # "drüben" is a header, not the body
+        assert x is not None and x[:2] == ([1, 2], [])  # "fox", "text/html" (a header)
+
+        def expunge(tx: Tx) -> None:
+            from mailframe.store.sql.rows import bump, expunge_rows
+
+            bumped = bump(tx, box)
+            assert bumped is not None
+            expunge_rows(tx, box, [2], bumped[1])
+
+        store.db.run_sync(expunge, write=True)
+        assert store.db.run_sync(
+            lambda tx: tx.one(
+                "SELECT count(*) FROM search_grams WHERE search_grams MATCH 'body : g6fx67'"
+            )[0],
+            False,
+        )[0] == 0
     finally:
         store.db.stop_now()

@@ -17,7 +17,13 @@ from mailframe.store.sql import open_postgresql
 from mailframe.store.sql.check import check, repair
 from mailframe.store.sql.db import Tx
 from mailframe.store.sql.query import search_in, search_plan
-from mailframe.store.sql.rows import Prepared, append_rows, create_row, expunge_rows
+from mailframe.store.sql.rows import (
+    Prepared,
+    append_rows,
+    create_row,
+    expunge_rows,
+    move_rows,
+)
 from mailframe.store.sql.schema import SCHEMA_VERSION
 from tests.store.sql.pgcluster import new_database
 
@@ -94,13 +100,13 @@ def test_arrays_follow_the_messages(conninfo: str) -> None:
 
         def counts(tx: Tx) -> tuple[int, int, int]:
             return (
-                int(tx.one("SELECT count(*) FROM message_words")[0]),
+                int(tx.one("SELECT count(*) FROM mailbox_words")[0]),
                 int(tx.one("SELECT count(*) FROM text_words WHERE word = 'user@example.com'")[0]),
                 int(tx.one("SELECT count(*) FROM text_words WHERE word = 'fox'")[0]),
             )
 
         arrays, address, fox = store.db.run_sync(counts, False)[0]
-        # one array per message; the address a word of hdr and of fields;
+        # one array per mailbox row; the address a word of hdr and of fields;
         # "fox" of hdr (Subject), fields and body
         assert (arrays, address, fox) == (3, 2, 3)
 
@@ -131,7 +137,7 @@ def test_version_6_gets_its_word_index(conninfo: str) -> None:
     box = store.db.run_sync(_fill, write=True)[0]
     store.db.stop_now()
     with psycopg.connect(conninfo, autocommit=True) as pg:
-        pg.execute("DROP TABLE message_words")
+        pg.execute("DROP TABLE mailbox_words")
         pg.execute("DROP TABLE text_words")
         pg.execute("DELETE FROM counters WHERE name = 'word_version'")
         pg.execute("UPDATE schema_version SET version = 6")
@@ -141,19 +147,73 @@ def test_version_6_gets_its_word_index(conninfo: str) -> None:
         def look(tx: Tx) -> tuple[int, int, list[str]]:
             return (
                 int(tx.one("SELECT version FROM schema_version")[0]),
-                int(tx.one("SELECT count(*) FROM message_words")[0]),
+                int(tx.one("SELECT count(*) FROM mailbox_words")[0]),
                 check(tx).problems,
             )
 
         assert store.db.run_sync(look, False)[0] == (SCHEMA_VERSION, 3, [])
         assert _plan(store, box, SearchBody("brown"))[:2] == ([1, 3], [])
         store.db.run_sync(
-            lambda tx: tx.execute("DELETE FROM message_words WHERE message_id = 2"), write=True
+            lambda tx: tx.execute("DELETE FROM mailbox_words WHERE uid = 2"), write=True
         )
         problems = store.db.run_sync(look, False)[0][2]
         assert any("missing from the word index" in p for p in problems)
         assert store.db.run_sync(repair, write=True)[0] == 1
         assert store.db.run_sync(look, False)[0] == (SCHEMA_VERSION, 3, [])
         assert _plan(store, box, SearchBody("dog"))[:2] == ([2], [])
+    finally:
+        store.db.stop_now()
+
+
+def test_copy_carries_the_arrays(conninfo: str) -> None:
+    """Schema 8: the arrays belong to mailbox rows, so a COPY gives the
+    destination's new UIDs theirs (a search there finds them, by their
+    own UIDs), an EXPUNGE in the source leaves the copies found, and
+    ``db check`` notices (and ``repair`` removes) an array whose row is
+    gone and builds one a row lacks."""
+    store = open_postgresql(conninfo, listen=False)
+    try:
+        box = store.db.run_sync(_fill, write=True)[0]
+
+        def copy(tx: Tx) -> tuple[int, list[tuple[int, int]]]:
+            account = int(tx.one("SELECT account_id FROM mailboxes WHERE id = ?", (box,))[0])
+            other = create_row(tx, account, "Other")
+            tx.execute("UPDATE mailboxes SET uidnext = 11 WHERE id = ?", (other,))
+            result = move_rows(tx, box, other, [1, 3], expunge_source=False)
+            return other, list(result.pairs)
+
+        other, pairs = store.db.run_sync(copy, write=True)[0]
+        assert pairs == [(1, 11), (3, 12)]
+        assert _plan(store, other, SearchBody("brown"))[:2] == ([11, 12], [])
+        assert _plan(store, other, SearchBody("dog"))[:2] == ([], [])
+
+        def gone(tx: Tx) -> None:
+            modseq = int(
+                tx.one(
+                    "UPDATE mailboxes SET highestmodseq = highestmodseq + 1 WHERE id = ? "
+                    "RETURNING highestmodseq",
+                    (box,),
+                )[0]
+            )
+            expunge_rows(tx, box, [1, 3], modseq)
+
+        store.db.run_sync(gone, write=True)
+        assert _plan(store, box, SearchBody("brown"))[:2] == ([], [])
+        assert _plan(store, other, SearchBody("brown"))[:2] == ([11, 12], [])
+
+        def damage(tx: Tx) -> None:
+            tx.execute("DELETE FROM mailbox_words WHERE mailbox_id = ? AND uid = 12", (other,))
+            tx.execute(
+                "INSERT INTO mailbox_words (mailbox_id, uid, words) VALUES (?, 99, ARRAY[1])",
+                (other,),
+            )
+
+        store.db.run_sync(damage, write=True)
+        problems = store.db.run_sync(check, False)[0].problems
+        assert any("missing from the word index" in p for p in problems), problems
+        assert any("word arrays of no mailbox row" in p for p in problems), problems
+        assert store.db.run_sync(repair, write=True)[0] == 2
+        assert store.db.run_sync(check, False)[0].problems == []
+        assert _plan(store, other, SearchBody("brown"))[:2] == ([11, 12], [])
     finally:
         store.db.stop_now()
