@@ -27,6 +27,7 @@ from mailframe.store.sql.rows import (
     create_row,
     move_rows,
 )
+from mailframe.store.sql.wordindex import drop_words
 from tests.store.sql.pgcluster import new_database
 
 MESSAGE = b"From: a@example.org\r\nSubject: shared\r\n\r\nthe one body\r\n"
@@ -47,11 +48,12 @@ def _setup(tx: Tx) -> tuple[int, int, int]:
 
 
 def _delete_copy(tx: Tx, mailbox_id: int) -> None:
-    """The mailbox's one copy gone, its usage lowered (what
+    """The mailbox's one copy gone, its word array and usage with it (what
     :func:`mailframe.store.sql.rows.expunge_rows` does before it collects)."""
-    message_id = tx.one(
-        "DELETE FROM mailbox_messages WHERE mailbox_id = ? RETURNING message_id", (mailbox_id,)
-    )[0]
+    uid, message_id = tx.one(
+        "DELETE FROM mailbox_messages WHERE mailbox_id = ? RETURNING uid, message_id", (mailbox_id,)
+    )
+    drop_words(tx, mailbox_id, [int(uid)])
     size = int(tx.one("SELECT size FROM messages WHERE id = ?", (message_id,))[0])
     add_usage(tx, mailbox_id, -1, -size)
 
