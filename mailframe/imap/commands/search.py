@@ -325,6 +325,36 @@ def _row_test(key: SearchKey, c: _Context) -> Callable[[], bool]:
     return lambda: bool(_matches(key, c))
 
 
+#: Header blocks one pass of :func:`mailframe.message.header_candidates`
+#: joins (a few MB of header at a time, however big the mailbox).
+HEADER_PASS = 4096
+
+
+async def _header_search(
+    session: SelectedContext, header: SearchHeader, pairs: list[tuple[int, int]], rows: list[Row | None]
+) -> list[tuple[int, int, int]]:
+    """One header key over the rows of ``pairs`` (in order; None for a
+    message expunged meanwhile): the matcher's cheap "no" taken for a
+    few thousand rows at once where it applies
+    (:func:`mailframe.message.header_candidates`), the matcher for the
+    rest (RFC 3501 §6.4.4)."""
+    matcher = mm.header_matcher(header.name, header.value)
+    found: list[tuple[int, int, int]] = []
+    for i in range(0, len(rows), HEADER_PASS):
+        if i:
+            await session.io.pause()  # other sessions run between passes
+        part = rows[i : i + HEADER_PASS]
+        known = cast("list[Row]", part)
+        cheap = None if None in part else mm.header_candidates([r.header for r in known], header.name, header.value)
+        if cheap is None:
+            hits = [k for k, r in enumerate(part) if r is not None and matcher(r)]
+        else:
+            positions, exact = cheap
+            hits = positions if exact else [k for k in positions if matcher(known[k])]
+        found += [(pairs[i + k][0], pairs[i + k][1], 0) for k in hits]
+    return found
+
+
 async def run_search(session: SelectedContext, key: SearchKey) -> list[tuple[int, int, int]]:
     """(seq, uid, modseq) of every message in the view that matches
     ``key`` (modseq 0 when the search did not need records)."""
@@ -348,9 +378,9 @@ async def run_search(session: SelectedContext, key: SearchKey) -> list[tuple[int
         # header, date and size keys: the mailbox's kept columns (issue 16)
         header = _header_key(key)
         if header is not None:
-            # one header key (SUBJECT, FROM ...): the matcher mapped over
-            # the rows in sequence order, no Python step per message but
-            # the matcher's own
+            # one header key (SUBJECT, FROM ...): a column when the field
+            # was searched before, else the rows in sequence order, in
+            # passes over thousands of headers at once (_header_search)
             uids = list(map(itemgetter(1), pairs))
             folded = mm.fold_case(header.value)
             if folded and "\x00" not in folded:
@@ -358,17 +388,7 @@ async def run_search(session: SelectedContext, key: SearchKey) -> list[tuple[int
                 if column is not None:  # a field searched before: one str.find pass
                     return [(pairs[k][0], pairs[k][1], 0) for k in column.find(folded)]
             ordered = await rows_in_order(session, uids)
-            matcher = mm.header_matcher(header.name, header.value)
-            verdicts: list[bool] = []
-            for i in range(0, len(ordered), BATCH):
-                if i:
-                    await session.io.pause()  # a cold row decodes: other sessions run between batches
-                part = ordered[i : i + BATCH]
-                if None in part:  # a message expunged from the store meanwhile: no row
-                    verdicts += [r is not None and matcher(r) for r in part]
-                else:
-                    verdicts += map(matcher, cast("list[Row]", part))
-            return [(s, u, 0) for s, u in compress(pairs, verdicts)]
+            return await _header_search(session, header, pairs, ordered)
         rows = await rows_for(session, [u for _, u in pairs])
         test = _row_test(key, c)
         for n, (seq, uid) in enumerate(pairs):
