@@ -426,6 +426,41 @@ async def run_search(session: SelectedContext, key: SearchKey) -> list[tuple[int
     return found
 
 
+#: ``b" 1 2 3 ..."``: the numbers 1 to len-ish written once, so a result
+#: that is one run of numbers (``SEARCH UNSEEN`` or ``ALL`` of a mailbox,
+#: UIDs without gaps) is a slice of it, not a formatting per number.
+_RUN = bytearray()
+_RUN_TOP = 0
+#: Largest number the run is written up to (about 1.3 MB).
+RUN_MAX = 200_000
+
+
+def _run_offset(n: int) -> int:
+    """Where `` n`` starts in :data:`_RUN` (each number its digits and a space)."""
+    at, width, low = 0, 1, 1
+    while n >= low * 10:
+        at += (low * 10 - low) * (width + 1)
+        width, low = width + 1, low * 10
+    return at + (n - low) * (width + 1)
+
+
+def numbers_wire(numbers: list[int]) -> bytes:
+    """`` n1 n2 ...`` of a search result (RFC 3501 §7.2.5), ascending
+    and without duplicates as every result here is: one run from
+    :data:`_RUN` when the numbers have no gap, else formatted in one
+    ``%`` over all of them."""
+    global _RUN_TOP
+    count = len(numbers)
+    if count < 64 or numbers[-1] - numbers[0] != count - 1 or numbers[-1] > RUN_MAX:
+        return (b" %d" * count) % tuple(numbers)
+    first, last = numbers[0], numbers[-1]
+    if last > _RUN_TOP:
+        top = min(max(last, 2 * _RUN_TOP), RUN_MAX)
+        _RUN.extend((b" %d" * (top - _RUN_TOP)) % tuple(range(_RUN_TOP + 1, top + 1)))
+        _RUN_TOP = top
+    return bytes(_RUN[_run_offset(first) : _run_offset(last + 1)])
+
+
 def _expunge_ok(cmd: Search) -> bool:
     """EXPUNGE/VANISHED may follow UID SEARCH, but not one whose criteria
     hold message numbers (RFC 7162 §3.2.10, RFC 9051 §7.5.1): they would
@@ -459,7 +494,7 @@ async def search(session: SelectedContext, cmd: Search) -> Reply:
         uids = list(map(itemgetter(1), found))
     if cmd.returns is None:
         # the numbers written in one go (RFC 3501 §7.2.5 ``* SEARCH n n ...``)
-        values: list[Value] = [Raw(b"SEARCH" + (b" %d" * len(numbers)) % tuple(numbers))]
+        values: list[Value] = [Raw(b"SEARCH" + numbers_wire(numbers))]
         if modseq and found:
             highest = max(map(itemgetter(2), found))
             values.append([Atom("MODSEQ"), highest])
