@@ -299,13 +299,14 @@ def _address_candidates(headers: list[bytes], lname: str, folded: str) -> tuple[
     texts = _field_texts(headers, lname, exact=False) if pieces else None
     if pieces is None or texts is None:
         return None
-    squeezed = [text.translate(None, b" \t\r\n") for text in texts]
+    joined = b"\x00".join(texts)
+    squeezed = joined.translate(None, b" \t\r\n").split(b"\x00")
     first, *rest = sorted(pieces, key=len, reverse=True)
     found = [k for k, v in enumerate(squeezed) if first in v]
     for piece in rest:
         found = [k for k in found if piece in squeezed[k]]
-    unsafe = [k for k, text in enumerate(texts) if _ADDRESS_UNSAFE.search(text)]
-    if unsafe:  # no cheap "no" for such a field
+    if _ADDRESS_UNSAFE.search(joined) is not None:  # no cheap "no" for such a field
+        unsafe = [k for k, text in enumerate(texts) if _ADDRESS_UNSAFE.search(text)]
         found = sorted({*found, *unsafe})
     return found, False
 
