@@ -222,26 +222,27 @@ def header_matcher(name: str, needle: str) -> Callable[[HeaderSource], bool]:
     return test
 
 
-def header_candidates(headers: list[bytes], name: str, needle: str) -> tuple[list[int], bool] | None:
+def header_candidates(headers: list[bytes], name: str, needle: str) -> tuple[list[int], list[int]] | None:
     """``HEADER name needle`` over many messages at once (issue 16):
-    ``(positions, exact)``, the positions in ``headers`` (top-level
-    header blocks) of the messages :func:`header_matches` says yes for
-    when ``exact``, else of the only ones it may say yes for (the rest
-    get the matcher's cheap "no"; the caller asks the matcher about
-    these).  The steps over all the headers are C-speed passes over
-    their join, so a SEARCH that runs once does not pay a Python step
-    per message (RFC 3501 §6.4.4 answers, by the matcher's rules):
+    ``(yes, maybe)``, positions in ``headers`` (top-level header blocks)
+    of the messages :func:`header_matches` surely says yes for, and of
+    those it may say yes for (the caller asks the matcher about these);
+    every other message gets the matcher's cheap "no".  The steps over
+    all the headers are C-speed passes over their join, so a SEARCH that
+    runs once does not pay a Python step per message (RFC 3501 §6.4.4
+    answers, by the matcher's rules):
 
     * a field other than FROM / TO / CC / BCC, a needle without white
-      space, every header plain (:func:`_plain`): exact.  In a plain
-      header a value's decoding is its unfolding, which only turns a
-      line break and the white space after it into a space; a needle
-      without white space is in the unfolded value exactly when it is
-      in the value as written;
-    * FROM / TO / CC / BCC: the messages where each atom run of the
-      needle is in the field with its white space squeezed out, or
-      where the field holds what the address parser rewrites
-      (:func:`_address_surely_absent`).
+      space, every header plain (:func:`_plain`): all decided.  In a
+      plain header a value's decoding is its unfolding, which only turns
+      a line break and the white space after it into a space; a needle
+      without white space is in the unfolded value exactly when it is in
+      the value as written;
+    * FROM / TO / CC / BCC: "maybe" where each atom run of the needle is
+      in the field with its white space squeezed out, or where the field
+      holds what the address parser rewrites
+      (:func:`_address_surely_absent`); decided among those where the
+      field is one plain address (:func:`_simple_address_hit`).
 
     None when neither applies."""
     folded = fold_case(needle)
@@ -256,7 +257,7 @@ def header_candidates(headers: list[bytes], name: str, needle: str) -> tuple[lis
     if texts is None:
         return None
     quick = folded.encode("ascii")
-    return [k for k, text in enumerate(texts) if quick in text], True
+    return [k for k, text in enumerate(texts) if quick in text], []
 
 
 #: A CR not starting a CRLF (no such CR in a plain header).
@@ -305,10 +306,54 @@ def _address_candidates(headers: list[bytes], lname: str, folded: str) -> tuple[
     found = [k for k, v in enumerate(squeezed) if first in v]
     for piece in rest:
         found = [k for k in found if piece in squeezed[k]]
+    unsafe: set[int] = set()
     if _ADDRESS_UNSAFE.search(joined) is not None:  # no cheap "no" for such a field
-        unsafe = [k for k, text in enumerate(texts) if _ADDRESS_UNSAFE.search(text)]
+        unsafe = {k for k, text in enumerate(texts) if _ADDRESS_UNSAFE.search(text)}
         found = sorted({*found, *unsafe})
-    return found, False
+    if not _ADDRESS_NEEDLE.fullmatch(folded):
+        return [], found
+    needle = folded.encode("ascii")
+    yes: list[int] = []
+    maybe: list[int] = []
+    for k in found:
+        hit = None if k in unsafe else _simple_address_hit(texts[k], needle)
+        if hit is None:
+            maybe.append(k)
+        elif hit:
+            yes.append(k)
+    return yes, maybe
+
+
+#: A needle made of atom text, dots and ``@`` only (no white space,
+#: quote, bracket or comma): in an address written out by
+#: :func:`address_text` it can only lie within one display-name word or
+#: within ``local@domain``.
+_ADDRESS_NEEDLE = re.compile(r"[a-z0-9!#$%&'*+\-/=?^_`{|}~.@]+")
+_ATOM = rb"[a-z0-9!#$%&'*+\-/=?^_`{|}~]+"
+_DOT_ATOM = _ATOM + rb"(?:\." + _ATOM + rb")*"
+#: A field value (lower-cased, as written) that is one address, an
+#: optional display name of plain words and ``<local@domain>``, or a bare
+#: ``local@domain``, nothing else (RFC 5322 §3.4).
+_SIMPLE_ADDRESS = re.compile(
+    rb"[ \t]*(?:((?:" + _ATOM + rb"[ \t]+)*" + _ATOM + rb")?[ \t]*<(" + _DOT_ATOM + rb"@" + _DOT_ATOM
+    + rb")>|(" + _DOT_ATOM + rb"@" + _DOT_ATOM + rb"))[ \t]*\r?"
+)
+
+
+def _simple_address_hit(text: bytes, needle: bytes) -> bool | None:
+    """Whether :func:`address_text` of the field value ``text`` (one
+    value, lower-cased, no encoded word, quote or comment) holds
+    ``needle`` (:data:`_ADDRESS_NEEDLE`), when the value is one plain
+    address (:data:`_SIMPLE_ADDRESS`): written out, its display-name
+    words and its ``local@domain`` are those of the value, so the
+    needle is in one of them or nowhere.  None for any other value."""
+    m = _SIMPLE_ADDRESS.fullmatch(text.strip(b"\x01"))  # (0x01: between values, and messages)
+    if m is None:
+        return None
+    phrase, addr, bare = m.groups()
+    if needle in (addr or bare):
+        return True
+    return phrase is not None and any(needle in word for word in phrase.split())
 
 
 _ABSENT = object()

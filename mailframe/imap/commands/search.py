@@ -349,8 +349,8 @@ async def _header_search(
         if cheap is None:
             hits = [k for k, r in enumerate(part) if r is not None and matcher(r)]
         else:
-            positions, exact = cheap
-            hits = positions if exact else [k for k in positions if matcher(known[k])]
+            yes, maybe = cheap
+            hits = sorted(yes + [k for k in maybe if matcher(known[k])]) if maybe else yes
         found += [(pairs[i + k][0], pairs[i + k][1], 0) for k in hits]
     return found
 
