@@ -294,7 +294,7 @@ def _field_texts(headers: list[bytes], lname: str, exact: bool) -> list[bytes] |
     return texts if len(texts) == len(headers) else None
 
 
-def _address_candidates(headers: list[bytes], lname: str, folded: str) -> tuple[list[int], bool] | None:
+def _address_candidates(headers: list[bytes], lname: str, folded: str) -> tuple[list[int], list[int]] | None:
     """:func:`header_candidates` of an address field."""
     pieces = _address_pieces(folded)
     texts = _field_texts(headers, lname, exact=False) if pieces else None
