@@ -90,6 +90,31 @@ def test_same_bytes_as_the_general_encoders(spec: str, word: bytes) -> None:
 WHOLE = {"BODY.PEEK[]", "(UID FLAGS BODY[])", "RFC822"}
 
 
+def test_header_syncs_in_turn_with_other_field_lists() -> None:
+    """The HEADER.FIELDS item a message kept from the last sync is used
+    only for the same field list: syncs asking other lists, in turn, on
+    the same records (as sessions of one mailbox share them), each get
+    their own fields (RFC 3501 §6.4.5)."""
+    view, records = _setup()
+    specs = [
+        "(UID BODY.PEEK[HEADER.FIELDS (FROM SUBJECT)])",
+        "(UID BODY.PEEK[HEADER.FIELDS (TO)])",
+        "(UID BODY.PEEK[HEADER.FIELDS (from subject)])",
+        "(UID BODY.PEEK[HEADER.FIELDS.NOT (SUBJECT)])",
+        "(UID BODY.PEEK[HEADER.FIELDS (FROM SUBJECT)])",
+    ]
+    for spec in specs * 2:
+        items = _items(spec)
+        fast = compile_plan(items, view, False)
+        assert fast is not None
+        plan = [(_spec(a, False), a) for a in items]
+        for seq, record in enumerate(records, 1):
+            general = _respond(seq, Message(view, record.uid, record, None, None), plan, False)
+            assert isinstance(general, list)
+            quick = fast(seq, record.uid, record, None)
+            assert quick is not None and b"".join(quick) == b"".join(general), (spec, seq)
+
+
 @pytest.mark.parametrize(
     "spec",
     [
