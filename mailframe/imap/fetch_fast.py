@@ -63,9 +63,26 @@ def _header_part(att: FetchAtt) -> _Part | None:
     fields_of = mm.info_header_fields_of(section.fields, text == "HEADER.FIELDS.NOT")
 
     def part(uid: int, record: Any) -> bytes:
-        return name + literal(fields_of(record.info))
+        # A message's header never changes: the item as last sent is kept
+        # on its parsed form (one per message, the last field list asked),
+        # so the next header sync of the mailbox, by any session, takes it.
+        info = record.info
+        cache = info._cache
+        if cache is None:
+            cache = info._cache = {}
+        kept = cache.get(_KEPT)
+        if kept is not None and kept[0] == name:
+            wire: bytes = kept[1]
+            return wire
+        wire = name + literal(fields_of(info))
+        cache[_KEPT] = (name, wire)
+        return wire
 
     return part
+
+
+#: The key of the kept HEADER.FIELDS item in a parsed message's cache.
+_KEPT = "fetch:header-fields"
 
 
 def _flags_part(view: Any) -> _Part:

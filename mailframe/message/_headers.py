@@ -91,8 +91,10 @@ def unfold(value: bytes) -> bytes:
     Dovecot); stray CR / LF and NUL octets (which no IMAP string may
     carry) are dropped.
     """
-    if b"\n" in value or b"\r" in value:
+    if b"\n" in value:
         value = _FOLD.sub(b" ", value).replace(b"\r", b"").replace(b"\n", b"")
+    elif b"\r" in value:  # one line (its CR before the LF): nothing to unfold
+        value = value.replace(b"\r", b"")
     if b"\x00" in value:
         value = value.replace(b"\x00", b"")  # CHAR8 excludes NUL (RFC 3501 §9)
     return value.strip(b" \t")

@@ -56,6 +56,7 @@ from mailframe.imap.serialize import continuation
 from mailframe.imap.session import WAKEUP, ServerConfig, Session, Wakeup
 from mailframe.ops.authwatch import WatchedAuthenticator
 from mailframe.ops.events import ImapConnection, refused_connection
+from mailframe.server._sendnow import send_now
 from mailframe.server._sockopts import no_delay, quick_ack, send_window
 from mailframe.server._spooling import Spooled, SpoolingMixin
 from mailframe.server.compress import DEFAULT_LEVEL, CompressionError, Deflate
@@ -392,7 +393,7 @@ class IMAPServerProtocol(SpoolingMixin, Protocol, TimeoutMixin):
         on; a flush is due at the end of this reactor turn at the latest."""
         deflate = self.deflate
         if deflate is None:
-            self.transport.write(data)  # type: ignore[union-attr]
+            send_now(self.transport, data)  # a large block goes to the kernel at once
             return
         out = deflate.compress(data)
         if out:

@@ -213,7 +213,9 @@ class Folder:
         made = self._records_made
         if len(made) > _RECORDS_KEPT:
             made.clear()
-        for uid in sorted(set(uids)):
+        wanted = sorted(set(uids))
+        self.index.cached_infos([u for u in wanted if u not in made])  # the cache file read in runs
+        for uid in wanted:
             state = log.get(uid)
             if state is None:
                 continue

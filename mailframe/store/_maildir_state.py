@@ -273,6 +273,24 @@ class FolderIndex:
             self.remember(uid, info)
         return info
 
+    def cached_infos(self, uids: list[int]) -> None:
+        """:meth:`cached_info` of those of ``uids`` not in memory, their
+        blobs read together (:meth:`CacheFile.get_many`); a blob that is
+        missing or foreign is left for :meth:`cached_info` to miss."""
+        meta, infos = self.meta, self.infos
+        wanted = [(uid, meta[uid]) for uid in uids if uid not in infos and uid in meta]
+        if len(wanted) < 2:
+            return
+        blobs = self.cache.get_many([(m.coff, m.clen) for _, m in wanted])
+        for (uid, _), blob in zip(wanted, blobs, strict=True):
+            prefix = b"%d\n" % uid
+            if blob is not None and blob.startswith(prefix):
+                try:
+                    info = MessageInfo.load(blob[len(prefix) :])
+                except Exception:
+                    continue
+                self.remember(uid, info)
+
     def remember(self, uid: int, info: MessageInfo) -> None:
         if len(self.infos) >= _INFO_CACHE:
             self.infos.clear()

@@ -90,6 +90,31 @@ def test_same_bytes_as_the_general_encoders(spec: str, word: bytes) -> None:
 WHOLE = {"BODY.PEEK[]", "(UID FLAGS BODY[])", "RFC822"}
 
 
+def test_header_syncs_in_turn_with_other_field_lists() -> None:
+    """The HEADER.FIELDS item a message kept from the last sync is used
+    only for the same field list: syncs asking other lists, in turn, on
+    the same records (as sessions of one mailbox share them), each get
+    what records that never synced get -- their own fields (RFC 3501
+    §6.4.5; those bytes are the general encoders', above)."""
+    view, shared = _setup()
+    specs = [
+        "(UID BODY.PEEK[HEADER.FIELDS (FROM SUBJECT)])",
+        "(UID BODY.PEEK[HEADER.FIELDS (TO)])",
+        "(UID BODY.PEEK[HEADER.FIELDS (from subject)])",
+        "(UID BODY.PEEK[HEADER.FIELDS.NOT (SUBJECT)])",
+        "(UID BODY.PEEK[HEADER.FIELDS (FROM SUBJECT)])",
+    ]
+    for spec in specs * 2:
+        fast = compile_plan(_items(spec), view, False)
+        assert fast is not None
+        _, fresh = _setup()  # parsed anew: nothing kept
+        for seq, (record, new) in enumerate(zip(shared, fresh, strict=True), 1):
+            quick = fast(seq, record.uid, record, None)
+            first = fast(seq, new.uid, new, None)
+            assert quick is not None and first is not None
+            assert b"".join(quick) == b"".join(first), (spec, seq)
+
+
 @pytest.mark.parametrize(
     "spec",
     [

@@ -322,6 +322,36 @@ def _row_test(key: SearchKey, c: _Context) -> Callable[[], bool]:
     return lambda: bool(_matches(key, c))
 
 
+#: Header blocks one pass of :func:`mailframe.message.header_candidates`
+#: joins (a few MB of header at a time, however big the mailbox).
+HEADER_PASS = 4096
+
+
+async def _header_search(
+    session: SelectedContext, header: SearchHeader, pairs: list[tuple[int, int]], rows: list[Row | None]
+) -> list[tuple[int, int, int]]:
+    """One header key over the rows of ``pairs`` (in order; None for a
+    message expunged meanwhile): the matcher's cheap "no" taken for a
+    few thousand rows at once where it applies
+    (:func:`mailframe.message.header_candidates`), the matcher for the
+    rest (RFC 3501 §6.4.4)."""
+    matcher = mm.header_matcher(header.name, header.value)
+    found: list[tuple[int, int, int]] = []
+    for i in range(0, len(rows), HEADER_PASS):
+        if i:
+            await session.io.pause()  # other sessions run between passes
+        part = rows[i : i + HEADER_PASS]
+        known = cast("list[Row]", part)
+        cheap = None if None in part else mm.header_candidates([r.header for r in known], header.name, header.value)
+        if cheap is None:
+            hits = [k for k, r in enumerate(part) if r is not None and matcher(r)]
+        else:
+            yes, maybe = cheap
+            hits = sorted(yes + [k for k in maybe if matcher(known[k])]) if maybe else yes
+        found += [(pairs[i + k][0], pairs[i + k][1], 0) for k in hits]
+    return found
+
+
 async def run_search(session: SelectedContext, key: SearchKey) -> list[tuple[int, int, int]]:
     """(seq, uid, modseq) of every message in the view that matches
     ``key`` (modseq 0 when the search did not need records)."""
@@ -345,9 +375,9 @@ async def run_search(session: SelectedContext, key: SearchKey) -> list[tuple[int
         # header, date and size keys: the mailbox's kept columns (issue 16)
         header = _header_key(key)
         if header is not None:
-            # one header key (SUBJECT, FROM ...): the matcher mapped over
-            # the rows in sequence order, no Python step per message but
-            # the matcher's own
+            # one header key (SUBJECT, FROM ...): a column when the field
+            # was searched before, else the rows in sequence order, in
+            # passes over thousands of headers at once (_header_search)
             uids = list(map(itemgetter(1), pairs))
             folded = mm.fold_case(header.value)
             if folded and "\x00" not in folded:
@@ -355,17 +385,7 @@ async def run_search(session: SelectedContext, key: SearchKey) -> list[tuple[int
                 if column is not None:  # a field searched before: one str.find pass
                     return [(pairs[k][0], pairs[k][1], 0) for k in column.find(folded)]
             ordered = await rows_in_order(session, uids)
-            matcher = mm.header_matcher(header.name, header.value)
-            verdicts: list[bool] = []
-            for i in range(0, len(ordered), BATCH):
-                if i:
-                    await session.io.pause()  # a cold row decodes: other sessions run between batches
-                part = ordered[i : i + BATCH]
-                if None in part:  # a message expunged from the store meanwhile: no row
-                    verdicts += [r is not None and matcher(r) for r in part]
-                else:
-                    verdicts += map(matcher, cast("list[Row]", part))
-            return [(s, u, 0) for s, u in compress(pairs, verdicts)]
+            return await _header_search(session, header, pairs, ordered)
         rows = await rows_for(session, [u for _, u in pairs])
         test = _row_test(key, c)
         for n, (seq, uid) in enumerate(pairs):
@@ -403,6 +423,41 @@ async def run_search(session: SelectedContext, key: SearchKey) -> list[tuple[int
     return found
 
 
+#: ``b" 1 2 3 ..."``: the numbers 1 to len-ish written once, so a result
+#: that is one run of numbers (``SEARCH UNSEEN`` or ``ALL`` of a mailbox,
+#: UIDs without gaps) is a slice of it, not a formatting per number.
+_RUN = bytearray()
+_RUN_TOP = 0
+#: Largest number the run is written up to (about 1.3 MB).
+RUN_MAX = 200_000
+
+
+def _run_offset(n: int) -> int:
+    """Where `` n`` starts in :data:`_RUN` (each number its digits and a space)."""
+    at, width, low = 0, 1, 1
+    while n >= low * 10:
+        at += (low * 10 - low) * (width + 1)
+        width, low = width + 1, low * 10
+    return at + (n - low) * (width + 1)
+
+
+def numbers_wire(numbers: list[int]) -> bytes:
+    """`` n1 n2 ...`` of a search result (RFC 3501 §7.2.5), ascending
+    and without duplicates as every result here is: one run from
+    :data:`_RUN` when the numbers have no gap, else formatted in one
+    ``%`` over all of them."""
+    global _RUN_TOP
+    count = len(numbers)
+    if count < 64 or numbers[-1] - numbers[0] != count - 1 or numbers[-1] > RUN_MAX:
+        return (b" %d" * count) % tuple(numbers)
+    first, last = numbers[0], numbers[-1]
+    if last > _RUN_TOP:
+        top = min(max(last, 2 * _RUN_TOP), RUN_MAX)
+        _RUN.extend((b" %d" * (top - _RUN_TOP)) % tuple(range(_RUN_TOP + 1, top + 1)))
+        _RUN_TOP = top
+    return bytes(_RUN[_run_offset(first) : _run_offset(last + 1)])
+
+
 def _expunge_ok(cmd: Search) -> bool:
     """EXPUNGE/VANISHED may follow UID SEARCH, but not one whose criteria
     hold message numbers (RFC 7162 §3.2.10, RFC 9051 §7.5.1): they would
@@ -435,7 +490,7 @@ async def search(session: SelectedContext, cmd: Search) -> Reply:
         uids = list(map(itemgetter(1), found))
     if cmd.returns is None:
         # the numbers written in one go (RFC 3501 §7.2.5 ``* SEARCH n n ...``)
-        values: list[Value] = [Raw(b"SEARCH" + (b" %d" * len(numbers)) % tuple(numbers))]
+        values: list[Value] = [Raw(b"SEARCH" + numbers_wire(numbers))]
         if modseq and found:
             highest = max(map(itemgetter(2), found))
             values.append([Atom("MODSEQ"), highest])
