@@ -41,6 +41,17 @@ def conninfo() -> Iterator[str]:
     yield new_database()
 
 
+
+def _expunge(tx: Tx, box: int, uids: list[int]) -> None:
+    """EXPUNGE ``uids`` of ``box`` at a new modseq, as the store does."""
+    modseq = int(
+        tx.one(
+            "UPDATE mailboxes SET highestmodseq = highestmodseq + 1 WHERE id = ? RETURNING highestmodseq",
+            (box,),
+        )[0]
+    )
+    expunge_rows(tx, box, uids, modseq)
+
 def _fill(tx: Tx) -> int:
     account = tx.one("INSERT INTO accounts (username) VALUES ('u') RETURNING id")[0]
     box = create_row(tx, int(account), "INBOX")
@@ -110,17 +121,7 @@ def test_arrays_follow_the_messages(conninfo: str) -> None:
         # "fox" of hdr (Subject), fields and body
         assert (arrays, address, fox) == (3, 2, 3)
 
-        def gone(tx: Tx) -> None:
-            modseq = int(
-                tx.one(
-                    "UPDATE mailboxes SET highestmodseq = highestmodseq + 1 WHERE id = ? "
-                    "RETURNING highestmodseq",
-                    (box,),
-                )[0]
-            )
-            expunge_rows(tx, box, [1], modseq)
-
-        store.db.run_sync(gone, write=True)
+        store.db.run_sync(lambda tx: _expunge(tx, box, [1]), write=True)
         assert store.db.run_sync(counts, False)[0][0] == 2
         assert _plan(store, box, SearchBody("fox"))[:2] == ([], [])
     finally:
@@ -187,17 +188,7 @@ def test_copy_carries_the_arrays(conninfo: str) -> None:
         assert _plan(store, other, SearchBody("brown"))[:2] == ([11, 12], [])
         assert _plan(store, other, SearchBody("dog"))[:2] == ([], [])
 
-        def gone(tx: Tx) -> None:
-            modseq = int(
-                tx.one(
-                    "UPDATE mailboxes SET highestmodseq = highestmodseq + 1 WHERE id = ? "
-                    "RETURNING highestmodseq",
-                    (box,),
-                )[0]
-            )
-            expunge_rows(tx, box, [1, 3], modseq)
-
-        store.db.run_sync(gone, write=True)
+        store.db.run_sync(lambda tx: _expunge(tx, box, [1, 3]), write=True)
         assert _plan(store, box, SearchBody("brown"))[:2] == ([], [])
         assert _plan(store, other, SearchBody("brown"))[:2] == ([11, 12], [])
 
