@@ -398,13 +398,16 @@ def build(
         )
         if (
             delim is not None
-            and delim > end > bstart
+            and delim > end
+            and (end > bstart or _header_closed(raw, hstart, bstart))
             and inner.kind == LEAF
             and inner.body_start == end
             and not _header_closed(raw, bstart, end)
         ):
             # the encapsulated header runs to the delimiter: the part keeps
             # the line break (its HEADER and TEXT stay as they are: Dovecot)
+            # -- unless the part is empty and its own MIME header ends in
+            # that line break (Dovecot: size 0)
             end = delim
         end = max(end, inner.end)
         kids = (inner,)
