@@ -13,6 +13,7 @@ has to read.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -150,8 +151,9 @@ def search_sql(
     tx: Tx, mailbox_id: int, compiled: Compiled, lo: int, hi: int
 ) -> tuple[str, tuple[Any, ...]]:
     """The one statement answering a compiled key over the UIDs ``lo`` to
-    ``hi``: rows ``(uid, sure)``, ``sure`` 1 where the SQL alone says the
-    message matches, 0 where the matcher must confirm it."""
+    ``hi``: rows ``(uid, sure)`` in no particular order, ``sure`` 1 where
+    the SQL alone says the message matches, 0 where the matcher must
+    confirm it."""
     d = tx.dialect
     # the message's text row, when a condition reads it (a rowid lookup),
     # and its messages row only when a condition reads that (size, date)
@@ -160,8 +162,8 @@ def search_sql(
     joined = f"FROM mailbox_messages mm{message}{row} "
     if compiled.exact:
         return (
-            f"SELECT mm.uid, 1 {joined} WHERE mm.mailbox_id = ? AND mm.uid BETWEEN ? AND ? "
-            f"AND ({compiled.maybe}) ORDER BY mm.uid",
+            f"SELECT mm.uid AS uid, 1 AS sure {joined} WHERE mm.mailbox_id = ? AND mm.uid BETWEEN ? AND ? "
+            f"AND ({compiled.maybe})",
             (mailbox_id, lo, hi, *compiled.maybe_params),
         )
     where = "WHERE mm.mailbox_id = ? AND mm.uid BETWEEN ? AND ? "
@@ -170,11 +172,11 @@ def search_sql(
         # each one's row through the primary key, whatever the planner's
         # statistics say (OFFSET 0 keeps the subquery from being flattened)
         return (
-            f"SELECT mm.uid, CASE WHEN ({compiled.sure}) THEN 1 ELSE 0 END "
+            f"SELECT mm.uid AS uid, CASE WHEN ({compiled.sure}) THEN 1 ELSE 0 END AS sure "
             f"FROM ({compiled.driver_ids}) found (uid) CROSS JOIN LATERAL ("
             "SELECT * FROM mailbox_messages x WHERE x.mailbox_id = ? AND x.uid = found.uid "
             "AND x.uid BETWEEN ? AND ? OFFSET 0) mm"
-            f"{message}{row} WHERE ({compiled.maybe}) ORDER BY mm.uid",
+            f"{message}{row} WHERE ({compiled.maybe})",
             (
                 *compiled.sure_params,
                 *compiled.driver_params,
@@ -193,11 +195,11 @@ def search_sql(
         # the mailbox by a filter over every pair: 190 ms for 2 000
         # messages).  OFFSET 0 keeps the subquery from being flattened.
         return (
-            f"SELECT mm.uid, CASE WHEN ({compiled.sure}) THEN 1 ELSE 0 END "
+            f"SELECT mm.uid AS uid, CASE WHEN ({compiled.sure}) THEN 1 ELSE 0 END AS sure "
             f"FROM ({compiled.driver_ids}) found (id) CROSS JOIN LATERAL ("
             "SELECT * FROM mailbox_messages x WHERE x.message_id = found.id "
             "AND x.mailbox_id = ? AND x.uid BETWEEN ? AND ? OFFSET 0) mm"
-            f"{message}{row} WHERE ({compiled.maybe}) ORDER BY mm.uid",
+            f"{message}{row} WHERE ({compiled.maybe})",
             (
                 *compiled.sure_params,
                 *compiled.driver_params,
@@ -214,8 +216,8 @@ def search_sql(
         plus = "+" if d.name == "sqlite" else ""
         where = f"WHERE {compiled.driver} AND {plus}mm.mailbox_id = ? AND mm.uid BETWEEN ? AND ? "
     return (
-        f"SELECT mm.uid, CASE WHEN ({compiled.sure}) THEN 1 ELSE 0 END {joined}{where}"
-        f"AND ({compiled.maybe}) ORDER BY mm.uid",
+        f"SELECT mm.uid AS uid, CASE WHEN ({compiled.sure}) THEN 1 ELSE 0 END AS sure {joined}{where}"
+        f"AND ({compiled.maybe})",
         (
             *compiled.sure_params,
             *compiled.driver_params,
@@ -274,9 +276,33 @@ def search_plan(
         matched = sorted(u for u in found if u not in skip and (wanted is None or u in wanted))
         return matched, confirm, largest
     sql, params = search_sql(tx, mailbox_id, compiled, lo, hi)
-    sure: list[int] = []
-    unsure: list[int] = []
-    for uid, certain in tx.all(sql, params):
-        if wanted is None or int(uid) in wanted:
-            (sure if int(certain) else unsure).append(int(uid))
+    sure, unsure = _uid_lists(tx, sql, params)
+    if wanted is not None:
+        sure = [u for u in sure if u in wanted]
+        unsure = [u for u in unsure if u in wanted]
     return sure, unsure, largest
+
+
+def _uid_lists(tx: Tx, sql: str, params: tuple[Any, ...]) -> tuple[list[int], list[int]]:
+    """The rows ``(uid, sure)`` of :func:`search_sql` as two sorted lists,
+    the sure UIDs and the unsure, each aggregated in the database into one
+    text (:attr:`~mailframe.store.sql.dialect.Dialect.int_list`): for a
+    needle in most of a 100 000-message mailbox, making a Python row per
+    UID cost more than the index lookup (SQLite, 50 000 UIDs: 38 ms as
+    rows, 6 ms as one text parsed by :func:`json.loads`)."""
+    agg = tx.dialect.int_list
+    row = tx.one(
+        f"SELECT {agg.format('CASE WHEN found.sure = 1 THEN found.uid END')}, "
+        f"{agg.format('CASE WHEN found.sure = 0 THEN found.uid END')} FROM ({sql}) found",
+        params,
+    )
+    return _ints(row[0]), _ints(row[1])
+
+
+def _ints(text: str | None) -> list[int]:
+    """A comma-separated list of integers, sorted."""
+    if not text:
+        return []
+    out: list[int] = json.loads(f"[{text}]")
+    out.sort()
+    return out
