@@ -103,7 +103,7 @@ _COPIED = {
 
 def replicate(store: SqlStore, box: int, copies: int) -> None:
     """Grow the mailbox to ``copies`` times its messages by copying rows
-    in SQL (messages, their text documents, word arrays, sort keys and
+    in SQL (messages, their text documents and short pieces, word arrays, sort keys and
     mailbox rows; bodies shared): minutes of APPEND become seconds, the
     distribution of every needle stays the same (each serial token is
     then in ``copies`` messages)."""
@@ -148,10 +148,12 @@ def replicate(store: SqlStore, box: int, copies: int) -> None:
                     "WHERE message_id <= ?",
                     (off, top),
                 )
+                # the word arrays are per mailbox row (schema 8)
                 tx.execute(
-                    "INSERT INTO message_words (message_id, words) "
-                    "SELECT message_id + ?, words FROM message_words WHERE message_id <= ?",
-                    (off, top),
+                    "INSERT INTO mailbox_words (mailbox_id, uid, words) "
+                    "SELECT mailbox_id, uid + ?, words FROM mailbox_words "
+                    "WHERE mailbox_id = ? AND uid <= ?",
+                    (uoff, box, uids),
                 )
             tx.execute(
                 "INSERT INTO mailbox_messages (mailbox_id, uid, message_id, modseq, flags, "

@@ -3,6 +3,7 @@ LIST-STATUS (RFC 5819), SPECIAL-USE (RFC 6154) and CHILDREN (RFC 3348)."""
 
 from __future__ import annotations
 
+import itertools
 import re
 
 from mailframe import vocabulary
@@ -18,11 +19,23 @@ SEP = "/"
 SPECIAL_USE = vocabulary.SPECIAL_USE
 
 
+#: every spelling of INBOX, tried on INBOX and the names below it.
+_INBOX_SPELLINGS = tuple("".join(c) for c in itertools.product(*zip("inbox", "INBOX", strict=True)))
+
+
+def inbox_spellings(name: str) -> tuple[str, ...]:
+    """``name`` with its leading INBOX in every case, when it is INBOX or
+    a name below it (RFC 3501 §5.1: INBOX is case-insensitive).  A
+    pattern then lists it when it matches any of them, as Dovecot's
+    ``imap-match`` does: ``i*``, ``In%`` and ``*box`` list INBOX (and
+    ``i*`` INBOX/sub), the rest of the name keeping its case."""
+    if name != "INBOX" and not name.startswith("INBOX" + SEP):
+        return ()
+    return tuple(s + name[5:] for s in _INBOX_SPELLINGS)
+
+
 def pattern_regex(pattern: str) -> re.Pattern[str]:
-    """``*`` matches anything, ``%`` anything but the separator (§6.3.8).
-    A leading INBOX is matched in any case (§5.1)."""
-    if pattern[:5].upper() == "INBOX" and (len(pattern) == 5 or pattern[5] in "/%*"):
-        pattern = "INBOX" + pattern[5:]
+    """``*`` matches anything, ``%`` anything but the separator (§6.3.8)."""
     out = []
     for ch in pattern:
         if ch == "*":
@@ -73,7 +86,9 @@ async def list_mailboxes(session: AuthenticatedContext, cmd: List) -> Reply:
     regexes = [pattern_regex(cmd.reference + p) for p in cmd.patterns]
 
     def matches(name: str) -> bool:
-        return any(r.fullmatch(name) for r in regexes)
+        if any(r.fullmatch(name) for r in regexes):
+            return True
+        return any(r.fullmatch(s) for s in inbox_spellings(name) for r in regexes)
 
     # RFC 9051 §7.3.1 (IMAP4rev2 enabled): a missing parent is \NonExistent.
     rev2 = "IMAP4rev2" in session.enabled
