@@ -514,6 +514,18 @@ class Session:
         if keywords is not None:
             announce_flags(self, keywords, view.readonly)
 
+    def enable_condstore(self) -> None:
+        """CONDSTORE on, by ENABLE or by a command that uses it (RFC 7162
+        §3.1).  On a mailbox selected without it the client is first told
+        OK [HIGHESTMODSEQ], before the command's own answers and with the
+        value from before it, as Dovecot does."""
+        self.enabled.add("CONDSTORE")
+        view = self.view
+        if view is not None and not view.condstore_announced:
+            view.condstore_announced = True
+            view.told_modseq = max(view.told_modseq, view.modseq)
+            self.untagged_ok("Highest", f"HIGHESTMODSEQ {view.modseq}")
+
     def close_selected(self) -> None:
         """SELECT and EXAMINE first close the selected mailbox, so a
         failed one leaves none selected (RFC 3501 §6.3.1); the client

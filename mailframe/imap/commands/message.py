@@ -37,7 +37,7 @@ async def store(session: SelectedContext, cmd: Store) -> Reply:
     condstore = cmd.unchangedsince is not None or "CONDSTORE" in session.enabled
     uid_only = uidonly(session)
     if cmd.unchangedsince is not None:
-        session.enabled.add("CONDSTORE")
+        session.enable_condstore()
     uids = [u for _, u in pairs if u not in view.ghosts]
     check_store = getattr(session.mailbox, "check_store", None)
     if check_store is not None:  # RFC 4314 §4: NOPERM only if no flag may change
