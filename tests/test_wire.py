@@ -26,3 +26,13 @@ def test_rfc3501_examples_and_zones() -> None:
 
 def test_naive_is_utc_as_the_stores_take_it() -> None:
     assert date_time(datetime(2024, 1, 2, 3, 4, 5)) == b'"02-Jan-2024 03:04:05 +0000"'
+
+
+def test_a_zone_with_daylight_saving_gives_each_date_its_offset() -> None:
+    """The zone suffix is kept per fixed offset only: a zone with daylight
+    saving is asked for each date's own offset."""
+    from zoneinfo import ZoneInfo
+
+    berlin = ZoneInfo("Europe/Berlin")
+    assert date_time(datetime(2024, 1, 2, 3, 4, 5, tzinfo=berlin)) == b'"02-Jan-2024 03:04:05 +0100"'
+    assert date_time(datetime(2024, 7, 2, 3, 4, 5, tzinfo=berlin)) == b'"02-Jul-2024 03:04:05 +0200"'

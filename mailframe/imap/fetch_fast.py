@@ -15,6 +15,7 @@ message whose bytes were not read ahead goes the general way.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Callable
 from typing import Any
 
@@ -87,11 +88,27 @@ _KEPT = "fetch:header-fields"
 
 def _flags_part(view: Any) -> _Part:
     """``FLAGS (...)`` as the session sees them (stored plus ``\\Recent``,
-    RFC 3501 §2.3.2): the view's encoding, each distinct set made once."""
+    RFC 3501 §2.3.2), the view's encoding: the stored set read from the
+    view's flag column by position, and each distinct (set, recent) pair
+    encoded once per command -- no new set per ``\\Recent`` message (the
+    view's :meth:`flags_wire` makes one to look its encoding up)."""
+    uids = view.uids
+    column: list[frozenset[str]] = view.flag_column()
+    recent: set[int] = view.recent
     flags_wire: Callable[[int], bytes] = view.flags_wire
+    plain: dict[frozenset[str], bytes] = {}
+    marked: dict[frozenset[str], bytes] = {}
 
     def part(uid: int, record: Any) -> bytes:
-        return b"FLAGS " + flags_wire(uid)
+        i = bisect_left(uids, uid)
+        if i == len(uids) or uids[i] != uid:
+            return b"FLAGS " + flags_wire(uid)
+        flags = column[i]
+        memo = marked if uid in recent else plain
+        wire = memo.get(flags)
+        if wire is None:
+            wire = memo[flags] = b"FLAGS " + flags_wire(uid)
+        return wire
 
     return part
 

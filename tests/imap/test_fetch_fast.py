@@ -78,7 +78,7 @@ def test_same_bytes_as_the_general_encoders(spec: str, word: bytes) -> None:
     plan = [(_spec(a, False), a) for a in items]
     for seq, record in enumerate(records, 1):
         raw = MESSAGES[seq - 1]
-        general = _respond(seq, Message(view, record.uid, record, None, raw), plan, [], 0, word)
+        general = _respond(seq, Message(view, record.uid, record, None, raw), plan, word)
         assert isinstance(general, list)
         quick = fast(seq, record.uid, record, raw)
         assert quick is not None

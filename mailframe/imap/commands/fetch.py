@@ -181,6 +181,31 @@ async def _extension(out: FetchResponse, att: FetchAtt, m: Message) -> None:
     out.add(await EXTENSION_ITEMS[att.name](att, m.record, m))
 
 
+#: The name of the pseudo-item that answers for an implicit ``\\Seen``
+#: (not a fetch-att: the grammar never produces it).
+IMPLICIT = "\\implicit-seen"
+
+
+def _implicit_item(flags: bool, modseq: bool) -> Item:
+    """The pseudo-item a FETCH that sets ``\\Seen`` puts into its plan
+    between the items Dovecot answers first (UID, FLAGS, INTERNALDATE,
+    RFC822.SIZE, MODSEQ ...) and the rest (envelope, structures,
+    sections), where Dovecot sends what the FETCH changed: for a message
+    it marked ``\\Seen``, the new FLAGS when they were not asked for (RFC
+    3501 §6.4.5) and, under CONDSTORE, the new MODSEQ (RFC 7162 §3.1);
+    nothing for a message that was already seen."""
+
+    def encode(out: FetchResponse, att: FetchAtt, m: Message) -> None:
+        if m.modseq is None:
+            return
+        if flags:
+            out.add(flags_item(m.view.flags_wire(m.uid)))
+        if modseq:
+            out.add(modseq_item(m.modseq))
+
+    return Item(encode, VIEW, reads=False)
+
+
 def _needs(plan: list[tuple[Item, FetchAtt]]) -> int:
     return max((spec.needs for spec, _ in plan), default=VIEW)
 
@@ -433,8 +458,6 @@ async def fetch(session: SelectedContext, cmd: Fetch) -> Reply:
         if not any(a.name == "MODSEQ" for a in items):
             items.append(FetchAtt("MODSEQ"))
     items = answer_order(items)
-    #: where the FLAGS (and MODSEQ) of a message this FETCH marks \Seen go
-    implicit_at = sum(1 for a in items if a.name in ANSWERED_FIRST)
     if cmd.vanished and cmd.changedsince is not None:
         await fetch_vanished(session, cmd.numbers, cmd.changedsince)  # RFC 7162 §3.2.6
     if cmd.changedsince is not None:
@@ -446,10 +469,14 @@ async def fetch(session: SelectedContext, cmd: Fetch) -> Reply:
     utf8 = utf8_enabled(session)
     plan = [(_spec(a, utf8), a) for a in items]
     word = b"UIDFETCH" if uid_only else b"FETCH"
-    has_flags = any(a.name == "FLAGS" for a in items)
-    # RFC 7162 §3.1: once CONDSTORE is on, a FETCH that changes flags
-    # reports the new modseq with them
-    tell_modseq = "CONDSTORE" in session.enabled and not any(a.name == "MODSEQ" for a in items)
+    if seen:
+        tell_flags = not any(a.name == "FLAGS" for a in items)
+        # RFC 7162 §3.1: once CONDSTORE is on, a FETCH that changes flags
+        # reports the new modseq with them
+        tell_modseq = "CONDSTORE" in session.enabled and not any(a.name == "MODSEQ" for a in items)
+        if tell_flags or tell_modseq:
+            at = sum(1 for a in items if a.name in ANSWERED_FIRST)
+            plan.insert(at, (_implicit_item(tell_flags, tell_modseq), FetchAtt(IMPLICIT)))
     needs = _needs(plan)
     batch = IBatchReadMailbox(mailbox) if IBatchReadMailbox.providedBy(mailbox) else None
     prefetch = batch is not None and any(_reads_whole(a) for a in items)
@@ -508,15 +535,9 @@ async def fetch(session: SelectedContext, cmd: Fetch) -> Reply:
                                 await out.flush()
                             continue
                     m = Message(view, uid, record, mailbox, data.get(uid) if data else None)
-                    implicit: list[bytes] = []
-                    if uid in newly_seen:
-                        m.modseq = newly_seen[uid]
-                        if not has_flags:
-                            implicit.append(flags_item(view.flags_wire(uid)))
-                        if tell_modseq:
-                            implicit.append(modseq_item(m.modseq))
+                    m.modseq = newly_seen.get(uid)
                     try:
-                        built = _respond(uid if uid_only else seq, m, plan, implicit, implicit_at, word)
+                        built = _respond(uid if uid_only else seq, m, plan, word)
                         response = built if isinstance(built, list) else await built
                     except ExpungeIssued:
                         # Expunged by another session after its record was
@@ -553,27 +574,20 @@ def _respond(
     seq: int,
     m: Message,
     plan: list[tuple[Item, FetchAtt]],
-    implicit: list[bytes],
-    implicit_at: int,
     word: bytes = b"FETCH",
 ) -> list[Piece] | Coroutine[Any, Any, list[Piece]]:
-    """One ``* n FETCH (...)`` response (big literals as streams).  A
-    FETCH that set ``\\Seen`` shows the new FLAGS when they were not
-    asked for (RFC 3501 §6.4.5), and the new MODSEQ under CONDSTORE (RFC
-    7162 §3.1): ``implicit``, placed before the ``implicit_at``-th item,
-    where Dovecot puts them.  Under UIDONLY ``seq`` is the UID and
-    ``word`` is ``UIDFETCH`` (RFC 9586 §3.1).  Built at once when no item
-    reads message bytes (a header sync: no coroutine per message); else
-    the coroutine that reads them and finishes the response."""
+    """One ``* n FETCH (...)`` response (big literals as streams), its
+    items in the plan's order (an implicit ``\\Seen``'s FLAGS and MODSEQ
+    are one more item of the plan, :func:`_implicit_item`).  Under UIDONLY
+    ``seq`` is the UID and ``word`` is ``UIDFETCH`` (RFC 9586 §3.1).
+    Built at once when no item reads message bytes (a header sync: no
+    coroutine per message); else the coroutine that reads them and
+    finishes the response."""
     out = FetchResponse(seq, word)
     for i, (spec, att) in enumerate(plan):
-        if implicit and i == implicit_at:
-            out.items.extend(implicit)
         pending = spec.encode(out, att, m)
         if pending is not None:
-            return _respond_rest(out, pending, m, plan[i + 1 :], implicit, implicit_at - i - 1)
-    if implicit and implicit_at >= len(plan):
-        out.items.extend(implicit)
+            return _respond_rest(out, pending, m, plan[i + 1 :])
     return out.finish()
 
 
@@ -582,18 +596,11 @@ async def _respond_rest(
     pending: Awaitable[None],
     m: Message,
     rest: list[tuple[Item, FetchAtt]],
-    implicit: list[bytes],
-    implicit_at: int,
 ) -> list[Piece]:
-    """The rest of :func:`_respond` once an item needs to read bytes
-    (``implicit_at`` now counts from the first of ``rest``)."""
+    """The rest of :func:`_respond` once an item needs to read bytes."""
     await pending
-    for i, (spec, att) in enumerate(rest):
-        if implicit and i == implicit_at:
-            out.items.extend(implicit)
+    for spec, att in rest:
         more = spec.encode(out, att, m)
         if more is not None:
             await more
-    if implicit and implicit_at >= len(rest):
-        out.items.extend(implicit)
     return out.finish()
