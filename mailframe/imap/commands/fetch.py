@@ -454,7 +454,7 @@ async def fetch(session: SelectedContext, cmd: Fetch) -> Reply:
     if cmd.uid and not uid_only and not any(a.name == "UID" for a in items):
         items.insert(0, FetchAtt("UID"))
     if cmd.changedsince is not None or any(a.name == "MODSEQ" for a in items):
-        session.enabled.add("CONDSTORE")
+        session.enable_condstore()
         if not any(a.name == "MODSEQ" for a in items):
             items.append(FetchAtt("MODSEQ"))
     items = answer_order(items)
