@@ -519,6 +519,8 @@ class Session:
         §3.1).  On a mailbox selected without it the client is first told
         OK [HIGHESTMODSEQ], before the command's own answers and with the
         value from before it, as Dovecot does."""
+        if "CONDSTORE" in self.enabled:
+            return
         self.enabled.add("CONDSTORE")
         view = self.view
         if view is not None and not view.condstore_announced:

@@ -59,14 +59,14 @@ async def enable(session: AuthenticatedContext, cmd: Enable) -> Reply:
         if cap in ("CONDSTORE", "QRESYNC") and not session.config.condstore:
             continue
         if cap in ENABLEABLE and cap not in session.enabled:
-            session.enabled.add(cap)
-            newly.append(cap)
-            if cap == "IMAP4rev2" and session.view is not None:
-                session.view.recent.clear()  # RFC 9051: no \Recent from now on
             if cap in ("CONDSTORE", "QRESYNC"):
                 # RFC 7162 §3.2.3: enabling QRESYNC enables CONDSTORE too
                 # (reported only when asked for, as Dovecot does); on a
                 # selected mailbox OK [HIGHESTMODSEQ] comes before ENABLED
                 session.enable_condstore()
+            session.enabled.add(cap)
+            newly.append(cap)
+            if cap == "IMAP4rev2" and session.view is not None:
+                session.view.recent.clear()  # RFC 9051: no \Recent from now on
     session.untagged(*[Atom(w) for w in ["ENABLED", *newly]])
     return Reply("ENABLE completed")
