@@ -626,6 +626,8 @@ async def run_workload(workload: Workload, log: Callable[[str], None] = print,
         method: Callable[[], Awaitable[PhaseResult | list[PhaseResult]]] = getattr(workload, name)
         if hook:
             hook(name, "start")
+        cpu = time.process_time()  # the bench client's own CPU: is it eating a core?
+        wall = time.perf_counter()
         try:
             outcome = await asyncio.wait_for(method(), phase_timeout)
         except (TimeoutError, ImapError, OSError, Wrong) as exc:
@@ -650,10 +652,11 @@ async def run_workload(workload: Workload, log: Callable[[str], None] = print,
         finally:
             if hook:
                 hook(name, "end")
+        client_cpu = (time.process_time() - cpu) / max(time.perf_counter() - wall, 1e-9)
         for result in outcome if isinstance(outcome, list) else [outcome]:
             results.append(result)
             value = "-" if result.value is None else f"{result.value:,.1f} {result.unit}"
-            extra = ("; " + "; ".join(result.notes)) if result.notes else ""
+            extra = "".join(f"; {note}" for note in [*result.notes, f"client CPU {client_cpu:.0%}"])
             log(f"  {result.name}: {value} ({result.seconds:.2f} s){extra} [{result.status}]")
     if workload.client is not None:
         await workload.client.logout()
