@@ -39,7 +39,7 @@ from bench.profile_summary import report  # noqa: E402
 from bench.servers import LAUNCHERS, Mailframe, Server, Unavailable  # noqa: E402
 from bench.workload.corpus import Corpus  # noqa: E402
 from bench.workload.memory import raise_nofile  # noqa: E402
-from bench.workload.phases import PHASES, PhaseResult, Workload, run_workload  # noqa: E402
+from bench.workload.phases import PHASES, PhaseResult, Workload, run_workload, with_setup  # noqa: E402
 
 REFERENCE = "mailframe"
 
@@ -193,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="size of the one large APPEND timed against NOOP latency (MB)")
     parser.add_argument("--phases", default=",".join(PHASES),
                         help="comma-separated phases to run (append, select and header_sync "
-                             "set up the rest); default all: " + ",".join(PHASES))
+                             "set up the rest and are added when missing); default all: " + ",".join(PHASES))
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--quick", action="store_true",
                         help="smoke run: N=200, 2 s mixed workload, 100 connections")
@@ -208,6 +208,7 @@ def main(argv: list[str] | None = None) -> int:
     args.phases = tuple(p.strip() for p in args.phases.split(",") if p.strip())
     if set(args.phases) - set(PHASES):
         parser.error(f"unknown phase(s) {sorted(set(args.phases) - set(PHASES))}; known: {PHASES}")
+    args.phases = with_setup(args.phases)  # (the later phases need the UIDs)
     if args.quick:
         args.messages = args.messages or [200]
         args.mixed_seconds, args.connections, args.big_append_mb = 2.0, 100, 5.0

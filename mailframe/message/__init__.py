@@ -28,6 +28,7 @@ a literal (``binary_decodes`` says when BINARY needs a ``literal8``).  SEARCH: `
 ``body_matches``, ``text_matches``, ``info.sent_date``, ``check_charset``.
 """
 
+from ._candidates import header_candidates
 from ._crlf import CRLFStream, binary_to_base64, crlf_chunks, has_bare_lf, to_crlf
 from ._decode import fold_case, text_charset
 from ._headers import header_fields, info_header_fields, info_header_fields_of
@@ -37,7 +38,6 @@ from ._search import (
     Content,
     body_matches,
     check_charset,
-    header_candidates,
     header_matcher,
     header_matches,
     header_values,
