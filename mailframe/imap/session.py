@@ -386,7 +386,6 @@ class Session:
             self.io.write(serialize.status_line(tag, "BAD", required, "UIDREQUIRED"))
             return
         view_before = self.view
-        condstore_before = "CONDSTORE" in self.enabled
         status, code, text = "OK", None, f"{handler.name} completed"
         mailbox_command_starting(self, cmd)  # NOTIFY: told once, by mailbox_command_done
         try:
@@ -418,19 +417,6 @@ class Session:
         if self.notify is not None and self.notify.metadata:
             self.notify.metadata_events(self)  # RFC 5465 §5.6, §5.7
         view = self.view
-        if (
-            view is not None
-            and view is view_before
-            and not condstore_before
-            and "CONDSTORE" in self.enabled
-            and not view.condstore_announced
-        ):
-            # RFC 7162 §3.1: the first CONDSTORE-enabling command on a
-            # mailbox selected without CONDSTORE is followed by
-            # OK [HIGHESTMODSEQ], as in Dovecot.
-            view.condstore_announced = True
-            view.told_modseq = max(view.told_modseq, view.modseq)
-            self.untagged_ok("Highest", f"HIGHESTMODSEQ {view.modseq}")
         if (
             view is not None
             and view is view_before

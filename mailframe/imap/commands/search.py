@@ -475,7 +475,7 @@ async def search(session: SelectedContext, cmd: Search) -> Reply:
         cmd = replace(cmd, returns=())
     modseq = uses_modseq(cmd.key)
     if modseq:
-        session.enabled.add("CONDSTORE")
+        session.enable_condstore()
     saving = cmd.returns is not None and "SAVE" in cmd.returns
     if saving:
         session.view.saved = frozenset()  # a failed SEARCH leaves $ empty (RFC 5182 §2.1)
