@@ -67,6 +67,10 @@ class Prepared:
     blob: bytes  # MessageInfo.dump() of the message
     conv: bool = False  # bare LF line ends (a copy of a Dovecot/MDA file)
     source: int = 0  # the source UID of a copy
+    #: ``MessageInfo.load(blob)``, made in the first stage (off the
+    #: reactor): the folder keeps it in memory at delivery, so the first
+    #: FETCH after an APPEND or COPY does not read the cache file back
+    info: MessageInfo | None = None
 
 
 def discard(prepared: Iterable[Prepared]) -> None:
@@ -136,7 +140,15 @@ class FolderWriter:
                 tz = _tz_minutes(when) if when is not None else 0
                 content, blob, tmp = self._write(content, mtime)
                 prepared.append(
-                    Prepared(tmp, frozenset(flags) - {"\\Recent"}, mtime, tz, len(content), blob)
+                    Prepared(
+                        tmp,
+                        frozenset(flags) - {"\\Recent"},
+                        mtime,
+                        tz,
+                        len(content),
+                        blob,
+                        info=MessageInfo.load(blob),
+                    )
                 )
         except BaseException:
             discard(prepared)
@@ -222,6 +234,9 @@ class FolderWriter:
         # loss finds the files whose lines are missing and adds them again
         # under the same UIDs, above every modseq handed out.
         commit(index, events, None)
+        for (uid, _), p in zip(records, prepared, strict=True):
+            if p.info is not None:
+                index.remember(uid, p.info)
         self.scanner.own_change(stamp, after)
         index.maybe_compact(later=True)
         return [u for u, _ in records]
@@ -410,9 +425,11 @@ class FolderWriter:
                     with open(src_path, "rb") as f:
                         data = f.read()
                     tmp = write_durably(dest.tmp, data, m.mtime)
-                blob = self._info(src).dump()
+                info = self._info(src)
                 prepared.append(
-                    Prepared(tmp, state.flags, m.mtime, m.tzmin, m.size, blob, m.conv, src)
+                    Prepared(
+                        tmp, state.flags, m.mtime, m.tzmin, m.size, info.dump(), m.conv, src, info
+                    )
                 )
         except BaseException:
             discard(prepared)
