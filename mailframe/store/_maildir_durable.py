@@ -88,18 +88,26 @@ def modseq_base(index: FolderIndex) -> int:
     return log.highestmodseq
 
 
-def commit(index: FolderIndex, events: list[Event], cur: str | None, sync: bool = False) -> None:
+def commit(
+    index: FolderIndex,
+    events: list[Event],
+    cur: str | None,
+    sync: bool = False,
+    text: str | None = None,
+) -> None:
     """Persist, then apply, a writer's own events (lock held, caught up):
     unsynced while their modseqs stay within this boot's reservation;
     else (or with ``sync``) synced, with a new reservation, after
     ``cur/`` (when not None: the renames the lines describe reach the
     disk before the lines do).  After a reboot a reservation is written
-    even with no events, so the folder is rescanned only once."""
+    even with no events, so the folder is rescanned only once.  ``text``:
+    the events' lines when the caller formatted them already."""
     top = max(
         (e.modseq for e in events if isinstance(e, Added | FlagsChanged | Expunged)), default=0
     )
     reserved = index.file.reserved
-    text = "".join(map(format_event, events))
+    if text is None:
+        text = "".join(map(format_event, events))
     if (
         not sync
         and BOOT != UNKNOWN

@@ -48,3 +48,27 @@ def test_cold_records_are_the_appended_ones(tmp_path: Path) -> None:
         (r.uid, r.size, r.internaldate, r.info) for r in warm
     ]
     assert [r.info.header for r in cold] == [m.split(b"\r\n\r\n")[0] + b"\r\n\r\n" for m in messages]
+
+
+def test_first_fetch_after_append_or_copy_reads_no_cache_file(tmp_path: Path) -> None:
+    """The writer keeps the parsed form it made at APPEND (and COPY) in
+    the folder's memory: the header sync that follows a delivery does not
+    read each message back from ``mailframe-cache`` (issue 16)."""
+    account = _result(MaildirStore(str(tmp_path)).account("u"))
+    _result(account.create_mailbox("Other"))
+    box = _result(account.mailbox("INBOX"))
+    other = _result(account.mailbox("Other"))
+    messages = [b"Subject: m%d\r\nFrom: a@example.org\r\n\r\nbody %d\r\n" % (i, i) for i in range(20)]
+    _result(box.append_many([NewMessage(m, frozenset(), None) for m in messages]))
+    uids = [m.uid for m in _result(box.snapshot()).messages]
+    _result(box.copy(uids[:5], other))
+
+    def no_read(*_: Any) -> Any:
+        raise AssertionError("mailframe-cache read")
+
+    for b in (box, other):
+        b.folder.index.cache.get = b.folder.index.cache.get_many = no_read
+    got = _result(box.records(uids))
+    assert [r.info.header for r in got] == [m.split(b"\r\n\r\n")[0] + b"\r\n\r\n" for m in messages]
+    copied = _result(other.records([m.uid for m in _result(other.snapshot()).messages]))
+    assert [r.info.header for r in copied] == [r.info.header for r in got[:5]]
