@@ -91,7 +91,7 @@ def _flags_part(view: Any) -> _Part:
     RFC 3501 §2.3.2), the view's encoding: the stored set read from the
     view's flag column by position, and each distinct (set, recent) pair
     encoded once per command -- no new set per ``\\Recent`` message (the
-    view's :meth:`flags_wire` makes one to look its encoding up)."""
+    view's ``flags_wire`` makes one to look its encoding up)."""
     uids = view.uids
     column: list[frozenset[str]] = view.flag_column()
     recent: set[int] = view.recent

@@ -2,7 +2,7 @@
 messages a header SEARCH surely matches, and which it may, from C-speed
 passes over the joined header blocks, before :func:`header_matcher` is
 asked about the rest (RFC 3501 §6.4.4, RFC 5322 §3.4 for the address
-forms).  Split from :mod:`._search`, whose matching rules it mirrors: a
+forms).  Split from :mod:`mailframe.message._search`, whose matching rules it mirrors: a
 "yes" here is a yes there, and a message left out is one the matcher
 says no for.
 """
@@ -25,7 +25,7 @@ __all__ = ["header_candidates"]
 def header_candidates(headers: list[bytes], name: str, needle: str) -> tuple[list[int], list[int]] | None:
     """``HEADER name needle`` over many messages at once (issue 16):
     ``(yes, maybe)``, positions in ``headers`` (top-level header blocks)
-    of the messages :func:`._search.header_matches` surely says yes for, and of
+    of the messages :func:`mailframe.message._search.header_matches` surely says yes for, and of
     those it may say yes for (the caller asks the matcher about these);
     every other message gets the matcher's cheap "no".  The steps over
     all the headers are C-speed passes over their join, so a SEARCH that
@@ -33,7 +33,7 @@ def header_candidates(headers: list[bytes], name: str, needle: str) -> tuple[lis
     answers, by the matcher's rules):
 
     * a field other than FROM / TO / CC / BCC, a needle without white
-      space, every header plain (:func:`._search._plain`): all decided.  In a
+      space, every header plain (:func:`mailframe.message._search._plain`): all decided.  In a
       plain header a value's decoding is its unfolding, which only turns
       a line break and the white space after it into a space; a needle
       without white space is in the unfolded value exactly when it is in
@@ -41,7 +41,7 @@ def header_candidates(headers: list[bytes], name: str, needle: str) -> tuple[lis
     * FROM / TO / CC / BCC: "maybe" where each atom run of the needle is
       in the field with its white space squeezed out, or where the field
       holds what the address parser rewrites
-      (:func:`._search._address_surely_absent`); decided among those where the
+      (:func:`mailframe.message._search._address_surely_absent`); decided among those where the
       field is one plain address (:func:`_simple_address_hit`).
 
     None when neither applies."""
@@ -72,7 +72,7 @@ def _field_texts(headers: list[bytes], lname: str, exact: bool) -> list[bytes] |
     blocks joined with a line ``<lname>:NUL`` between them (its value a
     NUL, marking where the next message begins; the line break around it
     ends any field before it and starts the next block's first one).  ``exact``: None unless
-    every header is plain (:func:`._search._plain`) and no block starts with
+    every header is plain (:func:`mailframe.message._search._plain`) and no block starts with
     white space (which would run on as a continuation of the separator's
     value); else such a block only gets text of another field in its
     entry.  None too when a header holds a NUL."""
@@ -126,7 +126,7 @@ def _address_candidates(headers: list[bytes], lname: str, folded: str) -> tuple[
 
 #: A needle made of atom text, dots and ``@`` only (no white space,
 #: quote, bracket or comma): in an address written out by
-#: :func:`._search.address_text` it can only lie within one display-name word or
+#: :func:`mailframe.message._search.address_text` it can only lie within one display-name word or
 #: within ``local@domain``.
 _ADDRESS_NEEDLE = re.compile(r"[a-z0-9!#$%&'*+\-/=?^_`{|}~.@]+")
 _ATOM = rb"[a-z0-9!#$%&'*+\-/=?^_`{|}~]+"
@@ -141,7 +141,7 @@ _SIMPLE_ADDRESS = re.compile(
 
 
 def _simple_address_hit(text: bytes, needle: bytes) -> bool | None:
-    """Whether :func:`._search.address_text` of the field value ``text`` (one
+    """Whether :func:`mailframe.message._search.address_text` of the field value ``text`` (one
     value, lower-cased, no encoded word, quote or comment) holds
     ``needle`` (:data:`_ADDRESS_NEEDLE`), when the value is one plain
     address (:data:`_SIMPLE_ADDRESS`): written out, its display-name

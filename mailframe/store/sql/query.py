@@ -286,10 +286,10 @@ def search_plan(
 def _uid_lists(tx: Tx, sql: str, params: tuple[Any, ...]) -> tuple[list[int], list[int]]:
     """The rows ``(uid, sure)`` of :func:`search_sql` as two sorted lists,
     the sure UIDs and the unsure, each aggregated in the database into one
-    text (:attr:`~mailframe.store.sql.dialect.Dialect.int_list`): for a
+    text (the dialect's ``int_list``): for a
     needle in most of a 100 000-message mailbox, making a Python row per
     UID cost more than the index lookup (SQLite, 50 000 UIDs: 38 ms as
-    rows, 6 ms as one text parsed by :func:`json.loads`)."""
+    rows, 6 ms as one text parsed by ``json.loads``)."""
     agg = tx.dialect.int_list
     row = tx.one(
         f"SELECT {agg.format('CASE WHEN found.sure = 1 THEN found.uid END')}, "
