@@ -69,7 +69,10 @@ class Prepared:
     source: int = 0  # the source UID of a copy
     #: ``MessageInfo.load(blob)``, made in the first stage (off the
     #: reactor): the folder keeps it in memory at delivery, so the first
-    #: FETCH after an APPEND or COPY does not read the cache file back
+    #: FETCH after an APPEND or COPY does not read the cache file back.
+    #: The loaded form rather than the parsed one: its part tree stays in
+    #: the compact dumped form until a FETCH needs it, as a record read
+    #: from the cache file would
     info: MessageInfo | None = None
 
 
